@@ -1,0 +1,56 @@
+#pragma once
+// Broker: carries publications between nodes and keeps channel history.
+// MemoryBroker (one process) implements it; a Redis broker can replace it without touching Hub.
+
+#include "switchboard/Publication.h"
+
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace switchboard {
+
+/// Receives publications for channels this node subscribed to.
+class BrokerHandler {
+public:
+    virtual ~BrokerHandler() = default;
+    virtual void onPublication(const Publication &publication) = 0;
+};
+
+struct HistoryQuery {
+    std::optional<StreamPosition> since; ///< return publications with offset > since.offset
+    std::size_t limit = 0;               ///< 0: everything held
+};
+
+struct HistoryResult {
+    std::error_code error;
+    std::vector<Publication> publications; ///< oldest first
+    StreamPosition top;                    ///< offset of the newest publication and the epoch
+    /// True when `since` was given, its epoch matches, and nothing after it has been evicted:
+    /// `publications` is then exactly the gap.
+    bool complete = false;
+};
+
+/// Contract: callbacks may run synchronously (memory) or later on the executor the broker was
+/// built with (network brokers), but always on the thread that drives the Hub. Handler errors
+/// never propagate to the publisher.
+class Broker {
+public:
+    virtual ~Broker() = default;
+    virtual void setHandler(BrokerHandler *handler) = 0;
+    /// This node has local subscribers on `channel` (called on the first local subscriber).
+    virtual void subscribe(std::string_view channel) = 0;
+    /// The last local subscriber left.
+    virtual void unsubscribe(std::string_view channel) = 0;
+    /// Assigns offset and epoch (non-binary), stores in history, delivers to every node's handler
+    /// that subscribed to the channel. `done` gets the stored position.
+    virtual void publish(Publication publication,
+                         std::function<void(std::error_code, StreamPosition)> done) = 0;
+    virtual void history(std::string_view channel, const HistoryQuery &query,
+                         std::function<void(HistoryResult)> done) = 0;
+};
+
+} // namespace switchboard

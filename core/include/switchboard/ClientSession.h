@@ -1,0 +1,160 @@
+#pragma once
+// ClientSession: the transport-agnostic client. Qt, the browser and tests drive the same code.
+
+#include "switchboard/ClientTransport.h"
+#include "switchboard/Error.h"
+#include "switchboard/Executor.h"
+#include "switchboard/PresenceStore.h"
+#include "switchboard/Publication.h"
+#include "switchboard/Timer.h"
+
+#include <boost/json/value.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace switchboard {
+
+enum class ClientState { Disconnected, Connecting, Connected, Reconnecting, Closed };
+std::string_view clientStateName(ClientState state) noexcept;
+
+struct BackoffOptions {
+    std::chrono::milliseconds initial{250};
+    std::chrono::milliseconds max{10'000};
+    double factor = 2.0;
+    double jitter = 0.5; ///< each delay is scaled by a random factor in [1 - jitter, 1]
+};
+
+struct ClientOptions {
+    std::string url;
+    BackoffOptions backoff;
+    std::chrono::milliseconds ackTimeout{5'000};
+    std::chrono::milliseconds replyTimeout{10'000};
+    std::chrono::milliseconds connectTimeout{10'000}; ///< open + welcome
+    std::string clientName;
+};
+
+/// A message or lifecycle event delivered to listeners.
+struct ClientEvent {
+    std::string_view key;       ///< "channel.event", or "session.started" / "error" / "close"
+    std::string_view channel;   ///< empty for lifecycle events
+    std::string_view event;
+    const boost::json::value &data;
+    std::uint64_t offset = 0;
+    std::int64_t timestampMs = 0;
+    std::string_view sender;
+    bool binary = false;
+    std::string_view binaryData;
+};
+using ClientListener = std::function<void(const ClientEvent &)>;
+
+/// Scoped registration: destroying (or reset()) removes the listener; it never runs after.
+class [[nodiscard]] ListenerHandle {
+public:
+    ListenerHandle() = default;
+    explicit ListenerHandle(std::function<void()> remove) : m_remove(std::move(remove)) {}
+    ListenerHandle(ListenerHandle &&o) noexcept : m_remove(std::move(o.m_remove)) { o.m_remove = nullptr; }
+    ListenerHandle &operator=(ListenerHandle &&o) noexcept
+    {
+        if (this != &o) { reset(); m_remove = std::move(o.m_remove); o.m_remove = nullptr; }
+        return *this;
+    }
+    ~ListenerHandle() { reset(); }
+    void reset() { if (auto r = std::move(m_remove)) { m_remove = nullptr; r(); } }
+    /// Keeps the listener for the session's lifetime.
+    void release() { m_remove = nullptr; }
+    bool active() const { return static_cast<bool>(m_remove); }
+
+private:
+    std::function<void()> m_remove;
+};
+
+struct SubscribeOptions {
+    std::string auth;
+    std::string channelData; ///< presence: JSON text {"user_id":..,"user_info":..}
+    bool recover = true;     ///< resubscribe with the last seen position after reconnect
+};
+
+/// Client-side state of one channel. Owned by ClientSession; valid until unsubscribe() or the
+/// session's destruction. Observers are notified through the ClientSession's listener for
+/// "channel.**" and through onStateChanged / onPresenceChanged.
+class ClientChannel {
+public:
+    virtual ~ClientChannel() = default;
+    virtual const std::string &name() const = 0;
+    virtual bool subscribed() const = 0;
+    virtual bool recovered() const = 0;          ///< last (re)subscribe recovered every gap
+    virtual StreamPosition position() const = 0;  ///< last offset seen and epoch
+    virtual std::error_code lastError() const = 0;
+    virtual const std::vector<Member> &members() const = 0; ///< presence roster
+    [[nodiscard]] virtual ListenerHandle onStateChanged(std::function<void()> fn) = 0;
+    /// kind: "subscription_succeeded", "member_added", "member_removed"
+    [[nodiscard]] virtual ListenerHandle onPresenceChanged(std::function<void(std::string_view kind, const Member &)> fn) = 0;
+};
+
+struct AckInfo {
+    std::uint64_t offset = 0;
+};
+
+/// Async token source called before every (re)connect; call `deliver` with the token (possibly
+/// later). An empty token connects anonymously.
+using TokenProvider = std::function<void(std::function<void(std::string token)> deliver)>;
+
+/// Thread safety: none; use from the thread that runs the Executor and Timer callbacks.
+/// Callbacks (listeners, acks, replies) run on that thread and may call back into the session
+/// (subscribe, publish, close); they may not destroy the session.
+class ClientSession : private ClientTransportListener {
+public:
+    ClientSession(ClientTransport &transport, Executor &executor, Timer &timer, ClientOptions options = {});
+    ~ClientSession() override;
+
+    void setTokenProvider(TokenProvider provider);
+    void setUrl(std::string url);
+    void connect();
+    /// Closes for good (no reconnect); pending acks/replies fail with Error::Cancelled.
+    void close();
+
+    ClientState state() const;
+    const std::string &sessionId() const;
+    const std::string &userId() const;
+    std::error_code lastError() const;
+    [[nodiscard]] ListenerHandle onStateChanged(std::function<void(ClientState)> fn);
+
+    /// Subscribes now if connected, else when connected; resubscribes after reconnect.
+    ClientChannel &subscribe(const std::string &channel, SubscribeOptions options = {});
+    void unsubscribe(const std::string &channel);
+    ClientChannel *channel(std::string_view name) const;
+
+    /// Publishes `jsonData` (JSON text). `ack` (optional) is the gateway's ack (WaitForAck):
+    /// called once with the stored offset, or an error (Timeout after ackTimeout).
+    void publish(std::string_view channel, std::string_view event, std::string_view jsonData,
+                 std::function<void(std::error_code, AckInfo)> ack = {}, bool skipSelf = false);
+    /// Server-handler request (WaitForReply). `reply` is called once with the reply payload, or
+    /// an error: Timeout, an error reply (code = its status, message in `errorMessage()`), Cancelled.
+    void request(std::string_view topic, std::string_view jsonPayload,
+                 std::function<void(std::error_code, const boost::json::value &reply)> reply,
+                 std::optional<std::chrono::milliseconds> timeout = {});
+
+    /// Listeners on "channel.event" keys: patterns split on '.', '*' = one segment,
+    /// '**' = one or more trailing segments. Lifecycle keys: "session.started", "error", "close".
+    [[nodiscard]] ListenerHandle on(std::string_view pattern, ClientListener listener);
+    [[nodiscard]] ListenerHandle once(std::string_view pattern, ClientListener listener);
+
+    std::size_t pendingOperations() const; ///< acks and replies still waited for
+
+private:
+    void onTransportOpen() override;
+    void onTransportMessage(std::string_view bytes, bool binary) override;
+    void onTransportClosed(std::uint16_t code, std::string_view reason) override;
+    struct Impl;
+    std::unique_ptr<Impl> d;
+};
+
+} // namespace switchboard

@@ -1,0 +1,142 @@
+#pragma once
+// Hub: connections, channels, presence and fan-out. Knows nothing about sockets.
+
+#include "switchboard/Authorizer.h"
+#include "switchboard/Broker.h"
+#include "switchboard/Outbox.h"
+#include "switchboard/PresenceStore.h"
+#include "switchboard/Publication.h"
+#include "switchboard/Session.h"
+#include "switchboard/Timer.h"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace switchboard {
+
+struct HubOptions {
+    OutboxLimits outbox;  ///< transports size their Outbox from this
+    SlowConsumerPolicy slowConsumer = SlowConsumerPolicy::DropMessage;
+    std::size_t maxChannelsPerSession = 128;
+};
+
+struct JoinRequest {
+    std::string_view auth;
+    std::string_view channelData;          ///< presence: JSON text
+    std::optional<StreamPosition> recover; ///< ask for the publications after this position
+};
+
+struct JoinResult {
+    std::error_code error;                 ///< Unauthorized, Forbidden, InvalidName, ChannelLimit, AlreadySubscribed
+    ChannelType type = ChannelType::Public;
+    StreamPosition position;               ///< stream top at join: the client's recovery start
+    bool recoveryRequested = false;
+    bool recovered = false;                ///< every missed publication is in `missed`
+    std::vector<Publication> missed;       ///< oldest first
+    std::vector<Member> roster;            ///< presence: snapshot including the newcomer
+};
+
+struct PresenceEvent {
+    enum class Kind { Joined, Left } kind;
+    std::string channel;
+    Member member;
+};
+
+struct ChannelStats {
+    std::string name;
+    ChannelType type;
+    std::size_t subscribers;
+    std::uint64_t published;  ///< publications fanned out on this node
+};
+
+struct SessionStats {
+    std::size_t channels = 0;
+    std::uint64_t framesOut = 0;
+    std::uint64_t dropped = 0;
+};
+
+struct HubCounters {
+    std::size_t sessions = 0;
+    std::size_t channels = 0;
+    std::uint64_t framesIn = 0;     ///< counted by the ServerProtocol via countFrameIn()
+    std::uint64_t framesOut = 0;    ///< frames accepted by sessions
+    std::uint64_t bytesOut = 0;
+    std::uint64_t drops = 0;        ///< frames refused by full outboxes (DropMessage)
+    std::uint64_t slowDisconnects = 0;
+    std::uint64_t authFailures = 0;
+    std::uint64_t publications = 0;
+};
+
+/// The Hub routes publications from a Broker to local sessions and tracks presence.
+///
+/// Thread safety: none. Every call, and every Broker / PresenceStore callback, must come from
+/// one thread or be serialized by the host (the Asio gateway holds a mutex). Session::send is
+/// called inline and must only enqueue.
+///
+/// Fan-out: a publication is encoded into one Frame; the same SharedFrame goes to every
+/// subscriber. Subscriber sets are never changed while being iterated: a send that triggers a
+/// slow-consumer disconnect is applied after the loop.
+class Hub : private BrokerHandler {
+public:
+    /// Uses an in-memory broker and presence store owned by the Hub.
+    explicit Hub(Timer &timer, HubOptions options = {});
+    /// Uses external engines; they must outlive the Hub.
+    Hub(Timer &timer, HubOptions options, Broker &broker, PresenceStore &presence);
+    ~Hub() override;
+    Hub(const Hub &) = delete;
+    Hub &operator=(const Hub &) = delete;
+
+    const HubOptions &options() const;
+    void setAuthorizer(Authorizer authorizer);
+    void setPresenceHook(std::function<void(const PresenceEvent &)> hook);
+
+    /// Registers a connection. Returns its session id (unique, unguessable).
+    std::string attach(std::shared_ptr<Session> session, Principal principal = {});
+    /// Removes the session from every channel (presence leaves fire), then forgets it.
+    void detach(std::string_view sessionId);
+    const Principal *principal(std::string_view sessionId) const;
+
+    /// Joins a channel: validates, authorizes, adds to presence, fetches recovery. `done` runs
+    /// once (synchronously with the memory engines). Presence: the newcomer is told the roster
+    /// by the caller (from JoinResult::roster); others get presence:member_added from the Hub.
+    void join(std::string_view sessionId, std::string_view channel, const JoinRequest &request,
+              std::function<void(JoinResult)> done);
+    /// Leaves a channel. Returns NotFound when not subscribed.
+    std::error_code leave(std::string_view sessionId, std::string_view channel);
+    bool isSubscribed(std::string_view sessionId, std::string_view channel) const;
+
+    /// Publishes JSON text `data` (not re-parsed) to a channel through the Broker; stored in
+    /// history. `sender` is the publishing session (empty for server), `exceptSession` is skipped.
+    void publish(Publication publication,
+                 std::function<void(std::error_code, StreamPosition)> done = {});
+    void broadcast(std::string_view channel, std::string_view event, std::string_view jsonData);
+    void broadcastExcept(std::string_view channel, std::string_view event, std::string_view jsonData,
+                         std::string_view exceptSessionId);
+    /// Binary payload in a binary frame (see docs/protocol.md); not kept in history.
+    void broadcastBinary(std::string_view channel, std::string_view event, std::string_view bytes);
+    /// Sends one frame to one session, applying the slow-consumer policy.
+    SendResult sendTo(std::string_view sessionId, const SharedFrame &frame);
+
+    void members(std::string_view channel, std::function<void(std::vector<Member>)> done);
+    void history(std::string_view channel, const HistoryQuery &query, std::function<void(HistoryResult)> done);
+
+    void countFrameIn() noexcept;
+    void countAuthFailure() noexcept;
+    HubCounters counters() const;
+    std::vector<ChannelStats> channels() const;
+    std::optional<SessionStats> sessionStats(std::string_view sessionId) const;
+    std::size_t subscriberCount(std::string_view channel) const;
+
+private:
+    void onPublication(const Publication &publication) override;
+    struct Impl;
+    std::unique_ptr<Impl> d;
+};
+
+} // namespace switchboard

@@ -1,0 +1,30 @@
+#pragma once
+// Encoders for the frames the Hub fans out (docs/protocol.md): message, presence, binary.
+// Each is called once per publication / presence change; the result is shared by all recipients.
+
+#include "switchboard/Frame.h"
+#include "switchboard/PresenceStore.h"
+#include "switchboard/Publication.h"
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace switchboard {
+
+/// `{"op":"message","channel":..,"event":..,"data":<data verbatim>,"offset":..,"ts":..,"sender":..}`
+/// `data` must already be valid JSON text; it is copied in, never re-parsed.
+SharedFrame encodeMessageFrame(const Publication &publication);
+/// Appends the message object *without* `op` (used inside `subscribed.publications`).
+void appendPublicationObject(std::string &out, const Publication &publication);
+/// Binary frame: 0x01 | u16 channel len | channel | u16 event len | event | bytes.
+SharedFrame encodeBinaryFrame(std::string_view channel, std::string_view event, std::string_view bytes);
+/// presence:member_added / presence:member_removed
+SharedFrame encodePresenceChangeFrame(std::string_view event, std::string_view channel, const Member &member);
+/// presence:subscription_succeeded with the roster.
+SharedFrame encodePresenceRosterFrame(std::string_view channel, const std::vector<Member> &members);
+
+/// Appends `text` as a JSON string literal (quotes and escapes) to `out`.
+void appendJsonString(std::string &out, std::string_view text);
+
+} // namespace switchboard

@@ -1,0 +1,28 @@
+#pragma once
+// Publication: one message published to a channel, as stored in history and carried by a Broker.
+
+#include <cstdint>
+#include <string>
+
+namespace switchboard {
+
+/// Position in a channel's stream. Offsets start at 1 and grow by one per publication; the epoch
+/// changes whenever the stream is recreated (history lost), which makes old offsets meaningless.
+struct StreamPosition {
+    std::uint64_t offset = 0;
+    std::string epoch;
+    friend bool operator==(const StreamPosition &, const StreamPosition &) = default;
+};
+
+struct Publication {
+    std::string channel;
+    std::string event;
+    std::string data;              ///< payload as JSON text, passed through verbatim
+    std::uint64_t offset = 0;      ///< assigned by the Broker; 0 for binary (not kept in history)
+    std::int64_t timestampMs = 0;  ///< wall clock at publish
+    std::string sender;            ///< publishing session id; empty for server publishes
+    std::string exceptSession;     ///< session id that must not receive it (broadcast-except)
+    bool binary = false;           ///< `data` holds raw bytes sent in a binary frame
+};
+
+} // namespace switchboard

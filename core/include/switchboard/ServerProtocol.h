@@ -1,0 +1,115 @@
+#pragma once
+// ServerProtocol: frames in -> Hub operations -> frames out. Every transport (Qt, Asio, SSE,
+// in-memory tests) only moves bytes through this class, so all gateways behave the same.
+
+#include "switchboard/Authorizer.h"
+#include "switchboard/Hub.h"
+#include "switchboard/Session.h"
+#include "switchboard/Timer.h"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace switchboard {
+
+struct ProtocolLimits {
+    std::size_t maxFrameBytes = 64 * 1024;   ///< larger text frames: close 1009
+    std::size_t maxNestingDepth = 32;        ///< deeper JSON: error 413
+    double opsPerSecond = 100;               ///< token bucket rate per session
+    double opsBurst = 200;                   ///< token bucket size
+    int rateViolationsBeforeClose = 20;      ///< error 429 each time, then close 3005 (flood)
+    int malformedBeforeClose = 10;           ///< error 400 each time, then close 3500
+    std::chrono::milliseconds connectTimeout{10'000}; ///< no connect frame: close 3006
+    std::chrono::milliseconds pingInterval{25'000};   ///< advertised in welcome
+};
+
+/// Which channels accept client publishes.
+enum class ClientPublishPolicy {
+    Never,             ///< clients may not publish (error 403)
+    SubscribedOnly,    ///< only to channels the session is subscribed to (default)
+    Always,            ///< to any valid channel
+};
+
+struct ServerProtocolOptions {
+    ProtocolLimits limits;
+    ClientPublishPolicy clientPublish = ClientPublishPolicy::SubscribedOnly;
+};
+
+/// Result of authenticating a `connect` frame's token.
+struct ConnectDecision {
+    bool accepted = true;
+    Principal principal;
+    std::string reason;                     ///< why it was refused (sent with close 3501)
+    std::int64_t expiresAtMs = 0;           ///< 0: never. At expiry the session is closed 3004.
+};
+using ConnectAuthenticator = std::function<ConnectDecision(std::string_view token)>;
+
+/// Answers a server-handler request. Call exactly once (later calls are ignored); safe to call
+/// after the session has gone (the answer is discarded). Must be called on the Hub's thread.
+class Responder {
+public:
+    virtual ~Responder() = default;
+    virtual void reply(std::string jsonPayload) = 0;
+    virtual void fail(std::string message, int status = 500, std::string trace = {}) = 0;
+};
+
+struct RequestContext {
+    std::string_view sessionId;
+    const Principal &principal;
+    std::string_view topic;
+    std::string_view payload; ///< JSON text
+};
+
+/// A server handler ("strategy") for request frames on one topic.
+using RequestHandler = std::function<void(const RequestContext &, std::shared_ptr<Responder>)>;
+
+struct ProtocolCounters {
+    std::uint64_t framesIn = 0;
+    std::uint64_t bytesIn = 0;
+    std::uint64_t protocolErrors = 0;  ///< error frames sent for bad input
+    std::uint64_t rateLimited = 0;     ///< ops refused by the rate limit
+    std::uint64_t floodDisconnects = 0;
+    std::uint64_t authFailures = 0;    ///< bad connect tokens and refused joins
+    std::uint64_t oversizeFrames = 0;
+    std::uint64_t invalidUtf8 = 0;
+    std::uint64_t requests = 0;
+};
+
+/// Thread safety: same as Hub (one thread, or serialized by the host).
+class ServerProtocol {
+public:
+    ServerProtocol(Hub &hub, Timer &timer, ServerProtocolOptions options = {});
+    ~ServerProtocol();
+
+    void setConnectAuthenticator(ConnectAuthenticator authenticator); ///< none: all accepted, anonymous
+    void setRequestHandler(std::string topic, RequestHandler handler);
+    void removeRequestHandler(std::string_view topic);
+
+    /// A transport accepted a WebSocket. Returns a connection handle for receive()/closed().
+    /// The session is attached to the Hub once its `connect` frame is accepted.
+    using ConnectionHandle = std::uint64_t;
+    ConnectionHandle open(std::shared_ptr<Session> session);
+    /// One complete WebSocket message. Handles every frame and every violation (error frame or
+    /// session->close()); never throws.
+    void receive(ConnectionHandle connection, std::string_view bytes, bool binary);
+    /// The transport's connection ended (for any reason). Detaches from the Hub.
+    void closed(ConnectionHandle connection);
+    /// Session id once connected, empty before.
+    std::string sessionId(ConnectionHandle connection) const;
+
+    /// Sends the `disconnect` frame and closes every session (graceful shutdown).
+    void closeAll(DisconnectCode code, std::string_view reason);
+
+    const ProtocolCounters &counters() const;
+    const ServerProtocolOptions &options() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> d;
+};
+
+} // namespace switchboard

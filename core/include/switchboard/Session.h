@@ -1,0 +1,34 @@
+#pragma once
+// Session: the one interface a transport implements so the Hub can reach a connection.
+
+#include "switchboard/Error.h"
+#include "switchboard/Frame.h"
+
+#include <string_view>
+
+namespace switchboard {
+
+/// Result of handing a frame to a session (the uWebSockets vocabulary).
+enum class SendResult {
+    Ok,           ///< queued under the outbox limits
+    Backpressure, ///< queued, but the outbox is above its high-water mark (half of a limit)
+    Dropped,      ///< not queued: the outbox is full. The Hub applies the slow-consumer policy.
+};
+
+/// A connection as seen by the Hub. Implemented by transports (Qt, Asio, in-memory for tests).
+///
+/// Contract:
+/// - send() never blocks and never writes to a socket synchronously while the caller holds a
+///   lock it cares about; it appends to the session's bounded outbox (see Outbox) and schedules a
+///   batched write. It may be called from the thread that drives the Hub only.
+/// - close() starts closing the connection with a WebSocket close code; the transport later
+///   reports the end to the ServerProtocol / Hub (detach), never from inside close().
+/// - A session object stays valid from Hub::attach() until Hub::detach() returns.
+class Session {
+public:
+    virtual ~Session() = default;
+    virtual SendResult send(const SharedFrame &frame) = 0;
+    virtual void close(DisconnectCode code, std::string_view reason) = 0;
+};
+
+} // namespace switchboard

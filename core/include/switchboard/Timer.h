@@ -1,0 +1,77 @@
+#pragma once
+// Timer: the only way core code reads time or waits. Qt, Asio and the browser implement it.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+
+namespace switchboard {
+
+using TimerId = std::uint64_t;
+
+/// One-shot timers plus the clocks core needs.
+///
+/// Thread safety: start/cancel/now are called from the thread that owns the core objects using
+/// this timer; callbacks run on that thread too. cancel() of a fired or unknown id is a no-op, and
+/// a cancelled callback never runs.
+class Timer {
+public:
+    virtual ~Timer() = default;
+    /// Calls `callback` once after `delay`. Returns an id for cancel(); never 0.
+    virtual TimerId start(std::chrono::milliseconds delay, std::function<void()> callback) = 0;
+    virtual void cancel(TimerId id) = 0;
+    /// Monotonic time since an arbitrary epoch, for timeouts, rates and TTLs.
+    virtual std::chrono::milliseconds now() const = 0;
+    /// Wall-clock time in milliseconds since the Unix epoch, for message timestamps.
+    virtual std::int64_t wallClockMs() const = 0;
+};
+
+/// Virtual time for tests: nothing fires until advance() moves the clock. Not thread-safe.
+class ManualTimer final : public Timer {
+public:
+    TimerId start(std::chrono::milliseconds delay, std::function<void()> callback) override
+    {
+        const TimerId id = ++m_lastId;
+        m_pending.emplace(Key{m_now + delay, id}, std::move(callback));
+        return id;
+    }
+    void cancel(TimerId id) override
+    {
+        for (auto it = m_pending.begin(); it != m_pending.end(); ++it) {
+            if (it->first.id == id) {
+                m_pending.erase(it);
+                return;
+            }
+        }
+    }
+    std::chrono::milliseconds now() const override { return m_now; }
+    std::int64_t wallClockMs() const override { return m_wallBase + m_now.count(); }
+
+    /// Moves time forward by `by`, firing due timers in deadline order (timers they start with a
+    /// deadline inside the window fire too).
+    void advance(std::chrono::milliseconds by)
+    {
+        const auto target = m_now + by;
+        while (!m_pending.empty() && m_pending.begin()->first.due <= target) {
+            auto node = m_pending.extract(m_pending.begin());
+            m_now = node.key().due;
+            node.mapped()();
+        }
+        m_now = target;
+    }
+    std::size_t pendingCount() const { return m_pending.size(); }
+
+private:
+    struct Key {
+        std::chrono::milliseconds due;
+        TimerId id;
+        bool operator<(const Key &o) const { return due != o.due ? due < o.due : id < o.id; }
+    };
+    std::map<Key, std::function<void()>> m_pending;
+    std::chrono::milliseconds m_now{0};
+    std::int64_t m_wallBase = 1'700'000'000'000;
+    TimerId m_lastId = 0;
+};
+
+} // namespace switchboard

@@ -1,0 +1,2 @@
+// Emscripten builds compile Boost.JSON into core from its headers (no prebuilt libboost_json).
+#include <boost/json/src.hpp>
