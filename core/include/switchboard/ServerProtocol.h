@@ -77,6 +77,9 @@ struct ProtocolCounters {
     std::uint64_t oversizeFrames = 0;
     std::uint64_t invalidUtf8 = 0;
     std::uint64_t requests = 0;
+    std::uint64_t malformedDisconnects = 0; ///< closes 3500 after repeated malformed frames
+    std::uint64_t connectTimeouts = 0;      ///< closes 3006
+    std::uint64_t tokenExpirations = 0;     ///< closes 3004
 };
 
 /// Thread safety: same as Hub (one thread, or serialized by the host).

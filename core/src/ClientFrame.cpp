@@ -1,0 +1,257 @@
+#include "ClientFrame.h"
+
+#include <boost/json/error.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <array>
+#include <utility>
+
+namespace switchboard::detail {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::size_t kMaxAckIdLength = 128;
+
+std::optional<FrameProblem> problem(Error code, std::string message)
+{
+    return FrameProblem{code, std::move(message)};
+}
+
+std::optional<FrameProblem> missing(std::string_view field)
+{
+    return problem(Error::BadRequest, "missing field '" + std::string(field) + "'");
+}
+
+std::optional<FrameProblem> mistyped(std::string_view field, std::string_view expected)
+{
+    return problem(Error::BadRequest,
+                   "field '" + std::string(field) + "' must be " + std::string(expected));
+}
+
+/// Reads an optional string field. Absent or null leaves `out` empty.
+std::optional<FrameProblem> optionalString(const json::object &object, std::string_view key,
+                                           std::string_view &out)
+{
+    const json::value *value = object.if_contains(key);
+    if (!value || value->is_null())
+        return {};
+    if (!value->is_string())
+        return mistyped(key, "a string");
+    const json::string &text = value->get_string();
+    out = std::string_view(text.data(), text.size());
+    return {};
+}
+
+std::optional<FrameProblem> requiredString(const json::object &object, std::string_view key,
+                                           std::string_view &out)
+{
+    const json::value *value = object.if_contains(key);
+    if (!value)
+        return missing(key);
+    if (!value->is_string())
+        return mistyped(key, "a string");
+    const json::string &text = value->get_string();
+    out = std::string_view(text.data(), text.size());
+    if (out.empty())
+        return problem(Error::BadRequest, "field '" + std::string(key) + "' must not be empty");
+    return {};
+}
+
+std::optional<FrameProblem> readAckId(const json::object &object, AckId &out)
+{
+    const json::value *value = object.if_contains("ackId");
+    if (!value || value->is_null())
+        return {};
+    if (value->is_string()) {
+        const json::string &text = value->get_string();
+        if (text.empty() || text.size() > kMaxAckIdLength)
+            return problem(Error::BadRequest, "field 'ackId' must hold 1 to 128 characters");
+        out.value.assign(text.data(), text.size());
+        out.number = false;
+        return {};
+    }
+    if (value->is_uint64() || (value->is_int64() && value->get_int64() >= 0)) {
+        out.value = json::serialize(*value);
+        out.number = true;
+        return {};
+    }
+    return mistyped("ackId", "a string or a non-negative integer");
+}
+
+struct OpName {
+    std::string_view name;
+    ClientOp op;
+};
+constexpr std::array<OpName, 7> kOps{{
+    {"connect", ClientOp::Connect},
+    {"subscribe", ClientOp::Subscribe},
+    {"unsubscribe", ClientOp::Unsubscribe},
+    {"publish", ClientOp::Publish},
+    {"request", ClientOp::Request},
+    {"ping", ClientOp::Ping},
+    {"pong", ClientOp::Pong},
+}};
+
+std::optional<FrameProblem> readConnect(const json::object &object, ClientFrame &frame)
+{
+    const json::value *version = object.if_contains("version");
+    if (!version)
+        return missing("version");
+    if (version->is_int64())
+        frame.version = version->get_int64();
+    else if (version->is_uint64())
+        frame.version = -1; // far beyond any version: reported as unsupported
+    else
+        return mistyped("version", "an integer");
+    if (auto p = optionalString(object, "token", frame.token))
+        return p;
+    return optionalString(object, "name", frame.name);
+}
+
+std::optional<FrameProblem> readChannelData(const json::object &object, std::size_t maxDepth,
+                                            ClientFrame &frame)
+{
+    const json::value *value = object.if_contains("channelData");
+    if (!value || value->is_null())
+        return {};
+    if (value->is_object()) {
+        frame.channelData = json::serialize(*value);
+        return {};
+    }
+    if (!value->is_string())
+        return mistyped("channelData", "an object or a string holding a JSON object");
+    // Pusher style: the object travels as JSON text inside a string. Check it once here so the
+    // Hub and the authorizer only ever see a well-formed object.
+    const json::string &text = value->get_string();
+    json::parse_options options;
+    options.max_depth = maxDepth;
+    json::error_code ec;
+    const json::value inner = json::parse(json::string_view(text.data(), text.size()), ec, {}, options);
+    if (ec == json::error::too_deep)
+        return problem(Error::TooLarge, "field 'channelData' is nested too deeply");
+    if (ec || !inner.is_object())
+        return mistyped("channelData", "an object or a string holding a JSON object");
+    frame.channelData.assign(text.data(), text.size());
+    return {};
+}
+
+std::optional<FrameProblem> readRecover(const json::object &object, ClientFrame &frame)
+{
+    const json::value *value = object.if_contains("recover");
+    if (!value || value->is_null())
+        return {};
+    if (!value->is_object())
+        return mistyped("recover", "an object {offset, epoch}");
+    const json::object &recover = value->get_object();
+    const json::value *offset = recover.if_contains("offset");
+    const json::value *epoch = recover.if_contains("epoch");
+    if (!offset || !epoch)
+        return missing(!offset ? "recover.offset" : "recover.epoch");
+    StreamPosition position;
+    if (offset->is_uint64())
+        position.offset = offset->get_uint64();
+    else if (offset->is_int64() && offset->get_int64() >= 0)
+        position.offset = static_cast<std::uint64_t>(offset->get_int64());
+    else
+        return mistyped("recover.offset", "a non-negative integer");
+    if (!epoch->is_string())
+        return mistyped("recover.epoch", "a string");
+    position.epoch.assign(epoch->get_string().data(), epoch->get_string().size());
+    frame.recover = std::move(position);
+    return {};
+}
+
+std::optional<FrameProblem> readBody(const json::object &object, std::string_view key,
+                                     bool required, ClientFrame &frame)
+{
+    const json::value *value = object.if_contains(key);
+    if (!value && required)
+        return missing(key);
+    frame.body = value;
+    return {};
+}
+
+} // namespace
+
+std::optional<FrameProblem> parseClientFrame(std::string_view text, std::size_t maxDepth,
+                                             json::value &root, ClientFrame &frame)
+{
+    json::parse_options options;
+    options.max_depth = maxDepth;
+    json::error_code ec;
+    root = json::parse(json::string_view(text.data(), text.size()), ec, root.storage(), options);
+    if (ec == json::error::too_deep)
+        return problem(Error::TooLarge, "frame is nested deeper than " + std::to_string(maxDepth) + " levels");
+    if (ec)
+        return problem(Error::BadRequest, "frame is not valid JSON: " + ec.message());
+    if (!root.is_object())
+        return problem(Error::BadRequest, "frame must be a JSON object");
+    const json::object &object = root.get_object();
+
+    // Read the ackId first so every later problem can be reported against it.
+    if (auto p = readAckId(object, frame.ackId))
+        return p;
+
+    const json::value *op = object.if_contains("op");
+    if (!op)
+        return missing("op");
+    if (!op->is_string())
+        return mistyped("op", "a string");
+    const std::string_view opName(op->get_string().data(), op->get_string().size());
+    bool known = false;
+    for (const OpName &entry : kOps) {
+        if (entry.name == opName) {
+            frame.op = entry.op;
+            known = true;
+            break;
+        }
+    }
+    if (!known)
+        return problem(Error::UnknownOp, "unknown op '" + std::string(opName.substr(0, 64)) + "'");
+
+    switch (frame.op) {
+    case ClientOp::Connect:
+        return readConnect(object, frame);
+    case ClientOp::Subscribe:
+        if (auto p = requiredString(object, "channel", frame.channel))
+            return p;
+        if (auto p = optionalString(object, "auth", frame.auth))
+            return p;
+        if (auto p = readChannelData(object, maxDepth, frame))
+            return p;
+        return readRecover(object, frame);
+    case ClientOp::Unsubscribe:
+        return requiredString(object, "channel", frame.channel);
+    case ClientOp::Publish: {
+        if (auto p = requiredString(object, "channel", frame.channel))
+            return p;
+        if (auto p = requiredString(object, "event", frame.event))
+            return p;
+        if (auto p = readBody(object, "data", true, frame))
+            return p;
+        const json::value *skipSelf = object.if_contains("skipSelf");
+        if (skipSelf && !skipSelf->is_null()) {
+            if (!skipSelf->is_bool())
+                return mistyped("skipSelf", "a boolean");
+            frame.skipSelf = skipSelf->get_bool();
+        }
+        return {};
+    }
+    case ClientOp::Request:
+        if (auto p = requiredString(object, "topic", frame.topic))
+            return p;
+        if (!frame.ackId.present())
+            return missing("ackId");
+        return readBody(object, "payload", false, frame);
+    case ClientOp::Ping:
+    case ClientOp::Pong:
+        return {};
+    }
+    return {};
+}
+
+} // namespace switchboard::detail

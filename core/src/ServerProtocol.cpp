@@ -1,0 +1,657 @@
+#include "switchboard/ServerProtocol.h"
+
+#include "ClientFrame.h"
+#include "RateLimiter.h"
+#include "Utf8.h"
+
+#include "switchboard/ControlFrames.h"
+#include "switchboard/MessageEncoding.h"
+#include "switchboard/Topic.h"
+
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include <exception>
+#include <map>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace switchboard {
+
+namespace json = boost::json;
+using detail::ClientFrame;
+using detail::ClientOp;
+using detail::FrameProblem;
+
+namespace {
+
+/// RFC 6455 limits a close reason to 123 bytes; cut on a UTF-8 boundary.
+std::string_view closeReason(std::string_view reason)
+{
+    constexpr std::size_t kMax = 123;
+    if (reason.size() <= kMax)
+        return reason;
+    std::size_t cut = kMax;
+    while (cut > 0 && (static_cast<unsigned char>(reason[cut]) & 0xC0u) == 0x80u)
+        --cut;
+    return reason.substr(0, cut);
+}
+
+/// Maps an error from the Hub or a Broker to the code of an error frame.
+Error frameErrorOf(std::error_code error)
+{
+    if (error.category() == errorCategory())
+        return static_cast<Error>(error.value());
+    if (error.category() == topicErrorCategory())
+        return Error::InvalidName;
+    return Error::Internal;
+}
+
+/// A violation counter that forgets old violations: occasional bursts from a well-behaved
+/// client never add up to a disconnect, a sustained flood does.
+constexpr std::chrono::milliseconds kRateViolationMemory{10'000};
+
+std::string_view joinErrorMessage(Error code)
+{
+    switch (code) {
+    case Error::Unauthorized: return "not authorized to join this channel";
+    case Error::Forbidden: return "joining this channel is not allowed";
+    case Error::InvalidName: return "invalid channel name";
+    case Error::ChannelLimit: return "too many channels for this session";
+    case Error::AlreadySubscribed: return "already subscribed";
+    default: return errorName(code);
+    }
+}
+
+} // namespace
+
+struct ServerProtocol::Impl {
+    enum class State { AwaitingConnect, Connected, Closing };
+
+    struct Connection {
+        Connection(ConnectionHandle h, std::shared_ptr<Session> s, detail::RateLimiter l)
+            : handle(h), session(std::move(s)), limiter(l)
+        {
+        }
+        ConnectionHandle handle = 0;
+        std::shared_ptr<Session> session;
+        State state = State::AwaitingConnect;
+        std::string sessionId;
+        Principal principal;
+        std::string clientName;
+        TimerId connectTimer = 0;
+        TimerId expiryTimer = 0;
+        detail::RateLimiter limiter;
+        int rateViolations = 0;
+        std::chrono::milliseconds lastRateViolation{0};
+        int malformed = 0;
+    };
+
+    /// The Responder handed to request handlers. Holds no reference to the connection: the
+    /// answer finds it by handle, or is dropped when it is gone.
+    class PendingResponder final : public Responder {
+    public:
+        PendingResponder(std::weak_ptr<Impl *> anchor, ConnectionHandle handle, std::string topic, AckId ackId)
+            : m_anchor(std::move(anchor)), m_handle(handle), m_topic(std::move(topic)), m_ackId(std::move(ackId))
+        {
+        }
+        void reply(std::string jsonPayload) override;
+        void fail(std::string message, int status, std::string trace) override;
+
+    private:
+        std::weak_ptr<Impl *> m_anchor;
+        ConnectionHandle m_handle;
+        std::string m_topic;
+        AckId m_ackId;
+        bool m_answered = false;
+    };
+
+    Impl(Hub &h, Timer &t, ServerProtocolOptions o) : hub(h), timer(t), options(std::move(o)) {}
+
+    Hub &hub;
+    Timer &timer;
+    ServerProtocolOptions options;
+    ConnectAuthenticator authenticator;
+    std::map<std::string, RequestHandler, std::less<>> handlers;
+    std::unordered_map<ConnectionHandle, std::unique_ptr<Connection>> connections;
+    ConnectionHandle lastHandle = 0;
+    ProtocolCounters counters;
+    /// Callbacks that may outlive the protocol (Hub joins, responders) hold a weak reference.
+    std::shared_ptr<Impl *> anchor = std::make_shared<Impl *>(this);
+
+    Connection *find(ConnectionHandle handle)
+    {
+        const auto it = connections.find(handle);
+        return it == connections.end() ? nullptr : it->second.get();
+    }
+
+    // ---- sending ------------------------------------------------------------------------------
+
+    void send(Connection &connection, const SharedFrame &frame)
+    {
+        // Once attached, frames go through the Hub so its counters and slow-consumer policy
+        // cover control frames as well as broadcasts.
+        if (connection.state == State::Connected)
+            hub.sendTo(connection.sessionId, frame);
+        else
+            connection.session->send(frame);
+    }
+
+    void sendError(Connection &connection, Error code, std::string_view message, const AckId &ackId,
+                   std::string_view channel = {})
+    {
+        ++counters.protocolErrors;
+        send(connection, encodeErrorFrame(code, message, ackId, channel));
+    }
+
+    /// Sends `disconnect`, closes the WebSocket and leaves the Hub. Further frames are ignored
+    /// until the transport reports closed().
+    void disconnect(ConnectionHandle handle, DisconnectCode code, std::string_view reason)
+    {
+        Connection *connection = find(handle);
+        if (!connection || connection->state == State::Closing)
+            return;
+        const bool wasAttached = connection->state == State::Connected;
+        connection->state = State::Closing;
+        cancelTimers(*connection);
+        const std::shared_ptr<Session> session = connection->session;
+        const std::string sessionId = connection->sessionId;
+        session->send(encodeDisconnectFrame(code, reason));
+        session->close(code, closeReason(reason));
+        if (wasAttached)
+            hub.detach(sessionId);
+    }
+
+    void cancelTimers(Connection &connection)
+    {
+        if (connection.connectTimer) {
+            timer.cancel(connection.connectTimer);
+            connection.connectTimer = 0;
+        }
+        if (connection.expiryTimer) {
+            timer.cancel(connection.expiryTimer);
+            connection.expiryTimer = 0;
+        }
+    }
+
+    // ---- violations ---------------------------------------------------------------------------
+
+    /// A frame that could not be understood: error frame, and close 3500 when it keeps happening.
+    void malformed(Connection &connection, Error code, std::string_view message, const AckId &ackId)
+    {
+        sendError(connection, code, message, ackId);
+        if (options.limits.malformedBeforeClose > 0
+            && ++connection.malformed >= options.limits.malformedBeforeClose) {
+            ++counters.malformedDisconnects;
+            disconnect(connection.handle, DisconnectCode::BadProtocol, "too many malformed frames");
+        }
+    }
+
+    /// Returns false (after answering) when the connection is over its rate.
+    bool admit(Connection &connection, const AckId &ackId)
+    {
+        const auto now = timer.now();
+        if (connection.limiter.tryConsume(now))
+            return true;
+        ++counters.rateLimited;
+        if (connection.rateViolations > 0 && now - connection.lastRateViolation > kRateViolationMemory)
+            connection.rateViolations = 0;
+        connection.lastRateViolation = now;
+        sendError(connection, Error::RateLimited, "too many operations per second", ackId);
+        if (options.limits.rateViolationsBeforeClose > 0
+            && ++connection.rateViolations >= options.limits.rateViolationsBeforeClose) {
+            ++counters.floodDisconnects;
+            disconnect(connection.handle, DisconnectCode::Flood, "flood");
+        }
+        return false;
+    }
+
+    // ---- frames -------------------------------------------------------------------------------
+
+    void receive(ConnectionHandle handle, std::string_view bytes, bool binary)
+    {
+        Connection *connection = find(handle);
+        if (!connection)
+            return;
+        ++counters.framesIn;
+        counters.bytesIn += bytes.size();
+        hub.countFrameIn();
+        if (connection->state == State::Closing)
+            return;
+
+        if (bytes.size() > options.limits.maxFrameBytes) {
+            ++counters.oversizeFrames;
+            disconnect(handle, DisconnectCode::MessageTooBig, "frame too large");
+            return;
+        }
+        if (binary) {
+            malformed(*connection, Error::BadRequest, "binary frames are not accepted from clients", {});
+            return;
+        }
+        if (!detail::isValidUtf8(bytes)) {
+            ++counters.invalidUtf8;
+            disconnect(handle, DisconnectCode::InvalidPayload, "invalid UTF-8");
+            return;
+        }
+
+        // Parsed values live in a per-frame arena; everything is released in one go.
+        unsigned char buffer[4096];
+        json::monotonic_resource arena(buffer, sizeof buffer);
+        const json::storage_ptr storage(&arena);
+        json::value root(storage);
+        ClientFrame frame;
+        if (std::optional<FrameProblem> problem =
+                detail::parseClientFrame(bytes, options.limits.maxNestingDepth, root, frame)) {
+            malformed(*connection, problem->code, problem->message, frame.ackId);
+            return;
+        }
+        if (!admit(*connection, frame.ackId))
+            return;
+
+        if (connection->state == State::AwaitingConnect) {
+            if (frame.op == ClientOp::Connect)
+                onConnect(*connection, frame);
+            else
+                malformed(*connection, Error::BadRequest, "send 'connect' first", frame.ackId);
+            return;
+        }
+        switch (frame.op) {
+        case ClientOp::Connect:
+            malformed(*connection, Error::BadRequest, "already connected", frame.ackId);
+            return;
+        case ClientOp::Subscribe:
+            onSubscribe(*connection, frame);
+            return;
+        case ClientOp::Unsubscribe:
+            onUnsubscribe(*connection, frame);
+            return;
+        case ClientOp::Publish:
+            onPublish(*connection, frame);
+            return;
+        case ClientOp::Request:
+            onRequest(*connection, frame);
+            return;
+        case ClientOp::Ping:
+            send(*connection, encodePongFrame(frame.ackId));
+            return;
+        case ClientOp::Pong:
+            return;
+        }
+    }
+
+    void onConnect(Connection &connection, const ClientFrame &frame)
+    {
+        const ConnectionHandle handle = connection.handle;
+        if (frame.version != kProtocolVersion) {
+            disconnect(handle, DisconnectCode::UnsupportedVersion,
+                       "unsupported protocol version (this server speaks 1)");
+            return;
+        }
+        ConnectDecision decision;
+        if (authenticator) {
+            try {
+                decision = authenticator(frame.token);
+            } catch (const std::exception &e) {
+                decision = ConnectDecision{false, {}, std::string("authentication failed: ") + e.what(), 0};
+            } catch (...) {
+                decision = ConnectDecision{false, {}, "authentication failed", 0};
+            }
+        }
+        Connection *current = find(handle); // the authenticator is user code
+        if (!current || current->state != State::AwaitingConnect)
+            return;
+        if (!decision.accepted) {
+            ++counters.authFailures;
+            hub.countAuthFailure();
+            disconnect(handle, DisconnectCode::InvalidToken,
+                       decision.reason.empty() ? std::string_view("invalid token") : std::string_view(decision.reason));
+            return;
+        }
+        std::int64_t remainingMs = 0;
+        if (decision.expiresAtMs != 0) {
+            remainingMs = decision.expiresAtMs - timer.wallClockMs();
+            if (remainingMs <= 0) {
+                ++counters.tokenExpirations;
+                disconnect(handle, DisconnectCode::TokenExpired, "token expired");
+                return;
+            }
+        }
+        if (current->connectTimer) {
+            timer.cancel(current->connectTimer);
+            current->connectTimer = 0;
+        }
+        current->clientName.assign(frame.name);
+        current->principal = decision.principal;
+        current->sessionId = hub.attach(current->session, std::move(decision.principal));
+        current->state = State::Connected;
+        if (remainingMs > 0) {
+            current->expiryTimer = timer.start(std::chrono::milliseconds(remainingMs), [this, handle] {
+                if (Connection *c = find(handle)) {
+                    c->expiryTimer = 0;
+                    if (c->state == State::Connected) {
+                        ++counters.tokenExpirations;
+                        disconnect(handle, DisconnectCode::TokenExpired, "token expired");
+                    }
+                }
+            });
+        }
+        send(*current, encodeWelcomeFrame(current->sessionId, options.limits.pingInterval,
+                                          current->principal.userId));
+    }
+
+    void onSubscribe(Connection &connection, const ClientFrame &frame)
+    {
+        JoinRequest request;
+        request.auth = frame.auth;
+        request.channelData = frame.channelData;
+        request.recover = frame.recover;
+        const bool recoverAsked = frame.recover.has_value();
+        hub.join(connection.sessionId, frame.channel, request,
+                 [anchor = std::weak_ptr<Impl *>(anchor), handle = connection.handle,
+                  channel = std::string(frame.channel), ackId = frame.ackId, recoverAsked](JoinResult result) {
+                     if (const auto self = anchor.lock())
+                         (*self)->onJoined(handle, channel, ackId, recoverAsked, std::move(result));
+                 });
+    }
+
+    void onJoined(ConnectionHandle handle, const std::string &channel, const AckId &ackId,
+                  bool recoverAsked, JoinResult result)
+    {
+        Connection *connection = find(handle);
+        if (!connection || connection->state != State::Connected)
+            return;
+        if (result.error) {
+            const Error code = frameErrorOf(result.error);
+            if (code == Error::Unauthorized || code == Error::Forbidden)
+                ++counters.authFailures;
+            sendError(*connection, code, joinErrorMessage(code), ackId, channel);
+            return;
+        }
+        SubscribedInfo info;
+        info.channel = channel;
+        info.type = result.type;
+        info.position = result.position;
+        if (recoverAsked || result.recoveryRequested)
+            info.recovered = result.recovered;
+        info.publications = &result.missed;
+        send(*connection, encodeSubscribedFrame(info, ackId));
+        if (result.type == ChannelType::Presence) {
+            if ((connection = find(handle)) && connection->state == State::Connected)
+                send(*connection, encodePresenceRosterFrame(channel, result.roster));
+        }
+    }
+
+    void onUnsubscribe(Connection &connection, const ClientFrame &frame)
+    {
+        if (const std::error_code error = hub.leave(connection.sessionId, frame.channel)) {
+            const Error code = frameErrorOf(error);
+            sendError(connection, code, code == Error::NotFound ? "not subscribed" : errorName(code),
+                      frame.ackId, frame.channel);
+            return;
+        }
+        send(connection, encodeUnsubscribedFrame(frame.channel, frame.ackId));
+    }
+
+    void onPublish(Connection &connection, const ClientFrame &frame)
+    {
+        if (auto error = validateChannelName(frame.channel)) {
+            sendError(connection, Error::InvalidName, "invalid channel name", frame.ackId, frame.channel);
+            return;
+        }
+        if (auto error = validateEventName(frame.event)) {
+            sendError(connection, Error::InvalidName, "invalid event name", frame.ackId, frame.channel);
+            return;
+        }
+        const bool subscribed = hub.isSubscribed(connection.sessionId, frame.channel);
+        switch (options.clientPublish) {
+        case ClientPublishPolicy::Never:
+            sendError(connection, Error::Forbidden, "clients may not publish", frame.ackId, frame.channel);
+            return;
+        case ClientPublishPolicy::SubscribedOnly:
+            if (!subscribed) {
+                sendError(connection, Error::Forbidden, "publish requires a subscription", frame.ackId,
+                          frame.channel);
+                return;
+            }
+            break;
+        case ClientPublishPolicy::Always:
+            // Private and presence channels are guarded by the authorizer at join: never let a
+            // client write into one it could not join.
+            if (!subscribed && channelTypeOf(frame.channel) != ChannelType::Public) {
+                sendError(connection, Error::Forbidden, "publish requires a subscription", frame.ackId,
+                          frame.channel);
+                return;
+            }
+            break;
+        }
+
+        Publication publication;
+        publication.channel.assign(frame.channel);
+        publication.event.assign(frame.event);
+        publication.data = json::serialize(*frame.body); // the one serialization of the payload
+        publication.timestampMs = timer.wallClockMs();
+        publication.sender = connection.sessionId;
+        if (frame.skipSelf)
+            publication.exceptSession = connection.sessionId;
+
+        std::function<void(std::error_code, StreamPosition)> done;
+        if (frame.ackId.present()) {
+            done = [anchor = std::weak_ptr<Impl *>(anchor), handle = connection.handle,
+                    ackId = frame.ackId, channel = publication.channel](std::error_code error, StreamPosition position) {
+                if (const auto self = anchor.lock())
+                    (*self)->onPublished(handle, ackId, channel, error, position);
+            };
+        } else {
+            // Without an ackId only failures are reported.
+            done = [anchor = std::weak_ptr<Impl *>(anchor), handle = connection.handle,
+                    channel = publication.channel](std::error_code error, StreamPosition) {
+                if (!error)
+                    return;
+                if (const auto self = anchor.lock())
+                    (*self)->onPublished(handle, AckId{}, channel, error, {});
+            };
+        }
+        hub.publish(std::move(publication), std::move(done));
+    }
+
+    void onPublished(ConnectionHandle handle, const AckId &ackId, const std::string &channel,
+                     std::error_code error, const StreamPosition &position)
+    {
+        Connection *connection = find(handle);
+        if (!connection || connection->state != State::Connected)
+            return;
+        if (error) {
+            const Error code = frameErrorOf(error);
+            sendError(*connection, code, std::string("publish failed: ") + error.message(), ackId, channel);
+            return;
+        }
+        send(*connection, encodeAckFrame(ackId, position.offset));
+    }
+
+    void onRequest(Connection &connection, const ClientFrame &frame)
+    {
+        ++counters.requests;
+        const ConnectionHandle handle = connection.handle;
+        // Gateway ack first (WaitForAck), the handler's outcome follows as a reply (WaitForReply).
+        send(connection, encodeAckFrame(frame.ackId));
+        const auto it = handlers.find(frame.topic);
+        if (it == handlers.end()) {
+            if (Connection *c = find(handle); c && c->state == State::Connected)
+                send(*c, encodeErrorReplyFrame("no handler for topic '" + std::string(frame.topic) + "'",
+                                               static_cast<int>(Error::NotFound), {}, frame.ackId));
+            return;
+        }
+        const RequestHandler handler = it->second; // the handler may replace itself
+        const std::string payload = frame.body ? json::serialize(*frame.body) : std::string("null");
+        const std::string sessionId = connection.sessionId;
+        const Principal principal = connection.principal;
+        auto responder = std::make_shared<PendingResponder>(anchor, handle, std::string(frame.topic), frame.ackId);
+        const RequestContext context{sessionId, principal, frame.topic, payload};
+        try {
+            handler(context, responder);
+        } catch (const std::exception &e) {
+            responder->fail(std::string("handler failed: ") + e.what(), static_cast<int>(Error::Internal), {});
+        } catch (...) {
+            responder->fail("handler failed", static_cast<int>(Error::Internal), {});
+        }
+    }
+
+    void deliverReply(ConnectionHandle handle, const std::string &topic, const AckId &ackId,
+                      std::string payload)
+    {
+        Connection *connection = find(handle);
+        if (!connection || connection->state != State::Connected)
+            return; // the client is gone: the answer is dropped
+        if (payload.empty())
+            payload = "null";
+        // Handlers hand over JSON text; never forward text that would break the client's parser.
+        json::error_code ec;
+        unsigned char buffer[1024];
+        json::monotonic_resource arena(buffer, sizeof buffer);
+        json::parse(payload, ec, json::storage_ptr(&arena));
+        if (ec) {
+            send(*connection, encodeErrorReplyFrame("handler replied with invalid JSON",
+                                                    static_cast<int>(Error::Internal), {}, ackId));
+            return;
+        }
+        send(*connection, encodeReplyFrame(topic, payload, ackId));
+    }
+
+    void deliverFailure(ConnectionHandle handle, const AckId &ackId, const std::string &message,
+                        int status, const std::string &trace)
+    {
+        Connection *connection = find(handle);
+        if (!connection || connection->state != State::Connected)
+            return;
+        send(*connection, encodeErrorReplyFrame(message, status, trace, ackId));
+    }
+};
+
+void ServerProtocol::Impl::PendingResponder::reply(std::string jsonPayload)
+{
+    if (m_answered)
+        return;
+    m_answered = true;
+    if (const auto self = m_anchor.lock())
+        (*self)->deliverReply(m_handle, m_topic, m_ackId, std::move(jsonPayload));
+}
+
+void ServerProtocol::Impl::PendingResponder::fail(std::string message, int status, std::string trace)
+{
+    if (m_answered)
+        return;
+    m_answered = true;
+    if (const auto self = m_anchor.lock())
+        (*self)->deliverFailure(m_handle, m_ackId, message, status, trace);
+}
+
+// ---- public API -------------------------------------------------------------------------------
+
+ServerProtocol::ServerProtocol(Hub &hub, Timer &timer, ServerProtocolOptions options)
+    : d(std::make_unique<Impl>(hub, timer, std::move(options)))
+{
+}
+
+ServerProtocol::~ServerProtocol()
+{
+    d->anchor.reset();
+    for (auto &[handle, connection] : d->connections) {
+        d->cancelTimers(*connection);
+        if (connection->state == Impl::State::Connected)
+            d->hub.detach(connection->sessionId);
+    }
+}
+
+void ServerProtocol::setConnectAuthenticator(ConnectAuthenticator authenticator)
+{
+    d->authenticator = std::move(authenticator);
+}
+
+void ServerProtocol::setRequestHandler(std::string topic, RequestHandler handler)
+{
+    d->handlers.insert_or_assign(std::move(topic), std::move(handler));
+}
+
+void ServerProtocol::removeRequestHandler(std::string_view topic)
+{
+    if (const auto it = d->handlers.find(topic); it != d->handlers.end())
+        d->handlers.erase(it);
+}
+
+ServerProtocol::ConnectionHandle ServerProtocol::open(std::shared_ptr<Session> session)
+{
+    const ConnectionHandle handle = ++d->lastHandle;
+    const auto &limits = d->options.limits;
+    auto connection = std::make_unique<Impl::Connection>(
+        handle, std::move(session), detail::RateLimiter(limits.opsPerSecond, limits.opsBurst, d->timer.now()));
+    if (limits.connectTimeout.count() > 0) {
+        Impl *impl = d.get();
+        connection->connectTimer = d->timer.start(limits.connectTimeout, [impl, handle] {
+            if (Impl::Connection *c = impl->find(handle)) {
+                c->connectTimer = 0;
+                if (c->state == Impl::State::AwaitingConnect) {
+                    ++impl->counters.connectTimeouts;
+                    impl->disconnect(handle, DisconnectCode::ConnectTimeout, "no connect frame in time");
+                }
+            }
+        });
+    }
+    d->connections.emplace(handle, std::move(connection));
+    return handle;
+}
+
+void ServerProtocol::receive(ConnectionHandle connection, std::string_view bytes, bool binary)
+{
+    try {
+        d->receive(connection, bytes, binary);
+    } catch (...) {
+        // Out of memory or a bug: never let it reach the transport's event loop.
+        try {
+            d->disconnect(connection, DisconnectCode::InternalError, "internal error");
+        } catch (...) {
+        }
+    }
+}
+
+void ServerProtocol::closed(ConnectionHandle connection)
+{
+    const auto it = d->connections.find(connection);
+    if (it == d->connections.end())
+        return;
+    std::unique_ptr<Impl::Connection> gone = std::move(it->second);
+    d->connections.erase(it);
+    d->cancelTimers(*gone);
+    if (gone->state == Impl::State::Connected)
+        d->hub.detach(gone->sessionId);
+}
+
+std::string ServerProtocol::sessionId(ConnectionHandle connection) const
+{
+    const auto it = d->connections.find(connection);
+    return it == d->connections.end() ? std::string() : it->second->sessionId;
+}
+
+void ServerProtocol::closeAll(DisconnectCode code, std::string_view reason)
+{
+    std::vector<ConnectionHandle> handles;
+    handles.reserve(d->connections.size());
+    for (const auto &entry : d->connections)
+        handles.push_back(entry.first);
+    for (const ConnectionHandle handle : handles)
+        d->disconnect(handle, code, reason);
+}
+
+const ProtocolCounters &ServerProtocol::counters() const
+{
+    return d->counters;
+}
+
+const ServerProtocolOptions &ServerProtocol::options() const
+{
+    return d->options;
+}
+
+} // namespace switchboard
