@@ -29,6 +29,15 @@ std::error_code validateChannelName(std::string_view channel) noexcept
     // The detailed TopicError is folded into the one protocol code clients see.
     if (validateTopic(channel))
         return Error::InvalidName;
+    // A typed channel needs a name after its prefix, in the same segment: `presence-` alone or
+    // `private-/x` would name no room at all.
+    for (std::string_view prefix : {kPresencePrefix, kPrivatePrefix}) {
+        if (channel.starts_with(prefix)) {
+            if (channel.size() == prefix.size() || channel[prefix.size()] == '/')
+                return Error::InvalidName;
+            break;
+        }
+    }
     return {};
 }
 

@@ -23,6 +23,7 @@ public:
 struct HistoryQuery {
     std::optional<StreamPosition> since; ///< return publications with offset > since.offset
     std::size_t limit = 0;               ///< 0: everything held
+    bool positionOnly = false;           ///< only `top` is wanted: no publications are copied
 };
 
 struct HistoryResult {

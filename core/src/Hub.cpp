@@ -1,0 +1,718 @@
+#include "switchboard/Hub.h"
+
+#include "switchboard/ChannelName.h"
+#include "switchboard/MemoryBroker.h"
+#include "switchboard/MemoryPresenceStore.h"
+#include "switchboard/MessageEncoding.h"
+#include "RandomId.h"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include <algorithm>
+#include <unordered_map>
+
+namespace switchboard {
+namespace {
+
+struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view text) const noexcept { return std::hash<std::string_view>{}(text); }
+};
+template <typename Value>
+using StringMap = std::unordered_map<std::string, Value, StringHash, std::equal_to<>>;
+
+constexpr std::string_view kMemberAdded = "presence:member_added";
+constexpr std::string_view kMemberRemoved = "presence:member_removed";
+
+/// Member info must be JSON text in frames: valid JSON passes verbatim, anything else becomes a
+/// JSON string, and nothing becomes null.
+std::string normalizeInfo(std::string_view info)
+{
+    if (info.empty())
+        return "null";
+    boost::json::error_code error;
+    (void)boost::json::parse(boost::json::string_view(info.data(), info.size()), error);
+    if (!error)
+        return std::string(info);
+    std::string quoted;
+    appendJsonString(quoted, info);
+    return quoted;
+}
+
+/// user_id / user_info from a presence channelData object; both empty when absent or invalid.
+void readChannelData(std::string_view channelData, std::string &userId, std::string &userInfo)
+{
+    if (channelData.empty())
+        return;
+    boost::json::error_code error;
+    boost::json::value value = boost::json::parse(boost::json::string_view(channelData.data(), channelData.size()), error);
+    if (error || !value.is_object())
+        return;
+    const boost::json::object &object = value.get_object();
+    if (const auto *id = object.if_contains("user_id")) {
+        if (id->is_string())
+            userId = std::string(id->get_string());
+        else if (id->is_int64() || id->is_uint64())
+            userId = boost::json::serialize(*id);
+    }
+    if (const auto *info = object.if_contains("user_info"))
+        userInfo = boost::json::serialize(*info);
+}
+
+template <typename Callback, typename... Args>
+void invokeQuietly(const Callback &callback, Args &&...args) noexcept
+{
+    // User hooks run inside Hub operations; their exceptions must not unwind through the Hub.
+    try {
+        if (callback)
+            callback(std::forward<Args>(args)...);
+    } catch (...) {
+    }
+}
+
+} // namespace
+
+struct Hub::Impl {
+    struct SessionEntry;
+    struct JoinState;
+
+    struct Channel {
+        std::string name;
+        ChannelType type = ChannelType::Public;
+        std::vector<SessionEntry *> subscribers; // fan-out walks this and nothing else
+        std::size_t pendingJoins = 0;
+        std::uint64_t published = 0;
+    };
+
+    struct Membership {
+        Channel *channel = nullptr;
+        std::size_t index = 0; // position in channel->subscribers
+        std::string userId;    // presence channels
+        std::string info;
+    };
+
+    struct SessionEntry {
+        std::string id;
+        std::shared_ptr<Session> session;
+        Principal principal;
+        std::vector<Membership> memberships;
+        std::vector<std::shared_ptr<JoinState>> pending;
+        std::uint64_t framesOut = 0;
+        std::uint64_t dropped = 0;
+        bool closing = false; // closed as a slow consumer: no more sends
+    };
+
+    /// A join in progress; shared by the engine callbacks so that a detach or leave in between
+    /// can cancel it.
+    struct JoinState {
+        std::string sessionId;
+        std::string channel;
+        std::optional<StreamPosition> recover;
+        std::function<void(JoinResult)> done;
+        JoinResult result;
+        Member member;
+        bool presenceAdded = false;
+        bool cancelled = false;
+    };
+
+    Impl(Timer &t, HubOptions o) : timer(t), options(o) {}
+
+    Timer &timer;
+    HubOptions options;
+    std::unique_ptr<MemoryBroker> ownBroker;
+    std::unique_ptr<MemoryPresenceStore> ownPresence;
+    Broker *broker = nullptr;
+    PresenceStore *presence = nullptr;
+    Authorizer authorizer;
+    std::function<void(const PresenceEvent &)> presenceHook;
+
+    StringMap<std::unique_ptr<SessionEntry>> sessions;
+    StringMap<std::unique_ptr<Channel>> channels;
+    HubCounters counters;
+    std::vector<std::shared_ptr<Session>> toClose; // slow consumers found during a fan-out
+    std::shared_ptr<Impl *> alive = std::make_shared<Impl *>(this);
+
+    SessionEntry *findSession(std::string_view id) const
+    {
+        auto it = sessions.find(id);
+        return it == sessions.end() ? nullptr : it->second.get();
+    }
+
+    Channel *findChannel(std::string_view name) const
+    {
+        auto it = channels.find(name);
+        return it == channels.end() ? nullptr : it->second.get();
+    }
+
+    Channel &acquireChannel(std::string_view name)
+    {
+        auto it = channels.find(name);
+        if (it != channels.end())
+            return *it->second;
+        auto channel = std::make_unique<Channel>();
+        channel->name = std::string(name);
+        channel->type = channelTypeOf(name);
+        Channel &ref = *channel;
+        channels.emplace(channel->name, std::move(channel));
+        broker->subscribe(ref.name);
+        return ref;
+    }
+
+    void releaseChannelIfUnused(Channel &channel)
+    {
+        if (!channel.subscribers.empty() || channel.pendingJoins > 0)
+            return;
+        const std::string name = channel.name;
+        channels.erase(name);
+        broker->unsubscribe(name);
+    }
+
+    // ---- fan-out -------------------------------------------------------------------------
+
+    /// Applies the slow-consumer policy to a refused frame. Never closes inline: closes are
+    /// collected and run by flushCloses() once no subscriber list is being walked.
+    void refused(SessionEntry &entry)
+    {
+        ++entry.dropped;
+        if (options.slowConsumer == SlowConsumerPolicy::DropMessage) {
+            ++counters.drops;
+            return;
+        }
+        entry.closing = true;
+        ++counters.slowDisconnects;
+        toClose.push_back(entry.session);
+    }
+
+    void flushCloses()
+    {
+        if (toClose.empty())
+            return;
+        std::vector<std::shared_ptr<Session>> closing;
+        closing.swap(toClose);
+        for (const auto &session : closing)
+            session->close(DisconnectCode::SlowConsumer, "outbox full");
+    }
+
+    void fanOut(Channel &channel, const SharedFrame &frame, const SessionEntry *except)
+    {
+        std::uint64_t accepted = 0;
+        for (SessionEntry *entry : channel.subscribers) {
+            if (entry == except || entry->closing)
+                continue;
+            if (entry->session->send(frame) == SendResult::Dropped) {
+                refused(*entry);
+            } else {
+                ++entry->framesOut;
+                ++accepted;
+            }
+        }
+        counters.framesOut += accepted;
+        counters.bytesOut += accepted * frame->bytes.size();
+        flushCloses();
+    }
+
+    void onPublication(const Publication &publication)
+    {
+        ++counters.publications;
+        Channel *channel = findChannel(publication.channel);
+        if (!channel || channel->subscribers.empty())
+            return;
+        ++channel->published;
+        const SessionEntry *except = publication.exceptSession.empty() ? nullptr : findSession(publication.exceptSession);
+        const SharedFrame frame = publication.binary
+            ? encodeBinaryFrame(publication.channel, publication.event, publication.data)
+            : encodeMessageFrame(publication);
+        fanOut(*channel, frame, except);
+    }
+
+    // ---- presence ------------------------------------------------------------------------
+
+    void presenceChanged(PresenceEvent::Kind kind, std::string_view channelName, const Member &member)
+    {
+        if (Channel *channel = findChannel(channelName); channel && !channel->subscribers.empty()) {
+            const auto frame = encodePresenceChangeFrame(kind == PresenceEvent::Kind::Joined ? kMemberAdded : kMemberRemoved,
+                                                         channelName, member);
+            fanOut(*channel, frame, nullptr);
+        }
+        if (presenceHook) {
+            PresenceEvent event{kind, std::string(channelName), member};
+            invokeQuietly(presenceHook, event);
+        }
+    }
+
+    /// Removes one connection of `userId` from a presence channel; the last one tells the others.
+    void removePresence(const std::string &channel, const std::string &userId, const std::string &info,
+                        const std::string &sessionId)
+    {
+        std::weak_ptr<Impl *> weak = alive;
+        presence->remove(channel, userId, sessionId, [weak, channel, userId, info](bool last) {
+            auto self = weak.lock();
+            if (self && last)
+                (*self)->presenceChanged(PresenceEvent::Kind::Left, channel, Member{userId, info, 0});
+        });
+    }
+
+    Member resolveMember(const SessionEntry &entry, const AuthDecision &decision, std::string_view channelData) const
+    {
+        Member member;
+        if (!decision.memberUserId.empty()) {
+            member.userId = decision.memberUserId;
+            member.info = decision.memberInfo;
+        } else if (!entry.principal.userId.empty()) {
+            member.userId = entry.principal.userId;
+            member.info = entry.principal.userInfo;
+        } else {
+            readChannelData(channelData, member.userId, member.info);
+        }
+        if (member.userId.empty())
+            member.userId = entry.id; // an anonymous connection is its own member
+        member.info = normalizeInfo(member.info);
+        member.connections = 1;
+        return member;
+    }
+
+    // ---- membership ----------------------------------------------------------------------
+
+    void addSubscriber(SessionEntry &entry, Channel &channel, const Member *member)
+    {
+        Membership membership;
+        membership.channel = &channel;
+        membership.index = channel.subscribers.size();
+        if (member) {
+            membership.userId = member->userId;
+            membership.info = member->info;
+        }
+        channel.subscribers.push_back(&entry);
+        entry.memberships.push_back(std::move(membership));
+    }
+
+    /// Removes membership `position` of `entry` (swap-remove in both lists) and runs the
+    /// presence leave. The channel is released when nobody is left.
+    void removeMembership(SessionEntry &entry, std::size_t position)
+    {
+        Membership membership = std::move(entry.memberships[position]);
+        entry.memberships[position] = std::move(entry.memberships.back());
+        entry.memberships.pop_back();
+
+        Channel &channel = *membership.channel;
+        auto &subscribers = channel.subscribers;
+        const std::size_t index = membership.index;
+        SessionEntry *moved = subscribers.back();
+        subscribers[index] = moved;
+        subscribers.pop_back();
+        if (moved != &entry) {
+            for (Membership &other : moved->memberships) {
+                if (other.channel == &channel) {
+                    other.index = index;
+                    break;
+                }
+            }
+        }
+        const std::string name = channel.name;
+        const bool isPresence = channel.type == ChannelType::Presence;
+        releaseChannelIfUnused(channel);
+        if (isPresence)
+            removePresence(name, membership.userId, membership.info, entry.id);
+    }
+
+    // ---- join ----------------------------------------------------------------------------
+
+    void cancelJoin(SessionEntry &entry, std::size_t position)
+    {
+        std::shared_ptr<JoinState> state = std::move(entry.pending[position]);
+        entry.pending.erase(entry.pending.begin() + static_cast<std::ptrdiff_t>(position));
+        state->cancelled = true;
+        if (Channel *channel = findChannel(state->channel)) {
+            --channel->pendingJoins;
+            releaseChannelIfUnused(*channel);
+        }
+    }
+
+    /// A callback found its join cancelled: undo the presence entry and report.
+    void abandon(const std::shared_ptr<JoinState> &state)
+    {
+        if (state->presenceAdded) {
+            state->presenceAdded = false;
+            removePresence(state->channel, state->member.userId, state->member.info, state->sessionId);
+        }
+        JoinResult result;
+        result.error = Error::Cancelled;
+        result.type = state->result.type;
+        auto done = std::move(state->done);
+        invokeQuietly(done, std::move(result));
+    }
+
+    void afterPresenceAdded(const std::shared_ptr<JoinState> &state, bool first)
+    {
+        state->presenceAdded = true;
+        if (state->cancelled)
+            return abandon(state);
+        if (first)
+            presenceChanged(PresenceEvent::Kind::Joined, state->channel, state->member);
+        if (state->cancelled) // a presence hook may have detached the session
+            return abandon(state);
+        std::weak_ptr<Impl *> weak = alive;
+        presence->members(state->channel, [weak, state](std::vector<Member> roster) {
+            auto self = weak.lock();
+            if (!self)
+                return;
+            if (state->cancelled)
+                return (*self)->abandon(state);
+            state->result.roster = std::move(roster);
+            (*self)->fetchHistory(state);
+        });
+    }
+
+    void fetchHistory(const std::shared_ptr<JoinState> &state)
+    {
+        HistoryQuery query;
+        if (state->recover) {
+            query.since = state->recover;
+            state->result.recoveryRequested = true;
+        } else {
+            query.positionOnly = true;
+        }
+        std::weak_ptr<Impl *> weak = alive;
+        broker->history(state->channel, query, [weak, state](HistoryResult history) {
+            auto self = weak.lock();
+            if (!self)
+                return;
+            if (state->cancelled)
+                return (*self)->abandon(state);
+            if (!history.error) {
+                state->result.position = std::move(history.top);
+                if (state->recover && history.complete) {
+                    state->result.recovered = true;
+                    state->result.missed = std::move(history.publications);
+                }
+            }
+            (*self)->completeJoin(state);
+        });
+    }
+
+    void completeJoin(const std::shared_ptr<JoinState> &state)
+    {
+        SessionEntry *entry = findSession(state->sessionId);
+        Channel *channel = findChannel(state->channel);
+        if (!entry || !channel) // cannot happen while not cancelled; be safe anyway
+            return abandon(state);
+        auto &pending = entry->pending;
+        pending.erase(std::remove(pending.begin(), pending.end(), state), pending.end());
+        --channel->pendingJoins;
+        const bool isPresence = channel->type == ChannelType::Presence;
+        addSubscriber(*entry, *channel, isPresence ? &state->member : nullptr);
+        state->presenceAdded = false; // owned by the membership from now on
+        auto done = std::move(state->done);
+        invokeQuietly(done, std::move(state->result));
+    }
+
+    void join(std::string_view sessionId, std::string_view channelName, const JoinRequest &request,
+              std::function<void(JoinResult)> done)
+    {
+        JoinResult result;
+        result.type = channelTypeOf(channelName);
+        auto fail = [&](std::error_code error) {
+            result.error = error;
+            invokeQuietly(done, std::move(result));
+        };
+        SessionEntry *entry = findSession(sessionId);
+        if (!entry)
+            return fail(Error::NotFound);
+        if (auto error = validateChannelName(channelName))
+            return fail(error);
+        const bool joined = std::any_of(entry->memberships.begin(), entry->memberships.end(),
+                                        [&](const Membership &m) { return m.channel->name == channelName; });
+        const bool joining = std::any_of(entry->pending.begin(), entry->pending.end(),
+                                         [&](const auto &p) { return p->channel == channelName; });
+        if (joined || joining)
+            return fail(Error::AlreadySubscribed);
+        if (entry->memberships.size() + entry->pending.size() >= options.maxChannelsPerSession)
+            return fail(Error::ChannelLimit);
+
+        AuthDecision decision;
+        if (result.type != ChannelType::Public) {
+            if (!authorizer) {
+                ++counters.authFailures;
+                return fail(Error::Unauthorized);
+            }
+            try {
+                decision = authorizer(AuthRequest{channelName, result.type, entry->id, entry->principal,
+                                                  request.auth, request.channelData});
+            } catch (...) {
+                ++counters.authFailures;
+                return fail(Error::Internal);
+            }
+            // The authorizer is user code and may have detached the session.
+            entry = findSession(sessionId);
+            if (!entry)
+                return fail(Error::NotFound);
+            if (!decision.allowed) {
+                ++counters.authFailures;
+                return fail(Error::Unauthorized);
+            }
+        }
+
+        auto state = std::make_shared<JoinState>();
+        state->sessionId = entry->id;
+        state->channel = std::string(channelName);
+        state->recover = request.recover;
+        state->done = std::move(done);
+        state->result = std::move(result);
+        entry->pending.push_back(state);
+        // The channel exists (and the broker delivers it) from now on, so that nothing published
+        // after the history read below is lost for the newcomer.
+        Channel &channel = acquireChannel(channelName);
+        ++channel.pendingJoins;
+
+        if (state->result.type == ChannelType::Presence) {
+            state->member = resolveMember(*entry, decision, request.channelData);
+            std::weak_ptr<Impl *> weak = alive;
+            presence->add(state->channel, state->member, state->sessionId, [weak, state](bool first) {
+                if (auto self = weak.lock())
+                    (*self)->afterPresenceAdded(state, first);
+            });
+        } else {
+            fetchHistory(state);
+        }
+    }
+};
+
+// ---- Hub ---------------------------------------------------------------------------------
+
+Hub::Hub(Timer &timer, HubOptions options) : d(std::make_unique<Impl>(timer, options))
+{
+    d->ownBroker = std::make_unique<MemoryBroker>(timer);
+    d->ownPresence = std::make_unique<MemoryPresenceStore>();
+    d->broker = d->ownBroker.get();
+    d->presence = d->ownPresence.get();
+    d->broker->setHandler(this);
+}
+
+Hub::Hub(Timer &timer, HubOptions options, Broker &broker, PresenceStore &presence)
+    : d(std::make_unique<Impl>(timer, options))
+{
+    d->broker = &broker;
+    d->presence = &presence;
+    d->broker->setHandler(this);
+}
+
+Hub::~Hub()
+{
+    d->broker->setHandler(nullptr);
+}
+
+const HubOptions &Hub::options() const
+{
+    return d->options;
+}
+
+void Hub::setAuthorizer(Authorizer authorizer)
+{
+    d->authorizer = std::move(authorizer);
+}
+
+void Hub::setPresenceHook(std::function<void(const PresenceEvent &)> hook)
+{
+    d->presenceHook = std::move(hook);
+}
+
+std::string Hub::attach(std::shared_ptr<Session> session, Principal principal)
+{
+    std::string id;
+    do {
+        id = detail::randomHex(16);
+    } while (d->sessions.contains(id));
+    auto entry = std::make_unique<Impl::SessionEntry>();
+    entry->id = id;
+    entry->session = std::move(session);
+    entry->principal = std::move(principal);
+    d->sessions.emplace(id, std::move(entry));
+    return id;
+}
+
+void Hub::detach(std::string_view sessionId)
+{
+    auto it = d->sessions.find(sessionId);
+    if (it == d->sessions.end())
+        return;
+    // Keep the entry alive until every channel has let go of it; presence leaves may fan out.
+    std::unique_ptr<Impl::SessionEntry> entry = std::move(it->second);
+    d->sessions.erase(it);
+    while (!entry->pending.empty())
+        d->cancelJoin(*entry, entry->pending.size() - 1);
+    while (!entry->memberships.empty())
+        d->removeMembership(*entry, entry->memberships.size() - 1);
+}
+
+const Principal *Hub::principal(std::string_view sessionId) const
+{
+    const auto *entry = d->findSession(sessionId);
+    return entry ? &entry->principal : nullptr;
+}
+
+void Hub::join(std::string_view sessionId, std::string_view channel, const JoinRequest &request,
+               std::function<void(JoinResult)> done)
+{
+    d->join(sessionId, channel, request, std::move(done));
+}
+
+std::error_code Hub::leave(std::string_view sessionId, std::string_view channel)
+{
+    auto *entry = d->findSession(sessionId);
+    if (!entry)
+        return Error::NotFound;
+    for (std::size_t i = 0; i < entry->memberships.size(); ++i) {
+        if (entry->memberships[i].channel->name == channel) {
+            d->removeMembership(*entry, i);
+            return {};
+        }
+    }
+    for (std::size_t i = 0; i < entry->pending.size(); ++i) {
+        if (entry->pending[i]->channel == channel) {
+            d->cancelJoin(*entry, i);
+            return {};
+        }
+    }
+    return Error::NotFound;
+}
+
+bool Hub::isSubscribed(std::string_view sessionId, std::string_view channel) const
+{
+    const auto *entry = d->findSession(sessionId);
+    if (!entry)
+        return false;
+    return std::any_of(entry->memberships.begin(), entry->memberships.end(),
+                       [&](const Impl::Membership &m) { return m.channel->name == channel; });
+}
+
+void Hub::publish(Publication publication, std::function<void(std::error_code, StreamPosition)> done)
+{
+    std::error_code error = validateChannelName(publication.channel);
+    if (!error)
+        error = validateEventName(publication.event);
+    if (error) {
+        invokeQuietly(done, error, StreamPosition{});
+        return;
+    }
+    if (publication.timestampMs == 0)
+        publication.timestampMs = d->timer.wallClockMs();
+    d->broker->publish(std::move(publication), std::move(done));
+}
+
+void Hub::broadcast(std::string_view channel, std::string_view event, std::string_view jsonData)
+{
+    Publication publication;
+    publication.channel = std::string(channel);
+    publication.event = std::string(event);
+    publication.data = std::string(jsonData);
+    publish(std::move(publication));
+}
+
+void Hub::broadcastExcept(std::string_view channel, std::string_view event, std::string_view jsonData,
+                          std::string_view exceptSessionId)
+{
+    Publication publication;
+    publication.channel = std::string(channel);
+    publication.event = std::string(event);
+    publication.data = std::string(jsonData);
+    publication.exceptSession = std::string(exceptSessionId);
+    publish(std::move(publication));
+}
+
+void Hub::broadcastBinary(std::string_view channel, std::string_view event, std::string_view bytes)
+{
+    Publication publication;
+    publication.channel = std::string(channel);
+    publication.event = std::string(event);
+    publication.data = std::string(bytes);
+    publication.binary = true;
+    publish(std::move(publication));
+}
+
+SendResult Hub::sendTo(std::string_view sessionId, const SharedFrame &frame)
+{
+    auto *entry = d->findSession(sessionId);
+    if (!entry || entry->closing || !frame)
+        return SendResult::Dropped;
+    const SendResult result = entry->session->send(frame);
+    if (result == SendResult::Dropped) {
+        d->refused(*entry);
+        d->flushCloses();
+    } else {
+        ++entry->framesOut;
+        ++d->counters.framesOut;
+        d->counters.bytesOut += frame->bytes.size();
+    }
+    return result;
+}
+
+void Hub::members(std::string_view channel, std::function<void(std::vector<Member>)> done)
+{
+    if (channelTypeOf(channel) != ChannelType::Presence || validateChannelName(channel)) {
+        invokeQuietly(done, std::vector<Member>{});
+        return;
+    }
+    d->presence->members(channel, std::move(done));
+}
+
+void Hub::history(std::string_view channel, const HistoryQuery &query, std::function<void(HistoryResult)> done)
+{
+    if (auto error = validateChannelName(channel)) {
+        HistoryResult result;
+        result.error = error;
+        invokeQuietly(done, std::move(result));
+        return;
+    }
+    d->broker->history(channel, query, std::move(done));
+}
+
+void Hub::countFrameIn() noexcept
+{
+    ++d->counters.framesIn;
+}
+
+void Hub::countAuthFailure() noexcept
+{
+    ++d->counters.authFailures;
+}
+
+HubCounters Hub::counters() const
+{
+    HubCounters counters = d->counters;
+    counters.sessions = d->sessions.size();
+    counters.channels = d->channels.size();
+    return counters;
+}
+
+std::vector<ChannelStats> Hub::channels() const
+{
+    std::vector<ChannelStats> result;
+    result.reserve(d->channels.size());
+    for (const auto &[name, channel] : d->channels)
+        result.push_back(ChannelStats{name, channel->type, channel->subscribers.size(), channel->published});
+    std::sort(result.begin(), result.end(), [](const auto &a, const auto &b) { return a.name < b.name; });
+    return result;
+}
+
+std::optional<SessionStats> Hub::sessionStats(std::string_view sessionId) const
+{
+    const auto *entry = d->findSession(sessionId);
+    if (!entry)
+        return std::nullopt;
+    return SessionStats{entry->memberships.size(), entry->framesOut, entry->dropped};
+}
+
+std::size_t Hub::subscriberCount(std::string_view channel) const
+{
+    const auto *channelEntry = d->findChannel(channel);
+    return channelEntry ? channelEntry->subscribers.size() : 0;
+}
+
+void Hub::onPublication(const Publication &publication)
+{
+    d->onPublication(publication);
+}
+
+} // namespace switchboard

@@ -1,0 +1,161 @@
+#include "switchboard/MessageEncoding.h"
+
+#include <boost/json/serializer.hpp>
+
+#include <charconv>
+#include <stdexcept>
+
+namespace switchboard {
+namespace {
+
+void appendNumber(std::string &out, auto value)
+{
+    char buffer[24];
+    const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
+    out.append(buffer, result.ptr);
+}
+
+/// JSON text stored by Switchboard (payloads, member info) is valid JSON by contract; an empty
+/// text stands for null so that the frame stays valid.
+void appendJsonValue(std::string &out, std::string_view json)
+{
+    if (json.empty())
+        out += "null";
+    else
+        out += json;
+}
+
+/// Expected size of a string once quoted. Names rarely need escapes; when one does, the frame
+/// buffer grows once. Reserving the worst case (6 bytes per byte) would waste memory in every
+/// outbox holding the frame.
+std::size_t escapedBound(std::string_view text)
+{
+    return text.size() + 8;
+}
+
+void appendPublicationFields(std::string &out, const Publication &publication)
+{
+    out += "\"channel\":";
+    appendJsonString(out, publication.channel);
+    out += ",\"event\":";
+    appendJsonString(out, publication.event);
+    out += ",\"data\":";
+    appendJsonValue(out, publication.data);
+    out += ",\"offset\":";
+    appendNumber(out, publication.offset);
+    out += ",\"ts\":";
+    appendNumber(out, publication.timestampMs);
+    if (!publication.sender.empty()) {
+        out += ",\"sender\":";
+        appendJsonString(out, publication.sender);
+    }
+}
+
+void appendMember(std::string &out, const Member &member)
+{
+    out += "{\"id\":";
+    appendJsonString(out, member.userId);
+    out += ",\"info\":";
+    appendJsonValue(out, member.info);
+    out += '}';
+}
+
+std::size_t memberBound(const Member &member)
+{
+    return escapedBound(member.userId) + member.info.size() + 20;
+}
+
+void appendPresenceHead(std::string &out, std::string_view event, std::string_view channel)
+{
+    out += "{\"op\":\"presence\",\"event\":";
+    appendJsonString(out, event);
+    out += ",\"channel\":";
+    appendJsonString(out, channel);
+}
+
+void appendU16(std::string &out, std::size_t value)
+{
+    if (value > 0xFFFF)
+        throw std::length_error("switchboard: binary frame field longer than 65535 bytes");
+    out += static_cast<char>((value >> 8) & 0xFF);
+    out += static_cast<char>(value & 0xFF);
+}
+
+} // namespace
+
+void appendJsonString(std::string &out, std::string_view text)
+{
+    // Boost.JSON does the escaping; serializing from a string_view needs no allocation.
+    boost::json::serializer serializer;
+    serializer.reset(boost::json::string_view(text.data(), text.size()));
+    char buffer[512];
+    while (!serializer.done()) {
+        const auto chunk = serializer.read(buffer, sizeof buffer);
+        out.append(chunk.data(), chunk.size());
+    }
+}
+
+void appendPublicationObject(std::string &out, const Publication &publication)
+{
+    out += '{';
+    appendPublicationFields(out, publication);
+    out += '}';
+}
+
+SharedFrame encodeMessageFrame(const Publication &publication)
+{
+    std::string bytes;
+    bytes.reserve(96 + escapedBound(publication.channel) + escapedBound(publication.event)
+                  + publication.data.size() + escapedBound(publication.sender));
+    bytes += "{\"op\":\"message\",";
+    appendPublicationFields(bytes, publication);
+    bytes += '}';
+    return makeTextFrame(std::move(bytes));
+}
+
+SharedFrame encodeBinaryFrame(std::string_view channel, std::string_view event, std::string_view payload)
+{
+    std::string bytes;
+    bytes.reserve(5 + channel.size() + event.size() + payload.size());
+    bytes += '\x01';
+    appendU16(bytes, channel.size());
+    bytes += channel;
+    appendU16(bytes, event.size());
+    bytes += event;
+    bytes += payload;
+    return makeBinaryFrame(std::move(bytes));
+}
+
+SharedFrame encodePresenceChangeFrame(std::string_view event, std::string_view channel, const Member &member)
+{
+    std::string bytes;
+    bytes.reserve(64 + escapedBound(event) + escapedBound(channel) + memberBound(member));
+    appendPresenceHead(bytes, event, channel);
+    bytes += ",\"member\":";
+    appendMember(bytes, member);
+    bytes += '}';
+    return makeTextFrame(std::move(bytes));
+}
+
+SharedFrame encodePresenceRosterFrame(std::string_view channel, const std::vector<Member> &members)
+{
+    constexpr std::string_view event = "presence:subscription_succeeded";
+    std::size_t size = 64 + escapedBound(event) + escapedBound(channel);
+    for (const Member &member : members)
+        size += memberBound(member) + 1;
+    std::string bytes;
+    bytes.reserve(size);
+    appendPresenceHead(bytes, event, channel);
+    bytes += ",\"members\":[";
+    bool first = true;
+    for (const Member &member : members) {
+        if (!first)
+            bytes += ',';
+        first = false;
+        appendMember(bytes, member);
+    }
+    bytes += "]}";
+    return makeTextFrame(std::move(bytes));
+}
+
+} // namespace switchboard

@@ -1,0 +1,43 @@
+#include "RandomId.h"
+
+#include <array>
+#include <random>
+
+namespace switchboard::detail {
+namespace {
+
+std::mt19937_64 &generator()
+{
+    thread_local std::mt19937_64 engine = [] {
+        // Seed the whole state, not a single 32-bit word.
+        std::random_device device;
+        std::array<std::random_device::result_type, 16> words;
+        for (auto &word : words)
+            word = device();
+        std::seed_seq seed(words.begin(), words.end());
+        return std::mt19937_64(seed);
+    }();
+    return engine;
+}
+
+} // namespace
+
+std::string randomHex(std::size_t bytes)
+{
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(bytes * 2);
+    auto &engine = generator();
+    std::uint64_t word = 0;
+    for (std::size_t i = 0; i < bytes; ++i) {
+        if (i % 8 == 0)
+            word = engine();
+        const auto byte = static_cast<unsigned>(word & 0xFF);
+        word >>= 8;
+        out += kDigits[byte >> 4];
+        out += kDigits[byte & 0x0F];
+    }
+    return out;
+}
+
+} // namespace switchboard::detail
