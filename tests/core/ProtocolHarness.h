@@ -1,0 +1,144 @@
+#pragma once
+// Test harness for ServerProtocol: recording sessions over a real Hub and a ManualTimer.
+
+#include "switchboard/Hub.h"
+#include "switchboard/ServerProtocol.h"
+#include "switchboard/Session.h"
+#include "switchboard/Timer.h"
+
+#include <boost/json.hpp>
+
+#include <QtTest>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace switchboard::testing {
+
+/// A Session that keeps every frame it is given and remembers how it was closed.
+class RecordingSession final : public Session {
+public:
+    SendResult send(const SharedFrame &frame) override
+    {
+        frames.push_back(frame);
+        return SendResult::Ok;
+    }
+    void close(DisconnectCode code, std::string_view reason) override
+    {
+        ++closeCalls;
+        closeCode = static_cast<std::uint16_t>(code);
+        closeReason.assign(reason);
+    }
+
+    /// Text frames parsed as JSON objects (binary frames are skipped), oldest first.
+    std::vector<boost::json::object> objects() const
+    {
+        std::vector<boost::json::object> out;
+        for (const SharedFrame &frame : frames) {
+            if (frame->kind != Frame::Kind::Text)
+                continue;
+            boost::json::error_code ec;
+            boost::json::value value = boost::json::parse(frame->bytes, ec);
+            if (ec || !value.is_object()) {
+                qWarning("server sent a frame that is not a JSON object: %s", frame->bytes.c_str());
+                out.emplace_back(); // an empty object fails every expectation on it
+                continue;
+            }
+            out.push_back(std::move(value.get_object()));
+        }
+        return out;
+    }
+    /// Returns the frames received so far and forgets them.
+    std::vector<boost::json::object> take()
+    {
+        auto out = objects();
+        frames.clear();
+        return out;
+    }
+
+    std::vector<SharedFrame> frames;
+    std::optional<std::uint16_t> closeCode;
+    std::string closeReason;
+    int closeCalls = 0;
+};
+
+inline std::string str(const boost::json::value &value)
+{
+    return value.is_string() ? std::string(value.get_string()) : std::string("<not a string>");
+}
+inline std::string str(const boost::json::object &object, std::string_view key)
+{
+    const auto *value = object.if_contains(key);
+    return value ? str(*value) : std::string("<missing>");
+}
+inline std::int64_t num(const boost::json::object &object, std::string_view key)
+{
+    const auto *value = object.if_contains(key);
+    if (!value)
+        return -999'999;
+    if (value->is_int64())
+        return value->get_int64();
+    if (value->is_uint64())
+        return static_cast<std::int64_t>(value->get_uint64());
+    return -999'998;
+}
+inline std::string op(const boost::json::object &object)
+{
+    return str(object, "op");
+}
+
+struct Client {
+    ServerProtocol::ConnectionHandle handle = 0;
+    std::shared_ptr<RecordingSession> session;
+};
+
+/// One Hub, one ServerProtocol, virtual time.
+struct Harness {
+    explicit Harness(ServerProtocolOptions options = {}, HubOptions hubOptions = {})
+        : hub(timer, hubOptions), protocol(hub, timer, options)
+    {
+    }
+
+    Client open()
+    {
+        Client client;
+        client.session = std::make_shared<RecordingSession>();
+        client.handle = protocol.open(client.session);
+        return client;
+    }
+    void send(const Client &client, std::string_view text) { protocol.receive(client.handle, text, false); }
+    void sendBinary(const Client &client, std::string_view bytes) { protocol.receive(client.handle, bytes, true); }
+
+    /// Opens and completes the handshake; the welcome frame is consumed. Empty session on failure.
+    Client connect(std::string_view token = {})
+    {
+        Client client = open();
+        std::string frame = R"({"op":"connect","version":1)";
+        if (!token.empty())
+            frame += R"(,"token":")" + std::string(token) + '"';
+        frame += '}';
+        send(client, frame);
+        const auto frames = client.session->take();
+        if (frames.size() != 1 || op(frames[0]) != "welcome")
+            qWarning("handshake failed");
+        return client;
+    }
+
+    /// Subscribes and consumes the `subscribed` frame (and the roster frame on presence channels).
+    bool subscribe(const Client &client, std::string_view channel)
+    {
+        send(client, R"({"op":"subscribe","channel":")" + std::string(channel) + "\"}");
+        const auto frames = client.session->take();
+        return !frames.empty() && op(frames[0]) == "subscribed";
+    }
+
+    ManualTimer timer;
+    Hub hub;
+    ServerProtocol protocol;
+};
+
+} // namespace switchboard::testing
