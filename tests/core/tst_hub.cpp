@@ -1,0 +1,479 @@
+// Hub: channel lifecycle, authorization, fan-out (broadcast, except, binary, sendTo), counters.
+#include "switchboard/Hub.h"
+#include "switchboard/MessageEncoding.h"
+
+#include <QtTest>
+
+#include <boost/json.hpp>
+
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+using namespace switchboard;
+
+Q_DECLARE_METATYPE(std::error_code)
+
+namespace {
+
+/// Records every frame and close; an Outbox gives it the real limits.
+class RecordingSession final : public Session {
+public:
+    explicit RecordingSession(OutboxLimits limits = {}) : outbox(limits) {}
+    SendResult send(const SharedFrame &frame) override
+    {
+        const SendResult result = outbox.push(frame);
+        if (result != SendResult::Dropped)
+            frames.push_back(frame);
+        return result;
+    }
+    void close(DisconnectCode code, std::string_view reason) override
+    {
+        closes.push_back(code);
+        closeReason = std::string(reason);
+    }
+    boost::json::object json(std::size_t index) const { return boost::json::parse(frames.at(index)->bytes).as_object(); }
+
+    Outbox outbox;
+    std::vector<SharedFrame> frames;
+    std::vector<DisconnectCode> closes;
+    std::string closeReason;
+};
+
+JoinResult joinNow(Hub &hub, const std::string &session, std::string_view channel, const JoinRequest &request = {})
+{
+    JoinResult out;
+    int calls = 0;
+    hub.join(session, channel, request, [&](JoinResult result) {
+        out = std::move(result);
+        ++calls;
+    });
+    // The memory engines answer synchronously.
+    if (calls != 1)
+        throw std::logic_error("join callback did not run exactly once");
+    return out;
+}
+
+} // namespace
+
+class TestHub : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void sessionIdsAreUniqueAndUnguessable();
+    void channelLifecycle();
+    void detachLeavesEveryChannel();
+    void joinErrors_data();
+    void joinErrors();
+    void authorization_data();
+    void authorization();
+    void authorizerSeesRequest();
+    void broadcastSharesOneFrame();
+    void broadcastExceptSkipsSender();
+    void publishExceptSession();
+    void broadcastBinary();
+    void sendTo();
+    void publishRejectsBadNames_data();
+    void publishRejectsBadNames();
+    void publishWithoutSubscribersIsStored();
+    void countersAndStats();
+};
+
+void TestHub::sessionIdsAreUniqueAndUnguessable()
+{
+    ManualTimer timer;
+    Hub hub(timer);
+    std::set<std::string> ids;
+    for (int i = 0; i < 200; ++i) {
+        const std::string id = hub.attach(std::make_shared<RecordingSession>());
+        QCOMPARE(id.size(), std::size_t(32)); // 128 bits in hex
+        QVERIFY(id.find_first_not_of("0123456789abcdef") == std::string::npos);
+        ids.insert(id);
+    }
+    QCOMPARE(ids.size(), std::size_t(200));
+    QCOMPARE(hub.counters().sessions, std::size_t(200));
+}
+
+void TestHub::channelLifecycle()
+{
+    ManualTimer timer;
+    Hub hub(timer);
+    const auto a = hub.attach(std::make_shared<RecordingSession>());
+    const auto b = hub.attach(std::make_shared<RecordingSession>());
+    QCOMPARE(hub.counters().channels, std::size_t(0));
+
+    QVERIFY(!joinNow(hub, a, "news").error);
+    QCOMPARE(hub.counters().channels, std::size_t(1));
+    QCOMPARE(hub.subscriberCount("news"), std::size_t(1));
+    QVERIFY(hub.isSubscribed(a, "news"));
+    QVERIFY(!hub.isSubscribed(b, "news"));
+
+    QVERIFY(!joinNow(hub, b, "news").error);
+    QCOMPARE(hub.subscriberCount("news"), std::size_t(2));
+    QCOMPARE(hub.counters().channels, std::size_t(1));
+
+    QCOMPARE(hub.leave(a, "news"), std::error_code());
+    QCOMPARE(hub.subscriberCount("news"), std::size_t(1));
+    QCOMPARE(hub.leave(a, "news"), make_error_code(Error::NotFound));
+    QCOMPARE(hub.leave(b, "news"), std::error_code());
+    QCOMPARE(hub.subscriberCount("news"), std::size_t(0));
+    QCOMPARE(hub.counters().channels, std::size_t(0)); // destroyed when empty
+    QVERIFY(hub.channels().empty());
+
+    // Recreated lazily.
+    QVERIFY(!joinNow(hub, b, "news").error);
+    QCOMPARE(hub.counters().channels, std::size_t(1));
+}
+
+void TestHub::detachLeavesEveryChannel()
+{
+    ManualTimer timer;
+    Hub hub(timer);
+    auto stay = std::make_shared<RecordingSession>();
+    const auto a = hub.attach(std::make_shared<RecordingSession>());
+    const auto b = hub.attach(stay);
+    for (const char *channel : {"one", "two", "three", "four"})
+        QVERIFY(!joinNow(hub, a, channel).error);
+    QVERIFY(!joinNow(hub, b, "two").error);
+    QCOMPARE(hub.counters().channels, std::size_t(4));
+    QCOMPARE(hub.sessionStats(a)->channels, std::size_t(4));
+
+    hub.detach(a);
+    QVERIFY(!hub.sessionStats(a));
+    QCOMPARE(hub.counters().sessions, std::size_t(1));
+    QCOMPARE(hub.counters().channels, std::size_t(1));
+    QCOMPARE(hub.subscriberCount("two"), std::size_t(1));
+    QVERIFY(hub.isSubscribed(b, "two"));
+    hub.detach(a); // unknown now: no effect
+    hub.broadcast("two", "ping", "1");
+    QCOMPARE(stay->frames.size(), std::size_t(1));
+}
+
+void TestHub::joinErrors_data()
+{
+    QTest::addColumn<QByteArray>("channel");
+    QTest::addColumn<bool>("joinTwice");
+    QTest::addColumn<std::size_t>("channelLimit");
+    QTest::addColumn<std::error_code>("expected");
+
+    const std::error_code invalid = Error::InvalidName;
+    QTest::newRow("empty") << QByteArray("") << false << std::size_t(8) << invalid;
+    QTest::newRow("wildcard") << QByteArray("news/*") << false << std::size_t(8) << invalid;
+    QTest::newRow("space") << QByteArray("a b") << false << std::size_t(8) << invalid;
+    QTest::newRow("bare presence prefix") << QByteArray("presence-") << false << std::size_t(8) << invalid;
+    QTest::newRow("bare private prefix") << QByteArray("private-") << false << std::size_t(8) << invalid;
+    QTest::newRow("prefix then slash") << QByteArray("private-/x") << false << std::size_t(8) << invalid;
+    QTest::newRow("twice") << QByteArray("news") << true << std::size_t(8)
+                           << std::error_code(Error::AlreadySubscribed);
+    QTest::newRow("limit") << QByteArray("news") << false << std::size_t(2) << std::error_code(Error::ChannelLimit);
+}
+
+void TestHub::joinErrors()
+{
+    QFETCH(QByteArray, channel);
+    QFETCH(bool, joinTwice);
+    QFETCH(std::size_t, channelLimit);
+    QFETCH(std::error_code, expected);
+
+    ManualTimer timer;
+    HubOptions options;
+    options.maxChannelsPerSession = channelLimit;
+    Hub hub(timer, options);
+    const auto id = hub.attach(std::make_shared<RecordingSession>());
+    const std::string name = channel.toStdString();
+    if (joinTwice)
+        QVERIFY(!joinNow(hub, id, name).error);
+    if (expected == make_error_code(Error::ChannelLimit)) {
+        QVERIFY(!joinNow(hub, id, "other-1").error);
+        QVERIFY(!joinNow(hub, id, "other-2").error);
+    }
+    const auto channelsBefore = hub.counters().channels;
+    QCOMPARE(joinNow(hub, id, name).error, expected);
+    QCOMPARE(hub.counters().channels, channelsBefore);
+    QCOMPARE(joinNow(hub, "no-such-session", "news").error, make_error_code(Error::NotFound));
+}
+
+void TestHub::authorization_data()
+{
+    QTest::addColumn<QByteArray>("channel");
+    QTest::addColumn<int>("authorizer"); // 0 none, 1 denies, 2 allows
+    QTest::addColumn<std::error_code>("expected");
+
+    const std::error_code ok;
+    const std::error_code denied = Error::Unauthorized;
+    QTest::newRow("public, no authorizer") << QByteArray("news") << 0 << ok;
+    QTest::newRow("public, authorizer denies (not asked)") << QByteArray("news") << 1 << ok;
+    QTest::newRow("private, no authorizer") << QByteArray("private-billing") << 0 << denied;
+    QTest::newRow("private, denied") << QByteArray("private-billing") << 1 << denied;
+    QTest::newRow("private, allowed") << QByteArray("private-billing") << 2 << ok;
+    QTest::newRow("presence, no authorizer") << QByteArray("presence-room") << 0 << denied;
+    QTest::newRow("presence, denied") << QByteArray("presence-room") << 1 << denied;
+    QTest::newRow("presence, allowed") << QByteArray("presence-room") << 2 << ok;
+}
+
+void TestHub::authorization()
+{
+    QFETCH(QByteArray, channel);
+    QFETCH(int, authorizer);
+    QFETCH(std::error_code, expected);
+
+    ManualTimer timer;
+    Hub hub(timer);
+    int asked = 0;
+    if (authorizer != 0) {
+        hub.setAuthorizer([&, allow = authorizer == 2](const AuthRequest &) {
+            ++asked;
+            return AuthDecision{allow, {}, {}};
+        });
+    }
+    const auto id = hub.attach(std::make_shared<RecordingSession>());
+    const JoinResult result = joinNow(hub, id, channel.toStdString());
+    QCOMPARE(result.error, expected);
+    QCOMPARE(hub.isSubscribed(id, channel.toStdString()), !expected);
+    QCOMPARE(hub.counters().authFailures, std::uint64_t(expected ? 1 : 0));
+    QCOMPARE(hub.counters().channels, std::size_t(expected ? 0 : 1));
+    const bool isPublic = channelTypeOf(channel.toStdString()) == ChannelType::Public;
+    QCOMPARE(asked, (authorizer != 0 && !isPublic) ? 1 : 0);
+    QCOMPARE(result.type, channelTypeOf(channel.toStdString()));
+}
+
+void TestHub::authorizerSeesRequest()
+{
+    ManualTimer timer;
+    Hub hub(timer);
+    std::string seenChannel, seenSession, seenAuth, seenUser;
+    ChannelType seenType = ChannelType::Public;
+    hub.setAuthorizer([&](const AuthRequest &request) {
+        seenChannel = std::string(request.channel);
+        seenSession = std::string(request.sessionId);
+        seenAuth = std::string(request.auth);
+        seenUser = request.principal.userId;
+        seenType = request.type;
+        return AuthDecision{request.auth == "secret", {}, {}};
+    });
+    const auto id = hub.attach(std::make_shared<RecordingSession>(), Principal{"u7", {}, {}});
+    JoinRequest request;
+    request.auth = "wrong";
+    QCOMPARE(joinNow(hub, id, "private-x", request).error, make_error_code(Error::Unauthorized));
+    request.auth = "secret";
+    QVERIFY(!joinNow(hub, id, "private-x", request).error);
+    QCOMPARE(seenChannel, std::string("private-x"));
+    QCOMPARE(seenSession, id);
+    QCOMPARE(seenAuth, std::string("secret"));
+    QCOMPARE(seenUser, std::string("u7"));
+    QCOMPARE(seenType, ChannelType::Private);
+    QCOMPARE(hub.principal(id)->userId, std::string("u7"));
+    QVERIFY(!hub.principal("nobody"));
+}
+
+void TestHub::broadcastSharesOneFrame()
+{
+    ManualTimer timer;
+    Hub hub(timer);
+    std::vector<std::shared_ptr<RecordingSession>> sessions;
+    for (int i = 0; i < 5; ++i) {
+        sessions.push_back(std::make_shared<RecordingSession>());
+        QVERIFY(!joinNow(hub, hub.attach(sessions.back()), "orders").error);
+    }
+    auto outsider = std::make_shared<RecordingSession>();
+    QVERIFY(!joinNow(hub, hub.attach(outsider), "other").error);
+
+    hub.broadcast("orders", "created", R"({"id":42,"tags":["a","b"]})");
+    const SharedFrame first = sessions.front()->frames.at(0);
+    for (const auto &session : sessions) {
+        QCOMPARE(session->frames.size(), std::size_t(1));
+        QCOMPARE(session->frames.front().get(), first.get()); // encoded once, shared
+    }
+    QVERIFY(outsider->frames.empty());
+
+    const auto message = sessions.front()->json(0);
+    QCOMPARE(message.at("op").as_string(), "message");
+    QCOMPARE(message.at("channel").as_string(), "orders");
+    QCOMPARE(message.at("event").as_string(), "created");
+    QCOMPARE(message.at("data").at("id").as_int64(), 42);
+    QCOMPARE(message.at("offset").as_int64(), 1);
+    QCOMPARE(message.at("ts").as_int64(), timer.wallClockMs());
+    QVERIFY(!message.contains("sender")); // server publish
+    // The payload is copied verbatim, not re-serialized.
+    QVERIFY(first->bytes.find(R"("data":{"id":42,"tags":["a","b"]})") != std::string::npos);
+    QCOMPARE(first->kind, Frame::Kind::Text);
+    QCOMPARE(hub.counters().framesOut, std::uint64_t(5));
+    QCOMPARE(hub.counters().bytesOut, std::uint64_t(5 * first->bytes.size()));
+}
+
+void TestHub::broadcastExceptSkipsSender()
+{
+    ManualTimer timer;
+    Hub hub(timer);
+    auto sender = std::make_shared<RecordingSession>();
+    auto other = std::make_shared<RecordingSession>();
+    const auto senderId = hub.attach(sender);
+    QVERIFY(!joinNow(hub, senderId, "chat").error);
+    QVERIFY(!joinNow(hub, hub.attach(other), "chat").error);
+
+    hub.broadcastExcept("chat", "typing", "true", senderId);
+    QVERIFY(sender->frames.empty());
+    QCOMPARE(other->frames.size(), std::size_t(1));
+    hub.broadcastExcept("chat", "typing", "false", "unknown-session");
+    QCOMPARE(sender->frames.size(), std::size_t(1));
+    QCOMPARE(other->frames.size(), std::size_t(2));
+}
+
+void TestHub::publishExceptSession()
+{
+    ManualTimer timer;
+    Hub hub(timer);
+    auto sender = std::make_shared<RecordingSession>();
+    auto other = std::make_shared<RecordingSession>();
+    const auto senderId = hub.attach(sender);
+    QVERIFY(!joinNow(hub, senderId, "chat").error);
+    QVERIFY(!joinNow(hub, hub.attach(other), "chat").error);
+
+    Publication publication;
+    publication.channel = "chat";
+    publication.event = "said";
+    publication.data = R"("hi")";
+    publication.sender = senderId;
+    publication.exceptSession = senderId;
+    std::error_code error = Error::Internal;
+    StreamPosition position;
+    hub.publish(publication, [&](std::error_code e, StreamPosition p) {
+        error = e;
+        position = std::move(p);
+    });
+    QVERIFY(!error);
+    QCOMPARE(position.offset, std::uint64_t(1));
+    QVERIFY(!position.epoch.empty());
+    QVERIFY(sender->frames.empty());
+    QCOMPARE(other->frames.size(), std::size_t(1));
+    QCOMPARE(other->json(0).at("sender").as_string(), senderId.c_str());
+}
+
+void TestHub::broadcastBinary()
+{
+    ManualTimer timer;
+    Hub hub(timer);
+    auto a = std::make_shared<RecordingSession>();
+    auto b = std::make_shared<RecordingSession>();
+    QVERIFY(!joinNow(hub, hub.attach(a), "cam").error);
+    QVERIFY(!joinNow(hub, hub.attach(b), "cam").error);
+    const std::string payload("\x00\xff\x10", 3);
+    hub.broadcastBinary("cam", "jpeg", payload);
+    QCOMPARE(a->frames.size(), std::size_t(1));
+    QCOMPARE(a->frames[0].get(), b->frames[0].get());
+    QCOMPARE(a->frames[0]->kind, Frame::Kind::Binary);
+    const std::string expected = std::string("\x01\x00\x03", 3) + "cam" + std::string("\x00\x04", 2) + "jpeg" + payload;
+    QCOMPARE(a->frames[0]->bytes, expected);
+
+    // Binary payloads are not kept in history.
+    HistoryResult history;
+    hub.history("cam", {}, [&](HistoryResult r) { history = std::move(r); });
+    QVERIFY(history.publications.empty());
+}
+
+void TestHub::sendTo()
+{
+    ManualTimer timer;
+    Hub hub(timer);
+    auto a = std::make_shared<RecordingSession>();
+    auto b = std::make_shared<RecordingSession>();
+    const auto idA = hub.attach(a);
+    hub.attach(b);
+    const auto frame = makeTextFrame(R"({"op":"ping"})");
+    QCOMPARE(hub.sendTo(idA, frame), SendResult::Ok);
+    QCOMPARE(a->frames.size(), std::size_t(1));
+    QCOMPARE(a->frames[0].get(), frame.get());
+    QVERIFY(b->frames.empty());
+    QCOMPARE(hub.sendTo("unknown", frame), SendResult::Dropped);
+    QCOMPARE(hub.sessionStats(idA)->framesOut, std::uint64_t(1));
+    QCOMPARE(hub.counters().framesOut, std::uint64_t(1));
+}
+
+void TestHub::publishRejectsBadNames_data()
+{
+    QTest::addColumn<QByteArray>("channel");
+    QTest::addColumn<QByteArray>("event");
+    QTest::newRow("bad channel") << QByteArray("a//b") << QByteArray("ok");
+    QTest::newRow("wildcard channel") << QByteArray("a/**") << QByteArray("ok");
+    QTest::newRow("empty event") << QByteArray("news") << QByteArray("");
+    QTest::newRow("event with dot") << QByteArray("news") << QByteArray("a.b");
+    QTest::newRow("event with quote") << QByteArray("news") << QByteArray("a\"b");
+}
+
+void TestHub::publishRejectsBadNames()
+{
+    QFETCH(QByteArray, channel);
+    QFETCH(QByteArray, event);
+    ManualTimer timer;
+    Hub hub(timer);
+    Publication publication;
+    publication.channel = channel.toStdString();
+    publication.event = event.toStdString();
+    publication.data = "1";
+    std::error_code error;
+    hub.publish(publication, [&](std::error_code e, StreamPosition) { error = e; });
+    QCOMPARE(error, make_error_code(Error::InvalidName));
+    QCOMPARE(hub.counters().publications, std::uint64_t(0));
+}
+
+void TestHub::publishWithoutSubscribersIsStored()
+{
+    ManualTimer timer;
+    Hub hub(timer);
+    hub.broadcast("quiet", "tick", "1");
+    hub.broadcast("quiet", "tick", "2");
+    HistoryResult history;
+    hub.history("quiet", {}, [&](HistoryResult r) { history = std::move(r); });
+    QCOMPARE(history.publications.size(), std::size_t(2));
+    QCOMPARE(history.publications[1].data, std::string("2"));
+    QCOMPARE(history.top.offset, std::uint64_t(2));
+    QCOMPARE(hub.counters().channels, std::size_t(0));
+
+    // A join reports the stream top as its recovery start.
+    const auto id = hub.attach(std::make_shared<RecordingSession>());
+    const JoinResult result = joinNow(hub, id, "quiet");
+    QCOMPARE(result.position, history.top);
+    QVERIFY(!result.recoveryRequested);
+    QVERIFY(result.missed.empty());
+}
+
+void TestHub::countersAndStats()
+{
+    ManualTimer timer;
+    Hub hub(timer);
+    const auto a = hub.attach(std::make_shared<RecordingSession>());
+    const auto b = hub.attach(std::make_shared<RecordingSession>());
+    QVERIFY(!joinNow(hub, a, "x").error);
+    QVERIFY(!joinNow(hub, b, "x").error);
+    QVERIFY(!joinNow(hub, a, "y").error);
+    hub.broadcast("x", "e", "1");
+    hub.broadcast("x", "e", "2");
+    hub.broadcast("y", "e", "3");
+    hub.countFrameIn();
+    hub.countFrameIn();
+    hub.countAuthFailure();
+
+    const HubCounters counters = hub.counters();
+    QCOMPARE(counters.sessions, std::size_t(2));
+    QCOMPARE(counters.channels, std::size_t(2));
+    QCOMPARE(counters.framesIn, std::uint64_t(2));
+    QCOMPARE(counters.framesOut, std::uint64_t(5));
+    QCOMPARE(counters.publications, std::uint64_t(3));
+    QCOMPARE(counters.authFailures, std::uint64_t(1));
+    QCOMPARE(counters.drops, std::uint64_t(0));
+
+    const auto channels = hub.channels();
+    QCOMPARE(channels.size(), std::size_t(2));
+    QCOMPARE(channels[0].name, std::string("x"));
+    QCOMPARE(channels[0].subscribers, std::size_t(2));
+    QCOMPARE(channels[0].published, std::uint64_t(2));
+    QCOMPARE(channels[1].published, std::uint64_t(1));
+    QCOMPARE(hub.sessionStats(a)->framesOut, std::uint64_t(3));
+    QCOMPARE(hub.sessionStats(b)->framesOut, std::uint64_t(2));
+    QCOMPARE(hub.sessionStats(a)->channels, std::size_t(2));
+}
+
+QTEST_APPLESS_MAIN(TestHub)
+#include "tst_hub.moc"
