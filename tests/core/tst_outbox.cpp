@@ -1,0 +1,276 @@
+// Outbox limits and the Hub's slow-consumer policies with a session that is never drained.
+#include "switchboard/Hub.h"
+#include "switchboard/Outbox.h"
+
+#include <QtTest>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+using namespace switchboard;
+
+Q_DECLARE_METATYPE(switchboard::SendResult)
+
+namespace {
+
+/// A session whose Outbox nobody drains (a stalled consumer) unless the test calls drain().
+/// `onClose` lets a test look at the world at the moment the Hub closes it.
+class StalledSession final : public Session {
+public:
+    explicit StalledSession(OutboxLimits limits) : outbox(limits) {}
+    SendResult send(const SharedFrame &frame) override
+    {
+        ++sends;
+        return outbox.push(frame);
+    }
+    void close(DisconnectCode code, std::string_view) override
+    {
+        closes.push_back(code);
+        if (onClose)
+            onClose();
+    }
+    std::vector<SharedFrame> drain()
+    {
+        std::vector<SharedFrame> out;
+        outbox.takeAll(out);
+        return out;
+    }
+
+    Outbox outbox;
+    int sends = 0;
+    std::vector<DisconnectCode> closes;
+    std::function<void()> onClose;
+};
+
+OutboxLimits frames(std::size_t maxFrames)
+{
+    OutboxLimits limits;
+    limits.maxFrames = maxFrames;
+    return limits;
+}
+
+void join(Hub &hub, const std::string &session, std::string_view channel)
+{
+    bool ok = false;
+    hub.join(session, channel, {}, [&](JoinResult result) { ok = !result.error; });
+    if (!ok)
+        throw std::logic_error("join failed");
+}
+
+} // namespace
+
+class TestOutbox : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void limits_data();
+    void limits();
+    void externalBytesCount();
+    void takeAllEmpties();
+    void dropMessagePolicy();
+    void disconnectClientPolicy();
+    void disconnectAppliedAfterFanOut();
+    void sendToAppliesPolicy_data();
+    void sendToAppliesPolicy();
+};
+
+void TestOutbox::limits_data()
+{
+    QTest::addColumn<std::size_t>("maxFrames");
+    QTest::addColumn<std::size_t>("maxBytes");
+    QTest::addColumn<std::size_t>("frameSize");
+    QTest::addColumn<int>("pushes");
+    QTest::addColumn<int>("accepted");
+    QTest::addColumn<SendResult>("lastAccepted");
+
+    QTest::newRow("under both limits") << std::size_t(10) << std::size_t(1000) << std::size_t(10) << 4 << 4 << SendResult::Ok;
+    QTest::newRow("frame limit") << std::size_t(4) << std::size_t(1000) << std::size_t(10) << 6 << 4 << SendResult::Backpressure;
+    QTest::newRow("byte limit") << std::size_t(100) << std::size_t(35) << std::size_t(10) << 6 << 3 << SendResult::Backpressure;
+    QTest::newRow("half of frames is backpressure") << std::size_t(4) << std::size_t(1000) << std::size_t(1) << 3 << 3
+                                                    << SendResult::Backpressure;
+    QTest::newRow("frame larger than limit") << std::size_t(10) << std::size_t(5) << std::size_t(6) << 2 << 0 << SendResult::Ok;
+}
+
+void TestOutbox::limits()
+{
+    QFETCH(std::size_t, maxFrames);
+    QFETCH(std::size_t, maxBytes);
+    QFETCH(std::size_t, frameSize);
+    QFETCH(int, pushes);
+    QFETCH(int, accepted);
+    QFETCH(SendResult, lastAccepted);
+
+    Outbox outbox(OutboxLimits{maxFrames, maxBytes});
+    const auto frame = makeTextFrame(std::string(frameSize, 'x'));
+    int ok = 0;
+    SendResult last = SendResult::Ok;
+    for (int i = 0; i < pushes; ++i) {
+        const SendResult result = outbox.push(frame);
+        if (result != SendResult::Dropped) {
+            ++ok;
+            last = result;
+        }
+    }
+    QCOMPARE(ok, accepted);
+    QCOMPARE(outbox.frameCount(), std::size_t(accepted));
+    QCOMPARE(outbox.byteCount(), std::size_t(accepted) * frameSize);
+    QCOMPARE(outbox.droppedCount(), std::size_t(pushes - accepted));
+    if (accepted > 0)
+        QCOMPARE(last, lastAccepted);
+}
+
+void TestOutbox::externalBytesCount()
+{
+    Outbox outbox(OutboxLimits{100, 100});
+    const auto frame = makeTextFrame(std::string(10, 'x'));
+    QCOMPARE(outbox.push(frame, 85), SendResult::Backpressure);
+    QCOMPARE(outbox.push(frame, 85), SendResult::Dropped); // 10 queued + 85 on the socket + 10 > 100
+    QCOMPARE(outbox.push(frame, 0), SendResult::Ok);
+}
+
+void TestOutbox::takeAllEmpties()
+{
+    Outbox outbox(OutboxLimits{3, 1000});
+    const auto a = makeTextFrame("a");
+    const auto b = makeTextFrame("b");
+    outbox.push(a);
+    outbox.push(b);
+    std::vector<SharedFrame> out{makeTextFrame("before")};
+    outbox.takeAll(out);
+    QCOMPARE(out.size(), std::size_t(3));
+    QCOMPARE(out[1].get(), a.get()); // references, in order
+    QCOMPARE(out[2].get(), b.get());
+    QVERIFY(outbox.empty());
+    QCOMPARE(outbox.byteCount(), std::size_t(0));
+    // Room again after draining.
+    for (int i = 0; i < 3; ++i)
+        QVERIFY(outbox.push(a) != SendResult::Dropped);
+    QCOMPARE(outbox.push(a), SendResult::Dropped);
+}
+
+void TestOutbox::dropMessagePolicy()
+{
+    ManualTimer timer;
+    HubOptions options;
+    options.slowConsumer = SlowConsumerPolicy::DropMessage;
+    Hub hub(timer, options);
+    auto slow = std::make_shared<StalledSession>(frames(2));
+    auto fast = std::make_shared<StalledSession>(frames(1000));
+    const auto slowId = hub.attach(slow);
+    const auto fastId = hub.attach(fast);
+    join(hub, slowId, "telemetry");
+    join(hub, fastId, "telemetry");
+
+    for (int i = 0; i < 5; ++i)
+        hub.broadcast("telemetry", "sample", std::to_string(i));
+
+    QCOMPARE(slow->outbox.frameCount(), std::size_t(2));
+    QCOMPARE(fast->outbox.frameCount(), std::size_t(5)); // a stalled peer does not stall others
+    QVERIFY(slow->closes.empty());                       // the connection survives
+    QCOMPARE(hub.sessionStats(slowId)->dropped, std::uint64_t(3));
+    QCOMPARE(hub.sessionStats(fastId)->dropped, std::uint64_t(0));
+    QCOMPARE(hub.counters().drops, std::uint64_t(3));
+    QCOMPARE(hub.counters().slowDisconnects, std::uint64_t(0));
+    QCOMPARE(hub.counters().framesOut, std::uint64_t(7));
+
+    // Once drained, it receives again; the oldest frames were kept.
+    const auto kept = slow->drain();
+    QVERIFY(kept[0]->bytes.find(R"("data":0)") != std::string::npos);
+    QVERIFY(kept[1]->bytes.find(R"("data":1)") != std::string::npos);
+    hub.broadcast("telemetry", "sample", "5");
+    QCOMPARE(slow->outbox.frameCount(), std::size_t(1));
+    QVERIFY(hub.isSubscribed(slowId, "telemetry"));
+}
+
+void TestOutbox::disconnectClientPolicy()
+{
+    ManualTimer timer;
+    HubOptions options;
+    options.slowConsumer = SlowConsumerPolicy::DisconnectClient;
+    Hub hub(timer, options);
+    auto slow = std::make_shared<StalledSession>(frames(2));
+    auto fast = std::make_shared<StalledSession>(frames(1000));
+    const auto slowId = hub.attach(slow);
+    const auto fastId = hub.attach(fast);
+    join(hub, slowId, "orders");
+    join(hub, slowId, "audit");
+    join(hub, fastId, "orders");
+
+    for (int i = 0; i < 5; ++i)
+        hub.broadcast("orders", "created", std::to_string(i));
+
+    QCOMPARE(slow->closes.size(), std::size_t(1)); // closed on the first overflow, once
+    QCOMPARE(slow->closes[0], DisconnectCode::SlowConsumer);
+    QCOMPARE(slow->sends, 3);                      // nothing more is offered after the overflow
+    QCOMPARE(fast->outbox.frameCount(), std::size_t(5));
+    QCOMPARE(hub.counters().slowDisconnects, std::uint64_t(1));
+    QCOMPARE(hub.counters().drops, std::uint64_t(0));
+
+    hub.broadcast("audit", "entry", "1");
+    QCOMPARE(slow->sends, 3);
+    QCOMPARE(hub.sendTo(slowId, makeTextFrame("{}")), SendResult::Dropped);
+    QCOMPARE(slow->sends, 3);
+
+    // The transport reports the end later; detaching cleans every channel.
+    hub.detach(slowId);
+    QCOMPARE(hub.subscriberCount("orders"), std::size_t(1));
+    QCOMPARE(hub.subscriberCount("audit"), std::size_t(0));
+    QCOMPARE(hub.counters().channels, std::size_t(1));
+}
+
+void TestOutbox::disconnectAppliedAfterFanOut()
+{
+    ManualTimer timer;
+    HubOptions options;
+    options.slowConsumer = SlowConsumerPolicy::DisconnectClient;
+    Hub hub(timer, options);
+    // The slow session is the first subscriber, so the fan-out reaches it before the others.
+    auto slow = std::make_shared<StalledSession>(frames(1));
+    std::vector<std::shared_ptr<StalledSession>> others;
+    const auto slowId = hub.attach(slow);
+    join(hub, slowId, "feed");
+    for (int i = 0; i < 3; ++i) {
+        others.push_back(std::make_shared<StalledSession>(frames(100)));
+        join(hub, hub.attach(others.back()), "feed");
+    }
+    hub.broadcast("feed", "e", "1");
+    std::vector<std::size_t> seenAtClose;
+    slow->onClose = [&] {
+        for (const auto &other : others)
+            seenAtClose.push_back(other->outbox.frameCount());
+    };
+    hub.broadcast("feed", "e", "2");
+    QCOMPARE(slow->closes.size(), std::size_t(1));
+    // Every other subscriber already had frame 2 when the close ran: it came after the loop.
+    QCOMPARE(seenAtClose, (std::vector<std::size_t>{2, 2, 2}));
+}
+
+void TestOutbox::sendToAppliesPolicy_data()
+{
+    QTest::addColumn<bool>("disconnect");
+    QTest::newRow("drop message") << false;
+    QTest::newRow("disconnect client") << true;
+}
+
+void TestOutbox::sendToAppliesPolicy()
+{
+    QFETCH(bool, disconnect);
+    ManualTimer timer;
+    HubOptions options;
+    options.slowConsumer = disconnect ? SlowConsumerPolicy::DisconnectClient : SlowConsumerPolicy::DropMessage;
+    Hub hub(timer, options);
+    auto slow = std::make_shared<StalledSession>(frames(1));
+    const auto id = hub.attach(slow);
+    const auto frame = makeTextFrame("{}");
+    QCOMPARE(hub.sendTo(id, frame), SendResult::Backpressure); // one frame fills a one-frame outbox
+    QCOMPARE(hub.sendTo(id, frame), SendResult::Dropped);
+    QCOMPARE(slow->closes.size(), std::size_t(disconnect ? 1 : 0));
+    QCOMPARE(hub.counters().drops, std::uint64_t(disconnect ? 0 : 1));
+    QCOMPARE(hub.counters().slowDisconnects, std::uint64_t(disconnect ? 1 : 0));
+    QCOMPARE(hub.sessionStats(id)->dropped, std::uint64_t(1));
+}
+
+QTEST_APPLESS_MAIN(TestOutbox)
+#include "tst_outbox.moc"
