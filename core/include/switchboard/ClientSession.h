@@ -49,9 +49,9 @@ struct ClientEvent {
     const boost::json::value &data;
     std::uint64_t offset = 0;
     std::int64_t timestampMs = 0;
-    std::string_view sender;
+    std::string_view sender{};
     bool binary = false;
-    std::string_view binaryData;
+    std::string_view binaryData{};
 };
 using ClientListener = std::function<void(const ClientEvent &)>;
 

@@ -1,0 +1,996 @@
+#include "switchboard/ClientSession.h"
+
+#include "client/Backoff.h"
+#include "client/ListenerRegistry.h"
+#include "client/ObserverList.h"
+#include "client/PendingOperations.h"
+
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <map>
+#include <utility>
+
+namespace switchboard {
+
+namespace json = boost::json;
+using client::PendingOperations;
+
+std::string_view clientStateName(ClientState state) noexcept
+{
+    switch (state) {
+    case ClientState::Disconnected: return "disconnected";
+    case ClientState::Connecting: return "connecting";
+    case ClientState::Connected: return "connected";
+    case ClientState::Reconnecting: return "reconnecting";
+    case ClientState::Closed: return "closed";
+    }
+    return "unknown";
+}
+
+namespace {
+
+constexpr int kWireVersion = 1; // docs/protocol.md
+constexpr std::uint16_t kCloseNormal = static_cast<std::uint16_t>(DisconnectCode::Normal);
+constexpr std::uint16_t kCloseAbnormal = 1006; // RFC 6455: no close frame (connection lost)
+
+const json::value &nullValue()
+{
+    static const json::value value;
+    return value;
+}
+
+std::string_view stringField(const json::object &o, std::string_view key)
+{
+    if (const json::value *v = o.if_contains(key); v && v->is_string())
+        return v->get_string();
+    return {};
+}
+
+std::optional<std::uint64_t> uintOf(const json::value &v)
+{
+    if (v.is_uint64())
+        return v.get_uint64();
+    if (v.is_int64() && v.get_int64() >= 0)
+        return static_cast<std::uint64_t>(v.get_int64());
+    return std::nullopt;
+}
+
+std::uint64_t uintField(const json::object &o, std::string_view key)
+{
+    if (const json::value *v = o.if_contains(key))
+        return uintOf(*v).value_or(0);
+    return 0;
+}
+
+std::int64_t intField(const json::object &o, std::string_view key, std::int64_t fallback)
+{
+    if (const json::value *v = o.if_contains(key)) {
+        if (v->is_int64())
+            return v->get_int64();
+        if (v->is_uint64())
+            return static_cast<std::int64_t>(std::min<std::uint64_t>(v->get_uint64(), INT64_MAX));
+    }
+    return fallback;
+}
+
+bool boolField(const json::object &o, std::string_view key)
+{
+    const json::value *v = o.if_contains(key);
+    return v && v->is_bool() && v->get_bool();
+}
+
+/// The client sends numeric ackIds; the server echoes them in the same form. A string of digits
+/// is accepted as well.
+std::uint64_t ackIdOf(const json::object &o)
+{
+    const json::value *v = o.if_contains("ackId");
+    if (!v)
+        return 0;
+    if (auto n = uintOf(*v))
+        return *n;
+    if (v->is_string()) {
+        const json::string &s = v->get_string();
+        std::uint64_t n = 0;
+        auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+        if (ec == std::errc() && end == s.data() + s.size())
+            return n;
+    }
+    return 0;
+}
+
+/// JSON text given by the user as a payload: empty means null. Returns false when invalid.
+bool parsePayload(std::string_view text, json::value &out)
+{
+    if (text.empty()) {
+        out = nullptr;
+        return true;
+    }
+    std::error_code ec;
+    out = json::parse(text, ec);
+    return !ec;
+}
+
+Member memberOf(const json::value &v)
+{
+    Member member;
+    if (!v.is_object())
+        return member;
+    const json::object &o = v.get_object();
+    if (const json::value *id = o.if_contains("id")) {
+        if (id->is_string())
+            member.userId = std::string(id->get_string());
+        else if (!id->is_null())
+            member.userId = json::serialize(*id);
+    }
+    if (const json::value *info = o.if_contains("info"))
+        member.info = json::serialize(*info);
+    member.connections = static_cast<std::size_t>(uintField(o, "connections"));
+    return member;
+}
+
+/// The error reported for a connection that ended with `code` without being asked to.
+std::error_code errorForClose(std::uint16_t code)
+{
+    switch (code) {
+    case static_cast<std::uint16_t>(DisconnectCode::InvalidToken):
+    case static_cast<std::uint16_t>(DisconnectCode::TokenExpired):
+        return make_error_code(Error::Unauthorized);
+    case static_cast<std::uint16_t>(DisconnectCode::Forbidden):
+        return make_error_code(Error::Forbidden);
+    case static_cast<std::uint16_t>(DisconnectCode::BadProtocol):
+    case static_cast<std::uint16_t>(DisconnectCode::UnsupportedVersion):
+    case static_cast<std::uint16_t>(DisconnectCode::ProtocolError):
+    case static_cast<std::uint16_t>(DisconnectCode::InvalidPayload):
+        return make_error_code(Error::BadRequest);
+    case static_cast<std::uint16_t>(DisconnectCode::MessageTooBig):
+        return make_error_code(Error::TooLarge);
+    case static_cast<std::uint16_t>(DisconnectCode::Flood):
+        return make_error_code(Error::RateLimited);
+    case static_cast<std::uint16_t>(DisconnectCode::ConnectTimeout):
+        return make_error_code(Error::Timeout);
+    default:
+        return make_error_code(Error::NotConnected);
+    }
+}
+
+/// Closes worth an `error` event once a session was established: lost connections and closes
+/// after which the client must not reconnect. Graceful server closes in the reconnect range
+/// (shutdown, token expiry...) only produce `close`.
+bool closeIsError(std::uint16_t code)
+{
+    if (code == kCloseNormal || code == static_cast<std::uint16_t>(DisconnectCode::GoingAway))
+        return false;
+    if (code >= 3000 && code < 3500)
+        return false;
+    return true;
+}
+
+// ---- ClientChannel ----
+
+class ChannelImpl final : public ClientChannel {
+public:
+    ChannelImpl(std::string channelName, SubscribeOptions subscribeOptions, std::uint64_t channelSerial)
+        : m_name(std::move(channelName)), options(std::move(subscribeOptions)), serial(channelSerial)
+    {
+    }
+    ~ChannelImpl() override
+    {
+        stateObservers->clear();
+        presenceObservers->clear();
+    }
+
+    const std::string &name() const override { return m_name; }
+    bool subscribed() const override { return isSubscribed; }
+    bool recovered() const override { return wasRecovered; }
+    StreamPosition position() const override { return streamPosition; }
+    std::error_code lastError() const override { return error; }
+    const std::vector<Member> &members() const override { return roster; }
+    ListenerHandle onStateChanged(std::function<void()> fn) override { return stateObservers->add(std::move(fn)); }
+    ListenerHandle onPresenceChanged(std::function<void(std::string_view, const Member &)> fn) override
+    {
+        return presenceObservers->add(std::move(fn));
+    }
+
+    std::string m_name;
+    SubscribeOptions options;
+    const std::uint64_t serial; ///< tells this channel from a later one of the same name
+
+    bool isSubscribed = false;
+    bool wasRecovered = false;
+    bool hasPosition = false;     ///< a `subscribed` frame gave an epoch: recovery is possible
+    bool recoverySent = false;    ///< the pending subscribe asked to recover
+    StreamPosition streamPosition;
+    std::error_code error;
+    std::vector<Member> roster;
+    std::uint64_t pendingAckId = 0;  ///< subscribe in flight
+    std::uint64_t recoveryHigh = 0;  ///< newest offset delivered from `subscribed.publications`
+
+    std::shared_ptr<client::ObserverList<>> stateObservers = std::make_shared<client::ObserverList<>>();
+    std::shared_ptr<client::ObserverList<std::string_view, const Member &>> presenceObservers =
+        std::make_shared<client::ObserverList<std::string_view, const Member &>>();
+};
+
+} // namespace
+
+// ---- ClientSession::Impl ----
+
+struct ClientSession::Impl {
+    Impl(ClientTransport &t, Executor &e, Timer &clock, ClientOptions o)
+        : transport(t), executor(e), timer(clock), options(std::move(o)), backoff(options.backoff), pending(clock)
+    {
+    }
+
+    ClientTransport &transport;
+    Executor &executor;
+    Timer &timer;
+    ClientOptions options;
+    TokenProvider tokenProvider;
+
+    ClientState state = ClientState::Disconnected;
+    std::string sessionId;
+    std::string userId;
+    std::error_code lastError;
+
+    client::Backoff backoff;
+    PendingOperations pending;
+    std::shared_ptr<client::ListenerRegistry> listeners = std::make_shared<client::ListenerRegistry>();
+    std::shared_ptr<client::ObserverList<ClientState>> stateObservers = std::make_shared<client::ObserverList<ClientState>>();
+    std::map<std::string, std::unique_ptr<ChannelImpl>, std::less<>> channels;
+    std::uint64_t lastChannelSerial = 0;
+
+    // Connection bookkeeping. A "connection" runs from transport.open() to onTransportClosed().
+    bool transportActive = false;
+    bool transportOpen = false;    ///< onTransportOpen seen: the `connect` frame went out
+    bool welcomed = false;
+    bool tokenPending = false;     ///< waiting for the token provider
+    bool retryOnClose = false;     ///< we closed it ourselves (connect timeout): reconnect
+    bool connectAfterClose = false; ///< connect() while the previous connection was closing
+    std::uint64_t attempt = 0;
+    std::uint64_t connection = 0;
+    TimerId connectTimer = 0;
+    TimerId retryTimer = 0;
+    std::string serverReason;      ///< reason of the server's `disconnect` frame, if any
+    /// Expires with the session: callbacks handed to others (token provider, posted tasks) check it.
+    std::shared_ptr<bool> life = std::make_shared<bool>(true);
+
+    // ---- helpers ----
+
+    bool connectionAlive(std::uint64_t id) const
+    {
+        return transportActive && connection == id && state != ClientState::Closed;
+    }
+
+    ChannelImpl *findChannel(std::string_view name) const
+    {
+        auto it = channels.find(name);
+        return it == channels.end() ? nullptr : it->second.get();
+    }
+    ChannelImpl *findChannel(std::string_view name, std::uint64_t serial) const
+    {
+        ChannelImpl *ch = findChannel(name);
+        return ch && ch->serial == serial ? ch : nullptr;
+    }
+
+    void setState(ClientState next)
+    {
+        if (state == next)
+            return;
+        state = next;
+        stateObservers->notify(next);
+    }
+
+    void send(const json::object &frame) { transport.sendText(json::serialize(frame)); }
+
+    void cancelTimer(TimerId &id)
+    {
+        if (id != 0)
+            timer.cancel(std::exchange(id, 0));
+    }
+
+    /// Runs `fn` later on the executor, unless the session is gone by then.
+    void post(std::function<void()> fn) { executor.post(std::move(fn)); }
+
+    void emitLifecycle(std::string_view key, std::string_view channel, const json::value &data)
+    {
+        const ClientEvent event{.key = key, .channel = channel, .event = key, .data = data};
+        listeners->dispatchLifecycle(event);
+    }
+
+    void emitError(std::error_code error, std::string_view message, std::string_view channel = {},
+                   const json::value *frame = nullptr)
+    {
+        lastError = error;
+        if (frame) {
+            emitLifecycle("error", channel, *frame);
+            return;
+        }
+        json::object data;
+        data["code"] = error.value();
+        data["message"] = message;
+        if (!channel.empty())
+            data["channel"] = channel;
+        emitLifecycle("error", channel, json::value(std::move(data)));
+    }
+
+    // ---- connecting ----
+
+    void connect()
+    {
+        switch (state) {
+        case ClientState::Connecting:
+        case ClientState::Connected:
+            return;
+        case ClientState::Reconnecting:
+            if (retryTimer != 0) { // skip the rest of the backoff wait
+                cancelTimer(retryTimer);
+                startAttempt();
+            }
+            return;
+        case ClientState::Disconnected:
+        case ClientState::Closed:
+            break;
+        }
+        setState(ClientState::Connecting);
+        if (state != ClientState::Connecting)
+            return; // a state observer closed the session again
+        if (transportActive) // the previous connection is still closing: one at a time
+            connectAfterClose = true;
+        else
+            startAttempt();
+    }
+
+    void startAttempt()
+    {
+        const std::uint64_t id = ++attempt;
+        cancelTimer(connectTimer);
+        connectTimer = timer.start(options.connectTimeout, [this, id] { onConnectTimeout(id); });
+        tokenPending = true;
+        if (!tokenProvider) {
+            openTransport({});
+            return;
+        }
+        std::weak_ptr<bool> alive = life;
+        // The provider may deliver now or later; only the current attempt's first token counts.
+        TokenProvider provider = tokenProvider; // the provider may replace itself
+        provider([this, alive, id](std::string token) {
+            if (alive.expired() || id != attempt || !tokenPending)
+                return;
+            openTransport(std::move(token));
+        });
+    }
+
+    void openTransport(std::string token)
+    {
+        tokenPending = false;
+        if (state == ClientState::Closed)
+            return;
+        pendingToken = std::move(token);
+        transportActive = true;
+        transportOpen = false;
+        welcomed = false;
+        serverReason.clear();
+        ++connection;
+        transport.open(options.url);
+    }
+    std::string pendingToken;
+
+    void onConnectTimeout(std::uint64_t id)
+    {
+        connectTimer = 0;
+        if (id != attempt || welcomed)
+            return;
+        if (transportActive) {
+            // The close comes back through onTransportClosed, which schedules the retry.
+            retryOnClose = true;
+            transport.close(static_cast<std::uint16_t>(DisconnectCode::ConnectTimeout), "connect timeout");
+            return;
+        }
+        tokenPending = false;
+        setState(ClientState::Reconnecting);
+        scheduleRetry();
+        emitError(make_error_code(Error::Timeout), "no token within the connect timeout");
+    }
+
+    void scheduleRetry()
+    {
+        cancelTimer(retryTimer);
+        retryTimer = timer.start(backoff.next(), [this] {
+            retryTimer = 0;
+            if (state == ClientState::Reconnecting && !transportActive)
+                startAttempt();
+        });
+    }
+
+    // ---- transport events ----
+
+    void onOpen()
+    {
+        if (!transportActive || transportOpen)
+            return;
+        transportOpen = true;
+        json::object frame;
+        frame["op"] = "connect";
+        frame["version"] = kWireVersion;
+        frame["token"] = pendingToken;
+        if (!options.clientName.empty())
+            frame["name"] = options.clientName;
+        pendingToken.clear();
+        send(frame);
+    }
+
+    void onClosed(std::uint16_t code, std::string_view reason)
+    {
+        if (!transportActive)
+            return;
+        transportActive = false;
+        const bool wasOpen = transportOpen;
+        const bool wasWelcomed = welcomed;
+        transportOpen = welcomed = false;
+        sessionId.clear();
+        cancelTimer(connectTimer);
+        const bool retry = std::exchange(retryOnClose, false);
+        const std::string why = reason.empty() ? serverReason : std::string(reason);
+
+        // Bookkeeping first, user callbacks after: they may call back into the session.
+        std::vector<PendingOperations::Completion> failed = pending.takeAll();
+        std::vector<std::pair<std::string, std::uint64_t>> changed;
+        for (auto &[name, ch] : channels) {
+            if (ch->isSubscribed || ch->pendingAckId != 0) {
+                ch->isSubscribed = false;
+                ch->pendingAckId = 0;
+                changed.emplace_back(name, ch->serial);
+            }
+        }
+
+        bool reconnect = false;
+        std::error_code error;
+        if (state == ClientState::Closed) {
+            // close() was called: final.
+        } else if (std::exchange(connectAfterClose, false)) {
+            startAttempt();
+        } else {
+            reconnect = retry || shouldReconnect(code);
+            if (!wasWelcomed)
+                error = retry ? make_error_code(Error::Timeout) : errorForClose(code);
+            else if (closeIsError(code))
+                error = errorForClose(code);
+            if (reconnect)
+                scheduleRetry();
+            setState(reconnect ? ClientState::Reconnecting : ClientState::Closed);
+        }
+
+        for (auto &done : failed) {
+            if (done)
+                done(make_error_code(Error::NotConnected), nullptr);
+        }
+        for (auto &[name, serial] : changed) {
+            if (ChannelImpl *ch = findChannel(name, serial))
+                ch->stateObservers->notify();
+        }
+        if (error) {
+            std::string message = wasWelcomed ? "connection lost" : "connection failed";
+            message += " (close code " + std::to_string(code) + (why.empty() ? "" : ": " + why) + ")";
+            emitError(error, message);
+        }
+        if (wasOpen) {
+            json::object data;
+            data["code"] = code;
+            data["reason"] = why;
+            data["reconnect"] = reconnect;
+            emitLifecycle("close", {}, json::value(std::move(data)));
+        }
+    }
+
+    void onMessage(std::string_view bytes, bool binary)
+    {
+        if (!transportActive || !transportOpen || state == ClientState::Closed)
+            return;
+        if (binary) {
+            onBinary(bytes);
+            return;
+        }
+        std::error_code ec;
+        json::value root = json::parse(bytes, ec);
+        if (ec || !root.is_object()) {
+            emitError(make_error_code(Error::BadRequest), "unreadable frame from the server");
+            return;
+        }
+        const json::object &frame = root.get_object();
+        const std::string_view op = stringField(frame, "op");
+        if (!welcomed) {
+            // Before welcome only welcome, error and disconnect mean something.
+            if (op == "welcome")
+                onWelcome(root);
+            else if (op == "error")
+                onError(root);
+            else if (op == "disconnect")
+                serverReason = std::string(stringField(frame, "reason"));
+            return;
+        }
+        if (op == "message")
+            onPublication(stringField(frame, "channel"), frame, false);
+        else if (op == "subscribed")
+            onSubscribed(frame);
+        else if (op == "presence")
+            onPresence(frame);
+        else if (op == "ack")
+            onAck(frame);
+        else if (op == "reply")
+            onReply(frame);
+        else if (op == "error")
+            onError(root);
+        else if (op == "ping")
+            send(json::object{{"op", "pong"}});
+        else if (op == "disconnect")
+            serverReason = std::string(stringField(frame, "reason"));
+        // unsubscribed, pong and ops of later protocol versions need nothing.
+    }
+
+    void onWelcome(const json::value &root)
+    {
+        const json::object &frame = root.get_object();
+        const std::uint64_t id = connection;
+        welcomed = true;
+        cancelTimer(connectTimer);
+        backoff.reset();
+        sessionId = std::string(stringField(frame, "session"));
+        userId = std::string(stringField(frame, "user"));
+        for (auto &[name, ch] : channels)
+            sendSubscribe(*ch);
+        setState(ClientState::Connected);
+        if (connectionAlive(id))
+            emitLifecycle("session.started", {}, root);
+    }
+
+    // ---- channels ----
+
+    void sendSubscribe(ChannelImpl &ch)
+    {
+        if (ch.pendingAckId != 0)
+            return;
+        json::object frame;
+        frame["op"] = "subscribe";
+        frame["channel"] = ch.name();
+        if (!ch.options.auth.empty())
+            frame["auth"] = ch.options.auth;
+        if (!ch.options.channelData.empty()) {
+            json::value data;
+            if (parsePayload(ch.options.channelData, data) && data.is_object())
+                frame["channelData"] = std::move(data);
+            else
+                frame["channelData"] = ch.options.channelData;
+        }
+        ch.recoverySent = ch.options.recover && ch.hasPosition;
+        if (ch.recoverySent) {
+            frame["recover"] = json::object{{"offset", ch.streamPosition.offset}, {"epoch", ch.streamPosition.epoch}};
+        }
+        std::weak_ptr<bool> alive = life;
+        const std::string name = ch.name();
+        const std::uint64_t serial = ch.serial;
+        ch.pendingAckId = pending.add(PendingOperations::Kind::Subscribe, options.ackTimeout,
+                                      [this, alive, name, serial](std::error_code error, const json::object *answer) {
+                                          if (!alive.expired())
+                                              onSubscribeDone(name, serial, error, answer);
+                                      });
+        frame["ackId"] = ch.pendingAckId;
+        send(frame);
+    }
+
+    /// Completion of a subscribe: success is handled by onSubscribed; here only refusals and
+    /// timeouts. Disconnects and close() need nothing (resubscribe covers them).
+    void onSubscribeDone(const std::string &name, std::uint64_t serial, std::error_code error, const json::object *answer)
+    {
+        ChannelImpl *ch = findChannel(name, serial);
+        if (!ch)
+            return;
+        ch->pendingAckId = 0;
+        if (!error || error == Error::NotConnected || error == Error::Cancelled)
+            return;
+        ch->error = error;
+        ch->isSubscribed = false;
+        ch->stateObservers->notify();
+        if (answer) {
+            const json::value copy(*answer);
+            emitError(error, stringField(*answer, "message"), name, &copy);
+        } else {
+            emitError(error, "no answer to subscribe", name);
+        }
+    }
+
+    void onSubscribed(const json::object &frame)
+    {
+        const std::string_view name = stringField(frame, "channel");
+        ChannelImpl *ch = findChannel(name);
+        if (!ch)
+            return; // unsubscribed meanwhile
+        const std::uint64_t ackId = ackIdOf(frame);
+        if (ackId != 0 && ackId != ch->pendingAckId)
+            return; // answer to an earlier subscribe of the same name
+        const std::uint64_t id = connection;
+        const std::uint64_t serial = ch->serial;
+        pending.complete(ch->pendingAckId, {}, &frame);
+        ch->pendingAckId = 0;
+        ch->isSubscribed = true;
+        ch->error = {};
+        ch->wasRecovered = ch->recoverySent && boolField(frame, "recovered");
+        // Recovered or not, the stream continues from the top the server reports.
+        ch->streamPosition = StreamPosition{uintField(frame, "offset"), std::string(stringField(frame, "epoch"))};
+        ch->hasPosition = true;
+        ch->recoveryHigh = 0;
+        const json::value *publications = frame.if_contains("publications");
+        if (publications && publications->is_array()) {
+            for (const json::value &p : publications->get_array()) {
+                if (p.is_object())
+                    ch->recoveryHigh = std::max(ch->recoveryHigh, uintField(p.get_object(), "offset"));
+            }
+        }
+        ch->stateObservers->notify();
+        if (!publications || !publications->is_array())
+            return;
+        // Missed publications, oldest first, before any live message of this channel.
+        for (const json::value &p : publications->get_array()) {
+            if (!connectionAlive(id) || !findChannel(name, serial))
+                return;
+            if (p.is_object())
+                onPublication(name, p.get_object(), true);
+        }
+    }
+
+    void onPublication(std::string_view channel, const json::object &message, bool recovered)
+    {
+        ChannelImpl *ch = findChannel(channel);
+        if (!ch)
+            return;
+        const std::uint64_t offset = uintField(message, "offset");
+        if (!recovered && offset != 0 && offset <= ch->recoveryHigh)
+            return; // already delivered from the recovery list
+        if (offset > ch->streamPosition.offset)
+            ch->streamPosition.offset = offset;
+        const std::string_view event = stringField(message, "event");
+        const json::value *data = message.if_contains("data");
+        std::string key;
+        key.reserve(channel.size() + 1 + event.size());
+        key.append(channel).append(1, '.').append(event);
+        const ClientEvent ev{.key = key, .channel = channel, .event = event, .data = data ? *data : nullValue(),
+                             .offset = offset, .timestampMs = intField(message, "ts", 0),
+                             .sender = stringField(message, "sender")};
+        listeners->dispatchMessage(ev);
+    }
+
+    void onBinary(std::string_view bytes)
+    {
+        // 0x01 | u16 BE channel length | channel | u16 BE event length | event | payload
+        auto readU16 = [&](std::size_t at) {
+            return static_cast<std::size_t>((static_cast<unsigned char>(bytes[at]) << 8) | static_cast<unsigned char>(bytes[at + 1]));
+        };
+        if (bytes.size() < 5 || static_cast<unsigned char>(bytes[0]) != 0x01) {
+            emitError(make_error_code(Error::BadRequest), "unreadable binary frame from the server");
+            return;
+        }
+        const std::size_t channelLength = readU16(1);
+        if (3 + channelLength + 2 > bytes.size()) {
+            emitError(make_error_code(Error::BadRequest), "unreadable binary frame from the server");
+            return;
+        }
+        const std::string_view channel = bytes.substr(3, channelLength);
+        const std::size_t eventLength = readU16(3 + channelLength);
+        const std::size_t eventStart = 3 + channelLength + 2;
+        if (eventStart + eventLength > bytes.size()) {
+            emitError(make_error_code(Error::BadRequest), "unreadable binary frame from the server");
+            return;
+        }
+        if (!findChannel(channel))
+            return;
+        const std::string_view event = bytes.substr(eventStart, eventLength);
+        std::string key;
+        key.append(channel).append(1, '.').append(event);
+        const ClientEvent ev{.key = key, .channel = channel, .event = event, .data = nullValue(),
+                             .binary = true, .binaryData = bytes.substr(eventStart + eventLength)};
+        listeners->dispatchMessage(ev);
+    }
+
+    void onPresence(const json::object &frame)
+    {
+        const std::string_view channel = stringField(frame, "channel");
+        const std::string_view event = stringField(frame, "event");
+        ChannelImpl *ch = findChannel(channel);
+        if (!ch || event.substr(0, 9) != "presence:")
+            return;
+        const std::string_view kind = event.substr(9);
+        const std::uint64_t serial = ch->serial;
+        const json::value *payload = nullptr;
+        Member member;
+        if (kind == "subscription_succeeded") {
+            payload = frame.if_contains("members");
+            ch->roster.clear();
+            if (payload && payload->is_array()) {
+                for (const json::value &m : payload->get_array()) {
+                    Member parsed = memberOf(m);
+                    if (!parsed.userId.empty())
+                        ch->roster.push_back(std::move(parsed));
+                }
+            }
+        } else if (kind == "member_added" || kind == "member_removed") {
+            payload = frame.if_contains("member");
+            if (!payload)
+                return;
+            member = memberOf(*payload);
+            auto it = std::find_if(ch->roster.begin(), ch->roster.end(),
+                                   [&](const Member &m) { return m.userId == member.userId; });
+            if (kind == "member_added") {
+                if (it == ch->roster.end())
+                    ch->roster.push_back(member);
+                else
+                    *it = member;
+            } else if (it != ch->roster.end()) {
+                ch->roster.erase(it);
+            }
+        } else {
+            return;
+        }
+        ch->presenceObservers->notify(kind, member);
+        if (!findChannel(channel, serial))
+            return;
+        std::string key;
+        key.append(channel).append(1, '.').append(event);
+        const ClientEvent ev{.key = key, .channel = channel, .event = event, .data = payload ? *payload : nullValue()};
+        listeners->dispatchMessage(ev);
+    }
+
+    // ---- acks, replies, errors ----
+
+    void onAck(const json::object &frame)
+    {
+        const std::uint64_t id = ackIdOf(frame);
+        const PendingOperations::Kind *kind = pending.kindOf(id);
+        if (!kind)
+            return; // late (timed out) or not ours
+        if (*kind == PendingOperations::Kind::Reply)
+            pending.markAcked(id);
+        else if (*kind == PendingOperations::Kind::Ack)
+            pending.complete(id, {}, &frame);
+    }
+
+    void onReply(const json::object &frame)
+    {
+        const std::uint64_t id = ackIdOf(frame);
+        const PendingOperations::Kind *kind = pending.kindOf(id);
+        if (!kind || *kind != PendingOperations::Kind::Reply)
+            return;
+        std::error_code error;
+        if (stringField(frame, "topic") == "error") {
+            std::int64_t status = 500;
+            if (const json::value *payload = frame.if_contains("payload"); payload && payload->is_object())
+                status = intField(payload->get_object(), "status", 500);
+            error = std::error_code(static_cast<int>(status), errorCategory());
+        }
+        pending.complete(id, error, &frame);
+    }
+
+    void onError(const json::value &root)
+    {
+        const json::object &frame = root.get_object();
+        const std::int64_t code = intField(frame, "code", static_cast<int>(Error::BadRequest));
+        const std::error_code error(static_cast<int>(code), errorCategory());
+        const std::uint64_t id = ackIdOf(frame);
+        if (id != 0 && pending.complete(id, error, &frame))
+            return;
+        if (id != 0 && pending.issued(id))
+            return; // answer to an operation that already timed out, or nobody waits for
+        emitError(error, stringField(frame, "message"), stringField(frame, "channel"), &root);
+    }
+
+    // ---- operations ----
+
+    void publish(std::string_view channel, std::string_view event, std::string_view jsonData,
+                 std::function<void(std::error_code, AckInfo)> ack, bool skipSelf)
+    {
+        auto failLater = [this, &ack](Error e) {
+            if (ack)
+                post([ack = std::move(ack), e] { ack(make_error_code(e), AckInfo{}); });
+        };
+        if (state != ClientState::Connected)
+            return failLater(Error::NotConnected);
+        json::value data;
+        if (!parsePayload(jsonData, data))
+            return failLater(Error::BadRequest);
+        json::object frame;
+        frame["op"] = "publish";
+        frame["channel"] = channel;
+        frame["event"] = event;
+        frame["data"] = std::move(data);
+        if (skipSelf)
+            frame["skipSelf"] = true;
+        if (ack) {
+            frame["ackId"] = pending.add(PendingOperations::Kind::Ack, options.ackTimeout,
+                                         [ack = std::move(ack)](std::error_code error, const json::object *answer) {
+                                             AckInfo info;
+                                             if (answer && !error)
+                                                 info.offset = uintField(*answer, "offset");
+                                             ack(error, info);
+                                         });
+        }
+        send(frame);
+    }
+
+    void request(std::string_view topic, std::string_view jsonPayload,
+                 std::function<void(std::error_code, const json::value &)> reply,
+                 std::optional<std::chrono::milliseconds> timeout)
+    {
+        if (!reply)
+            reply = [](std::error_code, const json::value &) {};
+        auto failLater = [this, &reply](Error e) {
+            post([reply = std::move(reply), e] { reply(make_error_code(e), nullValue()); });
+        };
+        if (state != ClientState::Connected)
+            return failLater(Error::NotConnected);
+        json::value payload;
+        if (!parsePayload(jsonPayload, payload))
+            return failLater(Error::BadRequest);
+        const std::uint64_t id = pending.add(
+            PendingOperations::Kind::Reply, timeout.value_or(options.replyTimeout),
+            [reply = std::move(reply)](std::error_code error, const json::object *answer) {
+                if (!answer) {
+                    reply(error, nullValue());
+                } else if (stringField(*answer, "op") == "error") {
+                    // An error frame instead of a reply: shaped like an error reply's payload.
+                    const json::value failure = json::object{{"message", stringField(*answer, "message")},
+                                                             {"status", error.value()}};
+                    reply(error, failure);
+                } else {
+                    const json::value *value = answer->if_contains("payload");
+                    reply(error, value ? *value : nullValue());
+                }
+            });
+        json::object frame;
+        frame["op"] = "request";
+        frame["topic"] = topic;
+        frame["payload"] = std::move(payload);
+        frame["ackId"] = id;
+        send(frame);
+    }
+
+    ClientChannel &subscribe(const std::string &name, SubscribeOptions subscribeOptions)
+    {
+        if (ChannelImpl *existing = findChannel(name))
+            return *existing;
+        auto owned = std::make_unique<ChannelImpl>(name, std::move(subscribeOptions), ++lastChannelSerial);
+        ChannelImpl &ch = *owned;
+        channels.emplace(name, std::move(owned));
+        if (state == ClientState::Connected)
+            sendSubscribe(ch);
+        return ch;
+    }
+
+    void unsubscribe(std::string_view name)
+    {
+        auto it = channels.find(name);
+        if (it == channels.end())
+            return;
+        std::unique_ptr<ChannelImpl> ch = std::move(it->second);
+        channels.erase(it);
+        if (state == ClientState::Connected && (ch->isSubscribed || ch->pendingAckId != 0)) {
+            json::object frame;
+            frame["op"] = "unsubscribe";
+            frame["channel"] = ch->name();
+            frame["ackId"] = pending.reserveId(); // its answer (or error) is recognised and ignored
+            send(frame);
+        }
+        if (ch->pendingAckId != 0)
+            pending.complete(ch->pendingAckId, make_error_code(Error::Cancelled), nullptr);
+    }
+
+    void close()
+    {
+        connectAfterClose = false;
+        if (state == ClientState::Closed && !transportActive)
+            return;
+        cancelTimer(retryTimer);
+        cancelTimer(connectTimer);
+        tokenPending = false;
+        retryOnClose = false;
+        std::vector<PendingOperations::Completion> cancelled = pending.takeAll();
+        std::vector<std::pair<std::string, std::uint64_t>> changed;
+        for (auto &[name, ch] : channels) {
+            if (ch->isSubscribed || ch->pendingAckId != 0) {
+                ch->isSubscribed = false;
+                ch->pendingAckId = 0;
+                changed.emplace_back(name, ch->serial);
+            }
+        }
+        if (transportActive && state != ClientState::Closed)
+            transport.close(kCloseNormal, "closed by client");
+        // Never inside the caller's close(): acks and replies fail from the executor. The
+        // completions only hold the user's callbacks (subscribe ones check `life`).
+        for (auto &done : cancelled) {
+            if (done)
+                post([done = std::move(done)] { done(make_error_code(Error::Cancelled), nullptr); });
+        }
+        setState(ClientState::Closed);
+        for (auto &[name, serial] : changed) {
+            if (ChannelImpl *ch = findChannel(name, serial))
+                ch->stateObservers->notify();
+        }
+    }
+};
+
+// ---- ClientSession ----
+
+ClientSession::ClientSession(ClientTransport &transport, Executor &executor, Timer &timer, ClientOptions options)
+    : d(std::make_unique<Impl>(transport, executor, timer, std::move(options)))
+{
+    transport.setListener(this);
+}
+
+ClientSession::~ClientSession()
+{
+    d->life.reset();
+    d->cancelTimer(d->retryTimer);
+    d->cancelTimer(d->connectTimer);
+    d->transport.setListener(nullptr);
+    if (d->transportActive)
+        d->transport.close(kCloseNormal, "client destroyed");
+    d->stateObservers->clear();
+    d->channels.clear();
+    // Pending operations are dropped without running their callbacks: the session is going away
+    // and they may not call into it. Call close() first to have them fail with Cancelled.
+}
+
+void ClientSession::setTokenProvider(TokenProvider provider) { d->tokenProvider = std::move(provider); }
+void ClientSession::setUrl(std::string url) { d->options.url = std::move(url); }
+void ClientSession::connect() { d->connect(); }
+void ClientSession::close() { d->close(); }
+
+ClientState ClientSession::state() const { return d->state; }
+const std::string &ClientSession::sessionId() const { return d->sessionId; }
+const std::string &ClientSession::userId() const { return d->userId; }
+std::error_code ClientSession::lastError() const { return d->lastError; }
+
+ListenerHandle ClientSession::onStateChanged(std::function<void(ClientState)> fn)
+{
+    return d->stateObservers->add(std::move(fn));
+}
+
+ClientChannel &ClientSession::subscribe(const std::string &channel, SubscribeOptions options)
+{
+    return d->subscribe(channel, std::move(options));
+}
+
+void ClientSession::unsubscribe(const std::string &channel) { d->unsubscribe(channel); }
+ClientChannel *ClientSession::channel(std::string_view name) const { return d->findChannel(name); }
+
+void ClientSession::publish(std::string_view channel, std::string_view event, std::string_view jsonData,
+                            std::function<void(std::error_code, AckInfo)> ack, bool skipSelf)
+{
+    d->publish(channel, event, jsonData, std::move(ack), skipSelf);
+}
+
+void ClientSession::request(std::string_view topic, std::string_view jsonPayload,
+                            std::function<void(std::error_code, const boost::json::value &)> reply,
+                            std::optional<std::chrono::milliseconds> timeout)
+{
+    d->request(topic, jsonPayload, std::move(reply), timeout);
+}
+
+ListenerHandle ClientSession::on(std::string_view pattern, ClientListener listener)
+{
+    return d->listeners->add(pattern, std::move(listener), false);
+}
+
+ListenerHandle ClientSession::once(std::string_view pattern, ClientListener listener)
+{
+    return d->listeners->add(pattern, std::move(listener), true);
+}
+
+std::size_t ClientSession::pendingOperations() const { return d->pending.waitingCount(); }
+
+void ClientSession::onTransportOpen() { d->onOpen(); }
+void ClientSession::onTransportMessage(std::string_view bytes, bool binary) { d->onMessage(bytes, binary); }
+void ClientSession::onTransportClosed(std::uint16_t code, std::string_view reason) { d->onClosed(code, reason); }
+
+} // namespace switchboard
