@@ -1,0 +1,576 @@
+// History: HistoryBuffer, HistoryOptions rules, MemoryBroker streams and delivery, and recovery
+// through Hub::join (complete gap, epoch change, gap lost to TTL or to size eviction).
+#include "switchboard/HistoryBuffer.h"
+#include "switchboard/HistoryOptions.h"
+#include "switchboard/Hub.h"
+#include "switchboard/MemoryBroker.h"
+#include "switchboard/MemoryPresenceStore.h"
+
+#include <QtTest>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+using namespace std::chrono_literals;
+using namespace switchboard;
+
+namespace {
+
+class RecordingSession final : public Session {
+public:
+    SendResult send(const SharedFrame &frame) override
+    {
+        frames.push_back(frame);
+        return SendResult::Ok;
+    }
+    void close(DisconnectCode, std::string_view) override {}
+    std::vector<SharedFrame> frames;
+};
+
+class RecordingHandler final : public BrokerHandler {
+public:
+    void onPublication(const Publication &publication) override
+    {
+        received.push_back(publication);
+        if (onReceive)
+            onReceive(publication);
+    }
+    std::vector<Publication> received;
+    std::function<void(const Publication &)> onReceive;
+};
+
+std::shared_ptr<const Publication> pub(std::uint64_t offset)
+{
+    auto p = std::make_shared<Publication>();
+    p->offset = offset;
+    p->data = std::to_string(offset);
+    return p;
+}
+
+std::vector<std::uint64_t> offsets(const std::vector<Publication> &publications)
+{
+    std::vector<std::uint64_t> out;
+    for (const auto &p : publications)
+        out.push_back(p.offset);
+    return out;
+}
+
+HistoryOptions rules(std::vector<HistoryRule> list, std::size_t maxStreams = 100)
+{
+    HistoryOptions options;
+    options.rules = std::move(list);
+    options.maxStreams = maxStreams;
+    return options;
+}
+
+StreamPosition publishTo(Broker &broker, std::string_view channel, std::string data = "1")
+{
+    Publication publication;
+    publication.channel = std::string(channel);
+    publication.event = "e";
+    publication.data = std::move(data);
+    StreamPosition position;
+    broker.publish(std::move(publication), [&](std::error_code, StreamPosition p) { position = std::move(p); });
+    return position;
+}
+
+HistoryResult historyOf(Broker &broker, std::string_view channel, HistoryQuery query = {})
+{
+    HistoryResult out;
+    broker.history(channel, query, [&](HistoryResult r) { out = std::move(r); });
+    return out;
+}
+
+HistoryResult since(Broker &broker, std::string_view channel, StreamPosition position)
+{
+    HistoryQuery query;
+    query.since = std::move(position);
+    return historyOf(broker, channel, query);
+}
+
+/// A Hub over a MemoryBroker configured by the test.
+struct HubFixture {
+    explicit HubFixture(HistoryOptions history)
+        : broker(timer, MemoryBrokerOptions{std::move(history)}), hub(timer, HubOptions{}, broker, presence)
+    {
+    }
+    JoinResult join(std::string_view channel, std::optional<StreamPosition> recover)
+    {
+        const auto id = hub.attach(std::make_shared<RecordingSession>());
+        JoinRequest request;
+        request.recover = std::move(recover);
+        JoinResult out;
+        int calls = 0;
+        hub.join(id, channel, request, [&](JoinResult r) {
+            out = std::move(r);
+            ++calls;
+        });
+        if (calls != 1)
+            throw std::logic_error("join callback did not run exactly once");
+        return out;
+    }
+    ManualTimer timer;
+    MemoryBroker broker;
+    MemoryPresenceStore presence;
+    Hub hub;
+};
+
+} // namespace
+
+class TestHistory : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void bufferEvictsOldest();
+    void bufferExpires();
+    void bufferCopySince_data();
+    void bufferCopySince();
+    void ruleLongestPrefixWins_data();
+    void ruleLongestPrefixWins();
+    void offsetsAndEpoch();
+    void noHistoryRuleAndBinary();
+    void historyWithoutPosition();
+    void sinceCompleteness_data();
+    void sinceCompleteness();
+    void ttlExpiresGapThenStream();
+    void streamEvictionChangesEpoch();
+    void deliveryOnlyToSubscribedChannels();
+    void handlerErrorsAreContained();
+    void reentrantPublishIsQueued();
+    void executorBufferDropsAndCounts();
+    void recoveryThroughJoin_data();
+    void recoveryThroughJoin();
+};
+
+void TestHistory::bufferEvictsOldest()
+{
+    HistoryBuffer buffer(3);
+    QVERIFY(buffer.empty());
+    QCOMPARE(buffer.oldestOffset(), std::uint64_t(0));
+    QVERIFY(!buffer.push(pub(1), 0ms));
+    QVERIFY(!buffer.push(pub(2), 0ms));
+    QVERIFY(!buffer.push(pub(3), 0ms));
+    QVERIFY(buffer.push(pub(4), 0ms));
+    QVERIFY(buffer.push(pub(5), 0ms));
+    QCOMPARE(buffer.size(), std::size_t(3));
+    QCOMPARE(buffer.oldestOffset(), std::uint64_t(3));
+    QCOMPARE(buffer.newestOffset(), std::uint64_t(5));
+    QCOMPARE(buffer.at(0).publication->offset, std::uint64_t(3));
+    QCOMPARE(buffer.at(2).publication->offset, std::uint64_t(5));
+
+    HistoryBuffer none(0);
+    QVERIFY(!none.push(pub(1), 0ms));
+    QVERIFY(none.empty());
+}
+
+void TestHistory::bufferExpires()
+{
+    HistoryBuffer buffer(4);
+    buffer.push(pub(1), 10ms);
+    buffer.push(pub(2), 20ms);
+    buffer.push(pub(3), 30ms);
+    QCOMPARE(buffer.expire(15ms), std::size_t(1));
+    QCOMPARE(buffer.oldestOffset(), std::uint64_t(2));
+    // Growth after a wrap keeps the order.
+    buffer.push(pub(4), 40ms);
+    buffer.push(pub(5), 50ms);
+    buffer.push(pub(6), 60ms);
+    QCOMPARE(buffer.size(), std::size_t(4));
+    for (std::size_t i = 0; i < 4; ++i)
+        QCOMPARE(buffer.at(i).publication->offset, std::uint64_t(3 + i));
+    QCOMPARE(buffer.expire(100ms), std::size_t(4));
+    QVERIFY(buffer.empty());
+    buffer.push(pub(7), 110ms);
+    QCOMPARE(buffer.oldestOffset(), std::uint64_t(7));
+}
+
+void TestHistory::bufferCopySince_data()
+{
+    QTest::addColumn<std::uint64_t>("after");
+    QTest::addColumn<std::size_t>("limit");
+    QTest::addColumn<std::vector<std::uint64_t>>("expected");
+    QTest::addColumn<std::size_t>("available");
+
+    // The buffer holds offsets 4..8.
+    QTest::newRow("from before the oldest") << std::uint64_t(0) << std::size_t(0)
+                                            << std::vector<std::uint64_t>{4, 5, 6, 7, 8} << std::size_t(5);
+    QTest::newRow("middle") << std::uint64_t(5) << std::size_t(0) << std::vector<std::uint64_t>{6, 7, 8} << std::size_t(3);
+    QTest::newRow("limited") << std::uint64_t(5) << std::size_t(2) << std::vector<std::uint64_t>{6, 7} << std::size_t(3);
+    QTest::newRow("at the top") << std::uint64_t(8) << std::size_t(0) << std::vector<std::uint64_t>{} << std::size_t(0);
+    QTest::newRow("past the top") << std::uint64_t(20) << std::size_t(0) << std::vector<std::uint64_t>{} << std::size_t(0);
+}
+
+void TestHistory::bufferCopySince()
+{
+    QFETCH(std::uint64_t, after);
+    QFETCH(std::size_t, limit);
+    QFETCH(std::vector<std::uint64_t>, expected);
+    QFETCH(std::size_t, available);
+    HistoryBuffer buffer(5);
+    for (std::uint64_t i = 1; i <= 8; ++i)
+        buffer.push(pub(i), 0ms);
+    std::vector<Publication> out;
+    QCOMPARE(buffer.copySince(after, limit, out), available);
+    QCOMPARE(offsets(out), expected);
+}
+
+void TestHistory::ruleLongestPrefixWins_data()
+{
+    QTest::addColumn<QByteArray>("channel");
+    QTest::addColumn<std::size_t>("size");
+    QTest::newRow("default") << QByteArray("news") << std::size_t(10);
+    QTest::newRow("prefix") << QByteArray("chat/room") << std::size_t(50);
+    QTest::newRow("longer prefix") << QByteArray("chat/vip/1") << std::size_t(500);
+    QTest::newRow("no history") << QByteArray("metrics/cpu") << std::size_t(0);
+}
+
+void TestHistory::ruleLongestPrefixWins()
+{
+    QFETCH(QByteArray, channel);
+    QFETCH(std::size_t, size);
+    const HistoryOptions options = rules({{"chat/vip", 500, 0ms}, {"", 10, 0ms}, {"chat/", 50, 1s}, {"metrics/", 0, 0ms}});
+    QCOMPARE(options.ruleFor(channel.toStdString()).size, size);
+    QCOMPARE(rules({{"chat/", 5, 0ms}}).ruleFor("news").size, std::size_t(0)); // no rule matches
+}
+
+void TestHistory::offsetsAndEpoch()
+{
+    ManualTimer timer;
+    MemoryBroker broker(timer);
+    const auto first = publishTo(broker, "a");
+    const auto second = publishTo(broker, "a");
+    const auto other = publishTo(broker, "b");
+    QCOMPARE(first.offset, std::uint64_t(1));
+    QCOMPARE(second.offset, std::uint64_t(2));
+    QCOMPARE(second.epoch, first.epoch);
+    QVERIFY(!first.epoch.empty());
+    QCOMPARE(other.offset, std::uint64_t(1)); // one stream per channel
+    QVERIFY(other.epoch != first.epoch);
+
+    HistoryQuery query;
+    query.positionOnly = true;
+    const auto top = historyOf(broker, "a", query);
+    QCOMPARE(top.top, second);
+    QVERIFY(top.publications.empty());
+    QCOMPARE(broker.streamCount(), std::size_t(2));
+}
+
+void TestHistory::noHistoryRuleAndBinary()
+{
+    ManualTimer timer;
+    MemoryBroker broker(timer, MemoryBrokerOptions{rules({{"", 10, 0ms}, {"live/", 0, 0ms}})});
+    RecordingHandler handler;
+    broker.setHandler(&handler);
+    broker.subscribe("live/x");
+    broker.subscribe("cam");
+    const auto live = publishTo(broker, "live/x");
+    QCOMPARE(live.offset, std::uint64_t(0));
+    QVERIFY(live.epoch.empty());
+    Publication binary;
+    binary.channel = "cam";
+    binary.binary = true;
+    binary.data = std::string("\x00\x01", 2);
+    StreamPosition binaryPosition{99, "x"};
+    broker.publish(binary, [&](std::error_code, StreamPosition p) { binaryPosition = p; });
+    QCOMPARE(binaryPosition.offset, std::uint64_t(0));
+    QCOMPARE(broker.streamCount(), std::size_t(0));
+    QCOMPARE(handler.received.size(), std::size_t(2)); // delivered all the same
+    QVERIFY(historyOf(broker, "cam").publications.empty());
+}
+
+void TestHistory::historyWithoutPosition()
+{
+    ManualTimer timer;
+    MemoryBroker broker(timer, MemoryBrokerOptions{rules({{"", 5, 0ms}})});
+    for (int i = 0; i < 8; ++i)
+        publishTo(broker, "a", std::to_string(i));
+    QCOMPARE(offsets(historyOf(broker, "a").publications), (std::vector<std::uint64_t>{4, 5, 6, 7, 8}));
+    HistoryQuery latest;
+    latest.limit = 2;
+    const auto result = historyOf(broker, "a", latest);
+    QCOMPARE(offsets(result.publications), (std::vector<std::uint64_t>{7, 8}));
+    QCOMPARE(result.publications[1].data, std::string("7"));
+    QVERIFY(!result.complete); // no position given
+    QVERIFY(historyOf(broker, "unknown").publications.empty());
+}
+
+void TestHistory::sinceCompleteness_data()
+{
+    QTest::addColumn<std::uint64_t>("offset");
+    QTest::addColumn<int>("epoch"); // 0 the stream's, 1 another, 2 empty
+    QTest::addColumn<bool>("complete");
+    QTest::addColumn<std::vector<std::uint64_t>>("expected");
+
+    // The stream is at offset 8 and holds 4..8 (size 5).
+    QTest::newRow("gap held") << std::uint64_t(5) << 0 << true << std::vector<std::uint64_t>{6, 7, 8};
+    QTest::newRow("gap starts at oldest") << std::uint64_t(3) << 0 << true << std::vector<std::uint64_t>{4, 5, 6, 7, 8};
+    QTest::newRow("up to date") << std::uint64_t(8) << 0 << true << std::vector<std::uint64_t>{};
+    QTest::newRow("gap evicted") << std::uint64_t(2) << 0 << false << std::vector<std::uint64_t>{4, 5, 6, 7, 8};
+    QTest::newRow("ahead of the stream") << std::uint64_t(9) << 0 << false << std::vector<std::uint64_t>{};
+    QTest::newRow("other epoch") << std::uint64_t(5) << 1 << false << std::vector<std::uint64_t>{};
+    QTest::newRow("joined before the stream, evicted") << std::uint64_t(0) << 2 << false
+                                                       << std::vector<std::uint64_t>{4, 5, 6, 7, 8};
+}
+
+void TestHistory::sinceCompleteness()
+{
+    QFETCH(std::uint64_t, offset);
+    QFETCH(int, epoch);
+    QFETCH(bool, complete);
+    QFETCH(std::vector<std::uint64_t>, expected);
+    ManualTimer timer;
+    MemoryBroker broker(timer, MemoryBrokerOptions{rules({{"", 5, 0ms}})});
+    StreamPosition top;
+    for (int i = 0; i < 8; ++i)
+        top = publishTo(broker, "a");
+    const std::string epochText = epoch == 0 ? top.epoch : epoch == 1 ? "not-" + top.epoch : "";
+    const auto result = since(broker, "a", StreamPosition{offset, epochText});
+    QCOMPARE(result.complete, complete);
+    QCOMPARE(offsets(result.publications), expected);
+    QCOMPARE(result.top, top);
+
+    // A stream that kept everything from its start is complete for a pre-stream position.
+    MemoryBroker fresh(timer, MemoryBrokerOptions{rules({{"", 5, 0ms}})});
+    QVERIFY(since(fresh, "a", StreamPosition{0, ""}).complete); // nothing published: nothing missed
+    publishTo(fresh, "a");
+    QVERIFY(since(fresh, "a", StreamPosition{0, ""}).complete);
+    QVERIFY(!since(fresh, "gone", StreamPosition{3, "old"}).complete);
+}
+
+void TestHistory::ttlExpiresGapThenStream()
+{
+    ManualTimer timer;
+    MemoryBroker broker(timer, MemoryBrokerOptions{rules({{"", 100, 10s}})});
+    const auto p1 = publishTo(broker, "a");
+    timer.advance(4s);
+    const auto p2 = publishTo(broker, "a");
+    timer.advance(4s);
+    const auto p3 = publishTo(broker, "a");
+    QVERIFY(since(broker, "a", p1).complete);
+
+    timer.advance(3s); // p1 is 11 s old: expired; p2 and p3 still held
+    auto result = since(broker, "a", StreamPosition{0, p1.epoch});
+    QVERIFY(!result.complete);
+    QCOMPARE(offsets(result.publications), (std::vector<std::uint64_t>{2, 3}));
+    QVERIFY(since(broker, "a", p1).complete); // the gap after p1 (2, 3) is still whole
+    QCOMPARE(offsets(since(broker, "a", p1).publications), (std::vector<std::uint64_t>{2, 3}));
+
+    timer.advance(20s); // everything expired: the stream is gone (the sweep removed it)
+    QCOMPARE(broker.streamCount(), std::size_t(0));
+    QVERIFY(!since(broker, "a", p3).complete);
+    const auto reborn = publishTo(broker, "a");
+    QCOMPARE(reborn.offset, std::uint64_t(1));
+    QVERIFY(reborn.epoch != p3.epoch);
+    QVERIFY(!since(broker, "a", p3).complete);
+    QCOMPARE(p2.offset, std::uint64_t(2));
+}
+
+void TestHistory::streamEvictionChangesEpoch()
+{
+    ManualTimer timer;
+    std::vector<std::string> logs;
+    MemoryBrokerOptions options{rules({{"", 10, 0ms}}, 2)};
+    options.log = [&](std::string_view line) { logs.emplace_back(line); };
+    MemoryBroker broker(timer, options);
+    const auto a = publishTo(broker, "a");
+    publishTo(broker, "b");
+    publishTo(broker, "a"); // a is now the most recent; b is the eviction candidate
+    publishTo(broker, "c");
+    QCOMPARE(broker.streamCount(), std::size_t(2));
+    QVERIFY(since(broker, "a", a).complete);
+    const auto b2 = publishTo(broker, "b"); // evicts a
+    QCOMPARE(b2.offset, std::uint64_t(1));
+    QVERIFY(!since(broker, "a", a).complete);
+    const auto a2 = publishTo(broker, "a");
+    QCOMPARE(a2.offset, std::uint64_t(1));
+    QVERIFY(a2.epoch != a.epoch);
+    QVERIFY(!logs.empty());
+}
+
+void TestHistory::deliveryOnlyToSubscribedChannels()
+{
+    ManualTimer timer;
+    MemoryBroker broker(timer);
+    RecordingHandler handler;
+    broker.setHandler(&handler);
+    publishTo(broker, "a");
+    broker.subscribe("a");
+    broker.subscribe("a"); // idempotent
+    publishTo(broker, "a", "2");
+    publishTo(broker, "b");
+    QCOMPARE(handler.received.size(), std::size_t(1));
+    QCOMPARE(handler.received[0].data, std::string("2"));
+    QCOMPARE(handler.received[0].offset, std::uint64_t(2));
+    broker.unsubscribe("a");
+    publishTo(broker, "a");
+    QCOMPARE(handler.received.size(), std::size_t(1));
+}
+
+void TestHistory::handlerErrorsAreContained()
+{
+    ManualTimer timer;
+    std::vector<std::string> logs;
+    MemoryBrokerOptions options;
+    options.log = [&](std::string_view line) { logs.emplace_back(line); };
+    MemoryBroker broker(timer, options);
+    RecordingHandler handler;
+    handler.onReceive = [](const Publication &p) {
+        if (p.data == "bad")
+            throw std::runtime_error("boom");
+    };
+    broker.setHandler(&handler);
+    broker.subscribe("a");
+    std::error_code error = Error::Internal;
+    Publication bad;
+    bad.channel = "a";
+    bad.data = "bad";
+    broker.publish(bad, [&](std::error_code e, StreamPosition) { error = e; });
+    QVERIFY(!error); // the publisher does not see the handler's failure
+    publishTo(broker, "a", "good");
+    QCOMPARE(handler.received.size(), std::size_t(2));
+    QCOMPARE(broker.handlerErrors(), std::uint64_t(1));
+    QCOMPARE(logs.size(), std::size_t(1));
+    QVERIFY(logs[0].find("boom") != std::string::npos);
+    QCOMPARE(historyOf(broker, "a").publications.size(), std::size_t(2)); // stored anyway
+}
+
+void TestHistory::reentrantPublishIsQueued()
+{
+    ManualTimer timer;
+    MemoryBroker broker(timer);
+    RecordingHandler handler;
+    int depth = 0;
+    int maxDepth = 0;
+    handler.onReceive = [&](const Publication &p) {
+        ++depth;
+        maxDepth = std::max(maxDepth, depth);
+        if (p.data == "1") {
+            publishTo(broker, "a", "2");
+            publishTo(broker, "b", "3");
+        }
+        --depth;
+    };
+    broker.setHandler(&handler);
+    broker.subscribe("a");
+    broker.subscribe("b");
+    publishTo(broker, "a", "1");
+    QCOMPARE(maxDepth, 1); // never nested
+    QCOMPARE(handler.received.size(), std::size_t(3));
+    QCOMPARE(handler.received[1].data, std::string("2"));
+    QCOMPARE(handler.received[2].data, std::string("3"));
+}
+
+void TestHistory::executorBufferDropsAndCounts()
+{
+    ManualTimer timer;
+    QueueExecutor executor;
+    std::vector<std::string> logs;
+    MemoryBrokerOptions options;
+    options.executor = &executor;
+    options.subscriptionBuffer = 3;
+    options.log = [&](std::string_view line) { logs.emplace_back(line); };
+    MemoryBroker broker(timer, options);
+    RecordingHandler handler;
+    broker.setHandler(&handler);
+    broker.subscribe("a");
+    broker.subscribe("b");
+    for (int i = 1; i <= 5; ++i)
+        publishTo(broker, "a", std::to_string(i));
+    publishTo(broker, "b");
+    QVERIFY(handler.received.empty()); // delivery waits for the executor
+    QCOMPARE(executor.pendingCount(), std::size_t(1));
+    executor.runPending();
+    QCOMPARE(handler.received.size(), std::size_t(4));
+    QCOMPARE(handler.received[2].data, std::string("3"));
+    QCOMPARE(broker.dropped(), std::uint64_t(2));
+    QCOMPARE(broker.dropped("a"), std::uint64_t(2));
+    QCOMPARE(broker.dropped("b"), std::uint64_t(0));
+    QCOMPARE(logs.size(), std::size_t(2));
+    QCOMPARE(historyOf(broker, "a").publications.size(), std::size_t(5)); // dropped for delivery only
+
+    // Unsubscribing discards what was queued.
+    publishTo(broker, "a");
+    broker.unsubscribe("a");
+    executor.runPending();
+    QCOMPARE(handler.received.size(), std::size_t(4));
+}
+
+void TestHistory::recoveryThroughJoin_data()
+{
+    QTest::addColumn<int>("scenario");
+    QTest::addColumn<bool>("recovered");
+    QTest::addColumn<std::vector<std::uint64_t>>("missed");
+
+    QTest::newRow("gap held") << 0 << true << std::vector<std::uint64_t>{3, 4, 5};
+    QTest::newRow("nothing missed") << 1 << true << std::vector<std::uint64_t>{};
+    QTest::newRow("epoch changed (stream expired and recreated)") << 2 << false << std::vector<std::uint64_t>{};
+    QTest::newRow("gap expired (TTL)") << 3 << false << std::vector<std::uint64_t>{};
+    QTest::newRow("gap evicted (size)") << 4 << false << std::vector<std::uint64_t>{};
+    QTest::newRow("epoch changed (stream evicted)") << 5 << false << std::vector<std::uint64_t>{};
+}
+
+void TestHistory::recoveryThroughJoin()
+{
+    QFETCH(int, scenario);
+    QFETCH(bool, recovered);
+    QFETCH(std::vector<std::uint64_t>, missed);
+
+    HubFixture f(rules({{"", 4, 60s}}, 2));
+    // A client saw offsets 1 and 2 on `feed`, then went away.
+    f.hub.broadcast("feed", "e", "1");
+    f.hub.broadcast("feed", "e", "2");
+    const JoinResult first = f.join("feed", std::nullopt);
+    const StreamPosition seen = first.position;
+    QCOMPARE(seen.offset, std::uint64_t(2));
+
+    switch (scenario) {
+    case 0: // three more while away
+        for (int i = 3; i <= 5; ++i)
+            f.hub.broadcast("feed", "e", std::to_string(i));
+        break;
+    case 1:
+        break;
+    case 2: // everything expires, then the channel lives again
+        f.timer.advance(61s);
+        f.hub.broadcast("feed", "e", "new");
+        break;
+    case 3: // 3 expires while 4 and 5 remain: the stream lives on, the gap is broken
+        f.timer.advance(1s);
+        f.hub.broadcast("feed", "e", "3");
+        f.timer.advance(49s);
+        f.hub.broadcast("feed", "e", "4");
+        f.hub.broadcast("feed", "e", "5");
+        f.timer.advance(12s);
+        break;
+    case 4: // more than the 4 held
+        for (int i = 3; i <= 8; ++i)
+            f.hub.broadcast("feed", "e", std::to_string(i));
+        break;
+    case 5: // two other streams push `feed` out (2 streams at most)
+        f.hub.broadcast("x", "e", "1");
+        f.hub.broadcast("y", "e", "1");
+        f.hub.broadcast("feed", "e", "3");
+        break;
+    }
+
+    const JoinResult result = f.join("feed", seen);
+    QVERIFY(!result.error);
+    QVERIFY(result.recoveryRequested);
+    QCOMPARE(result.recovered, recovered);
+    QCOMPARE(offsets(result.missed), missed);
+    if (recovered) {
+        QCOMPARE(result.position.epoch, seen.epoch);
+        for (const auto &publication : result.missed)
+            QCOMPARE(publication.data, std::to_string(publication.offset));
+    }
+    // The position to recover from next time is always the stream top.
+    HistoryQuery query;
+    query.positionOnly = true;
+    QCOMPARE(result.position, historyOf(f.broker, "feed", query).top);
+}
+
+QTEST_APPLESS_MAIN(TestHistory)
+#include "tst_history.moc"
