@@ -1,6 +1,7 @@
 // Qt-free checks of core that run natively and under node (wasm-core preset). They prove that
 // core behaves the same when compiled by g++ and by Emscripten's clang for WebAssembly.
 #include "PortableCheck.h"
+#include "PortableSuites.h"
 
 #include "switchboard/ChannelName.h"
 #include "switchboard/Error.h"
@@ -134,5 +135,6 @@ int main()
     SB_RUN(topics);
     SB_RUN(filters);
     SB_RUN(channelNames);
+    runRuntimeChecks();
     return sb_portable::summary();
 }
