@@ -1,0 +1,93 @@
+#include "Options.h"
+
+#include "Payload.h"
+
+#include <boost/program_options.hpp>
+
+#include <iostream>
+#include <thread>
+
+namespace switchboard::bench {
+
+namespace po = boost::program_options;
+
+std::optional<Options> parseOptions(int argc, char **argv, int &exitCode)
+{
+    Options o;
+    std::string protocol;
+    po::options_description desc(
+        "switchboard-loadgen: opens N WebSocket subscribers on one channel, publishes stamped messages\n"
+        "through one more connection, and reports deliveries/s, latency percentiles, handshakes/s\n"
+        "and the server's memory per connection.\n\nOptions");
+    desc.add_options()
+        ("help,h", "print this help")
+        ("protocol", po::value(&protocol)->required(),
+         "switchboard (protocol v1), ws (plain broadcast server) or nats (NATS over WebSocket)")
+        ("host", po::value(&o.host)->default_value(o.host), "server address (IPv4 or IPv6 literal)")
+        ("port", po::value(&o.port)->required(), "server WebSocket port")
+        ("path", po::value(&o.path), "WebSocket path (default /ws for switchboard, / otherwise)")
+        ("channel", po::value(&o.session.channel)->default_value(o.session.channel), "channel / subject")
+        ("token", po::value(&o.session.token), "switchboard connection token (default: none)")
+        ("connections,n", po::value(&o.connections)->default_value(o.connections), "subscriber connections")
+        ("payload", po::value(&o.payload)->default_value(o.payload),
+         "payload bytes per message (at least 37: the stamp)")
+        ("rate", po::value(&o.rate)->default_value(o.rate),
+         "messages published per second (each goes to every subscriber); 0 publishes flat out")
+        ("window", po::value(&o.window)->default_value(o.window),
+         "most messages in flight: published and not yet received by every subscriber")
+        ("warmup", po::value(&o.warmup)->default_value(o.warmup), "seconds of publishing before measuring")
+        ("duration", po::value(&o.duration)->default_value(o.duration), "seconds measured")
+        ("io-threads", po::value(&o.ioThreads)->default_value(o.ioThreads), "io threads of the load generator")
+        ("connect-concurrency", po::value(&o.connectConcurrency)->default_value(o.connectConcurrency),
+         "upgrades in progress at once")
+        ("server-pid", po::value(&o.serverPid)->default_value(o.serverPid),
+         "PID of the server: its RSS before and after opening the connections, and its CPU time")
+        ("stall-timeout", po::value(&o.stallTimeout)->default_value(o.stallTimeout),
+         "seconds after which a message not yet received by every subscriber counts as lost")
+        ("setup-timeout", po::value(&o.setupTimeout)->default_value(o.setupTimeout),
+         "seconds allowed to open and subscribe every connection")
+        ("label", po::value(&o.label), "name of the server in the RESULT line");
+
+    po::variables_map vm;
+    try {
+        po::store(po::parse_command_line(argc, argv, desc), vm);
+        if (vm.count("help")) {
+            std::cout << desc << "\n";
+            exitCode = 0;
+            return std::nullopt;
+        }
+        po::notify(vm);
+    } catch (const po::error &e) {
+        std::cerr << "switchboard-loadgen: " << e.what() << "\n(see --help)\n";
+        exitCode = 2;
+        return std::nullopt;
+    }
+
+    auto reject = [&](const std::string &why) -> std::optional<Options> {
+        std::cerr << "switchboard-loadgen: " << why << "\n";
+        exitCode = 2;
+        return std::nullopt;
+    };
+    if (protocol == "switchboard")
+        o.session.protocol = Protocol::Switchboard;
+    else if (protocol == "ws")
+        o.session.protocol = Protocol::WsBroadcast;
+    else if (protocol == "nats")
+        o.session.protocol = Protocol::Nats;
+    else
+        return reject("unknown --protocol " + protocol);
+    if (o.path.empty())
+        o.path = std::string(defaultPath(o.session.protocol));
+    if (o.payload < Payload::minimumSize())
+        return reject("--payload must be at least " + std::to_string(Payload::minimumSize()));
+    if (o.connections == 0 || o.ioThreads == 0 || o.connectConcurrency == 0 || o.window == 0)
+        return reject("--connections, --io-threads, --connect-concurrency and --window must be positive");
+    if (o.rate < 0 || o.duration <= 0 || o.warmup < 0)
+        return reject("--rate and --warmup must not be negative, --duration must be positive");
+    if (o.label.empty())
+        o.label = protocol;
+    exitCode = 0;
+    return o;
+}
+
+} // namespace switchboard::bench
