@@ -46,11 +46,20 @@ public:
         return SendResult::Ok;
     }
 
-    /// Moves every queued frame to `out` (appending) and empties the outbox.
+    /// Moves every queued frame to `out` (appending) and empties the outbox. With an empty
+    /// `out` the two vectors swap storage, so a transport that reuses its batch vector queues
+    /// and writes without allocating in the steady state.
     void takeAll(std::vector<SharedFrame> &out)
     {
-        out.insert(out.end(), std::make_move_iterator(m_frames.begin()), std::make_move_iterator(m_frames.end()));
-        m_frames.clear();
+        if (out.empty()) {
+            out.swap(m_frames);
+            // Do not keep a burst-sized buffer for an idle session.
+            if (m_frames.capacity() > kRetainedCapacity)
+                std::vector<SharedFrame>().swap(m_frames);
+        } else {
+            out.insert(out.end(), std::make_move_iterator(m_frames.begin()), std::make_move_iterator(m_frames.end()));
+            m_frames.clear();
+        }
         m_bytes = 0;
     }
 
@@ -61,8 +70,9 @@ public:
     const OutboxLimits &limits() const { return m_limits; }
 
 private:
+    static constexpr std::size_t kRetainedCapacity = 256;
     OutboxLimits m_limits;
-    std::deque<SharedFrame> m_frames;
+    std::vector<SharedFrame> m_frames; // only appended to and taken whole: no deque needed
     std::size_t m_bytes = 0;
     std::size_t m_dropped = 0;
 };
