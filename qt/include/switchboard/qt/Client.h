@@ -1,0 +1,111 @@
+#pragma once
+// Client: a Switchboard connection (the core ClientSession over QWebSocket) for C++ and QML.
+
+#include <switchboard/qt/Channel.h>
+
+#include <QJSValue>
+#include <QObject>
+#include <QUrl>
+#include <QVariant>
+#include <QtQml/qqmlregistration.h>
+
+#include <functional>
+#include <memory>
+
+namespace switchboard {
+class ClientSession;
+}
+
+namespace switchboard::qt {
+
+/// Connects to a gateway, reconnects with backoff, resubscribes and recovers missed messages.
+///
+/// QML: `Client { url: "ws://127.0.0.1:8080/ws"; active: true }`, then `subscribe("news")`.
+/// Ownership: the Client owns its Channels. Thread safety: create and use on one thread (with an
+/// event loop); every signal and callback runs there. Callbacks may call back into the Client but
+/// must not delete it.
+class Client : public QObject
+{
+    Q_OBJECT
+    QML_ELEMENT
+    Q_PROPERTY(QUrl url READ url WRITE setUrl NOTIFY urlChanged)
+    Q_PROPERTY(bool active READ active WRITE setActive NOTIFY activeChanged)
+    Q_PROPERTY(State state READ state NOTIFY stateChanged)
+    Q_PROPERTY(QString sessionId READ sessionId NOTIFY sessionIdChanged)
+    Q_PROPERTY(QString userId READ userId NOTIFY sessionIdChanged)
+    Q_PROPERTY(QString lastError READ lastError NOTIFY errorOccurred)
+    Q_PROPERTY(QString token READ token WRITE setToken NOTIFY tokenChanged)
+    Q_PROPERTY(QJSValue tokenProvider READ tokenProvider WRITE setTokenProvider NOTIFY tokenChanged)
+    Q_PROPERTY(int pendingOperations READ pendingOperations)
+
+public:
+    enum State { Disconnected, Connecting, Connected, Reconnecting, Closed };
+    Q_ENUM(State)
+
+    /// Result of request() for C++: `status` 0 on success, else the error status (an error reply's
+    /// status, 408 timeout, 499 cancelled, 503 not connected) with `errorMessage`.
+    using ReplyCallback = std::function<void(int status, const QString &errorMessage, const QVariant &reply)>;
+    /// Called before every (re)connect; call `deliver` with the token, now or later.
+    using TokenProvider = std::function<void(std::function<void(const QString &token)> deliver)>;
+
+    explicit Client(QObject *parent = nullptr);
+    ~Client() override;
+
+    QUrl url() const;
+    void setUrl(const QUrl &url);
+    bool active() const;
+    void setActive(bool active);
+    State state() const;
+    QString sessionId() const;
+    QString userId() const;
+    QString lastError() const;
+    QString token() const;
+    void setToken(const QString &token);
+    /// QML: a function returning the token string, called before every (re)connect.
+    QJSValue tokenProvider() const;
+    void setTokenProvider(const QJSValue &provider);
+    /// C++: takes precedence over the QML provider and `token`.
+    void setTokenProvider(TokenProvider provider);
+    int pendingOperations() const;
+
+    /// Connects (same as active = true). Reconnects by itself until close().
+    Q_INVOKABLE void open();
+    /// Closes for good (same as active = false); pending requests fail with status 499.
+    Q_INVOKABLE void close();
+
+    /// Subscribes (now or once connected) and returns the channel; calling it again for the same
+    /// name returns the same Channel. `options`: auth (string), channelData (object or JSON
+    /// text, presence), recover (bool, default true).
+    Q_INVOKABLE switchboard::qt::Channel *subscribe(const QString &channel, const QVariantMap &options = {});
+    Q_INVOKABLE void unsubscribe(const QString &channel);
+    Q_INVOKABLE switchboard::qt::Channel *channel(const QString &name) const;
+
+    /// Publishes `payload` (any JSON value) on `channel`. skipSelf: this client does not get it back.
+    Q_INVOKABLE void publish(const QString &channel, const QString &event, const QVariant &payload,
+                             bool skipSelf = false);
+    /// Server-handler request. With a `callback` it is called as callback(error, reply), error
+    /// being null or {status, message}; the function also returns a Promise resolved with the
+    /// reply or rejected with the error object.
+    Q_INVOKABLE QJSValue request(const QString &topic, const QVariant &payload, const QJSValue &callback = QJSValue());
+    /// C++ form of request(); `timeoutMs` 0: the client's default.
+    void request(const QString &topic, const QVariant &payload, ReplyCallback callback, int timeoutMs = 0);
+
+    /// The core session (for C++ users that need the full core API). Valid for the Client's life.
+    ClientSession &session();
+
+Q_SIGNALS:
+    void urlChanged();
+    void activeChanged();
+    void stateChanged(switchboard::qt::Client::State state);
+    void sessionIdChanged();
+    void tokenChanged();
+    void errorOccurred(const QString &message, int code);
+    void connected();
+    void disconnected(int code, const QString &reason);
+
+private:
+    struct Private;
+    std::unique_ptr<Private> d;
+};
+
+} // namespace switchboard::qt

@@ -1,0 +1,151 @@
+#pragma once
+// Gateway: an in-process Switchboard server (core Hub + ServerProtocol + QtWebSocketGateway).
+
+#include <switchboard/qt/ChannelListModel.h>
+
+#include <QObject>
+#include <QStringList>
+#include <QVariant>
+#include <QtQml/qqmlregistration.h>
+
+#include <functional>
+#include <memory>
+
+namespace switchboard {
+class Hub;
+class ServerProtocol;
+struct AuthDecision;
+struct AuthRequest;
+struct ConnectDecision;
+namespace qtws {
+class QtWebSocketGateway;
+}
+}
+
+namespace switchboard::qt {
+
+/// QML:
+/// \code
+/// Gateway { port: 8080; running: true
+///           tokens: ({ "secret-a": { user: "alice", channels: ["presence-room"] } }) }
+/// \endcode
+/// Configuration properties (outbox limits, policy, clientPublish) apply when the Hub is created,
+/// at the first start; the Hub and its history live as long as the Gateway, so a stop/start keeps
+/// channel history (clients recover what was published while stopped). A restart reuses the port
+/// of the previous run when `port` is 0.
+///
+/// Authorization: with `authorizer` (C++) set, it decides private and presence joins. Otherwise
+/// the token table decides: a connect token listed in `tokens` gives the user id, presence info
+/// and the channel filters (Topic filters, `*` and `**` allowed) the connection may join; unknown
+/// tokens are refused (close 3501); no token connects anonymously when allowAnonymous is true.
+///
+/// Thread safety: GUI thread (or any thread with an event loop) only.
+class Gateway : public QObject
+{
+    Q_OBJECT
+    QML_ELEMENT
+    Q_PROPERTY(QString host READ host WRITE setHost NOTIFY hostChanged)
+    Q_PROPERTY(int port READ port WRITE setPort NOTIFY portChanged)
+    Q_PROPERTY(bool running READ running WRITE setRunning NOTIFY runningChanged)
+    Q_PROPERTY(QString url READ url NOTIFY portChanged)
+    Q_PROPERTY(int clientCount READ clientCount NOTIFY clientCountChanged)
+    Q_PROPERTY(switchboard::qt::ChannelListModel *channels READ channels CONSTANT)
+    Q_PROPERTY(qint64 framesIn READ framesIn NOTIFY countersChanged)
+    Q_PROPERTY(qint64 framesOut READ framesOut NOTIFY countersChanged)
+    Q_PROPERTY(qint64 drops READ drops NOTIFY countersChanged)
+    Q_PROPERTY(qint64 slowDisconnects READ slowDisconnects NOTIFY countersChanged)
+    Q_PROPERTY(QVariantMap tokens READ tokens WRITE setTokens NOTIFY tokensChanged)
+    Q_PROPERTY(bool allowAnonymous READ allowAnonymous WRITE setAllowAnonymous NOTIFY tokensChanged)
+    Q_PROPERTY(QStringList allowedOrigins READ allowedOrigins WRITE setAllowedOrigins NOTIFY configChanged)
+    Q_PROPERTY(SlowConsumerPolicy slowConsumerPolicy READ slowConsumerPolicy WRITE setSlowConsumerPolicy NOTIFY configChanged)
+    Q_PROPERTY(ClientPublish clientPublish READ clientPublish WRITE setClientPublish NOTIFY configChanged)
+    Q_PROPERTY(int maxOutboxFrames READ maxOutboxFrames WRITE setMaxOutboxFrames NOTIFY configChanged)
+    Q_PROPERTY(int maxOutboxBytes READ maxOutboxBytes WRITE setMaxOutboxBytes NOTIFY configChanged)
+    Q_PROPERTY(int maxConnections READ maxConnections WRITE setMaxConnections NOTIFY configChanged)
+    Q_PROPERTY(int pingInterval READ pingInterval WRITE setPingInterval NOTIFY configChanged)
+    Q_PROPERTY(int idleTimeout READ idleTimeout WRITE setIdleTimeout NOTIFY configChanged)
+    Q_PROPERTY(int statsInterval READ statsInterval WRITE setStatsInterval NOTIFY configChanged)
+    Q_PROPERTY(QString errorString READ errorString NOTIFY runningChanged)
+
+public:
+    enum SlowConsumerPolicy { DropMessage, DisconnectClient };
+    Q_ENUM(SlowConsumerPolicy)
+    enum ClientPublish { Never, SubscribedOnly, Always };
+    Q_ENUM(ClientPublish)
+
+    using Authorizer = std::function<AuthDecision(const AuthRequest &)>;
+    using ConnectAuthenticator = std::function<ConnectDecision(std::string_view token)>;
+
+    explicit Gateway(QObject *parent = nullptr);
+    ~Gateway() override;
+
+    QString host() const;
+    void setHost(const QString &host);
+    int port() const;           ///< the listening port while running (OS-chosen when set to 0)
+    void setPort(int port);
+    bool running() const;
+    void setRunning(bool running);
+    QString url() const;        ///< ws://host:port/ws while running, else empty
+    int clientCount() const;
+    ChannelListModel *channels() const;
+    qint64 framesIn() const;
+    qint64 framesOut() const;
+    qint64 drops() const;
+    qint64 slowDisconnects() const;
+    QVariantMap tokens() const;
+    void setTokens(const QVariantMap &tokens);
+    bool allowAnonymous() const;
+    void setAllowAnonymous(bool allow);
+    QStringList allowedOrigins() const;
+    void setAllowedOrigins(const QStringList &origins);
+    SlowConsumerPolicy slowConsumerPolicy() const;
+    void setSlowConsumerPolicy(SlowConsumerPolicy policy);
+    ClientPublish clientPublish() const;
+    void setClientPublish(ClientPublish policy);
+    int maxOutboxFrames() const;
+    void setMaxOutboxFrames(int frames);
+    int maxOutboxBytes() const;
+    void setMaxOutboxBytes(int bytes);
+    int maxConnections() const;
+    void setMaxConnections(int connections);
+    int pingInterval() const;
+    void setPingInterval(int ms);
+    int idleTimeout() const;
+    void setIdleTimeout(int ms);
+    int statsInterval() const;
+    void setStatsInterval(int ms);
+    QString errorString() const;
+
+    /// C++ hooks; set before start() to be sure they see every connection.
+    void setAuthorizer(Authorizer authorizer);
+    void setConnectAuthenticator(ConnectAuthenticator authenticator);
+    /// The core objects (created by the first start(); null before). Valid until destruction.
+    Hub *hub() const;
+    ServerProtocol *protocol() const;
+    qtws::QtWebSocketGateway *transport() const;
+
+    Q_INVOKABLE bool start();
+    /// Closes every connection with 3000 (clients reconnect) and stops listening.
+    Q_INVOKABLE void stop();
+    /// Publishes from the server (sender empty) to every subscriber of `channel`.
+    Q_INVOKABLE void publish(const QString &channel, const QString &event, const QVariant &payload);
+    /// Updates `channels` and the counters now (otherwise every statsInterval ms).
+    Q_INVOKABLE void refreshStats();
+
+Q_SIGNALS:
+    void hostChanged();
+    void portChanged();
+    void runningChanged();
+    void clientCountChanged();
+    void countersChanged();
+    void tokensChanged();
+    void configChanged();
+    void errorOccurred(const QString &message);
+
+private:
+    void ensureCore();
+    struct Private;
+    std::unique_ptr<Private> d;
+};
+
+} // namespace switchboard::qt

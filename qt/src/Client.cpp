@@ -1,0 +1,326 @@
+#include "switchboard/qt/Client.h"
+
+#include "JsonVariant.h"
+
+#include <switchboard/ClientSession.h>
+#include <switchboard/qt/QtClientTransport.h>
+#include <switchboard/qtws/QtExecutor.h>
+#include <switchboard/qtws/QtTimer.h>
+
+#include <QJSEngine>
+#include <QPointer>
+#include <QQmlEngine>
+
+#include <boost/json/value.hpp>
+
+#include <string>
+#include <unordered_map>
+
+namespace switchboard::qt {
+
+namespace {
+
+struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+
+QString jsonString(const boost::json::value &value, std::string_view key)
+{
+    if (const auto *object = value.if_object())
+        if (const auto *field = object->if_contains(boost::json::string_view(key.data(), key.size())))
+            if (const auto *s = field->if_string())
+                return detail::toQString(std::string_view(s->data(), s->size()));
+    return {};
+}
+
+int jsonInt(const boost::json::value &value, std::string_view key)
+{
+    if (const auto *object = value.if_object())
+        if (const auto *field = object->if_contains(boost::json::string_view(key.data(), key.size())))
+            if (field->is_number())
+                return static_cast<int>(field->to_number<double>());
+    return 0;
+}
+
+std::string utf8(const QString &text)
+{
+    return text.toStdString();
+}
+
+} // namespace
+
+struct Client::Private {
+    // Declaration order is destruction order in reverse: the session goes first.
+    qtws::QtExecutor executor;
+    qtws::QtTimer timer;
+    QtClientTransport transport;
+    std::unique_ptr<ClientSession> session;
+
+    QUrl url;
+    bool active = false;
+    State state = Disconnected;
+    QString sessionId;
+    QString userId;
+    QString lastError;
+    QString token;
+    QJSValue tokenFunction;
+    TokenProvider cppTokenProvider;
+
+    std::unordered_map<std::string, Channel *, StringHash, std::equal_to<>> channels;
+    ListenerHandle messageListener;
+    ListenerHandle errorListener;
+    ListenerHandle closeListener;
+    ListenerHandle stateListener;
+    QJSValue promiseFactory;
+};
+
+Client::Client(QObject *parent) : QObject(parent), d(std::make_unique<Private>())
+{
+    d->session = std::make_unique<ClientSession>(d->transport, d->executor, d->timer);
+    d->session->setTokenProvider([this](std::function<void(std::string)> deliver) {
+        if (d->cppTokenProvider) {
+            d->cppTokenProvider([deliver = std::move(deliver)](const QString &token) { deliver(utf8(token)); });
+            return;
+        }
+        if (d->tokenFunction.isCallable()) {
+            const QJSValue result = d->tokenFunction.call();
+            deliver(result.isError() || result.isUndefined() || result.isNull() ? std::string() : utf8(result.toString()));
+            return;
+        }
+        deliver(utf8(d->token));
+    });
+
+    d->stateListener = d->session->onStateChanged([this](ClientState core) {
+        const State state = static_cast<State>(core);
+        if (state == d->state)
+            return;
+        d->state = state;
+        const QString sessionId = detail::toQString(d->session->sessionId());
+        const QString userId = detail::toQString(d->session->userId());
+        if (sessionId != d->sessionId || userId != d->userId) {
+            d->sessionId = sessionId;
+            d->userId = userId;
+            Q_EMIT sessionIdChanged();
+        }
+        Q_EMIT stateChanged(state);
+        if (state == Connected)
+            Q_EMIT connected();
+    });
+
+    // One listener for every channel message, dispatched by channel name (names may contain
+    // dots, so per-channel "name.*" patterns would be ambiguous).
+    d->messageListener = d->session->on("**", [this](const ClientEvent &event) {
+        if (event.channel.empty())
+            return;
+        const auto it = d->channels.find(event.channel);
+        if (it != d->channels.end())
+            it->second->deliver(event);
+    });
+    d->errorListener = d->session->on("error", [this](const ClientEvent &event) {
+        QString message = jsonString(event.data, "message");
+        int code = jsonInt(event.data, "code");
+        if (message.isEmpty()) {
+            const std::error_code error = d->session->lastError();
+            message = QString::fromStdString(error.message());
+            code = code ? code : error.value();
+        }
+        d->lastError = message;
+        Q_EMIT errorOccurred(message, code);
+    });
+    d->closeListener = d->session->on("close", [this](const ClientEvent &event) {
+        Q_EMIT disconnected(jsonInt(event.data, "code"), jsonString(event.data, "reason"));
+    });
+}
+
+Client::~Client()
+{
+    // Channels hold listener handles into the session: release them first.
+    for (auto &[name, channel] : d->channels) {
+        channel->detachCore();
+        delete channel;
+    }
+    d->channels.clear();
+    d->messageListener.reset();
+    d->errorListener.reset();
+    d->closeListener.reset();
+    d->stateListener.reset();
+    d->session.reset();
+}
+
+QUrl Client::url() const { return d->url; }
+
+void Client::setUrl(const QUrl &url)
+{
+    if (url == d->url)
+        return;
+    d->url = url;
+    d->session->setUrl(utf8(url.toString(QUrl::FullyEncoded)));
+    Q_EMIT urlChanged();
+}
+
+bool Client::active() const { return d->active; }
+
+void Client::setActive(bool active)
+{
+    if (active)
+        open();
+    else
+        close();
+}
+
+Client::State Client::state() const { return d->state; }
+QString Client::sessionId() const { return d->sessionId; }
+QString Client::userId() const { return d->userId; }
+QString Client::lastError() const { return d->lastError; }
+QString Client::token() const { return d->token; }
+
+void Client::setToken(const QString &token)
+{
+    if (token == d->token)
+        return;
+    d->token = token;
+    Q_EMIT tokenChanged();
+}
+
+QJSValue Client::tokenProvider() const { return d->tokenFunction; }
+
+void Client::setTokenProvider(const QJSValue &provider)
+{
+    d->tokenFunction = provider;
+    Q_EMIT tokenChanged();
+}
+
+void Client::setTokenProvider(TokenProvider provider)
+{
+    d->cppTokenProvider = std::move(provider);
+}
+
+int Client::pendingOperations() const
+{
+    return static_cast<int>(d->session->pendingOperations());
+}
+
+ClientSession &Client::session() { return *d->session; }
+
+void Client::open()
+{
+    const bool changed = !d->active;
+    d->active = true;
+    d->session->setUrl(utf8(d->url.toString(QUrl::FullyEncoded)));
+    if (d->state == Disconnected || d->state == Closed)
+        d->session->connect();
+    if (changed)
+        Q_EMIT activeChanged();
+}
+
+void Client::close()
+{
+    const bool changed = d->active;
+    d->active = false;
+    if (d->state != Disconnected && d->state != Closed)
+        d->session->close();
+    if (changed)
+        Q_EMIT activeChanged();
+}
+
+Channel *Client::subscribe(const QString &name, const QVariantMap &options)
+{
+    const std::string key = utf8(name);
+    if (const auto it = d->channels.find(key); it != d->channels.end())
+        return it->second;
+    SubscribeOptions subscribeOptions;
+    subscribeOptions.auth = utf8(options.value(QStringLiteral("auth")).toString());
+    const QVariant channelData = options.value(QStringLiteral("channelData"));
+    if (channelData.metaType() == QMetaType::fromType<QString>())
+        subscribeOptions.channelData = utf8(channelData.toString());
+    else if (channelData.isValid())
+        subscribeOptions.channelData = detail::variantToJsonText(channelData);
+    subscribeOptions.recover = options.value(QStringLiteral("recover"), true).toBool();
+    ClientChannel &core = d->session->subscribe(key, std::move(subscribeOptions));
+    auto *channel = new Channel(core, this);
+    QQmlEngine::setObjectOwnership(channel, QQmlEngine::CppOwnership);
+    d->channels.emplace(key, channel);
+    return channel;
+}
+
+void Client::unsubscribe(const QString &name)
+{
+    const auto it = d->channels.find(utf8(name));
+    if (it == d->channels.end())
+        return;
+    Channel *channel = it->second;
+    d->channels.erase(it);
+    channel->detachCore();
+    d->session->unsubscribe(utf8(name));
+    channel->deleteLater();
+}
+
+Channel *Client::channel(const QString &name) const
+{
+    const auto it = d->channels.find(utf8(name));
+    return it == d->channels.end() ? nullptr : it->second;
+}
+
+void Client::publish(const QString &channel, const QString &event, const QVariant &payload, bool skipSelf)
+{
+    d->session->publish(utf8(channel), utf8(event), detail::variantToJsonText(payload), {}, skipSelf);
+}
+
+void Client::request(const QString &topic, const QVariant &payload, ReplyCallback callback, int timeoutMs)
+{
+    std::optional<std::chrono::milliseconds> timeout;
+    if (timeoutMs > 0)
+        timeout = std::chrono::milliseconds(timeoutMs);
+    d->session->request(
+        utf8(topic), detail::variantToJsonText(payload),
+        [callback = std::move(callback)](std::error_code error, const boost::json::value &reply) {
+            if (!callback)
+                return;
+            if (error) {
+                QString message = jsonString(reply, "message");
+                if (message.isEmpty())
+                    message = QString::fromStdString(error.message());
+                callback(error.value() ? error.value() : 500, message, detail::toVariant(reply));
+                return;
+            }
+            callback(0, QString(), detail::toVariant(reply));
+        },
+        timeout);
+}
+
+QJSValue Client::request(const QString &topic, const QVariant &payload, const QJSValue &callback)
+{
+    QJSEngine *engine = qjsEngine(this);
+    QJSValue deferred;
+    if (engine) {
+        if (d->promiseFactory.isUndefined())
+            d->promiseFactory = engine->evaluate(QStringLiteral(
+                "(function() { var d = {}; d.promise = new Promise(function(resolve, reject) {"
+                " d.resolve = resolve; d.reject = reject; }); return d; })"));
+        deferred = d->promiseFactory.call();
+    }
+    QPointer<Client> self(this);
+    request(topic, payload, [self, engine, callback, deferred](int status, const QString &message, const QVariant &reply) mutable {
+        if (!self || !engine)
+            return;
+        if (status != 0) {
+            QJSValue error = engine->newObject();
+            error.setProperty(QStringLiteral("status"), status);
+            error.setProperty(QStringLiteral("message"), message);
+            if (callback.isCallable())
+                callback.call({error, QJSValue()});
+            if (deferred.isObject())
+                deferred.property(QStringLiteral("reject")).call({error});
+            return;
+        }
+        const QJSValue value = engine->toScriptValue(reply);
+        if (callback.isCallable())
+            callback.call({QJSValue(QJSValue::NullValue), value});
+        if (deferred.isObject())
+            deferred.property(QStringLiteral("resolve")).call({value});
+    });
+    return deferred.isObject() ? deferred.property(QStringLiteral("promise")) : QJSValue();
+}
+
+} // namespace switchboard::qt

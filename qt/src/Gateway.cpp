@@ -1,0 +1,338 @@
+#include "switchboard/qt/Gateway.h"
+
+#include "JsonVariant.h"
+
+#include <switchboard/Hub.h>
+#include <switchboard/ServerProtocol.h>
+#include <switchboard/TopicFilter.h>
+#include <switchboard/qtws/QtTimer.h>
+#include <switchboard/qtws/QtWebSocketGateway.h>
+
+#include <QElapsedTimer>
+#include <QHash>
+#include <QJSValue>
+#include <QTimer>
+
+namespace switchboard::qt {
+
+struct Gateway::Private {
+    // Destroyed bottom-up: the transport before the protocol before the Hub before the timer.
+    qtws::QtTimer timer;
+    std::unique_ptr<Hub> hub;
+    std::unique_ptr<ServerProtocol> protocol;
+    std::unique_ptr<qtws::QtWebSocketGateway> transport;
+
+    ChannelListModel *channels = nullptr;
+    QTimer stats;
+    QElapsedTimer sinceStats;
+
+    QString host = QStringLiteral("127.0.0.1");
+    int port = 0;
+    int lastPort = 0;
+    bool running = false;
+    QString error;
+    QVariantMap tokens;
+    QHash<QString, Principal> principals;
+    bool allowAnonymous = true;
+    QStringList allowedOrigins;
+    SlowConsumerPolicy slowConsumer = DropMessage;
+    ClientPublish clientPublish = SubscribedOnly;
+    int maxOutboxFrames = int(OutboxLimits{}.maxFrames);
+    int maxOutboxBytes = int(OutboxLimits{}.maxBytes);
+    int maxConnections = qtws::QtGatewayOptions{}.maxConnections;
+    int pingInterval = int(qtws::QtGatewayOptions{}.pingInterval.count());
+    int idleTimeout = int(qtws::QtGatewayOptions{}.idleTimeout.count());
+    int statsInterval = 1000;
+    Authorizer authorizer;
+    ConnectAuthenticator connectAuthenticator;
+
+    qtws::QtGatewayOptions transportOptions() const
+    {
+        qtws::QtGatewayOptions o;
+        if (host.isEmpty() || host == QLatin1String("localhost"))
+            o.address = QHostAddress(QHostAddress::LocalHost);
+        else if (host == QLatin1String("*") || host == QLatin1String("0.0.0.0"))
+            o.address = QHostAddress(QHostAddress::Any);
+        else
+            o.address = QHostAddress(host);
+        o.port = static_cast<quint16>(port != 0 ? port : lastPort);
+        o.allowedOrigins = allowedOrigins;
+        o.maxConnections = maxConnections;
+        o.pingInterval = std::chrono::milliseconds(pingInterval);
+        o.idleTimeout = std::chrono::milliseconds(idleTimeout);
+        if (protocol)
+            o.maxFrameBytes = static_cast<qint64>(protocol->options().limits.maxFrameBytes);
+        return o;
+    }
+
+    ConnectDecision authenticate(std::string_view token) const
+    {
+        if (connectAuthenticator)
+            return connectAuthenticator(token);
+        ConnectDecision decision;
+        if (token.empty()) {
+            decision.accepted = allowAnonymous;
+            if (!allowAnonymous)
+                decision.reason = "a token is required";
+            return decision;
+        }
+        const auto it = principals.constFind(detail::toQString(token));
+        if (it == principals.cend()) {
+            decision.accepted = false;
+            decision.reason = "unknown token";
+            return decision;
+        }
+        decision.principal = it.value();
+        return decision;
+    }
+
+    AuthDecision authorize(const AuthRequest &request) const
+    {
+        if (authorizer)
+            return authorizer(request);
+        AuthDecision decision;
+        for (const std::string &pattern : request.principal.channelPatterns) {
+            std::error_code error;
+            const auto filter = TopicFilter::parse(pattern, error);
+            if (filter && filter->match(request.channel)) {
+                decision.allowed = true;
+                break;
+            }
+        }
+        return decision;
+    }
+};
+
+Gateway::Gateway(QObject *parent) : QObject(parent), d(std::make_unique<Private>())
+{
+    d->channels = new ChannelListModel(this);
+    connect(&d->stats, &QTimer::timeout, this, &Gateway::refreshStats);
+}
+
+Gateway::~Gateway()
+{
+    d->stats.stop();
+    d->transport.reset();
+}
+
+void Gateway::ensureCore()
+{
+    if (d->hub)
+        return;
+    HubOptions hubOptions;
+    hubOptions.outbox.maxFrames = static_cast<std::size_t>(std::max(1, d->maxOutboxFrames));
+    hubOptions.outbox.maxBytes = static_cast<std::size_t>(std::max(1, d->maxOutboxBytes));
+    hubOptions.slowConsumer = d->slowConsumer == DisconnectClient ? switchboard::SlowConsumerPolicy::DisconnectClient
+                                                                  : switchboard::SlowConsumerPolicy::DropMessage;
+    d->hub = std::make_unique<Hub>(d->timer, hubOptions);
+    d->hub->setAuthorizer([this](const AuthRequest &request) { return d->authorize(request); });
+
+    ServerProtocolOptions protocolOptions;
+    protocolOptions.clientPublish = static_cast<switchboard::ClientPublishPolicy>(d->clientPublish);
+    protocolOptions.limits.pingInterval = std::chrono::milliseconds(d->pingInterval);
+    d->protocol = std::make_unique<ServerProtocol>(*d->hub, d->timer, protocolOptions);
+    d->protocol->setConnectAuthenticator([this](std::string_view token) { return d->authenticate(token); });
+
+    d->transport = std::make_unique<qtws::QtWebSocketGateway>(*d->hub, *d->protocol, d->transportOptions());
+    connect(d->transport.get(), &qtws::QtWebSocketGateway::connectionCountChanged, this,
+            [this] { Q_EMIT clientCountChanged(); });
+}
+
+bool Gateway::start()
+{
+    if (d->running)
+        return true;
+    ensureCore();
+    d->transport->setOptions(d->transportOptions());
+    if (!d->transport->listen()) {
+        d->error = d->transport->errorString();
+        Q_EMIT errorOccurred(d->error);
+        Q_EMIT runningChanged();
+        return false;
+    }
+    d->error.clear();
+    d->running = true;
+    d->lastPort = d->transport->serverPort();
+    d->sinceStats.start();
+    if (d->statsInterval > 0)
+        d->stats.start(d->statsInterval);
+    Q_EMIT portChanged();
+    Q_EMIT runningChanged();
+    return true;
+}
+
+void Gateway::stop()
+{
+    if (!d->running)
+        return;
+    d->transport->close(DisconnectCode::Shutdown, QStringLiteral("gateway stopped"));
+    d->running = false;
+    d->stats.stop();
+    Q_EMIT runningChanged();
+    Q_EMIT portChanged();
+}
+
+void Gateway::publish(const QString &channel, const QString &event, const QVariant &payload)
+{
+    ensureCore();
+    Publication publication;
+    publication.channel = channel.toStdString();
+    publication.event = event.toStdString();
+    publication.data = detail::variantToJsonText(payload);
+    publication.timestampMs = d->timer.wallClockMs();
+    d->hub->publish(std::move(publication), [this](std::error_code error, StreamPosition) {
+        if (error)
+            Q_EMIT errorOccurred(QString::fromStdString(error.message()));
+    });
+}
+
+void Gateway::refreshStats()
+{
+    if (!d->hub)
+        return;
+    const qint64 elapsed = d->sinceStats.isValid() ? d->sinceStats.restart() : 0;
+    d->channels->refresh(d->hub->channels(), elapsed);
+    Q_EMIT countersChanged();
+}
+
+QString Gateway::host() const { return d->host; }
+void Gateway::setHost(const QString &host)
+{
+    if (host == d->host)
+        return;
+    d->host = host;
+    Q_EMIT hostChanged();
+}
+
+int Gateway::port() const
+{
+    if (d->running && d->transport)
+        return d->transport->serverPort();
+    return d->port;
+}
+
+void Gateway::setPort(int port)
+{
+    if (port == d->port)
+        return;
+    d->port = port;
+    d->lastPort = 0;
+    Q_EMIT portChanged();
+}
+
+bool Gateway::running() const { return d->running; }
+void Gateway::setRunning(bool running)
+{
+    if (running)
+        start();
+    else
+        stop();
+}
+
+QString Gateway::url() const
+{
+    if (!d->running || !d->transport)
+        return {};
+    QString host = d->transport->serverAddress().toString();
+    if (d->transport->serverAddress() == QHostAddress(QHostAddress::Any)
+        || d->transport->serverAddress() == QHostAddress(QHostAddress::AnyIPv6))
+        host = QStringLiteral("127.0.0.1");
+    if (host.contains(QLatin1Char(':')))
+        host = QLatin1Char('[') + host + QLatin1Char(']');
+    return QStringLiteral("ws://%1:%2/ws").arg(host).arg(d->transport->serverPort());
+}
+
+int Gateway::clientCount() const { return d->transport ? d->transport->connectionCount() : 0; }
+ChannelListModel *Gateway::channels() const { return d->channels; }
+qint64 Gateway::framesIn() const { return d->hub ? qint64(d->hub->counters().framesIn) : 0; }
+qint64 Gateway::framesOut() const { return d->hub ? qint64(d->hub->counters().framesOut) : 0; }
+qint64 Gateway::drops() const { return d->hub ? qint64(d->hub->counters().drops) : 0; }
+qint64 Gateway::slowDisconnects() const { return d->hub ? qint64(d->hub->counters().slowDisconnects) : 0; }
+
+QVariantMap Gateway::tokens() const { return d->tokens; }
+void Gateway::setTokens(const QVariantMap &tokens)
+{
+    d->tokens = tokens;
+    d->principals.clear();
+    for (auto it = tokens.begin(); it != tokens.end(); ++it) {
+        QVariant entryValue = it.value();
+        if (entryValue.metaType() == QMetaType::fromType<QJSValue>())
+            entryValue = entryValue.value<QJSValue>().toVariant();
+        const QVariantMap entry = entryValue.toMap();
+        Principal principal;
+        principal.userId = entry.value(QStringLiteral("user")).toString().toStdString();
+        const QVariant info = entry.value(QStringLiteral("info"));
+        if (info.isValid())
+            principal.userInfo = detail::variantToJsonText(info);
+        for (const QVariant &pattern : entry.value(QStringLiteral("channels")).toList())
+            principal.channelPatterns.push_back(pattern.toString().toStdString());
+        d->principals.insert(it.key(), std::move(principal));
+    }
+    Q_EMIT tokensChanged();
+}
+
+bool Gateway::allowAnonymous() const { return d->allowAnonymous; }
+void Gateway::setAllowAnonymous(bool allow)
+{
+    if (allow == d->allowAnonymous)
+        return;
+    d->allowAnonymous = allow;
+    Q_EMIT tokensChanged();
+}
+
+#define SWITCHBOARD_GATEWAY_SETTER(Type, getter, setter, member)                                   \
+    Type Gateway::getter() const { return d->member; }                                            \
+    void Gateway::setter(Type value)                                                               \
+    {                                                                                              \
+        if (value == d->member)                                                                    \
+            return;                                                                                \
+        d->member = value;                                                                         \
+        Q_EMIT configChanged();                                                                    \
+    }
+
+SWITCHBOARD_GATEWAY_SETTER(Gateway::SlowConsumerPolicy, slowConsumerPolicy, setSlowConsumerPolicy, slowConsumer)
+SWITCHBOARD_GATEWAY_SETTER(Gateway::ClientPublish, clientPublish, setClientPublish, clientPublish)
+SWITCHBOARD_GATEWAY_SETTER(int, maxOutboxFrames, setMaxOutboxFrames, maxOutboxFrames)
+SWITCHBOARD_GATEWAY_SETTER(int, maxOutboxBytes, setMaxOutboxBytes, maxOutboxBytes)
+SWITCHBOARD_GATEWAY_SETTER(int, maxConnections, setMaxConnections, maxConnections)
+SWITCHBOARD_GATEWAY_SETTER(int, pingInterval, setPingInterval, pingInterval)
+SWITCHBOARD_GATEWAY_SETTER(int, idleTimeout, setIdleTimeout, idleTimeout)
+#undef SWITCHBOARD_GATEWAY_SETTER
+
+QStringList Gateway::allowedOrigins() const { return d->allowedOrigins; }
+void Gateway::setAllowedOrigins(const QStringList &origins)
+{
+    if (origins == d->allowedOrigins)
+        return;
+    d->allowedOrigins = origins;
+    Q_EMIT configChanged();
+}
+
+int Gateway::statsInterval() const { return d->statsInterval; }
+void Gateway::setStatsInterval(int ms)
+{
+    if (ms == d->statsInterval)
+        return;
+    d->statsInterval = ms;
+    if (d->running) {
+        if (ms > 0)
+            d->stats.start(ms);
+        else
+            d->stats.stop();
+    }
+    Q_EMIT configChanged();
+}
+
+QString Gateway::errorString() const { return d->error; }
+
+void Gateway::setAuthorizer(Authorizer authorizer) { d->authorizer = std::move(authorizer); }
+void Gateway::setConnectAuthenticator(ConnectAuthenticator authenticator)
+{
+    d->connectAuthenticator = std::move(authenticator);
+}
+
+Hub *Gateway::hub() const { return d->hub.get(); }
+ServerProtocol *Gateway::protocol() const { return d->protocol.get(); }
+qtws::QtWebSocketGateway *Gateway::transport() const { return d->transport.get(); }
+
+} // namespace switchboard::qt
