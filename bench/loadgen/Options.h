@@ -24,7 +24,7 @@ struct Options
     unsigned ioThreads = 1;
     std::size_t connectConcurrency = 256; // upgrades in progress at once
     int serverPid = 0;                  // server process to sample for memory and CPU (0: none)
-    double stallTimeout = 2;            // a message still incomplete after this is counted lost
+    double stallTimeout = 10;           // a message still incomplete after this is counted lost
     double setupTimeout = 60;           // bound on opening and subscribing all connections
     std::string label;                  // name printed in the RESULT line
 };

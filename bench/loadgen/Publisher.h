@@ -27,7 +27,7 @@ public:
         std::size_t payload = 64;
         double rate = 0;            // messages/s; 0: flat out within the window
         std::size_t window = 64;
-        double stallTimeout = 2;    // seconds
+        double stallTimeout = 10;   // seconds
     };
 
     struct Counters
