@@ -204,6 +204,7 @@ public:
     bool wasRecovered = false;
     bool hasPosition = false;     ///< a `subscribed` frame gave an epoch: recovery is possible
     bool recoverySent = false;    ///< the pending subscribe asked to recover
+    std::uint64_t recoverySkip = 0; ///< recovered publications up to here were delivered already
     StreamPosition streamPosition;
     std::error_code error;
     std::vector<Member> roster;
@@ -566,8 +567,14 @@ struct ClientSession::Impl {
                 frame["channelData"] = ch.options.channelData;
         }
         ch.recoverySent = ch.options.recover && ch.hasPosition;
+        ch.recoverySkip = 0;
         if (ch.recoverySent) {
-            frame["recover"] = json::object{{"offset", ch.streamPosition.offset}, {"epoch", ch.streamPosition.epoch}};
+            // An empty epoch means the channel had no stream when we joined, so we never learnt
+            // its epoch: ask from the start ({0, ""}) and skip what was already delivered live.
+            const bool epochKnown = !ch.streamPosition.epoch.empty();
+            ch.recoverySkip = epochKnown ? 0 : ch.streamPosition.offset;
+            frame["recover"] = json::object{{"offset", epochKnown ? ch.streamPosition.offset : 0},
+                                            {"epoch", ch.streamPosition.epoch}};
         }
         std::weak_ptr<bool> alive = life;
         const std::string name = ch.name();
@@ -634,9 +641,9 @@ struct ClientSession::Impl {
             return;
         // Missed publications, oldest first, before any live message of this channel.
         for (const json::value &p : publications->get_array()) {
-            if (!connectionAlive(id) || !findChannel(name, serial))
+            if (!connectionAlive(id) || !(ch = findChannel(name, serial)))
                 return;
-            if (p.is_object())
+            if (p.is_object() && (ch->recoverySkip == 0 || uintField(p.get_object(), "offset") > ch->recoverySkip))
                 onPublication(name, p.get_object(), true);
         }
     }

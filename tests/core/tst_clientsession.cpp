@@ -1,0 +1,1385 @@
+// ClientSession: against a scripted server (the test plays the server frame by frame), then end
+// to end over LoopbackTransport with the real ServerProtocol, Hub and MemoryBroker, in virtual time.
+#include "switchboard/ClientSession.h"
+#include "switchboard/Hub.h"
+#include "switchboard/LoopbackTransport.h"
+#include "switchboard/MemoryBroker.h"
+#include "switchboard/MemoryPresenceStore.h"
+#include "switchboard/ServerProtocol.h"
+
+#include <boost/json.hpp>
+
+#include <QtTest>
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+using namespace switchboard;
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// A ClientTransport whose server is the test: it records what the client sends and lets the
+/// test decide when the connection opens, what arrives and when it closes.
+class ScriptedTransport final : public ClientTransport {
+public:
+    void setListener(ClientTransportListener *l) override { listener = l; }
+    void open(const std::string &url) override
+    {
+        ++opens;
+        lastUrl = url;
+        opening = true;
+    }
+    void sendText(std::string_view text) override { sent.emplace_back(text); }
+    void close(std::uint16_t code, std::string_view) override { closeRequests.push_back(code); }
+
+    void accept()
+    {
+        QVERIFY(opening);
+        opening = false;
+        listener->onTransportOpen();
+    }
+    void refuse()
+    {
+        QVERIFY(opening);
+        opening = false;
+        listener->onTransportClosed(1006, "refused");
+    }
+    void feed(std::string_view frame) { listener->onTransportMessage(frame, false); }
+    void feedBinary(std::string_view frame) { listener->onTransportMessage(frame, true); }
+    void serverClose(std::uint16_t code, std::string_view reason = "bye") { listener->onTransportClosed(code, reason); }
+
+    /// Frames sent since the last take(), parsed.
+    std::vector<json::object> take()
+    {
+        std::vector<json::object> out;
+        for (const std::string &text : sent) {
+            json::error_code ec;
+            json::value v = json::parse(text, ec);
+            out.push_back(!ec && v.is_object() ? v.get_object() : json::object{});
+        }
+        sent.clear();
+        return out;
+    }
+    json::object takeOne()
+    {
+        auto frames = take();
+        if (frames.size() != 1) {
+            qWarning("expected one frame, got %d", int(frames.size()));
+            return {};
+        }
+        return frames.front();
+    }
+
+    ClientTransportListener *listener = nullptr;
+    int opens = 0;
+    bool opening = false;
+    std::string lastUrl;
+    std::vector<std::string> sent;
+    std::vector<std::uint16_t> closeRequests;
+};
+
+std::string str(const json::object &o, std::string_view key)
+{
+    const json::value *v = o.if_contains(key);
+    return v && v->is_string() ? std::string(v->get_string()) : std::string("<missing>");
+}
+std::int64_t num(const json::object &o, std::string_view key)
+{
+    const json::value *v = o.if_contains(key);
+    if (v && v->is_int64())
+        return v->get_int64();
+    if (v && v->is_uint64())
+        return static_cast<std::int64_t>(v->get_uint64());
+    return -1;
+}
+std::string ackIdText(const json::object &o)
+{
+    const json::value *v = o.if_contains("ackId");
+    return v ? json::serialize(*v) : std::string("null");
+}
+
+/// One scripted client: transport, virtual time, queue executor and the session under test.
+struct Scripted {
+    explicit Scripted(ClientOptions options = {}) : session(transport, executor, timer, std::move(options)) {}
+
+    /// connect(), accept, welcome; the connect frame is consumed.
+    void establish(std::string_view sessionId = "s1")
+    {
+        session.connect();
+        transport.accept();
+        transport.take();
+        welcome(sessionId);
+    }
+    void welcome(std::string_view sessionId)
+    {
+        transport.feed(R"({"op":"welcome","session":")" + std::string(sessionId) + R"(","version":1,"ping":25000,"user":"u1"})");
+    }
+
+    ScriptedTransport transport;
+    ManualTimer timer;
+    QueueExecutor executor;
+    ClientSession session;
+};
+
+std::string message(std::string_view channel, std::string_view event, std::string_view data, std::uint64_t offset = 0)
+{
+    return R"({"op":"message","channel":")" + std::string(channel) + R"(","event":")" + std::string(event)
+        + R"(","data":)" + std::string(data) + R"(,"offset":)" + std::to_string(offset) + R"(,"ts":1})";
+}
+
+/// Collects the keys and payloads a listener sees.
+struct Recorder {
+    ClientListener listener()
+    {
+        return [this](const ClientEvent &e) {
+            keys.emplace_back(e.key);
+            data.push_back(json::serialize(e.data));
+            offsets.push_back(e.offset);
+        };
+    }
+    std::vector<std::string> keys;
+    std::vector<std::string> data;
+    std::vector<std::uint64_t> offsets;
+};
+
+// ---- end to end fixture ----
+
+struct Server {
+    explicit Server(std::size_t historySize = 100)
+        : broker(timer, brokerOptions(historySize)), hub(timer, {}, broker, presence), protocol(hub, timer, protocolOptions())
+    {
+    }
+    static MemoryBrokerOptions brokerOptions(std::size_t historySize)
+    {
+        MemoryBrokerOptions o;
+        o.history.rules = {HistoryRule{"", historySize, std::chrono::milliseconds(0)}};
+        return o;
+    }
+    static ServerProtocolOptions protocolOptions()
+    {
+        ServerProtocolOptions o;
+        o.limits.connectTimeout = 60s; // the tests move virtual time through client backoffs
+        return o;
+    }
+
+    /// Runs every queued delivery (frames both ways) until nothing moves.
+    void settle() { executor.runPending(); }
+
+    ManualTimer timer;
+    QueueExecutor executor;
+    MemoryPresenceStore presence;
+    MemoryBroker broker;
+    Hub hub;
+    ServerProtocol protocol;
+};
+
+struct Peer {
+    explicit Peer(Server &server, ClientOptions options = {})
+        : server(server), transport(server.protocol, server.executor), session(transport, server.executor, server.timer, std::move(options))
+    {
+    }
+    /// Connects and waits (in virtual time) for the welcome.
+    bool connect()
+    {
+        session.connect();
+        server.settle();
+        return session.state() == ClientState::Connected;
+    }
+    /// Moves virtual time in steps until the session is connected again (bounded).
+    bool awaitReconnect()
+    {
+        for (int i = 0; i < 100 && session.state() != ClientState::Connected; ++i) {
+            server.timer.advance(100ms);
+            server.settle();
+        }
+        return session.state() == ClientState::Connected;
+    }
+
+    Server &server;
+    LoopbackTransport transport;
+    ClientSession session;
+};
+
+} // namespace
+
+class TestClientSession : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    // scripted server
+    void stateTransitions();
+    void connectFrameAndUrl();
+    void fatalCloseStopsReconnecting();
+    void backoffDelays_data();
+    void backoffDelays();
+    void backoffResetsAfterWelcome();
+    void connectTimeout();
+    void tokenProviderOnEveryConnect();
+    void tokenProviderLate();
+    void sessionStartedAndClose();
+    void publishAck();
+    void ackTimeoutFreesState();
+    void replyAndReplyTimeout();
+    void errorReply();
+    void errorFrameForRequest();
+    void errorFrameWithoutAck();
+    void notConnectedFailsFast();
+    void pendingFailOnDisconnect();
+    void closeCancelsPending();
+    void subscribeQueuedUntilConnected();
+    void subscribeRefused();
+    void resubscribeWithRecovery();
+    void presenceRoster();
+    void onceListener();
+    void offInsideDispatch();
+    void unsubscribeInsideDispatch();
+    void handleOutlivesSession();
+    void wildcardPatterns_data();
+    void wildcardPatterns();
+    void lifecycleNotCaughtByWildcards();
+    void binaryMessage();
+    void badFramesFromServer();
+    void pingAnswered();
+
+    // end to end over LoopbackTransport
+    void e2eSubscribeAndReceive();
+    void e2eRequestReply();
+    void e2eReconnectRecovers_data();
+    void e2eReconnectRecovers();
+    void e2eRecoveryFailsWhenHistoryIsGone();
+    void e2ePresenceTwoClients();
+    void e2eServerRefusedThenUp();
+    void e2eStalledServerAckTimeout();
+};
+
+// ======================= scripted server =======================
+
+void TestClientSession::stateTransitions()
+{
+    Scripted s;
+    std::vector<ClientState> states;
+    auto handle = s.session.onStateChanged([&](ClientState st) { states.push_back(st); });
+    QCOMPARE(s.session.state(), ClientState::Disconnected);
+
+    s.session.connect();
+    QCOMPARE(s.session.state(), ClientState::Connecting);
+    QCOMPARE(s.transport.opens, 1);
+    s.transport.accept();
+    QCOMPARE(s.session.state(), ClientState::Connecting); // open, but no welcome yet
+    s.welcome("abc");
+    QCOMPARE(s.session.state(), ClientState::Connected);
+    QCOMPARE(s.session.sessionId(), std::string("abc"));
+    QCOMPARE(s.session.userId(), std::string("u1"));
+
+    s.transport.serverClose(3000, "shutdown"); // reconnect range
+    QCOMPARE(s.session.state(), ClientState::Reconnecting);
+    QVERIFY(s.session.sessionId().empty());
+    s.timer.advance(10'000ms); // past the longest first backoff delay
+    QCOMPARE(s.transport.opens, 2);
+    s.transport.accept();
+    s.welcome("def");
+    QCOMPARE(s.session.state(), ClientState::Connected);
+    QCOMPARE(s.session.sessionId(), std::string("def"));
+
+    s.session.close();
+    QCOMPARE(s.session.state(), ClientState::Closed);
+    QCOMPARE(s.transport.closeRequests, std::vector<std::uint16_t>{1000});
+    s.transport.serverClose(1000, "closed by client");
+    QCOMPARE(s.session.state(), ClientState::Closed);
+
+    const std::vector<ClientState> expected{ClientState::Connecting, ClientState::Connected,
+                                            ClientState::Reconnecting, ClientState::Connected,
+                                            ClientState::Closed};
+    QCOMPARE(states, expected);
+
+    // Closed is final until connect() again; no timer may reopen it.
+    s.timer.advance(60'000ms);
+    QCOMPARE(s.transport.opens, 2);
+    s.session.connect();
+    QCOMPARE(s.session.state(), ClientState::Connecting);
+    QCOMPARE(s.transport.opens, 3);
+}
+
+void TestClientSession::connectFrameAndUrl()
+{
+    ClientOptions options;
+    options.url = "ws://example.invalid/ws";
+    options.clientName = "dashboard";
+    Scripted s(options);
+    s.session.connect();
+    QCOMPARE(s.transport.lastUrl, std::string("ws://example.invalid/ws"));
+    QVERIFY(s.transport.sent.empty()); // nothing before the transport opened
+    s.transport.accept();
+    const json::object frame = s.transport.takeOne();
+    QCOMPARE(str(frame, "op"), std::string("connect"));
+    QCOMPARE(num(frame, "version"), std::int64_t(1));
+    QCOMPARE(str(frame, "token"), std::string());
+    QCOMPARE(str(frame, "name"), std::string("dashboard"));
+
+    s.session.setUrl("ws://other.invalid/ws");
+    s.transport.serverClose(1006);
+    s.timer.advance(10'000ms);
+    QCOMPARE(s.transport.lastUrl, std::string("ws://other.invalid/ws"));
+}
+
+void TestClientSession::fatalCloseStopsReconnecting()
+{
+    Scripted s;
+    s.establish();
+    Recorder errors;
+    auto h = s.session.on("error", errors.listener());
+    s.transport.serverClose(3501, "invalid token");
+    QCOMPARE(s.session.state(), ClientState::Closed);
+    QCOMPARE(s.session.lastError(), make_error_code(Error::Unauthorized));
+    QCOMPARE(errors.keys.size(), std::size_t(1));
+    s.timer.advance(60'000ms);
+    QCOMPARE(s.transport.opens, 1);
+}
+
+void TestClientSession::backoffDelays_data()
+{
+    QTest::addColumn<int>("initial");
+    QTest::addColumn<int>("max");
+    QTest::addColumn<double>("factor");
+    QTest::addColumn<double>("jitter");
+    QTest::newRow("default shape") << 100 << 2'000 << 2.0 << 0.5;
+    QTest::newRow("no jitter") << 100 << 1'000 << 2.0 << 0.0;
+    QTest::newRow("factor 3, small jitter") << 50 << 3'000 << 3.0 << 0.1;
+    QTest::newRow("full jitter") << 200 << 1'600 << 2.0 << 1.0;
+}
+
+void TestClientSession::backoffDelays()
+{
+    QFETCH(int, initial);
+    QFETCH(int, max);
+    QFETCH(double, factor);
+    QFETCH(double, jitter);
+    ClientOptions options;
+    options.backoff = BackoffOptions{std::chrono::milliseconds(initial), std::chrono::milliseconds(max), factor, jitter};
+    Scripted s(options);
+    s.session.connect();
+
+    constexpr int attempts = 10;
+    std::vector<int> delays;
+    for (int n = 0; n < attempts; ++n) {
+        const int opensBefore = s.transport.opens;
+        s.transport.refuse();
+        QCOMPARE(s.session.state(), ClientState::Reconnecting);
+        // Step virtual time 1 ms at a time until the next attempt opens.
+        int waited = 0;
+        while (s.transport.opens == opensBefore && waited <= max + 1) {
+            s.timer.advance(1ms);
+            ++waited;
+        }
+        QCOMPARE(s.transport.opens, opensBefore + 1);
+        delays.push_back(waited);
+    }
+
+    bool someBelowBase = false;
+    for (int n = 0; n < attempts; ++n) {
+        const double base = std::min(initial * std::pow(factor, n), double(max));
+        const double low = std::floor(base * (1.0 - jitter));
+        const int measured = delays[n];
+        // A delay of d ms is seen after max(d, 1) steps of 1 ms.
+        QVERIFY2(measured >= std::max(low, 1.0) && measured <= std::max(base, 1.0),
+                 qPrintable(QStringLiteral("attempt %1: waited %2 ms, expected [%3, %4]").arg(n).arg(measured).arg(low).arg(base)));
+        someBelowBase = someBelowBase || measured < base;
+    }
+    QVERIFY(delays.back() <= max);
+    if (jitter > 0)
+        QVERIFY2(someBelowBase, "jitter never shortened a delay");
+    else
+        QCOMPARE(delays.back(), max);
+}
+
+void TestClientSession::backoffResetsAfterWelcome()
+{
+    ClientOptions options;
+    options.backoff = BackoffOptions{100ms, 5'000ms, 2.0, 0.0};
+    Scripted s(options);
+    s.session.connect();
+    for (int i = 0; i < 5; ++i) { // grow the delay to 1.6 s
+        s.transport.refuse();
+        s.timer.advance(5'000ms);
+    }
+    s.transport.accept();
+    s.welcome("s1");
+    s.transport.serverClose(1006);
+    s.timer.advance(99ms);
+    QCOMPARE(s.transport.opens, 6);
+    s.timer.advance(1ms); // back to the initial 100 ms
+    QCOMPARE(s.transport.opens, 7);
+}
+
+void TestClientSession::connectTimeout()
+{
+    ClientOptions options;
+    options.connectTimeout = 2'000ms;
+    options.backoff = BackoffOptions{100ms, 100ms, 2.0, 0.0};
+    Scripted s(options);
+    Recorder errors;
+    auto h = s.session.on("error", errors.listener());
+    s.session.connect();
+    s.transport.accept(); // open, but the server never welcomes
+    s.timer.advance(1'999ms);
+    QVERIFY(s.transport.closeRequests.empty());
+    s.timer.advance(1ms);
+    QCOMPARE(s.transport.closeRequests, std::vector<std::uint16_t>{3006});
+    s.transport.serverClose(3006, "connect timeout");
+    QCOMPARE(s.session.state(), ClientState::Reconnecting);
+    QCOMPARE(s.session.lastError(), make_error_code(Error::Timeout));
+    QCOMPARE(errors.keys.size(), std::size_t(1));
+    s.timer.advance(100ms);
+    QCOMPARE(s.transport.opens, 2);
+}
+
+void TestClientSession::tokenProviderOnEveryConnect()
+{
+    Scripted s;
+    int calls = 0;
+    s.session.setTokenProvider([&](std::function<void(std::string)> deliver) {
+        ++calls;
+        deliver("token-" + std::to_string(calls));
+    });
+    s.session.connect();
+    s.transport.accept();
+    QCOMPARE(str(s.transport.takeOne(), "token"), std::string("token-1"));
+    s.welcome("s1");
+
+    for (int round = 2; round <= 4; ++round) {
+        s.transport.serverClose(round == 3 ? 3004 : 1006); // 3004: token expired
+        s.timer.advance(10'000ms);
+        QCOMPARE(calls, round);
+        s.transport.accept();
+        QCOMPARE(str(s.transport.takeOne(), "token"), "token-" + std::to_string(round));
+        s.welcome("s");
+    }
+    QCOMPARE(s.transport.opens, 4);
+}
+
+void TestClientSession::tokenProviderLate()
+{
+    ClientOptions options;
+    options.connectTimeout = 1'000ms;
+    options.backoff = BackoffOptions{100ms, 100ms, 2.0, 0.0};
+    Scripted s(options);
+    std::vector<std::function<void(std::string)>> deliveries;
+    s.session.setTokenProvider([&](std::function<void(std::string)> deliver) { deliveries.push_back(std::move(deliver)); });
+    s.session.connect();
+    QCOMPARE(s.transport.opens, 0); // waits for the token
+    QCOMPARE(deliveries.size(), std::size_t(1));
+
+    // No token within the connect timeout: the attempt fails and another starts after backoff.
+    s.timer.advance(1'000ms);
+    QCOMPARE(s.session.state(), ClientState::Reconnecting);
+    QCOMPARE(s.session.lastError(), make_error_code(Error::Timeout));
+    s.timer.advance(100ms);
+    QCOMPARE(deliveries.size(), std::size_t(2));
+
+    deliveries[0]("stale"); // a late token of an abandoned attempt is ignored
+    QCOMPARE(s.transport.opens, 0);
+    deliveries[1]("fresh");
+    QCOMPARE(s.transport.opens, 1);
+    deliveries[1]("twice"); // only the first delivery counts
+    QCOMPARE(s.transport.opens, 1);
+    s.transport.accept();
+    QCOMPARE(str(s.transport.takeOne(), "token"), std::string("fresh"));
+}
+
+void TestClientSession::sessionStartedAndClose()
+{
+    Scripted s;
+    Recorder started, closed;
+    auto h1 = s.session.on("session.started", started.listener());
+    auto h2 = s.session.on("close", closed.listener());
+    std::string startedSession;
+    auto h3 = s.session.on("session.started", [&](const ClientEvent &e) {
+        startedSession = std::string(e.data.as_object().at("session").as_string());
+        QVERIFY(e.channel.empty());
+        QCOMPARE(s.session.state(), ClientState::Connected);
+    });
+    s.establish("xyz");
+    QCOMPARE(started.keys, std::vector<std::string>{"session.started"});
+    QCOMPARE(startedSession, std::string("xyz"));
+
+    s.transport.serverClose(3002, "idle");
+    QCOMPARE(closed.keys, std::vector<std::string>{"close"});
+    const json::object data = json::parse(closed.data[0]).as_object();
+    QCOMPARE(num(data, "code"), std::int64_t(3002));
+    QCOMPARE(str(data, "reason"), std::string("idle"));
+    QCOMPARE(data.at("reconnect").as_bool(), true);
+}
+
+void TestClientSession::publishAck()
+{
+    Scripted s;
+    s.establish();
+    std::vector<std::pair<std::error_code, std::uint64_t>> acks;
+    s.session.publish("chat", "msg", R"({"text":"hi"})",
+                      [&](std::error_code ec, AckInfo info) { acks.emplace_back(ec, info.offset); }, true);
+    const json::object frame = s.transport.takeOne();
+    QCOMPARE(str(frame, "op"), std::string("publish"));
+    QCOMPARE(str(frame, "channel"), std::string("chat"));
+    QCOMPARE(str(frame, "event"), std::string("msg"));
+    QCOMPARE(json::serialize(frame.at("data")), std::string(R"({"text":"hi"})"));
+    QCOMPARE(frame.at("skipSelf").as_bool(), true);
+    QCOMPARE(s.session.pendingOperations(), std::size_t(1));
+
+    s.transport.feed(R"({"op":"ack","ackId":)" + ackIdText(frame) + R"(,"offset":42})");
+    QCOMPARE(acks.size(), std::size_t(1));
+    QCOMPARE(acks[0].first, std::error_code());
+    QCOMPARE(acks[0].second, std::uint64_t(42));
+    QCOMPARE(s.session.pendingOperations(), std::size_t(0));
+
+    // Without a callback no ackId is sent and nothing is waited for.
+    s.session.publish("chat", "msg", "1");
+    QVERIFY(!s.transport.takeOne().contains("ackId"));
+    QCOMPARE(s.session.pendingOperations(), std::size_t(0));
+}
+
+void TestClientSession::ackTimeoutFreesState()
+{
+    ClientOptions options;
+    options.ackTimeout = 500ms;
+    Scripted s(options);
+    s.establish();
+    const std::size_t timersBefore = s.timer.pendingCount();
+    int calls = 0;
+    std::error_code result;
+    s.session.publish("chat", "msg", "{}", [&](std::error_code ec, AckInfo) { ++calls; result = ec; });
+    const std::string ackId = ackIdText(s.transport.takeOne());
+    QCOMPARE(s.session.pendingOperations(), std::size_t(1));
+    QCOMPARE(s.timer.pendingCount(), timersBefore + 1);
+
+    s.timer.advance(499ms);
+    QCOMPARE(calls, 0);
+    s.timer.advance(1ms);
+    QCOMPARE(calls, 1);
+    QCOMPARE(result, make_error_code(Error::Timeout));
+    QCOMPARE(s.session.pendingOperations(), std::size_t(0));
+    QCOMPARE(s.timer.pendingCount(), timersBefore);
+
+    // A late ack changes nothing: the callback ran once.
+    s.transport.feed(R"({"op":"ack","ackId":)" + ackId + R"(,"offset":1})");
+    QCOMPARE(calls, 1);
+}
+
+void TestClientSession::replyAndReplyTimeout()
+{
+    ClientOptions options;
+    options.replyTimeout = 3'000ms;
+    Scripted s(options);
+    s.establish();
+
+    std::vector<std::string> replies;
+    std::vector<std::error_code> errors;
+    auto collect = [&](std::error_code ec, const json::value &v) {
+        errors.push_back(ec);
+        replies.push_back(json::serialize(v));
+    };
+
+    s.session.request("users.create", R"({"name":"Ada"})", collect);
+    const json::object frame = s.transport.takeOne();
+    QCOMPARE(str(frame, "op"), std::string("request"));
+    QCOMPARE(str(frame, "topic"), std::string("users.create"));
+    QCOMPARE(json::serialize(frame.at("payload")), std::string(R"({"name":"Ada"})"));
+    QVERIFY(frame.contains("ackId"));
+    const std::string id = ackIdText(frame);
+
+    // The gateway's ack does not answer a request: the reply does.
+    s.transport.feed(R"({"op":"ack","ackId":)" + id + "}");
+    QVERIFY(replies.empty());
+    QCOMPARE(s.session.pendingOperations(), std::size_t(1));
+    s.transport.feed(R"({"op":"reply","topic":"users.create","payload":{"id":7},"ackId":)" + id + "}");
+    QCOMPARE(replies, std::vector<std::string>{R"({"id":7})"});
+    QCOMPARE(errors[0], std::error_code());
+    QCOMPARE(s.session.pendingOperations(), std::size_t(0));
+
+    // A reply that never comes: Timeout after the per-call timeout, state freed.
+    const std::size_t timersBefore = s.timer.pendingCount();
+    s.session.request("slow", "null", collect, 250ms);
+    const std::string slowId = ackIdText(s.transport.takeOne());
+    s.transport.feed(R"({"op":"ack","ackId":)" + slowId + "}");
+    s.timer.advance(249ms);
+    QCOMPARE(replies.size(), std::size_t(1));
+    s.timer.advance(1ms);
+    QCOMPARE(replies.size(), std::size_t(2));
+    QCOMPARE(errors[1], make_error_code(Error::Timeout));
+    QCOMPARE(replies[1], std::string("null"));
+    QCOMPARE(s.session.pendingOperations(), std::size_t(0));
+    QCOMPARE(s.timer.pendingCount(), timersBefore);
+
+    // The default reply timeout applies when none is given.
+    s.session.request("slow", "", collect);
+    s.transport.take();
+    s.timer.advance(2'999ms);
+    QCOMPARE(replies.size(), std::size_t(2));
+    s.timer.advance(1ms);
+    QCOMPARE(errors.size(), std::size_t(3));
+    QCOMPARE(errors[2], make_error_code(Error::Timeout));
+}
+
+void TestClientSession::errorReply()
+{
+    Scripted s;
+    s.establish();
+    std::error_code error;
+    std::string payload;
+    s.session.request("orders.place", "{}", [&](std::error_code ec, const json::value &v) {
+        error = ec;
+        payload = json::serialize(v);
+    });
+    const std::string id = ackIdText(s.transport.takeOne());
+    s.transport.feed(R"({"op":"reply","topic":"error","payload":{"message":"out of stock","status":409,"trace":"t1"},"ackId":)" + id + "}");
+    QCOMPARE(error, make_error_code(Error::AlreadySubscribed)); // 409: the status is the code
+    QCOMPARE(error.value(), 409);
+    const json::object p = json::parse(payload).as_object();
+    QCOMPARE(str(p, "message"), std::string("out of stock"));
+    QCOMPARE(str(p, "trace"), std::string("t1"));
+    QCOMPARE(s.session.pendingOperations(), std::size_t(0));
+}
+
+void TestClientSession::errorFrameForRequest()
+{
+    Scripted s;
+    s.establish();
+    std::error_code error;
+    std::string payload;
+    s.session.request("nobody", "1", [&](std::error_code ec, const json::value &v) {
+        error = ec;
+        payload = json::serialize(v);
+    });
+    const std::string id = ackIdText(s.transport.takeOne());
+    s.transport.feed(R"({"op":"error","code":404,"message":"no handler","ackId":)" + id + "}");
+    QCOMPARE(error, make_error_code(Error::NotFound));
+    QCOMPARE(str(json::parse(payload).as_object(), "message"), std::string("no handler"));
+
+    // An error answering a publish fails its ack and is not reported as a session error.
+    Recorder errors;
+    auto h = s.session.on("error", errors.listener());
+    std::error_code ackError;
+    s.session.publish("chat", "m", "1", [&](std::error_code ec, AckInfo) { ackError = ec; });
+    const std::string pid = ackIdText(s.transport.takeOne());
+    s.transport.feed(R"({"op":"error","code":403,"message":"publish requires a subscription","ackId":)" + pid + "}");
+    QCOMPARE(ackError, make_error_code(Error::Forbidden));
+    QVERIFY(errors.keys.empty());
+    QCOMPARE(s.session.pendingOperations(), std::size_t(0));
+}
+
+void TestClientSession::errorFrameWithoutAck()
+{
+    Scripted s;
+    s.establish();
+    Recorder errors;
+    auto h = s.session.on("error", errors.listener());
+    s.transport.feed(R"({"op":"error","code":429,"name":"rate_limited","message":"slow down"})");
+    QCOMPARE(errors.keys, std::vector<std::string>{"error"});
+    QCOMPARE(s.session.lastError(), make_error_code(Error::RateLimited));
+    QCOMPARE(str(json::parse(errors.data[0]).as_object(), "message"), std::string("slow down"));
+    QCOMPARE(s.session.state(), ClientState::Connected);
+}
+
+void TestClientSession::notConnectedFailsFast()
+{
+    Scripted s;
+    std::error_code ackError, replyError;
+    s.session.publish("chat", "m", "1", [&](std::error_code ec, AckInfo) { ackError = ec; });
+    s.session.request("t", "1", [&](std::error_code ec, const json::value &) { replyError = ec; });
+    QVERIFY(!ackError && !replyError); // never inside the call
+    QCOMPARE(s.executor.runPending(), std::size_t(2));
+    QCOMPARE(ackError, make_error_code(Error::NotConnected));
+    QCOMPARE(replyError, make_error_code(Error::NotConnected));
+    QVERIFY(s.transport.sent.empty());
+    QCOMPARE(s.session.pendingOperations(), std::size_t(0));
+
+    // Connecting is not connected either.
+    s.session.connect();
+    s.transport.accept();
+    s.transport.take();
+    ackError = {};
+    s.session.publish("chat", "m", "1", [&](std::error_code ec, AckInfo) { ackError = ec; });
+    s.executor.runPending();
+    QCOMPARE(ackError, make_error_code(Error::NotConnected));
+
+    // Invalid JSON text is refused before it reaches the wire.
+    s.welcome("s1");
+    s.session.publish("chat", "m", "{not json", [&](std::error_code ec, AckInfo) { ackError = ec; });
+    s.executor.runPending();
+    QCOMPARE(ackError, make_error_code(Error::BadRequest));
+    QVERIFY(s.transport.sent.empty());
+}
+
+void TestClientSession::pendingFailOnDisconnect()
+{
+    Scripted s;
+    s.establish();
+    std::error_code ackError, replyError;
+    s.session.publish("chat", "m", "1", [&](std::error_code ec, AckInfo) { ackError = ec; });
+    s.session.request("t", "1", [&](std::error_code ec, const json::value &) { replyError = ec; });
+    QCOMPARE(s.session.pendingOperations(), std::size_t(2));
+    s.transport.serverClose(1006, "");
+    // Lost with the connection: failed at once, not left to time out.
+    QCOMPARE(ackError, make_error_code(Error::NotConnected));
+    QCOMPARE(replyError, make_error_code(Error::NotConnected));
+    QCOMPARE(s.session.pendingOperations(), std::size_t(0));
+}
+
+void TestClientSession::closeCancelsPending()
+{
+    Scripted s;
+    s.establish();
+    std::vector<std::error_code> results;
+    s.session.publish("chat", "m", "1", [&](std::error_code ec, AckInfo) { results.push_back(ec); });
+    s.session.request("t", "1", [&](std::error_code ec, const json::value &) { results.push_back(ec); });
+    s.session.close();
+    QVERIFY(results.empty()); // not inside close()
+    QCOMPARE(s.session.pendingOperations(), std::size_t(0));
+    s.executor.runPending();
+    QCOMPARE(results, (std::vector<std::error_code>{make_error_code(Error::Cancelled), make_error_code(Error::Cancelled)}));
+    // The transport's late report of the close changes nothing.
+    s.transport.serverClose(1000, "");
+    QCOMPARE(results.size(), std::size_t(2));
+    QCOMPARE(s.session.state(), ClientState::Closed);
+}
+
+void TestClientSession::subscribeQueuedUntilConnected()
+{
+    Scripted s;
+    ClientChannel &news = s.session.subscribe("news");
+    QCOMPARE(&s.session.subscribe("news"), &news); // one object per name
+    QCOMPARE(s.session.channel("news"), &news);
+    QVERIFY(!news.subscribed());
+    s.session.connect();
+    s.transport.accept();
+    QCOMPARE(str(s.transport.takeOne(), "op"), std::string("connect"));
+    s.welcome("s1");
+    const json::object sub = s.transport.takeOne();
+    QCOMPARE(str(sub, "op"), std::string("subscribe"));
+    QCOMPARE(str(sub, "channel"), std::string("news"));
+    QVERIFY(!sub.contains("recover")); // nothing to recover yet
+    int changes = 0;
+    auto h = news.onStateChanged([&] { ++changes; });
+    s.transport.feed(R"({"op":"subscribed","channel":"news","ackId":)" + ackIdText(sub)
+                     + R"(,"type":"public","epoch":"e1","offset":5,"publications":[]})");
+    QVERIFY(news.subscribed());
+    QVERIFY(!news.recovered()); // no recovery was asked
+    QCOMPARE(news.position(), (StreamPosition{5, "e1"}));
+    QCOMPARE(changes, 1);
+
+    // Subscribing while connected sends at once.
+    s.session.subscribe("sport", SubscribeOptions{"sig", R"({"user_id":"u"})", true});
+    const json::object sport = s.transport.takeOne();
+    QCOMPARE(str(sport, "channel"), std::string("sport"));
+    QCOMPARE(str(sport, "auth"), std::string("sig"));
+    QCOMPARE(str(sport.at("channelData").as_object(), "user_id"), std::string("u"));
+
+    s.session.unsubscribe("news");
+    QCOMPARE(s.session.channel("news"), nullptr);
+    const json::object unsub = s.transport.takeOne();
+    QCOMPARE(str(unsub, "op"), std::string("unsubscribe"));
+    QCOMPARE(str(unsub, "channel"), std::string("news"));
+    // Messages for a channel we left are not delivered; its late answers raise nothing.
+    Recorder rec, errors;
+    auto h1 = s.session.on("news.*", rec.listener());
+    auto h2 = s.session.on("error", errors.listener());
+    s.transport.feed(message("news", "m", "1", 6));
+    s.transport.feed(R"({"op":"unsubscribed","channel":"news","ackId":)" + ackIdText(unsub) + "}");
+    QVERIFY(rec.keys.empty());
+    QVERIFY(errors.keys.empty());
+}
+
+void TestClientSession::subscribeRefused()
+{
+    Scripted s;
+    s.establish();
+    Recorder errors;
+    auto h = s.session.on("error", errors.listener());
+    ClientChannel &secret = s.session.subscribe("private-x");
+    const json::object sub = s.transport.takeOne();
+    s.transport.feed(R"({"op":"error","code":401,"message":"unauthorized","channel":"private-x","ackId":)" + ackIdText(sub) + "}");
+    QVERIFY(!secret.subscribed());
+    QCOMPARE(secret.lastError(), make_error_code(Error::Unauthorized));
+    QCOMPARE(errors.keys.size(), std::size_t(1));
+
+    // No answer at all: the subscribe times out on the channel.
+    ClientChannel &silent = s.session.subscribe("quiet");
+    s.transport.take();
+    s.timer.advance(5'000ms);
+    QCOMPARE(silent.lastError(), make_error_code(Error::Timeout));
+    QCOMPARE(s.session.pendingOperations(), std::size_t(0)); // subscribes are not counted
+}
+
+void TestClientSession::resubscribeWithRecovery()
+{
+    Scripted s;
+    s.establish();
+    ClientChannel &ch = s.session.subscribe("feed");
+    s.transport.feed(R"({"op":"subscribed","channel":"feed","ackId":)" + ackIdText(s.transport.takeOne())
+                     + R"(,"type":"public","epoch":"E","offset":10,"publications":[]})");
+    Recorder rec;
+    auto h = s.session.on("feed.*", rec.listener());
+    s.transport.feed(message("feed", "tick", "11", 11));
+    s.transport.feed(message("feed", "tick", "12", 12));
+    QCOMPARE(ch.position(), (StreamPosition{12, "E"}));
+
+    s.transport.serverClose(3001, "slow consumer");
+    QVERIFY(!ch.subscribed());
+    QCOMPARE(ch.position(), (StreamPosition{12, "E"})); // kept for recovery
+    s.timer.advance(10'000ms);
+    s.transport.accept();
+    s.transport.take();
+    s.welcome("s2");
+    const json::object sub = s.transport.takeOne();
+    QCOMPARE(str(sub, "op"), std::string("subscribe"));
+    const json::object recover = sub.at("recover").as_object();
+    QCOMPARE(num(recover, "offset"), std::int64_t(12));
+    QCOMPARE(str(recover, "epoch"), std::string("E"));
+
+    // Missed publications come first, in order; a live duplicate of one of them is dropped.
+    s.transport.feed(R"({"op":"subscribed","channel":"feed","ackId":)" + ackIdText(sub)
+                     + R"(,"type":"public","epoch":"E","offset":14,"recovered":true,"publications":[)"
+                       R"({"channel":"feed","event":"tick","data":13,"offset":13,"ts":1},)"
+                       R"({"channel":"feed","event":"tick","data":14,"offset":14,"ts":1}]})");
+    QVERIFY(ch.subscribed());
+    QVERIFY(ch.recovered());
+    s.transport.feed(message("feed", "tick", "14", 14));
+    s.transport.feed(message("feed", "tick", "15", 15));
+    QCOMPARE(rec.offsets, (std::vector<std::uint64_t>{11, 12, 13, 14, 15}));
+    QCOMPARE(rec.data, (std::vector<std::string>{"11", "12", "13", "14", "15"}));
+    QCOMPARE(ch.position(), (StreamPosition{15, "E"}));
+
+    // A subscribe with recover = false never asks.
+    s.session.subscribe("fresh", SubscribeOptions{{}, {}, false});
+    s.transport.feed(R"({"op":"subscribed","channel":"fresh","ackId":)" + ackIdText(s.transport.takeOne())
+                     + R"(,"type":"public","epoch":"F","offset":3,"publications":[]})");
+    s.transport.serverClose(1006);
+    s.timer.advance(10'000ms);
+    s.transport.accept();
+    s.transport.take();
+    s.welcome("s3");
+    for (const json::object &f : s.transport.take()) {
+        if (str(f, "channel") == "fresh")
+            QVERIFY(!f.contains("recover"));
+        else
+            QCOMPARE(num(f.at("recover").as_object(), "offset"), std::int64_t(15));
+    }
+}
+
+void TestClientSession::presenceRoster()
+{
+    Scripted s;
+    s.establish();
+    ClientChannel &room = s.session.subscribe("presence-room");
+    s.transport.feed(R"({"op":"subscribed","channel":"presence-room","ackId":)" + ackIdText(s.transport.takeOne())
+                     + R"(,"type":"presence","epoch":"E","offset":0,"publications":[]})");
+    std::vector<std::string> changes;
+    auto h = room.onPresenceChanged([&](std::string_view kind, const Member &m) {
+        changes.push_back(std::string(kind) + ":" + m.userId);
+    });
+    Recorder rec;
+    auto h2 = s.session.on("presence-room.*", rec.listener());
+    s.transport.feed(R"({"op":"presence","event":"presence:subscription_succeeded","channel":"presence-room",)"
+                     R"("members":[{"id":"alice","info":{"name":"Alice"}},{"id":"me","info":null}]})");
+    QCOMPARE(room.members().size(), std::size_t(2));
+    QCOMPARE(room.members()[0].userId, std::string("alice"));
+    QCOMPARE(room.members()[0].info, std::string(R"({"name":"Alice"})"));
+    s.transport.feed(R"({"op":"presence","event":"presence:member_added","channel":"presence-room","member":{"id":"bob","info":{}}})");
+    QCOMPARE(room.members().size(), std::size_t(3));
+    s.transport.feed(R"({"op":"presence","event":"presence:member_removed","channel":"presence-room","member":{"id":"alice","info":null}})");
+    QCOMPARE(room.members().size(), std::size_t(2));
+    QCOMPARE(room.members()[0].userId, std::string("me"));
+    QCOMPARE(room.members()[1].userId, std::string("bob"));
+    QCOMPARE(changes, (std::vector<std::string>{"subscription_succeeded:", "member_added:bob", "member_removed:alice"}));
+    QCOMPARE(rec.keys, (std::vector<std::string>{"presence-room.presence:subscription_succeeded",
+                                                 "presence-room.presence:member_added",
+                                                 "presence-room.presence:member_removed"}));
+}
+
+void TestClientSession::onceListener()
+{
+    Scripted s;
+    s.establish();
+    s.session.subscribe("chat");
+    s.transport.take();
+    int once = 0, always = 0;
+    auto h1 = s.session.once("chat.msg", [&](const ClientEvent &) {
+        ++once;
+        // Re-entrant delivery from inside the listener must not run it again.
+        s.transport.feed(message("chat", "msg", "2"));
+    });
+    auto h2 = s.session.on("chat.msg", [&](const ClientEvent &) { ++always; });
+    s.transport.feed(message("chat", "msg", "1"));
+    s.transport.feed(message("chat", "msg", "3"));
+    QCOMPARE(once, 1);
+    QCOMPARE(always, 3);
+    h1.reset(); // already spent: harmless
+
+    // once() on a lifecycle key.
+    int started = 0;
+    auto h3 = s.session.once("session.started", [&](const ClientEvent &) { ++started; });
+    s.transport.serverClose(1006);
+    s.timer.advance(10'000ms);
+    s.transport.accept();
+    s.welcome("s2");
+    s.transport.serverClose(1006);
+    s.timer.advance(10'000ms);
+    s.transport.accept();
+    s.welcome("s3");
+    QCOMPARE(started, 1);
+}
+
+void TestClientSession::offInsideDispatch()
+{
+    Scripted s;
+    s.establish();
+    s.session.subscribe("chat");
+    s.transport.take();
+    std::vector<std::string> calls;
+    ListenerHandle second;
+    ListenerHandle added;
+    ListenerHandle first = s.session.on("chat.*", [&](const ClientEvent &) {
+        calls.push_back("first");
+        second.reset();  // removed before its turn: must not run for this event
+        first.reset();   // removing itself while running is allowed
+        added = s.session.on("chat.msg", [&](const ClientEvent &) { calls.push_back("added"); });
+    });
+    second = s.session.on("chat.msg", [&](const ClientEvent &) { calls.push_back("second"); });
+    auto third = s.session.on("**", [&](const ClientEvent &) { calls.push_back("third"); });
+    s.transport.feed(message("chat", "msg", "1"));
+    QCOMPARE(calls, (std::vector<std::string>{"first", "third"})); // added waits for the next event
+    calls.clear();
+    s.transport.feed(message("chat", "msg", "2"));
+    QCOMPARE(calls, (std::vector<std::string>{"third", "added"}));
+    QVERIFY(!second.active());
+}
+
+void TestClientSession::unsubscribeInsideDispatch()
+{
+    Scripted s;
+    s.establish();
+    ClientChannel &ch = s.session.subscribe("feed");
+    s.transport.feed(R"({"op":"subscribed","channel":"feed","ackId":)" + ackIdText(s.transport.takeOne())
+                     + R"(,"type":"public","epoch":"E","offset":2,"publications":[]})");
+    s.transport.serverClose(1006);
+    s.timer.advance(10'000ms);
+    s.transport.accept();
+    s.welcome("s2");
+    const json::object sub = s.transport.take().back();
+    int seen = 0;
+    auto h = s.session.on("feed.*", [&](const ClientEvent &e) {
+        ++seen;
+        QCOMPARE(e.channel, std::string_view("feed")); // views stay valid after unsubscribe
+        s.session.unsubscribe("feed");
+        QCOMPARE(e.channel, std::string_view("feed"));
+    });
+    int stateChanges = 0;
+    auto h2 = ch.onStateChanged([&] { ++stateChanges; });
+    s.transport.feed(R"({"op":"subscribed","channel":"feed","ackId":)" + ackIdText(sub)
+                     + R"(,"type":"public","epoch":"E","offset":5,"recovered":true,"publications":[)"
+                       R"({"event":"a","data":3,"offset":3},{"event":"b","data":4,"offset":4},{"event":"c","data":5,"offset":5}]})");
+    QCOMPARE(stateChanges, 1);
+    QCOMPARE(seen, 1); // the rest of the recovered batch is for a channel we left
+    QCOMPARE(s.session.channel("feed"), nullptr);
+}
+
+void TestClientSession::handleOutlivesSession()
+{
+    ListenerHandle handle;
+    ListenerHandle stateHandle;
+    ListenerHandle channelHandle;
+    {
+        Scripted s;
+        handle = s.session.on("a.b", [](const ClientEvent &) {});
+        stateHandle = s.session.onStateChanged([](ClientState) {});
+        channelHandle = s.session.subscribe("a").onStateChanged([] {});
+        QVERIFY(handle.active());
+    }
+    handle.reset(); // the session is gone: nothing to remove, nothing crashes
+    stateHandle.reset();
+    channelHandle.reset();
+    QVERIFY(!handle.active());
+}
+
+void TestClientSession::wildcardPatterns_data()
+{
+    QTest::addColumn<QString>("pattern");
+    QTest::addColumn<QString>("channel");
+    QTest::addColumn<QString>("event");
+    QTest::addColumn<bool>("match");
+    QTest::newRow("exact") << "chat.msg" << "chat" << "msg" << true;
+    QTest::newRow("exact other event") << "chat.msg" << "chat" << "join" << false;
+    QTest::newRow("star event") << "chat.*" << "chat" << "msg" << true;
+    QTest::newRow("star is one segment") << "chat.*" << "chat.room" << "msg" << false;
+    QTest::newRow("star channel") << "*.msg" << "chat" << "msg" << true;
+    QTest::newRow("star channel, dotted channel") << "*.msg" << "chat.room" << "msg" << false;
+    QTest::newRow("star star") << "*.*" << "chat" << "msg" << true;
+    QTest::newRow("star middle") << "chat.*.msg" << "chat.room" << "msg" << true;
+    QTest::newRow("star middle, too short") << "chat.*.msg" << "chat" << "msg" << false;
+    QTest::newRow("double star one") << "chat.**" << "chat" << "msg" << true;
+    QTest::newRow("double star many") << "chat.**" << "chat.room.7" << "msg" << true;
+    QTest::newRow("double star needs one") << "chat.msg.**" << "chat" << "msg" << false;
+    QTest::newRow("double star all") << "**" << "a.b.c" << "d" << true;
+    QTest::newRow("double star other prefix") << "chat.**" << "chatter" << "msg" << false;
+    QTest::newRow("prefix only") << "chat" << "chat" << "msg" << false;
+    QTest::newRow("longer pattern") << "chat.msg.x" << "chat" << "msg" << false;
+    QTest::newRow("dotted channel exact") << "a.b.msg" << "a.b" << "msg" << true;
+    QTest::newRow("slashes are not separators") << "*.temp" << "sensors/room-1" << "temp" << true;
+    QTest::newRow("presence events") << "presence-room.*" << "presence-room" << "presence:member_added" << true;
+    QTest::newRow("invalid: ** not last") << "a.**.msg" << "a.b" << "msg" << false;
+    QTest::newRow("invalid: mixed wildcard") << "ch*.msg" << "chat" << "msg" << false;
+    QTest::newRow("invalid: empty segment") << "chat..msg" << "chat" << "msg" << false;
+    QTest::newRow("invalid: empty") << "" << "chat" << "msg" << false;
+    QTest::newRow("invalid: trailing dot") << "chat." << "chat" << "msg" << false;
+}
+
+void TestClientSession::wildcardPatterns()
+{
+    QFETCH(QString, pattern);
+    QFETCH(QString, channel);
+    QFETCH(QString, event);
+    QFETCH(bool, match);
+    Scripted s;
+    s.establish();
+    s.session.subscribe(channel.toStdString());
+    s.transport.take();
+    int calls = 0;
+    auto h = s.session.on(pattern.toStdString(), [&](const ClientEvent &e) {
+        ++calls;
+        QCOMPARE(e.channel, std::string_view(channel.toStdString()));
+        QCOMPARE(e.event, std::string_view(event.toStdString()));
+    });
+    const bool invalid = QByteArray(QTest::currentDataTag()).startsWith("invalid");
+    QCOMPARE(h.active(), !invalid); // an invalid pattern registers nothing
+    if (event.startsWith("presence:")) {
+        s.transport.feed(R"({"op":"presence","event":")" + event.toStdString() + R"(","channel":")" + channel.toStdString()
+                         + R"(","member":{"id":"x","info":null}})");
+    } else {
+        s.transport.feed(message(channel.toStdString(), event.toStdString(), "null"));
+    }
+    QCOMPARE(calls, match ? 1 : 0);
+}
+
+void TestClientSession::lifecycleNotCaughtByWildcards()
+{
+    Scripted s;
+    Recorder any, session;
+    auto h1 = s.session.on("**", any.listener());
+    auto h2 = s.session.on("session.*", session.listener());
+    s.establish();
+    s.transport.feed(R"({"op":"error","code":400,"message":"x"})");
+    s.transport.serverClose(1006);
+    QVERIFY(any.keys.empty());
+    QVERIFY(session.keys.empty());
+}
+
+void TestClientSession::binaryMessage()
+{
+    Scripted s;
+    s.establish();
+    s.session.subscribe("cam");
+    s.transport.take();
+    std::string payload;
+    bool binary = false;
+    auto h = s.session.on("cam.frame", [&](const ClientEvent &e) {
+        binary = e.binary;
+        payload = std::string(e.binaryData);
+    });
+    std::string frame("\x01\x00\x03" "cam" "\x00\x05" "frame", 1 + 2 + 3 + 2 + 5);
+    frame += std::string("\x00\xff\x10", 3);
+    s.transport.feedBinary(frame);
+    QVERIFY(binary);
+    QCOMPARE(payload, std::string("\x00\xff\x10", 3));
+
+    Recorder errors;
+    auto h2 = s.session.on("error", errors.listener());
+    s.transport.feedBinary(std::string("\x01\x00\x09" "cam", 6)); // channel length past the end
+    QCOMPARE(errors.keys.size(), std::size_t(1));
+    QCOMPARE(s.session.lastError(), make_error_code(Error::BadRequest));
+}
+
+void TestClientSession::badFramesFromServer()
+{
+    Scripted s;
+    s.establish();
+    Recorder errors;
+    auto h = s.session.on("error", errors.listener());
+    for (std::string_view bad : {"not json", "[1,2]", "{\"op\":", "\"text\""})
+        s.transport.feed(bad);
+    QCOMPARE(errors.keys.size(), std::size_t(4));
+    // Unknown ops and odd fields are ignored, never fatal.
+    s.transport.feed(R"({"op":"future-op","x":1})");
+    s.transport.feed(R"({"op":"ack","ackId":"not-a-number"})");
+    s.transport.feed(R"({"op":"message","channel":5,"event":null})");
+    s.transport.feed(R"({"op":"presence","event":"presence:member_added","channel":"nope"})");
+    QCOMPARE(errors.keys.size(), std::size_t(4));
+    QCOMPARE(s.session.state(), ClientState::Connected);
+}
+
+void TestClientSession::pingAnswered()
+{
+    Scripted s;
+    s.establish();
+    s.transport.feed(R"({"op":"ping"})");
+    QCOMPARE(str(s.transport.takeOne(), "op"), std::string("pong"));
+}
+
+// ======================= end to end =======================
+
+void TestClientSession::e2eSubscribeAndReceive()
+{
+    Server server;
+    Peer alice(server), bob(server);
+    QVERIFY(alice.connect());
+    QVERIFY(bob.connect());
+    QCOMPARE(alice.session.sessionId(), alice.transport.serverSessionId());
+    QVERIFY(alice.session.sessionId() != bob.session.sessionId());
+
+    Recorder aliceSees, bobSees;
+    auto h1 = alice.session.on("news.*", aliceSees.listener());
+    auto h2 = bob.session.on("news.*", bobSees.listener());
+    ClientChannel &news = alice.session.subscribe("news");
+    bob.session.subscribe("news");
+    server.settle();
+    QVERIFY(news.subscribed());
+    QCOMPARE(server.hub.subscriberCount("news"), std::size_t(2));
+
+    std::vector<std::uint64_t> acks;
+    bob.session.publish("news", "headline", R"({"title":"hello"})",
+                        [&](std::error_code ec, AckInfo info) { QVERIFY(!ec); acks.push_back(info.offset); });
+    bob.session.publish("news", "headline", R"({"title":"quiet"})",
+                        [&](std::error_code ec, AckInfo info) { QVERIFY(!ec); acks.push_back(info.offset); }, true);
+    server.settle();
+    QCOMPARE(acks, (std::vector<std::uint64_t>{1, 2}));
+    QCOMPARE(aliceSees.data, (std::vector<std::string>{R"({"title":"hello"})", R"({"title":"quiet"})"}));
+    QCOMPARE(bobSees.data, (std::vector<std::string>{R"({"title":"hello"})"})); // skipSelf
+    QCOMPARE(aliceSees.offsets, (std::vector<std::uint64_t>{1, 2}));
+    QCOMPARE(news.position().offset, std::uint64_t(2));
+    QCOMPARE(bob.session.pendingOperations(), std::size_t(0));
+
+    // Server-side broadcast reaches both; a publish to a channel not subscribed is refused.
+    server.hub.broadcast("news", "flash", "3");
+    std::error_code refused;
+    alice.session.publish("other", "x", "1", [&](std::error_code ec, AckInfo) { refused = ec; });
+    server.settle();
+    QCOMPARE(aliceSees.keys.back(), std::string("news.flash"));
+    QCOMPARE(bobSees.keys.back(), std::string("news.flash"));
+    QCOMPARE(refused, make_error_code(Error::Forbidden));
+
+    alice.session.unsubscribe("news");
+    server.settle();
+    QCOMPARE(server.hub.subscriberCount("news"), std::size_t(1));
+}
+
+void TestClientSession::e2eRequestReply()
+{
+    Server server;
+    server.protocol.setRequestHandler("math.add", [](const RequestContext &ctx, std::shared_ptr<Responder> r) {
+        const json::object in = json::parse(ctx.payload).as_object();
+        r->reply(std::to_string(in.at("a").as_int64() + in.at("b").as_int64()));
+    });
+    server.protocol.setRequestHandler("fail", [](const RequestContext &, std::shared_ptr<Responder> r) {
+        r->fail("nope", 422);
+    });
+    std::shared_ptr<Responder> parked;
+    server.protocol.setRequestHandler("never", [&](const RequestContext &, std::shared_ptr<Responder> r) { parked = r; });
+    ClientOptions options;
+    options.replyTimeout = 1'000ms;
+    Peer peer(server, options);
+    QVERIFY(peer.connect());
+
+    std::vector<std::string> results;
+    auto collect = [&](std::error_code ec, const json::value &v) {
+        results.push_back(std::to_string(ec.value()) + " " + json::serialize(v));
+    };
+    peer.session.request("math.add", R"({"a":2,"b":3})", collect);
+    peer.session.request("fail", "{}", collect);
+    peer.session.request("missing", "{}", collect);
+    peer.session.request("never", "{}", collect);
+    server.settle();
+    QCOMPARE(results.size(), std::size_t(3));
+    QCOMPARE(results[0], std::string("0 5"));
+    QVERIFY2(results[1].starts_with("422 ") && results[1].find("\"nope\"") != std::string::npos, results[1].c_str());
+    QVERIFY2(results[2].starts_with("404 "), results[2].c_str());
+    QCOMPARE(peer.session.pendingOperations(), std::size_t(1));
+    server.timer.advance(1'000ms);
+    QCOMPARE(results.size(), std::size_t(4));
+    QCOMPARE(results[3], std::string("408 null"));
+    QCOMPARE(peer.session.pendingOperations(), std::size_t(0));
+    parked->reply("1"); // too late: discarded by the client
+    server.settle();
+    QCOMPARE(results.size(), std::size_t(4));
+}
+
+void TestClientSession::e2eReconnectRecovers_data()
+{
+    // A channel without a stream at subscribe time gives no epoch: the client recovers from
+    // the stream's start and skips what it saw live. With a stream, it recovers by epoch.
+    QTest::addColumn<bool>("streamExists");
+    QTest::newRow("channel new at subscribe") << false;
+    QTest::newRow("channel with history") << true;
+}
+
+void TestClientSession::e2eReconnectRecovers()
+{
+    QFETCH(bool, streamExists);
+    Server server;
+    if (streamExists)
+        server.hub.broadcast("feed", "tick", "0");
+    Peer peer(server);
+    QVERIFY(peer.connect());
+    ClientChannel &feed = peer.session.subscribe("feed");
+    Recorder rec;
+    auto h = peer.session.on("feed.*", rec.listener());
+    server.settle();
+    QCOMPARE(feed.position().epoch.empty(), !streamExists);
+    server.hub.broadcast("feed", "tick", "1");
+    server.settle();
+    QCOMPARE(rec.data, std::vector<std::string>{"1"});
+    const std::string firstSession = peer.session.sessionId();
+
+    std::vector<ClientState> states;
+    auto hs = peer.session.onStateChanged([&](ClientState st) { states.push_back(st); });
+    peer.transport.drop();
+    server.settle();
+    QCOMPARE(peer.session.state(), ClientState::Reconnecting);
+    QCOMPARE(server.hub.subscriberCount("feed"), std::size_t(0)); // the server saw it go
+
+    for (int i = 2; i <= 4; ++i)
+        server.hub.broadcast("feed", "tick", std::to_string(i));
+    QVERIFY(peer.awaitReconnect());
+    QVERIFY(peer.session.sessionId() != firstSession);
+    QVERIFY(feed.subscribed());
+    QVERIFY(feed.recovered());
+    server.hub.broadcast("feed", "tick", "5");
+    server.settle();
+    const std::uint64_t base = streamExists ? 1 : 0;
+    QCOMPARE(rec.data, (std::vector<std::string>{"1", "2", "3", "4", "5"}));
+    QCOMPARE(rec.offsets, (std::vector<std::uint64_t>{base + 1, base + 2, base + 3, base + 4, base + 5}));
+    QCOMPARE(feed.position().offset, base + 5);
+    QVERIFY(!feed.position().epoch.empty());
+    QCOMPARE(states, (std::vector<ClientState>{ClientState::Reconnecting, ClientState::Connected}));
+}
+
+void TestClientSession::e2eRecoveryFailsWhenHistoryIsGone()
+{
+    Server server(/*historySize=*/2);
+    Peer peer(server);
+    QVERIFY(peer.connect());
+    ClientChannel &feed = peer.session.subscribe("feed");
+    Recorder rec;
+    auto h = peer.session.on("feed.*", rec.listener());
+    server.settle();
+    server.hub.broadcast("feed", "tick", "1");
+    server.settle();
+
+    peer.transport.drop();
+    server.settle();
+    for (int i = 2; i <= 6; ++i) // five missed, two kept: the gap is gone
+        server.hub.broadcast("feed", "tick", std::to_string(i));
+    QVERIFY(peer.awaitReconnect());
+    QVERIFY(feed.subscribed());
+    QVERIFY(!feed.recovered());
+    QCOMPARE(feed.position().offset, std::uint64_t(6)); // continues from the top
+    server.hub.broadcast("feed", "tick", "7");
+    server.settle();
+    QCOMPARE(rec.data.front(), std::string("1"));
+    QCOMPARE(rec.data.back(), std::string("7"));
+    QVERIFY(rec.data.size() < 7); // something was missed, and the channel says so
+}
+
+void TestClientSession::e2ePresenceTwoClients()
+{
+    Server server;
+    server.hub.setAuthorizer([](const AuthRequest &) { return AuthDecision{true, {}, {}}; });
+    Peer alice(server), bob(server);
+    QVERIFY(alice.connect());
+    QVERIFY(bob.connect());
+
+    ClientChannel &aliceRoom = alice.session.subscribe("presence-room", SubscribeOptions{{}, R"({"user_id":"alice","user_info":{"name":"Alice"}})", true});
+    server.settle();
+    QCOMPARE(aliceRoom.members().size(), std::size_t(1));
+    std::vector<std::string> aliceSaw;
+    auto h = aliceRoom.onPresenceChanged([&](std::string_view kind, const Member &m) {
+        aliceSaw.push_back(std::string(kind) + ":" + m.userId);
+    });
+
+    ClientChannel &bobRoom = bob.session.subscribe("presence-room", SubscribeOptions{{}, R"({"user_id":"bob","user_info":{"name":"Bob"}})", true});
+    server.settle();
+    auto ids = [](const ClientChannel &ch) {
+        std::vector<std::string> out;
+        for (const Member &m : ch.members())
+            out.push_back(m.userId);
+        std::sort(out.begin(), out.end());
+        return out;
+    };
+    QCOMPARE(ids(bobRoom), (std::vector<std::string>{"alice", "bob"}));
+    QCOMPARE(ids(aliceRoom), (std::vector<std::string>{"alice", "bob"}));
+    QCOMPARE(aliceSaw, std::vector<std::string>{"member_added:bob"});
+    for (const Member &m : aliceRoom.members()) {
+        if (m.userId == "bob")
+            QCOMPARE(json::parse(m.info).as_object().at("name").as_string(), json::string("Bob"));
+    }
+
+    bob.session.close();
+    server.settle();
+    QCOMPARE(ids(aliceRoom), std::vector<std::string>{"alice"});
+    QCOMPARE(aliceSaw, (std::vector<std::string>{"member_added:bob", "member_removed:bob"}));
+}
+
+void TestClientSession::e2eServerRefusedThenUp()
+{
+    Server server;
+    ClientOptions options;
+    options.backoff = BackoffOptions{100ms, 400ms, 2.0, 0.0};
+    Peer peer(server, options);
+    Recorder errors;
+    auto h = peer.session.on("error", errors.listener());
+    peer.transport.refuse(true);
+    peer.session.connect();
+    server.settle();
+    QCOMPARE(peer.session.state(), ClientState::Reconnecting);
+    for (int i = 0; i < 3; ++i) {
+        server.timer.advance(400ms);
+        server.settle();
+    }
+    QCOMPARE(peer.session.state(), ClientState::Reconnecting);
+    QVERIFY(errors.keys.size() >= 3); // each failed attempt is reported
+    QCOMPARE(peer.session.lastError(), make_error_code(Error::NotConnected));
+    peer.transport.refuse(false);
+    QVERIFY(peer.awaitReconnect());
+}
+
+void TestClientSession::e2eStalledServerAckTimeout()
+{
+    Server server;
+    ClientOptions options;
+    options.ackTimeout = 1'000ms;
+    Peer peer(server, options);
+    QVERIFY(peer.connect());
+    peer.session.subscribe("feed");
+    server.settle();
+
+    peer.transport.stallServer(true);
+    std::vector<std::error_code> acks;
+    peer.session.publish("feed", "x", "1", [&](std::error_code ec, AckInfo) { acks.push_back(ec); });
+    server.settle();
+    QVERIFY(acks.empty());
+    server.timer.advance(1'000ms);
+    QCOMPARE(acks, std::vector<std::error_code>{make_error_code(Error::Timeout)});
+    QCOMPARE(peer.session.pendingOperations(), std::size_t(0));
+
+    // Released, the server handles the frame; its ack is late and ignored.
+    peer.transport.stallServer(false);
+    server.settle();
+    QCOMPARE(acks.size(), std::size_t(1));
+    QCOMPARE(peer.session.state(), ClientState::Connected);
+}
+
+QTEST_APPLESS_MAIN(TestClientSession)
+#include "tst_clientsession.moc"
