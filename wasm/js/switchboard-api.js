@@ -1,0 +1,304 @@
+// Switchboard browser client: the JavaScript API over the WebAssembly ClientSession.
+// Appended to the Emscripten loader (createSwitchboardModule) to form switchboard.js.
+// See switchboard.d.ts for the documented surface and docs/browser.md for a walkthrough.
+(function (root) {
+  'use strict';
+
+  var STATES = ['disconnected', 'connecting', 'connected', 'reconnecting', 'closed'];
+  var modulePromise = null;
+
+  function loadModule(options) {
+    if (!modulePromise) {
+      var settings = {};
+      if (options && options.wasmUrl) {
+        settings.locateFile = function (path) {
+          return /\.wasm$/.test(path) ? options.wasmUrl : path;
+        };
+      }
+      modulePromise = createSwitchboardModule(settings);
+    }
+    return modulePromise;
+  }
+
+  /** Error raised by publish, request and the state events: `code` follows docs/protocol.md. */
+  function SwitchboardError(code, message, details) {
+    var e = new Error(message || ('error ' + code));
+    e.name = 'SwitchboardError';
+    e.code = code;
+    if (details !== undefined) e.details = details;
+    return e;
+  }
+
+  function parseJson(text) {
+    try { return JSON.parse(text); } catch (e) { return null; }
+  }
+
+  function defaultUrl() {
+    if (typeof location === 'undefined') return '';
+    return (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws';
+  }
+
+  function checkUrl(url) {
+    var parsed;
+    try { parsed = new URL(url); } catch (e) { throw SwitchboardError(400, 'invalid URL: ' + url); }
+    if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:')
+      throw SwitchboardError(400, 'the URL must use ws: or wss:, got ' + parsed.protocol);
+    return parsed.href;
+  }
+
+  // A tiny event emitter: on(name, fn) / off(name, fn?) / emit(name, ...args).
+  function Emitter() { this._handlers = Object.create(null); }
+  Emitter.prototype.on = function (name, fn) {
+    if (typeof fn !== 'function') throw new TypeError('listener must be a function');
+    (this._handlers[name] || (this._handlers[name] = [])).push(fn);
+    return this;
+  };
+  Emitter.prototype.off = function (name, fn) {
+    if (name === undefined) { this._handlers = Object.create(null); return this; }
+    var list = this._handlers[name];
+    if (!list) return this;
+    if (fn === undefined) delete this._handlers[name];
+    else this._handlers[name] = list.filter(function (f) { return f !== fn; });
+    return this;
+  };
+  Emitter.prototype.emit = function (name) {
+    var list = this._handlers[name];
+    if (!list) return 0;
+    var args = Array.prototype.slice.call(arguments, 1);
+    list.slice().forEach(function (fn) {
+      try { fn.apply(null, args); } catch (e) { setTimeout(function () { throw e; }); }
+    });
+    return list.length;
+  };
+
+  /**
+   * A subscribed channel. Events:
+   *   '<event name>' / '*'            (data, message) for messages; '*' receives every event
+   *   'presence:join' / 'presence:leave'  (member) on presence channels, 'presence:roster' (members)
+   *   'subscription:state'            ({subscribed, recovered, error})
+   */
+  function Channel(client, name, options) {
+    Emitter.call(this);
+    this.client = client;
+    this.name = name;
+    this.options = options || {};
+    this.subscribed = false;
+    this.recovered = false;
+    this.error = null;
+    this.members = [];
+    this.lastOffset = 0;
+  }
+  Channel.prototype = Object.create(Emitter.prototype);
+  Channel.prototype.constructor = Channel;
+  Channel.prototype.publish = function (event, data, options) {
+    return this.client.publish(this.name, event, data, options);
+  };
+  Channel.prototype.unsubscribe = function () { this.client.unsubscribe(this.name); };
+  Channel.prototype.member = function (id) {
+    for (var i = 0; i < this.members.length; ++i) if (this.members[i].id === id) return this.members[i];
+    return null;
+  };
+
+  /** The client: one WebSocket session with reconnect, resubscribe and recovery. */
+  function Client(url, options) {
+    Emitter.call(this);
+    options = options || {};
+    this.url = checkUrl(url || defaultUrl());
+    this.options = options;
+    this.state = 'disconnected';
+    this.error = null;
+    this.channels = Object.create(null);
+    this._native = null;
+    this._queue = [];
+    this._nextId = 1;
+    this._waiting = Object.create(null);
+    this._closed = false;
+    var self = this;
+    this.ready = loadModule(options).then(function (Module) {
+      self._Module = Module;
+      if (self._closed) return self;
+      self._native = new Module.WebClient(function () { self._sink.apply(self, arguments); }, {
+        ackTimeout: options.ackTimeout, replyTimeout: options.replyTimeout,
+        connectTimeout: options.connectTimeout, name: options.name,
+        backoffInitial: options.backoff && options.backoff.initial,
+        backoffMax: options.backoff && options.backoff.max
+      });
+      if (typeof options.tokenProvider === 'function') self._native.setTokenMode(2, '');
+      else if (options.token) self._native.setTokenMode(1, String(options.token));
+      var queued = self._queue;
+      self._queue = [];
+      queued.forEach(function (op) { op(); });
+      self._native.connect(self.url);
+      return self;
+    });
+  }
+  Client.prototype = Object.create(Emitter.prototype);
+  Client.prototype.constructor = Client;
+
+  Client.prototype._do = function (op) {
+    if (this._native) op(this._native);
+    else if (!this._closed) this._queue.push(function () { op(this._native); }.bind(this));
+  };
+
+  Client.prototype._sink = function (kind, a, b, c, d, e, f, g) {
+    var ch, w;
+    switch (kind) {
+    case 'state':
+      this.state = a;
+      this.error = b ? SwitchboardError(b, c) : null;
+      if (a === 'connected') {
+        this.sessionId = this._native.sessionId();
+        this.userId = this._native.userId();
+      }
+      this.emit('state', a, this.error);
+      this.emit(a, this.error);
+      break;
+    case 'token':
+      this._askToken(a);
+      break;
+    case 'message':
+      ch = this.channels[a];
+      if (!ch) return;
+      if (d > ch.lastOffset) ch.lastOffset = d;
+      var data = g ? g : parseJson(c);
+      var message = { channel: a, event: b, data: data, offset: d, ts: e, sender: f || null, binary: !!g };
+      ch.emit(b, data, message);
+      ch.emit('*', data, message);
+      this.emit('message', message);
+      break;
+    case 'channel':
+      ch = this.channels[a];
+      if (!ch) return;
+      ch.subscribed = b;
+      ch.recovered = c;
+      ch.error = d ? SwitchboardError(d, e) : null;
+      ch.emit('subscription:state', { subscribed: b, recovered: c, error: ch.error });
+      break;
+    case 'presence':
+      ch = this.channels[a];
+      if (!ch) return;
+      ch.members = parseJson(this._native.members(a)) || [];
+      var member = { id: c, info: parseJson(d) };
+      if (b === 'member_added') ch.emit('presence:join', member);
+      else if (b === 'member_removed') ch.emit('presence:leave', member);
+      ch.emit('presence:roster', ch.members.slice());
+      break;
+    case 'ack':
+    case 'reply':
+      w = this._waiting[a];
+      if (!w) return;
+      delete this._waiting[a];
+      if (!b) {
+        w.resolve(kind === 'ack' ? { offset: d } : parseJson(d));
+      } else {
+        var details = kind === 'reply' ? parseJson(d) : undefined;
+        var msg = details && typeof details === 'object' && details.message ? details.message : c;
+        w.reject(SwitchboardError(b, msg, details));
+      }
+      break;
+    }
+  };
+
+  Client.prototype._askToken = function (generation) {
+    var self = this;
+    var answer = function (token) {
+      if (self._native) self._native.deliverToken(generation, token == null ? '' : String(token));
+    };
+    Promise.resolve()
+      .then(function () { return self.options.tokenProvider(); })
+      .then(answer, function (err) {
+        self.emit('error', err);
+        answer(''); // connect anonymously; the gateway decides what that may do
+      });
+  };
+
+  Client.prototype._wait = function () {
+    var id = this._nextId++;
+    var self = this;
+    var promise = new Promise(function (resolve, reject) {
+      self._waiting[id] = { resolve: resolve, reject: reject };
+    });
+    return { id: id, promise: promise };
+  };
+
+  /** Subscribes (now, or once connected); returns the channel, the same object on repeat calls. */
+  Client.prototype.subscribe = function (name, options) {
+    if (typeof name !== 'string' || !name) throw new TypeError('channel name must be a non-empty string');
+    var ch = this.channels[name];
+    if (ch) return ch;
+    options = options || {};
+    ch = this.channels[name] = new Channel(this, name, options);
+    var channelData = options.channelData;
+    if (channelData !== undefined && typeof channelData !== 'string') channelData = JSON.stringify(channelData);
+    this._do(function (native) {
+      native.subscribe(name, options.auth || '', channelData || '', options.recover !== false);
+    });
+    return ch;
+  };
+
+  Client.prototype.unsubscribe = function (name) {
+    var ch = this.channels[name];
+    if (!ch) return;
+    delete this.channels[name];
+    ch.subscribed = false;
+    this._do(function (native) { native.unsubscribe(name); });
+    ch.off();
+  };
+
+  Client.prototype.channel = function (name) { return this.channels[name] || null; };
+
+  /** Publishes `data` (any JSON value); resolves with {offset} when the gateway acknowledges. */
+  Client.prototype.publish = function (channel, event, data, options) {
+    options = options || {};
+    var json = JSON.stringify(data === undefined ? null : data);
+    var w = this._wait();
+    if (this._closed) return Promise.reject(SwitchboardError(499, 'client closed'));
+    this._do(function (native) { native.publish(channel, event, json, !!options.skipSelf, w.id); });
+    return w.promise;
+  };
+
+  /** Sends a request to a server handler; resolves with its reply payload. Rejects on timeout
+   *  (code 408), on an error reply (its status and message), or when closed (499). */
+  Client.prototype.request = function (topic, payload, options) {
+    options = options || {};
+    var json = JSON.stringify(payload === undefined ? null : payload);
+    var w = this._wait();
+    if (this._closed) return Promise.reject(SwitchboardError(499, 'client closed'));
+    this._do(function (native) { native.request(topic, json, options.timeout || 0, w.id); });
+    return w.promise;
+  };
+
+  /** Closes for good: no reconnect; pending publishes and requests reject with 499. */
+  Client.prototype.close = function () {
+    if (this._closed) return;
+    this._closed = true;
+    var native = this._native;
+    if (native) native.close();
+    else {
+      this.state = 'closed';
+      this.emit('state', 'closed', null);
+      this.emit('closed', null);
+    }
+    var waiting = this._waiting;
+    this._waiting = Object.create(null);
+    Object.keys(waiting).forEach(function (id) { waiting[id].reject(SwitchboardError(499, 'client closed')); });
+  };
+
+  Client.prototype.pendingOperations = function () {
+    return this._native ? this._native.pendingOperations() : this._queue.length;
+  };
+
+  var Switchboard = {
+    /** connect(url?, {token | tokenProvider, name, ackTimeout, replyTimeout, connectTimeout, backoff, wasmUrl}) */
+    connect: function (url, options) { return new Client(url, options); },
+    /** Loads and compiles the WebAssembly module ahead of connect (optional). */
+    load: function (options) { return loadModule(options).then(function () {}); },
+    states: STATES.slice(),
+    Client: Client,
+    Channel: Channel,
+    SwitchboardError: SwitchboardError
+  };
+
+  root.Switchboard = Switchboard;
+  if (typeof module === 'object' && module && typeof module.exports === 'object') module.exports = Switchboard;
+})(typeof globalThis !== 'undefined' ? globalThis : this);

@@ -1,0 +1,156 @@
+// TypeScript declarations of the Switchboard browser client (switchboard.js + switchboard.wasm).
+// Loaded with <script src="switchboard.js">, the API is the global `Switchboard`; under CommonJS
+// bundlers it is the module's export.
+
+export type ConnectionState = 'disconnected' | 'connecting' | 'connected' | 'reconnecting' | 'closed';
+
+/** Error codes follow docs/protocol.md: 408 timeout, 499 cancelled (closed), 503 not connected,
+ *  400..500 from the gateway or a request handler's reply status. */
+export interface SwitchboardError extends Error {
+  name: 'SwitchboardError';
+  code: number;
+  /** For request(): the error reply payload {message, status, trace}. */
+  details?: unknown;
+}
+
+export interface BackoffOptions {
+  /** First reconnect delay in ms (default 250). */
+  initial?: number;
+  /** Largest reconnect delay in ms (default 10000). */
+  max?: number;
+}
+
+export interface ConnectOptions {
+  /** A connection token (JWT) sent in the connect frame. */
+  token?: string;
+  /** Called before every (re)connect; return the token or a promise of it. Wins over `token`. */
+  tokenProvider?: () => string | Promise<string>;
+  /** Client name sent in the connect frame. */
+  name?: string;
+  /** Publish acknowledgement deadline in ms (default 5000). */
+  ackTimeout?: number;
+  /** Request reply deadline in ms (default 10000). */
+  replyTimeout?: number;
+  /** WebSocket open + welcome deadline in ms (default 10000). */
+  connectTimeout?: number;
+  backoff?: BackoffOptions;
+  /** Where switchboard.wasm lives (default: next to switchboard.js). */
+  wasmUrl?: string;
+}
+
+export interface SubscribeOptions {
+  /** Per-channel credential for private and presence channels. */
+  auth?: string;
+  /** Presence: who joins, e.g. {user_id: 'ada', user_info: {name: 'Ada'}}. */
+  channelData?: { user_id?: string; user_info?: unknown } | string;
+  /** Resubscribe after a reconnect from the last offset seen (default true). */
+  recover?: boolean;
+}
+
+export interface Message<T = unknown> {
+  channel: string;
+  event: string;
+  /** The published JSON value, or the bytes of a binary broadcast. */
+  data: T;
+  /** Position in the channel's stream (0 for unstored messages). */
+  offset: number;
+  /** Server wall clock at publish, ms since the Unix epoch. */
+  ts: number;
+  /** Publishing session id; null for server publishes. */
+  sender: string | null;
+  binary: boolean;
+}
+
+export interface Member {
+  id: string;
+  info: unknown;
+}
+
+export interface SubscriptionState {
+  subscribed: boolean;
+  /** The last (re)subscribe delivered every publication missed while away. */
+  recovered: boolean;
+  error: SwitchboardError | null;
+}
+
+export interface PublishOptions {
+  /** Do not deliver this publication back to the publishing session. */
+  skipSelf?: boolean;
+}
+
+export interface RequestOptions {
+  /** Reply deadline in ms (default: ConnectOptions.replyTimeout). */
+  timeout?: number;
+}
+
+export interface Channel {
+  readonly client: Client;
+  readonly name: string;
+  readonly subscribed: boolean;
+  readonly recovered: boolean;
+  readonly error: SwitchboardError | null;
+  /** Presence roster, kept current. */
+  readonly members: Member[];
+  /** Highest offset received. */
+  readonly lastOffset: number;
+
+  /** Messages of one event, or of every event with '*'. */
+  on<T = unknown>(event: string, listener: (data: T, message: Message<T>) => void): this;
+  on(event: 'presence:join' | 'presence:leave', listener: (member: Member) => void): this;
+  on(event: 'presence:roster', listener: (members: Member[]) => void): this;
+  on(event: 'subscription:state', listener: (state: SubscriptionState) => void): this;
+  /** Removes one listener, every listener of `event`, or every listener. */
+  off(event?: string, listener?: (...args: any[]) => void): this;
+  publish(event: string, data: unknown, options?: PublishOptions): Promise<{ offset: number }>;
+  unsubscribe(): void;
+  member(id: string): Member | null;
+}
+
+export interface Client {
+  readonly url: string;
+  readonly state: ConnectionState;
+  /** Why the last connection ended, when it was an error. */
+  readonly error: SwitchboardError | null;
+  readonly sessionId?: string;
+  readonly userId?: string;
+  /** Resolves once the WebAssembly module is loaded and the first connect started. */
+  readonly ready: Promise<Client>;
+  readonly channels: { readonly [name: string]: Channel };
+
+  on(event: 'state', listener: (state: ConnectionState, error: SwitchboardError | null) => void): this;
+  on(event: ConnectionState, listener: (error: SwitchboardError | null) => void): this;
+  on(event: 'message', listener: (message: Message) => void): this;
+  on(event: 'error', listener: (error: unknown) => void): this;
+  off(event?: string, listener?: (...args: any[]) => void): this;
+
+  /** Subscribes now, or once connected; resubscribes (and recovers) after every reconnect.
+   *  Returns the same Channel for a name already subscribed. */
+  subscribe(channel: string, options?: SubscribeOptions): Channel;
+  unsubscribe(channel: string): void;
+  channel(name: string): Channel | null;
+  /** Resolves with the stored offset once the gateway acknowledges; rejects on error or timeout. */
+  publish(channel: string, event: string, data: unknown, options?: PublishOptions): Promise<{ offset: number }>;
+  /** Calls a server request handler; resolves with its reply payload, rejects on timeout or an
+   *  error reply. */
+  request<T = unknown>(topic: string, payload: unknown, options?: RequestOptions): Promise<T>;
+  /** Closes for good (no reconnect); pending publishes and requests reject with code 499. */
+  close(): void;
+  pendingOperations(): number;
+}
+
+export interface SwitchboardStatic {
+  /** Connects to `url` (default: ws(s)://<page host>/ws) and reconnects with backoff until close(). */
+  connect(url?: string, options?: ConnectOptions): Client;
+  /** Loads and compiles switchboard.wasm ahead of connect. */
+  load(options?: Pick<ConnectOptions, 'wasmUrl'>): Promise<void>;
+  readonly states: ConnectionState[];
+}
+
+declare const Switchboard: SwitchboardStatic;
+export default Switchboard;
+
+declare global {
+  interface Window {
+    Switchboard: SwitchboardStatic;
+  }
+}

@@ -1,0 +1,220 @@
+#include "WebClient.h"
+
+#include "switchboard/MessageEncoding.h"
+
+#include <boost/json/serialize.hpp>
+
+#include <emscripten/val.h>
+
+using emscripten::val;
+
+namespace switchboard::web {
+
+namespace {
+
+std::chrono::milliseconds msOption(const val &options, const char *name, std::chrono::milliseconds fallback)
+{
+    const val v = options[name];
+    if (!v.isNumber())
+        return fallback;
+    const double ms = v.as<double>();
+    return ms > 0 ? std::chrono::milliseconds(static_cast<std::int64_t>(ms)) : fallback;
+}
+
+ClientOptions makeOptions(const val &options)
+{
+    ClientOptions o;
+    if (options.isUndefined() || options.isNull())
+        return o;
+    o.ackTimeout = msOption(options, "ackTimeout", o.ackTimeout);
+    o.replyTimeout = msOption(options, "replyTimeout", o.replyTimeout);
+    o.connectTimeout = msOption(options, "connectTimeout", o.connectTimeout);
+    o.backoff.initial = msOption(options, "backoffInitial", o.backoff.initial);
+    o.backoff.max = msOption(options, "backoffMax", o.backoff.max);
+    const val name = options["name"];
+    if (name.isString())
+        o.clientName = name.as<std::string>();
+    return o;
+}
+
+std::string_view stateName(ClientState state)
+{
+    switch (state) {
+    case ClientState::Disconnected: return "disconnected";
+    case ClientState::Connecting: return "connecting";
+    case ClientState::Connected: return "connected";
+    case ClientState::Reconnecting: return "reconnecting";
+    case ClientState::Closed: return "closed";
+    }
+    return "disconnected";
+}
+
+std::string memberInfo(const Member &member)
+{
+    return member.info.empty() ? std::string("null") : member.info;
+}
+
+} // namespace
+
+WebClient::WebClient(val sink, val options)
+    : m_sink(std::move(sink))
+    , m_transport(m_executor)
+    , m_session(m_transport, m_executor, m_timer, makeOptions(options))
+{
+    m_stateHook = m_session.onStateChanged([this](ClientState state) { emitState(state); });
+}
+
+WebClient::~WebClient() = default;
+
+void WebClient::emitState(ClientState state)
+{
+    const std::error_code error = m_session.lastError();
+    m_sink(std::string("state"), std::string(stateName(state)), error.value(),
+           error ? error.message() : std::string());
+}
+
+void WebClient::setTokenMode(int mode, std::string token)
+{
+    m_tokenMode = mode;
+    m_token = std::move(token);
+    if (mode == 0) {
+        m_session.setTokenProvider({});
+        return;
+    }
+    m_session.setTokenProvider([this](std::function<void(std::string)> deliver) {
+        if (m_tokenMode == 1) {
+            deliver(m_token);
+            return;
+        }
+        // Only the newest request is answered: an older provider answer is stale.
+        m_pendingDelivery = std::move(deliver);
+        m_sink(std::string("token"), ++m_tokenGeneration);
+    });
+}
+
+void WebClient::deliverToken(int generation, std::string token)
+{
+    if (generation != m_tokenGeneration || !m_pendingDelivery)
+        return;
+    auto deliver = std::move(m_pendingDelivery);
+    m_pendingDelivery = nullptr;
+    deliver(std::move(token));
+}
+
+void WebClient::connect(std::string url)
+{
+    m_session.setUrl(std::move(url));
+    m_session.connect();
+}
+
+void WebClient::close()
+{
+    m_session.close();
+}
+
+std::string WebClient::state() const
+{
+    return std::string(stateName(m_session.state()));
+}
+
+std::string WebClient::sessionId() const
+{
+    return m_session.sessionId();
+}
+
+std::string WebClient::userId() const
+{
+    return m_session.userId();
+}
+
+void WebClient::subscribe(std::string channel, std::string auth, std::string channelData, bool recover)
+{
+    SubscribeOptions options;
+    options.auth = std::move(auth);
+    options.channelData = std::move(channelData);
+    options.recover = recover;
+    ClientChannel &ch = m_session.subscribe(channel, std::move(options));
+    if (m_channels.find(channel) != m_channels.end())
+        return;
+    ChannelHooks hooks;
+    hooks.messages = m_session.on(channel + ".*", [this, name = channel](const ClientEvent &e) {
+        if (e.channel != name)
+            return;
+        val bytes = val::null();
+        if (e.binary) // copied into a JS-owned array: the view dies with this call
+            bytes = val::global("Uint8Array").new_(emscripten::typed_memory_view(e.binaryData.size(),
+                reinterpret_cast<const unsigned char *>(e.binaryData.data())));
+        m_sink(std::string("message"), std::string(e.channel), std::string(e.event),
+               e.binary ? std::string("null") : boost::json::serialize(e.data),
+               static_cast<double>(e.offset), static_cast<double>(e.timestampMs),
+               std::string(e.sender), bytes);
+    });
+    ClientChannel *channelPtr = &ch;
+    hooks.state = ch.onStateChanged([this, channelPtr] {
+        const std::error_code error = channelPtr->lastError();
+        m_sink(std::string("channel"), channelPtr->name(), channelPtr->subscribed(), channelPtr->recovered(),
+               error.value(), error ? error.message() : std::string());
+    });
+    hooks.presence = ch.onPresenceChanged([this, channelPtr](std::string_view kind, const Member &member) {
+        m_sink(std::string("presence"), channelPtr->name(), std::string(kind), member.userId, memberInfo(member));
+    });
+    m_channels.emplace(channel, std::move(hooks));
+}
+
+void WebClient::unsubscribe(std::string channel)
+{
+    m_channels.erase(channel); // the hooks go before the channel object does
+    m_session.unsubscribe(channel);
+}
+
+std::string WebClient::members(std::string channel) const
+{
+    std::string out = "[";
+    if (const ClientChannel *ch = m_session.channel(channel)) {
+        bool first = true;
+        for (const Member &member : ch->members()) {
+            if (!first)
+                out += ',';
+            first = false;
+            out += "{\"id\":";
+            appendJsonString(out, member.userId);
+            out += ",\"info\":";
+            out += memberInfo(member);
+            out += '}';
+        }
+    }
+    out += ']';
+    return out;
+}
+
+void WebClient::publish(std::string channel, std::string event, std::string json, bool skipSelf, int requestId)
+{
+    std::function<void(std::error_code, AckInfo)> ack;
+    if (requestId >= 0) {
+        ack = [this, requestId](std::error_code error, AckInfo info) {
+            m_sink(std::string("ack"), requestId, error.value(), error ? error.message() : std::string(),
+                   static_cast<double>(info.offset));
+        };
+    }
+    m_session.publish(channel, event, json, std::move(ack), skipSelf);
+}
+
+void WebClient::request(std::string topic, std::string json, int timeoutMs, int requestId)
+{
+    std::optional<std::chrono::milliseconds> timeout;
+    if (timeoutMs > 0)
+        timeout = std::chrono::milliseconds(timeoutMs);
+    m_session.request(topic, json,
+        [this, requestId](std::error_code error, const boost::json::value &reply) {
+            m_sink(std::string("reply"), requestId, error.value(), error ? error.message() : std::string(),
+                   boost::json::serialize(reply));
+        },
+        timeout);
+}
+
+double WebClient::pendingOperations() const
+{
+    return static_cast<double>(m_session.pendingOperations());
+}
+
+} // namespace switchboard::web

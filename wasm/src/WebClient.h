@@ -1,0 +1,79 @@
+#pragma once
+// WebClient: the object the JavaScript API drives. Owns a ClientSession with its browser
+// transport, executor and timer, and reports everything through one JavaScript `sink` function.
+
+#include "BrowserExecutor.h"
+#include "BrowserTimer.h"
+#include "WebSocketTransport.h"
+
+#include "switchboard/ClientSession.h"
+
+#include <emscripten/val.h>
+
+#include <functional>
+#include <map>
+#include <string>
+
+namespace switchboard::web {
+
+/// Sink calls, `sink(kind, ...)` (strings unless noted; JSON travels as text):
+///   ("state", state, errorCode:number, errorMessage)
+///   ("token", generation:number)                       ask the token provider, answer deliverToken
+///   ("message", channel, event, dataJson, offset:number, ts:number, sender, bytes:Uint8Array|null)
+///   ("channel", channel, subscribed:bool, recovered:bool, errorCode:number, errorMessage)
+///   ("presence", channel, kind, userId, infoJson)      kind: subscription_succeeded, member_added, member_removed
+///   ("ack", requestId:number, errorCode:number, errorMessage, offset:number)
+///   ("reply", requestId:number, errorCode:number, errorMessage, payloadJson)
+/// The sink runs on the browser event loop (never inside a WebClient call except `close`, which
+/// fails pending acks and replies at once) and may call back into the WebClient.
+/// Thread safety: main browser thread only.
+class WebClient {
+public:
+    /// `options`: {ackTimeout, replyTimeout, connectTimeout, backoffInitial, backoffMax, name} (ms).
+    WebClient(emscripten::val sink, emscripten::val options);
+    ~WebClient();
+    WebClient(const WebClient &) = delete;
+    WebClient &operator=(const WebClient &) = delete;
+
+    /// mode 0: anonymous, 1: the fixed `token`, 2: ask the sink ("token") before every connect.
+    void setTokenMode(int mode, std::string token);
+    void deliverToken(int generation, std::string token);
+
+    void connect(std::string url);
+    void close();
+    std::string state() const;
+    std::string sessionId() const;
+    std::string userId() const;
+
+    void subscribe(std::string channel, std::string auth, std::string channelData, bool recover);
+    void unsubscribe(std::string channel);
+    /// Roster as JSON text: [{"id":..,"info":..}].
+    std::string members(std::string channel) const;
+    /// requestId < 0: no ack wanted.
+    void publish(std::string channel, std::string event, std::string json, bool skipSelf, int requestId);
+    /// timeoutMs <= 0: the session's replyTimeout.
+    void request(std::string topic, std::string json, int timeoutMs, int requestId);
+    double pendingOperations() const;
+
+private:
+    struct ChannelHooks {
+        ListenerHandle messages;
+        ListenerHandle state;
+        ListenerHandle presence;
+    };
+    void emitState(ClientState state);
+
+    emscripten::val m_sink;
+    BrowserExecutor m_executor;
+    BrowserTimer m_timer;
+    WebSocketTransport m_transport;
+    ClientSession m_session;
+    ListenerHandle m_stateHook;
+    std::map<std::string, ChannelHooks, std::less<>> m_channels; // destroyed before m_session
+    std::string m_token;
+    int m_tokenMode = 0;
+    int m_tokenGeneration = 0;
+    std::function<void(std::string)> m_pendingDelivery;
+};
+
+} // namespace switchboard::web

@@ -1,0 +1,85 @@
+// The live page: connection state, one channel's messages, its presence roster, a publish box.
+// Query parameters preset the form: ?channel=presence-lobby&user=ada&url=ws://host/ws&token=...
+(function () {
+  'use strict';
+  var params = new URLSearchParams(location.search);
+  var $ = function (id) { return document.getElementById(id); };
+  var client = null;
+  var channel = null;
+
+  $('channel').value = params.get('channel') || $('channel').value;
+  $('user').value = params.get('user') || ('guest-' + Math.random().toString(36).slice(2, 7));
+
+  function setState(state, error) {
+    $('state').textContent = state + (error ? ' (' + error.message + ')' : '');
+    $('state').dataset.state = state;
+    $('session').textContent = client && state === 'connected' ? 'session ' + client.sessionId : '';
+  }
+
+  function addMessage(message) {
+    var li = document.createElement('li');
+    li.dataset.event = message.event;
+    li.dataset.offset = String(message.offset);
+    var meta = document.createElement('span');
+    meta.className = 'meta';
+    var who = message.data && typeof message.data === 'object' && message.data.from ? message.data.from : (message.sender ? 'client' : 'server');
+    meta.textContent = '#' + message.offset + ' ' + message.event + ' · ' + who;
+    var text = document.createElement('span');
+    text.className = 'text';
+    var data = message.data;
+    text.textContent = data && typeof data === 'object' && 'text' in data ? String(data.text) : JSON.stringify(data);
+    li.appendChild(meta);
+    li.appendChild(text);
+    $('messages').appendChild(li);
+    $('messages').scrollTop = $('messages').scrollHeight;
+  }
+
+  function renderRoster(members) {
+    var ul = $('roster');
+    ul.textContent = '';
+    members.forEach(function (m) {
+      var li = document.createElement('li');
+      li.dataset.id = m.id;
+      li.textContent = m.info && m.info.name ? m.info.name : m.id;
+      ul.appendChild(li);
+    });
+    $('roster-count').textContent = String(members.length);
+  }
+
+  function join(name, user) {
+    if (channel) client.unsubscribe(channel.name);
+    $('messages').textContent = '';
+    renderRoster([]);
+    channel = client.subscribe(name, {
+      channelData: { user_id: user, user_info: { name: user } }
+    });
+    channel.on('*', function (data, message) { addMessage(message); });
+    channel.on('presence:roster', renderRoster);
+    channel.on('subscription:state', function (s) {
+      $('channel-state').textContent = s.subscribed
+        ? 'subscribed to ' + name + (s.recovered ? ' (recovered)' : '')
+        : (s.error ? 'not subscribed: ' + s.error.message : 'not subscribed');
+      $('channel-state').dataset.subscribed = String(s.subscribed);
+    });
+  }
+
+  var options = {};
+  if (params.get('token')) options.token = params.get('token');
+  client = Switchboard.connect(params.get('url') || undefined, options);
+  client.on('state', setState);
+  join($('channel').value, $('user').value);
+  window.switchboardClient = client; // for the console and automated checks
+
+  $('join-form').addEventListener('submit', function (e) {
+    e.preventDefault();
+    join($('channel').value.trim(), $('user').value.trim());
+  });
+  $('publish-form').addEventListener('submit', function (e) {
+    e.preventDefault();
+    var text = $('data').value;
+    $('publish-status').textContent = 'publishing…';
+    channel.publish($('event').value.trim(), { text: text, from: $('user').value })
+      .then(function (ack) { $('publish-status').textContent = 'stored at offset ' + ack.offset; $('data').value = ''; },
+            function (err) { $('publish-status').textContent = 'failed: ' + err.message + ' (' + err.code + ')'; });
+  });
+})();
