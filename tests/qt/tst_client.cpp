@@ -1,0 +1,284 @@
+// Clients through an in-process Gateway over real sockets on 127.0.0.1 (OS-chosen port):
+// broadcast, private channel authorization, presence, client publish, request/reply, and
+// reconnect with recovery after a gateway restart.
+
+#include <switchboard/ServerProtocol.h>
+#include <switchboard/qt/Client.h>
+#include <switchboard/qt/Gateway.h>
+
+#include <QAbstractItemModelTester>
+#include <QSignalSpy>
+#include <QTest>
+
+#include <memory>
+
+using namespace switchboard;
+using namespace switchboard::qt;
+
+#define CONNECTED(client) QTRY_COMPARE_WITH_TIMEOUT((client)->state(), Client::Connected, 10000)
+
+class TestClient : public QObject
+{
+    Q_OBJECT
+
+private:
+    std::unique_ptr<Gateway> m_gateway;
+
+    std::unique_ptr<Client> client(const QString &token = {})
+    {
+        auto c = std::make_unique<Client>();
+        c->setUrl(QUrl(m_gateway->url()));
+        c->setToken(token);
+        c->open();
+        return c;
+    }
+
+    static std::unique_ptr<QAbstractItemModelTester> tester(QAbstractItemModel *model)
+    {
+        return std::make_unique<QAbstractItemModelTester>(model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    }
+
+private Q_SLOTS:
+    void init()
+    {
+        m_gateway = std::make_unique<Gateway>();
+        m_gateway->setStatsInterval(0);
+        m_gateway->setTokens({
+            {QStringLiteral("token-alice"), QVariantMap{{QStringLiteral("user"), QStringLiteral("alice")},
+                                                        {QStringLiteral("info"), QVariantMap{{QStringLiteral("name"), QStringLiteral("Alice")}}},
+                                                        {QStringLiteral("channels"), QStringList{QStringLiteral("private-ops"), QStringLiteral("presence-room")}}}},
+            {QStringLiteral("token-bob"), QVariantMap{{QStringLiteral("user"), QStringLiteral("bob")},
+                                                      {QStringLiteral("channels"), QStringList{QStringLiteral("presence-room")}}}},
+        });
+        QVERIFY(m_gateway->start());
+        QVERIFY(m_gateway->running());
+        QVERIFY(m_gateway->port() > 0);
+        QVERIFY(m_gateway->url().startsWith(QStringLiteral("ws://127.0.0.1:")));
+    }
+
+    void cleanup()
+    {
+        m_gateway.reset();
+    }
+
+    void publicBroadcast()
+    {
+        auto a = client();
+        auto b = client();
+        CONNECTED(a);
+        CONNECTED(b);
+        QVERIFY(!a->sessionId().isEmpty());
+        QVERIFY(a->sessionId() != b->sessionId());
+        Channel *ca = a->subscribe(QStringLiteral("news"));
+        Channel *cb = b->subscribe(QStringLiteral("news"));
+        QCOMPARE(a->subscribe(QStringLiteral("news")), ca); // same object for the same name
+        QCOMPARE(ca->type(), QStringLiteral("public"));
+        QVERIFY(ca->presence() == nullptr);
+        auto ta = tester(ca->messages());
+        auto tb = tester(cb->messages());
+        QTRY_VERIFY(ca->subscribed() && cb->subscribed());
+        QTRY_COMPARE(m_gateway->clientCount(), 2);
+        QSignalSpy received(cb, &Channel::messageReceived);
+
+        m_gateway->publish(QStringLiteral("news"), QStringLiteral("update"), QVariantMap{{QStringLiteral("n"), 1}});
+        m_gateway->publish(QStringLiteral("news"), QStringLiteral("update"), QVariantMap{{QStringLiteral("n"), 2}});
+        QTRY_COMPARE(ca->messages()->count(), 2);
+        QTRY_COMPARE(cb->messages()->count(), 2);
+        QCOMPARE(received.count(), 2);
+        QCOMPARE(received.at(0).at(0).toString(), QStringLiteral("update"));
+        const QModelIndex first = cb->messages()->index(0);
+        QCOMPARE(first.data(int(MessageModel::Role::Payload)).toMap().value(QStringLiteral("n")).toInt(), 1);
+        QCOMPARE(first.data(int(MessageModel::Role::Offset)).toULongLong(), 1u);
+        QVERIFY(first.data(int(MessageModel::Role::Timestamp)).toLongLong() > 0);
+        QCOMPARE(cb->latest().toMap().value(QStringLiteral("n")).toInt(), 2);
+        QVERIFY(m_gateway->framesOut() >= 4);
+        QVERIFY(m_gateway->framesIn() >= 4); // connect + subscribe per client
+
+        m_gateway->refreshStats();
+        ChannelListModel *channels = m_gateway->channels();
+        auto tc = tester(channels);
+        QCOMPARE(channels->count(), 1);
+        QCOMPARE(channels->get(0).value(QStringLiteral("name")).toString(), QStringLiteral("news"));
+        QCOMPARE(channels->get(0).value(QStringLiteral("subscribers")).toInt(), 2);
+    }
+
+    void privateChannelNeedsCredentials()
+    {
+        auto anonymous = client();
+        auto alice = client(QStringLiteral("token-alice"));
+        CONNECTED(anonymous);
+        CONNECTED(alice);
+        QCOMPARE(alice->userId(), QStringLiteral("alice"));
+        QSignalSpy errors(anonymous.get(), &Client::errorOccurred);
+        Channel *denied = anonymous->subscribe(QStringLiteral("private-ops"));
+        Channel *allowed = alice->subscribe(QStringLiteral("private-ops"));
+        QCOMPARE(denied->type(), QStringLiteral("private"));
+        QTRY_VERIFY(!denied->lastError().isEmpty() || errors.count() > 0);
+        QTRY_VERIFY(allowed->subscribed());
+        QVERIFY(!denied->subscribed());
+        m_gateway->publish(QStringLiteral("private-ops"), QStringLiteral("alert"), QStringLiteral("disk full"));
+        QTRY_COMPARE(allowed->messages()->count(), 1);
+        QCOMPARE(allowed->latest().toString(), QStringLiteral("disk full"));
+        QCOMPARE(denied->messages()->count(), 0);
+        QCOMPARE(m_gateway->hub()->subscriberCount("private-ops"), std::size_t(1));
+
+        // An unknown token is refused at connect (close 3501: no reconnect).
+        auto forged = client(QStringLiteral("forged"));
+        QTRY_COMPARE_WITH_TIMEOUT(forged->state(), Client::Closed, 10000);
+    }
+
+    void presenceRoster()
+    {
+        auto alice1 = client(QStringLiteral("token-alice"));
+        auto alice2 = client(QStringLiteral("token-alice"));
+        auto bob = client(QStringLiteral("token-bob"));
+        CONNECTED(alice1);
+        CONNECTED(alice2);
+        CONNECTED(bob);
+        Channel *a1 = alice1->subscribe(QStringLiteral("presence-room"));
+        QTRY_VERIFY(a1->subscribed());
+        Channel *a2 = alice2->subscribe(QStringLiteral("presence-room"));
+        QTRY_VERIFY(a2->subscribed());
+        Channel *b = bob->subscribe(QStringLiteral("presence-room"));
+        QTRY_VERIFY(b->subscribed());
+        QVERIFY(b->presence());
+        auto t1 = tester(a1->presence());
+        auto tb = tester(b->presence());
+
+        // One member per user, however many connections.
+        QTRY_COMPARE(b->presence()->count(), 2);
+        QTRY_COMPARE(a1->presence()->count(), 2);
+        QCOMPARE(a2->presence()->count(), 2);
+        const int aliceRow = b->presence()->indexOf(QStringLiteral("alice"));
+        QVERIFY(aliceRow >= 0);
+        QVERIFY(b->presence()->indexOf(QStringLiteral("bob")) >= 0);
+        QCOMPARE(b->presence()->get(aliceRow).value(QStringLiteral("info")).toMap().value(QStringLiteral("name")).toString(),
+                 QStringLiteral("Alice"));
+
+        // Alice's first connection leaves: she is still present through the second one.
+        alice1->close();
+        QTRY_COMPARE(m_gateway->clientCount(), 2);
+        QTRY_COMPARE(m_gateway->hub()->subscriberCount("presence-room"), std::size_t(2));
+        // A message after the leave is a barrier: presence frames would have arrived before it.
+        m_gateway->publish(QStringLiteral("presence-room"), QStringLiteral("tick"), 1);
+        QTRY_COMPARE(b->messages()->count(), 1);
+        QCOMPARE(b->presence()->count(), 2);
+        QVERIFY(b->presence()->indexOf(QStringLiteral("alice")) >= 0);
+
+        // The last connection leaves: member_removed.
+        alice2.reset();
+        QTRY_COMPARE(b->presence()->count(), 1);
+        QCOMPARE(b->presence()->get(0).value(QStringLiteral("userId")).toString(), QStringLiteral("bob"));
+    }
+
+    void clientPublishSkipsSenderWhenAsked()
+    {
+        auto a = client();
+        auto b = client();
+        CONNECTED(a);
+        CONNECTED(b);
+        Channel *ca = a->subscribe(QStringLiteral("chat"));
+        Channel *cb = b->subscribe(QStringLiteral("chat"));
+        QTRY_VERIFY(ca->subscribed() && cb->subscribed());
+
+        a->publish(QStringLiteral("chat"), QStringLiteral("say"), QVariantMap{{QStringLiteral("text"), QStringLiteral("one")}});
+        QTRY_COMPARE(cb->messages()->count(), 1);
+        QTRY_COMPARE(ca->messages()->count(), 1); // the sender gets its own message by default
+        QCOMPARE(cb->messages()->get(0).value(QStringLiteral("sender")).toString(), a->sessionId());
+
+        a->publish(QStringLiteral("chat"), QStringLiteral("say"), QVariantMap{{QStringLiteral("text"), QStringLiteral("two")}}, true);
+        QTRY_COMPARE(cb->messages()->count(), 2);
+        // Barrier: b's next message reaches a after "two" would have.
+        b->publish(QStringLiteral("chat"), QStringLiteral("say"), QVariantMap{{QStringLiteral("text"), QStringLiteral("three")}});
+        QTRY_COMPARE(cb->messages()->count(), 3);
+        QTRY_COMPARE(ca->messages()->count(), 2);
+        QCOMPARE(ca->messages()->get(1).value(QStringLiteral("payload")).toMap().value(QStringLiteral("text")).toString(),
+                 QStringLiteral("three"));
+    }
+
+    void requestReply()
+    {
+        m_gateway->protocol()->setRequestHandler("echo", [](const RequestContext &context, std::shared_ptr<Responder> responder) {
+            responder->reply(std::string(context.payload));
+        });
+        m_gateway->protocol()->setRequestHandler("fail", [](const RequestContext &, std::shared_ptr<Responder> responder) {
+            responder->fail("nope", 422);
+        });
+        auto c = client();
+        CONNECTED(c);
+
+        int status = -1;
+        QVariant reply;
+        c->request(QStringLiteral("echo"), QVariantMap{{QStringLiteral("x"), 42}}, [&](int s, const QString &, const QVariant &r) {
+            status = s;
+            reply = r;
+        });
+        QTRY_COMPARE(status, 0);
+        QCOMPARE(reply.toMap().value(QStringLiteral("x")).toInt(), 42);
+
+        status = -1;
+        QString message;
+        c->request(QStringLiteral("fail"), QVariant(), [&](int s, const QString &m, const QVariant &) {
+            status = s;
+            message = m;
+        });
+        QTRY_COMPARE(status, 422);
+        QCOMPARE(message, QStringLiteral("nope"));
+
+        status = -1;
+        c->request(QStringLiteral("no-such-topic"), 1, [&](int s, const QString &, const QVariant &) { status = s; });
+        QTRY_COMPARE(status, 404);
+        QCOMPARE(c->pendingOperations(), 0);
+    }
+
+    void reconnectResubscribeRecover()
+    {
+        auto c = client();
+        CONNECTED(c);
+        Channel *feed = c->subscribe(QStringLiteral("feed"));
+        QTRY_VERIFY(feed->subscribed());
+        m_gateway->publish(QStringLiteral("feed"), QStringLiteral("tick"), 1);
+        QTRY_COMPARE(feed->messages()->count(), 1);
+        const QString firstSession = c->sessionId();
+        const int port = m_gateway->port();
+
+        QSignalSpy states(c.get(), &Client::stateChanged);
+        m_gateway->stop();
+        QVERIFY(!m_gateway->running());
+        QTRY_COMPARE_WITH_TIMEOUT(c->state(), Client::Reconnecting, 10000);
+        QTRY_VERIFY(!feed->subscribed());
+        // Published while the gateway is down: kept in the channel's history.
+        m_gateway->publish(QStringLiteral("feed"), QStringLiteral("tick"), 2);
+        m_gateway->publish(QStringLiteral("feed"), QStringLiteral("tick"), 3);
+
+        QVERIFY(m_gateway->start());
+        QCOMPARE(m_gateway->port(), port); // the same port again
+        CONNECTED(c);
+        QVERIFY(c->sessionId() != firstSession);
+        QTRY_VERIFY(feed->subscribed());
+        QTRY_COMPARE(feed->messages()->count(), 3);
+        QVERIFY(feed->recovered());
+        QCOMPARE(feed->messages()->get(1).value(QStringLiteral("payload")).toInt(), 2);
+        QCOMPARE(feed->messages()->get(2).value(QStringLiteral("payload")).toInt(), 3);
+        QVERIFY(states.count() >= 2);
+    }
+
+    void unsubscribeStopsDelivery()
+    {
+        auto c = client();
+        auto other = client();
+        CONNECTED(c);
+        CONNECTED(other);
+        QPointer<Channel> ch = c->subscribe(QStringLiteral("temp"));
+        Channel *keep = c->subscribe(QStringLiteral("keep"));
+        QTRY_VERIFY(ch->subscribed() && keep->subscribed());
+        c->unsubscribe(QStringLiteral("temp"));
+        QTRY_VERIFY(ch.isNull());
+        QTRY_COMPARE(m_gateway->hub()->subscriberCount("temp"), std::size_t(0));
+        QVERIFY(c->channel(QStringLiteral("temp")) == nullptr);
+        QCOMPARE(c->channel(QStringLiteral("keep")), keep);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestClient)
+#include "tst_client.moc"
