@@ -1,0 +1,64 @@
+#pragma once
+// GatewayConfig: every setting of switchboard-gateway, from flags and an optional JSON file.
+
+#include <switchboard/HistoryOptions.h>
+
+#include <chrono>
+#include <cstdint>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace switchboard::asio {
+
+enum class LogLevel { Trace, Debug, Info, Warn, Error, Off };
+
+/// Plain settings; defaults are the embedded development configuration (docs/gateway.md).
+struct GatewayConfig {
+    std::string listen = "127.0.0.1";
+    std::uint16_t port = 8080;             ///< 0: the OS picks a free port
+    std::string tlsCertificate;            ///< PEM chain; with tlsKey: every connection is TLS
+    std::string tlsKey;                    ///< PEM private key
+    std::string apiKey;                    ///< HTTP API key; empty: a random one is made and printed
+    std::string tokenSecret;               ///< HS256 secret of connection tokens; empty: random
+    std::size_t maxConnections = 10'000;   ///< WebSocket + SSE connections
+    std::size_t maxFrameBytes = 64 * 1024; ///< larger WebSocket messages: close 1009
+    std::size_t maxBodyBytes = 1 << 20;    ///< larger HTTP bodies: 413
+    std::size_t maxChannelsPerSession = 128;
+    double messagesPerSecond = 100;        ///< per connection, token bucket rate
+    double messagesBurst = 200;            ///< token bucket size
+    std::size_t outboxFrames = 4096;
+    std::size_t outboxBytes = 4u << 20;
+    bool disconnectSlowClients = false;    ///< outbox policy: false drop message, true close 3001
+    /// History per channel-name prefix, longest prefix wins (core HistoryOptions defaults:
+    /// every channel keeps 100 publications for 5 minutes).
+    std::vector<HistoryRule> history = HistoryOptions{}.rules;
+    std::vector<std::string> allowedOrigins; ///< empty: any Origin
+    unsigned ioThreads = 0;                ///< 0: std::thread::hardware_concurrency()
+    LogLevel logLevel = LogLevel::Info;
+    std::string staticDir;                 ///< empty: <exe dir>/web or <exe dir>/../share/switchboard/web
+    std::chrono::milliseconds drainTimeout{5000}; ///< shutdown: wait this long for outboxes
+    std::chrono::seconds sseHeartbeat{15};
+
+    bool tlsEnabled() const { return !tlsCertificate.empty() && !tlsKey.empty(); }
+};
+
+/// Result of parsing a command line.
+struct ConfigParse {
+    std::optional<GatewayConfig> config; ///< empty: exit with `exitCode` (help printed or error)
+    int exitCode = 0;
+};
+
+/// Parses flags (Boost.ProgramOptions) and the JSON file named by --config (Boost.JSON). Flags
+/// override the file, the file overrides the defaults. --help prints to `out`, errors to `err`.
+ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &out, std::ostream &err);
+
+/// Applies a JSON configuration document over `config`. Throws std::runtime_error with a message
+/// naming the offending key.
+void applyJsonConfig(GatewayConfig &config, std::string_view jsonText);
+
+/// "debug" -> LogLevel::Debug; throws std::invalid_argument.
+LogLevel parseLogLevel(std::string_view name);
+
+} // namespace switchboard::asio

@@ -1,0 +1,72 @@
+#include "CoreHost.h"
+
+#include <chrono>
+
+namespace switchboard::asio {
+
+namespace {
+
+HubOptions hubOptions(const GatewayConfig &c)
+{
+    HubOptions o;
+    o.outbox.maxFrames = c.outboxFrames;
+    o.outbox.maxBytes = c.outboxBytes;
+    o.slowConsumer = c.disconnectSlowClients ? SlowConsumerPolicy::DisconnectClient : SlowConsumerPolicy::DropMessage;
+    o.maxChannelsPerSession = c.maxChannelsPerSession;
+    return o;
+}
+
+ServerProtocolOptions protocolOptions(const GatewayConfig &c)
+{
+    ServerProtocolOptions o;
+    o.limits.maxFrameBytes = c.maxFrameBytes;
+    o.limits.opsPerSecond = c.messagesPerSecond;
+    o.limits.opsBurst = c.messagesBurst;
+    return o;
+}
+
+MemoryBrokerOptions brokerOptions(const GatewayConfig &c)
+{
+    MemoryBrokerOptions o;
+    o.history.rules = c.history;
+    return o;
+}
+
+} // namespace
+
+CoreHost::CoreHost(boost::asio::io_context &ioc, const GatewayConfig &config, const TokenVerifier &tokens)
+    : m_timer(ioc, m_mutex)
+    , m_broker(m_timer, brokerOptions(config))
+    , m_hub(std::make_unique<Hub>(m_timer, hubOptions(config), m_broker, m_presence))
+    , m_protocol(std::make_unique<ServerProtocol>(*m_hub, m_timer, protocolOptions(config)))
+{
+    m_protocol->setConnectAuthenticator([&tokens](std::string_view token) {
+        ConnectDecision decision;
+        if (token.empty())
+            return decision; // anonymous: public channels only
+        const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                             std::chrono::system_clock::now().time_since_epoch()).count();
+        TokenCheck check = tokens.verify(token, now);
+        decision.accepted = check.valid;
+        decision.reason = std::move(check.reason);
+        decision.principal = std::move(check.principal);
+        decision.expiresAtMs = check.expiresAtMs;
+        return decision;
+    });
+    // Private and presence joins: only with a token whose channel patterns match.
+    m_hub->setAuthorizer([](const AuthRequest &request) {
+        AuthDecision decision;
+        if (!TokenVerifier::allows(request.principal, request.channel))
+            return decision;
+        if (request.type == ChannelType::Presence && request.principal.userId.empty())
+            return decision; // a presence member needs a user id (the token's `sub`)
+        decision.allowed = true;
+        decision.memberUserId = request.principal.userId;
+        decision.memberInfo = request.principal.userInfo.empty() ? "null" : request.principal.userInfo;
+        return decision;
+    });
+}
+
+CoreHost::~CoreHost() = default;
+
+} // namespace switchboard::asio

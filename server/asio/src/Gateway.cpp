@@ -1,0 +1,192 @@
+#include "switchboard/asio/Gateway.h"
+
+#include "CoreHost.h"
+#include "Listener.h"
+#include "Log.h"
+#include "Metrics.h"
+#include "ServerContext.h"
+#include "SseSession.h"
+
+#include "switchboard/asio/TokenVerifier.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <csignal>
+#include <filesystem>
+#include <optional>
+#include <thread>
+#include <unistd.h>
+
+namespace switchboard::asio {
+
+namespace {
+
+unsigned threadCount(const GatewayConfig &c)
+{
+    if (c.ioThreads)
+        return c.ioThreads;
+    return std::max(1u, std::thread::hardware_concurrency());
+}
+
+std::filesystem::path findStaticDir(const GatewayConfig &c)
+{
+    if (!c.staticDir.empty())
+        return c.staticDir;
+    std::error_code ec;
+    const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (ec)
+        return {};
+    for (const auto &candidate : {exe.parent_path() / "web", exe.parent_path().parent_path() / "share" / "switchboard" / "web"}) {
+        if (std::filesystem::is_directory(candidate, ec))
+            return candidate;
+    }
+    return {};
+}
+
+} // namespace
+
+struct Gateway::Impl {
+    explicit Impl(GatewayConfig c)
+        : config(std::move(c))
+        , ioc(static_cast<int>(threadCount(config)))
+        , generatedKey(config.apiKey.empty())
+        , generatedSecret(config.tokenSecret.empty())
+        , tokens(generatedSecret ? randomHex(32) : config.tokenSecret)
+        , core(ioc, config, tokens)
+        , context(config, ioc, core, metrics, tokens, generatedKey ? randomHex(16) : config.apiKey, findStaticDir(config))
+        , signals(ioc, SIGINT, SIGTERM)
+        , drainTimer(ioc)
+    {
+        if (config.tlsEnabled()) {
+            tls.emplace(boost::asio::ssl::context::tls_server);
+            tls->set_options(boost::asio::ssl::context::default_workarounds | boost::asio::ssl::context::no_sslv2
+                             | boost::asio::ssl::context::no_sslv3 | boost::asio::ssl::context::no_tlsv1
+                             | boost::asio::ssl::context::no_tlsv1_1);
+            try {
+                tls->use_certificate_chain_file(config.tlsCertificate);
+                tls->use_private_key_file(config.tlsKey, boost::asio::ssl::context::pem);
+            } catch (const boost::system::system_error &e) {
+                throw std::runtime_error("cannot load TLS certificate or key: " + std::string(e.what()));
+            }
+            context.tls = &*tls;
+        }
+    }
+
+    void beginShutdown()
+    {
+        if (stopping.exchange(true))
+            return;
+        boost::asio::post(ioc, [this] {
+            log::info("shutting down: closing sessions (3000), draining for up to ", config.drainTimeout.count(), " ms");
+            if (listener)
+                listener->stop();
+            context.setOnDrained([this] { ioc.stop(); });
+            context.shuttingDown.store(true);
+            core.locked([&] { core.protocol().closeAll(DisconnectCode::Shutdown, "server shutting down"); });
+            for (const auto &sse : context.sseSessions())
+                sse->close(DisconnectCode::Shutdown, "server shutting down");
+            if (context.connections() == 0) {
+                ioc.stop();
+                return;
+            }
+            drainTimer.expires_after(config.drainTimeout);
+            drainTimer.async_wait([this](const boost::system::error_code &ec) {
+                if (ec)
+                    return;
+                log::warn("drain deadline reached with ", context.connections(), " connections open");
+                ioc.stop();
+            });
+        });
+    }
+
+    GatewayConfig config;
+    boost::asio::io_context ioc; // first member: destroyed last, after every socket
+    bool generatedKey;
+    bool generatedSecret;
+    Metrics metrics;
+    TokenVerifier tokens;
+    CoreHost core;
+    std::optional<boost::asio::ssl::context> tls;
+    ServerContext context;
+    std::shared_ptr<Listener> listener;
+    boost::asio::signal_set signals;
+    boost::asio::steady_timer drainTimer;
+    std::atomic<bool> stopping{false};
+};
+
+Gateway::Gateway(GatewayConfig config) : d(std::make_unique<Impl>(std::move(config)))
+{
+    log::setLevel(d->config.logLevel);
+}
+
+Gateway::~Gateway() = default;
+
+std::uint16_t Gateway::listen()
+{
+    const auto address = boost::asio::ip::make_address(d->config.listen);
+    d->listener = std::make_shared<Listener>(d->context, tcp::endpoint(address, d->config.port));
+    return d->listener->localEndpoint().port();
+}
+
+int Gateway::run()
+{
+    if (!d->listener)
+        listen();
+    d->listener->start();
+    d->signals.async_wait([this](const boost::system::error_code &ec, int signal) {
+        if (ec)
+            return;
+        log::info("signal ", signal, " received");
+        stop();
+    });
+    const unsigned n = threadCount(d->config);
+    log::info("serving with ", n, " io thread(s)", d->context.staticDir.empty() ? std::string() : ", static files from " + d->context.staticDir.string());
+    std::vector<std::thread> threads;
+    threads.reserve(n - 1);
+    for (unsigned i = 1; i < n; ++i)
+        threads.emplace_back([this] { d->ioc.run(); });
+    d->ioc.run();
+    for (auto &t : threads)
+        t.join();
+    log::info("stopped");
+    return 0;
+}
+
+void Gateway::stop()
+{
+    d->beginShutdown();
+}
+
+const std::string &Gateway::apiKey() const
+{
+    return d->context.apiKey;
+}
+
+bool Gateway::generatedApiKey() const
+{
+    return d->generatedKey;
+}
+
+bool Gateway::generatedTokenSecret() const
+{
+    return d->generatedSecret;
+}
+
+std::string Gateway::developmentToken() const
+{
+    TokenClaims claims;
+    claims.subject = "dev";
+    claims.infoJson = R"({"name":"Developer"})";
+    claims.channels = {"**"};
+    claims.expiresAt = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch()).count() + 24 * 3600;
+    return d->tokens.issue(claims);
+}
+
+} // namespace switchboard::asio

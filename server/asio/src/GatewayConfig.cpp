@@ -1,0 +1,252 @@
+// Flags via Boost.ProgramOptions, the file via Boost.JSON. See docs/gateway.md for every key.
+#include "switchboard/asio/GatewayConfig.h"
+
+#include <boost/json.hpp>
+#include <boost/program_options.hpp>
+
+#include <fstream>
+#include <ostream>
+#include <sstream>
+#include <stdexcept>
+
+namespace po = boost::program_options;
+namespace json = boost::json;
+
+namespace switchboard::asio {
+
+LogLevel parseLogLevel(std::string_view name)
+{
+    static constexpr std::pair<std::string_view, LogLevel> names[] = {
+        {"trace", LogLevel::Trace}, {"debug", LogLevel::Debug}, {"info", LogLevel::Info},
+        {"warn", LogLevel::Warn}, {"error", LogLevel::Error}, {"off", LogLevel::Off}};
+    for (const auto &[text, level] : names) {
+        if (text == name)
+            return level;
+    }
+    throw std::invalid_argument("unknown log level '" + std::string(name) + "' (trace, debug, info, warn, error, off)");
+}
+
+namespace {
+
+bool parsePolicy(std::string_view policy)
+{
+    if (policy == "drop")
+        return false;
+    if (policy == "disconnect")
+        return true;
+    throw std::invalid_argument("outbox policy must be 'drop' or 'disconnect', not '" + std::string(policy) + "'");
+}
+
+/// PREFIX=SIZE[:TTL_SECONDS], e.g. `chat/=100:300`, `=50` (default rule).
+HistoryRule parseHistoryFlag(const std::string &text)
+{
+    const auto eq = text.rfind('=');
+    if (eq == std::string::npos)
+        throw std::invalid_argument("--history wants PREFIX=SIZE[:TTL], got '" + text + "'");
+    HistoryRule rule;
+    rule.prefix = text.substr(0, eq);
+    const std::string rest = text.substr(eq + 1);
+    const auto colon = rest.find(':');
+    try {
+        std::size_t used = 0;
+        rule.size = std::stoul(rest.substr(0, colon), &used);
+        if (colon != std::string::npos)
+            rule.ttl = std::chrono::seconds(std::stoul(rest.substr(colon + 1)));
+        (void)used;
+    } catch (const std::logic_error &) {
+        throw std::invalid_argument("--history wants PREFIX=SIZE[:TTL], got '" + text + "'");
+    }
+    return rule;
+}
+
+template <class T>
+T number(const json::value &v, const char *key)
+{
+    try {
+        return json::value_to<T>(v);
+    } catch (const std::exception &) {
+        throw std::runtime_error(std::string("config key '") + key + "' must be a number");
+    }
+}
+
+std::string text(const json::value &v, const char *key)
+{
+    if (!v.is_string())
+        throw std::runtime_error(std::string("config key '") + key + "' must be a string");
+    return std::string(v.get_string());
+}
+
+} // namespace
+
+void applyJsonConfig(GatewayConfig &c, std::string_view jsonText)
+{
+    boost::system::error_code ec;
+    json::value doc = json::parse(jsonText, ec);
+    if (ec)
+        throw std::runtime_error("config file is not valid JSON: " + ec.message());
+    if (!doc.is_object())
+        throw std::runtime_error("config file must hold a JSON object");
+    for (const auto &[keyView, v] : doc.get_object()) {
+        const std::string key(keyView);
+        const char *k = key.c_str();
+        if (key == "listen") c.listen = text(v, k);
+        else if (key == "port") c.port = number<std::uint16_t>(v, k);
+        else if (key == "tls") {
+            if (!v.is_object())
+                throw std::runtime_error("config key 'tls' must be an object {cert, key}");
+            if (auto *p = v.get_object().if_contains("cert")) c.tlsCertificate = text(*p, "tls.cert");
+            if (auto *p = v.get_object().if_contains("key")) c.tlsKey = text(*p, "tls.key");
+        }
+        else if (key == "apiKey") c.apiKey = text(v, k);
+        else if (key == "tokenSecret") c.tokenSecret = text(v, k);
+        else if (key == "maxConnections") c.maxConnections = number<std::size_t>(v, k);
+        else if (key == "maxFrameSize") c.maxFrameBytes = number<std::size_t>(v, k);
+        else if (key == "maxBodySize") c.maxBodyBytes = number<std::size_t>(v, k);
+        else if (key == "channelsPerSession") c.maxChannelsPerSession = number<std::size_t>(v, k);
+        else if (key == "messagesPerSecond") c.messagesPerSecond = number<double>(v, k);
+        else if (key == "messagesBurst") c.messagesBurst = number<double>(v, k);
+        else if (key == "outbox") {
+            if (!v.is_object())
+                throw std::runtime_error("config key 'outbox' must be an object {frames, bytes, policy}");
+            const auto &o = v.get_object();
+            if (auto *p = o.if_contains("frames")) c.outboxFrames = number<std::size_t>(*p, "outbox.frames");
+            if (auto *p = o.if_contains("bytes")) c.outboxBytes = number<std::size_t>(*p, "outbox.bytes");
+            if (auto *p = o.if_contains("policy")) c.disconnectSlowClients = parsePolicy(text(*p, "outbox.policy"));
+        }
+        else if (key == "history") {
+            if (!v.is_array())
+                throw std::runtime_error("config key 'history' must be an array of {prefix, size, ttl}");
+            c.history.clear();
+            for (const auto &item : v.get_array()) {
+                if (!item.is_object())
+                    throw std::runtime_error("config key 'history' must be an array of {prefix, size, ttl}");
+                const auto &o = item.get_object();
+                HistoryRule rule;
+                if (auto *p = o.if_contains("prefix")) rule.prefix = text(*p, "history.prefix");
+                if (auto *p = o.if_contains("size")) rule.size = number<std::size_t>(*p, "history.size");
+                if (auto *p = o.if_contains("ttl")) rule.ttl = std::chrono::seconds(number<std::int64_t>(*p, "history.ttl"));
+                c.history.push_back(std::move(rule));
+            }
+        }
+        else if (key == "allowedOrigins") {
+            if (!v.is_array())
+                throw std::runtime_error("config key 'allowedOrigins' must be an array of strings");
+            c.allowedOrigins.clear();
+            for (const auto &item : v.get_array())
+                c.allowedOrigins.push_back(text(item, k));
+        }
+        else if (key == "ioThreads") c.ioThreads = number<unsigned>(v, k);
+        else if (key == "logLevel") c.logLevel = parseLogLevel(text(v, k));
+        else if (key == "static") c.staticDir = text(v, k);
+        else if (key == "drainTimeoutMs") c.drainTimeout = std::chrono::milliseconds(number<std::int64_t>(v, k));
+        else if (key == "sseHeartbeatSeconds") c.sseHeartbeat = std::chrono::seconds(number<std::int64_t>(v, k));
+        else throw std::runtime_error("unknown config key '" + key + "'");
+    }
+}
+
+ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &out, std::ostream &err)
+{
+    const GatewayConfig d;
+    po::options_description opts("switchboard-gateway: WebSocket (/ws), HTTP API (/api), SSE (/sse), /metrics and static files on one port.\n\nOptions");
+    // clang-format off
+    opts.add_options()
+        ("help,h", "print this help and exit")
+        ("config,c", po::value<std::string>()->value_name("FILE"), "JSON configuration file; flags override its keys (docs/gateway.md)")
+        ("listen", po::value<std::string>()->value_name("ADDR"), "address to bind (default 127.0.0.1)")
+        ("port,p", po::value<unsigned>()->value_name("N"), "port (default 8080; 0 picks a free port, printed as 'listening on ADDR:PORT')")
+        ("tls-cert", po::value<std::string>()->value_name("PEM"), "TLS certificate chain; with --tls-key serves wss:// and https://")
+        ("tls-key", po::value<std::string>()->value_name("PEM"), "TLS private key")
+        ("api-key", po::value<std::string>()->value_name("KEY"), "HTTP API key (Authorization: Bearer KEY or X-API-Key); default: random, printed at start")
+        ("token-secret", po::value<std::string>()->value_name("SECRET"), "HS256 secret of connection tokens; default: random, a development token is printed at start")
+        ("max-connections", po::value<std::size_t>()->value_name("N"), "WebSocket + SSE connections (default 10000); above: close 3003 / HTTP 503")
+        ("max-frame-size", po::value<std::size_t>()->value_name("BYTES"), "largest WebSocket message (default 65536); above: close 1009")
+        ("max-body-size", po::value<std::size_t>()->value_name("BYTES"), "largest HTTP request body (default 1048576); above: 413")
+        ("channels-per-session", po::value<std::size_t>()->value_name("N"), "channels one connection may join (default 128); above: error 431")
+        ("rate", po::value<double>()->value_name("PER_SEC"), "messages per second per connection (default 100); above: error 429, repeated: close 3005")
+        ("rate-burst", po::value<double>()->value_name("N"), "burst allowance of the rate limit (default 200)")
+        ("outbox-frames", po::value<std::size_t>()->value_name("N"), "frames queued per connection (default 4096)")
+        ("outbox-bytes", po::value<std::size_t>()->value_name("BYTES"), "bytes queued per connection (default 4194304)")
+        ("outbox-policy", po::value<std::string>()->value_name("drop|disconnect"), "full outbox: drop the message (default) or close 3001")
+        ("history", po::value<std::vector<std::string>>()->composing()->value_name("PREFIX=SIZE[:TTL]"), "history per channel prefix, TTL in seconds; repeatable (default: =100:300)")
+        ("allowed-origin", po::value<std::vector<std::string>>()->composing()->value_name("ORIGIN"), "accepted Origin header of WebSocket/SSE clients; repeatable (default: any)")
+        ("io-threads", po::value<unsigned>()->value_name("N"), "I/O threads (default: hardware concurrency)")
+        ("log-level", po::value<std::string>()->value_name("LEVEL"), "trace, debug, info (default), warn, error, off")
+        ("static", po::value<std::string>()->value_name("DIR"), "static files served at / (default: web/ next to the binary, or ../share/switchboard/web)")
+        ("drain-timeout", po::value<unsigned>()->value_name("MS"), "shutdown: time to flush outboxes before exit (default 5000)");
+    // clang-format on
+    (void)d;
+    ConfigParse result;
+    po::variables_map vm;
+    try {
+        po::store(po::parse_command_line(argc, argv, opts), vm);
+        po::notify(vm);
+    } catch (const po::error &e) {
+        err << "switchboard-gateway: " << e.what() << "\n(see --help)\n";
+        result.exitCode = 2;
+        return result;
+    }
+    if (vm.count("help")) {
+        out << opts << "\nSignals: SIGTERM/SIGINT stop accepting, close sessions with 3000, drain, exit 0.\n";
+        return result;
+    }
+    GatewayConfig c;
+    try {
+        if (vm.count("config")) {
+            const std::string path = vm["config"].as<std::string>();
+            std::ifstream file(path, std::ios::binary);
+            if (!file)
+                throw std::runtime_error("cannot read config file '" + path + "'");
+            std::ostringstream content;
+            content << file.rdbuf();
+            applyJsonConfig(c, content.str());
+        }
+        auto str = [&](const char *name, std::string &field) {
+            if (vm.count(name)) field = vm[name].as<std::string>();
+        };
+        auto sz = [&](const char *name, std::size_t &field) {
+            if (vm.count(name)) field = vm[name].as<std::size_t>();
+        };
+        str("listen", c.listen);
+        if (vm.count("port")) {
+            const unsigned port = vm["port"].as<unsigned>();
+            if (port > 65535)
+                throw std::invalid_argument("--port must be 0..65535");
+            c.port = static_cast<std::uint16_t>(port);
+        }
+        str("tls-cert", c.tlsCertificate);
+        str("tls-key", c.tlsKey);
+        str("api-key", c.apiKey);
+        str("token-secret", c.tokenSecret);
+        sz("max-connections", c.maxConnections);
+        sz("max-frame-size", c.maxFrameBytes);
+        sz("max-body-size", c.maxBodyBytes);
+        sz("channels-per-session", c.maxChannelsPerSession);
+        if (vm.count("rate")) c.messagesPerSecond = vm["rate"].as<double>();
+        if (vm.count("rate-burst")) c.messagesBurst = vm["rate-burst"].as<double>();
+        sz("outbox-frames", c.outboxFrames);
+        sz("outbox-bytes", c.outboxBytes);
+        if (vm.count("outbox-policy")) c.disconnectSlowClients = parsePolicy(vm["outbox-policy"].as<std::string>());
+        if (vm.count("history")) {
+            c.history.clear();
+            for (const auto &h : vm["history"].as<std::vector<std::string>>())
+                c.history.push_back(parseHistoryFlag(h));
+        }
+        if (vm.count("allowed-origin")) c.allowedOrigins = vm["allowed-origin"].as<std::vector<std::string>>();
+        if (vm.count("io-threads")) c.ioThreads = vm["io-threads"].as<unsigned>();
+        if (vm.count("log-level")) c.logLevel = parseLogLevel(vm["log-level"].as<std::string>());
+        str("static", c.staticDir);
+        if (vm.count("drain-timeout")) c.drainTimeout = std::chrono::milliseconds(vm["drain-timeout"].as<unsigned>());
+        if (c.tlsCertificate.empty() != c.tlsKey.empty())
+            throw std::invalid_argument("TLS needs both a certificate and a key");
+        if (c.maxFrameBytes < 16 || c.outboxFrames == 0 || c.outboxBytes == 0 || c.messagesPerSecond <= 0)
+            throw std::invalid_argument("max frame size, outbox limits and rate must be positive");
+    } catch (const std::exception &e) {
+        err << "switchboard-gateway: " << e.what() << '\n';
+        result.exitCode = 2;
+        return result;
+    }
+    result.config = std::move(c);
+    return result;
+}
+
+} // namespace switchboard::asio

@@ -1,0 +1,313 @@
+#include "HttpApi.h"
+
+#include <switchboard/ChannelName.h>
+#include <switchboard/MessageEncoding.h>
+
+#include <boost/json.hpp>
+#include <openssl/crypto.h>
+
+#include <chrono>
+#include <mutex>
+
+namespace json = boost::json;
+
+namespace switchboard::asio {
+
+namespace {
+
+Response jsonResponse(std::string body)
+{
+    body.push_back('\n');
+    return makeResponse(http::status::ok, std::move(body), "application/json");
+}
+
+std::optional<std::string> param(const boost::urls::url_view &url, std::string_view key)
+{
+    const auto params = url.params();
+    const auto it = params.find(key);
+    if (it == params.end() || !(*it).has_value)
+        return std::nullopt;
+    return std::string((*it).value);
+}
+
+struct PublishItem {
+    std::string channel;
+    std::string event;
+    std::string data; ///< compact JSON text
+};
+
+/// Appends the publications one JSON object describes ({channel | channels, event, data}).
+std::string collectItems(const json::value &v, std::vector<PublishItem> &items)
+{
+    if (!v.is_object())
+        return "a publication must be a JSON object";
+    const auto &o = v.as_object();
+    std::vector<std::string> channels;
+    if (const auto *c = o.if_contains("channel")) {
+        if (!c->is_string())
+            return "'channel' must be a string";
+        channels.emplace_back(c->get_string());
+    }
+    if (const auto *cs = o.if_contains("channels")) {
+        if (!cs->is_array())
+            return "'channels' must be an array of strings";
+        for (const auto &c : cs->get_array()) {
+            if (!c.is_string())
+                return "'channels' must be an array of strings";
+            channels.emplace_back(c.get_string());
+        }
+    }
+    if (channels.empty())
+        return "'channel' or 'channels' is required";
+    std::string event = "message";
+    if (const auto *e = o.if_contains("event")) {
+        if (!e->is_string())
+            return "'event' must be a string";
+        event = std::string(e->get_string());
+    }
+    const auto *data = o.if_contains("data");
+    const std::string dataText = data ? json::serialize(*data) : "null";
+    for (auto &channel : channels)
+        items.push_back({std::move(channel), event, dataText});
+    return {};
+}
+
+void publish(ServerContext &ctx, const Request &req, Respond respond)
+{
+    boost::system::error_code ec;
+    const json::value body = json::parse(req.body(), ec);
+    if (ec)
+        return respond(errorResponse(http::status::bad_request, "body is not valid JSON: " + ec.message()));
+    std::vector<PublishItem> items;
+    std::string problem;
+    if (body.is_object() && body.as_object().contains("publications")) {
+        const auto &list = body.as_object().at("publications");
+        if (!list.is_array() || list.get_array().empty())
+            problem = "'publications' must be a non-empty array";
+        else
+            for (const auto &p : list.get_array()) {
+                if (problem.empty())
+                    problem = collectItems(p, items);
+            }
+    } else {
+        problem = collectItems(body, items);
+    }
+    if (!problem.empty())
+        return respond(errorResponse(http::status::bad_request, 400, problem));
+    for (const auto &item : items) {
+        if (validateChannelName(item.channel))
+            return respond(errorResponse(http::status::unprocessable_entity, 422, "invalid channel name: " + item.channel));
+        if (validateEventName(item.event))
+            return respond(errorResponse(http::status::unprocessable_entity, 422, "invalid event name: " + item.event));
+    }
+
+    // Results arrive through `done` callbacks (synchronously with the memory engine, later with a
+    // network broker); the response goes out when the last one is in.
+    struct Pending {
+        std::mutex mutex;
+        std::vector<std::string> results;
+        std::size_t remaining;
+        Respond respond;
+    };
+    auto pending = std::make_shared<Pending>();
+    pending->results.resize(items.size());
+    pending->remaining = items.size();
+    pending->respond = std::move(respond);
+    ctx.metrics.apiPublications.fetch_add(items.size(), std::memory_order_relaxed);
+    ctx.core.locked([&] {
+        for (std::size_t i = 0; i < items.size(); ++i) {
+            Publication publication;
+            publication.channel = items[i].channel;
+            publication.event = items[i].event;
+            publication.data = std::move(items[i].data);
+            publication.timestampMs = ctx.core.timer().wallClockMs();
+            const auto started = std::chrono::steady_clock::now();
+            ctx.core.hub().publish(std::move(publication), [pending, i, channel = items[i].channel](std::error_code error, StreamPosition position) {
+                std::string r = "{\"channel\":";
+                appendJsonString(r, channel);
+                if (error) {
+                    r += ",\"error\":{\"code\":" + std::to_string(error.value()) + ",\"message\":";
+                    appendJsonString(r, error.message());
+                    r += "}}";
+                } else {
+                    r += ",\"offset\":" + std::to_string(position.offset) + ",\"epoch\":";
+                    appendJsonString(r, position.epoch);
+                    r += "}";
+                }
+                Respond respond;
+                std::string body;
+                {
+                    std::lock_guard lock(pending->mutex);
+                    pending->results[i] = std::move(r);
+                    if (--pending->remaining != 0)
+                        return;
+                    body = "{\"publications\":[";
+                    for (std::size_t k = 0; k < pending->results.size(); ++k) {
+                        if (k)
+                            body += ',';
+                        body += pending->results[k];
+                    }
+                    body += "]}";
+                    respond = std::move(pending->respond);
+                }
+                respond(jsonResponse(std::move(body)));
+            });
+            ctx.metrics.fanoutSeconds.observe(
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+        }
+    });
+}
+
+void channels(ServerContext &ctx, Respond respond)
+{
+    const auto stats = ctx.core.locked([&] { return ctx.core.hub().channels(); });
+    std::string body = "{\"channels\":[";
+    bool first = true;
+    for (const auto &c : stats) {
+        if (!first)
+            body += ',';
+        first = false;
+        body += "{\"name\":";
+        appendJsonString(body, c.name);
+        body += ",\"type\":";
+        appendJsonString(body, channelTypeName(c.type));
+        body += ",\"subscribers\":" + std::to_string(c.subscribers) + ",\"published\":" + std::to_string(c.published) + "}";
+    }
+    body += "]}";
+    respond(jsonResponse(std::move(body)));
+}
+
+void presence(ServerContext &ctx, const std::string &channel, Respond respond)
+{
+    if (validateChannelName(channel))
+        return respond(errorResponse(http::status::unprocessable_entity, 422, "invalid channel name"));
+    if (channelTypeOf(channel) != ChannelType::Presence)
+        return respond(errorResponse(http::status::bad_request, 400, "not a presence channel (presence- prefix)"));
+    ctx.core.locked([&] {
+        ctx.core.hub().members(channel, [respond = std::move(respond), channel](std::vector<Member> members) {
+            std::string body = "{\"channel\":";
+            appendJsonString(body, channel);
+            body += ",\"members\":[";
+            for (std::size_t i = 0; i < members.size(); ++i) {
+                if (i)
+                    body += ',';
+                body += "{\"id\":";
+                appendJsonString(body, members[i].userId);
+                body += ",\"info\":";
+                body += members[i].info.empty() ? "null" : members[i].info;
+                body += ",\"connections\":" + std::to_string(members[i].connections) + "}";
+            }
+            body += "]}";
+            respond(jsonResponse(std::move(body)));
+        });
+    });
+}
+
+void history(ServerContext &ctx, const boost::urls::url_view &url, Respond respond)
+{
+    const auto channel = param(url, "channel");
+    if (!channel || validateChannelName(*channel))
+        return respond(errorResponse(http::status::unprocessable_entity, 422, "missing or invalid 'channel'"));
+    HistoryQuery query;
+    try {
+        if (const auto since = param(url, "since")) {
+            query.since = StreamPosition{std::stoull(*since), param(url, "epoch").value_or(std::string())};
+        }
+        if (const auto limit = param(url, "limit"))
+            query.limit = std::stoull(*limit);
+    } catch (const std::logic_error &) {
+        return respond(errorResponse(http::status::bad_request, 400, "'since' and 'limit' must be numbers"));
+    }
+    ctx.core.locked([&] {
+        ctx.core.hub().history(*channel, query, [respond = std::move(respond), channel = *channel](HistoryResult result) {
+            if (result.error)
+                return respond(errorResponse(http::status::bad_request, result.error.value(), result.error.message()));
+            std::string body = "{\"channel\":";
+            appendJsonString(body, channel);
+            body += ",\"epoch\":";
+            appendJsonString(body, result.top.epoch);
+            body += ",\"offset\":" + std::to_string(result.top.offset);
+            body += ",\"complete\":";
+            body += result.complete ? "true" : "false";
+            body += ",\"publications\":[";
+            for (std::size_t i = 0; i < result.publications.size(); ++i) {
+                if (i)
+                    body += ',';
+                appendPublicationObject(body, result.publications[i]);
+            }
+            body += "]}";
+            respond(jsonResponse(std::move(body)));
+        });
+    });
+}
+
+} // namespace
+
+bool hasApiKey(const ServerContext &ctx, const Request &req)
+{
+    std::string_view given;
+    if (const auto it = req.find("X-API-Key"); it != req.end()) {
+        given = it->value();
+    } else if (const auto auth = req.find(http::field::authorization); auth != req.end()) {
+        const std::string_view value = auth->value();
+        constexpr std::string_view bearer = "Bearer ";
+        if (value.size() > bearer.size() && value.substr(0, bearer.size()) == bearer)
+            given = value.substr(bearer.size());
+    }
+    const std::string &key = ctx.apiKey;
+    return !key.empty() && given.size() == key.size() && CRYPTO_memcmp(given.data(), key.data(), key.size()) == 0;
+}
+
+void handleApi(ServerContext &ctx, const Request &req, const boost::urls::url_view &url, Respond respond)
+{
+    if (!hasApiKey(ctx, req)) {
+        ctx.metrics.apiAuthFailures.fetch_add(1, std::memory_order_relaxed);
+        Response res = errorResponse(http::status::unauthorized, "missing or wrong API key");
+        res.set(http::field::www_authenticate, "Bearer");
+        return respond(std::move(res));
+    }
+    const std::string path(url.path());
+    const auto method = req.method();
+    auto expect = [&](http::verb verb) {
+        if (method == verb)
+            return true;
+        Response res = errorResponse(http::status::method_not_allowed, "method not allowed");
+        res.set(http::field::allow, std::string(http::to_string(verb)));
+        respond(std::move(res));
+        return false;
+    };
+    if (path == "/api/publish") {
+        if (expect(http::verb::post))
+            publish(ctx, req, std::move(respond));
+    } else if (path == "/api/channels") {
+        if (expect(http::verb::get))
+            channels(ctx, std::move(respond));
+    } else if (path == "/api/presence") {
+        if (expect(http::verb::get))
+            presence(ctx, param(url, "channel").value_or(std::string()), std::move(respond));
+    } else if (path == "/api/history") {
+        if (expect(http::verb::get))
+            history(ctx, url, std::move(respond));
+    } else {
+        respond(errorResponse(http::status::not_found, "unknown API endpoint"));
+    }
+}
+
+Response metricsResponse(ServerContext &ctx)
+{
+    const auto [hub, protocol] = ctx.core.locked([&] {
+        return std::pair(ctx.core.hub().counters(), ctx.core.protocol().counters());
+    });
+    return makeResponse(http::status::ok, ctx.metrics.render(hub, protocol), "text/plain; version=0.0.4; charset=utf-8");
+}
+
+Response healthResponse(ServerContext &ctx)
+{
+    if (ctx.shuttingDown.load())
+        return makeResponse(http::status::service_unavailable, "{\"status\":\"shutting down\"}\n", "application/json");
+    return makeResponse(http::status::ok,
+                        "{\"status\":\"ok\",\"connections\":" + std::to_string(ctx.connections()) + "}\n",
+                        "application/json");
+}
+
+} // namespace switchboard::asio

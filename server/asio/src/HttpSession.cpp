@@ -1,0 +1,189 @@
+#include "HttpSession.h"
+
+#include "HttpApi.h"
+#include "Log.h"
+#include "SseSession.h"
+#include "StaticFiles.h"
+#include "WebSocketCodec.h"
+#include "WebSocketSession.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <boost/url/parse.hpp>
+
+#include <algorithm>
+
+namespace switchboard::asio {
+
+namespace {
+constexpr auto kRequestTimeout = std::chrono::seconds(30);
+constexpr std::size_t kHeaderLimit = 16 * 1024;
+}
+
+HttpSession::HttpSession(ServerContext &context, AnyStream stream)
+    : m_ctx(context), m_stream(std::move(stream)), m_deadline(m_stream->get_executor())
+{
+}
+
+void HttpSession::start()
+{
+    read();
+}
+
+void HttpSession::read()
+{
+    m_parser.emplace();
+    m_parser->header_limit(kHeaderLimit);
+    m_parser->body_limit(m_ctx.config.maxBodyBytes);
+    // A slow or silent client is dropped; an idle keep-alive connection too.
+    m_deadline.expires_after(kRequestTimeout);
+    m_deadline.async_wait([weak = weak_from_this()](const boost::system::error_code &ec) {
+        if (auto self = weak.lock(); self && !ec)
+            self->close();
+    });
+    http::async_read(*m_stream, m_buffer, *m_parser,
+                     [self = shared_from_this()](boost::system::error_code ec, std::size_t) { self->onRead(ec); });
+}
+
+void HttpSession::onRead(boost::system::error_code ec)
+{
+    m_deadline.cancel();
+    if (!m_stream)
+        return;
+    if (ec == http::error::end_of_stream || ec == boost::asio::error::eof || ec == boost::asio::error::operation_aborted
+        || ec == boost::asio::error::connection_reset || ec == boost::asio::error::bad_descriptor) {
+        return close();
+    }
+    if (ec == http::error::body_limit) {
+        m_ctx.metrics.httpTooLarge.fetch_add(1, std::memory_order_relaxed);
+        return write(errorResponse(http::status::payload_too_large, "request body too large"), false);
+    }
+    if (ec == http::error::header_limit) {
+        m_ctx.metrics.httpMalformed.fetch_add(1, std::memory_order_relaxed);
+        return write(errorResponse(http::status::request_header_fields_too_large, "request header too large"), false);
+    }
+    if (ec) {
+        m_ctx.metrics.httpMalformed.fetch_add(1, std::memory_order_relaxed);
+        log::debug("http: bad request: ", ec.message());
+        return write(errorResponse(http::status::bad_request, "malformed HTTP request: " + ec.message()), false);
+    }
+    m_ctx.metrics.httpRequests.fetch_add(1, std::memory_order_relaxed);
+    Request request = m_parser->release();
+    route(request);
+}
+
+void HttpSession::route(Request &req)
+{
+    const auto parsed = boost::urls::parse_origin_form(req.target());
+    if (!parsed)
+        return write(errorResponse(http::status::bad_request, "malformed request target"), false);
+    const boost::urls::url_view url = *parsed;
+    const std::string path(url.path());
+    const bool keepAlive = req.keep_alive() && !m_ctx.shuttingDown.load();
+
+    const bool browserStream = path == "/ws" || path == "/sse";
+    if (browserStream && !m_ctx.config.allowedOrigins.empty()) {
+        const auto origin = req.find(http::field::origin);
+        const auto &allowed = m_ctx.config.allowedOrigins;
+        if (origin != req.end() && std::find(allowed.begin(), allowed.end(), origin->value()) == allowed.end()) {
+            m_ctx.metrics.rejectedOrigin.fetch_add(1, std::memory_order_relaxed);
+            return write(errorResponse(http::status::forbidden, 3502, "origin not allowed"), false);
+        }
+    }
+    if (boost::beast::websocket::is_upgrade(req)) {
+        if (path != "/ws")
+            return write(errorResponse(http::status::not_found, "WebSocket endpoint is /ws"), false);
+        return upgrade(req);
+    }
+    if (path == "/ws")
+        return write(errorResponse(http::status::upgrade_required, "WebSocket upgrade required"), false);
+    if (path == "/sse") {
+        if (req.method() != http::verb::get)
+            return write(errorResponse(http::status::method_not_allowed, "GET only"), false);
+        auto sse = std::make_shared<SseSession>(m_ctx, std::move(*m_stream));
+        m_stream.reset();
+        return sse->start(req, url);
+    }
+    if (path == "/metrics")
+        return write(metricsResponse(m_ctx), keepAlive);
+    if (path == "/healthz")
+        return write(healthResponse(m_ctx), keepAlive);
+    if (path.rfind("/api/", 0) == 0) {
+        auto self = shared_from_this();
+        return handleApi(m_ctx, req, url, [self, keepAlive](Response res) {
+            // May run under the core lock: post, never write here.
+            auto shared = std::make_shared<Response>(std::move(res));
+            boost::asio::post(self->m_deadline.get_executor(), [self, shared, keepAlive] {
+                self->write(std::move(*shared), keepAlive);
+            });
+        });
+    }
+    if (req.method() != http::verb::get && req.method() != http::verb::head)
+        return write(errorResponse(http::status::method_not_allowed, "method not allowed"), keepAlive);
+    write(serveStatic(m_ctx.staticDir, path, req.method() == http::verb::head), keepAlive);
+}
+
+void HttpSession::upgrade(Request &req)
+{
+    const auto key = req.find(http::field::sec_websocket_key);
+    const auto version = req.find(http::field::sec_websocket_version);
+    if (key == req.end() || key->value().empty() || version == req.end() || version->value() != "13") {
+        Response res = errorResponse(http::status::upgrade_required, "WebSocket version 13 and a key are required");
+        res.set(http::field::sec_websocket_version, "13");
+        return write(std::move(res), false);
+    }
+    const bool admitted = m_ctx.tryAddConnection();
+    auto res = std::make_shared<http::response<http::empty_body>>(http::status::switching_protocols, req.version());
+    res->set(http::field::server, "switchboard-gateway");
+    res->set(http::field::upgrade, "websocket");
+    res->set(http::field::connection, "Upgrade");
+    res->set(http::field::sec_websocket_accept, ws::acceptKey(key->value()));
+    std::string leftover = boost::beast::buffers_to_string(m_buffer.data());
+    m_buffer.consume(m_buffer.size());
+    http::async_write(*m_stream, *res,
+                      [self = shared_from_this(), res, admitted, leftover = std::move(leftover)](
+                          const boost::system::error_code &ec, std::size_t) mutable {
+                          if (ec) {
+                              if (admitted)
+                                  self->m_ctx.removeConnection();
+                              return self->close();
+                          }
+                          if (!admitted) {
+                              // Over the connection limit: the client learns why through the
+                              // close code (3003 server full), then the connection is dropped.
+                              self->m_ctx.metrics.rejectedFull.fetch_add(1, std::memory_order_relaxed);
+                              auto frame = std::make_shared<std::string>();
+                              ws::appendCloseFrame(*frame, static_cast<std::uint16_t>(DisconnectCode::ServerFull), "server full");
+                              boost::asio::async_write(*self->m_stream, boost::asio::buffer(*frame),
+                                                       [self, frame](const boost::system::error_code &, std::size_t) { self->close(); });
+                              return;
+                          }
+                          auto session = std::make_shared<WebSocketSession>(self->m_ctx, std::move(*self->m_stream), std::move(leftover));
+                          self->m_stream.reset();
+                          session->start();
+                      });
+}
+
+void HttpSession::write(Response response, bool keepAlive)
+{
+    if (!m_stream)
+        return;
+    response.keep_alive(keepAlive);
+    auto res = std::make_shared<Response>(std::move(response));
+    http::async_write(*m_stream, *res, [self = shared_from_this(), res, keepAlive](const boost::system::error_code &ec, std::size_t) {
+        if (ec || !keepAlive)
+            return self->close();
+        self->read();
+    });
+}
+
+void HttpSession::close()
+{
+    m_deadline.cancel();
+    if (m_stream)
+        m_stream->close();
+}
+
+} // namespace switchboard::asio

@@ -1,0 +1,39 @@
+#pragma once
+// HttpSession: one HTTP/1.1 connection. Parses requests with Beast and routes them: /ws upgrades
+// hand the stream to a WebSocketSession, /sse to an SseSession; /api, /metrics, /healthz and
+// static files are answered here (keep-alive).
+
+#include "AnyStream.h"
+#include "HttpTypes.h"
+#include "ServerContext.h"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+
+#include <memory>
+#include <optional>
+
+namespace switchboard::asio {
+
+/// Runs on the connection's strand. Lives until the connection closes or is handed over.
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+public:
+    HttpSession(ServerContext &context, AnyStream stream);
+    void start();
+
+private:
+    void read();
+    void onRead(boost::system::error_code ec);
+    void route(Request &request);
+    void upgrade(Request &request);
+    void write(Response response, bool keepAlive);
+    void close();
+
+    ServerContext &m_ctx;
+    std::optional<AnyStream> m_stream; ///< empty once handed to a WebSocket or SSE session
+    boost::beast::flat_buffer m_buffer;
+    std::optional<http::request_parser<http::string_body>> m_parser;
+    boost::asio::steady_timer m_deadline;
+};
+
+} // namespace switchboard::asio

@@ -1,0 +1,109 @@
+#include "Metrics.h"
+
+#include <cstdio>
+
+namespace switchboard::asio {
+
+void Histogram::observe(double value) noexcept
+{
+    std::size_t i = 0;
+    while (i < m_bounds.size() && value > m_bounds[i])
+        ++i;
+    m_counts[i].fetch_add(1, std::memory_order_relaxed);
+    m_sumMicros.fetch_add(static_cast<std::uint64_t>(value * 1e6), std::memory_order_relaxed);
+    m_count.fetch_add(1, std::memory_order_relaxed);
+}
+
+namespace {
+
+void line(std::string &out, std::string_view name, std::string_view labels, double value)
+{
+    char number[64];
+    std::snprintf(number, sizeof number, "%.17g", value);
+    out.append(name);
+    if (!labels.empty()) {
+        out.push_back('{');
+        out.append(labels);
+        out.push_back('}');
+    }
+    out.push_back(' ');
+    out.append(number);
+    out.push_back('\n');
+}
+
+void header(std::string &out, std::string_view name, std::string_view type, std::string_view help)
+{
+    out.append("# HELP ").append(name).append(" ").append(help).append("\n");
+    out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
+}
+
+void metric(std::string &out, std::string_view name, std::string_view type, std::string_view help, double value)
+{
+    header(out, name, type, help);
+    line(out, name, {}, value);
+}
+
+} // namespace
+
+void Histogram::render(std::string &out, std::string_view name, std::string_view help) const
+{
+    header(out, name, "histogram", help);
+    const std::string bucket = std::string(name) + "_bucket";
+    std::uint64_t cumulative = 0;
+    char le[48];
+    for (std::size_t i = 0; i < m_bounds.size(); ++i) {
+        cumulative += m_counts[i].load(std::memory_order_relaxed);
+        std::snprintf(le, sizeof le, "le=\"%g\"", m_bounds[i]);
+        line(out, bucket, le, static_cast<double>(cumulative));
+    }
+    cumulative += m_counts[m_bounds.size()].load(std::memory_order_relaxed);
+    line(out, bucket, "le=\"+Inf\"", static_cast<double>(cumulative));
+    line(out, std::string(name) + "_sum", {}, static_cast<double>(m_sumMicros.load(std::memory_order_relaxed)) / 1e6);
+    line(out, std::string(name) + "_count", {}, static_cast<double>(m_count.load(std::memory_order_relaxed)));
+}
+
+std::string Metrics::render(const HubCounters &hub, const ProtocolCounters &protocol) const
+{
+    auto v = [](const auto &atomic) { return static_cast<double>(atomic.load(std::memory_order_relaxed)); };
+    std::string out;
+    out.reserve(8192);
+    metric(out, "switchboard_sessions", "gauge", "Sessions attached to the hub (WebSocket after connect, SSE).", double(hub.sessions));
+    metric(out, "switchboard_websocket_connections", "gauge", "Open WebSocket connections.", v(wsSessions));
+    metric(out, "switchboard_sse_connections", "gauge", "Open Server-Sent Events streams.", v(sseSessions));
+    metric(out, "switchboard_channels", "gauge", "Channels with at least one subscriber.", double(hub.channels));
+    metric(out, "switchboard_connections_accepted_total", "counter", "TCP connections accepted.", v(connectionsAccepted));
+    metric(out, "switchboard_websocket_handshakes_total", "counter", "WebSocket upgrades completed.", v(wsHandshakes));
+    metric(out, "switchboard_frames_in_total", "counter", "WebSocket messages received.", v(wsFramesIn));
+    metric(out, "switchboard_bytes_in_total", "counter", "WebSocket message bytes received.", v(wsBytesIn));
+    metric(out, "switchboard_frames_out_total", "counter", "Frames written to sockets (WebSocket messages, SSE events).", v(framesOut));
+    metric(out, "switchboard_bytes_out_total", "counter", "Bytes written to sockets by WebSocket and SSE sessions.", v(bytesOut));
+    metric(out, "switchboard_socket_writes_total", "counter", "Socket writes (each carries a batch of frames).", v(writeBatches));
+    metric(out, "switchboard_hub_frames_out_total", "counter", "Frames queued to sessions by the hub.", double(hub.framesOut));
+    metric(out, "switchboard_hub_bytes_out_total", "counter", "Bytes queued to sessions by the hub.", double(hub.bytesOut));
+    metric(out, "switchboard_publications_total", "counter", "Publications fanned out by the hub.", double(hub.publications));
+    metric(out, "switchboard_drops_total", "counter", "Frames dropped by full outboxes.", double(hub.drops));
+    metric(out, "switchboard_slow_disconnects_total", "counter", "Sessions closed 3001 for a full outbox.", double(hub.slowDisconnects));
+    metric(out, "switchboard_auth_failures_total", "counter", "Refused tokens and joins (WebSocket and SSE).", double(hub.authFailures + protocol.authFailures));
+    metric(out, "switchboard_api_auth_failures_total", "counter", "HTTP API calls without a valid API key.", v(apiAuthFailures));
+    metric(out, "switchboard_protocol_errors_total", "counter", "Error frames sent for bad client frames.", double(protocol.protocolErrors));
+    metric(out, "switchboard_rate_limited_total", "counter", "Operations refused by the per-connection rate limit (429).", double(protocol.rateLimited));
+    metric(out, "switchboard_flood_disconnects_total", "counter", "Rate-limited clients closed with 3005.", double(protocol.floodDisconnects));
+    metric(out, "switchboard_oversize_frames_total", "counter", "WebSocket messages over the size limit (close 1009).", v(wsOversize) + double(protocol.oversizeFrames));
+    metric(out, "switchboard_invalid_utf8_total", "counter", "Text messages with invalid UTF-8 (close 1007).", v(wsInvalidUtf8) + double(protocol.invalidUtf8));
+    metric(out, "switchboard_websocket_protocol_violations_total", "counter", "WebSocket framing violations (close 1002).", v(wsProtocolViolations));
+    metric(out, "switchboard_requests_total", "counter", "Request frames handled by server handlers.", double(protocol.requests));
+    metric(out, "switchboard_http_requests_total", "counter", "HTTP requests parsed.", v(httpRequests));
+    metric(out, "switchboard_http_malformed_total", "counter", "Unparseable HTTP requests (400).", v(httpMalformed));
+    metric(out, "switchboard_http_body_too_large_total", "counter", "HTTP bodies over the limit (413).", v(httpTooLarge));
+    metric(out, "switchboard_api_publications_total", "counter", "Publications made through the HTTP API.", v(apiPublications));
+    metric(out, "switchboard_rejected_server_full_total", "counter", "Connections refused by the connection limit.", v(rejectedFull));
+    metric(out, "switchboard_rejected_origin_total", "counter", "Upgrades refused for their Origin.", v(rejectedOrigin));
+    metric(out, "switchboard_tls_handshake_failures_total", "counter", "Failed TLS handshakes.", v(tlsHandshakeFailures));
+    metric(out, "switchboard_sse_events_total", "counter", "Server-Sent Events written.", v(sseEvents));
+    metric(out, "switchboard_sse_filtered_total", "counter", "Messages skipped by SSE content filters.", v(sseFiltered));
+    fanoutSeconds.render(out, "switchboard_fanout_seconds", "Core time per HTTP publish: encode once and queue to every subscriber.");
+    batchFrames.render(out, "switchboard_write_batch_frames", "Frames per socket write.");
+    return out;
+}
+
+} // namespace switchboard::asio

@@ -1,0 +1,63 @@
+#pragma once
+// Metrics: the gateway's own counters (transport level) plus a Prometheus text rendering that
+// also reports the core Hub / ServerProtocol counters. Every member is atomic: safe from any thread.
+
+#include <switchboard/Hub.h>
+#include <switchboard/ServerProtocol.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace switchboard::asio {
+
+/// Cumulative histogram with fixed buckets (seconds or counts), lock-free.
+class Histogram {
+public:
+    explicit Histogram(std::array<double, 12> bounds) : m_bounds(bounds) {}
+    void observe(double value) noexcept;
+    void render(std::string &out, std::string_view name, std::string_view help) const;
+
+private:
+    std::array<double, 12> m_bounds;
+    std::array<std::atomic<std::uint64_t>, 13> m_counts{};
+    std::atomic<std::uint64_t> m_sumMicros{0}; ///< sum scaled by 1e6 to stay integral
+    std::atomic<std::uint64_t> m_count{0};
+};
+
+struct Metrics {
+    using Counter = std::atomic<std::uint64_t>;
+    Counter connectionsAccepted{0};
+    std::atomic<std::int64_t> wsSessions{0};
+    std::atomic<std::int64_t> sseSessions{0};
+    Counter wsHandshakes{0};
+    Counter wsFramesIn{0};
+    Counter wsBytesIn{0};
+    Counter framesOut{0};            ///< WebSocket messages and SSE events written to sockets
+    Counter bytesOut{0};             ///< bytes written to sockets (WebSocket, SSE)
+    Counter writeBatches{0};         ///< socket writes carrying those frames
+    Counter httpRequests{0};
+    Counter httpMalformed{0};        ///< unparseable HTTP requests (400)
+    Counter httpTooLarge{0};         ///< bodies over the limit (413)
+    Counter apiAuthFailures{0};      ///< HTTP API calls without a valid API key (401)
+    Counter apiPublications{0};
+    Counter rejectedFull{0};         ///< connections refused by max connections
+    Counter rejectedOrigin{0};
+    Counter tlsHandshakeFailures{0};
+    Counter wsProtocolViolations{0}; ///< WebSocket framing errors (close 1002)
+    Counter wsOversize{0};           ///< messages over the frame limit (close 1009)
+    Counter wsInvalidUtf8{0};        ///< text messages with invalid UTF-8 (close 1007)
+    Counter sseEvents{0};
+    Counter sseFiltered{0};          ///< SSE messages skipped by a content filter
+    /// Time spent in the core per HTTP publish: encoding once plus queueing to every subscriber.
+    Histogram fanoutSeconds{{1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 5e-2, 0.25}};
+    /// Frames per socket write (the batching factor).
+    Histogram batchFrames{{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096}};
+
+    /// Prometheus text exposition format 0.0.4.
+    std::string render(const HubCounters &hub, const ProtocolCounters &protocol) const;
+};
+
+} // namespace switchboard::asio

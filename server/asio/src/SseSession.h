@@ -1,0 +1,82 @@
+#pragma once
+// SseSession: one Server-Sent Events stream (GET /sse?channels=a,b). A Hub session (not a
+// ServerProtocol one): it joins its channels at start, optionally resuming from Last-Event-ID,
+// and turns each message frame into an SSE event, applying the content filter off the core lock.
+
+#include "AnyStream.h"
+#include "HttpTypes.h"
+#include "ServerContext.h"
+
+#include <switchboard/Outbox.h>
+#include <switchboard/Publication.h>
+#include <switchboard/Session.h>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/url/url_view.hpp>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace switchboard::asio {
+
+/// `field=value` on the message data (dotted path for nested objects); all must hold.
+struct SseFilter {
+    std::vector<std::string> path;
+    std::string value;
+};
+
+/// Thread safety: send() and close() from any thread (queue under the session mutex, post to
+/// the strand); everything else on the connection's strand.
+class SseSession final : public Session, public std::enable_shared_from_this<SseSession> {
+public:
+    SseSession(ServerContext &context, AnyStream stream);
+    ~SseSession() override;
+
+    /// Validates the query, joins the channels and starts streaming; on a bad request answers
+    /// with an HTTP error and closes. The connection is not yet counted.
+    void start(const Request &request, const boost::urls::url_view &url);
+
+    SendResult send(const SharedFrame &frame) override;
+    void close(DisconnectCode code, std::string_view reason) override;
+
+    /// Position text of Last-Event-ID: `<channel>:<offset>:<epoch>` entries separated by spaces.
+    static std::map<std::string, StreamPosition> parseEventId(std::string_view id);
+
+private:
+    void refuse(http::status status, int code, std::string_view message);
+    void joined(std::vector<std::pair<std::string, StreamPosition>> positions, std::vector<Publication> missed,
+                std::error_code error, std::string_view errorChannel);
+    void scheduleFlushLocked();
+    void flush();
+    void appendEvent(const std::string &frameBytes);
+    void watchPeer();
+    void heartbeat();
+    void finish();
+
+    ServerContext &m_ctx;
+    AnyStream m_stream;
+    std::string m_sessionId;
+    std::vector<SseFilter> m_filters;
+    std::map<std::string, StreamPosition> m_positions; ///< strand only: last id per channel
+
+    std::mutex m_mutex;
+    Outbox m_outbox;
+    std::string m_pendingText;     ///< heartbeats and the final disconnect event
+    bool m_ready = false;          ///< header written: frames may flow
+    bool m_writing = false;
+    bool m_closing = false;        ///< after the pending write, finish
+    bool m_finishedFlag = false;
+
+    std::vector<SharedFrame> m_batch;
+    std::string m_out;
+    bool m_finished = false;
+    bool m_counted = false;
+    bool m_attached = false;
+    char m_peerByte[64];
+    boost::asio::steady_timer m_heartbeat;
+};
+
+} // namespace switchboard::asio

@@ -1,0 +1,133 @@
+#include "WebSocketCodec.h"
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+namespace switchboard::asio::ws {
+
+void appendHeader(std::string &out, Opcode opcode, std::uint64_t length)
+{
+    out.push_back(static_cast<char>(0x80 | opcode));
+    if (length < 126) {
+        out.push_back(static_cast<char>(length));
+    } else if (length <= 0xFFFF) {
+        out.push_back(static_cast<char>(126));
+        out.push_back(static_cast<char>(length >> 8));
+        out.push_back(static_cast<char>(length & 0xFF));
+    } else {
+        out.push_back(static_cast<char>(127));
+        for (int shift = 56; shift >= 0; shift -= 8)
+            out.push_back(static_cast<char>((length >> shift) & 0xFF));
+    }
+}
+
+void appendCloseFrame(std::string &out, std::uint16_t code, std::string_view reason)
+{
+    if (reason.size() > 123) {
+        reason = reason.substr(0, 123);
+        while (!reason.empty() && !isValidUtf8(reason)) // never cut inside a code point
+            reason.remove_suffix(1);
+    }
+    appendHeader(out, Close, 2 + reason.size());
+    out.push_back(static_cast<char>(code >> 8));
+    out.push_back(static_cast<char>(code & 0xFF));
+    out.append(reason);
+}
+
+ParseStatus parseClientHeader(const std::uint8_t *p, std::size_t n, FrameHeader &h)
+{
+    if (n < 2)
+        return ParseStatus::NeedMore;
+    h.fin = (p[0] & 0x80) != 0;
+    h.opcode = p[0] & 0x0F;
+    if ((p[0] & 0x70) != 0)
+        return ParseStatus::ProtocolError; // RSV1-3 without a negotiated extension
+    const bool masked = (p[1] & 0x80) != 0;
+    if (!masked)
+        return ParseStatus::ProtocolError; // clients must mask (RFC 6455 5.1)
+    const std::uint8_t len7 = p[1] & 0x7F;
+    const bool control = (h.opcode & 0x8) != 0;
+    switch (h.opcode) {
+    case Continuation: case Text: case Binary: case Close: case Ping: case Pong: break;
+    default: return ParseStatus::ProtocolError;
+    }
+    if (control && (!h.fin || len7 > 125))
+        return ParseStatus::ProtocolError;
+    std::size_t pos = 2;
+    if (len7 == 126) {
+        if (n < 4)
+            return ParseStatus::NeedMore;
+        h.length = (std::uint64_t(p[2]) << 8) | p[3];
+        pos = 4;
+    } else if (len7 == 127) {
+        if (n < 10)
+            return ParseStatus::NeedMore;
+        h.length = 0;
+        for (int i = 0; i < 8; ++i)
+            h.length = (h.length << 8) | p[2 + i];
+        if (h.length >> 63)
+            return ParseStatus::ProtocolError;
+        pos = 10;
+    } else {
+        h.length = len7;
+    }
+    if (n < pos + 4)
+        return ParseStatus::NeedMore;
+    for (int i = 0; i < 4; ++i)
+        h.mask[i] = p[pos + i];
+    h.size = pos + 4;
+    return ParseStatus::Ok;
+}
+
+void unmask(std::uint8_t *data, std::size_t size, const std::uint8_t mask[4], std::size_t phase)
+{
+    for (std::size_t i = 0; i < size; ++i)
+        data[i] ^= mask[(i + phase) & 3];
+}
+
+bool isValidUtf8(std::string_view text) noexcept
+{
+    const auto *s = reinterpret_cast<const unsigned char *>(text.data());
+    const std::size_t n = text.size();
+    std::size_t i = 0;
+    while (i < n) {
+        const unsigned char c = s[i];
+        if (c < 0x80) {
+            ++i;
+            continue;
+        }
+        std::size_t extra;
+        std::uint32_t cp;
+        if ((c & 0xE0) == 0xC0) { extra = 1; cp = c & 0x1F; }
+        else if ((c & 0xF0) == 0xE0) { extra = 2; cp = c & 0x0F; }
+        else if ((c & 0xF8) == 0xF0) { extra = 3; cp = c & 0x07; }
+        else return false;
+        if (i + extra >= n) // truncated sequence
+            return false;
+        for (std::size_t k = 1; k <= extra; ++k) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        static constexpr std::uint32_t minimum[] = {0, 0x80, 0x800, 0x10000};
+        if (cp < minimum[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += extra + 1;
+    }
+    return true;
+}
+
+std::string acceptKey(std::string_view key)
+{
+    static constexpr std::string_view guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+    std::string input(key);
+    input.append(guid);
+    unsigned char digest[SHA_DIGEST_LENGTH];
+    SHA1(reinterpret_cast<const unsigned char *>(input.data()), input.size(), digest);
+    std::string out(4 * ((SHA_DIGEST_LENGTH + 2) / 3) + 1, '\0');
+    const int len = EVP_EncodeBlock(reinterpret_cast<unsigned char *>(out.data()), digest, SHA_DIGEST_LENGTH);
+    out.resize(static_cast<std::size_t>(len));
+    return out;
+}
+
+} // namespace switchboard::asio::ws

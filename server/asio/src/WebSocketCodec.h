@@ -1,0 +1,44 @@
+#pragma once
+// WebSocketCodec: RFC 6455 framing pieces the gateway does itself so that every frame queued for
+// a session goes out in one socket write: server frame headers, client frame header parsing,
+// UTF-8 validation and the handshake accept key.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace switchboard::asio::ws {
+
+enum Opcode : std::uint8_t { Continuation = 0x0, Text = 0x1, Binary = 0x2, Close = 0x8, Ping = 0x9, Pong = 0xA };
+
+/// Appends the header of an unmasked, final server frame carrying `length` payload bytes.
+void appendHeader(std::string &out, Opcode opcode, std::uint64_t length);
+/// Appends a whole close frame: status code plus reason (cut to fit 125 bytes).
+void appendCloseFrame(std::string &out, std::uint16_t code, std::string_view reason);
+
+struct FrameHeader {
+    bool fin = false;
+    std::uint8_t opcode = 0;
+    std::uint64_t length = 0;
+    std::uint8_t mask[4] = {};
+    std::size_t size = 0; ///< header bytes
+};
+
+enum class ParseStatus { Ok, NeedMore, ProtocolError };
+
+/// Parses a client frame header from `data`. Rejects what a server must reject: RSV bits (no
+/// extensions are negotiated), unknown opcodes, unmasked frames, fragmented or long control
+/// frames and lengths of 2^63 or more.
+ParseStatus parseClientHeader(const std::uint8_t *data, std::size_t size, FrameHeader &header);
+
+/// XORs `size` bytes with the mask, starting at mask position `phase`.
+void unmask(std::uint8_t *data, std::size_t size, const std::uint8_t mask[4], std::size_t phase = 0);
+
+/// Strict UTF-8 (no overlongs, no surrogates, max U+10FFFF).
+bool isValidUtf8(std::string_view text) noexcept;
+
+/// Sec-WebSocket-Accept for a Sec-WebSocket-Key (SHA-1 + base64 via OpenSSL).
+std::string acceptKey(std::string_view key);
+
+} // namespace switchboard::asio::ws

@@ -1,0 +1,84 @@
+#pragma once
+// WebSocketSession: one WebSocket connection after the upgrade. Implements core Session: the Hub
+// and ServerProtocol queue shared frames in its Outbox; the session writes everything queued
+// as one socket write (frame headers built here, small frames copied into a cork buffer, large
+// ones gathered by reference). Reads and parses client frames itself and hands each complete
+// message to ServerProtocol::receive.
+
+#include "AnyStream.h"
+#include "ServerContext.h"
+#include "WebSocketCodec.h"
+
+#include <switchboard/Outbox.h>
+#include <switchboard/ServerProtocol.h>
+#include <switchboard/Session.h>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace switchboard::asio {
+
+/// Thread safety: send() and close() may be called from any thread (the core mutex holder);
+/// they only queue under the session's own mutex and post a flush to the connection's strand.
+/// Everything else runs on that strand.
+class WebSocketSession final : public Session, public std::enable_shared_from_this<WebSocketSession> {
+public:
+    /// `stream` has completed the HTTP upgrade; `leftover` holds bytes read past the request.
+    /// The connection has been counted by ServerContext::tryAddConnection().
+    WebSocketSession(ServerContext &context, AnyStream stream, std::string leftover);
+    ~WebSocketSession() override;
+
+    /// Registers with the ServerProtocol and starts reading. Call once, on the strand.
+    void start();
+
+    SendResult send(const SharedFrame &frame) override;
+    void close(DisconnectCode code, std::string_view reason) override;
+
+private:
+    void scheduleFlushLocked();
+    void flush();
+    void onWritten(const boost::system::error_code &ec, std::size_t bytes);
+    void readMore();
+    void onData(std::uint8_t *data, std::size_t size);
+    std::size_t parseFrames(std::uint8_t *data, std::size_t size);
+    bool handleFrame(const ws::FrameHeader &header, std::uint8_t *payload);
+    void deliver(std::string_view message, bool binary);
+    void fail(DisconnectCode code, std::string_view reason);
+    void queueControl(ws::Opcode opcode, std::string_view payload);
+    void finish();
+
+    ServerContext &m_ctx;
+    AnyStream m_stream;
+    ServerProtocol::ConnectionHandle m_handle = 0;
+
+    // Guarded by m_mutex (touched by send/close from the core holder's thread).
+    std::mutex m_mutex;
+    Outbox m_outbox;
+    std::string m_control;        ///< encoded pong / close frames waiting for the next write
+    bool m_writing = false;       ///< a flush is posted or a write is in flight
+    bool m_closeQueued = false;   ///< a close frame is in m_control or written: no more frames
+    bool m_finishedFlag = false;
+    bool m_closePending = false;  ///< the close frame in m_control has not been taken by a flush
+
+    // Strand only.
+    std::vector<SharedFrame> m_batch;     ///< frames of the write in flight (kept alive until done)
+    std::string m_cork;                   ///< headers, copied small frames and control frames
+    std::vector<boost::asio::const_buffer> m_buffers;
+    std::size_t m_batchFrames = 0;
+    bool m_closeInBatch = false;
+    bool m_closeWritten = false;
+    bool m_peerClosed = false;
+    bool m_finished = false;
+    std::string m_partial;                ///< bytes of an incomplete frame
+    std::string m_message;                ///< fragments of an incomplete message
+    bool m_inMessage = false;
+    bool m_messageBinary = false;
+    std::unique_ptr<char[]> m_tlsBuffer;  ///< TLS reads only; plain TCP reads use a per-thread buffer
+    boost::asio::steady_timer m_closeTimer;
+};
+
+} // namespace switchboard::asio
