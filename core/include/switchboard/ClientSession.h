@@ -118,7 +118,8 @@ public:
     void setTokenProvider(TokenProvider provider);
     void setUrl(std::string url);
     void connect();
-    /// Closes for good (no reconnect); pending acks/replies fail with Error::Cancelled.
+    /// Closes for good (no reconnect); pending acks/replies fail with Error::Cancelled, from the
+    /// Executor (never inside close()). Channels are kept for a later connect().
     void close();
 
     ClientState state() const;
@@ -133,21 +134,26 @@ public:
     ClientChannel *channel(std::string_view name) const;
 
     /// Publishes `jsonData` (JSON text). `ack` (optional) is the gateway's ack (WaitForAck):
-    /// called once with the stored offset, or an error (Timeout after ackTimeout).
+    /// called once with the stored offset, or an error (Timeout after ackTimeout, the server's
+    /// refusal, NotConnected when the connection is lost meanwhile). Not queued: while not
+    /// Connected it fails fast with NotConnected (from the Executor, never inside the call).
     void publish(std::string_view channel, std::string_view event, std::string_view jsonData,
                  std::function<void(std::error_code, AckInfo)> ack = {}, bool skipSelf = false);
     /// Server-handler request (WaitForReply). `reply` is called once with the reply payload, or
-    /// an error: Timeout, an error reply (code = its status, message in `errorMessage()`), Cancelled.
+    /// an error: Timeout, an error reply (code = its status; `reply` is its payload
+    /// {message, status, trace}), NotConnected (not connected, or the connection was lost), Cancelled.
     void request(std::string_view topic, std::string_view jsonPayload,
                  std::function<void(std::error_code, const boost::json::value &reply)> reply,
                  std::optional<std::chrono::milliseconds> timeout = {});
 
     /// Listeners on "channel.event" keys: patterns split on '.', '*' = one segment,
-    /// '**' = one or more trailing segments. Lifecycle keys: "session.started", "error", "close".
+    /// '**' = one or more trailing segments (last position only). Lifecycle keys
+    /// ("session.started", "error", "close") match only a listener on exactly that key. An
+    /// invalid pattern registers nothing (inactive handle). See docs/client.md.
     [[nodiscard]] ListenerHandle on(std::string_view pattern, ClientListener listener);
     [[nodiscard]] ListenerHandle once(std::string_view pattern, ClientListener listener);
 
-    std::size_t pendingOperations() const; ///< acks and replies still waited for
+    std::size_t pendingOperations() const; ///< acks and replies still waited for (not subscribes)
 
 private:
     void onTransportOpen() override;
