@@ -10,7 +10,7 @@ runtime=(cmake ninja-build g++ pkg-config libssl-dev
 testing=(qml6-module-qttest qml6-module-qtquick qml6-module-qtquick-controls
   qml6-module-qtquick-layouts qml6-module-qtquick-templates qml6-module-qtquick-window
   qml6-module-qtqml-workerscript qml6-module-qtquick-shapes
-  emscripten node-acorn nodejs npm chromium redis-server libhiredis-dev)
+  emscripten node-acorn esbuild nodejs npm chromium redis-server libhiredis-dev)
 
 pkgs=("${runtime[@]}")
 [ "$what" = all ] && pkgs+=("${testing[@]}")

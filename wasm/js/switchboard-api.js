@@ -152,6 +152,12 @@
       }
       this.emit('state', a, this.error);
       this.emit(a, this.error);
+      if (a === 'closed' && this._closed && this._native) {
+        // Closed for good: free the WebAssembly object once this call has returned.
+        var native = this._native;
+        this._native = null;
+        setTimeout(function () { native.delete(); }, 0);
+      }
       break;
     case 'token':
       this._askToken(a);
@@ -177,7 +183,7 @@
     case 'presence':
       ch = this.channels[a];
       if (!ch) return;
-      ch.members = parseJson(this._native.members(a)) || [];
+      ch.members = this._native ? parseJson(this._native.members(a)) || [] : [];
       var member = { id: c, info: parseJson(d) };
       if (b === 'member_added') ch.emit('presence:join', member);
       else if (b === 'member_removed') ch.emit('presence:leave', member);

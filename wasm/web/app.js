@@ -7,7 +7,9 @@
   var client = null;
   var channel = null;
 
-  $('channel').value = params.get('channel') || $('channel').value;
+  $('token').value = params.get('token') || '';
+  // Presence channels need a token (the gateway prints a development token at start).
+  $('channel').value = params.get('channel') || ($('token').value ? 'presence-lobby' : $('channel').value);
   $('user').value = params.get('user') || ('guest-' + Math.random().toString(36).slice(2, 7));
 
   function setState(state, error) {
@@ -63,16 +65,24 @@
     });
   }
 
-  var options = {};
-  if (params.get('token')) options.token = params.get('token');
-  client = Switchboard.connect(params.get('url') || undefined, options);
-  client.on('state', setState);
-  join($('channel').value, $('user').value);
-  window.switchboardClient = client; // for the console and automated checks
+  function start() {
+    var options = {};
+    var token = $('token').value.trim();
+    if (token) options.token = token;
+    if (client) { client.off(); client.close(); }
+    channel = null;
+    client = Switchboard.connect(params.get('url') || undefined, options);
+    client.on('state', setState);
+    client.token = token;
+    join($('channel').value.trim(), $('user').value.trim());
+    window.switchboardClient = client; // for the console and automated checks
+  }
+  start();
 
   $('join-form').addEventListener('submit', function (e) {
     e.preventDefault();
-    join($('channel').value.trim(), $('user').value.trim());
+    if ($('token').value.trim() !== client.token) start(); // a new token needs a new connection
+    else join($('channel').value.trim(), $('user').value.trim());
   });
   $('publish-form').addEventListener('submit', function (e) {
     e.preventDefault();
