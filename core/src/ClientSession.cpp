@@ -255,6 +255,10 @@ struct ClientSession::Impl {
     std::uint64_t connection = 0;
     TimerId connectTimer = 0;
     TimerId retryTimer = 0;
+    TimerId heartbeatTimer = 0;
+    std::chrono::milliseconds pingInterval{0}; ///< from welcome; 0: no heartbeat
+    std::chrono::milliseconds lastSent{0};
+    std::chrono::milliseconds lastReceived{0};
     std::string serverReason;      ///< reason of the server's `disconnect` frame, if any
     /// Expires with the session: callbacks handed to others (token provider, posted tasks) check it.
     std::shared_ptr<bool> life = std::make_shared<bool>(true);
@@ -285,7 +289,11 @@ struct ClientSession::Impl {
         stateObservers->notify(next);
     }
 
-    void send(const json::object &frame) { transport.sendText(json::serialize(frame)); }
+    void send(const json::object &frame)
+    {
+        lastSent = timer.now();
+        transport.sendText(json::serialize(frame));
+    }
 
     void cancelTimer(TimerId &id)
     {
@@ -407,6 +415,46 @@ struct ClientSession::Impl {
         });
     }
 
+    // ---- heartbeat ----
+
+    void scheduleHeartbeat(std::chrono::milliseconds delay)
+    {
+        cancelTimer(heartbeatTimer);
+        if (pingInterval.count() <= 0)
+            return;
+        const std::uint64_t id = connection;
+        heartbeatTimer = timer.start(std::max(delay, std::chrono::milliseconds(1)), [this, id] { onHeartbeat(id); });
+    }
+
+    /// Sends `ping` when the connection has been quiet for a ping interval, then expects any
+    /// frame back within pongTimeout. Traffic in both directions postpones it.
+    void onHeartbeat(std::uint64_t id)
+    {
+        heartbeatTimer = 0;
+        if (!connectionAlive(id) || !welcomed)
+            return;
+        const auto now = timer.now();
+        const auto quietSince = std::min(lastSent, lastReceived);
+        if (now - quietSince < pingInterval) {
+            scheduleHeartbeat(quietSince + pingInterval - now);
+            return;
+        }
+        send(json::object{{"op", "ping"}});
+        const auto pingedAt = now;
+        heartbeatTimer = timer.start(std::max(options.pongTimeout, std::chrono::milliseconds(1)), [this, id, pingedAt] {
+            heartbeatTimer = 0;
+            if (!connectionAlive(id))
+                return;
+            if (lastReceived >= pingedAt) {
+                scheduleHeartbeat(lastReceived + pingInterval - timer.now());
+                return;
+            }
+            // Nothing came back: the connection is dead even if the transport has not noticed.
+            retryOnClose = true;
+            transport.close(static_cast<std::uint16_t>(DisconnectCode::IdleTimeout), "no pong");
+        });
+    }
+
     // ---- transport events ----
 
     void onOpen()
@@ -434,6 +482,7 @@ struct ClientSession::Impl {
         transportOpen = welcomed = false;
         sessionId.clear();
         cancelTimer(connectTimer);
+        cancelTimer(heartbeatTimer);
         const bool retry = std::exchange(retryOnClose, false);
         const std::string why = reason.empty() ? serverReason : std::string(reason);
 
@@ -456,8 +505,10 @@ struct ClientSession::Impl {
             startAttempt();
         } else {
             reconnect = retry || shouldReconnect(code);
-            if (!wasWelcomed)
-                error = retry ? make_error_code(Error::Timeout) : errorForClose(code);
+            if (retry) // we gave up on it: no welcome in time, or no pong
+                error = make_error_code(Error::Timeout);
+            else if (!wasWelcomed)
+                error = errorForClose(code);
             else if (closeIsError(code))
                 error = errorForClose(code);
             if (reconnect)
@@ -491,6 +542,7 @@ struct ClientSession::Impl {
     {
         if (!transportActive || !transportOpen || state == ClientState::Closed)
             return;
+        lastReceived = timer.now();
         if (binary) {
             onBinary(bytes);
             return;
@@ -541,6 +593,8 @@ struct ClientSession::Impl {
         backoff.reset();
         sessionId = std::string(stringField(frame, "session"));
         userId = std::string(stringField(frame, "user"));
+        pingInterval = std::chrono::milliseconds(std::max<std::int64_t>(intField(frame, "ping", 0), 0));
+        scheduleHeartbeat(pingInterval);
         for (auto &[name, ch] : channels)
             sendSubscribe(*ch);
         setState(ClientState::Connected);
@@ -899,6 +953,7 @@ struct ClientSession::Impl {
             return;
         cancelTimer(retryTimer);
         cancelTimer(connectTimer);
+        cancelTimer(heartbeatTimer);
         tokenPending = false;
         retryOnClose = false;
         std::vector<PendingOperations::Completion> cancelled = pending.takeAll();
@@ -939,6 +994,7 @@ ClientSession::~ClientSession()
     d->life.reset();
     d->cancelTimer(d->retryTimer);
     d->cancelTimer(d->connectTimer);
+    d->cancelTimer(d->heartbeatTimer);
     d->transport.setListener(nullptr);
     if (d->transportActive)
         d->transport.close(kCloseNormal, "client destroyed");

@@ -246,6 +246,7 @@ private slots:
     void binaryMessage();
     void badFramesFromServer();
     void pingAnswered();
+    void heartbeat();
 
     // end to end over LoopbackTransport
     void e2eSubscribeAndReceive();
@@ -256,6 +257,7 @@ private slots:
     void e2ePresenceTwoClients();
     void e2eServerRefusedThenUp();
     void e2eStalledServerAckTimeout();
+    void e2eHeartbeatKeepsConnection();
 };
 
 // ======================= scripted server =======================
@@ -1129,6 +1131,52 @@ void TestClientSession::pingAnswered()
     QCOMPARE(str(s.transport.takeOne(), "op"), std::string("pong"));
 }
 
+void TestClientSession::heartbeat()
+{
+    ClientOptions options;
+    options.pongTimeout = 2'000ms;
+    options.backoff = BackoffOptions{100ms, 100ms, 2.0, 0.0};
+    Scripted s(options);
+    Recorder errors;
+    auto h = s.session.on("error", errors.listener());
+    s.session.connect();
+    s.transport.accept();
+    s.transport.take();
+    s.transport.feed(R"({"op":"welcome","session":"s1","version":1,"ping":10000,"user":""})");
+
+    s.timer.advance(9'999ms); // quiet, but not for a whole interval yet
+    QVERIFY(s.transport.sent.empty());
+    s.timer.advance(1ms);
+    QCOMPARE(str(s.transport.takeOne(), "op"), std::string("ping"));
+    s.timer.advance(1'000ms);
+    s.transport.feed(R"({"op":"pong"})"); // alive
+    s.timer.advance(9'999ms);
+    QVERIFY(s.transport.sent.empty());
+    QVERIFY(s.transport.closeRequests.empty());
+    s.timer.advance(1ms); // a full interval after the pong
+    QCOMPARE(str(s.transport.takeOne(), "op"), std::string("ping"));
+
+    // No answer: the connection is dead although the transport did not say so.
+    s.timer.advance(1'999ms);
+    QVERIFY(s.transport.closeRequests.empty());
+    s.timer.advance(1ms);
+    QCOMPARE(s.transport.closeRequests, std::vector<std::uint16_t>{3002});
+    s.transport.serverClose(3002, "no pong");
+    QCOMPARE(s.session.state(), ClientState::Reconnecting);
+    QCOMPARE(s.session.lastError(), make_error_code(Error::Timeout));
+    QCOMPARE(errors.keys.size(), std::size_t(1));
+    s.timer.advance(100ms);
+    QCOMPARE(s.transport.opens, 2);
+
+    // ping 0 in welcome: no heartbeat at all.
+    s.transport.accept();
+    s.transport.take();
+    s.transport.feed(R"({"op":"welcome","session":"s2","version":1,"ping":0,"user":""})");
+    s.timer.advance(600'000ms);
+    QVERIFY(s.transport.sent.empty());
+    QCOMPARE(s.session.state(), ClientState::Connected);
+}
+
 // ======================= end to end =======================
 
 void TestClientSession::e2eSubscribeAndReceive()
@@ -1379,6 +1427,21 @@ void TestClientSession::e2eStalledServerAckTimeout()
     server.settle();
     QCOMPARE(acks.size(), std::size_t(1));
     QCOMPARE(peer.session.state(), ClientState::Connected);
+}
+
+void TestClientSession::e2eHeartbeatKeepsConnection()
+{
+    Server server;
+    Peer peer(server);
+    QVERIFY(peer.connect());
+    const std::uint64_t framesBefore = peer.transport.framesToServer();
+    for (int i = 0; i < 40; ++i) { // 200 s of virtual time, 25 s ping interval
+        server.timer.advance(5'000ms);
+        server.settle();
+    }
+    QCOMPARE(peer.session.state(), ClientState::Connected);
+    QVERIFY(peer.transport.framesToServer() >= framesBefore + 6); // pings went out and were answered
+    QVERIFY(!peer.session.lastError());
 }
 
 QTEST_APPLESS_MAIN(TestClientSession)

@@ -39,6 +39,10 @@ struct ClientOptions {
     std::chrono::milliseconds replyTimeout{10'000};
     std::chrono::milliseconds connectTimeout{10'000}; ///< open + welcome
     std::string clientName;
+    /// Heartbeat: when the connection has been quiet for the `ping` interval of `welcome`, the
+    /// client sends `ping`; with no frame back within pongTimeout the connection is taken as
+    /// dead and closed with 3002 (idle_timeout), then reconnected. A `ping` of 0 disables it.
+    std::chrono::milliseconds pongTimeout{5'000};
 };
 
 /// A message or lifecycle event delivered to listeners.
