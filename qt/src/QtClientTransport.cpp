@@ -35,7 +35,8 @@ void QtClientTransport::open(const std::string &url)
     m_closeRequested = false;
     m_socket = std::unique_ptr<QWebSocket, void (*)(QWebSocket *)>(new QWebSocket(), &deleteSocketLater);
     QWebSocket *socket = m_socket.get();
-    // Frames from the server may be as large as the server allows; the client trusts its server.
+    // No socket read limit: QWebSocket (6.4) needs a whole frame in the socket buffer, so a
+    // bounded buffer would stall on frames larger than the bound.
     connect(socket, &QWebSocket::connected, this, [this, generation] {
         if (generation != m_generation)
             return;
