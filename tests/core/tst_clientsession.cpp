@@ -232,6 +232,7 @@ private slots:
     void notConnectedFailsFast();
     void pendingFailOnDisconnect();
     void closeCancelsPending();
+    void connectWhilePreviousConnectionCloses();
     void subscribeQueuedUntilConnected();
     void subscribeRefused();
     void resubscribeWithRecovery();
@@ -748,6 +749,25 @@ void TestClientSession::closeCancelsPending()
     s.transport.serverClose(1000, "");
     QCOMPARE(results.size(), std::size_t(2));
     QCOMPARE(s.session.state(), ClientState::Closed);
+}
+
+void TestClientSession::connectWhilePreviousConnectionCloses()
+{
+    Scripted s;
+    s.establish();
+    Recorder closes;
+    auto h = s.session.on("close", closes.listener());
+    s.session.close();
+    s.session.connect(); // one connection at a time: waits for the transport's close report
+    QCOMPARE(s.session.state(), ClientState::Connecting);
+    QCOMPARE(s.transport.opens, 1);
+    s.transport.serverClose(1000, "closed by client");
+    QCOMPARE(closes.keys.size(), std::size_t(1));
+    QCOMPARE(s.transport.opens, 2);
+    s.transport.accept();
+    s.welcome("again");
+    QCOMPARE(s.session.state(), ClientState::Connected);
+    QCOMPARE(s.session.sessionId(), std::string("again"));
 }
 
 void TestClientSession::subscribeQueuedUntilConnected()
