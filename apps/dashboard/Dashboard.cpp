@@ -1,0 +1,143 @@
+#include "Dashboard.h"
+
+#include <switchboard/qt/Gateway.h>
+
+#include <QCoreApplication>
+#include <QDir>
+#include <QFile>
+#include <QFont>
+#include <QGuiApplication>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QQmlApplicationEngine>
+#include <QQuickWindow>
+#include <QRandomGenerator>
+
+namespace switchboard::dashboard {
+
+namespace {
+
+QString randomToken()
+{
+    QByteArray bytes(16, Qt::Uninitialized);
+    QRandomGenerator::system()->generate(bytes.begin(), bytes.end());
+    return QString::fromLatin1(bytes.toHex());
+}
+
+} // namespace
+
+Dashboard::Dashboard(QObject *parent) : QObject(parent) {}
+
+Dashboard::~Dashboard()
+{
+    // The window and its Client go before the gateway they are connected to.
+    m_engine.reset();
+    delete m_gateway.data();
+}
+
+bool Dashboard::start(const DashboardOptions &options, QString &error)
+{
+    QVariantMap properties;
+    properties.insert(QStringLiteral("width"), options.size.width());
+    properties.insert(QStringLiteral("height"), options.size.height());
+    properties.insert(QStringLiteral("initialChannels"), options.channels);
+
+    if (options.embedded()) {
+        QVariantMap tokens;
+        if (!options.tokensFile.isEmpty()) {
+            QFile file(options.tokensFile);
+            if (!file.open(QIODevice::ReadOnly)) {
+                error = QStringLiteral("cannot read %1: %2").arg(options.tokensFile, file.errorString());
+                return false;
+            }
+            QJsonParseError parseError;
+            const QJsonDocument document = QJsonDocument::fromJson(file.readAll(), &parseError);
+            if (!document.isObject()) {
+                error = QStringLiteral("%1 is not a JSON object: %2").arg(options.tokensFile, parseError.errorString());
+                return false;
+            }
+            tokens = document.object().toVariantMap();
+        }
+        // The dashboard's own connection may watch every channel, presence ones included.
+        const QString ownToken = randomToken();
+        tokens.insert(ownToken, QVariantMap{{QStringLiteral("user"), QStringLiteral("dashboard")},
+                                            {QStringLiteral("channels"), QStringList{QStringLiteral("**")}}});
+        m_gateway = new qt::Gateway;
+        m_gateway->setHost(options.host);
+        m_gateway->setPort(options.port);
+        m_gateway->setTokens(tokens);
+        if (!m_gateway->start()) {
+            error = QStringLiteral("the embedded gateway cannot listen on %1:%2: %3")
+                        .arg(options.host)
+                        .arg(options.port)
+                        .arg(m_gateway->errorString());
+            return false;
+        }
+        properties.insert(QStringLiteral("gateway"), QVariant::fromValue(m_gateway.data()));
+        properties.insert(QStringLiteral("serverUrl"), m_gateway->url());
+        properties.insert(QStringLiteral("token"), ownToken);
+    } else {
+        properties.insert(QStringLiteral("serverUrl"), options.url.toString());
+        properties.insert(QStringLiteral("token"), options.token);
+        if (!options.apiKey.isEmpty()) {
+            properties.insert(QStringLiteral("channelsApiUrl"), channelsApiUrl(options.url).toString());
+            properties.insert(QStringLiteral("apiKey"), options.apiKey);
+        }
+    }
+
+    // Plain Text items (the Switchboard module's components) use the application font: make it
+    // readable at panel distance.
+    QFont font = QGuiApplication::font();
+    font.setPixelSize(15);
+    QGuiApplication::setFont(font);
+
+    m_engine = std::make_unique<QQmlApplicationEngine>();
+    // qrc:/ holds this app's module; the Switchboard module is in the build tree or installed
+    // next to the executable's lib directory.
+    m_engine->addImportPath(QStringLiteral("qrc:/"));
+    const QString installed = QDir(QCoreApplication::applicationDirPath()).filePath(QStringLiteral("../lib/qml"));
+    if (QDir(installed).exists())
+        m_engine->addImportPath(installed);
+#ifdef SWITCHBOARD_QML_IMPORT_DIR
+    m_engine->addImportPath(QStringLiteral(SWITCHBOARD_QML_IMPORT_DIR));
+#endif
+    QStringList warnings;
+    connect(m_engine.get(), &QQmlApplicationEngine::warnings, this, [&warnings](const QList<QQmlError> &list) {
+        for (const QQmlError &e : list)
+            warnings << e.toString();
+    });
+    m_engine->setInitialProperties(properties);
+    m_engine->load(QUrl(QStringLiteral("qrc:/SwitchboardDashboard/Main.qml")));
+    const auto roots = m_engine->rootObjects();
+    m_window = roots.isEmpty() ? nullptr : qobject_cast<QQuickWindow *>(roots.constFirst());
+    if (!m_window) {
+        error = QStringLiteral("the dashboard QML did not load: %1").arg(warnings.join(QLatin1Char('\n')));
+        return false;
+    }
+    return true;
+}
+
+QQuickWindow *Dashboard::window() const { return m_window; }
+QQmlApplicationEngine *Dashboard::engine() const { return m_engine.get(); }
+qt::Gateway *Dashboard::gateway() const { return m_gateway; }
+
+QObject *Dashboard::find(const QString &objectName) const
+{
+    if (!m_window)
+        return nullptr;
+    if (m_window->objectName() == objectName)
+        return m_window;
+    return m_window->findChild<QObject *>(objectName);
+}
+
+QUrl Dashboard::channelsApiUrl(const QUrl &gatewayUrl)
+{
+    QUrl url = gatewayUrl;
+    url.setScheme(gatewayUrl.scheme() == QLatin1String("wss") ? QStringLiteral("https") : QStringLiteral("http"));
+    url.setPath(QStringLiteral("/api/channels"));
+    url.setQuery(QString());
+    url.setFragment(QString());
+    return url;
+}
+
+} // namespace switchboard::dashboard

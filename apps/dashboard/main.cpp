@@ -1,0 +1,54 @@
+// switchboard-dashboard: a live view of a Switchboard gateway (or of one it hosts itself).
+
+#include "Dashboard.h"
+#include "DashboardOptions.h"
+
+#include <QCommandLineParser>
+#include <QGuiApplication>
+#include <QQuickStyle>
+#include <QQuickWindow>
+#include <QTimer>
+#include <QtQml/qqmlextensionplugin.h>
+
+#include <cstdio>
+
+Q_IMPORT_QML_PLUGIN(SwitchboardDashboardPlugin)
+
+int main(int argc, char *argv[])
+{
+    QGuiApplication app(argc, argv);
+    QGuiApplication::setApplicationName(QStringLiteral("switchboard-dashboard"));
+    QGuiApplication::setApplicationVersion(QStringLiteral(SWITCHBOARD_VERSION));
+    QQuickStyle::setStyle(QStringLiteral("Fusion"));
+
+    QCommandLineParser parser;
+    switchboard::dashboard::addDashboardOptions(parser);
+    parser.process(app);
+    switchboard::dashboard::DashboardOptions options;
+    QString error;
+    if (!switchboard::dashboard::readDashboardOptions(parser, options, error)) {
+        std::fprintf(stderr, "switchboard-dashboard: %s\n", qPrintable(error));
+        return 2;
+    }
+
+    switchboard::dashboard::Dashboard dashboard;
+    if (!dashboard.start(options, error)) {
+        std::fprintf(stderr, "switchboard-dashboard: %s\n", qPrintable(error));
+        return 1;
+    }
+    if (options.embedded())
+        std::printf("switchboard-dashboard: embedded gateway at %s\n",
+                    qPrintable(dashboard.find(QStringLiteral("dashboard"))->property("serverUrl").toString()));
+    std::fflush(stdout);
+
+    if (!options.screenshot.isEmpty()) {
+        QTimer::singleShot(options.screenshotDelayMs, &app, [&dashboard, &options] {
+            const QImage image = dashboard.window()->grabWindow();
+            const bool saved = image.save(options.screenshot);
+            if (!saved)
+                std::fprintf(stderr, "switchboard-dashboard: cannot write %s\n", qPrintable(options.screenshot));
+            QCoreApplication::exit(saved ? 0 : 1);
+        });
+    }
+    return app.exec();
+}

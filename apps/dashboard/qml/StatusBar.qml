@@ -1,0 +1,87 @@
+import QtQuick
+import QtQuick.Controls
+import QtQuick.Layouts
+import Switchboard
+
+// Connection state, round-trip time and the gateway's counters, in one line.
+Rectangle {
+    id: root
+    property Client client
+    property Gateway gateway
+    property string serverUrl
+    /// Last measured round trip in ms (-1: none yet).
+    property int roundTripMs: -1
+    property string roundTripNote
+    property bool narrow: false
+
+    implicitHeight: 52
+    color: Theme.panel
+
+    component Counter: Column {
+        property alias label: caption.text
+        property alias value: figure.text
+        property alias valueName: figure.objectName
+        Label { id: caption; color: Theme.dim; font.pixelSize: 12 }
+        Label { id: figure; color: Theme.text; font.pixelSize: Theme.fontSize; font.bold: true }
+    }
+
+    RowLayout {
+        anchors.fill: parent
+        anchors.leftMargin: 14
+        anchors.rightMargin: 14
+        spacing: root.narrow ? 14 : 24
+
+        Label {
+            text: "Switchboard"
+            color: Theme.text
+            font.pixelSize: 20
+            font.bold: true
+        }
+        ConnectionIndicator {
+            id: indicator
+            objectName: "connectionIndicator"
+            client: root.client
+            dotSize: 16
+            Layout.alignment: Qt.AlignVCenter
+        }
+        Label {
+            objectName: "serverUrlLabel"
+            visible: !root.narrow
+            text: (root.gateway ? "embedded " : "") + root.serverUrl
+            color: Theme.dim
+            font.pixelSize: Theme.smallFont
+            elide: Text.ElideMiddle
+            Layout.maximumWidth: 300
+        }
+        Counter {
+            label: "round trip"
+            valueName: "roundTripLabel"
+            value: root.roundTripMs >= 0 ? root.roundTripMs + " ms" : (root.roundTripNote || "–")
+        }
+        Item { Layout.fillWidth: true }
+        Counter {
+            visible: !!root.gateway
+            label: "clients"
+            valueName: "clientCountLabel"
+            value: root.gateway ? root.gateway.clientCount : ""
+        }
+        Counter {
+            visible: !!root.gateway
+            label: "frames in"
+            valueName: "framesInLabel"
+            value: root.gateway ? root.gateway.framesIn : ""
+        }
+        Counter {
+            visible: !!root.gateway
+            label: "frames out"
+            valueName: "framesOutLabel"
+            value: root.gateway ? root.gateway.framesOut : ""
+        }
+        Counter {
+            visible: !!root.gateway
+            label: "drops"
+            valueName: "dropsLabel"
+            value: root.gateway ? root.gateway.drops : ""
+        }
+    }
+}
