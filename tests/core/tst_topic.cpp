@@ -166,6 +166,9 @@ void TestTopic::channelNames_data()
     QTest::newRow("wildcard") << QByteArray("news/*") << false << int(ChannelType::Public);
     QTest::newRow("empty") << QByteArray("") << false << int(ChannelType::Public);
     QTest::newRow("space") << QByteArray("private-a b") << false << int(ChannelType::Private);
+    QTest::newRow("bare private prefix") << QByteArray("private-") << false << int(ChannelType::Private);
+    QTest::newRow("bare presence prefix") << QByteArray("presence-") << false << int(ChannelType::Presence);
+    QTest::newRow("prefix then slash") << QByteArray("private-/x") << false << int(ChannelType::Private);
 }
 
 void TestTopic::channelNames()
