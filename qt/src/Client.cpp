@@ -73,6 +73,7 @@ struct Client::Private {
     ListenerHandle closeListener;
     ListenerHandle stateListener;
     QJSValue promiseFactory;
+    bool completing = false; // QML: between classBegin and componentComplete
 };
 
 Client::Client(QObject *parent) : QObject(parent), d(std::make_unique<Private>())
@@ -203,10 +204,29 @@ int Client::pendingOperations() const
 
 ClientSession &Client::session() { return *d->session; }
 
+void Client::classBegin()
+{
+    d->completing = true;
+}
+
+void Client::componentComplete()
+{
+    d->completing = false;
+    if (d->active) {
+        d->active = false;
+        open();
+    }
+}
+
 void Client::open()
 {
     const bool changed = !d->active;
     d->active = true;
+    if (d->completing) { // connect once url and token of the QML declaration are set
+        if (changed)
+            Q_EMIT activeChanged();
+        return;
+    }
     d->session->setUrl(utf8(d->url.toString(QUrl::FullyEncoded)));
     if (d->state == Disconnected || d->state == Closed)
         d->session->connect();

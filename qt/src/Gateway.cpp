@@ -43,6 +43,8 @@ struct Gateway::Private {
     int pingInterval = int(qtws::QtGatewayOptions{}.pingInterval.count());
     int idleTimeout = int(qtws::QtGatewayOptions{}.idleTimeout.count());
     int statsInterval = 1000;
+    bool completing = false;   // QML: between classBegin and componentComplete
+    bool startOnComplete = false;
     Authorizer authorizer;
     ConnectAuthenticator connectAuthenticator;
 
@@ -186,6 +188,18 @@ void Gateway::publish(const QString &channel, const QString &event, const QVaria
     });
 }
 
+void Gateway::classBegin()
+{
+    d->completing = true;
+}
+
+void Gateway::componentComplete()
+{
+    d->completing = false;
+    if (d->startOnComplete)
+        start();
+}
+
 void Gateway::refreshStats()
 {
     if (!d->hub)
@@ -223,6 +237,10 @@ void Gateway::setPort(int port)
 bool Gateway::running() const { return d->running; }
 void Gateway::setRunning(bool running)
 {
+    if (d->completing) { // start once every property of the QML declaration is set
+        d->startOnComplete = running;
+        return;
+    }
     if (running)
         start();
     else

@@ -5,6 +5,7 @@
 
 #include <QJSValue>
 #include <QObject>
+#include <QQmlParserStatus>
 #include <QUrl>
 #include <QVariant>
 #include <QtQml/qqmlregistration.h>
@@ -24,9 +25,10 @@ namespace switchboard::qt {
 /// Ownership: the Client owns its Channels. Thread safety: create and use on one thread (with an
 /// event loop); every signal and callback runs there. Callbacks may call back into the Client but
 /// must not delete it.
-class Client : public QObject
+class Client : public QObject, public QQmlParserStatus
 {
     Q_OBJECT
+    Q_INTERFACES(QQmlParserStatus)
     QML_ELEMENT
     Q_PROPERTY(QUrl url READ url WRITE setUrl NOTIFY urlChanged)
     Q_PROPERTY(bool active READ active WRITE setActive NOTIFY activeChanged)
@@ -92,6 +94,9 @@ public:
 
     /// The core session (for C++ users that need the full core API). Valid for the Client's life.
     ClientSession &session();
+
+    void classBegin() override;
+    void componentComplete() override;
 
 Q_SIGNALS:
     void urlChanged();

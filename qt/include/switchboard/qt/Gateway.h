@@ -4,6 +4,7 @@
 #include <switchboard/qt/ChannelListModel.h>
 
 #include <QObject>
+#include <QQmlParserStatus>
 #include <QStringList>
 #include <QVariant>
 #include <QtQml/qqmlregistration.h>
@@ -40,9 +41,10 @@ namespace switchboard::qt {
 /// tokens are refused (close 3501); no token connects anonymously when allowAnonymous is true.
 ///
 /// Thread safety: GUI thread (or any thread with an event loop) only.
-class Gateway : public QObject
+class Gateway : public QObject, public QQmlParserStatus
 {
     Q_OBJECT
+    Q_INTERFACES(QQmlParserStatus)
     QML_ELEMENT
     Q_PROPERTY(QString host READ host WRITE setHost NOTIFY hostChanged)
     Q_PROPERTY(int port READ port WRITE setPort NOTIFY portChanged)
@@ -131,6 +133,9 @@ public:
     Q_INVOKABLE void publish(const QString &channel, const QString &event, const QVariant &payload);
     /// Updates `channels` and the counters now (otherwise every statsInterval ms).
     Q_INVOKABLE void refreshStats();
+
+    void classBegin() override;
+    void componentComplete() override;
 
 Q_SIGNALS:
     void hostChanged();
