@@ -1,0 +1,205 @@
+#pragma once
+// Test helpers: a switchboard-gateway child process on port 0, a WebSocket client that records
+// frames and its close code, HTTP calls and token signing. Every wait is bounded.
+
+#include <QByteArray>
+#include <QDeadlineTimer>
+#include <QDir>
+#include <QEventLoop>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QMessageAuthenticationCode>
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
+#include <QNetworkRequest>
+#include <QProcess>
+#include <QRegularExpression>
+#include <QSignalSpy>
+#include <QTest>
+#include <QTimer>
+#include <QWebSocket>
+
+#include <memory>
+#include <optional>
+
+#include <csignal>
+
+namespace gatewaytest {
+
+inline const QByteArray kApiKey = "test-api-key";
+inline const QByteArray kSecret = "test-token-secret";
+
+/// The gateway binary, started with a known API key and token secret; killed on destruction.
+class GatewayProcess {
+public:
+    ~GatewayProcess() { kill(); }
+
+    bool start(const QStringList &extra = {})
+    {
+        m_process.setProgram(QStringLiteral(SWITCHBOARD_GATEWAY_BIN));
+        QStringList args{"--port", "0", "--api-key", kApiKey, "--token-secret", kSecret,
+                         "--io-threads", "2", "--log-level", "warn"};
+        m_process.setArguments(args + extra);
+        m_process.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+        m_process.start();
+        if (!m_process.waitForStarted(5000))
+            return false;
+        const QRegularExpression listening(QStringLiteral("listening on 127\\.0\\.0\\.1:(\\d+)"));
+        QDeadlineTimer deadline(10000);
+        QByteArray out;
+        while (!deadline.hasExpired()) {
+            if (!m_process.waitForReadyRead(int(deadline.remainingTime())))
+                break;
+            out += m_process.readAllStandardOutput();
+            const auto match = listening.match(QString::fromUtf8(out));
+            if (match.hasMatch()) {
+                m_port = match.captured(1).toUShort();
+                return m_port != 0;
+            }
+        }
+        return false;
+    }
+
+    quint16 port() const { return m_port; }
+    qint64 pid() const { return m_process.processId(); }
+    QProcess &process() { return m_process; }
+    QUrl url(const QString &pathAndQuery, const QString &scheme = "http") const
+    {
+        return QUrl(QStringLiteral("%1://127.0.0.1:%2%3").arg(scheme).arg(m_port).arg(pathAndQuery));
+    }
+    void kill()
+    {
+        if (m_process.state() != QProcess::NotRunning) {
+            m_process.kill();
+            m_process.waitForFinished(5000);
+        }
+    }
+
+private:
+    QProcess m_process;
+    quint16 m_port = 0;
+};
+
+/// A WebSocket client recording every text frame as JSON and the close code.
+class WsClient {
+public:
+    WsClient()
+    {
+        QObject::connect(&m_socket, &QWebSocket::textMessageReceived, &m_socket, [this](const QString &text) {
+            m_frames.append(QJsonDocument::fromJson(text.toUtf8()).object());
+        });
+        QObject::connect(&m_socket, &QWebSocket::disconnected, &m_socket, [this] {
+            m_closeCode = int(m_socket.closeCode());
+            m_disconnected = true;
+        });
+    }
+
+    bool open(const GatewayProcess &gateway, int timeoutMs = 5000)
+    {
+        m_socket.open(gateway.url("/ws", "ws"));
+        QDeadlineTimer deadline(timeoutMs);
+        while (m_socket.state() != QAbstractSocket::ConnectedState && !m_disconnected && !deadline.hasExpired())
+            QTest::qWait(5);
+        return m_socket.state() == QAbstractSocket::ConnectedState;
+    }
+    /// Opens and sends `connect` with `token`; true when `welcome` arrives.
+    bool connectSession(const GatewayProcess &gateway, const QString &token = {})
+    {
+        if (!open(gateway))
+            return false;
+        send({{"op", "connect"}, {"version", 1}, {"token", token}});
+        return waitFor("welcome").has_value();
+    }
+    void send(const QJsonObject &frame) { m_socket.sendTextMessage(QString::fromUtf8(QJsonDocument(frame).toJson(QJsonDocument::Compact))); }
+    /// Waits for a frame with this op (and optional ackId) not yet returned; consumes it.
+    std::optional<QJsonObject> waitFor(const QString &op, int ackId = -1, int timeoutMs = 5000)
+    {
+        QDeadlineTimer deadline(timeoutMs);
+        while (true) {
+            for (qsizetype i = 0; i < m_frames.size(); ++i) {
+                const QJsonObject &f = m_frames[i];
+                if (f.value("op").toString() == op && (ackId < 0 || f.value("ackId").toInt() == ackId))
+                    return m_frames.takeAt(i);
+            }
+            if (deadline.hasExpired())
+                return std::nullopt;
+            QTest::qWait(5);
+        }
+    }
+    /// Waits until the server closed the connection; returns the close code (-1 on timeout).
+    int waitClosed(int timeoutMs = 5000)
+    {
+        QDeadlineTimer deadline(timeoutMs);
+        while (!m_disconnected && !deadline.hasExpired())
+            QTest::qWait(5);
+        return m_disconnected ? m_closeCode : -1;
+    }
+    QList<QJsonObject> &frames() { return m_frames; }
+    QWebSocket &socket() { return m_socket; }
+    bool disconnected() const { return m_disconnected; }
+
+private:
+    QWebSocket m_socket;
+    QList<QJsonObject> m_frames;
+    int m_closeCode = -1;
+    bool m_disconnected = false;
+};
+
+struct HttpResult {
+    int status = 0;
+    QByteArray body;
+    QJsonObject json() const { return QJsonDocument::fromJson(body).object(); }
+};
+
+/// One HTTP request, waited for (bounded).
+inline HttpResult http(QNetworkAccessManager &nam, const QByteArray &method, const QUrl &url,
+                       const QByteArray &body = {}, bool withKey = true)
+{
+    QNetworkRequest request(url);
+    if (withKey)
+        request.setRawHeader("X-API-Key", kApiKey);
+    if (!body.isEmpty())
+        request.setHeader(QNetworkRequest::ContentTypeHeader, "application/json");
+    std::unique_ptr<QNetworkReply> reply(nam.sendCustomRequest(request, method, body));
+    QSignalSpy finished(reply.get(), &QNetworkReply::finished);
+    if (!reply->isFinished())
+        finished.wait(10000);
+    return {reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), reply->readAll()};
+}
+
+inline HttpResult publish(QNetworkAccessManager &nam, const GatewayProcess &g, const QJsonObject &body)
+{
+    return http(nam, "POST", g.url("/api/publish"), QJsonDocument(body).toJson(QJsonDocument::Compact));
+}
+
+/// HS256 JWT signed with `secret`.
+inline QString makeToken(const QJsonObject &claims, const QByteArray &secret = kSecret)
+{
+    const auto b64 = [](const QByteArray &b) {
+        return b.toBase64(QByteArray::Base64UrlEncoding | QByteArray::OmitTrailingEquals);
+    };
+    const QByteArray input = b64(R"({"alg":"HS256","typ":"JWT"})") + '.' + b64(QJsonDocument(claims).toJson(QJsonDocument::Compact));
+    const QByteArray mac = QMessageAuthenticationCode::hash(input, secret, QCryptographicHash::Sha256);
+    return QString::fromLatin1(input + '.' + b64(mac));
+}
+
+/// Parses Prometheus text into name{labels} -> value.
+inline QHash<QString, double> parseMetrics(const QByteArray &text)
+{
+    QHash<QString, double> out;
+    for (const QByteArray &line : text.split('\n')) {
+        if (line.isEmpty() || line.startsWith('#'))
+            continue;
+        const int space = line.lastIndexOf(' ');
+        out.insert(QString::fromUtf8(line.left(space)), line.mid(space + 1).toDouble());
+    }
+    return out;
+}
+
+inline QHash<QString, double> metrics(QNetworkAccessManager &nam, const GatewayProcess &g)
+{
+    return parseMetrics(http(nam, "GET", g.url("/metrics"), {}, false).body);
+}
+
+} // namespace gatewaytest

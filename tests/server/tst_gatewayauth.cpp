@@ -1,0 +1,160 @@
+// switchboard-gateway connection tokens: private and presence joins need a valid token whose
+// channel patterns match; invalid tokens close the connection with 3501.
+#include "GatewayProcess.h"
+
+#include <QDateTime>
+
+using namespace gatewaytest;
+
+namespace {
+
+qint64 nowSeconds() { return QDateTime::currentSecsSinceEpoch(); }
+
+QJsonObject claims(const QString &sub, const QJsonArray &channels, qint64 exp)
+{
+    return {{"sub", sub}, {"info", QJsonObject{{"name", sub.toUpper()}}}, {"channels", channels}, {"exp", exp}};
+}
+
+} // namespace
+
+class tst_GatewayAuth : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void join_data();
+    void join();
+    void badTokenClosesWith3501_data();
+    void badTokenClosesWith3501();
+    void presenceRosterAndApi();
+    void sseTokenForPrivateChannels();
+};
+
+void tst_GatewayAuth::join_data()
+{
+    QTest::addColumn<QString>("token");
+    QTest::addColumn<QString>("channel");
+    QTest::addColumn<int>("error"); // 0: subscribed
+
+    const QString teamToken = makeToken(claims("alice", {"private-team/*", "presence-lobby"}, nowSeconds() + 3600));
+    QTest::newRow("private, matching pattern") << teamToken << "private-team/dev" << 0;
+    QTest::newRow("private, wrong channel") << teamToken << "private-other/dev" << 401;
+    QTest::newRow("private, pattern too shallow") << teamToken << "private-team/dev/x" << 401;
+    QTest::newRow("presence, matching") << teamToken << "presence-lobby" << 0;
+    QTest::newRow("presence, wrong channel") << teamToken << "presence-kitchen" << 401;
+    QTest::newRow("private, no token") << QString() << "private-team/dev" << 401;
+    QTest::newRow("presence, no token") << QString() << "presence-lobby" << 401;
+    QTest::newRow("public, no token") << QString() << "public/news" << 0;
+    const QString everything = makeToken(claims("root", {"**"}, nowSeconds() + 60));
+    QTest::newRow("private, ** pattern") << everything << "private-a/b/c" << 0;
+    const QString noSub = makeToken(QJsonObject{{"channels", QJsonArray{"**"}}});
+    QTest::newRow("presence needs a user id") << noSub << "presence-lobby" << 401;
+    QTest::newRow("private without user id") << noSub << "private-x" << 0;
+}
+
+void tst_GatewayAuth::join()
+{
+    QFETCH(QString, token);
+    QFETCH(QString, channel);
+    QFETCH(int, error);
+    GatewayProcess g;
+    QVERIFY(g.start());
+    WsClient client;
+    QVERIFY(client.connectSession(g, token));
+    client.send({{"op", "subscribe"}, {"channel", channel}, {"ackId", 7}});
+    if (error == 0) {
+        const auto subscribed = client.waitFor("subscribed", 7);
+        QVERIFY(subscribed);
+        QCOMPARE((*subscribed)["channel"].toString(), channel);
+    } else {
+        const auto refused = client.waitFor("error", 7);
+        QVERIFY(refused);
+        QCOMPARE((*refused)["code"].toInt(), error);
+        QNetworkAccessManager nam;
+        QCOMPARE(metrics(nam, g).value("switchboard_auth_failures_total"), 1.0);
+    }
+}
+
+void tst_GatewayAuth::badTokenClosesWith3501_data()
+{
+    QTest::addColumn<QString>("token");
+    const QJsonObject ok = claims("bob", {"**"}, nowSeconds() + 3600);
+    QTest::newRow("wrong secret") << makeToken(ok, "another-secret");
+    QTest::newRow("expired") << makeToken(claims("bob", {"**"}, nowSeconds() - 10));
+    QTest::newRow("garbage") << QStringLiteral("not-a-token");
+    QString tampered = makeToken(ok);
+    tampered[tampered.indexOf('.') + 3] = tampered[tampered.indexOf('.') + 3] == 'A' ? 'B' : 'A';
+    QTest::newRow("tampered claims") << tampered;
+    QTest::newRow("bad pattern") << makeToken(claims("bob", {"a/**/b"}, nowSeconds() + 3600));
+}
+
+void tst_GatewayAuth::badTokenClosesWith3501()
+{
+    QFETCH(QString, token);
+    GatewayProcess g;
+    QVERIFY(g.start());
+    WsClient client;
+    QVERIFY(client.open(g));
+    client.send({{"op", "connect"}, {"version", 1}, {"token", token}});
+    QCOMPARE(client.waitClosed(), 3501);
+    QVERIFY(!client.waitFor("welcome", -1, 0));
+    QNetworkAccessManager nam;
+    QCOMPARE(metrics(nam, g).value("switchboard_auth_failures_total"), 1.0);
+}
+
+void tst_GatewayAuth::presenceRosterAndApi()
+{
+    GatewayProcess g;
+    QVERIFY(g.start());
+    const QJsonArray patterns{"presence-room/*"};
+    WsClient alice, bob;
+    QVERIFY(alice.connectSession(g, makeToken(claims("alice", patterns, nowSeconds() + 600))));
+    QVERIFY(bob.connectSession(g, makeToken(claims("bob", patterns, nowSeconds() + 600))));
+    alice.send({{"op", "subscribe"}, {"channel", "presence-room/1"}, {"ackId", 1}});
+    QVERIFY(alice.waitFor("subscribed", 1));
+    bob.send({{"op", "subscribe"}, {"channel", "presence-room/1"}, {"ackId", 1}});
+    QVERIFY(bob.waitFor("subscribed", 1));
+    // Alice hears Bob arrive, with the info from his token.
+    std::optional<QJsonObject> added;
+    QDeadlineTimer deadline(5000);
+    while (!deadline.hasExpired()) {
+        added = alice.waitFor("presence", -1, int(deadline.remainingTime()));
+        if (!added || (*added)["event"].toString() == "presence:member_added")
+            break;
+    }
+    QVERIFY(added);
+    QCOMPARE((*added)["member"].toObject()["id"].toString(), "bob");
+    QCOMPARE((*added)["member"].toObject()["info"].toObject()["name"].toString(), "BOB");
+
+    QNetworkAccessManager nam;
+    const auto r = http(nam, "GET", g.url("/api/presence?channel=presence-room/1"));
+    QCOMPARE(r.status, 200);
+    const auto members = r.json()["members"].toArray();
+    QCOMPARE(members.size(), 2);
+    QStringList ids{members[0].toObject()["id"].toString(), members[1].toObject()["id"].toString()};
+    ids.sort();
+    QCOMPARE(ids, (QStringList{"alice", "bob"}));
+}
+
+void tst_GatewayAuth::sseTokenForPrivateChannels()
+{
+    GatewayProcess g;
+    QVERIFY(g.start());
+    QNetworkAccessManager nam;
+    const auto refused = http(nam, "GET", g.url("/sse?channels=private-ops"), {}, false);
+    QCOMPARE(refused.status, 401);
+    const auto badToken = http(nam, "GET", g.url("/sse?channels=private-ops&token=x.y.z"), {}, false);
+    QCOMPARE(badToken.status, 401);
+
+    const QString token = makeToken(claims("ops", {"private-ops"}, nowSeconds() + 600));
+    QNetworkRequest request(g.url("/sse?channels=private-ops&token=" + token));
+    std::unique_ptr<QNetworkReply> reply(nam.get(request));
+    QByteArray received;
+    QObject::connect(reply.get(), &QNetworkReply::readyRead, reply.get(), [&] { received += reply->readAll(); });
+    QTRY_VERIFY_WITH_TIMEOUT(received.contains("retry:"), 5000);
+    QCOMPARE(publish(nam, g, {{"channel", "private-ops"}, {"event", "page"}, {"data", "disk full"}}).status, 200);
+    QTRY_VERIFY_WITH_TIMEOUT(received.contains("disk full"), 5000);
+}
+
+QTEST_MAIN(tst_GatewayAuth)
+#include "tst_gatewayauth.moc"

@@ -1,0 +1,326 @@
+// switchboard-gateway delivery paths: WebSocket subscribe + HTTP publish, SSE with filter and
+// Last-Event-ID resume, HTTP API answers and bad input, /metrics reflecting the traffic.
+#include "GatewayProcess.h"
+
+#include <QTcpSocket>
+
+using namespace gatewaytest;
+
+namespace {
+
+struct SseEvent {
+    QByteArray id;
+    QByteArray event;
+    QJsonObject data;
+};
+
+/// A Server-Sent Events stream read through QNetworkAccessManager.
+class SseClient {
+public:
+    SseClient(QNetworkAccessManager &nam, const QUrl &url, const QByteArray &lastEventId = {})
+    {
+        QNetworkRequest request(url);
+        request.setRawHeader("Accept", "text/event-stream");
+        if (!lastEventId.isEmpty())
+            request.setRawHeader("Last-Event-ID", lastEventId);
+        m_reply.reset(nam.get(request));
+        QObject::connect(m_reply.get(), &QNetworkReply::readyRead, m_reply.get(), [this] {
+            m_buffer += m_reply->readAll();
+            int end;
+            while ((end = m_buffer.indexOf("\n\n")) >= 0) {
+                const QByteArray block = m_buffer.left(end);
+                m_buffer.remove(0, end + 2);
+                SseEvent e;
+                QByteArray data;
+                for (const QByteArray &line : block.split('\n')) {
+                    if (line.startsWith("id: ")) e.id = line.mid(4);
+                    else if (line.startsWith("event: ")) e.event = line.mid(7);
+                    else if (line.startsWith("data: ")) data += line.mid(6);
+                }
+                if (!data.isEmpty()) {
+                    e.data = QJsonDocument::fromJson(data).object();
+                    events.append(e);
+                }
+            }
+        });
+    }
+    bool waitForEvents(int count, int timeoutMs = 5000)
+    {
+        QDeadlineTimer deadline(timeoutMs);
+        while (events.size() < count && !deadline.hasExpired())
+            QTest::qWait(5);
+        return events.size() >= count;
+    }
+    int status() const { return m_reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(); }
+    QList<SseEvent> events;
+
+private:
+    std::unique_ptr<QNetworkReply> m_reply;
+    QByteArray m_buffer;
+};
+
+bool subscribe(WsClient &c, const QString &channel, int ackId)
+{
+    c.send({{"op", "subscribe"}, {"channel", channel}, {"ackId", ackId}});
+    return c.waitFor("subscribed", ackId).has_value();
+}
+
+/// Waits until /metrics shows `name` >= `value`.
+bool waitMetric(QNetworkAccessManager &nam, const GatewayProcess &g, const QString &name, double value)
+{
+    QDeadlineTimer deadline(5000);
+    while (!deadline.hasExpired()) {
+        if (metrics(nam, g).value(name) >= value)
+            return true;
+        QTest::qWait(20);
+    }
+    return false;
+}
+
+} // namespace
+
+class tst_GatewayDelivery : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void websocketReceivesHttpPublish();
+    void batchPublishReachesEveryChannel();
+    void sseFilterAndResume();
+    void historyAndChannels();
+    void apiRefusesBadRequests_data();
+    void apiRefusesBadRequests();
+    void malformedHttpIsAnswered400();
+    void metricsReflectTraffic();
+    void healthAndStaticFiles();
+};
+
+void tst_GatewayDelivery::websocketReceivesHttpPublish()
+{
+    GatewayProcess g;
+    QVERIFY(g.start());
+    WsClient client;
+    QVERIFY(client.connectSession(g));
+    QVERIFY(subscribe(client, "news", 1));
+
+    QNetworkAccessManager nam;
+    const auto r = publish(nam, g, {{"channel", "news"}, {"event", "update"}, {"data", QJsonObject{{"n", 1}}}});
+    QCOMPARE(r.status, 200);
+    QCOMPARE(r.json()["publications"].toArray()[0].toObject()["offset"].toInt(), 1);
+    const auto message = client.waitFor("message");
+    QVERIFY(message);
+    QCOMPARE((*message)["channel"].toString(), "news");
+    QCOMPARE((*message)["event"].toString(), "update");
+    QCOMPARE((*message)["data"].toObject()["n"].toInt(), 1);
+    QCOMPARE((*message)["offset"].toInt(), 1);
+}
+
+void tst_GatewayDelivery::batchPublishReachesEveryChannel()
+{
+    GatewayProcess g;
+    QVERIFY(g.start());
+    WsClient a, b;
+    QVERIFY(a.connectSession(g));
+    QVERIFY(b.connectSession(g));
+    QVERIFY(subscribe(a, "alpha", 1));
+    QVERIFY(subscribe(b, "beta", 1));
+    QNetworkAccessManager nam;
+    const QJsonObject batch{{"publications", QJsonArray{
+        QJsonObject{{"channels", QJsonArray{"alpha", "beta"}}, {"event", "both"}, {"data", 1}},
+        QJsonObject{{"channel", "beta"}, {"event", "only-beta"}, {"data", "x"}}}}};
+    const auto r = publish(nam, g, batch);
+    QCOMPARE(r.status, 200);
+    QCOMPARE(r.json()["publications"].toArray().size(), 3);
+    QCOMPARE(a.waitFor("message")->value("event").toString(), "both");
+    QCOMPARE(b.waitFor("message")->value("event").toString(), "both");
+    QCOMPARE(b.waitFor("message")->value("event").toString(), "only-beta");
+    QVERIFY(!a.waitFor("message", -1, 200)); // nothing else for alpha
+}
+
+void tst_GatewayDelivery::sseFilterAndResume()
+{
+    GatewayProcess g;
+    QVERIFY(g.start());
+    QNetworkAccessManager nam;
+    const QUrl url = g.url("/sse?channels=incidents,system&filter=severity=SEV-1");
+    std::optional<SseClient> sse;
+    sse.emplace(nam, url);
+    QTRY_COMPARE_WITH_TIMEOUT(sse->status(), 200, 5000);
+
+    auto incident = [&](const char *severity, int n) {
+        return publish(nam, g, {{"channel", "incidents"}, {"event", "incident_created"},
+                                {"data", QJsonObject{{"severity", severity}, {"n", n}}}}).status;
+    };
+    QCOMPARE(incident("SEV-1", 1), 200);
+    QCOMPARE(incident("SEV-2", 2), 200); // filtered out
+    QCOMPARE(incident("SEV-1", 3), 200);
+    QVERIFY(sse->waitForEvents(2));
+    QCOMPARE(sse->events[0].data["data"].toObject()["n"].toInt(), 1);
+    QCOMPARE(sse->events[1].data["data"].toObject()["n"].toInt(), 3);
+    QVERIFY(sse->events[0].id.startsWith("incidents:1:"));
+    QVERIFY(sse->events[1].id.startsWith("incidents:3:"));
+    const QByteArray resumeFrom = sse->events[0].id;
+    sse.reset(); // the client goes away
+
+    QCOMPARE(incident("SEV-1", 4), 200);
+    QCOMPARE(incident("SEV-3", 5), 200);
+    // Resuming after n=1 replays n=3 and n=4 from history (n=2, n=5 filtered), then goes live.
+    SseClient resumed(nam, url, resumeFrom);
+    QVERIFY(resumed.waitForEvents(2));
+    QCOMPARE(resumed.events[0].data["data"].toObject()["n"].toInt(), 3);
+    QCOMPARE(resumed.events[1].data["data"].toObject()["n"].toInt(), 4);
+    QCOMPARE(incident("SEV-1", 6), 200);
+    QVERIFY(resumed.waitForEvents(3));
+    QCOMPARE(resumed.events[2].data["data"].toObject()["n"].toInt(), 6);
+    QVERIFY(resumed.events[2].id.startsWith("incidents:6:"));
+    QVERIFY(!resumed.waitForEvents(4, 200));
+}
+
+void tst_GatewayDelivery::historyAndChannels()
+{
+    GatewayProcess g;
+    QVERIFY(g.start());
+    WsClient client;
+    QVERIFY(client.connectSession(g));
+    QVERIFY(subscribe(client, "room/1", 1));
+    QNetworkAccessManager nam;
+    for (int i = 1; i <= 3; ++i)
+        QCOMPARE(publish(nam, g, {{"channel", "room/1"}, {"event", "e"}, {"data", i}}).status, 200);
+    const auto all = http(nam, "GET", g.url("/api/history?channel=room/1"));
+    QCOMPARE(all.status, 200);
+    QCOMPARE(all.json()["publications"].toArray().size(), 3);
+    QCOMPARE(all.json()["offset"].toInt(), 3);
+    const QString epoch = all.json()["epoch"].toString();
+    const auto since = http(nam, "GET", g.url("/api/history?channel=room/1&since=1&epoch=" + epoch));
+    QCOMPARE(since.status, 200);
+    const auto pubs = since.json()["publications"].toArray();
+    QCOMPARE(pubs.size(), 2);
+    QCOMPARE(pubs[0].toObject()["data"].toInt(), 2);
+    QVERIFY(since.json()["complete"].toBool());
+
+    const auto channels = http(nam, "GET", g.url("/api/channels"));
+    QCOMPARE(channels.status, 200);
+    const auto list = channels.json()["channels"].toArray();
+    QCOMPARE(list.size(), 1);
+    QCOMPARE(list[0].toObject()["name"].toString(), "room/1");
+    QCOMPARE(list[0].toObject()["subscribers"].toInt(), 1);
+}
+
+void tst_GatewayDelivery::apiRefusesBadRequests_data()
+{
+    QTest::addColumn<QByteArray>("method");
+    QTest::addColumn<QString>("path");
+    QTest::addColumn<QByteArray>("body");
+    QTest::addColumn<bool>("withKey");
+    QTest::addColumn<int>("status");
+    QTest::newRow("no key") << QByteArray("POST") << "/api/publish" << QByteArray(R"({"channel":"a","data":1})") << false << 401;
+    QTest::newRow("bad json") << QByteArray("POST") << "/api/publish" << QByteArray("{nope") << true << 400;
+    QTest::newRow("no channel") << QByteArray("POST") << "/api/publish" << QByteArray(R"({"data":1})") << true << 400;
+    QTest::newRow("bad channel") << QByteArray("POST") << "/api/publish" << QByteArray(R"({"channel":"a b","data":1})") << true << 422;
+    QTest::newRow("bad event") << QByteArray("POST") << "/api/publish" << QByteArray(R"({"channel":"a","event":"a b","data":1})") << true << 422;
+    QTest::newRow("too large") << QByteArray("POST") << "/api/publish" << QByteArray(R"({"channel":"a","data":")") + QByteArray(5000, 'x') + "\"}" << true << 413;
+    QTest::newRow("wrong method") << QByteArray("GET") << "/api/publish" << QByteArray() << true << 405;
+    QTest::newRow("unknown endpoint") << QByteArray("GET") << "/api/nope" << QByteArray() << true << 404;
+    QTest::newRow("presence of public") << QByteArray("GET") << "/api/presence?channel=news" << QByteArray() << true << 400;
+    QTest::newRow("history without channel") << QByteArray("GET") << "/api/history" << QByteArray() << true << 422;
+}
+
+void tst_GatewayDelivery::apiRefusesBadRequests()
+{
+    QFETCH(QByteArray, method);
+    QFETCH(QString, path);
+    QFETCH(QByteArray, body);
+    QFETCH(bool, withKey);
+    QFETCH(int, status);
+    GatewayProcess g;
+    QVERIFY(g.start({"--max-body-size", "4096"}));
+    QNetworkAccessManager nam;
+    const auto r = http(nam, method, g.url(path), body, withKey);
+    QCOMPARE(r.status, status);
+    QVERIFY(r.json().contains("error"));
+    QCOMPARE(http(nam, "GET", g.url("/healthz"), {}, false).status, 200); // still serving
+    if (status == 401)
+        QCOMPARE(metrics(nam, g).value("switchboard_api_auth_failures_total"), 1.0);
+    if (status == 413)
+        QCOMPARE(metrics(nam, g).value("switchboard_http_body_too_large_total"), 1.0);
+}
+
+void tst_GatewayDelivery::malformedHttpIsAnswered400()
+{
+    GatewayProcess g;
+    QVERIFY(g.start());
+    QTcpSocket socket;
+    socket.connectToHost(QHostAddress::LocalHost, g.port());
+    QVERIFY(socket.waitForConnected(5000));
+    socket.write("THIS IS NOT HTTP\r\n\r\n");
+    QByteArray answer;
+    QDeadlineTimer deadline(5000);
+    while (!answer.contains("\r\n\r\n") && !deadline.hasExpired() && socket.waitForReadyRead(int(deadline.remainingTime())))
+        answer += socket.readAll();
+    QVERIFY2(answer.startsWith("HTTP/1.1 400"), answer.constData());
+    QNetworkAccessManager nam;
+    QCOMPARE(metrics(nam, g).value("switchboard_http_malformed_total"), 1.0);
+}
+
+void tst_GatewayDelivery::metricsReflectTraffic()
+{
+    GatewayProcess g;
+    QVERIFY(g.start());
+    QNetworkAccessManager nam;
+    WsClient a, b;
+    QVERIFY(a.connectSession(g));
+    QVERIFY(b.connectSession(g));
+    QVERIFY(subscribe(a, "m", 1));
+    QVERIFY(subscribe(b, "m", 1));
+    a.send({{"op", "bogus"}}); // unknown op: error frame, counted
+    QVERIFY(a.waitFor("error"));
+    for (int i = 0; i < 5; ++i)
+        QCOMPARE(publish(nam, g, {{"channel", "m"}, {"data", i}}).status, 200);
+    for (int i = 0; i < 5; ++i) {
+        QVERIFY(a.waitFor("message"));
+        QVERIFY(b.waitFor("message"));
+    }
+    QVERIFY(waitMetric(nam, g, "switchboard_frames_out_total", 2 + 2 + 1 + 10)); // welcomes, subscribed, error, messages
+    const auto m = metrics(nam, g);
+    QCOMPARE(m.value("switchboard_websocket_connections"), 2.0);
+    QCOMPARE(m.value("switchboard_sessions"), 2.0);
+    QCOMPARE(m.value("switchboard_channels"), 1.0);
+    QCOMPARE(m.value("switchboard_frames_in_total"), 5.0); // 2 connect, 2 subscribe, 1 bogus
+    QCOMPARE(m.value("switchboard_api_publications_total"), 5.0);
+    QCOMPARE(m.value("switchboard_publications_total"), 5.0);
+    QCOMPARE(m.value("switchboard_hub_frames_out_total") >= 10.0, true);
+    QCOMPARE(m.value("switchboard_protocol_errors_total"), 1.0);
+    QCOMPARE(m.value("switchboard_fanout_seconds_count"), 5.0);
+    QVERIFY(m.value("switchboard_bytes_out_total") > 10 * 40);
+    QVERIFY(m.value("switchboard_bytes_in_total") > 0);
+    QVERIFY(m.value("switchboard_socket_writes_total") >= 1);
+    QCOMPARE(m.value(R"(switchboard_fanout_seconds_bucket{le="+Inf"})"), 5.0);
+}
+
+void tst_GatewayDelivery::healthAndStaticFiles()
+{
+    const QString dir = QDir::temp().filePath(QStringLiteral("sb-static-%1").arg(QCoreApplication::applicationPid()));
+    QVERIFY(QDir().mkpath(dir + "/app"));
+    {
+        QFile index(dir + "/index.html");
+        QVERIFY(index.open(QIODevice::WriteOnly));
+        index.write("<h1>switchboard</h1>");
+        QFile js(dir + "/app/client.js");
+        QVERIFY(js.open(QIODevice::WriteOnly));
+        js.write("export {};");
+    }
+    GatewayProcess g;
+    QVERIFY(g.start({"--static", dir}));
+    QNetworkAccessManager nam;
+    QCOMPARE(http(nam, "GET", g.url("/healthz"), {}, false).status, 200);
+    const auto index = http(nam, "GET", g.url("/"), {}, false);
+    QCOMPARE(index.status, 200);
+    QCOMPARE(index.body, QByteArray("<h1>switchboard</h1>"));
+    QCOMPARE(http(nam, "GET", g.url("/app/client.js"), {}, false).body, QByteArray("export {};"));
+    QCOMPARE(http(nam, "GET", g.url("/missing.txt"), {}, false).status, 404);
+    QCOMPARE(http(nam, "GET", g.url("/app/%2E%2E/%2E%2E/etc/passwd"), {}, false).status, 404);
+    QDir(dir).removeRecursively();
+}
+
+QTEST_MAIN(tst_GatewayDelivery)
+#include "tst_gatewaydelivery.moc"

@@ -1,0 +1,211 @@
+// switchboard-gateway limits, each with its documented code: message size (close 1009), invalid
+// UTF-8 (close 1007), rate (error 429, then close 3005), channels per session (error 431),
+// max connections (close 3003 / HTTP 503), bad frames (error frames, connection kept).
+#include "GatewayProcess.h"
+
+#include <QTcpSocket>
+#include <QtEndian>
+
+using namespace gatewaytest;
+
+namespace {
+
+/// A hand-driven WebSocket client for bytes QWebSocket refuses to send (invalid UTF-8).
+class RawWebSocket {
+public:
+    bool open(quint16 port)
+    {
+        m_socket.connectToHost(QHostAddress::LocalHost, port);
+        if (!m_socket.waitForConnected(5000))
+            return false;
+        m_socket.write("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+        QDeadlineTimer deadline(5000);
+        while (!m_buffer.contains("\r\n\r\n") && !deadline.hasExpired()
+               && m_socket.waitForReadyRead(int(deadline.remainingTime())))
+            m_buffer += m_socket.readAll();
+        const int end = m_buffer.indexOf("\r\n\r\n");
+        if (end < 0 || !m_buffer.startsWith("HTTP/1.1 101"))
+            return false;
+        // RFC 6455 sample key -> sample accept value.
+        if (!m_buffer.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="))
+            return false;
+        m_buffer.remove(0, end + 4);
+        return true;
+    }
+    void sendText(const QByteArray &payload)
+    {
+        QByteArray frame;
+        frame.append(char(0x81));
+        frame.append(char(0x80 | payload.size())); // tests send < 126 bytes
+        const char mask[4] = {0x11, 0x22, 0x33, 0x44};
+        frame.append(mask, 4);
+        for (int i = 0; i < payload.size(); ++i)
+            frame.append(char(payload[i] ^ mask[i % 4]));
+        m_socket.write(frame);
+    }
+    /// Reads server frames until a close frame; returns its code (-1 on timeout).
+    int waitCloseCode(int timeoutMs = 5000)
+    {
+        QDeadlineTimer deadline(timeoutMs);
+        while (true) {
+            while (m_buffer.size() >= 2) {
+                const quint8 opcode = quint8(m_buffer[0]) & 0x0F;
+                qint64 length = quint8(m_buffer[1]) & 0x7F;
+                int header = 2;
+                if (length == 126) {
+                    if (m_buffer.size() < 4) break;
+                    length = qFromBigEndian<quint16>(m_buffer.constData() + 2);
+                    header = 4;
+                }
+                if (m_buffer.size() < header + length)
+                    break;
+                if (opcode == 0x8)
+                    return length >= 2 ? qFromBigEndian<quint16>(m_buffer.constData() + header) : 1005;
+                m_buffer.remove(0, int(header + length));
+            }
+            if (deadline.hasExpired() || !m_socket.waitForReadyRead(int(deadline.remainingTime())))
+                return -1;
+            m_buffer += m_socket.readAll();
+        }
+    }
+
+private:
+    QTcpSocket m_socket;
+    QByteArray m_buffer;
+};
+
+} // namespace
+
+class tst_GatewayLimits : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void oversizeMessageCloses1009();
+    void invalidUtf8Closes1007();
+    void rateLimitThenFlood3005();
+    void channelsPerSession431();
+    void maxConnections3003();
+    void badFramesGetErrors_data();
+    void badFramesGetErrors();
+};
+
+void tst_GatewayLimits::oversizeMessageCloses1009()
+{
+    GatewayProcess g;
+    QVERIFY(g.start({"--max-frame-size", "1024"}));
+    WsClient client;
+    QVERIFY(client.connectSession(g));
+    client.send({{"op", "ping"}, {"ackId", 1}, {"pad", QString(900, 'x')}}); // under the limit
+    QVERIFY(client.waitFor("pong", 1));
+    client.send({{"op", "ping"}, {"ackId", 2}, {"pad", QString(2000, 'x')}});
+    QCOMPARE(client.waitClosed(), 1009);
+    QNetworkAccessManager nam;
+    QCOMPARE(metrics(nam, g).value("switchboard_oversize_frames_total"), 1.0);
+}
+
+void tst_GatewayLimits::invalidUtf8Closes1007()
+{
+    GatewayProcess g;
+    QVERIFY(g.start());
+    RawWebSocket raw;
+    QVERIFY(raw.open(g.port()));
+    raw.sendText(QByteArray("{\"op\":\"ping\",\"x\":\"\xC3\x28\"}"));
+    QCOMPARE(raw.waitCloseCode(), 1007);
+    QNetworkAccessManager nam;
+    QCOMPARE(metrics(nam, g).value("switchboard_invalid_utf8_total"), 1.0);
+    QCOMPARE(http(nam, "GET", g.url("/healthz"), {}, false).status, 200);
+}
+
+void tst_GatewayLimits::rateLimitThenFlood3005()
+{
+    GatewayProcess g;
+    QVERIFY(g.start({"--rate", "5", "--rate-burst", "5"}));
+    WsClient client;
+    QVERIFY(client.connectSession(g));
+    for (int i = 0; i < 100; ++i)
+        client.send({{"op", "ping"}, {"ackId", i + 1}});
+    QCOMPARE(client.waitClosed(), 3005);
+    const auto error = client.waitFor("error", -1, 0);
+    QVERIFY(error);
+    QCOMPARE((*error)["code"].toInt(), 429);
+    QNetworkAccessManager nam;
+    const auto m = metrics(nam, g);
+    QVERIFY(m.value("switchboard_rate_limited_total") >= 1);
+    QCOMPARE(m.value("switchboard_flood_disconnects_total"), 1.0);
+}
+
+void tst_GatewayLimits::channelsPerSession431()
+{
+    GatewayProcess g;
+    QVERIFY(g.start({"--channels-per-session", "2"}));
+    WsClient client;
+    QVERIFY(client.connectSession(g));
+    for (int i = 1; i <= 2; ++i) {
+        client.send({{"op", "subscribe"}, {"channel", QStringLiteral("c%1").arg(i)}, {"ackId", i}});
+        QVERIFY(client.waitFor("subscribed", i));
+    }
+    client.send({{"op", "subscribe"}, {"channel", "c3"}, {"ackId", 3}});
+    const auto error = client.waitFor("error", 3);
+    QVERIFY(error);
+    QCOMPARE((*error)["code"].toInt(), 431);
+    QNetworkAccessManager nam;
+    QCOMPARE(http(nam, "GET", g.url("/sse?channels=a,b,c"), {}, false).status, 400);
+}
+
+void tst_GatewayLimits::maxConnections3003()
+{
+    GatewayProcess g;
+    QVERIFY(g.start({"--max-connections", "2"}));
+    WsClient a, b, c;
+    QVERIFY(a.connectSession(g));
+    QVERIFY(b.connectSession(g));
+    c.open(g); // the upgrade succeeds, then the server closes with "server full"
+    QCOMPARE(c.waitClosed(), 3003);
+    QNetworkAccessManager nam;
+    QCOMPARE(http(nam, "GET", g.url("/sse?channels=x"), {}, false).status, 503);
+    QCOMPARE(metrics(nam, g).value("switchboard_rejected_server_full_total"), 2.0);
+    // A slot frees up when a client leaves.
+    a.socket().close();
+    QTRY_COMPARE_WITH_TIMEOUT(metrics(nam, g).value("switchboard_websocket_connections"), 1.0, 5000);
+    WsClient d;
+    QVERIFY(d.connectSession(g));
+}
+
+void tst_GatewayLimits::badFramesGetErrors_data()
+{
+    QTest::addColumn<QByteArray>("frame");
+    QTest::addColumn<bool>("binary");
+    QTest::addColumn<int>("code");
+    QTest::newRow("not json") << QByteArray("{nope") << false << 400;
+    QTest::newRow("unknown op") << QByteArray(R"({"op":"teleport","ackId":5})") << false << 405;
+    QTest::newRow("missing channel") << QByteArray(R"({"op":"subscribe","ackId":5})") << false << 400;
+    QTest::newRow("bad channel name") << QByteArray(R"({"op":"subscribe","channel":"a b","ackId":5})") << false << 422;
+    QTest::newRow("binary frame") << QByteArray("\x01\x02") << true << 400;
+}
+
+void tst_GatewayLimits::badFramesGetErrors()
+{
+    QFETCH(QByteArray, frame);
+    QFETCH(bool, binary);
+    QFETCH(int, code);
+    GatewayProcess g;
+    QVERIFY(g.start());
+    WsClient client;
+    QVERIFY(client.connectSession(g));
+    if (binary)
+        client.socket().sendBinaryMessage(frame);
+    else
+        client.socket().sendTextMessage(QString::fromUtf8(frame));
+    const auto error = client.waitFor("error");
+    QVERIFY(error);
+    QCOMPARE((*error)["code"].toInt(), code);
+    client.send({{"op", "ping"}, {"ackId", 9}});
+    QVERIFY(client.waitFor("pong", 9)); // still connected
+    QNetworkAccessManager nam;
+    QCOMPARE(metrics(nam, g).value("switchboard_protocol_errors_total"), 1.0);
+}
+
+QTEST_MAIN(tst_GatewayLimits)
+#include "tst_gatewaylimits.moc"
