@@ -1,6 +1,8 @@
 #include "switchboard/ClientSession.h"
 
 #include "client/Backoff.h"
+#include "client/ChannelState.h"
+#include "client/FrameFields.h"
 #include "client/ListenerRegistry.h"
 #include "client/ObserverList.h"
 #include "client/PendingOperations.h"
@@ -18,7 +20,7 @@
 namespace switchboard {
 
 namespace json = boost::json;
-using client::PendingOperations;
+using namespace client;
 
 std::string_view clientStateName(ClientState state) noexcept
 {
@@ -36,102 +38,6 @@ namespace {
 
 constexpr int kWireVersion = 1; // docs/protocol.md
 constexpr std::uint16_t kCloseNormal = static_cast<std::uint16_t>(DisconnectCode::Normal);
-constexpr std::uint16_t kCloseAbnormal = 1006; // RFC 6455: no close frame (connection lost)
-
-const json::value &nullValue()
-{
-    static const json::value value;
-    return value;
-}
-
-std::string_view stringField(const json::object &o, std::string_view key)
-{
-    if (const json::value *v = o.if_contains(key); v && v->is_string())
-        return v->get_string();
-    return {};
-}
-
-std::optional<std::uint64_t> uintOf(const json::value &v)
-{
-    if (v.is_uint64())
-        return v.get_uint64();
-    if (v.is_int64() && v.get_int64() >= 0)
-        return static_cast<std::uint64_t>(v.get_int64());
-    return std::nullopt;
-}
-
-std::uint64_t uintField(const json::object &o, std::string_view key)
-{
-    if (const json::value *v = o.if_contains(key))
-        return uintOf(*v).value_or(0);
-    return 0;
-}
-
-std::int64_t intField(const json::object &o, std::string_view key, std::int64_t fallback)
-{
-    if (const json::value *v = o.if_contains(key)) {
-        if (v->is_int64())
-            return v->get_int64();
-        if (v->is_uint64())
-            return static_cast<std::int64_t>(std::min<std::uint64_t>(v->get_uint64(), INT64_MAX));
-    }
-    return fallback;
-}
-
-bool boolField(const json::object &o, std::string_view key)
-{
-    const json::value *v = o.if_contains(key);
-    return v && v->is_bool() && v->get_bool();
-}
-
-/// The client sends numeric ackIds; the server echoes them in the same form. A string of digits
-/// is accepted as well.
-std::uint64_t ackIdOf(const json::object &o)
-{
-    const json::value *v = o.if_contains("ackId");
-    if (!v)
-        return 0;
-    if (auto n = uintOf(*v))
-        return *n;
-    if (v->is_string()) {
-        const json::string &s = v->get_string();
-        std::uint64_t n = 0;
-        auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-        if (ec == std::errc() && end == s.data() + s.size())
-            return n;
-    }
-    return 0;
-}
-
-/// JSON text given by the user as a payload: empty means null. Returns false when invalid.
-bool parsePayload(std::string_view text, json::value &out)
-{
-    if (text.empty()) {
-        out = nullptr;
-        return true;
-    }
-    std::error_code ec;
-    out = json::parse(text, ec);
-    return !ec;
-}
-
-Member memberOf(const json::value &v)
-{
-    Member member;
-    if (!v.is_object())
-        return member;
-    const json::object &o = v.get_object();
-    if (const json::value *id = o.if_contains("id")) {
-        if (id->is_string())
-            member.userId = std::string(id->get_string());
-        else if (!id->is_null())
-            member.userId = json::serialize(*id);
-    }
-    if (const json::value *info = o.if_contains("info"))
-        member.info = json::serialize(*info);
-    member.connections = static_cast<std::size_t>(uintField(o, "connections"));
-    return member;
-}
 
 /// The error reported for a connection that ended with `code` without being asked to.
 std::error_code errorForClose(std::uint16_t code)
@@ -170,52 +76,6 @@ bool closeIsError(std::uint16_t code)
     return true;
 }
 
-// ---- ClientChannel ----
-
-class ChannelImpl final : public ClientChannel {
-public:
-    ChannelImpl(std::string channelName, SubscribeOptions subscribeOptions, std::uint64_t channelSerial)
-        : m_name(std::move(channelName)), options(std::move(subscribeOptions)), serial(channelSerial)
-    {
-    }
-    ~ChannelImpl() override
-    {
-        stateObservers->clear();
-        presenceObservers->clear();
-    }
-
-    const std::string &name() const override { return m_name; }
-    bool subscribed() const override { return isSubscribed; }
-    bool recovered() const override { return wasRecovered; }
-    StreamPosition position() const override { return streamPosition; }
-    std::error_code lastError() const override { return error; }
-    const std::vector<Member> &members() const override { return roster; }
-    ListenerHandle onStateChanged(std::function<void()> fn) override { return stateObservers->add(std::move(fn)); }
-    ListenerHandle onPresenceChanged(std::function<void(std::string_view, const Member &)> fn) override
-    {
-        return presenceObservers->add(std::move(fn));
-    }
-
-    std::string m_name;
-    SubscribeOptions options;
-    const std::uint64_t serial; ///< tells this channel from a later one of the same name
-
-    bool isSubscribed = false;
-    bool wasRecovered = false;
-    bool hasPosition = false;     ///< a `subscribed` frame gave an epoch: recovery is possible
-    bool recoverySent = false;    ///< the pending subscribe asked to recover
-    std::uint64_t recoverySkip = 0; ///< recovered publications up to here were delivered already
-    StreamPosition streamPosition;
-    std::error_code error;
-    std::vector<Member> roster;
-    std::uint64_t pendingAckId = 0;  ///< subscribe in flight
-    std::uint64_t recoveryHigh = 0;  ///< newest offset delivered from `subscribed.publications`
-
-    std::shared_ptr<client::ObserverList<>> stateObservers = std::make_shared<client::ObserverList<>>();
-    std::shared_ptr<client::ObserverList<std::string_view, const Member &>> presenceObservers =
-        std::make_shared<client::ObserverList<std::string_view, const Member &>>();
-};
-
 } // namespace
 
 // ---- ClientSession::Impl ----
@@ -241,7 +101,7 @@ struct ClientSession::Impl {
     PendingOperations pending;
     std::shared_ptr<client::ListenerRegistry> listeners = std::make_shared<client::ListenerRegistry>();
     std::shared_ptr<client::ObserverList<ClientState>> stateObservers = std::make_shared<client::ObserverList<ClientState>>();
-    std::map<std::string, std::unique_ptr<ChannelImpl>, std::less<>> channels;
+    std::map<std::string, std::unique_ptr<ChannelState>, std::less<>> channels;
     std::uint64_t lastChannelSerial = 0;
 
     // Connection bookkeeping. A "connection" runs from transport.open() to onTransportClosed().
@@ -270,14 +130,14 @@ struct ClientSession::Impl {
         return transportActive && connection == id && state != ClientState::Closed;
     }
 
-    ChannelImpl *findChannel(std::string_view name) const
+    ChannelState *findChannel(std::string_view name) const
     {
         auto it = channels.find(name);
         return it == channels.end() ? nullptr : it->second.get();
     }
-    ChannelImpl *findChannel(std::string_view name, std::uint64_t serial) const
+    ChannelState *findChannel(std::string_view name, std::uint64_t serial) const
     {
-        ChannelImpl *ch = findChannel(name);
+        ChannelState *ch = findChannel(name);
         return ch && ch->serial == serial ? ch : nullptr;
     }
 
@@ -521,7 +381,7 @@ struct ClientSession::Impl {
                 done(make_error_code(Error::NotConnected), nullptr);
         }
         for (auto &[name, serial] : changed) {
-            if (ChannelImpl *ch = findChannel(name, serial))
+            if (ChannelState *ch = findChannel(name, serial))
                 ch->stateObservers->notify();
         }
         if (error) {
@@ -604,7 +464,7 @@ struct ClientSession::Impl {
 
     // ---- channels ----
 
-    void sendSubscribe(ChannelImpl &ch)
+    void sendSubscribe(ChannelState &ch)
     {
         if (ch.pendingAckId != 0)
             return;
@@ -646,7 +506,7 @@ struct ClientSession::Impl {
     /// timeouts. Disconnects and close() need nothing (resubscribe covers them).
     void onSubscribeDone(const std::string &name, std::uint64_t serial, std::error_code error, const json::object *answer)
     {
-        ChannelImpl *ch = findChannel(name, serial);
+        ChannelState *ch = findChannel(name, serial);
         if (!ch)
             return;
         ch->pendingAckId = 0;
@@ -666,7 +526,7 @@ struct ClientSession::Impl {
     void onSubscribed(const json::object &frame)
     {
         const std::string_view name = stringField(frame, "channel");
-        ChannelImpl *ch = findChannel(name);
+        ChannelState *ch = findChannel(name);
         if (!ch)
             return; // unsubscribed meanwhile
         const std::uint64_t ackId = ackIdOf(frame);
@@ -704,7 +564,7 @@ struct ClientSession::Impl {
 
     void onPublication(std::string_view channel, const json::object &message, bool recovered)
     {
-        ChannelImpl *ch = findChannel(channel);
+        ChannelState *ch = findChannel(channel);
         if (!ch)
             return;
         const std::uint64_t offset = uintField(message, "offset");
@@ -759,7 +619,7 @@ struct ClientSession::Impl {
     {
         const std::string_view channel = stringField(frame, "channel");
         const std::string_view event = stringField(frame, "event");
-        ChannelImpl *ch = findChannel(channel);
+        ChannelState *ch = findChannel(channel);
         if (!ch || event.substr(0, 9) != "presence:")
             return;
         const std::string_view kind = event.substr(9);
@@ -918,10 +778,10 @@ struct ClientSession::Impl {
 
     ClientChannel &subscribe(const std::string &name, SubscribeOptions subscribeOptions)
     {
-        if (ChannelImpl *existing = findChannel(name))
+        if (ChannelState *existing = findChannel(name))
             return *existing;
-        auto owned = std::make_unique<ChannelImpl>(name, std::move(subscribeOptions), ++lastChannelSerial);
-        ChannelImpl &ch = *owned;
+        auto owned = std::make_unique<ChannelState>(name, std::move(subscribeOptions), ++lastChannelSerial);
+        ChannelState &ch = *owned;
         channels.emplace(name, std::move(owned));
         if (state == ClientState::Connected)
             sendSubscribe(ch);
@@ -933,7 +793,7 @@ struct ClientSession::Impl {
         auto it = channels.find(name);
         if (it == channels.end())
             return;
-        std::unique_ptr<ChannelImpl> ch = std::move(it->second);
+        std::unique_ptr<ChannelState> ch = std::move(it->second);
         channels.erase(it);
         if (state == ClientState::Connected && (ch->isSubscribed || ch->pendingAckId != 0)) {
             json::object frame;
@@ -975,7 +835,7 @@ struct ClientSession::Impl {
         }
         setState(ClientState::Closed);
         for (auto &[name, serial] : changed) {
-            if (ChannelImpl *ch = findChannel(name, serial))
+            if (ChannelState *ch = findChannel(name, serial))
                 ch->stateObservers->notify();
         }
     }

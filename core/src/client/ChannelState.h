@@ -1,0 +1,62 @@
+#pragma once
+// ChannelState: the ClientChannel a ClientSession hands out, with the session's bookkeeping.
+// Private to the client.
+
+#include "switchboard/ClientSession.h"
+
+#include "ObserverList.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace switchboard::client {
+
+/// Fields are written by ClientSession only; observers are notified by it after each change.
+class ChannelState final : public ClientChannel {
+public:
+    ChannelState(std::string channelName, SubscribeOptions subscribeOptions, std::uint64_t channelSerial)
+        : m_name(std::move(channelName)), options(std::move(subscribeOptions)), serial(channelSerial)
+    {
+    }
+    ~ChannelState() override
+    {
+        stateObservers->clear();
+        presenceObservers->clear();
+    }
+
+    const std::string &name() const override { return m_name; }
+    bool subscribed() const override { return isSubscribed; }
+    bool recovered() const override { return wasRecovered; }
+    StreamPosition position() const override { return streamPosition; }
+    std::error_code lastError() const override { return error; }
+    const std::vector<Member> &members() const override { return roster; }
+    ListenerHandle onStateChanged(std::function<void()> fn) override { return stateObservers->add(std::move(fn)); }
+    ListenerHandle onPresenceChanged(std::function<void(std::string_view, const Member &)> fn) override
+    {
+        return presenceObservers->add(std::move(fn));
+    }
+
+    std::string m_name;
+    SubscribeOptions options;
+    const std::uint64_t serial; ///< tells this channel from a later one of the same name
+
+    bool isSubscribed = false;
+    bool wasRecovered = false;
+    bool hasPosition = false;     ///< a `subscribed` frame gave an epoch: recovery is possible
+    bool recoverySent = false;    ///< the pending subscribe asked to recover
+    std::uint64_t recoverySkip = 0; ///< recovered publications up to here were delivered already
+    StreamPosition streamPosition;
+    std::error_code error;
+    std::vector<Member> roster;
+    std::uint64_t pendingAckId = 0;  ///< subscribe in flight
+    std::uint64_t recoveryHigh = 0;  ///< newest offset delivered from `subscribed.publications`
+
+    std::shared_ptr<ObserverList<>> stateObservers = std::make_shared<ObserverList<>>();
+    std::shared_ptr<ObserverList<std::string_view, const Member &>> presenceObservers =
+        std::make_shared<ObserverList<std::string_view, const Member &>>();
+};
+
+} // namespace switchboard::client
