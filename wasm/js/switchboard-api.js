@@ -145,7 +145,8 @@
     switch (kind) {
     case 'state':
       this.state = a;
-      this.error = b ? SwitchboardError(b, c) : null;
+      // The last error explains a disconnect; once connected again there is none.
+      this.error = b && a !== 'connected' ? SwitchboardError(b, c) : null;
       if (a === 'connected') {
         this.sessionId = this._native.sessionId();
         this.userId = this._native.userId();
@@ -169,6 +170,7 @@
       var data = g ? g : parseJson(c);
       var message = { channel: a, event: b, data: data, offset: d, ts: e, sender: f || null, binary: !!g };
       ch.emit(b, data, message);
+      if (b.lastIndexOf('presence:', 0) === 0) return; // roster frames: see the 'presence' sink
       ch.emit('*', data, message);
       this.emit('message', message);
       break;

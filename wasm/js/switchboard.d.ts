@@ -94,7 +94,8 @@ export interface Channel {
   /** Highest offset received. */
   readonly lastOffset: number;
 
-  /** Messages of one event, or of every event with '*'. */
+  /** Messages of one event, or of every published event with '*' (presence frames excluded;
+   *  they also arrive under their wire names such as 'presence:member_added'). */
   on<T = unknown>(event: string, listener: (data: T, message: Message<T>) => void): this;
   on(event: 'presence:join' | 'presence:leave', listener: (member: Member) => void): this;
   on(event: 'presence:roster', listener: (members: Member[]) => void): this;

@@ -1,0 +1,313 @@
+#!/usr/bin/env node
+// End-to-end test of the browser client in headless Chromium (ctest label `wasm`).
+//
+// Starts switchboard-gateway (port 0) serving the web folder, puts a small TCP relay in front of
+// it so the page keeps one address across gateway restarts, and drives two Chromium instances
+// (each its own browser context and fresh user data dir) through playwright-core:
+//   1. both pages connect and join one presence channel; each sees the other in the roster
+//   2. a message published from one page's publish box arrives in the other page
+//   3. a publish through the gateway's HTTP API appears in both pages
+//   4. request() to a topic without handler rejects with the gateway's error
+//   5. the gateway is stopped, a new gateway started; what is published to it before the pages
+//      are let back in is recovered on resubscribe, and the roster is rebuilt
+//   6. closing one browser removes its member from the other page's roster (leave event)
+// A screenshot is saved to $SWITCHBOARD_TEST_ARTIFACTS/browser-client.png.
+//
+// Usage: node browser_test.js --gateway PATH --web DIR [--chromium PATH]
+'use strict';
+
+const { spawn } = require('child_process');
+const crypto = require('crypto');
+const fs = require('fs');
+const net = require('net');
+const os = require('os');
+const path = require('path');
+const { parseArgs } = require('util');
+
+const { values: args } = parseArgs({
+  options: {
+    gateway: { type: 'string' },
+    web: { type: 'string' },
+    chromium: { type: 'string', default: '/usr/bin/chromium' },
+  },
+});
+if (!args.gateway || !args.web) {
+  console.error('usage: browser_test.js --gateway PATH --web DIR [--chromium PATH]');
+  process.exit(2);
+}
+for (const f of ['index.html', 'switchboard.js', 'switchboard.wasm']) {
+  if (!fs.existsSync(path.join(args.web, f))) {
+    console.error(`FAIL: ${path.join(args.web, f)} is missing: build the browser client first ` +
+                  '(cmake --preset wasm-core && cmake --build --preset wasm-core)');
+    process.exit(1);
+  }
+}
+
+const { chromium } = require('playwright-core');
+
+const TOTAL_TIMEOUT_MS = 150000;
+const STEP_TIMEOUT_MS = 20000;
+const API_KEY = crypto.randomBytes(16).toString('hex');
+const TOKEN_SECRET = crypto.randomBytes(32).toString('hex');
+const CHANNEL = 'presence-lobby';
+const artifactsDir = process.env.SWITCHBOARD_TEST_ARTIFACTS || path.join(os.tmpdir(), 'switchboard-test-artifacts');
+
+let checks = 0;
+function check(cond, what) {
+  if (!cond) throw new Error('check failed: ' + what);
+  ++checks;
+  console.log('ok ' + checks + ' - ' + what);
+}
+
+// A connection token for the gateway: HS256 JWT with the claims TokenVerifier reads.
+function token(sub, name) {
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const body = b64({ alg: 'HS256', typ: 'JWT' }) + '.' +
+    b64({ sub, info: { name }, channels: [CHANNEL], exp: Math.floor(Date.now() / 1000) + 3600 });
+  return body + '.' + crypto.createHmac('sha256', TOKEN_SECRET).update(body).digest('base64url');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gateway process
+
+const gateways = new Set();
+
+function startGateway() {
+  return new Promise((resolve, reject) => {
+    const child = spawn(args.gateway, [
+      '--listen', '127.0.0.1', '--port', '0', '--static', args.web,
+      '--api-key', API_KEY, '--token-secret', TOKEN_SECRET,
+      '--drain-timeout', '500', '--io-threads', '1', '--log-level', 'warn',
+    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    gateways.add(child);
+    let out = '';
+    const timer = setTimeout(() => reject(new Error('gateway did not print its port; output: ' + out)), STEP_TIMEOUT_MS);
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const m = /listening on [^\s]*:(\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, port: Number(m[1]) });
+      }
+    });
+    child.stderr.on('data', (chunk) => process.stderr.write('[gateway] ' + chunk));
+    child.on('exit', (code, signal) => {
+      gateways.delete(child);
+      clearTimeout(timer);
+      reject(new Error(`gateway exited early (code ${code}, signal ${signal}); output: ${out}`));
+    });
+  });
+}
+
+function stopGateway(gw) {
+  return new Promise((resolve) => {
+    if (gw.child.exitCode !== null) return resolve(gw.child.exitCode);
+    const kill = setTimeout(() => gw.child.kill('SIGKILL'), 10000);
+    gw.child.removeAllListeners('exit');
+    gw.child.on('exit', (code) => { clearTimeout(kill); gateways.delete(gw.child); resolve(code); });
+    gw.child.kill('SIGTERM');
+  });
+}
+
+async function httpPublish(port, body) {
+  const res = await fetch(`http://127.0.0.1:${port}/api/publish`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'X-API-Key': API_KEY },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`HTTP publish failed: ${res.status} ${text}`);
+  return JSON.parse(text);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A TCP relay: the pages talk to it, it talks to whichever gateway runs. While `held`, new
+// connections are refused (closed at once), as if nothing listened.
+
+function startRelay() {
+  const sockets = new Set();
+  const relay = { target: 0, held: false, port: 0 };
+  const server = net.createServer((client) => {
+    if (relay.held || !relay.target) { client.destroy(); return; }
+    const upstream = net.connect(relay.target, '127.0.0.1');
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => { client.destroy(); upstream.destroy(); });
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  relay.close = () => { for (const s of sockets) s.destroy(); return new Promise((r) => server.close(r)); };
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
+    relay.port = server.address().port;
+    resolve(relay);
+  }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Browser
+
+const browsers = [];
+const tempDirs = [];
+
+async function openPage(relayPort, user, name) {
+  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-chromium-'));
+  tempDirs.push(userDataDir);
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: args.chromium,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+           '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1100, height: 720 },
+  });
+  browsers.push(context);
+  const page = context.pages()[0] || await context.newPage();
+  page.on('pageerror', (e) => console.error(`[${user} page error] ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') console.error(`[${user} console] ${m.text()}`); });
+  const query = new URLSearchParams({ channel: CHANNEL, user, token: token(user, name) });
+  await page.goto(`http://127.0.0.1:${relayPort}/?${query}`, { timeout: STEP_TIMEOUT_MS });
+  return { page, context, user };
+}
+
+const waitFor = (page, fn, arg, what) =>
+  page.waitForFunction(fn, arg, { timeout: STEP_TIMEOUT_MS, polling: 50 })
+    .catch((e) => { throw new Error(`timed out waiting for ${what}: ${e.message.split('\n')[0]}`); });
+
+const stateIs = (page, state) =>
+  waitFor(page, (s) => document.querySelector('#state').dataset.state === s, state, `state ${state}`);
+
+const rosterIs = (page, ids) =>
+  waitFor(page, (want) => [...document.querySelectorAll('#roster li')].map((li) => li.dataset.id).sort().join(',') === want,
+          ids.slice().sort().join(','), `roster ${ids}`);
+
+const messageShown = (page, text) =>
+  waitFor(page, (t) => [...document.querySelectorAll('#messages li .text')].some((el) => el.textContent === t),
+          text, `message "${text}"`);
+
+// ---------------------------------------------------------------------------------------------
+
+async function run() {
+  fs.mkdirSync(artifactsDir, { recursive: true });
+  let gateway = await startGateway();
+  const relay = await startRelay();
+  relay.target = gateway.port;
+
+  // 1. Two browsers join one presence channel and see each other.
+  const alice = await openPage(relay.port, 'alice', 'Alice');
+  const bob = await openPage(relay.port, 'bob', 'Bob');
+  await stateIs(alice.page, 'connected');
+  await stateIs(bob.page, 'connected');
+  check(true, 'both pages connected through the gateway');
+  await rosterIs(alice.page, ['alice', 'bob']);
+  await rosterIs(bob.page, ['alice', 'bob']);
+  check(true, 'each page sees both members in the presence roster');
+  await alice.page.evaluate(() => {
+    const ch = window.switchboardClient.channel('presence-lobby');
+    window.presenceLog = [];
+    ch.on('presence:join', (m) => window.presenceLog.push('join:' + m.id));
+    ch.on('presence:leave', (m) => window.presenceLog.push('leave:' + m.id));
+  });
+
+  // 2. A publish from one page arrives in the other.
+  await alice.page.fill('#data', 'hello from alice');
+  await alice.page.click('#publish-form button');
+  await messageShown(bob.page, 'hello from alice');
+  check(true, "alice's publish arrives in bob's page");
+  await waitFor(alice.page, () => /stored at offset \d+/.test(document.querySelector('#publish-status').textContent),
+                undefined, 'publish acknowledgement');
+  check(true, 'the publish promise resolved with the stored offset');
+
+  // 3. An HTTP publish appears in both pages.
+  const httpResult = await httpPublish(gateway.port, { channel: CHANNEL, event: 'announcement', data: { text: 'from the HTTP API' } });
+  check(httpResult !== null, 'HTTP publish accepted: ' + JSON.stringify(httpResult));
+  await messageShown(alice.page, 'from the HTTP API');
+  await messageShown(bob.page, 'from the HTTP API');
+  check(true, 'the HTTP publish appears in both pages');
+
+  // 4. request() rejects with the gateway's error when no handler serves the topic.
+  const requestOutcome = await alice.page.evaluate(() =>
+    window.switchboardClient.request('no/such/handler', { q: 1 }, { timeout: 5000 })
+      .then((v) => 'resolved:' + JSON.stringify(v), (e) => 'rejected:' + e.code));
+  check(/^rejected:\d+$/.test(requestOutcome) && requestOutcome !== 'rejected:408',
+        'request to a topic without handler rejects with an error reply (' + requestOutcome + ')');
+
+  // A channel nothing was published to yet: its position survives a gateway restart.
+  await alice.page.evaluate(() => new Promise((resolve) => {
+    window.newsLog = [];
+    const ch = window.switchboardClient.subscribe('news');
+    ch.on('*', (data) => window.newsLog.push(data.text));
+    ch.on('subscription:state', (s) => { if (s.subscribed) resolve(); });
+  }));
+  check(true, 'alice subscribed to news through the JavaScript API');
+
+  // 5. Gateway stopped; a new gateway starts; what is published to it before the pages get back
+  // in is recovered when they resubscribe.
+  relay.held = true;
+  const exitCode = await stopGateway(gateway);
+  check(exitCode === 0, 'gateway stopped cleanly (exit ' + exitCode + ')');
+  await waitFor(alice.page, () => ['reconnecting', 'connecting'].includes(document.querySelector('#state').dataset.state),
+                undefined, 'alice reconnecting');
+  await waitFor(bob.page, () => ['reconnecting', 'connecting'].includes(document.querySelector('#state').dataset.state),
+                undefined, 'bob reconnecting');
+  check(true, 'both pages noticed the gateway going away and are reconnecting');
+  gateway = await startGateway();
+  const meanwhile = await httpPublish(gateway.port, { channel: 'news', event: 'headline', data: { text: 'while you were away' } });
+  check(meanwhile !== null, 'published to the new gateway while the pages were away');
+  relay.target = gateway.port;
+  relay.held = false;
+  await stateIs(alice.page, 'connected');
+  await stateIs(bob.page, 'connected');
+  check(true, 'both pages reconnected to the new gateway');
+  await waitFor(alice.page, () => window.newsLog.includes('while you were away'), undefined, 'recovered news');
+  const recovered = await alice.page.evaluate(() => window.switchboardClient.channel('news').recovered);
+  check(recovered === true, 'the news channel reports recovered after resubscribing');
+  await rosterIs(alice.page, ['alice', 'bob']);
+  await rosterIs(bob.page, ['alice', 'bob']);
+  check(true, 'the presence roster is rebuilt after the reconnect');
+  await bob.page.fill('#data', 'bob is back');
+  await bob.page.click('#publish-form button');
+  await messageShown(alice.page, 'bob is back');
+  check(true, 'publishing works again after the reconnect');
+
+  const shot = path.join(artifactsDir, 'browser-client.png');
+  await alice.page.screenshot({ path: shot, fullPage: true });
+  check(fs.statSync(shot).size > 0, 'screenshot saved to ' + shot);
+
+  // 6. Bob's browser goes away: alice sees him leave.
+  await bob.context.close();
+  browsers.splice(browsers.indexOf(bob.context), 1);
+  await rosterIs(alice.page, ['alice']);
+  await waitFor(alice.page, () => window.presenceLog.includes('leave:bob'), undefined, 'leave event');
+  check(true, "bob's leave reaches alice's roster and presence:leave listener");
+
+  relay.held = true;
+  await relay.close();
+  await stopGateway(gateway);
+}
+
+async function cleanup() {
+  for (const b of browsers.splice(0)) await b.close().catch(() => {});
+  for (const g of gateways) g.kill('SIGKILL');
+  for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
+}
+
+const watchdog = setTimeout(() => {
+  console.error(`FAIL: the test did not finish within ${TOTAL_TIMEOUT_MS / 1000} s`);
+  for (const g of gateways) g.kill('SIGKILL');
+  process.exit(1);
+}, TOTAL_TIMEOUT_MS);
+
+run().then(async () => {
+  await cleanup();
+  clearTimeout(watchdog);
+  console.log(`PASS: ${checks} checks`);
+  process.exit(0);
+}, async (e) => {
+  console.error('FAIL: ' + (e && e.stack || e));
+  await cleanup();
+  clearTimeout(watchdog);
+  process.exit(1);
+});
