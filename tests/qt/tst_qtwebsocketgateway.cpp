@@ -9,6 +9,12 @@
 #include <switchboard/qtws/QtWebSocketGateway.h>
 
 #include <QDeadlineTimer>
+#include <QFile>
+#include <QProcess>
+#include <QSslCertificate>
+#include <QSslKey>
+#include <QStandardPaths>
+#include <QTemporaryDir>
 #include <QSemaphore>
 #include <QSignalSpy>
 #include <QTest>
@@ -289,6 +295,64 @@ private Q_SLOTS:
         // The responsive peer outlived more than one idle timeout thanks to its pongs.
         QCOMPARE(responsive.state(), QAbstractSocket::ConnectedState);
         silent.release();
+    }
+
+    void tls()
+    {
+        const QString openssl = QStandardPaths::findExecutable(QStringLiteral("openssl"));
+        if (openssl.isEmpty())
+            QSKIP("openssl is needed to make a test certificate");
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        QProcess make;
+        make.start(openssl, {QStringLiteral("req"), QStringLiteral("-x509"), QStringLiteral("-newkey"),
+                             QStringLiteral("rsa:2048"), QStringLiteral("-nodes"), QStringLiteral("-days"),
+                             QStringLiteral("1"), QStringLiteral("-subj"), QStringLiteral("/CN=127.0.0.1"),
+                             QStringLiteral("-keyout"), dir.filePath(QStringLiteral("key.pem")),
+                             QStringLiteral("-out"), dir.filePath(QStringLiteral("cert.pem"))});
+        QVERIFY(make.waitForFinished(30'000));
+        QCOMPARE(make.exitCode(), 0);
+        QFile certFile(dir.filePath(QStringLiteral("cert.pem")));
+        QFile keyFile(dir.filePath(QStringLiteral("key.pem")));
+        QVERIFY(certFile.open(QIODevice::ReadOnly) && keyFile.open(QIODevice::ReadOnly));
+        const QSslCertificate certificate(&certFile, QSsl::Pem);
+        const QSslKey key(&keyFile, QSsl::Rsa, QSsl::Pem);
+        QVERIFY(!certificate.isNull() && !key.isNull());
+
+        QSslConfiguration tls = QSslConfiguration::defaultConfiguration();
+        tls.setLocalCertificate(certificate);
+        tls.setPrivateKey(key);
+        tls.setPeerVerifyMode(QSslSocket::VerifyNone);
+        QtGatewayOptions options;
+        options.tls = tls;
+        Server server({}, options);
+        QVERIFY(server.gateway.listen());
+
+        QWebSocket peer;
+        QSslConfiguration clientTls = QSslConfiguration::defaultConfiguration();
+        clientTls.setCaCertificates({certificate});
+        clientTls.setPeerVerifyMode(QSslSocket::VerifyNone); // self-signed, name not checked here
+        peer.setSslConfiguration(clientTls);
+        QStringList texts;
+        connect(&peer, &QWebSocket::textMessageReceived, this, [&](const QString &t) { texts.append(t); });
+        connect(&peer, &QWebSocket::connected, this, [&] {
+            peer.sendTextMessage(kConnect);
+            peer.sendTextMessage(subscribeFrame(QStringLiteral("secure")));
+        });
+        peer.open(QUrl(QStringLiteral("wss://127.0.0.1:%1/ws").arg(server.gateway.serverPort())));
+        QTRY_COMPARE_WITH_TIMEOUT(server.hub.subscriberCount("secure"), std::size_t(1), 10'000);
+        server.hub.broadcast("secure", "e", R"({"over":"tls"})");
+        QTRY_COMPARE(texts.size(), 3);
+        QVERIFY(texts.at(0).contains(QLatin1String(R"("op":"welcome")")));
+        QVERIFY(texts.at(2).contains(QLatin1String(R"("over":"tls")")));
+
+        // Plain WebSocket to the TLS port fails.
+        QWebSocket plain;
+        QSignalSpy plainConnected(&plain, &QWebSocket::connected);
+        QSignalSpy plainError(&plain, QOverload<QAbstractSocket::SocketError>::of(&QWebSocket::error));
+        plain.open(QUrl(QStringLiteral("ws://127.0.0.1:%1/ws").arg(server.gateway.serverPort())));
+        QTRY_VERIFY_WITH_TIMEOUT(plainError.count() > 0, 15'000);
+        QCOMPARE(plainConnected.count(), 0);
     }
 
     void closeShutsDownEveryConnection()
