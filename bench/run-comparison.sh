@@ -25,7 +25,7 @@
 #   --no-boost           do not raise the CPU weight of this run (see below)
 #
 # On a machine shared with other work, the run lifts its own scheduling weight: it starts in a new
-# session and sets that session's autogroup nice to -10 (Linux autogroups make plain `nice`
+# session and sets that session's autogroup nice to -20 (Linux autogroups make plain `nice`
 # ineffective between sessions), so the servers and the load generator get their cores while it
 # lasts. The boost ends with the run. Each load is bounded by `timeout`.
 set -euo pipefail
@@ -82,7 +82,7 @@ for s in $servers; do
 done
 
 if [ "$boost" = 1 ]; then
-  echo -10 > /proc/self/autogroup 2>/dev/null || echo "note: could not raise the autogroup weight" >&2
+  echo -20 > /proc/self/autogroup 2>/dev/null || echo "note: could not raise the autogroup weight" >&2
 fi
 ulimit -n "$(ulimit -Hn)"
 

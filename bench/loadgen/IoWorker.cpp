@@ -127,7 +127,10 @@ void IoWorker::openPublisher()
 void IoWorker::startPublishing()
 {
     m_tracker.setOnComplete([this](std::uint32_t sequence) {
-        asio::post(m_io, [this, sequence] { m_publisher->onComplete(sequence); });
+        asio::post(m_io, [this, sequence] {
+            if (m_publisher)
+                m_publisher->onComplete(sequence);
+        });
     });
     asio::post(m_io, [this] {
         Publisher::Settings settings;
@@ -160,9 +163,9 @@ void IoWorker::shutdown()
     if (!m_thread.joinable())
         return;
     runSync([this] {
-        m_publisher.reset();
         for (auto &client : m_clients)
             client.connection->abort();
+        m_publisher.reset();
         return 0;
     });
     m_io.stop();
