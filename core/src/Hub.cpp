@@ -114,6 +114,8 @@ struct Hub::Impl {
         JoinResult result;
         Member member;
         bool presenceAdded = false;
+        bool firstConnection = false; // the store said this was the user's first connection
+        bool announced = false;       // member_added went out for it
         bool cancelled = false;
     };
 
@@ -242,14 +244,15 @@ struct Hub::Impl {
         }
     }
 
-    /// Removes one connection of `userId` from a presence channel; the last one tells the others.
+    /// Removes one connection of `userId` from a presence channel; the last one tells the others
+    /// unless `announce` is false (a join undone before its member_added went out).
     void removePresence(const std::string &channel, const std::string &userId, const std::string &info,
-                        const std::string &sessionId)
+                        const std::string &sessionId, bool announce = true)
     {
         std::weak_ptr<Impl *> weak = alive;
-        presence->remove(channel, userId, sessionId, [weak, channel, userId, info](bool last) {
+        presence->remove(channel, userId, sessionId, [weak, channel, userId, info, announce](bool last) {
             auto self = weak.lock();
-            if (self && last)
+            if (self && last && announce)
                 (*self)->presenceChanged(PresenceEvent::Kind::Left, channel, Member{userId, info, 0});
         });
     }
@@ -335,7 +338,9 @@ struct Hub::Impl {
     {
         if (state->presenceAdded) {
             state->presenceAdded = false;
-            removePresence(state->channel, state->member.userId, state->member.info, state->sessionId);
+            // Nobody was told about a first connection that is undone before its announcement.
+            const bool announce = !(state->firstConnection && !state->announced);
+            removePresence(state->channel, state->member.userId, state->member.info, state->sessionId, announce);
         }
         JoinResult result;
         result.error = Error::Cancelled;
@@ -347,10 +352,13 @@ struct Hub::Impl {
     void afterPresenceAdded(const std::shared_ptr<JoinState> &state, bool first)
     {
         state->presenceAdded = true;
+        state->firstConnection = first;
         if (state->cancelled)
             return abandon(state);
-        if (first)
+        if (first) {
+            state->announced = true;
             presenceChanged(PresenceEvent::Kind::Joined, state->channel, state->member);
+        }
         if (state->cancelled) // a presence hook may have detached the session
             return abandon(state);
         std::weak_ptr<Impl *> weak = alive;
@@ -500,6 +508,9 @@ Hub::Hub(Timer &timer, HubOptions options, Broker &broker, PresenceStore &presen
 
 Hub::~Hub()
 {
+    // An external broker outlives the Hub: leave it as if every channel had emptied.
+    for (const auto &[name, channel] : d->channels)
+        d->broker->unsubscribe(name);
     d->broker->setHandler(nullptr);
 }
 

@@ -1,11 +1,16 @@
 // Hub: channel lifecycle, authorization, fan-out (broadcast, except, binary, sendTo), counters.
 #include "switchboard/Hub.h"
+#include "switchboard/Executor.h"
+#include "switchboard/MemoryBroker.h"
+#include "switchboard/MemoryPresenceStore.h"
 #include "switchboard/MessageEncoding.h"
 
 #include <QtTest>
 
 #include <boost/json.hpp>
 
+#include <algorithm>
+#include <deque>
 #include <memory>
 #include <set>
 #include <string>
@@ -55,6 +60,82 @@ JoinResult joinNow(Hub &hub, const std::string &session, std::string_view channe
     return out;
 }
 
+/// Runs posted tasks one at a time, so a test can stop between two engine answers.
+class StepExecutor final : public Executor {
+public:
+    void post(std::function<void()> task) override { m_tasks.push_back(std::move(task)); }
+    bool runOne()
+    {
+        if (m_tasks.empty())
+            return false;
+        auto task = std::move(m_tasks.front());
+        m_tasks.pop_front();
+        task();
+        return true;
+    }
+    void runPending()
+    {
+        while (runOne()) {
+        }
+    }
+    std::size_t pendingCount() const { return m_tasks.size(); }
+
+private:
+    std::deque<std::function<void()>> m_tasks;
+};
+
+/// Engines that answer later, as network engines do: every callback is posted to an executor.
+class DeferredBroker final : public Broker {
+public:
+    DeferredBroker(Timer &timer, StepExecutor &executor) : m_inner(timer), m_executor(executor) {}
+    void setHandler(BrokerHandler *handler) override { m_inner.setHandler(handler); }
+    void subscribe(std::string_view channel) override { m_inner.subscribe(channel); }
+    void unsubscribe(std::string_view channel) override { m_inner.unsubscribe(channel); }
+    void publish(Publication publication, std::function<void(std::error_code, StreamPosition)> done) override
+    {
+        m_inner.publish(std::move(publication), std::move(done));
+    }
+    void history(std::string_view channel, const HistoryQuery &query, std::function<void(HistoryResult)> done) override
+    {
+        m_inner.history(channel, query, [this, done = std::move(done)](HistoryResult result) mutable {
+            m_executor.post([done = std::move(done), result = std::move(result)]() mutable { done(std::move(result)); });
+        });
+    }
+
+private:
+    MemoryBroker m_inner;
+    StepExecutor &m_executor;
+};
+
+class DeferredPresence final : public PresenceStore {
+public:
+    explicit DeferredPresence(StepExecutor &executor) : m_executor(executor) {}
+    void add(std::string_view channel, const Member &member, std::string_view sessionId,
+             std::function<void(bool)> done) override
+    {
+        m_inner.add(channel, member, sessionId, [this, done = std::move(done)](bool first) {
+            m_executor.post([done, first] { done(first); });
+        });
+    }
+    void remove(std::string_view channel, std::string_view userId, std::string_view sessionId,
+                std::function<void(bool)> done) override
+    {
+        m_inner.remove(channel, userId, sessionId, [this, done = std::move(done)](bool last) {
+            m_executor.post([done, last] { done(last); });
+        });
+    }
+    void members(std::string_view channel, std::function<void(std::vector<Member>)> done) override
+    {
+        m_inner.members(channel, [this, done = std::move(done)](std::vector<Member> members) {
+            m_executor.post([done, members = std::move(members)]() mutable { done(std::move(members)); });
+        });
+    }
+    MemoryPresenceStore m_inner;
+
+private:
+    StepExecutor &m_executor;
+};
+
 } // namespace
 
 class TestHub : public QObject
@@ -79,6 +160,9 @@ private slots:
     void publishRejectsBadNames();
     void publishWithoutSubscribersIsStored();
     void countersAndStats();
+    void deferredEnginesJoin();
+    void detachDuringPendingJoin_data();
+    void detachDuringPendingJoin();
 };
 
 void TestHub::sessionIdsAreUniqueAndUnguessable()
@@ -473,6 +557,112 @@ void TestHub::countersAndStats()
     QCOMPARE(hub.sessionStats(a)->framesOut, std::uint64_t(3));
     QCOMPARE(hub.sessionStats(b)->framesOut, std::uint64_t(2));
     QCOMPARE(hub.sessionStats(a)->channels, std::size_t(2));
+}
+
+void TestHub::deferredEnginesJoin()
+{
+    ManualTimer timer;
+    StepExecutor executor;
+    DeferredBroker broker(timer, executor);
+    DeferredPresence presence(executor);
+    Hub hub(timer, HubOptions{}, broker, presence);
+    hub.setAuthorizer([](const AuthRequest &r) { return AuthDecision{true, std::string(r.auth), "null"}; });
+    auto ada = std::make_shared<RecordingSession>();
+    auto bob = std::make_shared<RecordingSession>();
+    const auto adaId = hub.attach(ada);
+    const auto bobId = hub.attach(bob);
+
+    std::vector<JoinResult> results;
+    JoinRequest request;
+    request.auth = "ada";
+    hub.join(adaId, "presence-room", request, [&](JoinResult r) { results.push_back(std::move(r)); });
+    QVERIFY(results.empty()); // waiting for the engines
+    QVERIFY(!hub.isSubscribed(adaId, "presence-room"));
+    // A second join of the same channel while the first is pending is refused.
+    hub.join(adaId, "presence-room", request, [&](JoinResult r) { results.push_back(std::move(r)); });
+    QCOMPARE(results.size(), std::size_t(1));
+    QCOMPARE(results[0].error, make_error_code(Error::AlreadySubscribed));
+    executor.runPending();
+    QCOMPARE(results.size(), std::size_t(2));
+    QVERIFY(!results[1].error);
+    QCOMPARE(results[1].roster.size(), std::size_t(1));
+    QVERIFY(hub.isSubscribed(adaId, "presence-room"));
+
+    request.auth = "bob";
+    hub.join(bobId, "presence-room", request, [&](JoinResult r) { results.push_back(std::move(r)); });
+    executor.runPending();
+    QCOMPARE(results.size(), std::size_t(3));
+    QCOMPARE(results[2].roster.size(), std::size_t(2));
+    QCOMPARE(ada->frames.size(), std::size_t(1)); // member_added for bob
+    hub.detach(bobId);
+    executor.runPending();
+    QCOMPARE(ada->frames.size(), std::size_t(2)); // member_removed for bob
+    QVERIFY(ada->frames[1]->bytes.find("presence:member_removed") != std::string::npos);
+}
+
+void TestHub::detachDuringPendingJoin_data()
+{
+    QTest::addColumn<int>("stepsBeforeDetach"); // engine callbacks run before the session goes
+    QTest::addColumn<bool>("byLeave");
+    QTest::newRow("before presence add answers") << 0 << false;
+    QTest::newRow("before roster answers") << 1 << false;
+    QTest::newRow("before history answers") << 2 << false;
+    QTest::newRow("leave before history answers") << 2 << true;
+}
+
+void TestHub::detachDuringPendingJoin()
+{
+    QFETCH(int, stepsBeforeDetach);
+    QFETCH(bool, byLeave);
+    ManualTimer timer;
+    StepExecutor executor;
+    DeferredBroker broker(timer, executor);
+    DeferredPresence presence(executor);
+    Hub hub(timer, HubOptions{}, broker, presence);
+    hub.setAuthorizer([](const AuthRequest &r) { return AuthDecision{true, std::string(r.auth), "null"}; });
+    std::vector<PresenceEvent> events;
+    hub.setPresenceHook([&](const PresenceEvent &e) { events.push_back(e); });
+
+    auto watcher = std::make_shared<RecordingSession>();
+    const auto watcherId = hub.attach(watcher);
+    JoinRequest request;
+    request.auth = "watcher";
+    hub.join(watcherId, "presence-room", request, [](JoinResult) {});
+    executor.runPending();
+
+    const auto goneId = hub.attach(std::make_shared<RecordingSession>());
+    std::vector<JoinResult> results;
+    request.auth = "gone";
+    hub.join(goneId, "presence-room", request, [&](JoinResult r) { results.push_back(std::move(r)); });
+    for (int i = 0; i < stepsBeforeDetach; ++i) {
+        QCOMPARE(executor.pendingCount(), std::size_t(1));
+        QVERIFY(executor.runOne()); // one engine answer; it posts the next request
+    }
+    QCOMPARE(executor.pendingCount(), std::size_t(1));
+    QVERIFY(results.empty());
+    if (byLeave)
+        QCOMPARE(hub.leave(goneId, "presence-room"), std::error_code());
+    else
+        hub.detach(goneId);
+    executor.runPending();
+
+    QCOMPARE(results.size(), std::size_t(1));
+    QCOMPARE(results[0].error, make_error_code(Error::Cancelled));
+    std::vector<Member> members;
+    presence.m_inner.members("presence-room", [&](std::vector<Member> m) { members = std::move(m); });
+    QCOMPARE(members.size(), std::size_t(1)); // only the watcher: the half-made join was undone
+    QCOMPARE(members[0].userId, std::string("watcher"));
+    QCOMPARE(hub.subscriberCount("presence-room"), std::size_t(1));
+    QCOMPARE(hub.counters().channels, std::size_t(1));
+    // Whoever was told that `gone` arrived is told that it left.
+    const bool added = std::any_of(events.begin(), events.end(), [](const PresenceEvent &e) {
+        return e.kind == PresenceEvent::Kind::Joined && e.member.userId == "gone";
+    });
+    const bool removed = std::any_of(events.begin(), events.end(), [](const PresenceEvent &e) {
+        return e.kind == PresenceEvent::Kind::Left && e.member.userId == "gone";
+    });
+    QCOMPARE(removed, added);
+    QCOMPARE(added, stepsBeforeDetach >= 1);
 }
 
 QTEST_APPLESS_MAIN(TestHub)
