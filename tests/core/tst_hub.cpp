@@ -160,6 +160,7 @@ private slots:
     void publishRejectsBadNames();
     void publishWithoutSubscribersIsStored();
     void countersAndStats();
+    void encoding();
     void deferredEnginesJoin();
     void detachDuringPendingJoin_data();
     void detachDuringPendingJoin();
@@ -557,6 +558,42 @@ void TestHub::countersAndStats()
     QCOMPARE(hub.sessionStats(a)->framesOut, std::uint64_t(3));
     QCOMPARE(hub.sessionStats(b)->framesOut, std::uint64_t(2));
     QCOMPARE(hub.sessionStats(a)->channels, std::size_t(2));
+}
+
+void TestHub::encoding()
+{
+    Publication publication;
+    publication.channel = "chat/room-1";
+    publication.event = "said";
+    publication.data = R"({"text":"a \"quoted\" word"})";
+    publication.offset = 7;
+    publication.timestampMs = 1700000000123;
+    publication.sender = "abc";
+    std::string object;
+    appendPublicationObject(object, publication);
+    const auto parsed = boost::json::parse(object).as_object();
+    QVERIFY(!parsed.contains("op"));
+    QCOMPARE(parsed.at("data").at("text").as_string(), "a \"quoted\" word");
+    QCOMPARE(parsed.at("offset").as_int64(), 7);
+    QCOMPARE(parsed.at("ts").as_int64(), 1700000000123);
+    QCOMPARE(parsed.at("sender").as_string(), "abc");
+
+    // An empty payload still makes a valid frame.
+    publication.data.clear();
+    const auto frame = boost::json::parse(encodeMessageFrame(publication)->bytes).as_object();
+    QVERIFY(frame.at("data").is_null());
+    QCOMPARE(frame.at("op").as_string(), "message");
+
+    std::string quoted;
+    appendJsonString(quoted, std::string_view("tab\t\"q\"\\ \x01", 10));
+    QCOMPARE(boost::json::parse(quoted).as_string(), std::string_view("tab\t\"q\"\\ \x01", 10));
+
+    const Member member{"u1", R"({"name":"Ada"})", 1};
+    const auto change = boost::json::parse(encodePresenceChangeFrame("presence:member_added", "presence-r", member)->bytes);
+    QCOMPARE(change.at("member").at("info").at("name").as_string(), "Ada");
+    QCOMPARE(change.at("event").as_string(), "presence:member_added");
+
+    QVERIFY_THROWS_EXCEPTION(std::length_error, encodeBinaryFrame(std::string(70000, 'c'), "e", "x"));
 }
 
 void TestHub::deferredEnginesJoin()
