@@ -94,6 +94,9 @@ public:
 
     const HubOptions &options() const;
     void setAuthorizer(Authorizer authorizer);
+    /// Called on a user's first connection to a presence channel (Joined) and after its last
+    /// one left (Left), synchronously on the Hub's thread. It may publish or broadcast; it must
+    /// not attach, detach, join or leave. Exceptions it throws are swallowed.
     void setPresenceHook(std::function<void(const PresenceEvent &)> hook);
 
     /// Registers a connection. Returns its session id (unique, unguessable).
@@ -115,6 +118,8 @@ public:
     /// history. `sender` is the publishing session (empty for server), `exceptSession` is skipped.
     void publish(Publication publication,
                  std::function<void(std::error_code, StreamPosition)> done = {});
+    /// Server publishes: shorthands for publish() with no sender (stored in history, delivered
+    /// through the Broker to every node). Invalid names are ignored.
     void broadcast(std::string_view channel, std::string_view event, std::string_view jsonData);
     void broadcastExcept(std::string_view channel, std::string_view event, std::string_view jsonData,
                          std::string_view exceptSessionId);
