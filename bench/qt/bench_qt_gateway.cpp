@@ -3,6 +3,8 @@
 // runs on the main thread; the load comes from plain POSIX sockets on a second thread.
 //
 // Usage: bench_qt_gateway [subscribers=1000] [payloadBytes=64] [seconds=3] [idleConnections=2000]
+//        bench_qt_gateway serve <port>   (a Qt gateway for bench/loadgen's switchboard-loadgen:
+//                                         no rate limit, 20 000 connections, prints its PID)
 
 #include "PosixWebSocketPeer.h"
 
@@ -22,6 +24,7 @@
 #include <atomic>
 #include <cstdio>
 #include <fstream>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -284,6 +287,21 @@ void handshakes(double seconds)
 int main(int argc, char **argv)
 {
     QCoreApplication app(argc, argv);
+    if (argc > 2 && std::string_view(argv[1]) == "serve") {
+        Server server;
+        server.gateway.close();
+        auto options = Server::gatewayOptions();
+        options.port = static_cast<quint16>(std::atoi(argv[2]));
+        server.gateway.setOptions(options);
+        if (!server.gateway.listen()) {
+            std::fprintf(stderr, "listen failed: %s\n", qPrintable(server.gateway.errorString()));
+            return 1;
+        }
+        std::printf("Qt gateway on ws://127.0.0.1:%u/ws, pid %lld\n", server.gateway.serverPort(),
+                    static_cast<long long>(QCoreApplication::applicationPid()));
+        std::fflush(stdout);
+        return app.exec();
+    }
     const int subscribers = argc > 1 ? std::atoi(argv[1]) : 1000;
     const int payload = argc > 2 ? std::atoi(argv[2]) : 64;
     const double seconds = argc > 3 ? std::atof(argv[3]) : 3.0;

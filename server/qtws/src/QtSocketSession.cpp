@@ -69,6 +69,10 @@ void QtSocketSession::flush(std::string &scratch)
             bytes += frame->bytes.size();
         }
         m_raw->write(scratch.data(), static_cast<qint64>(scratch.size()));
+        // Hand it to the kernel now instead of at the socket's next write notification: one
+        // event-loop round trip less per socket and per turn. What the kernel does not take
+        // stays in the socket buffer (bytesToWrite) and goes out on the notification.
+        m_raw->flush();
     } else {
         for (const SharedFrame &frame : m_writing) {
             const auto size = static_cast<qsizetype>(frame->bytes.size());
