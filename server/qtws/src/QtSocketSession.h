@@ -56,6 +56,7 @@ private:
     QPointer<QTcpSocket> m_raw;
     Outbox m_outbox;
     std::vector<SharedFrame> m_writing;
+    int m_fd = -1; ///< descriptor of a plain TCP `raw` socket, for direct sends
     bool m_scheduled = false;
     bool m_closing = false;
 };
