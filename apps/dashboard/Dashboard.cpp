@@ -10,6 +10,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QQmlApplicationEngine>
+#include <QQuickItem>
 #include <QQuickWindow>
 #include <QRandomGenerator>
 
@@ -102,12 +103,14 @@ bool Dashboard::start(const DashboardOptions &options, QString &error)
     m_engine->addImportPath(QStringLiteral(SWITCHBOARD_QML_IMPORT_DIR));
 #endif
     QStringList warnings;
-    connect(m_engine.get(), &QQmlApplicationEngine::warnings, this, [&warnings](const QList<QQmlError> &list) {
-        for (const QQmlError &e : list)
-            warnings << e.toString();
-    });
+    const auto collect = connect(m_engine.get(), &QQmlApplicationEngine::warnings, this,
+                                 [&warnings](const QList<QQmlError> &list) {
+                                     for (const QQmlError &e : list)
+                                         warnings << e.toString();
+                                 });
     m_engine->setInitialProperties(properties);
     m_engine->load(QUrl(QStringLiteral("qrc:/SwitchboardDashboard/Main.qml")));
+    disconnect(collect);
     const auto roots = m_engine->rootObjects();
     m_window = roots.isEmpty() ? nullptr : qobject_cast<QQuickWindow *>(roots.constFirst());
     if (!m_window) {
@@ -121,13 +124,31 @@ QQuickWindow *Dashboard::window() const { return m_window; }
 QQmlApplicationEngine *Dashboard::engine() const { return m_engine.get(); }
 qt::Gateway *Dashboard::gateway() const { return m_gateway; }
 
+namespace {
+
+// Delegates of views have no QObject parent: they are found through the visual tree.
+QQuickItem *findItem(QQuickItem *item, const QString &objectName)
+{
+    if (item->objectName() == objectName)
+        return item;
+    const auto children = item->childItems();
+    for (QQuickItem *child : children)
+        if (QQuickItem *found = findItem(child, objectName))
+            return found;
+    return nullptr;
+}
+
+} // namespace
+
 QObject *Dashboard::find(const QString &objectName) const
 {
     if (!m_window)
         return nullptr;
     if (m_window->objectName() == objectName)
         return m_window;
-    return m_window->findChild<QObject *>(objectName);
+    if (QObject *found = m_window->findChild<QObject *>(objectName))
+        return found;
+    return findItem(m_window->contentItem(), objectName);
 }
 
 QUrl Dashboard::channelsApiUrl(const QUrl &gatewayUrl)

@@ -35,7 +35,8 @@ public:
     QQuickWindow *window() const;
     QQmlApplicationEngine *engine() const;
     qt::Gateway *gateway() const;           ///< embedded mode only, else null
-    /// The object called `objectName` in the window's tree (null when there is none).
+    /// The object called `objectName` in the window's object tree or, for view delegates, its
+    /// item tree (null when there is none).
     QObject *find(const QString &objectName) const;
 
     /// http(s)://host:port/api/channels for a ws(s):// gateway URL.

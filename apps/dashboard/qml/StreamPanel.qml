@@ -32,6 +32,16 @@ Panel {
         eventFilter: filter.text
     }
 
+    // MessageList follows the tail when its count changes; at capacity a batch removes as many
+    // rows as it adds, so follow every insertion too (once per batch, after the view's layout).
+    Connections {
+        target: streamModel
+        function onRowsInserted() {
+            if (messages.followTail && !messages.moving)
+                Qt.callLater(messages.positionViewAtEnd)
+        }
+    }
+
     header: [
         TextField {
             id: filter
@@ -104,6 +114,8 @@ Panel {
             }
             event.accepted = false
         }
+        onCurrentIndexChanged: if (currentIndex >= 0) positionViewAtIndex(currentIndex, ListView.Contain)
+        onHeightChanged: if (currentIndex >= 0) positionViewAtIndex(currentIndex, ListView.Contain)
         Keys.onEscapePressed: {
             if (streamModel.paused)
                 root.togglePause()

@@ -1,0 +1,425 @@
+// The dashboard in-process against a Gateway started here (127.0.0.1, port 0): traffic, roster
+// and counters checked through the QML object tree, at 1280x800 and 800x480, in embedded mode and
+// at 10 000 messages/s. Each case saves a screenshot to $SWITCHBOARD_TEST_ARTIFACTS (default: the
+// test's build directory).
+
+#include "Dashboard.h"
+#include "DashboardOptions.h"
+
+#include <switchboard/qt/Client.h>
+#include <switchboard/qt/Gateway.h>
+
+#include <QCommandLineParser>
+#include <QDir>
+#include <QElapsedTimer>
+#include <QGuiApplication>
+#include <QQuickItem>
+#include <QQuickStyle>
+#include <QQuickWindow>
+#include <QSet>
+#include <QSignalSpy>
+#include <QTest>
+#include <QThread>
+#include <QTimer>
+#include <QScopeGuard>
+
+#include <atomic>
+#include <memory>
+#include <QtQml/qqmlextensionplugin.h>
+
+Q_IMPORT_QML_PLUGIN(SwitchboardDashboardPlugin)
+
+using switchboard::dashboard::Dashboard;
+using switchboard::dashboard::DashboardOptions;
+using switchboard::qt::Client;
+using switchboard::qt::Gateway;
+
+namespace {
+
+constexpr int kWaitMs = 10000;
+
+QString artifactPath(const QString &name)
+{
+    QString dir = qEnvironmentVariable("SWITCHBOARD_TEST_ARTIFACTS");
+    if (dir.isEmpty())
+        dir = QCoreApplication::applicationDirPath();
+    QDir().mkpath(dir);
+    return QDir(dir).filePath(name);
+}
+
+QVariantMap token(const QString &user, const QStringList &channels, const QVariantMap &info = {})
+{
+    QVariantMap entry{{QStringLiteral("user"), user}, {QStringLiteral("channels"), channels}};
+    if (!info.isEmpty())
+        entry.insert(QStringLiteral("info"), info);
+    return entry;
+}
+
+QString textOf(QObject *item)
+{
+    return item ? item->property("text").toString() : QStringLiteral("<missing>");
+}
+
+/// Saves the window and checks the picture has the window's size and real content.
+void grabTo(QQuickWindow *window, const QString &name)
+{
+    const QImage image = window->grabWindow();
+    QVERIFY(!image.isNull());
+    QCOMPARE(image.size(), window->size() * window->devicePixelRatio());
+    QSet<QRgb> colours;
+    for (int y = 0; y < image.height(); y += 7)
+        for (int x = 0; x < image.width(); x += 7)
+            colours.insert(image.pixel(x, y));
+    QVERIFY2(colours.size() > 20, "the screenshot looks blank");
+    const QString path = artifactPath(name);
+    QVERIFY2(image.save(path), qPrintable(path));
+    qInfo("screenshot: %s", qPrintable(path));
+}
+
+} // namespace
+
+class TestDashboard : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void options_data();
+    void options();
+    void remoteGateway_data();
+    void remoteGateway();
+    void embeddedGateway();
+    void tenThousandPerSecond();
+};
+
+void TestDashboard::options_data()
+{
+    QTest::addColumn<QStringList>("arguments");
+    QTest::addColumn<bool>("valid");
+    QTest::addColumn<bool>("embedded");
+    QTest::addColumn<QSize>("size");
+    QTest::newRow("no arguments: embedded") << QStringList{} << true << true << QSize(1280, 800);
+    QTest::newRow("remote with channels")
+        << QStringList{"--url", "ws://127.0.0.1:8080/ws", "--token", "t", "--channel", "a", "--channel", "b", "--size", "800x480"}
+        << true << false << QSize(800, 480);
+    QTest::newRow("embedded port") << QStringList{"--port", "0"} << true << true << QSize(1280, 800);
+    QTest::newRow("http url") << QStringList{"--url", "http://127.0.0.1:8080/ws"} << false << false << QSize();
+    QTest::newRow("bad size") << QStringList{"--size", "big"} << false << true << QSize();
+    QTest::newRow("bad port") << QStringList{"--port", "70000"} << false << true << QSize();
+    QTest::newRow("port with url") << QStringList{"--url", "ws://h/ws", "--port", "1"} << false << false << QSize();
+}
+
+void TestDashboard::options()
+{
+    QFETCH(QStringList, arguments);
+    QFETCH(bool, valid);
+    QCommandLineParser parser;
+    switchboard::dashboard::addDashboardOptions(parser);
+    QVERIFY(parser.parse(QStringList{QStringLiteral("switchboard-dashboard")} + arguments));
+    DashboardOptions options;
+    QString error;
+    QCOMPARE(switchboard::dashboard::readDashboardOptions(parser, options, error), valid);
+    QCOMPARE(error.isEmpty(), valid);
+    if (!valid)
+        return;
+    QTEST(options.embedded(), "embedded");
+    QTEST(options.size, "size");
+    if (!options.embedded()) {
+        QCOMPARE(options.channels, (QStringList{"a", "b"}));
+        QCOMPARE(Dashboard::channelsApiUrl(options.url), QUrl("http://127.0.0.1:8080/api/channels"));
+    }
+}
+
+void TestDashboard::remoteGateway_data()
+{
+    QTest::addColumn<QSize>("size");
+    QTest::newRow("1280x800") << QSize(1280, 800);
+    QTest::newRow("800x480") << QSize(800, 480);
+}
+
+void TestDashboard::remoteGateway()
+{
+    QFETCH(QSize, size);
+    Gateway gateway;
+    gateway.setTokens({
+        {QStringLiteral("dash-token"), token("dashboard", {"**"})},
+        {QStringLiteral("ada-token"), token("ada", {"presence-room"}, {{"name", "Ada Lovelace"}})},
+        {QStringLiteral("bob-token"), token("bob", {"presence-room"}, {{"name", "Bob"}})},
+    });
+    QVERIFY(gateway.start());
+
+    DashboardOptions options;
+    options.url = QUrl(gateway.url());
+    options.token = QStringLiteral("dash-token");
+    options.channels = QStringList{QStringLiteral("news"), QStringLiteral("presence-room")};
+    options.size = size;
+    Dashboard dashboard;
+    QString error;
+    QVERIFY2(dashboard.start(options, error), qPrintable(error));
+    QQuickWindow *window = dashboard.window();
+    QVERIFY(QTest::qWaitForWindowExposed(window));
+    QCOMPARE(window->size(), size);
+
+    auto *client = qobject_cast<Client *>(dashboard.find(QStringLiteral("client")));
+    QVERIFY(client);
+    QTRY_COMPARE_WITH_TIMEOUT(client->state(), Client::Connected, kWaitMs);
+    QTRY_COMPARE_WITH_TIMEOUT(textOf(dashboard.find(QStringLiteral("stateLabel"))), QStringLiteral("connected"), kWaitMs);
+
+    // Two more members join the presence channel the dashboard watches.
+    Client ada, bob;
+    ada.setToken(QStringLiteral("ada-token"));
+    bob.setToken(QStringLiteral("bob-token"));
+    for (Client *peer : {&ada, &bob}) {
+        peer->setUrl(QUrl(gateway.url()));
+        peer->subscribe(QStringLiteral("presence-room"));
+        peer->open();
+    }
+    QObject *roster = dashboard.find(QStringLiteral("rosterList"));
+    QVERIFY(roster);
+    QTRY_COMPARE_WITH_TIMEOUT(roster->property("count").toInt(), 3, kWaitMs);
+    QTRY_VERIFY_WITH_TIMEOUT(textOf(dashboard.find(QStringLiteral("rosterCount"))).endsWith(QStringLiteral("· 3")), kWaitMs);
+    // The rows the roster view shows (its delegates, created at the next polish).
+    auto *rosterView = qobject_cast<QQuickItem *>(roster);
+    const auto shownMembers = [rosterView] {
+        QStringList texts;
+        for (QQuickItem *item : rosterView->property("contentItem").value<QQuickItem *>()->childItems())
+            if (item->property("userId").isValid() && item->isVisible())
+                texts << item->property("text").toString();
+        texts.sort();
+        return texts;
+    };
+    QTRY_COMPARE_WITH_TIMEOUT(shownMembers(), (QStringList{"ada (Ada Lovelace)", "bob (Bob)", "dashboard"}), kWaitMs);
+
+    // Traffic on the open channel: 40 from the server, one from the publish form.
+    auto *channel = client->channel(QStringLiteral("news"));
+    QVERIFY(channel);
+    QTRY_VERIFY_WITH_TIMEOUT(channel->subscribed(), kWaitMs);
+    for (int i = 0; i < 40; ++i)
+        gateway.publish(QStringLiteral("news"), i % 2 ? QStringLiteral("tick") : QStringLiteral("tock"),
+                        QVariantMap{{"n", i}, {"label", QStringLiteral("item %1").arg(i)}});
+    QObject *form = dashboard.find(QStringLiteral("publishForm"));
+    QVERIFY(form);
+    QCOMPARE(form->property("channelText").toString(), QStringLiteral("news"));
+    form->setProperty("eventText", QStringLiteral("from-form"));
+    form->setProperty("payloadText", QStringLiteral(R"({"text": "hello", "level": 3})"));
+    QVariant sent;
+    QVERIFY(QMetaObject::invokeMethod(form, "send", Q_RETURN_ARG(QVariant, sent)));
+    QVERIFY(sent.toBool());
+
+    QObject *stream = dashboard.find(QStringLiteral("streamModel"));
+    QVERIFY(stream);
+    QTRY_COMPARE_WITH_TIMEOUT(stream->property("count").toInt(), 41, kWaitMs);
+    QCOMPARE(stream->property("seen").toLongLong(), 41);
+    QVariantMap last;
+    QVERIFY(QMetaObject::invokeMethod(stream, "get", Q_RETURN_ARG(QVariantMap, last), Q_ARG(int, 40)));
+    QCOMPARE(last.value("event").toString(), QStringLiteral("from-form"));
+    QCOMPARE(last.value("payloadText").toString(), QStringLiteral(R"({"level":3,"text":"hello"})"));
+    QVERIFY(last.value("prettyText").toString().contains(QStringLiteral("\n    \"text\": \"hello\"")));
+    QVariantMap first;
+    QVERIFY(QMetaObject::invokeMethod(stream, "get", Q_RETURN_ARG(QVariantMap, first), Q_ARG(int, 0)));
+    QCOMPARE(first.value("event").toString(), QStringLiteral("tock"));
+    QCOMPARE(first.value("payload").toMap().value("n").toInt(), 0);
+    QTRY_VERIFY_WITH_TIMEOUT(textOf(dashboard.find(QStringLiteral("streamSummary"))).contains(QStringLiteral("41 received")), kWaitMs);
+    auto *view = qobject_cast<QQuickItem *>(dashboard.find(QStringLiteral("streamView")));
+    QVERIFY(view);
+    QCOMPARE(view->property("count").toInt(), 41);
+
+    // The channel list shows the subscribed channels; without the HTTP API of a remote gateway
+    // the subscriber counts are unknown, the rates come from what the dashboard received.
+    QTRY_VERIFY_WITH_TIMEOUT(dashboard.find(QStringLiteral("channelRow_presence-room")) != nullptr, kWaitMs);
+    QObject *newsRow = dashboard.find(QStringLiteral("channelRow_news"));
+    QVERIFY(newsRow);
+    QCOMPARE(textOf(newsRow->findChild<QObject *>(QStringLiteral("subscribers"))), QStringLiteral("–"));
+    QTRY_VERIFY_WITH_TIMEOUT(newsRow->property("rate").toDouble() > 0, kWaitMs);
+
+    // Filter by event name, then pause and resume.
+    stream->setProperty("eventFilter", QStringLiteral("TICK"));
+    QCOMPARE(stream->property("count").toInt(), 20);
+    stream->setProperty("eventFilter", QString());
+    QCOMPARE(stream->property("count").toInt(), 41);
+    stream->setProperty("paused", true);
+    for (int i = 0; i < 5; ++i)
+        gateway.publish(QStringLiteral("news"), QStringLiteral("late"), i);
+    QTRY_COMPARE_WITH_TIMEOUT(stream->property("heldBack").toLongLong(), 5, kWaitMs);
+    QCOMPARE(stream->property("count").toInt(), 41);
+    QVERIFY(textOf(dashboard.find(QStringLiteral("streamSummary"))).startsWith(QStringLiteral("PAUSED, 5 new")));
+    stream->setProperty("paused", false);
+    QCOMPARE(stream->property("count").toInt(), 46);
+
+    // Round trip measured; stats of the gateway reach the chart.
+    QTRY_VERIFY_WITH_TIMEOUT(textOf(dashboard.find(QStringLiteral("roundTripLabel"))).endsWith(QStringLiteral(" ms")), kWaitMs);
+    QObject *chart = dashboard.find(QStringLiteral("chartPanel"));
+    QVERIFY(chart);
+    QTRY_VERIFY_WITH_TIMEOUT(chart->property("sampleCount").toInt() >= 2, kWaitMs);
+    QVERIFY(chart->property("shown").toStringList().contains(QStringLiteral("news")));
+
+    // Select the newest message so the screenshot shows the pretty-printed payload.
+    stream->setProperty("paused", true);
+    view->setProperty("currentIndex", 40);
+    QTRY_VERIFY_WITH_TIMEOUT(textOf(dashboard.find(QStringLiteral("messageDetail"))).contains(QStringLiteral("\"text\": \"hello\"")), kWaitMs);
+    QVERIFY(QTest::qWaitForWindowExposed(window));
+    QTest::qWait(50); // let one frame render the selection (grabWindow renders synchronously)
+    grabTo(window, QStringLiteral("dashboard-%1x%2.png").arg(size.width()).arg(size.height()));
+
+    ada.close();
+    bob.close();
+    QTRY_COMPARE_WITH_TIMEOUT(roster->property("count").toInt(), 1, kWaitMs);
+}
+
+void TestDashboard::embeddedGateway()
+{
+    DashboardOptions options;
+    options.port = 0;
+    options.size = QSize(800, 480);
+    Dashboard dashboard;
+    QString error;
+    QVERIFY2(dashboard.start(options, error), qPrintable(error));
+    Gateway *gateway = dashboard.gateway();
+    QVERIFY(gateway);
+    QVERIFY(gateway->running());
+    QVERIFY(gateway->port() > 0);
+    QVERIFY(QTest::qWaitForWindowExposed(dashboard.window()));
+    auto *client = qobject_cast<Client *>(dashboard.find(QStringLiteral("client")));
+    QTRY_COMPARE_WITH_TIMEOUT(client->state(), Client::Connected, kWaitMs);
+    QCOMPARE(client->userId(), QStringLiteral("dashboard"));
+
+    // An outside client (anonymous: public channels) subscribes and publishes.
+    Client sensor;
+    sensor.setUrl(QUrl(gateway->url()));
+    auto *sensors = sensor.subscribe(QStringLiteral("sensors"));
+    sensor.open();
+    QTRY_VERIFY_WITH_TIMEOUT(sensors->subscribed(), kWaitMs);
+    QVERIFY(QMetaObject::invokeMethod(dashboard.window(), "openChannelNamed", Q_ARG(QVariant, QStringLiteral("sensors"))));
+    QTRY_VERIFY_WITH_TIMEOUT(client->channel(QStringLiteral("sensors"))->subscribed(), kWaitMs);
+    for (int i = 0; i < 20; ++i)
+        sensor.publish(QStringLiteral("sensors"), QStringLiteral("temperature"), QVariantMap{{"celsius", 20 + i / 10.0}});
+    QObject *stream = dashboard.find(QStringLiteral("streamModel"));
+    QTRY_COMPARE_WITH_TIMEOUT(stream->property("count").toInt(), 20, kWaitMs);
+
+    // Counters and the channel list come from the embedded gateway.
+    gateway->refreshStats();
+    QTRY_COMPARE_WITH_TIMEOUT(textOf(dashboard.find(QStringLiteral("clientCountLabel"))), QStringLiteral("2"), kWaitMs);
+    QVERIFY(textOf(dashboard.find(QStringLiteral("framesInLabel"))).toLongLong() >= 20);
+    QTRY_VERIFY_WITH_TIMEOUT(dashboard.find(QStringLiteral("channelRow_sensors")) != nullptr, kWaitMs);
+    QObject *row = dashboard.find(QStringLiteral("channelRow_sensors"));
+    QTRY_COMPARE_WITH_TIMEOUT(row->property("subscribers").toInt(), 2, kWaitMs);
+    QTRY_COMPARE_WITH_TIMEOUT(textOf(row->findChild<QObject *>(QStringLiteral("subscribers"))), QStringLiteral("2"), kWaitMs);
+    grabTo(dashboard.window(), QStringLiteral("dashboard-embedded-800x480.png"));
+}
+
+void TestDashboard::tenThousandPerSecond()
+{
+    // The gateway and the producer run on a thread of their own, as a separate gateway process
+    // would: the dashboard's thread only receives, decodes and shows.
+    constexpr int kTotal = 20000, kPerTick = 100; // 100 every 10 ms: 10 000 messages per second
+    QThread serverThread;
+    serverThread.start();
+    QObject onServer; // context for calls run on the server thread
+    onServer.moveToThread(&serverThread);
+    Gateway *gateway = nullptr;
+    QTimer *producer = nullptr;
+    QString url;
+    std::atomic<qint64> producedMs{-1};
+    QElapsedTimer clock;
+    const auto stopServer = qScopeGuard([&] {
+        QMetaObject::invokeMethod(&onServer, [&] {
+            delete producer;
+            delete gateway;
+        }, Qt::BlockingQueuedConnection);
+        serverThread.quit();
+        serverThread.wait();
+    });
+    QMetaObject::invokeMethod(&onServer, [&] {
+        gateway = new Gateway;
+        gateway->setMaxOutboxFrames(200000);
+        gateway->setMaxOutboxBytes(64 << 20);
+        if (gateway->start())
+            url = gateway->url();
+    }, Qt::BlockingQueuedConnection);
+    QVERIFY(!url.isEmpty());
+
+    DashboardOptions options;
+    options.url = QUrl(url);
+    options.channels = QStringList{QStringLiteral("firehose")};
+    Dashboard dashboard;
+    QString error;
+    QVERIFY2(dashboard.start(options, error), qPrintable(error));
+    QVERIFY(QTest::qWaitForWindowExposed(dashboard.window()));
+    auto *client = qobject_cast<Client *>(dashboard.find(QStringLiteral("client")));
+    QTRY_COMPARE_WITH_TIMEOUT(client->state(), Client::Connected, kWaitMs);
+    QTRY_VERIFY_WITH_TIMEOUT(client->channel(QStringLiteral("firehose"))->subscribed(), kWaitMs);
+    QObject *stream = dashboard.find(QStringLiteral("streamModel"));
+    const int capacity = stream->property("capacity").toInt();
+
+    // The dashboard's event loop: how long it ever goes without running a 10 ms timer.
+    qint64 worstGapMs = 0;
+    QElapsedTimer gap;
+    QTimer probe;
+    probe.setTimerType(Qt::PreciseTimer);
+    connect(&probe, &QTimer::timeout, &probe, [&] {
+        if (gap.isValid())
+            worstGapMs = std::max(worstGapMs, gap.elapsed());
+        gap.restart();
+    });
+    int frames = 0;
+    connect(dashboard.window(), &QQuickWindow::frameSwapped, &probe, [&frames] { ++frames; });
+
+    clock.start();
+    probe.start(10);
+    QMetaObject::invokeMethod(&onServer, [&] {
+        producer = new QTimer;
+        producer->setTimerType(Qt::PreciseTimer);
+        auto published = std::make_shared<int>(0);
+        connect(producer, &QTimer::timeout, producer, [&, published] {
+            for (int i = 0; i < kPerTick && *published < kTotal; ++i, ++*published)
+                gateway->publish(QStringLiteral("firehose"), QStringLiteral("sample"),
+                                 QVariantMap{{"seq", *published}, {"value", *published * 0.5}});
+            if (*published >= kTotal) {
+                producer->stop();
+                producedMs = clock.elapsed();
+            }
+        });
+        producer->start(10);
+    }, Qt::BlockingQueuedConnection);
+
+    QTRY_COMPARE_WITH_TIMEOUT(stream->property("seen").toLongLong(), qint64(kTotal), 30000);
+    const qint64 elapsed = clock.elapsed();
+    probe.stop();
+    // The view is not behind: it shows exactly the newest `capacity` messages.
+    QCOMPARE(stream->property("count").toInt(), capacity);
+    QVariantMap newest;
+    QVERIFY(QMetaObject::invokeMethod(stream, "get", Q_RETURN_ARG(QVariantMap, newest), Q_ARG(int, capacity - 1)));
+    QCOMPARE(newest.value("payload").toMap().value("seq").toInt(), kTotal - 1);
+    auto *view = qobject_cast<QQuickItem *>(dashboard.find(QStringLiteral("streamView")));
+    QCOMPARE(view->property("count").toInt(), capacity);
+    // ... and the newest one is on screen, at the bottom of the list.
+    const auto bottomRow = [view] {
+        int row = -1;
+        QMetaObject::invokeMethod(view, "indexAt", Q_RETURN_ARG(int, row), Q_ARG(qreal, 10),
+                                  Q_ARG(qreal, view->property("contentY").toReal() + view->height() - 2));
+        return row;
+    };
+    QTRY_COMPARE_WITH_TIMEOUT(bottomRow(), capacity - 1, kWaitMs);
+    QVERIFY(producedMs >= 0);
+    const qint64 lagMs = elapsed - producedMs;
+    qInfo("10k/s: %d messages published in %lld ms, all shown %lld ms after the last one (%.0f msg/s "
+          "end to end), worst dashboard event-loop gap %lld ms, %d frames",
+          kTotal, qint64(producedMs), lagMs, kTotal * 1000.0 / double(elapsed), worstGapMs, frames);
+    // The stream must not trail the producer and the loop must not stall (the bounds leave room
+    // for a loaded machine; the figures above are the measurement).
+    QVERIFY2(lagMs < 1000, qPrintable(QStringLiteral("the view trailed by %1 ms").arg(lagMs)));
+    QVERIFY2(worstGapMs < 1000, qPrintable(QStringLiteral("event loop stalled %1 ms").arg(worstGapMs)));
+    QVERIFY2(elapsed < 15000, qPrintable(QStringLiteral("took %1 ms").arg(elapsed)));
+    grabTo(dashboard.window(), QStringLiteral("dashboard-10k.png"));
+}
+
+int main(int argc, char *argv[])
+{
+    if (!qEnvironmentVariableIsSet("QT_QPA_PLATFORM"))
+        qputenv("QT_QPA_PLATFORM", "offscreen");
+    QGuiApplication app(argc, argv);
+    QQuickStyle::setStyle(QStringLiteral("Fusion"));
+    TestDashboard test;
+    return QTest::qExec(&test, argc, argv);
+}
+
+#include "tst_dashboard.moc"
