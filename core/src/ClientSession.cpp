@@ -480,16 +480,11 @@ struct ClientSession::Impl {
             else
                 frame["channelData"] = ch.options.channelData;
         }
-        ch.recoverySent = ch.options.recover && ch.hasPosition;
-        ch.recoverySkip = 0;
-        if (ch.recoverySent) {
-            // An empty epoch means the channel had no stream when we joined, so we never learnt
-            // its epoch: ask from the start ({0, ""}) and skip what was already delivered live.
-            const bool epochKnown = !ch.streamPosition.epoch.empty();
-            ch.recoverySkip = epochKnown ? 0 : ch.streamPosition.offset;
-            frame["recover"] = json::object{{"offset", epochKnown ? ch.streamPosition.offset : 0},
-                                            {"epoch", ch.streamPosition.epoch}};
-        }
+        // Recovery needs the epoch the server gave; an empty one means the channel keeps no
+        // history, so there is nothing to ask for and the resubscribe reports recovered() false.
+        ch.recoverySent = ch.options.recover && ch.hasPosition && !ch.streamPosition.epoch.empty();
+        if (ch.recoverySent)
+            frame["recover"] = json::object{{"offset", ch.streamPosition.offset}, {"epoch", ch.streamPosition.epoch}};
         std::weak_ptr<bool> alive = life;
         const std::string name = ch.name();
         const std::uint64_t serial = ch.serial;
@@ -557,7 +552,7 @@ struct ClientSession::Impl {
         for (const json::value &p : publications->get_array()) {
             if (!connectionAlive(id) || !(ch = findChannel(name, serial)))
                 return;
-            if (p.is_object() && (ch->recoverySkip == 0 || uintField(p.get_object(), "offset") > ch->recoverySkip))
+            if (p.is_object())
                 onPublication(name, p.get_object(), true);
         }
     }

@@ -376,6 +376,7 @@ struct Hub::Impl {
     void fetchHistory(const std::shared_ptr<JoinState> &state)
     {
         HistoryQuery query;
+        query.createStream = true; // the subscriber learns the epoch even before any publish
         if (state->recover) {
             query.since = state->recover;
             state->result.recoveryRequested = true;

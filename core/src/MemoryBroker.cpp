@@ -30,6 +30,7 @@ struct MemoryBroker::Impl {
         std::chrono::milliseconds ttl{0};
         HistoryBuffer buffer;
         std::list<std::string>::iterator lru; // position in `recent`
+        std::chrono::milliseconds lastActive{0}; // creation or newest publish
     };
 
     /// One subscribed channel. Shared so that the delivery loop keeps it alive when the handler
@@ -72,15 +73,17 @@ struct MemoryBroker::Impl {
         streams.erase(it);
     }
 
-    /// Drops expired publications; a stream left with none has expired entirely and is removed.
-    /// Returns false when the stream was removed.
+    /// Drops expired publications. A stream that holds none, was neither created nor published
+    /// to within the TTL and has no subscription here has expired entirely and is removed (its
+    /// epoch is lost). Returns false when the stream was removed.
     bool expire(StringMap<Stream>::iterator it)
     {
         Stream &stream = it->second;
         if (stream.ttl.count() <= 0)
             return true;
-        stream.buffer.expire(timer.now() - stream.ttl);
-        if (stream.buffer.empty()) {
+        const auto cutoff = timer.now() - stream.ttl;
+        stream.buffer.expire(cutoff);
+        if (stream.buffer.empty() && stream.lastActive <= cutoff && !subscriptions.contains(it->first)) {
             eraseStream(it);
             return false;
         }
@@ -102,7 +105,7 @@ struct MemoryBroker::Impl {
             eraseStream(streams.find(recent.front()));
         }
         auto [it, inserted] = streams.try_emplace(std::string(channel),
-                                                  Stream{detail::randomHex(6), 0, rule.ttl, HistoryBuffer(rule.size), {}});
+                                                  Stream{detail::randomHex(6), 0, rule.ttl, HistoryBuffer(rule.size), {}, timer.now()});
         recent.push_back(it->first);
         it->second.lru = std::prev(recent.end());
         if (rule.ttl.count() > 0) {
@@ -253,6 +256,7 @@ void MemoryBroker::publish(Publication publication, std::function<void(std::erro
         Impl::Stream &stream = it->second;
         d->recent.splice(d->recent.end(), d->recent, stream.lru);
         publication.offset = ++stream.top;
+        stream.lastActive = d->timer.now();
         position = StreamPosition{stream.top, stream.epoch};
         stored = std::make_shared<const Publication>(std::move(publication));
         stream.buffer.push(stored, d->timer.now());
@@ -267,9 +271,13 @@ void MemoryBroker::history(std::string_view channel, const HistoryQuery &query, 
 {
     HistoryResult result;
     auto it = d->findLiveStream(channel);
+    if (it == d->streams.end() && query.createStream) {
+        const HistoryRule rule = d->options.history.ruleFor(channel);
+        if (rule.size > 0)
+            it = d->createStream(channel, rule);
+    }
     if (it == d->streams.end()) {
-        // Nothing held. A position from before the stream existed ({0, ""}) missed nothing.
-        result.complete = query.since && query.since->offset == 0 && query.since->epoch.empty();
+        // Nothing held: no position can be recovered, not even {0, ""}.
         if (done)
             done(std::move(result));
         return;
@@ -292,10 +300,7 @@ void MemoryBroker::history(std::string_view channel, const HistoryQuery &query, 
         return;
     }
     const StreamPosition &since = *query.since;
-    // An empty epoch at offset 0 is the position of a client that joined before the stream
-    // existed: every publication of the current stream is new to it.
-    const bool sameStream = since.epoch == stream.epoch || (since.epoch.empty() && since.offset == 0);
-    if (!sameStream || since.offset > stream.top) {
+    if (since.epoch != stream.epoch || since.offset > stream.top) {
         result.complete = false;
     } else if (since.offset == stream.top) {
         result.complete = true;

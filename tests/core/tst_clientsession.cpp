@@ -150,14 +150,14 @@ struct Recorder {
 // ---- end to end fixture ----
 
 struct Server {
-    explicit Server(std::size_t historySize = 100)
-        : broker(timer, brokerOptions(historySize)), hub(timer, {}, broker, presence), protocol(hub, timer, protocolOptions())
+    explicit Server(std::size_t historySize = 100, std::chrono::milliseconds ttl = 0ms)
+        : broker(timer, brokerOptions(historySize, ttl)), hub(timer, {}, broker, presence), protocol(hub, timer, protocolOptions())
     {
     }
-    static MemoryBrokerOptions brokerOptions(std::size_t historySize)
+    static MemoryBrokerOptions brokerOptions(std::size_t historySize, std::chrono::milliseconds ttl)
     {
         MemoryBrokerOptions o;
-        o.history.rules = {HistoryRule{"", historySize, std::chrono::milliseconds(0)}};
+        o.history.rules = {HistoryRule{"", historySize, ttl}};
         return o;
     }
     static ServerProtocolOptions protocolOptions()
@@ -236,6 +236,8 @@ private slots:
     void subscribeQueuedUntilConnected();
     void subscribeRefused();
     void resubscribeWithRecovery();
+    void recoveryStrictlyFromGivenPosition();
+    void noEpochNoRecovery();
     void presenceRoster();
     void onceListener();
     void offInsideDispatch();
@@ -255,6 +257,8 @@ private slots:
     void e2eReconnectRecovers_data();
     void e2eReconnectRecovers();
     void e2eRecoveryFailsWhenHistoryIsGone();
+    void e2eStreamRecreatedWhileAway();
+    void e2eChannelWithoutHistory();
     void e2ePresenceTwoClients();
     void e2eServerRefusedThenUp();
     void e2eStalledServerAckTimeout();
@@ -893,6 +897,75 @@ void TestClientSession::resubscribeWithRecovery()
     }
 }
 
+void TestClientSession::recoveryStrictlyFromGivenPosition()
+{
+    // The epoch comes with the first subscribed (offset 0: nothing published yet).
+    Scripted s;
+    s.establish();
+    ClientChannel &ch = s.session.subscribe("feed");
+    s.transport.feed(R"({"op":"subscribed","channel":"feed","ackId":)" + ackIdText(s.transport.takeOne())
+                     + R"(,"type":"public","epoch":"E0","offset":0,"publications":[]})");
+    QCOMPARE(ch.position(), (StreamPosition{0, "E0"}));
+    Recorder rec;
+    auto h = s.session.on("feed.*", rec.listener());
+    s.transport.feed(message("feed", "tick", "1", 1));
+    s.transport.feed(message("feed", "tick", "2", 2));
+    s.transport.feed(message("feed", "tick", "3", 3));
+
+    s.transport.serverClose(1006);
+    s.timer.advance(10'000ms);
+    s.transport.accept();
+    s.transport.take();
+    s.welcome("s2");
+    const json::object sub = s.transport.takeOne();
+    const json::object recover = sub.at("recover").as_object();
+    QCOMPARE(num(recover, "offset"), std::int64_t(3)); // exactly what was seen, never {0, ""}
+    QCOMPARE(str(recover, "epoch"), std::string("E0"));
+
+    // The stream was recreated meanwhile: not recovered, and the new stream's offsets, lower
+    // than the old ones, are all delivered.
+    s.transport.feed(R"({"op":"subscribed","channel":"feed","ackId":)" + ackIdText(sub)
+                     + R"(,"type":"public","epoch":"E1","offset":1,"recovered":false,"publications":[]})");
+    QVERIFY(ch.subscribed());
+    QVERIFY(!ch.recovered());
+    QCOMPARE(ch.position(), (StreamPosition{1, "E1"}));
+    s.transport.feed(message("feed", "tick", "20", 2));
+    s.transport.feed(message("feed", "tick", "30", 3));
+    QCOMPARE(rec.offsets, (std::vector<std::uint64_t>{1, 2, 3, 2, 3}));
+    QCOMPARE(ch.position(), (StreamPosition{3, "E1"}));
+}
+
+void TestClientSession::noEpochNoRecovery()
+{
+    // An empty epoch: the channel keeps no history. The client never asks to recover it and
+    // reports every resubscribe as not recovered.
+    Scripted s;
+    s.establish();
+    ClientChannel &ch = s.session.subscribe("live");
+    s.transport.feed(R"({"op":"subscribed","channel":"live","ackId":)" + ackIdText(s.transport.takeOne())
+                     + R"(,"type":"public","epoch":"","offset":0,"publications":[]})");
+    Recorder rec;
+    auto h = s.session.on("live.*", rec.listener());
+    s.transport.feed(message("live", "tick", "1"));
+    QCOMPARE(ch.position(), (StreamPosition{0, ""}));
+
+    s.transport.serverClose(1006);
+    s.timer.advance(10'000ms);
+    s.transport.accept();
+    s.transport.take();
+    s.welcome("s2");
+    const json::object sub = s.transport.takeOne();
+    QCOMPARE(str(sub, "op"), std::string("subscribe"));
+    QVERIFY(!sub.contains("recover"));
+    // Even a server that claims recovery is not believed for a subscribe that did not ask.
+    s.transport.feed(R"({"op":"subscribed","channel":"live","ackId":)" + ackIdText(sub)
+                     + R"(,"type":"public","epoch":"","offset":0,"recovered":true,"publications":[]})");
+    QVERIFY(ch.subscribed());
+    QVERIFY(!ch.recovered());
+    s.transport.feed(message("live", "tick", "2"));
+    QCOMPARE(rec.data, (std::vector<std::string>{"1", "2"}));
+}
+
 void TestClientSession::presenceRoster()
 {
     Scripted s;
@@ -1286,8 +1359,8 @@ void TestClientSession::e2eRequestReply()
 
 void TestClientSession::e2eReconnectRecovers_data()
 {
-    // A channel without a stream at subscribe time gives no epoch: the client recovers from
-    // the stream's start and skips what it saw live. With a stream, it recovers by epoch.
+    // Either way the subscribe learns the epoch (the join creates the stream) and the client
+    // recovers by epoch.
     QTest::addColumn<bool>("streamExists");
     QTest::newRow("channel new at subscribe") << false;
     QTest::newRow("channel with history") << true;
@@ -1305,7 +1378,8 @@ void TestClientSession::e2eReconnectRecovers()
     Recorder rec;
     auto h = peer.session.on("feed.*", rec.listener());
     server.settle();
-    QCOMPARE(feed.position().epoch.empty(), !streamExists);
+    QVERIFY(!feed.position().epoch.empty());
+    const std::string epoch = feed.position().epoch;
     server.hub.broadcast("feed", "tick", "1");
     server.settle();
     QCOMPARE(rec.data, std::vector<std::string>{"1"});
@@ -1330,7 +1404,7 @@ void TestClientSession::e2eReconnectRecovers()
     QCOMPARE(rec.data, (std::vector<std::string>{"1", "2", "3", "4", "5"}));
     QCOMPARE(rec.offsets, (std::vector<std::uint64_t>{base + 1, base + 2, base + 3, base + 4, base + 5}));
     QCOMPARE(feed.position().offset, base + 5);
-    QVERIFY(!feed.position().epoch.empty());
+    QCOMPARE(feed.position().epoch, epoch);
     QCOMPARE(states, (std::vector<ClientState>{ClientState::Reconnecting, ClientState::Connected}));
 }
 
@@ -1359,6 +1433,79 @@ void TestClientSession::e2eRecoveryFailsWhenHistoryIsGone()
     QCOMPARE(rec.data.front(), std::string("1"));
     QCOMPARE(rec.data.back(), std::string("7"));
     QVERIFY(rec.data.size() < 7); // something was missed, and the channel says so
+}
+
+void TestClientSession::e2eStreamRecreatedWhileAway()
+{
+    // History kept 1 s. The client subscribes before anything is published, receives 1..3,
+    // then stays away (the server refuses it) long enough for the stream to expire.
+    Server server(100, 1000ms);
+    ClientOptions options;
+    options.backoff.max = 200ms; // back well within the TTL once the server lets it in
+    Peer peer(server, options);
+    QVERIFY(peer.connect());
+    ClientChannel &feed = peer.session.subscribe("feed");
+    Recorder rec;
+    auto h = peer.session.on("feed.*", rec.listener());
+    server.settle();
+    const std::string firstEpoch = feed.position().epoch;
+    QVERIFY(!firstEpoch.empty());
+    for (int i = 1; i <= 3; ++i)
+        server.hub.broadcast("feed", "tick", "\"old" + std::to_string(i) + "\"");
+    server.settle();
+    QCOMPARE(feed.position(), (StreamPosition{3, firstEpoch}));
+
+    peer.transport.refuse(true);
+    peer.transport.drop();
+    server.settle();
+    QCOMPARE(server.hub.subscriberCount("feed"), std::size_t(0));
+    for (int i = 0; i < 30; ++i) { // 3 s of virtual time while the client retries in vain
+        server.timer.advance(100ms);
+        server.settle();
+    }
+    QCOMPARE(server.broker.streamCount(), std::size_t(0)); // expired entirely
+    server.hub.broadcast("feed", "tick", "\"new1\""); // a new stream: offset 1, new epoch
+
+    peer.transport.refuse(false);
+    QVERIFY(peer.awaitReconnect());
+    QVERIFY(feed.subscribed());
+    QVERIFY(!feed.recovered()); // honest: what happened meanwhile cannot be replayed
+    QVERIFY(feed.position().epoch != firstEpoch);
+    QCOMPARE(feed.position().offset, std::uint64_t(1));
+
+    // Offsets 2 and 3 of the new stream are not above the old position, and still arrive.
+    server.hub.broadcast("feed", "tick", "\"new2\"");
+    server.hub.broadcast("feed", "tick", "\"new3\"");
+    server.settle();
+    QCOMPARE(rec.data, (std::vector<std::string>{"\"old1\"", "\"old2\"", "\"old3\"", "\"new2\"", "\"new3\""}));
+    QCOMPARE(rec.offsets, (std::vector<std::uint64_t>{1, 2, 3, 2, 3}));
+    QCOMPARE(feed.position().offset, std::uint64_t(3));
+}
+
+void TestClientSession::e2eChannelWithoutHistory()
+{
+    Server server(/*historySize=*/0);
+    Peer peer(server);
+    QVERIFY(peer.connect());
+    ClientChannel &feed = peer.session.subscribe("feed");
+    Recorder rec;
+    auto h = peer.session.on("feed.*", rec.listener());
+    server.settle();
+    QVERIFY(feed.subscribed());
+    QCOMPARE(feed.position(), StreamPosition{});
+    server.hub.broadcast("feed", "tick", "1");
+    server.settle();
+
+    peer.transport.drop();
+    server.settle();
+    server.hub.broadcast("feed", "tick", "2"); // missed, and nothing can bring it back
+    QVERIFY(peer.awaitReconnect());
+    QVERIFY(feed.subscribed());
+    QVERIFY(!feed.recovered());
+    server.hub.broadcast("feed", "tick", "3");
+    server.settle();
+    QCOMPARE(rec.data, (std::vector<std::string>{"1", "3"}));
+    QCOMPARE(server.broker.streamCount(), std::size_t(0));
 }
 
 void TestClientSession::e2ePresenceTwoClients()

@@ -99,6 +99,7 @@ struct HubFixture {
     JoinResult join(std::string_view channel, std::optional<StreamPosition> recover)
     {
         const auto id = hub.attach(std::make_shared<RecordingSession>());
+        lastSession = id;
         JoinRequest request;
         request.recover = std::move(recover);
         JoinResult out;
@@ -115,6 +116,7 @@ struct HubFixture {
     MemoryBroker broker;
     MemoryPresenceStore presence;
     Hub hub;
+    std::string lastSession; ///< attached by the last join()
 };
 
 } // namespace
@@ -143,6 +145,11 @@ private slots:
     void executorBufferDropsAndCounts();
     void recoveryThroughJoin_data();
     void recoveryThroughJoin();
+    void createStreamGivesEpochBeforeFirstPublish();
+    void emptyStreamLifetime();
+    void epochAtFirstJoin_data();
+    void epochAtFirstJoin();
+    void joinedStreamRecreatedWhileAway();
 };
 
 void TestHistory::bufferEvictsOldest()
@@ -311,8 +318,8 @@ void TestHistory::sinceCompleteness_data()
     QTest::newRow("gap evicted") << std::uint64_t(2) << 0 << false << std::vector<std::uint64_t>{4, 5, 6, 7, 8};
     QTest::newRow("ahead of the stream") << std::uint64_t(9) << 0 << false << std::vector<std::uint64_t>{};
     QTest::newRow("other epoch") << std::uint64_t(5) << 1 << false << std::vector<std::uint64_t>{};
-    QTest::newRow("joined before the stream, evicted") << std::uint64_t(0) << 2 << false
-                                                       << std::vector<std::uint64_t>{4, 5, 6, 7, 8};
+    QTest::newRow("empty epoch at 0") << std::uint64_t(0) << 2 << false << std::vector<std::uint64_t>{};
+    QTest::newRow("empty epoch at top") << std::uint64_t(8) << 2 << false << std::vector<std::uint64_t>{};
 }
 
 void TestHistory::sinceCompleteness()
@@ -332,12 +339,11 @@ void TestHistory::sinceCompleteness()
     QCOMPARE(offsets(result.publications), expected);
     QCOMPARE(result.top, top);
 
-    // A stream that kept everything from its start is complete for a pre-stream position.
+    // Without a stream nothing can be recovered, not even from the position {0, ""}.
     MemoryBroker fresh(timer, MemoryBrokerOptions{rules({{"", 5, 0ms}})});
-    QVERIFY(since(fresh, "a", StreamPosition{0, ""}).complete); // nothing published: nothing missed
-    publishTo(fresh, "a");
-    QVERIFY(since(fresh, "a", StreamPosition{0, ""}).complete);
+    QVERIFY(!since(fresh, "a", StreamPosition{0, ""}).complete);
     QVERIFY(!since(fresh, "gone", StreamPosition{3, "old"}).complete);
+    QCOMPARE(fresh.streamCount(), std::size_t(0)); // reading does not create
 }
 
 void TestHistory::ttlExpiresGapThenStream()
@@ -525,6 +531,7 @@ void TestHistory::recoveryThroughJoin()
     const JoinResult first = f.join("feed", std::nullopt);
     const StreamPosition seen = first.position;
     QCOMPARE(seen.offset, std::uint64_t(2));
+    f.hub.detach(f.lastSession);
 
     switch (scenario) {
     case 0: // three more while away
@@ -570,6 +577,131 @@ void TestHistory::recoveryThroughJoin()
     HistoryQuery query;
     query.positionOnly = true;
     QCOMPARE(result.position, historyOf(f.broker, "feed", query).top);
+}
+
+void TestHistory::createStreamGivesEpochBeforeFirstPublish()
+{
+    ManualTimer timer;
+    MemoryBroker broker(timer, MemoryBrokerOptions{rules({{"", 10, 0ms}, {"live/", 0, 0ms}})});
+    HistoryQuery create;
+    create.positionOnly = true;
+    create.createStream = true;
+    const auto created = historyOf(broker, "a", create);
+    QVERIFY(!created.error);
+    QCOMPARE(created.top.offset, std::uint64_t(0));
+    QVERIFY(!created.top.epoch.empty());
+    QCOMPARE(broker.streamCount(), std::size_t(1));
+    // Asking again finds the same stream; the first publish continues it.
+    QCOMPARE(historyOf(broker, "a", create).top, created.top);
+    const auto first = publishTo(broker, "a");
+    QCOMPARE(first, (StreamPosition{1, created.top.epoch}));
+    // Recovery from the position given at creation is exact.
+    const auto gap = since(broker, "a", created.top);
+    QVERIFY(gap.complete);
+    QCOMPARE(offsets(gap.publications), std::vector<std::uint64_t>{1});
+
+    // A channel that keeps no history gets no stream and no epoch, and cannot be recovered.
+    const auto live = historyOf(broker, "live/x", create);
+    QCOMPARE(live.top, StreamPosition{});
+    QCOMPARE(broker.streamCount(), std::size_t(1));
+    HistoryQuery recover;
+    recover.since = StreamPosition{};
+    recover.createStream = true;
+    QVERIFY(!historyOf(broker, "live/x", recover).complete);
+}
+
+void TestHistory::emptyStreamLifetime()
+{
+    ManualTimer timer;
+    MemoryBroker broker(timer, MemoryBrokerOptions{rules({{"", 10, 10s}})});
+    HistoryQuery create;
+    create.positionOnly = true;
+    create.createStream = true;
+
+    // Created and never published to: kept for the TTL, then expires like a stream whose
+    // publications all expired.
+    const auto lonely = historyOf(broker, "lonely", create).top;
+    timer.advance(9s);
+    QCOMPARE(historyOf(broker, "lonely", create).top, lonely);
+    timer.advance(2s);
+    QCOMPARE(broker.streamCount(), std::size_t(0)); // the sweep removed it
+    QVERIFY(historyOf(broker, "lonely", create).top.epoch != lonely.epoch);
+
+    // Subscribed here: the epoch stays, however long the channel is quiet, and its
+    // publications still expire one by one.
+    broker.subscribe("watched");
+    const auto watched = historyOf(broker, "watched", create).top;
+    timer.advance(60s);
+    QCOMPARE(publishTo(broker, "watched"), (StreamPosition{1, watched.epoch}));
+    timer.advance(60s);
+    const auto after = since(broker, "watched", StreamPosition{0, watched.epoch});
+    QVERIFY(!after.complete); // offset 1 expired
+    QCOMPARE(after.top, (StreamPosition{1, watched.epoch}));
+    QVERIFY(since(broker, "watched", StreamPosition{1, watched.epoch}).complete);
+    // Unsubscribed: it expires once quiet for the TTL.
+    broker.unsubscribe("watched");
+    timer.advance(2s);
+    QVERIFY(!since(broker, "watched", StreamPosition{1, watched.epoch}).complete);
+    QCOMPARE(broker.streamCount(), std::size_t(0));
+}
+
+void TestHistory::epochAtFirstJoin_data()
+{
+    QTest::addColumn<QString>("channel");
+    QTest::addColumn<bool>("kept");
+    QTest::newRow("history kept") << "feed" << true;
+    QTest::newRow("presence, history kept") << "presence-room" << true;
+    QTest::newRow("no history") << "live/feed" << false;
+}
+
+void TestHistory::epochAtFirstJoin()
+{
+    QFETCH(QString, channel);
+    QFETCH(bool, kept);
+    const std::string name = channel.toStdString();
+    HubFixture f(rules({{"", 10, 60s}, {"live/", 0, 0ms}}));
+    f.hub.setAuthorizer([](const AuthRequest &) { return AuthDecision{true, {}, {}}; });
+    const JoinResult first = f.join(name, std::nullopt);
+    QVERIFY(!first.error);
+    QCOMPARE(first.position.offset, std::uint64_t(0));
+    QCOMPARE(first.position.epoch.empty(), !kept);
+    // A second subscriber sees the same stream; the first publication continues it.
+    QCOMPARE(f.join(name, std::nullopt).position, first.position);
+    StreamPosition published;
+    Publication publication;
+    publication.channel = name;
+    publication.event = "e";
+    publication.data = "1";
+    f.hub.publish(std::move(publication), [&](std::error_code, StreamPosition p) { published = std::move(p); });
+    QCOMPARE(published, (kept ? StreamPosition{1, first.position.epoch} : StreamPosition{}));
+
+    // Recovering from the position given at join: exact when history is kept, never otherwise.
+    const JoinResult again = f.join(name, first.position);
+    QVERIFY(again.recoveryRequested);
+    QCOMPARE(again.recovered, kept);
+    QCOMPARE(offsets(again.missed), kept ? std::vector<std::uint64_t>{1} : std::vector<std::uint64_t>{});
+}
+
+void TestHistory::joinedStreamRecreatedWhileAway()
+{
+    HubFixture f(rules({{"", 10, 10s}}));
+    const JoinResult first = f.join("feed", std::nullopt);
+    f.hub.broadcast("feed", "e", "1");
+    const StreamPosition seen{1, first.position.epoch};
+    // Kept while subscribed, even when quiet for longer than the TTL.
+    f.timer.advance(30s);
+    QCOMPARE(f.broker.streamCount(), std::size_t(1));
+    f.hub.detach(f.lastSession);
+    f.timer.advance(11s); // away: the stream expires entirely
+    QCOMPARE(f.broker.streamCount(), std::size_t(0));
+    f.hub.broadcast("feed", "e", "new"); // a new stream, offsets from 1 again
+
+    const JoinResult back = f.join("feed", seen);
+    QVERIFY(back.recoveryRequested);
+    QVERIFY(!back.recovered);
+    QVERIFY(back.missed.empty());
+    QVERIFY(back.position.epoch != seen.epoch);
+    QCOMPARE(back.position.offset, std::uint64_t(1));
 }
 
 QTEST_APPLESS_MAIN(TestHistory)

@@ -24,14 +24,21 @@ struct HistoryQuery {
     std::optional<StreamPosition> since; ///< return publications with offset > since.offset
     std::size_t limit = 0;               ///< 0: everything held
     bool positionOnly = false;           ///< only `top` is wanted: no publications are copied
+    /// When the channel keeps history (its rule has a size) and has no stream, create an empty
+    /// one first, so that `top` carries the epoch new publications will get ({0, epoch}). A join
+    /// asks this: the subscriber then knows the epoch before anything is published.
+    bool createStream = false;
 };
 
 struct HistoryResult {
     std::error_code error;
     std::vector<Publication> publications; ///< oldest first
-    StreamPosition top;                    ///< offset of the newest publication and the epoch
-    /// True when `since` was given, its epoch matches, and nothing after it has been evicted:
-    /// `publications` is then exactly the gap.
+    /// Offset of the newest publication and the epoch; {0, ""} when the channel keeps no history
+    /// or (without createStream) has no stream.
+    StreamPosition top;
+    /// True when `since` was given, its epoch is the stream's (never for an empty epoch), and
+    /// nothing after it has been evicted: `publications` is then exactly the gap. Always false
+    /// on a channel that keeps no history: nothing can be recovered there.
     bool complete = false;
 };
 
@@ -50,6 +57,7 @@ public:
     /// that subscribed to the channel. `done` gets the stored position.
     virtual void publish(Publication publication,
                          std::function<void(std::error_code, StreamPosition)> done) = 0;
+    /// Reads the stream of `channel` (and creates it when `query.createStream` asks so).
     virtual void history(std::string_view channel, const HistoryQuery &query,
                          std::function<void(HistoryResult)> done) = 0;
 };

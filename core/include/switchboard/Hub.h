@@ -35,7 +35,9 @@ struct JoinRequest {
 struct JoinResult {
     std::error_code error;                 ///< Unauthorized, Forbidden, InvalidName, ChannelLimit, AlreadySubscribed
     ChannelType type = ChannelType::Public;
-    StreamPosition position;               ///< stream top at join: the client's recovery start
+    /// Stream top at join: the client's recovery start. Carries the epoch whenever the channel
+    /// keeps history (a join creates the stream when there is none); {0, ""} when it keeps none.
+    StreamPosition position;
     bool recoveryRequested = false;
     bool recovered = false;                ///< every missed publication is in `missed`
     std::vector<Publication> missed;       ///< oldest first

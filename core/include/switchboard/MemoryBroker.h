@@ -31,8 +31,11 @@ struct MemoryBrokerOptions {
 
 /// In-memory Broker. Keeps, per channel, a stream: an epoch (random, new whenever the stream is
 /// created again after it expired entirely or was evicted), the top offset (starting at 1) and
-/// a HistoryBuffer sized by the HistoryOptions rule of the channel. Binary publications and
-/// channels whose rule has size 0 are delivered but not stored (offset 0, empty epoch).
+/// a HistoryBuffer sized by the HistoryOptions rule of the channel. A stream is created by the
+/// first publish or by a history query with `createStream` (a join). With a TTL, a stream
+/// expires entirely once it holds no publication, nothing was created or published on it for
+/// the TTL, and the channel is not subscribed here. Binary publications and channels whose
+/// rule has size 0 are delivered but not stored (offset 0, empty epoch).
 ///
 /// Delivery follows the publish order per channel. Each subscribed channel has a bounded queue;
 /// a publish made from inside the handler (re-entrant) is queued and delivered after the current

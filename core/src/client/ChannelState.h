@@ -45,9 +45,8 @@ public:
 
     bool isSubscribed = false;
     bool wasRecovered = false;
-    bool hasPosition = false;     ///< a `subscribed` frame gave an epoch: recovery is possible
+    bool hasPosition = false;     ///< a `subscribed` frame gave a position (recoverable if it has an epoch)
     bool recoverySent = false;    ///< the pending subscribe asked to recover
-    std::uint64_t recoverySkip = 0; ///< recovered publications up to here were delivered already
     StreamPosition streamPosition;
     std::error_code error;
     std::vector<Member> roster;
