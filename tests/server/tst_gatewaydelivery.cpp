@@ -2,7 +2,10 @@
 // Last-Event-ID resume, HTTP API answers and bad input, /metrics reflecting the traffic.
 #include "GatewayProcess.h"
 
+#include <QElapsedTimer>
+#include <QStandardPaths>
 #include <QTcpSocket>
+#include <QTemporaryDir>
 
 using namespace gatewaytest;
 
@@ -93,6 +96,7 @@ private slots:
     void malformedHttpIsAnswered400();
     void metricsReflectTraffic();
     void healthAndStaticFiles();
+    void tlsServesWssAndHttps();
 };
 
 void tst_GatewayDelivery::websocketReceivesHttpPublish()
@@ -320,6 +324,47 @@ void tst_GatewayDelivery::healthAndStaticFiles()
     QCOMPARE(http(nam, "GET", g.url("/missing.txt"), {}, false).status, 404);
     QCOMPARE(http(nam, "GET", g.url("/app/%2E%2E/%2E%2E/etc/passwd"), {}, false).status, 404);
     QDir(dir).removeRecursively();
+}
+
+void tst_GatewayDelivery::tlsServesWssAndHttps()
+{
+    const QString openssl = QStandardPaths::findExecutable("openssl");
+    if (openssl.isEmpty())
+        QSKIP("the openssl program is needed to make a test certificate");
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const QString cert = dir.filePath("cert.pem"), key = dir.filePath("key.pem");
+    QProcess make;
+    make.start(openssl, {"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                         "-days", "1", "-subj", "/CN=127.0.0.1"});
+    QVERIFY(make.waitForFinished(30000));
+    QCOMPARE(make.exitCode(), 0);
+
+    GatewayProcess g;
+    QVERIFY(g.start({"--tls-cert", cert, "--tls-key", key}));
+    WsClient client;
+    QVERIFY(client.connectSession(g, {}, "wss"));
+    QVERIFY(subscribe(client, "secure", 1));
+    QNetworkAccessManager nam;
+    const auto r = http(nam, "POST", g.url("/api/publish", "https"), R"({"channel":"secure","data":"over tls"})");
+    QCOMPARE(r.status, 200);
+    const auto message = client.waitFor("message");
+    QVERIFY(message);
+    QCOMPARE((*message)["data"].toString(), "over tls");
+    // Plain HTTP on the TLS port fails the handshake and is counted, nothing else.
+    auto failures = [&] {
+        return parseMetrics(http(nam, "GET", g.url("/metrics", "https"), {}, false).body)
+            .value("switchboard_tls_handshake_failures_total");
+    };
+    const double before = failures();
+    QElapsedTimer timer;
+    timer.start();
+    QCOMPARE(http(nam, "GET", g.url("/healthz"), {}, false).status, 0);
+    qInfo("plain request on the TLS port answered in %lld ms", timer.elapsed());
+    // Qt retries a GET once when the connection drops before an answer: one or two handshakes.
+    QTRY_VERIFY_WITH_TIMEOUT(failures() >= before + 1, 5000);
+    QVERIFY(failures() <= before + 2);
+    QCOMPARE(http(nam, "GET", g.url("/healthz", "https"), {}, false).status, 200);
 }
 
 QTEST_MAIN(tst_GatewayDelivery)

@@ -89,6 +89,7 @@ private slots:
     void maxConnections3003();
     void badFramesGetErrors_data();
     void badFramesGetErrors();
+    void foreignOriginRefused403();
 };
 
 void tst_GatewayLimits::oversizeMessageCloses1009()
@@ -205,6 +206,31 @@ void tst_GatewayLimits::badFramesGetErrors()
     QVERIFY(client.waitFor("pong", 9)); // still connected
     QNetworkAccessManager nam;
     QCOMPARE(metrics(nam, g).value("switchboard_protocol_errors_total"), 1.0);
+}
+
+void tst_GatewayLimits::foreignOriginRefused403()
+{
+    GatewayProcess g;
+    QVERIFY(g.start({"--allowed-origin", "http://panel.example"}));
+    QNetworkAccessManager nam;
+    auto get = [&](const QByteArray &origin) {
+        QNetworkRequest request(g.url("/sse?channels=x"));
+        request.setRawHeader("Origin", origin);
+        std::unique_ptr<QNetworkReply> reply(nam.get(request));
+        QByteArray received;
+        QObject::connect(reply.get(), &QNetworkReply::readyRead, reply.get(), [&] { received += reply->readAll(); });
+        QDeadlineTimer deadline(5000);
+        while (!reply->isFinished() && !received.contains("retry:") && !deadline.hasExpired())
+            QTest::qWait(5);
+        return reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+    };
+    QCOMPARE(get("http://evil.example"), 403);
+    QCOMPARE(get("http://panel.example"), 200);
+    QWebSocket evil(QStringLiteral("http://evil.example"));
+    QSignalSpy failed(&evil, &QWebSocket::disconnected);
+    evil.open(g.url("/ws", "ws"));
+    QVERIFY(failed.wait(5000));
+    QCOMPARE(metrics(nam, g).value("switchboard_rejected_origin_total"), 2.0);
 }
 
 QTEST_MAIN(tst_GatewayLimits)

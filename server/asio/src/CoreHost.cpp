@@ -1,5 +1,7 @@
 #include "CoreHost.h"
 
+#include "Log.h"
+
 #include <chrono>
 
 namespace switchboard::asio {
@@ -29,6 +31,7 @@ MemoryBrokerOptions brokerOptions(const GatewayConfig &c)
 {
     MemoryBrokerOptions o;
     o.history.rules = c.history;
+    o.log = [](std::string_view message) { log::warn("broker: ", message); };
     return o;
 }
 
