@@ -90,6 +90,8 @@ private slots:
     void badFramesGetErrors_data();
     void badFramesGetErrors();
     void foreignOriginRefused403();
+    void outboxPolicy_data();
+    void outboxPolicy();
 };
 
 void tst_GatewayLimits::oversizeMessageCloses1009()
@@ -231,6 +233,46 @@ void tst_GatewayLimits::foreignOriginRefused403()
     evil.open(g.url("/ws", "ws"));
     QVERIFY(failed.wait(5000));
     QCOMPARE(metrics(nam, g).value("switchboard_rejected_origin_total"), 2.0);
+}
+
+void tst_GatewayLimits::outboxPolicy_data()
+{
+    QTest::addColumn<QString>("policy");
+    QTest::newRow("drop") << "drop";
+    QTest::newRow("disconnect") << "disconnect";
+}
+
+void tst_GatewayLimits::outboxPolicy()
+{
+    QFETCH(QString, policy);
+    GatewayProcess g;
+    QVERIFY(g.start({"--outbox-frames", "8", "--outbox-policy", policy}));
+    WsClient client;
+    QVERIFY(client.connectSession(g));
+    client.send({{"op", "subscribe"}, {"channel", "burst"}, {"ackId", 1}});
+    QVERIFY(client.waitFor("subscribed", 1));
+    // One HTTP call queues 40 frames for the session at once: far over its 8-frame outbox.
+    QJsonArray publications;
+    for (int i = 0; i < 40; ++i)
+        publications.append(QJsonObject{{"channel", "burst"}, {"data", i}});
+    QNetworkAccessManager nam;
+    QCOMPARE(publish(nam, g, {{"publications", publications}}).status, 200);
+    if (policy == "disconnect") {
+        QCOMPARE(client.waitClosed(), 3001);
+        QCOMPARE(metrics(nam, g).value("switchboard_slow_disconnects_total"), 1.0);
+        return;
+    }
+    // drop: the first frames arrive, the overflow is dropped and counted, the client stays.
+    QVERIFY(client.waitFor("message"));
+    client.send({{"op", "ping"}, {"ackId", 2}});
+    QVERIFY(client.waitFor("pong", 2));
+    int messages = 1;
+    for (const auto &f : client.frames())
+        messages += f.value("op").toString() == "message";
+    QVERIFY2(messages < 40, qPrintable(QString::number(messages)));
+    const auto m = metrics(nam, g);
+    QCOMPARE(m.value("switchboard_drops_total"), double(40 - messages));
+    QCOMPARE(m.value("switchboard_websocket_connections"), 1.0);
 }
 
 QTEST_MAIN(tst_GatewayLimits)
