@@ -12,7 +12,13 @@
   $('channel').value = params.get('channel') || ($('token').value ? 'presence-lobby' : $('channel').value);
   $('user').value = params.get('user') || ('guest-' + Math.random().toString(36).slice(2, 7));
 
+  // User Timing marks (DevTools Performance panel; the browser test reads them).
+  function mark(name) {
+    if (window.performance && performance.mark && !performance.getEntriesByName(name).length) performance.mark(name);
+  }
+
   function setState(state, error) {
+    if (state === 'connected') mark('switchboard-connected');
     $('state').textContent = state + (error ? ' (' + error.message + ')' : '');
     $('state').dataset.state = state;
     $('session').textContent = client && state === 'connected' ? 'session ' + client.sessionId : '';
@@ -73,6 +79,7 @@
     channel = null;
     client = Switchboard.connect(params.get('url') || undefined, options);
     client.on('state', setState);
+    client.ready.then(function () { mark('switchboard-ready'); });
     client.token = token;
     join($('channel').value.trim(), $('user').value.trim());
     window.switchboardClient = client; // for the console and automated checks
