@@ -274,8 +274,10 @@ private Q_SLOTS:
     void idleTimeout()
     {
         QtGatewayOptions options;
-        options.pingInterval = std::chrono::milliseconds(50);
-        options.idleTimeout = std::chrono::milliseconds(400);
+        // The responsive peer runs on the gateway's thread: only a stall of the whole thread
+        // longer than idleTimeout - pingInterval could close it.
+        options.pingInterval = std::chrono::milliseconds(100);
+        options.idleTimeout = std::chrono::milliseconds(1000);
         options.closeTimeout = std::chrono::milliseconds(200);
         Server server({}, options);
         QVERIFY(server.gateway.listen());

@@ -84,6 +84,14 @@ struct QtWebSocketGateway::Private final : SessionHost {
             const QString key = peerKey(socket->peerAddress(), socket->peerPort());
             handshaking.insert(key, socket);
             QObject::connect(socket, &QObject::destroyed, q, [this, key] { handshaking.remove(key); });
+            // Gone before the upgrade (refused handshake, handshake timeout, peer left): free it
+            // now rather than with the listener. After the upgrade its QWebSocket owns it.
+            QObject::connect(socket, &QAbstractSocket::disconnected, q, [this, key, socket] {
+                if (handshaking.value(key) == socket) {
+                    handshaking.remove(key);
+                    socket->deleteLater();
+                }
+            });
             ws->handleConnection(socket);
         }
     }
@@ -108,6 +116,11 @@ struct QtWebSocketGateway::Private final : SessionHost {
         while (QWebSocket *socket = ws->nextPendingConnection()) {
             socket->setParent(q);
             ++counters.accepted;
+            // The TCP socket the handshake came in on: it becomes the QWebSocket's child (so
+            // stopping the listener does not delete it, and it goes with the QWebSocket).
+            QTcpSocket *raw = handshaking.take(peerKey(socket->peerAddress(), socket->peerPort())).data();
+            if (raw)
+                raw->setParent(socket);
             if (static_cast<int>(sessions.size()) >= options.maxConnections) {
                 ++counters.rejectedFull;
                 QObject::connect(socket, &QWebSocket::disconnected, socket, &QObject::deleteLater,
@@ -117,7 +130,7 @@ struct QtWebSocketGateway::Private final : SessionHost {
                 armCloseTimeout(socket);
                 continue;
             }
-            adopt(socket);
+            adopt(socket, raw);
         }
     }
 
@@ -129,16 +142,12 @@ struct QtWebSocketGateway::Private final : SessionHost {
         });
     }
 
-    void adopt(QWebSocket *socket)
+    void adopt(QWebSocket *socket, QTcpSocket *raw)
     {
         socket->setMaxAllowedIncomingMessageSize(static_cast<quint64>(options.maxFrameBytes));
         socket->setMaxAllowedIncomingFrameSize(static_cast<quint64>(options.maxFrameBytes));
-        // The TCP socket the handshake came in on: it becomes the QWebSocket's child (so stopping
-        // the listener does not delete it) and, with directFrameWrites, frames are written to it
-        // directly (unmasked server frames, see QtSocketSession::flush).
-        QTcpSocket *raw = handshaking.take(peerKey(socket->peerAddress(), socket->peerPort())).data();
-        if (raw)
-            raw->setParent(socket);
+        // With directFrameWrites, frames are written to the TCP socket directly (unmasked server
+        // frames, see QtSocketSession::flush).
         if (!options.directFrameWrites)
             raw = nullptr;
         auto session = std::make_shared<QtSocketSession>(*this, socket, raw, hub.options().outbox);
