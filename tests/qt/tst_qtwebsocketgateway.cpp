@@ -357,6 +357,38 @@ private Q_SLOTS:
         QCOMPARE(plainConnected.count(), 0);
     }
 
+    void badHandshakeAndOversizeFrame()
+    {
+        QtGatewayOptions options;
+        options.maxFrameBytes = 1024;
+        Server server({}, options);
+        QVERIFY(server.gateway.listen());
+
+        // Not a WebSocket upgrade: refused, the connection ends, nothing reaches the protocol.
+        QTcpSocket plain;
+        QSignalSpy plainClosed(&plain, &QTcpSocket::disconnected);
+        plain.connectToHost(QHostAddress::LocalHost, server.gateway.serverPort());
+        QVERIFY(plain.waitForConnected(5000));
+        plain.write("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+        QVERIFY(plainClosed.wait(10'000));
+        QCOMPARE(server.gateway.connectionCount(), 0);
+        QCOMPARE(server.gateway.counters().accepted, 0u);
+
+        // A message over maxFrameBytes: closed with 1009 before it is buffered.
+        QWebSocket peer;
+        QSignalSpy connected(&peer, &QWebSocket::connected);
+        QSignalSpy closed(&peer, &QWebSocket::disconnected);
+        peer.open(server.url());
+        QVERIFY(connected.wait(5000));
+        peer.sendTextMessage(kConnect);
+        QTRY_COMPARE(server.hub.counters().sessions, std::size_t(1));
+        peer.sendTextMessage(QString(4096, QLatin1Char('x')));
+        QVERIFY(closed.wait(5000));
+        QCOMPARE(int(peer.closeCode()), int(DisconnectCode::MessageTooBig));
+        QTRY_COMPARE(server.hub.counters().sessions, std::size_t(0));
+        QTRY_COMPARE(server.gateway.connectionCount(), 0);
+    }
+
     void closeShutsDownEveryConnection()
     {
         Server server;
