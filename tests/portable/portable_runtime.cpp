@@ -1,8 +1,9 @@
-// Portable checks of core's moving parts: topic tree, Hub fan-out, ServerProtocol round trips and
+// Portable checks of core's moving parts: topic tree, event bus, Hub fan-out, ServerProtocol round trips and
 // a ClientSession talking to a ServerProtocol over LoopbackTransport, all on virtual time.
 #include "PortableCheck.h"
 #include "PortableSuites.h"
 
+#include "switchboard/Bus.h"
 #include "switchboard/ClientSession.h"
 #include "switchboard/Executor.h"
 #include "switchboard/Hub.h"
@@ -15,6 +16,7 @@
 #include <boost/json/value.hpp>
 
 #include <algorithm>
+#include <any>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -83,6 +85,42 @@ void topicTree()
     SB_CHECK(tree.nodeCount() < nodesBefore); // pruned
     SB_CHECK(!tree.contains(sb::TopicFilter("sensors/*/temperature"), 1));
     SB_CHECK(tree.contains(sb::TopicFilter("other"), 4));
+}
+
+void eventBus()
+{
+    sb::QueueExecutor executor;
+    sb::Bus bus(executor);
+    std::vector<std::string> seen;
+    auto sensors = bus.subscribe(sb::TopicFilter("sensors/*"), [&](const sb::BusContext &ctx, const sb::BusEvent &e) {
+        const int *value = std::any_cast<int>(&e.payload);
+        seen.push_back(e.name + "@" + ctx.topic().str() + "=" + (value ? std::to_string(*value) : "?"));
+    });
+    std::vector<std::string> everything;
+    auto all = bus.subscribe(sb::TopicFilter("**"), [&](const sb::BusContext &, const sb::BusEvent &e) {
+        everything.push_back(e.name);
+    });
+
+    SB_CHECK(!bus.publish(sb::Topic("sensors/a"), "first", 1));
+    SB_CHECK(seen.empty()); // queued until the executor runs
+    // publishSync delivers what publish() queued first: order is kept per listener.
+    SB_CHECK(!bus.publishSync(sb::Topic("sensors/b"), "second", 2));
+    SB_CHECK(seen == (std::vector<std::string>{"first@sensors/a=1", "second@sensors/b=2"}));
+
+    // An event reaching a subscription through two topics is delivered once.
+    sb::BusEvent twice{{sb::Topic("sensors/c"), sb::Topic("sensors/d")}, "twice", 3};
+    SB_CHECK(!bus.publishSync(std::move(twice)));
+    SB_CHECK_EQ(seen.size(), std::size_t(3));
+    SB_CHECK(!bus.publishSync(sb::Topic("other/x"), "elsewhere", 4));
+    SB_CHECK_EQ(seen.size(), std::size_t(3));
+    SB_CHECK((everything == std::vector<std::string>{"first", "second", "twice", "elsewhere"}));
+
+    sensors.unsubscribe();
+    SB_CHECK(!bus.publish(sb::Topic("sensors/a"), "after", 5));
+    executor.runPending();
+    SB_CHECK_EQ(seen.size(), std::size_t(3)); // never runs after unsubscribe
+    SB_CHECK_EQ(everything.size(), std::size_t(5));
+    SB_CHECK_EQ(bus.subscriptionCount(), std::size_t(1));
 }
 
 void hubFanOut()
@@ -293,6 +331,7 @@ void clientOverLoopback()
 void runRuntimeChecks()
 {
     SB_RUN(topicTree);
+    SB_RUN(eventBus);
     SB_RUN(hubFanOut);
     SB_RUN(protocolRoundTrip);
     SB_RUN(clientOverLoopback);
