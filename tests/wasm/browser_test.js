@@ -11,6 +11,8 @@
 //   5. the gateway is stopped and restarted: both pages reconnect, rejoin presence, publish again
 //   6. the network drops (relay cuts every connection) while the HTTP API publishes: the pages
 //      reconnect and recover what was published meanwhile, once each and in order
+//   then a client with an asynchronous tokenProvider joins presence, and close() rejects what
+//   is pending with 499 and removes its member
 //   7. closing one browser removes its member from the other page's roster (leave event)
 // A screenshot is saved to $SWITCHBOARD_TEST_ARTIFACTS/browser-client.png.
 //
@@ -304,6 +306,27 @@ async function run() {
   const shot = path.join(artifactsDir, 'browser-client.png');
   await alice.page.screenshot({ path: shot, fullPage: true });
   check(fs.statSync(shot).size > 0, 'screenshot saved to ' + shot);
+
+  // A second client in alice's page, with an asynchronous tokenProvider, joins as carol; a
+  // publish still waiting for its ack when close() is called rejects with 499.
+  await alice.page.evaluate((tok) => new Promise((resolve, reject) => {
+    const provider = () => new Promise((r) => setTimeout(() => r(tok), 20));
+    window.carol = Switchboard.connect(undefined, { tokenProvider: provider });
+    window.carol.subscribe('presence-lobby').on('subscription:state', (s) => {
+      if (s.subscribed) resolve();
+      else if (s.error) reject(new Error('carol could not join: ' + s.error.message));
+    });
+  }), token('carol', 'Carol'));
+  await rosterIs(bob.page, ['alice', 'bob', 'carol']);
+  check(true, "a client using an asynchronous tokenProvider joins presence as its token's user");
+  const closeOutcome = await alice.page.evaluate(() => {
+    const pending = window.carol.publish('presence-lobby', 'chat', { text: 'never acknowledged' });
+    window.carol.close();
+    return pending.then(() => 'resolved', (e) => 'rejected:' + e.code + ':' + window.carol.state);
+  });
+  check(closeOutcome === 'rejected:499:closed', 'close() rejects pending publishes with 499 (' + closeOutcome + ')');
+  await rosterIs(bob.page, ['alice', 'bob']);
+  check(true, "the closed client's member leaves the roster");
 
   // 7. Bob's browser goes away: alice sees him leave.
   await bob.context.close();
