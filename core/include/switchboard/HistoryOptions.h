@@ -20,8 +20,9 @@ struct HistoryRule {
 /// keep no history. Value type, cheap to copy for the handful of rules a server has.
 struct HistoryOptions {
     std::vector<HistoryRule> rules{HistoryRule{"", 100, std::chrono::minutes(5)}};
-    /// Streams (channels with history) held at most; publishing to a new channel beyond this
-    /// evicts the least recently published stream, whose epoch is then lost.
+    /// Streams (channels with history) held at most; creating one more (the first publish to,
+    /// or the first subscribe on, a channel without a stream) evicts the least recently
+    /// published or created stream, whose epoch is then lost.
     std::size_t maxStreams = 100'000;
 
     /// The rule for `channel`, or a rule of size 0 when none matches.
