@@ -83,7 +83,9 @@ private:
 struct SubscribeOptions {
     std::string auth;
     std::string channelData; ///< presence: JSON text {"user_id":..,"user_info":..}
-    bool recover = true;     ///< resubscribe with the last seen position after reconnect
+    /// Resubscribe with the last seen position after reconnect. Only a position with an epoch
+    /// is sent: on a channel that keeps no history (empty epoch) nothing can be recovered.
+    bool recover = true;
 };
 
 /// Client-side state of one channel. Owned by ClientSession; valid until unsubscribe() or the
@@ -94,7 +96,9 @@ public:
     virtual ~ClientChannel() = default;
     virtual const std::string &name() const = 0;
     virtual bool subscribed() const = 0;
-    virtual bool recovered() const = 0;          ///< last (re)subscribe recovered every gap
+    /// The last resubscribe recovered every gap; false after a first subscribe, after a failed
+    /// recovery, and always on a channel that keeps no history.
+    virtual bool recovered() const = 0;
     virtual StreamPosition position() const = 0;  ///< last offset seen and epoch
     virtual std::error_code lastError() const = 0;
     virtual const std::vector<Member> &members() const = 0; ///< presence roster
