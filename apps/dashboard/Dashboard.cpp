@@ -96,7 +96,7 @@ bool Dashboard::start(const DashboardOptions &options, QString &error)
     // qrc:/ holds this app's module; the Switchboard module is in the build tree or installed
     // next to the executable's lib directory.
     m_engine->addImportPath(QStringLiteral("qrc:/"));
-    const QString installed = QDir(QCoreApplication::applicationDirPath()).filePath(QStringLiteral("../lib/qml"));
+    const QString installed = QDir(QCoreApplication::applicationDirPath()).filePath(QStringLiteral(SWITCHBOARD_INSTALLED_QML_DIR));
     if (QDir(installed).exists())
         m_engine->addImportPath(installed);
 #ifdef SWITCHBOARD_QML_IMPORT_DIR

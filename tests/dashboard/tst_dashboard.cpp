@@ -76,6 +76,12 @@ void grabTo(QQuickWindow *window, const QString &name)
     qInfo("screenshot: %s", qPrintable(path));
 }
 
+void typeText(QWindow *window, const char *text)
+{
+    for (const char *c = text; *c; ++c)
+        QTest::keyClick(window, *c);
+}
+
 } // namespace
 
 class TestDashboard : public QObject
@@ -88,6 +94,8 @@ private Q_SLOTS:
     void remoteGateway_data();
     void remoteGateway();
     void embeddedGateway();
+    void keyboard_data();
+    void keyboard();
     void tenThousandPerSecond();
 };
 
@@ -304,6 +312,100 @@ void TestDashboard::embeddedGateway()
     QTRY_COMPARE_WITH_TIMEOUT(row->property("subscribers").toInt(), 2, kWaitMs);
     QTRY_COMPARE_WITH_TIMEOUT(textOf(row->findChild<QObject *>(QStringLiteral("subscribers"))), QStringLiteral("2"), kWaitMs);
     grabTo(dashboard.window(), QStringLiteral("dashboard-embedded-800x480.png"));
+}
+
+void TestDashboard::keyboard_data()
+{
+    QTest::addColumn<QSize>("size");
+    QTest::newRow("1280x800") << QSize(1280, 800);
+    QTest::newRow("800x480") << QSize(800, 480);
+}
+
+void TestDashboard::keyboard()
+{
+    QFETCH(QSize, size);
+    DashboardOptions options;
+    options.port = 0;
+    options.size = size;
+    options.channels = QStringList{QStringLiteral("alpha"), QStringLiteral("beta")};
+    Dashboard dashboard;
+    QString error;
+    QVERIFY2(dashboard.start(options, error), qPrintable(error));
+    QQuickWindow *window = dashboard.window();
+    window->requestActivate();
+    QVERIFY(QTest::qWaitForWindowActive(window));
+    auto *client = qobject_cast<Client *>(dashboard.find(QStringLiteral("client")));
+    QTRY_COMPARE_WITH_TIMEOUT(client->state(), Client::Connected, kWaitMs);
+    // The names on the way from the focused item up to the window (the focus may sit on an
+    // inner item of a control, or on a view's current delegate).
+    const auto focusPath = [window] {
+        QStringList names;
+        for (QQuickItem *item = window->activeFocusItem(); item; item = item->parentItem())
+            if (!item->objectName().isEmpty())
+                names << item->objectName();
+        return names;
+    };
+    const auto focused = [&focusPath](const QString &name) { return focusPath().contains(name); };
+    QObject *stream = dashboard.find(QStringLiteral("streamModel"));
+    QCOMPARE(window->property("selectedChannel").toString(), QStringLiteral("alpha"));
+    QTRY_COMPARE_WITH_TIMEOUT(dashboard.find(QStringLiteral("channelList"))->property("count").toInt(), 2, kWaitMs);
+
+    // Channels: Ctrl+L, arrow down, Enter opens "beta".
+    QTest::keyClick(window, Qt::Key_L, Qt::ControlModifier);
+    QVERIFY2(focused(QStringLiteral("channelList")), qPrintable(focusPath().join(u',')));
+    QTest::keyClick(window, Qt::Key_Down);
+    QTest::keyClick(window, Qt::Key_Return);
+    QCOMPARE(window->property("selectedChannel").toString(), QStringLiteral("beta"));
+
+    // Filter: Ctrl+F, type, Escape clears.
+    QTest::keyClick(window, Qt::Key_F, Qt::ControlModifier);
+    QVERIFY2(focused(QStringLiteral("eventFilterField")), qPrintable(focusPath().join(u',')));
+    typeText(window, "temp");
+    QCOMPARE(stream->property("eventFilter").toString(), QStringLiteral("temp"));
+    QTest::keyClick(window, Qt::Key_Escape);
+    QCOMPARE(stream->property("eventFilter").toString(), QString());
+
+    // Pause and resume.
+    QTest::keyClick(window, Qt::Key_P, Qt::ControlModifier);
+    QVERIFY(stream->property("paused").toBool());
+    QTest::keyClick(window, Qt::Key_P, Qt::ControlModifier);
+    QVERIFY(!stream->property("paused").toBool());
+
+    // Publish: Ctrl+E, then Tab through the form and send with Ctrl+Return.
+    QTest::keyClick(window, Qt::Key_E, Qt::ControlModifier);
+    QVERIFY2(focused(QStringLiteral("publishChannelField")), qPrintable(focusPath().join(u',')));
+    QObject *form = dashboard.find(QStringLiteral("publishForm"));
+    QVERIFY(form->property("visible").toBool());
+    QCOMPARE(form->property("channelText").toString(), QStringLiteral("alpha"));
+    QTest::keyClick(window, Qt::Key_Tab);
+    QVERIFY2(focused(QStringLiteral("publishEventField")), qPrintable(focusPath().join(u',')));
+    typeText(window, "note");
+    QTest::keyClick(window, Qt::Key_Tab);
+    QVERIFY2(focused(QStringLiteral("publishPayloadField")), qPrintable(focusPath().join(u',')));
+    typeText(window, "{\"ok\": true}");
+    QTest::keyClick(window, Qt::Key_Return, Qt::ControlModifier);
+    QCOMPARE(form->property("error").toString(), QString());
+    QVERIFY(form->property("status").toString().startsWith(QStringLiteral("Sent note to alpha")));
+    QTRY_COMPARE_WITH_TIMEOUT(client->channel(QStringLiteral("alpha"))->received(), 1, kWaitMs);
+    QCOMPARE(client->channel(QStringLiteral("alpha"))->latest().toMap().value("ok").toBool(), true);
+    QTest::keyClick(window, Qt::Key_Tab);
+    QVERIFY2(focused(QStringLiteral("publishButton")), qPrintable(focusPath().join(u',')));
+
+    // Tab reaches every control, in both layouts (the narrow one shows one tab at a time).
+    QTest::keyClick(window, Qt::Key_1, Qt::ControlModifier);
+    QVERIFY2(focused(QStringLiteral("streamView")), qPrintable(focusPath().join(u',')));
+    QSet<QString> reached;
+    for (int i = 0; i < 30; ++i) {
+        QTest::keyClick(window, Qt::Key_Tab);
+        for (const QString &name : focusPath())
+            reached.insert(name);
+    }
+    for (const char *name : {"channelList", "rosterList", "eventFilterField", "pauseButton", "clearButton", "streamView"})
+        QVERIFY2(reached.contains(QString::fromLatin1(name)), name);
+    if (size.width() >= 1100) {
+        for (const char *name : {"publishChannelField", "publishEventField", "publishPayloadField", "publishButton"})
+            QVERIFY2(reached.contains(QString::fromLatin1(name)), name);
+    }
 }
 
 void TestDashboard::tenThousandPerSecond()

@@ -307,7 +307,7 @@ ApplicationWindow {
                 objectName: "tabs"
                 visible: window.narrow
                 width: parent.width
-                height: visible ? 40 : 0
+                height: visible ? implicitHeight : 0
                 font.pixelSize: Theme.fontSize
                 TabButton { text: "Stream (Ctrl+1)" }
                 TabButton { text: "Chart (Ctrl+2)" }
