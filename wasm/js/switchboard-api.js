@@ -16,6 +16,7 @@
         };
       }
       modulePromise = createSwitchboardModule(settings);
+      modulePromise.catch(function () { modulePromise = null; }); // a later connect retries
     }
     return modulePromise;
   }
@@ -130,6 +131,19 @@
       queued.forEach(function (op) { op(); });
       self._native.connect(self.url);
       return self;
+    }, function (err) {
+      // switchboard.wasm could not be fetched or compiled: nothing can connect.
+      self._closed = true;
+      self._queue = [];
+      self.state = 'closed';
+      self.error = SwitchboardError(503, 'cannot load the WebAssembly client: ' + (err && err.message || err));
+      self.emit('error', self.error);
+      self.emit('state', 'closed', self.error);
+      self.emit('closed', self.error);
+      var waiting = self._waiting;
+      self._waiting = Object.create(null);
+      Object.keys(waiting).forEach(function (id) { waiting[id].reject(self.error); });
+      throw self.error;
     });
   }
   Client.prototype = Object.create(Emitter.prototype);

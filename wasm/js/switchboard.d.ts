@@ -114,7 +114,8 @@ export interface Client {
   readonly error: SwitchboardError | null;
   readonly sessionId?: string;
   readonly userId?: string;
-  /** Resolves once the WebAssembly module is loaded and the first connect started. */
+  /** Resolves once the WebAssembly module is loaded and the first connect started; rejects
+   *  (code 503, state 'closed') when switchboard.wasm cannot be fetched or compiled. */
   readonly ready: Promise<Client>;
   readonly channels: { readonly [name: string]: Channel };
 

@@ -1,0 +1,37 @@
+// Compile-only check of wasm/js/switchboard.d.ts (tsc --noEmit --strict): the documented usage
+// must type-check, and misuse must not (the @ts-expect-error lines fail the build if accepted).
+import Switchboard, { Channel, Client, ConnectionState, Member, Message, SwitchboardError } from './switchboard';
+
+const client: Client = Switchboard.connect('ws://127.0.0.1:8080/ws', {
+  tokenProvider: async () => 'token',
+  ackTimeout: 2000,
+  backoff: { initial: 100, max: 5000 },
+});
+client.on('state', (state: ConnectionState, error: SwitchboardError | null) => {
+  if (error) console.log(state, error.code, error.message);
+});
+client.on('connected', () => console.log(client.sessionId));
+
+const room: Channel = client.subscribe('presence-room', { channelData: { user_id: 'ada', user_info: { name: 'Ada' } } });
+room.on<{ text: string }>('chat', (data, message: Message<{ text: string }>) => console.log(data.text, message.offset));
+room.on('presence:join', (member: Member) => console.log(member.id));
+room.on('presence:roster', (members: Member[]) => console.log(members.length));
+room.on('subscription:state', ({ subscribed, recovered }) => console.log(subscribed, recovered));
+room.off('chat');
+
+async function use(c: Client): Promise<number> {
+  const { offset } = await c.publish('news', 'headline', { title: 'x' }, { skipSelf: true });
+  const quote = await c.request<{ price: number }>('orders/quote', { sku: 42 }, { timeout: 3000 });
+  return offset + quote.price;
+}
+void use(client);
+void Switchboard.load();
+client.close();
+
+// @ts-expect-error: the state is not a free string
+const bad: ConnectionState = 'open';
+// @ts-expect-error: subscribe needs a channel name
+client.subscribe();
+// @ts-expect-error: a token must be a string
+Switchboard.connect(undefined, { token: 42 });
+void bad;
