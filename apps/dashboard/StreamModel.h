@@ -52,7 +52,9 @@ public:
     /// Applies to messages arriving from now on; the rows shown are filtered again at once.
     void setEventFilter(const QString &filter);
     int count() const;
-    qint64 seen() const;              ///< messages that arrived from the source since setSource
+    /// Rows the source inserted since setSource. A source that drops part of an oversized batch
+    /// (MessageModel beyond its capacity) never shows those: count them with the channel.
+    qint64 seen() const;
     qint64 heldBack() const;          ///< messages that arrived while paused
 
     Q_INVOKABLE void clear();

@@ -31,6 +31,7 @@ Q_IMPORT_QML_PLUGIN(SwitchboardDashboardPlugin)
 
 using switchboard::dashboard::Dashboard;
 using switchboard::dashboard::DashboardOptions;
+using switchboard::qt::Channel;
 using switchboard::qt::Client;
 using switchboard::qt::Gateway;
 
@@ -452,6 +453,8 @@ void TestDashboard::tenThousandPerSecond()
     QObject *stream = dashboard.find(QStringLiteral("streamModel"));
     const int capacity = stream->property("capacity").toInt();
 
+    int stateChanges = 0;
+    connect(client, &Client::stateChanged, &onServer, [&stateChanges] { ++stateChanges; }, Qt::DirectConnection);
     // The dashboard's event loop: how long it ever goes without running a 10 ms timer.
     qint64 worstGapMs = 0;
     QElapsedTimer gap;
@@ -483,14 +486,30 @@ void TestDashboard::tenThousandPerSecond()
         producer->start(10);
     }, Qt::BlockingQueuedConnection);
 
-    QTRY_COMPARE_WITH_TIMEOUT(stream->property("seen").toLongLong(), qint64(kTotal), 30000);
+    Channel *firehose = client->channel(QStringLiteral("firehose"));
+    const auto newestSeq = [stream, capacity] {
+        QVariantMap row;
+        QMetaObject::invokeMethod(stream, "get", Q_RETURN_ARG(QVariantMap, row), Q_ARG(int, capacity - 1));
+        return row.value("payload").toMap().value("seq").toInt();
+    };
+    QTRY_VERIFY_WITH_TIMEOUT(newestSeq() == kTotal - 1, 30000);
     const qint64 elapsed = clock.elapsed();
     probe.stop();
+    // Every message reached the channel (the model may skip the oldest part of a batch larger
+    // than its capacity, which is the bounded view working as designed).
+    if (firehose->received() != kTotal || stateChanges != 0) {
+        qint64 drops = -1, slow = -1;
+        QMetaObject::invokeMethod(&onServer, [&] {
+            gateway->refreshStats();
+            drops = gateway->drops();
+            slow = gateway->slowDisconnects();
+        }, Qt::BlockingQueuedConnection);
+        QFAIL(qPrintable(QStringLiteral("%1 of %2 messages arrived; gateway drops %3, slow disconnects %4, client state changes %5")
+                             .arg(firehose->received()).arg(kTotal).arg(drops).arg(slow).arg(stateChanges)));
+    }
     // The view is not behind: it shows exactly the newest `capacity` messages.
     QCOMPARE(stream->property("count").toInt(), capacity);
-    QVariantMap newest;
-    QVERIFY(QMetaObject::invokeMethod(stream, "get", Q_RETURN_ARG(QVariantMap, newest), Q_ARG(int, capacity - 1)));
-    QCOMPARE(newest.value("payload").toMap().value("seq").toInt(), kTotal - 1);
+    const qint64 viewSkipped = kTotal - stream->property("seen").toLongLong();
     auto *view = qobject_cast<QQuickItem *>(dashboard.find(QStringLiteral("streamView")));
     QCOMPARE(view->property("count").toInt(), capacity);
     // ... and the newest one is on screen, at the bottom of the list.
@@ -504,8 +523,8 @@ void TestDashboard::tenThousandPerSecond()
     QVERIFY(producedMs >= 0);
     const qint64 lagMs = elapsed - producedMs;
     qInfo("10k/s: %d messages published in %lld ms, all shown %lld ms after the last one (%.0f msg/s "
-          "end to end), worst dashboard event-loop gap %lld ms, %d frames",
-          kTotal, qint64(producedMs), lagMs, kTotal * 1000.0 / double(elapsed), worstGapMs, frames);
+          "end to end), worst dashboard event-loop gap %lld ms, %d frames, %lld skipped in oversized batches",
+          kTotal, qint64(producedMs), lagMs, kTotal * 1000.0 / double(elapsed), worstGapMs, frames, viewSkipped);
     // The stream must not trail the producer and the loop must not stall (the bounds leave room
     // for a loaded machine; the figures above are the measurement).
     QVERIFY2(lagMs < 1000, qPrintable(QStringLiteral("the view trailed by %1 ms").arg(lagMs)));

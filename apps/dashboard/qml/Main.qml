@@ -125,7 +125,7 @@ ApplicationWindow {
                     published[c.name] = c.published
                     var before = apiPublished[c.name]
                     rows.push({ name: c.name, type: c.type, subscribers: c.subscribers,
-                                rate: dt > 0 && before !== undefined ? Math.max(0, (c.published - before) / dt) : 0 })
+                                rate: dt > 0 && before !== undefined ? Math.max(0, (c.published - before) / dt) : -1 })
                 }
                 apiPublished = published
                 apiTime = now
@@ -140,9 +140,26 @@ ApplicationWindow {
             var now = Date.now()
             var dt = lastTime > 0 ? (now - lastTime) / 1000 : 0
             lastTime = now
+            // Rates of the channels this dashboard subscribed to, from what it received.
+            var received = {}
+            var localRate = {}
+            for (var s = 0; s < subscribedNames.length; ++s) {
+                var channel = client.channel(subscribedNames[s])
+                if (!channel)
+                    continue
+                var before = lastReceived[subscribedNames[s]]
+                received[subscribedNames[s]] = channel.received
+                localRate[subscribedNames[s]] = dt > 0 && before !== undefined
+                    ? Math.max(0, (channel.received - before) / dt) : 0
+            }
+            lastReceived = received
+
             var byName = {}
             var rows = []
             function add(row) {
+                if (row.rate < 0) // not known yet from the server side
+                    row.rate = localRate[row.name] || 0
+                row.subscribed = localRate[row.name] !== undefined
                 byName[row.name] = row
                 rows.push(row)
             }
@@ -155,25 +172,15 @@ ApplicationWindow {
                 }
             } else if (apiRows) {
                 for (var a = 0; a < apiRows.length; ++a)
-                    add(apiRows[a])
+                    add(Object.assign({}, apiRows[a]))
             }
-            // Channels this dashboard subscribed to: rates from what it received.
-            var received = {}
-            for (var s = 0; s < subscribedNames.length; ++s) {
-                var name = subscribedNames[s]
-                var channel = client.channel(name)
-                if (!channel)
-                    continue
-                received[name] = channel.received
-                if (byName[name]) {
-                    byName[name].subscribed = true
-                    continue
-                }
-                var before = lastReceived[name]
-                add({ name: name, type: channel.type, subscribers: -1, subscribed: true,
-                      rate: dt > 0 && before !== undefined ? Math.max(0, (channel.received - before) / dt) : 0 })
+            // Subscribed channels the server did not list (no stats source, or not created yet).
+            for (var n = 0; n < subscribedNames.length; ++n) {
+                var name = subscribedNames[n]
+                var subscribed = client.channel(name)
+                if (subscribed && !byName[name])
+                    add({ name: name, type: subscribed.type, subscribers: -1, rate: localRate[name] })
             }
-            lastReceived = received
             rows.sort(function(x, y) { return x.name < y.name ? -1 : x.name > y.name ? 1 : 0 })
 
             var same = rows.length === channelRows.count

@@ -40,7 +40,13 @@ Panel {
             if (messages.followTail && !messages.moving)
                 Qt.callLater(messages.positionViewAtEnd)
         }
+        // Channel.received changes with every message: read it once per batch instead of
+        // binding to it.
+        function onSeenChanged() { root.received = root.channel ? root.channel.received : 0 }
     }
+    /// Messages the channel received (sampled once per batch).
+    property real received: 0
+    onChannelChanged: received = channel ? channel.received : 0
 
     header: [
         TextField {
@@ -82,7 +88,7 @@ Panel {
         font.pixelSize: Theme.smallFont
         text: !root.channel ? "open a channel (Ctrl+L, then Enter)"
               : (streamModel.paused ? "PAUSED, " + streamModel.heldBack + " new · " : "")
-                + streamModel.count + " shown · " + streamModel.seen + " received"
+                + streamModel.count + " shown · " + root.received + " received"
                 + (root.channel.subscribed ? "" : " · not subscribed" + (root.channel.lastError ? ": " + root.channel.lastError : ""))
     }
 
