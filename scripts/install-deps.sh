@@ -6,7 +6,10 @@ what=${1:-all}
 
 runtime=(cmake ninja-build g++ pkg-config libssl-dev
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-program-options1.81-dev
-  qt6-base-dev qt6-websockets-dev qt6-declarative-dev)
+  qt6-base-dev qt6-websockets-dev qt6-declarative-dev
+  emscripten node-acorn
+  qml6-module-qtquick qml6-module-qtquick-controls qml6-module-qtquick-layouts
+  qml6-module-qtquick-templates qml6-module-qtquick-window qml6-module-qtqml-workerscript)
 testing=(qml6-module-qttest qml6-module-qtquick qml6-module-qtquick-controls
   qml6-module-qtquick-layouts qml6-module-qtquick-templates qml6-module-qtquick-window
   qml6-module-qtqml-workerscript qml6-module-qtquick-shapes
