@@ -7,12 +7,17 @@
 #include <switchboard/qtws/QtExecutor.h>
 #include <switchboard/qtws/QtTimer.h>
 
+#include <QElapsedTimer>
 #include <QJSEngine>
 #include <QPointer>
 #include <QQmlEngine>
+#include <QTimer>
 
+#include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
+#include <algorithm>
+#include <charconv>
 #include <string>
 #include <unordered_map>
 
@@ -48,6 +53,72 @@ std::string utf8(const QString &text)
     return text.toStdString();
 }
 
+// Round-trip probes are `ping` frames whose ackId is this prefix and a sequence number.
+constexpr std::string_view kProbePrefix = "rtt-";
+
+// The probe number a `pong` frame echoes, 0 for any other frame. Message frames are told apart
+// without parsing: a pong carrying a probe id is short and names both "pong" and the prefix.
+std::uint64_t probeIdOfPong(std::string_view bytes)
+{
+    if (bytes.size() > 96 || bytes.find("pong") == std::string_view::npos
+        || bytes.find(kProbePrefix) == std::string_view::npos)
+        return 0;
+    boost::system::error_code error;
+    const boost::json::value frame = boost::json::parse(boost::json::string_view(bytes.data(), bytes.size()), error);
+    const auto *object = frame.if_object();
+    if (error || !object)
+        return 0;
+    const auto *op = object->if_contains("op");
+    const auto *ackId = object->if_contains("ackId");
+    if (!op || !op->is_string() || op->get_string() != "pong" || !ackId || !ackId->is_string())
+        return 0;
+    const std::string_view id(ackId->get_string().data(), ackId->get_string().size());
+    if (!id.starts_with(kProbePrefix))
+        return 0;
+    std::uint64_t number = 0;
+    const auto [end, ec] = std::from_chars(id.data() + kProbePrefix.size(), id.data() + id.size(), number);
+    return ec == std::errc() && end == id.data() + id.size() ? number : 0;
+}
+
+// Sits between the session and the socket: everything passes through unchanged, and every frame
+// received is also shown to `onFrame` (after the session had it, so the session is never
+// starved by what the observer does).
+class ObservedTransport final : public ClientTransport, private ClientTransportListener
+{
+public:
+    explicit ObservedTransport(ClientTransport &inner) : m_inner(inner) { m_inner.setListener(this); }
+    ~ObservedTransport() override { m_inner.setListener(nullptr); }
+
+    std::function<void(std::string_view bytes)> onFrame;
+
+    void setListener(ClientTransportListener *listener) override { m_listener = listener; }
+    void open(const std::string &url) override { m_inner.open(url); }
+    void sendText(std::string_view text) override { m_inner.sendText(text); }
+    void close(std::uint16_t code, std::string_view reason) override { m_inner.close(code, reason); }
+
+private:
+    void onTransportOpen() override
+    {
+        if (m_listener)
+            m_listener->onTransportOpen();
+    }
+    void onTransportMessage(std::string_view bytes, bool binary) override
+    {
+        if (m_listener)
+            m_listener->onTransportMessage(bytes, binary);
+        if (!binary && onFrame)
+            onFrame(bytes);
+    }
+    void onTransportClosed(std::uint16_t code, std::string_view reason) override
+    {
+        if (m_listener)
+            m_listener->onTransportClosed(code, reason);
+    }
+
+    ClientTransport &m_inner;
+    ClientTransportListener *m_listener = nullptr;
+};
+
 } // namespace
 
 struct Client::Private {
@@ -55,7 +126,16 @@ struct Client::Private {
     qtws::QtExecutor executor;
     qtws::QtTimer timer;
     QtClientTransport transport;
+    ObservedTransport observed{transport};
     std::unique_ptr<ClientSession> session;
+
+    // Round-trip probes: one in flight at a time (probeInFlight is its number, 0 for none).
+    QTimer pingTimer;
+    QElapsedTimer probeClock;
+    int pingInterval = 2000;
+    double roundTripTime = -1;
+    std::uint64_t probeSequence = 0;
+    std::uint64_t probeInFlight = 0;
 
     QUrl url;
     bool active = false;
@@ -78,7 +158,17 @@ struct Client::Private {
 
 Client::Client(QObject *parent) : QObject(parent), d(std::make_unique<Private>())
 {
-    d->session = std::make_unique<ClientSession>(d->transport, d->executor, d->timer);
+    d->session = std::make_unique<ClientSession>(d->observed, d->executor, d->timer);
+    d->observed.onFrame = [this](std::string_view bytes) {
+        if (d->probeInFlight == 0 || d->state != Connected)
+            return;
+        const std::uint64_t id = probeIdOfPong(bytes);
+        if (id == 0 || id != d->probeInFlight)
+            return;
+        d->probeInFlight = 0;
+        setRoundTripTime(static_cast<double>(d->probeClock.nsecsElapsed()) / 1e6);
+    };
+    connect(&d->pingTimer, &QTimer::timeout, this, &Client::sendProbe);
     d->session->setTokenProvider([this](std::function<void(std::string)> deliver) {
         if (d->cppTokenProvider) {
             d->cppTokenProvider([deliver = std::move(deliver)](const QString &token) { deliver(utf8(token)); });
@@ -97,6 +187,16 @@ Client::Client(QObject *parent) : QObject(parent), d(std::make_unique<Private>()
         if (state == d->state)
             return;
         d->state = state;
+        if (state == Connected) {
+            if (d->pingInterval > 0) {
+                d->pingTimer.start(d->pingInterval);
+                sendProbe();
+            }
+        } else {
+            d->pingTimer.stop();
+            d->probeInFlight = 0;
+            setRoundTripTime(-1);
+        }
         const QString sessionId = detail::toQString(d->session->sessionId());
         const QString userId = detail::toQString(d->session->userId());
         if (sessionId != d->sessionId || userId != d->userId) {
@@ -203,6 +303,50 @@ int Client::pendingOperations() const
 }
 
 ClientSession &Client::session() { return *d->session; }
+
+double Client::roundTripTime() const { return d->roundTripTime; }
+int Client::pingInterval() const { return d->pingInterval; }
+
+void Client::setPingInterval(int milliseconds)
+{
+    milliseconds = std::max(milliseconds, 0);
+    if (milliseconds == d->pingInterval)
+        return;
+    d->pingInterval = milliseconds;
+    if (milliseconds == 0) {
+        d->pingTimer.stop();
+        d->probeInFlight = 0;
+        setRoundTripTime(-1);
+    } else if (d->state == Connected) {
+        d->pingTimer.start(milliseconds);
+        if (d->roundTripTime < 0)
+            sendProbe();
+    }
+    Q_EMIT pingIntervalChanged();
+}
+
+void Client::setRoundTripTime(double milliseconds)
+{
+    if (milliseconds == d->roundTripTime)
+        return;
+    d->roundTripTime = milliseconds;
+    Q_EMIT roundTripTimeChanged();
+}
+
+void Client::sendProbe()
+{
+    // A probe still unanswered is waited for rather than replaced: its pong, when it comes,
+    // gives the true (long) round trip.
+    if (d->state != Connected || d->probeInFlight != 0)
+        return;
+    d->probeInFlight = ++d->probeSequence;
+    std::string frame = R"({"op":"ping","ackId":")";
+    frame.append(kProbePrefix);
+    frame.append(std::to_string(d->probeInFlight));
+    frame.append(R"("})");
+    d->probeClock.start();
+    d->transport.sendText(frame);
+}
 
 void Client::classBegin()
 {

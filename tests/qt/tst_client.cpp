@@ -10,6 +10,9 @@
 #include <QSignalSpy>
 #include <QTest>
 
+#include <QElapsedTimer>
+
+#include <cmath>
 #include <memory>
 
 using namespace switchboard;
@@ -268,6 +271,53 @@ private Q_SLOTS:
         QCOMPARE(feed->messages()->get(1).value(QStringLiteral("payload")).toInt(), 2);
         QCOMPARE(feed->messages()->get(2).value(QStringLiteral("payload")).toInt(), 3);
         QVERIFY(states.count() >= 2);
+    }
+
+    void roundTripTime()
+    {
+        auto c = std::make_unique<Client>();
+        QCOMPARE(c->roundTripTime(), -1.0);
+        QCOMPARE(c->pingInterval(), 2000);
+        QSignalSpy changes(c.get(), &Client::roundTripTimeChanged);
+        QElapsedTimer sinceOpen;
+        sinceOpen.start();
+        c->setUrl(QUrl(m_gateway->url()));
+        c->open();
+        CONNECTED(c);
+        // The first probe goes out with the connection, not an interval later.
+        QTRY_VERIFY_WITH_TIMEOUT(c->roundTripTime() >= 0, 1500);
+        const double first = c->roundTripTime();
+        QVERIFY(std::isfinite(first));
+        QVERIFY2(first <= double(sinceOpen.elapsed()) + 1, qPrintable(QString::number(first)));
+        QCOMPARE(changes.count(), 1);
+        qInfo("first round trip on 127.0.0.1: %.3f ms", first);
+
+        // Shorter interval: probes keep coming, each one a fresh measurement.
+        QSignalSpy intervalChanges(c.get(), &Client::pingIntervalChanged);
+        c->setPingInterval(10);
+        QCOMPARE(intervalChanges.count(), 1);
+        QTRY_VERIFY_WITH_TIMEOUT(changes.count() >= 6, 5000);
+        QVERIFY(c->roundTripTime() >= 0 && std::isfinite(c->roundTripTime()));
+
+        // 0 switches probing off and forgets the figure; a positive interval probes at once.
+        c->setPingInterval(0);
+        QCOMPARE(c->roundTripTime(), -1.0);
+        c->setPingInterval(-5);
+        QCOMPARE(c->pingInterval(), 0);
+        QCOMPARE(intervalChanges.count(), 2);
+        c->setPingInterval(60000);
+        QTRY_VERIFY_WITH_TIMEOUT(c->roundTripTime() >= 0, 1500);
+
+        // Unknown again as soon as the connection is gone, measured again after reconnecting.
+        m_gateway->stop();
+        QTRY_COMPARE_WITH_TIMEOUT(c->state(), Client::Reconnecting, 10000);
+        QCOMPARE(c->roundTripTime(), -1.0);
+        QVERIFY(m_gateway->start());
+        CONNECTED(c);
+        QTRY_VERIFY_WITH_TIMEOUT(c->roundTripTime() >= 0, 1500);
+        c->close();
+        QCOMPARE(c->state(), Client::Closed);
+        QCOMPARE(c->roundTripTime(), -1.0);
     }
 
     void unsubscribeStopsDelivery()

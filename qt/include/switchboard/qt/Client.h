@@ -39,6 +39,8 @@ class Client : public QObject, public QQmlParserStatus
     Q_PROPERTY(QString token READ token WRITE setToken NOTIFY tokenChanged)
     Q_PROPERTY(QJSValue tokenProvider READ tokenProvider WRITE setTokenProvider NOTIFY tokenChanged)
     Q_PROPERTY(int pendingOperations READ pendingOperations)
+    Q_PROPERTY(double roundTripTime READ roundTripTime NOTIFY roundTripTimeChanged)
+    Q_PROPERTY(int pingInterval READ pingInterval WRITE setPingInterval NOTIFY pingIntervalChanged)
 
 public:
     enum State { Disconnected, Connecting, Connected, Reconnecting, Closed };
@@ -69,6 +71,16 @@ public:
     /// C++: takes precedence over the QML provider and `token`.
     void setTokenProvider(TokenProvider provider);
     int pendingOperations() const;
+    /// Last measured round trip to the gateway in milliseconds (fractional), -1 while unknown:
+    /// before the first `pong` of a connection and whenever the client is not connected.
+    /// Measured with the protocol's `ping` (carrying an ackId of the client's own) and the
+    /// `pong` echoing it, one probe in flight at a time, on a monotonic clock.
+    double roundTripTime() const;
+    /// Milliseconds between round-trip probes while connected (default 2000; the first probe goes
+    /// out as soon as the connection is up). 0 stops probing and sets roundTripTime to -1.
+    /// Negative values count as 0.
+    int pingInterval() const;
+    void setPingInterval(int milliseconds);
 
     /// Connects (same as active = true). Reconnects by itself until close().
     Q_INVOKABLE void open();
@@ -107,8 +119,12 @@ Q_SIGNALS:
     void errorOccurred(const QString &message, int code);
     void connected();
     void disconnected(int code, const QString &reason);
+    void roundTripTimeChanged();
+    void pingIntervalChanged();
 
 private:
+    void sendProbe();
+    void setRoundTripTime(double milliseconds);
     struct Private;
     std::unique_ptr<Private> d;
 };
