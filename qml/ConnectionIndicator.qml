@@ -6,6 +6,10 @@ Row {
     id: root
     property Client client
     property int dotSize: 12
+    /// Colour of the label; follows the palette (inherited from the window) unless set.
+    property color textColor: palette.windowText
+    /// Font of the label (default: the application font).
+    property font font
     readonly property string stateName: {
         if (!client)
             return "no client"
@@ -32,5 +36,7 @@ Row {
         objectName: "stateLabel"
         anchors.verticalCenter: parent.verticalCenter
         text: root.stateName
+        color: root.textColor
+        font: root.font
     }
 }

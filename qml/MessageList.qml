@@ -5,6 +5,17 @@ ListView {
     id: root
     // Keeps the newest message in view unless the user scrolled up.
     property bool followTail: true
+    /// Colour of the rows; follows the palette (inherited from the window) unless set.
+    property color textColor: palette.windowText
+    /// Font of the rows (default: the application font).
+    property font font
+
+    /// Shows the newest row now when following the tail and the user is not dragging the view.
+    function followTailNow() {
+        if (followTail && !moving && count > 0)
+            positionViewAtEnd()
+    }
+
     implicitWidth: 300
     implicitHeight: 200
     clip: true
@@ -14,8 +25,17 @@ ListView {
         required property var timestamp
         width: ListView.view.width
         elide: Text.ElideRight
+        color: root.textColor
+        font: root.font
         text: new Date(timestamp).toLocaleTimeString(Qt.locale(), "hh:mm:ss") + "  " + event + "  "
               + (typeof payload === "object" ? JSON.stringify(payload) : String(payload))
     }
-    onCountChanged: if (followTail && !moving) positionViewAtEnd()
+    onCountChanged: followTailNow()
+    // A bounded model at capacity removes as many rows as it inserts, so the count stays the
+    // same: follow every insertion too, once per event-loop turn, after the view has the rows.
+    Connections {
+        target: root.model && typeof root.model === "object" && root.model.rowsInserted !== undefined
+                ? root.model : null
+        function onRowsInserted() { Qt.callLater(root.followTailNow) }
+    }
 }

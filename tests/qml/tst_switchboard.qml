@@ -10,6 +10,7 @@ Item {
 
     property Channel news: null
     property Channel lobby: null
+    property Channel capped: null
 
     Gateway {
         id: gateway
@@ -45,6 +46,16 @@ Item {
         ConnectionIndicator { id: indicator; client: alice }
         MessageList { id: messageList; width: 300; height: 100; model: root.news ? root.news.messages : null }
         PresenceList { id: presenceList; width: 300; height: 100; model: root.lobby ? root.lobby.presence : null }
+        MessageList { id: tailList; width: 300; height: 60; model: root.capped ? root.capped.messages : null }
+    }
+
+    // Components inherit the palette of the item they sit in.
+    Item {
+        id: darkScope
+        palette.windowText: "#e6edf3"
+        ConnectionIndicator { id: darkIndicator }
+        MessageList { id: darkMessages }
+        PresenceList { id: darkPresence; model: 0 }
     }
 
     TestCase {
@@ -108,6 +119,100 @@ Item {
                                                    function(error) { rejected = error.status })
             tryVerify(function() { return rejected !== null })
             compare(rejected, 404)
+        }
+
+        function test_3_roundTripTime() {
+            tryCompare(alice, "state", Client.Connected, 10000)
+            compare(alice.pingInterval, 2000)
+            tryVerify(function() { return alice.roundTripTime > -1 }, 5000)
+            verify(isFinite(alice.roundTripTime))
+            compare(bob.state, Client.Closed)
+            compare(bob.roundTripTime, -1)
+            alice.pingInterval = 0
+            compare(alice.roundTripTime, -1)
+            alice.pingInterval = 2000
+            tryVerify(function() { return alice.roundTripTime > -1 }, 5000)
+            alice.active = false
+            tryCompare(alice, "state", Client.Closed)
+            compare(alice.roundTripTime, -1)
+            alice.active = true
+            tryCompare(alice, "state", Client.Connected, 10000)
+        }
+
+        // Rows of the last item the list shows, and whether the newest one is in view.
+        function newestInView(view) {
+            view.forceLayout()
+            var last = view.itemAtIndex(view.count - 1)
+            return last !== null && last.y >= view.contentY - 1
+                   && last.y + last.height <= view.contentY + view.height + 1
+        }
+
+        function test_4_messageListFollowsTailAtCapacity() {
+            tryCompare(alice, "state", Client.Connected, 10000)
+            root.capped = alice.subscribe("capped")
+            root.capped.messages.capacity = 8
+            tryCompare(root.capped, "subscribed", true)
+            for (var i = 1; i <= 8; ++i)
+                gateway.publish("capped", "n", { i: i })
+            tryCompare(root.capped, "received", 8)
+            tryCompare(tailList, "count", 8)
+            tryVerify(function() { return newestInView(tailList) })
+            // At capacity every message removes the oldest row: the count no longer changes.
+            for (var k = 9; k <= 20; ++k) {
+                gateway.publish("capped", "n", { i: k })
+                tryCompare(root.capped, "received", k)
+                tryVerify(function() { return newestInView(tailList) }, 2000, "newest row " + k + " in view")
+            }
+            compare(tailList.count, 8)
+            compare(root.capped.messages.get(7).payload.i, 20)
+
+            // Not following: the view stays where it is.
+            tailList.followTail = false
+            tailList.positionViewAtBeginning()
+            var top = tailList.contentY
+            gateway.publish("capped", "n", { i: 21 })
+            tryCompare(root.capped, "received", 21)
+            wait(0) // let a deferred follow, if any were wrongly queued, run
+            compare(tailList.contentY, top)
+            verify(!newestInView(tailList))
+        }
+
+        function test_5_colorsAndFonts() {
+            // Defaults: the palette's window text and the application font.
+            compare(indicator.textColor, indicator.palette.windowText)
+            compare(indicator.font.family, Qt.application.font.family)
+            compare(indicator.font.pointSize, Qt.application.font.pointSize)
+            verify(Qt.colorEqual(darkIndicator.textColor, "#e6edf3"))
+            verify(Qt.colorEqual(darkMessages.textColor, "#e6edf3"))
+            verify(Qt.colorEqual(darkPresence.textColor, "#e6edf3"))
+            var emptyLabel = findChild(darkPresence, "emptyLabel")
+            verify(emptyLabel.visible)
+            verify(!Qt.colorEqual(emptyLabel.color, "#e6edf3")) // dimmed
+            compare(emptyLabel.color.r, darkPresence.textColor.r)
+
+            var label = findChild(indicator, "stateLabel")
+            indicator.textColor = "#ff8800"
+            indicator.font.pixelSize = 23
+            verify(Qt.colorEqual(label.color, "#ff8800"))
+            compare(label.font.pixelSize, 23)
+
+            tryVerify(function() { return messageList.count > 0 })
+            messageList.textColor = "#00ff00"
+            messageList.font.pixelSize = 21
+            messageList.forceLayout()
+            var row = messageList.itemAtIndex(0)
+            verify(Qt.colorEqual(row.color, "#00ff00"))
+            compare(row.font.pixelSize, 21)
+
+            tryVerify(function() { return presenceList.count > 0 })
+            presenceList.textColor = "#0000ff"
+            presenceList.font.bold = true
+            presenceList.forceLayout()
+            var member = presenceList.itemAtIndex(0)
+            verify(Qt.colorEqual(member.color, "#0000ff"))
+            verify(member.font.bold)
+            darkPresence.font.pixelSize = 19
+            compare(emptyLabel.font.pixelSize, 19)
         }
     }
 }
