@@ -5,8 +5,6 @@
 #include <QCoreApplication>
 #include <QDir>
 #include <QFile>
-#include <QFont>
-#include <QGuiApplication>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QQmlApplicationEngine>
@@ -85,12 +83,6 @@ bool Dashboard::start(const DashboardOptions &options, QString &error)
             properties.insert(QStringLiteral("apiKey"), options.apiKey);
         }
     }
-
-    // Plain Text items (the Switchboard module's components) use the application font: make it
-    // readable at panel distance.
-    QFont font = QGuiApplication::font();
-    font.setPixelSize(15);
-    QGuiApplication::setFont(font);
 
     m_engine = std::make_unique<QQmlApplicationEngine>();
     // qrc:/ holds this app's module; the Switchboard module is in the build tree or installed

@@ -9,9 +9,11 @@
 #include <switchboard/qt/Client.h>
 #include <switchboard/qt/Gateway.h>
 
+#include <QColor>
 #include <QCommandLineParser>
 #include <QDir>
 #include <QElapsedTimer>
+#include <QFont>
 #include <QGuiApplication>
 #include <QQuickItem>
 #include <QQuickStyle>
@@ -254,8 +256,17 @@ void TestDashboard::remoteGateway()
     stream->setProperty("paused", false);
     QCOMPARE(stream->property("count").toInt(), 46);
 
-    // Round trip measured; stats of the gateway reach the chart.
+    // Round trip measured (the client's ping/pong figure); stats of the gateway reach the chart.
     QTRY_VERIFY_WITH_TIMEOUT(textOf(dashboard.find(QStringLiteral("roundTripLabel"))).endsWith(QStringLiteral(" ms")), kWaitMs);
+    QVERIFY(client->roundTripTime() >= 0);
+    // The module's components take the dashboard's text colour and size.
+    QObject *stateLabel = dashboard.find(QStringLiteral("stateLabel"));
+    QCOMPARE(stateLabel->property("color").value<QColor>(), QColor(QStringLiteral("#17212b")));
+    QCOMPARE(stateLabel->property("font").value<QFont>().pixelSize(), 16);
+    QObject *streamView = dashboard.find(QStringLiteral("streamView"));
+    QCOMPARE(streamView->property("textColor").value<QColor>(), QColor(QStringLiteral("#17212b")));
+    QCOMPARE(streamView->property("font").value<QFont>().pixelSize(), 16);
+    QCOMPARE(dashboard.find(QStringLiteral("rosterList"))->property("textColor").value<QColor>(), QColor(QStringLiteral("#17212b")));
     QObject *chart = dashboard.find(QStringLiteral("chartPanel"));
     QVERIFY(chart);
     QTRY_VERIFY_WITH_TIMEOUT(chart->property("sampleCount").toInt() >= 2, kWaitMs);

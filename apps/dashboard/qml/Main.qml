@@ -23,8 +23,6 @@ ApplicationWindow {
     property string selectedChannel
     property Channel openChannel: null
     property Channel rosterChannel: null
-    property int roundTripMs: -1
-    property string roundTripNote: ""
     property alias stream: streamPanel.stream
 
     width: 1280
@@ -212,34 +210,6 @@ ApplicationWindow {
         }
     }
 
-    // ---- round trip: a request answered by the server (a reply or a 404 error both count) ----
-    Timer {
-        id: pinger
-        interval: 2000
-        repeat: true
-        triggeredOnStart: true
-        running: client.state === Client.Connected
-        property int sequence: 0
-        onRunningChanged: if (!running) { window.roundTripMs = -1; window.roundTripNote = "" }
-        onTriggered: {
-            var started = Date.now()
-            var id = ++sequence
-            client.request("dashboard.ping", {}).then(function() {
-                if (id === sequence) window.roundTripMs = Date.now() - started
-            }, function(error) {
-                if (id !== sequence)
-                    return
-                // 408 timeout, 499 cancelled, 503 not connected never reached the server.
-                if (error.status === 408 || error.status === 499 || error.status === 503) {
-                    window.roundTripMs = -1
-                    window.roundTripNote = error.status === 408 ? "timeout" : "–"
-                } else {
-                    window.roundTripMs = Date.now() - started
-                }
-            })
-        }
-    }
-
     // ---- keyboard ----
     Shortcut { sequence: "Ctrl+L"; onActivated: channelPanel.list.forceActiveFocus() }
     Shortcut { sequence: "Ctrl+R"; onActivated: rosterPanel.list.forceActiveFocus() }
@@ -267,8 +237,6 @@ ApplicationWindow {
         client: client
         gateway: window.gateway
         serverUrl: window.serverUrl
-        roundTripMs: window.roundTripMs
-        roundTripNote: window.roundTripNote
         narrow: window.narrow
     }
 

@@ -28,6 +28,9 @@ Panel {
         height: parent.height
         model: root.channel && root.channel.presence ? root.channel.presence : null
         emptyText: root.channel ? "nobody here" : "open a presence- channel"
+        textColor: Theme.text
+        placeholderColor: Theme.dim
+        font.pixelSize: Theme.fontSize
         activeFocusOnTab: true
         keyNavigationEnabled: true
         highlight: Rectangle { color: roster.activeFocus ? Theme.selection : "transparent"; radius: 3 }

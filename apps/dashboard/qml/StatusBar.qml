@@ -9,9 +9,8 @@ Rectangle {
     property Client client
     property Gateway gateway
     property string serverUrl
-    /// Last measured round trip in ms (-1: none yet).
-    property int roundTripMs: -1
-    property string roundTripNote
+    /// Last measured round trip in ms (Client.roundTripTime, measured with ping/pong; -1: unknown).
+    readonly property real roundTripMs: client ? client.roundTripTime : -1
     property bool narrow: false
 
     implicitHeight: 52
@@ -42,6 +41,8 @@ Rectangle {
             objectName: "connectionIndicator"
             client: root.client
             dotSize: 16
+            textColor: Theme.text
+            font.pixelSize: Theme.fontSize
             Layout.alignment: Qt.AlignVCenter
         }
         Label {
@@ -56,7 +57,8 @@ Rectangle {
         Counter {
             label: "round trip"
             valueName: "roundTripLabel"
-            value: root.roundTripMs >= 0 ? root.roundTripMs + " ms" : (root.roundTripNote || "–")
+            value: root.roundTripMs < 0 ? "–"
+                   : (root.roundTripMs < 10 ? root.roundTripMs.toFixed(1) : Math.round(root.roundTripMs)) + " ms"
         }
         Item { Layout.fillWidth: true }
         Counter {

@@ -32,14 +32,8 @@ Panel {
         eventFilter: filter.text
     }
 
-    // MessageList follows the tail when its count changes; at capacity a batch removes as many
-    // rows as it adds, so follow every insertion too (once per batch, after the view's layout).
     Connections {
         target: streamModel
-        function onRowsInserted() {
-            if (messages.followTail && !messages.moving)
-                Qt.callLater(messages.positionViewAtEnd)
-        }
         // Channel.received changes with every message: read it once per batch instead of
         // binding to it.
         function onSeenChanged() { root.received = root.channel ? root.channel.received : 0 }
@@ -102,6 +96,8 @@ Panel {
         anchors.bottomMargin: detail.visible ? 6 : 0
         model: streamModel
         followTail: !streamModel.paused
+        textColor: Theme.text
+        font.pixelSize: Theme.fontSize
         currentIndex: -1
         activeFocusOnTab: true
         keyNavigationEnabled: true
