@@ -119,6 +119,9 @@ struct ClientSession::Impl {
     std::chrono::milliseconds pingInterval{0}; ///< from welcome; 0: no heartbeat
     std::chrono::milliseconds lastSent{0};
     std::chrono::milliseconds lastReceived{0};
+    std::uint64_t heartbeatPingId = 0;            ///< ackId of the heartbeat ping awaiting its pong
+    std::chrono::microseconds heartbeatPingAt{0}; ///< Timer::nowPrecise() when it went out
+    std::optional<std::chrono::microseconds> lastRoundTrip;
     std::string serverReason;      ///< reason of the server's `disconnect` frame, if any
     /// Expires with the session: callbacks handed to others (token provider, posted tasks) check it.
     std::shared_ptr<bool> life = std::make_shared<bool>(true);
@@ -299,7 +302,10 @@ struct ClientSession::Impl {
             scheduleHeartbeat(quietSince + pingInterval - now);
             return;
         }
-        send(json::object{{"op", "ping"}});
+        // The ackId lets the pong time the round trip too (lastRoundTrip).
+        heartbeatPingId = pending.reserveId();
+        heartbeatPingAt = timer.nowPrecise();
+        send(json::object{{"op", "ping"}, {"ackId", heartbeatPingId}});
         const auto pingedAt = now;
         heartbeatTimer = timer.start(std::max(options.pongTimeout, std::chrono::milliseconds(1)), [this, id, pingedAt] {
             heartbeatTimer = 0;
@@ -343,6 +349,7 @@ struct ClientSession::Impl {
         sessionId.clear();
         cancelTimer(connectTimer);
         cancelTimer(heartbeatTimer);
+        heartbeatPingId = 0;
         const bool retry = std::exchange(retryOnClose, false);
         const std::string why = reason.empty() ? serverReason : std::string(reason);
 
@@ -437,11 +444,13 @@ struct ClientSession::Impl {
             onReply(frame);
         else if (op == "error")
             onError(root);
+        else if (op == "pong")
+            onPong(frame);
         else if (op == "ping")
             send(json::object{{"op", "pong"}});
         else if (op == "disconnect")
             serverReason = std::string(stringField(frame, "reason"));
-        // unsubscribed, pong and ops of later protocol versions need nothing.
+        // unsubscribed and ops of later protocol versions need nothing.
     }
 
     void onWelcome(const json::value &root)
@@ -688,6 +697,23 @@ struct ClientSession::Impl {
         pending.complete(id, error, &frame);
     }
 
+    /// A pong times the ping whose ackId it echoes; one without ackId, or with one nobody waits
+    /// for (timed out, cancelled, not ours), only counted as liveness in onMessage.
+    void onPong(const json::object &frame)
+    {
+        const std::uint64_t id = ackIdOf(frame);
+        if (id == 0)
+            return;
+        if (id == heartbeatPingId) {
+            heartbeatPingId = 0;
+            lastRoundTrip = std::max(timer.nowPrecise() - heartbeatPingAt, std::chrono::microseconds(0));
+            return;
+        }
+        const PendingOperations::Kind *kind = pending.kindOf(id);
+        if (kind && *kind == PendingOperations::Kind::Ping)
+            pending.complete(id, {}, &frame);
+    }
+
     void onError(const json::value &root)
     {
         const json::object &frame = root.get_object();
@@ -769,6 +795,32 @@ struct ClientSession::Impl {
         frame["payload"] = std::move(payload);
         frame["ackId"] = id;
         send(frame);
+    }
+
+    void ping(std::function<void(std::error_code, std::chrono::microseconds)> done,
+              std::optional<std::chrono::milliseconds> timeout)
+    {
+        if (state != ClientState::Connected) {
+            if (done)
+                post([done = std::move(done)] { done(make_error_code(Error::NotConnected), std::chrono::microseconds(0)); });
+            return;
+        }
+        const auto sentAt = timer.nowPrecise();
+        std::weak_ptr<bool> alive = life;
+        // Failures (close(), lost connection) may run from the executor after the session is
+        // gone: only an answer, which arrives inside onMessage, touches the session.
+        const std::uint64_t id = pending.add(
+            PendingOperations::Kind::Ping, timeout.value_or(options.pongTimeout),
+            [this, alive, sentAt, done = std::move(done)](std::error_code error, const json::object *answer) {
+                std::chrono::microseconds rtt(0);
+                if (answer && !error && !alive.expired()) {
+                    rtt = std::max(timer.nowPrecise() - sentAt, std::chrono::microseconds(0));
+                    lastRoundTrip = rtt;
+                }
+                if (done)
+                    done(error, rtt);
+            });
+        send(json::object{{"op", "ping"}, {"ackId", id}});
     }
 
     ClientChannel &subscribe(const std::string &name, SubscribeOptions subscribeOptions)
@@ -894,6 +946,14 @@ void ClientSession::request(std::string_view topic, std::string_view jsonPayload
 {
     d->request(topic, jsonPayload, std::move(reply), timeout);
 }
+
+void ClientSession::ping(std::function<void(std::error_code, std::chrono::microseconds)> done,
+                         std::optional<std::chrono::milliseconds> timeout)
+{
+    d->ping(std::move(done), timeout);
+}
+
+std::optional<std::chrono::microseconds> ClientSession::lastRoundTrip() const { return d->lastRoundTrip; }
 
 ListenerHandle ClientSession::on(std::string_view pattern, ClientListener listener)
 {

@@ -154,6 +154,21 @@ public:
                  std::function<void(std::error_code, const boost::json::value &reply)> reply,
                  std::optional<std::chrono::milliseconds> timeout = {});
 
+    /// Measures a round trip to the gateway: sends `ping` with an ackId of its own and calls
+    /// `done` (optional) once, with the time until the `pong` echoing that ackId, or an error with
+    /// a zero duration: Timeout (no matching pong within `timeout`, default pongTimeout),
+    /// NotConnected (not Connected: from the Executor, never inside the call; or the connection
+    /// was lost meanwhile), Cancelled (close(), from the Executor). The time is taken on
+    /// Timer::nowPrecise(), so its resolution is the Timer's (whole milliseconds with a Timer
+    /// that does not override it). A pong is queued behind whatever the gateway already sends
+    /// this client, so under load the figure includes that queue. Pings are not counted by
+    /// pendingOperations().
+    void ping(std::function<void(std::error_code, std::chrono::microseconds rtt)> done = {},
+              std::optional<std::chrono::milliseconds> timeout = {});
+    /// The last round trip measured: by ping(), or by a heartbeat ping (which carries an ackId
+    /// too). Empty before the first answer; not reset by reconnects.
+    std::optional<std::chrono::microseconds> lastRoundTrip() const;
+
     /// Listeners on "channel.event" keys: patterns split on '.', '*' = one segment,
     /// '**' = one or more trailing segments (last position only). Lifecycle keys
     /// ("session.started", "error", "close") match only a listener on exactly that key. An

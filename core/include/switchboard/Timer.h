@@ -23,6 +23,10 @@ public:
     virtual void cancel(TimerId id) = 0;
     /// Monotonic time since an arbitrary epoch, for timeouts, rates and TTLs.
     virtual std::chrono::milliseconds now() const = 0;
+    /// Monotonic time with the finest resolution the implementation has, for measuring short
+    /// intervals (round trips). Its epoch need not be now()'s: compare it only with itself. The
+    /// default is now() (whole milliseconds); implementations with a finer clock override it.
+    virtual std::chrono::microseconds nowPrecise() const { return now(); }
     /// Wall-clock time in milliseconds since the Unix epoch, for message timestamps.
     virtual std::int64_t wallClockMs() const = 0;
 };
@@ -46,23 +50,37 @@ public:
         }
     }
     std::chrono::milliseconds now() const override { return m_now; }
+    std::chrono::microseconds nowPrecise() const override { return m_now + m_fraction; }
     std::int64_t wallClockMs() const override { return m_wallBase + m_now.count(); }
 
     /// Moves time forward by `by`, firing due timers in deadline order (timers they start with a
     /// deadline inside the window fire too).
-    void advance(std::chrono::milliseconds by)
+    void advance(std::chrono::milliseconds by) { advanceTo(m_now + by, m_fraction); }
+    /// advance() in microseconds: nowPrecise() moves by exactly `by`, now() by the whole
+    /// milliseconds crossed.
+    void advancePrecise(std::chrono::microseconds by)
     {
-        const auto target = m_now + by;
-        while (!m_pending.empty() && m_pending.begin()->first.due <= target) {
-            auto node = m_pending.extract(m_pending.begin());
-            m_now = node.key().due;
-            node.mapped()();
-        }
-        m_now = target;
+        const auto target = nowPrecise() + by;
+        const auto whole = std::chrono::floor<std::chrono::milliseconds>(target);
+        advanceTo(whole, target - whole);
     }
     std::size_t pendingCount() const { return m_pending.size(); }
 
 private:
+    void advanceTo(std::chrono::milliseconds target, std::chrono::microseconds fraction)
+    {
+        while (!m_pending.empty() && m_pending.begin()->first.due <= target) {
+            auto node = m_pending.extract(m_pending.begin());
+            if (node.key().due > m_now) { // a timer fires on its whole millisecond
+                m_now = node.key().due;
+                m_fraction = std::chrono::microseconds(0);
+            }
+            node.mapped()();
+        }
+        m_now = target;
+        m_fraction = fraction;
+    }
+
     struct Key {
         std::chrono::milliseconds due;
         TimerId id;
@@ -70,6 +88,7 @@ private:
     };
     std::map<Key, std::function<void()>> m_pending;
     std::chrono::milliseconds m_now{0};
+    std::chrono::microseconds m_fraction{0}; ///< nowPrecise() - now(), below 1 ms
     std::int64_t m_wallBase = 1'700'000'000'000;
     TimerId m_lastId = 0;
 };

@@ -27,6 +27,7 @@ public:
         Ack,       ///< publish waiting for `ack`
         Reply,     ///< request waiting for `reply` (its `ack` only notes that the gateway took it)
         Subscribe, ///< subscribe waiting for `subscribed`
+        Ping,      ///< round-trip ping waiting for the `pong` echoing its ackId
     };
     /// `frame` is the answering frame, or null on timeout / failure.
     using Completion = std::function<void(std::error_code, const boost::json::object *frame)>;
@@ -110,12 +111,12 @@ public:
         return out;
     }
 
-    /// Publish acks and request replies waited for (subscribe answers are not counted).
+    /// Publish acks and request replies waited for (subscribe answers and pongs are not counted).
     std::size_t waitingCount() const
     {
         std::size_t n = 0;
         for (const auto &[id, op] : m_ops)
-            n += op.kind == Kind::Subscribe ? 0 : 1;
+            n += op.kind == Kind::Ack || op.kind == Kind::Reply ? 1 : 0;
         return n;
     }
     std::size_t size() const { return m_ops.size(); }
