@@ -39,7 +39,8 @@ public:
     std::vector<std::string_view> segments() const;
 
     friend bool operator==(const Topic &, const Topic &) = default;
-    friend auto operator<=>(const Topic &, const Topic &) = default;
+    /// Orders by the text (byte-wise), for ordered containers.
+    friend bool operator<(const Topic &a, const Topic &b) noexcept { return a.m_text < b.m_text; }
 
 private:
     Topic() = default;

@@ -46,7 +46,8 @@ public:
     bool match(std::string_view topic) const noexcept;
 
     friend bool operator==(const TopicFilter &, const TopicFilter &) = default;
-    friend auto operator<=>(const TopicFilter &, const TopicFilter &) = default;
+    /// Orders by the text (byte-wise), for ordered containers.
+    friend bool operator<(const TopicFilter &a, const TopicFilter &b) noexcept { return a.m_text < b.m_text; }
 
 private:
     TopicFilter() = default;
