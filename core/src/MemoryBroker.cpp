@@ -3,11 +3,22 @@
 #include "switchboard/HistoryBuffer.h"
 #include "RandomId.h"
 
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include <algorithm>
 #include <deque>
 #include <exception>
+#include <istream>
+#include <iterator>
 #include <list>
+#include <ostream>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace switchboard {
 namespace {
@@ -21,7 +32,149 @@ using StringMap = std::unordered_map<std::string, Value, StringHash, std::equal_
 
 using PublicationPtr = std::shared_ptr<const Publication>;
 
+namespace json = boost::json;
+
+constexpr std::string_view kSnapshotFormat = "switchboard-history-snapshot";
+constexpr std::int64_t kSnapshotVersion = 1;
+
+class SnapshotErrorCategory final : public std::error_category {
+public:
+    const char *name() const noexcept override { return "switchboard.snapshot"; }
+    std::string message(int code) const override
+    {
+        switch (static_cast<SnapshotError>(code)) {
+        case SnapshotError::Unreadable: return "history snapshot could not be read";
+        case SnapshotError::NotJson: return "history snapshot is not JSON";
+        case SnapshotError::Foreign: return "not a Switchboard history snapshot";
+        case SnapshotError::Unsupported: return "history snapshot version not supported";
+        case SnapshotError::Malformed: return "history snapshot is malformed";
+        }
+        return "unknown history snapshot error";
+    }
+};
+
+/// One stream as read from a snapshot, checked but not yet applied.
+struct SnapshotStream {
+    std::string channel;
+    std::string epoch;
+    std::uint64_t top = 0;
+    std::int64_t lastActiveMs = 0; // wall clock
+    struct Entry {
+        Publication publication;
+        std::int64_t storedAtMs = 0; // wall clock
+    };
+    std::vector<Entry> entries; // consecutive offsets, oldest first
+};
+
+// Field readers: false when the field is missing or has another type or range.
+bool readString(const json::object &o, std::string_view key, std::string &out)
+{
+    const json::value *v = o.if_contains(key);
+    if (!v || !v->is_string())
+        return false;
+    out = std::string(v->get_string());
+    return true;
+}
+
+template <typename Number>
+bool readNumber(const json::object &o, std::string_view key, Number &out)
+{
+    const json::value *v = o.if_contains(key);
+    if (!v || !(v->is_int64() || v->is_uint64()))
+        return false;
+    boost::system::error_code ec;
+    out = v->to_number<Number>(ec);
+    return !ec;
+}
+
+bool readEntry(const json::value &value, SnapshotStream::Entry &entry)
+{
+    if (!value.is_object())
+        return false;
+    const json::object &o = value.get_object();
+    Publication &p = entry.publication;
+    if (!readNumber(o, "offset", p.offset) || p.offset == 0 || !readString(o, "event", p.event)
+        || !readString(o, "data", p.data) || !readNumber(o, "timestampMs", p.timestampMs)
+        || !readNumber(o, "storedAtMs", entry.storedAtMs))
+        return false;
+    if (o.contains("sender") && !readString(o, "sender", p.sender))
+        return false;
+    return true;
+}
+
+bool readStream(const json::value &value, SnapshotStream &stream)
+{
+    if (!value.is_object())
+        return false;
+    const json::object &o = value.get_object();
+    if (!readString(o, "channel", stream.channel) || stream.channel.empty() || !readString(o, "epoch", stream.epoch)
+        || stream.epoch.empty() || !readNumber(o, "top", stream.top) || !readNumber(o, "lastActiveMs", stream.lastActiveMs))
+        return false;
+    const json::value *list = o.if_contains("publications");
+    if (!list || !list->is_array())
+        return false;
+    stream.entries.reserve(list->get_array().size());
+    for (const json::value &item : list->get_array()) {
+        SnapshotStream::Entry entry;
+        if (!readEntry(item, entry))
+            return false;
+        // Offsets are consecutive and never beyond the top: HistoryBuffer relies on it.
+        if (!stream.entries.empty() && entry.publication.offset != stream.entries.back().publication.offset + 1)
+            return false;
+        if (entry.publication.offset > stream.top)
+            return false;
+        entry.publication.channel = stream.channel;
+        stream.entries.push_back(std::move(entry));
+    }
+    return stream.entries.empty() || stream.entries.back().publication.offset == stream.top;
+}
+
+/// Parses and checks a whole snapshot before anything is applied.
+std::error_code readSnapshot(std::istream &in, std::vector<SnapshotStream> &streams)
+{
+    const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    if (in.bad())
+        return SnapshotError::Unreadable;
+    boost::system::error_code ec;
+    const json::value doc = json::parse(text, ec);
+    if (ec)
+        return SnapshotError::NotJson;
+    if (!doc.is_object())
+        return SnapshotError::Foreign;
+    const json::object &root = doc.get_object();
+    std::string format;
+    if (!readString(root, "format", format) || format != kSnapshotFormat)
+        return SnapshotError::Foreign;
+    std::int64_t version = 0;
+    if (!readNumber(root, "version", version))
+        return SnapshotError::Malformed;
+    if (version != kSnapshotVersion)
+        return SnapshotError::Unsupported;
+    const json::value *list = root.if_contains("streams");
+    if (!list || !list->is_array())
+        return SnapshotError::Malformed;
+    std::unordered_set<std::string_view> seen;
+    streams.reserve(list->get_array().size());
+    for (const json::value &item : list->get_array()) {
+        SnapshotStream stream;
+        if (!readStream(item, stream))
+            return SnapshotError::Malformed;
+        streams.push_back(std::move(stream));
+    }
+    for (const SnapshotStream &stream : streams) {
+        if (!seen.insert(stream.channel).second)
+            return SnapshotError::Malformed; // one stream per channel
+    }
+    return {};
+}
+
 } // namespace
+
+const std::error_category &snapshotErrorCategory() noexcept
+{
+    static const SnapshotErrorCategory category;
+    return category;
+}
 
 struct MemoryBroker::Impl {
     struct Stream {
@@ -337,6 +490,130 @@ std::uint64_t MemoryBroker::handlerErrors() const
 std::size_t MemoryBroker::streamCount() const
 {
     return d->streams.size();
+}
+
+SnapshotStats MemoryBroker::saveSnapshot(std::ostream &out)
+{
+    SnapshotStats stats;
+    // Monotonic storage times become wall clock: the monotonic epoch dies with the process.
+    const auto nowMono = d->timer.now();
+    const std::int64_t nowWall = d->timer.wallClockMs();
+    const auto toWall = [&](std::chrono::milliseconds mono) { return nowWall - (nowMono - mono).count(); };
+    json::array streams;
+    streams.reserve(d->streams.size());
+    // Least recently active first, so that a load rebuilds the same eviction order.
+    for (auto name = d->recent.begin(); name != d->recent.end();) {
+        auto it = d->streams.find(*name);
+        ++name; // expire() may erase the current name
+        if (!d->expire(it))
+            continue;
+        const Impl::Stream &stream = it->second;
+        json::array publications;
+        publications.reserve(stream.buffer.size());
+        for (std::size_t i = 0; i < stream.buffer.size(); ++i) {
+            const HistoryBuffer::Entry &entry = stream.buffer.at(i);
+            const Publication &p = *entry.publication;
+            json::object item;
+            item["offset"] = p.offset;
+            item["event"] = p.event;
+            item["data"] = p.data; // JSON text kept verbatim, as a string
+            item["timestampMs"] = p.timestampMs;
+            item["storedAtMs"] = toWall(entry.storedAt);
+            if (!p.sender.empty())
+                item["sender"] = p.sender;
+            publications.push_back(std::move(item));
+        }
+        stats.publications += publications.size();
+        json::object object;
+        object["channel"] = it->first;
+        object["epoch"] = stream.epoch;
+        object["top"] = stream.top;
+        object["lastActiveMs"] = toWall(stream.lastActive);
+        object["publications"] = std::move(publications);
+        streams.push_back(std::move(object));
+    }
+    stats.streams = streams.size();
+    json::object root;
+    root["format"] = kSnapshotFormat;
+    root["version"] = kSnapshotVersion;
+    root["savedAtMs"] = nowWall;
+    root["streams"] = std::move(streams);
+    out << json::serialize(root) << '\n';
+    return stats;
+}
+
+SnapshotStats MemoryBroker::loadSnapshot(std::istream &in, std::error_code &error)
+{
+    SnapshotStats stats;
+    // Whatever happens, the streams held before are gone: the broker shows the snapshot or
+    // nothing, never a mix.
+    while (!d->streams.empty())
+        d->eraseStream(d->streams.begin());
+    std::vector<SnapshotStream> streams;
+    error = readSnapshot(in, streams);
+    if (error)
+        return stats;
+
+    const auto nowMono = d->timer.now();
+    const std::int64_t nowWall = d->timer.wallClockMs();
+    // Age by the wall clock; a time in the future (clock stepped back) counts as now.
+    const auto age = [&](std::int64_t wallMs) { return std::chrono::milliseconds(std::max<std::int64_t>(0, nowWall - wallMs)); };
+    // What the current rules keep of each stream.
+    struct Kept {
+        SnapshotStream *saved;
+        HistoryRule rule;
+        std::vector<SnapshotStream::Entry>::iterator first; // oldest entry kept
+    };
+    std::vector<Kept> kept;
+    kept.reserve(streams.size());
+    for (SnapshotStream &saved : streams) {
+        const HistoryRule rule = d->options.history.ruleFor(saved.channel);
+        if (rule.size == 0) {
+            ++stats.droppedStreams;
+            stats.expiredPublications += saved.entries.size();
+            continue;
+        }
+        const auto expired = [&](std::int64_t wallMs) { return rule.ttl.count() > 0 && age(wallMs) >= rule.ttl; };
+        // Keep the newest `rule.size` entries that are still within the TTL (storage times grow
+        // with offsets, so the kept ones are a suffix).
+        auto first = saved.entries.begin();
+        if (saved.entries.size() > rule.size)
+            first = saved.entries.end() - static_cast<std::ptrdiff_t>(rule.size);
+        first = std::find_if(first, saved.entries.end(), [&](const SnapshotStream::Entry &e) { return !expired(e.storedAtMs); });
+        stats.expiredPublications += static_cast<std::size_t>(first - saved.entries.begin());
+        if (first == saved.entries.end() && expired(saved.lastActiveMs)) {
+            ++stats.droppedStreams; // expired entirely: the channel starts a new epoch
+            continue;
+        }
+        kept.push_back(Kept{&saved, rule, first});
+    }
+    // Least recently active first: with more streams than maxStreams the oldest are left out,
+    // and the LRU list comes out in the saved order.
+    std::stable_sort(kept.begin(), kept.end(),
+                     [](const Kept &a, const Kept &b) { return a.saved->lastActiveMs < b.saved->lastActiveMs; });
+    const std::size_t maxStreams = d->options.history.maxStreams;
+    const std::size_t over = maxStreams > 0 && kept.size() > maxStreams ? kept.size() - maxStreams : 0;
+    for (std::size_t i = 0; i < over; ++i) {
+        ++stats.droppedStreams;
+        stats.expiredPublications += static_cast<std::size_t>(kept[i].saved->entries.end() - kept[i].first);
+    }
+    for (auto k = kept.begin() + static_cast<std::ptrdiff_t>(over); k != kept.end(); ++k) {
+        SnapshotStream &saved = *k->saved;
+        Impl::Stream stream{std::move(saved.epoch), saved.top, k->rule.ttl, HistoryBuffer(k->rule.size), {},
+                            nowMono - age(saved.lastActiveMs)};
+        for (auto e = k->first; e != saved.entries.end(); ++e) {
+            stream.buffer.push(std::make_shared<const Publication>(std::move(e->publication)), nowMono - age(e->storedAtMs));
+            ++stats.publications;
+        }
+        auto [it, inserted] = d->streams.try_emplace(std::move(saved.channel), std::move(stream));
+        d->recent.push_back(it->first);
+        it->second.lru = std::prev(d->recent.end());
+        if (k->rule.ttl.count() > 0)
+            ++d->streamsWithTtl;
+        ++stats.streams;
+    }
+    d->armSweep();
+    return stats;
 }
 
 } // namespace switchboard

@@ -10,10 +10,33 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <iosfwd>
 #include <memory>
 #include <string_view>
+#include <system_error>
 
 namespace switchboard {
+
+/// Why MemoryBroker::loadSnapshot() rejected its input.
+enum class SnapshotError : int {
+    Unreadable = 1, ///< the stream failed before its end
+    NotJson,        ///< the text is not JSON
+    Foreign,        ///< valid JSON, but not a Switchboard history snapshot
+    Unsupported,    ///< a snapshot of a format version this build does not read
+    Malformed,      ///< a snapshot with a missing or mistyped field, or inconsistent offsets
+};
+const std::error_category &snapshotErrorCategory() noexcept;
+inline std::error_code make_error_code(SnapshotError e) noexcept { return {static_cast<int>(e), snapshotErrorCategory()}; }
+
+/// What a snapshot held (save) or what was restored from it (load).
+struct SnapshotStats {
+    std::size_t streams = 0;
+    std::size_t publications = 0;
+    /// Load only: publications past their TTL or beyond the channel's size, and whole streams
+    /// that expired or whose channel keeps no history under the current rules.
+    std::size_t expiredPublications = 0;
+    std::size_t droppedStreams = 0;
+};
 
 struct MemoryBrokerOptions {
     HistoryOptions history;
@@ -69,9 +92,29 @@ public:
     /// Streams currently held.
     std::size_t streamCount() const;
 
+    /// Writes every stream (channel, epoch, top offset, last activity) and its retained
+    /// publications with their storage times to `out` as one JSON document (format
+    /// `switchboard-history-snapshot`, version 1; docs/core.md). Times are written as wall clock
+    /// so that TTLs keep running while no process holds the history. Expired publications are
+    /// dropped first. Binary publications are never in history, so never in a snapshot. Check
+    /// `out` for write errors afterwards.
+    SnapshotStats saveSnapshot(std::ostream &out);
+    /// Replaces every held stream with the streams of a snapshot read from `in`. The current
+    /// history rules apply: a channel that no longer keeps history is skipped; publications
+    /// stored longer ago (wall clock) than the channel's TTL, or beyond its size, are dropped;
+    /// a stream left with no publication whose last activity is older than the TTL is skipped,
+    /// so its channel gets a new epoch as usual. Kept streams keep their epoch and offsets:
+    /// a subscriber recovering from a position taken before the snapshot gets exactly the gap.
+    /// On error (`error` set, SnapshotError) the broker holds no stream at all. Subscriptions
+    /// are not touched and nothing is delivered.
+    SnapshotStats loadSnapshot(std::istream &in, std::error_code &error);
+
 private:
     struct Impl;
     std::unique_ptr<Impl> d;
 };
 
 } // namespace switchboard
+
+template <>
+struct std::is_error_code_enum<switchboard::SnapshotError> : std::true_type {};
