@@ -36,6 +36,7 @@ public:
     Hub &hub() { return *m_hub; }
     ServerProtocol &protocol() { return *m_protocol; }
     Timer &timer() { return m_timer; }
+    MemoryBroker &broker() { return m_broker; }
 
 private:
     std::mutex m_mutex;

@@ -18,7 +18,9 @@
 
 #include <atomic>
 #include <csignal>
+#include <fcntl.h>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <thread>
 #include <unistd.h>
@@ -49,6 +51,18 @@ std::filesystem::path findStaticDir(const GatewayConfig &c)
     return {};
 }
 
+/// Flushes a written file to disk, so that the rename that follows never exposes a file whose
+/// content is still only in the page cache.
+bool syncFile(const std::filesystem::path &path)
+{
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    const bool ok = ::fsync(fd) == 0;
+    ::close(fd);
+    return ok;
+}
+
 } // namespace
 
 struct Gateway::Impl {
@@ -76,6 +90,74 @@ struct Gateway::Impl {
             }
             context.tls = &*tls;
         }
+    }
+
+    /// Restores the history snapshot, if one is configured and exists, and removes the file. A
+    /// snapshot that cannot be used is moved aside (FILE.rejected) and the gateway starts with
+    /// empty history.
+    void loadHistory()
+    {
+        if (config.historySnapshot.empty())
+            return;
+        const std::filesystem::path path(config.historySnapshot);
+        std::error_code fsError;
+        if (!std::filesystem::exists(path, fsError)) {
+            log::info("history snapshot ", path.string(), " does not exist yet: starting with empty history");
+            return;
+        }
+        std::ifstream file(path, std::ios::binary);
+        std::error_code error;
+        SnapshotStats stats;
+        if (!file)
+            error = SnapshotError::Unreadable;
+        else
+            stats = core.locked([&] { return core.broker().loadSnapshot(file, error); });
+        if (error) {
+            const std::filesystem::path aside = path.string() + ".rejected";
+            std::filesystem::rename(path, aside, fsError);
+            log::warn("history snapshot ", path.string(), " not loaded (", error.message(), "), moved to ",
+                      aside.string(), ": starting with empty history");
+            return;
+        }
+        log::info("history snapshot loaded from ", path.string(), ": ", stats.streams, " streams, ", stats.publications,
+                  " publications (", stats.droppedStreams, " streams and ", stats.expiredPublications,
+                  " publications expired or no longer kept)");
+        // Consumed: if this process dies without a graceful shutdown, the next start must not
+        // restore this older state under the same epochs (offsets published since would be
+        // reused for other publications); it starts with new epochs instead.
+        std::filesystem::remove(path, fsError);
+        if (fsError)
+            log::warn("history snapshot ", path.string(), " could not be removed after loading: ", fsError.message());
+    }
+
+    /// Writes the history snapshot: to FILE.tmp first, synced, then renamed over FILE, so a
+    /// crash mid-write leaves the previous snapshot intact.
+    void saveHistory()
+    {
+        if (config.historySnapshot.empty())
+            return;
+        const std::filesystem::path path(config.historySnapshot);
+        const std::filesystem::path temp = path.string() + ".tmp";
+        SnapshotStats stats;
+        bool written = false;
+        {
+            std::ofstream file(temp, std::ios::binary | std::ios::trunc);
+            if (file) {
+                stats = core.locked([&] { return core.broker().saveSnapshot(file); });
+                file.close();
+                written = !file.fail();
+            }
+        }
+        std::error_code fsError;
+        if (written && syncFile(temp))
+            std::filesystem::rename(temp, path, fsError);
+        if (!written || fsError) {
+            std::filesystem::remove(temp, fsError);
+            log::error("history snapshot could not be written to ", path.string());
+            return;
+        }
+        log::info("history snapshot saved to ", path.string(), ": ", stats.streams, " streams, ", stats.publications,
+                  " publications");
     }
 
     void beginShutdown()
@@ -123,6 +205,7 @@ struct Gateway::Impl {
 Gateway::Gateway(GatewayConfig config) : d(std::make_unique<Impl>(std::move(config)))
 {
     log::setLevel(d->config.logLevel);
+    d->loadHistory();
 }
 
 Gateway::~Gateway() = default;
@@ -154,6 +237,8 @@ int Gateway::run()
     d->ioc.run();
     for (auto &t : threads)
         t.join();
+    // Every session is closed and drained (or the drain deadline passed): history is final.
+    d->saveHistory();
     log::info("stopped");
     return 0;
 }

@@ -139,6 +139,7 @@ void applyJsonConfig(GatewayConfig &c, std::string_view jsonText)
         else if (key == "logLevel") c.logLevel = parseLogLevel(text(v, k));
         else if (key == "static") c.staticDir = text(v, k);
         else if (key == "drainTimeoutMs") c.drainTimeout = std::chrono::milliseconds(number<std::int64_t>(v, k));
+        else if (key == "historySnapshot") c.historySnapshot = text(v, k);
         else if (key == "sseHeartbeatSeconds") c.sseHeartbeat = std::chrono::seconds(number<std::int64_t>(v, k));
         else throw std::runtime_error("unknown config key '" + key + "'");
     }
@@ -172,7 +173,8 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         ("io-threads", po::value<unsigned>()->value_name("N"), "I/O threads (default: hardware concurrency)")
         ("log-level", po::value<std::string>()->value_name("LEVEL"), "trace, debug, info (default), warn, error, off")
         ("static", po::value<std::string>()->value_name("DIR"), "static files served at / (default: web/ next to the binary, or ../share/switchboard/web)")
-        ("drain-timeout", po::value<unsigned>()->value_name("MS"), "shutdown: time to flush outboxes before exit (default 5000)");
+        ("drain-timeout", po::value<unsigned>()->value_name("MS"), "shutdown: time to flush outboxes before exit (default 5000)")
+        ("history-snapshot", po::value<std::string>()->value_name("FILE"), "keep history across restarts: load FILE at start if it exists, write it on SIGTERM/SIGINT after draining (default: none)");
     // clang-format on
     (void)d;
     ConfigParse result;
@@ -186,7 +188,8 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         return result;
     }
     if (vm.count("help")) {
-        out << opts << "\nSignals: SIGTERM/SIGINT stop accepting, close sessions with 3000, drain, exit 0.\n";
+        out << opts << "\nSignals: SIGTERM/SIGINT stop accepting, close sessions with 3000, drain, write the history\n"
+               "snapshot (with --history-snapshot), exit 0.\n";
         return result;
     }
     GatewayConfig c;
@@ -235,6 +238,7 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         if (vm.count("io-threads")) c.ioThreads = vm["io-threads"].as<unsigned>();
         if (vm.count("log-level")) c.logLevel = parseLogLevel(vm["log-level"].as<std::string>());
         str("static", c.staticDir);
+        str("history-snapshot", c.historySnapshot);
         if (vm.count("drain-timeout")) c.drainTimeout = std::chrono::milliseconds(vm["drain-timeout"].as<unsigned>());
         if (c.tlsCertificate.empty() != c.tlsKey.empty())
             throw std::invalid_argument("TLS needs both a certificate and a key");
