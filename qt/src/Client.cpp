@@ -13,11 +13,9 @@
 #include <QQmlEngine>
 #include <QTimer>
 
-#include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
 #include <algorithm>
-#include <charconv>
 #include <string>
 #include <unordered_map>
 
@@ -53,85 +51,46 @@ std::string utf8(const QString &text)
     return text.toStdString();
 }
 
-// Round-trip probes are `ping` frames whose ackId is this prefix and a sequence number.
-constexpr std::string_view kProbePrefix = "rtt-";
-
-// The probe number a `pong` frame echoes, 0 for any other frame. Message frames are told apart
-// without parsing: a pong carrying a probe id is short and names both "pong" and the prefix.
-std::uint64_t probeIdOfPong(std::string_view bytes)
-{
-    if (bytes.size() > 96 || bytes.find("pong") == std::string_view::npos
-        || bytes.find(kProbePrefix) == std::string_view::npos)
-        return 0;
-    boost::system::error_code error;
-    const boost::json::value frame = boost::json::parse(boost::json::string_view(bytes.data(), bytes.size()), error);
-    const auto *object = frame.if_object();
-    if (error || !object)
-        return 0;
-    const auto *op = object->if_contains("op");
-    const auto *ackId = object->if_contains("ackId");
-    if (!op || !op->is_string() || op->get_string() != "pong" || !ackId || !ackId->is_string())
-        return 0;
-    const std::string_view id(ackId->get_string().data(), ackId->get_string().size());
-    if (!id.starts_with(kProbePrefix))
-        return 0;
-    std::uint64_t number = 0;
-    const auto [end, ec] = std::from_chars(id.data() + kProbePrefix.size(), id.data() + id.size(), number);
-    return ec == std::errc() && end == id.data() + id.size() ? number : 0;
-}
-
-// Sits between the session and the socket: everything passes through unchanged, and every frame
-// received is also shown to `onFrame` (after the session had it, so the session is never
-// starved by what the observer does).
-class ObservedTransport final : public ClientTransport, private ClientTransportListener
+// QtTimer plus a clock fine enough for round trips on loopback: nowPrecise() comes from a
+// QElapsedTimer in microseconds (QtTimer's now() counts whole milliseconds).
+class ClientTimer final : public Timer
 {
 public:
-    explicit ObservedTransport(ClientTransport &inner) : m_inner(inner) { m_inner.setListener(this); }
-    ~ObservedTransport() override { m_inner.setListener(nullptr); }
+    ClientTimer() { m_clock.start(); }
 
-    std::function<void(std::string_view bytes)> onFrame;
-
-    void setListener(ClientTransportListener *listener) override { m_listener = listener; }
-    void open(const std::string &url) override { m_inner.open(url); }
-    void sendText(std::string_view text) override { m_inner.sendText(text); }
-    void close(std::uint16_t code, std::string_view reason) override { m_inner.close(code, reason); }
+    TimerId start(std::chrono::milliseconds delay, std::function<void()> callback) override
+    {
+        return m_timer.start(delay, std::move(callback));
+    }
+    void cancel(TimerId id) override { m_timer.cancel(id); }
+    std::chrono::milliseconds now() const override { return m_timer.now(); }
+    std::chrono::microseconds nowPrecise() const override
+    {
+        return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::nanoseconds(m_clock.nsecsElapsed()));
+    }
+    std::int64_t wallClockMs() const override { return m_timer.wallClockMs(); }
 
 private:
-    void onTransportOpen() override
-    {
-        if (m_listener)
-            m_listener->onTransportOpen();
-    }
-    void onTransportMessage(std::string_view bytes, bool binary) override
-    {
-        if (m_listener)
-            m_listener->onTransportMessage(bytes, binary);
-        if (!binary && onFrame)
-            onFrame(bytes);
-    }
-    void onTransportClosed(std::uint16_t code, std::string_view reason) override
-    {
-        if (m_listener)
-            m_listener->onTransportClosed(code, reason);
-    }
-
-    ClientTransport &m_inner;
-    ClientTransportListener *m_listener = nullptr;
+    qtws::QtTimer m_timer;
+    QElapsedTimer m_clock;
 };
+
+// How long a round-trip probe waits for its pong. A slow answer (the pong queued behind a
+// backlog) still gives its true figure; a probe lost for longer is dropped and the next goes out.
+constexpr std::chrono::milliseconds kProbeTimeout{60'000};
 
 } // namespace
 
 struct Client::Private {
     // Declaration order is destruction order in reverse: the session goes first.
     qtws::QtExecutor executor;
-    qtws::QtTimer timer;
+    ClientTimer timer;
     QtClientTransport transport;
-    ObservedTransport observed{transport};
     std::unique_ptr<ClientSession> session;
 
-    // Round-trip probes: one in flight at a time (probeInFlight is its number, 0 for none).
+    // Round-trip probes (ClientSession::ping): one in flight at a time (probeInFlight is its
+    // number, 0 for none).
     QTimer pingTimer;
-    QElapsedTimer probeClock;
     int pingInterval = 2000;
     double roundTripTime = -1;
     std::uint64_t probeSequence = 0;
@@ -158,16 +117,7 @@ struct Client::Private {
 
 Client::Client(QObject *parent) : QObject(parent), d(std::make_unique<Private>())
 {
-    d->session = std::make_unique<ClientSession>(d->observed, d->executor, d->timer);
-    d->observed.onFrame = [this](std::string_view bytes) {
-        if (d->probeInFlight == 0 || d->state != Connected)
-            return;
-        const std::uint64_t id = probeIdOfPong(bytes);
-        if (id == 0 || id != d->probeInFlight)
-            return;
-        d->probeInFlight = 0;
-        setRoundTripTime(static_cast<double>(d->probeClock.nsecsElapsed()) / 1e6);
-    };
+    d->session = std::make_unique<ClientSession>(d->transport, d->executor, d->timer);
     connect(&d->pingTimer, &QTimer::timeout, this, &Client::sendProbe);
     d->session->setTokenProvider([this](std::function<void(std::string)> deliver) {
         if (d->cppTokenProvider) {
@@ -339,13 +289,19 @@ void Client::sendProbe()
     // gives the true (long) round trip.
     if (d->state != Connected || d->probeInFlight != 0)
         return;
-    d->probeInFlight = ++d->probeSequence;
-    std::string frame = R"({"op":"ping","ackId":")";
-    frame.append(kProbePrefix);
-    frame.append(std::to_string(d->probeInFlight));
-    frame.append(R"("})");
-    d->probeClock.start();
-    d->transport.sendText(frame);
+    const std::uint64_t probe = ++d->probeSequence;
+    d->probeInFlight = probe;
+    QPointer<Client> self(this);
+    d->session->ping(
+        [self, probe](std::error_code error, std::chrono::microseconds rtt) {
+            // Answers to probes of an earlier connection (or of a switched-off interval) are stale.
+            if (!self || self->d->probeInFlight != probe)
+                return;
+            self->d->probeInFlight = 0;
+            if (!error)
+                self->setRoundTripTime(static_cast<double>(rtt.count()) / 1000.0);
+        },
+        kProbeTimeout);
 }
 
 void Client::classBegin()

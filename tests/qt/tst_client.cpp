@@ -12,8 +12,10 @@
 
 #include <QElapsedTimer>
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
+#include <vector>
 
 using namespace switchboard;
 using namespace switchboard::qt;
@@ -293,11 +295,19 @@ private Q_SLOTS:
         qInfo("first round trip on 127.0.0.1: %.3f ms", first);
 
         // Shorter interval: probes keep coming, each one a fresh measurement.
+        std::vector<double> figures{first};
+        const QMetaObject::Connection collect = QObject::connect(
+            c.get(), &Client::roundTripTimeChanged, c.get(), [&] { figures.push_back(c->roundTripTime()); });
         QSignalSpy intervalChanges(c.get(), &Client::pingIntervalChanged);
         c->setPingInterval(10);
         QCOMPARE(intervalChanges.count(), 1);
         QTRY_VERIFY_WITH_TIMEOUT(changes.count() >= 6, 5000);
         QVERIFY(c->roundTripTime() >= 0 && std::isfinite(c->roundTripTime()));
+        // Microsecond resolution, not whole milliseconds: loopback figures have fractions.
+        QVERIFY(std::any_of(figures.begin(), figures.end(), [](double ms) { return ms != std::floor(ms); }));
+        qInfo("round trips on 127.0.0.1: %d figures, min %.3f ms, max %.3f ms", int(figures.size()),
+              *std::min_element(figures.begin(), figures.end()), *std::max_element(figures.begin(), figures.end()));
+        QObject::disconnect(collect);
 
         // 0 switches probing off and forgets the figure; a positive interval probes at once.
         c->setPingInterval(0);

@@ -73,8 +73,8 @@ public:
     int pendingOperations() const;
     /// Last measured round trip to the gateway in milliseconds (fractional), -1 while unknown:
     /// before the first `pong` of a connection and whenever the client is not connected.
-    /// Measured with the protocol's `ping` (carrying an ackId of the client's own) and the
-    /// `pong` echoing it, one probe in flight at a time, on a monotonic clock.
+    /// Measured with ClientSession::ping() (a `ping` with an ackId, timed to the `pong` echoing
+    /// it), one probe in flight at a time, on a monotonic clock of microsecond resolution.
     double roundTripTime() const;
     /// Milliseconds between round-trip probes while connected (default 2000; the first probe goes
     /// out as soon as the connection is up). 0 stops probing and sets roundTripTime to -1.
