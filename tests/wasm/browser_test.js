@@ -8,7 +8,10 @@
 //   2. a message published from one page's publish box arrives in the other page
 //   3. a publish through the gateway's HTTP API appears in both pages
 //   4. request() to a topic without handler rejects with the gateway's error
-//   5. the gateway is stopped and restarted: both pages reconnect, rejoin presence, publish again
+//   5. the gateway is stopped and restarted with --history-snapshot while the pages are cut off;
+//      messages published before the stop and after the new start (before the pages can be
+//      back) are recovered once each, in order, with recovered true; presence is rejoined and
+//      publishing works again
 //   6. the network drops (relay cuts every connection) while the HTTP API publishes: the pages
 //      reconnect and recover what was published meanwhile, once each and in order
 //   then a client with an asynchronous tokenProvider joins presence, and close() rejects what
@@ -75,12 +78,13 @@ function token(sub, name) {
 
 const gateways = new Set();
 
-function startGateway() {
+function startGateway(extraArgs = []) {
   return new Promise((resolve, reject) => {
     const child = spawn(args.gateway, [
       '--listen', '127.0.0.1', '--port', '0', '--static', args.web,
       '--api-key', API_KEY, '--token-secret', TOKEN_SECRET,
       '--drain-timeout', '500', '--io-threads', '1', '--log-level', 'warn',
+      ...extraArgs,
     ], { stdio: ['ignore', 'pipe', 'pipe'] });
     gateways.add(child);
     let out = '';
@@ -193,9 +197,17 @@ const messageShown = (page, text) =>
 
 // ---------------------------------------------------------------------------------------------
 
+// The texts of the page's message list that start with `prefix`, in display order.
+const shownTexts = (page, prefix) => page.evaluate((p) =>
+  [...document.querySelectorAll('#messages li .text')].map((el) => el.textContent).filter((t) => t.startsWith(p)), prefix);
+
 async function run() {
   fs.mkdirSync(artifactsDir, { recursive: true });
-  let gateway = await startGateway();
+  // History survives the restart of step 5 through this snapshot file.
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-gateway-'));
+  tempDirs.push(stateDir);
+  const snapshotArgs = ['--history-snapshot', path.join(stateDir, 'history.json')];
+  let gateway = await startGateway(snapshotArgs);
   const relay = await startRelay();
   relay.target = gateway.port;
 
@@ -222,6 +234,17 @@ async function run() {
     ch.on('presence:join', (m) => window.presenceLog.push('join:' + m.id));
     ch.on('presence:leave', (m) => window.presenceLog.push('leave:' + m.id));
   });
+  // Each page records the `recovered` flag of every (re)subscribe to the channel, so a step can
+  // check the resubscribe it caused, not an earlier one.
+  for (const page of [alice.page, bob.page]) {
+    await page.evaluate((c) => {
+      window.resubscribes = [];
+      window.switchboardClient.channel(c).on('subscription:state', (s) => {
+        if (s.subscribed) window.resubscribes.push(s.recovered);
+      });
+    }, CHANNEL);
+  }
+  const resubscribesOf = (page) => page.evaluate(() => window.resubscribes.splice(0));
 
   // 2. A publish from one page arrives in the other.
   await alice.page.fill('#data', 'hello from alice');
@@ -257,23 +280,51 @@ async function run() {
   await waitFor(alice.page, () => window.newsLog.includes('extra'), undefined, 'news headline');
   check(true, 'a channel subscribed through the JavaScript API receives its events');
 
-  // 5. The gateway is stopped and a new one started: both pages reconnect, resubscribe, rejoin
-  // the presence channel, and publishing works again. (The in-memory engine starts new streams,
-  // so nothing from before the restart can be recovered; see step 6 for recovery.)
+  // 5. The gateway restarts with --history-snapshot, and what was published meanwhile is
+  // recovered. The gap must be certain, not a race with the pages' reconnect backoff: the relay
+  // first refuses new connections and cuts the open ones, so from then on no page can be
+  // connected until the test lets it. While the pages are away: two publishes to the old
+  // gateway, SIGTERM (it drains and writes the snapshot), a new gateway on the same file, and
+  // two publishes to it. Only then does the relay point at the new gateway and let the pages in.
+  // Every one of the four messages can reach a page only through recovery on resubscribe.
   relay.held = true;
-  const exitCode = await stopGateway(gateway);
-  check(exitCode === 0, 'gateway stopped cleanly (exit ' + exitCode + ')');
+  relay.dropAll();
   const reconnecting = (page, who) => waitFor(page,
     () => ['reconnecting', 'connecting'].includes(document.querySelector('#state').dataset.state), undefined, who + ' reconnecting');
   await reconnecting(alice.page, 'alice');
   await reconnecting(bob.page, 'bob');
-  check(true, 'both pages noticed the gateway going away and are reconnecting');
-  gateway = await startGateway();
+  check(true, 'both pages are cut off and reconnecting');
+  for (const page of [alice.page, bob.page]) await resubscribesOf(page);
+  let beforeStop;
+  for (const text of ['restart: before stop one', 'restart: before stop two'])
+    beforeStop = (await httpPublish(gateway.port, { channel: CHANNEL, event: 'announcement', data: { text } })).publications[0];
+  const exitCode = await stopGateway(gateway);
+  check(exitCode === 0, 'gateway stopped cleanly (exit ' + exitCode + ')');
+  check(fs.existsSync(snapshotArgs[1]), 'the gateway wrote its history snapshot on SIGTERM');
+  gateway = await startGateway(snapshotArgs);
+  const afterStart = [];
+  for (const text of ['restart: after start one', 'restart: after start two']) {
+    const r = await httpPublish(gateway.port, { channel: CHANNEL, event: 'announcement', data: { text } });
+    afterStart.push(r.publications[0]);
+  }
+  // The restored stream goes on: same epoch, offsets continuing (not 1 and 2 of a new stream).
+  check(afterStart[0].epoch === beforeStop.epoch && afterStart[0].offset === beforeStop.offset + 1 &&
+        afterStart[1].offset === beforeStop.offset + 2,
+        'the restarted gateway continues the stream from the snapshot: ' + JSON.stringify([beforeStop, ...afterStart]));
   relay.target = gateway.port;
   relay.held = false;
   await stateIs(alice.page, 'connected');
   await stateIs(bob.page, 'connected');
   check(true, 'both pages reconnected to the restarted gateway');
+  const expected = ['restart: before stop one', 'restart: before stop two', 'restart: after start one', 'restart: after start two'];
+  for (const page of [alice.page, bob.page]) {
+    await messageShown(page, 'restart: after start two');
+    const shown = await shownTexts(page, 'restart: ');
+    check(JSON.stringify(shown) === JSON.stringify(expected),
+          'messages published around the restart are recovered once each, in order: ' + JSON.stringify(shown));
+    const flags = await resubscribesOf(page);
+    check(JSON.stringify(flags) === '[true]', 'the resubscribe after the restart reports recovered: ' + JSON.stringify(flags));
+  }
   await rosterIs(alice.page, ['alice', 'bob']);
   await rosterIs(bob.page, ['alice', 'bob']);
   check(true, 'the presence roster is rebuilt after the restart');
@@ -295,12 +346,13 @@ async function run() {
   await stateIs(bob.page, 'connected');
   for (const page of [alice.page, bob.page]) {
     await messageShown(page, 'missed two');
-    const texts = await page.evaluate(() => [...document.querySelectorAll('#messages li .text')].map((el) => el.textContent));
-    const missed = texts.filter((t) => t.startsWith('missed '));
+    const missed = await shownTexts(page, 'missed ');
     check(JSON.stringify(missed) === JSON.stringify(['missed one', 'missed two']),
           'messages published while away are recovered once each, in order: ' + JSON.stringify(missed));
     const recovered = await page.evaluate((c) => window.switchboardClient.channel(c).recovered, CHANNEL);
     check(recovered === true, 'the channel reports recovered after resubscribing');
+    const flags = await resubscribesOf(page);
+    check(JSON.stringify(flags) === '[true]', 'the resubscribe after the network drop reports recovered: ' + JSON.stringify(flags));
   }
 
   const shot = path.join(artifactsDir, 'browser-client.png');
