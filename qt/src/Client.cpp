@@ -7,7 +7,6 @@
 #include <switchboard/qtws/QtExecutor.h>
 #include <switchboard/qtws/QtTimer.h>
 
-#include <QElapsedTimer>
 #include <QJSEngine>
 #include <QPointer>
 #include <QQmlEngine>
@@ -51,30 +50,6 @@ std::string utf8(const QString &text)
     return text.toStdString();
 }
 
-// QtTimer plus a clock fine enough for round trips on loopback: nowPrecise() comes from a
-// QElapsedTimer in microseconds (QtTimer's now() counts whole milliseconds).
-class ClientTimer final : public Timer
-{
-public:
-    ClientTimer() { m_clock.start(); }
-
-    TimerId start(std::chrono::milliseconds delay, std::function<void()> callback) override
-    {
-        return m_timer.start(delay, std::move(callback));
-    }
-    void cancel(TimerId id) override { m_timer.cancel(id); }
-    std::chrono::milliseconds now() const override { return m_timer.now(); }
-    std::chrono::microseconds nowPrecise() const override
-    {
-        return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::nanoseconds(m_clock.nsecsElapsed()));
-    }
-    std::int64_t wallClockMs() const override { return m_timer.wallClockMs(); }
-
-private:
-    qtws::QtTimer m_timer;
-    QElapsedTimer m_clock;
-};
-
 // How long a round-trip probe waits for its pong. A slow answer (the pong queued behind a
 // backlog) still gives its true figure; a probe lost for longer is dropped and the next goes out.
 constexpr std::chrono::milliseconds kProbeTimeout{60'000};
@@ -84,7 +59,7 @@ constexpr std::chrono::milliseconds kProbeTimeout{60'000};
 struct Client::Private {
     // Declaration order is destruction order in reverse: the session goes first.
     qtws::QtExecutor executor;
-    ClientTimer timer;
+    qtws::QtTimer timer;
     QtClientTransport transport;
     std::unique_ptr<ClientSession> session;
 

@@ -80,6 +80,11 @@ std::chrono::milliseconds QtTimer::now() const
     return std::chrono::milliseconds(d->clock.elapsed());
 }
 
+std::chrono::microseconds QtTimer::nowPrecise() const
+{
+    return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::nanoseconds(d->clock.nsecsElapsed()));
+}
+
 std::int64_t QtTimer::wallClockMs() const
 {
     return QDateTime::currentMSecsSinceEpoch();

@@ -25,6 +25,8 @@ public:
     TimerId start(std::chrono::milliseconds delay, std::function<void()> callback) override;
     void cancel(TimerId id) override;
     std::chrono::milliseconds now() const override;
+    /// Microseconds from the same QElapsedTimer (fine enough for loopback round trips).
+    std::chrono::microseconds nowPrecise() const override;
     std::int64_t wallClockMs() const override;
 
     std::size_t pendingCount() const;
