@@ -22,7 +22,9 @@ room.off('chat');
 async function use(c: Client): Promise<number> {
   const { offset } = await c.publish('news', 'headline', { title: 'x' }, { skipSelf: true });
   const quote = await c.request<{ price: number }>('orders/quote', { sku: 42 }, { timeout: 3000 });
-  return offset + quote.price;
+  const rtt: number = await c.ping({ timeout: 1000 });
+  const last: number | null = c.roundTripTime;
+  return offset + quote.price + rtt + (last ?? 0);
 }
 void use(client);
 void Switchboard.load();
@@ -34,4 +36,7 @@ const bad: ConnectionState = 'open';
 client.subscribe();
 // @ts-expect-error: a token must be a string
 Switchboard.connect(undefined, { token: 42 });
+// @ts-expect-error: roundTripTime may be null before the first measurement
+const rttNow: number = client.roundTripTime;
 void bad;
+void rttNow;

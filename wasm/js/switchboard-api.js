@@ -114,6 +114,7 @@
     this._nextId = 1;
     this._waiting = Object.create(null);
     this._closed = false;
+    this._roundTrip = null;
     var self = this;
     this.ready = loadModule(options).then(function (Module) {
       self._Module = Module;
@@ -169,6 +170,7 @@
       this.emit(a, this.error);
       if (a === 'closed' && this._closed && this._native) {
         // Closed for good: free the WebAssembly object once this call has returned.
+        this._readRoundTrip(); // keep the last figure readable
         var native = this._native;
         this._native = null;
         setTimeout(function () { native.delete(); }, 0);
@@ -216,6 +218,17 @@
         var details = kind === 'reply' ? parseJson(d) : undefined;
         var msg = details && typeof details === 'object' && details.message ? details.message : c;
         w.reject(SwitchboardError(b, msg, details));
+      }
+      break;
+    case 'pong':
+      w = this._waiting[a];
+      if (!w) return;
+      delete this._waiting[a];
+      if (!b) {
+        this._roundTrip = d;
+        w.resolve(d);
+      } else {
+        w.reject(SwitchboardError(b, c));
       }
       break;
     }
@@ -305,6 +318,30 @@
     this._waiting = Object.create(null);
     Object.keys(waiting).forEach(function (id) { waiting[id].reject(SwitchboardError(499, 'client closed')); });
   };
+
+  /** Measures a round trip to the gateway; resolves with it in (fractional) milliseconds. Rejects
+   *  like request(): on timeout (408, default 5000 ms), when not connected (503) or closed (499). */
+  Client.prototype.ping = function (options) {
+    options = options || {};
+    var w = this._wait();
+    if (this._closed) return Promise.reject(SwitchboardError(499, 'client closed'));
+    this._do(function (native) { native.ping(options.timeout || 0, w.id); });
+    return w.promise;
+  };
+
+  Client.prototype._readRoundTrip = function () {
+    if (this._native) {
+      var ms = this._native.lastRoundTripMs();
+      if (ms >= 0) this._roundTrip = ms;
+    }
+    return this._roundTrip;
+  };
+
+  /** The last round trip in ms, from ping() or the heartbeat; null before the first. */
+  Object.defineProperty(Client.prototype, 'roundTripTime', {
+    get: function () { return this._readRoundTrip(); },
+    enumerable: true
+  });
 
   Client.prototype.pendingOperations = function () {
     return this._native ? this._native.pendingOperations() : this._queue.length;

@@ -83,6 +83,11 @@ export interface RequestOptions {
   timeout?: number;
 }
 
+export interface PingOptions {
+  /** Pong deadline in ms (default 5000). */
+  timeout?: number;
+}
+
 export interface Channel {
   readonly client: Client;
   readonly name: string;
@@ -118,6 +123,9 @@ export interface Client {
    *  (code 503, state 'closed') when switchboard.wasm cannot be fetched or compiled. */
   readonly ready: Promise<Client>;
   readonly channels: { readonly [name: string]: Channel };
+  /** The last round trip to the gateway in ms (fractional, performance.now() resolution), from
+   *  ping() or the heartbeat; null before the first. Kept across reconnects. */
+  readonly roundTripTime: number | null;
 
   on(event: 'state', listener: (state: ConnectionState, error: SwitchboardError | null) => void): this;
   on(event: ConnectionState, listener: (error: SwitchboardError | null) => void): this;
@@ -135,6 +143,9 @@ export interface Client {
   /** Calls a server request handler; resolves with its reply payload, rejects on timeout or an
    *  error reply. */
   request<T = unknown>(topic: string, payload: unknown, options?: RequestOptions): Promise<T>;
+  /** Measures a round trip to the gateway; resolves with it in fractional ms. Rejects with code
+   *  408 (no pong in time), 503 (not connected) or 499 (closed), like request(). */
+  ping(options?: PingOptions): Promise<number>;
   /** Closes for good (no reconnect); pending publishes and requests reject with code 499. */
   close(): void;
   pendingOperations(): number;

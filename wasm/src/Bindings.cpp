@@ -21,5 +21,7 @@ EMSCRIPTEN_BINDINGS(switchboard_web)
         .function("members", &WebClient::members)
         .function("publish", &WebClient::publish)
         .function("request", &WebClient::request)
-        .function("pendingOperations", &WebClient::pendingOperations);
+        .function("pendingOperations", &WebClient::pendingOperations)
+        .function("ping", &WebClient::ping)
+        .function("lastRoundTripMs", &WebClient::lastRoundTripMs);
 }

@@ -52,6 +52,12 @@ std::chrono::milliseconds BrowserTimer::now() const
     return std::chrono::milliseconds(static_cast<std::int64_t>(emscripten_get_now()));
 }
 
+std::chrono::microseconds BrowserTimer::nowPrecise() const
+{
+    // Same clock as now(), kept fractional: performance.now() is in milliseconds with a fraction.
+    return std::chrono::microseconds(static_cast<std::int64_t>(emscripten_get_now() * 1000.0));
+}
+
 std::int64_t BrowserTimer::wallClockMs() const
 {
     return static_cast<std::int64_t>(emscripten_date_now());

@@ -20,6 +20,8 @@ public:
     TimerId start(std::chrono::milliseconds delay, std::function<void()> callback) override;
     void cancel(TimerId id) override;
     std::chrono::milliseconds now() const override;
+    /// performance.now() in microseconds (the browser may coarsen it, typically to 5-100 us).
+    std::chrono::microseconds nowPrecise() const override;
     std::int64_t wallClockMs() const override;
 
     std::size_t pendingCount() const { return m_pending.size(); }

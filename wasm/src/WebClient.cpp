@@ -212,6 +212,25 @@ void WebClient::request(std::string topic, std::string json, int timeoutMs, int 
         timeout);
 }
 
+void WebClient::ping(int timeoutMs, int requestId)
+{
+    std::optional<std::chrono::milliseconds> timeout;
+    if (timeoutMs > 0)
+        timeout = std::chrono::milliseconds(timeoutMs);
+    m_session.ping(
+        [this, requestId](std::error_code error, std::chrono::microseconds rtt) {
+            m_sink(std::string("pong"), requestId, error.value(), error ? error.message() : std::string(),
+                   static_cast<double>(rtt.count()) / 1000.0);
+        },
+        timeout);
+}
+
+double WebClient::lastRoundTripMs() const
+{
+    const auto rtt = m_session.lastRoundTrip();
+    return rtt ? static_cast<double>(rtt->count()) / 1000.0 : -1.0;
+}
+
 double WebClient::pendingOperations() const
 {
     return static_cast<double>(m_session.pendingOperations());

@@ -24,6 +24,7 @@ namespace switchboard::web {
 ///   ("presence", channel, kind, userId, infoJson)      kind: subscription_succeeded, member_added, member_removed
 ///   ("ack", requestId:number, errorCode:number, errorMessage, offset:number)
 ///   ("reply", requestId:number, errorCode:number, errorMessage, payloadJson)
+///   ("pong", requestId:number, errorCode:number, errorMessage, roundTripMs:number)
 /// The sink runs on the browser event loop (never inside a WebClient call except `close`, which
 /// fails pending acks and replies at once) and may call back into the WebClient.
 /// Thread safety: main browser thread only.
@@ -54,6 +55,11 @@ public:
     /// timeoutMs <= 0: the session's replyTimeout.
     void request(std::string topic, std::string json, int timeoutMs, int requestId);
     double pendingOperations() const;
+    /// Measures a round trip (ClientSession::ping); answers with a "pong" sink call.
+    /// timeoutMs <= 0: the session's pongTimeout.
+    void ping(int timeoutMs, int requestId);
+    /// The last round trip in fractional milliseconds (ping or heartbeat); -1 before the first.
+    double lastRoundTripMs() const;
 
 private:
     struct ChannelHooks {
