@@ -4,7 +4,8 @@
 // Starts switchboard-gateway (port 0) serving the web folder, puts a small TCP relay in front of
 // it so the page keeps one address across gateway restarts, and drives two Chromium instances
 // (each its own browser context and fresh user data dir) through playwright-core:
-//   1. both pages connect and join one presence channel; each sees the other in the roster
+//   1. both pages connect and join one presence channel; each sees the other in the roster;
+//      ping() measures a round trip and the page's header shows one
 //   2. a message published from one page's publish box arrives in the other page
 //   3. a publish through the gateway's HTTP API appears in both pages
 //   4. request() to a topic without handler rejects with the gateway's error
@@ -15,7 +16,7 @@
 //   6. the network drops (relay cuts every connection) while the HTTP API publishes: the pages
 //      reconnect and recover what was published meanwhile, once each and in order
 //   then a client with an asynchronous tokenProvider joins presence, and close() rejects what
-//   is pending with 499 and removes its member
+//   is pending with 499 and removes its member; ping() after close rejects with 499
 //   7. closing one browser removes its member from the other page's roster (leave event)
 // A screenshot is saved to $SWITCHBOARD_TEST_ARTIFACTS/browser-client.png.
 //
@@ -228,6 +229,28 @@ async function run() {
   await rosterIs(alice.page, ['alice', 'bob']);
   await rosterIs(bob.page, ['alice', 'bob']);
   check(true, 'each page sees both members in the presence roster');
+
+  // Round trip: ping() resolves with fractional milliseconds on performance.now(), and
+  // roundTripTime keeps the figure; the page measures on connect and shows it in its header.
+  const rtt = await alice.page.evaluate(() => window.switchboardClient.ping({ timeout: 5000 })
+    .then((ms) => ({ ms, last: window.switchboardClient.roundTripTime })));
+  console.log(`# round trip (alice, loopback through the relay): ${rtt.ms.toFixed(3)} ms`);
+  check(typeof rtt.ms === 'number' && Number.isFinite(rtt.ms) && rtt.ms > 0 && rtt.ms < 1000,
+        'ping() resolves with a round trip in ms: ' + rtt.ms);
+  check(rtt.last === rtt.ms, 'roundTripTime holds the last measured round trip: ' + rtt.last);
+  // Timed on performance.now() (100 us steps or finer), not whole milliseconds: among a few
+  // round trips at least one has a fraction.
+  const samples = await alice.page.evaluate(async () => {
+    const out = [];
+    for (let i = 0; i < 8; ++i) out.push(await window.switchboardClient.ping());
+    return out;
+  });
+  check(samples.some((ms) => ms !== Math.floor(ms)), 'round trips have sub-millisecond resolution: ' + samples.join(', '));
+  await waitFor(alice.page, () => /round trip \d+(\.\d+)? ms/.test(document.querySelector('#rtt').textContent),
+                undefined, 'round trip in the header');
+  const shownRtt = Number(await alice.page.evaluate(() => document.querySelector('#rtt').dataset.ms));
+  check(Number.isFinite(shownRtt) && shownRtt > 0 && shownRtt < 1000,
+        'the page header shows a round trip: ' + await alice.page.textContent('#rtt'));
   await alice.page.evaluate(() => {
     const ch = window.switchboardClient.channel('presence-lobby');
     window.presenceLog = [];
@@ -377,6 +400,9 @@ async function run() {
     return pending.then(() => 'resolved', (e) => 'rejected:' + e.code + ':' + window.carol.state);
   });
   check(closeOutcome === 'rejected:499:closed', 'close() rejects pending publishes with 499 (' + closeOutcome + ')');
+  const pingAfterClose = await alice.page.evaluate(() => window.carol.ping()
+    .then((ms) => 'resolved:' + ms, (e) => 'rejected:' + e.name + ':' + e.code));
+  check(pingAfterClose === 'rejected:SwitchboardError:499', 'ping() after close() rejects with 499 (' + pingAfterClose + ')');
   await rosterIs(bob.page, ['alice', 'bob']);
   check(true, "the closed client's member leaves the roster");
 

@@ -22,7 +22,21 @@
     $('state').textContent = state + (error ? ' (' + error.message + ')' : '');
     $('state').dataset.state = state;
     $('session').textContent = client && state === 'connected' ? 'session ' + client.sessionId : '';
+    if (state === 'connected') measureRoundTrip();
+    showRoundTrip();
   }
+
+  // Round trip: measured on every connect and every 10 s, also kept current by the heartbeat.
+  function showRoundTrip() {
+    var rtt = client ? client.roundTripTime : null;
+    $('rtt').textContent = rtt === null ? '' : 'round trip ' + rtt.toFixed(rtt < 10 ? 2 : 1) + ' ms';
+    $('rtt').dataset.ms = rtt === null ? '' : String(rtt);
+  }
+  function measureRoundTrip() {
+    if (!client || client.state !== 'connected') return;
+    client.ping().then(showRoundTrip, function () { showRoundTrip(); });
+  }
+  setInterval(function () { measureRoundTrip(); showRoundTrip(); }, 10000);
 
   function addMessage(message) {
     var li = document.createElement('li');
