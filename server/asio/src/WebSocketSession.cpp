@@ -146,14 +146,51 @@ void WebSocketSession::flush()
         m_buffers.emplace_back(s.external ? s.external : m_cork.data() + s.offset, s.length);
     }
     m_batchFrames = m_batch.size();
+    m_batchWritten = 0;
+
+    // Plain TCP: the socket is non-blocking, so try the write right here. When the kernel takes
+    // the whole batch (the usual case: the socket buffer has room) the batch is done without an
+    // asynchronous operation, its completion handler and a second strand hop; only what the
+    // kernel refuses waits for writability.
+    if (!m_stream.isTls()) {
+        boost::system::error_code ec;
+        const std::size_t n = m_stream.lowest().write_some(m_buffers, ec);
+        if (ec && ec != boost::asio::error::would_block && ec != boost::asio::error::try_again) {
+            onWritten(ec, 0, true);
+            return;
+        }
+        if (!ec) {
+            m_batchWritten = n;
+            if (consumeWritten(n)) {
+                onWritten({}, 0, true);
+                return;
+            }
+        }
+    }
     boost::asio::async_write(m_stream, m_buffers,
                              [self = shared_from_this()](const boost::system::error_code &ec, std::size_t n) {
-                                 self->onWritten(ec, n);
+                                 self->onWritten(ec, n, false);
                              });
 }
 
-void WebSocketSession::onWritten(const boost::system::error_code &ec, std::size_t bytes)
+bool WebSocketSession::consumeWritten(std::size_t n)
 {
+    std::size_t done = 0;
+    while (done < m_buffers.size() && n >= m_buffers[done].size()) {
+        n -= m_buffers[done].size();
+        ++done;
+    }
+    m_buffers.erase(m_buffers.begin(), m_buffers.begin() + static_cast<std::ptrdiff_t>(done));
+    if (m_buffers.empty())
+        return true;
+    m_buffers.front() += n;
+    return false;
+}
+
+void WebSocketSession::onWritten(const boost::system::error_code &ec, std::size_t bytes, bool synchronous)
+{
+    bytes += m_batchWritten;
+    m_batchWritten = 0;
     m_batch.clear();
     if (m_cork.capacity() > kKeepCapacity)
         std::string().swap(m_cork);
@@ -182,6 +219,18 @@ void WebSocketSession::onWritten(const boost::system::error_code &ec, std::size_
             if (!e)
                 self->finish();
         });
+    }
+    if (synchronous) {
+        // Still inside flush(): frames queued meanwhile go out in the next turn, not by recursion.
+        {
+            std::lock_guard lock(m_mutex);
+            if (m_outbox.empty() && m_control.empty()) {
+                m_writing = false;
+                return;
+            }
+        }
+        boost::asio::post(m_stream.get_executor(), [self = shared_from_this()] { self->flush(); });
+        return;
     }
     flush();
 }

@@ -41,7 +41,10 @@ public:
 private:
     void scheduleFlushLocked();
     void flush();
-    void onWritten(const boost::system::error_code &ec, std::size_t bytes);
+    /// Ends the batch in flight; `synchronous` when flush() wrote it whole without waiting.
+    void onWritten(const boost::system::error_code &ec, std::size_t bytes, bool synchronous);
+    /// Drops the first `n` written bytes from m_buffers; true when nothing is left to write.
+    bool consumeWritten(std::size_t n);
     void readMore();
     void onData(std::uint8_t *data, std::size_t size);
     std::size_t parseFrames(std::uint8_t *data, std::size_t size);
@@ -69,6 +72,7 @@ private:
     std::string m_cork;                   ///< headers, copied small frames and control frames
     std::vector<boost::asio::const_buffer> m_buffers;
     std::size_t m_batchFrames = 0;
+    std::size_t m_batchWritten = 0;       ///< bytes of the batch written synchronously
     bool m_closeInBatch = false;
     bool m_closeWritten = false;
     bool m_peerClosed = false;
