@@ -40,7 +40,14 @@ void IoWorker::startThread()
 {
     m_thread = std::thread([this] {
         auto guard = asio::make_work_guard(m_io);
-        m_io.run();
+        if (m_options.busyPoll) {
+            // Never sleep in epoll_wait: on loopback the sender's write wakes a sleeping reader
+            // from its own system call, so a blocking reader adds its wake-up to the server's cost.
+            while (!m_io.stopped())
+                m_io.poll();
+        } else {
+            m_io.run();
+        }
     });
 }
 

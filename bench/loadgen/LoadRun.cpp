@@ -196,7 +196,8 @@ int runLoad(const Options &o)
               << " kb_per_conn_subscribed=" << (kbSubscribed ? fixed(*kbSubscribed, 2) : "na")
               << " server_cpu_pct=" << (serverCpu ? fixed(*serverCpu * 100, 0) : "na")
               << " loadgen_cpu_pct=" << fixed(selfCpu * 100, 0) << " missed=" << published.missedDeliveries
-              << " disconnects=" << disconnects << " server_errors=" << state.serverErrors << "\n";
+              << " disconnects=" << disconnects << " server_errors=" << state.serverErrors
+              << " busy_poll=" << (o.busyPoll ? 1 : 0) << "\n";
     return total.windowDeliveries > 0 ? 0 : 1;
 }
 

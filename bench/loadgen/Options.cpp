@@ -38,6 +38,7 @@ std::optional<Options> parseOptions(int argc, char **argv, int &exitCode)
         ("warmup", po::value(&o.warmup)->default_value(o.warmup), "seconds of publishing before measuring")
         ("duration", po::value(&o.duration)->default_value(o.duration), "seconds measured")
         ("io-threads", po::value(&o.ioThreads)->default_value(o.ioThreads), "io threads of the load generator")
+        ("busy-poll", po::bool_switch(&o.busyPoll), "io threads poll for readiness without sleeping (each takes a whole core)")
         ("connect-concurrency", po::value(&o.connectConcurrency)->default_value(o.connectConcurrency),
          "upgrades in progress at once")
         ("server-pid", po::value(&o.serverPid)->default_value(o.serverPid),

@@ -22,6 +22,7 @@ struct Options
     double warmup = 1;                  // seconds published before the measurement window
     double duration = 5;                // seconds of the measurement window
     unsigned ioThreads = 1;
+    bool busyPoll = false;              // io threads poll without sleeping (see IoWorker)
     std::size_t connectConcurrency = 256; // upgrades in progress at once
     int serverPid = 0;                  // server process to sample for memory and CPU (0: none)
     double stallTimeout = 10;           // a message still incomplete after this is counted lost
