@@ -6,6 +6,8 @@
 #include "switchboard/MemoryBroker.h"
 #include "switchboard/MemoryPresenceStore.h"
 
+#include "HubTestSupport.h"
+
 #include <QtTest>
 
 #include <memory>
@@ -17,17 +19,6 @@ using namespace std::chrono_literals;
 using namespace switchboard;
 
 namespace {
-
-class RecordingSession final : public Session {
-public:
-    SendResult send(const SharedFrame &frame) override
-    {
-        frames.push_back(frame);
-        return SendResult::Ok;
-    }
-    void close(DisconnectCode, std::string_view) override {}
-    std::vector<SharedFrame> frames;
-};
 
 class RecordingHandler final : public BrokerHandler {
 public:
@@ -57,14 +48,6 @@ std::vector<std::uint64_t> offsets(const std::vector<Publication> &publications)
     return out;
 }
 
-HistoryOptions rules(std::vector<HistoryRule> list, std::size_t maxStreams = 100)
-{
-    HistoryOptions options;
-    options.rules = std::move(list);
-    options.maxStreams = maxStreams;
-    return options;
-}
-
 StreamPosition publishTo(Broker &broker, std::string_view channel, std::string data = "1")
 {
     Publication publication;
@@ -76,48 +59,8 @@ StreamPosition publishTo(Broker &broker, std::string_view channel, std::string d
     return position;
 }
 
-HistoryResult historyOf(Broker &broker, std::string_view channel, HistoryQuery query = {})
-{
-    HistoryResult out;
-    broker.history(channel, query, [&](HistoryResult r) { out = std::move(r); });
-    return out;
-}
-
-HistoryResult since(Broker &broker, std::string_view channel, StreamPosition position)
-{
-    HistoryQuery query;
-    query.since = std::move(position);
-    return historyOf(broker, channel, query);
-}
-
 /// A Hub over a MemoryBroker configured by the test.
-struct HubFixture {
-    explicit HubFixture(HistoryOptions history)
-        : broker(timer, MemoryBrokerOptions{std::move(history)}), hub(timer, HubOptions{}, broker, presence)
-    {
-    }
-    JoinResult join(std::string_view channel, std::optional<StreamPosition> recover)
-    {
-        const auto id = hub.attach(std::make_shared<RecordingSession>());
-        lastSession = id;
-        JoinRequest request;
-        request.recover = std::move(recover);
-        JoinResult out;
-        int calls = 0;
-        hub.join(id, channel, request, [&](JoinResult r) {
-            out = std::move(r);
-            ++calls;
-        });
-        if (calls != 1)
-            throw std::logic_error("join callback did not run exactly once");
-        return out;
-    }
-    ManualTimer timer;
-    MemoryBroker broker;
-    MemoryPresenceStore presence;
-    Hub hub;
-    std::string lastSession; ///< attached by the last join()
-};
+using HubFixture = MemoryHub;
 
 } // namespace
 

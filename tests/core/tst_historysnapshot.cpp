@@ -5,6 +5,8 @@
 #include "switchboard/MemoryBroker.h"
 #include "switchboard/MemoryPresenceStore.h"
 
+#include "HubTestSupport.h"
+
 #include <QtTest>
 
 #include <memory>
@@ -20,20 +22,6 @@ Q_DECLARE_METATYPE(switchboard::SnapshotError)
 
 namespace {
 
-class NullSession final : public Session {
-public:
-    SendResult send(const SharedFrame &) override { return SendResult::Ok; }
-    void close(DisconnectCode, std::string_view) override {}
-};
-
-HistoryOptions rules(std::vector<HistoryRule> list, std::size_t maxStreams = 100)
-{
-    HistoryOptions options;
-    options.rules = std::move(list);
-    options.maxStreams = maxStreams;
-    return options;
-}
-
 StreamPosition publishTo(Broker &broker, std::string_view channel, std::string data, std::string sender = {})
 {
     Publication publication;
@@ -45,20 +33,6 @@ StreamPosition publishTo(Broker &broker, std::string_view channel, std::string d
     StreamPosition position;
     broker.publish(std::move(publication), [&](std::error_code, StreamPosition p) { position = std::move(p); });
     return position;
-}
-
-HistoryResult historyOf(Broker &broker, std::string_view channel, HistoryQuery query = {})
-{
-    HistoryResult out;
-    broker.history(channel, query, [&](HistoryResult r) { out = std::move(r); });
-    return out;
-}
-
-HistoryResult since(Broker &broker, std::string_view channel, StreamPosition position)
-{
-    HistoryQuery query;
-    query.since = std::move(position);
-    return historyOf(broker, channel, query);
 }
 
 StreamPosition topOf(Broker &broker, std::string_view channel)
@@ -92,35 +66,7 @@ SnapshotStats load(MemoryBroker &broker, const std::string &text, std::error_cod
 }
 
 /// A process: its own clock (ManualTimer wall clock = fixed base + virtual time), broker and Hub.
-/// A later process is modelled by a timer advanced further than the earlier one's.
-struct Process {
-    explicit Process(HistoryOptions history, std::chrono::milliseconds startedAt = 0ms)
-        : broker(timer, MemoryBrokerOptions{std::move(history)}), hub(timer, HubOptions{}, broker, presence)
-    {
-        timer.advance(startedAt);
-    }
-    JoinResult join(std::string_view channel, std::optional<StreamPosition> recover)
-    {
-        const auto id = hub.attach(std::make_shared<NullSession>());
-        lastSession = id;
-        JoinRequest request;
-        request.recover = std::move(recover);
-        JoinResult out;
-        int calls = 0;
-        hub.join(id, channel, request, [&](JoinResult r) {
-            out = std::move(r);
-            ++calls;
-        });
-        if (calls != 1)
-            throw std::logic_error("join callback did not run exactly once");
-        return out;
-    }
-    ManualTimer timer;
-    MemoryBroker broker;
-    MemoryPresenceStore presence;
-    Hub hub;
-    std::string lastSession;
-};
+using Process = MemoryHub;
 
 } // namespace
 

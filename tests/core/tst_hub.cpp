@@ -5,6 +5,8 @@
 #include "switchboard/MemoryPresenceStore.h"
 #include "switchboard/MessageEncoding.h"
 
+#include "HubTestSupport.h"
+
 #include <QtTest>
 
 #include <boost/json.hpp>
@@ -21,44 +23,6 @@ using namespace switchboard;
 Q_DECLARE_METATYPE(std::error_code)
 
 namespace {
-
-/// Records every frame and close; an Outbox gives it the real limits.
-class RecordingSession final : public Session {
-public:
-    explicit RecordingSession(OutboxLimits limits = {}) : outbox(limits) {}
-    SendResult send(const SharedFrame &frame) override
-    {
-        const SendResult result = outbox.push(frame);
-        if (result != SendResult::Dropped)
-            frames.push_back(frame);
-        return result;
-    }
-    void close(DisconnectCode code, std::string_view reason) override
-    {
-        closes.push_back(code);
-        closeReason = std::string(reason);
-    }
-    boost::json::object json(std::size_t index) const { return boost::json::parse(frames.at(index)->bytes).as_object(); }
-
-    Outbox outbox;
-    std::vector<SharedFrame> frames;
-    std::vector<DisconnectCode> closes;
-    std::string closeReason;
-};
-
-JoinResult joinNow(Hub &hub, const std::string &session, std::string_view channel, const JoinRequest &request = {})
-{
-    JoinResult out;
-    int calls = 0;
-    hub.join(session, channel, request, [&](JoinResult result) {
-        out = std::move(result);
-        ++calls;
-    });
-    // The memory engines answer synchronously.
-    if (calls != 1)
-        throw std::logic_error("join callback did not run exactly once");
-    return out;
-}
 
 /// Runs posted tasks one at a time, so a test can stop between two engine answers.
 class StepExecutor final : public Executor {
@@ -172,7 +136,7 @@ void TestHub::sessionIdsAreUniqueAndUnguessable()
     Hub hub(timer);
     std::set<std::string> ids;
     for (int i = 0; i < 200; ++i) {
-        const std::string id = hub.attach(std::make_shared<RecordingSession>());
+        const std::string id = hub.attach(std::make_shared<RecordingSession>(OutboxLimits{}));
         QCOMPARE(id.size(), std::size_t(32)); // 128 bits in hex
         QVERIFY(id.find_first_not_of("0123456789abcdef") == std::string::npos);
         ids.insert(id);
@@ -185,8 +149,8 @@ void TestHub::channelLifecycle()
 {
     ManualTimer timer;
     Hub hub(timer);
-    const auto a = hub.attach(std::make_shared<RecordingSession>());
-    const auto b = hub.attach(std::make_shared<RecordingSession>());
+    const auto a = hub.attach(std::make_shared<RecordingSession>(OutboxLimits{}));
+    const auto b = hub.attach(std::make_shared<RecordingSession>(OutboxLimits{}));
     QCOMPARE(hub.counters().channels, std::size_t(0));
 
     QVERIFY(!joinNow(hub, a, "news").error);
@@ -216,8 +180,8 @@ void TestHub::detachLeavesEveryChannel()
 {
     ManualTimer timer;
     Hub hub(timer);
-    auto stay = std::make_shared<RecordingSession>();
-    const auto a = hub.attach(std::make_shared<RecordingSession>());
+    auto stay = std::make_shared<RecordingSession>(OutboxLimits{});
+    const auto a = hub.attach(std::make_shared<RecordingSession>(OutboxLimits{}));
     const auto b = hub.attach(stay);
     for (const char *channel : {"one", "two", "three", "four"})
         QVERIFY(!joinNow(hub, a, channel).error);
@@ -266,7 +230,7 @@ void TestHub::joinErrors()
     HubOptions options;
     options.maxChannelsPerSession = channelLimit;
     Hub hub(timer, options);
-    const auto id = hub.attach(std::make_shared<RecordingSession>());
+    const auto id = hub.attach(std::make_shared<RecordingSession>(OutboxLimits{}));
     const std::string name = channel.toStdString();
     if (joinTwice)
         QVERIFY(!joinNow(hub, id, name).error);
@@ -313,7 +277,7 @@ void TestHub::authorization()
             return AuthDecision{allow, {}, {}};
         });
     }
-    const auto id = hub.attach(std::make_shared<RecordingSession>());
+    const auto id = hub.attach(std::make_shared<RecordingSession>(OutboxLimits{}));
     const JoinResult result = joinNow(hub, id, channel.toStdString());
     QCOMPARE(result.error, expected);
     QCOMPARE(hub.isSubscribed(id, channel.toStdString()), !expected);
@@ -338,7 +302,7 @@ void TestHub::authorizerSeesRequest()
         seenType = request.type;
         return AuthDecision{request.auth == "secret", {}, {}};
     });
-    const auto id = hub.attach(std::make_shared<RecordingSession>(), Principal{"u7", {}, {}});
+    const auto id = hub.attach(std::make_shared<RecordingSession>(OutboxLimits{}), Principal{"u7", {}, {}});
     JoinRequest request;
     request.auth = "wrong";
     QCOMPARE(joinNow(hub, id, "private-x", request).error, make_error_code(Error::Unauthorized));
@@ -359,10 +323,10 @@ void TestHub::broadcastSharesOneFrame()
     Hub hub(timer);
     std::vector<std::shared_ptr<RecordingSession>> sessions;
     for (int i = 0; i < 5; ++i) {
-        sessions.push_back(std::make_shared<RecordingSession>());
+        sessions.push_back(std::make_shared<RecordingSession>(OutboxLimits{}));
         QVERIFY(!joinNow(hub, hub.attach(sessions.back()), "orders").error);
     }
-    auto outsider = std::make_shared<RecordingSession>();
+    auto outsider = std::make_shared<RecordingSession>(OutboxLimits{});
     QVERIFY(!joinNow(hub, hub.attach(outsider), "other").error);
 
     hub.broadcast("orders", "created", R"({"id":42,"tags":["a","b"]})");
@@ -392,8 +356,8 @@ void TestHub::broadcastExceptSkipsSender()
 {
     ManualTimer timer;
     Hub hub(timer);
-    auto sender = std::make_shared<RecordingSession>();
-    auto other = std::make_shared<RecordingSession>();
+    auto sender = std::make_shared<RecordingSession>(OutboxLimits{});
+    auto other = std::make_shared<RecordingSession>(OutboxLimits{});
     const auto senderId = hub.attach(sender);
     QVERIFY(!joinNow(hub, senderId, "chat").error);
     QVERIFY(!joinNow(hub, hub.attach(other), "chat").error);
@@ -410,8 +374,8 @@ void TestHub::publishExceptSession()
 {
     ManualTimer timer;
     Hub hub(timer);
-    auto sender = std::make_shared<RecordingSession>();
-    auto other = std::make_shared<RecordingSession>();
+    auto sender = std::make_shared<RecordingSession>(OutboxLimits{});
+    auto other = std::make_shared<RecordingSession>(OutboxLimits{});
     const auto senderId = hub.attach(sender);
     QVERIFY(!joinNow(hub, senderId, "chat").error);
     QVERIFY(!joinNow(hub, hub.attach(other), "chat").error);
@@ -440,8 +404,8 @@ void TestHub::broadcastBinary()
 {
     ManualTimer timer;
     Hub hub(timer);
-    auto a = std::make_shared<RecordingSession>();
-    auto b = std::make_shared<RecordingSession>();
+    auto a = std::make_shared<RecordingSession>(OutboxLimits{});
+    auto b = std::make_shared<RecordingSession>(OutboxLimits{});
     QVERIFY(!joinNow(hub, hub.attach(a), "cam").error);
     QVERIFY(!joinNow(hub, hub.attach(b), "cam").error);
     const std::string payload("\x00\xff\x10", 3);
@@ -462,8 +426,8 @@ void TestHub::sendTo()
 {
     ManualTimer timer;
     Hub hub(timer);
-    auto a = std::make_shared<RecordingSession>();
-    auto b = std::make_shared<RecordingSession>();
+    auto a = std::make_shared<RecordingSession>(OutboxLimits{});
+    auto b = std::make_shared<RecordingSession>(OutboxLimits{});
     const auto idA = hub.attach(a);
     hub.attach(b);
     const auto frame = makeTextFrame(R"({"op":"ping"})");
@@ -517,7 +481,7 @@ void TestHub::publishWithoutSubscribersIsStored()
     QCOMPARE(hub.counters().channels, std::size_t(0));
 
     // A join reports the stream top as its recovery start.
-    const auto id = hub.attach(std::make_shared<RecordingSession>());
+    const auto id = hub.attach(std::make_shared<RecordingSession>(OutboxLimits{}));
     const JoinResult result = joinNow(hub, id, "quiet");
     QCOMPARE(result.position, history.top);
     QVERIFY(!result.recoveryRequested);
@@ -528,8 +492,8 @@ void TestHub::countersAndStats()
 {
     ManualTimer timer;
     Hub hub(timer);
-    const auto a = hub.attach(std::make_shared<RecordingSession>());
-    const auto b = hub.attach(std::make_shared<RecordingSession>());
+    const auto a = hub.attach(std::make_shared<RecordingSession>(OutboxLimits{}));
+    const auto b = hub.attach(std::make_shared<RecordingSession>(OutboxLimits{}));
     QVERIFY(!joinNow(hub, a, "x").error);
     QVERIFY(!joinNow(hub, b, "x").error);
     QVERIFY(!joinNow(hub, a, "y").error);
@@ -604,8 +568,8 @@ void TestHub::deferredEnginesJoin()
     DeferredPresence presence(executor);
     Hub hub(timer, HubOptions{}, broker, presence);
     hub.setAuthorizer([](const AuthRequest &r) { return AuthDecision{true, std::string(r.auth), "null"}; });
-    auto ada = std::make_shared<RecordingSession>();
-    auto bob = std::make_shared<RecordingSession>();
+    auto ada = std::make_shared<RecordingSession>(OutboxLimits{});
+    auto bob = std::make_shared<RecordingSession>(OutboxLimits{});
     const auto adaId = hub.attach(ada);
     const auto bobId = hub.attach(bob);
 
@@ -660,14 +624,14 @@ void TestHub::detachDuringPendingJoin()
     std::vector<PresenceEvent> events;
     hub.setPresenceHook([&](const PresenceEvent &e) { events.push_back(e); });
 
-    auto watcher = std::make_shared<RecordingSession>();
+    auto watcher = std::make_shared<RecordingSession>(OutboxLimits{});
     const auto watcherId = hub.attach(watcher);
     JoinRequest request;
     request.auth = "watcher";
     hub.join(watcherId, "presence-room", request, [](JoinResult) {});
     executor.runPending();
 
-    const auto goneId = hub.attach(std::make_shared<RecordingSession>());
+    const auto goneId = hub.attach(std::make_shared<RecordingSession>(OutboxLimits{}));
     std::vector<JoinResult> results;
     request.auth = "gone";
     hub.join(goneId, "presence-room", request, [&](JoinResult r) { results.push_back(std::move(r)); });

@@ -4,6 +4,8 @@
 #include "switchboard/MemoryPresenceStore.h"
 #include "switchboard/MessageEncoding.h"
 
+#include "HubTestSupport.h"
+
 #include <QtTest>
 
 #include <boost/json.hpp>
@@ -16,52 +18,20 @@ using namespace switchboard;
 
 namespace {
 
-class RecordingSession final : public Session {
-public:
-    SendResult send(const SharedFrame &frame) override
-    {
-        frames.push_back(frame);
-        return SendResult::Ok;
-    }
-    void close(DisconnectCode code, std::string_view) override { closes.push_back(code); }
-
-    /// Presence frames received, as parsed JSON objects.
-    std::vector<boost::json::object> presenceFrames() const
-    {
-        std::vector<boost::json::object> out;
-        for (const auto &frame : frames) {
-            auto object = boost::json::parse(frame->bytes).as_object();
-            if (object.at("op").as_string() == "presence")
-                out.push_back(std::move(object));
-        }
-        return out;
-    }
-
-    std::vector<SharedFrame> frames;
-    std::vector<DisconnectCode> closes;
-};
-
 /// Lets every presence join in, as the user named by the `auth` credential (empty: no user).
 AuthDecision allowAsAuthUser(const AuthRequest &request)
 {
     return AuthDecision{true, std::string(request.auth), request.auth.empty() ? "" : R"({"name":")" + std::string(request.auth) + "\"}"};
 }
 
-JoinResult joinNow(Hub &hub, const std::string &session, std::string_view channel, std::string_view auth = {},
+/// Joins with an `auth` credential and presence `channelData`.
+JoinResult joinNow(Hub &hub, const std::string &session, std::string_view channel, std::string_view auth,
                    std::string_view channelData = {})
 {
     JoinRequest request;
     request.auth = auth;
     request.channelData = channelData;
-    JoinResult out;
-    int calls = 0;
-    hub.join(session, channel, request, [&](JoinResult result) {
-        out = std::move(result);
-        ++calls;
-    });
-    if (calls != 1)
-        throw std::logic_error("join callback did not run exactly once");
-    return out;
+    return joinNow(hub, session, channel, request);
 }
 
 std::vector<std::string> userIds(const std::vector<Member> &members)
