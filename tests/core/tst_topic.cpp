@@ -3,6 +3,8 @@
 #include "switchboard/Error.h"
 #include "switchboard/Topic.h"
 
+#include "HubTestSupport.h"
+
 #include <QtTest>
 
 #include <string>
@@ -10,19 +12,6 @@
 using namespace switchboard;
 
 Q_DECLARE_METATYPE(std::error_code)
-
-namespace {
-std::string repeatSegments(std::size_t count, std::string_view segment)
-{
-    std::string out;
-    for (std::size_t i = 0; i < count; ++i) {
-        if (i)
-            out += '/';
-        out += segment;
-    }
-    return out;
-}
-} // namespace
 
 class TestTopic : public QObject
 {

@@ -1,6 +1,8 @@
 // TopicFilter validation and matching.
 #include "switchboard/TopicFilter.h"
 
+#include "HubTestSupport.h"
+
 #include <QtTest>
 
 #include <string>
@@ -8,23 +10,6 @@
 using namespace switchboard;
 
 Q_DECLARE_METATYPE(std::error_code)
-
-namespace {
-std::string repeatSegments(std::size_t count, std::string_view segment)
-{
-    std::string out;
-    for (std::size_t i = 0; i < count; ++i) {
-        if (i)
-            out += '/';
-        out += segment;
-    }
-    return out;
-}
-std::string_view view(const QByteArray &bytes)
-{
-    return {bytes.constData(), static_cast<std::size_t>(bytes.size())};
-}
-} // namespace
 
 class TestTopicFilter : public QObject
 {
