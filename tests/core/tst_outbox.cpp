@@ -2,6 +2,8 @@
 #include "switchboard/Hub.h"
 #include "switchboard/Outbox.h"
 
+#include "HubTestSupport.h"
+
 #include <QtTest>
 
 #include <memory>
@@ -50,13 +52,25 @@ OutboxLimits frames(std::size_t maxFrames)
     return limits;
 }
 
+/// Joins through joinNow(); a refused join is a broken test setup.
 void join(Hub &hub, const std::string &session, std::string_view channel)
 {
-    bool ok = false;
-    hub.join(session, channel, {}, [&](JoinResult result) { ok = !result.error; });
-    if (!ok)
+    if (joinNow(hub, session, channel).error)
         throw std::logic_error("join failed");
 }
+
+/// A Hub on its own ManualTimer whose slow consumers get `policy`.
+struct PolicyHub {
+    explicit PolicyHub(SlowConsumerPolicy policy) : hub(timer, optionsFor(policy)) {}
+    static HubOptions optionsFor(SlowConsumerPolicy policy)
+    {
+        HubOptions options;
+        options.slowConsumer = policy;
+        return options;
+    }
+    ManualTimer timer;
+    Hub hub;
+};
 
 } // namespace
 
@@ -152,10 +166,8 @@ void TestOutbox::takeAllEmpties()
 
 void TestOutbox::dropMessagePolicy()
 {
-    ManualTimer timer;
-    HubOptions options;
-    options.slowConsumer = SlowConsumerPolicy::DropMessage;
-    Hub hub(timer, options);
+    PolicyHub fixture(SlowConsumerPolicy::DropMessage);
+    Hub &hub = fixture.hub;
     auto slow = std::make_shared<StalledSession>(frames(2));
     auto fast = std::make_shared<StalledSession>(frames(1000));
     const auto slowId = hub.attach(slow);
@@ -186,10 +198,8 @@ void TestOutbox::dropMessagePolicy()
 
 void TestOutbox::disconnectClientPolicy()
 {
-    ManualTimer timer;
-    HubOptions options;
-    options.slowConsumer = SlowConsumerPolicy::DisconnectClient;
-    Hub hub(timer, options);
+    PolicyHub fixture(SlowConsumerPolicy::DisconnectClient);
+    Hub &hub = fixture.hub;
     auto slow = std::make_shared<StalledSession>(frames(2));
     auto fast = std::make_shared<StalledSession>(frames(1000));
     const auto slowId = hub.attach(slow);
@@ -222,10 +232,8 @@ void TestOutbox::disconnectClientPolicy()
 
 void TestOutbox::disconnectAppliedAfterFanOut()
 {
-    ManualTimer timer;
-    HubOptions options;
-    options.slowConsumer = SlowConsumerPolicy::DisconnectClient;
-    Hub hub(timer, options);
+    PolicyHub fixture(SlowConsumerPolicy::DisconnectClient);
+    Hub &hub = fixture.hub;
     // The slow session is the first subscriber, so the fan-out reaches it before the others.
     auto slow = std::make_shared<StalledSession>(frames(1));
     std::vector<std::shared_ptr<StalledSession>> others;
@@ -257,10 +265,8 @@ void TestOutbox::sendToAppliesPolicy_data()
 void TestOutbox::sendToAppliesPolicy()
 {
     QFETCH(bool, disconnect);
-    ManualTimer timer;
-    HubOptions options;
-    options.slowConsumer = disconnect ? SlowConsumerPolicy::DisconnectClient : SlowConsumerPolicy::DropMessage;
-    Hub hub(timer, options);
+    PolicyHub fixture(disconnect ? SlowConsumerPolicy::DisconnectClient : SlowConsumerPolicy::DropMessage);
+    Hub &hub = fixture.hub;
     auto slow = std::make_shared<StalledSession>(frames(1));
     const auto id = hub.attach(slow);
     const auto frame = makeTextFrame("{}");
