@@ -338,6 +338,33 @@ struct ClientSession::Impl {
         send(frame);
     }
 
+    /// Channels whose subscribed state changed, by name and serial (a channel recreated under
+    /// the same name meanwhile has another serial and is not notified).
+    using ChannelRefs = std::vector<std::pair<std::string, std::uint64_t>>;
+
+    /// The connection is gone: no channel is subscribed or waiting for its answer any more.
+    ChannelRefs markChannelsUnsubscribed()
+    {
+        ChannelRefs changed;
+        for (auto &[name, ch] : channels) {
+            if (ch->isSubscribed || ch->pendingAckId != 0) {
+                ch->isSubscribed = false;
+                ch->pendingAckId = 0;
+                changed.emplace_back(name, ch->serial);
+            }
+        }
+        return changed;
+    }
+
+    /// User callbacks: run after the bookkeeping, since they may call back into the session.
+    void notifyChannelStates(const ChannelRefs &changed)
+    {
+        for (const auto &[name, serial] : changed) {
+            if (ChannelState *ch = findChannel(name, serial))
+                ch->stateObservers->notify();
+        }
+    }
+
     void onClosed(std::uint16_t code, std::string_view reason)
     {
         if (!transportActive)
@@ -355,14 +382,7 @@ struct ClientSession::Impl {
 
         // Bookkeeping first, user callbacks after: they may call back into the session.
         std::vector<PendingOperations::Completion> failed = pending.takeAll();
-        std::vector<std::pair<std::string, std::uint64_t>> changed;
-        for (auto &[name, ch] : channels) {
-            if (ch->isSubscribed || ch->pendingAckId != 0) {
-                ch->isSubscribed = false;
-                ch->pendingAckId = 0;
-                changed.emplace_back(name, ch->serial);
-            }
-        }
+        const ChannelRefs changed = markChannelsUnsubscribed();
 
         bool reconnect = false;
         std::error_code error;
@@ -387,10 +407,7 @@ struct ClientSession::Impl {
             if (done)
                 done(make_error_code(Error::NotConnected), nullptr);
         }
-        for (auto &[name, serial] : changed) {
-            if (ChannelState *ch = findChannel(name, serial))
-                ch->stateObservers->notify();
-        }
+        notifyChannelStates(changed);
         if (error) {
             std::string message = wasWelcomed ? "connection lost" : "connection failed";
             message += " (close code " + std::to_string(code) + (why.empty() ? "" : ": " + why) + ")";
@@ -864,14 +881,7 @@ struct ClientSession::Impl {
         tokenPending = false;
         retryOnClose = false;
         std::vector<PendingOperations::Completion> cancelled = pending.takeAll();
-        std::vector<std::pair<std::string, std::uint64_t>> changed;
-        for (auto &[name, ch] : channels) {
-            if (ch->isSubscribed || ch->pendingAckId != 0) {
-                ch->isSubscribed = false;
-                ch->pendingAckId = 0;
-                changed.emplace_back(name, ch->serial);
-            }
-        }
+        const ChannelRefs changed = markChannelsUnsubscribed();
         if (transportActive && state != ClientState::Closed)
             transport.close(kCloseNormal, "closed by client");
         // Never inside the caller's close(): acks and replies fail from the executor. The
@@ -881,10 +891,7 @@ struct ClientSession::Impl {
                 post([done = std::move(done)] { done(make_error_code(Error::Cancelled), nullptr); });
         }
         setState(ClientState::Closed);
-        for (auto &[name, serial] : changed) {
-            if (ChannelState *ch = findChannel(name, serial))
-                ch->stateObservers->notify();
-        }
+        notifyChannelStates(changed);
     }
 };
 
