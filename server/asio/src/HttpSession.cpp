@@ -4,7 +4,6 @@
 #include "Log.h"
 #include "SseSession.h"
 #include "StaticFiles.h"
-#include "WebSocketCodec.h"
 #include "WebSocketSession.h"
 
 #include <boost/asio/post.hpp>

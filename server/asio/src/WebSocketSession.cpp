@@ -21,7 +21,8 @@ WebSocketSession::WebSocketSession(ServerContext &context, AnyStream stream, std
     : m_ctx(context)
     , m_stream(std::move(stream))
     , m_outbox(OutboxLimits{context.config.outboxFrames, context.config.outboxBytes})
-    , m_partial(std::move(leftover))
+    , m_leftover(std::move(leftover))
+    , m_reader(context.config.maxFrameBytes)
     , m_closeTimer(m_stream.get_executor())
 {
 }
@@ -37,9 +38,9 @@ void WebSocketSession::start()
     m_ctx.metrics.wsHandshakes.fetch_add(1);
     auto self = shared_from_this();
     m_handle = m_ctx.core.locked([&] { return m_ctx.core.protocol().open(self); });
-    if (!m_partial.empty()) {
-        const std::size_t used = parseFrames(reinterpret_cast<std::uint8_t *>(m_partial.data()), m_partial.size());
-        m_partial.erase(0, used);
+    if (!m_leftover.empty()) { // frames sent right behind the upgrade request
+        std::string leftover = std::move(m_leftover);
+        onData(reinterpret_cast<std::uint8_t *>(leftover.data()), leftover.size());
     }
     if (!m_finished)
         readMore();
@@ -255,7 +256,7 @@ void WebSocketSession::readMore()
         return;
     }
     // Plain TCP: wait for readability, then read into a per-thread buffer. An idle session owns
-    // no read buffer at all; only an incomplete frame is kept (m_partial).
+    // no read buffer at all; only an incomplete frame is kept (by the FrameReader).
     m_stream.lowest().async_wait(tcp::socket::wait_read, [self = shared_from_this()](const boost::system::error_code &ec) {
         if (ec) {
             self->finish();
@@ -281,130 +282,63 @@ void WebSocketSession::readMore()
 void WebSocketSession::onData(std::uint8_t *data, std::size_t size)
 {
     m_ctx.metrics.wsBytesIn.fetch_add(size, std::memory_order_relaxed);
-    if (m_partial.empty()) {
-        const std::size_t used = parseFrames(data, size);
-        if (!m_finished && used < size)
-            m_partial.assign(reinterpret_cast<const char *>(data + used), size - used);
-        return;
-    }
-    m_partial.append(reinterpret_cast<const char *>(data), size);
-    const std::size_t used = parseFrames(reinterpret_cast<std::uint8_t *>(m_partial.data()), m_partial.size());
-    m_partial.erase(0, used);
-    if (m_partial.empty() && m_partial.capacity() > kKeepCapacity)
-        std::string().swap(m_partial);
+    m_reader.feed(data, size, *this);
 }
 
-std::size_t WebSocketSession::parseFrames(std::uint8_t *data, std::size_t size)
-{
-    const std::size_t maxMessage = m_ctx.config.maxFrameBytes;
-    std::size_t pos = 0;
-    while (!m_finished && pos < size) {
-        ws::FrameHeader header;
-        const ws::ParseStatus status = ws::parseClientHeader(data + pos, size - pos, header);
-        if (status == ws::ParseStatus::NeedMore)
-            break;
-        if (status == ws::ParseStatus::ProtocolError) {
-            m_ctx.metrics.wsProtocolViolations.fetch_add(1, std::memory_order_relaxed);
-            fail(DisconnectCode::ProtocolError, "invalid WebSocket frame");
-            return size;
-        }
-        const bool control = (header.opcode & 0x8) != 0;
-        if (!control && m_message.size() + header.length > maxMessage) {
-            // Refused before buffering: the message never enters memory.
-            m_ctx.metrics.wsOversize.fetch_add(1, std::memory_order_relaxed);
-            fail(DisconnectCode::MessageTooBig, "message too big");
-            return size;
-        }
-        if (size - pos - header.size < header.length)
-            break;
-        std::uint8_t *payload = data + pos + header.size;
-        ws::unmask(payload, header.length, header.mask);
-        pos += header.size + header.length;
-        if (!handleFrame(header, payload))
-            return size;
-    }
-    return pos;
-}
-
-bool WebSocketSession::handleFrame(const ws::FrameHeader &h, std::uint8_t *payload)
-{
-    const std::string_view bytes(reinterpret_cast<const char *>(payload), h.length);
-    switch (h.opcode) {
-    case ws::Text:
-    case ws::Binary:
-        if (m_inMessage) {
-            m_ctx.metrics.wsProtocolViolations.fetch_add(1, std::memory_order_relaxed);
-            fail(DisconnectCode::ProtocolError, "new message inside a fragmented one");
-            return false;
-        }
-        if (h.fin) {
-            deliver(bytes, h.opcode == ws::Binary);
-        } else {
-            m_inMessage = true;
-            m_messageBinary = h.opcode == ws::Binary;
-            m_message.assign(bytes);
-        }
-        return true;
-    case ws::Continuation:
-        if (!m_inMessage) {
-            m_ctx.metrics.wsProtocolViolations.fetch_add(1, std::memory_order_relaxed);
-            fail(DisconnectCode::ProtocolError, "continuation without a message");
-            return false;
-        }
-        m_message.append(bytes);
-        if (h.fin) {
-            m_inMessage = false;
-            deliver(m_message, m_messageBinary);
-            m_message.clear();
-            if (m_message.capacity() > kKeepCapacity)
-                std::string().swap(m_message);
-        }
-        return true;
-    case ws::Ping:
-        queueControl(ws::Pong, bytes);
-        return true;
-    case ws::Pong:
-        return true;
-    case ws::Close: {
-        m_peerClosed = true;
-        if (m_closeWritten) {
-            finish();
-            return false;
-        }
-        if (h.length == 1) {
-            m_ctx.metrics.wsProtocolViolations.fetch_add(1, std::memory_order_relaxed);
-            fail(DisconnectCode::ProtocolError, "bad close frame");
-            return false;
-        }
-        // Echo the client's code; the ServerProtocol learns about the end in finish().
-        const auto code = h.length >= 2 ? static_cast<std::uint16_t>((payload[0] << 8) | payload[1]) : std::uint16_t(1000);
-        {
-            std::lock_guard lock(m_mutex);
-            if (!m_closeQueued) {
-                m_closeQueued = true;
-                m_closePending = true;
-                std::vector<SharedFrame> discarded; // the peer is gone: undelivered frames are pointless
-                m_outbox.takeAll(discarded);
-                ws::appendCloseFrame(m_control, code, {});
-                scheduleFlushLocked();
-            }
-        }
-        return false;
-    }
-    default:
-        return false;
-    }
-}
-
-void WebSocketSession::deliver(std::string_view message, bool binary)
+bool WebSocketSession::onMessage(std::string_view message, bool binary)
 {
     {
         std::lock_guard lock(m_mutex);
         if (m_closeQueued)
-            return; // closing: the rest of the input is ignored
+            return false; // closing: the rest of the input is ignored
     }
     m_ctx.metrics.wsFramesIn.fetch_add(1, std::memory_order_relaxed);
     m_ctx.core.locked([&] { m_ctx.core.protocol().receive(m_handle, message, binary); });
+    return !m_finished;
+}
+
+bool WebSocketSession::onPing(std::string_view payload)
+{
+    queueControl(ws::Pong, payload);
+    return true;
+}
+
+bool WebSocketSession::onPong(std::string_view)
+{
+    return true;
+}
+
+void WebSocketSession::onClose(std::uint16_t code, std::string_view)
+{
+    m_peerClosed = true;
+    if (m_closeWritten) {
+        finish(); // our close was answered: the closing handshake is complete
+        return;
+    }
+    // Echo the client's code (1000 when it sent none); the ServerProtocol learns about the end
+    // in finish().
+    if (code == static_cast<std::uint16_t>(ws::CloseCode::NoStatus))
+        code = static_cast<std::uint16_t>(ws::CloseCode::Normal);
+    std::lock_guard lock(m_mutex);
+    if (!m_closeQueued) {
+        m_closeQueued = true;
+        m_closePending = true;
+        std::vector<SharedFrame> discarded; // the peer is gone: undelivered frames are pointless
+        m_outbox.takeAll(discarded);
+        ws::appendCloseFrame(m_control, code, {});
+        scheduleFlushLocked();
+    }
+}
+
+void WebSocketSession::onViolation(ws::CloseCode code, std::string_view reason)
+{
+    auto &metrics = m_ctx.metrics;
+    switch (code) {
+    case ws::CloseCode::MessageTooBig: metrics.wsOversize.fetch_add(1, std::memory_order_relaxed); break;
+    case ws::CloseCode::InvalidPayload: metrics.wsInvalidUtf8.fetch_add(1, std::memory_order_relaxed); break;
+    default: metrics.wsProtocolViolations.fetch_add(1, std::memory_order_relaxed); break;
+    }
+    fail(static_cast<DisconnectCode>(code), reason);
 }
 
 void WebSocketSession::fail(DisconnectCode code, std::string_view reason)

@@ -2,16 +2,17 @@
 // WebSocketSession: one WebSocket connection after the upgrade. Implements core Session: the Hub
 // and ServerProtocol queue shared frames in its Outbox; the session writes everything queued
 // as one socket write (frame headers built here, small frames copied into a cork buffer, large
-// ones gathered by reference). Reads and parses client frames itself and hands each complete
-// message to ServerProtocol::receive.
+// ones gathered by reference). Client bytes go through the shared websocket::FrameReader; each
+// complete message goes to ServerProtocol::receive.
 
 #include "AnyStream.h"
 #include "ServerContext.h"
-#include "WebSocketCodec.h"
 
 #include <switchboard/Outbox.h>
 #include <switchboard/ServerProtocol.h>
 #include <switchboard/Session.h>
+#include <switchboard/websocket/Codec.h>
+#include <switchboard/websocket/FrameReader.h>
 
 #include <boost/asio/steady_timer.hpp>
 
@@ -22,10 +23,14 @@
 
 namespace switchboard::asio {
 
+namespace ws = switchboard::websocket;
+
 /// Thread safety: send() and close() may be called from any thread (the core mutex holder);
 /// they only queue under the session's own mutex and post a flush to the connection's strand.
 /// Everything else runs on that strand.
-class WebSocketSession final : public Session, public std::enable_shared_from_this<WebSocketSession> {
+class WebSocketSession final : public Session,
+                               private ws::FrameHandler,
+                               public std::enable_shared_from_this<WebSocketSession> {
 public:
     /// `stream` has completed the HTTP upgrade; `leftover` holds bytes read past the request.
     /// The connection has been counted by ServerContext::tryAddConnection().
@@ -47,9 +52,12 @@ private:
     bool consumeWritten(std::size_t n);
     void readMore();
     void onData(std::uint8_t *data, std::size_t size);
-    std::size_t parseFrames(std::uint8_t *data, std::size_t size);
-    bool handleFrame(const ws::FrameHeader &header, std::uint8_t *payload);
-    void deliver(std::string_view message, bool binary);
+    // ws::FrameHandler: what the FrameReader found in the client's bytes.
+    bool onMessage(std::string_view payload, bool binary) override;
+    bool onPing(std::string_view payload) override;
+    bool onPong(std::string_view payload) override;
+    void onClose(std::uint16_t code, std::string_view reason) override;
+    void onViolation(ws::CloseCode code, std::string_view reason) override;
     void fail(DisconnectCode code, std::string_view reason);
     void queueControl(ws::Opcode opcode, std::string_view payload);
     void finish();
@@ -77,10 +85,8 @@ private:
     bool m_closeWritten = false;
     bool m_peerClosed = false;
     bool m_finished = false;
-    std::string m_partial;                ///< bytes of an incomplete frame
-    std::string m_message;                ///< fragments of an incomplete message
-    bool m_inMessage = false;
-    bool m_messageBinary = false;
+    std::string m_leftover;               ///< bytes read past the upgrade request, until start()
+    ws::FrameReader m_reader;
     std::unique_ptr<char[]> m_tlsBuffer;  ///< TLS reads only; plain TCP reads use a per-thread buffer
     boost::asio::steady_timer m_closeTimer;
 };

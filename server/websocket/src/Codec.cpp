@@ -1,9 +1,11 @@
-#include "WebSocketCodec.h"
+#include "switchboard/websocket/Codec.h"
+
+#include "switchboard/websocket/Utf8Validator.h"
 
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
-namespace switchboard::asio::ws {
+namespace switchboard::websocket {
 
 void appendHeader(std::string &out, Opcode opcode, std::uint64_t length)
 {
@@ -85,38 +87,6 @@ void unmask(std::uint8_t *data, std::size_t size, const std::uint8_t mask[4], st
         data[i] ^= mask[(i + phase) & 3];
 }
 
-bool isValidUtf8(std::string_view text) noexcept
-{
-    const auto *s = reinterpret_cast<const unsigned char *>(text.data());
-    const std::size_t n = text.size();
-    std::size_t i = 0;
-    while (i < n) {
-        const unsigned char c = s[i];
-        if (c < 0x80) {
-            ++i;
-            continue;
-        }
-        std::size_t extra;
-        std::uint32_t cp;
-        if ((c & 0xE0) == 0xC0) { extra = 1; cp = c & 0x1F; }
-        else if ((c & 0xF0) == 0xE0) { extra = 2; cp = c & 0x0F; }
-        else if ((c & 0xF8) == 0xF0) { extra = 3; cp = c & 0x07; }
-        else return false;
-        if (i + extra >= n) // truncated sequence
-            return false;
-        for (std::size_t k = 1; k <= extra; ++k) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        static constexpr std::uint32_t minimum[] = {0, 0x80, 0x800, 0x10000};
-        if (cp < minimum[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        i += extra + 1;
-    }
-    return true;
-}
-
 std::string acceptKey(std::string_view key)
 {
     static constexpr std::string_view guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -130,4 +100,4 @@ std::string acceptKey(std::string_view key)
     return out;
 }
 
-} // namespace switchboard::asio::ws
+} // namespace switchboard::websocket

@@ -1,14 +1,14 @@
 #pragma once
-// WebSocketCodec: RFC 6455 framing pieces the gateway does itself so that every frame queued for
-// a session goes out in one socket write: server frame headers, client frame header parsing,
-// UTF-8 validation and the handshake accept key.
+// Codec: the RFC 6455 framing pieces both gateways build on: server frame headers (so every
+// frame queued for a session goes out in one socket write), client frame header parsing, masking
+// and the handshake accept key. FrameReader (FrameReader.h) turns client bytes into messages.
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
-namespace switchboard::asio::ws {
+namespace switchboard::websocket {
 
 enum Opcode : std::uint8_t { Continuation = 0x0, Text = 0x1, Binary = 0x2, Close = 0x8, Ping = 0x9, Pong = 0xA };
 
@@ -35,10 +35,7 @@ ParseStatus parseClientHeader(const std::uint8_t *data, std::size_t size, FrameH
 /// XORs `size` bytes with the mask, starting at mask position `phase`.
 void unmask(std::uint8_t *data, std::size_t size, const std::uint8_t mask[4], std::size_t phase = 0);
 
-/// Strict UTF-8 (no overlongs, no surrogates, max U+10FFFF).
-bool isValidUtf8(std::string_view text) noexcept;
-
 /// Sec-WebSocket-Accept for a Sec-WebSocket-Key (SHA-1 + base64 via OpenSSL).
 std::string acceptKey(std::string_view key);
 
-} // namespace switchboard::asio::ws
+} // namespace switchboard::websocket

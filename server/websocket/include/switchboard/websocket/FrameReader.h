@@ -1,0 +1,73 @@
+#pragma once
+// FrameReader: the receive side of RFC 6455 for a server, shared by both gateways. Bytes from the
+// socket go in; whole messages, pings, pongs, the peer's close, or the one protocol violation that
+// ends the connection come out. Everything a server MUST check on input is checked here
+// (sections 5.1-5.5, 5.8, 7.4, 8.1), so both transports behave the same and one conformance
+// suite covers both (tests/server/tst_websocketconformance.cpp).
+
+#include "switchboard/websocket/CloseCode.h"
+#include "switchboard/websocket/Utf8Validator.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace switchboard::websocket {
+
+/// What a FrameReader reports, synchronously from FrameReader::feed(). Handlers must not call
+/// feed() on the same reader. Views are valid only during the call. Returning false from a
+/// message, ping or pong callback stops the reader (the connection is being closed): nothing
+/// more is reported.
+class FrameHandler {
+public:
+    virtual ~FrameHandler() = default;
+    /// A complete data message. Text has been checked to be valid UTF-8.
+    virtual bool onMessage(std::string_view payload, bool binary) = 0;
+    /// A ping (payload at most 125 bytes). RFC 6455 5.5.3 lets the server answer only the latest
+    /// of several pings, so transports may coalesce their pongs.
+    virtual bool onPing(std::string_view payload) = 0;
+    virtual bool onPong(std::string_view payload) = 0;
+    /// The peer's close frame, validated: `code` is NoStatus (1005) when the frame had no body.
+    /// The reader stops; the transport answers with a close frame and ends the connection.
+    virtual void onClose(std::uint16_t code, std::string_view reason) = 0;
+    /// The peer broke the protocol: the transport closes with `code` (ProtocolError,
+    /// InvalidPayload or MessageTooBig) and `reason`. The reader stops.
+    virtual void onViolation(CloseCode code, std::string_view reason) = 0;
+};
+
+/// One per connection. Not thread-safe: the connection's reading context owns it.
+///
+/// Memory: complete frames are handled where they lie in the caller's buffer; only an incomplete
+/// frame and a fragmented message are copied, and both are bounded by the message limit (a frame
+/// announcing more is refused from its header, before its payload is buffered).
+class FrameReader {
+public:
+    explicit FrameReader(std::size_t maxMessageBytes) : m_maxMessage(maxMessageBytes) {}
+
+    /// Reads `size` bytes. Unmasks payloads in place, so `data` is modified.
+    void feed(std::uint8_t *data, std::size_t size, FrameHandler &handler);
+
+    /// True once the peer closed, broke the protocol, or a handler returned false.
+    bool stopped() const noexcept { return m_stopped; }
+    /// Bytes held for an incomplete frame or a fragmented message.
+    std::size_t bufferedBytes() const noexcept { return m_partial.size() + m_message.size(); }
+    /// True while a fragmented message is being assembled.
+    bool inMessage() const noexcept { return m_inMessage; }
+
+private:
+    std::size_t parse(std::uint8_t *data, std::size_t size, FrameHandler &handler);
+    bool dataFrame(bool fin, std::uint8_t opcode, std::string_view payload, FrameHandler &handler);
+    void closeFrame(std::string_view payload, FrameHandler &handler);
+    void violation(CloseCode code, std::string_view reason, FrameHandler &handler);
+
+    std::size_t m_maxMessage;
+    std::string m_partial;   ///< an incomplete frame, header included
+    std::string m_message;   ///< a fragmented message being assembled
+    Utf8Validator m_utf8;    ///< of the fragmented text message
+    bool m_inMessage = false;
+    bool m_messageBinary = false;
+    bool m_stopped = false;
+};
+
+} // namespace switchboard::websocket

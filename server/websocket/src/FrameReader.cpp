@@ -1,0 +1,168 @@
+#include "switchboard/websocket/FrameReader.h"
+
+#include "switchboard/websocket/Codec.h"
+
+namespace switchboard::websocket {
+
+namespace {
+/// Buffers that grew past this for one large message are released once it is handled, so idle
+/// connections stay small.
+constexpr std::size_t kKeepCapacity = 64 * 1024;
+
+void trim(std::string &buffer)
+{
+    if (buffer.empty() && buffer.capacity() > kKeepCapacity)
+        std::string().swap(buffer);
+}
+} // namespace
+
+void FrameReader::feed(std::uint8_t *data, std::size_t size, FrameHandler &handler)
+{
+    if (m_stopped || size == 0)
+        return;
+    if (m_partial.empty()) {
+        const std::size_t used = parse(data, size, handler);
+        if (!m_stopped && used < size)
+            m_partial.assign(reinterpret_cast<const char *>(data + used), size - used);
+        return;
+    }
+    m_partial.append(reinterpret_cast<const char *>(data), size);
+    const std::size_t used = parse(reinterpret_cast<std::uint8_t *>(m_partial.data()), m_partial.size(), handler);
+    if (m_stopped) {
+        m_partial.clear();
+    } else {
+        m_partial.erase(0, used);
+    }
+    trim(m_partial);
+}
+
+std::size_t FrameReader::parse(std::uint8_t *data, std::size_t size, FrameHandler &handler)
+{
+    std::size_t pos = 0;
+    while (!m_stopped && pos < size) {
+        FrameHeader header;
+        const ParseStatus status = parseClientHeader(data + pos, size - pos, header);
+        if (status == ParseStatus::NeedMore)
+            break;
+        if (status == ParseStatus::ProtocolError) {
+            violation(CloseCode::ProtocolError, "invalid WebSocket frame", handler);
+            break;
+        }
+        const bool control = (header.opcode & 0x8) != 0;
+        if (!control && m_message.size() + header.length > m_maxMessage) {
+            // Refused from the header: the payload never enters memory.
+            violation(CloseCode::MessageTooBig, "message too big", handler);
+            break;
+        }
+        if (size - pos - header.size < header.length)
+            break;
+        std::uint8_t *payloadBytes = data + pos + header.size;
+        unmask(payloadBytes, header.length, header.mask);
+        pos += header.size + header.length;
+        const std::string_view payload(reinterpret_cast<const char *>(payloadBytes), header.length);
+        switch (header.opcode) {
+        case Ping:
+            m_stopped = !handler.onPing(payload);
+            break;
+        case Pong:
+            m_stopped = !handler.onPong(payload);
+            break;
+        case Close:
+            closeFrame(payload, handler);
+            break;
+        default:
+            m_stopped = !dataFrame(header.fin, header.opcode, payload, handler);
+            break;
+        }
+    }
+    return pos;
+}
+
+bool FrameReader::dataFrame(bool fin, std::uint8_t opcode, std::string_view payload, FrameHandler &handler)
+{
+    if (opcode == Continuation) {
+        if (!m_inMessage) {
+            violation(CloseCode::ProtocolError, "continuation frame without a message", handler);
+            return false;
+        }
+        if (!m_messageBinary && !m_utf8.feed(payload)) {
+            violation(CloseCode::InvalidPayload, "text message is not valid UTF-8", handler);
+            return false;
+        }
+        m_message.append(payload);
+        if (!fin)
+            return true;
+        m_inMessage = false;
+        if (!m_messageBinary && !m_utf8.complete()) {
+            violation(CloseCode::InvalidPayload, "text message is not valid UTF-8", handler);
+            return false;
+        }
+        std::string message;
+        message.swap(m_message);
+        const bool keepReading = handler.onMessage(message, m_messageBinary);
+        if (message.capacity() <= kKeepCapacity) { // reuse the buffer for the next message
+            message.clear();
+            m_message.swap(message);
+        }
+        return keepReading;
+    }
+    // Text or binary: the first frame of a message.
+    if (m_inMessage) {
+        violation(CloseCode::ProtocolError, "new message inside a fragmented one", handler);
+        return false;
+    }
+    const bool binary = opcode == Binary;
+    if (fin) {
+        if (!binary && !isValidUtf8(payload)) {
+            violation(CloseCode::InvalidPayload, "text message is not valid UTF-8", handler);
+            return false;
+        }
+        return handler.onMessage(payload, binary);
+    }
+    m_inMessage = true;
+    m_messageBinary = binary;
+    m_utf8.reset();
+    if (!binary && !m_utf8.feed(payload)) {
+        violation(CloseCode::InvalidPayload, "text message is not valid UTF-8", handler);
+        return false;
+    }
+    m_message.assign(payload);
+    return true;
+}
+
+void FrameReader::closeFrame(std::string_view payload, FrameHandler &handler)
+{
+    if (payload.empty()) {
+        m_stopped = true;
+        handler.onClose(static_cast<std::uint16_t>(CloseCode::NoStatus), {});
+        return;
+    }
+    if (payload.size() == 1) {
+        violation(CloseCode::ProtocolError, "close frame with a one-byte body", handler);
+        return;
+    }
+    const auto code = static_cast<std::uint16_t>((static_cast<unsigned char>(payload[0]) << 8)
+                                                 | static_cast<unsigned char>(payload[1]));
+    if (!isValidReceivedCloseCode(code)) {
+        violation(CloseCode::ProtocolError, "invalid close code", handler);
+        return;
+    }
+    const std::string_view reason = payload.substr(2);
+    if (!isValidUtf8(reason)) {
+        violation(CloseCode::ProtocolError, "close reason is not valid UTF-8", handler);
+        return;
+    }
+    m_stopped = true;
+    handler.onClose(code, reason);
+}
+
+void FrameReader::violation(CloseCode code, std::string_view reason, FrameHandler &handler)
+{
+    m_stopped = true;
+    m_inMessage = false;
+    m_message.clear();
+    trim(m_message);
+    handler.onViolation(code, reason);
+}
+
+} // namespace switchboard::websocket
