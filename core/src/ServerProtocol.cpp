@@ -193,19 +193,40 @@ struct ServerProtocol::Impl {
     /// Returns false (after answering) when the connection is over its rate.
     bool admit(Connection &connection, const AckId &ackId)
     {
-        const auto now = timer.now();
-        if (connection.limiter.tryConsume(now))
+        if (connection.limiter.tryConsume(timer.now()))
             return true;
+        sendError(connection, Error::RateLimited, "too many operations per second", ackId);
+        overRate(connection);
+        return false;
+    }
+
+    /// One operation over the rate: counted, and close 3005 when it keeps happening.
+    void overRate(Connection &connection)
+    {
+        const auto now = timer.now();
         ++counters.rateLimited;
         if (connection.rateViolations > 0 && now - connection.lastRateViolation > kRateViolationMemory)
             connection.rateViolations = 0;
         connection.lastRateViolation = now;
-        sendError(connection, Error::RateLimited, "too many operations per second", ackId);
         if (options.limits.rateViolationsBeforeClose > 0
             && ++connection.rateViolations >= options.limits.rateViolationsBeforeClose) {
             ++counters.floodDisconnects;
             disconnect(connection.handle, DisconnectCode::Flood, "flood");
         }
+    }
+
+    bool receiveControl(ConnectionHandle handle)
+    {
+        Connection *connection = find(handle);
+        if (!connection)
+            return false;
+        ++counters.controlFramesIn;
+        if (connection->state == State::Closing)
+            return false;
+        if (connection->limiter.tryConsume(timer.now()))
+            return true;
+        ++counters.controlRateLimited; // no error frame: answering would feed the flood
+        overRate(*connection);
         return false;
     }
 
@@ -613,6 +634,15 @@ void ServerProtocol::receive(ConnectionHandle connection, std::string_view bytes
             d->disconnect(connection, DisconnectCode::InternalError, "internal error");
         } catch (...) {
         }
+    }
+}
+
+bool ServerProtocol::receiveControl(ConnectionHandle connection)
+{
+    try {
+        return d->receiveControl(connection);
+    } catch (...) {
+        return false;
     }
 }
 

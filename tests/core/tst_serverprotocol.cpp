@@ -51,6 +51,7 @@ private slots:
     void closedDetaches();
     void channelLimit();
     void controlFrameEncoding();
+    void controlFramesCountAgainstTheRate();
 };
 
 void TestServerProtocol::connectWelcome()
@@ -767,6 +768,40 @@ void TestServerProtocol::controlFrameEncoding()
     QCOMPARE(json::parse(frames[5]->bytes).at("ackId").as_string(), json::string("q\"1\\"));
     QCOMPARE(json::parse(frames[6]->bytes).at("name").as_string(), json::string("rate_limited"));
     QCOMPARE(json::parse(frames[9]->bytes).at("reconnect").as_bool(), false);
+}
+
+void TestServerProtocol::controlFramesCountAgainstTheRate()
+{
+    ServerProtocolOptions options;
+    options.limits.opsPerSecond = 10;
+    options.limits.opsBurst = 5;
+    options.limits.rateViolationsBeforeClose = 3;
+    Harness h(options);
+    Client flooder = h.open(); // before `connect`: control frames are limited all the same
+    for (int i = 0; i < 5; ++i)
+        QVERIFY(h.protocol.receiveControl(flooder.handle));
+    QVERIFY(!h.protocol.receiveControl(flooder.handle));
+    QVERIFY(!h.protocol.receiveControl(flooder.handle));
+    QVERIFY(!flooder.session->closeCode);
+    QVERIFY(flooder.session->frames.empty()); // refused pings get no error frames
+    QVERIFY(!h.protocol.receiveControl(flooder.handle));
+    QCOMPARE(flooder.session->closeCode, std::optional<std::uint16_t>(3005));
+    QCOMPARE(h.protocol.counters().controlFramesIn, std::uint64_t(8));
+    QCOMPARE(h.protocol.counters().controlRateLimited, std::uint64_t(3));
+    QCOMPARE(h.protocol.counters().floodDisconnects, std::uint64_t(1));
+    QVERIFY(!h.protocol.receiveControl(flooder.handle)); // closing: nothing more is answered
+
+    // Pings and messages share one bucket; tokens come back with time.
+    Client client = h.connect();
+    for (int i = 0; i < 4; ++i)
+        QVERIFY(h.protocol.receiveControl(client.handle));
+    QVERIFY(!h.protocol.receiveControl(client.handle));
+    h.timer.advance(std::chrono::milliseconds(200)); // two tokens at 10/s
+    QVERIFY(h.protocol.receiveControl(client.handle));
+    QVERIFY(h.protocol.receiveControl(client.handle));
+    QVERIFY(!h.protocol.receiveControl(client.handle));
+    QVERIFY(!client.session->closeCode);
+    QVERIFY(!h.protocol.receiveControl(ServerProtocol::ConnectionHandle(9999)));
 }
 
 QTEST_APPLESS_MAIN(TestServerProtocol)

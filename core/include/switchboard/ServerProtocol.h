@@ -80,6 +80,8 @@ struct ProtocolCounters {
     std::uint64_t malformedDisconnects = 0; ///< closes 3500 after repeated malformed frames
     std::uint64_t connectTimeouts = 0;      ///< closes 3006
     std::uint64_t tokenExpirations = 0;     ///< closes 3004
+    std::uint64_t controlFramesIn = 0;      ///< WebSocket pings and pongs from clients
+    std::uint64_t controlRateLimited = 0;   ///< of those, refused by the rate limit (also in rateLimited)
 };
 
 /// Thread safety: same as Hub (one thread, or serialized by the host).
@@ -99,6 +101,12 @@ public:
     /// One complete WebSocket message. Handles every frame and every violation (error frame or
     /// session->close()); never throws.
     void receive(ConnectionHandle connection, std::string_view bytes, bool binary);
+    /// A WebSocket control frame (ping or pong) arrived. Control frames count against the
+    /// connection's operation rate like messages do, before `connect` too. Over the rate, the
+    /// frame is refused without an error frame (answering would feed a flood) and repeated
+    /// violations close the connection with 3005 (Flood). Returns whether the transport should
+    /// act on the frame (answer a ping).
+    bool receiveControl(ConnectionHandle connection);
     /// The transport's connection ended (for any reason). Detaches from the Hub.
     void closed(ConnectionHandle connection);
     /// Session id once connected, empty before.

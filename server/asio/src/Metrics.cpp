@@ -88,6 +88,8 @@ std::string Metrics::render(const HubCounters &hub, const ProtocolCounters &prot
     metric(out, "switchboard_protocol_errors_total", "counter", "Error frames sent for bad client frames.", double(protocol.protocolErrors));
     metric(out, "switchboard_rate_limited_total", "counter", "Operations refused by the per-connection rate limit (429).", double(protocol.rateLimited));
     metric(out, "switchboard_flood_disconnects_total", "counter", "Rate-limited clients closed with 3005.", double(protocol.floodDisconnects));
+    metric(out, "switchboard_control_frames_in_total", "counter", "WebSocket pings and pongs received from clients.", double(protocol.controlFramesIn));
+    metric(out, "switchboard_control_rate_limited_total", "counter", "Client pings and pongs refused by the per-connection rate limit (no pong sent).", double(protocol.controlRateLimited));
     metric(out, "switchboard_oversize_frames_total", "counter", "WebSocket messages over the size limit (close 1009).", v(wsOversize) + double(protocol.oversizeFrames));
     metric(out, "switchboard_invalid_utf8_total", "counter", "Text messages with invalid UTF-8 (close 1007).", v(wsInvalidUtf8) + double(protocol.invalidUtf8));
     metric(out, "switchboard_websocket_protocol_violations_total", "counter", "WebSocket framing violations (close 1002).", v(wsProtocolViolations));
