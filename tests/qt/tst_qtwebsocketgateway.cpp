@@ -8,6 +8,8 @@
 #include <switchboard/qtws/QtTimer.h>
 #include <switchboard/qtws/QtWebSocketGateway.h>
 
+#include "../support/ChildProcessGuard.h"
+
 #include <QDeadlineTimer>
 #include <QFile>
 #include <QProcess>
@@ -307,6 +309,7 @@ private Q_SLOTS:
         QTemporaryDir dir;
         QVERIFY(dir.isValid());
         QProcess make;
+        testsupport::dieWithTest(make);
         make.start(openssl, {QStringLiteral("req"), QStringLiteral("-x509"), QStringLiteral("-newkey"),
                              QStringLiteral("rsa:2048"), QStringLiteral("-nodes"), QStringLiteral("-days"),
                              QStringLiteral("1"), QStringLiteral("-subj"), QStringLiteral("/CN=127.0.0.1"),

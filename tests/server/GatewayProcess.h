@@ -1,6 +1,9 @@
 #pragma once
 // Test helpers: a switchboard-gateway child process on port 0, a WebSocket client that records
-// frames and its close code, HTTP calls and token signing. Every wait is bounded.
+// frames and its close code, HTTP calls and token signing. Every wait is bounded, and the gateway
+// dies with the test even when the test is killed (see tests/support/ChildProcessGuard.h).
+
+#include "../support/ChildProcessGuard.h"
 
 #include <QByteArray>
 #include <QDeadlineTimer>
@@ -30,10 +33,22 @@ namespace gatewaytest {
 inline const QByteArray kApiKey = "test-api-key";
 inline const QByteArray kSecret = "test-token-secret";
 
-/// The gateway binary, started with a known API key and token secret; killed on destruction.
+/// The gateway binary, started with a known API key and token secret; killed on destruction and
+/// by the kernel when the test process dies.
 class GatewayProcess {
 public:
+    GatewayProcess() { testsupport::dieWithTest(m_process); }
     ~GatewayProcess() { kill(); }
+
+    /// Sets an environment variable for the next start() (e.g. ASAN_OPTIONS for one test).
+    void setEnvironmentVariable(const QString &name, const QString &value)
+    {
+        QProcessEnvironment env = m_process.processEnvironment();
+        if (env.isEmpty())
+            env = QProcessEnvironment::systemEnvironment();
+        env.insert(name, value);
+        m_process.setProcessEnvironment(env);
+    }
 
     bool start(const QStringList &extra = {})
     {

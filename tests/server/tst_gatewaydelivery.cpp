@@ -335,6 +335,7 @@ void tst_GatewayDelivery::tlsServesWssAndHttps()
     QVERIFY(dir.isValid());
     const QString cert = dir.filePath("cert.pem"), key = dir.filePath("key.pem");
     QProcess make;
+    testsupport::dieWithTest(make);
     make.start(openssl, {"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
                          "-days", "1", "-subj", "/CN=127.0.0.1"});
     QVERIFY(make.waitForFinished(30000));

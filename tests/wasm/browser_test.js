@@ -81,7 +81,9 @@ const gateways = new Set();
 
 function startGateway(extraArgs = []) {
   return new Promise((resolve, reject) => {
-    const child = spawn(args.gateway, [
+    // setpriv (util-linux) asks the kernel to SIGKILL the gateway when this script dies, even by
+    // SIGKILL at ctest's timeout, then execs it: no gateway outlives the test.
+    const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', args.gateway,
       '--listen', '127.0.0.1', '--port', '0', '--static', args.web,
       '--api-key', API_KEY, '--token-secret', TOKEN_SECRET,
       '--drain-timeout', '500', '--io-threads', '1', '--log-level', 'warn',

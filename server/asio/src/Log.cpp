@@ -34,4 +34,45 @@ void write(LogLevel level, std::string_view line)
                  static_cast<int>(line.size()), line.data());
 }
 
+LineBudget::LineBudget(unsigned perSecond) : m_perSecond(perSecond ? perSecond : 1) {}
+
+LineBudget::Decision LineBudget::take(std::string_view key, Clock::time_point now)
+{
+    std::lock_guard lock(m_mutex);
+    auto it = m_windows.find(std::string(key));
+    if (it == m_windows.end())
+        it = m_windows.emplace(std::string(key), Window{now, 0, 0}).first;
+    Window &w = it->second;
+    if (now - w.start >= std::chrono::seconds(1)) {
+        w.start = now;
+        w.written = 0;
+    }
+    if (w.written >= m_perSecond) {
+        ++w.suppressed;
+        return {false, 0};
+    }
+    ++w.written;
+    const std::uint64_t suppressed = w.suppressed;
+    w.suppressed = 0;
+    return {true, suppressed};
+}
+
+void refusal(std::string_view what, std::string_view peer, std::string_view user, std::string_view reason)
+{
+    if (!enabled(LogLevel::Info))
+        return;
+    static LineBudget budget(kRefusalLinesPerSecond);
+    const auto decision = budget.take(what, LineBudget::Clock::now());
+    if (!decision.write)
+        return;
+    std::string line = "refused ";
+    line.append(what).append(": peer ").append(peer.empty() ? std::string_view("?") : peer);
+    if (!user.empty())
+        line.append(", user ").append(user);
+    line.append(": ").append(reason);
+    if (decision.suppressed)
+        line.append(" (").append(std::to_string(decision.suppressed)).append(" more suppressed)");
+    write(LogLevel::Info, line);
+}
+
 } // namespace switchboard::asio::log
