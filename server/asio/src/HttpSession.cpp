@@ -22,8 +22,8 @@ constexpr auto kRequestTimeout = std::chrono::seconds(30);
 constexpr std::size_t kHeaderLimit = 16 * 1024;
 }
 
-HttpSession::HttpSession(ServerContext &context, AnyStream stream)
-    : m_ctx(context), m_stream(std::move(stream)), m_deadline(m_stream->get_executor())
+HttpSession::HttpSession(ServerContext &context, AnyStream stream, std::string peer)
+    : m_ctx(context), m_peer(std::move(peer)), m_stream(std::move(stream)), m_deadline(m_stream->get_executor())
 {
 }
 
@@ -122,7 +122,12 @@ void HttpSession::route(Request &req)
     }
     if (req.method() != http::verb::get && req.method() != http::verb::head)
         return write(errorResponse(http::status::method_not_allowed, "method not allowed"), keepAlive);
-    write(serveStatic(m_ctx.staticDir, path, req.method() == http::verb::head), keepAlive);
+    StaticAnswer answer = serveStatic(m_ctx.staticDir, path, req.method() == http::verb::head);
+    if (!answer.refusal.empty()) {
+        m_ctx.metrics.staticRefused.fetch_add(1, std::memory_order_relaxed);
+        log::refusal("static path", m_peer, {}, answer.refusal + ": " + path);
+    }
+    write(std::move(answer.response), keepAlive);
 }
 
 void HttpSession::upgrade(Request &req)

@@ -27,39 +27,59 @@ std::string_view mimeType(const std::filesystem::path &file)
 
 } // namespace
 
-Response serveStatic(const std::filesystem::path &root, std::string_view decodedPath, bool headOnly)
+StaticAnswer serveStatic(const std::filesystem::path &root, std::string_view decodedPath, bool headOnly)
 {
-    auto notFound = [] { return errorResponse(http::status::not_found, "not found"); };
-    if (root.empty() || decodedPath.empty() || decodedPath.front() != '/'
-        || decodedPath.find('\0') != std::string_view::npos || decodedPath.find('\\') != std::string_view::npos)
+    namespace fs = std::filesystem;
+    auto notFound = [](std::string refusal = {}) {
+        return StaticAnswer{errorResponse(http::status::not_found, "not found"), std::move(refusal)};
+    };
+    if (root.empty() || decodedPath.empty() || decodedPath.front() != '/')
         return notFound();
-    std::filesystem::path relative;
+    if (decodedPath.find('\0') != std::string_view::npos || decodedPath.find('\\') != std::string_view::npos)
+        return notFound("NUL or backslash in the path");
+    fs::path relative;
     std::size_t pos = 1;
     while (pos <= decodedPath.size()) {
         const std::size_t slash = std::min(decodedPath.find('/', pos), decodedPath.size());
         const std::string_view segment = decodedPath.substr(pos, slash - pos);
-        if (segment == "..")
-            return notFound();
-        if (!segment.empty() && segment != ".")
+        // Dotfiles and dot-directories (.git, .env) are never served; this also refuses `.`/`..`.
+        if (!segment.empty() && segment.front() == '.')
+            return notFound("dot segment in the path");
+        if (!segment.empty())
             relative /= std::string(segment);
         pos = slash + 1;
     }
-    std::filesystem::path file = root / relative;
     std::error_code ec;
-    if (std::filesystem::is_directory(file, ec))
+    fs::path file = root / relative;
+    if (fs::is_directory(file, ec))
         file /= "index.html";
-    if (!std::filesystem::is_regular_file(file, ec))
+    // Symlinks are followed, but what they lead to must still be inside the root and carry no
+    // dot name: compare real paths.
+    const fs::path real = fs::canonical(file, ec);
+    if (ec)
         return notFound();
-    std::ifstream in(file, std::ios::binary);
+    const fs::path realRoot = fs::canonical(root, ec);
+    if (ec)
+        return notFound();
+    const fs::path inside = real.lexically_relative(realRoot);
+    if (inside.empty() || *inside.begin() == "..")
+        return notFound("resolves outside the static root");
+    for (const fs::path &part : inside) {
+        if (!part.empty() && part.native().front() == '.')
+            return notFound("resolves to a dot name");
+    }
+    if (!fs::is_regular_file(real, ec))
+        return notFound();
+    std::ifstream in(real, std::ios::binary);
     if (!in)
         return notFound();
     std::ostringstream content;
     content << in.rdbuf();
-    Response res = makeResponse(http::status::ok, headOnly ? std::string() : content.str(), mimeType(file));
+    Response res = makeResponse(http::status::ok, headOnly ? std::string() : content.str(), mimeType(real));
     if (headOnly)
         res.content_length(content.str().size());
     res.set(http::field::cache_control, "no-cache");
-    return res;
+    return {std::move(res), {}};
 }
 
 } // namespace switchboard::asio

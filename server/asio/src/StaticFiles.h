@@ -4,11 +4,20 @@
 #include "HttpTypes.h"
 
 #include <filesystem>
+#include <string>
 
 namespace switchboard::asio {
 
-/// `decodedPath` is the percent-decoded URL path. Paths with `..`, NUL or backslashes are
-/// refused (404), as is anything outside `root`. Thread-safe (reads files only).
-Response serveStatic(const std::filesystem::path &root, std::string_view decodedPath, bool headOnly);
+/// The answer to a static file request, and why it was refused when it was.
+struct StaticAnswer {
+    Response response;
+    std::string refusal; ///< non-empty: the path was refused (outside the root, a dot name): why
+};
+
+/// `decodedPath` is the percent-decoded URL path. Answers 404 for missing files and for refused
+/// paths: NUL or backslashes, any segment starting with '.' (dotfiles, dot-directories, `.` and
+/// `..`), and anything whose real path (symlinks resolved) is outside the real path of `root` or
+/// passes through a dot name inside it. Thread-safe (reads files only).
+StaticAnswer serveStatic(const std::filesystem::path &root, std::string_view decodedPath, bool headOnly);
 
 } // namespace switchboard::asio
