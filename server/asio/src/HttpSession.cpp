@@ -102,7 +102,7 @@ void HttpSession::route(Request &req)
     if (path == "/sse") {
         if (req.method() != http::verb::get)
             return write(errorResponse(http::status::method_not_allowed, "GET only"), false);
-        auto sse = std::make_shared<SseSession>(m_ctx, std::move(*m_stream));
+        auto sse = std::make_shared<SseSession>(m_ctx, std::move(*m_stream), m_peer);
         m_stream.reset();
         return sse->start(req, url);
     }
