@@ -28,6 +28,19 @@ int rawGetStatus(quint16 port, const QByteArray &target)
     return answer.mid(9, 3).toInt();
 }
 
+/// Resident memory of a process in KiB (VmRSS), -1 when unknown.
+qint64 residentKiB(qint64 pid)
+{
+    QFile status(QStringLiteral("/proc/%1/status").arg(pid));
+    if (!status.open(QIODevice::ReadOnly))
+        return -1;
+    for (const QByteArray &line : status.readAll().split('\n')) {
+        if (line.startsWith("VmRSS:"))
+            return line.mid(6).trimmed().split(' ').value(0).toLongLong();
+    }
+    return -1;
+}
+
 bool writeFile(const QString &path, const QByteArray &content)
 {
     QFile f(path);
@@ -44,6 +57,7 @@ private slots:
     void initTestCase();
     void refusesWhatLeavesTheRoot_data();
     void refusesWhatLeavesTheRoot();
+    void largeFileStreamsInBoundedMemory();
 
 private:
     QTemporaryDir m_outside; ///< files that must never be served
@@ -101,6 +115,54 @@ void tst_GatewayStatic::refusesWhatLeavesTheRoot()
     QCOMPARE(rawGetStatus(g.port(), target), status);
     QNetworkAccessManager nam;
     QCOMPARE(metrics(nam, g).value("switchboard_static_refused_total"), refused ? 1.0 : 0.0);
+}
+
+void tst_GatewayStatic::largeFileStreamsInBoundedMemory()
+{
+    constexpr qint64 kFileBytes = 50 << 20;
+    constexpr int kClients = 10;
+    {
+        QFile big(m_root.filePath("big.bin"));
+        QVERIFY(big.open(QIODevice::WriteOnly));
+        const QByteArray chunk(1 << 20, 'x');
+        for (qint64 written = 0; written < kFileBytes; written += chunk.size())
+            QVERIFY(big.write(chunk) == chunk.size());
+    }
+    GatewayProcess g;
+    QVERIFY(g.start({"--static", m_root.path()}));
+    QNetworkAccessManager nam;
+    QCOMPARE(http(nam, "GET", g.url("/healthz"), {}, false).status, 200);
+    const qint64 before = residentKiB(g.pid());
+    QVERIFY(before > 0);
+
+    // Clients that ask for the file and then read no more than the start of the answer.
+    std::vector<std::unique_ptr<QTcpSocket>> clients;
+    for (int i = 0; i < kClients; ++i) {
+        auto socket = std::make_unique<QTcpSocket>();
+        socket->setReadBufferSize(4096);
+        socket->connectToHost(QHostAddress::LocalHost, g.port());
+        QVERIFY(socket->waitForConnected(5000));
+        socket->write("GET /big.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+        clients.push_back(std::move(socket));
+    }
+    // Every download has started (its headers arrived), so the file was opened for each.
+    for (auto &socket : clients)
+        QTRY_VERIFY_WITH_TIMEOUT(socket->bytesAvailable() > 0, 10000);
+    for (auto &socket : clients)
+        QVERIFY(socket->peek(12).startsWith("HTTP/1.1 200"));
+    const qint64 after = residentKiB(g.pid());
+    qInfo("gateway VmRSS: %lld KiB idle, %lld KiB with %d stalled downloads of %lld MiB", before, after, kClients,
+          kFileBytes >> 20);
+    // Reading whole files would hold 10 x 50 MiB; streamed, each download holds one chunk.
+    QVERIFY2(after - before < 32 * 1024, qPrintable(QStringLiteral("grew by %1 KiB").arg(after - before)));
+    // The gateway still answers while the downloads stall.
+    QCOMPARE(http(nam, "GET", g.url("/healthz"), {}, false).status, 200);
+
+    // A client that reads gets the whole file.
+    const auto whole = http(nam, "GET", g.url("/big.bin"), {}, false);
+    QCOMPARE(whole.status, 200);
+    QCOMPARE(whole.body.size(), kFileBytes);
+    QFile::remove(m_root.filePath("big.bin"));
 }
 
 QTEST_GUILESS_MAIN(tst_GatewayStatic)

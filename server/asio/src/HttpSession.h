@@ -29,6 +29,10 @@ private:
     void route(Request &request);
     void upgrade(Request &request);
     void write(Response response, bool keepAlive);
+    /// Writes `response` with a serializer, one write_some at a time (a file body is read in
+    /// small chunks as the socket takes them), then reads the next request or closes.
+    template <class Body> void writeMessage(http::response<Body> response, bool keepAlive);
+    template <class Op> void writeSome(std::shared_ptr<Op> op);
     void close();
 
     ServerContext &m_ctx;

@@ -1,7 +1,5 @@
 #include "StaticFiles.h"
 
-#include <fstream>
-#include <sstream>
 
 namespace switchboard::asio {
 
@@ -31,7 +29,7 @@ StaticAnswer serveStatic(const std::filesystem::path &root, std::string_view dec
 {
     namespace fs = std::filesystem;
     auto notFound = [](std::string refusal = {}) {
-        return StaticAnswer{errorResponse(http::status::not_found, "not found"), std::move(refusal)};
+        return StaticAnswer{std::nullopt, errorResponse(http::status::not_found, "not found"), std::move(refusal)};
     };
     if (root.empty() || decodedPath.empty() || decodedPath.front() != '/')
         return notFound();
@@ -70,16 +68,28 @@ StaticAnswer serveStatic(const std::filesystem::path &root, std::string_view dec
     }
     if (!fs::is_regular_file(real, ec))
         return notFound();
-    std::ifstream in(real, std::ios::binary);
-    if (!in)
+    http::file_body::value_type body;
+    boost::beast::error_code openError;
+    body.open(real.c_str(), boost::beast::file_mode::scan, openError);
+    if (openError)
         return notFound();
-    std::ostringstream content;
-    content << in.rdbuf();
-    Response res = makeResponse(http::status::ok, headOnly ? std::string() : content.str(), mimeType(real));
-    if (headOnly)
-        res.content_length(content.str().size());
-    res.set(http::field::cache_control, "no-cache");
-    return {std::move(res), {}};
+    const auto setHeaders = [&](auto &res) {
+        res.set(http::field::server, "switchboard-gateway");
+        res.set(http::field::content_type, mimeType(real));
+        res.set(http::field::cache_control, "no-cache");
+    };
+    if (headOnly) {
+        StaticAnswer answer;
+        answer.response = Response{http::status::ok, 11};
+        setHeaders(answer.response);
+        answer.response.content_length(body.size());
+        return answer;
+    }
+    StaticAnswer answer;
+    answer.file.emplace(std::piecewise_construct, std::make_tuple(std::move(body)), std::make_tuple(http::status::ok, 11));
+    setHeaders(*answer.file);
+    answer.file->prepare_payload();
+    return answer;
 }
 
 } // namespace switchboard::asio
