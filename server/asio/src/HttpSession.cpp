@@ -21,8 +21,8 @@ constexpr auto kRequestTimeout = std::chrono::seconds(30);
 constexpr std::size_t kHeaderLimit = 16 * 1024;
 }
 
-HttpSession::HttpSession(ServerContext &context, AnyStream stream)
-    : m_ctx(context), m_stream(std::move(stream)), m_deadline(m_stream->get_executor())
+HttpSession::HttpSession(ServerContext &context, AnyStream stream, std::string peer)
+    : m_ctx(context), m_peer(std::move(peer)), m_stream(std::move(stream)), m_deadline(m_stream->get_executor())
 {
 }
 
@@ -101,7 +101,7 @@ void HttpSession::route(Request &req)
     if (path == "/sse") {
         if (req.method() != http::verb::get)
             return write(errorResponse(http::status::method_not_allowed, "GET only"), false);
-        auto sse = std::make_shared<SseSession>(m_ctx, std::move(*m_stream));
+        auto sse = std::make_shared<SseSession>(m_ctx, std::move(*m_stream), m_peer);
         m_stream.reset();
         return sse->start(req, url);
     }
@@ -121,7 +121,14 @@ void HttpSession::route(Request &req)
     }
     if (req.method() != http::verb::get && req.method() != http::verb::head)
         return write(errorResponse(http::status::method_not_allowed, "method not allowed"), keepAlive);
-    write(serveStatic(m_ctx.staticDir, path, req.method() == http::verb::head), keepAlive);
+    StaticAnswer answer = serveStatic(m_ctx.staticDir, path, req.method() == http::verb::head);
+    if (!answer.refusal.empty()) {
+        m_ctx.metrics.staticRefused.fetch_add(1, std::memory_order_relaxed);
+        log::refusal("static path", m_peer, {}, answer.refusal + ": " + path);
+    }
+    if (answer.file)
+        return writeMessage(std::move(*answer.file), keepAlive);
+    write(std::move(answer.response), keepAlive);
 }
 
 void HttpSession::upgrade(Request &req)
@@ -167,15 +174,44 @@ void HttpSession::upgrade(Request &req)
 
 void HttpSession::write(Response response, bool keepAlive)
 {
+    writeMessage(std::move(response), keepAlive);
+}
+
+namespace {
+
+/// A response being written and its serializer (which refers to it: never moved).
+template <class Body>
+struct WriteOperation {
+    WriteOperation(http::response<Body> r, bool k) : response(std::move(r)), serializer(response), keepAlive(k) {}
+    http::response<Body> response;
+    http::response_serializer<Body> serializer;
+    bool keepAlive;
+};
+
+} // namespace
+
+template <class Body>
+void HttpSession::writeMessage(http::response<Body> response, bool keepAlive)
+{
     if (!m_stream)
         return;
     response.keep_alive(keepAlive);
-    auto res = std::make_shared<Response>(std::move(response));
-    http::async_write(*m_stream, *res, [self = shared_from_this(), res, keepAlive](const boost::system::error_code &ec, std::size_t) {
-        if (ec || !keepAlive)
-            return self->close();
-        self->read();
-    });
+    writeSome(std::make_shared<WriteOperation<Body>>(std::move(response), keepAlive));
+}
+
+template <class Op>
+void HttpSession::writeSome(std::shared_ptr<Op> op)
+{
+    http::async_write_some(*m_stream, op->serializer,
+                           [self = shared_from_this(), op](const boost::system::error_code &ec, std::size_t) {
+                               if (ec)
+                                   return self->close();
+                               if (!op->serializer.is_done())
+                                   return self->writeSome(op);
+                               if (!op->keepAlive)
+                                   return self->close();
+                               self->read();
+                           });
 }
 
 void HttpSession::close()

@@ -12,13 +12,15 @@
 
 #include <memory>
 #include <optional>
+#include <string>
 
 namespace switchboard::asio {
 
 /// Runs on the connection's strand. Lives until the connection closes or is handed over.
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
 public:
-    HttpSession(ServerContext &context, AnyStream stream);
+    /// `peer`: the client's address as text, for log lines.
+    HttpSession(ServerContext &context, AnyStream stream, std::string peer);
     void start();
 
 private:
@@ -27,9 +29,14 @@ private:
     void route(Request &request);
     void upgrade(Request &request);
     void write(Response response, bool keepAlive);
+    /// Writes `response` with a serializer, one write_some at a time (a file body is read in
+    /// small chunks as the socket takes them), then reads the next request or closes.
+    template <class Body> void writeMessage(http::response<Body> response, bool keepAlive);
+    template <class Op> void writeSome(std::shared_ptr<Op> op);
     void close();
 
     ServerContext &m_ctx;
+    std::string m_peer;
     std::optional<AnyStream> m_stream; ///< empty once handed to a WebSocket or SSE session
     boost::beast::flat_buffer m_buffer;
     std::optional<http::request_parser<http::string_body>> m_parser;

@@ -8,6 +8,20 @@
 
 namespace switchboard::asio {
 
+namespace {
+
+/// `address:port` of the remote end, for log lines ("?" once the socket is gone).
+std::string peerAddress(const tcp::socket &socket)
+{
+    boost::system::error_code ec;
+    const auto endpoint = socket.remote_endpoint(ec);
+    if (ec)
+        return "?";
+    return endpoint.address().to_string() + ':' + std::to_string(endpoint.port());
+}
+
+} // namespace
+
 Listener::Listener(ServerContext &context, const tcp::endpoint &endpoint)
     : m_ctx(context), m_acceptor(boost::asio::make_strand(context.ioc)), m_retry(m_acceptor.get_executor())
 {
@@ -64,8 +78,9 @@ void Listener::onAccept(boost::system::error_code ec, tcp::socket socket)
     m_ctx.metrics.connectionsAccepted.fetch_add(1, std::memory_order_relaxed);
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
+    std::string peer = peerAddress(socket);
     if (!m_ctx.tls) {
-        std::make_shared<HttpSession>(m_ctx, AnyStream(std::move(socket)))->start();
+        std::make_shared<HttpSession>(m_ctx, AnyStream(std::move(socket)), std::move(peer))->start();
     } else {
         auto stream = std::make_shared<AnyStream>(std::move(socket), *m_ctx.tls);
         auto deadline = std::make_shared<boost::asio::steady_timer>(stream->get_executor(), std::chrono::seconds(10));
@@ -74,7 +89,7 @@ void Listener::onAccept(boost::system::error_code ec, tcp::socket socket)
                 stream->close();
         });
         stream->tls()->async_handshake(boost::asio::ssl::stream_base::server,
-                                       [this, stream, deadline](const boost::system::error_code &e) {
+                                       [this, stream, deadline, peer = std::move(peer)](const boost::system::error_code &e) mutable {
                                            deadline->cancel();
                                            if (e) {
                                                m_ctx.metrics.tlsHandshakeFailures.fetch_add(1, std::memory_order_relaxed);
@@ -82,7 +97,7 @@ void Listener::onAccept(boost::system::error_code ec, tcp::socket socket)
                                                stream->close();
                                                return;
                                            }
-                                           std::make_shared<HttpSession>(m_ctx, std::move(*stream))->start();
+                                           std::make_shared<HttpSession>(m_ctx, std::move(*stream), std::move(peer))->start();
                                        });
     }
     accept();

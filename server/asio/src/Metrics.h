@@ -51,6 +51,8 @@ struct Metrics {
     Counter wsInvalidUtf8{0};        ///< text messages with invalid UTF-8 (close 1007)
     Counter sseEvents{0};
     Counter sseFiltered{0};          ///< SSE messages skipped by a content filter
+    Counter sseTokenExpirations{0};  ///< SSE streams ended 3004 at their token's expiry
+    Counter staticRefused{0};        ///< static paths refused: dot names, outside the root (404)
     /// Time spent in the core per HTTP publish: encoding once plus queueing to every subscriber.
     Histogram fanoutSeconds{{1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 5e-2, 0.25}};
     /// Frames per socket write (the batching factor).

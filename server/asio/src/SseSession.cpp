@@ -74,11 +74,13 @@ bool filterMatches(const json::value &data, const SseFilter &filter)
 
 } // namespace
 
-SseSession::SseSession(ServerContext &context, AnyStream stream)
+SseSession::SseSession(ServerContext &context, AnyStream stream, std::string peer)
     : m_ctx(context)
+    , m_peer(std::move(peer))
     , m_stream(std::move(stream))
     , m_outbox(OutboxLimits{context.config.outboxFrames, context.config.outboxBytes})
     , m_heartbeat(m_stream.get_executor())
+    , m_expiry(m_stream.get_executor())
 {
 }
 
@@ -145,6 +147,8 @@ void SseSession::start(const Request &req, const boost::urls::url_view &url)
             return refuse(http::status::unauthorized, 401, "invalid token: " + check.reason);
         }
         principal = std::move(check.principal);
+        m_user = principal.userId;
+        m_expiresAtMs = check.expiresAtMs;
     }
     if (!m_ctx.tryAddConnection()) {
         m_ctx.metrics.rejectedFull.fetch_add(1, std::memory_order_relaxed);
@@ -236,6 +240,7 @@ void SseSession::joined(std::vector<std::pair<std::string, StreamPosition>> posi
                              });
     watchPeer();
     heartbeat();
+    watchExpiry();
 }
 
 void SseSession::refuse(http::status status, int code, std::string_view message)
@@ -416,6 +421,24 @@ void SseSession::heartbeat()
     });
 }
 
+void SseSession::watchExpiry()
+{
+    if (m_expiresAtMs == 0)
+        return;
+    const auto nowMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch()).count();
+    // Like a WebSocket session (ServerProtocol), the stream ends when its token does: the
+    // client fetches a fresh token and reconnects with Last-Event-ID.
+    m_expiry.expires_after(std::chrono::milliseconds(std::max<std::int64_t>(0, m_expiresAtMs - nowMs)));
+    m_expiry.async_wait([self = shared_from_this()](const boost::system::error_code &ec) {
+        if (ec || self->m_finished)
+            return;
+        self->m_ctx.metrics.sseTokenExpirations.fetch_add(1, std::memory_order_relaxed);
+        log::refusal("expired token", self->m_peer, self->m_user, "SSE stream closed 3004");
+        self->close(DisconnectCode::TokenExpired, "token expired");
+    });
+}
+
 void SseSession::finish()
 {
     if (m_finished)
@@ -428,6 +451,7 @@ void SseSession::finish()
         m_outbox.takeAll(discarded);
     }
     m_heartbeat.cancel();
+    m_expiry.cancel();
     m_stream.close();
     if (m_attached) {
         m_attached = false;

@@ -32,7 +32,8 @@ struct SseFilter {
 /// the strand); everything else on the connection's strand.
 class SseSession final : public Session, public std::enable_shared_from_this<SseSession> {
 public:
-    SseSession(ServerContext &context, AnyStream stream);
+    /// `peer`: the client's address as text, for log lines.
+    SseSession(ServerContext &context, AnyStream stream, std::string peer);
     ~SseSession() override;
 
     /// Validates the query, joins the channels and starts streaming; on a bad request answers
@@ -54,9 +55,13 @@ private:
     void appendEvent(const std::string &frameBytes);
     void watchPeer();
     void heartbeat();
+    void watchExpiry();
     void finish();
 
     ServerContext &m_ctx;
+    std::string m_peer;
+    std::string m_user;            ///< the token's subject, for log lines
+    std::int64_t m_expiresAtMs = 0; ///< the token's expiry (ms since the epoch); 0: never
     AnyStream m_stream;
     std::string m_sessionId;
     std::vector<SseFilter> m_filters;
@@ -77,6 +82,7 @@ private:
     bool m_attached = false;
     char m_peerByte[64];
     boost::asio::steady_timer m_heartbeat;
+    boost::asio::steady_timer m_expiry; ///< ends the stream (3004) when the token expires
 };
 
 } // namespace switchboard::asio

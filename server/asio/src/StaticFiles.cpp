@@ -1,7 +1,5 @@
 #include "StaticFiles.h"
 
-#include <fstream>
-#include <sstream>
 
 namespace switchboard::asio {
 
@@ -27,39 +25,71 @@ std::string_view mimeType(const std::filesystem::path &file)
 
 } // namespace
 
-Response serveStatic(const std::filesystem::path &root, std::string_view decodedPath, bool headOnly)
+StaticAnswer serveStatic(const std::filesystem::path &root, std::string_view decodedPath, bool headOnly)
 {
-    auto notFound = [] { return errorResponse(http::status::not_found, "not found"); };
-    if (root.empty() || decodedPath.empty() || decodedPath.front() != '/'
-        || decodedPath.find('\0') != std::string_view::npos || decodedPath.find('\\') != std::string_view::npos)
+    namespace fs = std::filesystem;
+    auto notFound = [](std::string refusal = {}) {
+        return StaticAnswer{std::nullopt, errorResponse(http::status::not_found, "not found"), std::move(refusal)};
+    };
+    if (root.empty() || decodedPath.empty() || decodedPath.front() != '/')
         return notFound();
-    std::filesystem::path relative;
+    if (decodedPath.find('\0') != std::string_view::npos || decodedPath.find('\\') != std::string_view::npos)
+        return notFound("NUL or backslash in the path");
+    fs::path relative;
     std::size_t pos = 1;
     while (pos <= decodedPath.size()) {
         const std::size_t slash = std::min(decodedPath.find('/', pos), decodedPath.size());
         const std::string_view segment = decodedPath.substr(pos, slash - pos);
-        if (segment == "..")
-            return notFound();
-        if (!segment.empty() && segment != ".")
+        // Dotfiles and dot-directories (.git, .env) are never served; this also refuses `.`/`..`.
+        if (!segment.empty() && segment.front() == '.')
+            return notFound("dot segment in the path");
+        if (!segment.empty())
             relative /= std::string(segment);
         pos = slash + 1;
     }
-    std::filesystem::path file = root / relative;
     std::error_code ec;
-    if (std::filesystem::is_directory(file, ec))
+    fs::path file = root / relative;
+    if (fs::is_directory(file, ec))
         file /= "index.html";
-    if (!std::filesystem::is_regular_file(file, ec))
+    // Symlinks are followed, but what they lead to must still be inside the root and carry no
+    // dot name: compare real paths.
+    const fs::path real = fs::canonical(file, ec);
+    if (ec)
         return notFound();
-    std::ifstream in(file, std::ios::binary);
-    if (!in)
+    const fs::path realRoot = fs::canonical(root, ec);
+    if (ec)
         return notFound();
-    std::ostringstream content;
-    content << in.rdbuf();
-    Response res = makeResponse(http::status::ok, headOnly ? std::string() : content.str(), mimeType(file));
-    if (headOnly)
-        res.content_length(content.str().size());
-    res.set(http::field::cache_control, "no-cache");
-    return res;
+    const fs::path inside = real.lexically_relative(realRoot);
+    if (inside.empty() || *inside.begin() == "..")
+        return notFound("resolves outside the static root");
+    for (const fs::path &part : inside) {
+        if (!part.empty() && part.native().front() == '.')
+            return notFound("resolves to a dot name");
+    }
+    if (!fs::is_regular_file(real, ec))
+        return notFound();
+    http::file_body::value_type body;
+    boost::beast::error_code openError;
+    body.open(real.c_str(), boost::beast::file_mode::scan, openError);
+    if (openError)
+        return notFound();
+    const auto setHeaders = [&](auto &res) {
+        res.set(http::field::server, "switchboard-gateway");
+        res.set(http::field::content_type, mimeType(real));
+        res.set(http::field::cache_control, "no-cache");
+    };
+    if (headOnly) {
+        StaticAnswer answer;
+        answer.response = Response{http::status::ok, 11};
+        setHeaders(answer.response);
+        answer.response.content_length(body.size());
+        return answer;
+    }
+    StaticAnswer answer;
+    answer.file.emplace(std::piecewise_construct, std::make_tuple(std::move(body)), std::make_tuple(http::status::ok, 11));
+    setHeaders(*answer.file);
+    answer.file->prepare_payload();
+    return answer;
 }
 
 } // namespace switchboard::asio

@@ -1,0 +1,104 @@
+// switchboard-gateway Server-Sent Events streams and their deadlines: a private stream ends at
+// its token's expiry with `event: disconnect` (3004), and a client that stops reading is
+// dropped after the write-progress deadline.
+#include "GatewayProcess.h"
+
+#include <QDateTime>
+#include <QElapsedTimer>
+#include <QTcpSocket>
+
+using namespace gatewaytest;
+
+namespace {
+
+qint64 nowSeconds()
+{
+    return QDateTime::currentSecsSinceEpoch();
+}
+
+/// An SSE stream read over a plain socket: the raw bytes, so a test sees exactly what the
+/// gateway wrote and when the stream ended.
+class RawSse {
+public:
+    bool open(quint16 port, const QByteArray &target)
+    {
+        QObject::connect(&socket, &QTcpSocket::readyRead, &socket, [this] { received += socket.readAll(); });
+        socket.connectToHost(QHostAddress::LocalHost, port);
+        if (!socket.waitForConnected(5000))
+            return false;
+        socket.write("GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n");
+        return true;
+    }
+    bool waitFor(const QByteArray &text, int timeoutMs = 5000)
+    {
+        QDeadlineTimer deadline(timeoutMs);
+        while (!received.contains(text) && !deadline.hasExpired())
+            QTest::qWait(5);
+        return received.contains(text);
+    }
+    bool waitClosed(int timeoutMs = 5000)
+    {
+        QDeadlineTimer deadline(timeoutMs);
+        while (socket.state() != QAbstractSocket::UnconnectedState && !deadline.hasExpired())
+            QTest::qWait(5);
+        return socket.state() == QAbstractSocket::UnconnectedState;
+    }
+    /// The JSON of the first `event: <name>` block.
+    QJsonObject eventData(const QByteArray &name) const
+    {
+        const int at = received.indexOf("event: " + name + "\n");
+        if (at < 0)
+            return {};
+        const int end = received.indexOf("\n\n", at);
+        QByteArray data;
+        for (const QByteArray &line : received.mid(at, end - at).split('\n')) {
+            if (line.startsWith("data: "))
+                data += line.mid(6);
+        }
+        return QJsonDocument::fromJson(data).object();
+    }
+
+    QTcpSocket socket;
+    QByteArray received;
+};
+
+} // namespace
+
+class tst_GatewaySse : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void streamEndsAtTokenExpiry();
+};
+
+void tst_GatewaySse::streamEndsAtTokenExpiry()
+{
+    GatewayProcess g;
+    QVERIFY(g.start());
+    QNetworkAccessManager nam;
+    const QString token = makeToken({{"sub", "ops"}, {"channels", QJsonArray{"private-ops"}}, {"exp", nowSeconds() + 2}});
+    RawSse sse;
+    QElapsedTimer clock;
+    clock.start();
+    QVERIFY(sse.open(g.port(), "/sse?channels=private-ops&token=" + token.toLatin1()));
+    QVERIFY(sse.waitFor("retry:"));
+    QCOMPARE(publish(nam, g, {{"channel", "private-ops"}, {"data", "before expiry"}}).status, 200);
+    QVERIFY(sse.waitFor("before expiry"));
+
+    // exp has a one-second resolution: the stream ends one to two seconds after it opened.
+    QVERIFY(sse.waitFor("event: disconnect", 5000));
+    QVERIFY(clock.elapsed() >= 900);
+    const QJsonObject disconnect = sse.eventData("disconnect");
+    QCOMPARE(disconnect["code"].toInt(), 3004);
+    QCOMPARE(disconnect["reason"].toString(), QStringLiteral("token expired"));
+    QCOMPARE(disconnect["reconnect"].toBool(), true);
+    QVERIFY(sse.waitClosed());
+
+    const auto m = metrics(nam, g);
+    QCOMPARE(m.value("switchboard_token_expirations_total"), 1.0);
+    QCOMPARE(m.value("switchboard_sse_connections"), 0.0);
+}
+
+QTEST_GUILESS_MAIN(tst_GatewaySse)
+#include "tst_gatewaysse.moc"
