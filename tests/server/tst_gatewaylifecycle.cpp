@@ -71,6 +71,13 @@ void tst_GatewayLifecycle::thousandConnectionsReturnToBaseline()
 {
     constexpr int kConnections = 1000;
     GatewayProcess g;
+    // Under AddressSanitizer (the asan preset) freed memory waits in a quarantine (256 MiB by
+    // default) before it is reused, so a second round would grow RSS by what the first freed.
+    // Without the quarantine, RSS measures what it means to: memory held per connection. The
+    // option is ignored by a build without ASan.
+    const QString asan = qEnvironmentVariable("ASAN_OPTIONS");
+    g.setEnvironmentVariable("ASAN_OPTIONS", (asan.isEmpty() ? QString() : asan + ':')
+                                                 + "quarantine_size_mb=0:thread_local_quarantine_size_kb=0");
     QVERIFY(g.start());
     QNetworkAccessManager nam;
     const qint64 pid = g.pid();
@@ -125,7 +132,9 @@ void tst_GatewayLifecycle::thousandConnectionsReturnToBaseline()
     // Nothing per connection survives: a second round ends where the first one did (the
     // allocator keeps freed pages for reuse, so the baseline is the state after one round).
     QVERIFY2(rssAfter2 <= rssAfter1 + 1024, qPrintable(QStringLiteral("RSS grew from %1 to %2 KiB").arg(rssAfter1).arg(rssAfter2)));
-    QVERIFY2(rssAfter1 <= rssOpen1, "closing connections must not grow memory");
+    // Closing may touch a little allocator bookkeeping (ASan's per-thread caches), never a
+    // share per connection: the same 1 MiB (1 KiB per connection) of slack.
+    QVERIFY2(rssAfter1 <= rssOpen1 + 1024, qPrintable(QStringLiteral("closing connections grew RSS from %1 to %2 KiB").arg(rssOpen1).arg(rssAfter1)));
     QCOMPARE(metrics(nam, g).value("switchboard_websocket_handshakes_total"), 2.0 * kConnections);
 }
 

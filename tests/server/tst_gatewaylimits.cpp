@@ -44,31 +44,64 @@ public:
             frame.append(char(payload[i] ^ mask[i % 4]));
         m_socket.write(frame);
     }
+    struct Frame {
+        quint8 opcode = 0;
+        QByteArray payload;
+    };
+    /// The next whole server frame (unmasked, any length), or nothing on timeout.
+    std::optional<Frame> nextFrame(int timeoutMs = 5000)
+    {
+        QDeadlineTimer deadline(timeoutMs);
+        while (true) {
+            if (m_buffer.size() >= 2) {
+                const quint8 opcode = quint8(m_buffer[0]) & 0x0F;
+                qint64 length = quint8(m_buffer[1]) & 0x7F;
+                int header = 2;
+                if (length == 126 && m_buffer.size() >= 4) {
+                    length = qFromBigEndian<quint16>(m_buffer.constData() + 2);
+                    header = 4;
+                } else if (length == 127 && m_buffer.size() >= 10) {
+                    length = qint64(qFromBigEndian<quint64>(m_buffer.constData() + 2));
+                    header = 10;
+                }
+                if (length < 126 || header > 2) {
+                    if (m_buffer.size() >= header + length) {
+                        Frame frame{opcode, m_buffer.mid(header, int(length))};
+                        m_buffer.remove(0, int(header + length));
+                        return frame;
+                    }
+                }
+            }
+            if (deadline.hasExpired() || !m_socket.waitForReadyRead(int(deadline.remainingTime())))
+                return std::nullopt;
+            m_buffer += m_socket.readAll();
+        }
+    }
     /// Reads server frames until a close frame; returns its code (-1 on timeout).
     int waitCloseCode(int timeoutMs = 5000)
     {
         QDeadlineTimer deadline(timeoutMs);
-        while (true) {
-            while (m_buffer.size() >= 2) {
-                const quint8 opcode = quint8(m_buffer[0]) & 0x0F;
-                qint64 length = quint8(m_buffer[1]) & 0x7F;
-                int header = 2;
-                if (length == 126) {
-                    if (m_buffer.size() < 4) break;
-                    length = qFromBigEndian<quint16>(m_buffer.constData() + 2);
-                    header = 4;
-                }
-                if (m_buffer.size() < header + length)
-                    break;
-                if (opcode == 0x8)
-                    return length >= 2 ? qFromBigEndian<quint16>(m_buffer.constData() + header) : 1005;
-                m_buffer.remove(0, int(header + length));
-            }
-            if (deadline.hasExpired() || !m_socket.waitForReadyRead(int(deadline.remainingTime())))
-                return -1;
-            m_buffer += m_socket.readAll();
+        while (const auto frame = nextFrame(int(std::max<qint64>(deadline.remainingTime(), 0)))) {
+            if (frame->opcode == 0x8)
+                return frame->payload.size() >= 2 ? qFromBigEndian<quint16>(frame->payload.constData()) : 1005;
         }
+        return -1;
     }
+    /// Reads server frames until a text frame with this op; returns it (skipping others).
+    std::optional<QJsonObject> waitForOp(const QString &op, int timeoutMs = 5000)
+    {
+        QDeadlineTimer deadline(timeoutMs);
+        while (const auto frame = nextFrame(int(std::max<qint64>(deadline.remainingTime(), 0)))) {
+            const QJsonObject object = QJsonDocument::fromJson(frame->payload).object();
+            if (frame->opcode == 0x1 && object.value("op").toString() == op)
+                return object;
+        }
+        return std::nullopt;
+    }
+    /// Stops taking bytes from the kernel (Qt buffers at most one byte): the socket's receive
+    /// buffer fills, the TCP window closes and the gateway's writes stall, however fast it is.
+    void pauseReading() { m_socket.setReadBufferSize(1); }
+    void resumeReading() { m_socket.setReadBufferSize(0); }
 
 private:
     QTcpSocket m_socket;
@@ -247,31 +280,61 @@ void tst_GatewayLimits::outboxPolicy()
     QFETCH(QString, policy);
     GatewayProcess g;
     QVERIFY(g.start({"--outbox-frames", "8", "--outbox-policy", policy}));
-    WsClient client;
-    QVERIFY(client.connectSession(g));
-    client.send({{"op", "subscribe"}, {"channel", "burst"}, {"ackId", 1}});
-    QVERIFY(client.waitFor("subscribed", 1));
-    // One HTTP call queues 40 frames for the session at once: far over its 8-frame outbox.
-    QJsonArray publications;
-    for (int i = 0; i < 40; ++i)
-        publications.append(QJsonObject{{"channel", "burst"}, {"data", i}});
+    RawWebSocket client;
+    QVERIFY(client.open(g.port()));
+    client.sendText(R"({"op":"connect","version":1})");
+    QVERIFY(client.waitForOp("welcome"));
+    client.sendText(R"({"op":"subscribe","channel":"burst","ackId":1})");
+    QVERIFY(client.waitForOp("subscribed"));
+
+    // The client stops reading. Once the kernel's socket buffers are full, every further frame
+    // stays in the gateway's 8-frame outbox, so publishing 512 KiB batches until the policy's
+    // counter moves overflows it whatever the speed of the io thread: no race on timing.
+    client.pauseReading();
+    const QString counter = policy == "drop" ? "switchboard_drops_total" : "switchboard_slow_disconnects_total";
+    const QString pad(32 * 1024, 'x');
     QNetworkAccessManager nam;
-    QCOMPARE(publish(nam, g, {{"publications", publications}}).status, 200);
+    int published = 0;
+    QDeadlineTimer deadline(30000);
+    while (metrics(nam, g).value(counter) == 0 && !deadline.hasExpired()) {
+        QJsonArray publications;
+        for (int i = 0; i < 16; ++i)
+            publications.append(QJsonObject{{"channel", "burst"}, {"data", QJsonObject{{"n", published + i}, {"pad", pad}}}});
+        QCOMPARE(publish(nam, g, {{"publications", publications}}).status, 200);
+        published += 16;
+    }
+    qInfo("%s after %d publications of 32 KiB", qPrintable(counter), published);
+    QVERIFY2(metrics(nam, g).value(counter) > 0, "the outbox never overflowed");
+    client.resumeReading();
+
     if (policy == "disconnect") {
-        QCOMPARE(client.waitClosed(), 3001);
-        QCOMPARE(metrics(nam, g).value("switchboard_slow_disconnects_total"), 1.0);
+        QCOMPARE(client.waitCloseCode(10000), 3001);
+        QCOMPARE(metrics(nam, g).value(counter), 1.0);
         return;
     }
-    // drop: the first frames arrive, the overflow is dropped and counted, the client stays.
-    QVERIFY(client.waitFor("message"));
-    client.send({{"op", "ping"}, {"ackId", 2}});
-    QVERIFY(client.waitFor("pong", 2));
-    int messages = 1;
-    for (const auto &f : client.frames())
-        messages += f.value("op").toString() == "message";
-    QVERIFY2(messages < 40, qPrintable(QString::number(messages)));
+    // drop: the client stays; every publication either arrives before the pong that answers a
+    // later ping, in order, or was dropped and counted.
+    client.sendText(R"({"op":"ping","ackId":2})");
+    int messages = 0;
+    int lastN = -1;
+    QDeadlineTimer readDeadline(20000);
+    while (true) {
+        const auto frame = client.nextFrame(int(std::max<qint64>(readDeadline.remainingTime(), 0)));
+        QVERIFY2(frame, "no pong after the burst");
+        QCOMPARE(frame->opcode, quint8(0x1));
+        const QJsonObject object = QJsonDocument::fromJson(frame->payload).object();
+        const QString op = object.value("op").toString();
+        if (op == "pong")
+            break;
+        QCOMPARE(op, QStringLiteral("message"));
+        const int n = object.value("data").toObject().value("n").toInt();
+        QVERIFY(n > lastN);
+        lastN = n;
+        ++messages;
+    }
+    QVERIFY2(messages < published, qPrintable(QString::number(messages)));
     const auto m = metrics(nam, g);
-    QCOMPARE(m.value("switchboard_drops_total"), double(40 - messages));
+    QCOMPARE(m.value("switchboard_drops_total"), double(published - messages));
     QCOMPARE(m.value("switchboard_websocket_connections"), 1.0);
 }
 

@@ -5,6 +5,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace switchboard::asio {
 
@@ -28,5 +29,8 @@ inline Response errorResponse(http::status status, std::string_view message)
 {
     return errorResponse(status, static_cast<int>(status), message);
 }
+
+/// A list of the query or a header (`a,b,c`): `text` cut at `separator`, empty items skipped.
+std::vector<std::string> splitList(std::string_view text, char separator);
 
 } // namespace switchboard::asio

@@ -27,19 +27,6 @@ http::status statusFor(std::error_code error)
     }
 }
 
-std::vector<std::string> split(std::string_view text, char separator)
-{
-    std::vector<std::string> out;
-    std::size_t pos = 0;
-    while (pos <= text.size()) {
-        const std::size_t next = std::min(text.find(separator, pos), text.size());
-        if (next > pos)
-            out.emplace_back(text.substr(pos, next - pos));
-        pos = next + 1;
-    }
-    return out;
-}
-
 /// `data` lines of one event: a frame holding newlines (JSON whitespace) spans several lines,
 /// which the client joins back with '\n'.
 void appendData(std::string &out, std::string_view bytes)
@@ -55,21 +42,6 @@ void appendData(std::string &out, std::string_view bytes)
             break;
         pos = nl + 1;
     }
-}
-
-bool filterMatches(const json::value &data, const SseFilter &filter)
-{
-    const json::value *v = &data;
-    for (const auto &key : filter.path) {
-        if (!v->is_object())
-            return false;
-        v = v->as_object().if_contains(key);
-        if (!v)
-            return false;
-    }
-    if (v->is_string())
-        return v->get_string() == filter.value;
-    return json::serialize(*v) == filter.value;
 }
 
 } // namespace
@@ -89,7 +61,7 @@ SseSession::~SseSession() = default;
 std::map<std::string, StreamPosition> SseSession::parseEventId(std::string_view id)
 {
     std::map<std::string, StreamPosition> positions;
-    for (const std::string &entry : split(id, ' ')) {
+    for (const std::string &entry : splitList(id, ' ')) {
         const auto epochColon = entry.rfind(':');
         if (epochColon == std::string::npos || epochColon == 0)
             continue;
@@ -113,16 +85,13 @@ void SseSession::start(const Request &req, const boost::urls::url_view &url)
         lastEventId = std::string(it->value());
     for (const auto &p : url.params()) {
         if (p.key == "channels") {
-            for (auto &c : split(p.value, ','))
+            for (auto &c : splitList(p.value, ','))
                 channels.push_back(std::move(c));
         } else if (p.key == "filter") {
-            const auto eq = p.value.find('=');
-            if (eq == std::string::npos || eq == 0)
+            auto filter = SseFilter::parse(p.value);
+            if (!filter)
                 return refuse(http::status::bad_request, 400, "filter must be field=value");
-            SseFilter filter;
-            filter.path = split(std::string_view(p.value).substr(0, eq), '.');
-            filter.value = p.value.substr(eq + 1);
-            m_filters.push_back(std::move(filter));
+            m_filters.push_back(std::move(*filter));
         } else if (p.key == "token") {
             token = p.value;
         } else if (p.key == "lastEventId" && lastEventId.empty()) {
@@ -369,7 +338,7 @@ void SseSession::appendEvent(const std::string &bytes)
                 position.offset = value;
         }
         for (const auto &filter : m_filters) {
-            if (!data || !filterMatches(*data, filter)) {
+            if (!data || !filter.matches(*data)) {
                 m_ctx.metrics.sseFiltered.fetch_add(1, std::memory_order_relaxed);
                 return;
             }

@@ -6,6 +6,7 @@
 #include "AnyStream.h"
 #include "HttpTypes.h"
 #include "ServerContext.h"
+#include "SseFilter.h"
 
 #include <switchboard/Outbox.h>
 #include <switchboard/Publication.h>
@@ -21,12 +22,6 @@
 #include <vector>
 
 namespace switchboard::asio {
-
-/// `field=value` on the message data (dotted path for nested objects); all must hold.
-struct SseFilter {
-    std::vector<std::string> path;
-    std::string value;
-};
 
 /// Thread safety: send() and close() from any thread (queue under the session mutex, post to
 /// the strand); everything else on the connection's strand.
