@@ -2,7 +2,6 @@
 
 #include "Clock.h"
 
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 
@@ -30,34 +29,12 @@ IoWorker::IoWorker(unsigned index, const Options &options, RunState &state, Deli
 
 IoWorker::~IoWorker()
 {
-    if (m_thread.joinable()) {
-        m_io.stop();
-        m_thread.join();
-    }
+    m_thread.stop();
 }
 
 void IoWorker::startThread()
 {
-    m_thread = std::thread([this] {
-        auto guard = asio::make_work_guard(m_io);
-        if (m_options.busyPoll) {
-            // Never sleep in epoll_wait: on loopback the sender's write wakes a sleeping reader
-            // from its own system call, so a blocking reader adds its wake-up to the server's cost.
-            while (!m_io.stopped())
-                m_io.poll();
-        } else {
-            m_io.run();
-        }
-    });
-}
-
-template <typename F>
-auto IoWorker::runSync(F f) -> decltype(f())
-{
-    std::packaged_task<decltype(f())()> task(std::move(f));
-    auto result = task.get_future();
-    asio::post(m_io, [&task] { task(); });
-    return result.get();
+    m_thread.start(m_options.busyPoll);
 }
 
 IoWorker::Client &IoWorker::addClient(ProtocolSession::Role role)
@@ -157,26 +134,25 @@ Publisher::Counters IoWorker::stopPublishingSync(std::chrono::steady_clock::dura
     asio::post(m_io, [this, drained] { m_publisher->stop([drained] { drained->set_value(); }); });
     if (future.wait_for(timeout) != std::future_status::ready)
         m_state.noteProblem("messages still in flight when the drain deadline passed");
-    return runSync([this] { return m_publisher->counters(); });
+    return m_thread.runSync([this] { return m_publisher->counters(); });
 }
 
 IoWorker::Snapshot IoWorker::snapshotSync()
 {
-    return runSync([this] { return m_stats; });
+    return m_thread.runSync([this] { return m_stats; });
 }
 
 void IoWorker::shutdown()
 {
-    if (!m_thread.joinable())
+    if (!m_thread.running())
         return;
-    runSync([this] {
+    m_thread.runSync([this] {
         for (auto &client : m_clients)
             client.connection->abort();
         m_publisher.reset();
         return 0;
     });
-    m_io.stop();
-    m_thread.join();
+    m_thread.stop();
 }
 
 void IoWorker::sessionReady(ProtocolSession &session)

@@ -7,6 +7,7 @@
 // worker's thread.
 
 #include "DeliveryTracker.h"
+#include "IoThread.h"
 #include "LatencyHistogram.h"
 #include "Options.h"
 #include "ProtocolSession.h"
@@ -18,7 +19,6 @@
 
 #include <deque>
 #include <memory>
-#include <thread>
 #include <vector>
 
 namespace switchboard::bench {
@@ -66,15 +66,13 @@ private:
 
     void openNext();
     Client &addClient(ProtocolSession::Role role);
-    template <typename F>
-    auto runSync(F f) -> decltype(f());
 
     unsigned m_index;
     const Options &m_options;
     RunState &m_state;
     DeliveryTracker &m_tracker;
-    boost::asio::io_context m_io{1};
-    std::thread m_thread;
+    IoThread m_thread;
+    boost::asio::io_context &m_io = m_thread.context();
     std::vector<char> m_scratch;
     boost::asio::ip::tcp::endpoint m_endpoint;
     std::string m_hostHeader;

@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -49,6 +50,30 @@ std::optional<ProcessSample> sampleProcess(int pid)
     }
     sample.cpuSeconds = static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
     return sample;
+}
+
+std::optional<std::size_t> countOpenFiles(int pid)
+{
+    std::error_code ec;
+    std::filesystem::directory_iterator it("/proc/" + std::to_string(pid) + "/fd", ec);
+    if (ec)
+        return std::nullopt;
+    std::size_t count = 0;
+    for (; it != std::filesystem::directory_iterator(); it.increment(ec)) {
+        if (ec)
+            return std::nullopt;
+        ++count;
+    }
+    return count;
+}
+
+std::optional<double> loadAverage()
+{
+    std::ifstream file("/proc/loadavg");
+    double oneMinute = 0;
+    if (!(file >> oneMinute))
+        return std::nullopt;
+    return oneMinute;
 }
 
 double selfCpuSeconds()

@@ -122,7 +122,7 @@ void WsConnection::open(const tcp::endpoint &endpoint, std::string_view hostHead
     req.set(http::field::connection, "Upgrade");
     req.set(http::field::sec_websocket_key, key);
     req.set(http::field::sec_websocket_version, "13");
-    req.set(http::field::user_agent, "switchboard-loadgen");
+    req.set(http::field::user_agent, m_userAgent);
 
     m_socket.async_connect(endpoint, [this](boost::system::error_code ec) {
         if (ec)
@@ -167,11 +167,11 @@ void WsConnection::finishUpgrade(bool ok, std::string_view why)
 
 void WsConnection::startReading()
 {
-    if (m_state != State::Open || m_reading)
+    if (!connected() || m_reading)
         return;
     m_reading = true;
     feed(nullptr, 0, nowNs());
-    if (m_state == State::Open)
+    if (connected())
         armRead();
 }
 
@@ -179,7 +179,7 @@ void WsConnection::armRead()
 {
     m_socket.async_wait(tcp::socket::wait_read, [this](boost::system::error_code ec) {
         if (ec) {
-            if (m_state == State::Open)
+            if (connected())
                 fail("wait: " + ec.message());
             return;
         }
@@ -189,7 +189,7 @@ void WsConnection::armRead()
 
 void WsConnection::onReadable()
 {
-    if (m_state != State::Open)
+    if (!connected())
         return;
     const std::uint64_t now = nowNs();
     for (;;) {
@@ -197,10 +197,13 @@ void WsConnection::onReadable()
         const std::size_t n = m_socket.read_some(asio::buffer(m_scratch), ec);
         if (ec == asio::error::would_block || ec == asio::error::try_again)
             break;
-        if (ec)
+        if (ec) {
+            if (ec == asio::error::eof && m_state == State::Closing)
+                return fail(m_closeAnswered ? "closed" : "closed by server without a close frame");
             return fail(ec == asio::error::eof ? std::string("closed by server") : "read: " + ec.message());
+        }
         feed(m_scratch.data(), n, now);
-        if (m_state != State::Open)
+        if (!connected())
             return;
         // A short read drained the socket; anything arriving later raises a new readiness event.
         if (n < m_scratch.size())
@@ -219,7 +222,7 @@ void WsConnection::feed(const char *data, std::size_t size, std::uint64_t receiv
         if (total && m_pending.size() >= *total) {
             const auto length = static_cast<std::size_t>(*total);
             handleFrame(m_pending.data(), length, receivedNs);
-            if (m_state != State::Open)
+            if (!connected())
                 return;
             m_pending.erase(0, length);
             continue;
@@ -246,7 +249,7 @@ void WsConnection::feed(const char *data, std::size_t size, std::uint64_t receiv
         }
         const auto length = static_cast<std::size_t>(*total);
         handleFrame(data, length, receivedNs);
-        if (m_state != State::Open)
+        if (!connected())
             return;
         data += length;
         size -= length;
@@ -297,6 +300,12 @@ void WsConnection::handleFrame(const char *frame, std::size_t size, std::uint64_
     case kPong:
         return;
     case kClose: {
+        if (m_state == State::Closing) {
+            // The server answered our close frame; it closes the TCP connection next (RFC 6455
+            // section 7.1.1), so the TIME_WAIT stays on its side. Read on until end of stream.
+            m_closeAnswered = true;
+            return;
+        }
         std::string why = "close frame";
         if (payload.size() >= 2) {
             const unsigned code = (static_cast<unsigned char>(payload[0]) << 8) | static_cast<unsigned char>(payload[1]);
@@ -355,7 +364,7 @@ void WsConnection::appendRaw(std::uint8_t opcode, std::string_view data)
 
 void WsConnection::flush()
 {
-    if (m_writeInFlight || m_outbox.empty() || m_state != State::Open)
+    if (m_writeInFlight || m_outbox.empty() || !connected())
         return;
     m_writeInFlight = true;
     m_writing.swap(m_outbox);
@@ -363,7 +372,7 @@ void WsConnection::flush()
         m_writeInFlight = false;
         m_writing.clear();
         if (ec) {
-            if (m_state == State::Open)
+            if (connected())
                 fail("write: " + ec.message());
             return;
         }
@@ -380,6 +389,16 @@ void WsConnection::fail(std::string_view why)
     m_socket.close(ignored);
     if (m_handler)
         m_handler->onClosed(why);
+}
+
+void WsConnection::close(std::uint16_t code)
+{
+    if (m_state != State::Open)
+        return;
+    const char payload[2] = {static_cast<char>(code >> 8), static_cast<char>(code & 0xFF)};
+    appendControl(kClose, std::string_view(payload, 2));
+    flush();
+    m_state = State::Closing;
 }
 
 void WsConnection::abort()

@@ -1,5 +1,5 @@
 #pragma once
-// One client WebSocket connection of the Switchboard load generator.
+// One client WebSocket connection of the Switchboard benchmark clients (load generator, soak).
 //
 // The upgrade is a Boost.Beast HTTP request and response; after it the connection reads with a
 // readiness wait and non-blocking `read_some` calls into a scratch buffer shared by every
@@ -37,7 +37,8 @@ public:
         /// A complete text or binary message; `data` is valid during the call only.
         /// `receivedNs` is the steady-clock time at which the read that carried it returned.
         virtual void onMessage(std::string_view data, bool binary, std::uint64_t receivedNs) = 0;
-        /// The connection failed or was closed by the server; no callback follows.
+        /// The connection failed or was closed by the server, or the closing handshake begun by
+        /// close() finished (`why` is then "closed"); no callback follows.
         virtual void onClosed(std::string_view why) = 0;
     };
 
@@ -51,6 +52,8 @@ public:
     WsConnection &operator=(const WsConnection &) = delete;
 
     void setHandler(Handler *handler) { m_handler = handler; }
+    /// User-Agent of the upgrade request (default "switchboard-loadgen").
+    void setUserAgent(std::string userAgent) { m_userAgent = std::move(userAgent); }
 
     /// TCP connect plus HTTP upgrade to `target`. Frames that arrive with the 101 response are
     /// kept until startReading().
@@ -76,8 +79,18 @@ public:
     /// Closes the socket at once with a reset (no TIME_WAIT left behind); no callback follows.
     void abort();
 
+    /// Starts the closing handshake: sends a close frame with `code` and keeps reading (messages
+    /// still arrive) until the server has answered with its close frame and closed the TCP
+    /// connection; then calls onClosed("closed"). Bound it with a timer of your own and abort()
+    /// on expiry.
+    void close(std::uint16_t code = 1000);
+    bool isClosing() const { return m_state == State::Closing; }
+
 private:
-    enum class State { Idle, Upgrading, Open, Closed };
+    enum class State { Idle, Upgrading, Open, Closing, Closed };
+
+    // Open, or closing but still reading and writing.
+    bool connected() const { return m_state == State::Open || m_state == State::Closing; }
     struct Handshake;
 
     void finishUpgrade(bool ok, std::string_view why);
@@ -94,9 +107,11 @@ private:
     std::minstd_rand m_random;
     Handler *m_handler = nullptr;
     std::unique_ptr<Handshake> m_handshake;
+    std::string m_userAgent = "switchboard-loadgen";
     State m_state = State::Idle;
     bool m_reading = false;
     bool m_writeInFlight = false;
+    bool m_closeAnswered = false; // the server's close frame arrived after ours
     std::string m_pending;   // bytes of a frame split across reads
     std::string m_fragments; // a fragmented message being assembled
     bool m_fragmentsBinary = false;

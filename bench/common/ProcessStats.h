@@ -1,6 +1,8 @@
 #pragma once
-// Resident memory and CPU time of a process, read from /proc (Linux).
+// Resident memory, CPU time and open files of a process, and the machine's load, read from
+// /proc (Linux).
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 
@@ -14,6 +16,12 @@ struct ProcessSample
 
 /// Samples process `pid`; nullopt if it does not exist or /proc cannot be read.
 std::optional<ProcessSample> sampleProcess(int pid);
+
+/// Open file descriptors of process `pid` (entries of /proc/PID/fd); nullopt if unreadable.
+std::optional<std::size_t> countOpenFiles(int pid);
+
+/// The 1-minute load average (/proc/loadavg); nullopt if unreadable.
+std::optional<double> loadAverage();
 
 /// CPU time (user + system) of the calling process.
 double selfCpuSeconds();
