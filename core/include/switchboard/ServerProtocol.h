@@ -80,6 +80,7 @@ struct ProtocolCounters {
     std::uint64_t malformedDisconnects = 0; ///< closes 3500 after repeated malformed frames
     std::uint64_t connectTimeouts = 0;      ///< closes 3006
     std::uint64_t tokenExpirations = 0;     ///< closes 3004
+    std::uint64_t numbersOutOfRange = 0;    ///< frames refused for a number JSON cannot carry (400)
 };
 
 /// Thread safety: same as Hub (one thread, or serialized by the host).
