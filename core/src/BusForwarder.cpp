@@ -1,11 +1,11 @@
 #include "switchboard/BusForwarder.h"
 
 #include "switchboard/Hub.h"
+#include "switchboard/JsonParse.h"
 #include "switchboard/Publication.h"
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
-#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
@@ -34,9 +34,7 @@ namespace {
 /// One JSON value and nothing else: what a `message` frame may carry in `data`.
 bool isJsonText(const std::string &text)
 {
-    boost::json::error_code error;
-    (void)boost::json::parse(text, error);
-    return !error;
+    return isAcceptedJson(text);
 }
 
 } // namespace

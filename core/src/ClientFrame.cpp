@@ -1,8 +1,8 @@
 #include "ClientFrame.h"
 
-#include <boost/json/error.hpp>
+#include "switchboard/JsonParse.h"
+
 #include <boost/json/object.hpp>
-#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <array>
@@ -127,13 +127,15 @@ std::optional<FrameProblem> readChannelData(const json::object &object, std::siz
     // Pusher style: the object travels as JSON text inside a string. Check it once here so the
     // Hub and the authorizer only ever see a well-formed object.
     const json::string &text = value->get_string();
-    json::parse_options options;
-    options.max_depth = maxDepth;
-    json::error_code ec;
-    const json::value inner = json::parse(json::string_view(text.data(), text.size()), ec, {}, options);
-    if (ec == json::error::too_deep)
-        return problem(Error::TooLarge, "field 'channelData' is nested too deeply");
-    if (ec || !inner.is_object())
+    json::value inner;
+    if (const std::optional<JsonProblem> bad =
+            parseJson(std::string_view(text.data(), text.size()), inner, JsonParseOptions{maxDepth})) {
+        if (bad->kind == JsonProblem::Kind::TooDeep)
+            return problem(Error::TooLarge, "field 'channelData' is nested too deeply");
+        if (bad->kind == JsonProblem::Kind::NumberOutOfRange)
+            return FrameProblem{Error::BadRequest, "field 'channelData': " + bad->message, true};
+    }
+    if (!inner.is_object())
         return mistyped("channelData", "an object or a string holding a JSON object");
     frame.channelData.assign(text.data(), text.size());
     return {};
@@ -180,14 +182,20 @@ std::optional<FrameProblem> readBody(const json::object &object, std::string_vie
 std::optional<FrameProblem> parseClientFrame(std::string_view text, std::size_t maxDepth,
                                              json::value &root, ClientFrame &frame)
 {
-    json::parse_options options;
-    options.max_depth = maxDepth;
-    json::error_code ec;
-    root = json::parse(json::string_view(text.data(), text.size()), ec, root.storage(), options);
-    if (ec == json::error::too_deep)
-        return problem(Error::TooLarge, "frame is nested deeper than " + std::to_string(maxDepth) + " levels");
-    if (ec)
-        return problem(Error::BadRequest, "frame is not valid JSON: " + ec.message());
+    if (std::optional<JsonProblem> bad = parseJson(text, root, JsonParseOptions{maxDepth})) {
+        switch (bad->kind) {
+        case JsonProblem::Kind::TooDeep:
+            return problem(Error::TooLarge, "frame is " + bad->message);
+        case JsonProblem::Kind::NumberOutOfRange:
+            // The rest of the frame is readable: answer against its ackId.
+            if (root.is_object())
+                (void)readAckId(root.get_object(), frame.ackId);
+            return FrameProblem{Error::BadRequest, std::move(bad->message), true};
+        case JsonProblem::Kind::Syntax:
+            break;
+        }
+        return problem(Error::BadRequest, "frame is " + bad->message);
+    }
     if (!root.is_object())
         return problem(Error::BadRequest, "frame must be a JSON object");
     const json::object &object = root.get_object();

@@ -46,10 +46,12 @@ struct ClientFrame {
 };
 
 /// Why a frame was refused: BadRequest (not JSON, not an object, missing or mistyped field),
-/// TooLarge (nested deeper than allowed) or UnknownOp.
+/// TooLarge (nested deeper than allowed) or UnknownOp. `numberOutOfRange` marks a BadRequest
+/// for a number that cannot be represented (switchboard/JsonParse.h), counted on its own.
 struct FrameProblem {
     Error code = Error::BadRequest;
     std::string message;
+    bool numberOutOfRange = false;
 };
 
 /// Parses `text` into `root` (allocating from `root`'s storage) and fills `frame`. On failure

@@ -8,7 +8,6 @@
 #include "client/PendingOperations.h"
 
 #include <boost/json/object.hpp>
-#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
@@ -431,9 +430,10 @@ struct ClientSession::Impl {
             onBinary(bytes);
             return;
         }
-        std::error_code ec;
-        json::value root = json::parse(bytes, ec);
-        if (ec || !root.is_object()) {
+        // Server frames nest a publication's data deeper than the publish frame did (subscribed
+        // -> publications -> data), so allow more than a client frame's 32 levels.
+        json::value root;
+        if (parseJson(bytes, root, JsonParseOptions{128}) || !root.is_object()) {
             emitError(make_error_code(Error::BadRequest), "unreadable frame from the server");
             return;
         }

@@ -1,12 +1,12 @@
 #include "switchboard/Hub.h"
 
 #include "switchboard/ChannelName.h"
+#include "switchboard/JsonParse.h"
 #include "switchboard/MemoryBroker.h"
 #include "switchboard/MemoryPresenceStore.h"
 #include "switchboard/MessageEncoding.h"
 #include "RandomId.h"
 
-#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
@@ -26,15 +26,13 @@ using StringMap = std::unordered_map<std::string, Value, StringHash, std::equal_
 constexpr std::string_view kMemberAdded = "presence:member_added";
 constexpr std::string_view kMemberRemoved = "presence:member_removed";
 
-/// Member info must be JSON text in frames: valid JSON passes verbatim, anything else becomes a
-/// JSON string, and nothing becomes null.
+/// Member info must be JSON text in frames: JSON parseJson() accepts passes verbatim, anything
+/// else becomes a JSON string, and nothing becomes null.
 std::string normalizeInfo(std::string_view info)
 {
     if (info.empty())
         return "null";
-    boost::json::error_code error;
-    (void)boost::json::parse(boost::json::string_view(info.data(), info.size()), error);
-    if (!error)
+    if (isAcceptedJson(info))
         return std::string(info);
     std::string quoted;
     appendJsonString(quoted, info);
@@ -46,9 +44,8 @@ void readChannelData(std::string_view channelData, std::string &userId, std::str
 {
     if (channelData.empty())
         return;
-    boost::json::error_code error;
-    boost::json::value value = boost::json::parse(boost::json::string_view(channelData.data(), channelData.size()), error);
-    if (error || !value.is_object())
+    boost::json::value value;
+    if (parseJson(channelData, value) || !value.is_object())
         return;
     const boost::json::object &object = value.get_object();
     if (const auto *id = object.if_contains("user_id")) {

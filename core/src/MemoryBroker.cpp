@@ -1,11 +1,11 @@
 #include "switchboard/MemoryBroker.h"
 
 #include "switchboard/HistoryBuffer.h"
+#include "switchboard/JsonParse.h"
 #include "RandomId.h"
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
-#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
@@ -93,8 +93,10 @@ bool readEntry(const json::value &value, SnapshotStream::Entry &entry)
         return false;
     const json::object &o = value.get_object();
     Publication &p = entry.publication;
+    // `data` is relayed verbatim: it must be JSON a client can parse (older versions could store
+    // `Infinity` for a number out of range).
     if (!readNumber(o, "offset", p.offset) || p.offset == 0 || !readString(o, "event", p.event)
-        || !readString(o, "data", p.data) || !readNumber(o, "timestampMs", p.timestampMs)
+        || !readString(o, "data", p.data) || !isAcceptedJson(p.data) || !readNumber(o, "timestampMs", p.timestampMs)
         || !readNumber(o, "storedAtMs", entry.storedAtMs))
         return false;
     if (o.contains("sender") && !readString(o, "sender", p.sender))
@@ -135,9 +137,8 @@ std::error_code readSnapshot(std::istream &in, std::vector<SnapshotStream> &stre
     const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
     if (in.bad())
         return SnapshotError::Unreadable;
-    boost::system::error_code ec;
-    const json::value doc = json::parse(text, ec);
-    if (ec)
+    json::value doc;
+    if (parseJson(text, doc))
         return SnapshotError::NotJson;
     if (!doc.is_object())
         return SnapshotError::Foreign;

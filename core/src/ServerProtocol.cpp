@@ -5,11 +5,11 @@
 #include "Utf8.h"
 
 #include "switchboard/ControlFrames.h"
+#include "switchboard/JsonParse.h"
 #include "switchboard/MessageEncoding.h"
 #include "switchboard/Topic.h"
 
 #include <boost/json/monotonic_resource.hpp>
-#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
@@ -266,6 +266,8 @@ struct ServerProtocol::Impl {
         ClientFrame frame;
         if (std::optional<FrameProblem> problem =
                 detail::parseClientFrame(bytes, options.limits.maxNestingDepth, root, frame)) {
+            if (problem->numberOutOfRange)
+                ++counters.numbersOutOfRange;
             malformed(*connection, problem->code, problem->message, frame.ackId);
             return;
         }
@@ -529,11 +531,7 @@ struct ServerProtocol::Impl {
         if (payload.empty())
             payload = "null";
         // Handlers hand over JSON text; never forward text that would break the client's parser.
-        json::error_code ec;
-        unsigned char buffer[1024];
-        json::monotonic_resource arena(buffer, sizeof buffer);
-        json::parse(payload, ec, json::storage_ptr(&arena));
-        if (ec) {
+        if (!isAcceptedJson(payload)) {
             send(*connection, encodeErrorReplyFrame("handler replied with invalid JSON",
                                                     static_cast<int>(Error::Internal), {}, ackId));
             return;

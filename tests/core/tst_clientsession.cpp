@@ -514,6 +514,13 @@ void TestClientSession::notConnectedFailsFast()
     s.executor.runPending();
     QCOMPARE(ackError, make_error_code(Error::BadRequest));
     QVERIFY(s.transport.sent.empty());
+
+    // So is a number JSON cannot carry: serialized it would be `Infinity`, which no server parses.
+    ackError = {};
+    s.session.publish("chat", "m", R"({"v":1e400})", [&](std::error_code ec, AckInfo) { ackError = ec; });
+    s.executor.runPending();
+    QCOMPARE(ackError, make_error_code(Error::BadRequest));
+    QVERIFY(s.transport.sent.empty());
 }
 
 void TestClientSession::pendingFailOnDisconnect()

@@ -1,10 +1,10 @@
 #pragma once
 // Typed reads of server frame fields, tolerant of absent or mistyped members. Private to the client.
 
+#include "switchboard/JsonParse.h"
 #include "switchboard/PresenceStore.h"
 
 #include <boost/json/object.hpp>
-#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
@@ -83,16 +83,15 @@ inline std::uint64_t ackIdOf(const json::object &o)
     return 0;
 }
 
-/// JSON text given by the user as a payload: empty means null. Returns false when invalid.
+/// JSON text given by the user as a payload: empty means null. Returns false when invalid or
+/// when it holds a number the server would refuse (switchboard/JsonParse.h).
 inline bool parsePayload(std::string_view text, json::value &out)
 {
     if (text.empty()) {
         out = nullptr;
         return true;
     }
-    std::error_code ec;
-    out = json::parse(text, ec);
-    return !ec;
+    return !parseJson(text, out);
 }
 
 inline Member memberOf(const json::value &v)

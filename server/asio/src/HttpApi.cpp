@@ -1,11 +1,14 @@
 #include "HttpApi.h"
+#include "Log.h"
 
 #include <switchboard/ChannelName.h>
+#include <switchboard/JsonParse.h>
 #include <switchboard/MessageEncoding.h>
 
 #include <boost/json.hpp>
 #include <openssl/crypto.h>
 
+#include <atomic>
 #include <chrono>
 #include <mutex>
 
@@ -72,12 +75,28 @@ std::string collectItems(const json::value &v, std::vector<PublishItem> &items)
     return {};
 }
 
+/// One info line per second at most for refused bodies, so a flood cannot flood the log.
+bool mayLogRefusal()
+{
+    static std::atomic<std::int64_t> lastSecond{0};
+    const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+        std::chrono::steady_clock::now().time_since_epoch()).count();
+    std::int64_t last = lastSecond.load(std::memory_order_relaxed);
+    return now != last && lastSecond.compare_exchange_strong(last, now, std::memory_order_relaxed);
+}
+
 void publish(ServerContext &ctx, const Request &req, Respond respond)
 {
-    boost::system::error_code ec;
-    const json::value body = json::parse(req.body(), ec);
-    if (ec)
-        return respond(errorResponse(http::status::bad_request, "body is not valid JSON: " + ec.message()));
+    // parseJson refuses numbers that would reach subscribers as `Infinity` or rounded (422).
+    json::value body;
+    if (const auto problem = parseJson(req.body(), body)) {
+        if (problem->kind != JsonProblem::Kind::NumberOutOfRange)
+            return respond(errorResponse(http::status::bad_request, "body is " + problem->message));
+        ctx.metrics.apiNumbersOutOfRange.fetch_add(1, std::memory_order_relaxed);
+        if (mayLogRefusal())
+            log::info("HTTP API publish refused (422): ", problem->message);
+        return respond(errorResponse(http::status::unprocessable_entity, 422, problem->message));
+    }
     std::vector<PublishItem> items;
     std::string problem;
     if (body.is_object() && body.as_object().contains("publications")) {

@@ -43,6 +43,7 @@ struct Metrics {
     Counter httpTooLarge{0};         ///< bodies over the limit (413)
     Counter apiAuthFailures{0};      ///< HTTP API calls without a valid API key (401)
     Counter apiPublications{0};
+    Counter apiNumbersOutOfRange{0}; ///< HTTP API bodies refused for a number JSON cannot carry (422)
     Counter rejectedFull{0};         ///< connections refused by max connections
     Counter rejectedOrigin{0};
     Counter tlsHandshakeFailures{0};

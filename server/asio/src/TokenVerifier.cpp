@@ -1,6 +1,7 @@
 // JWT HS256 with OpenSSL (HMAC, base64, constant-time compare) and Boost.JSON for the claims.
 #include "switchboard/asio/TokenVerifier.h"
 
+#include <switchboard/JsonParse.h>
 #include <switchboard/TopicFilter.h>
 
 #include <boost/json.hpp>
@@ -98,8 +99,11 @@ TokenCheck TokenVerifier::verify(std::string_view token, std::int64_t nowSeconds
     if (signature->size() != expected.size() || CRYPTO_memcmp(signature->data(), expected.data(), expected.size()) != 0)
         return invalid("bad token signature");
 
-    const json::value p = json::parse(*payload, ec);
-    if (ec || !p.is_object())
+    // parseJson: `info` is relayed to presence subscribers, so it must hold only numbers JSON can carry.
+    json::value p;
+    if (const auto problem = parseJson(*payload, p))
+        return invalid("malformed token claims: " + problem->message);
+    if (!p.is_object())
         return invalid("malformed token claims");
     const auto &claims = p.get_object();
     TokenCheck check;
