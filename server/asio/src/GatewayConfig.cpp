@@ -140,6 +140,7 @@ void applyJsonConfig(GatewayConfig &c, std::string_view jsonText)
         else if (key == "static") c.staticDir = text(v, k);
         else if (key == "drainTimeoutMs") c.drainTimeout = std::chrono::milliseconds(number<std::int64_t>(v, k));
         else if (key == "historySnapshot") c.historySnapshot = text(v, k);
+        else if (key == "headerTimeoutMs") c.headerTimeout = std::chrono::milliseconds(number<std::int64_t>(v, k));
         else if (key == "sseHeartbeatSeconds") c.sseHeartbeat = std::chrono::seconds(number<std::int64_t>(v, k));
         else throw std::runtime_error("unknown config key '" + key + "'");
     }
@@ -174,7 +175,8 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         ("log-level", po::value<std::string>()->value_name("LEVEL"), "trace, debug, info (default), warn, error, off")
         ("static", po::value<std::string>()->value_name("DIR"), "static files served at / (default: web/ next to the binary, or ../share/switchboard/web)")
         ("drain-timeout", po::value<unsigned>()->value_name("MS"), "shutdown: time to flush outboxes before exit (default 5000)")
-        ("history-snapshot", po::value<std::string>()->value_name("FILE"), "keep history across restarts: load FILE at start if it exists, write it on SIGTERM/SIGINT after draining (default: none)");
+        ("history-snapshot", po::value<std::string>()->value_name("FILE"), "keep history across restarts: load FILE at start if it exists, write it on SIGTERM/SIGINT after draining (default: none)")
+        ("header-timeout", po::value<unsigned>()->value_name("MS"), "an HTTP request (headers and body) must arrive within MS, and an idle keep-alive connection is closed after MS (default 10000)");
     // clang-format on
     (void)d;
     ConfigParse result;
@@ -240,10 +242,13 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         str("static", c.staticDir);
         str("history-snapshot", c.historySnapshot);
         if (vm.count("drain-timeout")) c.drainTimeout = std::chrono::milliseconds(vm["drain-timeout"].as<unsigned>());
+        if (vm.count("header-timeout")) c.headerTimeout = std::chrono::milliseconds(vm["header-timeout"].as<unsigned>());
         if (c.tlsCertificate.empty() != c.tlsKey.empty())
             throw std::invalid_argument("TLS needs both a certificate and a key");
         if (c.maxFrameBytes < 16 || c.outboxFrames == 0 || c.outboxBytes == 0 || c.messagesPerSecond <= 0)
             throw std::invalid_argument("max frame size, outbox limits and rate must be positive");
+        if (c.headerTimeout.count() <= 0)
+            throw std::invalid_argument("the header timeout must be positive");
     } catch (const std::exception &e) {
         err << "switchboard-gateway: " << e.what() << '\n';
         result.exitCode = 2;

@@ -17,7 +17,6 @@
 namespace switchboard::asio {
 
 namespace {
-constexpr auto kRequestTimeout = std::chrono::seconds(30);
 constexpr std::size_t kHeaderLimit = 16 * 1024;
 }
 
@@ -37,10 +36,10 @@ void HttpSession::read()
     m_parser->header_limit(kHeaderLimit);
     m_parser->body_limit(m_ctx.config.maxBodyBytes);
     // A slow or silent client is dropped; an idle keep-alive connection too.
-    m_deadline.expires_after(kRequestTimeout);
+    m_deadline.expires_after(m_ctx.config.headerTimeout);
     m_deadline.async_wait([weak = weak_from_this()](const boost::system::error_code &ec) {
         if (auto self = weak.lock(); self && !ec)
-            self->close();
+            self->onRequestDeadline();
     });
     http::async_read(*m_stream, m_buffer, *m_parser,
                      [self = shared_from_this()](boost::system::error_code ec, std::size_t) { self->onRead(ec); });
@@ -69,8 +68,27 @@ void HttpSession::onRead(boost::system::error_code ec)
         return write(errorResponse(http::status::bad_request, "malformed HTTP request: " + ec.message()), false);
     }
     m_ctx.metrics.httpRequests.fetch_add(1, std::memory_order_relaxed);
+    ++m_requests;
     Request request = m_parser->release();
     route(request);
+}
+
+void HttpSession::onRequestDeadline()
+{
+    if (!m_stream)
+        return;
+    const bool started = m_buffer.size() > 0 || (m_parser && m_parser->got_some());
+    if (started || m_requests == 0) {
+        // Half a request, or a connection that never sent one: holding a socket is all it does.
+        m_ctx.metrics.httpHeaderTimeouts.fetch_add(1, std::memory_order_relaxed);
+        log::refusal("request deadline", m_peer, {},
+                     (started ? "incomplete request after " : "no request after ")
+                         + std::to_string(m_ctx.config.headerTimeout.count()) + " ms");
+    } else {
+        m_ctx.metrics.httpIdleTimeouts.fetch_add(1, std::memory_order_relaxed);
+        log::debug("http: idle keep-alive connection from ", m_peer, " closed");
+    }
+    close();
 }
 
 void HttpSession::route(Request &req)

@@ -2,6 +2,11 @@
 // HttpSession: one HTTP/1.1 connection. Parses requests with Beast and routes them: /ws upgrades
 // hand the stream to a WebSocketSession, /sse to an SseSession; /api, /metrics, /healthz and
 // static files are answered here (keep-alive).
+//
+// Deadlines: a request (headers and body) must arrive within --header-timeout of the session
+// starting to wait for it (switchboard_http_header_timeouts_total); a keep-alive connection
+// that sends no byte of a next request within that time is closed as idle
+// (switchboard_http_idle_timeouts_total).
 
 #include "AnyStream.h"
 #include "HttpTypes.h"
@@ -26,6 +31,7 @@ public:
 private:
     void read();
     void onRead(boost::system::error_code ec);
+    void onRequestDeadline();
     void route(Request &request);
     void upgrade(Request &request);
     void write(Response response, bool keepAlive);
@@ -41,6 +47,7 @@ private:
     boost::beast::flat_buffer m_buffer;
     std::optional<http::request_parser<http::string_body>> m_parser;
     boost::asio::steady_timer m_deadline;
+    std::uint64_t m_requests = 0; ///< requests read on this connection
 };
 
 } // namespace switchboard::asio

@@ -83,7 +83,7 @@ void Listener::onAccept(boost::system::error_code ec, tcp::socket socket)
         std::make_shared<HttpSession>(m_ctx, AnyStream(std::move(socket)), std::move(peer))->start();
     } else {
         auto stream = std::make_shared<AnyStream>(std::move(socket), *m_ctx.tls);
-        auto deadline = std::make_shared<boost::asio::steady_timer>(stream->get_executor(), std::chrono::seconds(10));
+        auto deadline = std::make_shared<boost::asio::steady_timer>(stream->get_executor(), m_ctx.config.headerTimeout);
         deadline->async_wait([stream](const boost::system::error_code &e) {
             if (!e)
                 stream->close();

@@ -105,6 +105,8 @@ std::string Metrics::render(const HubCounters &hub, const ProtocolCounters &prot
     metric(out, "switchboard_sse_events_total", "counter", "Server-Sent Events written.", v(sseEvents));
     metric(out, "switchboard_sse_filtered_total", "counter", "Messages skipped by SSE content filters.", v(sseFiltered));
     metric(out, "switchboard_token_expirations_total", "counter", "Sessions closed 3004 when their token expired (WebSocket and SSE).", double(protocol.tokenExpirations) + v(sseTokenExpirations));
+    metric(out, "switchboard_http_header_timeouts_total", "counter", "Connections closed without a complete HTTP request within the header timeout.", v(httpHeaderTimeouts));
+    metric(out, "switchboard_http_idle_timeouts_total", "counter", "Keep-alive connections closed idle between requests.", v(httpIdleTimeouts));
     metric(out, "switchboard_static_refused_total", "counter", "Static file paths refused (dot names, outside the static root): 404.", v(staticRefused));
     fanoutSeconds.render(out, "switchboard_fanout_seconds", "Core time per HTTP publish: encode once and queue to every subscriber.");
     batchFrames.render(out, "switchboard_write_batch_frames", "Frames per socket write.");

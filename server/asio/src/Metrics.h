@@ -53,6 +53,8 @@ struct Metrics {
     Counter sseEvents{0};
     Counter sseFiltered{0};          ///< SSE messages skipped by a content filter
     Counter sseTokenExpirations{0};  ///< SSE streams ended 3004 at their token's expiry
+    Counter httpHeaderTimeouts{0};   ///< connections closed without a complete request in time
+    Counter httpIdleTimeouts{0};     ///< keep-alive connections closed idle between requests
     Counter staticRefused{0};        ///< static paths refused: dot names, outside the root (404)
     /// Time spent in the core per HTTP publish: encoding once plus queueing to every subscriber.
     Histogram fanoutSeconds{{1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 5e-2, 0.25}};

@@ -40,6 +40,9 @@ struct GatewayConfig {
     std::string staticDir;                 ///< empty: <exe dir>/web or <exe dir>/../share/switchboard/web
     std::chrono::milliseconds drainTimeout{5000}; ///< shutdown: wait this long for outboxes
     std::chrono::seconds sseHeartbeat{15};
+    /// A request (headers and body) must arrive within this time of the gateway starting to
+    /// wait for it; a keep-alive connection idle this long between requests is closed too.
+    std::chrono::milliseconds headerTimeout{10'000};
     /// History snapshot file: loaded at start when it exists, written (atomically) on graceful
     /// shutdown after draining. Empty: history lives only as long as the process.
     std::string historySnapshot;
