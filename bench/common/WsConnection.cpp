@@ -294,6 +294,8 @@ void WsConnection::handleFrame(const char *frame, std::size_t size, std::uint64_
         }
         return;
     case kPing:
+        if (m_state == State::Closing)
+            return;
         appendControl(kPong, payload);
         flush();
         return;
@@ -322,6 +324,8 @@ void WsConnection::handleFrame(const char *frame, std::size_t size, std::uint64_
 
 void WsConnection::appendFrame(std::string_view data, bool binary)
 {
+    if (m_state == State::Closing)
+        return; // nothing may follow our close frame (RFC 6455 section 5.5.1)
     appendRaw(binary ? kBinary : kText, data);
 }
 

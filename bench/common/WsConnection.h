@@ -63,7 +63,8 @@ public:
     /// Starts delivering messages to the handler (after a successful upgrade).
     void startReading();
 
-    /// Queues one text or binary frame; call flush() to send everything queued.
+    /// Queues one text or binary frame; call flush() to send everything queued. Ignored once
+    /// close() has been called.
     void appendFrame(std::string_view data, bool binary = false);
     void flush();
     void sendText(std::string_view data)

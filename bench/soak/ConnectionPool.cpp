@@ -30,7 +30,6 @@ void ConnectionPool::start()
 {
     m_toOpen = m_settings.connections;
     openMore();
-    m_firstGeneration = false;
     scheduleSweep();
 }
 
@@ -77,7 +76,7 @@ void ConnectionPool::openOne()
     std::shuffle(all.begin(), all.end(), m_random);
     plan.channels.assign(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(m_settings.channelsPerConnection));
     plan.token = m_tokens ? m_tokens(plan.id) : std::string();
-    plan.lifetime = lifetime(m_firstGeneration);
+    plan.lifetime = lifetime(plan.id <= m_settings.connections); // ids start at 1
     plan.resetOnLeave = std::bernoulli_distribution(m_settings.resetFraction)(m_random);
     plan.drainTimeout = m_settings.drainTimeout;
     plan.closeTimeout = m_settings.closeTimeout;

@@ -76,7 +76,6 @@ private:
     std::uint64_t m_nextId = 1;
     std::size_t m_toOpen = 0;
     std::size_t m_upgrading = 0;
-    bool m_firstGeneration = true;
     bool m_replacing = true;
 };
 

@@ -230,9 +230,9 @@ int runSoak(const SoakOptions &o)
         pool.start();
         publisher.start();
     });
-    std::cout << "\n" << pad("elapsed s", 9) << pad("open", 7) << pad("conn/s", 8) << pad("deliv/s", 9)
-              << pad("lost", 6) << pad("gw fds", 8) << pad("gw RSS MiB", 11) << pad("gw CPU %", 9)
-              << pad("gw conns", 9) << pad("gw drops", 9) << pad("problems", 9) << pad("load", 6) << std::endl;
+    std::cout << "\n" << pad("elapsed s", 9) << pad("open", 7) << pad("conn/s", 8) << pad("deliv/s", 10)
+              << pad("lost", 8) << pad("gw fds", 8) << pad("gw RSS MiB", 11) << pad("gw CPU %", 9)
+              << pad("gw conns", 9) << pad("gw drops", 10) << pad("problems", 9) << pad("load", 6) << std::endl;
 
     struct Row
     {
@@ -275,10 +275,10 @@ int runSoak(const SoakOptions &o)
             lastDrops = drops;
         std::cout << pad(fixed(std::chrono::duration<double>(now - start).count(), 0), 9) << pad(std::to_string(c.open), 7)
                   << pad(fixed(static_cast<double>(c.upgrades - previous.upgrades) / interval, 1), 8)
-                  << pad(fixed(static_cast<double>(c.deliveries - previous.deliveries) / interval, 0), 9)
-                  << pad(std::to_string(c.lost), 6) << pad(orDash(fds), 8)
+                  << pad(fixed(static_cast<double>(c.deliveries - previous.deliveries) / interval, 0), 10)
+                  << pad(std::to_string(c.lost), 8) << pad(orDash(fds), 8)
                   << pad(process ? fixed(mib(process->rssBytes), 1) : "-", 11) << pad(orDash(cpu, 1), 9)
-                  << pad(orDash(sample(metrics, "switchboard_websocket_connections")), 9) << pad(orDash(drops), 9)
+                  << pad(orDash(sample(metrics, "switchboard_websocket_connections")), 9) << pad(orDash(drops), 10)
                   << pad(std::to_string(problemCount(c)), 9) << pad(orDash(loadAverage(), 2), 6) << std::endl;
         rows.push_back(Row{at, fds, process ? std::optional(process->rssBytes) : std::nullopt});
         previous = c;

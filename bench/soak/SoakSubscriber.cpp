@@ -193,6 +193,8 @@ void SoakSubscriber::handleControl(std::string_view data)
         return;
     }
     if (*op == "welcome") {
+        if (m_leaving)
+            return; // it left before the welcome: nothing to subscribe to
         for (const auto &s : m_subscriptions)
             m_connection.sendText(json::serialize(json::object{{"op", "subscribe"}, {"channel", m_ledger.name(s.channel)}}));
     } else if (*op == "subscribed") {
