@@ -93,6 +93,8 @@ std::string Metrics::render(const HubCounters &hub, const ProtocolCounters &prot
     metric(out, "switchboard_oversize_frames_total", "counter", "WebSocket messages over the size limit (close 1009).", v(wsOversize) + double(protocol.oversizeFrames));
     metric(out, "switchboard_invalid_utf8_total", "counter", "Text messages with invalid UTF-8 (close 1007).", v(wsInvalidUtf8) + double(protocol.invalidUtf8));
     metric(out, "switchboard_websocket_protocol_violations_total", "counter", "WebSocket framing violations (close 1002).", v(wsProtocolViolations));
+    metric(out, "switchboard_websocket_pongs_coalesced_total", "counter", "Pongs replaced by a later ping's pong before they were written (RFC 6455 5.5.3).", v(wsPongsCoalesced));
+    metric(out, "switchboard_websocket_pongs_dropped_total", "counter", "Pongs not sent because the connection's outbox byte limit was reached.", v(wsPongsDropped));
     metric(out, "switchboard_requests_total", "counter", "Request frames handled by server handlers.", double(protocol.requests));
     metric(out, "switchboard_http_requests_total", "counter", "HTTP requests parsed.", v(httpRequests));
     metric(out, "switchboard_http_malformed_total", "counter", "Unparseable HTTP requests (400).", v(httpMalformed));

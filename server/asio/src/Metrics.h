@@ -50,6 +50,8 @@ struct Metrics {
     Counter wsProtocolViolations{0}; ///< WebSocket framing errors (close 1002)
     Counter wsOversize{0};           ///< messages over the frame limit (close 1009)
     Counter wsInvalidUtf8{0};        ///< text messages with invalid UTF-8 (close 1007)
+    Counter wsPongsCoalesced{0};     ///< pongs replaced by a later ping's before they were written
+    Counter wsPongsDropped{0};       ///< pongs not queued: the outbox byte limit was reached
     Counter sseEvents{0};
     Counter sseFiltered{0};          ///< SSE messages skipped by a content filter
     Counter sseTokenExpirations{0};  ///< SSE streams ended 3004 at their token's expiry

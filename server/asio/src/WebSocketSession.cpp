@@ -25,6 +25,10 @@ WebSocketSession::WebSocketSession(ServerContext &context, AnyStream stream, std
     , m_reader(context.config.maxFrameBytes)
     , m_closeTimer(m_stream.get_executor())
 {
+    boost::system::error_code ec;
+    const auto remote = m_stream.lowest().remote_endpoint(ec);
+    if (!ec)
+        m_peer = remote.address().to_string() + ':' + std::to_string(remote.port());
 }
 
 WebSocketSession::~WebSocketSession() = default;
@@ -53,7 +57,7 @@ SendResult WebSocketSession::send(const SharedFrame &frame)
     std::lock_guard lock(m_mutex);
     if (m_closeQueued || m_finishedFlag)
         return SendResult::Dropped;
-    const SendResult result = m_outbox.push(frame);
+    const SendResult result = m_outbox.push(frame, controlBytesLocked());
     if (result != SendResult::Dropped)
         scheduleFlushLocked();
     return result;
@@ -62,22 +66,56 @@ SendResult WebSocketSession::send(const SharedFrame &frame)
 void WebSocketSession::close(DisconnectCode code, std::string_view reason)
 {
     std::lock_guard lock(m_mutex);
+    closeLocked(code, reason);
+}
+
+void WebSocketSession::closeLocked(DisconnectCode code, std::string_view reason)
+{
     if (m_closeQueued || m_finishedFlag)
         return;
+    if (code != DisconnectCode::Normal && code != DisconnectCode::Shutdown)
+        log::refusal("websocket close", m_peer, {}, std::to_string(static_cast<int>(code)) + " " + std::string(reason));
     m_closeQueued = true;
-    m_closePending = true;
-    ws::appendCloseFrame(m_control, static_cast<std::uint16_t>(code), reason);
+    m_pongPending = false; // the close frame is the last word
+    ws::appendCloseFrame(m_closeFrame, static_cast<std::uint16_t>(code), reason);
     scheduleFlushLocked();
 }
 
-void WebSocketSession::queueControl(ws::Opcode opcode, std::string_view payload)
+void WebSocketSession::queuePong(std::string_view payload)
 {
     std::lock_guard lock(m_mutex);
     if (m_closeQueued || m_finishedFlag)
         return;
-    ws::appendHeader(m_control, opcode, payload.size());
-    m_control.append(payload);
+    auto &metrics = m_ctx.metrics;
+    if (m_pongPending) {
+        // RFC 6455 5.5.3: answering only the latest ping is enough. The flush that will carry
+        // the pending pong is already scheduled.
+        m_pongPayload.assign(payload);
+        metrics.wsPongsCoalesced.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+    const std::size_t frameBytes = 2 + payload.size();
+    if (m_outbox.byteCount() + controlBytesLocked() + frameBytes > m_outbox.limits().maxBytes) {
+        // The client does not read what it has been sent: its outbox policy decides.
+        metrics.wsPongsDropped.fetch_add(1, std::memory_order_relaxed);
+        if (m_ctx.config.disconnectSlowClients)
+            closeLocked(DisconnectCode::SlowConsumer, "outbox full");
+        return;
+    }
+    m_pongPending = true;
+    m_pongPayload.assign(payload);
     scheduleFlushLocked();
+}
+
+std::size_t WebSocketSession::controlBytesLocked() const
+{
+    return (m_pongPending ? 2 + m_pongPayload.size() : 0) + m_closeFrame.size();
+}
+
+bool WebSocketSession::closing()
+{
+    std::lock_guard lock(m_mutex);
+    return m_closeQueued;
 }
 
 void WebSocketSession::scheduleFlushLocked()
@@ -98,9 +136,14 @@ void WebSocketSession::flush()
     {
         std::lock_guard lock(m_mutex);
         m_outbox.takeAll(m_batch);
-        control.swap(m_control);
-        m_closeInBatch = m_closePending;
-        m_closePending = false;
+        if (m_pongPending) {
+            ws::appendHeader(control, ws::Pong, m_pongPayload.size());
+            control.append(m_pongPayload);
+            m_pongPending = false;
+        }
+        m_closeInBatch = !m_closeFrame.empty();
+        control.append(m_closeFrame);
+        m_closeFrame.clear();
         if (m_batch.empty() && control.empty()) {
             m_writing = false;
             return;
@@ -225,7 +268,7 @@ void WebSocketSession::onWritten(const boost::system::error_code &ec, std::size_
         // Still inside flush(): frames queued meanwhile go out in the next turn, not by recursion.
         {
             std::lock_guard lock(m_mutex);
-            if (m_outbox.empty() && m_control.empty()) {
+            if (m_outbox.empty() && !m_pongPending && m_closeFrame.empty()) {
                 m_writing = false;
                 return;
             }
@@ -287,11 +330,8 @@ void WebSocketSession::onData(std::uint8_t *data, std::size_t size)
 
 bool WebSocketSession::onMessage(std::string_view message, bool binary)
 {
-    {
-        std::lock_guard lock(m_mutex);
-        if (m_closeQueued)
-            return false; // closing: the rest of the input is ignored
-    }
+    if (closing())
+        return true; // ignored; reading goes on for the peer's close frame
     m_ctx.metrics.wsFramesIn.fetch_add(1, std::memory_order_relaxed);
     m_ctx.core.locked([&] { m_ctx.core.protocol().receive(m_handle, message, binary); });
     return !m_finished;
@@ -299,13 +339,20 @@ bool WebSocketSession::onMessage(std::string_view message, bool binary)
 
 bool WebSocketSession::onPing(std::string_view payload)
 {
-    queueControl(ws::Pong, payload);
-    return true;
+    if (closing())
+        return true;
+    // Pings count against the connection's rate like messages; over it, no pong (and 3005 when
+    // it keeps happening).
+    if (m_ctx.core.locked([&] { return m_ctx.core.protocol().receiveControl(m_handle); }))
+        queuePong(payload);
+    return !m_finished;
 }
 
 bool WebSocketSession::onPong(std::string_view)
 {
-    return true;
+    if (!closing())
+        m_ctx.core.locked([&] { m_ctx.core.protocol().receiveControl(m_handle); });
+    return !m_finished;
 }
 
 void WebSocketSession::onClose(std::uint16_t code, std::string_view)
@@ -322,10 +369,10 @@ void WebSocketSession::onClose(std::uint16_t code, std::string_view)
     std::lock_guard lock(m_mutex);
     if (!m_closeQueued) {
         m_closeQueued = true;
-        m_closePending = true;
+        m_pongPending = false;
         std::vector<SharedFrame> discarded; // the peer is gone: undelivered frames are pointless
         m_outbox.takeAll(discarded);
-        ws::appendCloseFrame(m_control, code, {});
+        ws::appendCloseFrame(m_closeFrame, code, {});
         scheduleFlushLocked();
     }
 }
@@ -357,7 +404,8 @@ void WebSocketSession::finish()
         std::lock_guard lock(m_mutex);
         m_finishedFlag = true;
         m_outbox.takeAll(discarded);
-        m_control.clear();
+        m_pongPending = false;
+        m_closeFrame.clear();
     }
     m_closeTimer.cancel();
     m_stream.close();

@@ -3,7 +3,13 @@
 // and ServerProtocol queue shared frames in its Outbox; the session writes everything queued
 // as one socket write (frame headers built here, small frames copied into a cork buffer, large
 // ones gathered by reference). Client bytes go through the shared websocket::FrameReader; each
-// complete message goes to ServerProtocol::receive.
+// complete message goes to ServerProtocol::receive, each ping and pong to
+// ServerProtocol::receiveControl (the connection's rate limit; a ping is answered only when it
+// admits it).
+//
+// Control replies are bounded: at most one pong waits at a time (a later ping's payload replaces
+// an unsent one, RFC 6455 5.5.3) and waiting control bytes count against the outbox byte limit,
+// so a client that pings and never reads cannot grow the session's memory.
 
 #include "AnyStream.h"
 #include "ServerContext.h"
@@ -59,21 +65,30 @@ private:
     void onClose(std::uint16_t code, std::string_view reason) override;
     void onViolation(ws::CloseCode code, std::string_view reason) override;
     void fail(DisconnectCode code, std::string_view reason);
-    void queueControl(ws::Opcode opcode, std::string_view payload);
+    /// Queues the answer to a ping, replacing an unsent one.
+    void queuePong(std::string_view payload);
+    void closeLocked(DisconnectCode code, std::string_view reason);
+    /// Bytes of the pong and close frame waiting for a write. Call with m_mutex held.
+    std::size_t controlBytesLocked() const;
+    /// The closing (strand): after our close frame was queued, input is ignored except the
+    /// peer's close frame, which completes the closing handshake.
+    bool closing();
     void finish();
 
     ServerContext &m_ctx;
     AnyStream m_stream;
     ServerProtocol::ConnectionHandle m_handle = 0;
+    std::string m_peer;                   ///< "address:port", for log lines
 
     // Guarded by m_mutex (touched by send/close from the core holder's thread).
     std::mutex m_mutex;
     Outbox m_outbox;
-    std::string m_control;        ///< encoded pong / close frames waiting for the next write
+    std::string m_pongPayload;    ///< payload of the pong waiting for the next write
+    bool m_pongPending = false;
+    std::string m_closeFrame;     ///< the encoded close frame, until a flush takes it
     bool m_writing = false;       ///< a flush is posted or a write is in flight
-    bool m_closeQueued = false;   ///< a close frame is in m_control or written: no more frames
+    bool m_closeQueued = false;   ///< a close frame is in m_closeFrame or written: no more frames
     bool m_finishedFlag = false;
-    bool m_closePending = false;  ///< the close frame in m_control has not been taken by a flush
 
     // Strand only.
     std::vector<SharedFrame> m_batch;     ///< frames of the write in flight (kept alive until done)
