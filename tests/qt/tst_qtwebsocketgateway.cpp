@@ -330,6 +330,7 @@ private Q_SLOTS:
         tls.setPeerVerifyMode(QSslSocket::VerifyNone);
         QtGatewayOptions options;
         options.tls = tls;
+        options.handshakeTimeout = std::chrono::milliseconds(2000); // the TLS handshake included
         Server server({}, options);
         QVERIFY(server.gateway.listen());
 
@@ -358,6 +359,14 @@ private Q_SLOTS:
         plain.open(QUrl(QStringLiteral("ws://127.0.0.1:%1/ws").arg(server.gateway.serverPort())));
         QTRY_VERIFY_WITH_TIMEOUT(plainError.count() > 0, 15'000);
         QCOMPARE(plainConnected.count(), 0);
+
+        // A connection that never starts its TLS handshake is closed at the handshake deadline.
+        QTcpSocket silent;
+        QSignalSpy silentClosed(&silent, &QTcpSocket::disconnected);
+        silent.connectToHost(QHostAddress::LocalHost, server.gateway.serverPort());
+        QVERIFY(silent.waitForConnected(5000));
+        QVERIFY(silentClosed.wait(10'000));
+        QCOMPARE(server.gateway.counters().handshakeTimeouts, 1u);
     }
 
     void badHandshakeAndOversizeFrame()

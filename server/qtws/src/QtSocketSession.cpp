@@ -1,5 +1,9 @@
 #include "QtSocketSession.h"
 
+#include "RefusalLog.h"
+
+#include <switchboard/websocket/Codec.h>
+
 #include <QSslSocket>
 
 #ifdef Q_OS_UNIX
@@ -9,129 +13,278 @@
 
 namespace switchboard::qtws {
 
-namespace {
+namespace ws = switchboard::websocket;
 
-// RFC 6455 section 5.2 header of an unmasked (server to client), unfragmented frame.
-void appendFrameHeader(std::string &out, Frame::Kind kind, std::size_t length)
+QtSocketSession::QtSocketSession(SessionHost &host, QTcpSocket *socket, OutboxLimits limits,
+                                 std::size_t maxMessageBytes, bool directWrites)
+    : m_host(host), m_socket(socket), m_outbox(limits), m_reader(maxMessageBytes)
 {
-    out.push_back(static_cast<char>(0x80 | (kind == Frame::Kind::Text ? 0x1 : 0x2)));
-    if (length < 126) {
-        out.push_back(static_cast<char>(length));
-    } else if (length <= 0xFFFF) {
-        out.push_back(static_cast<char>(126));
-        out.push_back(static_cast<char>((length >> 8) & 0xFF));
-        out.push_back(static_cast<char>(length & 0xFF));
-    } else {
-        out.push_back(static_cast<char>(127));
-        for (int shift = 56; shift >= 0; shift -= 8)
-            out.push_back(static_cast<char>((static_cast<std::uint64_t>(length) >> shift) & 0xFF));
-    }
+    // TLS sockets encrypt in QSslSocket: they always write through it.
+    if (directWrites && !qobject_cast<QSslSocket *>(socket))
+        m_fd = static_cast<int>(socket->socketDescriptor());
+    m_lastActivityMs = host.nowMs();
 }
 
-} // namespace
-
-QtSocketSession::QtSocketSession(SessionHost &host, QWebSocket *socket, QTcpSocket *raw, OutboxLimits limits)
-    : m_host(host), m_socket(socket), m_raw(raw), m_outbox(limits)
-{
-    // TLS sockets encrypt in QSslSocket: they always take the Qt path.
-    if (raw && !qobject_cast<QSslSocket *>(raw))
-        m_fd = static_cast<int>(raw->socketDescriptor());
-}
+QtSocketSession::~QtSocketSession() = default;
 
 qint64 QtSocketSession::pendingSocketBytes() const
 {
-    if (m_raw)
-        return m_raw->bytesToWrite();
     return m_socket ? m_socket->bytesToWrite() : 0;
 }
 
-SendResult QtSocketSession::send(const SharedFrame &frame)
+qint64 QtSocketSession::bufferedBytes() const
 {
-    if (!m_socket || m_closing)
-        return SendResult::Dropped;
-    const SendResult result = m_outbox.push(frame, static_cast<std::size_t>(pendingSocketBytes()));
-    if (result != SendResult::Dropped && !m_scheduled) {
-        m_scheduled = true;
-        m_host.scheduleFlush(shared_from_this());
-    }
-    return result;
+    qint64 bytes = static_cast<qint64>(m_outbox.byteCount() + m_reader.bufferedBytes() + m_closeFrame.size());
+    if (m_pongPending)
+        bytes += static_cast<qint64>(m_pong.size());
+    if (m_socket)
+        bytes += m_socket->bytesToWrite() + m_socket->bytesAvailable();
+    return bytes;
 }
 
-void QtSocketSession::flush(std::string &scratch)
+std::string QtSocketSession::sessionId() const
 {
-    m_scheduled = false;
-    if (m_outbox.empty())
+    return m_host.protocol().sessionId(handle);
+}
+
+void QtSocketSession::schedule()
+{
+    if (m_scheduled)
         return;
-    m_writing.clear();
-    m_outbox.takeAll(m_writing);
-    if (!m_socket || m_socket->state() != QAbstractSocket::ConnectedState) {
-        m_writing.clear();
-        return;
-    }
-    std::size_t bytes = 0;
-    if (m_raw) {
-        // One copy of each shared frame into a cork buffer, then one write into the socket's
-        // buffer: the kernel sees one large write per socket per loop turn.
-        scratch.clear();
-        for (const SharedFrame &frame : m_writing) {
-            appendFrameHeader(scratch, frame->kind, frame->bytes.size());
-            scratch.append(frame->bytes);
-            bytes += frame->bytes.size();
-        }
-        const char *data = scratch.data();
-        std::size_t left = scratch.size();
-#ifdef Q_OS_UNIX
-        // Plain TCP with nothing queued in Qt's buffer: straight to the kernel. This skips the
-        // socket's ring buffer (memory kept per connection) and the write-notifier toggling a
-        // buffered write costs. Order is kept: only when Qt holds no earlier bytes.
-        if (m_fd >= 0 && m_raw->bytesToWrite() == 0) {
-            const ssize_t sent = ::send(m_fd, data, left, MSG_NOSIGNAL | MSG_DONTWAIT);
-            if (sent > 0) {
-                data += sent;
-                left -= static_cast<std::size_t>(sent);
-            }
-        }
-#endif
-        if (left > 0) {
-            // The rest waits in the socket's buffer (counted by bytesToWrite()); flush() hands
-            // what the kernel accepts now instead of at the next write notification.
-            m_raw->write(data, static_cast<qint64>(left));
-            m_raw->flush();
-        }
-    } else {
-        for (const SharedFrame &frame : m_writing) {
-            const auto size = static_cast<qsizetype>(frame->bytes.size());
-            if (frame->kind == Frame::Kind::Text) {
-                m_socket->sendTextMessage(QString::fromUtf8(frame->bytes.data(), size));
-            } else {
-                // The bytes are copied into the socket buffer inside the call; `frame` lives
-                // in m_writing until then.
-                m_socket->sendBinaryMessage(QByteArray::fromRawData(frame->bytes.data(), size));
-            }
-            bytes += frame->bytes.size();
-        }
-    }
-    m_host.countWrite(m_writing.size(), bytes);
-    m_writing.clear();
+    m_scheduled = true;
+    m_host.scheduleFlush(shared_from_this());
+}
+
+// ---- queueing --------------------------------------------------------------------------------
+
+SendResult QtSocketSession::send(const SharedFrame &frame)
+{
+    if (m_detached || m_closeQueued)
+        return SendResult::Dropped;
+    // Qt's socket buffer and a pending pong count against the same byte limit.
+    const auto external = static_cast<std::size_t>(pendingSocketBytes()) + (m_pongPending ? m_pong.size() : 0);
+    const SendResult result = m_outbox.push(frame, external);
+    if (result != SendResult::Dropped)
+        schedule();
+    return result;
 }
 
 void QtSocketSession::close(DisconnectCode code, std::string_view reason)
 {
-    if (m_closing || !m_socket)
+    queueClose(static_cast<std::uint16_t>(code), reason);
+}
+
+void QtSocketSession::queueClose(std::uint16_t code, std::string_view reason)
+{
+    if (m_detached || m_closeQueued)
         return;
-    // What is already queued (the `disconnect` frame among it) goes out before the close frame.
-    std::string scratch;
-    flush(scratch);
-    m_closing = true;
-    m_socket->close(static_cast<QWebSocketProtocol::CloseCode>(code),
-                    QString::fromUtf8(reason.data(), static_cast<qsizetype>(reason.size())));
+    m_closeQueued = true;
+    m_closingSinceMs = m_host.nowMs();
+    m_pongPending = false;
+    ws::appendCloseFrame(m_closeFrame, code, reason);
+    schedule(); // after everything already queued (the `disconnect` frame among it)
+}
+
+void QtSocketSession::ping()
+{
+    if (m_detached || m_closeQueued)
+        return;
+    m_pingPending = true;
+    m_pingOutstanding = true;
+    ++m_host.counters().pingsSent;
+    schedule();
+}
+
+// ---- writing ---------------------------------------------------------------------------------
+
+void QtSocketSession::flush(std::string &scratch)
+{
+    m_scheduled = false;
+    if (m_detached || !m_socket || m_socket->state() != QAbstractSocket::ConnectedState) {
+        std::vector<SharedFrame> discard;
+        m_outbox.takeAll(discard);
+        return;
+    }
+    const qint64 backlog = m_socket->bytesToWrite();
+    m_writing.clear();
+    m_outbox.takeAll(m_writing);
+
+    // One copy of each shared frame into a cork buffer, then one write: the kernel sees one
+    // large write per socket per loop turn. Control frames go after the data frames.
+    scratch.clear();
+    std::size_t bytes = 0;
+    for (const SharedFrame &frame : m_writing) {
+        ws::appendHeader(scratch, frame->kind == Frame::Kind::Binary ? ws::Binary : ws::Text, frame->bytes.size());
+        scratch.append(frame->bytes);
+        bytes += frame->bytes.size();
+    }
+    if (m_pingPending) {
+        ws::appendHeader(scratch, ws::Ping, 0);
+        m_pingPending = false;
+    }
+    // A pong waits while Qt's buffer still holds earlier bytes (the peer is not reading): it
+    // stays one pending pong, replaced by later pings, instead of a queue of them.
+    if (m_pongPending && backlog == 0) {
+        ws::appendHeader(scratch, ws::Pong, m_pong.size());
+        scratch.append(m_pong);
+        m_pongPending = false;
+    }
+    const bool closeInBatch = !m_closeFrame.empty();
+    if (closeInBatch) {
+        scratch.append(m_closeFrame);
+        std::string().swap(m_closeFrame);
+    }
+    if (scratch.empty())
+        return;
+
+    const char *data = scratch.data();
+    std::size_t left = scratch.size();
+#ifdef Q_OS_UNIX
+    // Plain TCP with nothing queued in Qt's buffer: straight to the kernel. This skips the
+    // socket's ring buffer (memory kept per connection) and the write-notifier toggling a
+    // buffered write costs. Order is kept: only when Qt holds no earlier bytes.
+    if (m_fd >= 0 && backlog == 0) {
+        const ssize_t sent = ::send(m_fd, data, left, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (sent > 0) {
+            data += sent;
+            left -= static_cast<std::size_t>(sent);
+        }
+    }
+#endif
+    if (left > 0) {
+        // The rest waits in the socket's buffer (counted by bytesToWrite()); flush() hands what
+        // the kernel accepts now instead of at the next write notification.
+        m_socket->write(data, static_cast<qint64>(left));
+        m_socket->flush();
+    }
+    if (backlog == 0 && m_socket && m_socket->bytesToWrite() > 0)
+        m_writeWaitSinceMs = m_host.nowMs(); // the write deadline starts now
+    m_host.countWrite(m_writing.size(), bytes);
+    m_writing.clear();
+
+    if (closeInBatch) {
+        m_closeWritten = true;
+        // The peer's close has arrived (handshake complete) or the reader stopped on a
+        // violation (nothing more will be read): the server closes TCP first (RFC 6455 7.1.1).
+        if (m_reader.stopped() && m_socket)
+            m_socket->disconnectFromHost();
+    }
+}
+
+void QtSocketSession::onBytesWritten()
+{
+    m_writeWaitSinceMs = m_host.nowMs();
+    if (m_pongPending && pendingSocketBytes() == 0)
+        schedule();
+}
+
+// ---- reading ---------------------------------------------------------------------------------
+
+void QtSocketSession::start(std::string leftover, std::uint8_t *buffer, std::size_t capacity)
+{
+    if (!leftover.empty()) // frames sent right behind the upgrade request
+        feed(reinterpret_cast<std::uint8_t *>(leftover.data()), leftover.size());
+    readAvailable(buffer, capacity);
+}
+
+void QtSocketSession::readAvailable(std::uint8_t *buffer, std::size_t capacity)
+{
+    while (!m_detached && m_socket) {
+        const qint64 n = m_socket->read(reinterpret_cast<char *>(buffer), static_cast<qint64>(capacity));
+        if (n <= 0)
+            return;
+        feed(buffer, static_cast<std::size_t>(n));
+    }
+}
+
+void QtSocketSession::feed(std::uint8_t *data, std::size_t size)
+{
+    m_lastActivityMs = m_host.nowMs();
+    if (!m_reader.stopped()) // after the peer's close or a violation, input is discarded
+        m_reader.feed(data, size, *this);
+}
+
+bool QtSocketSession::onMessage(std::string_view payload, bool binary)
+{
+    if (m_closeQueued)
+        return true; // closing: ignored, but keep reading for the peer's close frame
+    m_host.protocol().receive(handle, payload, binary);
+    return !m_detached;
+}
+
+bool QtSocketSession::onPing(std::string_view payload)
+{
+    ++m_host.counters().pingsReceived;
+    if (m_closeQueued)
+        return true;
+    // Pings count against the connection's operation rate; over it they are not answered and
+    // repeated violations close the connection (3005).
+    if (!m_host.protocol().receiveControl(handle))
+        return !m_detached;
+    if (m_pongPending) {
+        ++m_host.counters().pongsCoalesced; // RFC 6455 5.5.3: answering the latest is enough
+    } else {
+        const std::size_t pongBytes = payload.size() + 2;
+        if (m_outbox.byteCount() + static_cast<std::size_t>(pendingSocketBytes()) + pongBytes > m_outbox.limits().maxBytes) {
+            ++m_host.counters().controlOverflows;
+            logRefusal("control overflow", m_socket.data(), sessionId(), "pong over the outbox byte limit");
+            close(DisconnectCode::SlowConsumer, "outbox full");
+            return true;
+        }
+    }
+    m_pong.assign(payload);
+    m_pongPending = true;
+    schedule();
+    return true;
+}
+
+bool QtSocketSession::onPong(std::string_view)
+{
+    m_pingOutstanding = false;
+    m_host.protocol().receiveControl(handle); // counted against the rate like a ping
+    return !m_detached;
+}
+
+void QtSocketSession::onClose(std::uint16_t code, std::string_view)
+{
+    if (m_closeQueued) {
+        // Our close is answered: once it is written, the handshake is complete.
+        if (m_closeWritten && m_socket)
+            m_socket->disconnectFromHost();
+        return;
+    }
+    // Echo the peer's code (1000 when it sent none); undelivered frames are pointless now. The
+    // ServerProtocol hears about the end when the socket disconnects.
+    if (code == static_cast<std::uint16_t>(ws::CloseCode::NoStatus))
+        code = static_cast<std::uint16_t>(ws::CloseCode::Normal);
+    std::vector<SharedFrame> discard;
+    m_outbox.takeAll(discard);
+    queueClose(code, {});
+}
+
+void QtSocketSession::onViolation(ws::CloseCode code, std::string_view reason)
+{
+    QtGatewayCounters &counters = m_host.counters();
+    switch (code) {
+    case ws::CloseCode::MessageTooBig: ++counters.oversizeMessages; break;
+    case ws::CloseCode::InvalidPayload: ++counters.invalidUtf8; break;
+    default: ++counters.protocolErrors; break;
+    }
+    logRefusal("websocket protocol", m_socket.data(), sessionId(), reason);
+    if (m_closeQueued) { // our close is out already: nothing more will be read
+        if (m_closeWritten && m_socket)
+            m_socket->disconnectFromHost();
+        return;
+    }
+    queueClose(static_cast<std::uint16_t>(code), reason);
 }
 
 void QtSocketSession::detach()
 {
+    m_detached = true;
     m_socket.clear();
-    m_raw.clear();
-    m_closing = true;
+    m_pongPending = false;
+    std::string().swap(m_closeFrame);
     std::vector<SharedFrame> discard;
     m_outbox.takeAll(discard);
 }

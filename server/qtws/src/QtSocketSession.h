@@ -1,13 +1,17 @@
 #pragma once
-// QtSocketSession: one accepted QWebSocket as a core Session (internal to the Qt gateway).
+// QtSocketSession: one upgraded WebSocket connection over a QTcpSocket / QSslSocket as a core
+// Session (internal to the Qt gateway). Client bytes go through the shared websocket::FrameReader;
+// messages go to ServerProtocol::receive, pings and pongs to ServerProtocol::receiveControl.
+// Outgoing frames wait in a bounded Outbox and are written once per event-loop turn.
 
 #include <switchboard/Outbox.h>
 #include <switchboard/ServerProtocol.h>
 #include <switchboard/Session.h>
+#include <switchboard/qtws/QtWebSocketGateway.h>
+#include <switchboard/websocket/FrameReader.h>
 
 #include <QPointer>
 #include <QTcpSocket>
-#include <QWebSocket>
 
 #include <memory>
 #include <string>
@@ -17,48 +21,98 @@ namespace switchboard::qtws {
 
 class QtSocketSession;
 
-/// What a session needs from its gateway.
+/// What a session needs from its gateway. All calls on the gateway's thread.
 class SessionHost {
 public:
     virtual ~SessionHost() = default;
     /// Queues `session` for the flush at the end of this event-loop turn.
     virtual void scheduleFlush(std::shared_ptr<QtSocketSession> session) = 0;
     virtual void countWrite(std::size_t frames, std::size_t bytes) = 0;
+    virtual ServerProtocol &protocol() = 0;
+    virtual QtGatewayCounters &counters() = 0;
+    /// Milliseconds on the gateway's monotonic clock.
+    virtual qint64 nowMs() const = 0;
 };
 
-/// Session over one QWebSocket. send() only appends to the Outbox; flush() writes everything
-/// queued. `raw` is the TCP (or TLS) socket under the QWebSocket, used for direct writes; null
-/// makes flush() use QWebSocket's own send functions.
-class QtSocketSession final : public Session, public std::enable_shared_from_this<QtSocketSession> {
+/// Lifetime: owned by the gateway (shared with the ServerProtocol / Hub while they hold it);
+/// the socket is owned by the gateway and outlives the session's use of it (detach() before the
+/// socket goes). Thread safety: none; everything on the gateway's thread.
+///
+/// Closing: close() queues a close frame after everything already queued. When the peer's close
+/// frame has arrived, or the reader stopped on a protocol violation, the TCP connection is closed
+/// right after the close frame is written; otherwise the gateway waits closeTimeout for the
+/// peer's close. A peer's close is echoed (1000 when it carried no code).
+class QtSocketSession final : public Session,
+                              private websocket::FrameHandler,
+                              public std::enable_shared_from_this<QtSocketSession> {
 public:
-    QtSocketSession(SessionHost &host, QWebSocket *socket, QTcpSocket *raw, OutboxLimits limits);
+    QtSocketSession(SessionHost &host, QTcpSocket *socket, OutboxLimits limits, std::size_t maxMessageBytes,
+                    bool directWrites);
+    ~QtSocketSession() override;
 
     SendResult send(const SharedFrame &frame) override;
     void close(DisconnectCode code, std::string_view reason) override;
 
-    /// Writes every queued frame to the socket (called by the gateway once per loop turn).
+    /// Reads the bytes that came with the upgrade request, then everything the socket has.
+    /// `buffer` is scratch space of `capacity` bytes (the gateway's, reused by every session).
+    void start(std::string leftover, std::uint8_t *buffer, std::size_t capacity);
+    /// Reads everything available from the socket into the frame reader.
+    void readAvailable(std::uint8_t *buffer, std::size_t capacity);
+    /// Writes every queued frame, the pending ping / pong and the close frame (once per turn).
     void flush(std::string &scratch);
-    /// The socket is gone: later sends are dropped.
+    /// Qt wrote bytes of its buffer to the kernel: progress for the write deadline; a pong held
+    /// back by the backlog may go now.
+    void onBytesWritten();
+    /// Queues a server ping (liveness).
+    void ping();
+    /// The socket is going away: later sends are dropped, nothing more is read or written.
     void detach();
 
-    QWebSocket *socket() const { return m_socket.data(); }
+    QTcpSocket *socket() const { return m_socket.data(); }
     ServerProtocol::ConnectionHandle handle = 0;
-    qint64 lastActivityMs = 0;
-    bool pingOutstanding = false;
-    bool closeTimerArmed = false;
-    bool closing() const { return m_closing; }
+
+    qint64 lastActivityMs() const { return m_lastActivityMs; }
+    bool pingOutstanding() const { return m_pingOutstanding; }
+    /// True once a close frame is queued or sent: the gateway's close deadline runs from closingSinceMs().
+    bool closing() const { return m_closeQueued; }
+    qint64 closingSinceMs() const { return m_closingSinceMs; }
+    /// Bytes in Qt's socket buffer, and since when they have been waiting without progress.
+    qint64 pendingSocketBytes() const;
+    qint64 writeWaitSinceMs() const { return m_writeWaitSinceMs; }
+    /// Bytes this connection holds in user space (outbox, socket buffer, pong, partial frames).
+    qint64 bufferedBytes() const;
 
 private:
-    qint64 pendingSocketBytes() const;
+    // websocket::FrameHandler
+    bool onMessage(std::string_view payload, bool binary) override;
+    bool onPing(std::string_view payload) override;
+    bool onPong(std::string_view payload) override;
+    void onClose(std::uint16_t code, std::string_view reason) override;
+    void onViolation(websocket::CloseCode code, std::string_view reason) override;
+
+    void feed(std::uint8_t *data, std::size_t size);
+    void queueClose(std::uint16_t code, std::string_view reason);
+    void schedule();
+    std::string sessionId() const;
 
     SessionHost &m_host;
-    QPointer<QWebSocket> m_socket;
-    QPointer<QTcpSocket> m_raw;
+    QPointer<QTcpSocket> m_socket;
     Outbox m_outbox;
+    websocket::FrameReader m_reader;
     std::vector<SharedFrame> m_writing;
-    int m_fd = -1; ///< descriptor of a plain TCP `raw` socket, for direct sends
+    std::string m_pong;          ///< payload of the pending pong (latest ping wins)
+    std::string m_closeFrame;    ///< encoded close frame waiting for the next flush
+    int m_fd = -1;               ///< descriptor of a plain TCP socket, for direct sends
+    qint64 m_lastActivityMs = 0;
+    qint64 m_closingSinceMs = 0;
+    qint64 m_writeWaitSinceMs = 0;
     bool m_scheduled = false;
-    bool m_closing = false;
+    bool m_pongPending = false;
+    bool m_pingPending = false;
+    bool m_pingOutstanding = false;
+    bool m_closeQueued = false;  ///< a close frame is queued or written: no more data or pongs
+    bool m_closeWritten = false;
+    bool m_detached = false;
 };
 
 } // namespace switchboard::qtws

@@ -1,50 +1,66 @@
 #include "switchboard/qtws/QtWebSocketGateway.h"
 
 #include "QtSocketSession.h"
+#include "RefusalLog.h"
+#include "TcpListener.h"
+#include "UpgradeRequest.h"
 
 #include <switchboard/Hub.h>
 #include <switchboard/ServerProtocol.h>
+#include <switchboard/websocket/Codec.h>
 
 #include <QElapsedTimer>
-#include <QHash>
 #include <QPointer>
-#include <QSslServer>
-#include <QTcpServer>
+#include <QSslSocket>
 #include <QTimer>
-#include <QWebSocketCorsAuthenticator>
-#include <QWebSocketServer>
 
 #include <algorithm>
 #include <unordered_map>
 
 namespace switchboard::qtws {
 
+namespace {
+/// Bytes read from a socket per call (and Qt's read buffer per socket): one shared buffer.
+constexpr std::size_t kReadChunk = 64 * 1024;
+} // namespace
+
 struct QtWebSocketGateway::Private final : SessionHost {
+    /// A connection before its upgrade, or one refused and on its way out.
+    struct Handshake {
+        explicit Handshake(std::size_t maxHeaderBytes) : reader(maxHeaderBytes) {}
+        UpgradeRequestReader reader;
+        qint64 deadlineMs = -1; ///< -1: none
+        bool refused = false;   ///< answered (or server full): waiting for the socket to close
+    };
+
     QtWebSocketGateway *q;
     Hub &hub;
-    ServerProtocol &protocol;
+    ServerProtocol &serverProtocol;
     QtGatewayOptions options;
-    QtGatewayCounters counters;
+    QtGatewayCounters stats;
 
-    std::unique_ptr<QTcpServer> tcp;       // plain QTcpServer or QSslServer
-    std::unique_ptr<QWebSocketServer> ws;  // handshakes only: sockets come from `tcp`
+    std::unique_ptr<TcpListener> listener;
     QTimer heartbeat;
     QElapsedTimer clock;
     QString error;
 
-    std::unordered_map<QWebSocket *, std::shared_ptr<QtSocketSession>> sessions;
-    // Sockets in the WebSocket handshake, by peer "address:port" (QWebSocket does not expose the
-    // socket it upgrades, and the peer endpoint identifies the TCP connection).
-    QHash<QString, QPointer<QTcpSocket>> handshaking;
+    // Every accepted socket is in exactly one of these until it is deleted.
+    std::unordered_map<QTcpSocket *, std::unique_ptr<Handshake>> handshakes;
+    std::unordered_map<QTcpSocket *, std::shared_ptr<QtSocketSession>> sessions;
+    int openSockets = 0; ///< accepted and not yet deleted (counted against the TCP limit)
+
     std::vector<std::shared_ptr<QtSocketSession>> dirty;
     bool flushScheduled = false;
     std::string scratch;
+    std::unique_ptr<std::uint8_t[]> readBuffer = std::make_unique<std::uint8_t[]>(kReadChunk);
 
     Private(QtWebSocketGateway *owner, Hub &h, ServerProtocol &p, QtGatewayOptions o)
-        : q(owner), hub(h), protocol(p), options(std::move(o))
+        : q(owner), hub(h), serverProtocol(p), options(std::move(o))
     {
         clock.start();
     }
+
+    // ---- SessionHost ----------------------------------------------------------------------------
 
     void scheduleFlush(std::shared_ptr<QtSocketSession> session) override
     {
@@ -57,16 +73,19 @@ struct QtWebSocketGateway::Private final : SessionHost {
 
     void countWrite(std::size_t frames, std::size_t bytes) override
     {
-        counters.framesWritten += frames;
-        counters.bytesWritten += bytes;
-        ++counters.flushes;
+        stats.framesWritten += frames;
+        stats.bytesWritten += bytes;
+        ++stats.flushes;
     }
+
+    ServerProtocol &protocol() override { return serverProtocol; }
+    QtGatewayCounters &counters() override { return stats; }
+    qint64 nowMs() const override { return clock.elapsed(); }
 
     void flush()
     {
         flushScheduled = false;
-        // Sessions may be scheduled again while flushing (a write error closing a socket does
-        // not send, but be safe): work on a snapshot.
+        // Sessions may be scheduled again while flushing: work on a snapshot.
         std::vector<std::shared_ptr<QtSocketSession>> batch;
         batch.swap(dirty);
         for (const auto &session : batch)
@@ -75,175 +94,256 @@ struct QtWebSocketGateway::Private final : SessionHost {
             std::string().swap(scratch); // do not keep a burst's buffer forever
     }
 
-    void onTcpConnection()
+    // ---- accepting --------------------------------------------------------------------------------
+
+    int tcpLimit() const
     {
-        while (QTcpSocket *socket = tcp->nextPendingConnection()) {
-            socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
-            if (options.socketSendBufferSize > 0)
-                socket->setSocketOption(QAbstractSocket::SendBufferSizeSocketOption, options.socketSendBufferSize);
-            const QString key = peerKey(socket->peerAddress(), socket->peerPort());
-            handshaking.insert(key, socket);
-            QObject::connect(socket, &QObject::destroyed, q, [this, key] { handshaking.remove(key); });
-            // Gone before the upgrade (refused handshake, handshake timeout, peer left): free it
-            // now rather than with the listener. After the upgrade its QWebSocket owns it.
-            QObject::connect(socket, &QAbstractSocket::disconnected, q, [this, key, socket] {
-                if (handshaking.value(key) == socket) {
-                    handshaking.remove(key);
-                    socket->deleteLater();
+        return options.maxTcpConnections > 0 ? options.maxTcpConnections : options.maxConnections + 1024;
+    }
+
+    void accept(qintptr descriptor)
+    {
+        if (openSockets >= tcpLimit()) {
+            ++stats.rejectedTcpLimit;
+            QTcpSocket refused;
+            if (refused.setSocketDescriptor(descriptor)) {
+                logRefusal("tcp limit", &refused, {}, "too many TCP connections");
+                refused.abort();
+            }
+            return;
+        }
+        QTcpSocket *socket = options.tls ? new QSslSocket(q) : new QTcpSocket(q);
+        if (!socket->setSocketDescriptor(descriptor)) {
+            delete socket;
+            return;
+        }
+        ++openSockets;
+        ++stats.tcpAccepted;
+        QObject::connect(socket, &QObject::destroyed, q, [this] { --openSockets; });
+        socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
+        if (options.socketSendBufferSize > 0)
+            socket->setSocketOption(QAbstractSocket::SendBufferSizeSocketOption, options.socketSendBufferSize);
+        socket->setReadBufferSize(static_cast<qint64>(kReadChunk)); // Qt never reads ahead of us unbounded
+
+        auto handshake = std::make_unique<Handshake>(static_cast<std::size_t>(std::max(options.maxRequestHeaderBytes, 1024)));
+        if (options.handshakeTimeout.count() > 0)
+            handshake->deadlineMs = nowMs() + options.handshakeTimeout.count();
+        handshakes.emplace(socket, std::move(handshake));
+
+        QObject::connect(socket, &QIODevice::readyRead, q, [this, socket] { onReadyRead(socket); });
+        QObject::connect(socket, &QIODevice::bytesWritten, q, [this, socket] {
+            if (const auto it = sessions.find(socket); it != sessions.end())
+                it->second->onBytesWritten();
+        });
+        // Queued: the end of a connection is never reported from inside a write or close. The
+        // guard drops a stale call for a socket already gone.
+        QObject::connect(socket, &QAbstractSocket::disconnected, q,
+                         [this, guard = QPointer<QTcpSocket>(socket)] {
+                             if (guard)
+                                 ended(guard.data());
+                         },
+                         Qt::QueuedConnection);
+
+        if (auto *tls = qobject_cast<QSslSocket *>(socket)) {
+            QObject::connect(tls, &QSslSocket::sslErrors, q, [this](const QList<QSslError> &) { ++stats.sslErrors; });
+            QObject::connect(tls, &QAbstractSocket::errorOccurred, q, [this, tls](QAbstractSocket::SocketError e) {
+                if (e == QAbstractSocket::SslHandshakeFailedError) {
+                    ++stats.sslErrors;
+                    logRefusal("tls handshake", tls, {}, tls->errorString().toStdString());
                 }
             });
-            ws->handleConnection(socket);
+            tls->setSslConfiguration(*options.tls);
+            tls->startServerEncryption();
         }
     }
 
-    static QString peerKey(const QHostAddress &address, quint16 port)
+    void onReadyRead(QTcpSocket *socket)
     {
-        return address.toString() + QLatin1Char('|') + QString::number(port);
-    }
-
-    void onOrigin(QWebSocketCorsAuthenticator *authenticator)
-    {
-        if (options.allowedOrigins.isEmpty())
+        if (const auto it = sessions.find(socket); it != sessions.end()) {
+            const std::shared_ptr<QtSocketSession> session = it->second; // reading may close it
+            session->readAvailable(readBuffer.get(), kReadChunk);
             return;
-        const bool allowed = options.allowedOrigins.contains(authenticator->origin());
-        authenticator->setAllowed(allowed);
-        if (!allowed)
-            ++counters.rejectedOrigin;
-    }
-
-    void onWebSocket()
-    {
-        while (QWebSocket *socket = ws->nextPendingConnection()) {
-            socket->setParent(q);
-            ++counters.accepted;
-            // The TCP socket the handshake came in on: it becomes the QWebSocket's child (so
-            // stopping the listener does not delete it, and it goes with the QWebSocket).
-            QTcpSocket *raw = handshaking.take(peerKey(socket->peerAddress(), socket->peerPort())).data();
-            if (raw)
-                raw->setParent(socket);
-            if (static_cast<int>(sessions.size()) >= options.maxConnections) {
-                ++counters.rejectedFull;
-                QObject::connect(socket, &QWebSocket::disconnected, socket, &QObject::deleteLater,
-                                 Qt::QueuedConnection);
-                socket->close(static_cast<QWebSocketProtocol::CloseCode>(DisconnectCode::ServerFull),
-                              QStringLiteral("server full"));
-                armCloseTimeout(socket);
+        }
+        const auto it = handshakes.find(socket);
+        if (it == handshakes.end())
+            return;
+        Handshake &handshake = *it->second;
+        char *buffer = reinterpret_cast<char *>(readBuffer.get());
+        for (;;) {
+            const qint64 n = socket->read(buffer, static_cast<qint64>(kReadChunk));
+            if (n <= 0)
+                return;
+            if (handshake.refused)
+                continue; // answered already: the rest is discarded
+            switch (handshake.reader.feed(buffer, static_cast<std::size_t>(n))) {
+            case UpgradeRequestReader::Status::NeedMore:
                 continue;
+            case UpgradeRequestReader::Status::Refused:
+                refuse(socket, handshake, handshake.reader.refusalStatus(), handshake.reader.refusalReason());
+                continue;
+            case UpgradeRequestReader::Status::Complete:
+                upgrade(socket, handshake); // `handshake` may be gone now
+                return;
             }
-            adopt(socket, raw);
         }
     }
 
-    void armCloseTimeout(QWebSocket *socket)
+    /// Answers with an HTTP error status and closes once it is written.
+    void refuse(QTcpSocket *socket, Handshake &handshake, int status, const std::string &reason)
     {
-        QTimer::singleShot(options.closeTimeout, socket, [this, socket] {
-            ++counters.closeTimeouts;
-            socket->abort();
-        });
+        switch (status) {
+        case 403: ++stats.rejectedOrigin; break;
+        case 426: ++stats.rejectedVersion; break;
+        default: ++stats.rejectedBadRequest; break;
+        }
+        logRefusal(status == 403 ? "origin" : "upgrade request", socket, {}, reason);
+        const std::string response = refusalResponse(status, reason);
+        socket->write(response.data(), static_cast<qint64>(response.size()));
+        closeRefused(socket, handshake);
     }
 
-    void adopt(QWebSocket *socket, QTcpSocket *raw)
+    void closeRefused(QTcpSocket *socket, Handshake &handshake)
     {
-        socket->setMaxAllowedIncomingMessageSize(static_cast<quint64>(options.maxFrameBytes));
-        socket->setMaxAllowedIncomingFrameSize(static_cast<quint64>(options.maxFrameBytes));
-        // With directFrameWrites, frames are written to the TCP socket directly (unmasked server
-        // frames, see QtSocketSession::flush).
-        if (!options.directFrameWrites)
-            raw = nullptr;
-        auto session = std::make_shared<QtSocketSession>(*this, socket, raw, hub.options().outbox);
-        session->lastActivityMs = clock.elapsed();
-        sessions.emplace(socket, session);
-
-        QObject::connect(socket, &QWebSocket::textMessageReceived, q, [this, socket](const QString &text) {
-            const QByteArray utf8 = text.toUtf8();
-            received(socket, std::string_view(utf8.constData(), static_cast<std::size_t>(utf8.size())), false);
-        });
-        QObject::connect(socket, &QWebSocket::binaryMessageReceived, q, [this, socket](const QByteArray &bytes) {
-            received(socket, std::string_view(bytes.constData(), static_cast<std::size_t>(bytes.size())), true);
-        });
-        QObject::connect(socket, &QWebSocket::pong, q, [this, socket](quint64, const QByteArray &) {
-            if (const auto it = sessions.find(socket); it != sessions.end()) {
-                it->second->lastActivityMs = clock.elapsed();
-                it->second->pingOutstanding = false;
-            }
-        });
-        // Queued: the end of a connection is never reported from inside Session::close().
-        QObject::connect(socket, &QWebSocket::disconnected, q, [this, socket] { ended(socket); },
-                         Qt::QueuedConnection);
-        QObject::connect(socket, &QWebSocket::aboutToClose, q, [this, socket] {
-            // Closing started by either side: bound how long the handshake may take.
-            if (const auto it = sessions.find(socket); it != sessions.end() && !it->second->closeTimerArmed) {
-                it->second->closeTimerArmed = true;
-                armCloseTimeout(socket);
-            }
-        });
-
-        session->handle = protocol.open(session);
-        Q_EMIT q->connectionCountChanged(static_cast<int>(sessions.size()));
+        handshake.refused = true;
+        // A peer that does not read its answer does not keep the socket.
+        handshake.deadlineMs = nowMs() + std::max<qint64>(options.closeTimeout.count(), 1);
+        socket->disconnectFromHost(); // after the answer is written
     }
 
-    void received(QWebSocket *socket, std::string_view bytes, bool binary)
+    void upgrade(QTcpSocket *socket, Handshake &handshake)
     {
-        const auto it = sessions.find(socket);
-        if (it == sessions.end())
+        const UpgradeRequest &request = handshake.reader.request();
+        if (!options.allowedOrigins.isEmpty() && request.hasOrigin
+            && !options.allowedOrigins.contains(QString::fromStdString(request.origin))) {
+            refuse(socket, handshake, 403, "origin not allowed");
             return;
-        std::shared_ptr<QtSocketSession> session = it->second; // receive() may close it
-        session->lastActivityMs = clock.elapsed();
-        protocol.receive(session->handle, bytes, binary);
+        }
+        ++stats.accepted;
+        const std::string response = switchingProtocolsResponse(request.key);
+        socket->write(response.data(), static_cast<qint64>(response.size()));
+        socket->flush();
+        if (static_cast<int>(sessions.size()) >= options.maxConnections) {
+            // Over the connection limit: the client learns why through the close code (3003
+            // server full, reconnect later), then the connection is dropped.
+            ++stats.rejectedFull;
+            logRefusal("connection limit", socket, {}, "server full");
+            std::string frame;
+            websocket::appendCloseFrame(frame, static_cast<std::uint16_t>(DisconnectCode::ServerFull), "server full");
+            socket->write(frame.data(), static_cast<qint64>(frame.size()));
+            closeRefused(socket, handshake);
+            return;
+        }
+        std::string leftover = handshake.reader.takeLeftover();
+        handshakes.erase(socket); // `handshake` is gone from here
+
+        auto session = std::make_shared<QtSocketSession>(*this, socket, hub.options().outbox,
+                                                         static_cast<std::size_t>(std::max<qint64>(options.maxFrameBytes, 0)),
+                                                         options.directFrameWrites);
+        sessions.emplace(socket, session);
+        session->handle = serverProtocol.open(session);
+        Q_EMIT q->connectionCountChanged(static_cast<int>(sessions.size()));
+        session->start(std::move(leftover), readBuffer.get(), kReadChunk);
     }
 
-    void ended(QWebSocket *socket)
+    // ---- ending -----------------------------------------------------------------------------------
+
+    /// The socket disconnected (either side, or aborted by us).
+    void ended(QTcpSocket *socket)
     {
+        if (const auto it = handshakes.find(socket); it != handshakes.end()) {
+            handshakes.erase(it);
+            socket->deleteLater();
+            return;
+        }
         const auto it = sessions.find(socket);
         if (it == sessions.end())
             return;
         std::shared_ptr<QtSocketSession> session = std::move(it->second);
         sessions.erase(it);
         session->detach();
-        protocol.closed(session->handle);
+        serverProtocol.closed(session->handle);
         socket->deleteLater();
         Q_EMIT q->connectionCountChanged(static_cast<int>(sessions.size()));
     }
 
-    void onHeartbeat()
+    void abortSocket(QTcpSocket *socket)
     {
-        const qint64 now = clock.elapsed();
-        const qint64 idleLimit = options.idleTimeout.count();
-        const qint64 pingAfter = options.pingInterval.count();
-        std::vector<std::shared_ptr<QtSocketSession>> idle;
-        for (const auto &[socket, session] : sessions) {
-            if (session->closing())
-                continue;
-            const qint64 silent = now - session->lastActivityMs;
-            if (idleLimit > 0 && silent >= idleLimit) {
-                idle.push_back(session);
-            } else if (pingAfter > 0 && silent >= pingAfter && !session->pingOutstanding) {
-                session->pingOutstanding = true;
-                socket->ping();
-            }
-        }
-        for (const auto &session : idle) {
-            ++counters.idleTimeouts;
-            session->close(DisconnectCode::IdleTimeout, "idle timeout"); // aboutToClose arms the abort
-        }
+        socket->abort();
+        // abort() reports disconnected() only from a connected socket: end it here too.
+        QMetaObject::invokeMethod(q, [this, guard = QPointer<QTcpSocket>(socket)] {
+            if (guard)
+                ended(guard.data());
+        }, Qt::QueuedConnection);
     }
 
-    void connectTcp()
+    // ---- deadlines and liveness -------------------------------------------------------------------
+
+    void onHeartbeat()
     {
-        tcp->setListenBacklogSize(options.listenBacklog);
-        tcp->setMaxPendingConnections(std::max(options.listenBacklog, 30));
-        // pendingConnectionAvailable: for QSslServer, only once the TLS handshake is done.
-        QObject::connect(tcp.get(), &QTcpServer::pendingConnectionAvailable, q, [this] { onTcpConnection(); });
-        QObject::connect(tcp.get(), &QTcpServer::acceptError, q, [this](QAbstractSocket::SocketError) {
-            Q_EMIT q->acceptError(tcp->errorString());
-        });
+        const qint64 now = nowMs();
+        std::vector<QTcpSocket *> expired;
+        for (const auto &[socket, handshake] : handshakes) {
+            if (handshake->deadlineMs >= 0 && now >= handshake->deadlineMs)
+                expired.push_back(socket);
+        }
+        for (QTcpSocket *socket : expired) {
+            Handshake &handshake = *handshakes.at(socket);
+            if (!handshake.refused) {
+                ++stats.handshakeTimeouts;
+                logRefusal("handshake timeout", socket, {}, "no complete upgrade request within the handshake deadline");
+            }
+            handshake.deadlineMs = -1;
+            abortSocket(socket);
+        }
+
+        const qint64 idleLimit = options.idleTimeout.count();
+        const qint64 pingAfter = options.pingInterval.count();
+        const qint64 closeLimit = options.closeTimeout.count();
+        const qint64 writeLimit = options.writeTimeout.count();
+        std::vector<std::shared_ptr<QtSocketSession>> aborted;
+        std::vector<std::shared_ptr<QtSocketSession>> idle;
+        for (const auto &[socket, session] : sessions) {
+            if (session->closing()) {
+                if (closeLimit > 0 && now - session->closingSinceMs() >= closeLimit) {
+                    ++stats.closeTimeouts;
+                    aborted.push_back(session);
+                }
+                continue;
+            }
+            if (writeLimit > 0 && session->pendingSocketBytes() > 0 && now - session->writeWaitSinceMs() >= writeLimit) {
+                ++stats.writeTimeouts;
+                logRefusal("write timeout", socket, serverProtocol.sessionId(session->handle),
+                           "pending bytes made no progress within the write deadline");
+                aborted.push_back(session);
+                continue;
+            }
+            const qint64 silent = now - session->lastActivityMs();
+            if (idleLimit > 0 && silent >= idleLimit)
+                idle.push_back(session);
+            else if (pingAfter > 0 && silent >= pingAfter && !session->pingOutstanding())
+                session->ping();
+        }
+        for (const auto &session : idle) {
+            ++stats.idleTimeouts;
+            session->close(DisconnectCode::IdleTimeout, "idle timeout");
+        }
+        for (const auto &session : aborted) {
+            if (QTcpSocket *socket = session->socket())
+                abortSocket(socket);
+        }
     }
 
     void startHeartbeat()
     {
-        const auto shortest = std::min(options.pingInterval.count() > 0 ? options.pingInterval.count() : 60'000,
-                                       options.idleTimeout.count() > 0 ? options.idleTimeout.count() : 60'000);
-        heartbeat.start(std::max<qint64>(shortest / 4, 10));
+        qint64 shortest = 0;
+        for (const qint64 interval : {options.pingInterval.count(), options.idleTimeout.count(),
+                                      options.handshakeTimeout.count(), options.closeTimeout.count(),
+                                      options.writeTimeout.count()}) {
+            if (interval > 0 && (shortest == 0 || interval < shortest))
+                shortest = interval;
+        }
+        // Deadlines are met within an eighth of the shortest one (at most a second late).
+        heartbeat.start(static_cast<int>(std::clamp<qint64>(shortest / 8, 10, 1000)));
     }
 };
 
@@ -263,12 +363,17 @@ QtWebSocketGateway::~QtWebSocketGateway()
         QObject::disconnect(socket, nullptr, this, nullptr);
         session->detach();
         socket->abort();
-        d->protocol.closed(session->handle);
+        d->protocol().closed(session->handle);
+        delete socket;
+    }
+    auto handshakes = std::move(d->handshakes);
+    d->handshakes.clear();
+    for (auto &[socket, handshake] : handshakes) {
+        QObject::disconnect(socket, nullptr, this, nullptr);
         delete socket;
     }
     d->dirty.clear();
-    d->ws.reset();
-    d->tcp.reset(); // deletes sockets still in their handshake while `d` is whole
+    d->listener.reset();
 }
 
 bool QtWebSocketGateway::listen()
@@ -276,39 +381,15 @@ bool QtWebSocketGateway::listen()
     if (isListening())
         return true;
     d->error.clear();
-    const bool wantTls = d->options.tls.has_value();
-    if (d->tcp && (qobject_cast<QSslServer *>(d->tcp.get()) != nullptr) == wantTls) {
-        d->tcp->setListenBacklogSize(d->options.listenBacklog);
-        if (wantTls)
-            static_cast<QSslServer *>(d->tcp.get())->setSslConfiguration(*d->options.tls);
-    } else if (wantTls) {
-        auto *server = new QSslServer();
-        server->setSslConfiguration(*d->options.tls);
-        server->setHandshakeTimeout(static_cast<int>(d->options.handshakeTimeout.count()));
-        connect(server, &QSslServer::sslErrors, this, [this](QSslSocket *, const QList<QSslError> &) {
-            ++d->counters.sslErrors;
+    if (!d->listener) {
+        d->listener = std::make_unique<TcpListener>([this](qintptr descriptor) { d->accept(descriptor); });
+        connect(d->listener.get(), &QTcpServer::acceptError, this, [this](QAbstractSocket::SocketError) {
+            Q_EMIT acceptError(d->listener->errorString());
         });
-        connect(server, &QSslServer::errorOccurred, this, [this](QSslSocket *, QAbstractSocket::SocketError) {
-            ++d->counters.sslErrors;
-        });
-        d->tcp.reset(server);
-        d->connectTcp();
-    } else {
-        d->tcp = std::make_unique<QTcpServer>();
-        d->connectTcp();
     }
-
-    if (!d->ws) {
-        d->ws = std::make_unique<QWebSocketServer>(QStringLiteral("Switchboard"), QWebSocketServer::NonSecureMode);
-        connect(d->ws.get(), &QWebSocketServer::newConnection, this, [this] { d->onWebSocket(); });
-        connect(d->ws.get(), &QWebSocketServer::originAuthenticationRequired, this,
-                [this](QWebSocketCorsAuthenticator *authenticator) { d->onOrigin(authenticator); });
-    }
-    d->ws->setHandshakeTimeout(static_cast<int>(d->options.handshakeTimeout.count()));
-    d->ws->setMaxPendingConnections(std::max(d->options.listenBacklog, 30));
-
-    if (!d->tcp->listen(d->options.address, d->options.port)) {
-        d->error = d->tcp->errorString();
+    d->listener->setListenBacklogSize(d->options.listenBacklog);
+    if (!d->listener->listen(d->options.address, d->options.port)) {
+        d->error = d->listener->errorString();
         return false;
     }
     d->startHeartbeat();
@@ -319,33 +400,40 @@ bool QtWebSocketGateway::listen()
 void QtWebSocketGateway::close(DisconnectCode code, const QString &reason)
 {
     const bool wasListening = isListening();
-    if (d->tcp)
-        d->tcp->close(); // kept: sockets still in their handshake are its children
+    if (d->listener)
+        d->listener->close();
     const QByteArray utf8 = reason.toUtf8();
-    d->protocol.closeAll(code, std::string_view(utf8.constData(), static_cast<std::size_t>(utf8.size())));
+    const std::string_view text(utf8.constData(), static_cast<std::size_t>(utf8.size()));
+    d->protocol().closeAll(code, text);
     // Connections that never sent `connect` are not known to the Hub yet: close them too.
     std::vector<std::shared_ptr<QtSocketSession>> open;
     for (const auto &entry : d->sessions)
         open.push_back(entry.second);
     for (const auto &session : open)
-        session->close(code, std::string_view(utf8.constData(), static_cast<std::size_t>(utf8.size())));
+        session->close(code, text);
+    // Connections still in their handshake will not be served.
+    std::vector<QTcpSocket *> handshaking;
+    for (const auto &entry : d->handshakes)
+        handshaking.push_back(entry.first);
+    for (QTcpSocket *socket : handshaking)
+        d->abortSocket(socket);
     if (wasListening)
         Q_EMIT listeningChanged(false);
 }
 
 bool QtWebSocketGateway::isListening() const
 {
-    return d->tcp && d->tcp->isListening();
+    return d->listener && d->listener->isListening();
 }
 
 quint16 QtWebSocketGateway::serverPort() const
 {
-    return d->tcp ? d->tcp->serverPort() : 0;
+    return d->listener ? d->listener->serverPort() : 0;
 }
 
 QHostAddress QtWebSocketGateway::serverAddress() const
 {
-    return d->tcp ? d->tcp->serverAddress() : QHostAddress();
+    return d->listener ? d->listener->serverAddress() : QHostAddress();
 }
 
 QString QtWebSocketGateway::errorString() const
@@ -358,9 +446,24 @@ int QtWebSocketGateway::connectionCount() const
     return static_cast<int>(d->sessions.size());
 }
 
+int QtWebSocketGateway::tcpConnectionCount() const
+{
+    return d->openSockets;
+}
+
+qint64 QtWebSocketGateway::bufferedBytes() const
+{
+    qint64 bytes = 0;
+    for (const auto &entry : d->sessions)
+        bytes += entry.second->bufferedBytes();
+    for (const auto &[socket, handshake] : d->handshakes)
+        bytes += static_cast<qint64>(handshake->reader.bufferedBytes()) + socket->bytesToWrite() + socket->bytesAvailable();
+    return bytes;
+}
+
 QtGatewayCounters QtWebSocketGateway::counters() const
 {
-    return d->counters;
+    return d->stats;
 }
 
 const QtGatewayOptions &QtWebSocketGateway::options() const
@@ -371,6 +474,8 @@ const QtGatewayOptions &QtWebSocketGateway::options() const
 void QtWebSocketGateway::setOptions(const QtGatewayOptions &options)
 {
     d->options = options;
+    if (isListening())
+        d->startHeartbeat();
 }
 
 } // namespace switchboard::qtws

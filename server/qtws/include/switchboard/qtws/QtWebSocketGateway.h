@@ -1,5 +1,7 @@
 #pragma once
-// QtWebSocketGateway: the in-app WebSocket transport for a core Hub, on QtWebSockets.
+// QtWebSocketGateway: the in-app WebSocket transport for a core Hub. It speaks RFC 6455 itself over
+// the QTcpSocket / QSslSocket it accepts (the HTTP upgrade parsed with Boost.Beast, frames read
+// by the FrameReader switchboard-gateway shares), so both gateways behave the same on the wire.
 
 #include <switchboard/Error.h>
 
@@ -26,29 +28,50 @@ struct QtGatewayOptions {
     std::optional<QSslConfiguration> tls;    ///< set: wss:// (TLS handshake before the upgrade)
     QStringList allowedOrigins;              ///< empty: any Origin; else exact matches only
     int maxConnections = 10'000;             ///< more: the handshake completes, then close 3003
+    /// Every accepted TCP connection counts, in its handshake or upgraded; one more is closed at
+    /// once, before anything is read (counted in rejectedTcpLimit). 0: maxConnections + 1024.
+    int maxTcpConnections = 0;
     int listenBacklog = 1024;                ///< kernel accept queue (QTcpServer's default is 50)
     qint64 maxFrameBytes = 64 * 1024;        ///< larger incoming messages: close 1009 before buffering
     std::chrono::milliseconds pingInterval{25'000}; ///< WebSocket ping after this much silence
     std::chrono::milliseconds idleTimeout{60'000};  ///< no frame or pong for this long: close 3002
+    /// From accept to a complete upgrade request (the TLS handshake included): a connection
+    /// still short of it is closed (counted in handshakeTimeouts). 0: no deadline.
     std::chrono::milliseconds handshakeTimeout{10'000};
     std::chrono::milliseconds closeTimeout{5'000};  ///< closing handshake not finished: abort
+    /// Bytes waiting in the socket's buffer that make no progress for this long (the peer stopped
+    /// reading): the connection is aborted (counted in writeTimeouts). 0: no deadline.
+    std::chrono::milliseconds writeTimeout{30'000};
+    int maxRequestHeaderBytes = 16 * 1024;   ///< larger upgrade request headers: HTTP 431
     int socketSendBufferSize = 0;            ///< SO_SNDBUF for accepted sockets; 0: OS default
-    /// Write frames straight into the socket's buffer (see docs/qt.md, "How bytes move"); off:
-    /// go through QWebSocket::sendTextMessage / sendBinaryMessage (one UTF-16 round trip per
-    /// text frame and recipient). Both keep the shared frame alive until its bytes are copied.
+    /// Plain TCP: write a flush straight to the socket descriptor when Qt's buffer is empty (see
+    /// docs/qt.md, "How bytes move"); off: every byte goes through QTcpSocket::write.
     bool directFrameWrites = true;
 };
 
 struct QtGatewayCounters {
     std::uint64_t accepted = 0;         ///< WebSocket upgrades completed
     std::uint64_t rejectedFull = 0;     ///< closed 3003 because maxConnections was reached
-    std::uint64_t rejectedOrigin = 0;   ///< handshakes refused for their Origin
+    std::uint64_t rejectedOrigin = 0;   ///< handshakes refused for their Origin (HTTP 403)
     std::uint64_t idleTimeouts = 0;     ///< closed 3002
     std::uint64_t closeTimeouts = 0;    ///< aborted because the closing handshake hung
     std::uint64_t framesWritten = 0;    ///< frames handed to sockets
     std::uint64_t bytesWritten = 0;     ///< payload bytes handed to sockets
     std::uint64_t flushes = 0;          ///< per-socket flushes (one per dirty socket per loop turn)
     std::uint64_t sslErrors = 0;
+    std::uint64_t tcpAccepted = 0;      ///< TCP connections accepted (before any byte is read)
+    std::uint64_t rejectedTcpLimit = 0; ///< closed at once: maxTcpConnections reached
+    std::uint64_t handshakeTimeouts = 0; ///< closed: no complete upgrade within handshakeTimeout
+    std::uint64_t rejectedBadRequest = 0; ///< HTTP 400 (malformed request, bad key) or 431 (header too large)
+    std::uint64_t rejectedVersion = 0;  ///< HTTP 426: not an upgrade, or Sec-WebSocket-Version is not 13
+    std::uint64_t writeTimeouts = 0;    ///< aborted: pending bytes made no progress within writeTimeout
+    std::uint64_t protocolErrors = 0;   ///< closed 1002: invalid frame (unmasked, bad opcode, ...)
+    std::uint64_t invalidUtf8 = 0;      ///< closed 1007: text message that is not UTF-8
+    std::uint64_t oversizeMessages = 0; ///< closed 1009: message over maxFrameBytes
+    std::uint64_t pingsSent = 0;        ///< server pings to silent connections
+    std::uint64_t pingsReceived = 0;    ///< client pings (answered or not: see ProtocolCounters)
+    std::uint64_t pongsCoalesced = 0;   ///< pings whose pong was replaced by a later ping's
+    std::uint64_t controlOverflows = 0; ///< closed 3001: a pong did not fit under the outbox byte limit
 };
 
 /// Accepts WebSocket connections and maps each to a core Session driven by a ServerProtocol.
@@ -82,6 +105,12 @@ public:
     QString errorString() const;
 
     int connectionCount() const;
+    /// Accepted TCP connections: those in their handshake, upgraded and still closing.
+    int tcpConnectionCount() const;
+    /// Bytes held in user space for all connections: outboxes, socket write buffers, pending
+    /// pongs and partly read frames. Bounded per connection by the Hub's outbox byte limit plus
+    /// one message (maxFrameBytes) and one pong.
+    qint64 bufferedBytes() const;
     QtGatewayCounters counters() const;
     const QtGatewayOptions &options() const;
     /// Applies to the next listen() (and to connections accepted after it).
