@@ -1,15 +1,9 @@
 #include "QtSocketSession.h"
 
 #include "RefusalLog.h"
+#include "SocketWrite.h"
 
 #include <switchboard/websocket/Codec.h>
-
-#include <QSslSocket>
-
-#ifdef Q_OS_UNIX
-#include <sys/socket.h>
-#include <sys/types.h>
-#endif
 
 namespace switchboard::qtws {
 
@@ -19,9 +13,7 @@ QtSocketSession::QtSocketSession(SessionHost &host, QTcpSocket *socket, OutboxLi
                                  std::size_t maxMessageBytes, bool directWrites)
     : m_host(host), m_socket(socket), m_outbox(limits), m_reader(maxMessageBytes)
 {
-    // TLS sockets encrypt in QSslSocket: they always write through it.
-    if (directWrites && !qobject_cast<QSslSocket *>(socket))
-        m_fd = static_cast<int>(socket->socketDescriptor());
+    m_fd = directWriteDescriptor(*socket, directWrites);
     m_lastActivityMs = host.nowMs();
 }
 
@@ -109,8 +101,8 @@ void QtSocketSession::flush(std::string &scratch)
     m_writing.clear();
     m_outbox.takeAll(m_writing);
 
-    // One copy of each shared frame into a cork buffer, then one write: the kernel sees one
-    // large write per socket per loop turn. Control frames go after the data frames.
+    // One copy of each shared frame into a cork buffer, then one write (SocketWrite.h): the
+    // kernel sees one large write per socket per loop turn. Control frames go after the data.
     scratch.clear();
     std::size_t bytes = 0;
     for (const SharedFrame &frame : m_writing) {
@@ -137,26 +129,7 @@ void QtSocketSession::flush(std::string &scratch)
     if (scratch.empty())
         return;
 
-    const char *data = scratch.data();
-    std::size_t left = scratch.size();
-#ifdef Q_OS_UNIX
-    // Plain TCP with nothing queued in Qt's buffer: straight to the kernel. This skips the
-    // socket's ring buffer (memory kept per connection) and the write-notifier toggling a
-    // buffered write costs. Order is kept: only when Qt holds no earlier bytes.
-    if (m_fd >= 0 && backlog == 0) {
-        const ssize_t sent = ::send(m_fd, data, left, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (sent > 0) {
-            data += sent;
-            left -= static_cast<std::size_t>(sent);
-        }
-    }
-#endif
-    if (left > 0) {
-        // The rest waits in the socket's buffer (counted by bytesToWrite()); flush() hands what
-        // the kernel accepts now instead of at the next write notification.
-        m_socket->write(data, static_cast<qint64>(left));
-        m_socket->flush();
-    }
+    writeToSocket(*m_socket, m_fd, scratch.data(), scratch.size());
     if (backlog == 0 && m_socket && m_socket->bytesToWrite() > 0)
         m_writeWaitSinceMs = m_host.nowMs(); // the write deadline starts now
     m_host.countWrite(m_writing.size(), bytes);

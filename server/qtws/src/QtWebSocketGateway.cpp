@@ -2,6 +2,7 @@
 
 #include "QtSocketSession.h"
 #include "RefusalLog.h"
+#include "SocketWrite.h"
 #include "TcpListener.h"
 #include "UpgradeRequest.h"
 
@@ -198,7 +199,7 @@ struct QtWebSocketGateway::Private final : SessionHost {
         }
         logRefusal(status == 403 ? "origin" : "upgrade request", socket, {}, reason);
         const std::string response = refusalResponse(status, reason);
-        socket->write(response.data(), static_cast<qint64>(response.size()));
+        writeToSocket(*socket, directWriteDescriptor(*socket, options.directFrameWrites), response.data(), response.size());
         closeRefused(socket, handshake);
     }
 
@@ -219,9 +220,9 @@ struct QtWebSocketGateway::Private final : SessionHost {
             return;
         }
         ++stats.accepted;
+        const int fd = directWriteDescriptor(*socket, options.directFrameWrites);
         const std::string response = switchingProtocolsResponse(request.key);
-        socket->write(response.data(), static_cast<qint64>(response.size()));
-        socket->flush();
+        writeToSocket(*socket, fd, response.data(), response.size());
         if (static_cast<int>(sessions.size()) >= options.maxConnections) {
             // Over the connection limit: the client learns why through the close code (3003
             // server full, reconnect later), then the connection is dropped.
@@ -229,7 +230,7 @@ struct QtWebSocketGateway::Private final : SessionHost {
             logRefusal("connection limit", socket, {}, "server full");
             std::string frame;
             websocket::appendCloseFrame(frame, static_cast<std::uint16_t>(DisconnectCode::ServerFull), "server full");
-            socket->write(frame.data(), static_cast<qint64>(frame.size()));
+            writeToSocket(*socket, fd, frame.data(), frame.size());
             closeRefused(socket, handshake);
             return;
         }
