@@ -212,22 +212,26 @@ void fanout(int subscribers, int payloadBytes, double seconds, std::uint64_t mes
     peers.finish();
 }
 
-void idleMemory(int connections)
+/// `channel` set: every connection also subscribes to it.
+void idleMemory(int connections, const char *channel)
 {
     Server server;
     malloc_trim(0);
     const long rssBefore = rssKb();
     const std::size_t heapBefore = mallinfo2().uordblks;
     Peers peers;
-    peers.start(server.gateway.serverPort(), connections, nullptr, false);
-    runUntil([&] { return server.hub.counters().sessions == std::size_t(connections); });
+    peers.start(server.gateway.serverPort(), connections, channel, false);
+    runUntil([&] {
+        return server.hub.counters().sessions == std::size_t(connections)
+            && (!channel || server.hub.subscriberCount(channel) == std::size_t(connections));
+    });
     for (int i = 0; i < 5; ++i)
         QCoreApplication::processEvents(QEventLoop::AllEvents); // deleteLater, handshake leftovers
     const std::size_t heapAfter = mallinfo2().uordblks;
     const long rssAfter = rssKb();
-    std::printf("idle connections=%d: heap %.1f KB per connection, RSS %.1f KB per connection (user space; the "
+    std::printf("idle connections=%d%s: heap %.1f KB per connection, RSS %.1f KB per connection (user space; the "
                 "client sockets are plain fds)\n",
-                connections, double(heapAfter - heapBefore) / 1024.0 / connections,
+                connections, channel ? " (subscribed)" : "", double(heapAfter - heapBefore) / 1024.0 / connections,
                 double(rssAfter - rssBefore) / connections);
     peers.stop = true;
     peers.finish();
@@ -308,7 +312,8 @@ int main(int argc, char **argv)
     const int idle = argc > 4 ? std::atoi(argv[4]) : 2000;
     fanout(subscribers, payload, seconds, 64);
     fanout(subscribers, payload, seconds, 1);
-    idleMemory(idle);
+    idleMemory(idle, nullptr);
+    idleMemory(idle, "idle");
     handshakes(seconds);
     return 0;
 }
