@@ -63,6 +63,13 @@ SendResult QtSocketSession::send(const SharedFrame &frame)
 
 void QtSocketSession::close(DisconnectCode code, std::string_view reason)
 {
+    if (m_detached || m_closeQueued)
+        return;
+    // Every close the server decides on, but a normal end or a shutdown, is a refusal to log
+    // (idle timeout, flood, slow consumer, bad token, repeated malformed frames...).
+    if (code != DisconnectCode::Normal && code != DisconnectCode::Shutdown)
+        logRefusal("websocket close", m_socket.data(), sessionId(),
+                   std::to_string(static_cast<int>(code)) + " " + std::string(reason));
     queueClose(static_cast<std::uint16_t>(code), reason);
 }
 
@@ -201,7 +208,7 @@ bool QtSocketSession::onPing(std::string_view payload)
         if (m_outbox.byteCount() + static_cast<std::size_t>(pendingSocketBytes()) + pongBytes > m_outbox.limits().maxBytes) {
             ++m_host.counters().controlOverflows;
             logRefusal("control overflow", m_socket.data(), sessionId(), "pong over the outbox byte limit");
-            close(DisconnectCode::SlowConsumer, "outbox full");
+            queueClose(static_cast<std::uint16_t>(DisconnectCode::SlowConsumer), "outbox full");
             return true;
         }
     }
