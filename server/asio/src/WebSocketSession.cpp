@@ -79,7 +79,8 @@ void WebSocketSession::closeLocked(DisconnectCode code, std::string_view reason)
     if (m_closeQueued || m_finishedFlag)
         return;
     if (code != DisconnectCode::Normal && code != DisconnectCode::Shutdown)
-        log::refusal("websocket close", m_peer, {}, std::to_string(static_cast<int>(code)) + " " + std::string(reason));
+        log::refusal(std::string("websocket ").append(disconnectName(code)), m_peer, {},
+                     "close " + std::to_string(static_cast<int>(code)) + " (" + std::string(reason) + ")");
     m_closeQueued = true;
     m_pongPending = false; // the close frame is the last word
     ws::appendCloseFrame(m_closeFrame, static_cast<std::uint16_t>(code), reason);
