@@ -62,7 +62,8 @@ void tst_GatewayLifecycle::sigtermDrainsAndExitsZero()
     QVERIFY(disconnect);
     QCOMPARE((*disconnect)["code"].toInt(), 3000);
     QCOMPARE((*disconnect)["reconnect"].toBool(), true);
-    QVERIFY(g.process().waitForFinished(5000));
+    // It may have exited already (waitForFinished() is false for a process that is not running).
+    QVERIFY(g.process().state() == QProcess::NotRunning || g.process().waitForFinished(5000));
     QCOMPARE(g.process().exitStatus(), QProcess::NormalExit);
     QCOMPARE(g.process().exitCode(), 0);
 }

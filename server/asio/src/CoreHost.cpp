@@ -24,6 +24,7 @@ ServerProtocolOptions protocolOptions(const GatewayConfig &c)
     o.limits.maxFrameBytes = c.maxFrameBytes;
     o.limits.opsPerSecond = c.messagesPerSecond;
     o.limits.opsBurst = c.messagesBurst;
+    o.limits.pingInterval = c.wsPingInterval; // the client's heartbeat matches the server's pings
     return o;
 }
 

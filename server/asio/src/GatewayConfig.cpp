@@ -105,6 +105,9 @@ void applyJsonConfig(GatewayConfig &c, std::string_view jsonText)
         else if (key == "channelsPerSession") c.maxChannelsPerSession = number<std::size_t>(v, k);
         else if (key == "messagesPerSecond") c.messagesPerSecond = number<double>(v, k);
         else if (key == "messagesBurst") c.messagesBurst = number<double>(v, k);
+        else if (key == "wsPingIntervalMs") c.wsPingInterval = std::chrono::milliseconds(number<std::uint32_t>(v, k));
+        else if (key == "wsIdleTimeoutMs") c.wsIdleTimeout = std::chrono::milliseconds(number<std::uint32_t>(v, k));
+        else if (key == "writeTimeoutMs") c.writeTimeout = std::chrono::milliseconds(number<std::uint32_t>(v, k));
         else if (key == "outbox") {
             if (!v.is_object())
                 throw std::runtime_error("config key 'outbox' must be an object {frames, bytes, policy}");
@@ -166,6 +169,9 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         ("channels-per-session", po::value<std::size_t>()->value_name("N"), "channels one connection may join (default 128); above: error 431")
         ("rate", po::value<double>()->value_name("PER_SEC"), "messages per second per connection (default 100); above: error 429, repeated: close 3005")
         ("rate-burst", po::value<double>()->value_name("N"), "burst allowance of the rate limit (default 200)")
+        ("ws-ping-interval", po::value<unsigned>()->value_name("MS"), "ping a WebSocket silent for MS; also the heartbeat advertised in welcome (default 25000; 0: off)")
+        ("ws-idle-timeout", po::value<unsigned>()->value_name("MS"), "close a WebSocket that sent nothing (no frame, no pong) for MS with 3002 (default 60000; 0: off)")
+        ("write-timeout", po::value<unsigned>()->value_name("MS"), "abort a WebSocket whose pending bytes made no write progress for MS (default 30000; 0: off)")
         ("outbox-frames", po::value<std::size_t>()->value_name("N"), "frames queued per connection (default 4096)")
         ("outbox-bytes", po::value<std::size_t>()->value_name("BYTES"), "bytes queued per connection (default 4194304)")
         ("outbox-policy", po::value<std::string>()->value_name("drop|disconnect"), "full outbox: drop the message (default) or close 3001")
@@ -228,6 +234,9 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         sz("channels-per-session", c.maxChannelsPerSession);
         if (vm.count("rate")) c.messagesPerSecond = vm["rate"].as<double>();
         if (vm.count("rate-burst")) c.messagesBurst = vm["rate-burst"].as<double>();
+        if (vm.count("ws-ping-interval")) c.wsPingInterval = std::chrono::milliseconds(vm["ws-ping-interval"].as<unsigned>());
+        if (vm.count("ws-idle-timeout")) c.wsIdleTimeout = std::chrono::milliseconds(vm["ws-idle-timeout"].as<unsigned>());
+        if (vm.count("write-timeout")) c.writeTimeout = std::chrono::milliseconds(vm["write-timeout"].as<unsigned>());
         sz("outbox-frames", c.outboxFrames);
         sz("outbox-bytes", c.outboxBytes);
         if (vm.count("outbox-policy")) c.disconnectSlowClients = parsePolicy(vm["outbox-policy"].as<std::string>());
@@ -245,6 +254,8 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         if (vm.count("header-timeout")) c.headerTimeout = std::chrono::milliseconds(vm["header-timeout"].as<unsigned>());
         if (c.tlsCertificate.empty() != c.tlsKey.empty())
             throw std::invalid_argument("TLS needs both a certificate and a key");
+        if (c.wsPingInterval.count() > 0 && c.wsIdleTimeout.count() > 0 && c.wsIdleTimeout <= c.wsPingInterval)
+            throw std::invalid_argument("the WebSocket idle timeout must be longer than the ping interval");
         if (c.maxFrameBytes < 16 || c.outboxFrames == 0 || c.outboxBytes == 0 || c.messagesPerSecond <= 0)
             throw std::invalid_argument("max frame size, outbox limits and rate must be positive");
         if (c.headerTimeout.count() <= 0)

@@ -153,8 +153,15 @@ void HttpSession::upgrade(Request &req)
 {
     const auto key = req.find(http::field::sec_websocket_key);
     const auto version = req.find(http::field::sec_websocket_version);
-    if (key == req.end() || key->value().empty() || version == req.end() || version->value() != "13") {
-        Response res = errorResponse(http::status::upgrade_required, "WebSocket version 13 and a key are required");
+    if (key == req.end() || !ws::isValidKey(key->value())) {
+        m_ctx.metrics.wsHandshakeRefused.fetch_add(1, std::memory_order_relaxed);
+        log::refusal("websocket handshake", m_peer, {}, "Sec-WebSocket-Key missing or not 16 bytes (400)");
+        return write(errorResponse(http::status::bad_request, "Sec-WebSocket-Key must be 16 bytes in base64"), false);
+    }
+    if (version == req.end() || version->value() != "13") {
+        m_ctx.metrics.wsHandshakeRefused.fetch_add(1, std::memory_order_relaxed);
+        log::refusal("websocket handshake", m_peer, {}, "Sec-WebSocket-Version is not 13 (426)");
+        Response res = errorResponse(http::status::upgrade_required, "WebSocket version 13 is required");
         res.set(http::field::sec_websocket_version, "13");
         return write(std::move(res), false);
     }

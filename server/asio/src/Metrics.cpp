@@ -95,6 +95,10 @@ std::string Metrics::render(const HubCounters &hub, const ProtocolCounters &prot
     metric(out, "switchboard_websocket_protocol_violations_total", "counter", "WebSocket framing violations (close 1002).", v(wsProtocolViolations));
     metric(out, "switchboard_websocket_pongs_coalesced_total", "counter", "Pongs replaced by a later ping's pong before they were written (RFC 6455 5.5.3).", v(wsPongsCoalesced));
     metric(out, "switchboard_websocket_pongs_dropped_total", "counter", "Pongs not sent because the connection's outbox byte limit was reached.", v(wsPongsDropped));
+    metric(out, "switchboard_websocket_pings_sent_total", "counter", "Pings sent by the server to silent WebSocket connections.", v(wsPingsSent));
+    metric(out, "switchboard_websocket_idle_timeouts_total", "counter", "WebSocket connections closed 3002: nothing received within the idle timeout.", v(wsIdleTimeouts));
+    metric(out, "switchboard_websocket_handshakes_refused_total", "counter", "WebSocket upgrades refused: Sec-WebSocket-Key not 16 bytes in base64 (400) or Sec-WebSocket-Version not 13 (426).", v(wsHandshakeRefused));
+    metric(out, "switchboard_websocket_write_timeouts_total", "counter", "WebSocket connections aborted: bytes pending and no write progress within the write timeout.", v(wsWriteTimeouts));
     metric(out, "switchboard_requests_total", "counter", "Request frames handled by server handlers.", double(protocol.requests));
     metric(out, "switchboard_http_requests_total", "counter", "HTTP requests parsed.", v(httpRequests));
     metric(out, "switchboard_http_malformed_total", "counter", "Unparseable HTTP requests (400).", v(httpMalformed));

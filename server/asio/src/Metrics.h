@@ -52,6 +52,10 @@ struct Metrics {
     Counter wsInvalidUtf8{0};        ///< text messages with invalid UTF-8 (close 1007)
     Counter wsPongsCoalesced{0};     ///< pongs replaced by a later ping's before they were written
     Counter wsPongsDropped{0};       ///< pongs not queued: the outbox byte limit was reached
+    Counter wsPingsSent{0};          ///< pings the server sent to silent connections
+    Counter wsIdleTimeouts{0};       ///< connections closed 3002: nothing received within the idle timeout
+    Counter wsHandshakeRefused{0};   ///< upgrades refused: bad Sec-WebSocket-Key (400) or version (426)
+    Counter wsWriteTimeouts{0};      ///< connections aborted: no write progress within the write timeout
     Counter sseEvents{0};
     Counter sseFiltered{0};          ///< SSE messages skipped by a content filter
     Counter sseTokenExpirations{0};  ///< SSE streams ended 3004 at their token's expiry

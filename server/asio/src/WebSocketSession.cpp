@@ -2,6 +2,8 @@
 
 #include "Log.h"
 
+#include <switchboard/ControlFrames.h>
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 
@@ -24,6 +26,7 @@ WebSocketSession::WebSocketSession(ServerContext &context, AnyStream stream, std
     , m_leftover(std::move(leftover))
     , m_reader(context.config.maxFrameBytes)
     , m_closeTimer(m_stream.get_executor())
+    , m_livenessTimer(m_stream.get_executor())
 {
     boost::system::error_code ec;
     const auto remote = m_stream.lowest().remote_endpoint(ec);
@@ -42,6 +45,8 @@ void WebSocketSession::start()
     m_ctx.metrics.wsHandshakes.fetch_add(1);
     auto self = shared_from_this();
     m_handle = m_ctx.core.locked([&] { return m_ctx.core.protocol().open(self); });
+    m_lastReceived = m_lastPingSent = std::chrono::steady_clock::now();
+    armLiveness();
     if (!m_leftover.empty()) { // frames sent right behind the upgrade request
         std::string leftover = std::move(m_leftover);
         onData(reinterpret_cast<std::uint8_t *>(leftover.data()), leftover.size());
@@ -74,7 +79,8 @@ void WebSocketSession::closeLocked(DisconnectCode code, std::string_view reason)
     if (m_closeQueued || m_finishedFlag)
         return;
     if (code != DisconnectCode::Normal && code != DisconnectCode::Shutdown)
-        log::refusal("websocket close", m_peer, {}, std::to_string(static_cast<int>(code)) + " " + std::string(reason));
+        log::refusal(std::string("websocket ").append(disconnectName(code)), m_peer, {},
+                     "close " + std::to_string(static_cast<int>(code)) + " (" + std::string(reason) + ")");
     m_closeQueued = true;
     m_pongPending = false; // the close frame is the last word
     ws::appendCloseFrame(m_closeFrame, static_cast<std::uint16_t>(code), reason);
@@ -109,7 +115,7 @@ void WebSocketSession::queuePong(std::string_view payload)
 
 std::size_t WebSocketSession::controlBytesLocked() const
 {
-    return (m_pongPending ? 2 + m_pongPayload.size() : 0) + m_closeFrame.size();
+    return (m_pongPending ? 2 + m_pongPayload.size() : 0) + (m_pingPending ? 2 : 0) + m_closeFrame.size();
 }
 
 bool WebSocketSession::closing()
@@ -140,6 +146,10 @@ void WebSocketSession::flush()
             ws::appendHeader(control, ws::Pong, m_pongPayload.size());
             control.append(m_pongPayload);
             m_pongPending = false;
+        }
+        if (m_pingPending) {
+            ws::appendHeader(control, ws::Ping, 0);
+            m_pingPending = false;
         }
         m_closeInBatch = !m_closeFrame.empty();
         control.append(m_closeFrame);
@@ -211,10 +221,29 @@ void WebSocketSession::flush()
             }
         }
     }
-    boost::asio::async_write(m_stream, m_buffers,
-                             [self = shared_from_this()](const boost::system::error_code &ec, std::size_t n) {
-                                 self->onWritten(ec, n, false);
-                             });
+    m_waitingForWrite = true;
+    m_lastWriteProgress = std::chrono::steady_clock::now();
+    if (m_ctx.config.writeTimeout.count() > 0
+        && m_livenessDeadline > m_lastWriteProgress + m_ctx.config.writeTimeout)
+        armLiveness();
+    writeSome();
+}
+
+void WebSocketSession::writeSome()
+{
+    m_stream.async_write_some(m_buffers, [self = shared_from_this()](const boost::system::error_code &ec, std::size_t n) {
+        if (ec) {
+            self->onWritten(ec, 0, false);
+            return;
+        }
+        self->m_batchWritten += n;
+        if (n > 0)
+            self->m_lastWriteProgress = std::chrono::steady_clock::now();
+        if (self->consumeWritten(n))
+            self->onWritten({}, 0, false);
+        else
+            self->writeSome();
+    });
 }
 
 bool WebSocketSession::consumeWritten(std::size_t n)
@@ -235,6 +264,7 @@ void WebSocketSession::onWritten(const boost::system::error_code &ec, std::size_
 {
     bytes += m_batchWritten;
     m_batchWritten = 0;
+    m_waitingForWrite = false;
     m_batch.clear();
     if (m_cork.capacity() > kKeepCapacity)
         std::string().swap(m_cork);
@@ -268,7 +298,7 @@ void WebSocketSession::onWritten(const boost::system::error_code &ec, std::size_
         // Still inside flush(): frames queued meanwhile go out in the next turn, not by recursion.
         {
             std::lock_guard lock(m_mutex);
-            if (m_outbox.empty() && !m_pongPending && m_closeFrame.empty()) {
+            if (m_outbox.empty() && !m_pongPending && !m_pingPending && m_closeFrame.empty()) {
                 m_writing = false;
                 return;
             }
@@ -325,6 +355,7 @@ void WebSocketSession::readMore()
 void WebSocketSession::onData(std::uint8_t *data, std::size_t size)
 {
     m_ctx.metrics.wsBytesIn.fetch_add(size, std::memory_order_relaxed);
+    m_lastReceived = std::chrono::steady_clock::now();
     m_reader.feed(data, size, *this);
 }
 
@@ -405,13 +436,80 @@ void WebSocketSession::finish()
         m_finishedFlag = true;
         m_outbox.takeAll(discarded);
         m_pongPending = false;
+        m_pingPending = false;
         m_closeFrame.clear();
     }
     m_closeTimer.cancel();
+    m_livenessTimer.cancel();
     m_stream.close();
     m_ctx.metrics.wsSessions.fetch_sub(1);
     m_ctx.core.locked([&] { m_ctx.core.protocol().closed(m_handle); });
     m_ctx.removeConnection();
+}
+
+// ---- liveness (strand) -----------------------------------------------------------------------
+
+void WebSocketSession::armLiveness()
+{
+    using Clock = std::chrono::steady_clock;
+    const GatewayConfig &config = m_ctx.config;
+    Clock::time_point next = Clock::time_point::max();
+    if (!closing()) {
+        if (config.wsIdleTimeout.count() > 0)
+            next = std::min(next, m_lastReceived + config.wsIdleTimeout);
+        if (config.wsPingInterval.count() > 0)
+            next = std::min(next, std::max(m_lastReceived, m_lastPingSent) + config.wsPingInterval);
+    }
+    if (m_waitingForWrite && config.writeTimeout.count() > 0)
+        next = std::min(next, m_lastWriteProgress + config.writeTimeout);
+    if (next == m_livenessDeadline)
+        return; // already waiting for it
+    m_livenessDeadline = next;
+    if (next == Clock::time_point::max()) {
+        m_livenessTimer.cancel(); // nothing to watch until a write waits (flush() arms it then)
+        return;
+    }
+    m_livenessTimer.expires_at(next); // cancels a wait for another deadline
+    m_livenessTimer.async_wait([self = shared_from_this()](const boost::system::error_code &ec) {
+        if (!ec)
+            self->onLivenessTimer();
+    });
+}
+
+void WebSocketSession::onLivenessTimer()
+{
+    m_livenessDeadline = std::chrono::steady_clock::time_point::max();
+    if (m_finished)
+        return;
+    const auto now = std::chrono::steady_clock::now();
+    const GatewayConfig &config = m_ctx.config;
+    auto &metrics = m_ctx.metrics;
+    if (m_waitingForWrite && config.writeTimeout.count() > 0 && now - m_lastWriteProgress >= config.writeTimeout) {
+        // The client does not read: a close frame would never arrive either. Drop the TCP
+        // connection.
+        metrics.wsWriteTimeouts.fetch_add(1, std::memory_order_relaxed);
+        log::refusal("websocket write timeout", m_peer, {},
+                     "no write progress for " + std::to_string(config.writeTimeout.count()) + " ms");
+        finish();
+        return;
+    }
+    if (!closing()) {
+        if (config.wsIdleTimeout.count() > 0 && now - m_lastReceived >= config.wsIdleTimeout) {
+            metrics.wsIdleTimeouts.fetch_add(1, std::memory_order_relaxed);
+            send(encodeDisconnectFrame(DisconnectCode::IdleTimeout, "idle timeout"));
+            close(DisconnectCode::IdleTimeout, "idle timeout");
+        } else if (config.wsPingInterval.count() > 0
+                   && now - std::max(m_lastReceived, m_lastPingSent) >= config.wsPingInterval) {
+            m_lastPingSent = now;
+            std::lock_guard lock(m_mutex);
+            if (!m_closeQueued && !m_finishedFlag && !m_pingPending) {
+                m_pingPending = true;
+                metrics.wsPingsSent.fetch_add(1, std::memory_order_relaxed);
+                scheduleFlushLocked();
+            }
+        }
+    }
+    armLiveness();
 }
 
 } // namespace switchboard::asio

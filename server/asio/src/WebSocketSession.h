@@ -10,6 +10,10 @@
 // Control replies are bounded: at most one pong waits at a time (a later ping's payload replaces
 // an unsent one, RFC 6455 5.5.3) and waiting control bytes count against the outbox byte limit,
 // so a client that pings and never reads cannot grow the session's memory.
+//
+// Liveness (one timer per session): a connection silent for the ping interval gets a ping; one
+// that sent nothing (no frame, no pong) within the idle timeout is closed 3002; one with bytes
+// pending that made no write progress within the write timeout is aborted.
 
 #include "AnyStream.h"
 #include "ServerContext.h"
@@ -74,6 +78,11 @@ private:
     /// peer's close frame, which completes the closing handshake.
     bool closing();
     void finish();
+    /// Re-arms the liveness timer for the earliest of the idle, ping and write deadlines.
+    void armLiveness();
+    void onLivenessTimer();
+    /// Writes the rest of the batch in flight one write_some at a time, so progress is seen.
+    void writeSome();
 
     ServerContext &m_ctx;
     AnyStream m_stream;
@@ -85,6 +94,7 @@ private:
     Outbox m_outbox;
     std::string m_pongPayload;    ///< payload of the pong waiting for the next write
     bool m_pongPending = false;
+    bool m_pingPending = false;   ///< a server ping waiting for the next write
     std::string m_closeFrame;     ///< the encoded close frame, until a flush takes it
     bool m_writing = false;       ///< a flush is posted or a write is in flight
     bool m_closeQueued = false;   ///< a close frame is in m_closeFrame or written: no more frames
@@ -104,6 +114,13 @@ private:
     ws::FrameReader m_reader;
     std::unique_ptr<char[]> m_tlsBuffer;  ///< TLS reads only; plain TCP reads use a per-thread buffer
     boost::asio::steady_timer m_closeTimer;
+    boost::asio::steady_timer m_livenessTimer;
+    std::chrono::steady_clock::time_point m_lastReceived;  ///< any byte from the client
+    std::chrono::steady_clock::time_point m_lastPingSent;
+    std::chrono::steady_clock::time_point m_lastWriteProgress;
+    /// When the liveness timer fires; max() while no wait is pending.
+    std::chrono::steady_clock::time_point m_livenessDeadline = std::chrono::steady_clock::time_point::max();
+    bool m_waitingForWrite = false;       ///< the kernel refused bytes: an async write is pending
 };
 
 } // namespace switchboard::asio

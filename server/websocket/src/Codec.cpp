@@ -87,6 +87,18 @@ void unmask(std::uint8_t *data, std::size_t size, const std::uint8_t mask[4], st
         data[i] ^= mask[(i + phase) & 3];
 }
 
+bool isValidKey(std::string_view key) noexcept
+{
+    if (key.size() != 24 || key.substr(22) != "==")
+        return false;
+    for (const char c : key.substr(0, 22)) {
+        const bool base64 = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
+        if (!base64)
+            return false;
+    }
+    return true;
+}
+
 std::string acceptKey(std::string_view key)
 {
     static constexpr std::string_view guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";

@@ -31,6 +31,15 @@ struct GatewayConfig {
     std::size_t outboxFrames = 4096;
     std::size_t outboxBytes = 4u << 20;
     bool disconnectSlowClients = false;    ///< outbox policy: false drop message, true close 3001
+    /// WebSocket liveness. A connection silent this long gets a ping from the server; the same
+    /// interval is advertised in `welcome` as the client's heartbeat. 0: no server pings.
+    std::chrono::milliseconds wsPingInterval{25'000};
+    /// Nothing received (no frame, no pong) this long: close 3002. 0: never. Must exceed the
+    /// ping interval.
+    std::chrono::milliseconds wsIdleTimeout{60'000};
+    /// Bytes pending and no write progress this long: the connection is aborted (TCP closed).
+    /// 0: never.
+    std::chrono::milliseconds writeTimeout{30'000};
     /// History per channel-name prefix, longest prefix wins (core HistoryOptions defaults:
     /// every channel keeps 100 publications for 5 minutes).
     std::vector<HistoryRule> history = HistoryOptions{}.rules;

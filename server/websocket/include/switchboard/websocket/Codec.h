@@ -35,6 +35,10 @@ ParseStatus parseClientHeader(const std::uint8_t *data, std::size_t size, FrameH
 /// XORs `size` bytes with the mask, starting at mask position `phase`.
 void unmask(std::uint8_t *data, std::size_t size, const std::uint8_t mask[4], std::size_t phase = 0);
 
+/// True when a Sec-WebSocket-Key is what RFC 6455 4.1 requires: base64 of 16 bytes (24
+/// characters, the last two '='). A server refuses anything else with 400 (4.2.1).
+bool isValidKey(std::string_view key) noexcept;
+
 /// Sec-WebSocket-Accept for a Sec-WebSocket-Key (SHA-1 + base64 via OpenSSL).
 std::string acceptKey(std::string_view key);
 
