@@ -326,6 +326,12 @@ struct ServerProtocol::Impl {
         Connection *current = find(handle); // the authenticator is user code
         if (!current || current->state != State::AwaitingConnect)
             return;
+        if (!decision.accepted && decision.expired) {
+            // A genuine token that is too old: the client fetches a fresh one and reconnects.
+            ++counters.tokenExpirations;
+            disconnect(handle, DisconnectCode::TokenExpired, "token expired");
+            return;
+        }
         if (!decision.accepted) {
             ++counters.authFailures;
             hub.countAuthFailure();

@@ -4,7 +4,7 @@
 
 #include <switchboard/Hub.h>
 #include <switchboard/ServerProtocol.h>
-#include <switchboard/TopicFilter.h>
+#include <switchboard/TokenAuthorizer.h>
 #include <switchboard/qtws/QtTimer.h>
 #include <switchboard/qtws/QtWebSocketGateway.h>
 
@@ -92,16 +92,8 @@ struct Gateway::Private {
     {
         if (authorizer)
             return authorizer(request);
-        AuthDecision decision;
-        for (const std::string &pattern : request.principal.channelPatterns) {
-            std::error_code error;
-            const auto filter = TopicFilter::parse(pattern, error);
-            if (filter && filter->match(request.channel)) {
-                decision.allowed = true;
-                break;
-            }
-        }
-        return decision;
+        // The core's one token check: patterns, and a presence member is the token's user only.
+        return authorizeByToken(request);
     }
 };
 

@@ -20,6 +20,7 @@ private slots:
     void connectTimeout();
     void tokenProviderOnEveryConnect();
     void tokenProviderLate();
+    void tokenExpiredOnConnectFetchesFreshToken();
     void sessionStartedAndClose();
     void publishAck();
     void ackTimeoutFreesState();
@@ -291,6 +292,35 @@ void TestClientSession::tokenProviderLate()
     QCOMPARE(s.transport.opens, 1);
     s.transport.accept();
     QCOMPARE(str(s.transport.takeOne(), "token"), std::string("fresh"));
+}
+
+void TestClientSession::tokenExpiredOnConnectFetchesFreshToken()
+{
+    Scripted s;
+    int calls = 0;
+    s.session.setTokenProvider([&](std::function<void(std::string)> deliver) {
+        ++calls;
+        deliver(calls == 1 ? "expired" : "fresh");
+    });
+    s.session.connect();
+    s.transport.accept();
+    QCOMPARE(str(s.transport.takeOne(), "token"), std::string("expired"));
+
+    // Refused at connect, before any welcome: 3004 means "get a new token", not "give up" (3501).
+    s.transport.serverClose(3004);
+    QCOMPARE(s.session.state(), ClientState::Reconnecting);
+    s.timer.advance(10'000ms);
+    QCOMPARE(calls, 2);
+    s.transport.accept();
+    QCOMPARE(str(s.transport.takeOne(), "token"), std::string("fresh"));
+    s.welcome("s2");
+    QCOMPARE(s.session.state(), ClientState::Connected);
+
+    // 3501 is final: no new token is asked for.
+    s.transport.serverClose(3501);
+    s.timer.advance(60'000ms);
+    QCOMPARE(s.session.state(), ClientState::Closed);
+    QCOMPARE(calls, 2);
 }
 
 void TestClientSession::sessionStartedAndClose()

@@ -26,6 +26,7 @@ private slots:
     void join();
     void badTokenClosesWith3501_data();
     void badTokenClosesWith3501();
+    void expiredTokenClosesWith3004();
     void presenceRosterAndApi();
     void sseTokenForPrivateChannels();
 };
@@ -80,7 +81,6 @@ void tst_GatewayAuth::badTokenClosesWith3501_data()
     QTest::addColumn<QString>("token");
     const QJsonObject ok = claims("bob", {"**"}, nowSeconds() + 3600);
     QTest::newRow("wrong secret") << makeToken(ok, "another-secret");
-    QTest::newRow("expired") << makeToken(claims("bob", {"**"}, nowSeconds() - 10));
     QTest::newRow("garbage") << QStringLiteral("not-a-token");
     QString tampered = makeToken(ok);
     tampered[tampered.indexOf('.') + 3] = tampered[tampered.indexOf('.') + 3] == 'A' ? 'B' : 'A';
@@ -100,6 +100,29 @@ void tst_GatewayAuth::badTokenClosesWith3501()
     QVERIFY(!client.waitFor("welcome", -1, 0));
     QNetworkAccessManager nam;
     QCOMPARE(metrics(nam, g).value("switchboard_auth_failures_total"), 1.0);
+}
+
+void tst_GatewayAuth::expiredTokenClosesWith3004()
+{
+    // A good signature past its `exp`: 3004 tells the client to fetch a fresh token and reconnect,
+    // where 3501 would make it give up.
+    GatewayProcess g;
+    QVERIFY(g.start());
+    WsClient client;
+    QVERIFY(client.open(g));
+    client.send({{"op", "connect"}, {"version", 1}, {"token", makeToken(claims("bob", {"**"}, nowSeconds() - 10))}});
+    QCOMPARE(client.waitClosed(), 3004);
+    QVERIFY(!client.waitFor("welcome", -1, 0));
+    QNetworkAccessManager nam;
+    const auto m = metrics(nam, g);
+    QCOMPARE(m.value("switchboard_token_expirations_total"), 1.0);
+    QCOMPARE(m.value("switchboard_auth_failures_total"), 0.0);
+
+    // An expired token with a bad signature is just a bad token.
+    WsClient forged;
+    QVERIFY(forged.open(g));
+    forged.send({{"op", "connect"}, {"version", 1}, {"token", makeToken(claims("bob", {"**"}, nowSeconds() - 10), "other")}});
+    QCOMPARE(forged.waitClosed(), 3501);
 }
 
 void tst_GatewayAuth::presenceRosterAndApi()

@@ -45,6 +45,9 @@ struct ConnectDecision {
     Principal principal;
     std::string reason;                     ///< why it was refused (sent with close 3501)
     std::int64_t expiresAtMs = 0;           ///< 0: never. At expiry the session is closed 3004.
+    /// Refused only because the token is past its expiry (its signature is good): close 3004,
+    /// which tells the client to fetch a fresh token and reconnect, instead of 3501.
+    bool expired = false;
 };
 using ConnectAuthenticator = std::function<ConnectDecision(std::string_view token)>;
 

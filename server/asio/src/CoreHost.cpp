@@ -2,6 +2,8 @@
 
 #include "Log.h"
 
+#include <switchboard/TokenAuthorizer.h>
+
 #include <chrono>
 
 namespace switchboard::asio {
@@ -55,20 +57,11 @@ CoreHost::CoreHost(boost::asio::io_context &ioc, const GatewayConfig &config, co
         decision.reason = std::move(check.reason);
         decision.principal = std::move(check.principal);
         decision.expiresAtMs = check.expiresAtMs;
+        decision.expired = check.expired; // close 3004: fetch a fresh token, not 3501
         return decision;
     });
-    // Private and presence joins: only with a token whose channel patterns match.
-    m_hub->setAuthorizer([](const AuthRequest &request) {
-        AuthDecision decision;
-        if (!TokenVerifier::allows(request.principal, request.channel))
-            return decision;
-        if (request.type == ChannelType::Presence && request.principal.userId.empty())
-            return decision; // a presence member needs a user id (the token's `sub`)
-        decision.allowed = true;
-        decision.memberUserId = request.principal.userId;
-        decision.memberInfo = request.principal.userInfo.empty() ? "null" : request.principal.userInfo;
-        return decision;
-    });
+    // Private and presence joins: the core's one token check (patterns; presence member = `sub`).
+    m_hub->setAuthorizer(authorizeByToken);
 }
 
 CoreHost::~CoreHost() = default;

@@ -2,6 +2,7 @@
 #include "switchboard/asio/TokenVerifier.h"
 
 #include <switchboard/JsonParse.h>
+#include <switchboard/TokenAuthorizer.h>
 #include <switchboard/TopicFilter.h>
 
 #include <boost/json.hpp>
@@ -127,8 +128,11 @@ TokenCheck TokenVerifier::verify(std::string_view token, std::int64_t nowSeconds
         if (!exp->is_number())
             return invalid("claim 'exp' must be a number");
         const auto expSeconds = static_cast<std::int64_t>(exp->to_number<double>());
-        if (expSeconds <= nowSeconds)
-            return invalid("token expired");
+        if (expSeconds <= nowSeconds) {
+            TokenCheck expired = invalid("token expired");
+            expired.expired = true;
+            return expired;
+        }
         check.expiresAtMs = expSeconds * 1000;
     }
     check.valid = true;
@@ -154,13 +158,7 @@ std::string TokenVerifier::issue(const TokenClaims &claims) const
 
 bool TokenVerifier::allows(const Principal &principal, std::string_view channel)
 {
-    for (const auto &pattern : principal.channelPatterns) {
-        std::error_code ec;
-        const auto filter = TopicFilter::parse(pattern, ec);
-        if (filter && filter->match(channel))
-            return true;
-    }
-    return false;
+    return principalAllows(principal, channel);
 }
 
 std::string randomHex(std::size_t bytes)

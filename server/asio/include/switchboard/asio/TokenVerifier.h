@@ -24,6 +24,7 @@ struct TokenClaims {
 struct TokenCheck {
     bool valid = false;
     std::string reason;                   ///< why it is invalid ("bad signature", "expired", ...)
+    bool expired = false;                 ///< invalid only because `exp` has passed (signature good)
     Principal principal;
     std::int64_t expiresAtMs = 0;         ///< 0: never
 };
@@ -39,7 +40,7 @@ public:
     /// A signed HS256 JWT for the claims.
     std::string issue(const TokenClaims &claims) const;
 
-    /// True when `principal` holds a pattern matching `channel`.
+    /// True when `principal` holds a pattern matching `channel` (core principalAllows()).
     static bool allows(const Principal &principal, std::string_view channel);
 
 private:

@@ -1,0 +1,141 @@
+// The Qt Gateway's authorization over real sockets on 127.0.0.1 (OS-chosen port): presence
+// identity comes only from the token (core TokenAuthorizer), and an authorizer that throws denies.
+
+#include <switchboard/Hub.h>
+#include <switchboard/qt/Gateway.h>
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QTest>
+#include <QWebSocket>
+
+#include <optional>
+#include <stdexcept>
+
+using namespace switchboard;
+using namespace switchboard::qt;
+
+namespace {
+
+/// A raw protocol client: sends frames as written, records every frame as JSON.
+class RawClient {
+public:
+    RawClient()
+    {
+        QObject::connect(&socket, &QWebSocket::textMessageReceived, &socket, [this](const QString &text) {
+            frames.append(QJsonDocument::fromJson(text.toUtf8()).object());
+        });
+    }
+    bool connectWith(const QString &url, const QString &token)
+    {
+        socket.open(QUrl(url));
+        if (!QTest::qWaitFor([this] { return socket.state() == QAbstractSocket::ConnectedState; }, 5000))
+            return false;
+        send(QJsonObject{{"op", "connect"}, {"version", 1}, {"token", token}});
+        return waitFor("welcome").has_value();
+    }
+    void send(const QJsonObject &frame) { socket.sendTextMessage(QString::fromUtf8(QJsonDocument(frame).toJson(QJsonDocument::Compact))); }
+    std::optional<QJsonObject> waitFor(const QString &op, int timeoutMs = 5000)
+    {
+        std::optional<QJsonObject> found;
+        QTest::qWaitFor([&] {
+            for (qsizetype i = 0; i < frames.size(); ++i) {
+                if (frames[i].value("op").toString() == op) {
+                    found = frames.takeAt(i);
+                    return true;
+                }
+            }
+            return false;
+        }, timeoutMs);
+        return found;
+    }
+
+    QWebSocket socket;
+    QList<QJsonObject> frames;
+};
+
+QJsonObject presenceSubscribe(const QString &claimedUser)
+{
+    return QJsonObject{{"op", "subscribe"}, {"channel", "presence-room"}, {"ackId", "s"},
+                       {"channelData", QJsonObject{{"user_id", claimedUser}, {"user_info", QJsonObject{{"name", "Mallory"}}}}}};
+}
+
+} // namespace
+
+class TestGatewayAuthorization : public QObject
+{
+    Q_OBJECT
+
+private:
+    std::unique_ptr<Gateway> m_gateway;
+
+private Q_SLOTS:
+    void init()
+    {
+        m_gateway = std::make_unique<Gateway>();
+        m_gateway->setStatsInterval(0);
+        m_gateway->setTokens({
+            {QStringLiteral("token-alice"), QVariantMap{{QStringLiteral("user"), QStringLiteral("alice")},
+                                                        {QStringLiteral("info"), QVariantMap{{QStringLiteral("name"), QStringLiteral("Alice")}}},
+                                                        {QStringLiteral("channels"), QStringList{QStringLiteral("presence-room")}}}},
+            // A token without a user, allowed into the presence channel by its pattern.
+            {QStringLiteral("token-nobody"), QVariantMap{{QStringLiteral("channels"), QStringList{QStringLiteral("presence-room")}}}},
+        });
+    }
+
+    void cleanup() { m_gateway.reset(); }
+
+    void channelDataCannotImpersonate()
+    {
+        QVERIFY(m_gateway->start());
+        RawClient nobody;
+        QVERIFY(nobody.connectWith(m_gateway->url(), "token-nobody"));
+        nobody.send(presenceSubscribe("alice"));
+        const auto answer = nobody.waitFor("error");
+        QVERIFY2(answer, "a presence join without a user in the token must be refused");
+        QCOMPARE(answer->value("code").toInt(), 401);
+        QCOMPARE(m_gateway->hub()->subscriberCount("presence-room"), std::size_t(0));
+        QVERIFY(nobody.frames.isEmpty()); // no roster, no subscribed
+    }
+
+    void memberIsTheTokenUser()
+    {
+        QVERIFY(m_gateway->start());
+        RawClient alice;
+        QVERIFY(alice.connectWith(m_gateway->url(), "token-alice"));
+        alice.send(presenceSubscribe("bob")); // channelData claims someone else: ignored
+        QVERIFY(alice.waitFor("subscribed"));
+        const auto roster = alice.waitFor("presence");
+        QVERIFY(roster);
+        const QJsonArray members = roster->value("members").toArray();
+        QCOMPARE(members.size(), 1);
+        QCOMPARE(members[0].toObject().value("id").toString(), QStringLiteral("alice"));
+        QCOMPARE(members[0].toObject().value("info").toObject().value("name").toString(), QStringLiteral("Alice"));
+    }
+
+    void throwingAuthorizerDenies()
+    {
+        int calls = 0;
+        m_gateway->setAuthorizer([&calls](const AuthRequest &) -> AuthDecision {
+            ++calls;
+            throw std::runtime_error("directory unreachable");
+        });
+        QVERIFY(m_gateway->start());
+        RawClient alice;
+        QVERIFY(alice.connectWith(m_gateway->url(), "token-alice"));
+        alice.send(presenceSubscribe("alice"));
+        const auto answer = alice.waitFor("error");
+        QVERIFY(answer);
+        QCOMPARE(calls, 1);
+        QVERIFY(answer->value("code").toInt() != 0);
+        QCOMPARE(m_gateway->hub()->subscriberCount("presence-room"), std::size_t(0));
+        QVERIFY(!alice.waitFor("subscribed", 100));
+        // The gateway keeps serving: the same client can still use public channels.
+        alice.send(QJsonObject{{"op", "subscribe"}, {"channel", "news"}});
+        QVERIFY(alice.waitFor("subscribed"));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestGatewayAuthorization)
+#include "tst_gatewayauthorization.moc"
