@@ -692,6 +692,7 @@ HubCounters Hub::counters() const
     HubCounters counters = d->counters;
     counters.sessions = d->sessions.size();
     counters.channels = d->channels.size();
+    counters.historyEvictions = d->broker->historyEvictions();
     return counters;
 }
 

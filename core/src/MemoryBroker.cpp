@@ -183,7 +183,7 @@ struct MemoryBroker::Impl {
         std::uint64_t top = 0;
         std::chrono::milliseconds ttl{0};
         HistoryBuffer buffer;
-        std::list<std::string>::iterator lru; // position in `recent`
+        std::list<std::string>::iterator lru; // position in `idle` (top 0) or `recent`
         std::chrono::milliseconds lastActive{0}; // creation or newest publish
     };
 
@@ -202,7 +202,11 @@ struct MemoryBroker::Impl {
     MemoryBrokerOptions options;
     BrokerHandler *handler = nullptr;
     StringMap<Stream> streams;
-    std::list<std::string> recent; // stream names, least recently published first
+    /// Streams nobody has published to (created by a join so that the subscriber learns an
+    /// epoch), oldest first. They hold nothing to recover: evicted first, dropped on unsubscribe.
+    std::list<std::string> idle;
+    /// Streams with published history, least recently published first.
+    std::list<std::string> recent;
     std::size_t streamsWithTtl = 0;
     TimerId sweepTimer = 0;
     StringMap<std::shared_ptr<Subscription>> subscriptions;
@@ -211,6 +215,7 @@ struct MemoryBroker::Impl {
     bool drainPosted = false;
     std::uint64_t droppedTotal = 0;
     std::uint64_t handlerErrors = 0;
+    std::uint64_t historyEvictions = 0;
     std::shared_ptr<Impl *> alive = std::make_shared<Impl *>(this);
 
     void log(const std::string &message) const
@@ -219,12 +224,63 @@ struct MemoryBroker::Impl {
             options.log(message);
     }
 
+    std::list<std::string> &listOf(const Stream &stream) { return stream.top == 0 ? idle : recent; }
+
     void eraseStream(StringMap<Stream>::iterator it)
     {
         if (it->second.ttl.count() > 0)
             --streamsWithTtl;
-        recent.erase(it->second.lru);
+        listOf(it->second).erase(it->second.lru);
         streams.erase(it);
+    }
+
+    /// The first stream of `list` whose channel has no subscriber here, looking at a bounded
+    /// number of entries so that a table full of subscribed streams costs no full scan.
+    std::list<std::string>::iterator firstUnsubscribed(std::list<std::string> &list)
+    {
+        constexpr int kScan = 256;
+        int scanned = 0;
+        for (auto it = list.begin(); it != list.end() && scanned < kScan; ++it, ++scanned) {
+            if (!subscriptions.contains(*it))
+                return it;
+        }
+        return list.end();
+    }
+
+    void evictPublished(const std::string &name)
+    {
+        const auto it = streams.find(name);
+        ++historyEvictions;
+        log("switchboard: history stream evicted (stream limit " + std::to_string(options.history.maxStreams)
+            + "): " + name + ", epoch " + it->second.epoch + ", top offset " + std::to_string(it->second.top)
+            + ", " + std::to_string(it->second.buffer.size()) + " publications lost");
+        eraseStream(it);
+    }
+
+    /// Makes room for one more stream under `maxStreams`. What goes, in order: an empty stream
+    /// nobody subscribes to; for a publish only, then any empty stream (its subscribers lose
+    /// nothing but an epoch with no publication), then the least recently published stream
+    /// nobody subscribes to, then the least recently published one. A join (`forPublish`
+    /// false) never evicts published history nor a subscriber's epoch: false when no room.
+    bool makeRoom(bool forPublish)
+    {
+        if (options.history.maxStreams == 0 || streams.size() < options.history.maxStreams)
+            return true;
+        if (const auto victim = firstUnsubscribed(idle); victim != idle.end()) {
+            eraseStream(streams.find(*victim));
+            return true;
+        }
+        if (!forPublish)
+            return false;
+        if (!idle.empty()) {
+            eraseStream(streams.find(idle.front()));
+            return true;
+        }
+        auto victim = firstUnsubscribed(recent);
+        if (victim == recent.end())
+            victim = recent.begin();
+        evictPublished(*victim);
+        return true;
     }
 
     /// Drops expired publications. A stream that holds none, was neither created nor published
@@ -252,16 +308,16 @@ struct MemoryBroker::Impl {
         return it;
     }
 
-    StringMap<Stream>::iterator createStream(std::string_view channel, const HistoryRule &rule)
+    /// A new, empty stream (in `idle` until its first publish); streams.end() when a join
+    /// finds no room (see makeRoom).
+    StringMap<Stream>::iterator createStream(std::string_view channel, const HistoryRule &rule, bool forPublish)
     {
-        if (options.history.maxStreams > 0 && streams.size() >= options.history.maxStreams && !recent.empty()) {
-            log("switchboard: history stream evicted: " + recent.front());
-            eraseStream(streams.find(recent.front()));
-        }
+        if (!makeRoom(forPublish))
+            return streams.end();
         auto [it, inserted] = streams.try_emplace(std::string(channel),
                                                   Stream{detail::randomHex(6), 0, rule.ttl, HistoryBuffer(rule.size), {}, timer.now()});
-        recent.push_back(it->first);
-        it->second.lru = std::prev(recent.end());
+        idle.push_back(it->first);
+        it->second.lru = std::prev(idle.end());
         if (rule.ttl.count() > 0) {
             ++streamsWithTtl;
             armSweep();
@@ -393,6 +449,9 @@ void MemoryBroker::unsubscribe(std::string_view channel)
     it->second->active = false;
     it->second->queue.clear();
     d->subscriptions.erase(it);
+    // A stream only a join created holds nothing: subscribing alone leaves no state behind.
+    if (auto stream = d->streams.find(channel); stream != d->streams.end() && stream->second.top == 0)
+        d->eraseStream(stream);
 }
 
 void MemoryBroker::publish(Publication publication, std::function<void(std::error_code, StreamPosition)> done)
@@ -406,9 +465,9 @@ void MemoryBroker::publish(Publication publication, std::function<void(std::erro
     } else {
         auto it = d->findLiveStream(publication.channel);
         if (it == d->streams.end())
-            it = d->createStream(publication.channel, rule);
+            it = d->createStream(publication.channel, rule, true);
         Impl::Stream &stream = it->second;
-        d->recent.splice(d->recent.end(), d->recent, stream.lru);
+        d->recent.splice(d->recent.end(), d->listOf(stream), stream.lru); // before top changes
         publication.offset = ++stream.top;
         stream.lastActive = d->timer.now();
         position = StreamPosition{stream.top, stream.epoch};
@@ -428,7 +487,7 @@ void MemoryBroker::history(std::string_view channel, const HistoryQuery &query, 
     if (it == d->streams.end() && query.createStream) {
         const HistoryRule rule = d->options.history.ruleFor(channel);
         if (rule.size > 0)
-            it = d->createStream(channel, rule);
+            it = d->createStream(channel, rule, false);
     }
     if (it == d->streams.end()) {
         // Nothing held: no position can be recovered, not even {0, ""}.
@@ -493,6 +552,11 @@ std::size_t MemoryBroker::streamCount() const
     return d->streams.size();
 }
 
+std::uint64_t MemoryBroker::historyEvictions() const
+{
+    return d->historyEvictions;
+}
+
 SnapshotStats MemoryBroker::saveSnapshot(std::ostream &out)
 {
     SnapshotStats stats;
@@ -502,10 +566,12 @@ SnapshotStats MemoryBroker::saveSnapshot(std::ostream &out)
     const auto toWall = [&](std::chrono::milliseconds mono) { return nowWall - (nowMono - mono).count(); };
     json::array streams;
     streams.reserve(d->streams.size());
-    // Least recently active first, so that a load rebuilds the same eviction order.
-    for (auto name = d->recent.begin(); name != d->recent.end();) {
-        auto it = d->streams.find(*name);
-        ++name; // expire() may erase the current name
+    // Empty streams, then least recently active first, so that a load rebuilds the same
+    // eviction order.
+    std::vector<std::string> names(d->idle.begin(), d->idle.end());
+    names.insert(names.end(), d->recent.begin(), d->recent.end());
+    for (const std::string &name : names) {
+        auto it = d->streams.find(name);
         if (!d->expire(it))
             continue;
         const Impl::Stream &stream = it->second;
@@ -607,8 +673,9 @@ SnapshotStats MemoryBroker::loadSnapshot(std::istream &in, std::error_code &erro
             ++stats.publications;
         }
         auto [it, inserted] = d->streams.try_emplace(std::move(saved.channel), std::move(stream));
-        d->recent.push_back(it->first);
-        it->second.lru = std::prev(d->recent.end());
+        std::list<std::string> &list = d->listOf(it->second);
+        list.push_back(it->first);
+        it->second.lru = std::prev(list.end());
         if (k->rule.ttl.count() > 0)
             ++d->streamsWithTtl;
         ++stats.streams;

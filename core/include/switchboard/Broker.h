@@ -5,6 +5,7 @@
 #include "switchboard/Publication.h"
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string_view>
@@ -60,6 +61,9 @@ public:
     /// Reads the stream of `channel` (and creates it when `query.createStream` asks so).
     virtual void history(std::string_view channel, const HistoryQuery &query,
                          std::function<void(HistoryResult)> done) = 0;
+    /// Streams holding published history that were evicted to respect a stream limit (their
+    /// epoch and publications lost). Reported in HubCounters::historyEvictions; 0 by default.
+    virtual std::uint64_t historyEvictions() const { return 0; }
 };
 
 } // namespace switchboard

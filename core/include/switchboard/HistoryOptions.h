@@ -20,9 +20,13 @@ struct HistoryRule {
 /// keep no history. Value type, cheap to copy for the handful of rules a server has.
 struct HistoryOptions {
     std::vector<HistoryRule> rules{HistoryRule{"", 100, std::chrono::minutes(5)}};
-    /// Streams (channels with history) held at most; creating one more (the first publish to,
-    /// or the first subscribe on, a channel without a stream) evicts the least recently
-    /// published or created stream, whose epoch is then lost.
+    /// Streams (channels with history) held at most. A join on a channel without a stream gets
+    /// one only when there is room or an empty, unsubscribed stream to replace; it never evicts
+    /// published history (without a stream the subscriber just learns no epoch). A publish to a
+    /// channel without a stream evicts, in order: an empty stream (nothing published), the least
+    /// recently published stream nobody subscribes to, the least recently published stream.
+    /// Evicting published history loses its epoch; it is counted (Broker::historyEvictions)
+    /// and logged. A stream nothing was published to is dropped when its last subscriber leaves.
     std::size_t maxStreams = 100'000;
 
     /// The rule for `channel`, or a rule of size 0 when none matches.

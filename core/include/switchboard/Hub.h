@@ -73,6 +73,7 @@ struct HubCounters {
     std::uint64_t slowDisconnects = 0;
     std::uint64_t authFailures = 0;
     std::uint64_t publications = 0;
+    std::uint64_t historyEvictions = 0; ///< Broker::historyEvictions(): published streams evicted
 };
 
 /// The Hub routes publications from a Broker to local sessions and tracks presence.

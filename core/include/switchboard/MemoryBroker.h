@@ -46,7 +46,8 @@ struct MemoryBrokerOptions {
     /// Null: delivery runs inside publish() (after the history write). Otherwise delivery is
     /// posted to this executor, which must outlive the broker or stop running its tasks.
     Executor *executor = nullptr;
-    /// Called with a one-line message on drops and handler failures. May be empty.
+    /// Called with a one-line message on drops, handler failures and evictions of published
+    /// history (channel, epoch, top offset, publications lost). May be empty.
     std::function<void(std::string_view message)> log;
     /// How often streams are checked for expired publications when a TTL is configured.
     std::chrono::milliseconds sweepInterval{1000};
@@ -55,7 +56,9 @@ struct MemoryBrokerOptions {
 /// In-memory Broker. Keeps, per channel, a stream: an epoch (random, new whenever the stream is
 /// created again after it expired entirely or was evicted), the top offset (starting at 1) and
 /// a HistoryBuffer sized by the HistoryOptions rule of the channel. A stream is created by the
-/// first publish or by a history query with `createStream` (a join). With a TTL, a stream
+/// first publish or by a history query with `createStream` (a join); one nothing was published
+/// to is dropped when the channel's last subscriber leaves, and `maxStreams` is enforced as
+/// HistoryOptions describes (subscribers never evict published history). With a TTL, a stream
 /// expires entirely once it holds no publication, nothing was created or published on it for
 /// the TTL, and the channel is not subscribed here. Binary publications and channels whose
 /// rule has size 0 are delivered but not stored (offset 0, empty epoch).
@@ -91,6 +94,7 @@ public:
     std::uint64_t handlerErrors() const;
     /// Streams currently held.
     std::size_t streamCount() const;
+    std::uint64_t historyEvictions() const override;
 
     /// Writes every stream (channel, epoch, top offset, last activity) and its retained
     /// publications with their storage times to `out` as one JSON document (format
