@@ -389,8 +389,10 @@ struct Hub::Impl {
                 return (*self)->abandon(state);
             if (!history.error) {
                 state->result.position = std::move(history.top);
-                if (state->recover && history.complete) {
-                    state->result.recovered = true;
+                if (state->recover) {
+                    // Not recovered (epoch changed, gap partly gone): what history still holds
+                    // is replayed all the same, flagged recovered false (docs/protocol.md).
+                    state->result.recovered = history.complete;
                     state->result.missed = std::move(history.publications);
                 }
             }

@@ -514,7 +514,10 @@ void MemoryBroker::history(std::string_view channel, const HistoryQuery &query, 
     }
     const StreamPosition &since = *query.since;
     if (since.epoch != stream.epoch || since.offset > stream.top) {
+        // Not a position of this stream (it was recreated since): everything held is new to
+        // the reader, oldest first; complete stays false.
         result.complete = false;
+        stream.buffer.copySince(0, query.limit, result.publications);
     } else if (since.offset == stream.top) {
         result.complete = true;
     } else {

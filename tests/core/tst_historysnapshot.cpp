@@ -295,7 +295,9 @@ void TestHistorySnapshot::recoveryAcrossSnapshot_data()
     QTest::addColumn<std::vector<std::string>>("missed");
     QTest::newRow("position from before the snapshot")
         << true << true << std::vector<std::string>{"3", "4", "5", "6"};
-    QTest::newRow("position from another epoch") << false << false << std::vector<std::string>{};
+    // Another epoch: what history holds is replayed, flagged recovered false.
+    QTest::newRow("position from another epoch")
+        << false << false << std::vector<std::string>{"1", "2", "3", "4", "5", "6"};
 }
 
 void TestHistorySnapshot::recoveryAcrossSnapshot()

@@ -22,11 +22,13 @@ public:
 };
 
 struct HistoryQuery {
-    std::optional<StreamPosition> since; ///< return publications with offset > since.offset
+    /// Return publications with offset > since.offset. A position of another epoch (or beyond
+    /// the top) is not of this stream: everything held is returned, with `complete` false.
+    std::optional<StreamPosition> since;
     std::size_t limit = 0;               ///< 0: everything held
     bool positionOnly = false;           ///< only `top` is wanted: no publications are copied
     /// When the channel keeps history (its rule has a size) and has no stream, create an empty
-    /// one first, so that `top` carries the epoch new publications will get ({0, epoch}). A join
+    /// one first (when the broker's stream limit leaves room), so that `top` carries the epoch new publications will get ({0, epoch}). A join
     /// asks this: the subscriber then knows the epoch before anything is published.
     bool createStream = false;
 };

@@ -40,7 +40,10 @@ struct JoinResult {
     StreamPosition position;
     bool recoveryRequested = false;
     bool recovered = false;                ///< every missed publication is in `missed`
-    std::vector<Publication> missed;       ///< oldest first
+    /// Recovery asked: the publications after the position, oldest first. When not recovered
+    /// (epoch changed, part of the gap gone), what history still holds, all of it new or partly
+    /// missed: the client should treat it as a gap and reload.
+    std::vector<Publication> missed;
     std::vector<Member> roster;            ///< presence: snapshot including the newcomer
 };
 
