@@ -7,6 +7,8 @@
 #include <QElapsedTimer>
 #include <QTcpSocket>
 
+#include <sys/resource.h>
+
 using namespace gatewaytest;
 
 namespace {
@@ -52,6 +54,42 @@ QByteArray readResponse(QTcpSocket &socket, int timeoutMs = 5000)
     return {};
 }
 
+/// Sockets that connect and never send a byte.
+std::vector<std::unique_ptr<QTcpSocket>> silentSockets(const GatewayProcess &g, int n)
+{
+    std::vector<std::unique_ptr<QTcpSocket>> sockets;
+    for (int i = 0; i < n; ++i) {
+        auto s = std::make_unique<QTcpSocket>();
+        s->connectToHost(QHostAddress::LocalHost, g.port());
+        sockets.push_back(std::move(s));
+    }
+    for (auto &s : sockets)
+        s->waitForConnected(5000);
+    return sockets;
+}
+
+/// Starts the gateway with an open-file limit of `files` descriptors.
+bool startWithFileLimit(GatewayProcess &g, rlim_t files, const QStringList &args)
+{
+    g.process().setChildProcessModifier([files] {
+        const rlimit limit{files, files};
+        ::setrlimit(RLIMIT_NOFILE, &limit);
+    });
+    return g.start(args);
+}
+
+/// CPU time (user + system) of a process in clock ticks, -1 when unknown.
+qint64 cpuTicks(qint64 pid)
+{
+    QFile stat(QStringLiteral("/proc/%1/stat").arg(pid));
+    if (!stat.open(QIODevice::ReadOnly))
+        return -1;
+    const QByteArray text = stat.readAll();
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+    const QList<QByteArray> fields = text.mid(text.lastIndexOf(')') + 2).split(' ');
+    return fields.size() > 12 ? fields[11].toLongLong() + fields[12].toLongLong() : -1;
+}
+
 } // namespace
 
 class tst_GatewayHttpLimits : public QObject
@@ -63,6 +101,10 @@ private slots:
     void incompleteRequestClosed();
     void idleKeepAliveClosed();
     void slowCompleteRequestServed();
+    void overTcpLimitRefusedAtOnce();
+    void idleConnectionsMakeRoom();
+    void sixtyIdleSocketsUnderSixtyFourFiles();
+    void outOfFilesBacksOffAndRecovers();
 };
 
 void tst_GatewayHttpLimits::incompleteRequestClosed_data()
@@ -126,6 +168,100 @@ void tst_GatewayHttpLimits::slowCompleteRequestServed()
     QVERIFY(readResponse(*socket).startsWith("HTTP/1.1 200"));
     socket->write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     QVERIFY(readResponse(*socket).startsWith("HTTP/1.1 200"));
+}
+
+void tst_GatewayHttpLimits::overTcpLimitRefusedAtOnce()
+{
+    GatewayProcess g;
+    QVERIFY(g.start({"--max-tcp-connections", "3"}));
+    // Three connections busy with half a request each: not idle, so none makes room.
+    std::vector<std::unique_ptr<QTcpSocket>> busy;
+    for (int i = 0; i < 3; ++i) {
+        busy.push_back(connectRaw(g));
+        QVERIFY(busy.back());
+        busy.back()->write("GET /healthz HTTP/1.1\r\n");
+        QVERIFY(busy.back()->waitForBytesWritten(5000));
+    }
+    auto extra = connectRaw(g);
+    QVERIFY(extra);
+    QElapsedTimer clock;
+    clock.start();
+    extra->write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    const QByteArray answer = readResponse(*extra);
+    QVERIFY2(answer.startsWith("HTTP/1.1 503"), answer.constData());
+    QVERIFY(answer.contains("Connection: close"));
+    QVERIFY(waitServerClosed(*extra, 2000));
+    QVERIFY(clock.elapsed() < 2000); // refused at once, not after a deadline
+
+    // One busy client leaves: its slot frees up for the metrics call (once the gateway has seen
+    // it go; attempts before that are refused too, and counted).
+    busy.front()->close();
+    QNetworkAccessManager nam;
+    int refusedMore = 0;
+    int status = 0;
+    QDeadlineTimer deadline(5000);
+    while ((status = http(nam, "GET", g.url("/healthz"), {}, false).status) != 200 && !deadline.hasExpired()) {
+        refusedMore += status == 503;
+        QTest::qWait(10);
+    }
+    QCOMPARE(status, 200);
+    const auto m = metrics(nam, g);
+    QCOMPARE(m.value("switchboard_rejected_tcp_limit_total"), 1.0 + refusedMore);
+    QCOMPARE(m.value("switchboard_http_idle_evictions_total"), 0.0);
+    QCOMPARE(m.value("switchboard_tcp_connections"), 3.0);
+}
+
+void tst_GatewayHttpLimits::idleConnectionsMakeRoom()
+{
+    GatewayProcess g;
+    QVERIFY(g.start({"--max-tcp-connections", "4"}));
+    auto idle = silentSockets(g, 4);
+    // Near the limit, the connection idle the longest is closed to make room.
+    QTRY_VERIFY_WITH_TIMEOUT(idle.front()->state() != QAbstractSocket::ConnectedState, 5000);
+    QNetworkAccessManager nam;
+    QCOMPARE(http(nam, "GET", g.url("/healthz"), {}, false).status, 200);
+    const auto m = metrics(nam, g);
+    QVERIFY(m.value("switchboard_http_idle_evictions_total") >= 1.0);
+    QCOMPARE(m.value("switchboard_http_header_timeouts_total"), 0.0);
+    QVERIFY(m.value("switchboard_tcp_connections") <= 4.0);
+}
+
+void tst_GatewayHttpLimits::sixtyIdleSocketsUnderSixtyFourFiles()
+{
+    // The default limit fits the open-file limit, and idle sockets give way: /healthz stays
+    // reachable long before the request deadline (30 s here) would free anything.
+    GatewayProcess g;
+    QVERIFY(startWithFileLimit(g, 64, {"--header-timeout", "30000"}));
+    auto idle = silentSockets(g, 60);
+    QNetworkAccessManager nam;
+    QElapsedTimer clock;
+    clock.start();
+    QTRY_COMPARE_WITH_TIMEOUT(http(nam, "GET", g.url("/healthz"), {}, false).status, 200, 5000);
+    qInfo("healthz answered %lld ms after 60 idle sockets", clock.elapsed());
+    const auto m = metrics(nam, g);
+    QVERIFY(m.value("switchboard_http_idle_evictions_total") >= 1.0);
+    QCOMPARE(m.value("switchboard_accept_errors_total"), 0.0);
+}
+
+void tst_GatewayHttpLimits::outOfFilesBacksOffAndRecovers()
+{
+    GatewayProcess g;
+    // A TCP limit above what the descriptors allow, so accept itself fails (EMFILE).
+    QVERIFY(startWithFileLimit(g, 64, {"--max-tcp-connections", "1000", "--header-timeout", "1500"}));
+    const qint64 cpuBefore = cpuTicks(g.pid());
+    QElapsedTimer clock;
+    clock.start();
+    auto idle = silentSockets(g, 80);
+    // The silent ones are closed at the request deadline; the listener then accepts again.
+    QNetworkAccessManager nam;
+    QTRY_COMPARE_WITH_TIMEOUT(http(nam, "GET", g.url("/healthz"), {}, false).status, 200, 10000);
+    const qint64 spentTicks = cpuTicks(g.pid()) - cpuBefore;
+    const double spentSeconds = double(spentTicks) / double(sysconf(_SC_CLK_TCK));
+    qInfo("out of files for %lld ms: the gateway used %.2f s of CPU", clock.elapsed(), spentSeconds);
+    QVERIFY(spentSeconds < 0.25 * double(clock.elapsed()) / 1000.0); // backs off, never spins
+    const auto m = metrics(nam, g);
+    QVERIFY(m.value("switchboard_accept_errors_total") >= 1.0);
+    QVERIFY(m.value("switchboard_http_header_timeouts_total") >= 1.0);
 }
 
 QTEST_GUILESS_MAIN(tst_GatewayHttpLimits)

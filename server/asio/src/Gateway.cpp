@@ -68,12 +68,13 @@ bool syncFile(const std::filesystem::path &path)
 struct Gateway::Impl {
     explicit Impl(GatewayConfig c)
         : config(std::move(c))
+        , tcp(effectiveTcpLimit(config), metrics)
         , ioc(static_cast<int>(threadCount(config)))
         , generatedKey(config.apiKey.empty())
         , generatedSecret(config.tokenSecret.empty())
         , tokens(generatedSecret ? randomHex(32) : config.tokenSecret)
         , core(ioc, config, tokens)
-        , context(config, ioc, core, metrics, tokens, generatedKey ? randomHex(16) : config.apiKey, findStaticDir(config))
+        , context(config, ioc, core, metrics, tokens, generatedKey ? randomHex(16) : config.apiKey, findStaticDir(config), tcp)
         , signals(ioc, SIGINT, SIGTERM)
         , drainTimer(ioc)
     {
@@ -188,10 +189,12 @@ struct Gateway::Impl {
     }
 
     GatewayConfig config;
-    boost::asio::io_context ioc; // first member: destroyed last, after every socket
+    // Before the io_context: the handlers it destroys last may still count and release slots.
+    Metrics metrics;
+    TcpConnections tcp;
+    boost::asio::io_context ioc; // destroyed after every socket and session
     bool generatedKey;
     bool generatedSecret;
-    Metrics metrics;
     TokenVerifier tokens;
     CoreHost core;
     std::optional<boost::asio::ssl::context> tls;
@@ -230,6 +233,11 @@ int Gateway::run()
     });
     const unsigned n = threadCount(d->config);
     log::info("serving with ", n, " io thread(s)", d->context.staticDir.empty() ? std::string() : ", static files from " + d->context.staticDir.string());
+    log::info("limits: ", d->context.tcp.limit(), " TCP connections, ", d->config.maxConnections,
+              " WebSocket + SSE connections, request deadline ", d->config.headerTimeout.count(), " ms");
+    if (d->config.maxConnections > d->context.tcp.limit())
+        log::warn("--max-connections ", d->config.maxConnections, " cannot be reached: the TCP connection limit is ",
+                  d->context.tcp.limit(), " (raise the open-file limit or set --max-tcp-connections)");
     std::vector<std::thread> threads;
     threads.reserve(n - 1);
     for (unsigned i = 1; i < n; ++i)

@@ -100,6 +100,7 @@ void applyJsonConfig(GatewayConfig &c, std::string_view jsonText)
         else if (key == "apiKey") c.apiKey = text(v, k);
         else if (key == "tokenSecret") c.tokenSecret = text(v, k);
         else if (key == "maxConnections") c.maxConnections = number<std::size_t>(v, k);
+        else if (key == "maxTcpConnections") c.maxTcpConnections = number<std::size_t>(v, k);
         else if (key == "maxFrameSize") c.maxFrameBytes = number<std::size_t>(v, k);
         else if (key == "maxBodySize") c.maxBodyBytes = number<std::size_t>(v, k);
         else if (key == "channelsPerSession") c.maxChannelsPerSession = number<std::size_t>(v, k);
@@ -164,6 +165,7 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         ("api-key", po::value<std::string>()->value_name("KEY"), "HTTP API key (Authorization: Bearer KEY or X-API-Key); default: random, printed at start")
         ("token-secret", po::value<std::string>()->value_name("SECRET"), "HS256 secret of connection tokens; default: random, a development token is printed at start")
         ("max-connections", po::value<std::size_t>()->value_name("N"), "WebSocket + SSE connections (default 10000); above: close 3003 / HTTP 503")
+        ("max-tcp-connections", po::value<std::size_t>()->value_name("N"), "every accepted TCP connection, before and after upgrades (default: max-connections + max(64, max-connections/10), capped by the open-file limit); above: HTTP 503 and close")
         ("max-frame-size", po::value<std::size_t>()->value_name("BYTES"), "largest WebSocket message (default 65536); above: close 1009")
         ("max-body-size", po::value<std::size_t>()->value_name("BYTES"), "largest HTTP request body (default 1048576); above: 413")
         ("channels-per-session", po::value<std::size_t>()->value_name("N"), "channels one connection may join (default 128); above: error 431")
@@ -229,6 +231,7 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         str("api-key", c.apiKey);
         str("token-secret", c.tokenSecret);
         sz("max-connections", c.maxConnections);
+        sz("max-tcp-connections", c.maxTcpConnections);
         sz("max-frame-size", c.maxFrameBytes);
         sz("max-body-size", c.maxBodyBytes);
         sz("channels-per-session", c.maxChannelsPerSession);

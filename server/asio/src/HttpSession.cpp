@@ -20,9 +20,40 @@ namespace {
 constexpr std::size_t kHeaderLimit = 16 * 1024;
 }
 
-HttpSession::HttpSession(ServerContext &context, AnyStream stream, std::string peer)
-    : m_ctx(context), m_peer(std::move(peer)), m_stream(std::move(stream)), m_deadline(m_stream->get_executor())
+HttpSession::HttpSession(ServerContext &context, AnyStream stream, std::string peer, TcpSlot slot)
+    : m_ctx(context)
+    , m_peer(std::move(peer))
+    , m_stream(std::move(stream))
+    , m_deadline(m_stream->get_executor())
+    , m_slot(std::move(slot))
 {
+}
+
+HttpSession::~HttpSession() = default;
+
+void HttpSession::evictIfIdle()
+{
+    boost::asio::post(m_deadline.get_executor(), [weak = weak_from_this()] {
+        auto self = weak.lock();
+        if (!self || !self->m_stream || !self->m_idleTicket)
+            return; // busy with a request, or gone
+        boost::system::error_code ec;
+        if (self->m_buffer.size() > 0 || (self->m_parser && self->m_parser->got_some())
+            || self->m_stream->lowest().available(ec) > 0)
+            return; // a request has begun (or its first bytes wait in the kernel)
+        self->m_idleTicket = 0;
+        self->m_ctx.metrics.httpIdleEvictions.fetch_add(1, std::memory_order_relaxed);
+        log::refusal("idle connection", self->m_peer, {}, "closed to make room near the TCP connection limit");
+        self->close();
+    });
+}
+
+void HttpSession::stopWaiting()
+{
+    if (m_idleTicket) {
+        m_ctx.tcp.removeIdle(m_idleTicket);
+        m_idleTicket = 0;
+    }
 }
 
 void HttpSession::start()
@@ -35,6 +66,8 @@ void HttpSession::read()
     m_parser.emplace();
     m_parser->header_limit(kHeaderLimit);
     m_parser->body_limit(m_ctx.config.maxBodyBytes);
+    if (m_buffer.size() == 0 && !m_idleTicket)
+        m_idleTicket = m_ctx.tcp.addIdle(weak_from_this());
     // A slow or silent client is dropped; an idle keep-alive connection too.
     m_deadline.expires_after(m_ctx.config.headerTimeout);
     m_deadline.async_wait([weak = weak_from_this()](const boost::system::error_code &ec) {
@@ -48,6 +81,7 @@ void HttpSession::read()
 void HttpSession::onRead(boost::system::error_code ec)
 {
     m_deadline.cancel();
+    stopWaiting();
     if (!m_stream)
         return;
     if (ec == http::error::end_of_stream || ec == boost::asio::error::eof || ec == boost::asio::error::operation_aborted
@@ -119,7 +153,7 @@ void HttpSession::route(Request &req)
     if (path == "/sse") {
         if (req.method() != http::verb::get)
             return write(errorResponse(http::status::method_not_allowed, "GET only"), false);
-        auto sse = std::make_shared<SseSession>(m_ctx, std::move(*m_stream), m_peer);
+        auto sse = std::make_shared<SseSession>(m_ctx, std::move(*m_stream), m_peer, std::move(m_slot));
         m_stream.reset();
         return sse->start(req, url);
     }
@@ -191,7 +225,12 @@ void HttpSession::upgrade(Request &req)
                                                        [self, frame](const boost::system::error_code &, std::size_t) { self->close(); });
                               return;
                           }
-                          auto session = std::make_shared<WebSocketSession>(self->m_ctx, std::move(*self->m_stream), std::move(leftover));
+                          // The session keeps the connection's TCP slot until it is destroyed
+                          // (with its socket): the deleter releases it.
+                          auto slot = std::make_shared<TcpSlot>(std::move(self->m_slot));
+                          std::shared_ptr<WebSocketSession> session(
+                              new WebSocketSession(self->m_ctx, std::move(*self->m_stream), std::move(leftover)),
+                              [slot](WebSocketSession *s) { delete s; });
                           self->m_stream.reset();
                           session->start();
                       });
@@ -242,6 +281,7 @@ void HttpSession::writeSome(std::shared_ptr<Op> op)
 void HttpSession::close()
 {
     m_deadline.cancel();
+    stopWaiting();
     if (m_stream)
         m_stream->close();
 }

@@ -6,7 +6,9 @@
 // Deadlines: a request (headers and body) must arrive within --header-timeout of the session
 // starting to wait for it (switchboard_http_header_timeouts_total); a keep-alive connection
 // that sends no byte of a next request within that time is closed as idle
-// (switchboard_http_idle_timeouts_total).
+// (switchboard_http_idle_timeouts_total). While it waits without a byte of a request, the
+// connection may be closed to make room near the TCP connection limit
+// (switchboard_http_idle_evictions_total).
 
 #include "AnyStream.h"
 #include "HttpTypes.h"
@@ -21,12 +23,15 @@
 
 namespace switchboard::asio {
 
-/// Runs on the connection's strand. Lives until the connection closes or is handed over.
-class HttpSession : public std::enable_shared_from_this<HttpSession> {
+/// Runs on the connection's strand (evictIfIdle() posts to it). Lives until the connection closes
+/// or is handed over, with its TcpSlot, to a WebSocket or SSE session.
+class HttpSession final : public IdleConnection, public std::enable_shared_from_this<HttpSession> {
 public:
-    /// `peer`: the client's address as text, for log lines.
-    HttpSession(ServerContext &context, AnyStream stream, std::string peer);
+    /// `peer`: the client's address as text, for log lines; `slot`: its place in the TCP limit.
+    HttpSession(ServerContext &context, AnyStream stream, std::string peer, TcpSlot slot);
+    ~HttpSession() override;
     void start();
+    void evictIfIdle() override;
 
 private:
     void read();
@@ -40,6 +45,7 @@ private:
     template <class Body> void writeMessage(http::response<Body> response, bool keepAlive);
     template <class Op> void writeSome(std::shared_ptr<Op> op);
     void close();
+    void stopWaiting();
 
     ServerContext &m_ctx;
     std::string m_peer;
@@ -48,6 +54,8 @@ private:
     std::optional<http::request_parser<http::string_body>> m_parser;
     boost::asio::steady_timer m_deadline;
     std::uint64_t m_requests = 0; ///< requests read on this connection
+    TcpSlot m_slot;
+    std::uint64_t m_idleTicket = 0; ///< registered in TcpConnections while waiting for a request
 };
 
 } // namespace switchboard::asio

@@ -57,22 +57,42 @@ LineBudget::Decision LineBudget::take(std::string_view key, Clock::time_point no
     return {true, suppressed};
 }
 
+namespace {
+
+LineBudget &budget()
+{
+    static LineBudget lines(kLimitedLinesPerSecond);
+    return lines;
+}
+
+void writeLimited(LogLevel level, std::string_view kind, std::string line)
+{
+    const auto decision = budget().take(kind, LineBudget::Clock::now());
+    if (!decision.write)
+        return;
+    if (decision.suppressed)
+        line.append(" (").append(std::to_string(decision.suppressed)).append(" more suppressed)");
+    write(level, line);
+}
+
+} // namespace
+
+void limited(LogLevel level, std::string_view kind, std::string_view line)
+{
+    if (enabled(level))
+        writeLimited(level, kind, std::string(line));
+}
+
 void refusal(std::string_view what, std::string_view peer, std::string_view user, std::string_view reason)
 {
     if (!enabled(LogLevel::Info))
-        return;
-    static LineBudget budget(kRefusalLinesPerSecond);
-    const auto decision = budget.take(what, LineBudget::Clock::now());
-    if (!decision.write)
         return;
     std::string line = "refused ";
     line.append(what).append(": peer ").append(peer.empty() ? std::string_view("?") : peer);
     if (!user.empty())
         line.append(", user ").append(user);
     line.append(": ").append(reason);
-    if (decision.suppressed)
-        line.append(" (").append(std::to_string(decision.suppressed)).append(" more suppressed)");
-    write(LogLevel::Info, line);
+    writeLimited(LogLevel::Info, "refused " + std::string(what), std::move(line));
 }
 
 } // namespace switchboard::asio::log

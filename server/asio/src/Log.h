@@ -59,8 +59,14 @@ private:
     std::unordered_map<std::string, Window> m_windows;
 };
 
+/// Lines per second per kind allowed by limited() and refusal().
+inline constexpr unsigned kLimitedLinesPerSecond = 10;
+/// Writes `line` at `level`, at most kLimitedLinesPerSecond lines per second of kind `kind`; the
+/// next line written after a flood ends with `(K more suppressed)`. Thread-safe.
+void limited(LogLevel level, std::string_view kind, std::string_view line);
+
 /// Lines per second per kind allowed by refusal().
-inline constexpr unsigned kRefusalLinesPerSecond = 10;
+inline constexpr unsigned kRefusalLinesPerSecond = kLimitedLinesPerSecond;
 
 /// Logs a refused client at info level, rate-limited per `what` (kRefusalLinesPerSecond lines
 /// per second; the next line written after a flood says how many were suppressed):

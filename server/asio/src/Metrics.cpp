@@ -70,6 +70,7 @@ std::string Metrics::render(const HubCounters &hub, const ProtocolCounters &prot
     metric(out, "switchboard_sessions", "gauge", "Sessions attached to the hub (WebSocket after connect, SSE).", double(hub.sessions));
     metric(out, "switchboard_websocket_connections", "gauge", "Open WebSocket connections.", v(wsSessions));
     metric(out, "switchboard_sse_connections", "gauge", "Open Server-Sent Events streams.", v(sseSessions));
+    metric(out, "switchboard_tcp_connections", "gauge", "Accepted TCP connections open (HTTP, SSE, WebSocket).", v(tcpConnections));
     metric(out, "switchboard_channels", "gauge", "Channels with at least one subscriber.", double(hub.channels));
     metric(out, "switchboard_connections_accepted_total", "counter", "TCP connections accepted.", v(connectionsAccepted));
     metric(out, "switchboard_websocket_handshakes_total", "counter", "WebSocket upgrades completed.", v(wsHandshakes));
@@ -114,6 +115,9 @@ std::string Metrics::render(const HubCounters &hub, const ProtocolCounters &prot
     metric(out, "switchboard_token_expirations_total", "counter", "Sessions closed 3004 when their token expired (WebSocket and SSE).", double(protocol.tokenExpirations) + v(sseTokenExpirations));
     metric(out, "switchboard_http_header_timeouts_total", "counter", "Connections closed without a complete HTTP request within the header timeout.", v(httpHeaderTimeouts));
     metric(out, "switchboard_http_idle_timeouts_total", "counter", "Keep-alive connections closed idle between requests.", v(httpIdleTimeouts));
+    metric(out, "switchboard_rejected_tcp_limit_total", "counter", "Connections refused by the TCP connection limit (503, closed).", v(rejectedTcpLimit));
+    metric(out, "switchboard_http_idle_evictions_total", "counter", "Idle HTTP connections closed near the TCP connection limit to make room.", v(httpIdleEvictions));
+    metric(out, "switchboard_accept_errors_total", "counter", "Failed accepts (out of file descriptors, ...); the listener backs off and retries.", v(acceptErrors));
     metric(out, "switchboard_static_refused_total", "counter", "Static file paths refused (dot names, outside the static root): 404.", v(staticRefused));
     fanoutSeconds.render(out, "switchboard_fanout_seconds", "Core time per HTTP publish: encode once and queue to every subscriber.");
     batchFrames.render(out, "switchboard_write_batch_frames", "Frames per socket write.");

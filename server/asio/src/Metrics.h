@@ -32,6 +32,7 @@ struct Metrics {
     Counter connectionsAccepted{0};
     std::atomic<std::int64_t> wsSessions{0};
     std::atomic<std::int64_t> sseSessions{0};
+    std::atomic<std::int64_t> tcpConnections{0}; ///< accepted TCP connections open (TcpConnections)
     Counter wsHandshakes{0};
     Counter wsFramesIn{0};
     Counter wsBytesIn{0};
@@ -61,6 +62,9 @@ struct Metrics {
     Counter sseTokenExpirations{0};  ///< SSE streams ended 3004 at their token's expiry
     Counter httpHeaderTimeouts{0};   ///< connections closed without a complete request in time
     Counter httpIdleTimeouts{0};     ///< keep-alive connections closed idle between requests
+    Counter rejectedTcpLimit{0};     ///< connections refused by the TCP connection limit (503, closed)
+    Counter httpIdleEvictions{0};    ///< idle connections closed near the TCP limit to make room
+    Counter acceptErrors{0};         ///< failed accepts (EMFILE, ENFILE, ...): the listener backs off
     Counter staticRefused{0};        ///< static paths refused: dot names, outside the root (404)
     /// Time spent in the core per HTTP publish: encoding once plus queueing to every subscriber.
     Histogram fanoutSeconds{{1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 5e-2, 0.25}};

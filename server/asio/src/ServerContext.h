@@ -4,6 +4,7 @@
 
 #include "CoreHost.h"
 #include "Metrics.h"
+#include "TcpConnections.h"
 
 #include "switchboard/asio/GatewayConfig.h"
 #include "switchboard/asio/TokenVerifier.h"
@@ -24,8 +25,9 @@ class SseSession;
 
 struct ServerContext {
     ServerContext(const GatewayConfig &c, boost::asio::io_context &io, CoreHost &h, Metrics &m,
-                  const TokenVerifier &t, std::string key, std::filesystem::path staticFiles)
+                  const TokenVerifier &t, std::string key, std::filesystem::path staticFiles, TcpConnections &connections)
         : config(c), ioc(io), core(h), metrics(m), tokens(t), apiKey(std::move(key)), staticDir(std::move(staticFiles))
+        , tcp(connections)
     {
     }
 
@@ -37,6 +39,9 @@ struct ServerContext {
     std::string apiKey;
     std::filesystem::path staticDir; ///< empty: no static files
     boost::asio::ssl::context *tls = nullptr;
+    /// Every accepted socket holds a TcpSlot. Outlives the io_context (so does `metrics`): slots
+    /// held by handlers the io_context destroys last are still released safely.
+    TcpConnections &tcp;
 
     std::atomic<bool> shuttingDown{false};
 

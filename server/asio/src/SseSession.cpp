@@ -46,13 +46,14 @@ void appendData(std::string &out, std::string_view bytes)
 
 } // namespace
 
-SseSession::SseSession(ServerContext &context, AnyStream stream, std::string peer)
+SseSession::SseSession(ServerContext &context, AnyStream stream, std::string peer, TcpSlot slot)
     : m_ctx(context)
     , m_peer(std::move(peer))
     , m_stream(std::move(stream))
     , m_outbox(OutboxLimits{context.config.outboxFrames, context.config.outboxBytes})
     , m_heartbeat(m_stream.get_executor())
     , m_expiry(m_stream.get_executor())
+    , m_slot(std::move(slot))
 {
 }
 

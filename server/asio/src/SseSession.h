@@ -27,8 +27,9 @@ namespace switchboard::asio {
 /// the strand); everything else on the connection's strand.
 class SseSession final : public Session, public std::enable_shared_from_this<SseSession> {
 public:
-    /// `peer`: the client's address as text, for log lines.
-    SseSession(ServerContext &context, AnyStream stream, std::string peer);
+    /// `peer`: the client's address as text, for log lines; `slot`: its place in the TCP limit,
+    /// held until the session is destroyed.
+    SseSession(ServerContext &context, AnyStream stream, std::string peer, TcpSlot slot);
     ~SseSession() override;
 
     /// Validates the query, joins the channels and starts streaming; on a bad request answers
@@ -78,6 +79,7 @@ private:
     char m_peerByte[64];
     boost::asio::steady_timer m_heartbeat;
     boost::asio::steady_timer m_expiry; ///< ends the stream (3004) when the token expires
+    TcpSlot m_slot;
 };
 
 } // namespace switchboard::asio

@@ -23,6 +23,9 @@ struct GatewayConfig {
     std::string apiKey;                    ///< HTTP API key; empty: a random one is made and printed
     std::string tokenSecret;               ///< HS256 secret of connection tokens; empty: random
     std::size_t maxConnections = 10'000;   ///< WebSocket + SSE connections
+    /// Every accepted TCP connection (HTTP, pre-upgrade, SSE, WebSocket). 0: maxConnections plus
+    /// max(64, maxConnections / 10), capped to fit the process's file descriptor limit.
+    std::size_t maxTcpConnections = 0;
     std::size_t maxFrameBytes = 64 * 1024; ///< larger WebSocket messages: close 1009
     std::size_t maxBodyBytes = 1 << 20;    ///< larger HTTP bodies: 413
     std::size_t maxChannelsPerSession = 128;
