@@ -13,7 +13,11 @@ runtime=(cmake ninja-build g++ pkg-config libssl-dev
 testing=(qml6-module-qttest qml6-module-qtquick qml6-module-qtquick-controls
   qml6-module-qtquick-layouts qml6-module-qtquick-templates qml6-module-qtquick-window
   qml6-module-qtqml-workerscript qml6-module-qtquick-shapes
-  emscripten node-acorn esbuild nodejs npm chromium redis-server libhiredis-dev)
+  emscripten node-acorn esbuild nodejs npm chromium redis-server libhiredis-dev
+  clang-14 libclang-rt-14-dev llvm-14 util-linux)
+# clang-14 + libclang-rt-14-dev: the fuzz preset (libFuzzer, ASan, UBSan); llvm-14: the
+# symbolizer for sanitizer reports; util-linux: setpriv, which ties the browser test's gateway
+# to the test process.
 
 pkgs=("${runtime[@]}")
 [ "$what" = all ] && pkgs+=("${testing[@]}")

@@ -1,24 +1,112 @@
 #!/usr/bin/env bash
-# Installs what is needed, builds every layer (native and wasm-core) and runs every test.
-set -euo pipefail
+# Installs what is needed, builds every layer and runs every check, stage by stage:
+#   default   native build (RelWithDebInfo) and the whole native suite
+#   wasm      Emscripten build of core + browser client, its portable tests, then the browser tests
+#   asan      ASan + UBSan build and the whole native suite again (browser tests included)
+#   tsan      ThreadSanitizer build of the Asio gateway and its tests (label server)
+#   fuzz      libFuzzer targets (clang-14), each for SWITCHBOARD_FUZZ_SECONDS (default 30)
+# Each stage prints its wall time (`== stage <name> ... (<n>s)`). A failing stage makes the
+# script fail, but later stages still run and report. Select stages with
+# SWITCHBOARD_STAGES="default wasm asan tsan fuzz" (the default: all of them).
+set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-scripts/install-deps.sh all
+scripts/install-deps.sh all || exit 1
 jobs=$(nproc)
-
-echo "== native build (preset default)"
-cmake --preset default
-cmake --build --preset default -j "$jobs"
-
-echo "== wasm-core build (Emscripten)"
+stages=${SWITCHBOARD_STAGES:-default wasm asan tsan fuzz}
+fuzzSeconds=${SWITCHBOARD_FUZZ_SECONDS:-30}
 export NODE_PATH=/usr/share/nodejs
-cmake --preset wasm-core
-cmake --build --preset wasm-core -j "$jobs"
-
-echo "== tests"
 mkdir -p "$root/test-artifacts"
 export SWITCHBOARD_TEST_ARTIFACTS="$root/test-artifacts"
-status=0
-(cd build/wasm-core && ctest --output-on-failure --timeout 300) || status=1
-(cd build/default && ctest --output-on-failure --timeout 600) || status=1
-exit $status
+# A sanitizer report fails the process that has it (TSAN_OPTIONS: the tsan test preset).
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+failed=()
+summary=()
+# stage <name> <function>: runs it, times it, records the result; never stops the script.
+stage() {
+  local name=$1 fn=$2 start rc
+  echo "== stage $name: start"
+  start=$(date +%s)
+  ( set -e; "$fn" )
+  rc=$?
+  local took=$(( $(date +%s) - start ))
+  if [ $rc -eq 0 ]; then
+    echo "== stage $name ok (${took}s)"
+    summary+=("$name ok ${took}s")
+  else
+    echo "== stage $name FAILED (exit $rc, ${took}s)"
+    summary+=("$name FAILED ${took}s")
+    failed+=("$name")
+  fi
+}
+
+has_stage() { [[ " $stages " == *" $1 "* ]]; }
+
+stage_default() {
+  cmake --preset default
+  cmake --build --preset default -j "$jobs"
+  # The browser tests (label wasm) need the wasm-core build: they run in the wasm stage.
+  (cd build/default && ctest --output-on-failure --timeout 600 -LE wasm)
+}
+
+stage_wasm() {
+  cmake --preset wasm-core
+  cmake --build --preset wasm-core -j "$jobs"
+  (cd build/wasm-core && ctest --output-on-failure --timeout 300)
+  # Browser tests: the native gateway (default build) serving the wasm-core web folder.
+  cmake --build --preset default -j "$jobs" --target switchboard-gateway
+  (cd build/default && ctest --output-on-failure --timeout 600 -L wasm)
+}
+
+stage_asan() {
+  # The browser tests of this tree serve the wasm-core build's web folder: make sure it is there
+  # (a no-op after the wasm stage).
+  cmake --preset wasm-core >/dev/null
+  cmake --build --preset wasm-core -j "$jobs"
+  cmake --preset asan -DSWITCHBOARD_WASM_WEB_DIR="$root/build/wasm-core/web"
+  cmake --build --preset asan -j "$jobs"
+  (cd build/asan && ctest --output-on-failure --timeout 900)
+}
+
+stage_tsan() {
+  cmake --preset tsan
+  cmake --build --preset tsan -j "$jobs" --target switchboard-server-tests
+  # The test preset sets TSAN_OPTIONS: halt_on_error=1, so a race kills the gateway and fails
+  # the test that saw it (a killed gateway's exit code would be lost); die_after_fork=0, since
+  # QProcess forks the multi-threaded test process and the child only execs.
+  ctest --preset tsan
+}
+
+stage_fuzz() {
+  cmake --preset fuzz
+  cmake --build --preset fuzz -j "$jobs"
+  local dir=build/fuzz/fuzz status=0 t name
+  mkdir -p build/fuzz/corpus build/fuzz/artifacts
+  for t in "$dir"/fuzz_*; do
+    name=${t##*/fuzz_}
+    mkdir -p "build/fuzz/corpus/$name"
+    # New inputs go to build/fuzz/corpus/<name>; the committed seeds are only read.
+    if ! "$t" -max_total_time="$fuzzSeconds" -timeout=25 -rss_limit_mb=2048 -print_final_stats=1 \
+         -artifact_prefix="build/fuzz/artifacts/$name-" "build/fuzz/corpus/$name" "fuzz/corpus/$name" \
+         > "build/fuzz/$name.log" 2>&1; then
+      echo "fuzz_$name FAILED; its log: build/fuzz/$name.log, the input: build/fuzz/artifacts/$name-*"
+      tail -40 "build/fuzz/$name.log"
+      status=1
+    else
+      echo "fuzz_$name: $(grep -a '^Done' "build/fuzz/$name.log")"
+    fi
+  done
+  return $status
+}
+
+total=$(date +%s)
+for s in default wasm asan tsan fuzz; do
+  has_stage "$s" && stage "$s" "stage_$s"
+done
+echo "== summary (total $(( $(date +%s) - total ))s)"
+printf '   %s\n' "${summary[@]}"
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "== FAILED stages: ${failed[*]}"
+  exit 1
+fi

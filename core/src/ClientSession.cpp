@@ -6,6 +6,7 @@
 #include "client/ListenerRegistry.h"
 #include "client/ObserverList.h"
 #include "client/PendingOperations.h"
+#include "Utf8.h"
 
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
@@ -494,6 +495,16 @@ struct ClientSession::Impl {
     {
         if (ch.pendingAckId != 0)
             return;
+        if (!detail::isValidUtf8(ch.name()) || !detail::isValidUtf8(ch.options.auth)
+            || !detail::isValidUtf8(ch.options.channelData)) {
+            // The frame would be closed with 1007: refuse this channel alone, from the Executor.
+            std::weak_ptr<bool> alive = life;
+            post([this, alive, name = ch.name(), serial = ch.serial] {
+                if (!alive.expired())
+                    onSubscribeDone(name, serial, make_error_code(Error::InvalidName), nullptr);
+            });
+            return;
+        }
         json::object frame;
         frame["op"] = "subscribe";
         frame["channel"] = ch.name();
@@ -540,7 +551,7 @@ struct ClientSession::Impl {
             const json::value copy(*answer);
             emitError(error, stringField(*answer, "message"), name, &copy);
         } else {
-            emitError(error, "no answer to subscribe", name);
+            emitError(error, error == Error::InvalidName ? "channel name, auth or channel data is not UTF-8" : "no answer to subscribe", name);
         }
     }
 
@@ -755,6 +766,8 @@ struct ClientSession::Impl {
         };
         if (state != ClientState::Connected)
             return failLater(Error::NotConnected);
+        if (!detail::isValidUtf8(channel) || !detail::isValidUtf8(event))
+            return failLater(Error::InvalidName); // the frame would be closed with 1007
         json::value data;
         if (!parsePayload(jsonData, data))
             return failLater(Error::BadRequest);
@@ -788,6 +801,8 @@ struct ClientSession::Impl {
         };
         if (state != ClientState::Connected)
             return failLater(Error::NotConnected);
+        if (!detail::isValidUtf8(topic))
+            return failLater(Error::InvalidName); // the frame would be closed with 1007
         json::value payload;
         if (!parsePayload(jsonPayload, payload))
             return failLater(Error::BadRequest);

@@ -30,6 +30,7 @@ private slots:
     void errorFrameWithoutAck();
     void notConnectedFailsFast();
     void pendingFailOnDisconnect();
+    void invalidUtf8NeverReachesTheWire();
     void closeCancelsPending();
     void connectWhilePreviousConnectionCloses();
     void subscribeQueuedUntilConnected();
@@ -551,6 +552,42 @@ void TestClientSession::notConnectedFailsFast()
     s.executor.runPending();
     QCOMPARE(ackError, make_error_code(Error::BadRequest));
     QVERIFY(s.transport.sent.empty());
+}
+
+// Names that are not UTF-8 would make a text frame the gateway closes with 1007, taking every
+// subscription down: the operation fails with InvalidName instead and nothing is sent (found by
+// fuzz/fuzz_client_session).
+void TestClientSession::invalidUtf8NeverReachesTheWire()
+{
+    Scripted s;
+    s.establish();
+    const std::string bad("ch\xff\xfe", 4);
+    std::error_code ackError, replyError;
+    s.session.publish(bad, "m", "1", [&](std::error_code ec, AckInfo) { ackError = ec; });
+    s.session.publish("chat", bad, "1", [&](std::error_code ec, AckInfo) { replyError = ec; });
+    QVERIFY(!ackError && !replyError); // never inside the call
+    s.executor.runPending();
+    QCOMPARE(ackError, make_error_code(Error::InvalidName));
+    QCOMPARE(replyError, make_error_code(Error::InvalidName));
+    replyError = {};
+    s.session.request(bad, "1", [&](std::error_code ec, const json::value &) { replyError = ec; });
+    s.executor.runPending();
+    QCOMPARE(replyError, make_error_code(Error::InvalidName));
+
+    Recorder errors;
+    auto h = s.session.on("error", errors.listener());
+    ClientChannel &channel = s.session.subscribe(bad);
+    SubscribeOptions badAuth;
+    badAuth.auth = bad;
+    ClientChannel &other = s.session.subscribe("room", badAuth);
+    s.executor.runPending();
+    QCOMPARE(channel.lastError(), make_error_code(Error::InvalidName));
+    QCOMPARE(other.lastError(), make_error_code(Error::InvalidName));
+    QVERIFY(!channel.subscribed() && !other.subscribed());
+    QCOMPARE(errors.keys.size(), std::size_t(2));
+    s.session.unsubscribe(bad);
+    QVERIFY(s.transport.sent.empty());
+    QCOMPARE(s.session.pendingOperations(), std::size_t(0));
 }
 
 void TestClientSession::pendingFailOnDisconnect()

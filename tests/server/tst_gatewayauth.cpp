@@ -86,6 +86,12 @@ void tst_GatewayAuth::badTokenClosesWith3501_data()
     tampered[tampered.indexOf('.') + 3] = tampered[tampered.indexOf('.') + 3] == 'A' ? 'B' : 'A';
     QTest::newRow("tampered claims") << tampered;
     QTest::newRow("bad pattern") << makeToken(claims("bob", {"a/**/b"}, nowSeconds() + 3600));
+    // exp past what milliseconds since the epoch can hold (found by fuzz/fuzz_token).
+    QJsonObject huge = ok;
+    huge["exp"] = 1e300;
+    QTest::newRow("exp out of range") << makeToken(huge);
+    huge["exp"] = 9.3e15;
+    QTest::newRow("exp overflowing milliseconds") << makeToken(huge);
 }
 
 void tst_GatewayAuth::badTokenClosesWith3501()

@@ -127,7 +127,13 @@ TokenCheck TokenVerifier::verify(std::string_view token, std::int64_t nowSeconds
     if (const auto *exp = claims.if_contains("exp")) {
         if (!exp->is_number())
             return invalid("claim 'exp' must be a number");
-        const auto expSeconds = static_cast<std::int64_t>(exp->to_number<double>());
+        // Seconds whose milliseconds fit in 64 bits (about 292 million years); beyond, the
+        // conversions below would overflow.
+        constexpr double kMaxExpSeconds = 9'223'372'036'854'775.0;
+        const double expValue = exp->to_number<double>();
+        if (!(expValue > -kMaxExpSeconds && expValue < kMaxExpSeconds))
+            return invalid("claim 'exp' out of range");
+        const auto expSeconds = static_cast<std::int64_t>(expValue);
         if (expSeconds <= nowSeconds) {
             TokenCheck expired = invalid("token expired");
             expired.expired = true;
