@@ -2,7 +2,7 @@
 // A keep-alive HTTP/1.1 client for one server (Boost.Beast): requests are queued and sent one at
 // a time over one connection, each bounded by a timeout; after an error, or when the connection
 // has been idle longer than `idleReuse` (servers close idle keep-alive connections: the gateway
-// after 30 s), the next request opens a new connection. The soak uses one for publishing and one
+// after its --header-timeout, 10 s by default), the next request opens a new connection. The soak uses one for publishing and one
 // for /metrics.
 //
 // Thread safety: none. Lives on one io_context run by one thread; call request() on that thread.
@@ -31,7 +31,7 @@ public:
 
     HttpClient(boost::asio::io_context &io, boost::asio::ip::tcp::endpoint endpoint, std::string hostHeader,
                std::chrono::milliseconds timeout = std::chrono::seconds(10),
-               std::chrono::milliseconds idleReuse = std::chrono::seconds(10));
+               std::chrono::milliseconds idleReuse = std::chrono::seconds(2));
 
     /// Sends `method target` with `body` (JSON when not empty) and `headers`; `done` gets the answer.
     void request(boost::beast::http::verb method, std::string target, std::string body,
