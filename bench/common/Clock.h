@@ -1,5 +1,5 @@
 #pragma once
-// The load generator's one clock: steady-clock nanoseconds, stamped into payloads by the
+// The benchmark clients' one clock: steady-clock nanoseconds, stamped into payloads by the
 // publisher and read again by the subscribers of the same process.
 
 #include <chrono>

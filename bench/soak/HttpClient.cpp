@@ -5,11 +5,12 @@ namespace switchboard::bench {
 namespace http = boost::beast::http;
 
 HttpClient::HttpClient(boost::asio::io_context &io, boost::asio::ip::tcp::endpoint endpoint, std::string hostHeader,
-                       std::chrono::milliseconds timeout)
+                       std::chrono::milliseconds timeout, std::chrono::milliseconds idleReuse)
     : m_stream(io)
     , m_endpoint(endpoint)
     , m_hostHeader(std::move(hostHeader))
     , m_timeout(timeout)
+    , m_idleReuse(idleReuse)
 {
 }
 
@@ -40,8 +41,14 @@ void HttpClient::next()
     if (m_busy || m_queue.empty())
         return;
     m_busy = true;
-    if (m_connected)
+    if (m_connected && std::chrono::steady_clock::now() - m_lastUsed < m_idleReuse)
         return send();
+    if (m_connected) {
+        boost::system::error_code ignored;
+        m_stream.socket().close(ignored);
+        m_connected = false;
+        m_buffer.clear();
+    }
     m_stream.expires_after(m_timeout);
     m_stream.async_connect(m_endpoint, [this](boost::system::error_code ec) {
         if (ec)
@@ -69,6 +76,7 @@ void HttpClient::finish(boost::system::error_code ec)
     Pending pending = std::move(m_queue.front());
     m_queue.pop_front();
     m_busy = false;
+    m_lastUsed = std::chrono::steady_clock::now();
     if (ec || !m_response.keep_alive()) {
         boost::system::error_code ignored;
         m_stream.socket().close(ignored);
