@@ -727,4 +727,22 @@ void Hub::onPublication(const Publication &publication)
     d->onPublication(publication);
 }
 
+void Hub::onGap(std::string_view channel)
+{
+    // Closed after the walk (close never detaches inline, but keep the rule): the clients
+    // reconnect and resubscribe with `recover`, which tells them whether anything is lost.
+    Impl::Channel *entry = d->findChannel(channel);
+    if (!entry)
+        return;
+    std::vector<std::shared_ptr<Session>> closing;
+    for (Impl::SessionEntry *subscriber : entry->subscribers) {
+        if (!subscriber->closing) {
+            subscriber->closing = true;
+            closing.push_back(subscriber->session);
+        }
+    }
+    for (const auto &session : closing)
+        session->close(DisconnectCode::InsufficientState, "publications may have been missed: recover");
+}
+
 } // namespace switchboard

@@ -19,6 +19,10 @@ class BrokerHandler {
 public:
     virtual ~BrokerHandler() = default;
     virtual void onPublication(const Publication &publication) = 0;
+    /// Publications of `channel` may have been lost for this node's subscribers: a network broker
+    /// lost its connection and could not read them back. The subscribers must recover (the Hub
+    /// closes them with DisconnectCode::InsufficientState). MemoryBroker never calls it.
+    virtual void onGap(std::string_view channel) { (void)channel; }
 };
 
 struct HistoryQuery {

@@ -146,6 +146,7 @@ public:
 
 private:
     void onPublication(const Publication &publication) override;
+    void onGap(std::string_view channel) override;
     struct Impl;
     std::unique_ptr<Impl> d;
 };
