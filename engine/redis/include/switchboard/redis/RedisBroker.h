@@ -1,0 +1,103 @@
+#pragma once
+// RedisBroker: the core Broker on Redis, so several gateways behave as one service. Publications
+// are numbered, stored and announced to every node by one server-side script; history lives in
+// Redis Streams that any node reads. docs/scaling.md describes the topology and failure semantics.
+
+#include "switchboard/redis/RedisEventLoop.h"
+#include "switchboard/redis/RedisUrl.h"
+
+#include <switchboard/Broker.h>
+#include <switchboard/HistoryOptions.h>
+#include <switchboard/Timer.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace switchboard::redis {
+
+struct RedisBrokerOptions {
+    RedisUrl url;
+    /// Prefix of every key and pub/sub channel: deployments sharing one Redis use different ones.
+    std::string prefix = "switchboard:";
+    /// Per channel-name prefix, longest wins, as MemoryBroker: size trims the stream (MAXLEN ~,
+    /// reads never return more than `size`), the TTL drops older entries from reads and expires
+    /// the stream's keys that long after the last publication. `maxStreams` does not apply: size
+    /// Redis with a maxmemory policy instead.
+    HistoryOptions history;
+    /// Attaches hiredis to the host's loop; required.
+    RedisEventLoop eventLoop;
+    std::chrono::milliseconds connectTimeout{2000};
+    std::chrono::milliseconds backoffMin{100};  ///< reconnect delay after the first failure, doubling
+    std::chrono::milliseconds backoffMax{5000};
+    std::chrono::milliseconds pingInterval{1000}; ///< liveness of the command connection
+    /// One-line messages: connection changes, handler failures. May be empty.
+    std::function<void(std::string_view message)> log;
+    /// Round trip of every command reply (metrics). May be empty.
+    std::function<void(std::chrono::microseconds)> onRoundTrip;
+};
+
+struct RedisBrokerCounters {
+    std::uint64_t errors = 0;         ///< connection failures and error replies
+    std::uint64_t reconnects = 0;     ///< connections re-established after a loss
+    std::uint64_t refused = 0;        ///< publishes and reads refused while Redis was unreachable
+    std::uint64_t received = 0;       ///< publications received over pub/sub
+    std::uint64_t receivedRemote = 0; ///< ... of them published by another node
+    std::uint64_t recovered = 0;      ///< publications read back from streams after a pub/sub loss
+    std::uint64_t gaps = 0;           ///< times a channel's subscribers were told to recover
+    std::size_t listening = 0;        ///< channels this node is subscribed to in Redis
+};
+
+/// Broker on Redis 7 through two async hiredis connections: commands (pipelined publishes and
+/// history reads) and pub/sub (SUBSCRIBE only to channels with local subscribers).
+///
+/// publish(): one EVALSHA (EVAL when Redis lost the script) that creates the epoch when the
+/// channel has none, increments the offset, XADDs to the channel's stream, sets the TTL and
+/// PUBLISHes; `done` reports the stored position after Redis replied, or Error::NotConnected
+/// (503) while Redis is unreachable: nothing is acknowledged unless stored. Channels without
+/// history and binary publications are only PUBLISHed (offset 0). Every delivery, including this
+/// node's own publications, comes back through pub/sub, so each node delivers a channel in
+/// offset order.
+///
+/// history(): one script reads epoch, top and entries atomically, with MemoryBroker's `complete`
+/// semantics. A read for a channel whose SUBSCRIBE is not yet confirmed waits for it, so a join
+/// misses nothing published between its read and the first delivery.
+///
+/// After the pub/sub connection comes back, each listened channel is resubscribed and what it
+/// missed is read back from its stream and delivered in order; when that is impossible (stream
+/// evicted, expired or a new epoch) the handler's onGap() tells subscribers to recover.
+///
+/// Thread safety: none. Every call, and every callback (`done`, the handler, the event loop's
+/// readiness callbacks), on the thread that drives the Hub (or under its lock).
+class RedisBroker final : public Broker {
+public:
+    RedisBroker(Timer &timer, RedisBrokerOptions options);
+    ~RedisBroker() override;
+    RedisBroker(const RedisBroker &) = delete;
+    RedisBroker &operator=(const RedisBroker &) = delete;
+
+    /// Starts connecting (both connections); publishes fail with NotConnected until ready.
+    void start();
+    /// Both connections are up.
+    bool available() const;
+    RedisBrokerCounters counters() const;
+    /// Random id of this node, carried in every publication it makes.
+    const std::string &nodeId() const;
+
+    void setHandler(BrokerHandler *handler) override;
+    void subscribe(std::string_view channel) override;
+    void unsubscribe(std::string_view channel) override;
+    void publish(Publication publication,
+                 std::function<void(std::error_code, StreamPosition)> done) override;
+    void history(std::string_view channel, const HistoryQuery &query,
+                 std::function<void(HistoryResult)> done) override;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> d;
+};
+
+} // namespace switchboard::redis

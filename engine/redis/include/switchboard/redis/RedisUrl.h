@@ -1,0 +1,26 @@
+#pragma once
+// RedisUrl: where a Redis server is and how to log in, parsed from redis://[[user]:password@]host[:port][/db].
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace switchboard::redis {
+
+/// Value type. `rediss://` (TLS) is refused: the hiredis this engine builds against (0.14) has
+/// no TLS; put Redis on a private network or behind a TLS tunnel.
+struct RedisUrl {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 6379;
+    int database = 0;
+    std::string user;     ///< Redis 6 ACL user; empty: AUTH with the password only
+    std::string password; ///< empty: no AUTH
+
+    /// Parses `text`; on failure returns false and sets `error` to a one-line reason.
+    static bool parse(std::string_view text, RedisUrl &out, std::string &error);
+    /// redis://host:port/db, without credentials (for logs).
+    std::string display() const;
+};
+
+} // namespace switchboard::redis

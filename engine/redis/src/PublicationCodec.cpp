@@ -1,0 +1,87 @@
+#include "PublicationCodec.h"
+
+#include <charconv>
+#include <cstdint>
+
+namespace switchboard::redis::detail {
+namespace {
+
+void putField(std::string &out, std::string_view value)
+{
+    out += std::to_string(value.size());
+    out += ':';
+    out += value;
+}
+
+bool takeField(std::string_view &in, std::string_view &value)
+{
+    const auto colon = in.find(':');
+    if (colon == std::string_view::npos || colon == 0)
+        return false;
+    std::size_t length = 0;
+    const auto [end, ec] = std::from_chars(in.data(), in.data() + colon, length);
+    if (ec != std::errc{} || end != in.data() + colon || length > in.size() - colon - 1)
+        return false;
+    value = in.substr(colon + 1, length);
+    in.remove_prefix(colon + 1 + length);
+    return true;
+}
+
+template <typename Number>
+bool toNumber(std::string_view text, Number &out)
+{
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+    return ec == std::errc{} && end == text.data() + text.size() && !text.empty();
+}
+
+} // namespace
+
+std::string encodePublicationBody(const Publication &p, std::string_view node)
+{
+    std::string out;
+    out.reserve(p.data.size() + p.event.size() + p.sender.size() + node.size() + 64);
+    out += '1';
+    putField(out, node);
+    putField(out, p.event);
+    putField(out, std::to_string(p.timestampMs));
+    putField(out, p.sender);
+    putField(out, p.exceptSession);
+    putField(out, p.binary ? "1" : "0");
+    putField(out, p.data);
+    return out;
+}
+
+bool decodePublicationBody(std::string_view body, Publication &p, std::string &node)
+{
+    if (body.empty() || body.front() != '1')
+        return false;
+    body.remove_prefix(1);
+    std::string_view f[7];
+    for (auto &field : f) {
+        if (!takeField(body, field))
+            return false;
+    }
+    if (!body.empty() || !toNumber(f[2], p.timestampMs) || (f[5] != "0" && f[5] != "1"))
+        return false;
+    node = std::string(f[0]);
+    p.event = std::string(f[1]);
+    p.sender = std::string(f[3]);
+    p.exceptSession = std::string(f[4]);
+    p.binary = f[5] == "1";
+    p.data = std::string(f[6]);
+    return true;
+}
+
+bool decodePubSubMessage(std::string_view message, Publication &p, std::string &epoch, std::string &node)
+{
+    const auto first = message.find(':');
+    if (first == std::string_view::npos)
+        return false;
+    const auto second = message.find(':', first + 1);
+    if (second == std::string_view::npos || !toNumber(message.substr(0, first), p.offset))
+        return false;
+    epoch = std::string(message.substr(first + 1, second - first - 1));
+    return decodePublicationBody(message.substr(second + 1), p, node);
+}
+
+} // namespace switchboard::redis::detail

@@ -1,0 +1,23 @@
+#pragma once
+// PublicationCodec: a Publication as bytes in a Redis stream entry and in a pub/sub message.
+//
+// Stream entry / script argument ("body"): length-prefixed fields, binary-safe:
+//     "1" <field>* where field = <decimal length> ':' <bytes>
+// in the order: origin node, event, timestampMs, sender, exceptSession, binary (0/1), data.
+// Pub/sub message: "<offset>:<epoch>:" <body>  (the publish script adds the prefix; epoch is
+// hex, empty for publications outside history).
+
+#include <switchboard/Publication.h>
+
+#include <string>
+#include <string_view>
+
+namespace switchboard::redis::detail {
+
+std::string encodePublicationBody(const Publication &publication, std::string_view node);
+/// Fills every field but `channel` and `offset`; `node` gets the origin node. False when malformed.
+bool decodePublicationBody(std::string_view body, Publication &publication, std::string &node);
+/// Splits a pub/sub message; false when malformed.
+bool decodePubSubMessage(std::string_view message, Publication &publication, std::string &epoch, std::string &node);
+
+} // namespace switchboard::redis::detail

@@ -1,0 +1,64 @@
+#include "switchboard/redis/RedisUrl.h"
+
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
+
+#include <charconv>
+
+namespace switchboard::redis {
+
+bool RedisUrl::parse(std::string_view text, RedisUrl &out, std::string &error)
+{
+    auto parsed = boost::urls::parse_absolute_uri(text);
+    if (!parsed) {
+        error = "not a URL: " + std::string(text);
+        return false;
+    }
+    const boost::urls::url_view url = *parsed;
+    if (url.scheme() == "rediss") {
+        error = "rediss:// (TLS) is not supported by this build; use redis://";
+        return false;
+    }
+    if (url.scheme() != "redis") {
+        error = "the engine URL must start with redis://";
+        return false;
+    }
+    RedisUrl result;
+    if (url.host().empty()) {
+        error = "the engine URL has no host";
+        return false;
+    }
+    result.host = url.host_address();
+    if (url.has_port()) {
+        const auto port = url.port_number();
+        if (port == 0) {
+            error = "the engine URL has an invalid port";
+            return false;
+        }
+        result.port = port;
+    }
+    if (url.has_userinfo()) {
+        result.user = url.user();
+        result.password = url.password();
+    }
+    std::string_view path = url.encoded_path();
+    if (!path.empty() && path != "/") {
+        path.remove_prefix(1);
+        int db = -1;
+        const auto [end, ec] = std::from_chars(path.data(), path.data() + path.size(), db);
+        if (ec != std::errc{} || end != path.data() + path.size() || db < 0) {
+            error = "the engine URL path must be a database number (/0)";
+            return false;
+        }
+        result.database = db;
+    }
+    out = std::move(result);
+    return true;
+}
+
+std::string RedisUrl::display() const
+{
+    return "redis://" + host + ":" + std::to_string(port) + "/" + std::to_string(database);
+}
+
+} // namespace switchboard::redis
