@@ -4,7 +4,14 @@
 
 #include <switchboard/TokenAuthorizer.h>
 
+#ifdef SWITCHBOARD_HAVE_REDIS
+#include "RedisAsioAdapter.h"
+
+#include <switchboard/redis/RedisBroker.h>
+#endif
+
 #include <chrono>
+#include <stdexcept>
 
 namespace switchboard::asio {
 
@@ -40,12 +47,41 @@ MemoryBrokerOptions brokerOptions(const GatewayConfig &c)
 
 } // namespace
 
-CoreHost::CoreHost(boost::asio::io_context &ioc, const GatewayConfig &config, const TokenVerifier &tokens)
-    : m_timer(ioc, m_mutex)
-    , m_broker(m_timer, brokerOptions(config))
-    , m_hub(std::make_unique<Hub>(m_timer, hubOptions(config), m_broker, m_presence))
-    , m_protocol(std::make_unique<ServerProtocol>(*m_hub, m_timer, protocolOptions(config)))
+CoreHost::CoreHost(boost::asio::io_context &ioc, const GatewayConfig &config, const TokenVerifier &tokens, Metrics &metrics)
+    : m_timer(ioc, m_mutex), m_metrics(metrics)
 {
+    Broker *broker = nullptr;
+    if (config.engine == "memory") {
+        m_memoryBroker = std::make_unique<MemoryBroker>(m_timer, brokerOptions(config));
+        broker = m_memoryBroker.get();
+    } else {
+#ifdef SWITCHBOARD_HAVE_REDIS
+        redis::RedisBrokerOptions o;
+        std::string problem;
+        if (!redis::RedisUrl::parse(config.engine, o.url, problem))
+            throw std::runtime_error("--engine: " + problem);
+        o.prefix = config.enginePrefix;
+        o.history.rules = config.history;
+        o.eventLoop = asioRedisEventLoop(ioc, m_mutex);
+        o.backoffMax = config.engineReconnectMax;
+        o.log = [](std::string_view message) { log::warn(message); };
+        o.onRoundTrip = [&metrics](std::chrono::microseconds rtt) {
+            metrics.engineRoundTripSeconds.observe(std::chrono::duration<double>(rtt).count());
+        };
+        log::info("engine: Redis at ", o.url.display(), ", key prefix '", config.enginePrefix, "'");
+        m_redisBroker = std::make_unique<redis::RedisBroker>(m_timer, std::move(o));
+        broker = m_redisBroker.get();
+#else
+        throw std::runtime_error("--engine " + config.engine + ": this build has no Redis engine (hiredis was not found)");
+#endif
+    }
+    m_hub = std::make_unique<Hub>(m_timer, hubOptions(config), *broker, m_presence);
+    m_protocol = std::make_unique<ServerProtocol>(*m_hub, m_timer, protocolOptions(config));
+#ifdef SWITCHBOARD_HAVE_REDIS
+    if (m_redisBroker)
+        locked([&] { m_redisBroker->start(); });
+#endif
+
     m_protocol->setConnectAuthenticator([&tokens](std::string_view token) {
         ConnectDecision decision;
         if (token.empty())
@@ -64,6 +100,61 @@ CoreHost::CoreHost(boost::asio::io_context &ioc, const GatewayConfig &config, co
     m_hub->setAuthorizer(authorizeByToken);
 }
 
-CoreHost::~CoreHost() = default;
+CoreHost::~CoreHost()
+{
+    // The Hub lets go of the broker first; the Redis connections are freed under the lock, since
+    // their event-loop handlers take it.
+    std::lock_guard lock(m_mutex);
+    m_protocol.reset();
+    m_hub.reset();
+#ifdef SWITCHBOARD_HAVE_REDIS
+    m_redisBroker.reset();
+#endif
+}
+
+bool CoreHost::engineAvailable() const
+{
+#ifdef SWITCHBOARD_HAVE_REDIS
+    if (m_redisBroker)
+        return m_redisBroker->available();
+#endif
+    return true;
+}
+
+void CoreHost::renderEngineMetrics(std::string &out) const
+{
+#ifdef SWITCHBOARD_HAVE_REDIS
+    if (!m_redisBroker)
+        return;
+    const redis::RedisBrokerCounters c = m_redisBroker->counters();
+    const auto line = [&out](const char *name, const char *type, const char *help, std::uint64_t value) {
+        out += "# HELP ";
+        out += name;
+        out += ' ';
+        out += help;
+        out += "\n# TYPE ";
+        out += name;
+        out += ' ';
+        out += type;
+        out += '\n';
+        out += name;
+        out += ' ';
+        out += std::to_string(value);
+        out += '\n';
+    };
+    line("switchboard_engine_up", "gauge", "1 while both Redis connections are up", m_redisBroker->available() ? 1 : 0);
+    line("switchboard_engine_errors_total", "counter", "Redis connection failures and error replies", c.errors);
+    line("switchboard_engine_reconnects_total", "counter", "Redis connections re-established after a loss", c.reconnects);
+    line("switchboard_engine_refused_total", "counter", "publishes and reads refused while Redis was unreachable (503)", c.refused);
+    line("switchboard_engine_received_total", "counter", "publications received from Redis pub/sub", c.received);
+    line("switchboard_engine_received_remote_total", "counter", "publications received from other nodes", c.receivedRemote);
+    line("switchboard_engine_recovered_total", "counter", "publications read back from streams after a pub/sub loss", c.recovered);
+    line("switchboard_engine_gaps_total", "counter", "channels whose subscribers were told to recover (close 3007)", c.gaps);
+    line("switchboard_engine_listening_channels", "gauge", "channels this node is subscribed to in Redis", c.listening);
+    m_metrics.engineRoundTripSeconds.render(out, "switchboard_engine_roundtrip_seconds", "Redis command round trip");
+#else
+    (void)out;
+#endif
+}
 
 } // namespace switchboard::asio

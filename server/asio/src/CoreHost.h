@@ -4,6 +4,7 @@
 // a socket (Session::send only queues), so the lock is never held across I/O.
 
 #include "AsioTimer.h"
+#include "Metrics.h"
 
 #include "switchboard/asio/GatewayConfig.h"
 #include "switchboard/asio/TokenVerifier.h"
@@ -15,13 +16,22 @@
 
 #include <memory>
 #include <mutex>
+#include <string>
+
+#ifdef SWITCHBOARD_HAVE_REDIS
+namespace switchboard::redis {
+class RedisBroker;
+}
+#endif
 
 namespace switchboard::asio {
 
 class CoreHost {
 public:
     /// Installs the connect authenticator (tokens) and the authorizer (token channel patterns).
-    CoreHost(boost::asio::io_context &ioc, const GatewayConfig &config, const TokenVerifier &tokens);
+    /// Builds the engine `config.engine` names (memory, or Redis: connecting starts at once).
+    /// Throws std::runtime_error for an engine URL it cannot use.
+    CoreHost(boost::asio::io_context &ioc, const GatewayConfig &config, const TokenVerifier &tokens, Metrics &metrics);
     ~CoreHost();
 
     /// Runs `f` with the core mutex held. `f` may call Hub / ServerProtocol; it must not block.
@@ -36,12 +46,21 @@ public:
     Hub &hub() { return *m_hub; }
     ServerProtocol &protocol() { return *m_protocol; }
     Timer &timer() { return m_timer; }
-    MemoryBroker &broker() { return m_broker; }
+    /// The memory engine's broker; null with another engine.
+    MemoryBroker *memoryBroker() { return m_memoryBroker.get(); }
+    /// Only inside locked(): false while the engine cannot store publications (Redis unreachable).
+    bool engineAvailable() const;
+    /// Only inside locked(): Prometheus lines of the engine (nothing for the memory engine).
+    void renderEngineMetrics(std::string &out) const;
 
 private:
     std::mutex m_mutex;
     AsioTimer m_timer;
-    MemoryBroker m_broker;           ///< the in-memory engine; outlives the Hub
+    Metrics &m_metrics;
+    std::unique_ptr<MemoryBroker> m_memoryBroker; ///< the engine's broker; outlives the Hub
+#ifdef SWITCHBOARD_HAVE_REDIS
+    std::unique_ptr<redis::RedisBroker> m_redisBroker;
+#endif
     MemoryPresenceStore m_presence;
     std::unique_ptr<Hub> m_hub;
     std::unique_ptr<ServerProtocol> m_protocol;

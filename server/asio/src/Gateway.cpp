@@ -73,7 +73,7 @@ struct Gateway::Impl {
         , generatedKey(config.apiKey.empty())
         , generatedSecret(config.tokenSecret.empty())
         , tokens(generatedSecret ? randomHex(32) : config.tokenSecret)
-        , core(ioc, config, tokens)
+        , core(ioc, config, tokens, metrics)
         , context(config, ioc, core, metrics, tokens, generatedKey ? randomHex(16) : config.apiKey, findStaticDir(config), tcp)
         , signals(ioc, SIGINT, SIGTERM)
         , drainTimer(ioc)
@@ -112,7 +112,7 @@ struct Gateway::Impl {
         if (!file)
             error = SnapshotError::Unreadable;
         else
-            stats = core.locked([&] { return core.broker().loadSnapshot(file, error); });
+            stats = core.locked([&] { return core.memoryBroker()->loadSnapshot(file, error); });
         if (error) {
             const std::filesystem::path aside = path.string() + ".rejected";
             std::filesystem::rename(path, aside, fsError);
@@ -144,7 +144,7 @@ struct Gateway::Impl {
         {
             std::ofstream file(temp, std::ios::binary | std::ios::trunc);
             if (file) {
-                stats = core.locked([&] { return core.broker().saveSnapshot(file); });
+                stats = core.locked([&] { return core.memoryBroker()->saveSnapshot(file); });
                 file.close();
                 written = !file.fail();
             }

@@ -145,6 +145,10 @@ void applyJsonConfig(GatewayConfig &c, std::string_view jsonText)
         else if (key == "drainTimeoutMs") c.drainTimeout = std::chrono::milliseconds(number<std::int64_t>(v, k));
         else if (key == "historySnapshot") c.historySnapshot = text(v, k);
         else if (key == "headerTimeoutMs") c.headerTimeout = std::chrono::milliseconds(number<std::int64_t>(v, k));
+        else if (key == "engine") c.engine = text(v, k);
+        else if (key == "enginePrefix") c.enginePrefix = text(v, k);
+        else if (key == "nodeTtl") c.nodeTtl = std::chrono::seconds(number<std::int64_t>(v, k));
+        else if (key == "engineReconnectMaxMs") c.engineReconnectMax = std::chrono::milliseconds(number<std::int64_t>(v, k));
         else if (key == "sseHeartbeatSeconds") c.sseHeartbeat = std::chrono::seconds(number<std::int64_t>(v, k));
         else throw std::runtime_error("unknown config key '" + key + "'");
     }
@@ -184,7 +188,11 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         ("static", po::value<std::string>()->value_name("DIR"), "static files served at / (default: web/ next to the binary, or ../share/switchboard/web)")
         ("drain-timeout", po::value<unsigned>()->value_name("MS"), "shutdown: time to flush outboxes before exit (default 5000)")
         ("history-snapshot", po::value<std::string>()->value_name("FILE"), "keep history across restarts: load FILE at start if it exists, write it on SIGTERM/SIGINT after draining (default: none)")
-        ("header-timeout", po::value<unsigned>()->value_name("MS"), "an HTTP request (headers and body) must arrive within MS, and an idle keep-alive connection is closed after MS (default 10000)");
+        ("header-timeout", po::value<unsigned>()->value_name("MS"), "an HTTP request (headers and body) must arrive within MS, and an idle keep-alive connection is closed after MS (default 10000)")
+        ("engine", po::value<std::string>()->value_name("memory|URL"), "memory (default: one process) or redis://[:PASSWORD@]HOST:PORT[/DB]: gateways sharing a Redis act as one (docs/scaling.md)")
+        ("engine-prefix", po::value<std::string>()->value_name("PREFIX"), "Redis key and pub/sub prefix (default switchboard:)")
+        ("node-ttl", po::value<unsigned>()->value_name("S"), "node lease for cluster presence in seconds (default 15)")
+        ("engine-reconnect-max", po::value<unsigned>()->value_name("MS"), "longest wait between Redis reconnect attempts (default 5000)");
     // clang-format on
     (void)d;
     ConfigParse result;
@@ -254,6 +262,16 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         str("static", c.staticDir);
         str("history-snapshot", c.historySnapshot);
         if (vm.count("drain-timeout")) c.drainTimeout = std::chrono::milliseconds(vm["drain-timeout"].as<unsigned>());
+        str("engine", c.engine);
+        str("engine-prefix", c.enginePrefix);
+        if (vm.count("node-ttl")) c.nodeTtl = std::chrono::seconds(vm["node-ttl"].as<unsigned>());
+        if (vm.count("engine-reconnect-max")) c.engineReconnectMax = std::chrono::milliseconds(vm["engine-reconnect-max"].as<unsigned>());
+        if (c.engine != "memory" && c.engine.rfind("redis://", 0) != 0 && c.engine.rfind("rediss://", 0) != 0)
+            throw std::invalid_argument("--engine must be memory or a redis:// URL");
+        if (c.engine != "memory" && !c.historySnapshot.empty())
+            throw std::invalid_argument("--history-snapshot applies to the memory engine only (Redis keeps history)");
+        if (c.nodeTtl.count() < 2 || c.engineReconnectMax.count() < 1)
+            throw std::invalid_argument("--node-ttl must be at least 2 s and --engine-reconnect-max positive");
         if (vm.count("header-timeout")) c.headerTimeout = std::chrono::milliseconds(vm["header-timeout"].as<unsigned>());
         if (c.tlsCertificate.empty() != c.tlsKey.empty())
             throw std::invalid_argument("TLS needs both a certificate and a key");

@@ -126,6 +126,7 @@ void publish(ServerContext &ctx, const Request &req, Respond respond)
         std::mutex mutex;
         std::vector<std::string> results;
         std::size_t remaining;
+        bool unavailable = false; ///< the engine refused one (Redis unreachable): answer 503
         Respond respond;
     };
     auto pending = std::make_shared<Pending>();
@@ -144,6 +145,7 @@ void publish(ServerContext &ctx, const Request &req, Respond respond)
             ctx.core.hub().publish(std::move(publication), [pending, i, channel = items[i].channel](std::error_code error, StreamPosition position) {
                 std::string r = "{\"channel\":";
                 appendJsonString(r, channel);
+                const bool unavailable = error == make_error_code(Error::NotConnected);
                 if (error) {
                     r += ",\"error\":{\"code\":" + std::to_string(error.value()) + ",\"message\":";
                     appendJsonString(r, error.message());
@@ -158,6 +160,7 @@ void publish(ServerContext &ctx, const Request &req, Respond respond)
                 {
                     std::lock_guard lock(pending->mutex);
                     pending->results[i] = std::move(r);
+                    pending->unavailable = pending->unavailable || unavailable;
                     if (--pending->remaining != 0)
                         return;
                     body = "{\"publications\":[";
@@ -168,6 +171,11 @@ void publish(ServerContext &ctx, const Request &req, Respond respond)
                     }
                     body += "]}";
                     respond = std::move(pending->respond);
+                }
+                // Nothing refused by the engine is stored: the caller may retry the whole request.
+                if (pending->unavailable) {
+                    body.push_back('\n');
+                    return respond(makeResponse(http::status::service_unavailable, std::move(body), "application/json"));
                 }
                 respond(jsonResponse(std::move(body)));
             });
@@ -314,16 +322,20 @@ void handleApi(ServerContext &ctx, const Request &req, const boost::urls::url_vi
 
 Response metricsResponse(ServerContext &ctx)
 {
+    std::string engine;
     const auto [hub, protocol] = ctx.core.locked([&] {
+        ctx.core.renderEngineMetrics(engine);
         return std::pair(ctx.core.hub().counters(), ctx.core.protocol().counters());
     });
-    return makeResponse(http::status::ok, ctx.metrics.render(hub, protocol), "text/plain; version=0.0.4; charset=utf-8");
+    return makeResponse(http::status::ok, ctx.metrics.render(hub, protocol) + engine, "text/plain; version=0.0.4; charset=utf-8");
 }
 
 Response healthResponse(ServerContext &ctx)
 {
     if (ctx.shuttingDown.load())
         return makeResponse(http::status::service_unavailable, "{\"status\":\"shutting down\"}\n", "application/json");
+    if (!ctx.core.locked([&] { return ctx.core.engineAvailable(); }))
+        return makeResponse(http::status::service_unavailable, "{\"status\":\"engine unavailable\"}\n", "application/json");
     return makeResponse(http::status::ok,
                         "{\"status\":\"ok\",\"connections\":" + std::to_string(ctx.connections()) + "}\n",
                         "application/json");

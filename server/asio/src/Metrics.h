@@ -68,6 +68,8 @@ struct Metrics {
     Counter staticRefused{0};        ///< static paths refused: dot names, outside the root (404)
     /// Time spent in the core per HTTP publish: encoding once plus queueing to every subscriber.
     Histogram fanoutSeconds{{1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 5e-2, 0.25}};
+    /// Round trip of every Redis command (engine redis): publish scripts, history reads, pings.
+    Histogram engineRoundTripSeconds{{1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.5, 2}};
     /// Frames per socket write (the batching factor).
     Histogram batchFrames{{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096}};
 

@@ -58,6 +58,13 @@ struct GatewayConfig {
     /// History snapshot file: loaded at start when it exists, written (atomically) on graceful
     /// shutdown after draining. Empty: history lives only as long as the process.
     std::string historySnapshot;
+    /// "memory" (one process) or redis://[[user]:password@]HOST[:PORT][/DB]: every gateway on the
+    /// same Redis and prefix behaves as one service (docs/scaling.md).
+    std::string engine = "memory";
+    std::string enginePrefix = "switchboard:"; ///< Redis key and pub/sub prefix
+    std::chrono::seconds nodeTtl{15};          ///< node lease for cluster presence
+    /// Longest wait between Redis reconnect attempts (they start at 100 ms and double).
+    std::chrono::milliseconds engineReconnectMax{5000};
 
     bool tlsEnabled() const { return !tlsCertificate.empty() && !tlsKey.empty(); }
 };
