@@ -1,0 +1,76 @@
+#pragma once
+// A redis-server child process for cluster tests: on a free port of 127.0.0.1, without
+// persistence, dying with the test (tests/support/ChildProcessGuard.h). redis-server cannot pick
+// its own port (--port 0 disables TCP), so the test binds port 0 first and hands that port over.
+
+#include "../support/ChildProcessGuard.h"
+
+#include <QDeadlineTimer>
+#include <QProcess>
+#include <QTcpServer>
+#include <QTcpSocket>
+#include <QTest>
+
+namespace clustertest {
+
+class RedisProcess {
+public:
+    RedisProcess() { testsupport::dieWithTest(m_process); }
+    ~RedisProcess() { stop(); }
+
+    /// Starts on a free port (or on the port of a previous start, to restart "the same" Redis
+    /// empty). True once it answers PING.
+    bool start()
+    {
+        if (m_port == 0) {
+            QTcpServer probe;
+            if (!probe.listen(QHostAddress::LocalHost, 0))
+                return false;
+            m_port = probe.serverPort();
+        }
+        m_process.setProgram(QStringLiteral("redis-server"));
+        m_process.setArguments({"--port", QString::number(m_port), "--bind", "127.0.0.1", "--save", "",
+                                "--appendonly", "no", "--loglevel", "warning"});
+        m_process.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+        m_process.setStandardOutputFile(QProcess::nullDevice());
+        m_process.start();
+        if (!m_process.waitForStarted(5000))
+            return false;
+        QDeadlineTimer deadline(10000);
+        while (!deadline.hasExpired()) {
+            if (ping())
+                return true;
+            QTest::qWait(20);
+        }
+        return false;
+    }
+    /// Kills it (SIGKILL: no shutdown work, like a crash) and waits until it is gone.
+    void stop()
+    {
+        if (m_process.state() != QProcess::NotRunning) {
+            m_process.kill();
+            m_process.waitForFinished(5000);
+        }
+    }
+    bool ping()
+    {
+        QTcpSocket socket;
+        socket.connectToHost(QHostAddress::LocalHost, m_port);
+        if (!socket.waitForConnected(500))
+            return false;
+        socket.write("PING\r\n");
+        QByteArray reply;
+        QDeadlineTimer deadline(1000);
+        while (!reply.contains("\r\n") && !deadline.hasExpired() && socket.waitForReadyRead(int(deadline.remainingTime())))
+            reply += socket.readAll();
+        return reply.startsWith("+PONG");
+    }
+    quint16 port() const { return m_port; }
+    QString url() const { return QStringLiteral("redis://127.0.0.1:%1").arg(m_port); }
+
+private:
+    QProcess m_process;
+    quint16 m_port = 0;
+};
+
+} // namespace clustertest

@@ -1,0 +1,131 @@
+// Three switchboard-gateway nodes on one Redis behave as one service: an HTTP publish on A
+// reaches WebSocket and SSE subscribers on B and C, in offset order, and history published on A
+// is recovered on B (`recover` on subscribe, /api/history) and C (SSE Last-Event-ID).
+#include "ClusterHelpers.h"
+
+using namespace clustertest;
+
+class TestClusterDelivery : public QObject {
+    Q_OBJECT
+
+private:
+    RedisProcess redis;
+    GatewayProcess a, b, c;
+    QNetworkAccessManager nam;
+
+    static std::optional<QJsonObject> subscribe(WsClient &client, const QString &channel, const QJsonObject &recover = {})
+    {
+        QJsonObject frame{{"op", "subscribe"}, {"channel", channel}, {"ackId", 1}};
+        if (!recover.isEmpty())
+            frame["recover"] = recover;
+        client.send(frame);
+        return client.waitFor("subscribed", 1);
+    }
+
+private slots:
+    void initTestCase()
+    {
+        QVERIFY(redis.start());
+        const QStringList args = nodeArgs(redis, "delivery:");
+        QVERIFY(a.start(args));
+        QVERIFY(b.start(args));
+        QVERIFY(c.start(args));
+        for (GatewayProcess *g : {&a, &b, &c})
+            QVERIFY(waitHealth(nam, *g, 200));
+    }
+
+    void publishOnOneNodeReachesSubscribersOnTheOthers()
+    {
+        WsClient ws;
+        QVERIFY(ws.connectSession(b));
+        QVERIFY(subscribe(ws, "news"));
+        RawSse sse;
+        QVERIFY(sse.open(c.port(), "/sse?channels=news"));
+        // Both nodes listen in Redis before anything is published.
+        QVERIFY(waitMetric(nam, b, "switchboard_engine_listening_channels", [](double v) { return v == 1; }));
+        QVERIFY(waitMetric(nam, c, "switchboard_engine_listening_channels", [](double v) { return v == 1; }));
+
+        const HttpResult result = publishText(nam, a, "news", "hello");
+        QCOMPARE(result.status, 200);
+        const QJsonObject stored = firstStored(result);
+        QCOMPARE(stored["offset"].toInt(), 1);
+        const QString epoch = stored["epoch"].toString();
+        QVERIFY(!epoch.isEmpty());
+
+        const auto message = ws.waitFor("message");
+        QVERIFY(message);
+        QCOMPARE((*message)["data"].toObject()["text"].toString(), QStringLiteral("hello"));
+        QCOMPARE((*message)["offset"].toInt(), 1);
+        QVERIFY(sse.waitFor("id: news:1:" + epoch.toUtf8()));
+        QVERIFY(sse.received.contains("\"text\":\"hello\""));
+        // Counted as received from another node on B and C, not on A (which has no subscriber).
+        QCOMPARE(metrics(nam, b).value("switchboard_engine_received_remote_total"), 1.0);
+        QCOMPARE(metrics(nam, c).value("switchboard_engine_received_remote_total"), 1.0);
+        QCOMPARE(metrics(nam, a).value("switchboard_engine_received_total"), 0.0);
+    }
+
+    void publicationsArriveInOffsetOrder()
+    {
+        WsClient ws;
+        QVERIFY(ws.connectSession(c));
+        // `subscribed` comes after the node's SUBSCRIBE was confirmed by Redis (the join's read
+        // waits for it), so nothing published from here on can miss this subscriber.
+        QVERIFY(subscribe(ws, "ticks"));
+        // From two nodes at once, pipelined: offsets are assigned by Redis, delivery follows them.
+        QJsonArray batch;
+        for (int i = 0; i < 25; ++i)
+            batch.append(QJsonObject{{"channel", "ticks"}, {"data", i}});
+        QCOMPARE(publish(nam, a, {{"publications", batch}}).status, 200);
+        QCOMPARE(publish(nam, b, {{"publications", batch}}).status, 200);
+        for (int expected = 1; expected <= 50; ++expected) {
+            const auto message = ws.waitFor("message");
+            QVERIFY2(message, qPrintable(QStringLiteral("offset %1 missing").arg(expected)));
+            QCOMPARE((*message)["offset"].toInt(), expected);
+        }
+    }
+
+    void historyPublishedOnOneNodeIsRecoveredOnAnother()
+    {
+        QString epoch;
+        for (const QString text : {"one", "two", "three"}) {
+            const HttpResult r = publishText(nam, a, "feed", text);
+            QCOMPARE(r.status, 200);
+            epoch = firstStored(r)["epoch"].toString();
+        }
+        // /api/history on B: exactly the gap after offset 1.
+        const HttpResult history = http(nam, "GET", b.url("/api/history?channel=feed&since=1&epoch=" + epoch));
+        QCOMPARE(history.status, 200);
+        QCOMPARE(history.json()["complete"].toBool(), true);
+        QCOMPARE(history.json()["offset"].toInt(), 3);
+        QCOMPARE(history.json()["publications"].toArray().size(), 2);
+        // An epoch the stream does not have: not complete.
+        QCOMPARE(http(nam, "GET", b.url("/api/history?channel=feed&since=1&epoch=other")).json()["complete"].toBool(), false);
+
+        // WebSocket recovery on B.
+        WsClient ws;
+        QVERIFY(ws.connectSession(b));
+        const auto subscribed = subscribe(ws, "feed", {{"offset", 1}, {"epoch", epoch}});
+        QVERIFY(subscribed);
+        QCOMPARE((*subscribed)["recovered"].toBool(), true);
+        const QJsonArray missed = (*subscribed)["publications"].toArray();
+        QCOMPARE(missed.size(), 2);
+        QCOMPARE(missed[0].toObject()["offset"].toInt(), 2);
+        QCOMPARE(missed[1].toObject()["data"].toObject()["text"].toString(), QStringLiteral("three"));
+
+        // SSE recovery on C with Last-Event-ID.
+        RawSse sse;
+        QVERIFY(sse.open(c.port(), "/sse?channels=feed", "feed:1:" + epoch.toUtf8()));
+        QVERIFY(sse.waitFor("id: feed:3:" + epoch.toUtf8()));
+        QVERIFY(sse.received.contains("id: feed:2:" + epoch.toUtf8()));
+        QVERIFY(!sse.received.contains("id: feed:1:"));
+    }
+
+    void nodesStopListeningWhenTheLastSubscriberLeaves()
+    {
+        QVERIFY(waitMetric(nam, b, "switchboard_engine_listening_channels", [](double v) { return v == 0; }));
+        QVERIFY(waitMetric(nam, c, "switchboard_engine_listening_channels", [](double v) { return v == 0; }));
+    }
+};
+
+QTEST_MAIN(TestClusterDelivery)
+#include "tst_clusterdelivery.moc"
