@@ -58,6 +58,12 @@ private slots:
             QCOMPARE(refused.status, 503);
             QCOMPARE(firstStored(refused)["error"].toObject()["code"].toInt(), 503);
         }
+        // A WebSocket publish is refused the same way (error 503, no ack).
+        ws.send({{"op", "publish"}, {"channel", "feed"}, {"event", "message"}, {"data", QJsonObject{}}, {"ackId", 7}});
+        const auto error = ws.waitFor("error", 7);
+        QVERIFY(error);
+        QCOMPARE((*error)["code"].toInt(), 503);
+        QVERIFY(!ws.waitFor("ack", 7, 0));
         QVERIFY(metrics(nam, a).value("switchboard_engine_refused_total") >= 3);
         QCOMPARE(metrics(nam, a).value("switchboard_engine_up"), 0.0);
 
