@@ -35,7 +35,8 @@ return {top, epoch}
 
 /// KEYS: meta, stream. ARGV: since offset ('' = none), since epoch, limit (0: all), size, ttl ms,
 /// create ('1': make an empty stream when there is none), epoch for a new stream, position only ('1').
-/// Returns {epoch, top, complete (0/1), id, body, id, body, ...}, oldest first. Entries beyond
+/// Returns {epoch, top, complete (0/1), id, body, id, body, ...}, oldest first. A position of
+/// another epoch (or beyond the top) gets everything held, complete 0, as MemoryBroker. Entries beyond
 /// `size` from the top (approximate trimming keeps a few) and entries older than the TTL count
 /// as evicted, as in MemoryBroker.
 inline constexpr const char *kHistoryScript = R"lua(
@@ -77,8 +78,9 @@ if ARGV[1] == '' then
   return out
 end
 local since = tonumber(ARGV[1])
-if ARGV[2] ~= epoch or since > top then return out end
-if since == top then
+local foreign = ARGV[2] ~= epoch or since > top
+if foreign then since = 0 end
+if since == top and not foreign then
   out[3] = 1
   return out
 end
@@ -100,7 +102,7 @@ for _, e in ipairs(redis.call('XRANGE', stream, string.format('%d', start), '+')
     out[#out + 1] = e[2][2]
   end
 end
-if firstHeld ~= nil and firstHeld <= from and not truncated then out[3] = 1 end
+if firstHeld ~= nil and firstHeld <= from and not truncated and not foreign then out[3] = 1 end
 return out
 )lua";
 
