@@ -200,11 +200,17 @@ struct Hub::Impl {
         for (SessionEntry *entry : channel.subscribers) {
             if (entry == except || entry->closing)
                 continue;
-            if (entry->session->send(frame) == SendResult::Dropped) {
+            switch (entry->session->send(frame)) {
+            case SendResult::Dropped:
                 refused(*entry);
-            } else {
+                break;
+            case SendResult::Closed:
+                break; // leaving: its detach is on the way
+            case SendResult::Ok:
+            case SendResult::Backpressure:
                 ++entry->framesOut;
                 ++accepted;
+                break;
             }
         }
         counters.framesOut += accepted;
@@ -651,7 +657,7 @@ SendResult Hub::sendTo(std::string_view sessionId, const SharedFrame &frame)
     if (result == SendResult::Dropped) {
         d->refused(*entry);
         d->flushCloses();
-    } else {
+    } else if (result != SendResult::Closed) {
         ++entry->framesOut;
         ++d->counters.framesOut;
         d->counters.bytesOut += frame->bytes.size();

@@ -28,7 +28,7 @@ public:
     SendResult send(const SharedFrame &frame) override
     {
         if (phase != Phase::Open || serverClosing || !owner())
-            return SendResult::Ok; // the connection is going away: discarded, as by a socket
+            return SendResult::Closed; // the connection is going away: discarded, as by a socket
         const SendResult result = outbox.push(frame);
         if (result != SendResult::Dropped)
             owner()->scheduleFlush(self());

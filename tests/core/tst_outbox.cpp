@@ -86,6 +86,8 @@ private slots:
     void dropMessagePolicy();
     void disconnectClientPolicy();
     void disconnectAppliedAfterFanOut();
+    void closingSessionIsNotADrop_data();
+    void closingSessionIsNotADrop();
     void sendToAppliesPolicy_data();
     void sendToAppliesPolicy();
 };
@@ -276,6 +278,54 @@ void TestOutbox::sendToAppliesPolicy()
     QCOMPARE(hub.counters().drops, std::uint64_t(disconnect ? 0 : 1));
     QCOMPARE(hub.counters().slowDisconnects, std::uint64_t(disconnect ? 1 : 0));
     QCOMPARE(hub.sessionStats(id)->dropped, std::uint64_t(1));
+}
+
+/// A transport that has begun closing (the peer's close frame arrived, the socket is going)
+/// refuses frames with Closed: nobody could read them, so it is neither a delivery nor a drop,
+/// and no slow-consumer policy applies. Found by the soak: ordinary churn counted as drops.
+class ClosingSession final : public Session {
+public:
+    SendResult send(const SharedFrame &) override
+    {
+        ++refusals;
+        return SendResult::Closed;
+    }
+    void close(DisconnectCode code, std::string_view) override { closes.push_back(code); }
+    int refusals = 0;
+    std::vector<DisconnectCode> closes;
+};
+
+void TestOutbox::closingSessionIsNotADrop_data()
+{
+    QTest::addColumn<SlowConsumerPolicy>("policy");
+    QTest::newRow("drop") << SlowConsumerPolicy::DropMessage;
+    QTest::newRow("disconnect") << SlowConsumerPolicy::DisconnectClient;
+}
+
+void TestOutbox::closingSessionIsNotADrop()
+{
+    QFETCH(SlowConsumerPolicy, policy);
+    PolicyHub fixture(policy);
+    Hub &hub = fixture.hub;
+    auto leaving = std::make_shared<ClosingSession>();
+    auto staying = std::make_shared<StalledSession>(frames(1000));
+    const auto leavingId = hub.attach(leaving);
+    const auto stayingId = hub.attach(staying);
+    join(hub, stayingId, "telemetry");
+    join(hub, leavingId, "telemetry");
+    leaving->refusals = 0; // the join's own frames
+
+    for (int i = 0; i < 3; ++i)
+        hub.broadcast("telemetry", "sample", std::to_string(i));
+    QCOMPARE(hub.sendTo(leavingId, makeTextFrame("{}")), SendResult::Closed);
+
+    QCOMPARE(leaving->refusals, 4);
+    QVERIFY(leaving->closes.empty());
+    QCOMPARE(hub.counters().drops, std::uint64_t(0));
+    QCOMPARE(hub.counters().slowDisconnects, std::uint64_t(0));
+    QCOMPARE(hub.sessionStats(leavingId)->dropped, std::uint64_t(0));
+    QCOMPARE(hub.counters().framesOut, std::uint64_t(3)); // only what `staying` queued
+    QCOMPARE(staying->outbox.frameCount(), std::size_t(3));
 }
 
 QTEST_APPLESS_MAIN(TestOutbox)

@@ -13,6 +13,8 @@ enum class SendResult {
     Ok,           ///< queued under the outbox limits
     Backpressure, ///< queued, but the outbox is above its high-water mark (half of a limit)
     Dropped,      ///< not queued: the outbox is full. The Hub applies the slow-consumer policy.
+    Closed,       ///< not queued: the connection is closing or gone, so nobody could read the
+                  ///< frame. Neither a delivery nor a drop: the Hub counts nothing.
 };
 
 /// A connection as seen by the Hub. Implemented by transports (Qt, Asio, in-memory for tests).

@@ -226,7 +226,7 @@ SendResult SseSession::send(const SharedFrame &frame)
 {
     std::lock_guard lock(m_mutex);
     if (m_closing || m_finishedFlag)
-        return SendResult::Dropped;
+        return SendResult::Closed;
     const SendResult result = m_outbox.push(frame);
     if (result != SendResult::Dropped && m_ready)
         scheduleFlushLocked();

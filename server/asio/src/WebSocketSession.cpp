@@ -61,7 +61,7 @@ SendResult WebSocketSession::send(const SharedFrame &frame)
 {
     std::lock_guard lock(m_mutex);
     if (m_closeQueued || m_finishedFlag)
-        return SendResult::Dropped;
+        return SendResult::Closed;
     const SendResult result = m_outbox.push(frame, controlBytesLocked());
     if (result != SendResult::Dropped)
         scheduleFlushLocked();

@@ -52,7 +52,7 @@ void QtSocketSession::schedule()
 SendResult QtSocketSession::send(const SharedFrame &frame)
 {
     if (m_detached || m_closeQueued)
-        return SendResult::Dropped;
+        return SendResult::Closed;
     // Qt's socket buffer and a pending pong count against the same byte limit.
     const auto external = static_cast<std::size_t>(pendingSocketBytes()) + (m_pongPending ? m_pong.size() : 0);
     const SendResult result = m_outbox.push(frame, external);
