@@ -6,6 +6,7 @@
 
 #include <QElapsedTimer>
 #include <QTcpSocket>
+#include <QTemporaryDir>
 
 #include <sys/resource.h>
 
@@ -105,6 +106,7 @@ private slots:
     void idleConnectionsMakeRoom();
     void sixtyIdleSocketsUnderSixtyFourFiles();
     void outOfFilesBacksOffAndRecovers();
+    void stalledResponseDropped();
 };
 
 void tst_GatewayHttpLimits::incompleteRequestClosed_data()
@@ -262,6 +264,33 @@ void tst_GatewayHttpLimits::outOfFilesBacksOffAndRecovers()
     const auto m = metrics(nam, g);
     QVERIFY(m.value("switchboard_accept_errors_total") >= 1.0);
     QVERIFY(m.value("switchboard_http_header_timeouts_total") >= 1.0);
+}
+
+void tst_GatewayHttpLimits::stalledResponseDropped()
+{
+    // A response far larger than the socket buffers, to a client that stops reading.
+    QTemporaryDir root;
+    QVERIFY(root.isValid());
+    {
+        QFile big(root.filePath("big.bin"));
+        QVERIFY(big.open(QIODevice::WriteOnly));
+        const QByteArray chunk(1 << 20, 'x');
+        for (int i = 0; i < 64; ++i)
+            QVERIFY(big.write(chunk) == chunk.size());
+    }
+    GatewayProcess g;
+    QVERIFY(g.start({"--static", root.path(), "--write-timeout", "500"}));
+    QTcpSocket stalled;
+    stalled.setReadBufferSize(4096);
+    stalled.connectToHost(QHostAddress::LocalHost, g.port());
+    QVERIFY(stalled.waitForConnected(5000));
+    stalled.write("GET /big.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    QTRY_VERIFY_WITH_TIMEOUT(stalled.bytesAvailable() > 0, 5000);
+
+    QNetworkAccessManager nam;
+    QTRY_COMPARE_WITH_TIMEOUT(metrics(nam, g).value("switchboard_http_write_timeouts_total"), 1.0, 5000);
+    // Dropped: only the metrics connection is left.
+    QTRY_COMPARE_WITH_TIMEOUT(metrics(nam, g).value("switchboard_tcp_connections"), 1.0, 5000);
 }
 
 QTEST_GUILESS_MAIN(tst_GatewayHttpLimits)

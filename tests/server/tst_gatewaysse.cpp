@@ -22,7 +22,7 @@ class RawSse {
 public:
     bool open(quint16 port, const QByteArray &target)
     {
-        QObject::connect(&socket, &QTcpSocket::readyRead, &socket, [this] { received += socket.readAll(); });
+        m_reading = QObject::connect(&socket, &QTcpSocket::readyRead, &socket, [this] { received += socket.readAll(); });
         socket.connectToHost(QHostAddress::LocalHost, port);
         if (!socket.waitForConnected(5000))
             return false;
@@ -58,8 +58,18 @@ public:
         return QJsonDocument::fromJson(data).object();
     }
 
+    /// From here on the client reads nothing: what arrives stays in the kernel's buffers.
+    void stopReading()
+    {
+        QObject::disconnect(m_reading);
+        socket.setReadBufferSize(1024);
+    }
+
     QTcpSocket socket;
     QByteArray received;
+
+private:
+    QMetaObject::Connection m_reading;
 };
 
 } // namespace
@@ -70,6 +80,7 @@ class tst_GatewaySse : public QObject
 
 private slots:
     void streamEndsAtTokenExpiry();
+    void stalledStreamDropped();
 };
 
 void tst_GatewaySse::streamEndsAtTokenExpiry()
@@ -98,6 +109,24 @@ void tst_GatewaySse::streamEndsAtTokenExpiry()
     const auto m = metrics(nam, g);
     QCOMPARE(m.value("switchboard_token_expirations_total"), 1.0);
     QCOMPARE(m.value("switchboard_sse_connections"), 0.0);
+}
+
+void tst_GatewaySse::stalledStreamDropped()
+{
+    GatewayProcess g;
+    QVERIFY(g.start({"--write-timeout", "500"}));
+    RawSse stalled;
+    QVERIFY(stalled.open(g.port(), "/sse?channels=big"));
+    QVERIFY(stalled.waitFor("retry:"));
+    stalled.stopReading();
+
+    // Far more than the socket buffers hold: the gateway's write stops making progress.
+    QNetworkAccessManager nam;
+    const QString payload(400 * 1024, 'x');
+    for (int i = 0; i < 60; ++i)
+        QCOMPARE(publish(nam, g, {{"channel", "big"}, {"data", payload}}).status, 200);
+    QTRY_COMPARE_WITH_TIMEOUT(metrics(nam, g).value("switchboard_sse_write_timeouts_total"), 1.0, 5000);
+    QTRY_COMPARE_WITH_TIMEOUT(metrics(nam, g).value("switchboard_sse_connections"), 0.0, 5000);
 }
 
 QTEST_GUILESS_MAIN(tst_GatewaySse)

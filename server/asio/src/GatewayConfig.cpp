@@ -177,7 +177,7 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         ("rate-burst", po::value<double>()->value_name("N"), "burst allowance of the rate limit (default 200)")
         ("ws-ping-interval", po::value<unsigned>()->value_name("MS"), "ping a WebSocket silent for MS; also the heartbeat advertised in welcome (default 25000; 0: off)")
         ("ws-idle-timeout", po::value<unsigned>()->value_name("MS"), "close a WebSocket that sent nothing (no frame, no pong) for MS with 3002 (default 60000; 0: off)")
-        ("write-timeout", po::value<unsigned>()->value_name("MS"), "abort a WebSocket whose pending bytes made no write progress for MS (default 30000; 0: off)")
+        ("write-timeout", po::value<unsigned>()->value_name("MS"), "abort a WebSocket, HTTP response or SSE stream whose pending bytes made no write progress for MS (default 30000; 0: off)")
         ("outbox-frames", po::value<std::size_t>()->value_name("N"), "frames queued per connection (default 4096)")
         ("outbox-bytes", po::value<std::size_t>()->value_name("BYTES"), "bytes queued per connection (default 4194304)")
         ("outbox-policy", po::value<std::string>()->value_name("drop|disconnect"), "full outbox: drop the message (default) or close 3001")

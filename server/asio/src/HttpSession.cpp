@@ -69,6 +69,7 @@ void HttpSession::read()
     if (m_buffer.size() == 0 && !m_idleTicket)
         m_idleTicket = m_ctx.tcp.addIdle(weak_from_this());
     // A slow or silent client is dropped; an idle keep-alive connection too.
+    m_phase = Phase::Reading;
     m_deadline.expires_after(m_ctx.config.headerTimeout);
     m_deadline.async_wait([weak = weak_from_this()](const boost::system::error_code &ec) {
         if (auto self = weak.lock(); self && !ec)
@@ -81,6 +82,7 @@ void HttpSession::read()
 void HttpSession::onRead(boost::system::error_code ec)
 {
     m_deadline.cancel();
+    m_phase = Phase::Idle;
     stopWaiting();
     if (!m_stream)
         return;
@@ -109,8 +111,8 @@ void HttpSession::onRead(boost::system::error_code ec)
 
 void HttpSession::onRequestDeadline()
 {
-    if (!m_stream)
-        return;
+    if (!m_stream || m_phase != Phase::Reading)
+        return; // the request arrived as the timer fired
     const bool started = m_buffer.size() > 0 || (m_parser && m_parser->got_some());
     if (started || m_requests == 0) {
         // Half a request, or a connection that never sent one: holding a socket is all it does.
@@ -260,7 +262,34 @@ void HttpSession::writeMessage(http::response<Body> response, bool keepAlive)
     if (!m_stream)
         return;
     response.keep_alive(keepAlive);
+    m_phase = Phase::Writing;
+    m_lastProgress = std::chrono::steady_clock::now();
+    if (m_ctx.config.writeTimeout.count() > 0) {
+        m_deadline.expires_after(m_ctx.config.writeTimeout);
+        watchWriteProgress();
+    }
     writeSome(std::make_shared<WriteOperation<Body>>(std::move(response), keepAlive));
+}
+
+void HttpSession::watchWriteProgress()
+{
+    m_deadline.async_wait([weak = weak_from_this()](const boost::system::error_code &ec) {
+        auto self = weak.lock();
+        if (!self || ec || !self->m_stream || self->m_phase != Phase::Writing)
+            return;
+        // Stamping progress per write_some is cheaper than re-arming a timer per chunk: the
+        // timer wakes once per write timeout and compares.
+        const auto stalledUntil = self->m_lastProgress + self->m_ctx.config.writeTimeout;
+        if (std::chrono::steady_clock::now() < stalledUntil) {
+            self->m_deadline.expires_at(stalledUntil);
+            return self->watchWriteProgress();
+        }
+        self->m_ctx.metrics.httpWriteTimeouts.fetch_add(1, std::memory_order_relaxed);
+        log::refusal("write deadline", self->m_peer, {},
+                     "HTTP response made no progress for " + std::to_string(self->m_ctx.config.writeTimeout.count())
+                         + " ms");
+        self->close();
+    });
 }
 
 template <class Op>
@@ -270,8 +299,11 @@ void HttpSession::writeSome(std::shared_ptr<Op> op)
                            [self = shared_from_this(), op](const boost::system::error_code &ec, std::size_t) {
                                if (ec)
                                    return self->close();
+                               self->m_lastProgress = std::chrono::steady_clock::now();
                                if (!op->serializer.is_done())
                                    return self->writeSome(op);
+                               self->m_phase = Phase::Idle;
+                               self->m_deadline.cancel();
                                if (!op->keepAlive)
                                    return self->close();
                                self->read();

@@ -8,7 +8,8 @@
 // that sends no byte of a next request within that time is closed as idle
 // (switchboard_http_idle_timeouts_total). While it waits without a byte of a request, the
 // connection may be closed to make room near the TCP connection limit
-// (switchboard_http_idle_evictions_total).
+// (switchboard_http_idle_evictions_total). A response whose socket takes no byte for
+// --write-timeout is dropped (switchboard_http_write_timeouts_total).
 
 #include "AnyStream.h"
 #include "HttpTypes.h"
@@ -37,6 +38,7 @@ private:
     void read();
     void onRead(boost::system::error_code ec);
     void onRequestDeadline();
+    void watchWriteProgress();
     void route(Request &request);
     void upgrade(Request &request);
     void write(Response response, bool keepAlive);
@@ -54,6 +56,10 @@ private:
     std::optional<http::request_parser<http::string_body>> m_parser;
     boost::asio::steady_timer m_deadline;
     std::uint64_t m_requests = 0; ///< requests read on this connection
+    /// What m_deadline guards: reading a request, or writing a response (progress checked
+    /// against m_lastProgress, stamped by every write_some).
+    enum class Phase { Idle, Reading, Writing } m_phase = Phase::Idle;
+    std::chrono::steady_clock::time_point m_lastProgress;
     TcpSlot m_slot;
     std::uint64_t m_idleTicket = 0; ///< registered in TcpConnections while waiting for a request
 };

@@ -118,6 +118,8 @@ std::string Metrics::render(const HubCounters &hub, const ProtocolCounters &prot
     metric(out, "switchboard_rejected_tcp_limit_total", "counter", "Connections refused by the TCP connection limit (503, closed).", v(rejectedTcpLimit));
     metric(out, "switchboard_http_idle_evictions_total", "counter", "Idle HTTP connections closed near the TCP connection limit to make room.", v(httpIdleEvictions));
     metric(out, "switchboard_accept_errors_total", "counter", "Failed accepts (out of file descriptors, ...); the listener backs off and retries.", v(acceptErrors));
+    metric(out, "switchboard_http_write_timeouts_total", "counter", "HTTP responses dropped after no write progress for the write timeout.", v(httpWriteTimeouts));
+    metric(out, "switchboard_sse_write_timeouts_total", "counter", "SSE streams dropped after no write progress for the write timeout.", v(sseWriteTimeouts));
     metric(out, "switchboard_static_refused_total", "counter", "Static file paths refused (dot names, outside the static root): 404.", v(staticRefused));
     fanoutSeconds.render(out, "switchboard_fanout_seconds", "Core time per HTTP publish: encode once and queue to every subscriber.");
     batchFrames.render(out, "switchboard_write_batch_frames", "Frames per socket write.");

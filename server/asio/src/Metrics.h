@@ -65,6 +65,8 @@ struct Metrics {
     Counter rejectedTcpLimit{0};     ///< connections refused by the TCP connection limit (503, closed)
     Counter httpIdleEvictions{0};    ///< idle connections closed near the TCP limit to make room
     Counter acceptErrors{0};         ///< failed accepts (EMFILE, ENFILE, ...): the listener backs off
+    Counter httpWriteTimeouts{0};     ///< HTTP responses dropped: no write progress for the write timeout
+    Counter sseWriteTimeouts{0};      ///< SSE streams dropped: no write progress for the write timeout
     Counter staticRefused{0};        ///< static paths refused: dot names, outside the root (404)
     /// Time spent in the core per HTTP publish: encoding once plus queueing to every subscriber.
     Histogram fanoutSeconds{{1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 5e-2, 0.25}};

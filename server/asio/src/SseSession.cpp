@@ -54,6 +54,7 @@ SseSession::SseSession(ServerContext &context, AnyStream stream, std::string pee
     , m_heartbeat(m_stream.get_executor())
     , m_expiry(m_stream.get_executor())
     , m_slot(std::move(slot))
+    , m_writeDeadline(m_stream.get_executor())
 {
 }
 
@@ -201,13 +202,12 @@ void SseSession::joined(std::vector<std::pair<std::string, StreamPosition>> posi
         m_ready = true;
         m_writing = true; // this write, then flush() takes over
     }
-    boost::asio::async_write(m_stream, boost::asio::buffer(m_out),
-                             [self = shared_from_this()](const boost::system::error_code &ec, std::size_t n) {
-                                 self->m_ctx.metrics.bytesOut.fetch_add(n, std::memory_order_relaxed);
-                                 if (ec)
-                                     return self->finish();
-                                 self->flush();
-                             });
+    writeOut([self = shared_from_this()](const boost::system::error_code &ec, std::size_t n) {
+        self->m_ctx.metrics.bytesOut.fetch_add(n, std::memory_order_relaxed);
+        if (ec)
+            return self->finish();
+        self->flush();
+    });
     watchPeer();
     heartbeat();
     watchExpiry();
@@ -289,19 +289,58 @@ void SseSession::flush()
         if (m_out.empty())
             continue; // everything was filtered out
         m_ctx.metrics.batchFrames.observe(static_cast<double>(frames ? frames : 1));
-        boost::asio::async_write(m_stream, boost::asio::buffer(m_out),
-                                 [self = shared_from_this()](const boost::system::error_code &ec, std::size_t n) {
-                                     auto &metrics = self->m_ctx.metrics;
-                                     metrics.bytesOut.fetch_add(n, std::memory_order_relaxed);
-                                     metrics.writeBatches.fetch_add(1, std::memory_order_relaxed);
-                                     if (self->m_out.capacity() > 64 * 1024)
-                                         std::string().swap(self->m_out);
-                                     if (ec)
-                                         return self->finish();
-                                     self->flush();
-                                 });
+        writeOut([self = shared_from_this()](const boost::system::error_code &ec, std::size_t n) {
+            auto &metrics = self->m_ctx.metrics;
+            metrics.bytesOut.fetch_add(n, std::memory_order_relaxed);
+            metrics.writeBatches.fetch_add(1, std::memory_order_relaxed);
+            if (self->m_out.capacity() > 64 * 1024)
+                std::string().swap(self->m_out);
+            if (ec)
+                return self->finish();
+            self->flush();
+        });
         return;
     }
+}
+
+template <class Handler>
+void SseSession::writeOut(Handler handler)
+{
+    m_inFlight = true;
+    m_lastProgress = std::chrono::steady_clock::now();
+    if (m_ctx.config.writeTimeout.count() > 0 && m_writeDeadline.expiry() <= m_lastProgress) {
+        m_writeDeadline.expires_at(m_lastProgress + m_ctx.config.writeTimeout);
+        watchWriteProgress();
+    }
+    // The completion condition runs after every write_some: each one stamps progress, so a slow
+    // client that keeps reading is never dropped, one that stopped is.
+    boost::asio::async_write(
+        m_stream, boost::asio::buffer(m_out),
+        [self = this](const boost::system::error_code &ec, std::size_t n) {
+            self->m_lastProgress = std::chrono::steady_clock::now();
+            return boost::asio::transfer_all()(ec, n);
+        },
+        [self = shared_from_this(), handler = std::move(handler)](const boost::system::error_code &ec, std::size_t n) mutable {
+            self->m_inFlight = false;
+            handler(ec, n);
+        });
+}
+
+void SseSession::watchWriteProgress()
+{
+    m_writeDeadline.async_wait([self = shared_from_this()](const boost::system::error_code &ec) {
+        if (ec || self->m_finished || !self->m_inFlight)
+            return; // no write under way: the next one re-arms
+        const auto stalledUntil = self->m_lastProgress + self->m_ctx.config.writeTimeout;
+        if (std::chrono::steady_clock::now() < stalledUntil) {
+            self->m_writeDeadline.expires_at(stalledUntil);
+            return self->watchWriteProgress();
+        }
+        self->m_ctx.metrics.sseWriteTimeouts.fetch_add(1, std::memory_order_relaxed);
+        log::refusal("write deadline", self->m_peer, self->m_user,
+                     "SSE stream made no progress for " + std::to_string(self->m_ctx.config.writeTimeout.count()) + " ms");
+        self->finish();
+    });
 }
 
 void SseSession::appendEvent(const std::string &bytes)
@@ -422,6 +461,7 @@ void SseSession::finish()
     }
     m_heartbeat.cancel();
     m_expiry.cancel();
+    m_writeDeadline.cancel();
     m_stream.close();
     if (m_attached) {
         m_attached = false;

@@ -2,6 +2,9 @@
 // SseSession: one Server-Sent Events stream (GET /sse?channels=a,b). A Hub session (not a
 // ServerProtocol one): it joins its channels at start, optionally resuming from Last-Event-ID,
 // and turns each message frame into an SSE event, applying the content filter off the core lock.
+// Frames wait in a bounded Outbox (outboxFrames / outboxBytes, policy drop or close 3001); a
+// write that makes no progress for --write-timeout drops the client
+// (switchboard_sse_write_timeouts_total).
 
 #include "AnyStream.h"
 #include "HttpTypes.h"
@@ -52,6 +55,8 @@ private:
     void watchPeer();
     void heartbeat();
     void watchExpiry();
+    template <class Handler> void writeOut(Handler handler);
+    void watchWriteProgress();
     void finish();
 
     ServerContext &m_ctx;
@@ -80,6 +85,9 @@ private:
     boost::asio::steady_timer m_heartbeat;
     boost::asio::steady_timer m_expiry; ///< ends the stream (3004) when the token expires
     TcpSlot m_slot;
+    boost::asio::steady_timer m_writeDeadline; ///< drops a client whose socket takes no byte for writeTimeout
+    bool m_inFlight = false;                   ///< strand only: a write of m_out is under way
+    std::chrono::steady_clock::time_point m_lastProgress;
 };
 
 } // namespace switchboard::asio

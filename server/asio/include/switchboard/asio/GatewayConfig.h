@@ -41,7 +41,7 @@ struct GatewayConfig {
     /// ping interval.
     std::chrono::milliseconds wsIdleTimeout{60'000};
     /// Bytes pending and no write progress this long: the connection is aborted (TCP closed).
-    /// 0: never.
+    /// WebSocket, HTTP responses and SSE streams alike (a client that stopped reading). 0: never.
     std::chrono::milliseconds writeTimeout{30'000};
     /// History per channel-name prefix, longest prefix wins (core HistoryOptions defaults:
     /// every channel keeps 100 publications for 5 minutes).
