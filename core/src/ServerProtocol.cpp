@@ -4,6 +4,7 @@
 #include "RateLimiter.h"
 #include "Utf8.h"
 
+#include "switchboard/ContentFilter.h"
 #include "switchboard/ControlFrames.h"
 #include "switchboard/JsonParse.h"
 #include "switchboard/MessageEncoding.h"
@@ -374,6 +375,16 @@ struct ServerProtocol::Impl {
     void onSubscribe(Connection &connection, const ClientFrame &frame)
     {
         JoinRequest request;
+        if (frame.filter) {
+            std::string problem;
+            std::optional<ContentFilter> filter = ContentFilter::fromJson(*frame.filter, problem);
+            if (!filter) {
+                ++counters.invalidFilters;
+                sendError(connection, Error::BadRequest, "invalid filter: " + problem, frame.ackId, frame.channel);
+                return;
+            }
+            request.filter = std::make_shared<const ContentFilter>(std::move(*filter));
+        }
         request.auth = frame.auth;
         request.channelData = frame.channelData;
         request.recover = frame.recover;
