@@ -475,6 +475,10 @@ struct Hub::Impl {
         --channel->pendingJoins;
         const bool isPresence = channel->type == ChannelType::Presence;
         addSubscriber(*entry, *channel, isPresence ? &state->member : nullptr, state->filter);
+        if (isPresence) {
+            state->result.announced = state->announced;
+            state->result.member = state->member;
+        }
         state->presenceAdded = false; // owned by the membership from now on
         auto done = std::move(state->done);
         invokeQuietly(done, std::move(state->result));

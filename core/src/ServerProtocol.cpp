@@ -421,6 +421,10 @@ struct ServerProtocol::Impl {
         if (result.type == ChannelType::Presence) {
             if ((connection = find(handle)) && connection->state == State::Connected)
                 send(*connection, encodePresenceRosterFrame(channel, result.roster));
+            // The others heard member_added for the newcomer; so does the newcomer (after the
+            // roster, which already lists it), as clients of the seed protocols expect.
+            if (result.announced && (connection = find(handle)) && connection->state == State::Connected)
+                send(*connection, encodePresenceChangeFrame("presence:member_added", channel, result.member));
         }
     }
 

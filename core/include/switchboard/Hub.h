@@ -50,6 +50,10 @@ struct JoinResult {
     /// only the publications it matches.
     std::vector<Publication> missed;
     std::vector<Member> roster;            ///< presence: snapshot including the newcomer
+    /// Presence: this join added the member (its user's first connection), so the others were
+    /// sent presence:member_added for `member`; the caller sends it to the newcomer as well.
+    bool announced = false;
+    Member member;                         ///< presence: the newcomer as a member
 };
 
 struct PresenceEvent {
@@ -121,7 +125,8 @@ public:
 
     /// Joins a channel: validates, authorizes, adds to presence, fetches recovery. `done` runs
     /// once (synchronously with the memory engines). Presence: the newcomer is told the roster
-    /// by the caller (from JoinResult::roster); others get presence:member_added from the Hub.
+    /// by the caller (from JoinResult::roster), then, when JoinResult::announced, its own
+    /// presence:member_added; others get presence:member_added from the Hub.
     void join(std::string_view sessionId, std::string_view channel, const JoinRequest &request,
               std::function<void(JoinResult)> done);
     /// Leaves a channel. Returns NotFound when not subscribed.
