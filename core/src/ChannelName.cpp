@@ -46,9 +46,12 @@ std::error_code validateEventName(std::string_view event) noexcept
     constexpr std::size_t kMaxEventLength = 128;
     if (event.empty() || event.size() > kMaxEventLength)
         return Error::InvalidName;
+    // Dots separate non-empty segments (`incident.created`): none first, last or doubled.
+    if (event.front() == '.' || event.back() == '.' || event.find("..") != std::string_view::npos)
+        return Error::InvalidName;
     for (char c : event) {
         const auto u = static_cast<unsigned char>(c);
-        if (u <= 0x20 || u >= 0x7f || c == '.' || c == '*' || c == '"' || c == '\\')
+        if (u <= 0x20 || u >= 0x7f || c == '*' || c == '"' || c == '\\')
             return Error::InvalidName;
     }
     return {};

@@ -231,6 +231,8 @@ std::optional<FrameProblem> parseClientFrame(std::string_view text, std::size_t 
             return p;
         if (auto p = readChannelData(object, maxDepth, frame))
             return p;
+        if (const json::value *filter = object.if_contains("filter"); filter && !filter->is_null())
+            frame.filter = filter; // checked by ContentFilter::fromJson, which names the problem
         return readRecover(object, frame);
     case ClientOp::Unsubscribe:
         return requiredString(object, "channel", frame.channel);

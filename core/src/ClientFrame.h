@@ -33,6 +33,7 @@ struct ClientFrame {
     std::string_view auth;
     std::string channelData;                ///< JSON text of an object, empty when absent
     std::optional<StreamPosition> recover;
+    const boost::json::value *filter = nullptr; ///< subscribe `filter`, unparsed; null when absent
 
     // publish
     std::string_view event;

@@ -7,6 +7,7 @@
 #include "switchboard/MessageEncoding.h"
 #include "RandomId.h"
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
@@ -75,17 +76,27 @@ struct Hub::Impl {
     struct SessionEntry;
     struct JoinState;
 
+    /// The subscribers of a channel that share one content filter: a publication is checked
+    /// once for all of them.
+    struct FilterGroup {
+        std::shared_ptr<const ContentFilter> filter;
+        std::vector<SessionEntry *> subscribers;
+    };
+
     struct Channel {
         std::string name;
         ChannelType type = ChannelType::Public;
-        std::vector<SessionEntry *> subscribers; // fan-out walks this and nothing else
+        std::vector<SessionEntry *> subscribers; // without a filter; fan-out walks these and the groups
+        std::vector<std::unique_ptr<FilterGroup>> groups; // one per distinct filter, never empty
+        std::size_t subscriberCount = 0;                  // everyone, filtered or not
         std::size_t pendingJoins = 0;
         std::uint64_t published = 0;
     };
 
     struct Membership {
         Channel *channel = nullptr;
-        std::size_t index = 0; // position in channel->subscribers
+        FilterGroup *group = nullptr; // null: in channel->subscribers
+        std::size_t index = 0;        // position in the group's or the channel's subscribers
         std::string userId;    // presence channels
         std::string info;
     };
@@ -107,6 +118,7 @@ struct Hub::Impl {
         std::string sessionId;
         std::string channel;
         std::optional<StreamPosition> recover;
+        std::shared_ptr<const ContentFilter> filter;
         std::function<void(JoinResult)> done;
         JoinResult result;
         Member member;
@@ -161,7 +173,7 @@ struct Hub::Impl {
 
     void releaseChannelIfUnused(Channel &channel)
     {
-        if (!channel.subscribers.empty() || channel.pendingJoins > 0)
+        if (channel.subscriberCount > 0 || channel.pendingJoins > 0)
             return;
         const std::string name = channel.name;
         channels.erase(name);
@@ -194,10 +206,11 @@ struct Hub::Impl {
             session->close(DisconnectCode::SlowConsumer, "outbox full");
     }
 
-    void fanOut(Channel &channel, const SharedFrame &frame, const SessionEntry *except)
+    /// Sends the shared frame to every subscriber of `list`; returns how many accepted it.
+    std::uint64_t deliver(const std::vector<SessionEntry *> &list, const SharedFrame &frame, const SessionEntry *except)
     {
         std::uint64_t accepted = 0;
-        for (SessionEntry *entry : channel.subscribers) {
+        for (SessionEntry *entry : list) {
             if (entry == except || entry->closing)
                 continue;
             switch (entry->session->send(frame)) {
@@ -213,30 +226,63 @@ struct Hub::Impl {
                 break;
             }
         }
+        return accepted;
+    }
+
+    void finishFanOut(std::uint64_t accepted, const SharedFrame &frame)
+    {
         counters.framesOut += accepted;
         counters.bytesOut += accepted * frame->bytes.size();
         flushCloses();
+    }
+
+    /// Every subscriber, whatever its filter (presence changes).
+    void fanOut(Channel &channel, const SharedFrame &frame, const SessionEntry *except)
+    {
+        std::uint64_t accepted = deliver(channel.subscribers, frame, except);
+        for (const auto &group : channel.groups)
+            accepted += deliver(group->subscribers, frame, except);
+        finishFanOut(accepted, frame);
     }
 
     void onPublication(const Publication &publication)
     {
         ++counters.publications;
         Channel *channel = findChannel(publication.channel);
-        if (!channel || channel->subscribers.empty())
+        if (!channel || channel->subscriberCount == 0)
             return;
         ++channel->published;
         const SessionEntry *except = publication.exceptSession.empty() ? nullptr : findSession(publication.exceptSession);
         const SharedFrame frame = publication.binary
             ? encodeBinaryFrame(publication.channel, publication.event, publication.data)
             : encodeMessageFrame(publication);
-        fanOut(*channel, frame, except);
+        std::uint64_t accepted = deliver(channel->subscribers, frame, except);
+        if (!channel->groups.empty()) {
+            // The data is parsed at most once per publication, and only when a filter reads it.
+            unsigned char buffer[2048];
+            boost::json::monotonic_resource arena(buffer, sizeof buffer);
+            const boost::json::storage_ptr storage(&arena);
+            boost::json::value parsed(storage);
+            enum class Data { Unread, Parsed, None } data = Data::Unread;
+            for (const auto &group : channel->groups) {
+                const ContentFilter &filter = *group->filter;
+                if (filter.needsData() && data == Data::Unread)
+                    data = !publication.binary && !parseJson(publication.data, parsed) ? Data::Parsed : Data::None;
+                ++counters.filterEvaluations;
+                if (filter.matches(publication.event, data == Data::Parsed ? &parsed : nullptr))
+                    accepted += deliver(group->subscribers, frame, except);
+                else
+                    counters.filteredOut += group->subscribers.size();
+            }
+        }
+        finishFanOut(accepted, frame);
     }
 
     // ---- presence ------------------------------------------------------------------------
 
     void presenceChanged(PresenceEvent::Kind kind, std::string_view channelName, const Member &member)
     {
-        if (Channel *channel = findChannel(channelName); channel && !channel->subscribers.empty()) {
+        if (Channel *channel = findChannel(channelName); channel && channel->subscriberCount > 0) {
             const auto frame = encodePresenceChangeFrame(kind == PresenceEvent::Kind::Joined ? kMemberAdded : kMemberRemoved,
                                                          channelName, member);
             fanOut(*channel, frame, nullptr);
@@ -281,16 +327,27 @@ struct Hub::Impl {
 
     // ---- membership ----------------------------------------------------------------------
 
-    void addSubscriber(SessionEntry &entry, Channel &channel, const Member *member)
+    void addSubscriber(SessionEntry &entry, Channel &channel, const Member *member,
+                       const std::shared_ptr<const ContentFilter> &filter)
     {
         Membership membership;
         membership.channel = &channel;
-        membership.index = channel.subscribers.size();
+        std::vector<SessionEntry *> *list = &channel.subscribers;
+        if (filter) {
+            auto it = std::find_if(channel.groups.begin(), channel.groups.end(),
+                                   [&](const auto &group) { return group->filter->key() == filter->key(); });
+            if (it == channel.groups.end())
+                it = channel.groups.insert(channel.groups.end(), std::make_unique<FilterGroup>(FilterGroup{filter, {}}));
+            membership.group = it->get();
+            list = &membership.group->subscribers;
+        }
+        membership.index = list->size();
         if (member) {
             membership.userId = member->userId;
             membership.info = member->info;
         }
-        channel.subscribers.push_back(&entry);
+        list->push_back(&entry);
+        ++channel.subscriberCount;
         entry.memberships.push_back(std::move(membership));
     }
 
@@ -303,7 +360,8 @@ struct Hub::Impl {
         entry.memberships.pop_back();
 
         Channel &channel = *membership.channel;
-        auto &subscribers = channel.subscribers;
+        FilterGroup *group = membership.group;
+        auto &subscribers = group ? group->subscribers : channel.subscribers;
         const std::size_t index = membership.index;
         SessionEntry *moved = subscribers.back();
         subscribers[index] = moved;
@@ -316,6 +374,9 @@ struct Hub::Impl {
                 }
             }
         }
+        --channel.subscriberCount;
+        if (group && group->subscribers.empty())
+            std::erase_if(channel.groups, [group](const auto &g) { return g.get() == group; });
         const std::string name = channel.name;
         const bool isPresence = channel.type == ChannelType::Presence;
         releaseChannelIfUnused(channel);
@@ -400,6 +461,9 @@ struct Hub::Impl {
                     // is replayed all the same, flagged recovered false (docs/protocol.md).
                     state->result.recovered = history.complete;
                     state->result.missed = std::move(history.publications);
+                    if (state->filter)
+                        std::erase_if(state->result.missed,
+                                      [&](const Publication &p) { return !state->filter->matches(p); });
                 }
             }
             (*self)->completeJoin(state);
@@ -416,7 +480,11 @@ struct Hub::Impl {
         pending.erase(std::remove(pending.begin(), pending.end(), state), pending.end());
         --channel->pendingJoins;
         const bool isPresence = channel->type == ChannelType::Presence;
-        addSubscriber(*entry, *channel, isPresence ? &state->member : nullptr);
+        addSubscriber(*entry, *channel, isPresence ? &state->member : nullptr, state->filter);
+        if (isPresence) {
+            state->result.announced = state->announced;
+            state->result.member = state->member;
+        }
         state->presenceAdded = false; // owned by the membership from now on
         auto done = std::move(state->done);
         invokeQuietly(done, std::move(state->result));
@@ -472,6 +540,7 @@ struct Hub::Impl {
         state->sessionId = entry->id;
         state->channel = std::string(channelName);
         state->recover = request.recover;
+        state->filter = request.filter;
         state->done = std::move(done);
         state->result = std::move(result);
         entry->pending.push_back(state);
@@ -709,7 +778,7 @@ std::vector<ChannelStats> Hub::channels() const
     std::vector<ChannelStats> result;
     result.reserve(d->channels.size());
     for (const auto &[name, channel] : d->channels)
-        result.push_back(ChannelStats{name, channel->type, channel->subscribers.size(), channel->published});
+        result.push_back(ChannelStats{name, channel->type, channel->subscriberCount, channel->published});
     std::sort(result.begin(), result.end(), [](const auto &a, const auto &b) { return a.name < b.name; });
     return result;
 }
@@ -725,7 +794,7 @@ std::optional<SessionStats> Hub::sessionStats(std::string_view sessionId) const
 std::size_t Hub::subscriberCount(std::string_view channel) const
 {
     const auto *channelEntry = d->findChannel(channel);
-    return channelEntry ? channelEntry->subscribers.size() : 0;
+    return channelEntry ? channelEntry->subscriberCount : 0;
 }
 
 void Hub::onPublication(const Publication &publication)

@@ -4,6 +4,7 @@
 #include "RateLimiter.h"
 #include "Utf8.h"
 
+#include "switchboard/ContentFilter.h"
 #include "switchboard/ControlFrames.h"
 #include "switchboard/JsonParse.h"
 #include "switchboard/MessageEncoding.h"
@@ -374,6 +375,16 @@ struct ServerProtocol::Impl {
     void onSubscribe(Connection &connection, const ClientFrame &frame)
     {
         JoinRequest request;
+        if (frame.filter) {
+            std::string problem;
+            std::optional<ContentFilter> filter = ContentFilter::fromJson(*frame.filter, problem);
+            if (!filter) {
+                ++counters.invalidFilters;
+                sendError(connection, Error::BadRequest, "invalid filter: " + problem, frame.ackId, frame.channel);
+                return;
+            }
+            request.filter = std::make_shared<const ContentFilter>(std::move(*filter));
+        }
         request.auth = frame.auth;
         request.channelData = frame.channelData;
         request.recover = frame.recover;
@@ -410,6 +421,10 @@ struct ServerProtocol::Impl {
         if (result.type == ChannelType::Presence) {
             if ((connection = find(handle)) && connection->state == State::Connected)
                 send(*connection, encodePresenceRosterFrame(channel, result.roster));
+            // The others heard member_added for the newcomer; so does the newcomer (after the
+            // roster, which already lists it), as clients of the seed protocols expect.
+            if (result.announced && (connection = find(handle)) && connection->state == State::Connected)
+                send(*connection, encodePresenceChangeFrame("presence:member_added", channel, result.member));
         }
     }
 

@@ -113,6 +113,11 @@ void TestMalformedFrames::answered_data()
     row("channelData string array", R"({"op":"subscribe","channel":"presence-x","channelData":"[1]"})", 400);
     row("recover not object", R"({"op":"subscribe","channel":"news","recover":5})", 400);
     row("recover without epoch", R"({"op":"subscribe","channel":"news","recover":{"offset":1}})", 400);
+    row("filter not a condition", R"({"op":"subscribe","channel":"news","filter":"severity","ackId":"f"})", 400, "f");
+    row("filter empty field", R"({"op":"subscribe","channel":"news","filter":["=x"]})", 400);
+    row("filter wrong type", R"({"op":"subscribe","channel":"news","filter":7})", 400);
+    row("filter empty object", R"({"op":"subscribe","channel":"news","filter":{}})", 400);
+    row("filter empty segment", R"({"op":"subscribe","channel":"news","filter":{"a..b":"x"}})", 400);
     row("recover negative offset", R"({"op":"subscribe","channel":"news","recover":{"offset":-1,"epoch":"e"}})", 400);
     row("unsubscribe without channel", R"({"op":"unsubscribe","ackId":"x"})", 400, "x");
     row("unsubscribe not subscribed", R"({"op":"unsubscribe","channel":"news","ackId":"x"})", 404, "x");
@@ -120,7 +125,7 @@ void TestMalformedFrames::answered_data()
     // publish.
     row("publish without event", R"({"op":"publish","channel":"news","data":1})", 400);
     row("publish without data", R"({"op":"publish","channel":"news","event":"e","ackId":"d"})", 400, "d");
-    row("publish bad event name", R"({"op":"publish","channel":"news","event":"a.b","data":1})", 422);
+    row("publish bad event name", R"({"op":"publish","channel":"news","event":"a..b","data":1})", 422);
     row("publish skipSelf not bool", R"({"op":"publish","channel":"news","event":"e","data":1,"skipSelf":"yes"})", 400);
     row("publish to unsubscribed channel", R"({"op":"publish","channel":"news","event":"e","data":1,"ackId":"p"})", 403, "p");
 

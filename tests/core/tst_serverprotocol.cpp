@@ -431,7 +431,7 @@ void TestServerProtocol::presenceFrames()
     // channelData as an object.
     h.send(a, R"({"op":"subscribe","channel":"presence-room","channelData":{"user_id":"ann","user_info":{"name":"Ann"}}})");
     auto frames = a.session->take();
-    QCOMPARE(frames.size(), std::size_t(2));
+    QCOMPARE(frames.size(), std::size_t(3));
     QCOMPARE(op(frames[0]), std::string("subscribed"));
     QCOMPARE(str(frames[0], "type"), std::string("presence"));
     QCOMPARE(op(frames[1]), std::string("presence"));
@@ -441,17 +441,36 @@ void TestServerProtocol::presenceFrames()
     QCOMPARE(members.size(), std::size_t(1));
     QCOMPARE(str(members[0].as_object(), "id"), std::string("ann"));
     QCOMPARE(str(members[0].as_object().at("info").as_object(), "name"), std::string("Ann"));
+    // The newcomer also hears its own member_added, after the roster.
+    QCOMPARE(str(frames[2], "event"), std::string("presence:member_added"));
+    QCOMPARE(str(frames[2], "channel"), std::string("presence-room"));
+    QCOMPARE(str(frames[2].at("member").as_object(), "id"), std::string("ann"));
+    QCOMPARE(str(frames[2].at("member").as_object().at("info").as_object(), "name"), std::string("Ann"));
 
     // channelData as a string holding JSON (Pusher style).
     h.send(b, R"({"op":"subscribe","channel":"presence-room","channelData":"{\"user_id\":\"bo\",\"user_info\":null}"})");
     frames = b.session->take();
-    QCOMPARE(frames.size(), std::size_t(2));
+    QCOMPARE(frames.size(), std::size_t(3));
     members = frames[1].at("members").as_array();
     QCOMPARE(members.size(), std::size_t(2));
+    QCOMPARE(str(frames[2], "event"), std::string("presence:member_added"));
+    QCOMPARE(str(frames[2].at("member").as_object(), "id"), std::string("bo"));
     frames = a.session->take();
     QCOMPARE(frames.size(), std::size_t(1));
     QCOMPARE(str(frames[0], "event"), std::string("presence:member_added"));
     QCOMPARE(str(frames[0].at("member").as_object(), "id"), std::string("bo"));
+
+    // A second connection of a user already present adds no member: nobody, itself included,
+    // hears member_added; it gets the roster.
+    Client c = h.connect();
+    h.send(c, R"({"op":"subscribe","channel":"presence-room","channelData":{"user_id":"bo"}})");
+    frames = c.session->take();
+    QCOMPARE(frames.size(), std::size_t(2));
+    QCOMPARE(str(frames[1], "event"), std::string("presence:subscription_succeeded"));
+    QVERIFY(a.session->take().empty());
+    QVERIFY(b.session->take().empty());
+    h.protocol.closed(c.handle);
+    QVERIFY(a.session->take().empty()); // bo is still there through b
 
     // The transport reports b gone: a hears member_removed.
     h.protocol.closed(b.handle);

@@ -183,7 +183,12 @@ void TestTopic::eventNames_data()
     QTest::newRow("max") << QByteArray(128, 'e') << true;
     QTest::newRow("too long") << QByteArray(129, 'e') << false;
     QTest::newRow("empty") << QByteArray() << false;
-    QTest::newRow("dot") << QByteArray("a.b") << false;
+    QTest::newRow("dotted") << QByteArray("incident.created") << true;
+    QTest::newRow("three segments") << QByteArray("a.b-c.d_e") << true;
+    QTest::newRow("leading dot") << QByteArray(".a") << false;
+    QTest::newRow("trailing dot") << QByteArray("a.") << false;
+    QTest::newRow("double dot") << QByteArray("a..b") << false;
+    QTest::newRow("lone dot") << QByteArray(".") << false;
     QTest::newRow("star") << QByteArray("a*") << false;
     QTest::newRow("space") << QByteArray("a b") << false;
     QTest::newRow("quote") << QByteArray("a\"") << false;

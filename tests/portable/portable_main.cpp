@@ -121,7 +121,8 @@ void channelNames()
     SB_CHECK(sb::validateChannelName("a/*") == sb::make_error_code(sb::Error::InvalidName));
     SB_CHECK(!sb::validateEventName("message"));
     SB_CHECK(!sb::validateEventName("client-typing"));
-    for (const char *bad : {"", "a.b", "a b", "a*", "a\"b", "a\\b"})
+    SB_CHECK(!sb::validateEventName("incident.created"));
+    for (const char *bad : {"", "a..b", ".a", "a.", "a b", "a*", "a\"b", "a\\b"})
         SB_CHECK_MSG(sb::validateEventName(bad) == sb::make_error_code(sb::Error::InvalidName), bad);
     SB_CHECK(sb::validateEventName(std::string(128, 'e')) == std::error_code());
     SB_CHECK(sb::validateEventName(std::string(129, 'e')) == sb::make_error_code(sb::Error::InvalidName));

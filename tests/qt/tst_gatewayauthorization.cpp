@@ -112,6 +112,11 @@ private Q_SLOTS:
         QCOMPARE(members.size(), 1);
         QCOMPARE(members[0].toObject().value("id").toString(), QStringLiteral("alice"));
         QCOMPARE(members[0].toObject().value("info").toObject().value("name").toString(), QStringLiteral("Alice"));
+        // After the roster, the newcomer hears its own member_added.
+        const auto added = alice.waitFor("presence");
+        QVERIFY2(added, "the newcomer did not hear its own member_added");
+        QCOMPARE(added->value("event").toString(), QStringLiteral("presence:member_added"));
+        QCOMPARE(added->value("member").toObject().value("id").toString(), QStringLiteral("alice"));
     }
 
     void throwingAuthorizerDenies()

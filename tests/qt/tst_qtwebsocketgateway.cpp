@@ -117,6 +117,53 @@ class TestQtWebSocketGateway : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
+    void contentFilters()
+    {
+        // The subscribe `filter` is applied by the core Hub: a `severity=SEV-1` subscriber gets
+        // no SEV-2 event; an invalid filter is an error frame 400 and subscribes nothing; dotted
+        // event names pass validation.
+        Server server;
+        QVERIFY(server.gateway.listen());
+        QWebSocket filtered;
+        QWebSocket invalid;
+        QStringList filteredTexts;
+        QStringList invalidTexts;
+        connect(&filtered, &QWebSocket::textMessageReceived, this, [&](const QString &t) { filteredTexts.append(t); });
+        connect(&invalid, &QWebSocket::textMessageReceived, this, [&](const QString &t) { invalidTexts.append(t); });
+        connect(&filtered, &QWebSocket::connected, this, [&] {
+            filtered.sendTextMessage(kConnect);
+            filtered.sendTextMessage(QStringLiteral(
+                R"({"op":"subscribe","channel":"incidents","filter":{"severity":"SEV-1"},"ackId":1})"));
+        });
+        connect(&invalid, &QWebSocket::connected, this, [&] {
+            invalid.sendTextMessage(kConnect);
+            invalid.sendTextMessage(QStringLiteral(R"({"op":"subscribe","channel":"incidents","filter":"severity","ackId":2})"));
+        });
+        filtered.open(server.url());
+        invalid.open(server.url());
+        QTRY_COMPARE(server.hub.subscriberCount("incidents"), std::size_t(1));
+        QTRY_COMPARE(invalidTexts.size(), 2); // welcome, error
+        QVERIFY(invalidTexts.at(1).contains(QLatin1String(R"("op":"error")")));
+        QVERIFY(invalidTexts.at(1).contains(QLatin1String(R"("code":400)")));
+        QVERIFY(invalidTexts.at(1).contains(QLatin1String("field=value")));
+        QCOMPARE(server.protocol.counters().invalidFilters, 1u);
+
+        std::error_code publishError;
+        Publication sev2;
+        sev2.channel = "incidents";
+        sev2.event = "incident.created";
+        sev2.data = R"({"severity":"SEV-2","n":1})";
+        server.hub.publish(sev2, [&](std::error_code e, StreamPosition) { publishError = e; });
+        QVERIFY(!publishError);
+        server.hub.broadcast("incidents", "incident.created", R"({"severity":"SEV-1","n":2})");
+        QTRY_COMPARE(filteredTexts.size(), 3); // welcome, subscribed, the SEV-1 message
+        QVERIFY(filteredTexts.at(2).contains(QLatin1String(R"("n":2)")));
+        QVERIFY(filteredTexts.at(2).contains(QLatin1String(R"("event":"incident.created")")));
+        // The SEV-2 event was published first: had it been sent, it would be frame 2.
+        QCOMPARE(invalidTexts.size(), 2);
+        QCOMPARE(server.hub.counters().filterEvaluations, std::uint64_t(2));
+    }
+
     void delivery_data()
     {
         QTest::addColumn<bool>("direct");

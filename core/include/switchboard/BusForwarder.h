@@ -39,7 +39,8 @@ struct BusForwarderOptions {
     /// Empty: defaultBusPayloadToJson.
     BusPayloadSerializer serialize;
     /// The Hub event name of an event. Empty: the Bus event name, which must then be a valid
-    /// Hub event name (no `.`, no space; see validateEventName) or the event is rejected.
+    /// Hub event name (no space, no empty dotted segment; see validateEventName) or the event
+    /// is rejected.
     std::function<std::string(const BusEvent &event)> eventName;
 };
 

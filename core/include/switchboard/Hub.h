@@ -3,6 +3,7 @@
 
 #include "switchboard/Authorizer.h"
 #include "switchboard/Broker.h"
+#include "switchboard/ContentFilter.h"
 #include "switchboard/Outbox.h"
 #include "switchboard/PresenceStore.h"
 #include "switchboard/Publication.h"
@@ -30,6 +31,9 @@ struct JoinRequest {
     std::string_view auth;
     std::string_view channelData;          ///< presence: JSON text
     std::optional<StreamPosition> recover; ///< ask for the publications after this position
+    /// Deliver (and recover) only the publications it matches; null: all of them. Subscribers
+    /// with equal filters (ContentFilter::key) share one evaluation per publication.
+    std::shared_ptr<const ContentFilter> filter;
 };
 
 struct JoinResult {
@@ -42,9 +46,14 @@ struct JoinResult {
     bool recovered = false;                ///< every missed publication is in `missed`
     /// Recovery asked: the publications after the position, oldest first. When not recovered
     /// (epoch changed, part of the gap gone), what history still holds, all of it new or partly
-    /// missed: the client should treat it as a gap and reload.
+    /// missed: the client should treat it as a gap and reload. With a filter (JoinRequest),
+    /// only the publications it matches.
     std::vector<Publication> missed;
     std::vector<Member> roster;            ///< presence: snapshot including the newcomer
+    /// Presence: this join added the member (its user's first connection), so the others were
+    /// sent presence:member_added for `member`; the caller sends it to the newcomer as well.
+    bool announced = false;
+    Member member;                         ///< presence: the newcomer as a member
 };
 
 struct PresenceEvent {
@@ -77,6 +86,8 @@ struct HubCounters {
     std::uint64_t authFailures = 0;
     std::uint64_t publications = 0;
     std::uint64_t historyEvictions = 0; ///< Broker::historyEvictions(): published streams evicted
+    std::uint64_t filterEvaluations = 0; ///< content filter checks: one per distinct filter per publication
+    std::uint64_t filteredOut = 0;       ///< deliveries withheld by content filters (per subscriber)
 };
 
 /// The Hub routes publications from a Broker to local sessions and tracks presence.
@@ -86,7 +97,8 @@ struct HubCounters {
 /// called inline and must only enqueue.
 ///
 /// Fan-out: a publication is encoded into one Frame; the same SharedFrame goes to every
-/// subscriber. Subscriber sets are never changed while being iterated: a send that triggers a
+/// subscriber. Subscribers with a content filter are grouped by distinct filter: a publication
+/// is checked once per group, and the shared frame goes to every member of a matching group. Subscriber sets are never changed while being iterated: a send that triggers a
 /// slow-consumer disconnect is applied after the loop.
 class Hub : private BrokerHandler {
 public:
@@ -113,7 +125,8 @@ public:
 
     /// Joins a channel: validates, authorizes, adds to presence, fetches recovery. `done` runs
     /// once (synchronously with the memory engines). Presence: the newcomer is told the roster
-    /// by the caller (from JoinResult::roster); others get presence:member_added from the Hub.
+    /// by the caller (from JoinResult::roster), then, when JoinResult::announced, its own
+    /// presence:member_added; others get presence:member_added from the Hub.
     void join(std::string_view sessionId, std::string_view channel, const JoinRequest &request,
               std::function<void(JoinResult)> done);
     /// Leaves a channel. Returns NotFound when not subscribed.

@@ -86,6 +86,7 @@ struct ProtocolCounters {
     std::uint64_t controlFramesIn = 0;      ///< WebSocket pings and pongs from clients
     std::uint64_t controlRateLimited = 0;   ///< of those, refused by the rate limit (also in rateLimited)
     std::uint64_t numbersOutOfRange = 0;    ///< frames refused for a number JSON cannot carry (400)
+    std::uint64_t invalidFilters = 0;       ///< subscribes refused for an invalid `filter` (400)
 };
 
 /// Thread safety: same as Hub (one thread, or serialized by the host).

@@ -111,7 +111,9 @@ std::string Metrics::render(const HubCounters &hub, const ProtocolCounters &prot
     metric(out, "switchboard_rejected_origin_total", "counter", "Upgrades refused for their Origin.", v(rejectedOrigin));
     metric(out, "switchboard_tls_handshake_failures_total", "counter", "Failed TLS handshakes.", v(tlsHandshakeFailures));
     metric(out, "switchboard_sse_events_total", "counter", "Server-Sent Events written.", v(sseEvents));
-    metric(out, "switchboard_sse_filtered_total", "counter", "Messages skipped by SSE content filters.", v(sseFiltered));
+    metric(out, "switchboard_filter_evaluations_total", "counter", "Content filter checks: one per distinct filter of a channel per publication.", double(hub.filterEvaluations));
+    metric(out, "switchboard_filtered_total", "counter", "Deliveries withheld by content filters (WebSocket and SSE subscribers).", double(hub.filteredOut));
+    metric(out, "switchboard_invalid_filters_total", "counter", "Subscribes (400 error frame) and SSE streams (400) refused for an invalid filter.", double(protocol.invalidFilters) + v(sseInvalidFilters));
     metric(out, "switchboard_token_expirations_total", "counter", "Sessions closed 3004 when their token expired (WebSocket and SSE).", double(protocol.tokenExpirations) + v(sseTokenExpirations));
     metric(out, "switchboard_http_header_timeouts_total", "counter", "Connections closed without a complete HTTP request within the header timeout.", v(httpHeaderTimeouts));
     metric(out, "switchboard_http_idle_timeouts_total", "counter", "Keep-alive connections closed idle between requests.", v(httpIdleTimeouts));

@@ -58,7 +58,7 @@ struct Metrics {
     Counter wsHandshakeRefused{0};   ///< upgrades refused: bad Sec-WebSocket-Key (400) or version (426)
     Counter wsWriteTimeouts{0};      ///< connections aborted: no write progress within the write timeout
     Counter sseEvents{0};
-    Counter sseFiltered{0};          ///< SSE messages skipped by a content filter
+    Counter sseInvalidFilters{0};    ///< SSE streams refused for an invalid filter (400)
     Counter sseTokenExpirations{0};  ///< SSE streams ended 3004 at their token's expiry
     Counter httpHeaderTimeouts{0};   ///< connections closed without a complete request in time
     Counter httpIdleTimeouts{0};     ///< keep-alive connections closed idle between requests

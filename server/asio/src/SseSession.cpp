@@ -81,6 +81,7 @@ std::map<std::string, StreamPosition> SseSession::parseEventId(std::string_view 
 void SseSession::start(const Request &req, const boost::urls::url_view &url)
 {
     std::vector<std::string> channels;
+    std::vector<std::string> filters;
     std::string token;
     std::string lastEventId;
     if (const auto it = req.find("Last-Event-ID"); it != req.end())
@@ -90,15 +91,22 @@ void SseSession::start(const Request &req, const boost::urls::url_view &url)
             for (auto &c : splitList(p.value, ','))
                 channels.push_back(std::move(c));
         } else if (p.key == "filter") {
-            auto filter = SseFilter::parse(p.value);
-            if (!filter)
-                return refuse(http::status::bad_request, 400, "filter must be field=value");
-            m_filters.push_back(std::move(*filter));
+            filters.push_back(p.value);
         } else if (p.key == "token") {
             token = p.value;
         } else if (p.key == "lastEventId" && lastEventId.empty()) {
             lastEventId = p.value;
         }
+    }
+    if (!filters.empty()) {
+        std::string problem;
+        auto filter = ContentFilter::parse(std::vector<std::string_view>(filters.begin(), filters.end()), problem);
+        if (!filter) {
+            m_ctx.metrics.sseInvalidFilters.fetch_add(1, std::memory_order_relaxed);
+            log::refusal("invalid filter", m_peer, {}, problem);
+            return refuse(http::status::bad_request, 400, "invalid filter: " + problem);
+        }
+        m_filter = std::make_shared<const ContentFilter>(std::move(*filter));
     }
     if (channels.empty())
         return refuse(http::status::bad_request, 400, "channels=a,b is required");
@@ -146,6 +154,7 @@ void SseSession::start(const Request &req, const boost::urls::url_view &url)
         m_attached = true;
         for (const auto &channel : channels) {
             JoinRequest join;
+            join.filter = m_filter;
             if (const auto it = resume.find(channel); it != resume.end())
                 join.recover = it->second;
             hub.join(m_sessionId, channel, join, [self, joining, channel](JoinResult result) {
@@ -358,7 +367,6 @@ void SseSession::appendEvent(const std::string &bytes)
     if (op->get_string() == "message") {
         const auto *channel = o.if_contains("channel");
         const auto *offset = o.if_contains("offset");
-        const auto *data = o.if_contains("data");
         if (!channel || !channel->is_string())
             return;
         const std::string channelName(channel->get_string());
@@ -376,12 +384,6 @@ void SseSession::appendEvent(const std::string &bytes)
             }
             if (value > 0)
                 position.offset = value;
-        }
-        for (const auto &filter : m_filters) {
-            if (!data || !filter.matches(*data)) {
-                m_ctx.metrics.sseFiltered.fetch_add(1, std::memory_order_relaxed);
-                return;
-            }
         }
         std::string id;
         for (const auto &[name, position] : m_positions) {

@@ -1,7 +1,8 @@
 #pragma once
 // SseSession: one Server-Sent Events stream (GET /sse?channels=a,b). A Hub session (not a
 // ServerProtocol one): it joins its channels at start, optionally resuming from Last-Event-ID,
-// and turns each message frame into an SSE event, applying the content filter off the core lock.
+// and turns each message frame into an SSE event. Its content filter (core ContentFilter) is
+// applied by the Hub, live and on Last-Event-ID recovery, as for WebSocket subscribers.
 // Frames wait in a bounded Outbox (outboxFrames / outboxBytes, policy drop or close 3001); a
 // write that makes no progress for --write-timeout drops the client
 // (switchboard_sse_write_timeouts_total).
@@ -9,8 +10,8 @@
 #include "AnyStream.h"
 #include "HttpTypes.h"
 #include "ServerContext.h"
-#include "SseFilter.h"
 
+#include <switchboard/ContentFilter.h>
 #include <switchboard/Outbox.h>
 #include <switchboard/Publication.h>
 #include <switchboard/Session.h>
@@ -65,7 +66,7 @@ private:
     std::int64_t m_expiresAtMs = 0; ///< the token's expiry (ms since the epoch); 0: never
     AnyStream m_stream;
     std::string m_sessionId;
-    std::vector<SseFilter> m_filters;
+    std::shared_ptr<const ContentFilter> m_filter; ///< null: every message
     std::map<std::string, StreamPosition> m_positions; ///< strand only: last id per channel
 
     std::mutex m_mutex;
