@@ -490,6 +490,43 @@ struct Hub::Impl {
         invokeQuietly(done, std::move(state->result));
     }
 
+    static bool sameFilter(const Membership &membership, const ContentFilter *filter)
+    {
+        if (!membership.group || !filter)
+            return !membership.group && !filter;
+        return membership.group->filter->key() == filter->key();
+    }
+
+    /// A join of a channel the session is already in: success with the stream top (and the
+    /// roster on a presence channel), nothing else changes: no authorization, no presence
+    /// change, no recovery.
+    void rejoin(std::string channel, JoinResult result, std::function<void(JoinResult)> done)
+    {
+        auto state = std::make_shared<std::pair<JoinResult, std::function<void(JoinResult)>>>(std::move(result),
+                                                                                             std::move(done));
+        std::weak_ptr<Impl *> weak = alive;
+        auto fetchPosition = [weak, state, channel] {
+            auto self = weak.lock();
+            if (!self)
+                return;
+            HistoryQuery query;
+            query.positionOnly = true;
+            query.createStream = true;
+            (*self)->broker->history(channel, query, [state](HistoryResult history) {
+                if (!history.error)
+                    state->first.position = std::move(history.top);
+                auto done = std::move(state->second);
+                invokeQuietly(done, std::move(state->first));
+            });
+        };
+        if (state->first.type != ChannelType::Presence)
+            return fetchPosition();
+        presence->members(channel, [state, fetchPosition](std::vector<Member> roster) {
+            state->first.roster = std::move(roster);
+            fetchPosition();
+        });
+    }
+
     void join(std::string_view sessionId, std::string_view channelName, const JoinRequest &request,
               std::function<void(JoinResult)> done)
     {
@@ -504,11 +541,16 @@ struct Hub::Impl {
             return fail(Error::NotFound);
         if (auto error = validateChannelName(channelName))
             return fail(error);
-        const bool joined = std::any_of(entry->memberships.begin(), entry->memberships.end(),
-                                        [&](const Membership &m) { return m.channel->name == channelName; });
+        const auto joined = std::find_if(entry->memberships.begin(), entry->memberships.end(),
+                                         [&](const Membership &m) { return m.channel->name == channelName; });
+        if (joined != entry->memberships.end()) {
+            if (!sameFilter(*joined, request.filter.get()))
+                return fail(Error::AlreadySubscribed);
+            return rejoin(std::string(channelName), std::move(result), std::move(done));
+        }
         const bool joining = std::any_of(entry->pending.begin(), entry->pending.end(),
                                          [&](const auto &p) { return p->channel == channelName; });
-        if (joined || joining)
+        if (joining)
             return fail(Error::AlreadySubscribed);
         if (entry->memberships.size() + entry->pending.size() >= options.maxChannelsPerSession)
             return fail(Error::ChannelLimit);

@@ -430,7 +430,13 @@ struct ServerProtocol::Impl {
 
     void onUnsubscribe(Connection &connection, const ClientFrame &frame)
     {
-        if (const std::error_code error = hub.leave(connection.sessionId, frame.channel)) {
+        if (validateChannelName(frame.channel)) {
+            sendError(connection, Error::InvalidName, "invalid channel name", frame.ackId, frame.channel);
+            return;
+        }
+        // Unsubscribing from a channel the session is not in is not an error (idempotent).
+        if (const std::error_code error = hub.leave(connection.sessionId, frame.channel);
+            error && error != make_error_code(Error::NotFound)) {
             const Error code = frameErrorOf(error);
             sendError(connection, code, code == Error::NotFound ? "not subscribed" : errorName(code),
                       frame.ackId, frame.channel);

@@ -112,6 +112,7 @@ private slots:
     void detachLeavesEveryChannel();
     void joinErrors_data();
     void joinErrors();
+    void joinTwiceIsIdempotent();
     void authorization_data();
     void authorization();
     void authorizerSeesRequest();
@@ -214,8 +215,8 @@ void TestHub::joinErrors_data()
     QTest::newRow("bare presence prefix") << QByteArray("presence-") << false << std::size_t(8) << invalid;
     QTest::newRow("bare private prefix") << QByteArray("private-") << false << std::size_t(8) << invalid;
     QTest::newRow("prefix then slash") << QByteArray("private-/x") << false << std::size_t(8) << invalid;
-    QTest::newRow("twice") << QByteArray("news") << true << std::size_t(8)
-                           << std::error_code(Error::AlreadySubscribed);
+    QTest::newRow("twice, another filter") << QByteArray("news") << true << std::size_t(8)
+                                           << std::error_code(Error::AlreadySubscribed);
     QTest::newRow("limit") << QByteArray("news") << false << std::size_t(2) << std::error_code(Error::ChannelLimit);
 }
 
@@ -239,9 +240,66 @@ void TestHub::joinErrors()
         QVERIFY(!joinNow(hub, id, "other-2").error);
     }
     const auto channelsBefore = hub.counters().channels;
-    QCOMPARE(joinNow(hub, id, name).error, expected);
+    JoinRequest request;
+    if (joinTwice) {
+        std::string problem;
+        request.filter = std::make_shared<const ContentFilter>(*ContentFilter::parse({"kind=x"}, problem));
+    }
+    QCOMPARE(joinNow(hub, id, name, request).error, expected);
     QCOMPARE(hub.counters().channels, channelsBefore);
     QCOMPARE(joinNow(hub, "no-such-session", "news").error, make_error_code(Error::NotFound));
+}
+
+void TestHub::joinTwiceIsIdempotent()
+{
+    ManualTimer timer;
+    Hub hub(timer);
+    hub.setAuthorizer([](const AuthRequest &) {
+        AuthDecision decision;
+        decision.allowed = true;
+        return decision;
+    });
+    auto session = std::make_shared<RecordingSession>();
+    auto other = std::make_shared<RecordingSession>();
+    const auto id = hub.attach(session, Principal{"ann", {}, {}});
+    const auto otherId = hub.attach(other, Principal{"bo", {}, {}});
+    std::string problem;
+    JoinRequest filtered;
+    filtered.filter = std::make_shared<const ContentFilter>(*ContentFilter::parse({"kind=x"}, problem));
+    QVERIFY(!joinNow(hub, id, "news", filtered).error);
+    hub.broadcast("news", "e", R"({"kind":"x"})");
+    hub.broadcast("news", "e", R"({"kind":"y"})");
+
+    // Again, with an equal filter (another object, same conditions): success at the top.
+    JoinRequest same;
+    same.filter = std::make_shared<const ContentFilter>(*ContentFilter::parse({"kind=x"}, problem));
+    const JoinResult again = joinNow(hub, id, "news", same);
+    QVERIFY(!again.error);
+    QCOMPARE(again.position.offset, std::uint64_t(2));
+    QVERIFY(!again.position.epoch.empty());
+    QVERIFY(again.missed.empty());
+    QCOMPARE(hub.subscriberCount("news"), std::size_t(1));
+    QCOMPARE(hub.sessionStats(id)->channels, std::size_t(1));
+    session->frames.clear();
+    hub.broadcast("news", "e", R"({"kind":"x"})");
+    QCOMPARE(session->frames.size(), std::size_t(1));
+    // Without a filter while subscribed with one: refused, the subscription is unchanged.
+    QCOMPARE(joinNow(hub, id, "news").error, make_error_code(Error::AlreadySubscribed));
+
+    // Presence: the roster again, no member_added for anybody.
+    QVERIFY(!joinNow(hub, id, "presence-room").error);
+    QVERIFY(!joinNow(hub, otherId, "presence-room").error);
+    const auto otherPresence = other->presenceFrames().size();
+    const JoinResult rejoined = joinNow(hub, id, "presence-room");
+    QVERIFY(!rejoined.error);
+    QCOMPARE(rejoined.type, ChannelType::Presence);
+    QCOMPARE(rejoined.roster.size(), std::size_t(2));
+    QVERIFY(!rejoined.announced);
+    QCOMPARE(other->presenceFrames().size(), otherPresence);
+    QCOMPARE(hub.subscriberCount("presence-room"), std::size_t(2));
+    // Leaving once leaves for good.
+    QVERIFY(!hub.leave(id, "presence-room"));
+    QCOMPARE(hub.leave(id, "presence-room"), make_error_code(Error::NotFound));
 }
 
 void TestHub::authorization_data()

@@ -120,7 +120,7 @@ void TestMalformedFrames::answered_data()
     row("filter empty segment", R"({"op":"subscribe","channel":"news","filter":{"a..b":"x"}})", 400);
     row("recover negative offset", R"({"op":"subscribe","channel":"news","recover":{"offset":-1,"epoch":"e"}})", 400);
     row("unsubscribe without channel", R"({"op":"unsubscribe","ackId":"x"})", 400, "x");
-    row("unsubscribe not subscribed", R"({"op":"unsubscribe","channel":"news","ackId":"x"})", 404, "x");
+    row("unsubscribe bad channel name", R"({"op":"unsubscribe","channel":"a//b","ackId":"x"})", 422, "x");
 
     // publish.
     row("publish without event", R"({"op":"publish","channel":"news","data":1})", 400);

@@ -160,6 +160,21 @@ private Q_SLOTS:
         QVERIFY(filteredTexts.at(2).contains(QLatin1String(R"("n":2)")));
         QVERIFY(filteredTexts.at(2).contains(QLatin1String(R"("event":"incident.created")")));
         // The SEV-2 event was published first: had it been sent, it would be frame 2.
+
+        // Subscribe and unsubscribe are idempotent: a second subscribe with the same filter
+        // answers subscribed, a second unsubscribe unsubscribed.
+        filtered.sendTextMessage(QStringLiteral(
+            R"({"op":"subscribe","channel":"incidents","filter":"severity=SEV-1","ackId":3})"));
+        QTRY_COMPARE(filteredTexts.size(), 4);
+        QVERIFY(filteredTexts.at(3).contains(QLatin1String(R"("op":"subscribed")")));
+        QVERIFY(filteredTexts.at(3).contains(QLatin1String(R"("offset":2)")));
+        QCOMPARE(server.hub.subscriberCount("incidents"), std::size_t(1));
+        filtered.sendTextMessage(QStringLiteral(R"({"op":"unsubscribe","channel":"incidents","ackId":4})"));
+        filtered.sendTextMessage(QStringLiteral(R"({"op":"unsubscribe","channel":"incidents","ackId":5})"));
+        QTRY_COMPARE(filteredTexts.size(), 6);
+        QVERIFY(filteredTexts.at(4).contains(QLatin1String(R"("op":"unsubscribed")")));
+        QVERIFY(filteredTexts.at(5).contains(QLatin1String(R"("op":"unsubscribed")")));
+        QVERIFY(filteredTexts.at(5).contains(QLatin1String(R"("ackId":5)")));
         QCOMPARE(invalidTexts.size(), 2);
         QCOMPARE(server.hub.counters().filterEvaluations, std::uint64_t(2));
     }

@@ -90,6 +90,7 @@ private slots:
     void websocketReceivesHttpPublish();
     void batchPublishReachesEveryChannel();
     void sseFilterAndResume();
+    void subscribeAndUnsubscribeAreIdempotent();
     void historyAndChannels();
     void apiRefusesBadRequests_data();
     void apiRefusesBadRequests();
@@ -178,6 +179,33 @@ void tst_GatewayDelivery::sseFilterAndResume()
     QCOMPARE(resumed.events[2].data["data"].toObject()["n"].toInt(), 6);
     QVERIFY(resumed.events[2].id.startsWith("incidents:6:"));
     QVERIFY(!resumed.waitForEvents(4, 200));
+}
+
+void tst_GatewayDelivery::subscribeAndUnsubscribeAreIdempotent()
+{
+    GatewayProcess g;
+    QVERIFY(g.start());
+    QNetworkAccessManager nam;
+    WsClient c;
+    QVERIFY(c.connectSession(g));
+    QVERIFY(subscribe(c, "room/1", 1));
+    QCOMPARE(publish(nam, g, {{"channel", "room/1"}, {"event", "e"}, {"data", 1}}).status, 200);
+    QVERIFY(c.waitFor("message"));
+    // A second subscribe answers subscribed at the current position; still one subscription.
+    c.send({{"op", "subscribe"}, {"channel", "room/1"}, {"ackId", 2}});
+    const auto again = c.waitFor("subscribed", 2);
+    QVERIFY2(again, "a second subscribe was not answered with subscribed");
+    QCOMPARE(again->value("offset").toInt(), 1);
+    QVERIFY(!again->value("epoch").toString().isEmpty());
+    QCOMPARE(publish(nam, g, {{"channel", "room/1"}, {"event", "e"}, {"data", 2}}).status, 200);
+    QVERIFY(c.waitFor("message"));
+    QVERIFY(!c.waitFor("message", -1, 200)); // delivered once
+    // Unsubscribing twice: unsubscribed both times, no error.
+    c.send({{"op", "unsubscribe"}, {"channel", "room/1"}, {"ackId", 3}});
+    QVERIFY(c.waitFor("unsubscribed", 3));
+    c.send({{"op", "unsubscribe"}, {"channel", "room/1"}, {"ackId", 4}});
+    QVERIFY2(c.waitFor("unsubscribed", 4), "a second unsubscribe was not answered with unsubscribed");
+    QVERIFY(!c.waitFor("error", -1, 100));
 }
 
 void tst_GatewayDelivery::historyAndChannels()

@@ -37,7 +37,9 @@ struct JoinRequest {
 };
 
 struct JoinResult {
-    std::error_code error;                 ///< Unauthorized, Forbidden, InvalidName, ChannelLimit, AlreadySubscribed
+    /// Unauthorized, Forbidden, InvalidName, ChannelLimit, AlreadySubscribed (a join still in
+    /// progress, or already subscribed with another filter).
+    std::error_code error;
     ChannelType type = ChannelType::Public;
     /// Stream top at join: the client's recovery start. Carries the epoch whenever the channel
     /// keeps history (a join creates the stream when there is none); {0, ""} when it keeps none.
@@ -127,9 +129,12 @@ public:
     /// once (synchronously with the memory engines). Presence: the newcomer is told the roster
     /// by the caller (from JoinResult::roster), then, when JoinResult::announced, its own
     /// presence:member_added; others get presence:member_added from the Hub.
+    /// Joining a channel the session is already in with the same filter succeeds at once with
+    /// the stream top (and the roster on a presence channel), changing nothing: idempotent.
     void join(std::string_view sessionId, std::string_view channel, const JoinRequest &request,
               std::function<void(JoinResult)> done);
-    /// Leaves a channel. Returns NotFound when not subscribed.
+    /// Leaves a channel. Returns NotFound when not subscribed (ServerProtocol answers
+    /// `unsubscribed` all the same).
     std::error_code leave(std::string_view sessionId, std::string_view channel);
     bool isSubscribed(std::string_view sessionId, std::string_view channel) const;
 
