@@ -173,7 +173,15 @@ private Q_SLOTS:
         QTRY_COMPARE(m_gateway->hub()->subscriberCount("presence-room"), std::size_t(2));
         // A message after the leave is a barrier: presence frames would have arrived before it.
         m_gateway->publish(QStringLiteral("presence-room"), QStringLiteral("tick"), 1);
-        QTRY_COMPARE(b->messages()->count(), 1);
+        // Bob's channel saw its roster, its own member_added (the newcomer hears it too), then
+        // the tick; no presence frame about alice.
+        const auto eventAt = [&](int row) { return b->messages()->get(row).value(QStringLiteral("event")).toString(); };
+        QTRY_COMPARE(b->messages()->count(), 3);
+        QCOMPARE(eventAt(0), QStringLiteral("presence:subscription_succeeded"));
+        QCOMPARE(eventAt(1), QStringLiteral("presence:member_added"));
+        QCOMPARE(b->messages()->get(1).value(QStringLiteral("payload")).toMap().value(QStringLiteral("id")).toString(),
+                 QStringLiteral("bob"));
+        QCOMPARE(eventAt(2), QStringLiteral("tick"));
         QCOMPARE(b->presence()->count(), 2);
         QVERIFY(b->presence()->indexOf(QStringLiteral("alice")) >= 0);
 
