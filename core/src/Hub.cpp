@@ -656,7 +656,10 @@ std::string Hub::attach(std::shared_ptr<Session> session, Principal principal)
     entry->id = id;
     entry->session = std::move(session);
     entry->principal = std::move(principal);
+    Session &attached = *entry->session;
+    const std::string &userId = entry->principal.userId;
     d->sessions.emplace(id, std::move(entry));
+    attached.attached(id, userId);
     return id;
 }
 

@@ -145,7 +145,9 @@ struct ServerProtocol::Impl {
                    std::string_view channel = {})
     {
         ++counters.protocolErrors;
+        const std::shared_ptr<Session> session = connection.session; // the send may detach
         send(connection, encodeErrorFrame(code, message, ackId, channel));
+        session->refused(code, message);
     }
 
     /// Sends `disconnect`, closes the WebSocket and leaves the Hub. Further frames are ignored

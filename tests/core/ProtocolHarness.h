@@ -33,6 +33,15 @@ public:
         closeCode = static_cast<std::uint16_t>(code);
         closeReason.assign(reason);
     }
+    void attached(std::string_view id, std::string_view user) override
+    {
+        attachedSessionId.assign(id);
+        attachedUserId.assign(user);
+    }
+    void refused(Error code, std::string_view reason) override
+    {
+        refusals.push_back({static_cast<int>(code), std::string(reason)});
+    }
 
     /// Text frames parsed as JSON objects (binary frames are skipped), oldest first.
     std::vector<boost::json::object> objects() const
@@ -64,6 +73,13 @@ public:
     std::optional<std::uint16_t> closeCode;
     std::string closeReason;
     int closeCalls = 0;
+    std::string attachedSessionId; ///< as told by Session::attached()
+    std::string attachedUserId;
+    struct Refusal {
+        int code = 0;
+        std::string reason;
+    };
+    std::vector<Refusal> refusals; ///< as told by Session::refused(), oldest first
 };
 
 inline std::string str(const boost::json::value &value)

@@ -52,6 +52,7 @@ private slots:
     void channelLimit();
     void controlFrameEncoding();
     void controlFramesCountAgainstTheRate();
+    void sessionLearnsItsUserAndEveryRefusal();
 };
 
 void TestServerProtocol::connectWelcome()
@@ -840,6 +841,47 @@ void TestServerProtocol::controlFramesCountAgainstTheRate()
     QVERIFY(!h.protocol.receiveControl(client.handle));
     QVERIFY(!client.session->closeCode);
     QVERIFY(!h.protocol.receiveControl(ServerProtocol::ConnectionHandle(9999)));
+}
+
+// Transports log refusals with the peer and the user: the Hub tells a session who it is once
+// attached, and the protocol tells it of every operation it refused with an error frame.
+void TestServerProtocol::sessionLearnsItsUserAndEveryRefusal()
+{
+    Harness h;
+    h.protocol.setConnectAuthenticator([](std::string_view) {
+        ConnectDecision decision;
+        decision.principal.userId = "alice";
+        return decision;
+    });
+    Client c = h.open();
+    h.send(c, R"({"op":"subscribe","channel":"news"})"); // before connect
+    QCOMPARE(c.session->refusals.size(), std::size_t(1));
+    QCOMPARE(c.session->refusals[0].code, 400);
+    QCOMPARE(c.session->refusals[0].reason, std::string("send 'connect' first"));
+    QVERIFY(c.session->attachedUserId.empty());
+
+    h.send(c, R"({"op":"connect","version":1,"token":"t"})");
+    QCOMPARE(c.session->attachedUserId, std::string("alice"));
+    QCOMPARE(c.session->attachedSessionId, h.protocol.sessionId(c.handle));
+    c.session->take();
+
+    h.send(c, R"({"op":"publish","channel":"news","data":{"v":1e400}})");       // number out of range
+    h.send(c, R"({"op":"subscribe","channel":"news","filter":[]})");            // invalid filter
+    h.send(c, R"({"op":"subscribe","channel":"private-room","auth":"x"})");    // join denied
+    h.send(c, R"({"op":"publish","channel":"elsewhere","event":"e","data":1})"); // not subscribed
+    const auto &refusals = c.session->refusals;
+    QCOMPARE(refusals.size(), std::size_t(5));
+    QCOMPARE(refusals[1].code, 400);
+    QVERIFY2(refusals[1].reason.find("number") != std::string::npos, refusals[1].reason.c_str());
+    QCOMPARE(refusals[2].code, 400);
+    QVERIFY2(refusals[2].reason.find("invalid filter") != std::string::npos, refusals[2].reason.c_str());
+    QVERIFY(refusals[3].code == 401 || refusals[3].code == 403);
+    QCOMPARE(refusals[4].code, 403);
+    // Every error frame sent was announced, no more.
+    std::size_t errors = 0;
+    for (const auto &frame : c.session->take())
+        errors += op(frame) == "error";
+    QCOMPARE(errors, std::size_t(4));
 }
 
 QTEST_APPLESS_MAIN(TestServerProtocol)

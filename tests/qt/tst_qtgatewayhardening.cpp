@@ -12,6 +12,8 @@
 #include <switchboard/qtws/QtWebSocketGateway.h>
 
 #include <QElapsedTimer>
+#include <QLoggingCategory>
+#include <QScopeGuard>
 #include <QTest>
 
 #include <arpa/inet.h>
@@ -324,6 +326,52 @@ private Q_SLOTS:
         RawWebSocketPeer none;
         QVERIFY(none.open(server.port()));
         QTRY_COMPARE(server.gateway.connectionCount(), 2);
+    }
+
+    // Refusals the protocol decides (an error frame) and closes it decides are logged once, with
+    // the client's address and the user of its token.
+    void refusalsNameThePeerAndTheUser()
+    {
+        static QStringList *lines = nullptr;
+        QStringList captured;
+        lines = &captured;
+        QLoggingCategory::setFilterRules(QStringLiteral("switchboard.qtws.info=true"));
+        const QtMessageHandler previous = qInstallMessageHandler([](QtMsgType, const QMessageLogContext &context, const QString &text) {
+            if (lines && context.category && QByteArray(context.category) == "switchboard.qtws")
+                lines->append(text);
+        });
+        const auto restore = qScopeGuard([previous] {
+            qInstallMessageHandler(previous);
+            lines = nullptr;
+            QLoggingCategory::setFilterRules(QString());
+        });
+
+        Server server;
+        server.protocol.setConnectAuthenticator([](std::string_view) {
+            ConnectDecision decision;
+            decision.principal.userId = "alice";
+            return decision;
+        });
+        QVERIFY(server.gateway.listen());
+        RawWebSocketPeer peer;
+        QVERIFY(peer.open(server.port()));
+        peer.send(RawWebSocketPeer::Text, kConnect);
+        QVERIFY(peer.nextText());
+        peer.send(RawWebSocketPeer::Text, R"({"op":"subscribe","channel":"news","filter":[],"ackId":1})");
+        const std::optional<ServerFrame> error = peer.nextText();
+        QVERIFY(error && error->payload.contains(R"("op":"error")"));
+        const QString prefix = QStringLiteral("peer 127.0.0.1:%1, user alice").arg(peer.socket.localPort());
+        auto logged = [&](const QString &needle) {
+            for (const QString &line : std::as_const(captured))
+                if (line.startsWith(QLatin1String("refused ")) && line.contains(prefix) && line.contains(needle))
+                    return true;
+            return false;
+        };
+        QTRY_VERIFY2(logged(QStringLiteral("invalid filter")), qPrintable(captured.join('\n')));
+
+        peer.send(RawWebSocketPeer::Text, QByteArray(70 * 1024, 'x')); // over the 64 KiB message limit
+        QCOMPARE(peer.closeCode(), 1009);
+        QTRY_VERIFY2(logged(QStringLiteral("too big")), qPrintable(captured.join('\n')));
     }
 
     void utf8SplitAcrossFragments()

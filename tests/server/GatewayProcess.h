@@ -23,6 +23,7 @@
 #include <QTimer>
 #include <QWebSocket>
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 
@@ -50,13 +51,17 @@ public:
         m_process.setProcessEnvironment(env);
     }
 
+    /// The next start() keeps the gateway's log (stderr) for waitForLog() instead of forwarding
+    /// it, at `--log-level info`.
+    void captureLog() { m_captureLog = true; }
+
     bool start(const QStringList &extra = {})
     {
         m_process.setProgram(QStringLiteral(SWITCHBOARD_GATEWAY_BIN));
         QStringList args{"--port", "0", "--api-key", kApiKey, "--token-secret", kSecret,
-                         "--io-threads", "2", "--log-level", "warn"};
+                         "--io-threads", "2", "--log-level", m_captureLog ? "info" : "warn"};
         m_process.setArguments(args + extra);
-        m_process.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+        m_process.setProcessChannelMode(m_captureLog ? QProcess::SeparateChannels : QProcess::ForwardedErrorChannel);
         m_process.start();
         if (!m_process.waitForStarted(5000))
             return false;
@@ -74,6 +79,28 @@ public:
             }
         }
         return false;
+    }
+
+    /// The first log line (captureLog() before start()) matching `pattern` that was not returned
+    /// before, waited for; empty when none came within `timeoutMs`.
+    QString waitForLog(const QRegularExpression &pattern, int timeoutMs = 5000)
+    {
+        QDeadlineTimer deadline(timeoutMs);
+        while (true) {
+            m_partialLine += m_process.readAllStandardError();
+            qsizetype end = -1;
+            while ((end = m_partialLine.indexOf('\n')) >= 0) {
+                m_logLines.append(QString::fromUtf8(m_partialLine.left(end)));
+                m_partialLine.remove(0, end + 1);
+            }
+            for (qsizetype i = 0; i < m_logLines.size(); ++i)
+                if (pattern.match(m_logLines[i]).hasMatch())
+                    return m_logLines.takeAt(i);
+            if (deadline.hasExpired())
+                return {};
+            m_process.waitForReadyRead(int(std::min<qint64>(50, deadline.remainingTime())));
+            QCoreApplication::processEvents();
+        }
     }
 
     quint16 port() const { return m_port; }
@@ -94,6 +121,9 @@ public:
 private:
     QProcess m_process;
     quint16 m_port = 0;
+    bool m_captureLog = false;
+    QStringList m_logLines;   ///< captured log lines not yet returned by waitForLog()
+    QByteArray m_partialLine; ///< captured stderr after the last whole line
 };
 
 /// A WebSocket client recording every text frame as JSON and the close code.

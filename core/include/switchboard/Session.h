@@ -31,6 +31,26 @@ public:
     virtual ~Session() = default;
     virtual SendResult send(const SharedFrame &frame) = 0;
     virtual void close(DisconnectCode code, std::string_view reason) = 0;
+
+    /// Hub::attach() accepted this session as `sessionId` of user `userId` (empty: anonymous).
+    /// Called once, on the Hub's thread, before any frame of the session is handled. Transports
+    /// keep both for their log lines. Must not call back into the Hub.
+    virtual void attached(std::string_view sessionId, std::string_view userId)
+    {
+        (void)sessionId;
+        (void)userId;
+    }
+    /// ServerProtocol refused an operation of this session and answered it with an error frame
+    /// of `code` saying `reason` (bad input, an operation over the rate, a denied join, a
+    /// publish refused...). Called on the Hub's thread, after the error frame was sent and
+    /// before anything else of the session is handled. Transports log it with the peer and the
+    /// user (rate-limited); the protocol counts it. Closes are not refusals of this kind: the
+    /// transport sees them in close(). Must not call back into the Hub or the protocol.
+    virtual void refused(Error code, std::string_view reason)
+    {
+        (void)code;
+        (void)reason;
+    }
 };
 
 } // namespace switchboard

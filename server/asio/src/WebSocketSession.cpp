@@ -74,12 +74,30 @@ void WebSocketSession::close(DisconnectCode code, std::string_view reason)
     closeLocked(code, reason);
 }
 
+void WebSocketSession::attached(std::string_view sessionId, std::string_view userId)
+{
+    (void)sessionId;
+    std::lock_guard lock(m_mutex);
+    m_user.assign(userId);
+}
+
+void WebSocketSession::refused(Error code, std::string_view reason)
+{
+    std::string user;
+    {
+        std::lock_guard lock(m_mutex);
+        user = m_user;
+    }
+    log::refusal(std::string("websocket ").append(errorName(code)), m_peer, user,
+                 "error " + std::to_string(static_cast<int>(code)) + " (" + std::string(reason) + ")");
+}
+
 void WebSocketSession::closeLocked(DisconnectCode code, std::string_view reason)
 {
     if (m_closeQueued || m_finishedFlag)
         return;
     if (code != DisconnectCode::Normal && code != DisconnectCode::Shutdown)
-        log::refusal(std::string("websocket ").append(disconnectName(code)), m_peer, {},
+        log::refusal(std::string("websocket ").append(disconnectName(code)), m_peer, m_user,
                      "close " + std::to_string(static_cast<int>(code)) + " (" + std::string(reason) + ")");
     m_closeQueued = true;
     m_pongPending = false; // the close frame is the last word
@@ -488,7 +506,12 @@ void WebSocketSession::onLivenessTimer()
         // The client does not read: a close frame would never arrive either. Drop the TCP
         // connection.
         metrics.wsWriteTimeouts.fetch_add(1, std::memory_order_relaxed);
-        log::refusal("websocket write timeout", m_peer, {},
+        std::string user;
+        {
+            std::lock_guard lock(m_mutex);
+            user = m_user;
+        }
+        log::refusal("websocket write timeout", m_peer, user,
                      "no write progress for " + std::to_string(config.writeTimeout.count()) + " ms");
         finish();
         return;

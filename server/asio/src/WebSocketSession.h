@@ -52,6 +52,9 @@ public:
 
     SendResult send(const SharedFrame &frame) override;
     void close(DisconnectCode code, std::string_view reason) override;
+    void attached(std::string_view sessionId, std::string_view userId) override;
+    /// Logs the refusal (log::refusal: peer, user, reason), rate-limited per error code.
+    void refused(Error code, std::string_view reason) override;
 
 private:
     void scheduleFlushLocked();
@@ -99,6 +102,7 @@ private:
     bool m_writing = false;       ///< a flush is posted or a write is in flight
     bool m_closeQueued = false;   ///< a close frame is in m_closeFrame or written: no more frames
     bool m_finishedFlag = false;
+    std::string m_user;           ///< set by attached(), for log lines
 
     // Strand only.
     std::vector<SharedFrame> m_batch;     ///< frames of the write in flight (kept alive until done)

@@ -69,8 +69,20 @@ void QtSocketSession::close(DisconnectCode code, std::string_view reason)
     // (idle timeout, flood, slow consumer, bad token, repeated malformed frames...).
     if (code != DisconnectCode::Normal && code != DisconnectCode::Shutdown)
         logRefusal("websocket close", m_socket.data(), sessionId(),
-                   std::to_string(static_cast<int>(code)) + " " + std::string(reason));
+                   std::to_string(static_cast<int>(code)) + " " + std::string(reason), m_user);
     queueClose(static_cast<std::uint16_t>(code), reason);
+}
+
+void QtSocketSession::attached(std::string_view sessionId, std::string_view userId)
+{
+    m_sessionId.assign(sessionId);
+    m_user.assign(userId);
+}
+
+void QtSocketSession::refused(Error code, std::string_view reason)
+{
+    logRefusal(std::string("websocket ").append(errorName(code)), m_socket.data(), m_sessionId,
+               "error " + std::to_string(static_cast<int>(code)) + " (" + std::string(reason) + ")", m_user);
 }
 
 void QtSocketSession::queueClose(std::uint16_t code, std::string_view reason)
@@ -207,7 +219,7 @@ bool QtSocketSession::onPing(std::string_view payload)
         const std::size_t pongBytes = payload.size() + 2;
         if (m_outbox.byteCount() + static_cast<std::size_t>(pendingSocketBytes()) + pongBytes > m_outbox.limits().maxBytes) {
             ++m_host.counters().controlOverflows;
-            logRefusal("control overflow", m_socket.data(), sessionId(), "pong over the outbox byte limit");
+            logRefusal("control overflow", m_socket.data(), sessionId(), "pong over the outbox byte limit", m_user);
             queueClose(static_cast<std::uint16_t>(DisconnectCode::SlowConsumer), "outbox full");
             return true;
         }
@@ -250,7 +262,7 @@ void QtSocketSession::onViolation(ws::CloseCode code, std::string_view reason)
     case ws::CloseCode::InvalidPayload: ++counters.invalidUtf8; break;
     default: ++counters.protocolErrors; break;
     }
-    logRefusal("websocket protocol", m_socket.data(), sessionId(), reason);
+    logRefusal("websocket protocol", m_socket.data(), sessionId(), reason, m_user);
     if (m_closeQueued) { // our close is out already: nothing more will be read
         if (m_closeWritten && m_socket)
             m_socket->disconnectFromHost();

@@ -52,6 +52,9 @@ public:
 
     SendResult send(const SharedFrame &frame) override;
     void close(DisconnectCode code, std::string_view reason) override;
+    void attached(std::string_view sessionId, std::string_view userId) override;
+    /// Logs the refusal (logRefusal: peer, user, session, reason), rate-limited per error code.
+    void refused(Error code, std::string_view reason) override;
 
     /// Reads the bytes that came with the upgrade request, then everything the socket has.
     /// `buffer` is scratch space of `capacity` bytes (the gateway's, reused by every session).
@@ -113,6 +116,8 @@ private:
     bool m_closeQueued = false;  ///< a close frame is queued or written: no more data or pongs
     bool m_closeWritten = false;
     bool m_detached = false;
+    std::string m_user;          ///< set by attached(), for log lines
+    std::string m_sessionId;     ///< set by attached(), for log lines
 };
 
 } // namespace switchboard::qtws

@@ -47,7 +47,8 @@ bool take(std::string_view what, std::uint64_t &suppressed)
 
 } // namespace
 
-void logRefusal(std::string_view what, const QAbstractSocket *socket, std::string_view session, std::string_view reason)
+void logRefusal(std::string_view what, const QAbstractSocket *socket, std::string_view session, std::string_view reason,
+                std::string_view user)
 {
     if (!lcQtGateway().isInfoEnabled())
         return;
@@ -56,12 +57,16 @@ void logRefusal(std::string_view what, const QAbstractSocket *socket, std::strin
         return;
     const QString peer = socket ? QStringLiteral("%1:%2").arg(socket->peerAddress().toString()).arg(socket->peerPort())
                                 : QStringLiteral("?");
+    const QString userPart = user.empty()
+        ? QString()
+        : QStringLiteral(", user ") + QString::fromUtf8(user.data(), qsizetype(user.size()));
     const QString sessionPart = session.empty()
         ? QString()
         : QStringLiteral(", session ") + QString::fromUtf8(session.data(), qsizetype(session.size()));
     const QString more = suppressed ? QStringLiteral(" (%1 more suppressed)").arg(suppressed) : QString();
     qCInfo(lcQtGateway).noquote() << QStringLiteral("refused %1: peer %2%3: %4%5")
-                                         .arg(QString::fromUtf8(what.data(), qsizetype(what.size())), peer, sessionPart,
+                                         .arg(QString::fromUtf8(what.data(), qsizetype(what.size())), peer,
+                                              userPart + sessionPart,
                                               QString::fromUtf8(reason.data(), qsizetype(reason.size())), more);
 }
 

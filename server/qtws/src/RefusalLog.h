@@ -14,9 +14,11 @@ namespace switchboard::qtws {
 
 Q_DECLARE_LOGGING_CATEGORY(lcQtGateway)
 
-/// Logs `refused <what>: peer <address:port>[, session <id>]: <reason>` at info level.
-/// `what` is one of a few fixed strings ("tcp limit", "handshake timeout", ...): the key of the
-/// budget. `socket` may be null. Thread-safe.
-void logRefusal(std::string_view what, const QAbstractSocket *socket, std::string_view session, std::string_view reason);
+/// Logs `refused <what>: peer <address:port>[, user <user>][, session <id>]: <reason>` at info
+/// level. `what` is one of a few fixed strings ("tcp limit", "handshake timeout", ...): the key
+/// of the budget. `socket` may be null; `user` is empty before `connect` or for anonymous
+/// sessions. Thread-safe.
+void logRefusal(std::string_view what, const QAbstractSocket *socket, std::string_view session, std::string_view reason,
+                std::string_view user = {});
 
 } // namespace switchboard::qtws
