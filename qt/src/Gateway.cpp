@@ -5,6 +5,7 @@
 #include <switchboard/Hub.h>
 #include <switchboard/ServerProtocol.h>
 #include <switchboard/TokenAuthorizer.h>
+#include <switchboard/qtws/QtEngine.h>
 #include <switchboard/qtws/QtTimer.h>
 #include <switchboard/qtws/QtWebSocketGateway.h>
 
@@ -16,8 +17,10 @@
 namespace switchboard::qt {
 
 struct Gateway::Private {
-    // Destroyed bottom-up: the transport before the protocol before the Hub before the timer.
+    // Destroyed bottom-up: the transport before the protocol before the Hub before its engine
+    // before the timer.
     qtws::QtTimer timer;
+    std::unique_ptr<qtws::QtEngine> engine;
     std::unique_ptr<Hub> hub;
     std::unique_ptr<ServerProtocol> protocol;
     std::unique_ptr<qtws::QtWebSocketGateway> transport;
@@ -43,6 +46,7 @@ struct Gateway::Private {
     int pingInterval = int(qtws::QtGatewayOptions{}.pingInterval.count());
     int idleTimeout = int(qtws::QtGatewayOptions{}.idleTimeout.count());
     int statsInterval = 1000;
+    qtws::QtEngineOptions engineOptions;
     bool completing = false;   // QML: between classBegin and componentComplete
     bool startOnComplete = false;
     Authorizer authorizer;
@@ -109,16 +113,23 @@ Gateway::~Gateway()
     d->transport.reset();
 }
 
-void Gateway::ensureCore()
+bool Gateway::ensureCore()
 {
     if (d->hub)
-        return;
+        return true;
+    QString problem;
+    d->engine = qtws::QtEngine::create(d->timer, d->engineOptions, &problem);
+    if (!d->engine) {
+        d->error = problem;
+        Q_EMIT errorOccurred(d->error);
+        return false;
+    }
     HubOptions hubOptions;
     hubOptions.outbox.maxFrames = static_cast<std::size_t>(std::max(1, d->maxOutboxFrames));
     hubOptions.outbox.maxBytes = static_cast<std::size_t>(std::max(1, d->maxOutboxBytes));
     hubOptions.slowConsumer = d->slowConsumer == DisconnectClient ? switchboard::SlowConsumerPolicy::DisconnectClient
                                                                   : switchboard::SlowConsumerPolicy::DropMessage;
-    d->hub = std::make_unique<Hub>(d->timer, hubOptions);
+    d->hub = std::make_unique<Hub>(d->timer, hubOptions, d->engine->broker(), d->engine->presence());
     d->hub->setAuthorizer([this](const AuthRequest &request) { return d->authorize(request); });
 
     ServerProtocolOptions protocolOptions;
@@ -130,13 +141,18 @@ void Gateway::ensureCore()
     d->transport = std::make_unique<qtws::QtWebSocketGateway>(*d->hub, *d->protocol, d->transportOptions());
     connect(d->transport.get(), &qtws::QtWebSocketGateway::connectionCountChanged, this,
             [this] { Q_EMIT clientCountChanged(); });
+    d->engine->start();
+    return true;
 }
 
 bool Gateway::start()
 {
     if (d->running)
         return true;
-    ensureCore();
+    if (!ensureCore()) {
+        Q_EMIT runningChanged();
+        return false;
+    }
     d->transport->setOptions(d->transportOptions());
     if (!d->transport->listen()) {
         d->error = d->transport->errorString();
@@ -168,7 +184,8 @@ void Gateway::stop()
 
 void Gateway::publish(const QString &channel, const QString &event, const QVariant &payload)
 {
-    ensureCore();
+    if (!ensureCore())
+        return;
     Publication publication;
     publication.channel = channel.toStdString();
     publication.event = event.toStdString();
@@ -333,6 +350,26 @@ void Gateway::setStatsInterval(int ms)
     Q_EMIT configChanged();
 }
 
+QString Gateway::engine() const { return d->engineOptions.engine; }
+void Gateway::setEngine(const QString &engine)
+{
+    if (engine == d->engineOptions.engine)
+        return;
+    d->engineOptions.engine = engine;
+    Q_EMIT configChanged();
+}
+
+QString Gateway::enginePrefix() const { return d->engineOptions.enginePrefix; }
+void Gateway::setEnginePrefix(const QString &prefix)
+{
+    if (prefix == d->engineOptions.enginePrefix)
+        return;
+    d->engineOptions.enginePrefix = prefix;
+    Q_EMIT configChanged();
+}
+
+bool Gateway::engineAvailable() const { return d->engine && d->engine->available(); }
+
 QString Gateway::errorString() const { return d->error; }
 
 void Gateway::setAuthorizer(Authorizer authorizer) { d->authorizer = std::move(authorizer); }
@@ -344,5 +381,6 @@ void Gateway::setConnectAuthenticator(ConnectAuthenticator authenticator)
 Hub *Gateway::hub() const { return d->hub.get(); }
 ServerProtocol *Gateway::protocol() const { return d->protocol.get(); }
 qtws::QtWebSocketGateway *Gateway::transport() const { return d->transport.get(); }
+qtws::QtEngine *Gateway::qtEngine() const { return d->engine.get(); }
 
 } // namespace switchboard::qt

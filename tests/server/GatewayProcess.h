@@ -144,7 +144,12 @@ public:
 
     bool open(const GatewayProcess &gateway, int timeoutMs = 5000, const QString &scheme = "ws")
     {
-        m_socket.open(gateway.url("/ws", scheme));
+        return open(gateway.url("/ws", scheme), timeoutMs);
+    }
+    /// Any WebSocket endpoint (e.g. an in-process Qt gateway).
+    bool open(const QUrl &url, int timeoutMs = 5000)
+    {
+        m_socket.open(url);
         QDeadlineTimer deadline(timeoutMs);
         while (m_socket.state() != QAbstractSocket::ConnectedState && !m_disconnected && !deadline.hasExpired())
             QTest::qWait(5);
@@ -153,7 +158,11 @@ public:
     /// Opens and sends `connect` with `token`; true when `welcome` arrives.
     bool connectSession(const GatewayProcess &gateway, const QString &token = {}, const QString &scheme = "ws")
     {
-        if (!open(gateway, 5000, scheme))
+        return connectSession(gateway.url("/ws", scheme), token);
+    }
+    bool connectSession(const QUrl &url, const QString &token = {})
+    {
+        if (!open(url))
             return false;
         send({{"op", "connect"}, {"version", 1}, {"token", token}});
         return waitFor("welcome").has_value();

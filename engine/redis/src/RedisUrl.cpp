@@ -30,12 +30,15 @@ bool RedisUrl::parse(std::string_view text, RedisUrl &out, std::string &error)
     }
     result.host = url.host_address();
     if (url.has_port()) {
-        const auto port = url.port_number();
-        if (port == 0) {
+        // port_number() wraps values over 65535 (99999 became 34463): read the digits instead.
+        const std::string_view digits = url.port();
+        unsigned port = 0;
+        const auto parsedPort = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+        if (parsedPort.ec != std::errc{} || parsedPort.ptr != digits.data() + digits.size() || port == 0 || port > 65535) {
             error = "the engine URL has an invalid port";
             return false;
         }
-        result.port = port;
+        result.port = static_cast<std::uint16_t>(port);
     }
     if (url.has_userinfo()) {
         result.user = url.user();

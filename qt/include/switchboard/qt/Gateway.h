@@ -19,6 +19,7 @@ struct AuthDecision;
 struct AuthRequest;
 struct ConnectDecision;
 namespace qtws {
+class QtEngine;
 class QtWebSocketGateway;
 }
 }
@@ -34,6 +35,14 @@ namespace switchboard::qt {
 /// at the first start; the Hub and its history live as long as the Gateway, so a stop/start keeps
 /// channel history (clients recover what was published while stopped). A restart reuses the port
 /// of the previous run when `port` is 0.
+///
+/// Engine: `engine` "memory" (default) keeps channels and history in this process; a Redis URL
+/// ("redis://HOST:PORT[/DB]") puts them on Redis, shared with every other gateway (Qt or
+/// switchboard-gateway) on the same Redis and `enginePrefix`. Like the other configuration
+/// properties it applies at the first start; an engine this build cannot run (no hiredis) or a
+/// bad URL makes start() fail with errorString set. While Redis is unreachable the Gateway keeps
+/// running, `engineAvailable` is false and publishes are refused (error 503 to clients).
+/// Presence stays per process for now (see docs/scaling.md).
 ///
 /// Authorization: with `authorizer` (C++) set, it decides private and presence joins. Otherwise
 /// the token table decides: a connect token listed in `tokens` gives the user id, presence info
@@ -67,6 +76,9 @@ class Gateway : public QObject, public QQmlParserStatus
     Q_PROPERTY(int pingInterval READ pingInterval WRITE setPingInterval NOTIFY configChanged)
     Q_PROPERTY(int idleTimeout READ idleTimeout WRITE setIdleTimeout NOTIFY configChanged)
     Q_PROPERTY(int statsInterval READ statsInterval WRITE setStatsInterval NOTIFY configChanged)
+    Q_PROPERTY(QString engine READ engine WRITE setEngine NOTIFY configChanged)
+    Q_PROPERTY(QString enginePrefix READ enginePrefix WRITE setEnginePrefix NOTIFY configChanged)
+    Q_PROPERTY(bool engineAvailable READ engineAvailable NOTIFY countersChanged)
     Q_PROPERTY(QString errorString READ errorString NOTIFY runningChanged)
 
 public:
@@ -116,6 +128,11 @@ public:
     void setIdleTimeout(int ms);
     int statsInterval() const;
     void setStatsInterval(int ms);
+    QString engine() const;         ///< "memory" (default) or redis://HOST:PORT[/DB]
+    void setEngine(const QString &engine);
+    QString enginePrefix() const;   ///< Redis key prefix, "switchboard:" by default
+    void setEnginePrefix(const QString &prefix);
+    bool engineAvailable() const;   ///< false before the first start and while Redis is unreachable
     QString errorString() const;
 
     /// C++ hooks; set before start() to be sure they see every connection.
@@ -125,6 +142,8 @@ public:
     Hub *hub() const;
     ServerProtocol *protocol() const;
     qtws::QtWebSocketGateway *transport() const;
+    /// The Broker and PresenceStore the Hub runs on (engine figures, availability).
+    qtws::QtEngine *qtEngine() const;
 
     Q_INVOKABLE bool start();
     /// Closes every connection with 3000 (clients reconnect) and stops listening.
@@ -148,7 +167,7 @@ Q_SIGNALS:
     void errorOccurred(const QString &message);
 
 private:
-    void ensureCore();
+    bool ensureCore();
     struct Private;
     std::unique_ptr<Private> d;
 };

@@ -1,0 +1,91 @@
+#pragma once
+// QtEngine: the Broker and PresenceStore a Qt-hosted Hub runs on, chosen by an engine string:
+// in memory (one process) or on Redis (several gateways, Qt or switchboard-gateway, as one
+// service; docs/scaling.md). The Redis connections are driven by the Qt event loop.
+
+#include <switchboard/HistoryOptions.h>
+
+#include <QString>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace switchboard {
+class Broker;
+class PresenceStore;
+class Timer;
+}
+
+namespace switchboard::qtws {
+
+struct QtEngineOptions {
+    /// "memory", or "redis://[[user]:password@]HOST[:PORT][/DB]" (the Redis engine; the same
+    /// URL as switchboard-gateway's --engine).
+    QString engine = QStringLiteral("memory");
+    /// Redis only: prefix of every key and pub/sub channel. Gateways that share channels use the
+    /// same one (switchboard-gateway's --engine-prefix, same default).
+    QString enginePrefix = QStringLiteral("switchboard:");
+    HistoryOptions history;                           ///< per channel-name prefix, both engines
+    std::chrono::milliseconds reconnectMax{5000};     ///< Redis: longest delay between reconnects
+    std::chrono::milliseconds connectTimeout{2000};   ///< Redis: connect + login deadline
+};
+
+/// Redis engine figures (all zero on the memory engine); see RedisBrokerCounters.
+struct QtEngineCounters {
+    std::uint64_t errors = 0;         ///< connection failures and error replies
+    std::uint64_t reconnects = 0;     ///< connections re-established after a loss
+    std::uint64_t refused = 0;        ///< publishes and reads refused while Redis was unreachable (503)
+    std::uint64_t received = 0;       ///< publications received over pub/sub
+    std::uint64_t receivedRemote = 0; ///< ... of them published by another node
+    std::uint64_t recovered = 0;      ///< publications read back from streams after a pub/sub loss
+    std::uint64_t gaps = 0;           ///< times a channel's subscribers were told to recover (3007)
+    std::size_t listening = 0;        ///< channels this node is subscribed to in Redis
+};
+
+/// Owns the engines of one Hub. Build the Hub on broker() and presence(), then call start():
+/// \code
+/// QtTimer timer;
+/// auto engine = QtEngine::create(timer, {.engine = "redis://127.0.0.1:6379"}, &error);
+/// Hub hub(timer, {}, engine->broker(), engine->presence());
+/// engine->start();
+/// \endcode
+/// Presence is kept in memory on both engines for now (each node knows its own members);
+/// presence() is the one place a Redis presence store plugs in.
+///
+/// Ownership: `timer` must outlive the engine; the engine must outlive the Hub built on it.
+/// Thread safety: none; create, use and destroy on the thread that drives the Hub (its event
+/// loop runs the Redis sockets and calls the Hub from there).
+class QtEngine {
+public:
+    /// Null with `error` set to a one-line reason when `options.engine` is neither "memory" nor
+    /// a valid redis:// URL, or names Redis and this build has no Redis engine (hiredis was not
+    /// found when Switchboard was built).
+    static std::unique_ptr<QtEngine> create(Timer &timer, const QtEngineOptions &options, QString *error);
+    ~QtEngine();
+    QtEngine(const QtEngine &) = delete;
+    QtEngine &operator=(const QtEngine &) = delete;
+
+    Broker &broker();
+    PresenceStore &presence();
+    /// Starts connecting to Redis (nothing on memory). Until both connections are up, publishes
+    /// and history reads fail with 503 (NotConnected).
+    void start();
+
+    bool isRedis() const;
+    /// Memory: true. Redis: both connections are up.
+    bool available() const;
+    /// "memory", or the Redis URL without credentials and the key prefix (for logs and UIs).
+    QString description() const;
+    QtEngineCounters counters() const;
+    /// Whether this build has the Redis engine.
+    static bool redisSupported();
+
+private:
+    QtEngine();
+    struct Private;
+    std::unique_ptr<Private> d;
+};
+
+} // namespace switchboard::qtws
