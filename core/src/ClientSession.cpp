@@ -84,6 +84,8 @@ struct ClientSession::Impl {
     Impl(ClientTransport &t, Executor &e, Timer &clock, ClientOptions o)
         : transport(t), executor(e), timer(clock), options(std::move(o)), backoff(options.backoff), pending(clock)
     {
+        endpoints = options.urls.empty() ? std::vector<std::string>{options.url} : options.urls;
+        announcedUrl = endpoints.front();
     }
 
     ClientTransport &transport;
@@ -101,6 +103,7 @@ struct ClientSession::Impl {
     PendingOperations pending;
     std::shared_ptr<client::ListenerRegistry> listeners = std::make_shared<client::ListenerRegistry>();
     std::shared_ptr<client::ObserverList<ClientState>> stateObservers = std::make_shared<client::ObserverList<ClientState>>();
+    std::shared_ptr<client::ObserverList<const std::string &>> urlObservers = std::make_shared<client::ObserverList<const std::string &>>();
     std::map<std::string, std::unique_ptr<ChannelState>, std::less<>> channels;
     std::uint64_t lastChannelSerial = 0;
 
@@ -113,6 +116,12 @@ struct ClientSession::Impl {
     bool connectAfterClose = false; ///< connect() while the previous connection was closing
     std::uint64_t attempt = 0;
     std::uint64_t connection = 0;
+    // Failover: never empty; endpointIndex is the endpoint of the open connection or next attempt.
+    std::vector<std::string> endpoints;
+    std::size_t endpointIndex = 0;
+    std::size_t failuresInRound = 0; ///< failed attempts since the round began (reset by welcome)
+    std::string announcedUrl;        ///< last URL given to urlObservers (or the initial one)
+    bool freshList = false;          ///< setUrls() during a connection: the next attempt uses endpoints[0]
     TimerId connectTimer = 0;
     TimerId retryTimer = 0;
     TimerId heartbeatTimer = 0;
@@ -247,7 +256,7 @@ struct ClientSession::Impl {
         welcomed = false;
         serverReason.clear();
         ++connection;
-        transport.open(options.url);
+        transport.open(endpoints[endpointIndex]);
     }
     std::string pendingToken;
 
@@ -263,19 +272,58 @@ struct ClientSession::Impl {
             return;
         }
         tokenPending = false;
+        const bool moved = scheduleRetry();
         setState(ClientState::Reconnecting);
-        scheduleRetry();
         emitError(make_error_code(Error::Timeout), "no token within the connect timeout");
+        if (moved)
+            notifyUrl();
     }
 
-    void scheduleRetry()
+    /// Failover rule: every failed or lost connection moves to the next endpoint, round robin,
+    /// after a backoff delay; the backoff step grows once per full round through the endpoints
+    /// (with one endpoint: after every failure, as before). A welcome starts over at step 0.
+    /// True when the endpoint changed: the caller then runs notifyUrl() after its bookkeeping.
+    bool scheduleRetry()
     {
         cancelTimer(retryTimer);
-        retryTimer = timer.start(backoff.next(), [this] {
+        const bool endOfRound = ++failuresInRound >= endpoints.size();
+        if (endOfRound)
+            failuresInRound = 0;
+        const std::chrono::milliseconds delay = backoff.next(endOfRound);
+        const std::size_t previous = endpointIndex;
+        if (!std::exchange(freshList, false)) // a new list starts at its first URL
+            endpointIndex = (endpointIndex + 1) % endpoints.size();
+        retryTimer = timer.start(delay, [this] {
             retryTimer = 0;
             if (state == ClientState::Reconnecting && !transportActive)
                 startAttempt();
         });
+        return endpoints[endpointIndex] != endpoints[previous];
+    }
+
+    /// User callbacks: the endpoint changed (failover or setUrls()) since the last notification.
+    void notifyUrl()
+    {
+        if (endpoints[endpointIndex] == announcedUrl)
+            return;
+        announcedUrl = endpoints[endpointIndex];
+        const std::string url = announcedUrl; // an observer may call setUrls()
+        urlObservers->notify(url);
+    }
+
+    void setUrls(std::vector<std::string> urls)
+    {
+        if (urls.empty())
+            urls.emplace_back();
+        if (urls == endpoints)
+            return;
+        endpoints = std::move(urls);
+        endpointIndex = 0;
+        failuresInRound = 0;
+        // Set while a connection (or attempt) of the old list is under way: its failure must
+        // not skip the new first URL.
+        freshList = transportActive || state == ClientState::Connected;
+        notifyUrl();
     }
 
     // ---- heartbeat ----
@@ -378,6 +426,8 @@ struct ClientSession::Impl {
         cancelTimer(heartbeatTimer);
         heartbeatPingId = 0;
         const bool retry = std::exchange(retryOnClose, false);
+        const std::string closedUrl = endpoints[endpointIndex];
+        bool moved = false;
         const std::string why = reason.empty() ? serverReason : std::string(reason);
 
         // Bookkeeping first, user callbacks after: they may call back into the session.
@@ -399,7 +449,7 @@ struct ClientSession::Impl {
             else if (closeIsError(code))
                 error = errorForClose(code);
             if (reconnect)
-                scheduleRetry();
+                moved = scheduleRetry();
             setState(reconnect ? ClientState::Reconnecting : ClientState::Closed);
         }
 
@@ -418,8 +468,11 @@ struct ClientSession::Impl {
             data["code"] = code;
             data["reason"] = why;
             data["reconnect"] = reconnect;
+            data["url"] = closedUrl;
             emitLifecycle("close", {}, json::value(std::move(data)));
         }
+        if (moved)
+            notifyUrl();
     }
 
     void onMessage(std::string_view bytes, bool binary)
@@ -478,6 +531,7 @@ struct ClientSession::Impl {
         welcomed = true;
         cancelTimer(connectTimer);
         backoff.reset();
+        failuresInRound = 0;
         sessionId = std::string(stringField(frame, "session"));
         userId = std::string(stringField(frame, "user"));
         pingInterval = std::chrono::milliseconds(std::max<std::int64_t>(intField(frame, "ping", 0), 0));
@@ -928,13 +982,22 @@ ClientSession::~ClientSession()
     if (d->transportActive)
         d->transport.close(kCloseNormal, "client destroyed");
     d->stateObservers->clear();
+    d->urlObservers->clear();
     d->channels.clear();
     // Pending operations are dropped without running their callbacks: the session is going away
     // and they may not call into it. Call close() first to have them fail with Cancelled.
 }
 
 void ClientSession::setTokenProvider(TokenProvider provider) { d->tokenProvider = std::move(provider); }
-void ClientSession::setUrl(std::string url) { d->options.url = std::move(url); }
+void ClientSession::setUrl(std::string url) { d->setUrls({std::move(url)}); }
+void ClientSession::setUrls(std::vector<std::string> urls) { d->setUrls(std::move(urls)); }
+const std::vector<std::string> &ClientSession::urls() const { return d->endpoints; }
+const std::string &ClientSession::currentUrl() const { return d->endpoints[d->endpointIndex]; }
+
+ListenerHandle ClientSession::onUrlChanged(std::function<void(const std::string &)> fn)
+{
+    return d->urlObservers->add(std::move(fn));
+}
 void ClientSession::connect() { d->connect(); }
 void ClientSession::close() { d->close(); }
 

@@ -72,6 +72,7 @@ struct Client::Private {
     std::uint64_t probeInFlight = 0;
 
     QUrl url;
+    QStringList urls;
     bool active = false;
     State state = Disconnected;
     QString sessionId;
@@ -86,6 +87,7 @@ struct Client::Private {
     ListenerHandle errorListener;
     ListenerHandle closeListener;
     ListenerHandle stateListener;
+    ListenerHandle urlListener;
     QJSValue promiseFactory;
     bool completing = false; // QML: between classBegin and componentComplete
 };
@@ -134,6 +136,8 @@ Client::Client(QObject *parent) : QObject(parent), d(std::make_unique<Private>()
             Q_EMIT connected();
     });
 
+    d->urlListener = d->session->onUrlChanged([this](const std::string &) { Q_EMIT currentUrlChanged(); });
+
     // One listener for every channel message, dispatched by channel name (names may contain
     // dots, so per-channel "name.*" patterns would be ambiguous).
     d->messageListener = d->session->on("**", [this](const ClientEvent &event) {
@@ -171,6 +175,7 @@ Client::~Client()
     d->errorListener.reset();
     d->closeListener.reset();
     d->stateListener.reset();
+    d->urlListener.reset();
     d->session.reset();
 }
 
@@ -181,8 +186,34 @@ void Client::setUrl(const QUrl &url)
     if (url == d->url)
         return;
     d->url = url;
-    d->session->setUrl(utf8(url.toString(QUrl::FullyEncoded)));
+    applyUrls();
     Q_EMIT urlChanged();
+}
+
+QStringList Client::urls() const { return d->urls; }
+
+void Client::setUrls(const QStringList &urls)
+{
+    if (urls == d->urls)
+        return;
+    d->urls = urls;
+    applyUrls();
+    Q_EMIT urlsChanged();
+}
+
+QUrl Client::currentUrl() const
+{
+    return QUrl(detail::toQString(d->session->currentUrl()));
+}
+
+void Client::applyUrls()
+{
+    std::vector<std::string> endpoints;
+    for (const QString &url : std::as_const(d->urls))
+        endpoints.push_back(utf8(QUrl(url).toString(QUrl::FullyEncoded)));
+    if (endpoints.empty())
+        endpoints.push_back(utf8(d->url.toString(QUrl::FullyEncoded)));
+    d->session->setUrls(std::move(endpoints));
 }
 
 bool Client::active() const { return d->active; }
@@ -302,7 +333,7 @@ void Client::open()
             Q_EMIT activeChanged();
         return;
     }
-    d->session->setUrl(utf8(d->url.toString(QUrl::FullyEncoded)));
+    applyUrls();
     if (d->state == Disconnected || d->state == Closed)
         d->session->connect();
     if (changed)

@@ -283,6 +283,37 @@ private Q_SLOTS:
         QVERIFY(states.count() >= 2);
     }
 
+    void failoverToAnotherGateway()
+    {
+        Gateway other;
+        other.setStatsInterval(0);
+        QVERIFY(other.start());
+        auto c = std::make_unique<Client>();
+        QCOMPARE(c->currentUrl(), QUrl());
+        c->setUrl(QUrl(QStringLiteral("ws://127.0.0.1:1/ignored"))); // urls, when set, take precedence
+        QSignalSpy currentUrls(c.get(), &Client::currentUrlChanged);
+        QSignalSpy urlsSpy(c.get(), &Client::urlsChanged);
+        c->setUrls({m_gateway->url(), other.url()});
+        QCOMPARE(urlsSpy.count(), 1);
+        QCOMPARE(c->urls(), (QStringList{m_gateway->url(), other.url()}));
+        QCOMPARE(c->currentUrl(), QUrl(m_gateway->url()));
+        c->open();
+        CONNECTED(c);
+        Channel *feed = c->subscribe(QStringLiteral("feed"));
+        QTRY_VERIFY(feed->subscribed());
+        currentUrls.clear();
+
+        // The first gateway goes away: the client moves to the second and subscribes there.
+        m_gateway->stop();
+        QTRY_COMPARE_WITH_TIMEOUT(c->currentUrl(), QUrl(other.url()), 10000);
+        QVERIFY(currentUrls.count() >= 1);
+        CONNECTED(c);
+        QTRY_VERIFY(feed->subscribed());
+        other.publish(QStringLiteral("feed"), QStringLiteral("tick"), 7);
+        QTRY_COMPARE(feed->messages()->count(), 1);
+        QCOMPARE(c->currentUrl(), QUrl(other.url()));
+    }
+
     void roundTripTime()
     {
         auto c = std::make_unique<Client>();

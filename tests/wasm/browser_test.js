@@ -384,6 +384,32 @@ async function run() {
   await alice.page.screenshot({ path: shot, fullPage: true });
   check(fs.statSync(shot).size > 0, 'screenshot saved to ' + shot);
 
+  // Failover: a client given [a port nothing listens on, the gateway] moves to the second URL,
+  // reports it (the 'url' event and client.url) and subscribes there.
+  const deadPort = await new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.listen(0, '127.0.0.1', () => { const p = probe.address().port; probe.close(() => resolve(p)); });
+  });
+  const failover = await alice.page.evaluate(([dead, live, tok]) => new Promise((resolve, reject) => {
+    const c = Switchboard.connect([`ws://127.0.0.1:${dead}/ws`, `ws://127.0.0.1:${live}/ws`],
+                                  { token: tok, backoff: { initial: 50, max: 200 } });
+    const moves = [];
+    const first = c.url;
+    c.on('url', (u) => moves.push(u));
+    const timer = setTimeout(() => { c.close(); reject(new Error('no failover: ' + c.state + ' at ' + c.url)); }, 10000);
+    c.subscribe('failover-check').on('subscription:state', (st) => {
+      if (!st.subscribed) return;
+      clearTimeout(timer);
+      const out = { first, url: c.url, urls: c.urls, moves };
+      c.close();
+      resolve(out);
+    });
+  }), [deadPort, gateway.port, token('dave', 'Dave')]);
+  const live = `ws://127.0.0.1:${gateway.port}/ws`;
+  check(failover.first === `ws://127.0.0.1:${deadPort}/ws` && failover.url === live && failover.moves[0] === live
+        && failover.urls.length === 2,
+        'a client given [dead, live] URLs fails over to the live one and subscribes there (' + JSON.stringify(failover) + ')');
+
   // A second client in alice's page, with an asynchronous tokenProvider, joins as carol; a
   // publish still waiting for its ack when close() is called rejects with 499.
   await alice.page.evaluate((tok) => new Promise((resolve, reject) => {

@@ -100,11 +100,18 @@
     return null;
   };
 
-  /** The client: one WebSocket session with reconnect, resubscribe and recovery. */
+  /** The client: one WebSocket session with reconnect, resubscribe and recovery. `url` may be
+   *  an array of URLs (nodes of one service): a failed or lost connection moves to the next. */
   function Client(url, options) {
     Emitter.call(this);
     options = options || {};
-    this.url = checkUrl(url || defaultUrl());
+    if (Array.isArray(url)) {
+      if (url.length === 0) throw SwitchboardError(400, 'the URL list is empty');
+      this.urls = url.map(function (u) { return checkUrl(u); });
+    } else {
+      this.urls = [checkUrl(url || defaultUrl())];
+    }
+    this.url = this.urls[0]; // the endpoint in use (changes on failover, event 'url')
     this.options = options;
     this.state = 'disconnected';
     this.error = null;
@@ -130,7 +137,8 @@
       var queued = self._queue;
       self._queue = [];
       queued.forEach(function (op) { op(); });
-      self._native.connect(self.url);
+      if (self.urls.length > 1) self._native.connectUrls(self.urls.join('\n'));
+      else self._native.connect(self.url);
       return self;
     }, function (err) {
       // switchboard.wasm could not be fetched or compiled: nothing can connect.
@@ -219,6 +227,11 @@
         var msg = details && typeof details === 'object' && details.message ? details.message : c;
         w.reject(SwitchboardError(b, msg, details));
       }
+      break;
+    case 'url':
+      if (a === this.url) break; // the list given to connect(): no move
+      this.url = a;
+      this.emit('url', a);
       break;
     case 'pong':
       w = this._waiting[a];
@@ -348,7 +361,7 @@
   };
 
   var Switchboard = {
-    /** connect(url?, {token | tokenProvider, name, ackTimeout, replyTimeout, connectTimeout, backoff, wasmUrl}) */
+    /** connect(url? (string or array of strings: failover), {token | tokenProvider, name, ackTimeout, replyTimeout, connectTimeout, backoff, wasmUrl}) */
     connect: function (url, options) { return new Client(url, options); },
     /** Loads and compiles the WebAssembly module ahead of connect (optional). */
     load: function (options) { return loadModule(options).then(function () {}); },

@@ -113,7 +113,11 @@ export interface Channel {
 }
 
 export interface Client {
+  /** The endpoint in use: the URL of the open connection or attempt, or of the next attempt
+   *  while reconnecting (failover moves it; event 'url'). */
   readonly url: string;
+  /** Every endpoint, in the order failover tries them. */
+  readonly urls: string[];
   readonly state: ConnectionState;
   /** Why the last connection ended, when it was an error. */
   readonly error: SwitchboardError | null;
@@ -128,6 +132,8 @@ export interface Client {
   readonly roundTripTime: number | null;
 
   on(event: 'state', listener: (state: ConnectionState, error: SwitchboardError | null) => void): this;
+  /** Failover moved to another endpoint (the new `url`). */
+  on(event: 'url', listener: (url: string) => void): this;
   on(event: ConnectionState, listener: (error: SwitchboardError | null) => void): this;
   on(event: 'message', listener: (message: Message) => void): this;
   on(event: 'error', listener: (error: unknown) => void): this;
@@ -152,8 +158,10 @@ export interface Client {
 }
 
 export interface SwitchboardStatic {
-  /** Connects to `url` (default: ws(s)://<page host>/ws) and reconnects with backoff until close(). */
-  connect(url?: string, options?: ConnectOptions): Client;
+  /** Connects to `url` (default: ws(s)://<page host>/ws) and reconnects with backoff until close().
+   *  An array of URLs (nodes of one service) fails over: a failed or lost connection moves to
+   *  the next URL, round robin, and recovers there. */
+  connect(url?: string | string[], options?: ConnectOptions): Client;
   /** Loads and compiles switchboard.wasm ahead of connect. */
   load(options?: Pick<ConnectOptions, 'wasmUrl'>): Promise<void>;
   readonly states: ConnectionState[];

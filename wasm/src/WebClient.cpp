@@ -6,6 +6,9 @@
 
 #include <emscripten/val.h>
 
+#include <algorithm>
+#include <vector>
+
 using emscripten::val;
 
 namespace switchboard::web {
@@ -62,6 +65,7 @@ WebClient::WebClient(val sink, val options)
     , m_session(m_transport, m_executor, m_timer, makeOptions(options))
 {
     m_stateHook = m_session.onStateChanged([this](ClientState state) { emitState(state); });
+    m_urlHook = m_session.onUrlChanged([this](const std::string &url) { m_sink(std::string("url"), url); });
 }
 
 WebClient::~WebClient() = default;
@@ -105,6 +109,25 @@ void WebClient::connect(std::string url)
 {
     m_session.setUrl(std::move(url));
     m_session.connect();
+}
+
+void WebClient::connectUrls(std::string urls)
+{
+    std::vector<std::string> endpoints;
+    std::size_t start = 0;
+    while (start <= urls.size()) {
+        const std::size_t end = std::min(urls.find('\n', start), urls.size());
+        if (end > start)
+            endpoints.push_back(urls.substr(start, end - start));
+        start = end + 1;
+    }
+    m_session.setUrls(std::move(endpoints));
+    m_session.connect();
+}
+
+std::string WebClient::currentUrl() const
+{
+    return m_session.currentUrl();
 }
 
 void WebClient::close()

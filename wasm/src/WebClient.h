@@ -25,6 +25,7 @@ namespace switchboard::web {
 ///   ("ack", requestId:number, errorCode:number, errorMessage, offset:number)
 ///   ("reply", requestId:number, errorCode:number, errorMessage, payloadJson)
 ///   ("pong", requestId:number, errorCode:number, errorMessage, roundTripMs:number)
+///   ("url", currentUrl)                                 failover moved to another endpoint
 /// The sink runs on the browser event loop (never inside a WebClient call except `close`, which
 /// fails pending acks and replies at once) and may call back into the WebClient.
 /// Thread safety: main browser thread only.
@@ -41,6 +42,9 @@ public:
     void deliverToken(int generation, std::string token);
 
     void connect(std::string url);
+    /// Failover: `urls` are the endpoints, one per line, tried in turn (ClientSession::setUrls).
+    void connectUrls(std::string urls);
+    std::string currentUrl() const;
     void close();
     std::string state() const;
     std::string sessionId() const;
@@ -75,6 +79,7 @@ private:
     WebSocketTransport m_transport;
     ClientSession m_session;
     ListenerHandle m_stateHook;
+    ListenerHandle m_urlHook;
     std::map<std::string, ChannelHooks, std::less<>> m_channels; // destroyed before m_session
     std::string m_token;
     int m_tokenMode = 0;

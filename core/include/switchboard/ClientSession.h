@@ -34,6 +34,10 @@ struct BackoffOptions {
 
 struct ClientOptions {
     std::string url;
+    /// Failover: gateway URLs tried in turn (nodes of one service, docs/scaling.md). A failed
+    /// or lost connection moves to the next one, round robin; the backoff step grows once per
+    /// full round (docs/client.md, "Failover"). Empty: `url` alone.
+    std::vector<std::string> urls;
     BackoffOptions backoff;
     std::chrono::milliseconds ackTimeout{5'000};
     std::chrono::milliseconds replyTimeout{10'000};
@@ -124,7 +128,19 @@ public:
     ~ClientSession() override;
 
     void setTokenProvider(TokenProvider provider);
+    /// Same as setUrls({url}).
     void setUrl(std::string url);
+    /// Replaces the endpoint list (an empty list counts as {""}). A list equal to the current
+    /// one changes nothing; another one makes its first URL current at once, for the next
+    /// connection attempt (an open connection is kept).
+    void setUrls(std::vector<std::string> urls);
+    const std::vector<std::string> &urls() const;
+    /// The endpoint in use: the URL of the open connection or attempt, or of the next attempt
+    /// while waiting to reconnect (failover moves it as soon as a connection fails).
+    const std::string &currentUrl() const;
+    /// Called with currentUrl() whenever it changes: on failover (before the attempt on the new
+    /// endpoint opens) and on setUrls(). May call back into the session.
+    [[nodiscard]] ListenerHandle onUrlChanged(std::function<void(const std::string &url)> fn);
     void connect();
     /// Closes for good (no reconnect); pending acks/replies fail with Error::Cancelled, from the
     /// Executor (never inside close()). Channels are kept for a later connect().

@@ -14,6 +14,8 @@ namespace switchboard::client {
 ///   base(n) = min(initial * factor^n, max),  delay(n) = base(n) * U(1 - jitter, 1)
 /// so delays never exceed `max` and, with jitter, clients that lost the same server spread out
 /// instead of reconnecting in lockstep. reset() after a successful welcome starts over.
+/// With several endpoints ClientSession moves n on once per round of them: next(false) gives a
+/// jittered delay of the current step without moving on.
 class Backoff {
 public:
     explicit Backoff(BackoffOptions options)
@@ -21,14 +23,14 @@ public:
     {
     }
 
-    std::chrono::milliseconds next()
+    std::chrono::milliseconds next(bool advance = true)
     {
         const double initial = static_cast<double>(m_options.initial.count());
         const double max = static_cast<double>(m_options.max.count());
         // pow() may reach infinity after a long outage; min() brings it back to the cap.
         double base = initial > 0 ? initial * std::pow(m_options.factor, m_attempt) : 0.0;
         base = std::min(base, max);
-        if (m_attempt < 1'000'000)
+        if (advance && m_attempt < 1'000'000)
             ++m_attempt;
         double scale = 1.0;
         if (m_options.jitter > 0) {

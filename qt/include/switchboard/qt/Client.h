@@ -6,6 +6,7 @@
 #include <QJSValue>
 #include <QObject>
 #include <QQmlParserStatus>
+#include <QStringList>
 #include <QUrl>
 #include <QVariant>
 #include <QtQml/qqmlregistration.h>
@@ -22,6 +23,9 @@ namespace switchboard::qt {
 /// Connects to a gateway, reconnects with backoff, resubscribes and recovers missed messages.
 ///
 /// QML: `Client { url: "ws://127.0.0.1:8080/ws"; active: true }`, then `subscribe("news")`.
+/// Failover over the nodes of one service: `urls: ["ws://a:8080/ws", "ws://b:8080/ws"]`; a
+/// failed or lost connection moves to the next URL (round robin) and recovers there;
+/// `currentUrl` tells which one is in use (docs/client.md, "Failover").
 /// Ownership: the Client owns its Channels. Thread safety: create and use on one thread (with an
 /// event loop); every signal and callback runs there. Callbacks may call back into the Client but
 /// must not delete it.
@@ -31,6 +35,8 @@ class Client : public QObject, public QQmlParserStatus
     Q_INTERFACES(QQmlParserStatus)
     QML_ELEMENT
     Q_PROPERTY(QUrl url READ url WRITE setUrl NOTIFY urlChanged)
+    Q_PROPERTY(QStringList urls READ urls WRITE setUrls NOTIFY urlsChanged)
+    Q_PROPERTY(QUrl currentUrl READ currentUrl NOTIFY currentUrlChanged)
     Q_PROPERTY(bool active READ active WRITE setActive NOTIFY activeChanged)
     Q_PROPERTY(State state READ state NOTIFY stateChanged)
     Q_PROPERTY(QString sessionId READ sessionId NOTIFY sessionIdChanged)
@@ -57,6 +63,13 @@ public:
 
     QUrl url() const;
     void setUrl(const QUrl &url);
+    /// Gateway URLs for failover, tried in turn; when not empty they replace `url`. Takes
+    /// effect at the next connection attempt (an open connection is kept).
+    QStringList urls() const;
+    void setUrls(const QStringList &urls);
+    /// The endpoint in use: the URL of the open connection or attempt, or of the next attempt
+    /// while reconnecting. Empty before a URL is set.
+    QUrl currentUrl() const;
     bool active() const;
     void setActive(bool active);
     State state() const;
@@ -112,6 +125,8 @@ public:
 
 Q_SIGNALS:
     void urlChanged();
+    void urlsChanged();
+    void currentUrlChanged();
     void activeChanged();
     void stateChanged(switchboard::qt::Client::State state);
     void sessionIdChanged();
@@ -124,6 +139,7 @@ Q_SIGNALS:
 
 private:
     void sendProbe();
+    void applyUrls();
     void setRoundTripTime(double milliseconds);
     struct Private;
     std::unique_ptr<Private> d;
