@@ -7,11 +7,15 @@
 
 #include <QElapsedTimer>
 
+#include <csignal>
+#include <sys/types.h>
+
 using namespace clustertest;
 
 namespace {
 
-constexpr int kNodeTtlSeconds = 2;
+/// --node-ttl of every node: short, so the test is fast; CLUSTER_NODE_TTL=15 measures the default.
+const int kNodeTtlSeconds = qEnvironmentVariableIsSet("CLUSTER_NODE_TTL") ? qEnvironmentVariableIntValue("CLUSTER_NODE_TTL") : 2;
 
 QString tokenFor(const QString &user)
 {
@@ -195,6 +199,37 @@ private slots:
             if (ch.toObject()["name"].toString() == "lobby")
                 QCOMPARE(ch.toObject()["type"].toString(), "public");
         }
+    }
+
+    void pausedNodeIsSweptThenRestoresItsMembers()
+    {
+        // B stops (SIGSTOP) for longer than its lease: the others sweep it; when it runs again its
+        // beat finds the lease gone and it writes its connections back, announced to every node.
+        const QString channel = "presence-room/3";
+        WsClient obsA, obsC, bobOnB;
+        QVERIFY(join(obsA, a, "obs-a", channel));
+        QVERIFY(join(obsC, c, "obs-c", channel));
+        QVERIFY(join(bobOnB, b, "bob", channel));
+        const QList<WsClient *> observers{&obsA, &obsC};
+        QVERIFY(waitPresence(observers, "presence:member_added", "bob"));
+        const double syncsBefore = metrics(nam, b).value("switchboard_engine_presence_syncs_total");
+
+        QCOMPARE(::kill(pid_t(b.pid()), SIGSTOP), 0);
+        const bool removed = waitPresence(observers, "presence:member_removed", "bob", (kNodeTtlSeconds + 5) * 1000);
+        QCOMPARE(::kill(pid_t(b.pid()), SIGCONT), 0);
+        QVERIFY(removed);
+        QDeadlineTimer deadline(5000);
+        while (!deadline.hasExpired()
+               && !std::all_of(observers.begin(), observers.end(),
+                               [](WsClient *o) { return countPresence(*o, "presence:member_added", "bob") == 2; }))
+            QTest::qWait(10);
+        for (WsClient *o : observers)
+            QCOMPARE(countPresence(*o, "presence:member_added", "bob"), 2);
+        QVERIFY(waitRoster(channel, {"bob:1", "obs-a:1", "obs-c:1"}));
+        QVERIFY(metrics(nam, b).value("switchboard_engine_presence_syncs_total") > syncsBefore);
+        // bob's own connection heard the same story: removed, then added back.
+        QVERIFY(waitPresence({&bobOnB}, "presence:member_removed", "bob"));
+        QVERIFY(waitPresence({&bobOnB}, "presence:member_added", "bob"));
     }
 
     // Last: it kills node C.
