@@ -232,6 +232,30 @@ private slots:
         QVERIFY(waitPresence({&bobOnB}, "presence:member_added", "bob"));
     }
 
+    void stoppedNodeRemovesItsMembersAtOnce()
+    {
+        // A fourth node stopped with SIGTERM takes its members along before it exits: the others
+        // hear member_removed well before its lease could expire.
+        GatewayProcess d;
+        QVERIFY(d.start(nodeArgs(redis, "presence:") + QStringList{"--node-ttl", QString::number(kNodeTtlSeconds)}));
+        QVERIFY(waitHealth(nam, d, 200));
+        const QString channel = "presence-room/4";
+        WsClient obsA, bobOnD;
+        QVERIFY(join(obsA, a, "obs-a", channel));
+        QVERIFY(join(bobOnD, d, "bob", channel));
+        QVERIFY(waitPresence({&obsA}, "presence:member_added", "bob"));
+        QElapsedTimer sinceStop;
+        sinceStop.start();
+        d.process().terminate();
+        QVERIFY(waitPresence({&obsA}, "presence:member_removed", "bob", (kNodeTtlSeconds + 5) * 1000));
+        const qint64 removedAfterMs = sinceStop.elapsed();
+        qInfo("member_removed %lld ms after SIGTERM", removedAfterMs);
+        QVERIFY2(removedAfterMs < 1000, "the stopped node left its members to the lease");
+        QTRY_COMPARE_WITH_TIMEOUT(d.process().state(), QProcess::NotRunning, 5000);
+        QCOMPARE(d.process().exitStatus(), QProcess::NormalExit);
+        QCOMPARE(d.process().exitCode(), 0);
+    }
+
     // Last: it kills node C.
     void killedNodeMembersAreRemovedOnTheSurvivors()
     {
