@@ -87,6 +87,21 @@ private:
         return join(joiner, g, user, channel) && waitPresence(observers, "presence:member_added", user);
     }
 
+    /// One inline command to the test's Redis; its reply line.
+    QByteArray redisCommand(const QByteArray &inlineCommand)
+    {
+        QTcpSocket socket;
+        socket.connectToHost(QHostAddress::LocalHost, redis.port());
+        if (!socket.waitForConnected(2000))
+            return {};
+        socket.write(inlineCommand);
+        QByteArray reply;
+        QDeadlineTimer deadline(2000);
+        while (!reply.contains("\r\n") && !deadline.hasExpired() && socket.waitForReadyRead(int(deadline.remainingTime())))
+            reply += socket.readAll();
+        return reply;
+    }
+
     /// Polls until /api/presence answers `expected` on every node.
     bool waitRoster(const QString &channel, const QStringList &expected, int timeoutMs = 5000)
     {
@@ -244,6 +259,9 @@ private slots:
         QVERIFY(join(obsA, a, "obs-a", channel));
         QVERIFY(join(bobOnD, d, "bob", channel));
         QVERIFY(waitPresence({&obsA}, "presence:member_added", "bob"));
+        double expiredBefore = 0;
+        for (GatewayProcess *g : {&a, &b, &c})
+            expiredBefore += metrics(nam, *g).value("switchboard_engine_nodes_expired_total");
         QElapsedTimer sinceStop;
         sinceStop.start();
         d.process().terminate();
@@ -254,6 +272,30 @@ private slots:
         QTRY_COMPARE_WITH_TIMEOUT(d.process().state(), QProcess::NotRunning, 5000);
         QCOMPARE(d.process().exitStatus(), QProcess::NormalExit);
         QCOMPARE(d.process().exitCode(), 0);
+        // Its lease is left to expire; the sweep then finds nothing to announce again.
+        const auto swept = [this] {
+            double n = 0;
+            for (GatewayProcess *g : {&a, &b, &c})
+                n += metrics(nam, *g).value("switchboard_engine_nodes_expired_total");
+            return n;
+        };
+        QTRY_COMPARE_WITH_TIMEOUT(swept(), expiredBefore + 1, (kNodeTtlSeconds + 5) * 1000);
+        WsClient late;
+        QVERIFY(barrier(late, b, "zz-late", channel, {&obsA}));
+        QCOMPARE(countPresence(obsA, "presence:member_removed", "bob"), 1);
+    }
+
+    void refusedScriptIsCounted()
+    {
+        // A key of the wrong type makes Redis refuse the join's script (WRONGTYPE): the join still
+        // succeeds (the subscriber is served; its member is not announced), the failure is counted.
+        const QString channel = "presence-room/5";
+        QVERIFY(redisCommand("SET presence:{" + channel.toUtf8() + "}:conns x\r\n").startsWith("+OK"));
+        const double before = metrics(nam, a).value("switchboard_engine_presence_script_errors_total");
+        WsClient client;
+        QVERIFY(join(client, a, "erin", channel));
+        QVERIFY(waitMetric(nam, a, "switchboard_engine_presence_script_errors_total", [before](double v) { return v == before + 1; }));
+        QVERIFY(redisCommand("DEL presence:{" + channel.toUtf8() + "}:conns\r\n").startsWith(":1"));
     }
 
     // Last: it kills node C.

@@ -13,6 +13,7 @@
 #include <charconv>
 #include <exception>
 #include <map>
+#include <optional>
 #include <utility>
 
 namespace switchboard::redis {
@@ -89,6 +90,8 @@ struct RedisPresenceStore::Impl {
     bool beating = false;
     TimerId beatTimer = 0;
     RedisPresenceCounters counters;
+    std::optional<std::chrono::milliseconds> lastFailureLog;
+    std::uint64_t unloggedFailures = 0;
     std::shared_ptr<Impl *> alive = std::make_shared<Impl *>(this);
 
     void log(const std::string &message) const
@@ -130,10 +133,22 @@ struct RedisPresenceStore::Impl {
         }
     }
 
+    /// Counts every failure; logs at most one line per 10 s (with how many were not logged), so a
+    /// Redis that refuses every script cannot flood the log.
     void scriptFailed(const std::string &what, const redisReply *r)
     {
         ++counters.scriptErrors;
-        log("redis presence: " + what + " failed: " + (isError(r) ? std::string(text(r)) : std::string("malformed reply")));
+        const auto now = timer.now();
+        if (lastFailureLog && now - *lastFailureLog < std::chrono::seconds(10)) {
+            ++unloggedFailures;
+            return;
+        }
+        lastFailureLog = now;
+        std::string line = "redis presence: " + what + " failed: " + (isError(r) ? std::string(text(r)) : std::string("malformed reply"));
+        if (unloggedFailures)
+            line += " (" + std::to_string(unloggedFailures) + " more failures not logged)";
+        unloggedFailures = 0;
+        log(line);
     }
 
     /// EVALSHA when loaded, EVAL otherwise and again after NOSCRIPT. `done(null)`: not sent, or
@@ -350,11 +365,8 @@ struct RedisPresenceStore::Impl {
         std::string origin, channel;
         Member member;
         if ((kind != 'a' && kind != 'r') || !readField(message, origin) || !readField(message, channel)
-            || !readField(message, member.userId) || !readField(message, member.info) || !message.empty()) {
-            ++counters.scriptErrors;
-            log("redis presence: malformed announcement");
-            return;
-        }
+            || !readField(message, member.userId) || !readField(message, member.info) || !message.empty())
+            return scriptFailed("an announcement", nullptr);
         if (origin == options.nodeId)
             return; // this node's Hub announced it when add() / remove() answered
         ++counters.remoteEvents;

@@ -49,7 +49,7 @@ struct RedisPresenceOptions {
 };
 
 struct RedisPresenceCounters {
-    std::uint64_t scriptErrors = 0;  ///< presence scripts answered with an error or a malformed reply
+    std::uint64_t scriptErrors = 0;  ///< presence scripts answered with an error or a malformed reply, malformed announcements (logged at most once per 10 s)
     std::uint64_t nodesExpired = 0;  ///< dead nodes this node swept (their members removed)
     std::uint64_t remoteEvents = 0;  ///< member_added / member_removed heard from other nodes
     std::uint64_t syncs = 0;         ///< times this node rewrote its connections in Redis (reconnect, lost lease)
