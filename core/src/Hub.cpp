@@ -128,7 +128,21 @@ struct Hub::Impl {
         bool cancelled = false;
     };
 
-    Impl(Timer &t, HubOptions o) : timer(t), options(o) {}
+    /// Transitions the presence store learned from other nodes: fanned out to this node's
+    /// subscribers of the channel.
+    struct RemotePresence final : PresenceHandler {
+        Impl *hub = nullptr;
+        void onMemberAdded(std::string_view channel, const Member &member) override
+        {
+            hub->presenceChanged(PresenceEvent::Kind::Joined, channel, member, false);
+        }
+        void onMemberRemoved(std::string_view channel, const Member &member) override
+        {
+            hub->presenceChanged(PresenceEvent::Kind::Left, channel, member, false);
+        }
+    };
+
+    Impl(Timer &t, HubOptions o) : timer(t), options(o) { remotePresence.hub = this; }
 
     Timer &timer;
     HubOptions options;
@@ -136,6 +150,7 @@ struct Hub::Impl {
     std::unique_ptr<MemoryPresenceStore> ownPresence;
     Broker *broker = nullptr;
     PresenceStore *presence = nullptr;
+    RemotePresence remotePresence;
     Authorizer authorizer;
     std::function<void(const PresenceEvent &)> presenceHook;
 
@@ -280,14 +295,17 @@ struct Hub::Impl {
 
     // ---- presence ------------------------------------------------------------------------
 
-    void presenceChanged(PresenceEvent::Kind kind, std::string_view channelName, const Member &member)
+    /// `local`: decided on this node (a join or leave here); the presence hook hears only those,
+    /// so that a cluster runs it once per transition, on the node where it happened.
+    void presenceChanged(PresenceEvent::Kind kind, std::string_view channelName, const Member &member,
+                         bool local = true)
     {
         if (Channel *channel = findChannel(channelName); channel && channel->subscriberCount > 0) {
             const auto frame = encodePresenceChangeFrame(kind == PresenceEvent::Kind::Joined ? kMemberAdded : kMemberRemoved,
                                                          channelName, member);
             fanOut(*channel, frame, nullptr);
         }
-        if (presenceHook) {
+        if (presenceHook && local) {
             PresenceEvent event{kind, std::string(channelName), member};
             invokeQuietly(presenceHook, event);
         }
@@ -621,6 +639,7 @@ Hub::Hub(Timer &timer, HubOptions options, Broker &broker, PresenceStore &presen
     d->broker = &broker;
     d->presence = &presence;
     d->broker->setHandler(this);
+    d->presence->setHandler(&d->remotePresence);
 }
 
 Hub::~Hub()
@@ -629,6 +648,7 @@ Hub::~Hub()
     for (const auto &[name, channel] : d->channels)
         d->broker->unsubscribe(name);
     d->broker->setHandler(nullptr);
+    d->presence->setHandler(nullptr);
 }
 
 const HubOptions &Hub::options() const

@@ -7,6 +7,7 @@
 
 #include <switchboard/qt/Gateway.h>
 #include <switchboard/qtws/QtEngine.h>
+#include <switchboard/Authorizer.h>
 
 using namespace clustertest;
 using switchboard::qt::Gateway;
@@ -46,6 +47,8 @@ private slots:
         qtGateway.setClientPublish(Gateway::Always);
         qtGateway.setEngine(redis.url());
         qtGateway.setEnginePrefix(QStringLiteral("qtcluster:"));
+        // Presence joins on the Qt gateway: anyone, as the channelData user_id.
+        qtGateway.setAuthorizer([](const switchboard::AuthRequest &) { return switchboard::AuthDecision{true}; });
         QVERIFY2(qtGateway.start(), qPrintable(qtGateway.errorString()));
         QVERIFY(qtGateway.qtEngine()->isRedis());
         QTRY_VERIFY_WITH_TIMEOUT(qtGateway.engineAvailable(), 10000);
@@ -139,6 +142,37 @@ private slots:
         const QJsonArray after = history.json()["publications"].toArray();
         QCOMPARE(after.size(), 1);
         QCOMPARE(after[0].toObject()["data"].toObject()["text"].toString(), QStringLiteral("four"));
+    }
+
+    void presenceSpansQtGatewayAndHeadless()
+    {
+        const QString channel = "presence-room/qt";
+        WsClient onQt;
+        QVERIFY(onQt.connectSession(qtUrl()));
+        onQt.send({{"op", "subscribe"}, {"channel", channel}, {"channelData", QJsonObject{{"user_id", "quinn"}}}, {"ackId", 1}});
+        QVERIFY(onQt.waitFor("subscribed", 1));
+
+        WsClient onHeadless;
+        const QString token = makeToken({{"sub", "alice"}, {"channels", QJsonArray{"presence-room/*"}},
+                                         {"exp", QDateTime::currentSecsSinceEpoch() + 600}});
+        QVERIFY(onHeadless.connectSession(headless, token));
+        QVERIFY(subscribe(onHeadless, channel));
+        // alice's roster, read from Redis, has the Qt gateway's member.
+        const auto rosterFrame = onHeadless.waitFor("presence");
+        QVERIFY(rosterFrame);
+        QCOMPARE((*rosterFrame)["members"].toArray().size(), 2);
+        // quinn, on the Qt gateway, hears alice arrive through Redis.
+        QDeadlineTimer deadline(5000);
+        bool heard = false;
+        while (!heard && !deadline.hasExpired()) {
+            if (const auto f = onQt.waitFor("presence", -1, int(deadline.remainingTime())))
+                heard = (*f)["event"].toString() == "presence:member_added" && (*f)["member"].toObject()["id"].toString() == "alice";
+        }
+        QVERIFY(heard);
+        const QJsonArray members = http(nam, "GET", headless.url("/api/presence?channel=" + channel)).json()["members"].toArray();
+        QCOMPARE(members.size(), 2);
+        QCOMPARE(members[0].toObject()["id"].toString(), "alice");
+        QCOMPARE(members[1].toObject()["id"].toString(), "quinn");
     }
 
     void qtGatewayRefusesWhileRedisIsDownAndReconnects()

@@ -34,6 +34,29 @@ JoinResult joinNow(Hub &hub, const std::string &session, std::string_view channe
     return joinNow(hub, session, channel, request);
 }
 
+/// A memory store that also plays "the other nodes": it remembers the handler the Hub set and
+/// the test calls it as a cluster store would for transitions made elsewhere.
+class ClusterLikeStore final : public PresenceStore {
+public:
+    void setHandler(PresenceHandler *h) override { handler = h; }
+    void add(std::string_view channel, const Member &member, std::string_view sessionId,
+             std::function<void(bool)> done) override
+    {
+        inner.add(channel, member, sessionId, std::move(done));
+    }
+    void remove(std::string_view channel, std::string_view userId, std::string_view sessionId,
+                std::function<void(bool)> done) override
+    {
+        inner.remove(channel, userId, sessionId, std::move(done));
+    }
+    void members(std::string_view channel, std::function<void(std::vector<Member>)> done) override
+    {
+        inner.members(channel, std::move(done));
+    }
+    MemoryPresenceStore inner;
+    PresenceHandler *handler = nullptr;
+};
+
 std::vector<std::string> userIds(const std::vector<Member> &members)
 {
     std::vector<std::string> ids;
@@ -58,6 +81,7 @@ private slots:
     void rosterFrameEncoding();
     void hookMayBroadcast();
     void externalEngines();
+    void remoteTransitionsReachLocalSubscribers();
 };
 
 void TestPresence::storeCountsConnectionsPerUser()
@@ -321,6 +345,39 @@ void TestPresence::externalEngines()
     publication.data = "1";
     broker.publish(publication, {});
     QCOMPARE(broker.handlerErrors(), std::uint64_t(0));
+}
+
+void TestPresence::remoteTransitionsReachLocalSubscribers()
+{
+    ManualTimer timer;
+    MemoryBroker broker(timer);
+    ClusterLikeStore store;
+    {
+        Hub hub(timer, HubOptions{}, broker, store);
+        QVERIFY(store.handler);
+        hub.setAuthorizer(allowAsAuthUser);
+        std::vector<PresenceEvent> hooked;
+        hub.setPresenceHook([&](const PresenceEvent &event) { hooked.push_back(event); });
+        auto ada = std::make_shared<RecordingSession>();
+        auto other = std::make_shared<RecordingSession>();
+        QVERIFY(!joinNow(hub, hub.attach(ada), "presence-room", "ada").error);
+        QVERIFY(!joinNow(hub, hub.attach(other), "presence-other", "ada").error);
+        QCOMPARE(hooked.size(), std::size_t(2));
+
+        // bob joined and left on another node: ada hears both, once; the other channel nothing.
+        store.handler->onMemberAdded("presence-room", Member{"bob", R"({"n":"Bob"})", 1});
+        store.handler->onMemberRemoved("presence-room", Member{"bob", R"({"n":"Bob"})", 0});
+        store.handler->onMemberAdded("presence-nobody-here", Member{"cy", "null", 1});
+        const auto frames = ada->presenceFrames();
+        QCOMPARE(frames.size(), std::size_t(2));
+        QCOMPARE(frames[0].at("event").as_string(), "presence:member_added");
+        QCOMPARE(frames[0].at("member").as_object().at("id").as_string(), "bob");
+        QCOMPARE(frames[1].at("event").as_string(), "presence:member_removed");
+        QVERIFY(other->presenceFrames().empty());
+        // The hook runs on the node where the transition happened, not here.
+        QCOMPARE(hooked.size(), std::size_t(2));
+    }
+    QVERIFY(!store.handler); // the Hub let go
 }
 
 QTEST_APPLESS_MAIN(TestPresence)

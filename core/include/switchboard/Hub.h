@@ -115,7 +115,9 @@ public:
     const HubOptions &options() const;
     void setAuthorizer(Authorizer authorizer);
     /// Called on a user's first connection to a presence channel (Joined) and after its last
-    /// one left (Left), synchronously on the Hub's thread. It may publish or broadcast; it must
+    /// one left (Left), synchronously on the Hub's thread. With a cluster presence store only on
+    /// the node where the join or leave happened (transitions from other nodes, and members of
+    /// a dead node swept by this one, reach subscribers but not the hook). It may publish or broadcast; it must
     /// not attach, detach, join or leave. Exceptions it throws are swallowed.
     void setPresenceHook(std::function<void(const PresenceEvent &)> hook);
 

@@ -8,6 +8,7 @@
 #include "RedisAsioAdapter.h"
 
 #include <switchboard/redis/RedisBroker.h>
+#include <switchboard/redis/RedisPresenceStore.h>
 #endif
 
 #include <chrono>
@@ -51,6 +52,7 @@ CoreHost::CoreHost(boost::asio::io_context &ioc, const GatewayConfig &config, co
     : m_timer(ioc, m_mutex), m_metrics(metrics)
 {
     Broker *broker = nullptr;
+    PresenceStore *presence = &m_presence;
     if (config.engine == "memory") {
         m_memoryBroker = std::make_unique<MemoryBroker>(m_timer, brokerOptions(config));
         broker = m_memoryBroker.get();
@@ -69,17 +71,34 @@ CoreHost::CoreHost(boost::asio::io_context &ioc, const GatewayConfig &config, co
             metrics.engineRoundTripSeconds.observe(std::chrono::duration<double>(rtt).count());
         };
         log::info("engine: Redis at ", o.url.display(), ", key prefix '", config.enginePrefix, "'");
+        redis::RedisPresenceOptions p;
+        p.url = o.url;
+        p.prefix = o.prefix;
+        p.eventLoop = o.eventLoop;
+        p.backoffMax = o.backoffMax;
+        p.log = o.log;
+        p.onRoundTrip = o.onRoundTrip;
+        p.nodeTtl = config.nodeTtl;
+        // Called from the presence beat, on a timer callback: the core mutex is held.
+        p.localChannels = [this] { return m_hub ? m_hub->channels() : std::vector<ChannelStats>{}; };
         m_redisBroker = std::make_unique<redis::RedisBroker>(m_timer, std::move(o));
         broker = m_redisBroker.get();
+        p.nodeId = m_redisBroker->nodeId();
+        log::info("engine: node ", p.nodeId, ", presence lease ", config.nodeTtl.count(), " s");
+        m_redisPresence = std::make_unique<redis::RedisPresenceStore>(m_timer, std::move(p));
+        presence = m_redisPresence.get();
 #else
         throw std::runtime_error("--engine " + config.engine + ": this build has no Redis engine (hiredis was not found)");
 #endif
     }
-    m_hub = std::make_unique<Hub>(m_timer, hubOptions(config), *broker, m_presence);
+    m_hub = std::make_unique<Hub>(m_timer, hubOptions(config), *broker, *presence);
     m_protocol = std::make_unique<ServerProtocol>(*m_hub, m_timer, protocolOptions(config));
 #ifdef SWITCHBOARD_HAVE_REDIS
     if (m_redisBroker)
-        locked([&] { m_redisBroker->start(); });
+        locked([&] {
+            m_redisBroker->start();
+            m_redisPresence->start();
+        });
 #endif
 
     m_protocol->setConnectAuthenticator([&tokens](std::string_view token) {
@@ -108,6 +127,7 @@ CoreHost::~CoreHost()
     m_protocol.reset();
     m_hub.reset();
 #ifdef SWITCHBOARD_HAVE_REDIS
+    m_redisPresence.reset();
     m_redisBroker.reset();
 #endif
 }
@@ -116,9 +136,18 @@ bool CoreHost::engineAvailable() const
 {
 #ifdef SWITCHBOARD_HAVE_REDIS
     if (m_redisBroker)
-        return m_redisBroker->available();
+        return m_redisBroker->available() && m_redisPresence->available();
 #endif
     return true;
+}
+
+void CoreHost::channels(std::function<void(std::error_code, std::vector<ChannelStats>)> done)
+{
+#ifdef SWITCHBOARD_HAVE_REDIS
+    if (m_redisPresence)
+        return m_redisPresence->clusterChannels(std::move(done));
+#endif
+    done({}, m_hub->channels());
 }
 
 void CoreHost::renderEngineMetrics(std::string &out) const
@@ -142,7 +171,7 @@ void CoreHost::renderEngineMetrics(std::string &out) const
         out += std::to_string(value);
         out += '\n';
     };
-    line("switchboard_engine_up", "gauge", "1 while both Redis connections are up", m_redisBroker->available() ? 1 : 0);
+    line("switchboard_engine_up", "gauge", "1 while every Redis connection (broker and presence) is up", engineAvailable() ? 1 : 0);
     line("switchboard_engine_errors_total", "counter", "Redis connection failures and error replies", c.errors);
     line("switchboard_engine_reconnects_total", "counter", "Redis connections re-established after a loss", c.reconnects);
     line("switchboard_engine_refused_total", "counter", "publishes and reads refused while Redis was unreachable (503)", c.refused);
@@ -151,6 +180,13 @@ void CoreHost::renderEngineMetrics(std::string &out) const
     line("switchboard_engine_recovered_total", "counter", "publications read back from streams after a pub/sub loss", c.recovered);
     line("switchboard_engine_gaps_total", "counter", "channels whose subscribers were told to recover (close 3007)", c.gaps);
     line("switchboard_engine_listening_channels", "gauge", "channels this node is subscribed to in Redis", c.listening);
+    const redis::RedisPresenceCounters p = m_redisPresence->counters();
+    line("switchboard_engine_presence_script_errors_total", "counter", "presence scripts answered with an error or a malformed reply", p.scriptErrors);
+    line("switchboard_engine_presence_errors_total", "counter", "presence connection failures", p.errors);
+    line("switchboard_engine_presence_reconnects_total", "counter", "presence connections re-established after a loss", p.reconnects);
+    line("switchboard_engine_presence_syncs_total", "counter", "times this node rewrote its presence in Redis (connect, reconnect, lost lease)", p.syncs);
+    line("switchboard_engine_presence_remote_events_total", "counter", "member_added / member_removed heard from other nodes", p.remoteEvents);
+    line("switchboard_engine_nodes_expired_total", "counter", "dead nodes this node swept (lease expired; members removed)", p.nodesExpired);
     m_metrics.engineRoundTripSeconds.render(out, "switchboard_engine_roundtrip_seconds", "Redis command round trip");
 #else
     (void)out;

@@ -14,13 +14,17 @@
 #include <switchboard/MemoryPresenceStore.h>
 #include <switchboard/ServerProtocol.h>
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <system_error>
+#include <vector>
 
 #ifdef SWITCHBOARD_HAVE_REDIS
 namespace switchboard::redis {
 class RedisBroker;
+class RedisPresenceStore;
 }
 #endif
 
@@ -52,6 +56,10 @@ public:
     bool engineAvailable() const;
     /// Only inside locked(): Prometheus lines of the engine (nothing for the memory engine).
     void renderEngineMetrics(std::string &out) const;
+    /// Only inside locked(): the channels of the deployment: this node's (memory engine), or
+    /// every live node's from Redis. `done` runs once, inside locked() (now or later, on an io
+    /// thread); an error (Redis unreachable) comes with an empty list.
+    void channels(std::function<void(std::error_code, std::vector<ChannelStats>)> done);
 
 private:
     std::mutex m_mutex;
@@ -60,6 +68,7 @@ private:
     std::unique_ptr<MemoryBroker> m_memoryBroker; ///< the engine's broker; outlives the Hub
 #ifdef SWITCHBOARD_HAVE_REDIS
     std::unique_ptr<redis::RedisBroker> m_redisBroker;
+    std::unique_ptr<redis::RedisPresenceStore> m_redisPresence;
 #endif
     MemoryPresenceStore m_presence;
     std::unique_ptr<Hub> m_hub;

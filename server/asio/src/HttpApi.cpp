@@ -187,21 +187,27 @@ void publish(ServerContext &ctx, const Request &req, Respond respond)
 
 void channels(ServerContext &ctx, Respond respond)
 {
-    const auto stats = ctx.core.locked([&] { return ctx.core.hub().channels(); });
-    std::string body = "{\"channels\":[";
-    bool first = true;
-    for (const auto &c : stats) {
-        if (!first)
-            body += ',';
-        first = false;
-        body += "{\"name\":";
-        appendJsonString(body, c.name);
-        body += ",\"type\":";
-        appendJsonString(body, channelTypeName(c.type));
-        body += ",\"subscribers\":" + std::to_string(c.subscribers) + ",\"published\":" + std::to_string(c.published) + "}";
-    }
-    body += "]}";
-    respond(jsonResponse(std::move(body)));
+    // With Redis the list is the cluster's: it may answer later, from Redis.
+    ctx.core.locked([&] {
+        ctx.core.channels([respond = std::move(respond)](std::error_code error, std::vector<ChannelStats> stats) {
+            if (error)
+                return respond(errorResponse(http::status::service_unavailable, 503, error.message()));
+            std::string body = "{\"channels\":[";
+            bool first = true;
+            for (const auto &c : stats) {
+                if (!first)
+                    body += ',';
+                first = false;
+                body += "{\"name\":";
+                appendJsonString(body, c.name);
+                body += ",\"type\":";
+                appendJsonString(body, channelTypeName(c.type));
+                body += ",\"subscribers\":" + std::to_string(c.subscribers) + ",\"published\":" + std::to_string(c.published) + "}";
+            }
+            body += "]}";
+            respond(jsonResponse(std::move(body)));
+        });
+    });
 }
 
 void presence(ServerContext &ctx, const std::string &channel, Respond respond)

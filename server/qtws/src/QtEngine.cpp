@@ -9,6 +9,7 @@
 #include "QtRedisEventLoop.h"
 
 #include <switchboard/redis/RedisBroker.h>
+#include <switchboard/redis/RedisPresenceStore.h>
 #endif
 
 namespace switchboard::qtws {
@@ -19,9 +20,12 @@ struct QtEngine::Private {
 #ifdef SWITCHBOARD_HAVE_REDIS
     std::unique_ptr<redis::RedisBroker> redisBroker;
 #endif
-    // The one place presence is chosen: a Redis presence store replaces this when the broker
-    // is on Redis, so rosters span nodes.
+    // Memory, or a RedisPresenceStore when the broker is on Redis (rosters span nodes); freed
+    // before the broker.
     std::unique_ptr<PresenceStore> presence;
+#ifdef SWITCHBOARD_HAVE_REDIS
+    redis::RedisPresenceStore *redisPresence = nullptr;
+#endif
     Broker *broker = nullptr;
     QString description;
 };
@@ -60,8 +64,20 @@ std::unique_ptr<QtEngine> QtEngine::create(Timer &timer, const QtEngineOptions &
         o.connectTimeout = options.connectTimeout;
         o.log = [](std::string_view message) { qCWarning(lcQtGateway, "engine: %.*s", int(message.size()), message.data()); };
         d.description = QStringLiteral("%1, key prefix '%2'").arg(QString::fromStdString(o.url.display()), options.enginePrefix);
+        redis::RedisPresenceOptions p;
+        p.url = o.url;
+        p.prefix = o.prefix;
+        p.eventLoop = o.eventLoop;
+        p.backoffMax = o.backoffMax;
+        p.connectTimeout = o.connectTimeout;
+        p.log = o.log;
+        p.nodeTtl = options.nodeTtl;
         d.redisBroker = std::make_unique<redis::RedisBroker>(timer, std::move(o));
         d.broker = d.redisBroker.get();
+        p.nodeId = d.redisBroker->nodeId();
+        auto presence = std::make_unique<redis::RedisPresenceStore>(timer, std::move(p));
+        d.redisPresence = presence.get();
+        d.presence = std::move(presence);
 #else
         (void)timer;
         return fail(QStringLiteral("engine %1: this build has no Redis engine (hiredis was not found when Switchboard was built)")
@@ -70,7 +86,8 @@ std::unique_ptr<QtEngine> QtEngine::create(Timer &timer, const QtEngineOptions &
     } else {
         return fail(QStringLiteral("engine %1: expected \"memory\" or redis://HOST:PORT[/DB]").arg(options.engine));
     }
-    d.presence = std::make_unique<MemoryPresenceStore>();
+    if (!d.presence)
+        d.presence = std::make_unique<MemoryPresenceStore>();
     return engine;
 }
 
@@ -83,6 +100,7 @@ void QtEngine::start()
     if (d->redisBroker) {
         qCInfo(lcQtGateway, "engine: Redis at %s", qPrintable(d->description));
         d->redisBroker->start();
+        d->redisPresence->start();
     }
 #endif
 }
@@ -100,7 +118,7 @@ bool QtEngine::available() const
 {
 #ifdef SWITCHBOARD_HAVE_REDIS
     if (d->redisBroker)
-        return d->redisBroker->available();
+        return d->redisBroker->available() && d->redisPresence->available();
 #endif
     return true;
 }

@@ -30,6 +30,9 @@ struct QtEngineOptions {
     HistoryOptions history;                           ///< per channel-name prefix, both engines
     std::chrono::milliseconds reconnectMax{5000};     ///< Redis: longest delay between reconnects
     std::chrono::milliseconds connectTimeout{2000};   ///< Redis: connect + login deadline
+    /// Redis: this node's presence lease (switchboard-gateway's --node-ttl): a node silent this
+    /// long is swept by another and its members removed (docs/scaling.md, Presence).
+    std::chrono::milliseconds nodeTtl{15000};
 };
 
 /// Redis engine figures (all zero on the memory engine); see RedisBrokerCounters.
@@ -51,8 +54,8 @@ struct QtEngineCounters {
 /// Hub hub(timer, {}, engine->broker(), engine->presence());
 /// engine->start();
 /// \endcode
-/// Presence is kept in memory on both engines for now (each node knows its own members);
-/// presence() is the one place a Redis presence store plugs in.
+/// Presence: in memory on the memory engine; on Redis a RedisPresenceStore, so rosters span
+/// every node (Qt gateways and switchboard-gateway) on the same Redis and prefix.
 ///
 /// Ownership: `timer` must outlive the engine; the engine must outlive the Hub built on it.
 /// Thread safety: none; create, use and destroy on the thread that drives the Hub (its event
@@ -74,7 +77,7 @@ public:
     void start();
 
     bool isRedis() const;
-    /// Memory: true. Redis: both connections are up.
+    /// Memory: true. Redis: every connection (broker and presence) is up.
     bool available() const;
     /// "memory", or the Redis URL without credentials and the key prefix (for logs and UIs).
     QString description() const;
