@@ -32,6 +32,9 @@
 #   --window N|auto      messages in flight when flat out (default auto: 64 000 deliveries)
 #   --latency-rate N     deliveries/s of the fixed-rate load (default 50000)
 #   --log FILE           full output of every run (default: build/bench-cluster.log)
+#   --perf DIR           in run 1, record the flat-out window of the delivering node and of Redis
+#                        with `perf record -g` into DIR/CONFIG-node.data and DIR/CONFIG-redis.data,
+#                        with flat profiles beside them (.txt; needs perf)
 #   --no-boost           do not raise the CPU weight of this run (see below)
 #
 # On a machine shared with other work the run lifts its own scheduling weight: it starts in a new
@@ -59,6 +62,7 @@ window=auto
 latency_rate=50000
 log=""
 boost=1
+perf_dir=""
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -75,6 +79,7 @@ while [ $# -gt 0 ]; do
     --latency-rate) latency_rate=$2; shift 2 ;;
     --log) log=$2; shift 2 ;;
     --no-boost) boost=0; shift ;;
+    --perf) perf_dir=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -92,6 +97,10 @@ done
 command -v "$redis_server" >/dev/null || { echo "no $redis_server (apt-get install redis-server)" >&2; exit 1; }
 command -v redis-cli >/dev/null || { echo "no redis-cli (apt-get install redis-tools)" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "python3 is needed to find a free port for Redis" >&2; exit 1; }
+if [ -n "$perf_dir" ]; then
+  command -v perf >/dev/null || { echo "--perf needs perf (apt-get install linux-perf)" >&2; exit 1; }
+  mkdir -p "$perf_dir"; perf_dir=$(cd "$perf_dir" && pwd)
+fi
 mkdir -p "$(dirname "$log")"
 : > "$log"
 
@@ -206,9 +215,9 @@ stat_fields() {
 }
 
 # Runs one load (config $1, run $2, rate $3); appends its output to the log and echoes the RESULT
-# line (or a failure line). With Redis, the load generator waits 2 s once everything is subscribed
-# ("ready to publish"): the script saves Redis' statistics of the setup (setup_* fields) and resets
-# them, so that the cmd_* fields count the publishing phase only.
+# line (or a failure line). The load generator waits 2 s once everything is subscribed ("ready to
+# publish"): the script saves Redis' statistics of the setup (setup_* fields) and resets them, so
+# that the cmd_* fields count the publishing phase only; with --perf it then profiles the window.
 run_load() {
   local config=$1 run=$2 rate=$3 bound result lg out="$work/load.out"
   bound=$(( $(printf '%.0f' "$duration") + 90 ))
@@ -216,17 +225,32 @@ run_load() {
               --connections "$subscribers" --payload "$payload" --duration "$duration" --warmup 1
               --window "$window" --rate "$rate" --io-threads 1 --server-pid "$deliver_pid"
               "${sample[@]}" --label "$config")
-  [ -n "$redis_pid" ] && args+=(--publish-delay 2)
+  args+=(--publish-delay 2)
   echo "=== $config run $run rate=$rate ($(date -u +%FT%TZ), load average $(cut -d' ' -f1-3 /proc/loadavg))" > "$out"
   timeout "$bound" taskset -c 1 "$loadgen" "${args[@]}" > "$work/loadgen.out" 2>&1 &
   lg=$!
   pids+=("$lg")
+  while kill -0 "$lg" 2>/dev/null && ! grep -q '^ready to publish' "$work/loadgen.out"; do sleep 0.05; done
   if [ -n "$redis_pid" ]; then
-    while kill -0 "$lg" 2>/dev/null && ! grep -q '^ready to publish' "$work/loadgen.out"; do sleep 0.05; done
     redis_stats setup > "$work/setup.stats"
     timeout 5 redis-cli -h 127.0.0.1 -p "$redis_port" CONFIG RESETSTAT > /dev/null 2>&1 || true
   fi
+  local perf_pids=() perf_names=() target name
+  if [ -n "$perf_dir" ] && [ "$run" = 1 ] && [ "$rate" = 0 ] && kill -0 "$lg" 2>/dev/null; then
+    sleep 3 # the 2 s delay and the 1 s warm-up
+    for target in "node:$deliver_pid" ${redis_pid:+"redis:$redis_pid"}; do
+      name="$config-${target%%:*}"
+      timeout $(( $(printf '%.0f' "$duration") + 30 )) perf record -q -F 999 -g -p "${target#*:}" \
+        -o "$perf_dir/$name.data" -- sleep "$duration" > "$perf_dir/$name.record.log" 2>&1 &
+      perf_pids+=("$!"); perf_names+=("$name"); pids+=("$!")
+    done
+  fi
   wait "$lg" || echo "RESULT label=$config failed=1" >> "$work/loadgen.out"
+  for i in "${!perf_pids[@]}"; do
+    wait "${perf_pids[$i]}" || true
+    timeout 120 perf report -i "$perf_dir/${perf_names[$i]}.data" --stdio --no-children --percent-limit 0.5 \
+      -g none > "$perf_dir/${perf_names[$i]}.txt" 2>/dev/null || true
+  done
   cat "$work/loadgen.out" >> "$out"
   if [ -n "$redis_pid" ]; then
     redis_stats redis > "$work/publish.stats"
