@@ -44,8 +44,16 @@
 set -euo pipefail
 
 if [ -z "${SB_BENCH_SESSION:-}" ]; then
+  # The run in its own session (see above); Ctrl-C or TERM here stops it, and its traps stop
+  # everything it started. A background job of a script is no process group leader, so setsid
+  # does not fork and $! is the new session's (and process group's) id.
   export SB_BENCH_SESSION=1
-  exec setsid --wait "$0" "$@"
+  setsid --wait "$0" "$@" &
+  inner=$!
+  trap 'kill -TERM -- "-$inner" 2>/dev/null || true' INT TERM
+  rc=0
+  while kill -0 "$inner" 2>/dev/null; do wait "$inner" && rc=0 || rc=$?; done
+  exit "$rc"
 fi
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -214,8 +222,9 @@ stat_fields() {
           s/^$1: total_commands_processed:\([0-9]*\)/ cmd_processed=\1/p" "$2" | tr '|' '_' | tr -d '\n'
 }
 
-# Runs one load (config $1, run $2, rate $3); appends its output to the log and echoes the RESULT
-# line (or a failure line). The load generator waits 2 s once everything is subscribed ("ready to
+# Runs one load (config $1, run $2, rate $3); appends its output to the log and sets load_result to
+# the RESULT line (or a failure line). Not run in a subshell, so that `pids` lists the load
+# generator for stop_all. The load generator waits 2 s once everything is subscribed ("ready to
 # publish"): the script saves Redis' statistics of the setup (setup_* fields) and resets them, so
 # that the cmd_* fields count the publishing phase only; with --perf it then profiles the window.
 run_load() {
@@ -262,7 +271,7 @@ run_load() {
     result+=$(stat_fields redis "$work/publish.stats")
     result+=$(stat_fields setup "$work/setup.stats" | sed 's/ cmd_/ setup_/g')
   fi
-  echo "$result"
+  load_result=$result
 }
 
 field() { # field NAME LINE
@@ -287,10 +296,10 @@ for run in $(seq "$runs"); do
   for config in $configs; do
     load_before[$config]+=" $(cut -d' ' -f1 /proc/loadavg)"
     redis_pid=""
-    if start_config "$config"; then flat[$config]+=$'\n'$(run_load "$config" "$run" 0); fi
+    if start_config "$config"; then run_load "$config" "$run" 0; flat[$config]+=$'\n'$load_result; fi
     stop_all; redis_pid=""
     rate=$(awk -v r="$latency_rate" -v n="$subscribers" 'BEGIN { printf "%.3f", r / n }')
-    if start_config "$config"; then timed[$config]+=$'\n'$(run_load "$config" "$run" "$rate"); fi
+    if start_config "$config"; then run_load "$config" "$run" "$rate"; timed[$config]+=$'\n'$load_result; fi
     stop_all; redis_pid=""
     echo "run $run $config done ($(date -u +%T), load average $(cut -d' ' -f1-3 /proc/loadavg))" >&2
   done
