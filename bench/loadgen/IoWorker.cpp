@@ -24,7 +24,10 @@ IoWorker::IoWorker(unsigned index, const Options &options, RunState &state, Deli
 {
     const auto address = asio::ip::make_address(options.host);
     m_endpoint = {address, options.port};
-    m_hostHeader = (address.is_v6() ? "[" + options.host + "]" : options.host) + ":" + std::to_string(options.port);
+    const std::string host = address.is_v6() ? "[" + options.host + "]" : options.host;
+    m_hostHeader = host + ":" + std::to_string(options.port);
+    m_publisherEndpoint = {address, options.publisherPort};
+    m_publisherHostHeader = host + ":" + std::to_string(options.publisherPort);
 }
 
 IoWorker::~IoWorker()
@@ -93,7 +96,8 @@ void IoWorker::openPublisher()
     asio::post(m_io, [this] {
         Client &client = addClient(ProtocolSession::Role::Publisher);
         m_publisherClient = &client;
-        client.connection->open(m_endpoint, m_hostHeader, m_options.path, [this, &client](bool ok, std::string_view why) {
+        client.connection->open(m_publisherEndpoint, m_publisherHostHeader, m_options.path,
+                                [this, &client](bool ok, std::string_view why) {
             if (!ok) {
                 m_state.noteProblem("publisher: " + std::string(why));
                 m_state.failed.fetch_add(1);

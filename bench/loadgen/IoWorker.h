@@ -76,6 +76,8 @@ private:
     std::vector<char> m_scratch;
     boost::asio::ip::tcp::endpoint m_endpoint;
     std::string m_hostHeader;
+    boost::asio::ip::tcp::endpoint m_publisherEndpoint; // options.publisherPort on the same host
+    std::string m_publisherHostHeader;
     std::deque<Client> m_clients;
     std::size_t m_toOpen = 0;
     Client *m_publisherClient = nullptr;

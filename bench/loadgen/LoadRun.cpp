@@ -62,7 +62,8 @@ int runLoad(const Options &o)
         std::cerr << "warning: open-file limit " << fileLimit << " is below " << o.connections + 64 << "\n";
 
     std::cout << "switchboard-loadgen: " << o.label << " (" << protocolName(o.session.protocol) << ") ws://"
-              << o.host << ":" << o.port << o.path << ", " << o.connections << " subscribers, " << o.payload
+              << o.host << ":" << o.port << o.path
+              << (o.publisherPort != o.port ? " (publisher on port " + std::to_string(o.publisherPort) + ")" : "") << ", " << o.connections << " subscribers, " << o.payload
               << " B payload, "
               << (o.rate > 0 ? "rate " + fixed(o.rate, 1) + " msg/s" : "flat out, window " + std::to_string(o.window))
               << ", " << o.ioThreads << " io thread(s)\n";
@@ -133,6 +134,11 @@ int runLoad(const Options &o)
         return 1;
     }
 
+    if (o.publishDelay > 0) {
+        std::cout << "ready to publish; publishing in " << fixed(o.publishDelay, 1) << " s" << std::endl;
+        std::this_thread::sleep_for(std::chrono::duration<double>(o.publishDelay));
+    }
+
     // 4. Publish: warm-up, measured window, drain.
     tracker.setExpected(static_cast<std::uint32_t>(ready));
     const std::uint64_t windowStart = nowNs() + static_cast<std::uint64_t>(o.warmup * 1e9);
@@ -144,9 +150,20 @@ int runLoad(const Options &o)
     std::this_thread::sleep_until(atNs(windowStart));
     const auto cpuStart = sampleServer();
     const double selfStart = selfCpuSeconds();
+    std::vector<std::optional<ProcessSample>> othersStart;
+    for (const auto &[name, pid] : o.samplePids)
+        othersStart.push_back(sampleProcess(pid));
     std::this_thread::sleep_until(atNs(windowEnd));
     const auto cpuEnd = sampleServer();
     const double selfEnd = selfCpuSeconds();
+    std::string othersCpu; // " cpu_NAME_pct=N" per --sample-pid
+    for (std::size_t i = 0; i < o.samplePids.size(); ++i) {
+        const auto end = sampleProcess(o.samplePids[i].second);
+        othersCpu += " cpu_" + o.samplePids[i].first + "_pct="
+                     + (othersStart[i] && end
+                            ? fixed((end->cpuSeconds - othersStart[i]->cpuSeconds) / o.duration * 100, 0)
+                            : std::string("na"));
+    }
     const auto drainTimeout = std::chrono::duration_cast<SteadyClock::duration>(
         std::chrono::duration<double>(o.stallTimeout + 2.0));
     const Publisher::Counters published = workers[0]->stopPublishingSync(drainTimeout);
@@ -181,7 +198,10 @@ int runLoad(const Options &o)
     std::cout << "cpu: server " << (serverCpu ? fixed(*serverCpu * 100, 0) + "%" : std::string("?"));
     if (serverCpu && perSecond > 0)
         std::cout << " (" << fixed(*serverCpu * 1e9 / perSecond, 0) << " ns per delivery)";
-    std::cout << ", load generator " << fixed(selfCpu * 100, 0) << "%\n";
+    std::cout << ", load generator " << fixed(selfCpu * 100, 0) << "%";
+    if (!othersCpu.empty())
+        std::cout << ";" << othersCpu;
+    std::cout << "\n";
     const std::string problems = state.problems();
     if (!problems.empty())
         std::cout << "problems seen:\n" << problems;
@@ -197,7 +217,7 @@ int runLoad(const Options &o)
               << " server_cpu_pct=" << (serverCpu ? fixed(*serverCpu * 100, 0) : "na")
               << " loadgen_cpu_pct=" << fixed(selfCpu * 100, 0) << " missed=" << published.missedDeliveries
               << " disconnects=" << disconnects << " server_errors=" << state.serverErrors
-              << " busy_poll=" << (o.busyPoll ? 1 : 0) << "\n";
+              << " busy_poll=" << (o.busyPoll ? 1 : 0) << " published=" << published.sent << othersCpu << "\n";
     return total.windowDeliveries > 0 ? 0 : 1;
 }
 

@@ -15,6 +15,7 @@ std::optional<Options> parseOptions(int argc, char **argv, int &exitCode)
 {
     Options o;
     std::string protocol;
+    std::vector<std::string> samplePids;
     po::options_description desc(
         "switchboard-loadgen: opens N WebSocket subscribers on one channel, publishes stamped messages\n"
         "through one more connection, and reports deliveries/s, latency percentiles, handshakes/s\n"
@@ -25,6 +26,8 @@ std::optional<Options> parseOptions(int argc, char **argv, int &exitCode)
          "switchboard (protocol v1), ws (plain broadcast server) or nats (NATS over WebSocket)")
         ("host", po::value(&o.host)->default_value(o.host), "server address (IPv4 or IPv6 literal)")
         ("port", po::value(&o.port)->required(), "server WebSocket port")
+        ("publisher-port", po::value(&o.publisherPort),
+         "WebSocket port of the publisher's connection (default: --port); e.g. another node of a cluster")
         ("path", po::value(&o.path), "WebSocket path (default /ws for switchboard, / otherwise)")
         ("channel", po::value(&o.session.channel)->default_value(o.session.channel), "channel / subject")
         ("token", po::value(&o.session.token), "switchboard connection token (default: none)")
@@ -35,6 +38,9 @@ std::optional<Options> parseOptions(int argc, char **argv, int &exitCode)
          "messages published per second (each goes to every subscriber); 0 publishes flat out")
         ("window", po::value(&o.window)->default_value(o.window),
          "most messages in flight: published and not yet received by every subscriber")
+        ("publish-delay", po::value(&o.publishDelay)->default_value(o.publishDelay),
+         "seconds to wait after printing \"ready to publish\" (everything subscribed, publisher ready) before "
+         "publishing: time for a script to sample the servers (e.g. reset Redis' command statistics)")
         ("warmup", po::value(&o.warmup)->default_value(o.warmup), "seconds of publishing before measuring")
         ("duration", po::value(&o.duration)->default_value(o.duration), "seconds measured")
         ("io-threads", po::value(&o.ioThreads)->default_value(o.ioThreads), "io threads of the load generator")
@@ -47,6 +53,8 @@ std::optional<Options> parseOptions(int argc, char **argv, int &exitCode)
          "seconds after which a message not yet received by every subscriber counts as lost")
         ("setup-timeout", po::value(&o.setupTimeout)->default_value(o.setupTimeout),
          "seconds allowed to open and subscribe every connection")
+        ("sample-pid", po::value(&samplePids)->composing(),
+         "NAME=PID: also report the CPU of this process over the window (cpu_NAME_pct in RESULT); repeatable")
         ("label", po::value(&o.label), "name of the server in the RESULT line");
 
     po::variables_map vm;
@@ -83,8 +91,21 @@ std::optional<Options> parseOptions(int argc, char **argv, int &exitCode)
         return reject("--payload must be at least " + std::to_string(Payload::minimumSize()));
     if (o.connections == 0 || o.ioThreads == 0 || o.connectConcurrency == 0 || o.window == 0)
         return reject("--connections, --io-threads, --connect-concurrency and --window must be positive");
-    if (o.rate < 0 || o.duration <= 0 || o.warmup < 0)
-        return reject("--rate and --warmup must not be negative, --duration must be positive");
+    if (o.rate < 0 || o.duration <= 0 || o.warmup < 0 || o.publishDelay < 0)
+        return reject("--rate, --warmup and --publish-delay must not be negative, --duration must be positive");
+    for (const std::string &entry : samplePids) {
+        const auto eq = entry.find('=');
+        int pid = 0;
+        try {
+            pid = eq == std::string::npos ? 0 : std::stoi(entry.substr(eq + 1));
+        } catch (const std::exception &) {
+        }
+        if (eq == 0 || pid <= 0 || entry.find_first_of(" \t", 0) != std::string::npos)
+            return reject("--sample-pid wants NAME=PID, got " + entry);
+        o.samplePids.emplace_back(entry.substr(0, eq), pid);
+    }
+    if (o.publisherPort == 0)
+        o.publisherPort = o.port;
     if (o.label.empty())
         o.label = protocol;
     exitCode = 0;
