@@ -11,6 +11,9 @@
 #include <QTcpSocket>
 #include <QTest>
 
+#include <csignal>
+#include <sys/types.h>
+
 namespace clustertest {
 
 class RedisProcess {
@@ -29,8 +32,12 @@ public:
             m_port = probe.serverPort();
         }
         m_process.setProgram(QStringLiteral("redis-server"));
-        m_process.setArguments({"--port", QString::number(m_port), "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no", "--loglevel", "warning"});
+        QStringList args{"--port", QString::number(m_port), "--bind", "127.0.0.1", "--save", "", "--loglevel", "warning"};
+        if (m_dataDir.isEmpty())
+            args += QStringList{"--appendonly", "no"};
+        else // every write on disk before Redis answers it: a kill -9 loses nothing acknowledged
+            args += QStringList{"--appendonly", "yes", "--appendfsync", "always", "--dir", m_dataDir};
+        m_process.setArguments(args);
         m_process.setProcessChannelMode(QProcess::ForwardedErrorChannel);
         m_process.setStandardOutputFile(QProcess::nullDevice());
         m_process.start();
@@ -44,6 +51,12 @@ public:
         }
         return false;
     }
+    /// The next start() keeps its data in `directory` (append-only file, fsync on every write), so
+    /// a restart on the same port and directory finds every stream and epoch again.
+    void persistTo(const QString &directory) { m_dataDir = directory; }
+    /// SIGSTOP / SIGCONT: a Redis that keeps its sockets open but stops answering.
+    void pause() { ::kill(pid_t(m_process.processId()), SIGSTOP); }
+    void resume() { ::kill(pid_t(m_process.processId()), SIGCONT); }
     /// Kills it (SIGKILL: no shutdown work, like a crash) and waits until it is gone.
     void stop()
     {
@@ -71,6 +84,7 @@ public:
 private:
     QProcess m_process;
     quint16 m_port = 0;
+    QString m_dataDir;
 };
 
 } // namespace clustertest
