@@ -33,6 +33,8 @@ public:
         }
         m_process.setProgram(QStringLiteral("redis-server"));
         QStringList args{"--port", QString::number(m_port), "--bind", "127.0.0.1", "--save", "", "--loglevel", "warning"};
+        if (!m_password.isEmpty())
+            args += QStringList{"--requirepass", m_password};
         if (m_dataDir.isEmpty())
             args += QStringList{"--appendonly", "no"};
         else // every write on disk before Redis answers it: a kill -9 loses nothing acknowledged
@@ -54,6 +56,8 @@ public:
     /// The next start() keeps its data in `directory` (append-only file, fsync on every write), so
     /// a restart on the same port and directory finds every stream and epoch again.
     void persistTo(const QString &directory) { m_dataDir = directory; }
+    /// The next start() requires this password (AUTH) from every client.
+    void requirePassword(const QString &password) { m_password = password; }
     /// SIGSTOP / SIGCONT: a Redis that keeps its sockets open but stops answering.
     void pause() { ::kill(pid_t(m_process.processId()), SIGSTOP); }
     void resume() { ::kill(pid_t(m_process.processId()), SIGCONT); }
@@ -71,12 +75,14 @@ public:
         socket.connectToHost(QHostAddress::LocalHost, m_port);
         if (!socket.waitForConnected(500))
             return false;
+        if (!m_password.isEmpty())
+            socket.write("AUTH " + m_password.toUtf8() + "\r\n");
         socket.write("PING\r\n");
         QByteArray reply;
         QDeadlineTimer deadline(1000);
         while (!reply.contains("\r\n") && !deadline.hasExpired() && socket.waitForReadyRead(int(deadline.remainingTime())))
             reply += socket.readAll();
-        return reply.startsWith("+PONG");
+        return reply.contains("+PONG");
     }
     quint16 port() const { return m_port; }
     QString url() const { return QStringLiteral("redis://127.0.0.1:%1").arg(m_port); }
@@ -85,6 +91,7 @@ private:
     QProcess m_process;
     quint16 m_port = 0;
     QString m_dataDir;
+    QString m_password;
 };
 
 } // namespace clustertest

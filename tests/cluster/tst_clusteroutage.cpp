@@ -281,6 +281,32 @@ private slots:
         QCOMPARE(stored.status, 200);
         QVERIFY(metrics(nam, a).value("switchboard_engine_reconnects_total") >= 1);
     }
+
+    // A password in the engine URL (redis://:PASSWORD@HOST:PORT) is sent with AUTH on every
+    // connection; a wrong one keeps the node unavailable (503, publishes refused) and says why in
+    // the log, and the password never appears in the log.
+    void passwordInTheUrl()
+    {
+        RedisProcess redis;
+        redis.requirePassword("s3cret-pass");
+        QVERIFY(redis.start());
+        const QString withPassword = QStringLiteral("redis://:s3cret-pass@127.0.0.1:%1").arg(redis.port());
+        GatewayProcess good;
+        QVERIFY(good.start({"--engine", withPassword, "--engine-prefix", "auth:"}));
+        QVERIFY(waitHealth(nam, good, 200));
+        QCOMPARE(publishText(nam, good, "feed", "stored").status, 200);
+
+        GatewayProcess wrong;
+        wrong.captureLog();
+        const QString wrongPassword = QStringLiteral("redis://:not-it@127.0.0.1:%1").arg(redis.port());
+        QVERIFY(wrong.start({"--engine", wrongPassword, "--engine-prefix", "auth:", "--engine-reconnect-max", "200"}));
+        const QString refusal = wrong.waitForLog(QRegularExpression("AUTH refused"), 10000);
+        QVERIFY2(!refusal.isEmpty(), "no log line says AUTH was refused");
+        QVERIFY2(!refusal.contains("not-it"), qPrintable(refusal));
+        QCOMPARE(http(nam, "GET", wrong.url("/healthz"), {}, false).status, 503);
+        QCOMPARE(publishText(nam, wrong, "feed", "refused").status, 503);
+        QVERIFY(wrong.waitForLog(QRegularExpression("not-it"), 300).isEmpty());
+    }
 };
 
 QTEST_MAIN(TestClusterOutage)
