@@ -31,8 +31,16 @@
 set -euo pipefail
 
 if [ -z "${SB_BENCH_SESSION:-}" ]; then
+  # The run in its own session; Ctrl-C or TERM here is forwarded to it, and its exit trap stops
+  # everything it started. A background job of a script is no process group leader, so setsid
+  # does not fork and $! is the new session's (and process group's) id.
   export SB_BENCH_SESSION=1
-  exec setsid --wait "$0" "$@"
+  setsid --wait "$0" "$@" &
+  inner=$!
+  trap 'kill -TERM -- "-$inner" 2>/dev/null || true' INT TERM
+  rc=0
+  while kill -0 "$inner" 2>/dev/null; do wait "$inner" && rc=0 || rc=$?; done
+  exit "$rc"
 fi
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -97,7 +105,15 @@ stop_server() {
   fi
   server_pid=""
 }
-trap 'stop_server; rm -rf "$work"' EXIT
+# Everything else this session started (the load generator runs under `timeout`, which has a
+# process group of its own, inside a command substitution) is stopped too.
+stop_session() {
+  local p
+  for p in $(pgrep -s $$ || true); do
+    [ "$p" != $$ ] && kill -TERM "$p" 2>/dev/null || true
+  done
+}
+trap 'stop_server; stop_session; rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
 
 # Waits (at most 10 s) until the server's log shows its port; prints the port.
