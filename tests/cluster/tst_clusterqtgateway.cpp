@@ -8,6 +8,7 @@
 #include <switchboard/qt/Gateway.h>
 #include <switchboard/qtws/QtEngine.h>
 #include <switchboard/Authorizer.h>
+#include <switchboard/ChannelShard.h>
 
 using namespace clustertest;
 using switchboard::qt::Gateway;
@@ -173,6 +174,52 @@ private slots:
         QCOMPARE(members.size(), 2);
         QCOMPARE(members[0].toObject()["id"].toString(), "alice");
         QCOMPARE(members[1].toObject()["id"].toString(), "quinn");
+    }
+
+    void qtGatewayOnTwoShardsSharesBothShardsChannels()
+    {
+        // Another deployment (prefix) on the test's Redis plus a second one: the Qt engine string
+        // takes the same comma list as --engine, and both sides agree on each channel's shard.
+        RedisProcess second;
+        QVERIFY(second.start());
+        const QString engine = redis.url() + "," + second.url();
+        GatewayProcess node;
+        QVERIFY(node.start({"--engine", engine, "--engine-prefix", "qtshards:", "--engine-reconnect-max", "200"}));
+        QVERIFY(waitHealth(nam, node, 200));
+        Gateway sharded;
+        sharded.setStatsInterval(0);
+        sharded.setClientPublish(Gateway::Always);
+        sharded.setEngine(engine);
+        sharded.setEnginePrefix(QStringLiteral("qtshards:"));
+        QVERIFY2(sharded.start(), qPrintable(sharded.errorString()));
+        QVERIFY(sharded.qtEngine()->description().contains(second.url().mid(8)));
+        QTRY_VERIFY_WITH_TIMEOUT(sharded.engineAvailable(), 10000);
+
+        for (std::size_t shard = 0; shard < 2; ++shard) {
+            QString channel;
+            for (int i = 0; channel.isEmpty(); ++i) {
+                const QString name = "sharded-" + QString::number(i);
+                if (switchboard::shardOfChannel(name.toStdString(), 2) == shard)
+                    channel = name;
+            }
+            WsClient onQt;
+            QVERIFY(onQt.connectSession(QUrl(sharded.url())));
+            QVERIFY(subscribe(onQt, channel));
+            QCOMPARE(publishText(nam, node, channel, "to qt").status, 200);
+            const auto message = onQt.waitFor("message");
+            QVERIFY2(message, qPrintable(channel));
+            QCOMPARE((*message)["data"].toObject()["text"].toString(), QStringLiteral("to qt"));
+
+            WsClient onNode;
+            QVERIFY(onNode.connectSession(node));
+            QVERIFY(subscribe(onNode, channel));
+            publishOver(onQt, channel, "from qt", 9);
+            const auto ack = onQt.waitFor("ack", 9);
+            QVERIFY(ack);
+            QCOMPARE((*ack)["offset"].toInt(), 2);
+            QVERIFY(onNode.waitFor("message"));
+        }
+        sharded.stop();
     }
 
     void qtGatewayRefusesWhileRedisIsDownAndReconnects()

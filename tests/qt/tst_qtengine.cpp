@@ -59,6 +59,9 @@ private Q_SLOTS:
             QTest::newRow("tls") << "rediss://127.0.0.1:6379" << "engine: ";
             QTest::newRow("bad port") << "redis://127.0.0.1:99999" << "engine: ";
             QTest::newRow("bad database") << "redis://127.0.0.1:6379/x" << "engine: ";
+            QTest::newRow("shard listed twice") << "redis://127.0.0.1:6379,redis://127.0.0.1:6379/0" << "engine: shard 1 repeats";
+            QTest::newRow("empty shard") << "redis://127.0.0.1:6379,,redis://127.0.0.1:6380" << "engine: empty entry";
+            QTest::newRow("bad second shard") << "redis://127.0.0.1:6379,rediss://127.0.0.1:6380" << "engine: shard 1: rediss://";
         } else {
             QTest::newRow("no hiredis") << "redis://127.0.0.1:6379" << "this build has no Redis engine";
         }

@@ -86,7 +86,8 @@ struct RedisBroker::Impl {
         std::vector<std::function<void()>> waiting;            // reads waiting for the SUBSCRIBE
     };
 
-    Impl(Timer &t, RedisBrokerOptions o) : timer(t), options(std::move(o)), node(randomHex(8)) {}
+    Impl(Timer &t, RedisBrokerOptions o)
+        : timer(t), options(std::move(o)), node(options.nodeId.empty() ? randomHex(8) : options.nodeId) {}
 
     Timer &timer;
     RedisBrokerOptions options;

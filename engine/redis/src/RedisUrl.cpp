@@ -59,6 +59,38 @@ bool RedisUrl::parse(std::string_view text, RedisUrl &out, std::string &error)
     return true;
 }
 
+bool RedisUrl::parseList(std::string_view text, std::vector<RedisUrl> &out, std::string &error)
+{
+    std::vector<RedisUrl> result;
+    for (;;) {
+        const std::size_t comma = text.find(',');
+        const std::string_view entry = text.substr(0, comma);
+        RedisUrl url;
+        if (entry.empty()) {
+            error = "empty entry in the list of Redis URLs";
+            return false;
+        }
+        if (!parse(entry, url, error)) {
+            if (result.empty() && comma == std::string_view::npos)
+                return false;
+            error = "shard " + std::to_string(result.size()) + ": " + error;
+            return false;
+        }
+        for (const RedisUrl &other : result) {
+            if (other.host == url.host && other.port == url.port && other.database == url.database) {
+                error = "shard " + std::to_string(result.size()) + " repeats " + url.display();
+                return false;
+            }
+        }
+        result.push_back(std::move(url));
+        if (comma == std::string_view::npos)
+            break;
+        text.remove_prefix(comma + 1);
+    }
+    out = std::move(result);
+    return true;
+}
+
 std::string RedisUrl::display() const
 {
     return "redis://" + host + ":" + std::to_string(port) + "/" + std::to_string(database);

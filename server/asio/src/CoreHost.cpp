@@ -7,8 +7,7 @@
 #ifdef SWITCHBOARD_HAVE_REDIS
 #include "RedisAsioAdapter.h"
 
-#include <switchboard/redis/RedisBroker.h>
-#include <switchboard/redis/RedisPresenceStore.h>
+#include <switchboard/redis/RedisShards.h>
 #endif
 
 #include <chrono>
@@ -58,35 +57,29 @@ CoreHost::CoreHost(boost::asio::io_context &ioc, const GatewayConfig &config, co
         broker = m_memoryBroker.get();
     } else {
 #ifdef SWITCHBOARD_HAVE_REDIS
-        redis::RedisBrokerOptions o;
+        redis::RedisShardsOptions o;
         std::string problem;
-        if (!redis::RedisUrl::parse(config.engine, o.url, problem))
+        if (!redis::RedisUrl::parseList(config.engine, o.urls, problem))
             throw std::runtime_error("--engine: " + problem);
         o.prefix = config.enginePrefix;
         o.history.rules = config.history;
         o.eventLoop = asioRedisEventLoop(ioc, m_mutex);
         o.backoffMax = config.engineReconnectMax;
+        o.nodeTtl = config.nodeTtl;
         o.log = [](std::string_view message) { log::warn(message); };
         o.onRoundTrip = [&metrics](std::chrono::microseconds rtt) {
             metrics.engineRoundTripSeconds.observe(std::chrono::duration<double>(rtt).count());
         };
-        log::info("engine: Redis at ", o.url.display(), ", key prefix '", config.enginePrefix, "'");
-        redis::RedisPresenceOptions p;
-        p.url = o.url;
-        p.prefix = o.prefix;
-        p.eventLoop = o.eventLoop;
-        p.backoffMax = o.backoffMax;
-        p.log = o.log;
-        p.onRoundTrip = o.onRoundTrip;
-        p.nodeTtl = config.nodeTtl;
         // Called from the presence beat, on a timer callback: the core mutex is held.
-        p.localChannels = [this] { return m_hub ? m_hub->channels() : std::vector<ChannelStats>{}; };
-        m_redisBroker = std::make_unique<redis::RedisBroker>(m_timer, std::move(o));
-        broker = m_redisBroker.get();
-        p.nodeId = m_redisBroker->nodeId();
-        log::info("engine: node ", p.nodeId, ", presence lease ", config.nodeTtl.count(), " s");
-        m_redisPresence = std::make_unique<redis::RedisPresenceStore>(m_timer, std::move(p));
-        presence = m_redisPresence.get();
+        o.localChannels = [this] { return m_hub ? m_hub->channels() : std::vector<ChannelStats>{}; };
+        for (std::size_t shard = 0; shard < o.urls.size(); ++shard) {
+            log::info("engine: Redis at ", o.urls[shard].display(), o.urls.size() > 1 ? " (shard " + std::to_string(shard) + ")" : std::string(),
+                      ", key prefix '", config.enginePrefix, "'");
+        }
+        m_redis = std::make_unique<redis::RedisShards>(m_timer, std::move(o));
+        broker = &m_redis->broker();
+        presence = &m_redis->presence();
+        log::info("engine: node ", m_redis->nodeId(), ", presence lease ", config.nodeTtl.count(), " s");
 #else
         throw std::runtime_error("--engine " + config.engine + ": this build has no Redis engine (hiredis was not found)");
 #endif
@@ -94,11 +87,8 @@ CoreHost::CoreHost(boost::asio::io_context &ioc, const GatewayConfig &config, co
     m_hub = std::make_unique<Hub>(m_timer, hubOptions(config), *broker, *presence);
     m_protocol = std::make_unique<ServerProtocol>(*m_hub, m_timer, protocolOptions(config));
 #ifdef SWITCHBOARD_HAVE_REDIS
-    if (m_redisBroker)
-        locked([&] {
-            m_redisBroker->start();
-            m_redisPresence->start();
-        });
+    if (m_redis)
+        locked([&] { m_redis->start(); });
 #endif
 
     m_protocol->setConnectAuthenticator([&tokens](std::string_view token) {
@@ -127,25 +117,39 @@ CoreHost::~CoreHost()
     m_protocol.reset();
     m_hub.reset();
 #ifdef SWITCHBOARD_HAVE_REDIS
-    m_redisPresence.reset();
-    m_redisBroker.reset();
+    m_redis.reset();
 #endif
 }
 
 bool CoreHost::engineAvailable() const
 {
 #ifdef SWITCHBOARD_HAVE_REDIS
-    if (m_redisBroker)
-        return m_redisBroker->available() && m_redisPresence->available();
+    if (m_redis)
+        return m_redis->available();
 #endif
     return true;
+}
+
+EngineShards CoreHost::engineShards() const
+{
+    EngineShards out;
+#ifdef SWITCHBOARD_HAVE_REDIS
+    if (m_redis) {
+        for (std::size_t shard = 0; shard < m_redis->shardCount(); ++shard) {
+            if (!m_redis->shardAvailable(shard))
+                out.down.push_back(shard);
+        }
+        out.total = m_redis->shardCount();
+    }
+#endif
+    return out;
 }
 
 void CoreHost::channels(std::function<void(std::error_code, std::vector<ChannelStats>)> done)
 {
 #ifdef SWITCHBOARD_HAVE_REDIS
-    if (m_redisPresence)
-        return m_redisPresence->clusterChannels(std::move(done));
+    if (m_redis)
+        return m_redis->clusterChannels(std::move(done));
 #endif
     done({}, m_hub->channels());
 }
@@ -153,9 +157,30 @@ void CoreHost::channels(std::function<void(std::error_code, std::vector<ChannelS
 void CoreHost::renderEngineMetrics(std::string &out) const
 {
 #ifdef SWITCHBOARD_HAVE_REDIS
-    if (!m_redisBroker)
+    if (!m_redis)
         return;
-    const redis::RedisBrokerCounters c = m_redisBroker->counters();
+    // Counters are summed over the shards (one shard: the broker's and store's own figures);
+    // availability and refusals are also given per shard.
+    redis::RedisBrokerCounters c;
+    redis::RedisPresenceCounters p;
+    for (std::size_t shard = 0; shard < m_redis->shardCount(); ++shard) {
+        const redis::RedisBrokerCounters b = m_redis->brokerCounters(shard);
+        c.errors += b.errors;
+        c.reconnects += b.reconnects;
+        c.refused += b.refused;
+        c.received += b.received;
+        c.receivedRemote += b.receivedRemote;
+        c.recovered += b.recovered;
+        c.gaps += b.gaps;
+        c.listening += b.listening;
+        const redis::RedisPresenceCounters s = m_redis->presenceCounters(shard);
+        p.scriptErrors += s.scriptErrors;
+        p.nodesExpired += s.nodesExpired;
+        p.remoteEvents += s.remoteEvents;
+        p.syncs += s.syncs;
+        p.errors += s.errors;
+        p.reconnects += s.reconnects;
+    }
     const auto line = [&out](const char *name, const char *type, const char *help, std::uint64_t value) {
         out += "# HELP ";
         out += name;
@@ -171,7 +196,7 @@ void CoreHost::renderEngineMetrics(std::string &out) const
         out += std::to_string(value);
         out += '\n';
     };
-    line("switchboard_engine_up", "gauge", "1 while every Redis connection (broker and presence) is up", engineAvailable() ? 1 : 0);
+    line("switchboard_engine_up", "gauge", "1 while every Redis connection (broker and presence, every shard) is up", engineAvailable() ? 1 : 0);
     line("switchboard_engine_errors_total", "counter", "Redis connection failures and error replies", c.errors);
     line("switchboard_engine_reconnects_total", "counter", "Redis connections re-established after a loss", c.reconnects);
     line("switchboard_engine_refused_total", "counter", "publishes and reads refused while Redis was unreachable (503)", c.refused);
@@ -180,13 +205,34 @@ void CoreHost::renderEngineMetrics(std::string &out) const
     line("switchboard_engine_recovered_total", "counter", "publications read back from streams after a pub/sub loss", c.recovered);
     line("switchboard_engine_gaps_total", "counter", "channels whose subscribers were told to recover (close 3007)", c.gaps);
     line("switchboard_engine_listening_channels", "gauge", "channels this node is subscribed to in Redis", c.listening);
-    const redis::RedisPresenceCounters p = m_redisPresence->counters();
     line("switchboard_engine_presence_script_errors_total", "counter", "presence scripts answered with an error or a malformed reply", p.scriptErrors);
     line("switchboard_engine_presence_errors_total", "counter", "presence connection failures", p.errors);
     line("switchboard_engine_presence_reconnects_total", "counter", "presence connections re-established after a loss", p.reconnects);
     line("switchboard_engine_presence_syncs_total", "counter", "times this node rewrote its presence in Redis (connect, reconnect, lost lease)", p.syncs);
     line("switchboard_engine_presence_remote_events_total", "counter", "member_added / member_removed heard from other nodes", p.remoteEvents);
     line("switchboard_engine_nodes_expired_total", "counter", "dead nodes this node swept (lease expired; members removed)", p.nodesExpired);
+    line("switchboard_engine_shards", "gauge", "Redis shards configured (--engine URLs)", m_redis->shardCount());
+    const auto perShard = [&](const char *name, const char *type, const char *help, auto value) {
+        out += "# HELP ";
+        out += name;
+        out += ' ';
+        out += help;
+        out += "\n# TYPE ";
+        out += name;
+        out += ' ';
+        out += type;
+        out += '\n';
+        for (std::size_t shard = 0; shard < m_redis->shardCount(); ++shard) {
+            out += name;
+            out += "{shard=\"" + std::to_string(shard) + "\"} ";
+            out += std::to_string(value(shard));
+            out += '\n';
+        }
+    };
+    perShard("switchboard_engine_shard_up", "gauge", "1 while the shard's Redis connections (broker and presence) are up",
+             [this](std::size_t shard) -> std::uint64_t { return m_redis->shardAvailable(shard) ? 1 : 0; });
+    perShard("switchboard_engine_shard_refused_total", "counter", "publishes and reads refused on the shard's channels while its Redis was unreachable (503)",
+             [this](std::size_t shard) -> std::uint64_t { return m_redis->brokerCounters(shard).refused; });
     m_metrics.engineRoundTripSeconds.render(out, "switchboard_engine_roundtrip_seconds", "Redis command round trip");
 #else
     (void)out;

@@ -23,12 +23,17 @@
 
 #ifdef SWITCHBOARD_HAVE_REDIS
 namespace switchboard::redis {
-class RedisBroker;
-class RedisPresenceStore;
+class RedisShards;
 }
 #endif
 
 namespace switchboard::asio {
+
+/// Availability of the engine's shards: `total` (0 for the memory engine) and those down.
+struct EngineShards {
+    std::size_t total = 0;
+    std::vector<std::size_t> down;
+};
 
 class CoreHost {
 public:
@@ -52,8 +57,11 @@ public:
     Timer &timer() { return m_timer; }
     /// The memory engine's broker; null with another engine.
     MemoryBroker *memoryBroker() { return m_memoryBroker.get(); }
-    /// Only inside locked(): false while the engine cannot store publications (Redis unreachable).
+    /// Only inside locked(): false while the engine cannot store every channel's publications
+    /// (Redis, or one of its shards, unreachable).
     bool engineAvailable() const;
+    /// Only inside locked(): the Redis shards that are down (empty with the memory engine).
+    EngineShards engineShards() const;
     /// Only inside locked(): Prometheus lines of the engine (nothing for the memory engine).
     void renderEngineMetrics(std::string &out) const;
     /// Only inside locked(): the channels of the deployment: this node's (memory engine), or
@@ -67,8 +75,7 @@ private:
     Metrics &m_metrics;
     std::unique_ptr<MemoryBroker> m_memoryBroker; ///< the engine's broker; outlives the Hub
 #ifdef SWITCHBOARD_HAVE_REDIS
-    std::unique_ptr<redis::RedisBroker> m_redisBroker;
-    std::unique_ptr<redis::RedisPresenceStore> m_redisPresence;
+    std::unique_ptr<redis::RedisShards> m_redis; ///< the engine's broker and presence; outlive the Hub
 #endif
     MemoryPresenceStore m_presence;
     std::unique_ptr<Hub> m_hub;

@@ -8,6 +8,7 @@
 #include <ostream>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 
 namespace po = boost::program_options;
 namespace json = boost::json;
@@ -145,7 +146,18 @@ void applyJsonConfig(GatewayConfig &c, std::string_view jsonText)
         else if (key == "drainTimeoutMs") c.drainTimeout = std::chrono::milliseconds(number<std::int64_t>(v, k));
         else if (key == "historySnapshot") c.historySnapshot = text(v, k);
         else if (key == "headerTimeoutMs") c.headerTimeout = std::chrono::milliseconds(number<std::int64_t>(v, k));
-        else if (key == "engine") c.engine = text(v, k);
+        else if (key == "engine") {
+            // A string, or an array of Redis URLs (the shards, in order): joined as --engine takes them.
+            if (v.is_array()) {
+                c.engine.clear();
+                for (const auto &item : v.get_array())
+                    c.engine += (c.engine.empty() ? "" : ",") + text(item, k);
+                if (c.engine.empty())
+                    throw std::runtime_error("config key 'engine' must not be an empty array");
+            } else {
+                c.engine = text(v, k);
+            }
+        }
         else if (key == "enginePrefix") c.enginePrefix = text(v, k);
         else if (key == "nodeTtl") c.nodeTtl = std::chrono::seconds(number<std::int64_t>(v, k));
         else if (key == "engineReconnectMaxMs") c.engineReconnectMax = std::chrono::milliseconds(number<std::int64_t>(v, k));
@@ -189,7 +201,7 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         ("drain-timeout", po::value<unsigned>()->value_name("MS"), "shutdown: time to flush outboxes before exit (default 5000)")
         ("history-snapshot", po::value<std::string>()->value_name("FILE"), "keep history across restarts: load FILE at start if it exists, write it on SIGTERM/SIGINT after draining (default: none)")
         ("header-timeout", po::value<unsigned>()->value_name("MS"), "an HTTP request (headers and body) must arrive within MS, and an idle keep-alive connection is closed after MS (default 10000)")
-        ("engine", po::value<std::string>()->value_name("memory|URL"), "memory (default: one process) or redis://[:PASSWORD@]HOST:PORT[/DB]: gateways sharing a Redis act as one (docs/scaling.md)")
+        ("engine", po::value<std::string>()->value_name("memory|URL[,URL...]"), "memory (default: one process) or redis://[:PASSWORD@]HOST:PORT[/DB]: gateways sharing a Redis act as one; several URLs separated by commas shard the channels over them, same list and order on every node (docs/scaling.md)")
         ("engine-prefix", po::value<std::string>()->value_name("PREFIX"), "Redis key and pub/sub prefix (default switchboard:)")
         ("node-ttl", po::value<unsigned>()->value_name("S"), "node lease for cluster presence in seconds (default 15)")
         ("engine-reconnect-max", po::value<unsigned>()->value_name("MS"), "longest wait between Redis reconnect attempts (default 5000)");
@@ -266,8 +278,18 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         str("engine-prefix", c.enginePrefix);
         if (vm.count("node-ttl")) c.nodeTtl = std::chrono::seconds(vm["node-ttl"].as<unsigned>());
         if (vm.count("engine-reconnect-max")) c.engineReconnectMax = std::chrono::milliseconds(vm["engine-reconnect-max"].as<unsigned>());
-        if (c.engine != "memory" && c.engine.rfind("redis://", 0) != 0 && c.engine.rfind("rediss://", 0) != 0)
-            throw std::invalid_argument("--engine must be memory or a redis:// URL");
+        if (c.engine != "memory") {
+            // One redis:// URL, or several separated by commas (shards; RedisUrl::parseList checks each).
+            std::string_view rest = c.engine;
+            for (;;) {
+                const std::string_view entry = rest.substr(0, rest.find(','));
+                if (entry.rfind("redis://", 0) != 0 && entry.rfind("rediss://", 0) != 0)
+                    throw std::invalid_argument("--engine must be memory or redis:// URLs separated by commas");
+                if (entry.size() == rest.size())
+                    break;
+                rest.remove_prefix(entry.size() + 1);
+            }
+        }
         if (c.engine != "memory" && !c.historySnapshot.empty())
             throw std::invalid_argument("--history-snapshot applies to the memory engine only (Redis keeps history)");
         if (c.nodeTtl.count() < 2 || c.engineReconnectMax.count() < 1)

@@ -340,8 +340,21 @@ Response healthResponse(ServerContext &ctx)
 {
     if (ctx.shuttingDown.load())
         return makeResponse(http::status::service_unavailable, "{\"status\":\"shutting down\"}\n", "application/json");
-    if (!ctx.core.locked([&] { return ctx.core.engineAvailable(); }))
+    // Sharded Redis: 503 only when no shard is up. While some are down the node still serves the
+    // other shards' channels (refusing the rest per publish), and every node is equally affected,
+    // so a load balancer must not drain them all: "degraded" with the shards down.
+    const EngineShards shards = ctx.core.locked([&] { return ctx.core.engineShards(); });
+    if (shards.total > 0 && shards.down.size() == shards.total)
         return makeResponse(http::status::service_unavailable, "{\"status\":\"engine unavailable\"}\n", "application/json");
+    if (!shards.down.empty()) {
+        std::string down;
+        for (const std::size_t shard : shards.down)
+            down += (down.empty() ? "" : ",") + std::to_string(shard);
+        return makeResponse(http::status::ok,
+                            "{\"status\":\"degraded\",\"shardsDown\":[" + down + "],\"connections\":" +
+                                std::to_string(ctx.connections()) + "}\n",
+                            "application/json");
+    }
     return makeResponse(http::status::ok,
                         "{\"status\":\"ok\",\"connections\":" + std::to_string(ctx.connections()) + "}\n",
                         "application/json");

@@ -8,8 +8,7 @@
 #ifdef SWITCHBOARD_HAVE_REDIS
 #include "QtRedisEventLoop.h"
 
-#include <switchboard/redis/RedisBroker.h>
-#include <switchboard/redis/RedisPresenceStore.h>
+#include <switchboard/redis/RedisShards.h>
 #endif
 
 namespace switchboard::qtws {
@@ -18,14 +17,11 @@ struct QtEngine::Private {
     // Destroyed bottom-up: a broker frees its Redis connections (and their notifiers) itself.
     std::unique_ptr<MemoryBroker> memoryBroker;
 #ifdef SWITCHBOARD_HAVE_REDIS
-    std::unique_ptr<redis::RedisBroker> redisBroker;
+    // Broker and presence on one or several Redis shards (rosters span nodes).
+    std::unique_ptr<redis::RedisShards> redis;
 #endif
-    // Memory, or a RedisPresenceStore when the broker is on Redis (rosters span nodes); freed
-    // before the broker.
-    std::unique_ptr<PresenceStore> presence;
-#ifdef SWITCHBOARD_HAVE_REDIS
-    redis::RedisPresenceStore *redisPresence = nullptr;
-#endif
+    std::unique_ptr<PresenceStore> memoryPresence;
+    PresenceStore *presence = nullptr;
     Broker *broker = nullptr;
     QString description;
 };
@@ -51,9 +47,9 @@ std::unique_ptr<QtEngine> QtEngine::create(Timer &timer, const QtEngineOptions &
         d.description = QStringLiteral("memory");
     } else if (options.engine.startsWith(QLatin1String("redis://")) || options.engine.startsWith(QLatin1String("rediss://"))) {
 #ifdef SWITCHBOARD_HAVE_REDIS
-        redis::RedisBrokerOptions o;
+        redis::RedisShardsOptions o;
         std::string problem;
-        if (!redis::RedisUrl::parse(options.engine.toStdString(), o.url, problem))
+        if (!redis::RedisUrl::parseList(options.engine.toStdString(), o.urls, problem))
             return fail(QStringLiteral("engine: ") + QString::fromStdString(problem));
         if (options.enginePrefix.isEmpty())
             return fail(QStringLiteral("enginePrefix: must not be empty"));
@@ -62,22 +58,15 @@ std::unique_ptr<QtEngine> QtEngine::create(Timer &timer, const QtEngineOptions &
         o.eventLoop = qtRedisEventLoop();
         o.backoffMax = options.reconnectMax;
         o.connectTimeout = options.connectTimeout;
+        o.nodeTtl = options.nodeTtl;
         o.log = [](std::string_view message) { qCWarning(lcQtGateway, "engine: %.*s", int(message.size()), message.data()); };
-        d.description = QStringLiteral("%1, key prefix '%2'").arg(QString::fromStdString(o.url.display()), options.enginePrefix);
-        redis::RedisPresenceOptions p;
-        p.url = o.url;
-        p.prefix = o.prefix;
-        p.eventLoop = o.eventLoop;
-        p.backoffMax = o.backoffMax;
-        p.connectTimeout = o.connectTimeout;
-        p.log = o.log;
-        p.nodeTtl = options.nodeTtl;
-        d.redisBroker = std::make_unique<redis::RedisBroker>(timer, std::move(o));
-        d.broker = d.redisBroker.get();
-        p.nodeId = d.redisBroker->nodeId();
-        auto presence = std::make_unique<redis::RedisPresenceStore>(timer, std::move(p));
-        d.redisPresence = presence.get();
-        d.presence = std::move(presence);
+        QStringList urls;
+        for (const redis::RedisUrl &url : o.urls)
+            urls << QString::fromStdString(url.display());
+        d.description = QStringLiteral("%1, key prefix '%2'").arg(urls.join(QLatin1Char(',')), options.enginePrefix);
+        d.redis = std::make_unique<redis::RedisShards>(timer, std::move(o));
+        d.broker = &d.redis->broker();
+        d.presence = &d.redis->presence();
 #else
         (void)timer;
         return fail(QStringLiteral("engine %1: this build has no Redis engine (hiredis was not found when Switchboard was built)")
@@ -86,8 +75,10 @@ std::unique_ptr<QtEngine> QtEngine::create(Timer &timer, const QtEngineOptions &
     } else {
         return fail(QStringLiteral("engine %1: expected \"memory\" or redis://HOST:PORT[/DB]").arg(options.engine));
     }
-    if (!d.presence)
-        d.presence = std::make_unique<MemoryPresenceStore>();
+    if (!d.presence) {
+        d.memoryPresence = std::make_unique<MemoryPresenceStore>();
+        d.presence = d.memoryPresence.get();
+    }
     return engine;
 }
 
@@ -97,10 +88,9 @@ PresenceStore &QtEngine::presence() { return *d->presence; }
 void QtEngine::start()
 {
 #ifdef SWITCHBOARD_HAVE_REDIS
-    if (d->redisBroker) {
+    if (d->redis) {
         qCInfo(lcQtGateway, "engine: Redis at %s", qPrintable(d->description));
-        d->redisBroker->start();
-        d->redisPresence->start();
+        d->redis->start();
     }
 #endif
 }
@@ -108,7 +98,7 @@ void QtEngine::start()
 bool QtEngine::isRedis() const
 {
 #ifdef SWITCHBOARD_HAVE_REDIS
-    return d->redisBroker != nullptr;
+    return d->redis != nullptr;
 #else
     return false;
 #endif
@@ -117,8 +107,8 @@ bool QtEngine::isRedis() const
 bool QtEngine::available() const
 {
 #ifdef SWITCHBOARD_HAVE_REDIS
-    if (d->redisBroker)
-        return d->redisBroker->available() && d->redisPresence->available();
+    if (d->redis)
+        return d->redis->available();
 #endif
     return true;
 }
@@ -129,16 +119,19 @@ QtEngineCounters QtEngine::counters() const
 {
     QtEngineCounters out;
 #ifdef SWITCHBOARD_HAVE_REDIS
-    if (d->redisBroker) {
-        const redis::RedisBrokerCounters c = d->redisBroker->counters();
-        out.errors = c.errors;
-        out.reconnects = c.reconnects;
-        out.refused = c.refused;
-        out.received = c.received;
-        out.receivedRemote = c.receivedRemote;
-        out.recovered = c.recovered;
-        out.gaps = c.gaps;
-        out.listening = c.listening;
+    if (d->redis) {
+        // Summed over the shards.
+        for (std::size_t shard = 0; shard < d->redis->shardCount(); ++shard) {
+            const redis::RedisBrokerCounters c = d->redis->brokerCounters(shard);
+            out.errors += c.errors;
+            out.reconnects += c.reconnects;
+            out.refused += c.refused;
+            out.received += c.received;
+            out.receivedRemote += c.receivedRemote;
+            out.recovered += c.recovered;
+            out.gaps += c.gaps;
+            out.listening += c.listening;
+        }
     }
 #endif
     return out;

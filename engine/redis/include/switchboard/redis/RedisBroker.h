@@ -30,6 +30,8 @@ struct RedisBrokerOptions {
     HistoryOptions history;
     /// Attaches hiredis to the host's loop; required.
     RedisEventLoop eventLoop;
+    /// This node's id; empty: a random one. The brokers of one node's shards share one id.
+    std::string nodeId;
     std::chrono::milliseconds connectTimeout{2000};
     std::chrono::milliseconds backoffMin{100};  ///< reconnect delay after the first failure, doubling
     std::chrono::milliseconds backoffMax{5000};

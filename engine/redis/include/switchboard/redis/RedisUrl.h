@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
 namespace switchboard::redis {
 
@@ -19,6 +20,11 @@ struct RedisUrl {
 
     /// Parses `text`; on failure returns false and sets `error` to a one-line reason.
     static bool parse(std::string_view text, RedisUrl &out, std::string &error);
+    /// Parses the shards of a deployment: one URL or several separated by commas, in shard order
+    /// (`redis://a:6379,redis://b:6379`). A comma inside a password is written `%2C`. Refuses an
+    /// empty entry and the same server (host, port, database) twice; on failure returns false and
+    /// sets `error` (naming the entry).
+    static bool parseList(std::string_view text, std::vector<RedisUrl> &out, std::string &error);
     /// redis://host:port/db, without credentials (for logs).
     std::string display() const;
 };

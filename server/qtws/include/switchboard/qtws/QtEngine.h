@@ -22,7 +22,9 @@ namespace switchboard::qtws {
 
 struct QtEngineOptions {
     /// "memory", or "redis://[[user]:password@]HOST[:PORT][/DB]" (the Redis engine; the same
-    /// URL as switchboard-gateway's --engine).
+    /// URL as switchboard-gateway's --engine), or several such URLs separated by commas: the
+    /// channels are sharded over them (docs/scaling.md, Sharding), same list and order as every
+    /// other node.
     QString engine = QStringLiteral("memory");
     /// Redis only: prefix of every key and pub/sub channel. Gateways that share channels use the
     /// same one (switchboard-gateway's --engine-prefix, same default).
@@ -35,7 +37,7 @@ struct QtEngineOptions {
     std::chrono::milliseconds nodeTtl{15000};
 };
 
-/// Redis engine figures (all zero on the memory engine); see RedisBrokerCounters.
+/// Redis engine figures (all zero on the memory engine), summed over the shards; see RedisBrokerCounters.
 struct QtEngineCounters {
     std::uint64_t errors = 0;         ///< connection failures and error replies
     std::uint64_t reconnects = 0;     ///< connections re-established after a loss
@@ -77,9 +79,9 @@ public:
     void start();
 
     bool isRedis() const;
-    /// Memory: true. Redis: every connection (broker and presence) is up.
+    /// Memory: true. Redis: every connection (broker and presence, of every shard) is up.
     bool available() const;
-    /// "memory", or the Redis URL without credentials and the key prefix (for logs and UIs).
+    /// "memory", or the Redis URLs without credentials and the key prefix (for logs and UIs).
     QString description() const;
     QtEngineCounters counters() const;
     /// Whether this build has the Redis engine.
