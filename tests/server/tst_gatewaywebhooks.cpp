@@ -62,6 +62,7 @@ private slots:
     void badAnswers();
     void fullQueueDropsOldest();
     void refusesHttpsAndBadUrls();
+    void shutdownSendsTheDisconnects();
 };
 
 void tst_GatewayWebhooks::eventsInOrderSignedAndBatched()
@@ -246,6 +247,25 @@ void tst_GatewayWebhooks::refusesHttpsAndBadUrls()
         QVERIFY(process.exitCode() != 0);
         QVERIFY2(process.readAll().contains("--webhook"), qPrintable(url));
     }
+}
+
+void tst_GatewayWebhooks::shutdownSendsTheDisconnects()
+{
+    WebhookBackend backend;
+    QVERIFY(backend.start());
+    GatewayProcess gateway;
+    // A long flush interval: only the shutdown's drain can send the last events in time.
+    QVERIFY(gateway.start({"--webhook", backend.url(), "--webhook-flush-interval", "60000", "--webhook-batch", "1000"}));
+    WsClient client;
+    QVERIFY(client.connectSession(gateway, tokenFor("carol")));
+    gateway.process().terminate(); // SIGTERM: sessions closed with 3000, then the webhook queue drained
+    QVERIFY(gateway.process().waitForFinished(10000));
+    QCOMPARE(gateway.process().exitCode(), 0);
+    QVERIFY(backend.waitForEvents(2));
+    const QList<QJsonObject> events = backend.events();
+    QCOMPARE(names(events), (QStringList{"client_connected", "client_disconnected"}));
+    QCOMPARE(events[1].value("user").toString(), QStringLiteral("carol"));
+    QCOMPARE(events[1].value("code").toInt(), 3000);
 }
 
 QTEST_GUILESS_MAIN(tst_GatewayWebhooks)
