@@ -153,6 +153,7 @@ struct Hub::Impl {
     RemotePresence remotePresence;
     Authorizer authorizer;
     std::function<void(const PresenceEvent &)> presenceHook;
+    LifecycleHooks lifecycle;
 
     StringMap<std::unique_ptr<SessionEntry>> sessions;
     StringMap<std::unique_ptr<Channel>> channels;
@@ -367,6 +368,8 @@ struct Hub::Impl {
         list->push_back(&entry);
         ++channel.subscriberCount;
         entry.memberships.push_back(std::move(membership));
+        if (channel.subscriberCount == 1)
+            invokeQuietly(lifecycle.channelOccupied, std::string_view(channel.name));
     }
 
     /// Removes membership `position` of `entry` (swap-remove in both lists) and runs the
@@ -397,9 +400,12 @@ struct Hub::Impl {
             std::erase_if(channel.groups, [group](const auto &g) { return g.get() == group; });
         const std::string name = channel.name;
         const bool isPresence = channel.type == ChannelType::Presence;
+        const bool vacated = channel.subscriberCount == 0;
         releaseChannelIfUnused(channel);
         if (isPresence)
             removePresence(name, membership.userId, membership.info, entry.id);
+        if (vacated)
+            invokeQuietly(lifecycle.channelVacated, std::string_view(name));
     }
 
     // ---- join ----------------------------------------------------------------------------
@@ -666,7 +672,12 @@ void Hub::setPresenceHook(std::function<void(const PresenceEvent &)> hook)
     d->presenceHook = std::move(hook);
 }
 
-std::string Hub::attach(std::shared_ptr<Session> session, Principal principal)
+void Hub::setLifecycleHooks(LifecycleHooks hooks)
+{
+    d->lifecycle = std::move(hooks);
+}
+
+std::string Hub::attach(std::shared_ptr<Session> session, Principal principal, std::string_view clientName)
 {
     std::string id;
     do {
@@ -680,10 +691,14 @@ std::string Hub::attach(std::shared_ptr<Session> session, Principal principal)
     const std::string &userId = entry->principal.userId;
     d->sessions.emplace(id, std::move(entry));
     attached.attached(id, userId);
+    if (d->lifecycle.connected) {
+        const Principal &principal = d->sessions.find(id)->second->principal;
+        invokeQuietly(d->lifecycle.connected, SessionConnected{id, principal.userId, clientName});
+    }
     return id;
 }
 
-void Hub::detach(std::string_view sessionId)
+void Hub::detach(std::string_view sessionId, std::uint16_t code, std::string_view reason)
 {
     auto it = d->sessions.find(sessionId);
     if (it == d->sessions.end())
@@ -695,6 +710,7 @@ void Hub::detach(std::string_view sessionId)
         d->cancelJoin(*entry, entry->pending.size() - 1);
     while (!entry->memberships.empty())
         d->removeMembership(*entry, entry->memberships.size() - 1);
+    invokeQuietly(d->lifecycle.disconnected, SessionDisconnected{entry->id, entry->principal.userId, code, reason});
 }
 
 const Principal *Hub::principal(std::string_view sessionId) const

@@ -88,7 +88,7 @@ LoopbackTransport::~LoopbackTransport()
     const bool notifyServer = connection->serverOpened && connection->phase != Connection::Phase::Ended;
     connection->phase = Connection::Phase::Ended;
     if (notifyServer)
-        m_server.closed(connection->handle);
+        m_server.closed(connection->handle, 1000, "client closed");
 }
 
 void LoopbackTransport::setListener(ClientTransportListener *listener) { m_listener = listener; }
@@ -186,7 +186,7 @@ void LoopbackTransport::finish(const std::shared_ptr<Connection> &connection, st
     connection->outbox.takeAll(lost);
     connection->heldForServer.clear();
     if (connection->serverOpened)
-        m_server.closed(connection->handle);
+        m_server.closed(connection->handle, code, reason);
     if (m_listener && m_current == connection)
         m_listener->onTransportClosed(code, reason);
 }

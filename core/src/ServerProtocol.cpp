@@ -165,7 +165,7 @@ struct ServerProtocol::Impl {
         session->send(encodeDisconnectFrame(code, reason));
         session->close(code, closeReason(reason));
         if (wasAttached)
-            hub.detach(sessionId);
+            hub.detach(sessionId, static_cast<std::uint16_t>(code), reason);
     }
 
     void cancelTimers(Connection &connection)
@@ -357,7 +357,7 @@ struct ServerProtocol::Impl {
         }
         current->clientName.assign(frame.name);
         current->principal = decision.principal;
-        current->sessionId = hub.attach(current->session, std::move(decision.principal));
+        current->sessionId = hub.attach(current->session, std::move(decision.principal), current->clientName);
         current->state = State::Connected;
         if (remainingMs > 0) {
             current->expiryTimer = timer.start(std::chrono::milliseconds(remainingMs), [this, handle] {
@@ -609,7 +609,7 @@ ServerProtocol::~ServerProtocol()
     for (auto &[handle, connection] : d->connections) {
         d->cancelTimers(*connection);
         if (connection->state == Impl::State::Connected)
-            d->hub.detach(connection->sessionId);
+            d->hub.detach(connection->sessionId, static_cast<std::uint16_t>(DisconnectCode::GoingAway), "server stopped");
     }
 }
 
@@ -673,7 +673,7 @@ bool ServerProtocol::receiveControl(ConnectionHandle connection)
     }
 }
 
-void ServerProtocol::closed(ConnectionHandle connection)
+void ServerProtocol::closed(ConnectionHandle connection, std::uint16_t code, std::string_view reason)
 {
     const auto it = d->connections.find(connection);
     if (it == d->connections.end())
@@ -682,7 +682,7 @@ void ServerProtocol::closed(ConnectionHandle connection)
     d->connections.erase(it);
     d->cancelTimers(*gone);
     if (gone->state == Impl::State::Connected)
-        d->hub.detach(gone->sessionId);
+        d->hub.detach(gone->sessionId, code, reason);
 }
 
 std::string ServerProtocol::sessionId(ConnectionHandle connection) const

@@ -110,6 +110,10 @@ Gateway::Gateway(QObject *parent) : QObject(parent), d(std::make_unique<Private>
 Gateway::~Gateway()
 {
     d->stats.stop();
+    if (d->hub) { // closing the connections below must not reach this half-destroyed object
+        d->hub->setLifecycleHooks({});
+        d->hub->setPresenceHook({});
+    }
     d->transport.reset();
 }
 
@@ -131,6 +135,7 @@ bool Gateway::ensureCore()
                                                                   : switchboard::SlowConsumerPolicy::DropMessage;
     d->hub = std::make_unique<Hub>(d->timer, hubOptions, d->engine->broker(), d->engine->presence());
     d->hub->setAuthorizer([this](const AuthRequest &request) { return d->authorize(request); });
+    installLifecycleSignals();
 
     ServerProtocolOptions protocolOptions;
     protocolOptions.clientPublish = static_cast<switchboard::ClientPublishPolicy>(d->clientPublish);
@@ -143,6 +148,39 @@ bool Gateway::ensureCore()
             [this] { Q_EMIT clientCountChanged(); });
     d->engine->start();
     return true;
+}
+
+void Gateway::installLifecycleSignals()
+{
+    // Queued: QML handlers run from the event loop, never inside a Hub operation.
+    const auto later = [this](auto emitter) { QMetaObject::invokeMethod(this, std::move(emitter), Qt::QueuedConnection); };
+    using detail::toQString;
+    LifecycleHooks hooks;
+    hooks.connected = [this, later](const SessionConnected &e) {
+        later([this, id = toQString(e.sessionId), user = toQString(e.userId)] { Q_EMIT clientConnected(id, user); });
+    };
+    hooks.disconnected = [this, later](const SessionDisconnected &e) {
+        later([this, id = toQString(e.sessionId), user = toQString(e.userId), code = int(e.code)] {
+            Q_EMIT clientDisconnected(id, user, code);
+        });
+    };
+    hooks.channelOccupied = [this, later](std::string_view channel) {
+        later([this, name = toQString(channel)] { Q_EMIT channelOccupied(name); });
+    };
+    hooks.channelVacated = [this, later](std::string_view channel) {
+        later([this, name = toQString(channel)] { Q_EMIT channelVacated(name); });
+    };
+    d->hub->setLifecycleHooks(std::move(hooks));
+    d->hub->setPresenceHook([this, later](const PresenceEvent &e) {
+        const QString channel = toQString(e.channel);
+        const QString user = toQString(e.member.userId);
+        if (e.kind == PresenceEvent::Kind::Joined) {
+            const QVariant info = detail::jsonTextToVariant(e.member.info);
+            later([this, channel, user, info] { Q_EMIT memberAdded(channel, user, info); });
+        } else {
+            later([this, channel, user] { Q_EMIT memberRemoved(channel, user); });
+        }
+    });
 }
 
 bool Gateway::start()

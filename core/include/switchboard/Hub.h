@@ -64,6 +64,42 @@ struct PresenceEvent {
     Member member;
 };
 
+/// A session attached to the Hub (its `connect` was accepted).
+struct SessionConnected {
+    std::string_view sessionId;
+    std::string_view userId;     ///< empty: anonymous
+    std::string_view clientName; ///< the `name` of the connect frame, may be empty
+};
+
+/// A session left the Hub. `code` is the WebSocket close code that ended it: the one the server
+/// closed with, the one the peer sent, or 1006 (closed abnormally) when the transport saw none.
+struct SessionDisconnected {
+    std::string_view sessionId;
+    std::string_view userId;
+    std::uint16_t code = 1006;
+    std::string_view reason;
+};
+
+/// Lifecycle hooks (issue 11): each may be empty. They run synchronously on the Hub's thread,
+/// inside the Hub operation that caused them, after the Hub's state reflects the change:
+/// - connected: at the end of attach();
+/// - disconnected: at the end of detach(), after the session's channels were left (so its
+///   channelVacated and presence Left events come first);
+/// - channelOccupied: a channel got its first subscriber on this node (a join completed);
+/// - channelVacated: its last subscriber on this node left.
+/// On a presence channel the presence hook's Joined comes before channelOccupied and its Left
+/// before channelVacated.
+/// The string_views are valid only during the call. A hook may publish or broadcast and read
+/// the Hub (counters, channels); it must not attach, detach, join or leave (it runs while the Hub
+/// is changing its own state), and it should be quick: hosts that do slow work (webhooks) queue
+/// the event and return. Exceptions a hook throws are swallowed.
+struct LifecycleHooks {
+    std::function<void(const SessionConnected &)> connected;
+    std::function<void(const SessionDisconnected &)> disconnected;
+    std::function<void(std::string_view channel)> channelOccupied;
+    std::function<void(std::string_view channel)> channelVacated;
+};
+
 struct ChannelStats {
     std::string name;
     ChannelType type;
@@ -120,11 +156,17 @@ public:
     /// a dead node swept by this one, reach subscribers but not the hook). It may publish or broadcast; it must
     /// not attach, detach, join or leave. Exceptions it throws are swallowed.
     void setPresenceHook(std::function<void(const PresenceEvent &)> hook);
+    /// Replaces the lifecycle hooks (see LifecycleHooks for when and how they run). The owner
+    /// clears them (setLifecycleHooks({})) before what they capture goes away.
+    void setLifecycleHooks(LifecycleHooks hooks);
 
-    /// Registers a connection. Returns its session id (unique, unguessable).
-    std::string attach(std::shared_ptr<Session> session, Principal principal = {});
-    /// Removes the session from every channel (presence leaves fire), then forgets it.
-    void detach(std::string_view sessionId);
+    /// Registers a connection. Returns its session id (unique, unguessable). `clientName` is
+    /// reported to the connected hook only.
+    std::string attach(std::shared_ptr<Session> session, Principal principal = {},
+                       std::string_view clientName = {});
+    /// Removes the session from every channel (presence leaves fire), then forgets it. `code` and
+    /// `reason` (the close that ended it) are reported to the disconnected hook only.
+    void detach(std::string_view sessionId, std::uint16_t code = 1006, std::string_view reason = {});
     const Principal *principal(std::string_view sessionId) const;
 
     /// Joins a channel: validates, authorizes, adds to presence, fetches recovery. `done` runs

@@ -112,8 +112,11 @@ public:
     /// violations close the connection with 3005 (Flood). Returns whether the transport should
     /// act on the frame (answer a ping).
     bool receiveControl(ConnectionHandle connection);
-    /// The transport's connection ended (for any reason). Detaches from the Hub.
-    void closed(ConnectionHandle connection);
+    /// The transport's connection ended (for any reason). Detaches from the Hub. `code` and
+    /// `reason`: the close that ended it (the server's, or the peer's when the peer closed
+    /// first; 1006 when there was no close frame), reported to the Hub's disconnected hook.
+    /// A connection the protocol itself disconnected was already reported with its own code.
+    void closed(ConnectionHandle connection, std::uint16_t code = 1006, std::string_view reason = {});
     /// Session id once connected, empty before.
     std::string sessionId(ConnectionHandle connection) const;
 

@@ -6,6 +6,8 @@
 #include "Metrics.h"
 #include "ServerContext.h"
 #include "SseSession.h"
+#include "WebhookEvents.h"
+#include "WebhookSender.h"
 
 #include "switchboard/asio/TokenVerifier.h"
 
@@ -63,6 +65,22 @@ bool syncFile(const std::filesystem::path &path)
     return ok;
 }
 
+std::unique_ptr<WebhookSender> makeWebhookSender(const GatewayConfig &c, Metrics &metrics)
+{
+    if (c.webhooks.empty())
+        return nullptr;
+    WebhookOptions o;
+    o.urls = c.webhooks;
+    o.secret = c.webhookSecret;
+    o.queueLimit = c.webhookQueue;
+    o.batchEvents = c.webhookBatch;
+    o.flushInterval = c.webhookFlushInterval;
+    o.timeout = c.webhookTimeout;
+    o.retries = c.webhookRetries;
+    o.backoffMax = c.webhookBackoffMax;
+    return std::make_unique<WebhookSender>(std::move(o), metrics);
+}
+
 } // namespace
 
 struct Gateway::Impl {
@@ -73,6 +91,7 @@ struct Gateway::Impl {
         , generatedKey(config.apiKey.empty())
         , generatedSecret(config.tokenSecret.empty())
         , tokens(generatedSecret ? randomHex(32) : config.tokenSecret)
+        , webhooks(makeWebhookSender(config, metrics))
         , core(ioc, config, tokens, metrics)
         , context(config, ioc, core, metrics, tokens, generatedKey ? randomHex(16) : config.apiKey, findStaticDir(config), tcp)
         , signals(ioc, SIGINT, SIGTERM)
@@ -91,6 +110,8 @@ struct Gateway::Impl {
             }
             context.tls = &*tls;
         }
+        if (webhooks)
+            core.locked([&] { installWebhookHooks(core.hub(), *webhooks); });
     }
 
     /// Restores the history snapshot, if one is configured and exists, and removes the file. A
@@ -196,6 +217,7 @@ struct Gateway::Impl {
     bool generatedKey;
     bool generatedSecret;
     TokenVerifier tokens;
+    std::unique_ptr<WebhookSender> webhooks; // outlives the Hub, whose hooks queue on it
     CoreHost core;
     std::optional<boost::asio::ssl::context> tls;
     ServerContext context;
@@ -238,6 +260,9 @@ int Gateway::run()
     if (d->config.maxConnections > d->context.tcp.limit())
         log::warn("--max-connections ", d->config.maxConnections, " cannot be reached: the TCP connection limit is ",
                   d->context.tcp.limit(), " (raise the open-file limit or set --max-tcp-connections)");
+    if (d->webhooks)
+        log::info("webhooks: ", d->config.webhooks.size(), " URL(s), ", d->config.webhookSecret.empty() ? "unsigned" : "signed",
+                  ", queue ", d->config.webhookQueue, " events per URL");
     std::vector<std::thread> threads;
     threads.reserve(n - 1);
     for (unsigned i = 1; i < n; ++i)
@@ -245,7 +270,10 @@ int Gateway::run()
     d->ioc.run();
     for (auto &t : threads)
         t.join();
-    // Every session is closed and drained (or the drain deadline passed): history is final.
+    // Every session is closed and drained (or the drain deadline passed): history is final, and
+    // the disconnects are queued as webhook events.
+    if (d->webhooks)
+        d->webhooks->stop(d->config.drainTimeout);
     d->saveHistory();
     log::info("stopped");
     return 0;

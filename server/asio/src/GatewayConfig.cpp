@@ -161,6 +161,20 @@ void applyJsonConfig(GatewayConfig &c, std::string_view jsonText)
         else if (key == "enginePrefix") c.enginePrefix = text(v, k);
         else if (key == "nodeTtl") c.nodeTtl = std::chrono::seconds(number<std::int64_t>(v, k));
         else if (key == "engineReconnectMaxMs") c.engineReconnectMax = std::chrono::milliseconds(number<std::int64_t>(v, k));
+        else if (key == "webhooks") {
+            if (!v.is_array())
+                throw std::runtime_error("config key 'webhooks' must be an array of URLs");
+            c.webhooks.clear();
+            for (const auto &item : v.get_array())
+                c.webhooks.push_back(text(item, k));
+        }
+        else if (key == "webhookSecret") c.webhookSecret = text(v, k);
+        else if (key == "webhookQueue") c.webhookQueue = number<std::size_t>(v, k);
+        else if (key == "webhookBatch") c.webhookBatch = number<std::size_t>(v, k);
+        else if (key == "webhookFlushIntervalMs") c.webhookFlushInterval = std::chrono::milliseconds(number<std::uint32_t>(v, k));
+        else if (key == "webhookTimeoutMs") c.webhookTimeout = std::chrono::milliseconds(number<std::uint32_t>(v, k));
+        else if (key == "webhookRetries") c.webhookRetries = number<unsigned>(v, k);
+        else if (key == "webhookBackoffMaxMs") c.webhookBackoffMax = std::chrono::milliseconds(number<std::uint32_t>(v, k));
         else if (key == "sseHeartbeatSeconds") c.sseHeartbeat = std::chrono::seconds(number<std::int64_t>(v, k));
         else throw std::runtime_error("unknown config key '" + key + "'");
     }
@@ -204,7 +218,15 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         ("engine", po::value<std::string>()->value_name("memory|URL[,URL...]"), "memory (default: one process) or redis://[:PASSWORD@]HOST:PORT[/DB]: gateways sharing a Redis act as one; several URLs separated by commas shard the channels over them, same list and order on every node (docs/scaling.md)")
         ("engine-prefix", po::value<std::string>()->value_name("PREFIX"), "Redis key and pub/sub prefix (default switchboard:)")
         ("node-ttl", po::value<unsigned>()->value_name("S"), "node lease for cluster presence in seconds (default 15)")
-        ("engine-reconnect-max", po::value<unsigned>()->value_name("MS"), "longest wait between Redis reconnect attempts (default 5000)");
+        ("engine-reconnect-max", po::value<unsigned>()->value_name("MS"), "longest wait between Redis reconnect attempts (default 5000)")
+        ("webhook", po::value<std::vector<std::string>>()->composing()->value_name("URL"), "POST lifecycle events (connect, disconnect, channel occupied/vacated, member added/removed) in batches to URL (http:// only); repeatable")
+        ("webhook-secret", po::value<std::string>()->value_name("SECRET"), "sign each webhook body: X-Switchboard-Signature: sha256=HEX(HMAC-SHA256(SECRET, body)) (default: unsigned)")
+        ("webhook-queue", po::value<std::size_t>()->value_name("N"), "webhook events waiting per URL (default 10000); when full the oldest is dropped and counted")
+        ("webhook-batch", po::value<std::size_t>()->value_name("N"), "webhook events per request at most (default 100)")
+        ("webhook-flush-interval", po::value<unsigned>()->value_name("MS"), "a partial webhook batch is sent after MS (default 100)")
+        ("webhook-timeout", po::value<unsigned>()->value_name("MS"), "per webhook request: connect, send and answer within MS (default 5000)")
+        ("webhook-retries", po::value<unsigned>()->value_name("N"), "retries of a webhook batch after a connection error, timeout or 5xx before it is dropped (default 8)")
+        ("webhook-backoff-max", po::value<unsigned>()->value_name("MS"), "webhook retry waits start at 100 ms and double up to MS (default 10000)");
     // clang-format on
     (void)d;
     ConfigParse result;
@@ -294,6 +316,16 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
             throw std::invalid_argument("--history-snapshot applies to the memory engine only (Redis keeps history)");
         if (c.nodeTtl.count() < 2 || c.engineReconnectMax.count() < 1)
             throw std::invalid_argument("--node-ttl must be at least 2 s and --engine-reconnect-max positive");
+        if (vm.count("webhook")) c.webhooks = vm["webhook"].as<std::vector<std::string>>();
+        str("webhook-secret", c.webhookSecret);
+        sz("webhook-queue", c.webhookQueue);
+        sz("webhook-batch", c.webhookBatch);
+        if (vm.count("webhook-flush-interval")) c.webhookFlushInterval = std::chrono::milliseconds(vm["webhook-flush-interval"].as<unsigned>());
+        if (vm.count("webhook-timeout")) c.webhookTimeout = std::chrono::milliseconds(vm["webhook-timeout"].as<unsigned>());
+        if (vm.count("webhook-retries")) c.webhookRetries = vm["webhook-retries"].as<unsigned>();
+        if (vm.count("webhook-backoff-max")) c.webhookBackoffMax = std::chrono::milliseconds(vm["webhook-backoff-max"].as<unsigned>());
+        if (c.webhookQueue == 0 || c.webhookBatch == 0 || c.webhookTimeout.count() <= 0 || c.webhookBackoffMax.count() <= 0)
+            throw std::invalid_argument("--webhook-queue, --webhook-batch, --webhook-timeout and --webhook-backoff-max must be positive");
         if (vm.count("header-timeout")) c.headerTimeout = std::chrono::milliseconds(vm["header-timeout"].as<unsigned>());
         if (c.tlsCertificate.empty() != c.tlsKey.empty())
             throw std::invalid_argument("TLS needs both a certificate and a key");

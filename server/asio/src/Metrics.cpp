@@ -123,6 +123,12 @@ std::string Metrics::render(const HubCounters &hub, const ProtocolCounters &prot
     metric(out, "switchboard_http_write_timeouts_total", "counter", "HTTP responses dropped after no write progress for the write timeout.", v(httpWriteTimeouts));
     metric(out, "switchboard_sse_write_timeouts_total", "counter", "SSE streams dropped after no write progress for the write timeout.", v(sseWriteTimeouts));
     metric(out, "switchboard_static_refused_total", "counter", "Static file paths refused (dot names, outside the static root): 404.", v(staticRefused));
+    metric(out, "switchboard_webhook_sent_total", "counter", "Webhook events delivered (2xx answers).", v(webhookSent));
+    metric(out, "switchboard_webhook_requests_total", "counter", "Webhook batches delivered (2xx answers).", v(webhookRequests));
+    metric(out, "switchboard_webhook_failed_total", "counter", "Webhook events given up: refused with 4xx, or still failing after every retry.", v(webhookFailed));
+    metric(out, "switchboard_webhook_retried_total", "counter", "Webhook requests retried after a connection error, timeout, unparseable answer or 5xx.", v(webhookRetried));
+    metric(out, "switchboard_webhook_dropped_total", "counter", "Webhook events dropped from a full queue (the oldest waiting event).", v(webhookDropped));
+    metric(out, "switchboard_webhook_queue_depth", "gauge", "Webhook events waiting to be sent (every URL).", v(webhookQueued));
     fanoutSeconds.render(out, "switchboard_fanout_seconds", "Core time per HTTP publish: encode once and queue to every subscriber.");
     batchFrames.render(out, "switchboard_write_batch_frames", "Frames per socket write.");
     return out;

@@ -68,6 +68,12 @@ struct Metrics {
     Counter httpWriteTimeouts{0};     ///< HTTP responses dropped: no write progress for the write timeout
     Counter sseWriteTimeouts{0};      ///< SSE streams dropped: no write progress for the write timeout
     Counter staticRefused{0};        ///< static paths refused: dot names, outside the root (404)
+    Counter webhookSent{0};          ///< webhook events delivered (2xx)
+    Counter webhookRequests{0};      ///< webhook batches delivered (2xx)
+    Counter webhookFailed{0};        ///< webhook events given up: 4xx, or retries exhausted
+    Counter webhookRetried{0};       ///< webhook requests retried (connection error, timeout, bad answer, 5xx)
+    Counter webhookDropped{0};       ///< webhook events dropped from a full queue (the oldest)
+    std::atomic<std::int64_t> webhookQueued{0}; ///< webhook events waiting to be sent
     /// Time spent in the core per HTTP publish: encoding once plus queueing to every subscriber.
     Histogram fanoutSeconds{{1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 5e-2, 0.25}};
     /// Round trip of every Redis command (engine redis): publish scripts, history reads, pings.

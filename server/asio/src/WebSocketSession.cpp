@@ -101,6 +101,8 @@ void WebSocketSession::closeLocked(DisconnectCode code, std::string_view reason)
                      "close " + std::to_string(static_cast<int>(code)) + " (" + std::string(reason) + ")");
     m_closeQueued = true;
     m_pongPending = false; // the close frame is the last word
+    m_endCode = static_cast<std::uint16_t>(code);
+    m_endReason.assign(reason);
     ws::appendCloseFrame(m_closeFrame, static_cast<std::uint16_t>(code), reason);
     scheduleFlushLocked();
 }
@@ -404,9 +406,16 @@ bool WebSocketSession::onPong(std::string_view)
     return !m_finished;
 }
 
-void WebSocketSession::onClose(std::uint16_t code, std::string_view)
+void WebSocketSession::onClose(std::uint16_t code, std::string_view reason)
 {
     m_peerClosed = true;
+    {
+        std::lock_guard lock(m_mutex);
+        if (m_endCode == 0) {
+            m_endCode = code;
+            m_endReason.assign(reason);
+        }
+    }
     if (m_closeWritten) {
         finish(); // our close was answered: the closing handshake is complete
         return;
@@ -449,9 +458,13 @@ void WebSocketSession::finish()
         return;
     m_finished = true;
     std::vector<SharedFrame> discarded;
+    std::uint16_t endCode = 0;
+    std::string endReason;
     {
         std::lock_guard lock(m_mutex);
         m_finishedFlag = true;
+        endCode = m_endCode == 0 ? std::uint16_t(1006) : m_endCode; // 1006: no close frame either way
+        endReason = std::move(m_endReason);
         m_outbox.takeAll(discarded);
         m_pongPending = false;
         m_pingPending = false;
@@ -461,7 +474,7 @@ void WebSocketSession::finish()
     m_livenessTimer.cancel();
     m_stream.close();
     m_ctx.metrics.wsSessions.fetch_sub(1);
-    m_ctx.core.locked([&] { m_ctx.core.protocol().closed(m_handle); });
+    m_ctx.core.locked([&] { m_ctx.core.protocol().closed(m_handle, endCode, endReason); });
     m_ctx.removeConnection();
 }
 

@@ -103,6 +103,8 @@ private:
     bool m_closeQueued = false;   ///< a close frame is in m_closeFrame or written: no more frames
     bool m_finishedFlag = false;
     std::string m_user;           ///< set by attached(), for log lines
+    std::uint16_t m_endCode = 0;  ///< the first close, ours or the peer's: reported to the protocol
+    std::string m_endReason;
 
     // Strand only.
     std::vector<SharedFrame> m_batch;     ///< frames of the write in flight (kept alive until done)

@@ -89,6 +89,10 @@ void QtSocketSession::queueClose(std::uint16_t code, std::string_view reason)
 {
     if (m_detached || m_closeQueued)
         return;
+    if (m_endCode == 0) {
+        m_endCode = code;
+        m_endReason.assign(reason);
+    }
     m_closeQueued = true;
     m_closingSinceMs = m_host.nowMs();
     m_pongPending = false;
@@ -237,8 +241,12 @@ bool QtSocketSession::onPong(std::string_view)
     return !m_detached;
 }
 
-void QtSocketSession::onClose(std::uint16_t code, std::string_view)
+void QtSocketSession::onClose(std::uint16_t code, std::string_view reason)
 {
+    if (m_endCode == 0) {
+        m_endCode = code;
+        m_endReason.assign(reason);
+    }
     if (m_closeQueued) {
         // Our close is answered: once it is written, the handshake is complete.
         if (m_closeWritten && m_socket)

@@ -78,6 +78,10 @@ public:
     bool pingOutstanding() const { return m_pingOutstanding; }
     /// True once a close frame is queued or sent: the gateway's close deadline runs from closingSinceMs().
     bool closing() const { return m_closeQueued; }
+    /// The close that ended the connection: the first close frame, ours or the peer's; 1006
+    /// when there was none. What the gateway reports to ServerProtocol::closed().
+    std::uint16_t endCode() const { return m_endCode == 0 ? std::uint16_t(1006) : m_endCode; }
+    const std::string &endReason() const { return m_endReason; }
     qint64 closingSinceMs() const { return m_closingSinceMs; }
     /// Bytes in Qt's socket buffer, and since when they have been waiting without progress.
     qint64 pendingSocketBytes() const;
@@ -113,6 +117,8 @@ private:
     bool m_pongPending = false;
     bool m_pingPending = false;
     bool m_pingOutstanding = false;
+    std::uint16_t m_endCode = 0;
+    std::string m_endReason;
     bool m_closeQueued = false;  ///< a close frame is queued or written: no more data or pongs
     bool m_closeWritten = false;
     bool m_detached = false;

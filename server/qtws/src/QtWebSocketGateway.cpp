@@ -262,7 +262,7 @@ struct QtWebSocketGateway::Private final : SessionHost {
         std::shared_ptr<QtSocketSession> session = std::move(it->second);
         sessions.erase(it);
         session->detach();
-        serverProtocol.closed(session->handle);
+        serverProtocol.closed(session->handle, session->endCode(), session->endReason());
         socket->deleteLater();
         Q_EMIT q->connectionCountChanged(static_cast<int>(sessions.size()));
     }
@@ -364,7 +364,7 @@ QtWebSocketGateway::~QtWebSocketGateway()
         QObject::disconnect(socket, nullptr, this, nullptr);
         session->detach();
         socket->abort();
-        d->protocol().closed(session->handle);
+        d->protocol().closed(session->handle, static_cast<std::uint16_t>(DisconnectCode::GoingAway), "gateway stopped");
         delete socket;
     }
     auto handshakes = std::move(d->handshakes);

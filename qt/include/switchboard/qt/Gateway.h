@@ -49,6 +49,13 @@ namespace switchboard::qt {
 /// and the channel filters (Topic filters, `*` and `**` allowed) the connection may join; unknown
 /// tokens are refused (close 3501); no token connects anonymously when allowAnonymous is true.
 ///
+/// Lifecycle signals: clientConnected / clientDisconnected (a connection's `connect` was accepted /
+/// it ended, with the WebSocket close code that ended it: the server's, the client's, 1006 when
+/// the socket dropped without one), channelOccupied / channelVacated (first subscriber on this
+/// gateway / last one left) and memberAdded / memberRemoved (a user's first connection to a
+/// presence channel / its last one left). They are queued: they arrive from the event loop
+/// after the change, never from inside the Hub, so a handler may do anything (publish, stop).
+///
 /// Thread safety: GUI thread (or any thread with an event loop) only.
 class Gateway : public QObject, public QQmlParserStatus
 {
@@ -165,9 +172,17 @@ Q_SIGNALS:
     void tokensChanged();
     void configChanged();
     void errorOccurred(const QString &message);
+    void clientConnected(const QString &sessionId, const QString &userId);
+    void clientDisconnected(const QString &sessionId, const QString &userId, int code);
+    void channelOccupied(const QString &channel);
+    void channelVacated(const QString &channel);
+    /// `info`: the member's presence info (JSON object as a QVariantMap; invalid when none).
+    void memberAdded(const QString &channel, const QString &userId, const QVariant &info);
+    void memberRemoved(const QString &channel, const QString &userId);
 
 private:
     bool ensureCore();
+    void installLifecycleSignals();
     struct Private;
     std::unique_ptr<Private> d;
 };

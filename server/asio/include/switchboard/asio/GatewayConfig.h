@@ -65,6 +65,16 @@ struct GatewayConfig {
     std::chrono::seconds nodeTtl{15};          ///< node lease for cluster presence
     /// Longest wait between Redis reconnect attempts (they start at 100 ms and double).
     std::chrono::milliseconds engineReconnectMax{5000};
+    /// Webhooks: lifecycle events (connect, disconnect, channel occupied/vacated, member
+    /// added/removed) POSTed in batches to every URL (http:// only). See docs/gateway.md.
+    std::vector<std::string> webhooks;
+    std::string webhookSecret;                  ///< HMAC-SHA256 key of X-Switchboard-Signature; empty: unsigned
+    std::size_t webhookQueue = 10'000;          ///< events waiting per URL; when full the oldest is dropped
+    std::size_t webhookBatch = 100;             ///< events per request at most
+    std::chrono::milliseconds webhookFlushInterval{100}; ///< a partial batch waits at most this long
+    std::chrono::milliseconds webhookTimeout{5000};      ///< per request: connect, send, answer
+    unsigned webhookRetries = 8;                ///< retries of a batch (connection errors, 5xx) before it is dropped
+    std::chrono::milliseconds webhookBackoffMax{10'000}; ///< retry waits start at 100 ms and double up to this
 
     bool tlsEnabled() const { return !tlsCertificate.empty() && !tlsKey.empty(); }
 };

@@ -1,0 +1,78 @@
+#include "WebhookEvents.h"
+
+#include "WebhookSender.h"
+
+#include <switchboard/Hub.h>
+
+#include <boost/json.hpp>
+
+#include <chrono>
+
+namespace switchboard::asio {
+
+namespace json = boost::json;
+
+namespace {
+
+json::object event(std::string_view name)
+{
+    json::object o;
+    o["name"] = name;
+    o["time_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch()).count();
+    return o;
+}
+
+} // namespace
+
+void installWebhookHooks(Hub &hub, WebhookSender &sender)
+{
+    LifecycleHooks hooks;
+    hooks.connected = [&sender](const SessionConnected &e) {
+        json::object o = event("client_connected");
+        o["session"] = e.sessionId;
+        o["user"] = e.userId;
+        o["client"] = e.clientName;
+        sender.enqueue(json::serialize(o));
+    };
+    hooks.disconnected = [&sender](const SessionDisconnected &e) {
+        json::object o = event("client_disconnected");
+        o["session"] = e.sessionId;
+        o["user"] = e.userId;
+        o["code"] = e.code;
+        o["reason"] = e.reason;
+        sender.enqueue(json::serialize(o));
+    };
+    hooks.channelOccupied = [&sender](std::string_view channel) {
+        json::object o = event("channel_occupied");
+        o["channel"] = channel;
+        sender.enqueue(json::serialize(o));
+    };
+    hooks.channelVacated = [&sender](std::string_view channel) {
+        json::object o = event("channel_vacated");
+        o["channel"] = channel;
+        sender.enqueue(json::serialize(o));
+    };
+    hub.setLifecycleHooks(std::move(hooks));
+    hub.setPresenceHook([&sender](const PresenceEvent &e) {
+        const bool added = e.kind == PresenceEvent::Kind::Joined;
+        json::object o = event(added ? "member_added" : "member_removed");
+        o["channel"] = e.channel;
+        o["user"] = e.member.userId;
+        if (added && !e.member.info.empty()) {
+            boost::system::error_code ec;
+            json::value info = json::parse(e.member.info, ec); // the Hub keeps info as valid JSON text
+            if (!ec)
+                o["info"] = std::move(info);
+        }
+        sender.enqueue(json::serialize(o));
+    });
+}
+
+void removeWebhookHooks(Hub &hub)
+{
+    hub.setLifecycleHooks({});
+    hub.setPresenceHook({});
+}
+
+} // namespace switchboard::asio

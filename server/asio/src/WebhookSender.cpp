@@ -1,0 +1,348 @@
+#include "WebhookSender.h"
+
+#include "Log.h"
+
+#include "switchboard/asio/TokenVerifier.h"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/url/parse.hpp>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <algorithm>
+#include <atomic>
+#include <deque>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+namespace switchboard::asio {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+namespace {
+
+constexpr std::size_t kMaxAnswerBytes = 64 * 1024; // an endpoint's answer is read and ignored
+
+std::int64_t nowMs()
+{
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+} // namespace
+
+/// One URL: its queue (shared with enqueue()) and its one request at a time (sender thread).
+struct WebhookSender::Endpoint {
+    Endpoint(net::io_context &ioc, std::string u) : url(std::move(u)), resolver(ioc), stream(ioc), timer(ioc) {}
+
+    std::string url;
+    std::string host;       ///< to resolve
+    std::string port;
+    std::string hostHeader; ///< host[:port] as written in the URL
+    std::string target;     ///< path and query
+
+    std::mutex mutex;
+    std::deque<std::shared_ptr<const std::string>> queue; // guarded by mutex
+    std::atomic<bool> kickPosted{false};
+
+    // Sender thread only.
+    enum class Phase { Idle, Waiting, Sending, BackingOff } phase = Phase::Idle;
+    net::ip::tcp::resolver resolver;
+    beast::tcp_stream stream;
+    net::steady_timer timer; // flush interval, then backoff
+    std::uint64_t timerGeneration = 0;
+    std::string body;
+    std::string signature;
+    std::string delivery;
+    std::size_t events = 0;
+    unsigned attempt = 0;
+    http::request<http::string_body> request;
+    http::response<http::string_body> response;
+    beast::flat_buffer buffer{kMaxAnswerBytes};
+};
+
+struct WebhookSender::Impl {
+    Impl(WebhookOptions o, Metrics &m) : options(std::move(o)), metrics(m), work(net::make_work_guard(ioc)) {}
+
+    WebhookOptions options;
+    Metrics &metrics;
+    net::io_context ioc{1};
+    net::executor_work_guard<net::io_context::executor_type> work;
+    std::vector<std::unique_ptr<Endpoint>> endpoints; // destroyed before the io_context
+    std::atomic<bool> draining{false};
+    std::atomic<std::int64_t> queued{0};   // events waiting, every endpoint
+    std::atomic<std::int64_t> inFlight{0}; // batches being sent or waiting for a retry
+    std::thread thread;
+
+    void addQueued(std::int64_t n)
+    {
+        queued.fetch_add(n, std::memory_order_relaxed);
+        metrics.webhookQueued.fetch_add(n, std::memory_order_relaxed);
+    }
+
+    void post(Endpoint &e)
+    {
+        if (!e.kickPosted.exchange(true))
+            net::post(ioc, [this, &e] {
+                e.kickPosted.store(false);
+                kick(e);
+            });
+    }
+
+    /// Starts a batch when one is full (or when draining), else arms the flush timer.
+    void kick(Endpoint &e)
+    {
+        if (e.phase == Endpoint::Phase::Sending || e.phase == Endpoint::Phase::BackingOff)
+            return; // done() kicks again
+        std::size_t waiting = 0;
+        {
+            std::lock_guard lock(e.mutex);
+            waiting = e.queue.size();
+        }
+        if (waiting == 0) {
+            e.phase = Endpoint::Phase::Idle;
+            return;
+        }
+        if (waiting >= options.batchEvents || draining.load()) {
+            startBatch(e);
+            return;
+        }
+        if (e.phase == Endpoint::Phase::Waiting)
+            return;
+        e.phase = Endpoint::Phase::Waiting;
+        const std::uint64_t generation = ++e.timerGeneration;
+        e.timer.expires_after(options.flushInterval);
+        e.timer.async_wait([this, &e, generation](const boost::system::error_code &ec) {
+            if (!ec && generation == e.timerGeneration && e.phase == Endpoint::Phase::Waiting)
+                startBatch(e);
+        });
+    }
+
+    void startBatch(Endpoint &e)
+    {
+        ++e.timerGeneration; // a flush timer still pending does nothing now
+        std::vector<std::shared_ptr<const std::string>> batch;
+        {
+            std::lock_guard lock(e.mutex);
+            const std::size_t n = std::min(options.batchEvents, e.queue.size());
+            batch.assign(std::make_move_iterator(e.queue.begin()), std::make_move_iterator(e.queue.begin() + std::ptrdiff_t(n)));
+            e.queue.erase(e.queue.begin(), e.queue.begin() + std::ptrdiff_t(n));
+        }
+        if (batch.empty()) {
+            e.phase = Endpoint::Phase::Idle;
+            return;
+        }
+        addQueued(-std::int64_t(batch.size()));
+        inFlight.fetch_add(1);
+        e.events = batch.size();
+        e.body.clear();
+        e.body.append(R"({"time_ms":)").append(std::to_string(nowMs())).append(R"(,"events":[)");
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            if (i)
+                e.body.push_back(',');
+            e.body.append(*batch[i]);
+        }
+        e.body.append("]}");
+        e.signature = options.secret.empty() ? std::string() : signature(options.secret, e.body);
+        e.delivery = randomHex(8);
+        e.attempt = 0;
+        send(e);
+    }
+
+    void send(Endpoint &e)
+    {
+        e.phase = Endpoint::Phase::Sending;
+        ++e.attempt;
+        e.request = {};
+        e.request.method(http::verb::post);
+        e.request.target(e.target);
+        e.request.version(11);
+        e.request.set(http::field::host, e.hostHeader);
+        e.request.set(http::field::user_agent, "switchboard-gateway");
+        e.request.set(http::field::content_type, "application/json");
+        e.request.set(http::field::connection, "close");
+        e.request.set("X-Switchboard-Delivery", e.delivery);
+        if (!e.signature.empty())
+            e.request.set("X-Switchboard-Signature", e.signature);
+        e.request.body() = e.body;
+        e.request.prepare_payload();
+        e.response = {};
+        e.buffer.consume(e.buffer.size());
+        // One deadline for connect, write and read together.
+        e.stream.expires_after(options.timeout);
+        e.resolver.async_resolve(e.host, e.port, [this, &e](const boost::system::error_code &ec,
+                                                            const net::ip::tcp::resolver::results_type &results) {
+            if (ec)
+                return retry(e, "cannot resolve host: " + ec.message());
+            e.stream.async_connect(results, [this, &e](const boost::system::error_code &ec, const net::ip::tcp::endpoint &) {
+                if (ec)
+                    return retry(e, "cannot connect: " + ec.message());
+                http::async_write(e.stream, e.request, [this, &e](const boost::system::error_code &ec, std::size_t) {
+                    if (ec)
+                        return retry(e, "cannot send: " + ec.message());
+                    http::async_read(e.stream, e.buffer, e.response,
+                                     [this, &e](const boost::system::error_code &ec, std::size_t) {
+                                         boost::system::error_code ignored;
+                                         e.stream.socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
+                                         e.stream.close();
+                                         if (ec)
+                                             return retry(e, "no valid HTTP answer: " + ec.message());
+                                         answered(e, e.response.result_int());
+                                     });
+                });
+            });
+        });
+    }
+
+    void answered(Endpoint &e, unsigned status)
+    {
+        if (status >= 200 && status < 300) {
+            metrics.webhookSent.fetch_add(e.events, std::memory_order_relaxed);
+            metrics.webhookRequests.fetch_add(1, std::memory_order_relaxed);
+            return done(e);
+        }
+        if (status >= 500)
+            return retry(e, "HTTP " + std::to_string(status));
+        // 4xx (and anything else): the endpoint refuses this batch; sending it again would not help.
+        giveUp(e, "HTTP " + std::to_string(status) + " (not retried)");
+    }
+
+    void retry(Endpoint &e, const std::string &reason)
+    {
+        e.stream.close();
+        if (e.attempt > options.retries)
+            return giveUp(e, reason + " after " + std::to_string(e.attempt) + " attempts");
+        metrics.webhookRetried.fetch_add(1, std::memory_order_relaxed);
+        log::limited(LogLevel::Info, "webhook retry",
+                     "webhook " + e.url + ": " + reason + "; retrying " + std::to_string(e.events) + " events");
+        const auto shift = std::min(e.attempt - 1, 20u);
+        const auto delay = std::min(options.backoffMax, options.backoffInitial * (std::int64_t(1) << shift));
+        e.phase = Endpoint::Phase::BackingOff;
+        e.timer.expires_after(delay);
+        e.timer.async_wait([this, &e](const boost::system::error_code &ec) {
+            if (!ec)
+                send(e);
+        });
+    }
+
+    void giveUp(Endpoint &e, const std::string &reason)
+    {
+        metrics.webhookFailed.fetch_add(e.events, std::memory_order_relaxed);
+        log::limited(LogLevel::Info, "webhook failed",
+                     "webhook " + e.url + ": " + reason + "; " + std::to_string(e.events) + " events dropped");
+        done(e);
+    }
+
+    void done(Endpoint &e)
+    {
+        e.events = 0;
+        e.phase = Endpoint::Phase::Idle;
+        inFlight.fetch_sub(1);
+        kick(e);
+    }
+};
+
+WebhookSender::WebhookSender(WebhookOptions options, Metrics &metrics)
+    : d(std::make_unique<Impl>(std::move(options), metrics))
+{
+    d->options.batchEvents = std::max<std::size_t>(1, d->options.batchEvents);
+    d->options.queueLimit = std::max<std::size_t>(1, d->options.queueLimit);
+    d->options.backoffInitial = std::min(d->options.backoffInitial, d->options.backoffMax);
+    for (const std::string &url : d->options.urls) {
+        const auto parsed = boost::urls::parse_absolute_uri(url);
+        if (!parsed)
+            throw std::invalid_argument("--webhook " + url + ": not a URL");
+        if (parsed->scheme() != "http")
+            throw std::invalid_argument("--webhook " + url + ": only http:// URLs are supported");
+        if (parsed->host_address().empty())
+            throw std::invalid_argument("--webhook " + url + ": no host");
+        auto endpoint = std::make_unique<Endpoint>(d->ioc, url);
+        endpoint->host = parsed->host_address();
+        endpoint->port = parsed->has_port() ? std::string(parsed->port()) : std::string("80");
+        endpoint->hostHeader = parsed->encoded_host_and_port();
+        endpoint->target = parsed->encoded_target();
+        if (endpoint->target.empty())
+            endpoint->target = "/";
+        d->endpoints.push_back(std::move(endpoint));
+    }
+    d->thread = std::thread([this] { d->ioc.run(); });
+}
+
+WebhookSender::~WebhookSender()
+{
+    d->work.reset();
+    d->ioc.stop();
+    if (d->thread.joinable())
+        d->thread.join();
+}
+
+void WebhookSender::enqueue(std::string eventJson)
+{
+    const auto event = std::make_shared<const std::string>(std::move(eventJson));
+    for (const auto &endpoint : d->endpoints) {
+        bool dropped = false;
+        {
+            std::lock_guard lock(endpoint->mutex);
+            if (endpoint->queue.size() >= d->options.queueLimit) {
+                endpoint->queue.pop_front();
+                dropped = true;
+            }
+            endpoint->queue.push_back(event);
+        }
+        if (dropped) {
+            d->metrics.webhookDropped.fetch_add(1, std::memory_order_relaxed);
+            log::limited(LogLevel::Info, "webhook queue full",
+                         "webhook " + endpoint->url + ": queue full (" + std::to_string(d->options.queueLimit)
+                             + " events), oldest event dropped");
+        } else {
+            d->addQueued(1);
+        }
+        d->post(*endpoint);
+    }
+}
+
+void WebhookSender::stop(std::chrono::milliseconds deadline)
+{
+    if (!d->thread.joinable())
+        return;
+    d->draining.store(true);
+    for (const auto &endpoint : d->endpoints)
+        d->post(*endpoint);
+    const auto until = std::chrono::steady_clock::now() + deadline;
+    while ((d->queued.load() > 0 || d->inFlight.load() > 0) && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10)); // shutdown only: nothing else to do
+    if (d->queued.load() > 0 || d->inFlight.load() > 0)
+        log::warn("webhooks: stopping with ", d->queued.load(), " events queued and ", d->inFlight.load(),
+                  " batches unsent after ", deadline.count(), " ms");
+    d->work.reset();
+    d->ioc.stop();
+    d->thread.join();
+}
+
+std::string WebhookSender::signature(std::string_view secret, std::string_view body)
+{
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()), reinterpret_cast<const unsigned char *>(body.data()),
+         body.size(), mac, &length);
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out = "sha256=";
+    for (unsigned int i = 0; i < length; ++i) {
+        out.push_back(digits[mac[i] >> 4]);
+        out.push_back(digits[mac[i] & 0xf]);
+    }
+    return out;
+}
+
+} // namespace switchboard::asio
