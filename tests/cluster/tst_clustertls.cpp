@@ -4,6 +4,7 @@
 // never falling back to plaintext.
 #include "ClusterHelpers.h"
 
+#include <QDir>
 #include <QTemporaryDir>
 
 using namespace clustertest;
@@ -76,11 +77,17 @@ private slots:
     {
         GatewayProcess a, b;
         a.captureLog();
+        // A's tunnels offer hiredis their unix sockets under this TMPDIR, each removed once used.
+        QVERIFY(QDir(dir.path()).mkpath("tunnels"));
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert("TMPDIR", file("tunnels"));
+        a.process().setProcessEnvironment(env);
         QVERIFY(a.start(tlsArgs("ca.pem")));
         QVERIFY(b.start(tlsArgs("ca.pem", "localhost"))); // SNI and a DNS name in the certificate
         QVERIFY(waitHealth(nam, a, 200));
         QVERIFY(waitHealth(nam, b, 200));
         QVERIFY(!a.waitForLog(QRegularExpression("TLS verified against .*ca\\.pem"), 1000).isEmpty());
+        QCOMPARE(QDir(file("tunnels")).entryList(QDir::AllEntries | QDir::NoDotAndDotDot), QStringList());
 
         WsClient ws;
         QVERIFY(ws.connectSession(b));

@@ -43,6 +43,8 @@ public:
     {
     }
 
+    ~TlsTunnel() { removeSocket(); } // a tunnel still offering its socket when the io_context goes
+
     void start()
     {
         boost::asio::post(m_strand, [self = shared_from_this()] { self->resolve(); });
