@@ -36,7 +36,7 @@ public:
         if (!m_tlsCertificate.isEmpty()) // TLS only: the plaintext port is off (port 0)
             args = QStringList{"--port", "0", "--tls-port", QString::number(m_port), "--bind", "127.0.0.1", "127.0.0.2",
                                "--tls-cert-file", m_tlsCertificate, "--tls-key-file", m_tlsKey,
-                               "--tls-ca-cert-file", m_tlsCa, "--tls-auth-clients", "no", "--save", "", "--loglevel", "warning"};
+                               "--tls-ca-cert-file", m_tlsCa, "--tls-auth-clients", m_tlsClientCertificates ? "yes" : "no", "--save", "", "--loglevel", "warning"};
         if (!m_password.isEmpty())
             args += QStringList{"--requirepass", m_password};
         if (m_dataDir.isEmpty())
@@ -63,9 +63,11 @@ public:
     /// The next start() requires this password (AUTH) from every client.
     void requirePassword(const QString &password) { m_password = password; }
     /// The next start() serves TLS only (on 127.0.0.1 and 127.0.0.2), with this certificate and
-    /// key (PEM); `ca` is Redis's own trust store (clients are not asked for certificates).
-    void useTls(const QString &certificate, const QString &key, const QString &ca)
+    /// key (PEM); `ca` is Redis's own trust store, which signs the client certificates Redis
+    /// requires when `clientCertificates` is set.
+    void useTls(const QString &certificate, const QString &key, const QString &ca, bool clientCertificates = false)
     {
+        m_tlsClientCertificates = clientCertificates;
         m_tlsCertificate = certificate;
         m_tlsKey = key;
         m_tlsCa = ca;
@@ -109,6 +111,7 @@ private:
     QString m_tlsCertificate;
     QString m_tlsKey;
     QString m_tlsCa;
+    bool m_tlsClientCertificates = false;
 };
 
 } // namespace clustertest

@@ -139,6 +139,33 @@ private slots:
         QCOMPARE(http(nam, "GET", g.url("/healthz"), {}, false).status, 503);
     }
 
+    void clientCertificateForARedisThatRequiresOne()
+    {
+        QVERIFY(openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+                         "client.key", "-out", "client.csr", "-subj", "/CN=gateway"}));
+        QVERIFY(openssl({"x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                         "-out", "client.pem", "-days", "2"}));
+        RedisProcess strict;
+        strict.useTls(file("redis.pem"), file("redis.key"), file("ca.pem"), true);
+        QVERIFY(strict.start());
+        const QString url = QStringLiteral("rediss://127.0.0.1:%1").arg(strict.port());
+        const QStringList common{"--engine", url, "--engine-tls-ca", file("ca.pem"), "--engine-reconnect-max", "200"};
+
+        GatewayProcess without;
+        without.captureLog();
+        QVERIFY(without.start(common));
+        // TLS 1.3: Redis refuses the missing certificate after the client's handshake finished;
+        // the alert is the reason logged.
+        const QString line = without.waitForLog(QRegularExpression("unavailable \\(.*certificate required"), 10000);
+        QVERIFY2(!line.isEmpty(), "no log line says Redis required a client certificate");
+        QCOMPARE(http(nam, "GET", without.url("/healthz"), {}, false).status, 503);
+
+        GatewayProcess with;
+        QVERIFY(with.start(common + QStringList{"--engine-tls-cert", file("client.pem"), "--engine-tls-key", file("client.key")}));
+        QVERIFY(waitHealth(nam, with, 200));
+        QCOMPARE(publishText(nam, with, "news", "signed").status, 200);
+    }
+
     void tlsOptionsNeedARedissEngine()
     {
         GatewayProcess g;

@@ -52,6 +52,7 @@ struct RedisConnection::Impl {
     redisAsyncContext *context = nullptr;
     Link *link = nullptr;
     std::shared_ptr<void> transport; // the connector's (rediss://): lives as long as `context`
+    std::function<std::string()> transportCloseReason; // the connector's, with `transport`
     bool dialing = false;            // the connector is opening the transport
     std::uint64_t dials = 0;         // numbers dial attempts: answers of abandoned ones are ignored
     bool ready = false;
@@ -133,6 +134,7 @@ struct RedisConnection::Impl {
     /// Starts hiredis on `target` (the URL's host and port, or the connector's local endpoint).
     void open(const RedisDialTarget &target)
     {
+        transportCloseReason = target.closeReason;
         redisAsyncContext *ac = target.unixPath.empty() ? redisAsyncConnect(target.host.c_str(), target.port)
                                                         : redisAsyncConnectUnix(target.unixPath.c_str());
         if (!ac)
@@ -242,6 +244,7 @@ struct RedisConnection::Impl {
             timer.cancel(connectTimer);
         connectTimer = 0;
         transport.reset(); // closes the connector's transport, if any
+        transportCloseReason = nullptr;
         ++errors;
         if (reason != lastFailure) {
             say("unavailable (" + reason + "), retrying");
@@ -254,8 +257,15 @@ struct RedisConnection::Impl {
     }
 
     /// The context is gone (hiredis freed it or we did): tell the owner, schedule a reconnect.
-    void lost(const std::string &reason)
+    void lost(const std::string &hiredisReason)
     {
+        std::string reason = hiredisReason;
+        if (transportCloseReason) { // e.g. why Redis closed the TLS connection under hiredis
+            const std::string why = transportCloseReason();
+            if (!why.empty())
+                reason += " (" + why + ")";
+        }
+        transportCloseReason = nullptr;
         context = nullptr;
         link = nullptr;
         transport.reset();

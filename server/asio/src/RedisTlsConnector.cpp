@@ -149,12 +149,17 @@ private:
         });
         redis::RedisDialTarget target;
         target.unixPath = m_socketPath;
+        target.closeReason = [reason = m_closeReason] { return *reason; };
         report(std::string(), target);
     }
 
     void pumpFromRedis()
     {
         m_tls.async_read_some(boost::asio::buffer(m_fromRedis), [self = shared_from_this()](const error_code &ec, std::size_t n) {
+            if (ec && !self->m_closed) // Redis refused or ended the session: tell the engine why
+                self->noteCloseReason(ec == boost::asio::error::eof || ec == ssl::error::stream_truncated
+                                          ? std::string("Redis closed the TLS connection")
+                                          : "TLS: " + self->describe(ec));
             if (ec || self->m_closed)
                 return self->close();
             boost::asio::async_write(self->m_local, boost::asio::buffer(self->m_fromRedis.data(), n),
@@ -178,6 +183,14 @@ private:
                                          self->pumpToRedis();
                                      });
         });
+    }
+
+    /// Kept for the engine (RedisDialTarget::closeReason), which reads it under the core mutex.
+    void noteCloseReason(const std::string &reason)
+    {
+        std::lock_guard lock(m_coreMutex);
+        if (m_closeReason->empty())
+            *m_closeReason = reason;
     }
 
     void fail(const std::string &reason)
@@ -232,6 +245,7 @@ private:
     std::string m_socketPath;
     std::array<char, 16384> m_fromRedis{};
     std::array<char, 16384> m_toRedis{};
+    std::shared_ptr<std::string> m_closeReason = std::make_shared<std::string>(); // guarded by m_coreMutex
     std::atomic<bool> m_cancelled{false};
     bool m_closed = false;
     bool m_reported = false;

@@ -19,6 +19,10 @@ struct RedisDialTarget {
     std::string unixPath;
     std::string host;
     std::uint16_t port = 0;
+    /// Why the transport closed, once it did (e.g. "TLS: tlsv13 alert certificate required"),
+    /// else empty; may be empty. Called on the core's thread when hiredis reports the connection
+    /// lost; the engine appends it to the reason it logs.
+    std::function<std::string()> closeReason;
 };
 
 /// Result of one dial: `error` empty and `target` set on success; otherwise `error` is a
