@@ -166,6 +166,29 @@ private slots:
         QCOMPARE(publishText(nam, with, "news", "signed").status, 200);
     }
 
+    void shardsOverTls()
+    {
+        // Two shards, the second TLS too: every connection of both goes through its own tunnel.
+        RedisProcess second;
+        second.useTls(file("redis.pem"), file("redis.key"), file("ca.pem"));
+        QVERIFY(second.start());
+        const QString urls = QStringLiteral("rediss://127.0.0.1:%1,rediss://127.0.0.1:%2").arg(redis.port()).arg(second.port());
+        GatewayProcess g;
+        QVERIFY(g.start({"--engine", urls, "--engine-tls-ca", file("ca.pem"), "--engine-prefix", "tlsshards:"}));
+        QVERIFY(waitHealth(nam, g, 200));
+        for (int i = 0; i < 8; ++i) // channels land on both shards
+            QCOMPARE(publishText(nam, g, QStringLiteral("c%1").arg(i), "sharded").status, 200);
+        second.stop(); // the node sees shard 1 down through its tunnel: degraded
+        QDeadlineTimer deadline(10000);
+        bool degraded = false;
+        while (!degraded && !deadline.hasExpired()) {
+            degraded = http(nam, "GET", g.url("/healthz"), {}, false).body.contains("\"shardsDown\":[1]");
+            if (!degraded)
+                QTest::qWait(20);
+        }
+        QVERIFY(degraded);
+    }
+
     void tlsOptionsNeedARedissEngine()
     {
         GatewayProcess g;
