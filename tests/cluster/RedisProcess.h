@@ -33,6 +33,10 @@ public:
         }
         m_process.setProgram(QStringLiteral("redis-server"));
         QStringList args{"--port", QString::number(m_port), "--bind", "127.0.0.1", "--save", "", "--loglevel", "warning"};
+        if (!m_tlsCertificate.isEmpty()) // TLS only: the plaintext port is off (port 0)
+            args = QStringList{"--port", "0", "--tls-port", QString::number(m_port), "--bind", "127.0.0.1", "127.0.0.2",
+                               "--tls-cert-file", m_tlsCertificate, "--tls-key-file", m_tlsKey,
+                               "--tls-ca-cert-file", m_tlsCa, "--tls-auth-clients", m_tlsClientCertificates ? "yes" : "no", "--save", "", "--loglevel", "warning"};
         if (!m_password.isEmpty())
             args += QStringList{"--requirepass", m_password};
         if (m_dataDir.isEmpty())
@@ -58,6 +62,16 @@ public:
     void persistTo(const QString &directory) { m_dataDir = directory; }
     /// The next start() requires this password (AUTH) from every client.
     void requirePassword(const QString &password) { m_password = password; }
+    /// The next start() serves TLS only (on 127.0.0.1 and 127.0.0.2), with this certificate and
+    /// key (PEM); `ca` is Redis's own trust store, which signs the client certificates Redis
+    /// requires when `clientCertificates` is set.
+    void useTls(const QString &certificate, const QString &key, const QString &ca, bool clientCertificates = false)
+    {
+        m_tlsClientCertificates = clientCertificates;
+        m_tlsCertificate = certificate;
+        m_tlsKey = key;
+        m_tlsCa = ca;
+    }
     /// SIGSTOP / SIGCONT: a Redis that keeps its sockets open but stops answering.
     void pause() { ::kill(pid_t(m_process.processId()), SIGSTOP); }
     void resume() { ::kill(pid_t(m_process.processId()), SIGCONT); }
@@ -75,6 +89,8 @@ public:
         socket.connectToHost(QHostAddress::LocalHost, m_port);
         if (!socket.waitForConnected(500))
             return false;
+        if (!m_tlsCertificate.isEmpty())
+            return true; // TLS: listening is enough (the gateways under test do the handshakes)
         if (!m_password.isEmpty())
             socket.write("AUTH " + m_password.toUtf8() + "\r\n");
         socket.write("PING\r\n");
@@ -92,6 +108,10 @@ private:
     quint16 m_port = 0;
     QString m_dataDir;
     QString m_password;
+    QString m_tlsCertificate;
+    QString m_tlsKey;
+    QString m_tlsCa;
+    bool m_tlsClientCertificates = false;
 };
 
 } // namespace clustertest

@@ -56,12 +56,13 @@ private Q_SLOTS:
         QTest::newRow("unknown scheme") << "memcached://127.0.0.1" << "expected \"memory\" or redis://";
         QTest::newRow("word") << "redis" << "expected \"memory\" or redis://";
         if (QtEngine::redisSupported()) {
-            QTest::newRow("tls") << "rediss://127.0.0.1:6379" << "engine: ";
+            QTest::newRow("tls") << "rediss://127.0.0.1:6379" << "engine: rediss:// (TLS) is supported by switchboard-gateway only";
             QTest::newRow("bad port") << "redis://127.0.0.1:99999" << "engine: ";
             QTest::newRow("bad database") << "redis://127.0.0.1:6379/x" << "engine: ";
             QTest::newRow("shard listed twice") << "redis://127.0.0.1:6379,redis://127.0.0.1:6379/0" << "engine: shard 1 repeats";
             QTest::newRow("empty shard") << "redis://127.0.0.1:6379,,redis://127.0.0.1:6380" << "engine: empty entry";
-            QTest::newRow("bad second shard") << "redis://127.0.0.1:6379,rediss://127.0.0.1:6380" << "engine: shard 1: rediss://";
+            QTest::newRow("bad second shard") << "redis://127.0.0.1:6379,redis://127.0.0.1:99999" << "engine: shard 1: the engine URL has an invalid port";
+            QTest::newRow("tls second shard") << "redis://127.0.0.1:6379,rediss://127.0.0.1:6380" << "engine: rediss:// (TLS) is supported by switchboard-gateway only";
         } else {
             QTest::newRow("no hiredis") << "redis://127.0.0.1:6379" << "this build has no Redis engine";
         }

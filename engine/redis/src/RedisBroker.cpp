@@ -115,6 +115,7 @@ struct RedisBroker::Impl {
     {
         detail::RedisConnectionOptions o;
         o.url = options.url;
+        o.connector = options.connector;
         o.connectTimeout = options.connectTimeout;
         o.backoffMin = options.backoffMin;
         o.backoffMax = options.backoffMax;

@@ -51,6 +51,10 @@ struct RedisConnection::Impl {
 
     redisAsyncContext *context = nullptr;
     Link *link = nullptr;
+    std::shared_ptr<void> transport; // the connector's (rediss://): lives as long as `context`
+    std::function<std::string()> transportCloseReason; // the connector's, with `transport`
+    bool dialing = false;            // the connector is opening the transport
+    std::uint64_t dials = 0;         // numbers dial attempts: answers of abandoned ones are ignored
     bool ready = false;
     bool everReady = false;
     bool stopping = false;
@@ -94,9 +98,45 @@ struct RedisConnection::Impl {
     void connect()
     {
         retryTimer = 0;
-        if (stopping || context)
+        if (stopping || context || dialing)
             return;
-        redisAsyncContext *ac = redisAsyncConnect(options.url.host.c_str(), options.url.port);
+        if (!options.url.tls) {
+            RedisDialTarget direct;
+            direct.host = options.url.host;
+            direct.port = options.url.port;
+            return open(direct);
+        }
+        // rediss://: the connector opens the TLS transport first; hiredis connects through it.
+        if (!options.connector)
+            return failed("rediss:// needs a TLS connector, which this host does not provide");
+        dialing = true;
+        const std::uint64_t attempt = ++dials;
+        connectTimer = after(options.connectTimeout, &Impl::connectTimedOut);
+        std::weak_ptr<Impl *> weak = alive;
+        std::shared_ptr<void> handle = options.connector(options.url, [weak, attempt](const std::string &error, const RedisDialTarget &target) {
+            if (auto self = weak.lock())
+                (*self)->dialed(attempt, error, target);
+        });
+        if (dialing && attempt == dials)
+            transport = std::move(handle); // else the attempt is over: releasing the handle closes it
+    }
+
+    void dialed(std::uint64_t attempt, const std::string &error, const RedisDialTarget &target)
+    {
+        if (!dialing || attempt != dials)
+            return; // timed out or stopped meanwhile
+        dialing = false;
+        if (!error.empty())
+            return failed(error);
+        open(target);
+    }
+
+    /// Starts hiredis on `target` (the URL's host and port, or the connector's local endpoint).
+    void open(const RedisDialTarget &target)
+    {
+        transportCloseReason = target.closeReason;
+        redisAsyncContext *ac = target.unixPath.empty() ? redisAsyncConnect(target.host.c_str(), target.port)
+                                                        : redisAsyncConnectUnix(target.unixPath.c_str());
         if (!ac)
             return failed("out of memory");
         if (ac->err) {
@@ -111,13 +151,19 @@ struct RedisConnection::Impl {
         redisAsyncSetDisconnectCallback(ac, &Impl::disconnectCallback);
         if (!loop || !loop(ac))
             return drop("cannot attach to the event loop");
-        connectTimer = after(options.connectTimeout, &Impl::connectTimedOut);
+        if (!connectTimer)
+            connectTimer = after(options.connectTimeout, &Impl::connectTimedOut);
         login();
     }
 
     void connectTimedOut()
     {
         connectTimer = 0;
+        if (dialing) {
+            dialing = false;
+            ++dials; // a late answer of this dial is ignored
+            return failed("no answer within " + std::to_string(options.connectTimeout.count()) + " ms");
+        }
         if (!ready)
             drop("no answer within " + std::to_string(options.connectTimeout.count()) + " ms");
     }
@@ -194,6 +240,11 @@ struct RedisConnection::Impl {
     /// A failure before the connection became ready, or after it was lost: retry with backoff.
     void failed(const std::string &reason)
     {
+        if (connectTimer)
+            timer.cancel(connectTimer);
+        connectTimer = 0;
+        transport.reset(); // closes the connector's transport, if any
+        transportCloseReason = nullptr;
         ++errors;
         if (reason != lastFailure) {
             say("unavailable (" + reason + "), retrying");
@@ -206,10 +257,18 @@ struct RedisConnection::Impl {
     }
 
     /// The context is gone (hiredis freed it or we did): tell the owner, schedule a reconnect.
-    void lost(const std::string &reason)
+    void lost(const std::string &hiredisReason)
     {
+        std::string reason = hiredisReason;
+        if (transportCloseReason) { // e.g. why Redis closed the TLS connection under hiredis
+            const std::string why = transportCloseReason();
+            if (!why.empty())
+                reason += " (" + why + ")";
+        }
+        transportCloseReason = nullptr;
         context = nullptr;
         link = nullptr;
+        transport.reset();
         const bool wasReady = ready;
         ready = false;
         pingOutstanding = false;
@@ -371,6 +430,7 @@ RedisConnection::~RedisConnection()
         if (!connected)
             delete l;
     }
+    d->transport.reset();
 }
 
 void RedisConnection::start()

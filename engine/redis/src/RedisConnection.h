@@ -2,6 +2,7 @@
 // RedisConnection: one async hiredis connection that logs in, keeps itself alive and reconnects
 // with backoff. The broker holds two: one for commands, one in subscribe mode.
 
+#include "switchboard/redis/RedisConnector.h"
 #include "switchboard/redis/RedisEventLoop.h"
 #include "switchboard/redis/RedisUrl.h"
 
@@ -21,6 +22,10 @@ namespace switchboard::redis::detail {
 
 struct RedisConnectionOptions {
     RedisUrl url;
+    /// rediss:// URLs: opens the TLS transport hiredis connects through (RedisConnector.h).
+    /// Without it a rediss:// connection never connects (the reason is logged); plaintext is
+    /// never tried instead.
+    RedisConnector connector;
     std::chrono::milliseconds connectTimeout{2000};
     std::chrono::milliseconds backoffMin{100};  ///< first retry delay; doubles per failure
     std::chrono::milliseconds backoffMax{5000};

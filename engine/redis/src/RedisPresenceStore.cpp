@@ -106,6 +106,7 @@ struct RedisPresenceStore::Impl {
     {
         detail::RedisConnectionOptions o;
         o.url = options.url;
+        o.connector = options.connector;
         o.connectTimeout = options.connectTimeout;
         o.backoffMin = options.backoffMin;
         o.backoffMax = options.backoffMax;

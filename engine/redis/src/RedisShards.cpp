@@ -41,6 +41,7 @@ RedisShards::RedisShards(Timer &timer, RedisShardsOptions options) : d(std::make
         b.prefix = o.prefix;
         b.history = o.history;
         b.eventLoop = o.eventLoop;
+        b.connector = o.connector;
         b.nodeId = d->node; // empty for the first shard: it draws the node's id
         b.connectTimeout = o.connectTimeout;
         b.backoffMax = o.backoffMax;
@@ -55,6 +56,7 @@ RedisShards::RedisShards(Timer &timer, RedisShardsOptions options) : d(std::make
         p.prefix = o.prefix;
         p.nodeId = d->node;
         p.eventLoop = o.eventLoop;
+        p.connector = o.connector;
         p.nodeTtl = o.nodeTtl;
         p.connectTimeout = o.connectTimeout;
         p.backoffMax = o.backoffMax;

@@ -15,15 +15,12 @@ bool RedisUrl::parse(std::string_view text, RedisUrl &out, std::string &error)
         return false;
     }
     const boost::urls::url_view url = *parsed;
-    if (url.scheme() == "rediss") {
-        error = "rediss:// (TLS) is not supported by this build; use redis://";
-        return false;
-    }
-    if (url.scheme() != "redis") {
-        error = "the engine URL must start with redis://";
+    if (url.scheme() != "redis" && url.scheme() != "rediss") {
+        error = "the engine URL must start with redis:// or rediss://";
         return false;
     }
     RedisUrl result;
+    result.tls = url.scheme() == "rediss";
     if (url.host().empty()) {
         error = "the engine URL has no host";
         return false;
@@ -93,7 +90,7 @@ bool RedisUrl::parseList(std::string_view text, std::vector<RedisUrl> &out, std:
 
 std::string RedisUrl::display() const
 {
-    return "redis://" + host + ":" + std::to_string(port) + "/" + std::to_string(database);
+    return std::string(tls ? "rediss://" : "redis://") + host + ":" + std::to_string(port) + "/" + std::to_string(database);
 }
 
 } // namespace switchboard::redis

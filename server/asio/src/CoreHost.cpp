@@ -6,6 +6,7 @@
 
 #ifdef SWITCHBOARD_HAVE_REDIS
 #include "RedisAsioAdapter.h"
+#include "RedisTlsConnector.h"
 
 #include <switchboard/redis/RedisShards.h>
 #endif
@@ -64,6 +65,11 @@ CoreHost::CoreHost(boost::asio::io_context &ioc, const GatewayConfig &config, co
         o.prefix = config.enginePrefix;
         o.history.rules = config.history;
         o.eventLoop = asioRedisEventLoop(ioc, m_mutex);
+        bool tls = false;
+        for (const redis::RedisUrl &url : o.urls)
+            tls = tls || url.tls;
+        if (tls) // hiredis 0.14 has no TLS: each rediss:// connection goes through a TLS tunnel
+            o.connector = redisTlsConnector(ioc, m_mutex, {config.engineTlsCa, config.engineTlsCert, config.engineTlsKey});
         o.backoffMax = config.engineReconnectMax;
         o.nodeTtl = config.nodeTtl;
         o.log = [](std::string_view message) { log::warn(message); };
@@ -74,7 +80,8 @@ CoreHost::CoreHost(boost::asio::io_context &ioc, const GatewayConfig &config, co
         o.localChannels = [this] { return m_hub ? m_hub->channels() : std::vector<ChannelStats>{}; };
         for (std::size_t shard = 0; shard < o.urls.size(); ++shard) {
             log::info("engine: Redis at ", o.urls[shard].display(), o.urls.size() > 1 ? " (shard " + std::to_string(shard) + ")" : std::string(),
-                      ", key prefix '", config.enginePrefix, "'");
+                      ", key prefix '", config.enginePrefix, "'",
+                      o.urls[shard].tls ? ", TLS verified against " + (config.engineTlsCa.empty() ? std::string("the system trust store") : config.engineTlsCa) : std::string());
         }
         m_redis = std::make_unique<redis::RedisShards>(m_timer, std::move(o));
         broker = &m_redis->broker();

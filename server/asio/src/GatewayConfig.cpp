@@ -175,6 +175,9 @@ void applyJsonConfig(GatewayConfig &c, std::string_view jsonText)
         else if (key == "webhookTimeoutMs") c.webhookTimeout = std::chrono::milliseconds(number<std::uint32_t>(v, k));
         else if (key == "webhookRetries") c.webhookRetries = number<unsigned>(v, k);
         else if (key == "webhookBackoffMaxMs") c.webhookBackoffMax = std::chrono::milliseconds(number<std::uint32_t>(v, k));
+        else if (key == "engineTlsCa") c.engineTlsCa = text(v, k);
+        else if (key == "engineTlsCert") c.engineTlsCert = text(v, k);
+        else if (key == "engineTlsKey") c.engineTlsKey = text(v, k);
         else if (key == "sseHeartbeatSeconds") c.sseHeartbeat = std::chrono::seconds(number<std::int64_t>(v, k));
         else throw std::runtime_error("unknown config key '" + key + "'");
     }
@@ -215,7 +218,7 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         ("drain-timeout", po::value<unsigned>()->value_name("MS"), "shutdown: time to flush outboxes before exit (default 5000)")
         ("history-snapshot", po::value<std::string>()->value_name("FILE"), "keep history across restarts: load FILE at start if it exists, write it on SIGTERM/SIGINT after draining (default: none)")
         ("header-timeout", po::value<unsigned>()->value_name("MS"), "an HTTP request (headers and body) must arrive within MS, and an idle keep-alive connection is closed after MS (default 10000)")
-        ("engine", po::value<std::string>()->value_name("memory|URL[,URL...]"), "memory (default: one process) or redis://[:PASSWORD@]HOST:PORT[/DB]: gateways sharing a Redis act as one; several URLs separated by commas shard the channels over them, same list and order on every node (docs/scaling.md)")
+        ("engine", po::value<std::string>()->value_name("memory|URL[,URL...]"), "memory (default: one process) or redis[s]://[:PASSWORD@]HOST:PORT[/DB] (rediss: TLS, certificate verified): gateways sharing a Redis act as one; several URLs separated by commas shard the channels over them, same list and order on every node (docs/scaling.md)")
         ("engine-prefix", po::value<std::string>()->value_name("PREFIX"), "Redis key and pub/sub prefix (default switchboard:)")
         ("node-ttl", po::value<unsigned>()->value_name("S"), "node lease for cluster presence in seconds (default 15)")
         ("engine-reconnect-max", po::value<unsigned>()->value_name("MS"), "longest wait between Redis reconnect attempts (default 5000)")
@@ -226,7 +229,10 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         ("webhook-flush-interval", po::value<unsigned>()->value_name("MS"), "a partial webhook batch is sent after MS (default 100)")
         ("webhook-timeout", po::value<unsigned>()->value_name("MS"), "per webhook request: connect, send and answer within MS (default 5000)")
         ("webhook-retries", po::value<unsigned>()->value_name("N"), "retries of a webhook batch after a connection error, timeout or 5xx before it is dropped (default 8)")
-        ("webhook-backoff-max", po::value<unsigned>()->value_name("MS"), "webhook retry waits start at 100 ms and double up to MS (default 10000)");
+        ("webhook-backoff-max", po::value<unsigned>()->value_name("MS"), "webhook retry waits start at 100 ms and double up to MS (default 10000)")
+        ("engine-tls-ca", po::value<std::string>()->value_name("FILE"), "rediss://: PEM CAs that may sign the Redis certificate (default: the system trust store)")
+        ("engine-tls-cert", po::value<std::string>()->value_name("FILE"), "rediss://: client certificate chain (PEM) for Redis with tls-auth-clients")
+        ("engine-tls-key", po::value<std::string>()->value_name("FILE"), "rediss://: the client certificate's private key (PEM)");
     // clang-format on
     (void)d;
     ConfigParse result;
@@ -312,6 +318,13 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
                 rest.remove_prefix(entry.size() + 1);
             }
         }
+        str("engine-tls-ca", c.engineTlsCa);
+        str("engine-tls-cert", c.engineTlsCert);
+        str("engine-tls-key", c.engineTlsKey);
+        if (c.engineTlsCert.empty() != c.engineTlsKey.empty())
+            throw std::invalid_argument("--engine-tls-cert and --engine-tls-key go together");
+        if ((!c.engineTlsCa.empty() || !c.engineTlsCert.empty()) && c.engine.find("rediss://") == std::string::npos)
+            throw std::invalid_argument("--engine-tls-ca/-cert/-key apply to a rediss:// engine only");
         if (c.engine != "memory" && !c.historySnapshot.empty())
             throw std::invalid_argument("--history-snapshot applies to the memory engine only (Redis keeps history)");
         if (c.nodeTtl.count() < 2 || c.engineReconnectMax.count() < 1)

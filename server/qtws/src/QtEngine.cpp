@@ -51,6 +51,11 @@ std::unique_ptr<QtEngine> QtEngine::create(Timer &timer, const QtEngineOptions &
         std::string problem;
         if (!redis::RedisUrl::parseList(options.engine.toStdString(), o.urls, problem))
             return fail(QStringLiteral("engine: ") + QString::fromStdString(problem));
+        bool tls = false;
+        for (const redis::RedisUrl &url : o.urls)
+            tls = tls || url.tls;
+        if (tls) // hiredis 0.14 has no TLS and the Qt gateway has no TLS tunnel (switchboard-gateway has)
+            return fail(QStringLiteral("engine: rediss:// (TLS) is supported by switchboard-gateway only; the Qt gateway needs redis://"));
         if (options.enginePrefix.isEmpty())
             return fail(QStringLiteral("enginePrefix: must not be empty"));
         o.prefix = options.enginePrefix.toStdString();

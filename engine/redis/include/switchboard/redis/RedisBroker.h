@@ -3,6 +3,7 @@
 // are numbered, stored and announced to every node by one server-side script; history lives in
 // Redis Streams that any node reads. docs/scaling.md describes the topology and failure semantics.
 
+#include "switchboard/redis/RedisConnector.h"
 #include "switchboard/redis/RedisEventLoop.h"
 #include "switchboard/redis/RedisUrl.h"
 
@@ -32,6 +33,8 @@ struct RedisBrokerOptions {
     RedisEventLoop eventLoop;
     /// This node's id; empty: a random one. The brokers of one node's shards share one id.
     std::string nodeId;
+    /// Opens the transport of rediss:// URLs (TLS); required for them, unused otherwise.
+    RedisConnector connector;
     std::chrono::milliseconds connectTimeout{2000};
     std::chrono::milliseconds backoffMin{100};  ///< reconnect delay after the first failure, doubling
     std::chrono::milliseconds backoffMax{5000};

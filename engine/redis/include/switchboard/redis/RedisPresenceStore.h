@@ -4,6 +4,7 @@
 // connections on all nodes, and a dead node's members are removed. docs/scaling.md ("Presence")
 // describes the keys, the node lease and the failure semantics.
 
+#include "switchboard/redis/RedisConnector.h"
 #include "switchboard/redis/RedisEventLoop.h"
 #include "switchboard/redis/RedisUrl.h"
 
@@ -30,6 +31,8 @@ struct RedisPresenceOptions {
     std::string nodeId;
     /// Attaches hiredis to the host's loop; required.
     RedisEventLoop eventLoop;
+    /// Opens the transport of rediss:// URLs (TLS); required for them, unused otherwise.
+    RedisConnector connector;
     /// Lease of this node: when it is not renewed for this long (the process died, or lost
     /// Redis), any other node removes its connections and announces member_removed.
     std::chrono::milliseconds nodeTtl{15000};

@@ -4,6 +4,7 @@
 // no single Redis carries every channel. docs/scaling.md ("Sharding") describes the layout.
 
 #include "switchboard/redis/RedisBroker.h"
+#include "switchboard/redis/RedisConnector.h"
 #include "switchboard/redis/RedisEventLoop.h"
 #include "switchboard/redis/RedisPresenceStore.h"
 #include "switchboard/redis/RedisUrl.h"
@@ -32,6 +33,8 @@ struct RedisShardsOptions {
     std::string prefix = "switchboard:";
     HistoryOptions history;
     RedisEventLoop eventLoop;
+    /// Opens the transport of rediss:// shards (TLS); required for them, unused otherwise.
+    RedisConnector connector;
     std::chrono::milliseconds connectTimeout{2000};
     std::chrono::milliseconds backoffMax{5000};
     std::chrono::milliseconds nodeTtl{15000};

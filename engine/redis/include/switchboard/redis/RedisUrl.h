@@ -1,5 +1,6 @@
 #pragma once
-// RedisUrl: where a Redis server is and how to log in, parsed from redis://[[user]:password@]host[:port][/db].
+// RedisUrl: where a Redis server is and how to log in, parsed from
+// redis[s]://[[user]:password@]host[:port][/db].
 
 #include <cstdint>
 #include <string>
@@ -9,9 +10,11 @@
 
 namespace switchboard::redis {
 
-/// Value type. `rediss://` (TLS) is refused: the hiredis this engine builds against (0.14) has
-/// no TLS; put Redis on a private network or behind a TLS tunnel.
+/// Value type. `rediss://` sets `tls`: the hiredis this engine builds against (0.14) has no TLS,
+/// so such a URL needs a RedisConnector from the host (switchboard-gateway provides one); without
+/// it every connection attempt fails with a clear reason.
 struct RedisUrl {
+    bool tls = false; ///< rediss://
     std::string host = "127.0.0.1";
     std::uint16_t port = 6379;
     int database = 0;
@@ -25,7 +28,7 @@ struct RedisUrl {
     /// empty entry and the same server (host, port, database) twice; on failure returns false and
     /// sets `error` (naming the entry).
     static bool parseList(std::string_view text, std::vector<RedisUrl> &out, std::string &error);
-    /// redis://host:port/db, without credentials (for logs).
+    /// redis[s]://host:port/db, without credentials (for logs).
     std::string display() const;
 };
 

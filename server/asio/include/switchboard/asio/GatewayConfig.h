@@ -58,7 +58,7 @@ struct GatewayConfig {
     /// History snapshot file: loaded at start when it exists, written (atomically) on graceful
     /// shutdown after draining. Empty: history lives only as long as the process.
     std::string historySnapshot;
-    /// "memory" (one process) or redis://[[user]:password@]HOST[:PORT][/DB]: every gateway on the
+    /// "memory" (one process) or redis[s]://[[user]:password@]HOST[:PORT][/DB]: every gateway on the
     /// same Redis and prefix behaves as one service (docs/scaling.md).
     std::string engine = "memory";
     std::string enginePrefix = "switchboard:"; ///< Redis key and pub/sub prefix
@@ -75,6 +75,11 @@ struct GatewayConfig {
     std::chrono::milliseconds webhookTimeout{5000};      ///< per request: connect, send, answer
     unsigned webhookRetries = 8;                ///< retries of a batch (connection errors, 5xx) before it is dropped
     std::chrono::milliseconds webhookBackoffMax{10'000}; ///< retry waits start at 100 ms and double up to this
+    /// rediss:// only: PEM CA file that signs the Redis certificate (empty: the system store), and
+    /// the client certificate and key for Redis with tls-auth-clients (both or none).
+    std::string engineTlsCa;
+    std::string engineTlsCert;
+    std::string engineTlsKey;
 
     bool tlsEnabled() const { return !tlsCertificate.empty() && !tlsKey.empty(); }
 };
