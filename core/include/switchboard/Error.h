@@ -23,6 +23,7 @@ enum class Error : int {
     RateLimited = 429,       ///< more operations per second than allowed
     ChannelLimit = 431,      ///< more channels than allowed per session
     Internal = 500,          ///< a server handler failed
+    AuthorizationTimeout = 504, ///< the authorizer did not answer a subscribe in time (HubOptions::authorizationTimeout)
     NotConnected = 503,      ///< client side: operation needs a connected session
     Cancelled = 499,         ///< client side: the session was closed while waiting
 };

@@ -85,6 +85,7 @@ std::string Metrics::render(const HubCounters &hub, const ProtocolCounters &prot
     metric(out, "switchboard_drops_total", "counter", "Frames dropped by full outboxes.", double(hub.drops));
     metric(out, "switchboard_slow_disconnects_total", "counter", "Sessions closed 3001 for a full outbox.", double(hub.slowDisconnects));
     metric(out, "switchboard_auth_failures_total", "counter", "Refused tokens and joins (WebSocket and SSE).", double(hub.authFailures));
+    metric(out, "switchboard_auth_timeouts_total", "counter", "Joins refused because the authorizer did not answer in time (504).", double(hub.authTimeouts));
     metric(out, "switchboard_history_evictions_total", "counter", "Channels whose published history was evicted by the stream limit (epoch and history lost).", double(hub.historyEvictions));
     metric(out, "switchboard_api_auth_failures_total", "counter", "HTTP API calls without a valid API key.", v(apiAuthFailures));
     metric(out, "switchboard_protocol_errors_total", "counter", "Error frames sent for bad client frames.", double(protocol.protocolErrors));
