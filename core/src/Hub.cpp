@@ -166,6 +166,7 @@ struct Hub::Impl {
     HubCounters counters;
     std::vector<std::shared_ptr<Session>> toClose; // slow consumers found during a fan-out
     std::shared_ptr<Impl *> alive = std::make_shared<Impl *>(this);
+    bool closed = false; // close(): no attach, no join
 
     SessionEntry *findSession(std::string_view id) const
     {
@@ -653,6 +654,8 @@ struct Hub::Impl {
             result.error = error;
             invokeQuietly(done, std::move(result));
         };
+        if (closed)
+            return fail(Error::Closed);
         SessionEntry *entry = findSession(sessionId);
         if (!entry)
             return fail(Error::NotFound);
@@ -778,8 +781,25 @@ void Hub::setPresenceHook(std::function<void(const PresenceEvent &)> hook)
     d->presenceHook = std::move(hook);
 }
 
+void Hub::close()
+{
+    d->closed = true;
+}
+
+void Hub::reopen()
+{
+    d->closed = false;
+}
+
+bool Hub::isClosed() const
+{
+    return d->closed;
+}
+
 std::string Hub::attach(std::shared_ptr<Session> session, Principal principal)
 {
+    if (d->closed)
+        return {};
     std::string id;
     do {
         id = detail::randomHex(16);

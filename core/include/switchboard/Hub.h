@@ -134,7 +134,18 @@ public:
     /// not attach, detach, join or leave. Exceptions it throws are swallowed.
     void setPresenceHook(std::function<void(const PresenceEvent &)> hook);
 
-    /// Registers a connection. Returns its session id (unique, unguessable).
+    /// Closes the Hub to newcomers (graceful shutdown: ServerProtocol::closeAll calls it). From
+    /// then on attach() registers nothing and returns an empty id, join() fails with
+    /// Error::Closed. Sessions already attached keep receiving until their transports detach
+    /// them, and server publishes are still accepted and stored (history stays complete across
+    /// a gateway's stop and start). Idempotent.
+    void close();
+    /// Accepts attach and join again (a transport that starts listening again after close()).
+    void reopen();
+    bool isClosed() const;
+
+    /// Registers a connection. Returns its session id (unique, unguessable); empty when the Hub
+    /// is closed (nothing registered, Session::attached not called).
     std::string attach(std::shared_ptr<Session> session, Principal principal = {});
     /// Removes the session from every channel (presence leaves fire), then forgets it.
     void detach(std::string_view sessionId);
