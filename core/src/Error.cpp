@@ -35,7 +35,9 @@ std::string_view errorName(Error e) noexcept
     case Error::InvalidName: return "invalid_name";
     case Error::RateLimited: return "rate_limited";
     case Error::ChannelLimit: return "channel_limit";
+    case Error::Closed: return "closed";
     case Error::Internal: return "internal";
+    case Error::AuthorizationTimeout: return "authorization_timeout";
     case Error::NotConnected: return "not_connected";
     case Error::Cancelled: return "cancelled";
     }

@@ -126,6 +126,13 @@ struct Hub::Impl {
         bool firstConnection = false; // the store said this was the user's first connection
         bool announced = false;       // member_added went out for it
         bool cancelled = false;
+        // Authorization (private and presence channels): while `authorizing`, the join waits for
+        // the authorizer's answer and holds no channel. `answered` is set by whichever comes
+        // first (the answer, the deadline, a cancel); everything after it is ignored.
+        bool authorizing = false;
+        bool answered = false;
+        TimerId deadline = 0;
+        std::string channelData; // presence: for resolveMember() once allowed
     };
 
     /// Transitions the presence store learned from other nodes: fanned out to this node's
@@ -151,7 +158,7 @@ struct Hub::Impl {
     Broker *broker = nullptr;
     PresenceStore *presence = nullptr;
     RemotePresence remotePresence;
-    Authorizer authorizer;
+    AsyncAuthorizer authorizer;
     std::function<void(const PresenceEvent &)> presenceHook;
     LifecycleHooks lifecycle;
 
@@ -160,6 +167,7 @@ struct Hub::Impl {
     HubCounters counters;
     std::vector<std::shared_ptr<Session>> toClose; // slow consumers found during a fan-out
     std::shared_ptr<Impl *> alive = std::make_shared<Impl *>(this);
+    bool closed = false; // close(): no attach, no join
 
     SessionEntry *findSession(std::string_view id) const
     {
@@ -415,9 +423,101 @@ struct Hub::Impl {
         std::shared_ptr<JoinState> state = std::move(entry.pending[position]);
         entry.pending.erase(entry.pending.begin() + static_cast<std::ptrdiff_t>(position));
         state->cancelled = true;
+        if (state->authorizing) {
+            // No engine callback is on its way (the authorizer may never answer): report now,
+            // and ignore the answer when it comes.
+            settleAuthorization(*state);
+            return abandon(state);
+        }
         if (Channel *channel = findChannel(state->channel)) {
             --channel->pendingJoins;
             releaseChannelIfUnused(*channel);
+        }
+    }
+
+    // ---- authorization -------------------------------------------------------------------
+
+    /// The first of answer, deadline and cancel settles an authorization; returns false for
+    /// every later one.
+    bool settleAuthorization(JoinState &state)
+    {
+        if (state.answered)
+            return false;
+        state.answered = true;
+        state.authorizing = false;
+        if (state.deadline) {
+            timer.cancel(state.deadline);
+            state.deadline = 0;
+        }
+        return true;
+    }
+
+    static void removePending(SessionEntry &entry, const std::shared_ptr<JoinState> &state)
+    {
+        auto &pending = entry.pending;
+        pending.erase(std::remove(pending.begin(), pending.end(), state), pending.end());
+    }
+
+    /// Ends a join that never got past authorization.
+    void refuseJoin(const std::shared_ptr<JoinState> &state, Error error)
+    {
+        if (SessionEntry *entry = findSession(state->sessionId))
+            removePending(*entry, state);
+        JoinResult result;
+        result.error = error;
+        result.type = state->result.type;
+        auto done = std::move(state->done);
+        invokeQuietly(done, std::move(result));
+    }
+
+    void authorizationAnswered(const std::shared_ptr<JoinState> &state, AuthDecision decision)
+    {
+        if (!settleAuthorization(*state))
+            return; // twice, after the deadline, or for a join cancelled meanwhile
+        SessionEntry *entry = findSession(state->sessionId);
+        if (!entry) // cannot happen: a detach cancels its joins
+            return;
+        if (!decision.allowed) {
+            ++counters.authFailures;
+            return refuseJoin(state, Error::Unauthorized);
+        }
+        startJoin(*entry, state, decision);
+    }
+
+    void authorizationExpired(const std::shared_ptr<JoinState> &state)
+    {
+        state->deadline = 0; // fired
+        if (!settleAuthorization(*state))
+            return;
+        ++counters.authTimeouts;
+        refuseJoin(state, Error::AuthorizationTimeout);
+    }
+
+    /// Asks the authorizer about a pending join; its answer may come now or later.
+    void authorize(SessionEntry &entry, const std::shared_ptr<JoinState> &state, std::string_view auth)
+    {
+        state->authorizing = true;
+        std::weak_ptr<Impl *> weak = alive;
+        AuthAnswer answer = [weak, state](AuthDecision decision) {
+            if (auto self = weak.lock())
+                (*self)->authorizationAnswered(state, std::move(decision));
+        };
+        const AsyncAuthorizer ask = authorizer; // it may replace itself
+        try {
+            ask(AuthRequest{state->channel, state->result.type, entry.id, entry.principal, auth, state->channelData},
+                std::move(answer));
+        } catch (...) {
+            if (settleAuthorization(*state)) {
+                ++counters.authFailures;
+                refuseJoin(state, Error::Internal);
+            }
+            return;
+        }
+        if (!state->answered && options.authorizationTimeout.count() > 0) {
+            state->deadline = timer.start(options.authorizationTimeout, [weak, state] {
+                if (auto self = weak.lock())
+                    (*self)->authorizationExpired(state);
+            });
         }
     }
 
@@ -560,6 +660,8 @@ struct Hub::Impl {
             result.error = error;
             invokeQuietly(done, std::move(result));
         };
+        if (closed)
+            return fail(Error::Closed);
         SessionEntry *entry = findSession(sessionId);
         if (!entry)
             return fail(Error::NotFound);
@@ -579,27 +681,10 @@ struct Hub::Impl {
         if (entry->memberships.size() + entry->pending.size() >= options.maxChannelsPerSession)
             return fail(Error::ChannelLimit);
 
-        AuthDecision decision;
-        if (result.type != ChannelType::Public) {
-            if (!authorizer) {
-                ++counters.authFailures;
-                return fail(Error::Unauthorized);
-            }
-            try {
-                decision = authorizer(AuthRequest{channelName, result.type, entry->id, entry->principal,
-                                                  request.auth, request.channelData});
-            } catch (...) {
-                ++counters.authFailures;
-                return fail(Error::Internal);
-            }
-            // The authorizer is user code and may have detached the session.
-            entry = findSession(sessionId);
-            if (!entry)
-                return fail(Error::NotFound);
-            if (!decision.allowed) {
-                ++counters.authFailures;
-                return fail(Error::Unauthorized);
-            }
+        const bool needsAuthorization = result.type != ChannelType::Public;
+        if (needsAuthorization && !authorizer) {
+            ++counters.authFailures;
+            return fail(Error::Unauthorized);
         }
 
         auto state = std::make_shared<JoinState>();
@@ -609,14 +694,24 @@ struct Hub::Impl {
         state->filter = request.filter;
         state->done = std::move(done);
         state->result = std::move(result);
+        if (state->result.type == ChannelType::Presence)
+            state->channelData = std::string(request.channelData);
         entry->pending.push_back(state);
+        if (needsAuthorization)
+            return authorize(*entry, state, request.auth);
+        startJoin(*entry, state, AuthDecision{});
+    }
+
+    /// An allowed (or public) join: holds the channel, then presence, roster and history.
+    void startJoin(SessionEntry &entry, const std::shared_ptr<JoinState> &state, const AuthDecision &decision)
+    {
         // The channel exists (and the broker delivers it) from now on, so that nothing published
         // after the history read below is lost for the newcomer.
-        Channel &channel = acquireChannel(channelName);
+        Channel &channel = acquireChannel(state->channel);
         ++channel.pendingJoins;
 
         if (state->result.type == ChannelType::Presence) {
-            state->member = resolveMember(*entry, decision, request.channelData);
+            state->member = resolveMember(entry, decision, state->channelData);
             std::weak_ptr<Impl *> weak = alive;
             presence->add(state->channel, state->member, state->sessionId, [weak, state](bool first) {
                 if (auto self = weak.lock())
@@ -650,6 +745,13 @@ Hub::Hub(Timer &timer, HubOptions options, Broker &broker, PresenceStore &presen
 
 Hub::~Hub()
 {
+    // Authorization deadlines would find no Hub; the Timer outlives it, so leave nothing behind.
+    for (const auto &[id, entry] : d->sessions) {
+        for (const auto &state : entry->pending) {
+            if (state->deadline)
+                d->timer.cancel(state->deadline);
+        }
+    }
     // An external broker outlives the Hub: leave it as if every channel had emptied.
     for (const auto &[name, channel] : d->channels)
         d->broker->unsubscribe(name);
@@ -664,6 +766,19 @@ const HubOptions &Hub::options() const
 
 void Hub::setAuthorizer(Authorizer authorizer)
 {
+    if (!authorizer) {
+        d->authorizer = nullptr;
+        return;
+    }
+    // The synchronous form answers inside the call; what it throws propagates to authorize(),
+    // which denies the join.
+    d->authorizer = [sync = std::move(authorizer)](const AuthRequest &request, AuthAnswer answer) {
+        answer(sync(request));
+    };
+}
+
+void Hub::setAsyncAuthorizer(AsyncAuthorizer authorizer)
+{
     d->authorizer = std::move(authorizer);
 }
 
@@ -677,8 +792,25 @@ void Hub::setLifecycleHooks(LifecycleHooks hooks)
     d->lifecycle = std::move(hooks);
 }
 
+void Hub::close()
+{
+    d->closed = true;
+}
+
+void Hub::reopen()
+{
+    d->closed = false;
+}
+
+bool Hub::isClosed() const
+{
+    return d->closed;
+}
+
 std::string Hub::attach(std::shared_ptr<Session> session, Principal principal, std::string_view clientName)
 {
+    if (d->closed)
+        return {};
     std::string id;
     do {
         id = detail::randomHex(16);

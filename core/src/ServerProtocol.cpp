@@ -308,9 +308,18 @@ struct ServerProtocol::Impl {
         }
     }
 
+    /// The Hub is closed (shutting down): a new session would not be served.
+    void refuseClosed(ConnectionHandle handle)
+    {
+        ++counters.shutdownRefusals;
+        disconnect(handle, DisconnectCode::Shutdown, "server shutting down");
+    }
+
     void onConnect(Connection &connection, const ClientFrame &frame)
     {
         const ConnectionHandle handle = connection.handle;
+        if (hub.isClosed())
+            return refuseClosed(handle);
         if (frame.version != kProtocolVersion) {
             disconnect(handle, DisconnectCode::UnsupportedVersion,
                        "unsupported protocol version (this server speaks 1)");
@@ -358,6 +367,8 @@ struct ServerProtocol::Impl {
         current->clientName.assign(frame.name);
         current->principal = decision.principal;
         current->sessionId = hub.attach(current->session, std::move(decision.principal), current->clientName);
+        if (current->sessionId.empty()) // closed meanwhile (the authenticator is user code)
+            return refuseClosed(handle);
         current->state = State::Connected;
         if (remainingMs > 0) {
             current->expiryTimer = timer.start(std::chrono::milliseconds(remainingMs), [this, handle] {
@@ -648,6 +659,10 @@ ServerProtocol::ConnectionHandle ServerProtocol::open(std::shared_ptr<Session> s
         });
     }
     d->connections.emplace(handle, std::move(connection));
+    // A connection the transport admitted before a shutdown but opens after closeAll (a race in
+    // multi-threaded transports) would otherwise wait for its `connect`: tell it at once.
+    if (d->hub.isClosed())
+        d->refuseClosed(handle);
     return handle;
 }
 
@@ -693,6 +708,7 @@ std::string ServerProtocol::sessionId(ConnectionHandle connection) const
 
 void ServerProtocol::closeAll(DisconnectCode code, std::string_view reason)
 {
+    d->hub.close();
     std::vector<ConnectionHandle> handles;
     handles.reserve(d->connections.size());
     for (const auto &entry : d->connections)

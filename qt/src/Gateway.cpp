@@ -50,6 +50,7 @@ struct Gateway::Private {
     bool completing = false;   // QML: between classBegin and componentComplete
     bool startOnComplete = false;
     Authorizer authorizer;
+    AsyncAuthorizer asyncAuthorizer;
     ConnectAuthenticator connectAuthenticator;
 
     qtws::QtGatewayOptions transportOptions() const
@@ -92,12 +93,14 @@ struct Gateway::Private {
         return decision;
     }
 
-    AuthDecision authorize(const AuthRequest &request) const
+    void authorize(const AuthRequest &request, AuthAnswer answer) const
     {
+        if (asyncAuthorizer)
+            return asyncAuthorizer(request, std::move(answer));
         if (authorizer)
-            return authorizer(request);
+            return answer(authorizer(request));
         // The core's one token check: patterns, and a presence member is the token's user only.
-        return authorizeByToken(request);
+        answer(authorizeByToken(request));
     }
 };
 
@@ -134,7 +137,8 @@ bool Gateway::ensureCore()
     hubOptions.slowConsumer = d->slowConsumer == DisconnectClient ? switchboard::SlowConsumerPolicy::DisconnectClient
                                                                   : switchboard::SlowConsumerPolicy::DropMessage;
     d->hub = std::make_unique<Hub>(d->timer, hubOptions, d->engine->broker(), d->engine->presence());
-    d->hub->setAuthorizer([this](const AuthRequest &request) { return d->authorize(request); });
+    d->hub->setAsyncAuthorizer(
+        [this](const AuthRequest &request, AuthAnswer answer) { d->authorize(request, std::move(answer)); });
     installLifecycleSignals();
 
     ServerProtocolOptions protocolOptions;
@@ -410,7 +414,17 @@ bool Gateway::engineAvailable() const { return d->engine && d->engine->available
 
 QString Gateway::errorString() const { return d->error; }
 
-void Gateway::setAuthorizer(Authorizer authorizer) { d->authorizer = std::move(authorizer); }
+void Gateway::setAuthorizer(Authorizer authorizer)
+{
+    d->authorizer = std::move(authorizer);
+    d->asyncAuthorizer = nullptr;
+}
+
+void Gateway::setAsyncAuthorizer(AsyncAuthorizer authorizer)
+{
+    d->asyncAuthorizer = std::move(authorizer);
+    d->authorizer = nullptr;
+}
 void Gateway::setConnectAuthenticator(ConnectAuthenticator authenticator)
 {
     d->connectAuthenticator = std::move(authenticator);

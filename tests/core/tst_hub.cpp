@@ -129,6 +129,7 @@ private slots:
     void deferredEnginesJoin();
     void detachDuringPendingJoin_data();
     void detachDuringPendingJoin();
+    void closedHubRefusesAttachAndJoin();
 };
 
 void TestHub::sessionIdsAreUniqueAndUnguessable()
@@ -726,3 +727,37 @@ void TestHub::detachDuringPendingJoin()
 
 QTEST_APPLESS_MAIN(TestHub)
 #include "tst_hub.moc"
+
+void TestHub::closedHubRefusesAttachAndJoin()
+{
+    ManualTimer timer;
+    Hub hub(timer);
+    auto member = std::make_shared<RecordingSession>();
+    const auto a = hub.attach(member);
+    QVERIFY(!joinNow(hub, a, "news").error);
+    QVERIFY(!hub.isClosed());
+
+    hub.close();
+    QVERIFY(hub.isClosed());
+    // attach: refused, nothing registered.
+    QVERIFY(hub.attach(std::make_shared<RecordingSession>()).empty());
+    QCOMPARE(hub.counters().sessions, std::size_t(1));
+    // join: refused with Closed, for a new channel and an authorized one alike.
+    QCOMPARE(joinNow(hub, a, "other").error, make_error_code(Error::Closed));
+    QCOMPARE(static_cast<int>(Error::Closed), 410);
+    QCOMPARE(errorName(Error::Closed), std::string_view("closed"));
+    QVERIFY(!hub.isSubscribed(a, "other"));
+    QCOMPARE(hub.counters().channels, std::size_t(1));
+    // Sessions still attached (being drained) keep receiving and may leave.
+    hub.broadcast("news", "tick", "1");
+    QCOMPARE(member->frames.size(), std::size_t(1));
+    QCOMPARE(hub.leave(a, "news"), std::error_code());
+    hub.detach(a);
+    QCOMPARE(hub.counters().sessions, std::size_t(0));
+
+    hub.reopen(); // a gateway that starts listening again
+    QVERIFY(!hub.isClosed());
+    const auto b = hub.attach(std::make_shared<RecordingSession>());
+    QVERIFY(!b.empty());
+    QVERIFY(!joinNow(hub, b, "other").error);
+}

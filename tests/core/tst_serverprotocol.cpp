@@ -746,6 +746,31 @@ void TestServerProtocol::closeAll()
     QCOMPARE(h.hub.counters().sessions, std::size_t(0));
     h.protocol.closed(a.handle);
     h.protocol.closed(waiting.handle);
+
+    // closeAll closed the Hub: a connection that arrives afterwards (the transport still
+    // accepting during a drain) is refused at once with 3000; its `connect` is never welcomed.
+    QVERIFY(h.hub.isClosed());
+    Client late = h.open();
+    QCOMPARE(late.session->closeCode, std::optional<std::uint16_t>(3000));
+    h.send(late, R"({"op":"connect","version":1})");
+    const auto frames = late.session->take();
+    QCOMPARE(frames.size(), std::size_t(1));
+    QCOMPARE(op(frames[0]), std::string("disconnect"));
+    QCOMPARE(num(frames[0], "code"), std::int64_t(3000));
+    QCOMPARE(str(frames[0], "reason"), std::string("server shutting down"));
+    QCOMPARE(late.session->closeCode, std::optional<std::uint16_t>(3000));
+    QVERIFY(late.session->attachedSessionId.empty());
+    QCOMPARE(h.hub.counters().sessions, std::size_t(0));
+    QCOMPARE(h.protocol.counters().shutdownRefusals, std::uint64_t(1));
+    h.protocol.closed(late.handle);
+
+    // Reopened (a gateway listening again), connects are welcome again.
+    h.hub.reopen();
+    Client again = h.open();
+    h.send(again, R"({"op":"connect","version":1})");
+    const auto welcome = again.session->take();
+    QCOMPARE(welcome.size(), std::size_t(1));
+    QCOMPARE(op(welcome[0]), std::string("welcome"));
 }
 
 void TestServerProtocol::closedDetaches()

@@ -12,6 +12,7 @@
 
 #include <optional>
 #include <stdexcept>
+#include <vector>
 
 using namespace switchboard;
 using namespace switchboard::qt;
@@ -139,6 +140,53 @@ private Q_SLOTS:
         // The gateway keeps serving: the same client can still use public channels.
         alice.send(QJsonObject{{"op", "subscribe"}, {"channel", "news"}});
         QVERIFY(alice.waitFor("subscribed"));
+    }
+
+    void asyncAuthorizerDoesNotStallOthers()
+    {
+        // The authorizer holds its answer (as a database call would); meanwhile another client
+        // subscribes and receives a publication. Then the answer lets the first join through.
+        std::vector<AuthAnswer> held;
+        m_gateway->setAsyncAuthorizer([&held](const AuthRequest &request, AuthAnswer answer) {
+            QCOMPARE(std::string(request.channel), std::string("presence-room"));
+            held.push_back(std::move(answer));
+        });
+        QVERIFY(m_gateway->start());
+        RawClient alice, bob;
+        QVERIFY(alice.connectWith(m_gateway->url(), "token-alice"));
+        QVERIFY(bob.connectWith(m_gateway->url(), "token-nobody"));
+        alice.send(presenceSubscribe("alice"));
+        QTRY_COMPARE_WITH_TIMEOUT(held.size(), std::size_t(1), 5000);
+
+        bob.send(QJsonObject{{"op", "subscribe"}, {"channel", "news"}});
+        QVERIFY(bob.waitFor("subscribed"));
+        m_gateway->publish(QStringLiteral("news"), QStringLiteral("tick"), 1);
+        QVERIFY(bob.waitFor("message"));
+        QVERIFY(alice.frames.isEmpty()); // still waiting for its answer
+
+        AuthDecision allowed;
+        allowed.allowed = true;
+        allowed.memberUserId = "alice";
+        allowed.memberInfo = R"({"name":"Alice"})";
+        held[0](allowed);
+        QVERIFY(alice.waitFor("subscribed"));
+        QCOMPARE(m_gateway->hub()->subscriberCount("presence-room"), std::size_t(1));
+    }
+
+    void asyncAuthorizerDeniesLater()
+    {
+        std::vector<AuthAnswer> held;
+        m_gateway->setAsyncAuthorizer([&held](const AuthRequest &, AuthAnswer answer) { held.push_back(std::move(answer)); });
+        QVERIFY(m_gateway->start());
+        RawClient alice;
+        QVERIFY(alice.connectWith(m_gateway->url(), "token-alice"));
+        alice.send(presenceSubscribe("alice"));
+        QTRY_COMPARE_WITH_TIMEOUT(held.size(), std::size_t(1), 5000);
+        held[0](AuthDecision{});
+        const auto answer = alice.waitFor("error");
+        QVERIFY(answer);
+        QCOMPARE(answer->value("code").toInt(), 401);
+        QCOMPARE(m_gateway->hub()->subscriberCount("presence-room"), std::size_t(0));
     }
 };
 

@@ -21,6 +21,7 @@
 #include <QSignalSpy>
 #include <QTest>
 #include <QThread>
+#include <QTcpSocket>
 #include <QWebSocket>
 
 #include <atomic>
@@ -482,6 +483,45 @@ private Q_SLOTS:
         QCOMPARE(int(peer.closeCode()), int(DisconnectCode::Shutdown));
         QTRY_COMPARE(server.gateway.connectionCount(), 0);
         QCOMPARE(server.hub.counters().sessions, std::size_t(0));
+    }
+
+    void connectAfterCloseAllIsRefused()
+    {
+        // ServerProtocol::closeAll (graceful shutdown) closes the Hub: a client that connects
+        // while the listener still accepts gets `disconnect` + close 3000, never `welcome`.
+        // The refusal comes right behind the 101 response, which QWebSocket (Qt 6.4) does not read
+        // until more bytes arrive: a raw client reads exactly what the gateway sends.
+        Server server;
+        QVERIFY(server.gateway.listen());
+        server.protocol.closeAll(DisconnectCode::Shutdown, "draining");
+        QVERIFY(server.hub.isClosed());
+        QTcpSocket late;
+        late.connectToHost(QHostAddress::LocalHost, server.gateway.serverPort());
+        QVERIFY(late.waitForConnected(5000));
+        late.write("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+        QByteArray bytes;
+        QTRY_VERIFY_WITH_TIMEOUT((bytes += late.readAll()).contains("server shutting down")
+                                     && bytes.count("server shutting down") >= 2, 5000); // disconnect frame and close frame
+        QVERIFY(bytes.startsWith("HTTP/1.1 101"));
+        QVERIFY(bytes.contains(R"("op":"disconnect","code":3000)"));
+        QVERIFY(bytes.contains(QByteArray::fromHex("0bb8") + "server shutting down")); // close frame: 3000 + reason
+        QCOMPARE(server.hub.counters().sessions, std::size_t(0));
+        QCOMPARE(server.protocol.counters().shutdownRefusals, std::uint64_t(1));
+
+        // close() then listen() again (a restart): the Hub is open again and connects are welcome.
+        server.gateway.close();
+        QVERIFY(server.gateway.listen());
+        QVERIFY(!server.hub.isClosed());
+        QWebSocket again;
+        QStringList againTexts;
+        connect(&again, &QWebSocket::textMessageReceived, this, [&](const QString &t) { againTexts.append(t); });
+        QSignalSpy againConnected(&again, &QWebSocket::connected);
+        again.open(server.url());
+        QVERIFY(againConnected.wait(5000));
+        again.sendTextMessage(kConnect);
+        QTRY_COMPARE(againTexts.size(), 1);
+        QVERIFY(againTexts[0].contains(QLatin1String(R"("op":"welcome")")));
     }
 };
 

@@ -4,6 +4,7 @@
 
 #include <QDir>
 #include <QFile>
+#include <QTcpSocket>
 
 #include <vector>
 
@@ -36,6 +37,7 @@ class tst_GatewayLifecycle : public QObject
 
 private slots:
     void sigtermDrainsAndExitsZero();
+    void connectDuringDrainIsRefusedWithShutdown();
     void thousandConnectionsReturnToBaseline();
 };
 
@@ -65,6 +67,93 @@ void tst_GatewayLifecycle::sigtermDrainsAndExitsZero()
     // It may have exited already (waitForFinished() is false for a process that is not running).
     QVERIFY(g.process().state() == QProcess::NotRunning || g.process().waitForFinished(5000));
     QCOMPARE(g.process().exitStatus(), QProcess::NormalExit);
+    QCOMPARE(g.process().exitCode(), 0);
+}
+
+namespace {
+
+/// Reads from `socket` until `enough` says the bytes so far suffice (bounded).
+bool readUntil(QTcpSocket &socket, QByteArray &bytes, const std::function<bool(const QByteArray &)> &enough,
+               int timeoutMs = 5000)
+{
+    QDeadlineTimer deadline(timeoutMs);
+    while (!enough(bytes)) {
+        if (deadline.hasExpired() || (socket.state() != QAbstractSocket::ConnectedState && !socket.bytesAvailable()))
+            return enough(bytes);
+        socket.waitForReadyRead(int(std::max<qint64>(1, std::min<qint64>(50, deadline.remainingTime()))));
+        bytes += socket.readAll();
+    }
+    return true;
+}
+
+const QByteArray kUpgrade = "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+/// The close code of the first close frame (server frames are unmasked) after the HTTP head; -1 if none.
+int closeCodeAfterHead(const QByteArray &bytes)
+{
+    const qsizetype head = bytes.indexOf("\r\n\r\n");
+    if (head < 0)
+        return -1;
+    qsizetype pos = head + 4;
+    while (pos + 2 <= bytes.size()) {
+        const auto opcode = quint8(bytes[pos]) & 0x0F;
+        qsizetype length = quint8(bytes[pos + 1]) & 0x7F;
+        qsizetype payload = pos + 2;
+        if (length == 126) {
+            if (pos + 4 > bytes.size())
+                return -1;
+            length = (quint8(bytes[pos + 2]) << 8) | quint8(bytes[pos + 3]);
+            payload = pos + 4;
+        }
+        if (payload + length > bytes.size())
+            return -1;
+        if (opcode == 0x8)
+            return length >= 2 ? (quint8(bytes[payload]) << 8) | quint8(bytes[payload + 1]) : 1005;
+        pos = payload + length;
+    }
+    return -1;
+}
+
+} // namespace
+
+void tst_GatewayLifecycle::connectDuringDrainIsRefusedWithShutdown()
+{
+    // A client whose WebSocket upgrade arrives while the gateway drains (on a keep-alive
+    // connection accepted before SIGTERM) is closed with 3000 (shutdown: reconnect elsewhere),
+    // not 3003 (server full).
+    GatewayProcess g;
+    QVERIFY(g.start({"--drain-timeout", "3000"}));
+    // A raw WebSocket that never answers the close handshake keeps the drain open (about 2 s).
+    QTcpSocket holder;
+    holder.connectToHost(QHostAddress::LocalHost, g.port());
+    QVERIFY(holder.waitForConnected(5000));
+    holder.write(kUpgrade);
+    QByteArray holderBytes;
+    QVERIFY(readUntil(holder, holderBytes, [](const QByteArray &b) { return b.contains("\r\n\r\n"); }));
+    QVERIFY(holderBytes.startsWith("HTTP/1.1 101"));
+    // A keep-alive HTTP connection, accepted and idle.
+    QTcpSocket late;
+    late.connectToHost(QHostAddress::LocalHost, g.port());
+    QVERIFY(late.waitForConnected(5000));
+    late.write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    QByteArray lateBytes;
+    QVERIFY(readUntil(late, lateBytes, [](const QByteArray &b) { return b.contains("\"status\":\"ok\""); }));
+    QVERIFY(lateBytes.startsWith("HTTP/1.1 200"));
+
+    g.process().terminate(); // SIGTERM
+    // The drain has begun once the holder gets its disconnect (close 3000).
+    QVERIFY2(readUntil(holder, holderBytes, [](const QByteArray &b) { return closeCodeAfterHead(b) != -1; }),
+             holderBytes.toHex().constData());
+    QCOMPARE(closeCodeAfterHead(holderBytes), 3000);
+
+    lateBytes.clear();
+    late.write(kUpgrade);
+    QVERIFY2(readUntil(late, lateBytes, [](const QByteArray &b) { return closeCodeAfterHead(b) != -1; }),
+             lateBytes.constData());
+    QCOMPARE(closeCodeAfterHead(lateBytes), 3000);
+    QVERIFY(lateBytes.contains("server shutting down"));
+    QVERIFY(g.process().state() == QProcess::NotRunning || g.process().waitForFinished(10000));
     QCOMPARE(g.process().exitCode(), 0);
 }
 

@@ -35,7 +35,22 @@ struct AuthDecision {
 };
 
 /// Called for private and presence channels only (public channels are open). With no
-/// authorizer installed, such joins are denied.
+/// authorizer installed, such joins are denied. Runs synchronously on the Hub's thread: a slow
+/// one stalls every connection of the Hub; use an AsyncAuthorizer for anything that waits.
 using Authorizer = std::function<AuthDecision(const AuthRequest &)>;
+
+/// Delivers the decision of an AsyncAuthorizer. Call it on the Hub's thread, now (inside the
+/// authorizer) or later (from a timer, a database reply, an HTTP response). Only the first call
+/// counts; later calls, and calls after the join was cancelled (the session left or unsubscribed),
+/// refused by the deadline (HubOptions::authorizationTimeout) or after the Hub was destroyed, are
+/// ignored. Copies share that state. Holds no reference that keeps the Hub or the session alive.
+using AuthAnswer = std::function<void(AuthDecision)>;
+
+/// Decides a private or presence join and answers through `answer`, now or later; the Hub goes on
+/// serving every other connection meanwhile, and the join waits (counting against the session's
+/// channel limit, a second subscribe to the channel refused with 409). The AuthRequest and what
+/// it refers to are valid only during the call: copy what the answer needs. If it throws before
+/// answering, the join is denied (error 500, counted as an auth failure).
+using AsyncAuthorizer = std::function<void(const AuthRequest &, AuthAnswer answer)>;
 
 } // namespace switchboard

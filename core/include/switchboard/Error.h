@@ -22,7 +22,9 @@ enum class Error : int {
     InvalidName = 422,       ///< channel, topic or event name fails validation
     RateLimited = 429,       ///< more operations per second than allowed
     ChannelLimit = 431,      ///< more channels than allowed per session
+    Closed = 410,            ///< the server is shutting down (Hub::close): no new sessions or joins
     Internal = 500,          ///< a server handler failed
+    AuthorizationTimeout = 504, ///< the authorizer did not answer a subscribe in time (HubOptions::authorizationTimeout)
     NotConnected = 503,      ///< client side: operation needs a connected session
     Cancelled = 499,         ///< client side: the session was closed while waiting
 };

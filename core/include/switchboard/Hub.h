@@ -10,6 +10,7 @@
 #include "switchboard/Session.h"
 #include "switchboard/Timer.h"
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -25,6 +26,9 @@ struct HubOptions {
     OutboxLimits outbox;  ///< transports size their Outbox from this
     SlowConsumerPolicy slowConsumer = SlowConsumerPolicy::DropMessage;
     std::size_t maxChannelsPerSession = 128;
+    /// A join the authorizer has not answered within this is refused with error 504
+    /// (authorization_timeout) and counted in HubCounters::authTimeouts. 0: no deadline.
+    std::chrono::milliseconds authorizationTimeout{10'000};
 };
 
 struct JoinRequest {
@@ -38,7 +42,8 @@ struct JoinRequest {
 
 struct JoinResult {
     /// Unauthorized, Forbidden, InvalidName, ChannelLimit, AlreadySubscribed (a join still in
-    /// progress, or already subscribed with another filter).
+    /// progress, or already subscribed with another filter), AuthorizationTimeout, Cancelled (the
+    /// session left or unsubscribed while the join was in progress), Internal (the authorizer threw).
     std::error_code error;
     ChannelType type = ChannelType::Public;
     /// Stream top at join: the client's recovery start. Carries the epoch whenever the channel
@@ -122,6 +127,7 @@ struct HubCounters {
     std::uint64_t drops = 0;        ///< frames refused by full outboxes (DropMessage)
     std::uint64_t slowDisconnects = 0;
     std::uint64_t authFailures = 0;
+    std::uint64_t authTimeouts = 0;      ///< joins refused because the authorizer did not answer in time (504)
     std::uint64_t publications = 0;
     std::uint64_t historyEvictions = 0; ///< Broker::historyEvictions(): published streams evicted
     std::uint64_t filterEvaluations = 0; ///< content filter checks: one per distinct filter per publication
@@ -149,7 +155,14 @@ public:
     Hub &operator=(const Hub &) = delete;
 
     const HubOptions &options() const;
+    /// Installs a synchronous authorizer (it answers inside the call). Same as
+    /// setAsyncAuthorizer() with an authorizer that answers at once.
     void setAuthorizer(Authorizer authorizer);
+    /// Installs an authorizer that may answer later (see AsyncAuthorizer); replaces either kind.
+    /// A join waiting for it is cancelled when its session detaches or leaves the channel (its
+    /// `done` runs with Cancelled and the answer is ignored) and refused with
+    /// AuthorizationTimeout after HubOptions::authorizationTimeout.
+    void setAsyncAuthorizer(AsyncAuthorizer authorizer);
     /// Called on a user's first connection to a presence channel (Joined) and after its last
     /// one left (Left), synchronously on the Hub's thread. With a cluster presence store only on
     /// the node where the join or leave happened (transitions from other nodes, and members of
@@ -160,8 +173,19 @@ public:
     /// clears them (setLifecycleHooks({})) before what they capture goes away.
     void setLifecycleHooks(LifecycleHooks hooks);
 
-    /// Registers a connection. Returns its session id (unique, unguessable). `clientName` is
-    /// reported to the connected hook only.
+    /// Closes the Hub to newcomers (graceful shutdown: ServerProtocol::closeAll calls it). From
+    /// then on attach() registers nothing and returns an empty id, join() fails with
+    /// Error::Closed. Sessions already attached keep receiving until their transports detach
+    /// them, and server publishes are still accepted and stored (history stays complete across
+    /// a gateway's stop and start). Idempotent.
+    void close();
+    /// Accepts attach and join again (a transport that starts listening again after close()).
+    void reopen();
+    bool isClosed() const;
+
+    /// Registers a connection. Returns its session id (unique, unguessable); empty when the Hub
+    /// is closed (nothing registered, Session::attached not called). `clientName` is reported to
+    /// the connected hook only.
     std::string attach(std::shared_ptr<Session> session, Principal principal = {},
                        std::string_view clientName = {});
     /// Removes the session from every channel (presence leaves fire), then forgets it. `code` and
@@ -170,7 +194,8 @@ public:
     const Principal *principal(std::string_view sessionId) const;
 
     /// Joins a channel: validates, authorizes, adds to presence, fetches recovery. `done` runs
-    /// once (synchronously with the memory engines). Presence: the newcomer is told the roster
+    /// once (synchronously with the memory engines and an authorizer that answers at once; with
+    /// Cancelled inside detach() or leave() for a join still in progress). Presence: the newcomer is told the roster
     /// by the caller (from JoinResult::roster), then, when JoinResult::announced, its own
     /// presence:member_added; others get presence:member_added from the Hub.
     /// Joining a channel the session is already in with the same filter succeeds at once with

@@ -87,6 +87,7 @@ struct ProtocolCounters {
     std::uint64_t controlRateLimited = 0;   ///< of those, refused by the rate limit (also in rateLimited)
     std::uint64_t numbersOutOfRange = 0;    ///< frames refused for a number JSON cannot carry (400)
     std::uint64_t invalidFilters = 0;       ///< subscribes refused for an invalid `filter` (400)
+    std::uint64_t shutdownRefusals = 0;     ///< connections and connects refused with 3000 because the Hub is closed (after closeAll)
 };
 
 /// Thread safety: same as Hub (one thread, or serialized by the host).
@@ -120,7 +121,11 @@ public:
     /// Session id once connected, empty before.
     std::string sessionId(ConnectionHandle connection) const;
 
-    /// Sends the `disconnect` frame and closes every session (graceful shutdown).
+    /// Graceful shutdown: closes the Hub (Hub::close), then sends the `disconnect` frame and
+    /// closes every connection. While the Hub stays closed, a connection opened (a transport
+    /// still accepting) gets `disconnect` + close 3000 ("server shutting down", counted in
+    /// shutdownRefusals) at once, inside open(), and a `connect` the same, never `welcome`;
+    /// Hub::reopen() ends that.
     void closeAll(DisconnectCode code, std::string_view reason);
 
     const ProtocolCounters &counters() const;

@@ -218,11 +218,19 @@ void HttpSession::upgrade(Request &req)
                               return self->close();
                           }
                           if (!admitted) {
-                              // Over the connection limit: the client learns why through the
-                              // close code (3003 server full), then the connection is dropped.
-                              self->m_ctx.metrics.rejectedFull.fetch_add(1, std::memory_order_relaxed);
+                              // Over the connection limit (3003 server full) or shutting down
+                              // (3000: reconnect, to another node): the client learns why through
+                              // the close code, then the connection is dropped.
+                              const bool shutdown = self->m_ctx.shuttingDown.load();
+                              (shutdown ? self->m_ctx.metrics.rejectedShutdown : self->m_ctx.metrics.rejectedFull)
+                                  .fetch_add(1, std::memory_order_relaxed);
                               auto frame = std::make_shared<std::string>();
-                              ws::appendCloseFrame(*frame, static_cast<std::uint16_t>(DisconnectCode::ServerFull), "server full");
+                              if (shutdown)
+                                  ws::appendCloseFrame(*frame, static_cast<std::uint16_t>(DisconnectCode::Shutdown),
+                                                       "server shutting down");
+                              else
+                                  ws::appendCloseFrame(*frame, static_cast<std::uint16_t>(DisconnectCode::ServerFull),
+                                                       "server full");
                               boost::asio::async_write(*self->m_stream, boost::asio::buffer(*frame),
                                                        [self, frame](const boost::system::error_code &, std::size_t) { self->close(); });
                               return;

@@ -85,6 +85,8 @@ std::string Metrics::render(const HubCounters &hub, const ProtocolCounters &prot
     metric(out, "switchboard_drops_total", "counter", "Frames dropped by full outboxes.", double(hub.drops));
     metric(out, "switchboard_slow_disconnects_total", "counter", "Sessions closed 3001 for a full outbox.", double(hub.slowDisconnects));
     metric(out, "switchboard_auth_failures_total", "counter", "Refused tokens and joins (WebSocket and SSE).", double(hub.authFailures));
+    metric(out, "switchboard_shutdown_refusals_total", "counter", "Connects refused with 3000 during shutdown (the Hub is closed).", double(protocol.shutdownRefusals));
+    metric(out, "switchboard_auth_timeouts_total", "counter", "Joins refused because the authorizer did not answer in time (504).", double(hub.authTimeouts));
     metric(out, "switchboard_history_evictions_total", "counter", "Channels whose published history was evicted by the stream limit (epoch and history lost).", double(hub.historyEvictions));
     metric(out, "switchboard_api_auth_failures_total", "counter", "HTTP API calls without a valid API key.", v(apiAuthFailures));
     metric(out, "switchboard_protocol_errors_total", "counter", "Error frames sent for bad client frames.", double(protocol.protocolErrors));
@@ -108,6 +110,7 @@ std::string Metrics::render(const HubCounters &hub, const ProtocolCounters &prot
     metric(out, "switchboard_api_publications_total", "counter", "Publications made through the HTTP API.", v(apiPublications));
     metric(out, "switchboard_numbers_out_of_range_total", "counter", "Frames (400) and HTTP API bodies (422) refused for a number out of range.", v(apiNumbersOutOfRange) + double(protocol.numbersOutOfRange));
     metric(out, "switchboard_rejected_server_full_total", "counter", "Connections refused by the connection limit.", v(rejectedFull));
+    metric(out, "switchboard_rejected_shutdown_total", "counter", "WebSocket upgrades refused with 3000 during the shutdown drain.", v(rejectedShutdown));
     metric(out, "switchboard_rejected_origin_total", "counter", "Upgrades refused for their Origin.", v(rejectedOrigin));
     metric(out, "switchboard_tls_handshake_failures_total", "counter", "Failed TLS handshakes.", v(tlsHandshakeFailures));
     metric(out, "switchboard_sse_events_total", "counter", "Server-Sent Events written.", v(sseEvents));

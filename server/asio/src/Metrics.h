@@ -46,6 +46,7 @@ struct Metrics {
     Counter apiPublications{0};
     Counter apiNumbersOutOfRange{0}; ///< HTTP API bodies refused for a number JSON cannot carry (422)
     Counter rejectedFull{0};         ///< connections refused by max connections
+    Counter rejectedShutdown{0};     ///< WebSocket upgrades refused with 3000 during the shutdown drain
     Counter rejectedOrigin{0};
     Counter tlsHandshakeFailures{0};
     Counter wsProtocolViolations{0}; ///< WebSocket framing errors (close 1002)

@@ -382,6 +382,7 @@ bool QtWebSocketGateway::listen()
     if (isListening())
         return true;
     d->error.clear();
+    d->hub.reopen(); // closed by close() (ServerProtocol::closeAll): serve newcomers again
     if (!d->listener) {
         d->listener = std::make_unique<TcpListener>([this](qintptr descriptor) { d->accept(descriptor); });
         connect(d->listener.get(), &QTcpServer::acceptError, this, [this](QAbstractSocket::SocketError) {

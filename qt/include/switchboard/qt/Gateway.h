@@ -95,6 +95,8 @@ public:
     Q_ENUM(ClientPublish)
 
     using Authorizer = std::function<AuthDecision(const AuthRequest &)>;
+    /// switchboard::AsyncAuthorizer (Authorizer.h), spelled out to keep core headers out of this one.
+    using AsyncAuthorizer = std::function<void(const AuthRequest &, std::function<void(AuthDecision)>)>;
     using ConnectAuthenticator = std::function<ConnectDecision(std::string_view token)>;
 
     explicit Gateway(QObject *parent = nullptr);
@@ -144,6 +146,10 @@ public:
 
     /// C++ hooks; set before start() to be sure they see every connection.
     void setAuthorizer(Authorizer authorizer);
+    /// Like setAuthorizer(), but may answer later (a database, a network call) through the
+    /// AuthAnswer, on this thread; the Gateway serves everyone else meanwhile (see
+    /// switchboard/Authorizer.h). Replaces setAuthorizer()'s authorizer and vice versa.
+    void setAsyncAuthorizer(AsyncAuthorizer authorizer);
     void setConnectAuthenticator(ConnectAuthenticator authenticator);
     /// The core objects (created by the first start(); null before). Valid until destruction.
     Hub *hub() const;

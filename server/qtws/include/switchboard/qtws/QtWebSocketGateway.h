@@ -95,8 +95,10 @@ public:
     ~QtWebSocketGateway() override;
 
     /// Starts listening on options().address / port. False with errorString() on failure.
+    /// Reopens the Hub (Hub::reopen) that close() closed.
     bool listen();
-    /// Stops listening, sends `disconnect` and closes every connection with `code`. The
+    /// Stops listening, sends `disconnect` and closes every connection with `code`
+    /// (ServerProtocol::closeAll, which closes the Hub to new sessions until listen()). The
     /// connections end asynchronously (connectionCount() reaches 0 later).
     void close(DisconnectCode code = DisconnectCode::Shutdown, const QString &reason = QStringLiteral("shutdown"));
     bool isListening() const;
