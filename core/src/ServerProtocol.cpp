@@ -558,7 +558,8 @@ struct ServerProtocol::Impl {
         const std::string sessionId = connection.sessionId;
         const Principal principal = connection.principal;
         auto responder = std::make_shared<PendingResponder>(anchor, handle, std::string(frame.topic), frame.ackId);
-        const RequestContext context{sessionId, principal, frame.topic, payload, expectsReply};
+        const std::string clientName = connection.clientName;
+        const RequestContext context{sessionId, principal, frame.topic, payload, expectsReply, clientName};
         try {
             handler(context, responder);
         } catch (const std::exception &e) {

@@ -739,6 +739,7 @@ void TestServerProtocol::requestDefaultHandler()
     h.protocol.setDefaultRequestHandler([&](const RequestContext &context, std::shared_ptr<Responder> responder) {
         defaultTopics.emplace_back(context.topic);
         QVERIFY(context.expectsReply);
+        QVERIFY(context.clientName.empty()); // the harness's connect frame has no name
         responder->reply(R"("default")");
     });
     Client a = h.connect();

@@ -69,6 +69,7 @@ struct RequestContext {
     /// False for a fire-and-forget request (sent without `ackId`): the client gets no ack and
     /// no reply, whatever the handler answers. The handler still runs.
     bool expectsReply = true;
+    std::string_view clientName = {}; ///< the `name` of the connect frame, may be empty
 };
 
 /// A server handler ("strategy") for request frames on one topic.
