@@ -202,7 +202,7 @@ void tst_GatewayRpcProxy::backendDown()
     QCOMPARE(reply.value("topic").toString(), QStringLiteral("error"));
     QCOMPARE(reply.value("payload").toObject().value("status").toInt(), 502);
     QCOMPARE(reply.value("payload").toObject().value("message").toString(), QStringLiteral("backend unreachable"));
-    QVERIFY(!gateway.waitForLog(QRegularExpression("rpc proxy: topic 'orders.create' of user 'bob' session \\S+: 502")).isEmpty());
+    QVERIFY(!gateway.waitForLog(QRegularExpression("rpc proxy: topic \"orders.create\" of user \"bob\" session \\S+: 502 backend unreachable")).isEmpty());
     QNetworkAccessManager nam;
     QCOMPARE(metrics(nam, gateway).value("switchboard_rpc_failed_total{reason=\"unreachable\"}"), 1.0);
     bob.send(QJsonObject{{"op", "ping"}, {"ackId", 9}});

@@ -15,6 +15,18 @@ namespace switchboard::asio {
 namespace net = boost::asio;
 namespace json = boost::json;
 
+namespace {
+
+/// For logs: topic and user quoted and escaped (they may hold any character), at most 100 bytes of topic.
+std::string describe(const RpcCall &call)
+{
+    const std::string_view topic = std::string_view(call.topic).substr(0, 100);
+    return "topic " + json::serialize(json::string_view(topic.data(), topic.size())) + " of user "
+        + json::serialize(json::string_view(call.user)) + " session " + call.session;
+}
+
+} // namespace
+
 struct RpcProxy::Impl {
     Impl(RpcProxyOptions &o, Metrics &m) : options(o), metrics(m), url(HttpUrl::parse(o.url, "--rpc-proxy")) {}
 
@@ -131,8 +143,8 @@ bool RpcProxy::call(RpcCall call, std::function<void(RpcOutcome)> done)
         d->inFlight.fetch_sub(1);
         metrics.rpcBusy.fetch_add(1, std::memory_order_relaxed);
         log::limited(LogLevel::Info, "rpc busy",
-                     "rpc proxy: busy (" + std::to_string(m_options.concurrency) + " in flight), refused topic '"
-                         + call.topic + "' of user '" + call.user + "' session " + call.session);
+                     "rpc proxy: busy (" + std::to_string(m_options.concurrency) + " in flight), refused "
+                         + describe(call));
         return false;
     }
     metrics.rpcInFlight.fetch_add(1, std::memory_order_relaxed);
@@ -161,8 +173,8 @@ bool RpcProxy::call(RpcCall call, std::function<void(RpcOutcome)> done)
                              break;
                          }
                          log::limited(LogLevel::Info, "rpc failed",
-                                      "rpc proxy: topic '" + call.topic + "' of user '" + call.user + "' session "
-                                          + call.session + ": " + std::to_string(outcome.status) + " " + outcome.message
+                                      "rpc proxy: " + describe(call) + ": " + std::to_string(outcome.status) + " "
+                                          + outcome.message
                                           + (result.error.empty() ? std::string() : " (" + result.error + ")"));
                      }
                      done(std::move(outcome));
