@@ -254,8 +254,7 @@ std::optional<FrameProblem> parseClientFrame(std::string_view text, std::size_t 
     case ClientOp::Request:
         if (auto p = requiredString(object, "topic", frame.topic))
             return p;
-        if (!frame.ackId.present())
-            return missing("ackId");
+        // ackId is optional: without one the request is fire-and-forget.
         return readBody(object, "payload", false, frame);
     case ClientOp::Ping:
     case ClientOp::Pong:

@@ -117,6 +117,7 @@ struct ServerProtocol::Impl {
     ServerProtocolOptions options;
     ConnectAuthenticator authenticator;
     std::map<std::string, RequestHandler, std::less<>> handlers;
+    RequestHandler defaultHandler; ///< topics without a handler of their own; empty: 404
     std::unordered_map<ConnectionHandle, std::unique_ptr<Connection>> connections;
     ConnectionHandle lastHandle = 0;
     ProtocolCounters counters;
@@ -538,21 +539,27 @@ struct ServerProtocol::Impl {
     {
         ++counters.requests;
         const ConnectionHandle handle = connection.handle;
+        // Without an ackId the request is fire-and-forget: the handler runs, the client hears
+        // nothing (no ack, no reply, no error reply).
+        const bool expectsReply = frame.ackId.present();
         // Gateway ack first (WaitForAck), the handler's outcome follows as a reply (WaitForReply).
-        send(connection, encodeAckFrame(frame.ackId));
+        if (expectsReply)
+            send(connection, encodeAckFrame(frame.ackId));
         const auto it = handlers.find(frame.topic);
-        if (it == handlers.end()) {
-            if (Connection *c = find(handle); c && c->state == State::Connected)
+        if (it == handlers.end() && !defaultHandler) {
+            if (Connection *c = find(handle); expectsReply && c && c->state == State::Connected)
                 send(*c, encodeErrorReplyFrame("no handler for topic '" + std::string(frame.topic) + "'",
                                                static_cast<int>(Error::NotFound), {}, frame.ackId));
             return;
         }
-        const RequestHandler handler = it->second; // the handler may replace itself
+        // Copied: the handler may replace itself.
+        const RequestHandler handler = it != handlers.end() ? it->second : defaultHandler;
         const std::string payload = frame.body ? json::serialize(*frame.body) : std::string("null");
         const std::string sessionId = connection.sessionId;
         const Principal principal = connection.principal;
         auto responder = std::make_shared<PendingResponder>(anchor, handle, std::string(frame.topic), frame.ackId);
-        const RequestContext context{sessionId, principal, frame.topic, payload};
+        const std::string clientName = connection.clientName;
+        const RequestContext context{sessionId, principal, frame.topic, payload, expectsReply, clientName};
         try {
             handler(context, responder);
         } catch (const std::exception &e) {
@@ -566,8 +573,8 @@ struct ServerProtocol::Impl {
                       std::string payload)
     {
         Connection *connection = find(handle);
-        if (!connection || connection->state != State::Connected)
-            return; // the client is gone: the answer is dropped
+        if (!connection || connection->state != State::Connected || !ackId.present())
+            return; // the client is gone, or asked for no answer: the answer is dropped
         if (payload.empty())
             payload = "null";
         // Handlers hand over JSON text; never forward text that would break the client's parser.
@@ -583,7 +590,7 @@ struct ServerProtocol::Impl {
                         int status, const std::string &trace)
     {
         Connection *connection = find(handle);
-        if (!connection || connection->state != State::Connected)
+        if (!connection || connection->state != State::Connected || !ackId.present())
             return;
         send(*connection, encodeErrorReplyFrame(message, status, trace, ackId));
     }
@@ -632,6 +639,11 @@ void ServerProtocol::setConnectAuthenticator(ConnectAuthenticator authenticator)
 void ServerProtocol::setRequestHandler(std::string topic, RequestHandler handler)
 {
     d->handlers.insert_or_assign(std::move(topic), std::move(handler));
+}
+
+void ServerProtocol::setDefaultRequestHandler(RequestHandler handler)
+{
+    d->defaultHandler = std::move(handler);
 }
 
 void ServerProtocol::removeRequestHandler(std::string_view topic)

@@ -45,6 +45,8 @@ private slots:
     void requestHandlerThrows();
     void requestHandlerFails();
     void requestInvalidReplyJson();
+    void requestDefaultHandler();
+    void requestFireAndForget();
     void responderOutlivesProtocol();
     void ping();
     void closeAll();
@@ -725,6 +727,76 @@ void TestServerProtocol::ping()
     QCOMPARE(str(frames[0], "ackId"), std::string("p"));
     QCOMPARE(op(frames[1]), std::string("pong"));
     QVERIFY(!frames[1].contains("ackId"));
+}
+
+void TestServerProtocol::requestDefaultHandler()
+{
+    Harness h;
+    std::vector<std::string> defaultTopics;
+    h.protocol.setRequestHandler("named", [](const RequestContext &, std::shared_ptr<Responder> responder) {
+        responder->reply(R"("named")");
+    });
+    h.protocol.setDefaultRequestHandler([&](const RequestContext &context, std::shared_ptr<Responder> responder) {
+        defaultTopics.emplace_back(context.topic);
+        QVERIFY(context.expectsReply);
+        QVERIFY(context.clientName.empty()); // the harness's connect frame has no name
+        responder->reply(R"("default")");
+    });
+    Client a = h.connect();
+    h.send(a, R"({"op":"request","topic":"named","ackId":"1"})");
+    h.send(a, R"({"op":"request","topic":"anything.else","ackId":"2"})");
+    auto frames = a.session->take();
+    QCOMPARE(frames.size(), std::size_t(4));
+    QCOMPARE(str(frames[1], "payload"), std::string("named"));
+    QCOMPARE(str(frames[3], "payload"), std::string("default"));
+    QCOMPARE(str(frames[3], "topic"), std::string("anything.else"));
+    QCOMPARE(defaultTopics, std::vector<std::string>{"anything.else"});
+
+    // Removing the default handler brings the 404 back.
+    h.protocol.setDefaultRequestHandler({});
+    h.send(a, R"({"op":"request","topic":"anything.else","ackId":"3"})");
+    frames = a.session->take();
+    QCOMPARE(frames.size(), std::size_t(2));
+    QCOMPARE(str(frames[1], "topic"), std::string("error"));
+    QCOMPARE(num(frames[1].at("payload").as_object(), "status"), std::int64_t(404));
+}
+
+void TestServerProtocol::requestFireAndForget()
+{
+    Harness h;
+    std::vector<std::string> payloads;
+    std::vector<bool> expectsReply;
+    std::shared_ptr<Responder> kept;
+    h.protocol.setRequestHandler("log", [&](const RequestContext &context, std::shared_ptr<Responder> responder) {
+        payloads.emplace_back(context.payload);
+        expectsReply.push_back(context.expectsReply);
+        responder->reply(R"({"ignored":true})");
+    });
+    h.protocol.setRequestHandler("later", [&](const RequestContext &, std::shared_ptr<Responder> responder) {
+        kept = std::move(responder);
+    });
+    h.protocol.setRequestHandler("fails", [](const RequestContext &, std::shared_ptr<Responder>) {
+        throw std::runtime_error("nobody hears this");
+    });
+    Client a = h.connect();
+    h.send(a, R"({"op":"request","topic":"log","payload":{"n":1}})");
+    h.send(a, R"({"op":"request","topic":"later","payload":null})");
+    h.send(a, R"({"op":"request","topic":"fails"})");
+    h.send(a, R"({"op":"request","topic":"no.such.topic"})");
+    kept->fail("late failure", 500);
+    // The handlers ran, the client heard nothing: no ack, no reply, no error reply.
+    QVERIFY(a.session->take().empty());
+    QCOMPARE(payloads, std::vector<std::string>{R"({"n":1})"});
+    QCOMPARE(expectsReply, std::vector<bool>{false});
+    QCOMPARE(h.protocol.counters().requests, std::uint64_t(4));
+    QVERIFY(!a.session->closeCode);
+
+    // The same topic with an ackId is answered as usual.
+    h.send(a, R"({"op":"request","topic":"log","payload":{"n":2},"ackId":"r"})");
+    const auto frames = a.session->take();
+    QCOMPARE(frames.size(), std::size_t(2));
+    QCOMPARE(op(frames[1]), std::string("reply"));
+    QCOMPARE(expectsReply.back(), true);
 }
 
 void TestServerProtocol::closeAll()

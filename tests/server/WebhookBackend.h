@@ -1,6 +1,7 @@
 #pragma once
-// Test helper: tests/server/webhook_backend.py as a child process (dies with the test) on port 0
-// or a given port; every request it received, parsed from its stdout. Waits are bounded.
+// Test helper: tests/server/webhook_backend.py (or another backend script printing the same
+// lines, e.g. rpc_backend.py) as a child process (dies with the test) on port 0 or a given port;
+// every request it received, parsed from its stdout. Waits are bounded.
 
 #include "../support/ChildProcessGuard.h"
 
@@ -23,7 +24,11 @@ struct WebhookRequest {
 
 class WebhookBackend {
 public:
-    WebhookBackend() { testsupport::dieWithTest(m_process); }
+#ifdef SWITCHBOARD_WEBHOOK_BACKEND
+    WebhookBackend() : WebhookBackend(QStringLiteral(SWITCHBOARD_WEBHOOK_BACKEND)) {}
+#endif
+    /// `script`: the Python backend to run.
+    explicit WebhookBackend(QString script) : m_script(std::move(script)) { testsupport::dieWithTest(m_process); }
     ~WebhookBackend() { stop(); }
 
     /// Starts the backend (`extra`: --mode, --delay, --fail-first, --port); false when it did
@@ -31,7 +36,7 @@ public:
     bool start(const QStringList &extra = {})
     {
         m_process.setProgram(QStringLiteral("python3"));
-        m_process.setArguments(QStringList{QStringLiteral(SWITCHBOARD_WEBHOOK_BACKEND)} + extra);
+        m_process.setArguments(QStringList{m_script} + extra);
         m_process.setProcessChannelMode(QProcess::ForwardedErrorChannel);
         m_process.start();
         if (!m_process.waitForStarted(5000))
@@ -94,6 +99,7 @@ public:
     }
 
 private:
+    QString m_script;
     QProcess m_process;
     quint16 m_port = 0;
     QList<WebhookRequest> m_requests;

@@ -53,6 +53,7 @@ using ConnectAuthenticator = std::function<ConnectDecision(std::string_view toke
 
 /// Answers a server-handler request. Call exactly once (later calls are ignored); safe to call
 /// after the session has gone (the answer is discarded). Must be called on the Hub's thread.
+/// For a fire-and-forget request (sent without `ackId`) the answer is discarded too.
 class Responder {
 public:
     virtual ~Responder() = default;
@@ -65,6 +66,10 @@ struct RequestContext {
     const Principal &principal;
     std::string_view topic;
     std::string_view payload; ///< JSON text
+    /// False for a fire-and-forget request (sent without `ackId`): the client gets no ack and
+    /// no reply, whatever the handler answers. The handler still runs.
+    bool expectsReply = true;
+    std::string_view clientName = {}; ///< the `name` of the connect frame, may be empty
 };
 
 /// A server handler ("strategy") for request frames on one topic.
@@ -99,6 +104,9 @@ public:
     void setConnectAuthenticator(ConnectAuthenticator authenticator); ///< none: all accepted, anonymous
     void setRequestHandler(std::string topic, RequestHandler handler);
     void removeRequestHandler(std::string_view topic);
+    /// Handles requests on every topic that has no handler of its own (a proxy to an application
+    /// backend, for example). An empty function removes it: such topics are answered 404 again.
+    void setDefaultRequestHandler(RequestHandler handler);
 
     /// A transport accepted a WebSocket. Returns a connection handle for receive()/closed().
     /// The session is attached to the Hub once its `connect` frame is accepted.

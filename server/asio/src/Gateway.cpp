@@ -6,6 +6,7 @@
 #include "Metrics.h"
 #include "ServerContext.h"
 #include "SseSession.h"
+#include "RpcProxy.h"
 #include "WebhookEvents.h"
 #include "WebhookSender.h"
 
@@ -81,6 +82,17 @@ std::unique_ptr<WebhookSender> makeWebhookSender(const GatewayConfig &c, Metrics
     return std::make_unique<WebhookSender>(std::move(o), metrics);
 }
 
+std::unique_ptr<RpcProxy> makeRpcProxy(const GatewayConfig &c, Metrics &metrics)
+{
+    if (c.rpcProxy.empty())
+        return nullptr;
+    RpcProxyOptions o;
+    o.url = c.rpcProxy;
+    o.timeout = c.rpcTimeout;
+    o.concurrency = c.rpcConcurrency;
+    return std::make_unique<RpcProxy>(std::move(o), metrics);
+}
+
 } // namespace
 
 struct Gateway::Impl {
@@ -93,6 +105,7 @@ struct Gateway::Impl {
         , tokens(generatedSecret ? randomHex(32) : config.tokenSecret)
         , webhooks(makeWebhookSender(config, metrics))
         , core(ioc, config, tokens, metrics)
+        , rpc(makeRpcProxy(config, metrics))
         , context(config, ioc, core, metrics, tokens, generatedKey ? randomHex(16) : config.apiKey, findStaticDir(config), tcp)
         , signals(ioc, SIGINT, SIGTERM)
         , drainTimer(ioc)
@@ -112,6 +125,39 @@ struct Gateway::Impl {
         }
         if (webhooks)
             core.locked([&] { installWebhookHooks(core.hub(), *webhooks); });
+        if (rpc)
+            core.locked([&] { core.protocol().setDefaultRequestHandler([this](const RequestContext &c, std::shared_ptr<Responder> r) {
+                proxyRequest(c, std::move(r));
+            }); });
+    }
+
+    /// Inside core.locked() (the default request handler): hands the request to the RPC proxy;
+    /// its answer comes back on the proxy's thread and is delivered under the core lock.
+    void proxyRequest(const RequestContext &context, std::shared_ptr<Responder> responder)
+    {
+        RpcCall call;
+        call.topic = std::string(context.topic);
+        call.payload = std::string(context.payload);
+        call.user = context.principal.userId;
+        call.userInfo = context.principal.userInfo;
+        call.session = std::string(context.sessionId);
+        call.client = std::string(context.clientName);
+        call.expectsReply = context.expectsReply;
+        const bool expectsReply = context.expectsReply;
+        const bool accepted = rpc->call(std::move(call), [this, expectsReply, responder](RpcOutcome outcome) {
+            if (!expectsReply)
+                return; // fire-and-forget: nobody to answer, no need for the core lock
+            core.locked([&] {
+                if (outcome.ok)
+                    responder->reply(std::move(outcome.payload));
+                else
+                    responder->fail(std::move(outcome.message), outcome.status, std::move(outcome.trace));
+            });
+        });
+        if (!accepted) {
+            RpcOutcome busy = RpcProxy::busyOutcome();
+            responder->fail(std::move(busy.message), busy.status, {});
+        }
     }
 
     /// Restores the history snapshot, if one is configured and exists, and removes the file. A
@@ -219,6 +265,7 @@ struct Gateway::Impl {
     TokenVerifier tokens;
     std::unique_ptr<WebhookSender> webhooks; // outlives the Hub, whose hooks queue on it
     CoreHost core;
+    std::unique_ptr<RpcProxy> rpc; // destroyed before the core its answers lock
     std::optional<boost::asio::ssl::context> tls;
     ServerContext context;
     std::shared_ptr<Listener> listener;
@@ -263,6 +310,9 @@ int Gateway::run()
     if (d->webhooks)
         log::info("webhooks: ", d->config.webhooks.size(), " URL(s), ", d->config.webhookSecret.empty() ? "unsigned" : "signed",
                   ", queue ", d->config.webhookQueue, " events per URL");
+    if (d->rpc)
+        log::info("rpc proxy: ", d->config.rpcProxy, ", timeout ", d->config.rpcTimeout.count(), " ms, ",
+                  d->config.rpcConcurrency, " in flight at most");
     std::vector<std::thread> threads;
     threads.reserve(n - 1);
     for (unsigned i = 1; i < n; ++i)
@@ -272,6 +322,8 @@ int Gateway::run()
         t.join();
     // Every session is closed and drained (or the drain deadline passed): history is final, and
     // the disconnects are queued as webhook events.
+    if (d->rpc)
+        d->rpc->stop(); // answers still pending have no client left to reach
     if (d->webhooks)
         d->webhooks->stop(d->config.drainTimeout);
     d->saveHistory();

@@ -169,6 +169,9 @@ void applyJsonConfig(GatewayConfig &c, std::string_view jsonText)
                 c.webhooks.push_back(text(item, k));
         }
         else if (key == "webhookSecret") c.webhookSecret = text(v, k);
+        else if (key == "rpcProxy") c.rpcProxy = text(v, k);
+        else if (key == "rpcTimeoutMs") c.rpcTimeout = std::chrono::milliseconds(number<std::uint32_t>(v, k));
+        else if (key == "rpcConcurrency") c.rpcConcurrency = number<std::size_t>(v, k);
         else if (key == "webhookQueue") c.webhookQueue = number<std::size_t>(v, k);
         else if (key == "webhookBatch") c.webhookBatch = number<std::size_t>(v, k);
         else if (key == "webhookFlushIntervalMs") c.webhookFlushInterval = std::chrono::milliseconds(number<std::uint32_t>(v, k));
@@ -232,7 +235,10 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         ("webhook-backoff-max", po::value<unsigned>()->value_name("MS"), "webhook retry waits start at 100 ms and double up to MS (default 10000)")
         ("engine-tls-ca", po::value<std::string>()->value_name("FILE"), "rediss://: PEM CAs that may sign the Redis certificate (default: the system trust store)")
         ("engine-tls-cert", po::value<std::string>()->value_name("FILE"), "rediss://: client certificate chain (PEM) for Redis with tls-auth-clients")
-        ("engine-tls-key", po::value<std::string>()->value_name("FILE"), "rediss://: the client certificate's private key (PEM)");
+        ("engine-tls-key", po::value<std::string>()->value_name("FILE"), "rediss://: the client certificate's private key (PEM)")
+        ("rpc-proxy", po::value<std::string>()->value_name("URL"), "answer client requests on topics without a handler by POSTing {topic, payload, user, session, info, client, reply} to URL (http:// only); default: such requests get 404")
+        ("rpc-timeout", po::value<unsigned>()->value_name("MS"), "per RPC proxy request: connect, send and answer within MS, else error 504 (default 5000)")
+        ("rpc-concurrency", po::value<std::size_t>()->value_name("N"), "RPC proxy requests in flight at most; more are answered 503 at once (default 64)");
     // clang-format on
     (void)d;
     ConfigParse result;
@@ -339,6 +345,11 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         if (vm.count("webhook-backoff-max")) c.webhookBackoffMax = std::chrono::milliseconds(vm["webhook-backoff-max"].as<unsigned>());
         if (c.webhookQueue == 0 || c.webhookBatch == 0 || c.webhookTimeout.count() <= 0 || c.webhookBackoffMax.count() <= 0)
             throw std::invalid_argument("--webhook-queue, --webhook-batch, --webhook-timeout and --webhook-backoff-max must be positive");
+        str("rpc-proxy", c.rpcProxy);
+        if (vm.count("rpc-timeout")) c.rpcTimeout = std::chrono::milliseconds(vm["rpc-timeout"].as<unsigned>());
+        sz("rpc-concurrency", c.rpcConcurrency);
+        if (c.rpcTimeout.count() <= 0 || c.rpcConcurrency == 0)
+            throw std::invalid_argument("--rpc-timeout and --rpc-concurrency must be positive");
         if (vm.count("header-timeout")) c.headerTimeout = std::chrono::milliseconds(vm["header-timeout"].as<unsigned>());
         if (c.tlsCertificate.empty() != c.tlsKey.empty())
             throw std::invalid_argument("TLS needs both a certificate and a key");

@@ -132,6 +132,15 @@ std::string Metrics::render(const HubCounters &hub, const ProtocolCounters &prot
     metric(out, "switchboard_webhook_retried_total", "counter", "Webhook requests retried after a connection error, timeout, unparseable answer or 5xx.", v(webhookRetried));
     metric(out, "switchboard_webhook_dropped_total", "counter", "Webhook events dropped from a full queue (the oldest waiting event).", v(webhookDropped));
     metric(out, "switchboard_webhook_queue_depth", "gauge", "Webhook events waiting to be sent (every URL).", v(webhookQueued));
+    metric(out, "switchboard_rpc_requests_total", "counter", "Client requests handed to the RPC proxy (--rpc-proxy), busy refusals included.", v(rpcRequests));
+    header(out, "switchboard_rpc_failed_total", "counter", "RPC proxy requests answered with an error reply, by reason (timeouts and busy refusals are counted apart).");
+    line(out, "switchboard_rpc_failed_total", "reason=\"unreachable\"", v(rpcFailedUnreachable));
+    line(out, "switchboard_rpc_failed_total", "reason=\"invalid_answer\"", v(rpcFailedInvalid));
+    line(out, "switchboard_rpc_failed_total", "reason=\"status\"", v(rpcFailedStatus));
+    metric(out, "switchboard_rpc_timeouts_total", "counter", "RPC proxy requests without a whole answer within --rpc-timeout (504).", v(rpcTimeouts));
+    metric(out, "switchboard_rpc_busy_total", "counter", "RPC proxy requests refused over --rpc-concurrency (503).", v(rpcBusy));
+    metric(out, "switchboard_rpc_in_flight", "gauge", "RPC proxy requests waiting for the backend.", v(rpcInFlight));
+    rpcSeconds.render(out, "switchboard_rpc_seconds", "RPC proxy round trip to the backend (busy refusals excluded).");
     fanoutSeconds.render(out, "switchboard_fanout_seconds", "Core time per HTTP publish: encode once and queue to every subscriber.");
     batchFrames.render(out, "switchboard_write_batch_frames", "Frames per socket write.");
     return out;

@@ -75,10 +75,19 @@ struct Metrics {
     Counter webhookRetried{0};       ///< webhook requests retried (connection error, timeout, bad answer, 5xx)
     Counter webhookDropped{0};       ///< webhook events dropped from a full queue (the oldest)
     std::atomic<std::int64_t> webhookQueued{0}; ///< webhook events waiting to be sent
+    Counter rpcRequests{0};          ///< client requests handed to the RPC proxy (busy ones included)
+    Counter rpcFailedUnreachable{0}; ///< RPC proxy: backend refused the connection / unresolvable (502)
+    Counter rpcFailedInvalid{0};     ///< RPC proxy: answer not HTTP, too large, or 2xx without valid JSON (502)
+    Counter rpcFailedStatus{0};      ///< RPC proxy: backend answered a non-2xx status (passed on)
+    Counter rpcTimeouts{0};          ///< RPC proxy: no whole answer within --rpc-timeout (504)
+    Counter rpcBusy{0};              ///< RPC proxy: refused over --rpc-concurrency (503)
+    std::atomic<std::int64_t> rpcInFlight{0}; ///< RPC proxy requests waiting for the backend
     /// Time spent in the core per HTTP publish: encoding once plus queueing to every subscriber.
     Histogram fanoutSeconds{{1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 5e-2, 0.25}};
     /// Round trip of every Redis command (engine redis): publish scripts, history reads, pings.
     Histogram engineRoundTripSeconds{{1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.5, 2}};
+    /// RPC proxy round trip to the backend (answered, failed or timed out; busy refusals excluded).
+    Histogram rpcSeconds{{1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1, 2.5, 5}};
     /// Frames per socket write (the batching factor).
     Histogram batchFrames{{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096}};
 

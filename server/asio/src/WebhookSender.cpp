@@ -1,18 +1,14 @@
 #include "WebhookSender.h"
 
+#include "HttpPost.h"
 #include "Log.h"
 
 #include "switchboard/asio/TokenVerifier.h"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/url/parse.hpp>
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -21,14 +17,11 @@
 #include <atomic>
 #include <deque>
 #include <mutex>
-#include <stdexcept>
 #include <thread>
 
 namespace switchboard::asio {
 
 namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
 
 namespace {
 
@@ -42,15 +35,12 @@ std::int64_t nowMs()
 
 } // namespace
 
-/// One URL: its queue (shared with enqueue()) and its one request at a time (sender thread).
+/// One URL: its queue (shared with enqueue()) and its one request at a time (sender thread, an
+/// HttpPost exchange).
 struct WebhookSender::Endpoint {
-    Endpoint(net::io_context &ioc, std::string u) : url(std::move(u)), resolver(ioc), stream(ioc), timer(ioc) {}
+    Endpoint(net::io_context &ioc, HttpUrl u) : url(std::move(u)), timer(ioc) {}
 
-    std::string url;
-    std::string host;       ///< to resolve
-    std::string port;
-    std::string hostHeader; ///< host[:port] as written in the URL
-    std::string target;     ///< path and query
+    HttpUrl url;
 
     std::mutex mutex;
     std::deque<std::shared_ptr<const std::string>> queue; // guarded by mutex
@@ -58,8 +48,6 @@ struct WebhookSender::Endpoint {
 
     // Sender thread only.
     enum class Phase { Idle, Waiting, Sending, BackingOff } phase = Phase::Idle;
-    net::ip::tcp::resolver resolver;
-    beast::tcp_stream stream;
     net::steady_timer timer; // flush interval, then backoff
     std::uint64_t timerGeneration = 0;
     std::string body;
@@ -67,9 +55,6 @@ struct WebhookSender::Endpoint {
     std::string delivery;
     std::size_t events = 0;
     unsigned attempt = 0;
-    http::request<http::string_body> request;
-    http::response<http::string_body> response;
-    beast::flat_buffer buffer{kMaxAnswerBytes};
 };
 
 struct WebhookSender::Impl {
@@ -164,44 +149,17 @@ struct WebhookSender::Impl {
     {
         e.phase = Endpoint::Phase::Sending;
         ++e.attempt;
-        e.request = {};
-        e.request.method(http::verb::post);
-        e.request.target(e.target);
-        e.request.version(11);
-        e.request.set(http::field::host, e.hostHeader);
-        e.request.set(http::field::user_agent, "switchboard-gateway");
-        e.request.set(http::field::content_type, "application/json");
-        e.request.set(http::field::connection, "close");
-        e.request.set("X-Switchboard-Delivery", e.delivery);
+        HttpPostRequest request;
+        request.body = e.body;
+        request.headers.emplace_back("X-Switchboard-Delivery", e.delivery);
         if (!e.signature.empty())
-            e.request.set("X-Switchboard-Signature", e.signature);
-        e.request.body() = e.body;
-        e.request.prepare_payload();
-        e.response = {};
-        e.buffer.consume(e.buffer.size());
-        // One deadline for connect, write and read together.
-        e.stream.expires_after(options.timeout);
-        e.resolver.async_resolve(e.host, e.port, [this, &e](const boost::system::error_code &ec,
-                                                            const net::ip::tcp::resolver::results_type &results) {
-            if (ec)
-                return retry(e, "cannot resolve host: " + ec.message());
-            e.stream.async_connect(results, [this, &e](const boost::system::error_code &ec, const net::ip::tcp::endpoint &) {
-                if (ec)
-                    return retry(e, "cannot connect: " + ec.message());
-                http::async_write(e.stream, e.request, [this, &e](const boost::system::error_code &ec, std::size_t) {
-                    if (ec)
-                        return retry(e, "cannot send: " + ec.message());
-                    http::async_read(e.stream, e.buffer, e.response,
-                                     [this, &e](const boost::system::error_code &ec, std::size_t) {
-                                         boost::system::error_code ignored;
-                                         e.stream.socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
-                                         e.stream.close();
-                                         if (ec)
-                                             return retry(e, "no valid HTTP answer: " + ec.message());
-                                         answered(e, e.response.result_int());
-                                     });
-                });
-            });
+            request.headers.emplace_back("X-Switchboard-Signature", e.signature);
+        request.timeout = options.timeout; // one deadline for connect, write and read together
+        request.maxAnswerBytes = kMaxAnswerBytes;
+        httpPost(ioc, e.url, std::move(request), [this, &e](HttpPostResult result) {
+            if (result.outcome != HttpPostResult::Outcome::Answered)
+                return retry(e, result.error);
+            answered(e, result.status);
         });
     }
 
@@ -220,12 +178,11 @@ struct WebhookSender::Impl {
 
     void retry(Endpoint &e, const std::string &reason)
     {
-        e.stream.close();
         if (e.attempt > options.retries)
             return giveUp(e, reason + " after " + std::to_string(e.attempt) + " attempts");
         metrics.webhookRetried.fetch_add(1, std::memory_order_relaxed);
         log::limited(LogLevel::Info, "webhook retry",
-                     "webhook " + e.url + ": " + reason + "; retrying " + std::to_string(e.events) + " events");
+                     "webhook " + e.url.url + ": " + reason + "; retrying " + std::to_string(e.events) + " events");
         const auto shift = std::min(e.attempt - 1, 20u);
         const auto delay = std::min(options.backoffMax, options.backoffInitial * (std::int64_t(1) << shift));
         e.phase = Endpoint::Phase::BackingOff;
@@ -240,7 +197,7 @@ struct WebhookSender::Impl {
     {
         metrics.webhookFailed.fetch_add(e.events, std::memory_order_relaxed);
         log::limited(LogLevel::Info, "webhook failed",
-                     "webhook " + e.url + ": " + reason + "; " + std::to_string(e.events) + " events dropped");
+                     "webhook " + e.url.url + ": " + reason + "; " + std::to_string(e.events) + " events dropped");
         done(e);
     }
 
@@ -259,23 +216,8 @@ WebhookSender::WebhookSender(WebhookOptions options, Metrics &metrics)
     d->options.batchEvents = std::max<std::size_t>(1, d->options.batchEvents);
     d->options.queueLimit = std::max<std::size_t>(1, d->options.queueLimit);
     d->options.backoffInitial = std::min(d->options.backoffInitial, d->options.backoffMax);
-    for (const std::string &url : d->options.urls) {
-        const auto parsed = boost::urls::parse_absolute_uri(url);
-        if (!parsed)
-            throw std::invalid_argument("--webhook " + url + ": not a URL");
-        if (parsed->scheme() != "http")
-            throw std::invalid_argument("--webhook " + url + ": only http:// URLs are supported");
-        if (parsed->host_address().empty())
-            throw std::invalid_argument("--webhook " + url + ": no host");
-        auto endpoint = std::make_unique<Endpoint>(d->ioc, url);
-        endpoint->host = parsed->host_address();
-        endpoint->port = parsed->has_port() ? std::string(parsed->port()) : std::string("80");
-        endpoint->hostHeader = parsed->encoded_host_and_port();
-        endpoint->target = parsed->encoded_target();
-        if (endpoint->target.empty())
-            endpoint->target = "/";
-        d->endpoints.push_back(std::move(endpoint));
-    }
+    for (const std::string &url : d->options.urls)
+        d->endpoints.push_back(std::make_unique<Endpoint>(d->ioc, HttpUrl::parse(url, "--webhook")));
     d->thread = std::thread([this] { d->ioc.run(); });
 }
 
@@ -303,7 +245,7 @@ void WebhookSender::enqueue(std::string eventJson)
         if (dropped) {
             d->metrics.webhookDropped.fetch_add(1, std::memory_order_relaxed);
             log::limited(LogLevel::Info, "webhook queue full",
-                         "webhook " + endpoint->url + ": queue full (" + std::to_string(d->options.queueLimit)
+                         "webhook " + endpoint->url.url + ": queue full (" + std::to_string(d->options.queueLimit)
                              + " events), oldest event dropped");
         } else {
             d->addQueued(1);

@@ -80,6 +80,11 @@ struct GatewayConfig {
     std::string engineTlsCa;
     std::string engineTlsCert;
     std::string engineTlsKey;
+    /// RPC proxy: requests on topics without a handler are POSTed to this URL (http:// only);
+    /// empty: they are answered 404. See docs/gateway.md.
+    std::string rpcProxy;
+    std::chrono::milliseconds rpcTimeout{5000}; ///< per request: connect, send, answer; else 504
+    std::size_t rpcConcurrency = 64;            ///< in flight at most; more are answered 503 at once
 
     bool tlsEnabled() const { return !tlsCertificate.empty() && !tlsKey.empty(); }
 };
