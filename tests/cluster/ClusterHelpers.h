@@ -67,6 +67,17 @@ inline bool waitHealth(QNetworkAccessManager &nam, const GatewayProcess &g, int 
     return false;
 }
 
+/// Subscribes `client` to `channel` (with `recover` when given, ackId 1); the `subscribed` frame,
+/// or nothing when it did not come.
+inline std::optional<QJsonObject> subscribe(WsClient &client, const QString &channel, const QJsonObject &recover = {})
+{
+    QJsonObject frame{{"op", "subscribe"}, {"channel", channel}, {"ackId", 1}};
+    if (!recover.isEmpty())
+        frame["recover"] = recover;
+    client.send(frame);
+    return client.waitFor("subscribed", 1);
+}
+
 inline QJsonObject firstStored(const HttpResult &result)
 {
     return result.json()["publications"].toArray().first().toObject();

@@ -13,15 +13,6 @@ private:
     GatewayProcess a, b, c;
     QNetworkAccessManager nam;
 
-    static std::optional<QJsonObject> subscribe(WsClient &client, const QString &channel, const QJsonObject &recover = {})
-    {
-        QJsonObject frame{{"op", "subscribe"}, {"channel", channel}, {"ackId", 1}};
-        if (!recover.isEmpty())
-            frame["recover"] = recover;
-        client.send(frame);
-        return client.waitFor("subscribed", 1);
-    }
-
 private slots:
     void initTestCase()
     {

@@ -15,15 +15,6 @@ class TestClusterOutage : public QObject {
 private:
     QNetworkAccessManager nam;
 
-    static std::optional<QJsonObject> subscribe(WsClient &client, const QString &channel, const QJsonObject &recover = {})
-    {
-        QJsonObject frame{{"op", "subscribe"}, {"channel", channel}, {"ackId", 1}};
-        if (!recover.isEmpty())
-            frame["recover"] = recover;
-        client.send(frame);
-        return client.waitFor("subscribed", 1);
-    }
-
     /// Runs redis-cli against `redis` (a command that needs no reply checking).
     static bool redisCli(const RedisProcess &redis, const QStringList &args)
     {

@@ -22,14 +22,6 @@ private:
     Gateway qtGateway;
     QNetworkAccessManager nam;
 
-    static std::optional<QJsonObject> subscribe(WsClient &client, const QString &channel, const QJsonObject &recover = {})
-    {
-        QJsonObject frame{{"op", "subscribe"}, {"channel", channel}, {"ackId", 1}};
-        if (!recover.isEmpty())
-            frame["recover"] = recover;
-        client.send(frame);
-        return client.waitFor("subscribed", 1);
-    }
     static void publishOver(WsClient &client, const QString &channel, const QString &text, int ackId)
     {
         client.send({{"op", "publish"}, {"channel", channel}, {"event", "message"},

@@ -79,15 +79,6 @@ private:
     GatewayProcess a, b, c;
     QNetworkAccessManager nam;
 
-    static std::optional<QJsonObject> subscribe(WsClient &client, const QString &channel, const QJsonObject &recover = {})
-    {
-        QJsonObject frame{{"op", "subscribe"}, {"channel", channel}, {"ackId", 1}};
-        if (!recover.isEmpty())
-            frame["recover"] = recover;
-        client.send(frame);
-        return client.waitFor("subscribed", 1);
-    }
-
     /// EXISTS of `key` (prefixed) on each shard, as "0/1" pairs: "1,0" is on shard 0 only.
     QString whereIs(const QByteArray &key)
     {
