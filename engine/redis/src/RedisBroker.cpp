@@ -197,8 +197,10 @@ struct RedisBroker::Impl {
             const std::string key = pubsubKey(publication.channel);
             const std::string message = "0::" + body;
             const bool sent = commands->command({"PUBLISH", key, message}, [this, finish](const redisReply *r) {
-                if (!r)
+                if (!r) { // the connection was lost with the command in flight: answered 503 too
+                    ++counters.refused;
                     return finish(Error::NotConnected, {});
+                }
                 if (isError(r)) {
                     ++counters.errors;
                     return finish(Error::Internal, {});
@@ -216,8 +218,10 @@ struct RedisBroker::Impl {
                   {metaKey(channel), streamKey(channel), std::move(body), std::to_string(rule.size),
                    std::to_string(rule.ttl.count()), randomHex(6), pubsubKey(channel)},
                   [this, finish, channel](const redisReply *r) {
-                      if (!r)
+                      if (!r) { // lost in flight: answered 503 like a publish refused before sending
+                          ++counters.refused;
                           return finish(Error::NotConnected, {});
+                      }
                       if (isError(r) || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || !number(r->element[0])) {
                           ++counters.errors;
                           log("redis: publish to " + channel + " failed: " + std::string(text(r)));
@@ -267,6 +271,7 @@ struct RedisBroker::Impl {
         runScript(false, std::move(args), [this, channel, done = std::move(done)](const redisReply *r) {
             HistoryResult result;
             if (!r) {
+                ++counters.refused;
                 result.error = Error::NotConnected;
                 return done(std::move(result));
             }

@@ -48,7 +48,8 @@ struct RedisBrokerOptions {
 struct RedisBrokerCounters {
     std::uint64_t errors = 0;         ///< connection failures and error replies
     std::uint64_t reconnects = 0;     ///< connections re-established after a loss
-    std::uint64_t refused = 0;        ///< publishes and reads refused while Redis was unreachable
+    std::uint64_t refused = 0;        ///< publishes and reads answered NotConnected (503): Redis
+                                      ///< unreachable, or the connection lost with them in flight
     std::uint64_t received = 0;       ///< publications received over pub/sub
     std::uint64_t receivedRemote = 0; ///< ... of them published by another node
     std::uint64_t recovered = 0;      ///< publications read back from streams after a pub/sub loss
