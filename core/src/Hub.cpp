@@ -91,6 +91,12 @@ struct Hub::Impl {
         std::size_t subscriberCount = 0;                  // everyone, filtered or not
         std::size_t pendingJoins = 0;
         std::uint64_t published = 0;
+        // Live publications held while joins wait for their history read (HubOptions::
+        // joinHoldBytes); emptied when no join is pending. After an overflow nothing more is held
+        // and every join pending then is told to recover.
+        std::vector<Publication> held;
+        std::size_t heldBytes = 0;
+        bool holdOverflowed = false;
     };
 
     struct Membership {
@@ -126,6 +132,7 @@ struct Hub::Impl {
         bool firstConnection = false; // the store said this was the user's first connection
         bool announced = false;       // member_added went out for it
         bool cancelled = false;
+        std::size_t heldFrom = 0; // index into Channel::held of the first publication after the join started
         // Authorization (private and presence channels): while `authorizing`, the join waits for
         // the authorizer's answer and holds no channel. `answered` is set by whichever comes
         // first (the answer, the deadline, a cancel); everything after it is ignored.
@@ -193,6 +200,32 @@ struct Hub::Impl {
         channels.emplace(channel->name, std::move(channel));
         broker->subscribe(ref.name);
         return ref;
+    }
+
+    /// Keeps a live publication for the joins of `channel` still waiting for their history read.
+    void hold(Channel &channel, const Publication &publication)
+    {
+        if (channel.holdOverflowed)
+            return;
+        const std::size_t bytes = publication.data.size() + publication.event.size();
+        if (channel.heldBytes + bytes > options.joinHoldBytes) {
+            channel.holdOverflowed = true;
+            std::vector<Publication>().swap(channel.held);
+            channel.heldBytes = 0;
+            return;
+        }
+        channel.heldBytes += bytes;
+        channel.held.push_back(publication);
+    }
+
+    /// A join of `channel` stopped waiting (completed or cancelled).
+    void joinSettled(Channel &channel)
+    {
+        if (--channel.pendingJoins > 0)
+            return;
+        std::vector<Publication>().swap(channel.held);
+        channel.heldBytes = 0;
+        channel.holdOverflowed = false;
     }
 
     void releaseChannelIfUnused(Channel &channel)
@@ -273,7 +306,11 @@ struct Hub::Impl {
     {
         ++counters.publications;
         Channel *channel = findChannel(publication.channel);
-        if (!channel || channel->subscriberCount == 0)
+        if (!channel)
+            return;
+        if (channel->pendingJoins > 0)
+            hold(*channel, publication);
+        if (channel->subscriberCount == 0)
             return;
         ++channel->published;
         const SessionEntry *except = publication.exceptSession.empty() ? nullptr : findSession(publication.exceptSession);
@@ -430,7 +467,7 @@ struct Hub::Impl {
             return abandon(state);
         }
         if (Channel *channel = findChannel(state->channel)) {
-            --channel->pendingJoins;
+            joinSettled(*channel);
             releaseChannelIfUnused(*channel);
         }
     }
@@ -602,7 +639,20 @@ struct Hub::Impl {
             return abandon(state);
         auto &pending = entry->pending;
         pending.erase(std::remove(pending.begin(), pending.end(), state), pending.end());
-        --channel->pendingJoins;
+        // Live publications that reached this node while the read was on the way and that the
+        // read did not return: offsets after its top (or no offset: never in history).
+        const bool overflowed = channel->holdOverflowed;
+        std::vector<Publication> late;
+        if (!overflowed) {
+            const std::uint64_t top = state->result.position.offset;
+            for (std::size_t i = state->heldFrom; i < channel->held.size(); ++i) {
+                const Publication &p = channel->held[i];
+                if ((p.offset == 0 || p.offset > top) && p.exceptSession != state->sessionId
+                    && (!state->filter || state->filter->matches(p)))
+                    late.push_back(p);
+            }
+        }
+        joinSettled(*channel);
         const bool isPresence = channel->type == ChannelType::Presence;
         addSubscriber(*entry, *channel, isPresence ? &state->member : nullptr, state->filter);
         if (isPresence) {
@@ -612,6 +662,23 @@ struct Hub::Impl {
         state->presenceAdded = false; // owned by the membership from now on
         auto done = std::move(state->done);
         invokeQuietly(done, std::move(state->result));
+
+        // After the answer (the transport sent `subscribed` inside it), in order.
+        entry = findSession(state->sessionId);
+        if (!entry || entry->closing)
+            return;
+        if (overflowed) {
+            ++counters.joinHoldOverflows;
+            entry->session->close(DisconnectCode::InsufficientState, "publications may have been missed: recover");
+            return;
+        }
+        const std::vector<SessionEntry *> newcomer{entry};
+        for (const Publication &p : late) {
+            const SharedFrame frame = p.binary ? encodeBinaryFrame(p.channel, p.event, p.data) : encodeMessageFrame(p);
+            finishFanOut(deliver(newcomer, frame, nullptr), frame);
+            if (!(entry = findSession(state->sessionId)) || entry->closing)
+                return;
+        }
     }
 
     static bool sameFilter(const Membership &membership, const ContentFilter *filter)
@@ -709,6 +776,7 @@ struct Hub::Impl {
         // after the history read below is lost for the newcomer.
         Channel &channel = acquireChannel(state->channel);
         ++channel.pendingJoins;
+        state->heldFrom = channel.held.size();
 
         if (state->result.type == ChannelType::Presence) {
             state->member = resolveMember(entry, decision, state->channelData);

@@ -130,6 +130,9 @@ private slots:
     void detachDuringPendingJoin_data();
     void detachDuringPendingJoin();
     void closedHubRefusesAttachAndJoin();
+    void publicationDuringJoinReachesNewcomer_data();
+    void publicationDuringJoinReachesNewcomer();
+    void heldPublicationsOverflowTellsNewcomerToRecover();
 };
 
 void TestHub::sessionIdsAreUniqueAndUnguessable()
@@ -723,6 +726,97 @@ void TestHub::detachDuringPendingJoin()
     });
     QCOMPARE(removed, added);
     QCOMPARE(added, stepsBeforeDetach >= 1);
+}
+
+void TestHub::publicationDuringJoinReachesNewcomer_data()
+{
+    QTest::addColumn<bool>("recover");
+    QTest::newRow("recovering join") << true;
+    QTest::newRow("plain join") << false;
+}
+
+// A network broker answers the join's history read later, and its live deliveries travel on
+// another connection: a publication stored after the read was taken can reach the Hub before
+// the read's answer. The newcomer must still get it, once, after what the read returned.
+void TestHub::publicationDuringJoinReachesNewcomer()
+{
+    QFETCH(bool, recover);
+    ManualTimer timer;
+    StepExecutor executor;
+    DeferredBroker broker(timer, executor);
+    MemoryPresenceStore presence;
+    Hub hub(timer, HubOptions{}, broker, presence);
+    auto watcher = std::make_shared<RecordingSession>();
+    const auto watcherId = hub.attach(watcher);
+    hub.join(watcherId, "ticks", {}, [](JoinResult) {});
+    executor.runPending();
+    StreamPosition first;
+    hub.publish(Publication{.channel = "ticks", .event = "tick", .data = "1"},
+                [&](std::error_code, StreamPosition p) { first = std::move(p); });
+    QCOMPARE(first.offset, std::uint64_t(1));
+
+    auto newcomer = std::make_shared<RecordingSession>();
+    const auto newcomerId = hub.attach(newcomer);
+    JoinRequest request;
+    if (recover)
+        request.recover = StreamPosition{0, first.epoch};
+    std::vector<JoinResult> results;
+    hub.join(newcomerId, "ticks", request, [&](JoinResult r) { results.push_back(std::move(r)); });
+    QCOMPARE(executor.pendingCount(), std::size_t(1)); // the history read, taken, not yet answered
+    hub.broadcast("ticks", "tick", "2");               // stored after the read: offset 2
+    hub.broadcast("ticks", "tick", "3");
+    QVERIFY(results.empty());
+    executor.runPending();
+
+    QCOMPARE(results.size(), std::size_t(1));
+    QVERIFY(!results[0].error);
+    QCOMPARE(results[0].position.offset, std::uint64_t(1)); // what the read saw
+    if (recover) {
+        QCOMPARE(results[0].missed.size(), std::size_t(1));
+        QVERIFY(results[0].recovered);
+    }
+    // After the join's answer: offsets 2 and 3, each once, in order.
+    std::vector<std::uint64_t> offsets;
+    for (std::size_t i = 0; i < newcomer->frames.size(); ++i)
+        offsets.push_back(newcomer->json(i).at("offset").to_number<std::uint64_t>());
+    QCOMPARE(offsets, (std::vector<std::uint64_t>{2, 3}));
+    QCOMPARE(watcher->frames.size(), std::size_t(3));
+    // Later publications arrive live, once.
+    hub.broadcast("ticks", "tick", "4");
+    QCOMPARE(newcomer->frames.size(), std::size_t(3));
+    QCOMPARE(newcomer->json(2).at("offset").to_number<std::uint64_t>(), std::uint64_t(4));
+}
+
+// What a join holds while its read is on the way is bounded (HubOptions::joinHoldBytes); past it
+// the newcomer cannot be given a complete stream, so it is told to recover (3007), and counted.
+void TestHub::heldPublicationsOverflowTellsNewcomerToRecover()
+{
+    ManualTimer timer;
+    StepExecutor executor;
+    DeferredBroker broker(timer, executor);
+    MemoryPresenceStore presence;
+    HubOptions options;
+    options.joinHoldBytes = 100;
+    Hub hub(timer, options, broker, presence);
+    auto newcomer = std::make_shared<RecordingSession>();
+    const auto newcomerId = hub.attach(newcomer);
+    std::vector<JoinResult> results;
+    hub.join(newcomerId, "ticks", {}, [&](JoinResult r) { results.push_back(std::move(r)); });
+    for (int i = 0; i < 5; ++i)
+        hub.broadcast("ticks", "tick", "\"" + std::string(40, 'x') + "\"");
+    executor.runPending();
+    QCOMPARE(results.size(), std::size_t(1));
+    QVERIFY(!results[0].error);
+    QCOMPARE(newcomer->closes, (std::vector<DisconnectCode>{DisconnectCode::InsufficientState}));
+    QCOMPARE(hub.counters().joinHoldOverflows, std::uint64_t(1));
+    // The next join of the channel starts with an empty hold.
+    auto other = std::make_shared<RecordingSession>();
+    const auto otherId = hub.attach(other);
+    hub.join(otherId, "ticks", {}, [](JoinResult) {});
+    hub.broadcast("ticks", "tick", "1");
+    executor.runPending();
+    QVERIFY(other->closes.empty());
+    QCOMPARE(other->frames.size(), std::size_t(1));
 }
 
 QTEST_APPLESS_MAIN(TestHub)

@@ -29,6 +29,13 @@ struct HubOptions {
     /// A join the authorizer has not answered within this is refused with error 504
     /// (authorization_timeout) and counted in HubCounters::authTimeouts. 0: no deadline.
     std::chrono::milliseconds authorizationTimeout{10'000};
+    /// While a join waits for its history read (a network broker answers later, and delivers
+    /// live publications on another connection), the channel's live publications are held, so
+    /// that the newcomer gets those the read did not return right after its `subscribed`
+    /// (nothing lost, nothing twice). Bytes of payload held per channel at most; past it the
+    /// joins waiting then are answered and closed with 3007 (InsufficientState: recover), and
+    /// counted in HubCounters::joinHoldOverflows.
+    std::size_t joinHoldBytes = 8 * 1024 * 1024;
 };
 
 struct JoinRequest {
@@ -132,6 +139,7 @@ struct HubCounters {
     std::uint64_t historyEvictions = 0; ///< Broker::historyEvictions(): published streams evicted
     std::uint64_t filterEvaluations = 0; ///< content filter checks: one per distinct filter per publication
     std::uint64_t filteredOut = 0;       ///< deliveries withheld by content filters (per subscriber)
+    std::uint64_t joinHoldOverflows = 0; ///< joins told to recover (3007): HubOptions::joinHoldBytes exceeded
 };
 
 /// The Hub routes publications from a Broker to local sessions and tracks presence.

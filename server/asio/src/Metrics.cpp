@@ -115,6 +115,7 @@ std::string Metrics::render(const HubCounters &hub, const ProtocolCounters &prot
     metric(out, "switchboard_tls_handshake_failures_total", "counter", "Failed TLS handshakes.", v(tlsHandshakeFailures));
     metric(out, "switchboard_sse_events_total", "counter", "Server-Sent Events written.", v(sseEvents));
     metric(out, "switchboard_filter_evaluations_total", "counter", "Content filter checks: one per distinct filter of a channel per publication.", double(hub.filterEvaluations));
+    metric(out, "switchboard_join_hold_overflows_total", "counter", "Joins closed with 3007: more live publications arrived while they waited for their history read than the hold keeps.", double(hub.joinHoldOverflows));
     metric(out, "switchboard_filtered_total", "counter", "Deliveries withheld by content filters (WebSocket and SSE subscribers).", double(hub.filteredOut));
     metric(out, "switchboard_invalid_filters_total", "counter", "Subscribes (400 error frame) and SSE streams (400) refused for an invalid filter.", double(protocol.invalidFilters) + v(sseInvalidFilters));
     metric(out, "switchboard_token_expirations_total", "counter", "Sessions closed 3004 when their token expired (WebSocket and SSE).", double(protocol.tokenExpirations) + v(sseTokenExpirations));
