@@ -6,6 +6,7 @@
 #include "client/ListenerRegistry.h"
 #include "client/ObserverList.h"
 #include "client/PendingOperations.h"
+#include "client/WaitingCalls.h"
 #include "Utf8.h"
 
 #include <boost/json/object.hpp>
@@ -82,7 +83,7 @@ bool closeIsError(std::uint16_t code)
 
 struct ClientSession::Impl {
     Impl(ClientTransport &t, Executor &e, Timer &clock, ClientOptions o)
-        : transport(t), executor(e), timer(clock), options(std::move(o)), backoff(options.backoff), pending(clock)
+        : transport(t), executor(e), timer(clock), options(std::move(o)), backoff(options.backoff), pending(clock), waiting(clock)
     {
         endpoints = options.urls.empty() ? std::vector<std::string>{options.url} : options.urls;
         announcedUrl = endpoints.front();
@@ -101,6 +102,7 @@ struct ClientSession::Impl {
 
     client::Backoff backoff;
     PendingOperations pending;
+    client::WaitingCalls waiting;
     std::shared_ptr<client::ListenerRegistry> listeners = std::make_shared<client::ListenerRegistry>();
     std::shared_ptr<client::ObserverList<ClientState>> stateObservers = std::make_shared<client::ObserverList<ClientState>>();
     std::shared_ptr<client::ObserverList<const std::string &>> urlObservers = std::make_shared<client::ObserverList<const std::string &>>();
@@ -171,6 +173,12 @@ struct ClientSession::Impl {
     {
         if (id != 0)
             timer.cancel(std::exchange(id, 0));
+    }
+
+    /// A call made now may wait for the connection (ClientOptions::failFast).
+    bool canWait() const
+    {
+        return !options.failFast && (state == ClientState::Connecting || state == ClientState::Reconnecting);
     }
 
     /// Runs `fn` later on the executor, unless the session is gone by then.
@@ -457,6 +465,10 @@ struct ClientSession::Impl {
             if (done)
                 done(make_error_code(Error::NotConnected), nullptr);
         }
+        if (state == ClientState::Closed) { // no connection is coming for the calls still waiting
+            for (auto &fail : waiting.takeAll())
+                fail(make_error_code(Error::NotConnected));
+        }
         notifyChannelStates(changed);
         if (error) {
             std::string message = wasWelcomed ? "connection lost" : "connection failed";
@@ -538,6 +550,7 @@ struct ClientSession::Impl {
         scheduleHeartbeat(pingInterval);
         for (auto &[name, ch] : channels)
             sendSubscribe(*ch);
+        waiting.startAll(); // before anything a state observer sends
         setState(ClientState::Connected);
         if (connectionAlive(id))
             emitLifecycle("session.started", {}, root);
@@ -818,7 +831,7 @@ struct ClientSession::Impl {
             if (ack)
                 post([ack = std::move(ack), e] { ack(make_error_code(e), AckInfo{}); });
         };
-        if (state != ClientState::Connected)
+        if (state != ClientState::Connected && !canWait())
             return failLater(Error::NotConnected);
         if (!detail::isValidUtf8(channel) || !detail::isValidUtf8(event))
             return failLater(Error::InvalidName); // the frame would be closed with 1007
@@ -832,8 +845,30 @@ struct ClientSession::Impl {
         frame["data"] = std::move(data);
         if (skipSelf)
             frame["skipSelf"] = true;
+        if (state == ClientState::Connected)
+            return sendPublish(std::move(frame), std::move(ack), options.ackTimeout);
+        if (waiting.size() >= options.waitQueueLimit)
+            return failLater(Error::NotConnected);
+        auto shared = std::make_shared<std::function<void(std::error_code, AckInfo)>>(std::move(ack));
+        waiting.add(
+            options.ackTimeout,
+            [this, frame = std::move(frame), shared](std::chrono::milliseconds remaining) mutable {
+                sendPublish(std::move(frame), std::move(*shared), remaining);
+            },
+            [this, alive = std::weak_ptr<bool>(life), shared, channel = std::string(channel)](std::error_code error) {
+                if (*shared)
+                    return (*shared)(error, AckInfo{});
+                // Nobody waits for an ack: say it, rather than lose the publication silently.
+                if (!alive.expired() && error != Error::Cancelled)
+                    emitError(error, "publish not sent: not connected in time", channel);
+            });
+    }
+
+    void sendPublish(json::object frame, std::function<void(std::error_code, AckInfo)> ack,
+                     std::chrono::milliseconds timeout)
+    {
         if (ack) {
-            frame["ackId"] = pending.add(PendingOperations::Kind::Ack, options.ackTimeout,
+            frame["ackId"] = pending.add(PendingOperations::Kind::Ack, timeout,
                                          [ack = std::move(ack)](std::error_code error, const json::object *answer) {
                                              AckInfo info;
                                              if (answer && !error)
@@ -853,15 +888,36 @@ struct ClientSession::Impl {
         auto failLater = [this, &reply](Error e) {
             post([reply = std::move(reply), e] { reply(make_error_code(e), nullValue()); });
         };
-        if (state != ClientState::Connected)
+        if (state != ClientState::Connected && !canWait())
             return failLater(Error::NotConnected);
         if (!detail::isValidUtf8(topic))
             return failLater(Error::InvalidName); // the frame would be closed with 1007
         json::value payload;
         if (!parsePayload(jsonPayload, payload))
             return failLater(Error::BadRequest);
+        json::object frame;
+        frame["op"] = "request";
+        frame["topic"] = topic;
+        frame["payload"] = std::move(payload);
+        const std::chrono::milliseconds limit = timeout.value_or(options.replyTimeout);
+        if (state == ClientState::Connected)
+            return sendRequest(std::move(frame), std::move(reply), limit);
+        if (waiting.size() >= options.waitQueueLimit)
+            return failLater(Error::NotConnected);
+        auto shared = std::make_shared<std::function<void(std::error_code, const json::value &)>>(std::move(reply));
+        waiting.add(
+            limit,
+            [this, frame = std::move(frame), shared](std::chrono::milliseconds remaining) mutable {
+                sendRequest(std::move(frame), std::move(*shared), remaining);
+            },
+            [shared](std::error_code error) { (*shared)(error, nullValue()); });
+    }
+
+    void sendRequest(json::object frame, std::function<void(std::error_code, const json::value &)> reply,
+                     std::chrono::milliseconds timeout)
+    {
         const std::uint64_t id = pending.add(
-            PendingOperations::Kind::Reply, timeout.value_or(options.replyTimeout),
+            PendingOperations::Kind::Reply, timeout,
             [reply = std::move(reply)](std::error_code error, const json::object *answer) {
                 if (!answer) {
                     reply(error, nullValue());
@@ -875,10 +931,6 @@ struct ClientSession::Impl {
                     reply(error, value ? *value : nullValue());
                 }
             });
-        json::object frame;
-        frame["op"] = "request";
-        frame["topic"] = topic;
-        frame["payload"] = std::move(payload);
         frame["ackId"] = id;
         send(frame);
     }
@@ -886,17 +938,31 @@ struct ClientSession::Impl {
     void ping(std::function<void(std::error_code, std::chrono::microseconds)> done,
               std::optional<std::chrono::milliseconds> timeout)
     {
+        const std::chrono::milliseconds limit = timeout.value_or(options.pongTimeout);
         if (state != ClientState::Connected) {
-            if (done)
-                post([done = std::move(done)] { done(make_error_code(Error::NotConnected), std::chrono::microseconds(0)); });
+            if (!done)
+                return;
+            if (canWait() && waiting.size() < options.waitQueueLimit) {
+                auto shared = std::make_shared<std::function<void(std::error_code, std::chrono::microseconds)>>(std::move(done));
+                waiting.add(
+                    limit, [this, shared](std::chrono::milliseconds remaining) { sendPing(std::move(*shared), remaining); },
+                    [shared](std::error_code error) { (*shared)(error, std::chrono::microseconds(0)); });
+                return;
+            }
+            post([done = std::move(done)] { done(make_error_code(Error::NotConnected), std::chrono::microseconds(0)); });
             return;
         }
+        sendPing(std::move(done), limit);
+    }
+
+    void sendPing(std::function<void(std::error_code, std::chrono::microseconds)> done, std::chrono::milliseconds timeout)
+    {
         const auto sentAt = timer.nowPrecise();
         std::weak_ptr<bool> alive = life;
         // Failures (close(), lost connection) may run from the executor after the session is
         // gone: only an answer, which arrives inside onMessage, touches the session.
         const std::uint64_t id = pending.add(
-            PendingOperations::Kind::Ping, timeout.value_or(options.pongTimeout),
+            PendingOperations::Kind::Ping, timeout,
             [this, alive, sentAt, done = std::move(done)](std::error_code error, const json::object *answer) {
                 std::chrono::microseconds rtt(0);
                 if (answer && !error && !alive.expired()) {
@@ -950,6 +1016,7 @@ struct ClientSession::Impl {
         tokenPending = false;
         retryOnClose = false;
         std::vector<PendingOperations::Completion> cancelled = pending.takeAll();
+        std::vector<client::WaitingCalls::Fail> unsent = waiting.takeAll();
         const ChannelRefs changed = markChannelsUnsubscribed();
         if (transportActive && state != ClientState::Closed)
             transport.close(kCloseNormal, "closed by client");
@@ -959,6 +1026,8 @@ struct ClientSession::Impl {
             if (done)
                 post([done = std::move(done)] { done(make_error_code(Error::Cancelled), nullptr); });
         }
+        for (auto &fail : unsent)
+            post([fail = std::move(fail)] { fail(make_error_code(Error::Cancelled)); });
         setState(ClientState::Closed);
         notifyChannelStates(changed);
     }
@@ -1051,6 +1120,9 @@ ListenerHandle ClientSession::once(std::string_view pattern, ClientListener list
 }
 
 std::size_t ClientSession::pendingOperations() const { return d->pending.waitingCount(); }
+std::size_t ClientSession::waitingCalls() const { return d->waiting.size(); }
+void ClientSession::setFailFast(bool failFast) { d->options.failFast = failFast; }
+void ClientSession::setWaitQueueLimit(std::size_t limit) { d->options.waitQueueLimit = limit; }
 
 void ClientSession::onTransportOpen() { d->onOpen(); }
 void ClientSession::onTransportMessage(std::string_view bytes, bool binary) { d->onMessage(bytes, binary); }

@@ -67,6 +67,7 @@ struct Client::Private {
     // number, 0 for none).
     QTimer pingTimer;
     int pingInterval = 2000;
+    bool failFast = false;
     double roundTripTime = -1;
     std::uint64_t probeSequence = 0;
     std::uint64_t probeInFlight = 0;
@@ -262,6 +263,19 @@ ClientSession &Client::session() { return *d->session; }
 
 double Client::roundTripTime() const { return d->roundTripTime; }
 int Client::pingInterval() const { return d->pingInterval; }
+
+bool Client::failFast() const { return d->failFast; }
+
+void Client::setFailFast(bool failFast)
+{
+    if (failFast == d->failFast)
+        return;
+    d->failFast = failFast;
+    d->session->setFailFast(failFast);
+    Q_EMIT failFastChanged();
+}
+
+int Client::waitingCalls() const { return int(d->session->waitingCalls()); }
 
 void Client::setPingInterval(int milliseconds)
 {

@@ -519,7 +519,9 @@ void TestClientSession::errorFrameWithoutAck()
 
 void TestClientSession::notConnectedFailsFast()
 {
-    Scripted s;
+    ClientOptions options;
+    options.failFast = true; // without it calls wait while connecting (tst_clientwaitingcalls)
+    Scripted s(options);
     std::error_code ackError, replyError;
     s.session.publish("chat", "m", "1", [&](std::error_code ec, AckInfo) { ackError = ec; });
     s.session.request("t", "1", [&](std::error_code ec, const json::value &) { replyError = ec; });
@@ -1281,7 +1283,9 @@ void TestClientSession::roundTripTimeout()
 
 void TestClientSession::roundTripNotConnected()
 {
-    Scripted s;
+    ClientOptions options;
+    options.failFast = true; // without it a ping waits while connecting (tst_clientwaitingcalls)
+    Scripted s(options);
     PingResult idle;
     s.session.ping(idle.callback());
     QCOMPARE(idle.calls, 0); // never inside the call

@@ -251,6 +251,45 @@ private Q_SLOTS:
         QCOMPARE(c->pendingOperations(), 0);
     }
 
+    // Right after open(), as the docs' examples do: the calls wait for the connection instead of
+    // failing with 503; with failFast they fail at once.
+    void callsRightAfterOpenWaitForTheConnection()
+    {
+        m_gateway->protocol()->setRequestHandler("echo", [](const RequestContext &context, std::shared_ptr<Responder> responder) {
+            responder->reply(std::string(context.payload));
+        });
+        auto watcher = client();
+        Channel *news = watcher->subscribe(QStringLiteral("news"));
+        QTRY_VERIFY_WITH_TIMEOUT(news->subscribed(), 10000);
+
+        auto c = client(); // open() called, not connected yet
+        QCOMPARE(c->state(), Client::Connecting);
+        int status = -1;
+        QVariant reply;
+        c->request(QStringLiteral("echo"), 7, [&](int s, const QString &, const QVariant &r) {
+            status = s;
+            reply = r;
+        });
+        c->subscribe(QStringLiteral("news")); // publishing needs the subscription; it goes first
+        c->publish(QStringLiteral("news"), QStringLiteral("hello"), QVariantMap{{QStringLiteral("n"), 1}});
+        QCOMPARE(c->waitingCalls(), 2);
+        QTRY_COMPARE_WITH_TIMEOUT(status, 0, 10000);
+        QCOMPARE(reply.toInt(), 7);
+        QTRY_COMPARE_WITH_TIMEOUT(news->messages()->rowCount(), 1, 10000);
+        QCOMPARE(c->waitingCalls(), 0);
+
+        auto fast = std::make_unique<Client>();
+        QSignalSpy failFastChanged(fast.get(), &Client::failFastChanged);
+        fast->setFailFast(true);
+        QCOMPARE(failFastChanged.count(), 1);
+        fast->setUrl(QUrl(m_gateway->url()));
+        fast->open();
+        status = -1;
+        fast->request(QStringLiteral("echo"), 7, [&](int s, const QString &, const QVariant &) { status = s; });
+        QTRY_COMPARE(status, 503);
+        QCOMPARE(fast->waitingCalls(), 0);
+    }
+
     void reconnectResubscribeRecover()
     {
         auto c = client();

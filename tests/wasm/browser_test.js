@@ -410,6 +410,21 @@ async function run() {
         && failover.urls.length === 2,
         'a client given [dead, live] URLs fails over to the live one and subscribes there (' + JSON.stringify(failover) + ')');
 
+  // Calls made right after connect() wait for the connection (the docs' examples do this):
+  // subscribe then publish at once resolves with the stored offset; with failFast it rejects 503.
+  const early = await alice.page.evaluate(([live, tok]) => {
+    const c = Switchboard.connect(live, { token: tok });
+    c.subscribe('early-check');
+    const outcome = c.publish('early-check', 'hello', { n: 1 })
+      .then((ack) => 'resolved:' + (typeof ack.offset), (e) => 'rejected:' + e.code);
+    const f = Switchboard.connect(live, { token: tok, failFast: true });
+    const fast = f.ready.then(() => f.publish('early-check', 'hello', { n: 2 }))
+      .then(() => 'resolved', (e) => 'rejected:' + e.code);
+    return Promise.all([outcome, fast]).then((r) => { c.close(); f.close(); return r; });
+  }, [`ws://127.0.0.1:${gateway.port}/ws`, token('erin', 'Erin')]);
+  check(early[0] === 'resolved:number', 'a publish made right after connect() waits and resolves with its offset (' + early[0] + ')');
+  check(early[1] === 'rejected:503', 'with failFast the same publish rejects with 503 (' + early[1] + ')');
+
   // A second client in alice's page, with an asynchronous tokenProvider, joins as carol; a
   // publish still waiting for its ack when close() is called rejects with 499.
   await alice.page.evaluate((tok) => new Promise((resolve, reject) => {

@@ -129,16 +129,19 @@
       self._native = new Module.WebClient(function () { self._sink.apply(self, arguments); }, {
         ackTimeout: options.ackTimeout, replyTimeout: options.replyTimeout,
         connectTimeout: options.connectTimeout, name: options.name,
+        failFast: options.failFast, waitQueueLimit: options.waitQueueLimit,
         backoffInitial: options.backoff && options.backoff.initial,
         backoffMax: options.backoff && options.backoff.max
       });
       if (typeof options.tokenProvider === 'function') self._native.setTokenMode(2, '');
       else if (options.token) self._native.setTokenMode(1, String(options.token));
+      if (self.urls.length > 1) self._native.connectUrls(self.urls.join('\n'));
+      else self._native.connect(self.url);
+      // After connect: calls made while the module loaded wait for the connection like any
+      // call made while connecting (or fail at once with failFast).
       var queued = self._queue;
       self._queue = [];
       queued.forEach(function (op) { op(); });
-      if (self.urls.length > 1) self._native.connectUrls(self.urls.join('\n'));
-      else self._native.connect(self.url);
       return self;
     }, function (err) {
       // switchboard.wasm could not be fetched or compiled: nothing can connect.

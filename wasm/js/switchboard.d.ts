@@ -33,6 +33,13 @@ export interface ConnectOptions {
   replyTimeout?: number;
   /** WebSocket open + welcome deadline in ms (default 10000). */
   connectTimeout?: number;
+  /**
+   * publish / request / ping made while connecting or reconnecting wait for the connection,
+   * bounded by their own timeout (default false). true: they reject at once with 503.
+   */
+  failFast?: boolean;
+  /** Calls waiting for the connection at most; more reject with 503 (default 1000). */
+  waitQueueLimit?: number;
   backoff?: BackoffOptions;
   /** Where switchboard.wasm lives (default: next to switchboard.js). */
   wasmUrl?: string;

@@ -34,6 +34,12 @@ ClientOptions makeOptions(const val &options)
     o.connectTimeout = msOption(options, "connectTimeout", o.connectTimeout);
     o.backoff.initial = msOption(options, "backoffInitial", o.backoff.initial);
     o.backoff.max = msOption(options, "backoffMax", o.backoff.max);
+    const val failFast = options["failFast"];
+    if (failFast.isTrue() || failFast.isFalse())
+        o.failFast = failFast.as<bool>();
+    const val limit = options["waitQueueLimit"];
+    if (limit.isNumber() && limit.as<double>() >= 0)
+        o.waitQueueLimit = static_cast<std::size_t>(limit.as<double>());
     const val name = options["name"];
     if (name.isString())
         o.clientName = name.as<std::string>();

@@ -47,6 +47,15 @@ struct ClientOptions {
     /// client sends `ping`; with no frame back within pongTimeout the connection is taken as
     /// dead and closed with 3002 (idle_timeout), then reconnected. A `ping` of 0 disables it.
     std::chrono::milliseconds pongTimeout{5'000};
+    /// publish(), request() and ping() called while Connecting or Reconnecting wait for the
+    /// connection (sent right after the welcome and the resubscribes, in call order), bounded by
+    /// their own timeout counted from the call: ackTimeout, the request's timeout (default
+    /// replyTimeout), the ping's (default pongTimeout). At most waitQueueLimit calls wait; more
+    /// fail with NotConnected. With failFast they fail with NotConnected at once instead.
+    /// Before connect() and after close() (or a close the session does not reconnect from)
+    /// nothing is coming, so calls fail with NotConnected either way.
+    bool failFast = false;
+    std::size_t waitQueueLimit = 1000;
 };
 
 /// A message or lifecycle event delivered to listeners.
@@ -128,6 +137,10 @@ public:
     ~ClientSession() override;
 
     void setTokenProvider(TokenProvider provider);
+    /// ClientOptions::failFast and waitQueueLimit, for the calls made from now on (calls
+    /// already waiting keep waiting).
+    void setFailFast(bool failFast);
+    void setWaitQueueLimit(std::size_t limit);
     /// Same as setUrls({url}).
     void setUrl(std::string url);
     /// Replaces the endpoint list (an empty list counts as {""}). A list equal to the current
@@ -159,13 +172,16 @@ public:
 
     /// Publishes `jsonData` (JSON text). `ack` (optional) is the gateway's ack (WaitForAck):
     /// called once with the stored offset, or an error (Timeout after ackTimeout, the server's
-    /// refusal, NotConnected when the connection is lost meanwhile). Not queued: while not
-    /// Connected it fails fast with NotConnected (from the Executor, never inside the call).
+    /// refusal, NotConnected when the connection is lost after it was sent). While Connecting
+    /// or Reconnecting it waits for the connection (ClientOptions::failFast, waitQueueLimit);
+    /// when it expires unsent without an `ack` callback, an `error` event names the channel.
+    /// Every failure is reported from the Executor or a timer, never inside the call.
     void publish(std::string_view channel, std::string_view event, std::string_view jsonData,
                  std::function<void(std::error_code, AckInfo)> ack = {}, bool skipSelf = false);
     /// Server-handler request (WaitForReply). `reply` is called once with the reply payload, or
     /// an error: Timeout, an error reply (code = its status; `reply` is its payload
     /// {message, status, trace}), NotConnected (not connected, or the connection was lost), Cancelled.
+    /// Waits for the connection like publish(); the wait counts against `timeout`.
     void request(std::string_view topic, std::string_view jsonPayload,
                  std::function<void(std::error_code, const boost::json::value &reply)> reply,
                  std::optional<std::chrono::milliseconds> timeout = {});
@@ -173,8 +189,10 @@ public:
     /// Measures a round trip to the gateway: sends `ping` with an ackId of its own and calls
     /// `done` (optional) once, with the time until the `pong` echoing that ackId, or an error with
     /// a zero duration: Timeout (no matching pong within `timeout`, default pongTimeout),
-    /// NotConnected (not Connected: from the Executor, never inside the call; or the connection
-    /// was lost meanwhile), Cancelled (close(), from the Executor). The time is taken on
+    /// NotConnected (from the Executor, never inside the call: not opened, closed, over the
+    /// wait queue limit or failFast; or the connection was lost meanwhile), Cancelled (close(),
+    /// from the Executor). While Connecting or Reconnecting a ping with a callback waits for the
+    /// connection like publish(); without one nothing is sent. The time is taken on
     /// Timer::nowPrecise(), so its resolution is the Timer's (whole milliseconds with a Timer
     /// that does not override it). A pong is queued behind whatever the gateway already sends
     /// this client, so under load the figure includes that queue. Pings are not counted by
@@ -193,6 +211,7 @@ public:
     [[nodiscard]] ListenerHandle once(std::string_view pattern, ClientListener listener);
 
     std::size_t pendingOperations() const; ///< acks and replies still waited for (not subscribes)
+    std::size_t waitingCalls() const;      ///< publish, request and ping calls waiting for the connection
 
 private:
     void onTransportOpen() override;

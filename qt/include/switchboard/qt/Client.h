@@ -47,6 +47,8 @@ class Client : public QObject, public QQmlParserStatus
     Q_PROPERTY(int pendingOperations READ pendingOperations)
     Q_PROPERTY(double roundTripTime READ roundTripTime NOTIFY roundTripTimeChanged)
     Q_PROPERTY(int pingInterval READ pingInterval WRITE setPingInterval NOTIFY pingIntervalChanged)
+    Q_PROPERTY(bool failFast READ failFast WRITE setFailFast NOTIFY failFastChanged)
+    Q_PROPERTY(int waitingCalls READ waitingCalls)
 
 public:
     enum State { Disconnected, Connecting, Connected, Reconnecting, Closed };
@@ -94,6 +96,13 @@ public:
     /// Negative values count as 0.
     int pingInterval() const;
     void setPingInterval(int milliseconds);
+    /// publish() and request() made while connecting or reconnecting wait for the connection,
+    /// bounded by their own timeout (ClientOptions::failFast, docs/client.md "Calls while
+    /// connecting"). true: they fail at once (a request with status 503) instead. Default false.
+    bool failFast() const;
+    void setFailFast(bool failFast);
+    /// Calls waiting for the connection.
+    int waitingCalls() const;
 
     /// Connects (same as active = true). Reconnects by itself until close().
     Q_INVOKABLE void open();
@@ -136,6 +145,7 @@ Q_SIGNALS:
     void disconnected(int code, const QString &reason);
     void roundTripTimeChanged();
     void pingIntervalChanged();
+    void failFastChanged();
 
 private:
     void sendProbe();
