@@ -121,6 +121,22 @@ bool RedisShards::available() const { return shardsAvailable() == shardCount(); 
 RedisBrokerCounters RedisShards::brokerCounters(std::size_t shard) const { return d->brokers.at(shard)->counters(); }
 RedisPresenceCounters RedisShards::presenceCounters(std::size_t shard) const { return d->stores.at(shard)->counters(); }
 
+RedisBrokerCounters RedisShards::brokerCounters() const
+{
+    RedisBrokerCounters sum;
+    for (const auto &broker : d->brokers)
+        sum += broker->counters();
+    return sum;
+}
+
+RedisPresenceCounters RedisShards::presenceCounters() const
+{
+    RedisPresenceCounters sum;
+    for (const auto &store : d->stores)
+        sum += store->counters();
+    return sum;
+}
+
 void RedisShards::clusterChannels(std::function<void(std::error_code, std::vector<ChannelStats>)> done)
 {
     struct Gather {

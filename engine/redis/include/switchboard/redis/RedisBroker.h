@@ -41,6 +41,21 @@ struct RedisBrokerCounters {
     std::uint64_t recovered = 0;      ///< publications read back from streams after a pub/sub loss
     std::uint64_t gaps = 0;           ///< times a channel's subscribers were told to recover
     std::size_t listening = 0;        ///< channels this node is subscribed to in Redis
+
+    /// Adds `other` field by field (RedisShards sums its shards'). A field added above is added
+    /// here too; tests/cluster/tst_redisenginecounters.cpp fails when one is not.
+    RedisBrokerCounters &operator+=(const RedisBrokerCounters &other)
+    {
+        errors += other.errors;
+        reconnects += other.reconnects;
+        refused += other.refused;
+        received += other.received;
+        receivedRemote += other.receivedRemote;
+        recovered += other.recovered;
+        gaps += other.gaps;
+        listening += other.listening;
+        return *this;
+    }
 };
 
 /// Broker on Redis 7 through two async hiredis connections: commands (pipelined publishes and

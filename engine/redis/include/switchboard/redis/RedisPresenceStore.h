@@ -45,6 +45,19 @@ struct RedisPresenceCounters {
     std::uint64_t syncs = 0;         ///< times this node rewrote its connections in Redis (reconnect, lost lease)
     std::uint64_t errors = 0;        ///< connection failures
     std::uint64_t reconnects = 0;
+
+    /// Adds `other` field by field (RedisShards sums its shards'). A field added above is added
+    /// here too; tests/cluster/tst_redisenginecounters.cpp fails when one is not.
+    RedisPresenceCounters &operator+=(const RedisPresenceCounters &other)
+    {
+        scriptErrors += other.scriptErrors;
+        nodesExpired += other.nodesExpired;
+        remoteEvents += other.remoteEvents;
+        syncs += other.syncs;
+        errors += other.errors;
+        reconnects += other.reconnects;
+        return *this;
+    }
 };
 
 /// PresenceStore on Redis 7 through two async hiredis connections of its own: commands and
