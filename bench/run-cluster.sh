@@ -43,18 +43,10 @@
 # starts is stopped when it exits, also on Ctrl-C.
 set -euo pipefail
 
-if [ -z "${SB_BENCH_SESSION:-}" ]; then
-  # The run in its own session (see above); Ctrl-C or TERM here stops it, and its traps stop
-  # everything it started. A background job of a script is no process group leader, so setsid
-  # does not fork and $! is the new session's (and process group's) id.
-  export SB_BENCH_SESSION=1
-  setsid --wait "$0" "$@" &
-  inner=$!
-  trap 'kill -TERM -- "-$inner" 2>/dev/null || true' INT TERM
-  rc=0
-  while kill -0 "$inner" 2>/dev/null; do wait "$inner" && rc=0 || rc=$?; done
-  exit "$rc"
-fi
+# The run in its own session (see above); Ctrl-C or TERM here stops it, and its traps stop
+# everything it started.
+. "$(dirname "$0")/common/own-session.sh"
+own_session "$0" "$@"
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="$root/build/default"
@@ -113,7 +105,7 @@ mkdir -p "$(dirname "$log")"
 : > "$log"
 
 if [ "$boost" = 1 ]; then
-  echo -20 > /proc/self/autogroup 2>/dev/null || echo "note: could not raise the autogroup weight" >&2
+  raise_session_weight
 fi
 ulimit -n "$(ulimit -Hn)"
 

@@ -30,18 +30,10 @@
 # lasts. The boost ends with the run. Each load is bounded by `timeout`.
 set -euo pipefail
 
-if [ -z "${SB_BENCH_SESSION:-}" ]; then
-  # The run in its own session; Ctrl-C or TERM here is forwarded to it, and its exit trap stops
-  # everything it started. A background job of a script is no process group leader, so setsid
-  # does not fork and $! is the new session's (and process group's) id.
-  export SB_BENCH_SESSION=1
-  setsid --wait "$0" "$@" &
-  inner=$!
-  trap 'kill -TERM -- "-$inner" 2>/dev/null || true' INT TERM
-  rc=0
-  while kill -0 "$inner" 2>/dev/null; do wait "$inner" && rc=0 || rc=$?; done
-  exit "$rc"
-fi
+# The run in its own session (see above); Ctrl-C or TERM here stops it, and its traps stop
+# everything it started.
+. "$(dirname "$0")/common/own-session.sh"
+own_session "$0" "$@"
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="$root/build/default"
@@ -90,7 +82,7 @@ for s in $servers; do
 done
 
 if [ "$boost" = 1 ]; then
-  echo -20 > /proc/self/autogroup 2>/dev/null || echo "note: could not raise the autogroup weight" >&2
+  raise_session_weight
 fi
 ulimit -n "$(ulimit -Hn)"
 
@@ -106,13 +98,7 @@ stop_server() {
   server_pid=""
 }
 # Everything else this session started (the load generator runs under `timeout`, which has a
-# process group of its own, inside a command substitution) is stopped too.
-stop_session() {
-  local p
-  for p in $(pgrep -s $$ || true); do
-    [ "$p" != $$ ] && kill -TERM "$p" 2>/dev/null || true
-  done
-}
+# process group of its own, inside a command substitution) is stopped too (stop_session).
 trap 'stop_server; stop_session; rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
 

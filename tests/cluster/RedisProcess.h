@@ -100,6 +100,21 @@ public:
             reply += socket.readAll();
         return reply.contains("+PONG");
     }
+    /// One inline command (e.g. "SCRIPT FLUSH") on a connection of its own, to a plaintext Redis
+    /// without a password; the reply's first line ("+OK\r\n"), or what came within a second.
+    QByteArray command(const QByteArray &line)
+    {
+        QTcpSocket socket;
+        socket.connectToHost(QHostAddress::LocalHost, m_port);
+        if (!socket.waitForConnected(500))
+            return {};
+        socket.write(line + "\r\n");
+        QByteArray reply;
+        QDeadlineTimer deadline(1000);
+        while (!reply.contains("\r\n") && !deadline.hasExpired() && socket.waitForReadyRead(int(deadline.remainingTime())))
+            reply += socket.readAll();
+        return reply;
+    }
     quint16 port() const { return m_port; }
     QString url() const { return QStringLiteral("redis://127.0.0.1:%1").arg(m_port); }
 

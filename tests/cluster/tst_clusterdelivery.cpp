@@ -1,6 +1,7 @@
 // Three switchboard-gateway nodes on one Redis behave as one service: an HTTP publish on A
 // reaches WebSocket and SSE subscribers on B and C, in offset order, and history published on A
-// is recovered on B (`recover` on subscribe, /api/history) and C (SSE Last-Event-ID).
+// is recovered on B (`recover` on subscribe, /api/history) and C (SSE Last-Event-ID); scripts
+// flushed from Redis are sent again.
 #include "ClusterHelpers.h"
 
 using namespace clustertest;
@@ -111,6 +112,25 @@ private slots:
         QVERIFY(sse.waitFor("id: feed:3:" + epoch.toUtf8()));
         QVERIFY(sse.received.contains("id: feed:2:" + epoch.toUtf8()));
         QVERIFY(!sse.received.contains("id: feed:1:"));
+    }
+
+    void scriptsFlushedFromRedisAreSentAgain()
+    {
+        // The nodes know the scripts by SHA (EVALSHA); after a flush Redis answers NOSCRIPT and
+        // the call is resent whole (EVAL) while the scripts are loaded again.
+        QCOMPARE(redis.command("SCRIPT FLUSH"), QByteArray("+OK\r\n"));
+        const HttpResult first = publishText(nam, a, "flushed", "one");
+        QCOMPARE(first.status, 200);
+        QCOMPARE(firstStored(first)["offset"].toInt(), 1);
+        QCOMPARE(redis.command("SCRIPT FLUSH"), QByteArray("+OK\r\n"));
+        const HttpResult history = http(nam, "GET", b.url("/api/history?channel=flushed"));
+        QCOMPARE(history.status, 200);
+        QCOMPARE(history.json()["offset"].toInt(), 1);
+        QCOMPARE(history.json()["publications"].toArray().size(), 1);
+        // Loaded again: the next publication goes by SHA.
+        const HttpResult second = publishText(nam, a, "flushed", "two");
+        QCOMPARE(second.status, 200);
+        QCOMPARE(firstStored(second)["offset"].toInt(), 2);
     }
 
     void nodesStopListeningWhenTheLastSubscriberLeaves()

@@ -3,6 +3,7 @@
 #include "PublicationCodec.h"
 #include "RedisConnection.h"
 #include "RedisScripts.h"
+#include "ScriptRunner.h"
 
 #include <switchboard/Error.h>
 
@@ -87,7 +88,12 @@ struct RedisBroker::Impl {
     };
 
     Impl(Timer &t, RedisBrokerOptions o)
-        : timer(t), options(std::move(o)), node(options.nodeId.empty() ? randomHex(8) : options.nodeId) {}
+        : timer(t), options(std::move(o)), node(options.nodeId.empty() ? randomHex(8) : options.nodeId)
+    {
+        // Redis lost the scripts (flushed, restarted): load both again.
+        publishScript.onNoScript = [this] { loadScripts(); };
+        historyScript.onNoScript = [this] { loadScripts(); };
+    }
 
     Timer &timer;
     RedisBrokerOptions options;
@@ -96,8 +102,8 @@ struct RedisBroker::Impl {
     std::unique_ptr<RedisConnection> pubsub;
     BrokerHandler *handler = nullptr;
     StringMap<Listen> listens;
-    std::string publishSha;
-    std::string historySha;
+    detail::ScriptRunner publishScript{detail::kPublishScript};
+    detail::ScriptRunner historyScript{detail::kHistoryScript};
     RedisBrokerCounters counters;
     std::shared_ptr<Impl *> alive = std::make_shared<Impl *>(this);
 
@@ -111,72 +117,26 @@ struct RedisBroker::Impl {
     std::string streamKey(std::string_view channel) const { return options.prefix + "{" + std::string(channel) + "}:stream"; }
     std::string pubsubKey(std::string_view channel) const { return options.prefix + "pub:" + std::string(channel); }
 
-    std::unique_ptr<RedisConnection> makeConnection(std::string name, bool subscriber)
-    {
-        detail::RedisConnectionOptions o;
-        o.url = options.url;
-        o.connector = options.connector;
-        o.connectTimeout = options.connectTimeout;
-        o.backoffMin = options.backoffMin;
-        o.backoffMax = options.backoffMax;
-        o.pingInterval = options.pingInterval;
-        o.subscriber = subscriber;
-        auto logger = options.log ? std::function<void(const std::string &)>([this](const std::string &m) { log(m); })
-                                  : std::function<void(const std::string &)>();
-        auto connection = std::make_unique<RedisConnection>(timer, options.eventLoop, o, std::move(name), std::move(logger));
-        connection->onRoundTrip = options.onRoundTrip;
-        return connection;
-    }
-
     // ---- scripts -----------------------------------------------------------------------------
 
     void loadScripts()
     {
         // Sent first on a new connection, so the EVALSHAs queued behind find them loaded.
-        for (auto [script, sha] : {std::pair{kScript(true), &publishSha}, std::pair{kScript(false), &historySha}}) {
-            sha->clear();
-            commands->command({"SCRIPT", "LOAD", script}, [this, sha](const redisReply *r) {
-                if (r && r->type == REDIS_REPLY_STRING)
-                    *sha = std::string(r->str, r->len);
-                else if (isError(r)) {
-                    ++counters.errors;
-                    log("redis: SCRIPT LOAD failed: " + std::string(text(r)));
-                }
+        for (detail::ScriptRunner *script : {&publishScript, &historyScript}) {
+            script->load(*commands, [this](const redisReply *r) {
+                ++counters.errors;
+                log("redis: SCRIPT LOAD failed: " + std::string(text(r)));
             });
         }
     }
-    static const char *kScript(bool publish) { return publish ? detail::kPublishScript : detail::kHistoryScript; }
 
-    /// EVALSHA when the script is known to be loaded, EVAL otherwise, and EVAL again when Redis
-    /// answers NOSCRIPT (it was flushed or restarted).
-    void runScript(bool publish, std::vector<std::string> keysAndArgs, std::function<void(const redisReply *)> done)
+    /// Both scripts take two keys (the channel's meta and stream); `done(null)`: not sent, or the
+    /// connection was lost before the reply (ScriptRunner.h).
+    void runScript(detail::ScriptRunner &script, std::vector<std::string> keysAndArgs,
+                   std::function<void(const redisReply *)> done)
     {
-        const std::string &sha = publish ? publishSha : historySha;
-        auto args = std::make_shared<std::vector<std::string>>(std::move(keysAndArgs));
-        auto send = [this, publish, args](bool useSha, std::function<void(const redisReply *)> reply) {
-            std::vector<std::string_view> argv;
-            argv.reserve(args->size() + 3);
-            argv.push_back(useSha ? "EVALSHA" : "EVAL");
-            argv.push_back(useSha ? std::string_view(publish ? publishSha : historySha) : std::string_view(kScript(publish)));
-            argv.push_back("2");
-            for (const auto &a : *args)
-                argv.push_back(a);
-            return commands->command(argv, std::move(reply));
-        };
-        const bool useSha = !sha.empty();
-        const bool sent = send(useSha, [this, send, useSha, done](const redisReply *r) mutable {
-            if (useSha && isError(r) && text(r).substr(0, 8) == "NOSCRIPT") {
-                publishSha.clear();
-                historySha.clear();
-                loadScripts();
-                if (send(false, done))
-                    return;
-                r = nullptr;
-            }
-            done(r);
-        });
-        if (!sent)
-            done(nullptr);
+        keysAndArgs.insert(keysAndArgs.begin(), "2");
+        script.run(*commands, std::move(keysAndArgs), std::move(done));
     }
 
     // ---- publish -----------------------------------------------------------------------------
@@ -214,7 +174,7 @@ struct RedisBroker::Impl {
             return;
         }
         const std::string channel = publication.channel;
-        runScript(true,
+        runScript(publishScript,
                   {metaKey(channel), streamKey(channel), std::move(body), std::to_string(rule.size),
                    std::to_string(rule.ttl.count()), randomHex(6), pubsubKey(channel)},
                   [this, finish, channel](const redisReply *r) {
@@ -268,7 +228,7 @@ struct RedisBroker::Impl {
                                       query.createStream ? "1" : "0",
                                       randomHex(6),
                                       query.positionOnly ? "1" : "0"};
-        runScript(false, std::move(args), [this, channel, done = std::move(done)](const redisReply *r) {
+        runScript(historyScript, std::move(args), [this, channel, done = std::move(done)](const redisReply *r) {
             HistoryResult result;
             if (!r) {
                 ++counters.refused;
@@ -515,8 +475,8 @@ struct RedisBroker::Impl {
 
 RedisBroker::RedisBroker(Timer &timer, RedisBrokerOptions options) : d(std::make_unique<Impl>(timer, std::move(options)))
 {
-    d->commands = d->makeConnection("commands", false);
-    d->pubsub = d->makeConnection("pub/sub", true);
+    d->commands = std::make_unique<detail::RedisConnection>(timer, d->options, "commands", false);
+    d->pubsub = std::make_unique<detail::RedisConnection>(timer, d->options, "pub/sub", true);
     d->commands->onReady = [this] { d->loadScripts(); };
     d->pubsub->onReady = [this] { d->pubsubReady(); };
     d->pubsub->onLost = [this](const std::string &) { d->pubsubLost(); };

@@ -35,19 +35,16 @@ std::string replyText(const redisReply *reply)
 } // namespace
 
 struct RedisConnection::Impl {
-    Impl(RedisConnection &q, Timer &t, RedisEventLoop l, RedisConnectionOptions o, std::string n,
-         std::function<void(const std::string &)> lg)
-        : self(q), timer(t), loop(std::move(l)), options(std::move(o)), name(std::move(n)), log(std::move(lg)),
-          backoff(options.backoffMin)
+    Impl(RedisConnection &q, Timer &t, RedisConnectionOptions o, std::string n, bool s)
+        : self(q), timer(t), options(std::move(o)), name(std::move(n)), subscriber(s), backoff(options.backoffMin)
     {
     }
 
     RedisConnection &self;
     Timer &timer;
-    RedisEventLoop loop;
     RedisConnectionOptions options;
     std::string name;
-    std::function<void(const std::string &)> log;
+    bool subscriber;
 
     redisAsyncContext *context = nullptr;
     Link *link = nullptr;
@@ -71,8 +68,8 @@ struct RedisConnection::Impl {
 
     void say(const std::string &message) const
     {
-        if (log)
-            log("redis " + name + " " + options.url.display() + ": " + message);
+        if (options.log)
+            options.log("redis " + name + " " + options.url.display() + ": " + message);
     }
 
     TimerId after(std::chrono::milliseconds delay, void (Impl::*method)())
@@ -149,7 +146,7 @@ struct RedisConnection::Impl {
         context = ac;
         redisAsyncSetConnectCallback(ac, &Impl::connectCallback);
         redisAsyncSetDisconnectCallback(ac, &Impl::disconnectCallback);
-        if (!loop || !loop(ac))
+        if (!options.eventLoop || !options.eventLoop(ac))
             return drop("cannot attach to the event loop");
         if (!connectTimer)
             connectTimer = after(options.connectTimeout, &Impl::connectTimedOut);
@@ -213,7 +210,7 @@ struct RedisConnection::Impl {
         everReady = true;
         lastFailure.clear();
         pingOutstanding = false;
-        if (!options.subscriber && options.pingInterval.count() > 0)
+        if (!subscriber && options.pingInterval.count() > 0)
             pingTimer = after(options.pingInterval, &Impl::ping);
         if (self.onReady)
             self.onReady();
@@ -363,8 +360,8 @@ struct RedisConnection::Impl {
         const auto *r = static_cast<const redisReply *>(reply);
         if (!r)
             owner->ready = false;
-        else if (owner->self.onRoundTrip)
-            owner->self.onRoundTrip(owner->timer.nowPrecise() - pending->sentAt);
+        else if (owner->options.onRoundTrip)
+            owner->options.onRoundTrip(owner->timer.nowPrecise() - pending->sentAt);
         if (pending->handler)
             pending->handler(r);
     }
@@ -411,9 +408,8 @@ struct RedisConnection::Impl {
     }
 };
 
-RedisConnection::RedisConnection(Timer &timer, RedisEventLoop loop, RedisConnectionOptions options, std::string name,
-                                 std::function<void(const std::string &)> log)
-    : d(std::make_unique<Impl>(*this, timer, std::move(loop), std::move(options), std::move(name), std::move(log)))
+RedisConnection::RedisConnection(Timer &timer, RedisConnectionOptions options, std::string name, bool subscriber)
+    : d(std::make_unique<Impl>(*this, timer, std::move(options), std::move(name), subscriber))
 {
 }
 

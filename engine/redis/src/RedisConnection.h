@@ -1,10 +1,9 @@
 #pragma once
 // RedisConnection: one async hiredis connection that logs in, keeps itself alive and reconnects
-// with backoff. The broker holds two: one for commands, one in subscribe mode.
+// with backoff. The broker and the presence store hold two each: one for commands, one in
+// subscribe mode.
 
-#include "switchboard/redis/RedisConnector.h"
-#include "switchboard/redis/RedisEventLoop.h"
-#include "switchboard/redis/RedisUrl.h"
+#include "switchboard/redis/RedisConnectionOptions.h"
 
 #include <switchboard/Timer.h>
 
@@ -20,21 +19,6 @@ struct redisReply;
 
 namespace switchboard::redis::detail {
 
-struct RedisConnectionOptions {
-    RedisUrl url;
-    /// rediss:// URLs: opens the TLS transport hiredis connects through (RedisConnector.h).
-    /// Without it a rediss:// connection never connects (the reason is logged); plaintext is
-    /// never tried instead.
-    RedisConnector connector;
-    std::chrono::milliseconds connectTimeout{2000};
-    std::chrono::milliseconds backoffMin{100};  ///< first retry delay; doubles per failure
-    std::chrono::milliseconds backoffMax{5000};
-    /// Command connections only: a PING this often; no reply within 3 intervals drops the
-    /// connection (a Redis that stopped answering fails pending commands instead of hanging them).
-    std::chrono::milliseconds pingInterval{1000};
-    bool subscriber = false; ///< subscribe mode: no PING (hiredis 0.14 cannot match its reply)
-};
-
 /// Thread safety: none; every call and every callback on the core's thread (RedisEventLoop.h).
 /// Callbacks may call back into the connection (send commands) but must not destroy it.
 class RedisConnection {
@@ -42,8 +26,10 @@ public:
     /// A command's reply; null when the connection was lost before the reply came.
     using ReplyHandler = std::function<void(const redisReply *reply)>;
 
-    RedisConnection(Timer &timer, RedisEventLoop loop, RedisConnectionOptions options, std::string name,
-                    std::function<void(const std::string &)> log);
+    /// `name` labels its log lines ("redis commands redis://host:port: ..."). `subscriber`: the
+    /// connection is used in subscribe mode and sends no PING (hiredis 0.14 cannot match its
+    /// reply there).
+    RedisConnection(Timer &timer, RedisConnectionOptions options, std::string name, bool subscriber);
     ~RedisConnection();
     RedisConnection(const RedisConnection &) = delete;
     RedisConnection &operator=(const RedisConnection &) = delete;
@@ -56,8 +42,6 @@ public:
     /// Subscriber connections: every pub/sub reply (subscribe / unsubscribe confirmations and
     /// messages), as the array Redis sent.
     std::function<void(const redisReply &reply)> onPush;
-    /// A reply arrived for a command: its round trip, for metrics.
-    std::function<void(std::chrono::microseconds)> onRoundTrip;
 
     void start();
     bool ready() const;

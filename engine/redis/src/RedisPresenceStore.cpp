@@ -2,6 +2,7 @@
 
 #include "RedisConnection.h"
 #include "RedisPresenceScripts.h"
+#include "ScriptRunner.h"
 
 #include <switchboard/ChannelName.h>
 #include <switchboard/Error.h>
@@ -70,8 +71,10 @@ struct RedisPresenceStore::Impl {
         const std::array<const char *, ScriptCount> bodies{detail::kPresenceAddScript, detail::kPresenceRemoveScript,
                                                            detail::kPresenceMembersScript, detail::kPresenceSyncScript,
                                                            detail::kPresenceBeatScript, detail::kPresenceChannelsScript};
-        for (std::size_t i = 0; i < ScriptCount; ++i)
-            sources[i] = std::string(detail::kPresencePrelude) + bodies[i];
+        for (std::size_t i = 0; i < ScriptCount; ++i) {
+            scripts[i] = std::make_unique<detail::ScriptRunner>(std::string(detail::kPresencePrelude) + bodies[i]);
+            scripts[i]->onNoScript = [this] { loadScripts(); }; // a flush lost them all
+        }
         if (options.beatInterval.count() <= 0)
             options.beatInterval = std::min(std::chrono::milliseconds(1000),
                                             std::max(std::chrono::milliseconds(100), options.nodeTtl / 3));
@@ -82,8 +85,7 @@ struct RedisPresenceStore::Impl {
     std::unique_ptr<RedisConnection> commands;
     std::unique_ptr<RedisConnection> pubsub;
     PresenceHandler *handler = nullptr;
-    std::array<std::string, ScriptCount> sources;
-    std::array<std::string, ScriptCount> shas;
+    std::array<std::unique_ptr<detail::ScriptRunner>, ScriptCount> scripts;
     std::map<LocalKey, Local> locals;
     bool needsSync = true;
     bool syncing = false;
@@ -102,36 +104,12 @@ struct RedisPresenceStore::Impl {
 
     std::string presenceChannel() const { return options.prefix + "presence"; }
 
-    std::unique_ptr<RedisConnection> makeConnection(std::string name, bool subscriber)
-    {
-        detail::RedisConnectionOptions o;
-        o.url = options.url;
-        o.connector = options.connector;
-        o.connectTimeout = options.connectTimeout;
-        o.backoffMin = options.backoffMin;
-        o.backoffMax = options.backoffMax;
-        o.pingInterval = options.pingInterval;
-        o.subscriber = subscriber;
-        auto logger = options.log ? std::function<void(const std::string &)>([this](const std::string &m) { log(m); })
-                                  : std::function<void(const std::string &)>();
-        auto connection = std::make_unique<RedisConnection>(timer, options.eventLoop, o, std::move(name), std::move(logger));
-        connection->onRoundTrip = options.onRoundTrip;
-        return connection;
-    }
-
     // ---- scripts -----------------------------------------------------------------------------
 
     void loadScripts()
     {
-        for (std::size_t i = 0; i < ScriptCount; ++i) {
-            shas[i].clear();
-            commands->command({"SCRIPT", "LOAD", sources[i]}, [this, i](const redisReply *r) {
-                if (r && r->type == REDIS_REPLY_STRING)
-                    shas[i] = std::string(r->str, r->len);
-                else if (isError(r))
-                    scriptFailed("SCRIPT LOAD", r);
-            });
-        }
+        for (const auto &script : scripts)
+            script->load(*commands, [this](const redisReply *r) { scriptFailed("SCRIPT LOAD", r); });
     }
 
     /// Counts every failure; logs at most one line per 10 s (with how many were not logged), so a
@@ -152,34 +130,14 @@ struct RedisPresenceStore::Impl {
         log(line);
     }
 
-    /// EVALSHA when loaded, EVAL otherwise and again after NOSCRIPT. `done(null)`: not sent, or
-    /// the connection was lost before the reply.
+    /// Every presence script takes no keys and the prefix as its first argument; `done(null)`:
+    /// not sent, or the connection was lost before the reply (ScriptRunner.h).
     void run(Script script, std::vector<std::string> args, std::function<void(const redisReply *)> done)
     {
-        auto argv = std::make_shared<std::vector<std::string>>(std::move(args));
-        auto send = [this, script, argv](bool useSha, std::function<void(const redisReply *)> reply) {
-            std::vector<std::string_view> words;
-            words.reserve(argv->size() + 4);
-            words.push_back(useSha ? "EVALSHA" : "EVAL");
-            words.push_back(useSha ? std::string_view(shas[script]) : std::string_view(sources[script]));
-            words.push_back("0");
-            words.push_back(options.prefix);
-            for (const auto &a : *argv)
-                words.push_back(a);
-            return commands && commands->command(words, std::move(reply));
-        };
-        const bool useSha = !shas[script].empty();
-        const bool sent = send(useSha, [this, send, useSha, done](const redisReply *r) mutable {
-            if (useSha && isError(r) && text(r).substr(0, 8) == "NOSCRIPT") {
-                loadScripts();
-                if (send(false, done))
-                    return;
-                r = nullptr;
-            }
-            done(r);
-        });
-        if (!sent)
-            done(nullptr);
+        if (!commands)
+            return done(nullptr);
+        args.insert(args.begin(), {"0", options.prefix});
+        scripts[script]->run(*commands, std::move(args), std::move(done));
     }
 
     // ---- membership --------------------------------------------------------------------------
@@ -390,8 +348,8 @@ struct RedisPresenceStore::Impl {
 RedisPresenceStore::RedisPresenceStore(Timer &timer, RedisPresenceOptions options)
     : d(std::make_unique<Impl>(timer, std::move(options)))
 {
-    d->commands = d->makeConnection("presence commands", false);
-    d->pubsub = d->makeConnection("presence pub/sub", true);
+    d->commands = std::make_unique<detail::RedisConnection>(timer, d->options, "presence commands", false);
+    d->pubsub = std::make_unique<detail::RedisConnection>(timer, d->options, "presence pub/sub", true);
     d->commands->onReady = [this] {
         d->loadScripts();
         d->needsSync = true;

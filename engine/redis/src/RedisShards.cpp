@@ -36,32 +36,30 @@ RedisShards::RedisShards(Timer &timer, RedisShardsOptions options) : d(std::make
                 log(label + std::string(message));
             };
         }
+        // What both stores of the shard connect with.
+        RedisConnectionOptions connection;
+        connection.url = o.urls[shard];
+        connection.eventLoop = o.eventLoop;
+        connection.connector = o.connector;
+        connection.connectTimeout = o.connectTimeout;
+        connection.backoffMax = o.backoffMax;
+        connection.log = log;
+        connection.onRoundTrip = o.onRoundTrip;
+
         RedisBrokerOptions b;
-        b.url = o.urls[shard];
+        static_cast<RedisConnectionOptions &>(b) = connection;
         b.prefix = o.prefix;
         b.history = o.history;
-        b.eventLoop = o.eventLoop;
-        b.connector = o.connector;
         b.nodeId = d->node; // empty for the first shard: it draws the node's id
-        b.connectTimeout = o.connectTimeout;
-        b.backoffMax = o.backoffMax;
-        b.log = log;
-        b.onRoundTrip = o.onRoundTrip;
         d->brokers.push_back(std::make_unique<RedisBroker>(timer, std::move(b)));
         if (d->node.empty())
             d->node = d->brokers.front()->nodeId();
 
         RedisPresenceOptions p;
-        p.url = o.urls[shard];
+        static_cast<RedisConnectionOptions &>(p) = std::move(connection);
         p.prefix = o.prefix;
         p.nodeId = d->node;
-        p.eventLoop = o.eventLoop;
-        p.connector = o.connector;
         p.nodeTtl = o.nodeTtl;
-        p.connectTimeout = o.connectTimeout;
-        p.backoffMax = o.backoffMax;
-        p.log = log;
-        p.onRoundTrip = o.onRoundTrip;
         if (o.localChannels) {
             // Each shard records only the channels it holds, so the union over shards counts
             // every channel once.
@@ -122,6 +120,22 @@ bool RedisShards::available() const { return shardsAvailable() == shardCount(); 
 
 RedisBrokerCounters RedisShards::brokerCounters(std::size_t shard) const { return d->brokers.at(shard)->counters(); }
 RedisPresenceCounters RedisShards::presenceCounters(std::size_t shard) const { return d->stores.at(shard)->counters(); }
+
+RedisBrokerCounters RedisShards::brokerCounters() const
+{
+    RedisBrokerCounters sum;
+    for (const auto &broker : d->brokers)
+        sum += broker->counters();
+    return sum;
+}
+
+RedisPresenceCounters RedisShards::presenceCounters() const
+{
+    RedisPresenceCounters sum;
+    for (const auto &store : d->stores)
+        sum += store->counters();
+    return sum;
+}
 
 void RedisShards::clusterChannels(std::function<void(std::error_code, std::vector<ChannelStats>)> done)
 {

@@ -168,26 +168,8 @@ void CoreHost::renderEngineMetrics(std::string &out) const
         return;
     // Counters are summed over the shards (one shard: the broker's and store's own figures);
     // availability and refusals are also given per shard.
-    redis::RedisBrokerCounters c;
-    redis::RedisPresenceCounters p;
-    for (std::size_t shard = 0; shard < m_redis->shardCount(); ++shard) {
-        const redis::RedisBrokerCounters b = m_redis->brokerCounters(shard);
-        c.errors += b.errors;
-        c.reconnects += b.reconnects;
-        c.refused += b.refused;
-        c.received += b.received;
-        c.receivedRemote += b.receivedRemote;
-        c.recovered += b.recovered;
-        c.gaps += b.gaps;
-        c.listening += b.listening;
-        const redis::RedisPresenceCounters s = m_redis->presenceCounters(shard);
-        p.scriptErrors += s.scriptErrors;
-        p.nodesExpired += s.nodesExpired;
-        p.remoteEvents += s.remoteEvents;
-        p.syncs += s.syncs;
-        p.errors += s.errors;
-        p.reconnects += s.reconnects;
-    }
+    const redis::RedisBrokerCounters c = m_redis->brokerCounters();
+    const redis::RedisPresenceCounters p = m_redis->presenceCounters();
     const auto line = [&out](const char *name, const char *type, const char *help, std::uint64_t value) {
         out += "# HELP ";
         out += name;

@@ -3,15 +3,12 @@
 // are numbered, stored and announced to every node by one server-side script; history lives in
 // Redis Streams that any node reads. docs/scaling.md describes the topology and failure semantics.
 
-#include "switchboard/redis/RedisConnector.h"
-#include "switchboard/redis/RedisEventLoop.h"
-#include "switchboard/redis/RedisUrl.h"
+#include "switchboard/redis/RedisConnectionOptions.h"
 
 #include <switchboard/Broker.h>
 #include <switchboard/HistoryOptions.h>
 #include <switchboard/Timer.h>
 
-#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -20,8 +17,9 @@
 
 namespace switchboard::redis {
 
-struct RedisBrokerOptions {
-    RedisUrl url;
+/// The connection settings (server, event loop, TLS connector, timeouts, log, round-trip
+/// observer: RedisConnectionOptions.h), and the broker's own.
+struct RedisBrokerOptions : RedisConnectionOptions {
     /// Prefix of every key and pub/sub channel: deployments sharing one Redis use different ones.
     std::string prefix = "switchboard:";
     /// Per channel-name prefix, longest wins, as MemoryBroker: size trims the stream (MAXLEN ~,
@@ -29,20 +27,8 @@ struct RedisBrokerOptions {
     /// the stream's keys that long after the last publication. `maxStreams` does not apply: size
     /// Redis with a maxmemory policy instead.
     HistoryOptions history;
-    /// Attaches hiredis to the host's loop; required.
-    RedisEventLoop eventLoop;
     /// This node's id; empty: a random one. The brokers of one node's shards share one id.
     std::string nodeId;
-    /// Opens the transport of rediss:// URLs (TLS); required for them, unused otherwise.
-    RedisConnector connector;
-    std::chrono::milliseconds connectTimeout{2000};
-    std::chrono::milliseconds backoffMin{100};  ///< reconnect delay after the first failure, doubling
-    std::chrono::milliseconds backoffMax{5000};
-    std::chrono::milliseconds pingInterval{1000}; ///< liveness of the command connection
-    /// One-line messages: connection changes, handler failures. May be empty.
-    std::function<void(std::string_view message)> log;
-    /// Round trip of every command reply (metrics). May be empty.
-    std::function<void(std::chrono::microseconds)> onRoundTrip;
 };
 
 struct RedisBrokerCounters {
@@ -55,6 +41,21 @@ struct RedisBrokerCounters {
     std::uint64_t recovered = 0;      ///< publications read back from streams after a pub/sub loss
     std::uint64_t gaps = 0;           ///< times a channel's subscribers were told to recover
     std::size_t listening = 0;        ///< channels this node is subscribed to in Redis
+
+    /// Adds `other` field by field (RedisShards sums its shards'). A field added above is added
+    /// here too; tests/cluster/tst_redisenginecounters.cpp fails when one is not.
+    RedisBrokerCounters &operator+=(const RedisBrokerCounters &other)
+    {
+        errors += other.errors;
+        reconnects += other.reconnects;
+        refused += other.refused;
+        received += other.received;
+        receivedRemote += other.receivedRemote;
+        recovered += other.recovered;
+        gaps += other.gaps;
+        listening += other.listening;
+        return *this;
+    }
 };
 
 /// Broker on Redis 7 through two async hiredis connections: commands (pipelined publishes and

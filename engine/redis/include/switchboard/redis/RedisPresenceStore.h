@@ -4,9 +4,7 @@
 // connections on all nodes, and a dead node's members are removed. docs/scaling.md ("Presence")
 // describes the keys, the node lease and the failure semantics.
 
-#include "switchboard/redis/RedisConnector.h"
-#include "switchboard/redis/RedisEventLoop.h"
-#include "switchboard/redis/RedisUrl.h"
+#include "switchboard/redis/RedisConnectionOptions.h"
 
 #include <switchboard/Hub.h>
 #include <switchboard/PresenceStore.h>
@@ -23,29 +21,18 @@
 
 namespace switchboard::redis {
 
-struct RedisPresenceOptions {
-    RedisUrl url;
+/// The connection settings (server, event loop, TLS connector, timeouts, log, round-trip
+/// observer: RedisConnectionOptions.h), and the store's own.
+struct RedisPresenceOptions : RedisConnectionOptions {
     /// Key and pub/sub prefix; the broker's, so one deployment shares one namespace.
     std::string prefix = "switchboard:";
     /// This node's id, unique in the cluster (RedisBroker::nodeId()); required.
     std::string nodeId;
-    /// Attaches hiredis to the host's loop; required.
-    RedisEventLoop eventLoop;
-    /// Opens the transport of rediss:// URLs (TLS); required for them, unused otherwise.
-    RedisConnector connector;
     /// Lease of this node: when it is not renewed for this long (the process died, or lost
     /// Redis), any other node removes its connections and announces member_removed.
     std::chrono::milliseconds nodeTtl{15000};
     /// Lease renewal, channel record and sweep of expired nodes; 0: min(nodeTtl / 3, 1 s).
     std::chrono::milliseconds beatInterval{0};
-    std::chrono::milliseconds connectTimeout{2000};
-    std::chrono::milliseconds backoffMin{100};
-    std::chrono::milliseconds backoffMax{5000};
-    std::chrono::milliseconds pingInterval{1000};
-    /// One-line messages: connection changes, script failures. May be empty.
-    std::function<void(std::string_view message)> log;
-    /// Round trip of every command reply (metrics). May be empty.
-    std::function<void(std::chrono::microseconds)> onRoundTrip;
     /// This node's channels, asked at every beat for the cluster-wide listing. May be empty
     /// (the node then records none). Called on the core's thread.
     std::function<std::vector<ChannelStats>()> localChannels;
@@ -58,6 +45,19 @@ struct RedisPresenceCounters {
     std::uint64_t syncs = 0;         ///< times this node rewrote its connections in Redis (reconnect, lost lease)
     std::uint64_t errors = 0;        ///< connection failures
     std::uint64_t reconnects = 0;
+
+    /// Adds `other` field by field (RedisShards sums its shards'). A field added above is added
+    /// here too; tests/cluster/tst_redisenginecounters.cpp fails when one is not.
+    RedisPresenceCounters &operator+=(const RedisPresenceCounters &other)
+    {
+        scriptErrors += other.scriptErrors;
+        nodesExpired += other.nodesExpired;
+        remoteEvents += other.remoteEvents;
+        syncs += other.syncs;
+        errors += other.errors;
+        reconnects += other.reconnects;
+        return *this;
+    }
 };
 
 /// PresenceStore on Redis 7 through two async hiredis connections of its own: commands and

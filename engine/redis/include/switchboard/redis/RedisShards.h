@@ -79,6 +79,9 @@ public:
     std::size_t shardsAvailable() const;
     RedisBrokerCounters brokerCounters(std::size_t shard) const;
     RedisPresenceCounters presenceCounters(std::size_t shard) const;
+    /// Summed over every shard (one shard: its own figures).
+    RedisBrokerCounters brokerCounters() const;
+    RedisPresenceCounters presenceCounters() const;
 
     /// The union of every shard's cluster-wide channel listing (RedisPresenceStore::clusterChannels),
     /// ordered by name. Error::NotConnected (with an empty list) when any shard is unreachable:
