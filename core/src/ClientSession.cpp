@@ -126,6 +126,7 @@ struct ClientSession::Impl {
     bool freshList = false;          ///< setUrls() during a connection: the next attempt uses endpoints[0]
     TimerId connectTimer = 0;
     TimerId retryTimer = 0;
+    std::chrono::milliseconds retryDelay{0}; ///< of the last scheduleRetry(), for the log
     TimerId heartbeatTimer = 0;
     std::chrono::milliseconds pingInterval{0}; ///< from welcome; 0: no heartbeat
     std::chrono::milliseconds lastSent{0};
@@ -175,6 +176,14 @@ struct ClientSession::Impl {
             timer.cancel(std::exchange(id, 0));
     }
 
+    /// Formats and logs a line only when a logger is set: `text` is a callable returning it.
+    template <typename Text>
+    void log(LogLevel level, Text &&text) const
+    {
+        if (options.logger)
+            options.logger(level, text());
+    }
+
     /// A call made now may wait for the connection (ClientOptions::failFast).
     bool canWait() const
     {
@@ -194,6 +203,14 @@ struct ClientSession::Impl {
                    const json::value *frame = nullptr)
     {
         lastError = error;
+        log(LogLevel::Warning, [&] {
+            std::string line = "error " + std::to_string(error.value()) + " (" + error.message() + ")";
+            if (!channel.empty())
+                line += " on " + std::string(channel);
+            if (!message.empty())
+                line += ": " + std::string(message);
+            return line;
+        });
         if (frame) {
             emitLifecycle("error", channel, *frame);
             return;
@@ -264,6 +281,7 @@ struct ClientSession::Impl {
         welcomed = false;
         serverReason.clear();
         ++connection;
+        log(LogLevel::Info, [&] { return "connecting to " + endpoints[endpointIndex]; });
         transport.open(endpoints[endpointIndex]);
     }
     std::string pendingToken;
@@ -298,6 +316,7 @@ struct ClientSession::Impl {
         if (endOfRound)
             failuresInRound = 0;
         const std::chrono::milliseconds delay = backoff.next(endOfRound);
+        retryDelay = delay;
         const std::size_t previous = endpointIndex;
         if (!std::exchange(freshList, false)) // a new list starts at its first URL
             endpointIndex = (endpointIndex + 1) % endpoints.size();
@@ -458,6 +477,14 @@ struct ClientSession::Impl {
                 error = errorForClose(code);
             if (reconnect)
                 moved = scheduleRetry();
+            log(LogLevel::Info, [&] {
+                std::string line = "connection to " + closedUrl + " closed: code " + std::to_string(code);
+                if (!why.empty())
+                    line += " (" + why + ")";
+                if (!reconnect)
+                    return line + "; not reconnecting";
+                return line + "; reconnecting to " + endpoints[endpointIndex] + " in " + std::to_string(retryDelay.count()) + " ms";
+            });
             setState(reconnect ? ClientState::Reconnecting : ClientState::Closed);
         }
 
@@ -547,6 +574,10 @@ struct ClientSession::Impl {
         sessionId = std::string(stringField(frame, "session"));
         userId = std::string(stringField(frame, "user"));
         pingInterval = std::chrono::milliseconds(std::max<std::int64_t>(intField(frame, "ping", 0), 0));
+        log(LogLevel::Info, [&] {
+            return "connected to " + endpoints[endpointIndex] + ": session " + sessionId
+                + (userId.empty() ? std::string(", anonymous") : ", user " + userId);
+        });
         scheduleHeartbeat(pingInterval);
         for (auto &[name, ch] : channels)
             sendSubscribe(*ch);
@@ -589,6 +620,10 @@ struct ClientSession::Impl {
         ch.recoverySent = ch.options.recover && ch.hasPosition && !ch.streamPosition.epoch.empty();
         if (ch.recoverySent)
             frame["recover"] = json::object{{"offset", ch.streamPosition.offset}, {"epoch", ch.streamPosition.epoch}};
+        log(LogLevel::Debug, [&] {
+            return "subscribing to " + ch.name()
+                + (ch.recoverySent ? " (recover after offset " + std::to_string(ch.streamPosition.offset) + ")" : std::string());
+        });
         std::weak_ptr<bool> alive = life;
         const std::string name = ch.name();
         const std::uint64_t serial = ch.serial;
@@ -643,11 +678,24 @@ struct ClientSession::Impl {
         ch->hasPosition = true;
         ch->recoveryHigh = 0;
         const json::value *publications = frame.if_contains("publications");
+        std::size_t missed = 0;
         if (publications && publications->is_array()) {
             for (const json::value &p : publications->get_array()) {
                 if (p.is_object())
                     ch->recoveryHigh = std::max(ch->recoveryHigh, uintField(p.get_object(), "offset"));
             }
+            missed = publications->get_array().size();
+        }
+        if (ch->recoverySent && !ch->wasRecovered) {
+            log(LogLevel::Warning, [&] {
+                return "subscribed to " + std::string(name) + " without full recovery: publications may be missing ("
+                    + std::to_string(missed) + " replayed, continuing from offset " + std::to_string(ch->streamPosition.offset) + ")";
+            });
+        } else {
+            log(LogLevel::Debug, [&] {
+                return "subscribed to " + std::string(name) + " at offset " + std::to_string(ch->streamPosition.offset)
+                    + (ch->recoverySent ? ", recovered " + std::to_string(missed) : std::string());
+            });
         }
         ch->stateObservers->notify();
         if (!publications || !publications->is_array())
@@ -1122,6 +1170,7 @@ ListenerHandle ClientSession::once(std::string_view pattern, ClientListener list
 std::size_t ClientSession::pendingOperations() const { return d->pending.waitingCount(); }
 std::size_t ClientSession::waitingCalls() const { return d->waiting.size(); }
 void ClientSession::setFailFast(bool failFast) { d->options.failFast = failFast; }
+void ClientSession::setLogger(Logger logger) { d->options.logger = std::move(logger); }
 void ClientSession::setWaitQueueLimit(std::size_t limit) { d->options.waitQueueLimit = limit; }
 
 void ClientSession::onTransportOpen() { d->onOpen(); }

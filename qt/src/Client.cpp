@@ -8,6 +8,7 @@
 #include <switchboard/qtws/QtTimer.h>
 
 #include <QJSEngine>
+#include <QLoggingCategory>
 #include <QPointer>
 #include <QQmlEngine>
 #include <QTimer>
@@ -19,6 +20,10 @@
 #include <unordered_map>
 
 namespace switchboard::qt {
+
+// What the session does (ClientOptions::logger), debug lines off unless enabled by a filter rule
+// (QT_LOGGING_RULES="switchboard.client.debug=true").
+Q_LOGGING_CATEGORY(lcClient, "switchboard.client", QtInfoMsg)
 
 namespace {
 
@@ -96,6 +101,15 @@ struct Client::Private {
 Client::Client(QObject *parent) : QObject(parent), d(std::make_unique<Private>())
 {
     d->session = std::make_unique<ClientSession>(d->transport, d->executor, d->timer);
+    d->session->setLogger([](LogLevel level, std::string_view message) {
+        const QString text = QString::fromUtf8(message.data(), qsizetype(message.size()));
+        switch (level) {
+        case LogLevel::Debug: qCDebug(lcClient).noquote() << text; break;
+        case LogLevel::Info: qCInfo(lcClient).noquote() << text; break;
+        case LogLevel::Warning: qCWarning(lcClient).noquote() << text; break;
+        case LogLevel::Error: qCCritical(lcClient).noquote() << text; break;
+        }
+    });
     connect(&d->pingTimer, &QTimer::timeout, this, &Client::sendProbe);
     d->session->setTokenProvider([this](std::function<void(std::string)> deliver) {
         if (d->cppTokenProvider) {

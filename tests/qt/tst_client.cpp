@@ -11,6 +11,7 @@
 #include <QTest>
 
 #include <QElapsedTimer>
+#include <QScopeGuard>
 
 #include <algorithm>
 #include <cmath>
@@ -288,6 +289,34 @@ private Q_SLOTS:
         fast->request(QStringLiteral("echo"), 7, [&](int s, const QString &, const QVariant &) { status = s; });
         QTRY_COMPARE(status, 503);
         QCOMPARE(fast->waitingCalls(), 0);
+    }
+
+    // The session's log lines reach QLoggingCategory "switchboard.client".
+    void logsToItsCategory()
+    {
+        static QStringList lines; // the handler is a plain function
+        lines.clear();
+        const QtMessageHandler previous = qInstallMessageHandler([](QtMsgType type, const QMessageLogContext &context, const QString &message) {
+            if (QLatin1String(context.category) == QLatin1String("switchboard.client"))
+                lines << QString::number(int(type)) + QLatin1Char(' ') + message;
+        });
+        auto restore = qScopeGuard([previous] { qInstallMessageHandler(previous); });
+        auto c = client(QStringLiteral("token-alice"));
+        CONNECTED(c);
+        const QString url = m_gateway->url();
+        auto has = [](QtMsgType type, const QString &text) {
+            return std::any_of(lines.begin(), lines.end(), [&](const QString &l) {
+                return l.startsWith(QString::number(int(type)) + QLatin1Char(' ')) && l.contains(text);
+            });
+        };
+        QVERIFY2(has(QtInfoMsg, QStringLiteral("connecting to ") + url), qPrintable(lines.join(QLatin1Char('\n'))));
+        QVERIFY2(has(QtInfoMsg, QStringLiteral("connected to ") + url + QStringLiteral(": session ")), qPrintable(lines.join(QLatin1Char('\n'))));
+        QVERIFY(has(QtInfoMsg, QStringLiteral(", user alice")));
+        Channel *denied = c->subscribe(QStringLiteral("private-elsewhere"));
+        QTRY_VERIFY(!denied->lastError().isEmpty());
+        QVERIFY2(has(QtWarningMsg, QStringLiteral("on private-elsewhere")), qPrintable(lines.join(QLatin1Char('\n'))));
+        m_gateway->stop();
+        QTRY_VERIFY_WITH_TIMEOUT(has(QtInfoMsg, QStringLiteral("connection to ") + url + QStringLiteral(" closed: code ")), 10000);
     }
 
     void reconnectResubscribeRecover()

@@ -413,17 +413,21 @@ async function run() {
   // Calls made right after connect() wait for the connection (the docs' examples do this):
   // subscribe then publish at once resolves with the stored offset; with failFast it rejects 503.
   const early = await alice.page.evaluate(([live, tok]) => {
-    const c = Switchboard.connect(live, { token: tok });
+    const lines = [];
+    const c = Switchboard.connect(live, { token: tok, logger: (level, message) => lines.push(level + ' ' + message) });
     c.subscribe('early-check');
     const outcome = c.publish('early-check', 'hello', { n: 1 })
       .then((ack) => 'resolved:' + (typeof ack.offset), (e) => 'rejected:' + e.code);
     const f = Switchboard.connect(live, { token: tok, failFast: true });
     const fast = f.ready.then(() => f.publish('early-check', 'hello', { n: 2 }))
       .then(() => 'resolved', (e) => 'rejected:' + e.code);
-    return Promise.all([outcome, fast]).then((r) => { c.close(); f.close(); return r; });
+    return Promise.all([outcome, fast]).then((r) => { c.close(); f.close(); return r.concat([lines]); });
   }, [`ws://127.0.0.1:${gateway.port}/ws`, token('erin', 'Erin')]);
   check(early[0] === 'resolved:number', 'a publish made right after connect() waits and resolves with its offset (' + early[0] + ')');
   check(early[1] === 'rejected:503', 'with failFast the same publish rejects with 503 (' + early[1] + ')');
+  check(early[2].some((l) => l.startsWith('info connected to ws://127.0.0.1:' + gateway.port + '/ws: session '))
+        && early[2].some((l) => l.startsWith('debug subscribing to early-check')),
+        "the session's log lines reach options.logger (" + JSON.stringify(early[2].slice(0, 4)) + ')');
 
   // A second client in alice's page, with an asynchronous tokenProvider, joins as carol; a
   // publish still waiting for its ack when close() is called rejects with 499.

@@ -105,6 +105,7 @@
   function Client(url, options) {
     Emitter.call(this);
     options = options || {};
+    this._options = options;
     if (Array.isArray(url)) {
       if (url.length === 0) throw SwitchboardError(400, 'the URL list is empty');
       this.urls = url.map(function (u) { return checkUrl(u); });
@@ -161,6 +162,25 @@
   Client.prototype = Object.create(Emitter.prototype);
   Client.prototype.constructor = Client;
 
+  var LOG_LEVELS = { debug: 0, info: 1, warning: 2, error: 3, off: 4 };
+  /** One line of the session's log: to options.logger(level, message), else to the console at
+   *  or above options.logLevel ('debug' | 'info' | 'warning' | 'error' | 'off'; default 'warning'). */
+  Client.prototype._log = function (level, message) {
+    var logger = this._options.logger;
+    if (typeof logger === 'function') {
+      try { logger(level, message); } catch (err) { /* a failing logger must not break the client */ }
+      return;
+    }
+    var threshold = LOG_LEVELS[this._options.logLevel];
+    if (threshold === undefined) threshold = LOG_LEVELS.warning;
+    if (LOG_LEVELS[level] < threshold) return;
+    var line = '[switchboard] ' + message;
+    if (level === 'error') console.error(line);
+    else if (level === 'warning') console.warn(line);
+    else if (level === 'info') console.info(line);
+    else console.debug(line);
+  };
+
   Client.prototype._do = function (op) {
     if (this._native) op(this._native);
     else if (!this._closed) this._queue.push(function () { op(this._native); }.bind(this));
@@ -189,6 +209,9 @@
       break;
     case 'token':
       this._askToken(a);
+      break;
+    case 'log':
+      this._log(a, b);
       break;
     case 'message':
       ch = this.channels[a];

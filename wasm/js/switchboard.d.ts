@@ -20,6 +20,9 @@ export interface BackoffOptions {
   max?: number;
 }
 
+/** Levels of the session's log lines (docs/client.md). */
+export type LogLevel = 'debug' | 'info' | 'warning' | 'error';
+
 export interface ConnectOptions {
   /** A connection token (JWT) sent in the connect frame. */
   token?: string;
@@ -40,6 +43,10 @@ export interface ConnectOptions {
   failFast?: boolean;
   /** Calls waiting for the connection at most; more reject with 503 (default 1000). */
   waitQueueLimit?: number;
+  /** Console lines at or above this level (default 'warning'); ignored when `logger` is set. */
+  logLevel?: LogLevel | 'off';
+  /** Receives every line of the session's log instead of the console. */
+  logger?: (level: LogLevel, message: string) => void;
   backoff?: BackoffOptions;
   /** Where switchboard.wasm lives (default: next to switchboard.js). */
   wasmUrl?: string;

@@ -72,6 +72,10 @@ WebClient::WebClient(val sink, val options)
 {
     m_stateHook = m_session.onStateChanged([this](ClientState state) { emitState(state); });
     m_urlHook = m_session.onUrlChanged([this](const std::string &url) { m_sink(std::string("url"), url); });
+    // The JavaScript side filters by level (ConnectOptions.logLevel) or hands lines to its logger.
+    m_session.setLogger([this](LogLevel level, std::string_view message) {
+        m_sink(std::string("log"), std::string(logLevelName(level)), std::string(message));
+    });
 }
 
 WebClient::~WebClient() = default;

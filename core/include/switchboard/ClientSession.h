@@ -4,6 +4,7 @@
 #include "switchboard/ClientTransport.h"
 #include "switchboard/Error.h"
 #include "switchboard/Executor.h"
+#include "switchboard/Logger.h"
 #include "switchboard/PresenceStore.h"
 #include "switchboard/Publication.h"
 #include "switchboard/Timer.h"
@@ -56,6 +57,10 @@ struct ClientOptions {
     /// nothing is coming, so calls fail with NotConnected either way.
     bool failFast = false;
     std::size_t waitQueueLimit = 1000;
+    /// What the session does, one line each: Info for connection attempts, welcomes, closes
+    /// (with the reconnect delay) and URL moves; Warning for every error event, refused
+    /// subscriptions and incomplete recoveries; Debug for each subscribe and its answer.
+    Logger logger;
 };
 
 /// A message or lifecycle event delivered to listeners.
@@ -140,6 +145,8 @@ public:
     /// ClientOptions::failFast and waitQueueLimit, for the calls made from now on (calls
     /// already waiting keep waiting).
     void setFailFast(bool failFast);
+    /// Replaces ClientOptions::logger.
+    void setLogger(Logger logger);
     void setWaitQueueLimit(std::size_t limit);
     /// Same as setUrls({url}).
     void setUrl(std::string url);
