@@ -1,6 +1,6 @@
 #include "switchboard/ClientSession.h"
 
-#include "client/Backoff.h"
+#include "client/EndpointRotation.h"
 #include "client/ChannelState.h"
 #include "client/FrameFields.h"
 #include "client/ListenerRegistry.h"
@@ -83,10 +83,8 @@ bool closeIsError(std::uint16_t code)
 
 struct ClientSession::Impl {
     Impl(ClientTransport &t, Executor &e, Timer &clock, ClientOptions o)
-        : transport(t), executor(e), timer(clock), options(std::move(o)), backoff(options.backoff), pending(clock), waiting(clock)
+        : transport(t), executor(e), timer(clock), options(std::move(o)), endpoints(options.urls.empty() ? std::vector<std::string>{options.url} : options.urls, options.backoff), pending(clock), waiting(clock)
     {
-        endpoints = options.urls.empty() ? std::vector<std::string>{options.url} : options.urls;
-        announcedUrl = endpoints.front();
     }
 
     ClientTransport &transport;
@@ -100,7 +98,7 @@ struct ClientSession::Impl {
     std::string userId;
     std::error_code lastError;
 
-    client::Backoff backoff;
+    client::EndpointRotation endpoints; ///< failover: the URL in use and the backoff
     PendingOperations pending;
     client::WaitingCalls waiting;
     std::shared_ptr<client::ListenerRegistry> listeners = std::make_shared<client::ListenerRegistry>();
@@ -118,12 +116,6 @@ struct ClientSession::Impl {
     bool connectAfterClose = false; ///< connect() while the previous connection was closing
     std::uint64_t attempt = 0;
     std::uint64_t connection = 0;
-    // Failover: never empty; endpointIndex is the endpoint of the open connection or next attempt.
-    std::vector<std::string> endpoints;
-    std::size_t endpointIndex = 0;
-    std::size_t failuresInRound = 0; ///< failed attempts since the round began (reset by welcome)
-    std::string announcedUrl;        ///< last URL given to urlObservers (or the initial one)
-    bool freshList = false;          ///< setUrls() during a connection: the next attempt uses endpoints[0]
     TimerId connectTimer = 0;
     TimerId retryTimer = 0;
     std::chrono::milliseconds retryDelay{0}; ///< of the last scheduleRetry(), for the log
@@ -281,8 +273,8 @@ struct ClientSession::Impl {
         welcomed = false;
         serverReason.clear();
         ++connection;
-        log(LogLevel::Info, [&] { return "connecting to " + endpoints[endpointIndex]; });
-        transport.open(endpoints[endpointIndex]);
+        log(LogLevel::Info, [&] { return "connecting to " + endpoints.current(); });
+        transport.open(endpoints.current());
     }
     std::string pendingToken;
 
@@ -305,52 +297,34 @@ struct ClientSession::Impl {
             notifyUrl();
     }
 
-    /// Failover rule: every failed or lost connection moves to the next endpoint, round robin,
-    /// after a backoff delay; the backoff step grows once per full round through the endpoints
-    /// (with one endpoint: after every failure, as before). A welcome starts over at step 0.
-    /// True when the endpoint changed: the caller then runs notifyUrl() after its bookkeeping.
+    /// Schedules the next attempt by the failover rule (client/EndpointRotation.h). True when
+    /// the endpoint changed: the caller then runs notifyUrl() after its bookkeeping.
     bool scheduleRetry()
     {
         cancelTimer(retryTimer);
-        const bool endOfRound = ++failuresInRound >= endpoints.size();
-        if (endOfRound)
-            failuresInRound = 0;
-        const std::chrono::milliseconds delay = backoff.next(endOfRound);
-        retryDelay = delay;
-        const std::size_t previous = endpointIndex;
-        if (!std::exchange(freshList, false)) // a new list starts at its first URL
-            endpointIndex = (endpointIndex + 1) % endpoints.size();
-        retryTimer = timer.start(delay, [this] {
+        const std::string previous = endpoints.current();
+        retryDelay = endpoints.failed();
+        retryTimer = timer.start(retryDelay, [this] {
             retryTimer = 0;
             if (state == ClientState::Reconnecting && !transportActive)
                 startAttempt();
         });
-        return endpoints[endpointIndex] != endpoints[previous];
+        return endpoints.current() != previous;
     }
 
     /// User callbacks: the endpoint changed (failover or setUrls()) since the last notification.
     void notifyUrl()
     {
-        if (endpoints[endpointIndex] == announcedUrl)
+        if (!endpoints.takeChange())
             return;
-        announcedUrl = endpoints[endpointIndex];
-        const std::string url = announcedUrl; // an observer may call setUrls()
+        const std::string url = endpoints.current(); // an observer may call setUrls()
         urlObservers->notify(url);
     }
 
     void setUrls(std::vector<std::string> urls)
     {
-        if (urls.empty())
-            urls.emplace_back();
-        if (urls == endpoints)
-            return;
-        endpoints = std::move(urls);
-        endpointIndex = 0;
-        failuresInRound = 0;
-        // Set while a connection (or attempt) of the old list is under way: its failure must
-        // not skip the new first URL.
-        freshList = transportActive || state == ClientState::Connected;
-        notifyUrl();
+        if (endpoints.replace(std::move(urls), transportActive || state == ClientState::Connected))
+            notifyUrl();
     }
 
     // ---- heartbeat ----
@@ -453,7 +427,7 @@ struct ClientSession::Impl {
         cancelTimer(heartbeatTimer);
         heartbeatPingId = 0;
         const bool retry = std::exchange(retryOnClose, false);
-        const std::string closedUrl = endpoints[endpointIndex];
+        const std::string closedUrl = endpoints.current();
         bool moved = false;
         const std::string why = reason.empty() ? serverReason : std::string(reason);
 
@@ -483,7 +457,7 @@ struct ClientSession::Impl {
                     line += " (" + why + ")";
                 if (!reconnect)
                     return line + "; not reconnecting";
-                return line + "; reconnecting to " + endpoints[endpointIndex] + " in " + std::to_string(retryDelay.count()) + " ms";
+                return line + "; reconnecting to " + endpoints.current() + " in " + std::to_string(retryDelay.count()) + " ms";
             });
             setState(reconnect ? ClientState::Reconnecting : ClientState::Closed);
         }
@@ -569,13 +543,12 @@ struct ClientSession::Impl {
         const std::uint64_t id = connection;
         welcomed = true;
         cancelTimer(connectTimer);
-        backoff.reset();
-        failuresInRound = 0;
+        endpoints.welcomed();
         sessionId = std::string(stringField(frame, "session"));
         userId = std::string(stringField(frame, "user"));
         pingInterval = std::chrono::milliseconds(std::max<std::int64_t>(intField(frame, "ping", 0), 0));
         log(LogLevel::Info, [&] {
-            return "connected to " + endpoints[endpointIndex] + ": session " + sessionId
+            return "connected to " + endpoints.current() + ": session " + sessionId
                 + (userId.empty() ? std::string(", anonymous") : ", user " + userId);
         });
         scheduleHeartbeat(pingInterval);
@@ -1108,8 +1081,8 @@ ClientSession::~ClientSession()
 void ClientSession::setTokenProvider(TokenProvider provider) { d->tokenProvider = std::move(provider); }
 void ClientSession::setUrl(std::string url) { d->setUrls({std::move(url)}); }
 void ClientSession::setUrls(std::vector<std::string> urls) { d->setUrls(std::move(urls)); }
-const std::vector<std::string> &ClientSession::urls() const { return d->endpoints; }
-const std::string &ClientSession::currentUrl() const { return d->endpoints[d->endpointIndex]; }
+const std::vector<std::string> &ClientSession::urls() const { return d->endpoints.urls(); }
+const std::string &ClientSession::currentUrl() const { return d->endpoints.current(); }
 
 ListenerHandle ClientSession::onUrlChanged(std::function<void(const std::string &)> fn)
 {
