@@ -3,6 +3,7 @@
 #include "client/EndpointRotation.h"
 #include "client/ChannelState.h"
 #include "client/FrameFields.h"
+#include "client/Heartbeat.h"
 #include "client/ListenerRegistry.h"
 #include "client/ObserverList.h"
 #include "client/PendingOperations.h"
@@ -119,12 +120,12 @@ struct ClientSession::Impl {
     TimerId connectTimer = 0;
     TimerId retryTimer = 0;
     std::chrono::milliseconds retryDelay{0}; ///< of the last scheduleRetry(), for the log
-    TimerId heartbeatTimer = 0;
-    std::chrono::milliseconds pingInterval{0}; ///< from welcome; 0: no heartbeat
-    std::chrono::milliseconds lastSent{0};
-    std::chrono::milliseconds lastReceived{0};
-    std::uint64_t heartbeatPingId = 0;            ///< ackId of the heartbeat ping awaiting its pong
-    std::chrono::microseconds heartbeatPingAt{0}; ///< Timer::nowPrecise() when it went out
+    client::Heartbeat heartbeat{timer, {[this] { return pending.reserveId(); },
+                                        [this](std::uint64_t id) { send(json::object{{"op", "ping"}, {"ackId", id}}); },
+                                        [this] {
+                                            retryOnClose = true;
+                                            transport.close(static_cast<std::uint16_t>(DisconnectCode::IdleTimeout), "no pong");
+                                        }}};
     std::optional<std::chrono::microseconds> lastRoundTrip;
     std::string serverReason;      ///< reason of the server's `disconnect` frame, if any
     /// Expires with the session: callbacks handed to others (token provider, posted tasks) check it.
@@ -158,7 +159,7 @@ struct ClientSession::Impl {
 
     void send(const json::object &frame)
     {
-        lastSent = timer.now();
+        heartbeat.sent();
         transport.sendText(json::serialize(frame));
     }
 
@@ -327,49 +328,6 @@ struct ClientSession::Impl {
             notifyUrl();
     }
 
-    // ---- heartbeat ----
-
-    void scheduleHeartbeat(std::chrono::milliseconds delay)
-    {
-        cancelTimer(heartbeatTimer);
-        if (pingInterval.count() <= 0)
-            return;
-        const std::uint64_t id = connection;
-        heartbeatTimer = timer.start(std::max(delay, std::chrono::milliseconds(1)), [this, id] { onHeartbeat(id); });
-    }
-
-    /// Sends `ping` when the connection has been quiet for a ping interval, then expects any
-    /// frame back within pongTimeout. Traffic in both directions postpones it.
-    void onHeartbeat(std::uint64_t id)
-    {
-        heartbeatTimer = 0;
-        if (!connectionAlive(id) || !welcomed)
-            return;
-        const auto now = timer.now();
-        const auto quietSince = std::min(lastSent, lastReceived);
-        if (now - quietSince < pingInterval) {
-            scheduleHeartbeat(quietSince + pingInterval - now);
-            return;
-        }
-        // The ackId lets the pong time the round trip too (lastRoundTrip).
-        heartbeatPingId = pending.reserveId();
-        heartbeatPingAt = timer.nowPrecise();
-        send(json::object{{"op", "ping"}, {"ackId", heartbeatPingId}});
-        const auto pingedAt = now;
-        heartbeatTimer = timer.start(std::max(options.pongTimeout, std::chrono::milliseconds(1)), [this, id, pingedAt] {
-            heartbeatTimer = 0;
-            if (!connectionAlive(id))
-                return;
-            if (lastReceived >= pingedAt) {
-                scheduleHeartbeat(lastReceived + pingInterval - timer.now());
-                return;
-            }
-            // Nothing came back: the connection is dead even if the transport has not noticed.
-            retryOnClose = true;
-            transport.close(static_cast<std::uint16_t>(DisconnectCode::IdleTimeout), "no pong");
-        });
-    }
-
     // ---- transport events ----
 
     void onOpen()
@@ -424,8 +382,7 @@ struct ClientSession::Impl {
         transportOpen = welcomed = false;
         sessionId.clear();
         cancelTimer(connectTimer);
-        cancelTimer(heartbeatTimer);
-        heartbeatPingId = 0;
+        heartbeat.stop();
         const bool retry = std::exchange(retryOnClose, false);
         const std::string closedUrl = endpoints.current();
         bool moved = false;
@@ -492,7 +449,7 @@ struct ClientSession::Impl {
     {
         if (!transportActive || !transportOpen || state == ClientState::Closed)
             return;
-        lastReceived = timer.now();
+        heartbeat.received();
         if (binary) {
             onBinary(bytes);
             return;
@@ -546,12 +503,12 @@ struct ClientSession::Impl {
         endpoints.welcomed();
         sessionId = std::string(stringField(frame, "session"));
         userId = std::string(stringField(frame, "user"));
-        pingInterval = std::chrono::milliseconds(std::max<std::int64_t>(intField(frame, "ping", 0), 0));
+        const std::chrono::milliseconds pingInterval(std::max<std::int64_t>(intField(frame, "ping", 0), 0));
         log(LogLevel::Info, [&] {
             return "connected to " + endpoints.current() + ": session " + sessionId
                 + (userId.empty() ? std::string(", anonymous") : ", user " + userId);
         });
-        scheduleHeartbeat(pingInterval);
+        heartbeat.start(pingInterval, options.pongTimeout);
         for (auto &[name, ch] : channels)
             sendSubscribe(*ch);
         waiting.startAll(); // before anything a state observer sends
@@ -820,9 +777,8 @@ struct ClientSession::Impl {
         const std::uint64_t id = ackIdOf(frame);
         if (id == 0)
             return;
-        if (id == heartbeatPingId) {
-            heartbeatPingId = 0;
-            lastRoundTrip = std::max(timer.nowPrecise() - heartbeatPingAt, std::chrono::microseconds(0));
+        if (const auto rtt = heartbeat.answered(id)) {
+            lastRoundTrip = rtt;
             return;
         }
         const PendingOperations::Kind *kind = pending.kindOf(id);
@@ -1033,7 +989,7 @@ struct ClientSession::Impl {
             return;
         cancelTimer(retryTimer);
         cancelTimer(connectTimer);
-        cancelTimer(heartbeatTimer);
+        heartbeat.stop();
         tokenPending = false;
         retryOnClose = false;
         std::vector<PendingOperations::Completion> cancelled = pending.takeAll();
@@ -1067,7 +1023,7 @@ ClientSession::~ClientSession()
     d->life.reset();
     d->cancelTimer(d->retryTimer);
     d->cancelTimer(d->connectTimer);
-    d->cancelTimer(d->heartbeatTimer);
+    d->heartbeat.stop();
     d->transport.setListener(nullptr);
     if (d->transportActive)
         d->transport.close(kCloseNormal, "client destroyed");
