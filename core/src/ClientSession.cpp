@@ -1,4 +1,5 @@
 #include "switchboard/ClientSession.h"
+#include "switchboard/MessageEncoding.h"
 
 #include "client/EndpointRotation.h"
 #include "client/ChannelState.h"
@@ -662,33 +663,17 @@ struct ClientSession::Impl {
 
     void onBinary(std::string_view bytes)
     {
-        // 0x01 | u16 BE channel length | channel | u16 BE event length | event | payload
-        auto readU16 = [&](std::size_t at) {
-            return static_cast<std::size_t>((static_cast<unsigned char>(bytes[at]) << 8) | static_cast<unsigned char>(bytes[at + 1]));
-        };
-        if (bytes.size() < 5 || static_cast<unsigned char>(bytes[0]) != 0x01) {
+        const std::optional<BinaryFrameView> frame = decodeBinaryFrame(bytes);
+        if (!frame) {
             emitError(make_error_code(Error::BadRequest), "unreadable binary frame from the server");
             return;
         }
-        const std::size_t channelLength = readU16(1);
-        if (3 + channelLength + 2 > bytes.size()) {
-            emitError(make_error_code(Error::BadRequest), "unreadable binary frame from the server");
+        if (!findChannel(frame->channel))
             return;
-        }
-        const std::string_view channel = bytes.substr(3, channelLength);
-        const std::size_t eventLength = readU16(3 + channelLength);
-        const std::size_t eventStart = 3 + channelLength + 2;
-        if (eventStart + eventLength > bytes.size()) {
-            emitError(make_error_code(Error::BadRequest), "unreadable binary frame from the server");
-            return;
-        }
-        if (!findChannel(channel))
-            return;
-        const std::string_view event = bytes.substr(eventStart, eventLength);
         std::string key;
-        key.append(channel).append(1, '.').append(event);
-        const ClientEvent ev{.key = key, .channel = channel, .event = event, .data = nullValue(),
-                             .binary = true, .binaryData = bytes.substr(eventStart + eventLength)};
+        key.append(frame->channel).append(1, '.').append(frame->event);
+        const ClientEvent ev{.key = key, .channel = frame->channel, .event = frame->event, .data = nullValue(),
+                             .binary = true, .binaryData = frame->bytes};
         listeners->dispatchMessage(ev);
     }
 
@@ -703,34 +688,8 @@ struct ClientSession::Impl {
         const std::uint64_t serial = ch->serial;
         const json::value *payload = nullptr;
         Member member;
-        if (kind == "subscription_succeeded") {
-            payload = frame.if_contains("members");
-            ch->roster.clear();
-            if (payload && payload->is_array()) {
-                for (const json::value &m : payload->get_array()) {
-                    Member parsed = memberOf(m);
-                    if (!parsed.userId.empty())
-                        ch->roster.push_back(std::move(parsed));
-                }
-            }
-        } else if (kind == "member_added" || kind == "member_removed") {
-            payload = frame.if_contains("member");
-            if (!payload)
-                return;
-            member = memberOf(*payload);
-            auto it = std::find_if(ch->roster.begin(), ch->roster.end(),
-                                   [&](const Member &m) { return m.userId == member.userId; });
-            if (kind == "member_added") {
-                if (it == ch->roster.end())
-                    ch->roster.push_back(member);
-                else
-                    *it = member;
-            } else if (it != ch->roster.end()) {
-                ch->roster.erase(it);
-            }
-        } else {
+        if (!ch->applyPresence(kind, frame, payload, member))
             return;
-        }
         ch->presenceObservers->notify(kind, member);
         if (!findChannel(channel, serial))
             return;

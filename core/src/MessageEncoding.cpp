@@ -126,6 +126,24 @@ SharedFrame encodeBinaryFrame(std::string_view channel, std::string_view event, 
     return makeBinaryFrame(std::move(bytes));
 }
 
+std::optional<BinaryFrameView> decodeBinaryFrame(std::string_view frame)
+{
+    auto readU16 = [&](std::size_t at) {
+        return static_cast<std::size_t>((static_cast<unsigned char>(frame[at]) << 8) | static_cast<unsigned char>(frame[at + 1]));
+    };
+    if (frame.size() < 5 || static_cast<unsigned char>(frame[0]) != 0x01)
+        return std::nullopt;
+    const std::size_t channelLength = readU16(1);
+    if (3 + channelLength + 2 > frame.size())
+        return std::nullopt;
+    const std::size_t eventLength = readU16(3 + channelLength);
+    const std::size_t eventStart = 3 + channelLength + 2;
+    if (eventStart + eventLength > frame.size())
+        return std::nullopt;
+    return BinaryFrameView{frame.substr(3, channelLength), frame.substr(eventStart, eventLength),
+                           frame.substr(eventStart + eventLength)};
+}
+
 SharedFrame encodePresenceChangeFrame(std::string_view event, std::string_view channel, const Member &member)
 {
     std::string bytes;

@@ -620,6 +620,18 @@ void TestHub::encoding()
     QCOMPARE(change.at("event").as_string(), "presence:member_added");
 
     QVERIFY_THROWS_EXCEPTION(std::length_error, encodeBinaryFrame(std::string(70000, 'c'), "e", "x"));
+
+    // The client reads binary frames back with decodeBinaryFrame().
+    const std::string binary = encodeBinaryFrame("cam/1", "jpeg", std::string("\0\xff\x01", 3))->bytes;
+    const auto parts = decodeBinaryFrame(binary);
+    QVERIFY(parts);
+    QCOMPARE(parts->channel, std::string_view("cam/1"));
+    QCOMPARE(parts->event, std::string_view("jpeg"));
+    QCOMPARE(parts->bytes, std::string_view("\0\xff\x01", 3));
+    QVERIFY(!decodeBinaryFrame(binary.substr(0, 7)));               // channel cut short
+    QVERIFY(!decodeBinaryFrame(binary.substr(0, 3 + 5 + 1)));       // event length cut short
+    QVERIFY(!decodeBinaryFrame("\x02" + binary.substr(1)));         // not tag 0x01
+    QVERIFY(decodeBinaryFrame(encodeBinaryFrame("c", "", "")->bytes)); // empty event and payload
 }
 
 void TestHub::deferredEnginesJoin()

@@ -6,6 +6,7 @@
 #include "switchboard/PresenceStore.h"
 #include "switchboard/Publication.h"
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,6 +20,15 @@ SharedFrame encodeMessageFrame(const Publication &publication);
 void appendPublicationObject(std::string &out, const Publication &publication);
 /// Binary frame: 0x01 | u16 channel len | channel | u16 event len | event | bytes.
 SharedFrame encodeBinaryFrame(std::string_view channel, std::string_view event, std::string_view bytes);
+/// The parts of a binary frame, viewing into the frame's bytes.
+struct BinaryFrameView {
+    std::string_view channel;
+    std::string_view event;
+    std::string_view bytes;
+};
+/// Reads a frame made by encodeBinaryFrame(); nullopt when it is not one (wrong tag, lengths
+/// past the end).
+std::optional<BinaryFrameView> decodeBinaryFrame(std::string_view frame);
 /// presence:member_added / presence:member_removed
 SharedFrame encodePresenceChangeFrame(std::string_view event, std::string_view channel, const Member &member);
 /// presence:subscription_succeeded with the roster.

@@ -4,8 +4,12 @@
 
 #include "switchboard/ClientSession.h"
 
+#include "FrameFields.h"
 #include "ObserverList.h"
 
+#include <boost/json/object.hpp>
+
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -37,6 +41,42 @@ public:
     ListenerHandle onPresenceChanged(std::function<void(std::string_view, const Member &)> fn) override
     {
         return presenceObservers->add(std::move(fn));
+    }
+
+    /// Applies a `presence` frame of `kind` (subscription_succeeded, member_added,
+    /// member_removed) to the roster: one member per user id. False for another kind or a frame
+    /// without its member. `payload`: the frame's members or member; `member`: the one added or
+    /// removed (empty for a whole roster).
+    bool applyPresence(std::string_view kind, const boost::json::object &frame, const boost::json::value *&payload, Member &member)
+    {
+        if (kind == "subscription_succeeded") {
+            payload = frame.if_contains("members");
+            roster.clear();
+            if (payload && payload->is_array()) {
+                for (const boost::json::value &m : payload->get_array()) {
+                    Member parsed = memberOf(m);
+                    if (!parsed.userId.empty())
+                        roster.push_back(std::move(parsed));
+                }
+            }
+            return true;
+        }
+        if (kind != "member_added" && kind != "member_removed")
+            return false;
+        payload = frame.if_contains("member");
+        if (!payload)
+            return false;
+        member = memberOf(*payload);
+        auto it = std::find_if(roster.begin(), roster.end(), [&](const Member &m) { return m.userId == member.userId; });
+        if (kind == "member_removed") {
+            if (it != roster.end())
+                roster.erase(it);
+        } else if (it == roster.end()) {
+            roster.push_back(member);
+        } else {
+            *it = member;
+        }
+        return true;
     }
 
     std::string m_name;
