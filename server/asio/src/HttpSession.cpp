@@ -217,7 +217,9 @@ void HttpSession::upgrade(Request &req)
         for (const auto &field : req) {
             std::string name(field.name_string());
             std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
-            if (ConnectProxy::forwardsHeader(name))
+            const bool seen = std::any_of(info.headers.begin(), info.headers.end(),
+                                          [&](const auto &header) { return header.first == name; });
+            if (!seen && ConnectProxy::forwardsHeader(name)) // one value per name: the first
                 info.headers.emplace_back(std::move(name), std::string(field.value()));
         }
     }
