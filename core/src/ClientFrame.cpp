@@ -109,6 +109,8 @@ std::optional<FrameProblem> readConnect(const json::object &object, ClientFrame 
         return mistyped("version", "an integer");
     if (auto p = optionalString(object, "token", frame.token))
         return p;
+    if (const json::value *data = object.if_contains("data"); data && !data->is_null())
+        frame.body = data; // connect `data`: for the connect authenticator, any JSON value
     return optionalString(object, "name", frame.name);
 }
 

@@ -42,7 +42,7 @@ struct ClientFrame {
     // request
     std::string_view topic;
 
-    /// publish `data` / request `payload`; null for other ops.
+    /// publish `data` / request `payload` / connect `data` (null when absent or null); null for other ops.
     const boost::json::value *body = nullptr;
 };
 

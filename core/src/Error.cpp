@@ -74,6 +74,7 @@ std::string_view disconnectName(DisconnectCode code) noexcept
     case DisconnectCode::Flood: return "flood";
     case DisconnectCode::ConnectTimeout: return "connect_timeout";
     case DisconnectCode::InsufficientState: return "insufficient_state";
+    case DisconnectCode::AuthUnavailable: return "auth_unavailable";
     case DisconnectCode::BadProtocol: return "bad_protocol";
     case DisconnectCode::InvalidToken: return "invalid_token";
     case DisconnectCode::Forbidden: return "forbidden";

@@ -875,14 +875,14 @@ bool Hub::isClosed() const
     return d->closed;
 }
 
-std::string Hub::attach(std::shared_ptr<Session> session, Principal principal, std::string_view clientName)
+std::string Hub::attach(std::shared_ptr<Session> session, Principal principal, std::string_view clientName,
+                        std::string_view proposedId)
 {
     if (d->closed)
         return {};
-    std::string id;
-    do {
+    std::string id(proposedId);
+    while (id.empty() || d->sessions.contains(id))
         id = detail::randomHex(16);
-    } while (d->sessions.contains(id));
     auto entry = std::make_unique<Impl::SessionEntry>();
     entry->id = id;
     entry->session = std::move(session);

@@ -1,6 +1,7 @@
 #include "switchboard/ServerProtocol.h"
 
 #include "ClientFrame.h"
+#include "RandomId.h"
 #include "RateLimiter.h"
 #include "Utf8.h"
 
@@ -14,6 +15,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include <deque>
 #include <exception>
 #include <map>
 #include <unordered_map>
@@ -70,7 +72,8 @@ std::string_view joinErrorMessage(Error code)
 } // namespace
 
 struct ServerProtocol::Impl {
-    enum class State { AwaitingConnect, Connected, Closing };
+    /// AwaitingConnect -> (Authenticating ->) Connected -> Closing; any state -> Closing.
+    enum class State { AwaitingConnect, Authenticating, Connected, Closing };
 
     struct Connection {
         Connection(ConnectionHandle h, std::shared_ptr<Session> s, detail::RateLimiter l)
@@ -85,6 +88,11 @@ struct ServerProtocol::Impl {
         std::string clientName;
         TimerId connectTimer = 0;
         TimerId expiryTimer = 0;
+        TimerId authTimer = 0;     ///< Authenticating: the authenticator's deadline
+        ConnectionInfo info;       ///< for the authenticator; released once authenticated
+        std::string plannedId;     ///< Authenticating: the session id the authenticator was told
+        std::deque<std::string> early; ///< Authenticating: frames to handle after welcome
+        std::size_t earlyBytes = 0;
         detail::RateLimiter limiter;
         int rateViolations = 0;
         std::chrono::milliseconds lastRateViolation{0};
@@ -115,7 +123,7 @@ struct ServerProtocol::Impl {
     Hub &hub;
     Timer &timer;
     ServerProtocolOptions options;
-    ConnectAuthenticator authenticator;
+    AsyncConnectAuthenticator authenticator;
     std::map<std::string, RequestHandler, std::less<>> handlers;
     RequestHandler defaultHandler; ///< topics without a handler of their own; empty: 404
     std::unordered_map<ConnectionHandle, std::unique_ptr<Connection>> connections;
@@ -178,6 +186,10 @@ struct ServerProtocol::Impl {
         if (connection.expiryTimer) {
             timer.cancel(connection.expiryTimer);
             connection.expiryTimer = 0;
+        }
+        if (connection.authTimer) {
+            timer.cancel(connection.authTimer);
+            connection.authTimer = 0;
         }
     }
 
@@ -285,24 +297,76 @@ struct ServerProtocol::Impl {
                 malformed(*connection, Error::BadRequest, "send 'connect' first", frame.ackId);
             return;
         }
+        if (connection->state == State::Authenticating) {
+            keepEarly(*connection, frame, bytes);
+            return;
+        }
+        dispatch(*connection, frame);
+    }
+
+    /// A frame that arrived while its connection's `connect` is being authenticated: kept for
+    /// after welcome (already parsed and admitted by the rate limit), within the bounds.
+    void keepEarly(Connection &connection, const ClientFrame &frame, std::string_view bytes)
+    {
+        if (frame.op == ClientOp::Connect) {
+            malformed(connection, Error::BadRequest, "already connecting", frame.ackId);
+            return;
+        }
+        const auto &limits = options.limits;
+        if (connection.early.size() >= limits.maxFramesWhileAuthenticating
+            || connection.earlyBytes + bytes.size() > limits.maxBytesWhileAuthenticating) {
+            ++counters.earlyFramesRefused;
+            sendError(connection, Error::RateLimited, "too many frames before welcome", frame.ackId);
+            overRate(connection);
+            return;
+        }
+        connection.earlyBytes += bytes.size();
+        connection.early.emplace_back(bytes);
+    }
+
+    /// Handles the frames kept while authenticating, in order, once welcome is sent. Each was
+    /// counted and admitted when it arrived; the connection may close on any of them.
+    void replayEarly(ConnectionHandle handle)
+    {
+        for (;;) {
+            Connection *connection = find(handle);
+            if (!connection || connection->state != State::Connected || connection->early.empty())
+                return;
+            const std::string bytes = std::move(connection->early.front());
+            connection->early.pop_front();
+            connection->earlyBytes -= bytes.size();
+            unsigned char buffer[4096];
+            json::monotonic_resource arena(buffer, sizeof buffer);
+            const json::storage_ptr storage(&arena);
+            json::value root(storage);
+            ClientFrame frame;
+            if (detail::parseClientFrame(bytes, options.limits.maxNestingDepth, root, frame))
+                continue; // cannot happen: it parsed when it arrived
+            dispatch(*connection, frame);
+        }
+    }
+
+    /// A well-formed, admitted frame of a connected session.
+    void dispatch(Connection &connection, const ClientFrame &frame)
+    {
         switch (frame.op) {
         case ClientOp::Connect:
-            malformed(*connection, Error::BadRequest, "already connected", frame.ackId);
+            malformed(connection, Error::BadRequest, "already connected", frame.ackId);
             return;
         case ClientOp::Subscribe:
-            onSubscribe(*connection, frame);
+            onSubscribe(connection, frame);
             return;
         case ClientOp::Unsubscribe:
-            onUnsubscribe(*connection, frame);
+            onUnsubscribe(connection, frame);
             return;
         case ClientOp::Publish:
-            onPublish(*connection, frame);
+            onPublish(connection, frame);
             return;
         case ClientOp::Request:
-            onRequest(*connection, frame);
+            onRequest(connection, frame);
             return;
         case ClientOp::Ping:
-            send(*connection, encodePongFrame(frame.ackId));
+            send(connection, encodePongFrame(frame.ackId));
             return;
         case ClientOp::Pong:
             return;
@@ -326,19 +390,70 @@ struct ServerProtocol::Impl {
                        "unsupported protocol version (this server speaks 1)");
             return;
         }
-        ConnectDecision decision;
-        if (authenticator) {
-            try {
-                decision = authenticator(frame.token);
-            } catch (const std::exception &e) {
-                decision = ConnectDecision{false, {}, std::string("authentication failed: ") + e.what(), 0};
-            } catch (...) {
-                decision = ConnectDecision{false, {}, "authentication failed", 0};
-            }
+        // The connect frame arrived: its deadline is over; the authenticator's starts.
+        if (connection.connectTimer) {
+            timer.cancel(connection.connectTimer);
+            connection.connectTimer = 0;
         }
-        Connection *current = find(handle); // the authenticator is user code
-        if (!current || current->state != State::AwaitingConnect)
+        connection.clientName.assign(frame.name);
+        if (!authenticator) {
+            connection.state = State::Authenticating;
+            onAuthenticated(handle, ConnectDecision{});
             return;
+        }
+        connection.state = State::Authenticating;
+        connection.plannedId = detail::randomHex(16);
+        const std::string data = frame.body ? json::serialize(*frame.body) : std::string();
+        auto answered = std::make_shared<bool>(false);
+        ConnectAnswer answer = [anchor = std::weak_ptr<Impl *>(anchor), handle, answered](ConnectDecision decision) {
+            if (*answered)
+                return;
+            *answered = true;
+            if (const auto self = anchor.lock())
+                (*self)->onAuthenticated(handle, std::move(decision));
+        };
+        // The authenticator is user code: it may answer inside the call, or close the connection.
+        const ConnectionInfo info = connection.info;
+        const std::string plannedId = connection.plannedId;
+        const ConnectRequest request{frame.token, frame.name, data, plannedId, info};
+        try {
+            authenticator(request, answer);
+        } catch (const std::exception &e) {
+            answer(ConnectDecision{false, {}, std::string("authentication failed: ") + e.what(), 0});
+        } catch (...) {
+            answer(ConnectDecision{false, {}, "authentication failed", 0});
+        }
+        Connection *current = find(handle);
+        if (current && current->state == State::Authenticating && options.limits.connectAuthTimeout.count() > 0) {
+            current->authTimer = timer.start(options.limits.connectAuthTimeout, [this, handle] {
+                if (Connection *c = find(handle)) {
+                    c->authTimer = 0;
+                    if (c->state == State::Authenticating) {
+                        ++counters.connectAuthTimeouts;
+                        disconnect(handle, DisconnectCode::AuthUnavailable, "authentication timed out");
+                    }
+                }
+            });
+        }
+    }
+
+    /// The authenticator's decision for a connection in Authenticating (ignored otherwise: it
+    /// closed, or the deadline refused it).
+    void onAuthenticated(ConnectionHandle handle, ConnectDecision decision)
+    {
+        Connection *current = find(handle);
+        if (!current || current->state != State::Authenticating)
+            return;
+        if (current->authTimer) {
+            timer.cancel(current->authTimer);
+            current->authTimer = 0;
+        }
+        if (!decision.accepted && decision.unavailable) {
+            ++counters.connectAuthUnavailable;
+            disconnect(handle, DisconnectCode::AuthUnavailable,
+                       decision.reason.empty() ? std::string_view("authentication unavailable") : std::string_view(decision.reason));
+            return;
+        }
         if (!decision.accepted && decision.expired) {
             // A genuine token that is too old: the client fetches a fresh one and reconnects.
             ++counters.tokenExpirations;
@@ -361,16 +476,14 @@ struct ServerProtocol::Impl {
                 return;
             }
         }
-        if (current->connectTimer) {
-            timer.cancel(current->connectTimer);
-            current->connectTimer = 0;
-        }
-        current->clientName.assign(frame.name);
         current->principal = decision.principal;
-        current->sessionId = hub.attach(current->session, std::move(decision.principal), current->clientName);
+        current->sessionId = hub.attach(current->session, std::move(decision.principal), current->clientName,
+                                        current->plannedId);
         if (current->sessionId.empty()) // closed meanwhile (the authenticator is user code)
             return refuseClosed(handle);
         current->state = State::Connected;
+        current->info = {};
+        current->plannedId.clear();
         if (remainingMs > 0) {
             current->expiryTimer = timer.start(std::chrono::milliseconds(remainingMs), [this, handle] {
                 if (Connection *c = find(handle)) {
@@ -384,6 +497,7 @@ struct ServerProtocol::Impl {
         }
         send(*current, encodeWelcomeFrame(current->sessionId, options.limits.pingInterval,
                                           current->principal.userId));
+        replayEarly(handle);
     }
 
     void onSubscribe(Connection &connection, const ClientFrame &frame)
@@ -633,6 +747,17 @@ ServerProtocol::~ServerProtocol()
 
 void ServerProtocol::setConnectAuthenticator(ConnectAuthenticator authenticator)
 {
+    if (!authenticator) {
+        d->authenticator = {};
+        return;
+    }
+    d->authenticator = [authenticator = std::move(authenticator)](const ConnectRequest &request, ConnectAnswer answer) {
+        answer(authenticator(request.token));
+    };
+}
+
+void ServerProtocol::setAsyncConnectAuthenticator(AsyncConnectAuthenticator authenticator)
+{
     d->authenticator = std::move(authenticator);
 }
 
@@ -652,7 +777,7 @@ void ServerProtocol::removeRequestHandler(std::string_view topic)
         d->handlers.erase(it);
 }
 
-ServerProtocol::ConnectionHandle ServerProtocol::open(std::shared_ptr<Session> session)
+ServerProtocol::ConnectionHandle ServerProtocol::open(std::shared_ptr<Session> session, ConnectionInfo info)
 {
     const ConnectionHandle handle = ++d->lastHandle;
     const auto &limits = d->options.limits;
@@ -670,6 +795,7 @@ ServerProtocol::ConnectionHandle ServerProtocol::open(std::shared_ptr<Session> s
             }
         });
     }
+    connection->info = std::move(info);
     d->connections.emplace(handle, std::move(connection));
     // A connection the transport admitted before a shutdown but opens after closeAll (a race in
     // multi-threaded transports) would otherwise wait for its `connect`: tell it at once.

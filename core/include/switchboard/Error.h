@@ -52,6 +52,7 @@ enum class DisconnectCode : std::uint16_t {
     Flood = 3005,           ///< too many operations per second after warnings: reconnect after backoff
     ConnectTimeout = 3006,  ///< no `connect` frame within the handshake deadline
     InsufficientState = 3007, ///< the server may have lost publications owed to this connection: reconnect and recover
+    AuthUnavailable = 3008, ///< the connection could not be authenticated now (the authenticator failed, timed out or is busy): reconnect with backoff
 
     BadProtocol = 3500,     ///< repeated malformed frames: fix the client
     InvalidToken = 3501,    ///< connection token rejected: do not retry the same token

@@ -193,9 +193,10 @@ public:
 
     /// Registers a connection. Returns its session id (unique, unguessable); empty when the Hub
     /// is closed (nothing registered, Session::attached not called). `clientName` is reported to
-    /// the connected hook only.
+    /// the connected hook only. `proposedId`: the id to use when it is not taken (the id a
+    /// connect authenticator was told, ServerProtocol); empty or taken: a fresh random one.
     std::string attach(std::shared_ptr<Session> session, Principal principal = {},
-                       std::string_view clientName = {});
+                       std::string_view clientName = {}, std::string_view proposedId = {});
     /// Removes the session from every channel (presence leaves fire), then forgets it. `code` and
     /// `reason` (the close that ended it) are reported to the disconnected hook only.
     void detach(std::string_view sessionId, std::uint16_t code = 1006, std::string_view reason = {});

@@ -13,6 +13,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace switchboard {
 
@@ -25,6 +27,14 @@ struct ProtocolLimits {
     int malformedBeforeClose = 10;           ///< error 400 each time, then close 3500
     std::chrono::milliseconds connectTimeout{10'000}; ///< no connect frame: close 3006
     std::chrono::milliseconds pingInterval{25'000};   ///< advertised in welcome
+    /// A `connect` the (asynchronous) authenticator has not answered within this: close 3008
+    /// (counted in connectAuthTimeouts). 0: no deadline.
+    std::chrono::milliseconds connectAuthTimeout{10'000};
+    /// Frames that arrive while their `connect` is being authenticated are kept, then handled
+    /// in order after `welcome` (dropped on refusal). Beyond these bounds each one is refused
+    /// with error 429 (counted in earlyFramesRefused and rateLimited, close 3005 when it goes on).
+    std::size_t maxFramesWhileAuthenticating = 16;
+    std::size_t maxBytesWhileAuthenticating = 64 * 1024;
 };
 
 /// Which channels accept client publishes.
@@ -48,8 +58,45 @@ struct ConnectDecision {
     /// Refused only because the token is past its expiry (its signature is good): close 3004,
     /// which tells the client to fetch a fresh token and reconnect, instead of 3501.
     bool expired = false;
+    /// Refused because the connection could not be authenticated now (the authentication
+    /// service is down, slow, busy or answered nonsense), not because its credentials are bad:
+    /// close 3008 with `reason`, which tells the client to reconnect with backoff.
+    bool unavailable = false;
 };
 using ConnectAuthenticator = std::function<ConnectDecision(std::string_view token)>;
+
+/// What the transport knows about a connection before its `connect` (handed to open()); the
+/// protocol keeps it until the connection is authenticated, then releases it.
+struct ConnectionInfo {
+    std::string transport;     ///< "websocket", ...
+    std::string remoteAddress; ///< the peer's address as the transport sees it, may be empty
+    /// Request headers the transport chose to pass on (lower-case names). Transports pass a
+    /// fixed selection, never every header.
+    std::vector<std::pair<std::string, std::string>> headers;
+};
+
+/// One `connect` to authenticate. Valid only during the authenticator call: copy what the
+/// answer needs.
+struct ConnectRequest {
+    std::string_view token;      ///< may be empty
+    std::string_view clientName; ///< the connect frame's `name`, may be empty
+    std::string_view data;       ///< JSON text of the connect frame's `data`; empty when absent
+    std::string_view sessionId;  ///< the id the session gets if it is accepted
+    const ConnectionInfo &connection;
+};
+
+/// Delivers the decision of an AsyncConnectAuthenticator. Call it on the Hub's thread, now
+/// (inside the authenticator) or later. Only the first call counts; calls after the connection
+/// closed, after the deadline (ProtocolLimits::connectAuthTimeout) refused it, or after the
+/// protocol was destroyed are ignored. Copies share that state. Holds no reference that keeps
+/// the protocol or the session alive.
+using ConnectAnswer = std::function<void(ConnectDecision)>;
+
+/// Decides a `connect` and answers through `answer`, now or later; every other connection is
+/// served meanwhile. Frames the client sends while it waits are kept (bounded, see
+/// ProtocolLimits) and handled after `welcome`. If it throws before answering, the connection
+/// is refused (close 3501, "authentication failed: ...").
+using AsyncConnectAuthenticator = std::function<void(const ConnectRequest &, ConnectAnswer answer)>;
 
 /// Answers a server-handler request. Call exactly once (later calls are ignored); safe to call
 /// after the session has gone (the answer is discarded). Must be called on the Hub's thread.
@@ -93,6 +140,9 @@ struct ProtocolCounters {
     std::uint64_t numbersOutOfRange = 0;    ///< frames refused for a number JSON cannot carry (400)
     std::uint64_t invalidFilters = 0;       ///< subscribes refused for an invalid `filter` (400)
     std::uint64_t shutdownRefusals = 0;     ///< connections and connects refused with 3000 because the Hub is closed (after closeAll)
+    std::uint64_t connectAuthUnavailable = 0; ///< connects refused 3008 by the authenticator (unavailable)
+    std::uint64_t connectAuthTimeouts = 0;    ///< connects refused 3008 because the authenticator did not answer in time
+    std::uint64_t earlyFramesRefused = 0;     ///< frames refused (429) while their connect was being authenticated
 };
 
 /// Thread safety: same as Hub (one thread, or serialized by the host).
@@ -101,7 +151,13 @@ public:
     ServerProtocol(Hub &hub, Timer &timer, ServerProtocolOptions options = {});
     ~ServerProtocol();
 
-    void setConnectAuthenticator(ConnectAuthenticator authenticator); ///< none: all accepted, anonymous
+    /// Installs a synchronous authenticator (it sees the token only). None: all accepted,
+    /// anonymous. Same as setAsyncConnectAuthenticator() with one that answers at once.
+    void setConnectAuthenticator(ConnectAuthenticator authenticator);
+    /// Installs an authenticator that may answer later (see AsyncConnectAuthenticator); replaces
+    /// either kind. A `connect` waiting for it is dropped when its connection closes (the answer
+    /// is then ignored) and refused with close 3008 after ProtocolLimits::connectAuthTimeout.
+    void setAsyncConnectAuthenticator(AsyncConnectAuthenticator authenticator);
     void setRequestHandler(std::string topic, RequestHandler handler);
     void removeRequestHandler(std::string_view topic);
     /// Handles requests on every topic that has no handler of its own (a proxy to an application
@@ -111,7 +167,8 @@ public:
     /// A transport accepted a WebSocket. Returns a connection handle for receive()/closed().
     /// The session is attached to the Hub once its `connect` frame is accepted.
     using ConnectionHandle = std::uint64_t;
-    ConnectionHandle open(std::shared_ptr<Session> session);
+    /// `info` is handed to the connect authenticator.
+    ConnectionHandle open(std::shared_ptr<Session> session, ConnectionInfo info = {});
     /// One complete WebSocket message. Handles every frame and every violation (error frame or
     /// session->close()); never throws.
     void receive(ConnectionHandle connection, std::string_view bytes, bool binary);

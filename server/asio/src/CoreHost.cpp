@@ -35,6 +35,9 @@ ServerProtocolOptions protocolOptions(const GatewayConfig &c)
     o.limits.opsPerSecond = c.messagesPerSecond;
     o.limits.opsBurst = c.messagesBurst;
     o.limits.pingInterval = c.wsPingInterval; // the client's heartbeat matches the server's pings
+    // The connect proxy answers 3008 at its own timeout; the core's deadline is only a backstop.
+    if (!c.connectProxy.empty())
+        o.limits.connectAuthTimeout = c.connectProxyTimeout + std::chrono::seconds(1);
     return o;
 }
 
@@ -47,6 +50,22 @@ MemoryBrokerOptions brokerOptions(const GatewayConfig &c)
 }
 
 } // namespace
+
+ConnectDecision tokenDecision(const TokenVerifier &tokens, std::string_view token)
+{
+    ConnectDecision decision;
+    if (token.empty())
+        return decision; // anonymous: public channels only
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch()).count();
+    TokenCheck check = tokens.verify(token, now);
+    decision.accepted = check.valid;
+    decision.reason = std::move(check.reason);
+    decision.principal = std::move(check.principal);
+    decision.expiresAtMs = check.expiresAtMs;
+    decision.expired = check.expired; // close 3004: fetch a fresh token, not 3501
+    return decision;
+}
 
 CoreHost::CoreHost(boost::asio::io_context &ioc, const GatewayConfig &config, const TokenVerifier &tokens, Metrics &metrics)
     : m_timer(ioc, m_mutex), m_metrics(metrics)
@@ -98,20 +117,7 @@ CoreHost::CoreHost(boost::asio::io_context &ioc, const GatewayConfig &config, co
         locked([&] { m_redis->start(); });
 #endif
 
-    m_protocol->setConnectAuthenticator([&tokens](std::string_view token) {
-        ConnectDecision decision;
-        if (token.empty())
-            return decision; // anonymous: public channels only
-        const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                             std::chrono::system_clock::now().time_since_epoch()).count();
-        TokenCheck check = tokens.verify(token, now);
-        decision.accepted = check.valid;
-        decision.reason = std::move(check.reason);
-        decision.principal = std::move(check.principal);
-        decision.expiresAtMs = check.expiresAtMs;
-        decision.expired = check.expired; // close 3004: fetch a fresh token, not 3501
-        return decision;
-    });
+    m_protocol->setConnectAuthenticator([&tokens](std::string_view token) { return tokenDecision(tokens, token); });
     // Private and presence joins: the core's one token check (patterns; presence member = `sub`).
     m_hub->setAuthorizer(authorizeByToken);
 }

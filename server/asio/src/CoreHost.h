@@ -35,6 +35,10 @@ struct EngineShards {
     std::vector<std::size_t> down;
 };
 
+/// The gateway's token check for a `connect`: no token is anonymous (accepted), a valid one is
+/// its principal, an expired one is refused as expired (3004), anything else refused (3501).
+ConnectDecision tokenDecision(const TokenVerifier &tokens, std::string_view token);
+
 class CoreHost {
 public:
     /// Installs the connect authenticator (tokens) and the authorizer (token channel patterns).

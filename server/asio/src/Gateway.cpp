@@ -1,5 +1,6 @@
 #include "switchboard/asio/Gateway.h"
 
+#include "ConnectProxy.h"
 #include "CoreHost.h"
 #include "Listener.h"
 #include "Log.h"
@@ -93,6 +94,17 @@ std::unique_ptr<RpcProxy> makeRpcProxy(const GatewayConfig &c, Metrics &metrics)
     return std::make_unique<RpcProxy>(std::move(o), metrics);
 }
 
+std::unique_ptr<ConnectProxy> makeConnectProxy(const GatewayConfig &c, Metrics &metrics)
+{
+    if (c.connectProxy.empty())
+        return nullptr;
+    ConnectProxyOptions o;
+    o.url = c.connectProxy;
+    o.timeout = c.connectProxyTimeout;
+    o.concurrency = c.connectProxyConcurrency;
+    return std::make_unique<ConnectProxy>(std::move(o), metrics);
+}
+
 } // namespace
 
 struct Gateway::Impl {
@@ -106,6 +118,7 @@ struct Gateway::Impl {
         , webhooks(makeWebhookSender(config, metrics))
         , core(ioc, config, tokens, metrics)
         , rpc(makeRpcProxy(config, metrics))
+        , connectProxy(makeConnectProxy(config, metrics))
         , context(config, ioc, core, metrics, tokens, generatedKey ? randomHex(16) : config.apiKey, findStaticDir(config), tcp)
         , signals(ioc, SIGINT, SIGTERM)
         , drainTimer(ioc)
@@ -129,6 +142,36 @@ struct Gateway::Impl {
             core.locked([&] { core.protocol().setDefaultRequestHandler([this](const RequestContext &c, std::shared_ptr<Responder> r) {
                 proxyRequest(c, std::move(r));
             }); });
+        if (connectProxy)
+            core.locked([&] { core.protocol().setAsyncConnectAuthenticator([this](const ConnectRequest &r, ConnectAnswer a) {
+                authenticateConnect(r, std::move(a));
+            }); });
+    }
+
+    /// Inside core.locked() (the connect authenticator). A token the gateway accepts wins (and
+    /// an expired one of ours is 3004, so the client refreshes it); every other connect, with
+    /// no token or a token the gateway does not know, goes to the connect proxy, whose answer
+    /// comes back on the proxy's thread and is delivered under the core lock.
+    void authenticateConnect(const ConnectRequest &request, ConnectAnswer answer)
+    {
+        if (!request.token.empty()) {
+            ConnectDecision byToken = tokenDecision(tokens, request.token);
+            if (byToken.accepted || byToken.expired)
+                return answer(std::move(byToken));
+        }
+        ConnectCall call;
+        call.session = std::string(request.sessionId);
+        call.client = std::string(request.clientName);
+        call.token = std::string(request.token);
+        call.data = std::string(request.data);
+        call.headers = request.connection.headers;
+        call.transport = request.connection.transport;
+        call.remote = request.connection.remoteAddress;
+        const bool accepted = connectProxy->call(std::move(call), [this, answer](ConnectDecision decision) {
+            core.locked([&] { answer(std::move(decision)); });
+        });
+        if (!accepted)
+            answer(ConnectProxy::busyDecision());
     }
 
     /// Inside core.locked() (the default request handler): hands the request to the RPC proxy;
@@ -266,6 +309,7 @@ struct Gateway::Impl {
     std::unique_ptr<WebhookSender> webhooks; // outlives the Hub, whose hooks queue on it
     CoreHost core;
     std::unique_ptr<RpcProxy> rpc; // destroyed before the core its answers lock
+    std::unique_ptr<ConnectProxy> connectProxy; // destroyed before the core its answers lock
     std::optional<boost::asio::ssl::context> tls;
     ServerContext context;
     std::shared_ptr<Listener> listener;
@@ -313,6 +357,9 @@ int Gateway::run()
     if (d->rpc)
         log::info("rpc proxy: ", d->config.rpcProxy, ", timeout ", d->config.rpcTimeout.count(), " ms, ",
                   d->config.rpcConcurrency, " in flight at most");
+    if (d->connectProxy)
+        log::info("connect proxy: ", d->config.connectProxy, ", timeout ", d->config.connectProxyTimeout.count(), " ms, ",
+                  d->config.connectProxyConcurrency, " in flight at most");
     std::vector<std::thread> threads;
     threads.reserve(n - 1);
     for (unsigned i = 1; i < n; ++i)
@@ -324,6 +371,8 @@ int Gateway::run()
     // the disconnects are queued as webhook events.
     if (d->rpc)
         d->rpc->stop(); // answers still pending have no client left to reach
+    if (d->connectProxy)
+        d->connectProxy->stop();
     if (d->webhooks)
         d->webhooks->stop(d->config.drainTimeout);
     d->saveHistory();

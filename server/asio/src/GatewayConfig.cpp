@@ -172,6 +172,9 @@ void applyJsonConfig(GatewayConfig &c, std::string_view jsonText)
         else if (key == "rpcProxy") c.rpcProxy = text(v, k);
         else if (key == "rpcTimeoutMs") c.rpcTimeout = std::chrono::milliseconds(number<std::uint32_t>(v, k));
         else if (key == "rpcConcurrency") c.rpcConcurrency = number<std::size_t>(v, k);
+        else if (key == "connectProxy") c.connectProxy = text(v, k);
+        else if (key == "connectProxyTimeoutMs") c.connectProxyTimeout = std::chrono::milliseconds(number<std::uint32_t>(v, k));
+        else if (key == "connectProxyConcurrency") c.connectProxyConcurrency = number<std::size_t>(v, k);
         else if (key == "webhookQueue") c.webhookQueue = number<std::size_t>(v, k);
         else if (key == "webhookBatch") c.webhookBatch = number<std::size_t>(v, k);
         else if (key == "webhookFlushIntervalMs") c.webhookFlushInterval = std::chrono::milliseconds(number<std::uint32_t>(v, k));
@@ -238,7 +241,10 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         ("engine-tls-key", po::value<std::string>()->value_name("FILE"), "rediss://: the client certificate's private key (PEM)")
         ("rpc-proxy", po::value<std::string>()->value_name("URL"), "answer client requests on topics without a handler by POSTing {topic, payload, user, session, info, client, reply} to URL (http:// only); default: such requests get 404")
         ("rpc-timeout", po::value<unsigned>()->value_name("MS"), "per RPC proxy request: connect, send and answer within MS, else error 504 (default 5000)")
-        ("rpc-concurrency", po::value<std::size_t>()->value_name("N"), "RPC proxy requests in flight at most; more are answered 503 at once (default 64)");
+        ("rpc-concurrency", po::value<std::size_t>()->value_name("N"), "RPC proxy requests in flight at most; more are answered 503 at once (default 64)")
+        ("connect-proxy", po::value<std::string>()->value_name("URL"), "authenticate WebSocket connects without a valid gateway token by POSTing {session, client, token, data, headers, transport, remote} to URL (http:// only); default: tokens only")
+        ("connect-proxy-timeout", po::value<unsigned>()->value_name("MS"), "per connect proxy request: connect, send and answer within MS, else close 3008 (default 5000)")
+        ("connect-proxy-concurrency", po::value<std::size_t>()->value_name("N"), "connect proxy requests in flight at most; more connects are closed 3008 at once (default 64)");
     // clang-format on
     (void)d;
     ConfigParse result;
@@ -350,6 +356,11 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         sz("rpc-concurrency", c.rpcConcurrency);
         if (c.rpcTimeout.count() <= 0 || c.rpcConcurrency == 0)
             throw std::invalid_argument("--rpc-timeout and --rpc-concurrency must be positive");
+        str("connect-proxy", c.connectProxy);
+        if (vm.count("connect-proxy-timeout")) c.connectProxyTimeout = std::chrono::milliseconds(vm["connect-proxy-timeout"].as<unsigned>());
+        sz("connect-proxy-concurrency", c.connectProxyConcurrency);
+        if (c.connectProxyTimeout.count() <= 0 || c.connectProxyConcurrency == 0)
+            throw std::invalid_argument("--connect-proxy-timeout and --connect-proxy-concurrency must be positive");
         if (vm.count("header-timeout")) c.headerTimeout = std::chrono::milliseconds(vm["header-timeout"].as<unsigned>());
         if (c.tlsCertificate.empty() != c.tlsKey.empty())
             throw std::invalid_argument("TLS needs both a certificate and a key");

@@ -4,6 +4,7 @@
 #include "Log.h"
 #include "SseSession.h"
 #include "StaticFiles.h"
+#include "ConnectProxy.h"
 #include "WebSocketSession.h"
 
 #include <boost/asio/post.hpp>
@@ -13,6 +14,7 @@
 #include <boost/url/parse.hpp>
 
 #include <algorithm>
+#include <cctype>
 
 namespace switchboard::asio {
 
@@ -209,8 +211,20 @@ void HttpSession::upgrade(Request &req)
     res->set(http::field::sec_websocket_accept, ws::acceptKey(key->value()));
     std::string leftover = boost::beast::buffers_to_string(m_buffer.data());
     m_buffer.consume(m_buffer.size());
+    ConnectionInfo info;
+    info.transport = "websocket";
+    if (!m_ctx.config.connectProxy.empty()) { // only the connect proxy reads them
+        for (const auto &field : req) {
+            std::string name(field.name_string());
+            std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+            const bool seen = std::any_of(info.headers.begin(), info.headers.end(),
+                                          [&](const auto &header) { return header.first == name; });
+            if (!seen && ConnectProxy::forwardsHeader(name)) // one value per name: the first
+                info.headers.emplace_back(std::move(name), std::string(field.value()));
+        }
+    }
     http::async_write(*m_stream, *res,
-                      [self = shared_from_this(), res, admitted, leftover = std::move(leftover)](
+                      [self = shared_from_this(), res, admitted, leftover = std::move(leftover), info = std::move(info)](
                           const boost::system::error_code &ec, std::size_t) mutable {
                           if (ec) {
                               if (admitted)
@@ -239,7 +253,7 @@ void HttpSession::upgrade(Request &req)
                           // (with its socket): the deleter releases it.
                           auto slot = std::make_shared<TcpSlot>(std::move(self->m_slot));
                           std::shared_ptr<WebSocketSession> session(
-                              new WebSocketSession(self->m_ctx, std::move(*self->m_stream), std::move(leftover)),
+                              new WebSocketSession(self->m_ctx, std::move(*self->m_stream), std::move(leftover), std::move(info)),
                               [slot](WebSocketSession *s) { delete s; });
                           self->m_stream.reset();
                           session->start();

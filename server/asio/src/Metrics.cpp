@@ -86,6 +86,8 @@ std::string Metrics::render(const HubCounters &hub, const ProtocolCounters &prot
     metric(out, "switchboard_slow_disconnects_total", "counter", "Sessions closed 3001 for a full outbox.", double(hub.slowDisconnects));
     metric(out, "switchboard_auth_failures_total", "counter", "Refused tokens and joins (WebSocket and SSE).", double(hub.authFailures));
     metric(out, "switchboard_shutdown_refusals_total", "counter", "Connects refused with 3000 during shutdown (the Hub is closed).", double(protocol.shutdownRefusals));
+    metric(out, "switchboard_connect_auth_timeouts_total", "counter", "Connects whose authentication did not finish within its deadline (close 3008).", double(protocol.connectAuthTimeouts));
+    metric(out, "switchboard_early_frames_refused_total", "counter", "Frames refused (429) while their connect was being authenticated, over the bound.", double(protocol.earlyFramesRefused));
     metric(out, "switchboard_auth_timeouts_total", "counter", "Joins refused because the authorizer did not answer in time (504).", double(hub.authTimeouts));
     metric(out, "switchboard_history_evictions_total", "counter", "Channels whose published history was evicted by the stream limit (epoch and history lost).", double(hub.historyEvictions));
     metric(out, "switchboard_api_auth_failures_total", "counter", "HTTP API calls without a valid API key.", v(apiAuthFailures));
@@ -142,6 +144,17 @@ std::string Metrics::render(const HubCounters &hub, const ProtocolCounters &prot
     metric(out, "switchboard_rpc_busy_total", "counter", "RPC proxy requests refused over --rpc-concurrency (503).", v(rpcBusy));
     metric(out, "switchboard_rpc_in_flight", "gauge", "RPC proxy requests waiting for the backend.", v(rpcInFlight));
     rpcSeconds.render(out, "switchboard_rpc_seconds", "RPC proxy round trip to the backend (busy refusals excluded).");
+    metric(out, "switchboard_connect_proxy_requests_total", "counter", "Connects handed to the connect proxy (--connect-proxy), busy refusals included.", v(connectProxyRequests));
+    metric(out, "switchboard_connect_proxy_accepted_total", "counter", "Connects the connect proxy accepted (as a user or anonymous).", v(connectProxyAccepted));
+    metric(out, "switchboard_connect_proxy_refused_total", "counter", "Connects the connect proxy refused: 401/403 or {\"allow\": false} (close 3501).", v(connectProxyRefused));
+    header(out, "switchboard_connect_proxy_failed_total", "counter", "Connects closed 3008 because the connect proxy failed, by reason (timeouts and busy refusals are counted apart).");
+    line(out, "switchboard_connect_proxy_failed_total", "reason=\"unreachable\"", v(connectProxyFailedUnreachable));
+    line(out, "switchboard_connect_proxy_failed_total", "reason=\"invalid_answer\"", v(connectProxyFailedInvalid));
+    line(out, "switchboard_connect_proxy_failed_total", "reason=\"status\"", v(connectProxyFailedStatus));
+    metric(out, "switchboard_connect_proxy_timeouts_total", "counter", "Connect proxy requests without a whole answer within --connect-proxy-timeout (close 3008).", v(connectProxyTimeouts));
+    metric(out, "switchboard_connect_proxy_busy_total", "counter", "Connects refused over --connect-proxy-concurrency (close 3008).", v(connectProxyBusy));
+    metric(out, "switchboard_connect_proxy_in_flight", "gauge", "Connect proxy requests waiting for the backend.", v(connectProxyInFlight));
+    connectProxySeconds.render(out, "switchboard_connect_proxy_seconds", "Connect proxy round trip to the backend (busy refusals excluded).");
     fanoutSeconds.render(out, "switchboard_fanout_seconds", "Core time per HTTP publish: encode once and queue to every subscriber.");
     batchFrames.render(out, "switchboard_write_batch_frames", "Frames per socket write.");
     return out;

@@ -82,12 +82,23 @@ struct Metrics {
     Counter rpcTimeouts{0};          ///< RPC proxy: no whole answer within --rpc-timeout (504)
     Counter rpcBusy{0};              ///< RPC proxy: refused over --rpc-concurrency (503)
     std::atomic<std::int64_t> rpcInFlight{0}; ///< RPC proxy requests waiting for the backend
+    Counter connectProxyRequests{0};          ///< connects handed to the connect proxy (busy ones included)
+    Counter connectProxyAccepted{0};          ///< connect proxy: accepted as a user or anonymous
+    Counter connectProxyRefused{0};           ///< connect proxy: 401/403 or {"allow": false} (close 3501)
+    Counter connectProxyFailedUnreachable{0}; ///< connect proxy: backend refused the connection / unresolvable (3008)
+    Counter connectProxyFailedInvalid{0};     ///< connect proxy: answer not HTTP, too large, or 2xx not the expected JSON (3008)
+    Counter connectProxyFailedStatus{0};      ///< connect proxy: another non-2xx status (3008)
+    Counter connectProxyTimeouts{0};          ///< connect proxy: no whole answer within --connect-proxy-timeout (3008)
+    Counter connectProxyBusy{0};              ///< connect proxy: refused over --connect-proxy-concurrency (3008)
+    std::atomic<std::int64_t> connectProxyInFlight{0}; ///< connect proxy requests waiting for the backend
     /// Time spent in the core per HTTP publish: encoding once plus queueing to every subscriber.
     Histogram fanoutSeconds{{1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 5e-2, 0.25}};
     /// Round trip of every Redis command (engine redis): publish scripts, history reads, pings.
     Histogram engineRoundTripSeconds{{1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.5, 2}};
     /// RPC proxy round trip to the backend (answered, failed or timed out; busy refusals excluded).
     Histogram rpcSeconds{{1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1, 2.5, 5}};
+    /// Connect proxy round trip to the backend (busy refusals excluded).
+    Histogram connectProxySeconds{{1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1, 2.5, 5}};
     /// Frames per socket write (the batching factor).
     Histogram batchFrames{{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096}};
 

@@ -19,19 +19,22 @@ constexpr std::size_t kKeepCapacity = 64 * 1024;
 constexpr std::size_t kReadChunk = 64 * 1024;
 } // namespace
 
-WebSocketSession::WebSocketSession(ServerContext &context, AnyStream stream, std::string leftover)
+WebSocketSession::WebSocketSession(ServerContext &context, AnyStream stream, std::string leftover, ConnectionInfo info)
     : m_ctx(context)
     , m_stream(std::move(stream))
     , m_outbox(OutboxLimits{context.config.outboxFrames, context.config.outboxBytes})
     , m_leftover(std::move(leftover))
+    , m_info(std::move(info))
     , m_reader(context.config.maxFrameBytes)
     , m_closeTimer(m_stream.get_executor())
     , m_livenessTimer(m_stream.get_executor())
 {
     boost::system::error_code ec;
     const auto remote = m_stream.lowest().remote_endpoint(ec);
-    if (!ec)
+    if (!ec) {
         m_peer = remote.address().to_string() + ':' + std::to_string(remote.port());
+        m_info.remoteAddress = remote.address().to_string();
+    }
 }
 
 WebSocketSession::~WebSocketSession() = default;
@@ -44,7 +47,7 @@ void WebSocketSession::start()
     m_ctx.metrics.wsSessions.fetch_add(1);
     m_ctx.metrics.wsHandshakes.fetch_add(1);
     auto self = shared_from_this();
-    m_handle = m_ctx.core.locked([&] { return m_ctx.core.protocol().open(self); });
+    m_handle = m_ctx.core.locked([&] { return m_ctx.core.protocol().open(self, std::move(m_info)); });
     m_lastReceived = m_lastPingSent = std::chrono::steady_clock::now();
     armLiveness();
     if (!m_leftover.empty()) { // frames sent right behind the upgrade request

@@ -43,8 +43,10 @@ class WebSocketSession final : public Session,
                                public std::enable_shared_from_this<WebSocketSession> {
 public:
     /// `stream` has completed the HTTP upgrade; `leftover` holds bytes read past the request.
-    /// The connection has been counted by ServerContext::tryAddConnection().
-    WebSocketSession(ServerContext &context, AnyStream stream, std::string leftover);
+    /// The connection has been counted by ServerContext::tryAddConnection(). `info` (the
+    /// upgrade request's headers for the connect authenticator) goes to ServerProtocol::open,
+    /// with the peer's address filled in.
+    WebSocketSession(ServerContext &context, AnyStream stream, std::string leftover, ConnectionInfo info = {});
     ~WebSocketSession() override;
 
     /// Registers with the ServerProtocol and starts reading. Call once, on the strand.
@@ -117,6 +119,7 @@ private:
     bool m_peerClosed = false;
     bool m_finished = false;
     std::string m_leftover;               ///< bytes read past the upgrade request, until start()
+    ConnectionInfo m_info;                ///< for ServerProtocol::open, until start()
     ws::FrameReader m_reader;
     std::unique_ptr<char[]> m_tlsBuffer;  ///< TLS reads only; plain TCP reads use a per-thread buffer
     boost::asio::steady_timer m_closeTimer;
