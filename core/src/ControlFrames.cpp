@@ -89,6 +89,8 @@ SharedFrame encodeSubscribedFrame(const SubscribedInfo &info, const AckId &ackId
         out.append(*info.recovered ? "true" : "false");
         out.push_back(',');
     }
+    if (info.server)
+        out.append("\"server\":true,");
     out.append("\"publications\":[");
     if (info.publications) {
         bool first = true;
@@ -103,13 +105,15 @@ SharedFrame encodeSubscribedFrame(const SubscribedInfo &info, const AckId &ackId
     return makeTextFrame(std::move(out));
 }
 
-SharedFrame encodeUnsubscribedFrame(std::string_view channel, const AckId &ackId)
+SharedFrame encodeUnsubscribedFrame(std::string_view channel, const AckId &ackId, bool server)
 {
     std::string out;
-    out.reserve(48 + channel.size() + ackId.value.size());
+    out.reserve(64 + channel.size() + ackId.value.size());
     out.append("{\"op\":\"unsubscribed\",");
     appendStringMember(out, "channel", channel);
     appendAckIdMember(out, ackId);
+    if (server)
+        out.append("\"server\":true,");
     closeObject(out);
     return makeTextFrame(std::move(out));
 }

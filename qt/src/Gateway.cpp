@@ -239,6 +239,59 @@ void Gateway::publish(const QString &channel, const QString &event, const QVaria
     });
 }
 
+int Gateway::subscribeSession(const QString &sessionId, const QString &channel)
+{
+    return changeSubscription(SubscriptionChange::SubscribeSession, sessionId, channel);
+}
+
+int Gateway::subscribeUser(const QString &userId, const QString &channel)
+{
+    return changeSubscription(SubscriptionChange::SubscribeUser, userId, channel);
+}
+
+int Gateway::unsubscribeSession(const QString &sessionId, const QString &channel)
+{
+    return changeSubscription(SubscriptionChange::UnsubscribeSession, sessionId, channel);
+}
+
+int Gateway::unsubscribeUser(const QString &userId, const QString &channel)
+{
+    return changeSubscription(SubscriptionChange::UnsubscribeUser, userId, channel);
+}
+
+int Gateway::changeSubscription(SubscriptionChange change, const QString &target, const QString &channel)
+{
+    if (!d->hub) {
+        Q_EMIT errorOccurred(QStringLiteral("server-side subscription refused: the gateway was never started"));
+        return -1;
+    }
+    const std::string id = target.toStdString();
+    const std::string name = channel.toStdString();
+    ServerSubscriptionResult result;
+    switch (change) {
+    case SubscriptionChange::SubscribeSession: result = d->hub->subscribeSession(id, name); break;
+    case SubscriptionChange::SubscribeUser: result = d->hub->subscribeUser(id, name); break;
+    case SubscriptionChange::UnsubscribeSession: result = d->hub->unsubscribeSession(id, name); break;
+    case SubscriptionChange::UnsubscribeUser: result = d->hub->unsubscribeUser(id, name); break;
+    }
+    if (result.error) {
+        QString why;
+        if (result.error == make_error_code(Error::NotFound))
+            why = QStringLiteral("no session %1").arg(target);
+        else if (result.error == make_error_code(Error::InvalidName))
+            why = QStringLiteral("invalid channel name '%1'").arg(channel);
+        else if (result.error == make_error_code(Error::Closed))
+            why = QStringLiteral("the gateway is stopped");
+        else if (result.error == make_error_code(Error::BadRequest))
+            why = QStringLiteral("empty user id");
+        else
+            why = QString::fromStdString(result.error.message());
+        Q_EMIT errorOccurred(QStringLiteral("server-side subscription refused: ") + why);
+        return -1;
+    }
+    return int(result.sessions);
+}
+
 void Gateway::classBegin()
 {
     d->completing = true;

@@ -133,6 +133,33 @@ private slots:
         QCOMPARE(firstStored(second)["offset"].toInt(), 2);
     }
 
+    void serverSubscriptionOnOneNodeGetsPublicationsFromAnother()
+    {
+        WsClient ws;
+        QVERIFY(ws.open(b));
+        ws.send({{"op", "connect"}, {"version", 1}});
+        const auto welcome = ws.waitFor("welcome");
+        QVERIFY(welcome);
+        const QString session = welcome->value("session").toString();
+        // The API acts on the node that receives it: A does not know B's session.
+        const QJsonObject body{{"channel", "pushed"}, {"session", session}};
+        QCOMPARE(http(nam, "POST", a.url("/api/subscribe"), QJsonDocument(body).toJson()).status, 404);
+        const HttpResult subscribed = http(nam, "POST", b.url("/api/subscribe"), QJsonDocument(body).toJson());
+        QCOMPARE(subscribed.status, 200);
+        QCOMPARE(subscribed.json()["sessions"].toInt(), 1);
+        // `subscribed` follows the node's SUBSCRIBE in Redis, as for a client subscribe.
+        const auto frame = ws.waitFor("subscribed");
+        QVERIFY(frame);
+        QCOMPARE((*frame)["server"].toBool(), true);
+        QCOMPARE(publishText(nam, a, "pushed", "from A").status, 200);
+        const auto message = ws.waitFor("message");
+        QVERIFY(message);
+        QCOMPARE((*message)["data"].toObject()["text"].toString(), QStringLiteral("from A"));
+        const HttpResult left = http(nam, "POST", b.url("/api/unsubscribe"), QJsonDocument(body).toJson());
+        QCOMPARE(left.json()["sessions"].toInt(), 1);
+        QVERIFY(ws.waitFor("unsubscribed"));
+    }
+
     void nodesStopListeningWhenTheLastSubscriberLeaves()
     {
         QVERIFY(waitMetric(nam, b, "switchboard_engine_listening_channels", [](double v) { return v == 0; }));

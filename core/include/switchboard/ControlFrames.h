@@ -46,11 +46,13 @@ struct SubscribedInfo {
     StreamPosition position;                ///< stream top at join
     std::optional<bool> recovered;          ///< present only when the client asked to recover
     const std::vector<Publication> *publications = nullptr; ///< missed publications, oldest first
+    bool server = false;                    ///< made by the server (Hub::subscribeSession): `"server":true`
 };
-/// `{"op":"subscribed","channel":..,"ackId":..,"type":..,"epoch":..,"offset":..,"recovered":..,"publications":[..]}`
+/// `{"op":"subscribed","channel":..,"ackId":..,"type":..,"epoch":..,"offset":..,"recovered":..,"server":true?,"publications":[..]}`
 SharedFrame encodeSubscribedFrame(const SubscribedInfo &info, const AckId &ackId);
-/// `{"op":"unsubscribed","channel":..,"ackId":..}`
-SharedFrame encodeUnsubscribedFrame(std::string_view channel, const AckId &ackId);
+/// `{"op":"unsubscribed","channel":..,"ackId":..}`; `"server":true` instead of an ackId when
+/// the server ended the subscription (Hub::unsubscribeSession).
+SharedFrame encodeUnsubscribedFrame(std::string_view channel, const AckId &ackId, bool server = false);
 /// `{"op":"ack","ackId":..,"offset":..}`; offset only for publishes.
 SharedFrame encodeAckFrame(const AckId &ackId, std::optional<std::uint64_t> offset = {});
 /// `{"op":"reply","topic":..,"payload":<jsonPayload verbatim>,"ackId":..}`

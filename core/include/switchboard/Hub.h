@@ -70,6 +70,24 @@ struct JoinResult {
     Member member;                         ///< presence: the newcomer as a member
 };
 
+/// Options of a server-side subscription (Hub::subscribeSession / subscribeUser).
+struct ServerSubscribeOptions {
+    /// Deliver only the publications it matches (as JoinRequest::filter); null: all of them.
+    std::shared_ptr<const ContentFilter> filter;
+};
+
+/// Outcome of a server-side subscribe or unsubscribe.
+struct ServerSubscriptionResult {
+    /// Closed (subscribe on a closed Hub), InvalidName (channel name), NotFound (subscribeSession /
+    /// unsubscribeSession: no such session on this node), BadRequest (subscribeUser /
+    /// unsubscribeUser with an empty user id), ChannelLimit / AlreadySubscribed (subscribeSession:
+    /// the session is at maxChannelsPerSession, or a subscribe of its own for this channel is
+    /// still in progress). Empty on success, also when no session was affected.
+    std::error_code error;
+    /// Sessions now subscribed (including those that already were) or unsubscribed.
+    std::size_t sessions = 0;
+};
+
 struct PresenceEvent {
     enum class Kind { Joined, Left } kind;
     std::string channel;
@@ -215,6 +233,39 @@ public:
     /// `unsubscribed` all the same).
     std::error_code leave(std::string_view sessionId, std::string_view channel);
     bool isSubscribed(std::string_view sessionId, std::string_view channel) const;
+
+    /// Server-side subscriptions (issue 11, seed 001): the application, not the client, decides
+    /// that a session, or every session of a user, receives a channel.
+    /// - The authorizer is not asked (the server decided), but the channel name is validated
+    ///   (InvalidName) and maxChannelsPerSession applies (ChannelLimit: subscribeSession fails,
+    ///   subscribeUser skips that session). A closed Hub refuses with Closed.
+    /// - The client is told with a `subscribed` frame marked `"server":true` (no ackId) carrying
+    ///   the channel's current position (docs/protocol.md); on a presence channel it is followed
+    ///   by the roster and, on its user's first connection, its own member_added, as for a
+    ///   client subscribe. The member is the session's user (Principal::userId / userInfo), the
+    ///   session id for an anonymous session.
+    /// - Idempotent: a session already in the channel (by its own subscribe or an earlier server
+    ///   one, whatever its filter) counts as subscribed and is sent nothing. A subscription is one
+    ///   per session and channel, whoever made it: the client may unsubscribe it and the server
+    ///   may end a client's own.
+    /// - The session joins like any subscriber: with the Redis engine the broker listens to the
+    ///   channel for it. The frames follow when the engines answer (at once with the memory
+    ///   ones); a session that leaves meanwhile is sent nothing.
+    /// - These act on this Hub's sessions only: on a cluster, a user's sessions on other nodes
+    ///   are not affected (call every node). A user with no session here affects 0 sessions and
+    ///   is not remembered: a later connection of that user is not subscribed.
+    /// - subscribeUser walks every session of the node (O(sessions)) and ignores a session of
+    ///   the user whose own subscribe of the channel is still in progress.
+    /// Like every Hub call, on the Hub's thread. Returns the sessions affected.
+    ServerSubscriptionResult subscribeSession(std::string_view sessionId, std::string_view channel,
+                                              const ServerSubscribeOptions &options = {});
+    ServerSubscriptionResult subscribeUser(std::string_view userId, std::string_view channel,
+                                           const ServerSubscribeOptions &options = {});
+    /// Ends the subscription (or cancels a subscribe still in progress: the client's subscribe is
+    /// answered with error 499) and sends `unsubscribed` marked `"server":true`. A session not in
+    /// the channel is not an error and counts 0. Works on a closed Hub too (like leave()).
+    ServerSubscriptionResult unsubscribeSession(std::string_view sessionId, std::string_view channel);
+    ServerSubscriptionResult unsubscribeUser(std::string_view userId, std::string_view channel);
 
     /// Publishes JSON text `data` (not re-parsed) to a channel through the Broker; stored in
     /// history. `sender` is the publishing session (empty for server), `exceptSession` is skipped.

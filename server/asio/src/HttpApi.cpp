@@ -2,6 +2,7 @@
 #include "Log.h"
 
 #include <switchboard/ChannelName.h>
+#include <switchboard/ContentFilter.h>
 #include <switchboard/JsonParse.h>
 #include <switchboard/MessageEncoding.h>
 
@@ -185,6 +186,72 @@ void publish(ServerContext &ctx, const Request &req, Respond respond)
     });
 }
 
+/// POST /api/subscribe and /api/unsubscribe: the server subscribes a session, or every session
+/// of a user on this node, to a channel (Hub::subscribeSession / subscribeUser) or ends it.
+/// Body `{"channel":..,"user":..}` or `{"channel":..,"session":..}`, and for subscribe an
+/// optional `filter` (as in a WebSocket subscribe). Answers `{"sessions":N}`.
+void changeSubscription(ServerContext &ctx, const Request &req, bool subscribe, Respond respond)
+{
+    const std::string_view action = subscribe ? "subscribe" : "unsubscribe";
+    std::string who; // for the log line: user or session, once known
+    auto refuse = [&](http::status status, int code, const std::string &message) {
+        ctx.metrics.apiSubscriptionRefusals.fetch_add(1, std::memory_order_relaxed);
+        if (mayLogRefusal())
+            log::info("HTTP API ", action, " refused (", static_cast<int>(status), ")", who, ": ", message);
+        respond(errorResponse(status, code, message));
+    };
+    json::value body;
+    if (const auto problem = parseJson(req.body(), body))
+        return refuse(http::status::bad_request, 400, "body is " + problem->message);
+    if (!body.is_object())
+        return refuse(http::status::bad_request, 400, "body must be a JSON object");
+    const json::object &o = body.get_object();
+    const auto *channel = o.if_contains("channel");
+    if (!channel || !channel->is_string())
+        return refuse(http::status::bad_request, 400, "'channel' (a string) is required");
+    const auto *user = o.if_contains("user");
+    const auto *session = o.if_contains("session");
+    if (!user == !session)
+        return refuse(http::status::bad_request, 400, "give either 'user' or 'session'");
+    const json::value &target = user ? *user : *session;
+    if (!target.is_string() || target.get_string().empty())
+        return refuse(http::status::bad_request, 400, user ? "'user' must be a non-empty string" : "'session' must be a non-empty string");
+    const std::string targetId(target.get_string());
+    who = (user ? " user " : " session ") + targetId;
+    ServerSubscribeOptions options;
+    if (const auto *filter = o.if_contains("filter")) {
+        std::string problem;
+        auto parsed = subscribe ? ContentFilter::fromJson(*filter, problem) : std::nullopt;
+        if (!parsed)
+            return refuse(http::status::bad_request, 400, subscribe ? "invalid filter: " + problem : "'filter' is for subscribe only");
+        options.filter = std::make_shared<const ContentFilter>(std::move(*parsed));
+    }
+    const std::string name(channel->get_string());
+    if (validateChannelName(name))
+        return refuse(http::status::unprocessable_entity, 422, "invalid channel name: " + name);
+
+    const ServerSubscriptionResult result = ctx.core.locked([&] {
+        Hub &hub = ctx.core.hub();
+        if (subscribe)
+            return user ? hub.subscribeUser(targetId, name, options) : hub.subscribeSession(targetId, name, options);
+        return user ? hub.unsubscribeUser(targetId, name) : hub.unsubscribeSession(targetId, name);
+    });
+    if (result.error == make_error_code(Error::NotFound))
+        return refuse(http::status::not_found, 404, "no such session on this node");
+    if (result.error == make_error_code(Error::Closed))
+        return refuse(http::status::service_unavailable, 410, "shutting down");
+    if (result.error == make_error_code(Error::ChannelLimit))
+        return refuse(http::status::conflict, 431, "the session is at its channel limit");
+    if (result.error == make_error_code(Error::AlreadySubscribed))
+        return refuse(http::status::conflict, 409, "the session's own subscribe of this channel is in progress");
+    if (result.error == make_error_code(Error::InvalidName))
+        return refuse(http::status::unprocessable_entity, 422, "invalid channel name: " + name);
+    if (result.error)
+        return refuse(http::status::bad_request, result.error.value(), result.error.message());
+    ctx.metrics.apiSubscriptionChanges.fetch_add(1, std::memory_order_relaxed);
+    respond(jsonResponse("{\"sessions\":" + std::to_string(result.sessions) + "}"));
+}
+
 void channels(ServerContext &ctx, Respond respond)
 {
     // With Redis the list is the cluster's: it may answer later, from Redis.
@@ -312,6 +379,9 @@ void handleApi(ServerContext &ctx, const Request &req, const boost::urls::url_vi
     if (path == "/api/publish") {
         if (expect(http::verb::post))
             publish(ctx, req, std::move(respond));
+    } else if (path == "/api/subscribe" || path == "/api/unsubscribe") {
+        if (expect(http::verb::post))
+            changeSubscription(ctx, req, path == "/api/subscribe", std::move(respond));
     } else if (path == "/api/channels") {
         if (expect(http::verb::get))
             channels(ctx, std::move(respond));

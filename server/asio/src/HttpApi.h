@@ -1,6 +1,6 @@
 #pragma once
-// HttpApi: the REST endpoints under /api (publish, channels, presence, history), authenticated
-// by the API key. Also /metrics and /healthz, which need no key.
+// HttpApi: the REST endpoints under /api (publish, subscribe, unsubscribe, channels, presence,
+// history), authenticated by the API key. Also /metrics and /healthz, which need no key.
 
 #include "HttpTypes.h"
 #include "ServerContext.h"

@@ -110,6 +110,8 @@ std::string Metrics::render(const HubCounters &hub, const ProtocolCounters &prot
     metric(out, "switchboard_http_malformed_total", "counter", "Unparseable HTTP requests (400).", v(httpMalformed));
     metric(out, "switchboard_http_body_too_large_total", "counter", "HTTP bodies over the limit (413).", v(httpTooLarge));
     metric(out, "switchboard_api_publications_total", "counter", "Publications made through the HTTP API.", v(apiPublications));
+    metric(out, "switchboard_api_subscription_changes_total", "counter", "Server-side subscribes and unsubscribes made through the HTTP API (200).", v(apiSubscriptionChanges));
+    metric(out, "switchboard_api_subscription_refusals_total", "counter", "HTTP API subscribes and unsubscribes refused (400 body, 404 session, 409 limit, 422 channel, 503 closed).", v(apiSubscriptionRefusals));
     metric(out, "switchboard_numbers_out_of_range_total", "counter", "Frames (400) and HTTP API bodies (422) refused for a number out of range.", v(apiNumbersOutOfRange) + double(protocol.numbersOutOfRange));
     metric(out, "switchboard_rejected_server_full_total", "counter", "Connections refused by the connection limit.", v(rejectedFull));
     metric(out, "switchboard_rejected_shutdown_total", "counter", "WebSocket upgrades refused with 3000 during the shutdown drain.", v(rejectedShutdown));

@@ -45,6 +45,8 @@ struct Metrics {
     Counter apiAuthFailures{0};      ///< HTTP API calls without a valid API key (401)
     Counter apiPublications{0};
     Counter apiNumbersOutOfRange{0}; ///< HTTP API bodies refused for a number JSON cannot carry (422)
+    Counter apiSubscriptionChanges{0};  ///< /api/subscribe and /api/unsubscribe calls answered 200
+    Counter apiSubscriptionRefusals{0}; ///< of those, refused (400, 404, 409, 422, 503)
     Counter rejectedFull{0};         ///< connections refused by max connections
     Counter rejectedShutdown{0};     ///< WebSocket upgrades refused with 3000 during the shutdown drain
     Counter rejectedOrigin{0};

@@ -163,6 +163,20 @@ public:
     Q_INVOKABLE void stop();
     /// Publishes from the server (sender empty) to every subscriber of `channel`.
     Q_INVOKABLE void publish(const QString &channel, const QString &event, const QVariant &payload);
+    /// Server-side subscriptions (see Hub::subscribeSession): the application puts a connection
+    /// (`sessionId`, the `session` of its welcome, also in clientConnected) or every connection of
+    /// `userId` on this Gateway into `channel`, or takes it out. No authorization is asked (the
+    /// application decided); a presence member is the connection's user. The client is told with
+    /// a `subscribed` / `unsubscribed` frame marked `"server": true`. Idempotent (already
+    /// subscribed counts, not subscribed is 0). A user with no connection gives 0 and is not
+    /// remembered for later ones; other gateways of a cluster are not affected.
+    /// Returns the connections affected, or -1 when refused, with errorOccurred saying why:
+    /// not started, stopped (shutting down, subscribes only), invalid channel name, unknown
+    /// session, empty user id, the connection's channel limit.
+    Q_INVOKABLE int subscribeSession(const QString &sessionId, const QString &channel);
+    Q_INVOKABLE int subscribeUser(const QString &userId, const QString &channel);
+    Q_INVOKABLE int unsubscribeSession(const QString &sessionId, const QString &channel);
+    Q_INVOKABLE int unsubscribeUser(const QString &userId, const QString &channel);
     /// Updates `channels` and the counters now (otherwise every statsInterval ms).
     Q_INVOKABLE void refreshStats();
 
@@ -189,6 +203,8 @@ Q_SIGNALS:
 private:
     bool ensureCore();
     void installLifecycleSignals();
+    enum class SubscriptionChange { SubscribeSession, SubscribeUser, UnsubscribeSession, UnsubscribeUser };
+    int changeSubscription(SubscriptionChange change, const QString &target, const QString &channel);
     struct Private;
     std::unique_ptr<Private> d;
 };
