@@ -13,11 +13,19 @@ What it answers depends on the request's topic:
   crash      500 {"message": "database down"}
   plain503   503 with a text body
 anything else: 404 {"message": "no such topic"}.
+
+--tls CERT KEY serves https with that certificate and key (--client-ca FILE: and requires a client
+certificate signed by FILE). --secret S checks the gateway's request signature first (the check
+docs/security.md describes) and answers 401 {"message": "bad signature"} or
+{"message": "stale timestamp"} when it does not hold.
 """
 import argparse
 import base64
+import hashlib
+import hmac
 import http.server
 import json
+import ssl
 import sys
 import threading
 import time
@@ -25,7 +33,22 @@ import time
 parser = argparse.ArgumentParser()
 parser.add_argument("--port", type=int, default=0)
 parser.add_argument("--delay", type=float, default=1.0)
+parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
+parser.add_argument("--client-ca")
+parser.add_argument("--secret")
 args = parser.parse_args()
+
+
+def signature_problem(secret, headers, body):
+    """None when X-Switchboard-Signature is HMAC-SHA256(secret, timestamp + "." + body) of a
+    timestamp within 300 s of now; else what is wrong."""
+    timestamp = headers.get("X-Switchboard-Timestamp", "")
+    expected = "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, headers.get("X-Switchboard-Signature", "")):
+        return "bad signature"
+    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > 300:
+        return "stale timestamp"
+    return None
 
 lock = threading.Lock()
 count = 0
@@ -53,6 +76,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             sys.stdout.write(json.dumps(record) + "\n")
             sys.stdout.flush()
         self.close_connection = True
+        if args.secret is not None:
+            problem = signature_problem(args.secret, self.headers, body)
+            if problem:
+                self.answer(401, {"message": problem})
+                return
         try:
             request = json.loads(body)
             topic = request["topic"]
@@ -83,5 +111,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
 server.daemon_threads = True
+if args.tls:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(args.tls[0], args.tls[1])
+    if args.client_ca:
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(args.client_ca)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
 print("port", server.server_address[1], flush=True)
 server.serve_forever()

@@ -6,11 +6,13 @@ Prints "port N" once listening, then one JSON line per request received, before 
 
 Modes: ok (200), slow (200 after --delay seconds), error (500), reject (400),
 garbage (bytes that are not HTTP, then close). --fail-first N answers 500 to the first N requests.
+--tls CERT KEY serves https with that certificate and key.
 """
 import argparse
 import base64
 import http.server
 import json
+import ssl
 import sys
 import threading
 import time
@@ -20,6 +22,7 @@ parser.add_argument("--port", type=int, default=0)
 parser.add_argument("--mode", choices=["ok", "slow", "error", "reject", "garbage"], default="ok")
 parser.add_argument("--delay", type=float, default=1.0)
 parser.add_argument("--fail-first", type=int, default=0)
+parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
 args = parser.parse_args()
 
 lock = threading.Lock()
@@ -59,5 +62,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
 server.daemon_threads = True
+if args.tls:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(args.tls[0], args.tls[1])
+    server.socket = context.wrap_socket(server.socket, server_side=True)
 print("port", server.server_address[1], flush=True)
 server.serve_forever()
