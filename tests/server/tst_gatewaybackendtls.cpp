@@ -2,7 +2,8 @@
 // test (tests/server/rpc_backend.py and webhook_backend.py with --tls), with a CA and certificates
 // made by the openssl program at test time: the RPC proxy and webhooks trust --backend-ca; a
 // certificate from another CA, for another host, or checked against the system store only is
-// refused (502, counted, the reason logged); client certificates (--backend-cert/--backend-key);
+// refused (502, counted, the reason logged), as is a backend that does not speak TLS; a silent one
+// times out (504); client certificates (--backend-cert/--backend-key);
 // signed proxy requests (--proxy-secret) that the backend verifies, and refuses (401) when wrong.
 
 #include "GatewayProcess.h"
@@ -11,9 +12,13 @@
 #include "../support/TestCertificates.h"
 
 #include <QDateTime>
+#include <QElapsedTimer>
 #include <QHostInfo>
 #include <QMessageAuthenticationCode>
 #include <QStandardPaths>
+#include <QTcpServer>
+
+#include <algorithm>
 
 using namespace gatewaytest;
 
@@ -72,6 +77,8 @@ private slots:
     void untrustedBackend_data();
     void untrustedBackend();
     void clientCertificate();
+    void backendThatDoesNotSpeakTls();
+    void handshakeCountsAgainstTheTimeout();
     void signedProxyRequests();
     void wrongProxySecretIsRefusedByTheBackend();
     void webhooksOverHttps();
@@ -112,6 +119,32 @@ void tst_GatewayBackendTls::rpcProxyOverHttps()
     // Unsigned without --proxy-secret.
     QVERIFY(backend.waitForRequests(1));
     QVERIFY(!backend.requests().first().headers.contains("x-switchboard-signature"));
+
+    // What a handshake per request costs: sequential round trips, https vs http backend.
+    const auto medianRoundTrip = [](const GatewayProcess &g) {
+        WsClient c;
+        QList<qint64> times;
+        if (!c.connectSession(g, tokenFor("bob")))
+            return qint64(-1);
+        for (int i = 0; i < 21; ++i) {
+            QElapsedTimer t;
+            t.start();
+            c.send(QJsonObject{{"op", "request"}, {"topic", "echo"}, {"payload", i}, {"ackId", 100 + i}});
+            if (!c.waitFor("reply", 100 + i, 5000))
+                return qint64(-1);
+            times << t.nsecsElapsed() / 1000;
+        }
+        std::sort(times.begin(), times.end());
+        return times[times.size() / 2];
+    };
+    WebhookBackend plainBackend = rpcBackend();
+    QVERIFY(plainBackend.start());
+    GatewayProcess plain;
+    QVERIFY(plain.start({"--rpc-proxy", plainBackend.url("/rpc")}));
+    const qint64 httpsUs = medianRoundTrip(gateway);
+    const qint64 httpUs = medianRoundTrip(plain);
+    QVERIFY(httpsUs > 0 && httpUs > 0);
+    qInfo("median proxied round trip over 21 requests: https %lld us, http %lld us", httpsUs, httpUs);
 
     // By name: SNI and the certificate's DNS name.
     if (QHostInfo::fromName("localhost").addresses().isEmpty())
@@ -178,6 +211,38 @@ void tst_GatewayBackendTls::clientCertificate()
     const QJsonObject reply = requestAs(gateway, "echo", 2);
     QCOMPARE(reply.value("topic").toString(), QStringLiteral("echo"));
     QCOMPARE(reply.value("payload").toObject().value("payload").toInt(), 2);
+}
+
+void tst_GatewayBackendTls::backendThatDoesNotSpeakTls()
+{
+    WebhookBackend backend = rpcBackend();
+    QVERIFY(backend.start()); // plain http
+    GatewayProcess gateway;
+    gateway.captureLog();
+    QVERIFY(gateway.start({"--rpc-proxy", backend.url("/rpc").replace("http://", "https://")}));
+    const QJsonObject reply = requestAs(gateway, "echo", 1);
+    QCOMPARE(reply.value("payload").toObject().value("status").toInt(), 502);
+    QVERIFY(!gateway.waitForLog(QRegularExpression("502 backend unreachable \\(TLS handshake with 127\\.0\\.0\\.1:\\d+ failed")).isEmpty());
+    QNetworkAccessManager nam;
+    QCOMPARE(metrics(nam, gateway).value("switchboard_rpc_failed_total{reason=\"unreachable\"}"), 1.0);
+}
+
+void tst_GatewayBackendTls::handshakeCountsAgainstTheTimeout()
+{
+    // Accepts connections (the kernel does) and never answers the TLS hello.
+    QTcpServer silent;
+    QVERIFY(silent.listen(QHostAddress::LocalHost, 0));
+    GatewayProcess gateway;
+    QVERIFY(gateway.start({"--rpc-proxy", QStringLiteral("https://127.0.0.1:%1/rpc").arg(silent.serverPort()),
+                           "--rpc-timeout", "300"}));
+    QElapsedTimer t;
+    t.start();
+    const QJsonObject reply = requestAs(gateway, "echo", 1);
+    QCOMPARE(reply.value("payload").toObject().value("status").toInt(), 504);
+    QCOMPARE(reply.value("payload").toObject().value("message").toString(), QStringLiteral("backend timed out"));
+    QVERIFY2(t.elapsed() < 3000, qPrintable(QString::number(t.elapsed())));
+    QNetworkAccessManager nam;
+    QCOMPARE(metrics(nam, gateway).value("switchboard_rpc_timeouts_total"), 1.0);
 }
 
 void tst_GatewayBackendTls::signedProxyRequests()
