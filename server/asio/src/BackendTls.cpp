@@ -37,4 +37,9 @@ std::shared_ptr<ssl::context> makeBackendTlsContext(const BackendTlsOptions &opt
     return context;
 }
 
+std::shared_ptr<ssl::context> backendTlsContextFor(bool anyHttps, const BackendTlsOptions &options)
+{
+    return anyHttps || options.any() ? makeBackendTlsContext(options) : nullptr;
+}
+
 } // namespace switchboard::asio

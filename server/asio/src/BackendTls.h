@@ -30,4 +30,9 @@ struct BackendTlsOptions {
 /// Thread safety: the context is read-only once built; connections on any thread may share it.
 std::shared_ptr<boost::asio::ssl::context> makeBackendTlsContext(const BackendTlsOptions &options);
 
+/// What a client builds at start and sets as HttpPostRequest::tls on each request: the context
+/// when one of its URLs is https:// or a TLS file is given (so a bad file fails the start even
+/// with http:// URLs only), else null. Throws like makeBackendTlsContext().
+std::shared_ptr<boost::asio::ssl::context> backendTlsContextFor(bool anyHttps, const BackendTlsOptions &options);
+
 } // namespace switchboard::asio

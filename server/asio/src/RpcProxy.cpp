@@ -30,7 +30,7 @@ std::string describe(const RpcCall &call)
 struct RpcProxy::Impl {
     Impl(RpcProxyOptions &o, Metrics &m)
         : options(o), metrics(m), url(HttpUrl::parse(o.url, "--rpc-proxy")),
-          tls(url.tls || o.tls.any() ? makeBackendTlsContext(o.tls) : nullptr)
+          tls(backendTlsContextFor(url.tls, o.tls))
     {
     }
 

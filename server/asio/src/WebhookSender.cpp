@@ -219,8 +219,7 @@ WebhookSender::WebhookSender(WebhookOptions options, Metrics &metrics)
     for (const std::string &url : d->options.urls)
         d->endpoints.push_back(std::make_unique<Endpoint>(d->ioc, HttpUrl::parse(url, "--webhook")));
     const bool anyHttps = std::any_of(d->endpoints.begin(), d->endpoints.end(), [](const auto &e) { return e->url.tls; });
-    if (anyHttps || d->options.tls.any())
-        d->tls = makeBackendTlsContext(d->options.tls);
+    d->tls = backendTlsContextFor(anyHttps, d->options.tls);
     d->thread = std::thread([this] { d->ioc.run(); });
 }
 
