@@ -84,6 +84,7 @@ private slots:
     void webhooksOverHttps();
     void webhookToUntrustedBackendFails();
     void badTlsFilesFailTheStart();
+    void jsonConfiguration();
 };
 
 void tst_GatewayBackendTls::initTestCase()
@@ -331,6 +332,25 @@ void tst_GatewayBackendTls::badTlsFilesFailTheStart()
     QVERIFY(refusedStart({"--rpc-proxy", "https://127.0.0.1:1/rpc", "--backend-cert", certs.file("gateway-client.pem"),
                           "--backend-key", missing})
                 .contains("--backend-key"));
+}
+
+void tst_GatewayBackendTls::jsonConfiguration()
+{
+    const QByteArray secret = "json-secret";
+    WebhookBackend backend = rpcBackend();
+    QVERIFY(backend.start(tlsArgs("backend") + QStringList{"--secret", secret, "--client-ca", certs.file("ca.pem")}));
+    QFile config(certs.file("gateway.json"));
+    QVERIFY(config.open(QIODevice::WriteOnly));
+    config.write(QJsonDocument(QJsonObject{{"rpcProxy", backend.url("/rpc")},
+                                           {"backendCa", certs.file("ca.pem")},
+                                           {"backendCert", certs.file("gateway-client.pem")},
+                                           {"backendKey", certs.file("gateway-client.key")},
+                                           {"proxySecret", QString::fromLatin1(secret)}})
+                     .toJson());
+    config.close();
+    GatewayProcess gateway;
+    QVERIFY(gateway.start({"--config", config.fileName()}));
+    QCOMPARE(requestAs(gateway, "echo", 6).value("payload").toObject().value("payload").toInt(), 6);
 }
 
 QTEST_MAIN(tst_GatewayBackendTls)
