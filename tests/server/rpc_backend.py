@@ -16,39 +16,24 @@ anything else: 404 {"message": "no such topic"}.
 
 --tls CERT KEY serves https with that certificate and key (--client-ca FILE: and requires a client
 certificate signed by FILE). --secret S checks the gateway's request signature first (the check
-docs/security.md describes) and answers 401 {"message": "bad signature"} or
+docs/gateway.md describes, backend_security.py) and answers 401 {"message": "bad signature"} or
 {"message": "stale timestamp"} when it does not hold.
 """
 import argparse
 import base64
-import hashlib
-import hmac
 import http.server
 import json
-import ssl
 import sys
 import threading
 import time
 
+import backend_security
+
 parser = argparse.ArgumentParser()
 parser.add_argument("--port", type=int, default=0)
 parser.add_argument("--delay", type=float, default=1.0)
-parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
-parser.add_argument("--client-ca")
-parser.add_argument("--secret")
+backend_security.add_arguments(parser)
 args = parser.parse_args()
-
-
-def signature_problem(secret, headers, body):
-    """None when X-Switchboard-Signature is HMAC-SHA256(secret, timestamp + "." + body) of a
-    timestamp within 300 s of now; else what is wrong."""
-    timestamp = headers.get("X-Switchboard-Timestamp", "")
-    expected = "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, headers.get("X-Switchboard-Signature", "")):
-        return "bad signature"
-    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > 300:
-        return "stale timestamp"
-    return None
 
 lock = threading.Lock()
 count = 0
@@ -77,7 +62,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             sys.stdout.flush()
         self.close_connection = True
         if args.secret is not None:
-            problem = signature_problem(args.secret, self.headers, body)
+            problem = backend_security.signature_problem(args.secret, self.headers, body)
             if problem:
                 self.answer(401, {"message": problem})
                 return
@@ -111,12 +96,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
 server.daemon_threads = True
-if args.tls:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(args.tls[0], args.tls[1])
-    if args.client_ca:
-        context.verify_mode = ssl.CERT_REQUIRED
-        context.load_verify_locations(args.client_ca)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
+backend_security.serve_tls(server, args)
 print("port", server.server_address[1], flush=True)
 server.serve_forever()

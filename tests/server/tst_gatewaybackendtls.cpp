@@ -4,7 +4,8 @@
 // certificate from another CA, for another host, or checked against the system store only is
 // refused (502, counted, the reason logged), as is a backend that does not speak TLS; a silent one
 // times out (504); client certificates (--backend-cert/--backend-key);
-// signed proxy requests (--proxy-secret) that the backend verifies, and refuses (401) when wrong.
+// signed proxy requests (--proxy-secret) that the backend verifies, and refuses (401) when wrong,
+// for the RPC proxy and the connect proxy.
 
 #include "GatewayProcess.h"
 #include "WebhookBackend.h"
@@ -85,6 +86,7 @@ private slots:
     void webhookToUntrustedBackendFails();
     void badTlsFilesFailTheStart();
     void jsonConfiguration();
+    void connectProxyOverHttpsSigned();
 };
 
 void tst_GatewayBackendTls::initTestCase()
@@ -351,6 +353,35 @@ void tst_GatewayBackendTls::jsonConfiguration()
     GatewayProcess gateway;
     QVERIFY(gateway.start({"--config", config.fileName()}));
     QCOMPARE(requestAs(gateway, "echo", 6).value("payload").toObject().value("payload").toInt(), 6);
+}
+
+void tst_GatewayBackendTls::connectProxyOverHttpsSigned()
+{
+    const QString secret = "connect-secret";
+    WebhookBackend backend(QStringLiteral(SWITCHBOARD_CONNECT_BACKEND));
+    QVERIFY(backend.start(tlsArgs("backend") + QStringList{"--secret", secret}));
+    const QJsonObject connect{{"op", "connect"}, {"version", 1}, {"data", QJsonObject{{"mode", "accept"}, {"user", "carol"}}}};
+    {
+        GatewayProcess gateway;
+        QVERIFY(gateway.start({"--connect-proxy", backend.url("/auth"), "--backend-ca", certs.file("ca.pem"), "--proxy-secret", secret}));
+        WsClient carol;
+        QVERIFY(carol.open(gateway));
+        carol.send(connect);
+        const auto welcome = carol.waitFor("welcome", -1, 8000);
+        QVERIFY(welcome);
+        QCOMPARE(welcome->value("user").toString(), QStringLiteral("carol"));
+        QVERIFY(backend.waitForRequests(1));
+        QVERIFY(backend.requests().first().headers.value("x-switchboard-signature").toString().startsWith("sha256="));
+    }
+    // A wrong secret: the backend answers 401, the connect is refused (3501).
+    GatewayProcess gateway;
+    QVERIFY(gateway.start({"--connect-proxy", backend.url("/auth"), "--backend-ca", certs.file("ca.pem"), "--proxy-secret", "wrong"}));
+    WsClient mallory;
+    QVERIFY(mallory.open(gateway));
+    mallory.send(connect);
+    QCOMPARE(mallory.waitClosed(8000), 3501);
+    QNetworkAccessManager nam;
+    QCOMPARE(metrics(nam, gateway).value("switchboard_connect_proxy_refused_total"), 1.0);
 }
 
 QTEST_MAIN(tst_GatewayBackendTls)

@@ -105,6 +105,8 @@ std::unique_ptr<ConnectProxy> makeConnectProxy(const GatewayConfig &c, Metrics &
     o.url = c.connectProxy;
     o.timeout = c.connectProxyTimeout;
     o.concurrency = c.connectProxyConcurrency;
+    o.tls = {c.backendCa, c.backendCert, c.backendKey};
+    o.signingSecret = c.proxySecret;
     return std::make_unique<ConnectProxy>(std::move(o), metrics);
 }
 

@@ -250,7 +250,7 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         ("proxy-secret", po::value<std::string>()->value_name("SECRET"), "sign proxy requests: X-Switchboard-Timestamp: T and X-Switchboard-Signature: sha256=HEX(HMAC-SHA256(SECRET, T + \".\" + body)) (default: unsigned)")
         ("rpc-timeout", po::value<unsigned>()->value_name("MS"), "per RPC proxy request: connect, send and answer within MS, else error 504 (default 5000)")
         ("rpc-concurrency", po::value<std::size_t>()->value_name("N"), "RPC proxy requests in flight at most; more are answered 503 at once (default 64)")
-        ("connect-proxy", po::value<std::string>()->value_name("URL"), "authenticate WebSocket connects without a valid gateway token by POSTing {session, client, token, data, headers, transport, remote} to URL (http:// only); default: tokens only")
+        ("connect-proxy", po::value<std::string>()->value_name("URL"), "authenticate WebSocket connects without a valid gateway token by POSTing {session, client, token, data, headers, transport, remote} to URL (http:// or https://); default: tokens only")
         ("connect-proxy-timeout", po::value<unsigned>()->value_name("MS"), "per connect proxy request: connect, send and answer within MS, else close 3008 (default 5000)")
         ("connect-proxy-concurrency", po::value<std::size_t>()->value_name("N"), "connect proxy requests in flight at most; more connects are closed 3008 at once (default 64)");
     // clang-format on

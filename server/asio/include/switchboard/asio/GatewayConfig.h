@@ -86,7 +86,7 @@ struct GatewayConfig {
     std::chrono::milliseconds rpcTimeout{5000}; ///< per request: connect, send, answer; else 504
     std::size_t rpcConcurrency = 64;            ///< in flight at most; more are answered 503 at once
     /// Connect proxy: connects without a token the gateway accepts are POSTed to this URL
-    /// (http:// only), which authenticates them; empty: tokens only. See docs/gateway.md.
+    /// (http[s]://), which authenticates them; empty: tokens only. See docs/gateway.md.
     std::string connectProxy;
     std::chrono::milliseconds connectProxyTimeout{5000}; ///< per connect: connect, send, answer; else close 3008
     std::size_t connectProxyConcurrency = 64;            ///< in flight at most; more are closed 3008 at once
