@@ -4,9 +4,10 @@
 // never falling back to plaintext.
 #include "ClusterHelpers.h"
 
+#include "../support/TestCertificates.h"
+
 #include <QDir>
 #include <QHostInfo>
-#include <QTemporaryDir>
 
 using namespace clustertest;
 
@@ -15,32 +16,10 @@ class TestClusterTls : public QObject {
 
 private:
     QNetworkAccessManager nam;
-    QTemporaryDir dir;
+    testsupport::TestCertificates certs;
     RedisProcess redis;
 
-    QString file(const QString &name) const { return dir.filePath(name); }
-
-    /// Runs the openssl CLI in the temporary directory; true when it succeeded.
-    bool openssl(const QStringList &args)
-    {
-        QProcess p;
-        testsupport::dieWithTest(p);
-        p.setWorkingDirectory(dir.path());
-        p.setProcessChannelMode(QProcess::MergedChannels);
-        p.start("openssl", args);
-        if (!p.waitForFinished(20000) || p.exitCode() != 0) {
-            qWarning() << "openssl" << args << p.readAll();
-            return false;
-        }
-        return true;
-    }
-
-    /// A self-signed CA `name`.pem / `name`.key.
-    bool makeCa(const QString &name)
-    {
-        return openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                        "-keyout", name + ".key", "-out", name + ".pem", "-days", "2", "-subj", "/CN=" + name});
-    }
+    QString file(const QString &name) const { return certs.file(name); }
 
     QStringList tlsArgs(const QString &ca, const QString &host = "127.0.0.1") const
     {
@@ -51,19 +30,12 @@ private:
 private slots:
     void initTestCase()
     {
-        QVERIFY(dir.isValid());
+        QVERIFY(certs.isValid());
         // A CA, a Redis certificate it signs for 127.0.0.1 and localhost only, and a CA that
         // signed nothing here.
-        QVERIFY(makeCa("ca"));
-        QVERIFY(makeCa("stranger"));
-        QVERIFY(openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
-                         "redis.key", "-out", "redis.csr", "-subj", "/CN=localhost"}));
-        QFile ext(file("san.cnf"));
-        QVERIFY(ext.open(QIODevice::WriteOnly));
-        ext.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n");
-        ext.close();
-        QVERIFY(openssl({"x509", "-req", "-in", "redis.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-                         "-out", "redis.pem", "-days", "2", "-extfile", "san.cnf"}));
+        QVERIFY(certs.makeCa("ca"));
+        QVERIFY(certs.makeCa("stranger"));
+        QVERIFY(certs.makeCertificate("redis", "ca", "IP:127.0.0.1,DNS:localhost"));
         redis.useTls(file("redis.pem"), file("redis.key"), file("ca.pem"));
         QVERIFY(redis.start());
     }
@@ -73,7 +45,7 @@ private slots:
         GatewayProcess a, b;
         a.captureLog();
         // A's tunnels offer hiredis their unix sockets under this TMPDIR, each removed once used.
-        QVERIFY(QDir(dir.path()).mkpath("tunnels"));
+        QVERIFY(QDir(file(".")).mkpath("tunnels"));
         QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
         env.insert("TMPDIR", file("tunnels"));
         a.process().setProcessEnvironment(env);
@@ -141,10 +113,7 @@ private slots:
 
     void clientCertificateForARedisThatRequiresOne()
     {
-        QVERIFY(openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
-                         "client.key", "-out", "client.csr", "-subj", "/CN=gateway"}));
-        QVERIFY(openssl({"x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-                         "-out", "client.pem", "-days", "2"}));
+        QVERIFY(certs.makeCertificate("client", "ca", "DNS:gateway"));
         RedisProcess strict;
         strict.useTls(file("redis.pem"), file("redis.key"), file("ca.pem"), true);
         QVERIFY(strict.start());

@@ -31,10 +31,11 @@ public:
     explicit WebhookBackend(QString script) : m_script(std::move(script)) { testsupport::dieWithTest(m_process); }
     ~WebhookBackend() { stop(); }
 
-    /// Starts the backend (`extra`: --mode, --delay, --fail-first, --port); false when it did
-    /// not report its port within 10 s.
+    /// Starts the backend (`extra`: --mode, --delay, --fail-first, --port, --tls CERT KEY);
+    /// false when it did not report its port within 10 s.
     bool start(const QStringList &extra = {})
     {
+        m_scheme = extra.contains(QStringLiteral("--tls")) ? QStringLiteral("https") : QStringLiteral("http");
         m_process.setProgram(QStringLiteral("python3"));
         m_process.setArguments(QStringList{m_script} + extra);
         m_process.setProcessChannelMode(QProcess::ForwardedErrorChannel);
@@ -65,7 +66,7 @@ public:
     quint16 port() const { return m_port; }
     QString url(const QString &path = QStringLiteral("/hook")) const
     {
-        return QStringLiteral("http://127.0.0.1:%1%2").arg(m_port).arg(path);
+        return QStringLiteral("%1://127.0.0.1:%2%3").arg(m_scheme).arg(m_port).arg(path);
     }
 
     /// Requests received so far (reads what the backend printed).
@@ -102,6 +103,7 @@ private:
     QString m_script;
     QProcess m_process;
     quint16 m_port = 0;
+    QString m_scheme = QStringLiteral("http");
     QList<WebhookRequest> m_requests;
 };
 

@@ -16,6 +16,9 @@ What it answers depends on the connect frame's data.mode (data.user names the us
   nouser     200 {"info": {}} (no user)
   crash      500 {"message": "database down"}
 A connect without data, or another mode: 401 {"message": "no session"}.
+
+--tls CERT KEY serves https; --secret S answers 401 {"message": "bad signature"} to a request
+whose signature does not verify (backend_security.py).
 """
 import argparse
 import base64
@@ -25,9 +28,12 @@ import sys
 import threading
 import time
 
+import backend_security
+
 parser = argparse.ArgumentParser()
 parser.add_argument("--port", type=int, default=0)
 parser.add_argument("--delay", type=float, default=1.0)
+backend_security.add_arguments(parser)
 args = parser.parse_args()
 
 lock = threading.Lock()
@@ -56,6 +62,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             sys.stdout.write(json.dumps(record) + "\n")
             sys.stdout.flush()
         self.close_connection = True
+        if args.secret is not None:
+            problem = backend_security.signature_problem(args.secret, self.headers, body)
+            if problem:
+                self.answer(401, {"message": problem})
+                return
         try:
             request = json.loads(body)
             data = request.get("data") or {}
@@ -92,5 +103,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
 server.daemon_threads = True
+backend_security.serve_tls(server, args)
 print("port", server.server_address[1], flush=True)
 server.serve_forever()

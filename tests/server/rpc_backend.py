@@ -13,6 +13,11 @@ What it answers depends on the request's topic:
   crash      500 {"message": "database down"}
   plain503   503 with a text body
 anything else: 404 {"message": "no such topic"}.
+
+--tls CERT KEY serves https with that certificate and key (--client-ca FILE: and requires a client
+certificate signed by FILE). --secret S checks the gateway's request signature first (the check
+docs/gateway.md describes, backend_security.py) and answers 401 {"message": "bad signature"} or
+{"message": "stale timestamp"} when it does not hold.
 """
 import argparse
 import base64
@@ -22,9 +27,12 @@ import sys
 import threading
 import time
 
+import backend_security
+
 parser = argparse.ArgumentParser()
 parser.add_argument("--port", type=int, default=0)
 parser.add_argument("--delay", type=float, default=1.0)
+backend_security.add_arguments(parser)
 args = parser.parse_args()
 
 lock = threading.Lock()
@@ -53,6 +61,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             sys.stdout.write(json.dumps(record) + "\n")
             sys.stdout.flush()
         self.close_connection = True
+        if args.secret is not None:
+            problem = backend_security.signature_problem(args.secret, self.headers, body)
+            if problem:
+                self.answer(401, {"message": problem})
+                return
         try:
             request = json.loads(body)
             topic = request["topic"]
@@ -83,5 +96,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
 server.daemon_threads = True
+backend_security.serve_tls(server, args)
 print("port", server.server_address[1], flush=True)
 server.serve_forever()

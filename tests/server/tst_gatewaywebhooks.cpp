@@ -61,7 +61,7 @@ private slots:
     void badAnswers_data();
     void badAnswers();
     void fullQueueDropsOldest();
-    void refusesHttpsAndBadUrls();
+    void refusesBadUrls();
     void shutdownSendsTheDisconnects();
 };
 
@@ -237,9 +237,9 @@ void tst_GatewayWebhooks::fullQueueDropsOldest()
     QCOMPARE(users, (QStringList{"user0", "user3", "user4", "user5"}));
 }
 
-void tst_GatewayWebhooks::refusesHttpsAndBadUrls()
+void tst_GatewayWebhooks::refusesBadUrls()
 {
-    for (const QString &url : {QStringLiteral("https://127.0.0.1:1/hook"), QStringLiteral("not a url")}) {
+    for (const QString &url : {QStringLiteral("ftp://127.0.0.1:1/hook"), QStringLiteral("not a url")}) {
         QProcess process;
         testsupport::dieWithTest(process);
         process.setProcessChannelMode(QProcess::MergedChannels);

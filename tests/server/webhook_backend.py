@@ -6,6 +6,7 @@ Prints "port N" once listening, then one JSON line per request received, before 
 
 Modes: ok (200), slow (200 after --delay seconds), error (500), reject (400),
 garbage (bytes that are not HTTP, then close). --fail-first N answers 500 to the first N requests.
+--tls CERT KEY serves https with that certificate and key (backend_security.py).
 """
 import argparse
 import base64
@@ -15,11 +16,14 @@ import sys
 import threading
 import time
 
+import backend_security
+
 parser = argparse.ArgumentParser()
 parser.add_argument("--port", type=int, default=0)
 parser.add_argument("--mode", choices=["ok", "slow", "error", "reject", "garbage"], default="ok")
 parser.add_argument("--delay", type=float, default=1.0)
 parser.add_argument("--fail-first", type=int, default=0)
+backend_security.add_arguments(parser)
 args = parser.parse_args()
 
 lock = threading.Lock()
@@ -59,5 +63,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
 server.daemon_threads = True
+backend_security.serve_tls(server, args)
 print("port", server.server_address[1], flush=True)
 server.serve_forever()

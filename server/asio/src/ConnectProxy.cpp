@@ -64,11 +64,15 @@ std::string jsonString(std::string_view text)
 } // namespace
 
 struct ConnectProxy::Impl {
-    Impl(ConnectProxyOptions &o, Metrics &m) : options(o), metrics(m), url(HttpUrl::parse(o.url, "--connect-proxy")) {}
+    Impl(ConnectProxyOptions &o, Metrics &m)
+        : options(o), metrics(m), url(HttpUrl::parse(o.url, "--connect-proxy")), tls(backendTlsContextFor(url.tls, o.tls))
+    {
+    }
 
     ConnectProxyOptions &options;
     Metrics &metrics;
     HttpUrl url;
+    std::shared_ptr<boost::asio::ssl::context> tls; // one for every request; null for http://
     net::io_context ioc{1};
     net::executor_work_guard<net::io_context::executor_type> work{net::make_work_guard(ioc)};
     std::atomic<std::size_t> inFlight{0};
@@ -204,6 +208,8 @@ bool ConnectProxy::call(ConnectCall call, std::function<void(ConnectDecision)> d
     request.body = requestBody(call);
     request.timeout = m_options.timeout;
     request.maxAnswerBytes = m_options.maxAnswerBytes;
+    request.tls = d->tls;
+    request.signingSecret = m_options.signingSecret;
     const auto started = std::chrono::steady_clock::now();
     Impl *impl = d.get();
     net::post(d->ioc, [impl, request = std::move(request), call = std::move(call), done = std::move(done), started]() mutable {

@@ -5,6 +5,7 @@
 // and io_context (like RpcProxy), so a slow, down or misbehaving backend never holds up the io
 // threads or the core.
 
+#include "BackendTls.h"
 #include "HttpPost.h"
 #include "Metrics.h"
 
@@ -23,10 +24,12 @@
 namespace switchboard::asio {
 
 struct ConnectProxyOptions {
-    std::string url;                         ///< http://HOST[:PORT]/PATH
+    std::string url;                         ///< http[s]://HOST[:PORT]/PATH
     std::chrono::milliseconds timeout{5000}; ///< per connect: connect, send, answer
     std::size_t concurrency = 64;            ///< requests in flight at most; more: refused at once
     std::size_t maxAnswerBytes = 64 * 1024;  ///< larger answers: invalid
+    BackendTlsOptions tls;                   ///< https://: extra CA, client certificate
+    std::string signingSecret;               ///< not empty: requests signed (RequestSigner.h)
 };
 
 /// One connect as the backend receives it.

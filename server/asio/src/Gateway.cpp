@@ -80,6 +80,7 @@ std::unique_ptr<WebhookSender> makeWebhookSender(const GatewayConfig &c, Metrics
     o.timeout = c.webhookTimeout;
     o.retries = c.webhookRetries;
     o.backoffMax = c.webhookBackoffMax;
+    o.tls = {c.backendCa, c.backendCert, c.backendKey};
     return std::make_unique<WebhookSender>(std::move(o), metrics);
 }
 
@@ -91,6 +92,8 @@ std::unique_ptr<RpcProxy> makeRpcProxy(const GatewayConfig &c, Metrics &metrics)
     o.url = c.rpcProxy;
     o.timeout = c.rpcTimeout;
     o.concurrency = c.rpcConcurrency;
+    o.tls = {c.backendCa, c.backendCert, c.backendKey};
+    o.signingSecret = c.proxySecret;
     return std::make_unique<RpcProxy>(std::move(o), metrics);
 }
 
@@ -102,6 +105,8 @@ std::unique_ptr<ConnectProxy> makeConnectProxy(const GatewayConfig &c, Metrics &
     o.url = c.connectProxy;
     o.timeout = c.connectProxyTimeout;
     o.concurrency = c.connectProxyConcurrency;
+    o.tls = {c.backendCa, c.backendCert, c.backendKey};
+    o.signingSecret = c.proxySecret;
     return std::make_unique<ConnectProxy>(std::move(o), metrics);
 }
 
@@ -356,7 +361,8 @@ int Gateway::run()
                   ", queue ", d->config.webhookQueue, " events per URL");
     if (d->rpc)
         log::info("rpc proxy: ", d->config.rpcProxy, ", timeout ", d->config.rpcTimeout.count(), " ms, ",
-                  d->config.rpcConcurrency, " in flight at most");
+                  d->config.rpcConcurrency, " in flight at most, ", d->config.proxySecret.empty() ? "unsigned" : "signed",
+                  d->config.backendCa.empty() ? std::string() : ", TLS also trusts " + d->config.backendCa);
     if (d->connectProxy)
         log::info("connect proxy: ", d->config.connectProxy, ", timeout ", d->config.connectProxyTimeout.count(), " ms, ",
                   d->config.connectProxyConcurrency, " in flight at most");

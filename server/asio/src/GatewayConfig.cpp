@@ -170,6 +170,10 @@ void applyJsonConfig(GatewayConfig &c, std::string_view jsonText)
         }
         else if (key == "webhookSecret") c.webhookSecret = text(v, k);
         else if (key == "rpcProxy") c.rpcProxy = text(v, k);
+        else if (key == "backendCa") c.backendCa = text(v, k);
+        else if (key == "backendCert") c.backendCert = text(v, k);
+        else if (key == "backendKey") c.backendKey = text(v, k);
+        else if (key == "proxySecret") c.proxySecret = text(v, k);
         else if (key == "rpcTimeoutMs") c.rpcTimeout = std::chrono::milliseconds(number<std::uint32_t>(v, k));
         else if (key == "rpcConcurrency") c.rpcConcurrency = number<std::size_t>(v, k);
         else if (key == "connectProxy") c.connectProxy = text(v, k);
@@ -228,7 +232,7 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         ("engine-prefix", po::value<std::string>()->value_name("PREFIX"), "Redis key and pub/sub prefix (default switchboard:)")
         ("node-ttl", po::value<unsigned>()->value_name("S"), "node lease for cluster presence in seconds (default 15)")
         ("engine-reconnect-max", po::value<unsigned>()->value_name("MS"), "longest wait between Redis reconnect attempts (default 5000)")
-        ("webhook", po::value<std::vector<std::string>>()->composing()->value_name("URL"), "POST lifecycle events (connect, disconnect, channel occupied/vacated, member added/removed) in batches to URL (http:// only); repeatable")
+        ("webhook", po::value<std::vector<std::string>>()->composing()->value_name("URL"), "POST lifecycle events (connect, disconnect, channel occupied/vacated, member added/removed) in batches to URL (http:// or https://); repeatable")
         ("webhook-secret", po::value<std::string>()->value_name("SECRET"), "sign each webhook body: X-Switchboard-Signature: sha256=HEX(HMAC-SHA256(SECRET, body)) (default: unsigned)")
         ("webhook-queue", po::value<std::size_t>()->value_name("N"), "webhook events waiting per URL (default 10000); when full the oldest is dropped and counted")
         ("webhook-batch", po::value<std::size_t>()->value_name("N"), "webhook events per request at most (default 100)")
@@ -239,10 +243,14 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         ("engine-tls-ca", po::value<std::string>()->value_name("FILE"), "rediss://: PEM CAs that may sign the Redis certificate (default: the system trust store)")
         ("engine-tls-cert", po::value<std::string>()->value_name("FILE"), "rediss://: client certificate chain (PEM) for Redis with tls-auth-clients")
         ("engine-tls-key", po::value<std::string>()->value_name("FILE"), "rediss://: the client certificate's private key (PEM)")
-        ("rpc-proxy", po::value<std::string>()->value_name("URL"), "answer client requests on topics without a handler by POSTing {topic, payload, user, session, info, client, reply} to URL (http:// only); default: such requests get 404")
+        ("rpc-proxy", po::value<std::string>()->value_name("URL"), "answer client requests on topics without a handler by POSTing {topic, payload, user, session, info, client, reply} to URL (http:// or https://); default: such requests get 404")
+        ("backend-ca", po::value<std::string>()->value_name("FILE"), "https:// webhooks and proxies: PEM CAs trusted in addition to the system trust store")
+        ("backend-cert", po::value<std::string>()->value_name("FILE"), "https:// webhooks and proxies: client certificate chain (PEM) for backends that require one")
+        ("backend-key", po::value<std::string>()->value_name("FILE"), "https:// webhooks and proxies: the client certificate's private key (PEM)")
+        ("proxy-secret", po::value<std::string>()->value_name("SECRET"), "sign proxy requests: X-Switchboard-Timestamp: T and X-Switchboard-Signature: sha256=HEX(HMAC-SHA256(SECRET, T + \".\" + body)) (default: unsigned)")
         ("rpc-timeout", po::value<unsigned>()->value_name("MS"), "per RPC proxy request: connect, send and answer within MS, else error 504 (default 5000)")
         ("rpc-concurrency", po::value<std::size_t>()->value_name("N"), "RPC proxy requests in flight at most; more are answered 503 at once (default 64)")
-        ("connect-proxy", po::value<std::string>()->value_name("URL"), "authenticate WebSocket connects without a valid gateway token by POSTing {session, client, token, data, headers, transport, remote} to URL (http:// only); default: tokens only")
+        ("connect-proxy", po::value<std::string>()->value_name("URL"), "authenticate WebSocket connects without a valid gateway token by POSTing {session, client, token, data, headers, transport, remote} to URL (http:// or https://); default: tokens only")
         ("connect-proxy-timeout", po::value<unsigned>()->value_name("MS"), "per connect proxy request: connect, send and answer within MS, else close 3008 (default 5000)")
         ("connect-proxy-concurrency", po::value<std::size_t>()->value_name("N"), "connect proxy requests in flight at most; more connects are closed 3008 at once (default 64)");
     // clang-format on
@@ -352,6 +360,12 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         if (c.webhookQueue == 0 || c.webhookBatch == 0 || c.webhookTimeout.count() <= 0 || c.webhookBackoffMax.count() <= 0)
             throw std::invalid_argument("--webhook-queue, --webhook-batch, --webhook-timeout and --webhook-backoff-max must be positive");
         str("rpc-proxy", c.rpcProxy);
+        str("backend-ca", c.backendCa);
+        str("backend-cert", c.backendCert);
+        str("backend-key", c.backendKey);
+        str("proxy-secret", c.proxySecret);
+        if (c.backendCert.empty() != c.backendKey.empty())
+            throw std::invalid_argument("--backend-cert and --backend-key go together");
         if (vm.count("rpc-timeout")) c.rpcTimeout = std::chrono::milliseconds(vm["rpc-timeout"].as<unsigned>());
         sz("rpc-concurrency", c.rpcConcurrency);
         if (c.rpcTimeout.count() <= 0 || c.rpcConcurrency == 0)

@@ -1,7 +1,8 @@
 #pragma once
-// HttpPost: one HTTP/1.1 POST to an http:// URL (resolve, connect, write, read the answer) with
-// one deadline over the whole exchange, on the caller's io_context. Used by the gateway's
-// outbound clients (the RPC proxy); the connection is closed after each answer.
+// HttpPost: one HTTP/1.1 POST to an http:// or https:// URL (resolve, connect, TLS handshake,
+// write, read the answer) with one deadline over the whole exchange, on the caller's io_context.
+// Used by the gateway's outbound clients (webhooks, the RPC proxy, other proxies); the
+// connection is closed after each answer. Optionally signs the request (RequestSigner.h).
 
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/http/field.hpp>
@@ -9,28 +10,36 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace switchboard::asio {
 
-/// An http:// URL split for a client.
+/// An http:// or https:// URL split for a client.
 struct HttpUrl {
     std::string url;        ///< as given
     std::string host;       ///< to resolve
-    std::string port;       ///< "80" when the URL has none
+    std::string port;       ///< "80" (http) or "443" (https) when the URL has none
     std::string hostHeader; ///< host[:port] as written in the URL
     std::string target;     ///< path and query, "/" when empty
+    bool tls = false;       ///< https://
 
-    /// Throws std::invalid_argument naming `flag` for a URL that is not http:// or has no host.
+    /// Throws std::invalid_argument naming `flag` for a URL that is not http:// or https://, or
+    /// has no host.
     static HttpUrl parse(const std::string &url, const std::string &flag);
 };
 
 struct HttpPostResult {
     enum class Outcome {
         Answered,     ///< `status` and `body` hold the answer
-        Unreachable,  ///< cannot resolve or connect (refused, no route)
+        Unreachable,  ///< cannot resolve or connect (refused, no route), or the TLS handshake
+                      ///< failed (certificate not trusted, wrong host name): see `error`
         Timeout,      ///< the deadline passed before the whole answer was read
         BadAnswer,    ///< the peer sent something that is not HTTP, too large, or closed early
     };
@@ -47,6 +56,13 @@ struct HttpPostRequest {
     std::vector<std::pair<std::string, std::string>> headers; ///< extra headers
     std::chrono::milliseconds timeout{5000};                  ///< resolve + connect + write + read
     std::size_t maxAnswerBytes = 1024 * 1024;                 ///< larger answers: BadAnswer
+    /// https:// URLs: the client's TLS context (BackendTls.h), built once per client object.
+    /// Null: a context shared by the process that trusts the system store only.
+    std::shared_ptr<boost::asio::ssl::context> tls;
+    /// Not empty: the request carries X-Switchboard-Timestamp and X-Switchboard-Signature,
+    /// HMAC-SHA256 over timestamp "." body with this key, made when the request is sent
+    /// (RequestSigner.h). Replaces headers of those names in `headers`.
+    std::string signingSecret;
 };
 
 /// Starts one POST. `done` runs exactly once, on a thread running `ioc`, unless the io_context

@@ -28,11 +28,16 @@ std::string describe(const RpcCall &call)
 } // namespace
 
 struct RpcProxy::Impl {
-    Impl(RpcProxyOptions &o, Metrics &m) : options(o), metrics(m), url(HttpUrl::parse(o.url, "--rpc-proxy")) {}
+    Impl(RpcProxyOptions &o, Metrics &m)
+        : options(o), metrics(m), url(HttpUrl::parse(o.url, "--rpc-proxy")),
+          tls(backendTlsContextFor(url.tls, o.tls))
+    {
+    }
 
     RpcProxyOptions &options;
     Metrics &metrics;
     HttpUrl url;
+    std::shared_ptr<boost::asio::ssl::context> tls; // one for every request; null for http://
     net::io_context ioc{1};
     net::executor_work_guard<net::io_context::executor_type> work{net::make_work_guard(ioc)};
     std::atomic<std::size_t> inFlight{0};
@@ -152,6 +157,8 @@ bool RpcProxy::call(RpcCall call, std::function<void(RpcOutcome)> done)
     request.body = requestBody(call);
     request.timeout = m_options.timeout;
     request.maxAnswerBytes = m_options.maxAnswerBytes;
+    request.tls = d->tls;
+    request.signingSecret = m_options.signingSecret;
     const auto started = std::chrono::steady_clock::now();
     Impl *impl = d.get();
     net::post(d->ioc, [impl, request = std::move(request), call = std::move(call), done = std::move(done), started]() mutable {

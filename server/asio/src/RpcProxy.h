@@ -3,6 +3,7 @@
 // the application backend (--rpc-proxy URL). Runs its HTTP exchanges on its own thread and
 // io_context, so a slow, down or misbehaving backend never holds up the io threads or the core.
 
+#include "BackendTls.h"
 #include "HttpPost.h"
 #include "Metrics.h"
 
@@ -17,10 +18,12 @@
 namespace switchboard::asio {
 
 struct RpcProxyOptions {
-    std::string url;                          ///< http://HOST[:PORT]/PATH
+    std::string url;                          ///< http[s]://HOST[:PORT]/PATH
     std::chrono::milliseconds timeout{5000};  ///< per request: connect, send, answer
     std::size_t concurrency = 64;             ///< requests in flight at most; more: 503 at once
     std::size_t maxAnswerBytes = 1024 * 1024; ///< larger answers: 502
+    BackendTlsOptions tls;                    ///< https://: extra CA, client certificate
+    std::string signingSecret;                ///< not empty: requests signed (RequestSigner.h)
 };
 
 /// One client request as the backend receives it.
@@ -48,7 +51,8 @@ struct RpcOutcome {
 ///  - 2xx with anything else: 502 "backend answered invalid JSON";
 ///  - any other status: that status, with `message` and `trace` from a JSON object body when
 ///    it has them (else "backend answered HTTP <status>");
-///  - cannot connect or not HTTP: 502; no whole answer within the timeout: 504;
+///  - cannot connect, TLS handshake failed (certificate not trusted, wrong host) or not HTTP:
+///    502; no whole answer within the timeout: 504;
 ///  - over the concurrency limit: 503 "rpc proxy busy", without contacting the backend.
 /// Counted in Metrics rpc*: requests, failed (by reason), timeouts, busy, in flight, latency.
 ///
@@ -57,7 +61,8 @@ struct RpcOutcome {
 /// calls never complete.
 class RpcProxy {
 public:
-    /// Throws std::invalid_argument for a URL it cannot use.
+    /// Throws std::invalid_argument for a URL it cannot use, std::runtime_error for TLS files it
+    /// cannot load (BackendTls.h).
     RpcProxy(RpcProxyOptions options, Metrics &metrics);
     ~RpcProxy();
     RpcProxy(const RpcProxy &) = delete;

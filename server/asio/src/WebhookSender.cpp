@@ -2,6 +2,7 @@
 
 #include "HttpPost.h"
 #include "Log.h"
+#include "RequestSigner.h"
 
 #include "switchboard/asio/TokenVerifier.h"
 
@@ -9,9 +10,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <algorithm>
 #include <atomic>
@@ -65,6 +63,7 @@ struct WebhookSender::Impl {
     net::io_context ioc{1};
     net::executor_work_guard<net::io_context::executor_type> work;
     std::vector<std::unique_ptr<Endpoint>> endpoints; // destroyed before the io_context
+    std::shared_ptr<boost::asio::ssl::context> tls;   // https:// endpoints share it; null: none
     std::atomic<bool> draining{false};
     std::atomic<std::int64_t> queued{0};   // events waiting, every endpoint
     std::atomic<std::int64_t> inFlight{0}; // batches being sent or waiting for a retry
@@ -156,6 +155,7 @@ struct WebhookSender::Impl {
             request.headers.emplace_back("X-Switchboard-Signature", e.signature);
         request.timeout = options.timeout; // one deadline for connect, write and read together
         request.maxAnswerBytes = kMaxAnswerBytes;
+        request.tls = tls;
         httpPost(ioc, e.url, std::move(request), [this, &e](HttpPostResult result) {
             if (result.outcome != HttpPostResult::Outcome::Answered)
                 return retry(e, result.error);
@@ -218,6 +218,8 @@ WebhookSender::WebhookSender(WebhookOptions options, Metrics &metrics)
     d->options.backoffInitial = std::min(d->options.backoffInitial, d->options.backoffMax);
     for (const std::string &url : d->options.urls)
         d->endpoints.push_back(std::make_unique<Endpoint>(d->ioc, HttpUrl::parse(url, "--webhook")));
+    const bool anyHttps = std::any_of(d->endpoints.begin(), d->endpoints.end(), [](const auto &e) { return e->url.tls; });
+    d->tls = backendTlsContextFor(anyHttps, d->options.tls);
     d->thread = std::thread([this] { d->ioc.run(); });
 }
 
@@ -274,17 +276,7 @@ void WebhookSender::stop(std::chrono::milliseconds deadline)
 
 std::string WebhookSender::signature(std::string_view secret, std::string_view body)
 {
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int length = 0;
-    HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()), reinterpret_cast<const unsigned char *>(body.data()),
-         body.size(), mac, &length);
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out = "sha256=";
-    for (unsigned int i = 0; i < length; ++i) {
-        out.push_back(digits[mac[i] >> 4]);
-        out.push_back(digits[mac[i] & 0xf]);
-    }
-    return out;
+    return "sha256=" + hmacSha256Hex(secret, body);
 }
 
 } // namespace switchboard::asio

@@ -4,6 +4,7 @@
 // io_context, so a slow, down or misbehaving endpoint never holds up the gateway's io threads
 // or the core.
 
+#include "BackendTls.h"
 #include "Metrics.h"
 
 #include <chrono>
@@ -16,7 +17,7 @@
 namespace switchboard::asio {
 
 struct WebhookOptions {
-    std::vector<std::string> urls;   ///< http://HOST[:PORT]/PATH; each gets every event
+    std::vector<std::string> urls;   ///< http[s]://HOST[:PORT]/PATH; each gets every event
     std::string secret;              ///< HMAC-SHA256 key; empty: no signature header
     std::size_t queueLimit = 10'000; ///< events waiting per endpoint; when full the oldest is dropped
     std::size_t batchEvents = 100;   ///< events per request at most
@@ -25,6 +26,7 @@ struct WebhookOptions {
     unsigned retries = 8;                         ///< after the first attempt
     std::chrono::milliseconds backoffInitial{100};
     std::chrono::milliseconds backoffMax{10'000};
+    BackendTlsOptions tls; ///< https://: extra CA, client certificate
 };
 
 /// Request body: {"time_ms": <send time>, "events": [<event>, ...]} with the events in the order
@@ -33,9 +35,9 @@ struct WebhookOptions {
 /// X-Switchboard-Signature: sha256=<hex HMAC-SHA256(secret, body)>.
 ///
 /// Outcomes per batch: a 2xx answer delivers it (metrics webhookSent, events); a 4xx or other
-/// non-5xx answer drops it (webhookFailed); a connection error, a timeout, an unparseable answer
-/// or a 5xx is retried after 100 ms, 200 ms, ... up to backoffMax, `retries` times, then dropped
-/// (webhookFailed). One request per endpoint at a time: a batch waits for the one before it, so
+/// non-5xx answer drops it (webhookFailed); a connection error (a failed TLS handshake included),
+/// a timeout, an unparseable answer or a 5xx is retried after 100 ms, 200 ms, ... up to
+/// backoffMax, `retries` times, then dropped (webhookFailed). One request per endpoint at a time: a batch waits for the one before it, so
 /// events arrive in order. Overflow (webhookDropped) drops the oldest waiting event: the newest
 /// state of the system is what a receiver most needs.
 ///
@@ -43,7 +45,8 @@ struct WebhookOptions {
 /// Construction and stop() from one thread.
 class WebhookSender {
 public:
-    /// Throws std::invalid_argument for a URL it cannot use (not http://, no host).
+    /// Throws std::invalid_argument for a URL it cannot use (not http:// or https://, no host),
+    /// std::runtime_error for TLS files it cannot load (BackendTls.h).
     WebhookSender(WebhookOptions options, Metrics &metrics);
     ~WebhookSender();
     WebhookSender(const WebhookSender &) = delete;

@@ -66,7 +66,7 @@ struct GatewayConfig {
     /// Longest wait between Redis reconnect attempts (they start at 100 ms and double).
     std::chrono::milliseconds engineReconnectMax{5000};
     /// Webhooks: lifecycle events (connect, disconnect, channel occupied/vacated, member
-    /// added/removed) POSTed in batches to every URL (http:// only). See docs/gateway.md.
+    /// added/removed) POSTed in batches to every URL (http[s]://). See docs/gateway.md.
     std::vector<std::string> webhooks;
     std::string webhookSecret;                  ///< HMAC-SHA256 key of X-Switchboard-Signature; empty: unsigned
     std::size_t webhookQueue = 10'000;          ///< events waiting per URL; when full the oldest is dropped
@@ -80,16 +80,24 @@ struct GatewayConfig {
     std::string engineTlsCa;
     std::string engineTlsCert;
     std::string engineTlsKey;
-    /// RPC proxy: requests on topics without a handler are POSTed to this URL (http:// only);
+    /// RPC proxy: requests on topics without a handler are POSTed to this URL (http[s]://);
     /// empty: they are answered 404. See docs/gateway.md.
     std::string rpcProxy;
     std::chrono::milliseconds rpcTimeout{5000}; ///< per request: connect, send, answer; else 504
     std::size_t rpcConcurrency = 64;            ///< in flight at most; more are answered 503 at once
     /// Connect proxy: connects without a token the gateway accepts are POSTed to this URL
-    /// (http:// only), which authenticates them; empty: tokens only. See docs/gateway.md.
+    /// (http[s]://), which authenticates them; empty: tokens only. See docs/gateway.md.
     std::string connectProxy;
     std::chrono::milliseconds connectProxyTimeout{5000}; ///< per connect: connect, send, answer; else close 3008
     std::size_t connectProxyConcurrency = 64;            ///< in flight at most; more are closed 3008 at once
+    /// Every outbound HTTP client (webhooks, proxies) to https:// URLs: a PEM CA file trusted in
+    /// addition to the system store, and a client certificate and key (both or none).
+    std::string backendCa;
+    std::string backendCert;
+    std::string backendKey;
+    /// Not empty: proxy requests carry X-Switchboard-Timestamp and X-Switchboard-Signature
+    /// (HMAC-SHA256 over timestamp "." body). See docs/security.md.
+    std::string proxySecret;
 
     bool tlsEnabled() const { return !tlsCertificate.empty() && !tlsKey.empty(); }
 };
