@@ -496,12 +496,13 @@ struct Hub::Impl {
     }
 
     /// Ends a join that never got past authorization.
-    void refuseJoin(const std::shared_ptr<JoinState> &state, Error error)
+    void refuseJoin(const std::shared_ptr<JoinState> &state, Error error, std::string message = {})
     {
         if (SessionEntry *entry = findSession(state->sessionId))
             removePending(*entry, state);
         JoinResult result;
         result.error = error;
+        result.message = std::move(message);
         result.type = state->result.type;
         auto done = std::move(state->done);
         invokeQuietly(done, std::move(result));
@@ -515,8 +516,11 @@ struct Hub::Impl {
         if (!entry) // cannot happen: a detach cancels its joins
             return;
         if (!decision.allowed) {
-            ++counters.authFailures;
-            return refuseJoin(state, Error::Unauthorized);
+            // An authorizer that could not decide (its backend down, busy, slow) is not a denial.
+            const Error refusal = static_cast<int>(decision.refusal) == 0 ? Error::Unauthorized : decision.refusal;
+            if (refusal == Error::Unauthorized || refusal == Error::Forbidden)
+                ++counters.authFailures;
+            return refuseJoin(state, refusal, std::move(decision.reason));
         }
         startJoin(*entry, state, decision);
     }

@@ -52,6 +52,7 @@ struct JoinResult {
     /// progress, or already subscribed with another filter), AuthorizationTimeout, Cancelled (the
     /// session left or unsubscribed while the join was in progress), Internal (the authorizer threw).
     std::error_code error;
+    std::string message; ///< refused by the authorizer: its reason (AuthDecision::reason), may be empty
     ChannelType type = ChannelType::Public;
     /// Stream top at join: the client's recovery start. Carries the epoch whenever the channel
     /// keeps history (a join creates the stream when there is none); {0, ""} when it keeps none.
