@@ -111,6 +111,7 @@ struct Hub::Impl {
         std::string id;
         std::shared_ptr<Session> session;
         Principal principal;
+        std::string clientName; // for the authorizer
         std::vector<Membership> memberships;
         std::vector<std::shared_ptr<JoinState>> pending;
         std::uint64_t framesOut = 0;
@@ -545,7 +546,8 @@ struct Hub::Impl {
         };
         const AsyncAuthorizer ask = authorizer; // it may replace itself
         try {
-            ask(AuthRequest{state->channel, state->result.type, entry.id, entry.principal, auth, state->channelData},
+            ask(AuthRequest{state->channel, state->result.type, entry.id, entry.principal, auth, state->channelData,
+                            entry.clientName},
                 std::move(answer));
         } catch (...) {
             if (settleAuthorization(*state)) {
@@ -891,6 +893,7 @@ std::string Hub::attach(std::shared_ptr<Session> session, Principal principal, s
     entry->id = id;
     entry->session = std::move(session);
     entry->principal = std::move(principal);
+    entry->clientName = std::string(clientName);
     Session &attached = *entry->session;
     const std::string &userId = entry->principal.userId;
     d->sessions.emplace(id, std::move(entry));

@@ -25,6 +25,7 @@ struct AuthRequest {
     const Principal &principal;
     std::string_view auth;        ///< per-subscribe credential from the client (may be empty)
     std::string_view channelData; ///< presence: JSON text {"user_id":..,"user_info":..} from the client
+    std::string_view clientName;  ///< the `name` of the session's connect frame (Hub::attach), may be empty
 };
 
 struct AuthDecision {

@@ -194,8 +194,9 @@ public:
 
     /// Registers a connection. Returns its session id (unique, unguessable); empty when the Hub
     /// is closed (nothing registered, Session::attached not called). `clientName` is reported to
-    /// the connected hook only. `proposedId`: the id to use when it is not taken (the id a
-    /// connect authenticator was told, ServerProtocol); empty or taken: a fresh random one.
+    /// the connected hook and to the authorizer (AuthRequest::clientName). `proposedId`: the id
+    /// to use when it is not taken (the id a connect authenticator was told, ServerProtocol);
+    /// empty or taken: a fresh random one.
     std::string attach(std::shared_ptr<Session> session, Principal principal = {},
                        std::string_view clientName = {}, std::string_view proposedId = {});
     /// Removes the session from every channel (presence leaves fire), then forgets it. `code` and

@@ -90,6 +90,15 @@ struct GatewayConfig {
     std::string connectProxy;
     std::chrono::milliseconds connectProxyTimeout{5000}; ///< per connect: connect, send, answer; else close 3008
     std::size_t connectProxyConcurrency = 64;            ///< in flight at most; more are closed 3008 at once
+    /// Subscribe proxy: private and presence joins are authorized by POSTing them to this URL
+    /// (http:// only) instead of by the token's channel patterns; empty: tokens decide. See
+    /// docs/gateway.md.
+    std::string subscribeProxy;
+    std::chrono::milliseconds subscribeProxyTimeout{5000}; ///< per join: connect, send, answer; else 504
+    std::size_t subscribeProxyConcurrency = 64;            ///< in flight at most; more are refused 503 at once
+    /// A private/presence join whose authorization (subscribe proxy) has not answered within
+    /// this is refused 504 (HubOptions::authorizationTimeout); 0: no deadline.
+    std::chrono::milliseconds authorizationTimeout{10'000};
 
     bool tlsEnabled() const { return !tlsCertificate.empty() && !tlsKey.empty(); }
 };
