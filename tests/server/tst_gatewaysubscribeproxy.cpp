@@ -11,6 +11,7 @@
 
 #include <QDateTime>
 #include <QElapsedTimer>
+#include <QTemporaryDir>
 #include <QTcpServer>
 
 #include <algorithm>
@@ -123,6 +124,8 @@ private slots:
     void concurrencyLimitRefusesBusy();
     void sessionLeavesWhileJoinPending();
     void authorizationTimeoutFlag();
+    void configFileKeys();
+    void sseRefusals();
     void publicChannelsSkipTheProxy();
     void refusesHttpsAndBadOptions();
 };
@@ -432,6 +435,60 @@ void tst_GatewaySubscribeProxy::authorizationTimeoutFlag()
     QVERIFY(QTest::qWaitFor([&] { return metricValue(nam, gateway, "switchboard_subscribe_proxy_allowed_total") == 1; }, 5000));
     QCOMPARE(metricValue(nam, gateway, "switchboard_channels"), 0.0);
     QVERIFY(!answerTo(alice, 1, 200).value("op").isString());
+}
+
+void tst_GatewaySubscribeProxy::configFileKeys()
+{
+    WebhookBackend backend = subscribeBackend();
+    QVERIFY(backend.start({"--delay", "2"}));
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    QFile config(dir.filePath("gateway.json"));
+    QVERIFY(config.open(QIODevice::WriteOnly));
+    config.write(QJsonDocument(QJsonObject{{"subscribeProxy", backend.url("/subscribe")},
+                                           {"subscribeProxyTimeoutMs", 4000},
+                                           {"subscribeProxyConcurrency", 1},
+                                           {"authorizationTimeoutMs", 300}}).toJson());
+    config.close();
+    GatewayProcess gateway;
+    gateway.captureLog();
+    QVERIFY(gateway.start({"--config", config.fileName()}));
+    QVERIFY(!gateway.waitForLog(QRegularExpression("subscribe proxy: http://127\\.0\\.0\\.1:\\d+/subscribe authorizes private and presence joins, "
+                                                   "timeout 4000 ms, 1 in flight at most, authorization deadline 300 ms")).isEmpty());
+    WsClient alice;
+    WsClient bob;
+    QVERIFY(!connectAs(alice, gateway, "alice").isEmpty());
+    QVERIFY(!connectAs(bob, gateway, "bob").isEmpty());
+    subscribe(alice, "private-slow", 1);
+    QVERIFY(backend.waitForRequests(1));
+    subscribe(bob, "private-slow", 2);
+    QCOMPARE(answerTo(bob, 2).value("code").toInt(), 503); // concurrency 1
+    QCOMPARE(answerTo(alice, 1).value("code").toInt(), 504); // the Hub's 300 ms deadline
+}
+
+void tst_GatewaySubscribeProxy::sseRefusals()
+{
+    // SSE streams on private channels ask the same backend; its refusals become HTTP statuses.
+    WebhookBackend backend = subscribeBackend();
+    QVERIFY(backend.start());
+    GatewayProcess gateway;
+    QVERIFY(gateway.start({"--subscribe-proxy", backend.url("/subscribe")}));
+    QNetworkAccessManager nam;
+    const QString token = tokenFor("alice");
+    const auto sse = [&](const QString &channel) {
+        return http(nam, "GET", gateway.url(QStringLiteral("/sse?channels=%1&token=%2").arg(channel, token)), {}, false);
+    };
+    QCOMPARE(sse("private-deny").status, 403);
+    QCOMPARE(sse("private-crash").status, 502);
+    QCOMPARE(sse("private-garbage").status, 502);
+    QVERIFY(backend.waitForRequests(3));
+    const QJsonObject body = QJsonDocument::fromJson(backend.requests().first().body).object();
+    QCOMPARE(body.value("channel").toString(), QStringLiteral("private-deny"));
+    QCOMPARE(body.value("user").toString(), QStringLiteral("alice"));
+    const auto m = metrics(nam, gateway);
+    QCOMPARE(m.value("switchboard_subscribe_proxy_denied_total"), 1.0);
+    QCOMPARE(m.value("switchboard_subscribe_proxy_failed_total{reason=\"status\"}"), 1.0);
+    QCOMPARE(m.value("switchboard_subscribe_proxy_failed_total{reason=\"invalid_answer\"}"), 1.0);
 }
 
 void tst_GatewaySubscribeProxy::publicChannelsSkipTheProxy()
