@@ -7,6 +7,7 @@ Prints "port N" once listening, then one JSON line per request received, before 
 What it answers depends on a word in the channel name (private-WORD..., presence-WORD...):
   deny       200 {"allow": false, "message": "not in this team"}
   forbid     403 {"message": "members only"}
+  unauth     401 with a text body
   slow       allow, after --delay seconds
   garbage    bytes that are not HTTP, then close
   notjson    200 with a text body that is not JSON
@@ -70,6 +71,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.answer(200, {"allow": False, "message": "not in this team"})
         elif "forbid" in channel:
             self.answer(403, {"message": "members only"})
+        elif "unauth" in channel:
+            self.answer(401, b"who are you", "text/plain")
         elif "notjson" in channel:
             self.answer(200, b"hello, not json", "text/plain")
         elif "noallow" in channel:

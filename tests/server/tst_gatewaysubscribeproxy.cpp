@@ -226,6 +226,7 @@ void tst_GatewaySubscribeProxy::refusals_data()
     QTest::addColumn<QString>("metric");
     QTest::newRow("allow false") << "private-deny" << 403 << "not in this team" << "switchboard_subscribe_proxy_denied_total";
     QTest::newRow("403") << "presence-forbid" << 403 << "members only" << "switchboard_subscribe_proxy_denied_total";
+    QTest::newRow("401 text") << "private-unauth" << 401 << "subscribe proxy denied the join" << "switchboard_subscribe_proxy_denied_total";
     QTest::newRow("2xx not JSON") << "private-notjson" << 502 << "backend answered invalid JSON"
                                   << "switchboard_subscribe_proxy_failed_total{reason=\"invalid_answer\"}";
     QTest::newRow("2xx without allow") << "private-noallow" << 502 << "backend answered invalid JSON"
@@ -267,7 +268,7 @@ void tst_GatewaySubscribeProxy::refusals()
     QCOMPARE(m.value("switchboard_subscribe_proxy_requests_total"), 2.0);
     QCOMPARE(m.value("switchboard_subscribe_proxy_allowed_total"), 1.0);
     // Only a backend's "no" is an authorization failure; its failures are not.
-    QCOMPARE(m.value("switchboard_auth_failures_total"), code == 403 ? 1.0 : 0.0);
+    QCOMPARE(m.value("switchboard_auth_failures_total"), code == 403 || code == 401 ? 1.0 : 0.0);
 }
 
 void tst_GatewaySubscribeProxy::backendDown()
