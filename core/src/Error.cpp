@@ -37,6 +37,7 @@ std::string_view errorName(Error e) noexcept
     case Error::ChannelLimit: return "channel_limit";
     case Error::Closed: return "closed";
     case Error::Internal: return "internal";
+    case Error::BadGateway: return "bad_gateway";
     case Error::AuthorizationTimeout: return "authorization_timeout";
     case Error::NotConnected: return "not_connected";
     case Error::Cancelled: return "cancelled";

@@ -112,6 +112,7 @@ struct Hub::Impl {
         std::string id;
         std::shared_ptr<Session> session;
         Principal principal;
+        std::string clientName; // for the authorizer
         std::vector<Membership> memberships;
         std::vector<std::shared_ptr<JoinState>> pending;
         std::uint64_t framesOut = 0;
@@ -498,12 +499,13 @@ struct Hub::Impl {
     }
 
     /// Ends a join that never got past authorization.
-    void refuseJoin(const std::shared_ptr<JoinState> &state, Error error)
+    void refuseJoin(const std::shared_ptr<JoinState> &state, Error error, std::string message = {})
     {
         if (SessionEntry *entry = findSession(state->sessionId))
             removePending(*entry, state);
         JoinResult result;
         result.error = error;
+        result.message = std::move(message);
         result.type = state->result.type;
         auto done = std::move(state->done);
         invokeQuietly(done, std::move(result));
@@ -517,8 +519,11 @@ struct Hub::Impl {
         if (!entry) // cannot happen: a detach cancels its joins
             return;
         if (!decision.allowed) {
-            ++counters.authFailures;
-            return refuseJoin(state, Error::Unauthorized);
+            // An authorizer that could not decide (its backend down, busy, slow) is not a denial.
+            const Error refusal = static_cast<int>(decision.refusal) == 0 ? Error::Unauthorized : decision.refusal;
+            if (refusal == Error::Unauthorized || refusal == Error::Forbidden)
+                ++counters.authFailures;
+            return refuseJoin(state, refusal, std::move(decision.reason));
         }
         startJoin(*entry, state, decision);
     }
@@ -543,7 +548,8 @@ struct Hub::Impl {
         };
         const AsyncAuthorizer ask = authorizer; // it may replace itself
         try {
-            ask(AuthRequest{state->channel, state->result.type, entry.id, entry.principal, auth, state->channelData},
+            ask(AuthRequest{state->channel, state->result.type, entry.id, entry.principal, auth, state->channelData,
+                            entry.clientName},
                 std::move(answer));
         } catch (...) {
             if (settleAuthorization(*state)) {
@@ -992,6 +998,7 @@ std::string Hub::attach(std::shared_ptr<Session> session, Principal principal, s
     entry->id = id;
     entry->session = std::move(session);
     entry->principal = std::move(principal);
+    entry->clientName = std::string(clientName);
     Session &attached = *entry->session;
     const std::string &userId = entry->principal.userId;
     d->sessions.emplace(id, std::move(entry));

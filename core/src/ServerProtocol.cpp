@@ -535,7 +535,8 @@ struct ServerProtocol::Impl {
             const Error code = frameErrorOf(result.error);
             if (code == Error::Unauthorized || code == Error::Forbidden)
                 ++counters.authFailures;
-            sendError(*connection, code, joinErrorMessage(code), ackId, channel);
+            sendError(*connection, code, result.message.empty() ? joinErrorMessage(code) : std::string_view(result.message),
+                      ackId, channel);
             return;
         }
         SubscribedInfo info;

@@ -45,6 +45,7 @@ struct Gateway::Private {
     int maxConnections = qtws::QtGatewayOptions{}.maxConnections;
     int pingInterval = int(qtws::QtGatewayOptions{}.pingInterval.count());
     int idleTimeout = int(qtws::QtGatewayOptions{}.idleTimeout.count());
+    int authorizationTimeout = int(HubOptions{}.authorizationTimeout.count());
     int statsInterval = 1000;
     qtws::QtEngineOptions engineOptions;
     bool completing = false;   // QML: between classBegin and componentComplete
@@ -136,6 +137,7 @@ bool Gateway::ensureCore()
     hubOptions.outbox.maxBytes = static_cast<std::size_t>(std::max(1, d->maxOutboxBytes));
     hubOptions.slowConsumer = d->slowConsumer == DisconnectClient ? switchboard::SlowConsumerPolicy::DisconnectClient
                                                                   : switchboard::SlowConsumerPolicy::DropMessage;
+    hubOptions.authorizationTimeout = std::chrono::milliseconds(std::max(0, d->authorizationTimeout));
     d->hub = std::make_unique<Hub>(d->timer, hubOptions, d->engine->broker(), d->engine->presence());
     d->hub->setAsyncAuthorizer(
         [this](const AuthRequest &request, AuthAnswer answer) { d->authorize(request, std::move(answer)); });
@@ -419,6 +421,7 @@ SWITCHBOARD_GATEWAY_SETTER(int, maxOutboxBytes, setMaxOutboxBytes, maxOutboxByte
 SWITCHBOARD_GATEWAY_SETTER(int, maxConnections, setMaxConnections, maxConnections)
 SWITCHBOARD_GATEWAY_SETTER(int, pingInterval, setPingInterval, pingInterval)
 SWITCHBOARD_GATEWAY_SETTER(int, idleTimeout, setIdleTimeout, idleTimeout)
+SWITCHBOARD_GATEWAY_SETTER(int, authorizationTimeout, setAuthorizationTimeout, authorizationTimeout)
 #undef SWITCHBOARD_GATEWAY_SETTER
 
 QStringList Gateway::allowedOrigins() const { return d->allowedOrigins; }

@@ -74,6 +74,7 @@ private slots:
     void presenceJoinCancelledLeavesNoMember();
     void deadlineRefusesJoin();
     void deadlineOverProtocol();
+    void refusalCodeAndReasonReachTheClient();
     void doubleAnswerIsHarmless();
     void pendingAuthorizationCountsAgainstLimits();
     void throwingAuthorizerDenies();
@@ -304,6 +305,37 @@ void TestAsyncAuthorization::deadlineOverProtocol()
     QCOMPARE(testing::num(frames[0], "ackId"), std::int64_t(7));
     QCOMPARE(testing::str(frames[0], "channel"), std::string("private-x"));
     QCOMPARE(h.hub.counters().authTimeouts, std::uint64_t(1));
+}
+
+void TestAsyncAuthorization::refusalCodeAndReasonReachTheClient()
+{
+    // An authorizer that asks a backend says why it refuses: 403 with the backend's message, or
+    // 502 when the backend is down (not an auth failure: nobody said no).
+    testing::Harness h;
+    HeldAuthorizer authorizer;
+    h.hub.setAsyncAuthorizer(authorizer.callable());
+    testing::Client a = h.connect();
+    h.send(a, R"({"op":"subscribe","channel":"private-x","ackId":1})");
+    h.send(a, R"({"op":"subscribe","channel":"private-y","ackId":2})");
+    QCOMPARE(authorizer.held.size(), std::size_t(2));
+    AuthDecision forbidden;
+    forbidden.refusal = Error::Forbidden;
+    forbidden.reason = "not in this team";
+    authorizer.held[0].answer(forbidden);
+    AuthDecision down;
+    down.refusal = Error::BadGateway;
+    down.reason = "backend unreachable";
+    authorizer.held[1].answer(down);
+    const auto frames = a.session->take();
+    QCOMPARE(frames.size(), std::size_t(2));
+    QCOMPARE(testing::num(frames[0], "code"), std::int64_t(403));
+    QCOMPARE(testing::str(frames[0], "message"), std::string("not in this team"));
+    QCOMPARE(testing::str(frames[0], "channel"), std::string("private-x"));
+    QCOMPARE(testing::num(frames[1], "code"), std::int64_t(502));
+    QCOMPARE(testing::str(frames[1], "name"), std::string("bad_gateway"));
+    QCOMPARE(testing::str(frames[1], "message"), std::string("backend unreachable"));
+    QCOMPARE(h.hub.counters().authFailures, std::uint64_t(1));
+    QCOMPARE(h.hub.counters().channels, std::size_t(0));
 }
 
 void TestAsyncAuthorization::doubleAnswerIsHarmless()

@@ -4,6 +4,7 @@
 #include <switchboard/Hub.h>
 #include <switchboard/qt/Gateway.h>
 
+#include <QElapsedTimer>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -186,6 +187,28 @@ private Q_SLOTS:
         const auto answer = alice.waitFor("error");
         QVERIFY(answer);
         QCOMPARE(answer->value("code").toInt(), 401);
+        QCOMPARE(m_gateway->hub()->subscriberCount("presence-room"), std::size_t(0));
+    }
+
+    void authorizationTimeoutRefusesUnansweredJoin()
+    {
+        // An authorizer that never answers: the join is refused 504 after `authorizationTimeout`.
+        QCOMPARE(m_gateway->authorizationTimeout(), 10000);
+        m_gateway->setAuthorizationTimeout(200);
+        std::vector<AuthAnswer> held;
+        m_gateway->setAsyncAuthorizer([&held](const AuthRequest &, AuthAnswer answer) { held.push_back(std::move(answer)); });
+        QVERIFY(m_gateway->start());
+        QCOMPARE(m_gateway->hub()->options().authorizationTimeout, std::chrono::milliseconds(200));
+        RawClient alice;
+        QVERIFY(alice.connectWith(m_gateway->url(), "token-alice"));
+        QElapsedTimer t;
+        t.start();
+        alice.send(presenceSubscribe("alice"));
+        const auto answer = alice.waitFor("error");
+        QVERIFY(answer);
+        QCOMPARE(answer->value("code").toInt(), 504);
+        QVERIFY2(t.elapsed() >= 150 && t.elapsed() < 2000, qPrintable(QString::number(t.elapsed())));
+        QCOMPARE(m_gateway->hub()->counters().authTimeouts, std::uint64_t(1));
         QCOMPARE(m_gateway->hub()->subscriberCount("presence-room"), std::size_t(0));
     }
 };

@@ -2,6 +2,7 @@
 // Authorizer: decides private and presence joins.
 
 #include "switchboard/ChannelName.h"
+#include "switchboard/Error.h"
 
 #include <functional>
 #include <string>
@@ -24,6 +25,7 @@ struct AuthRequest {
     const Principal &principal;
     std::string_view auth;        ///< per-subscribe credential from the client (may be empty)
     std::string_view channelData; ///< presence: JSON text {"user_id":..,"user_info":..} from the client
+    std::string_view clientName;  ///< the `name` of the session's connect frame (Hub::attach), may be empty
 };
 
 struct AuthDecision {
@@ -32,6 +34,11 @@ struct AuthDecision {
     /// the principal's userId and userInfo, then channelData's user_id / user_info.
     std::string memberUserId;
     std::string memberInfo; ///< JSON text
+    /// Not allowed: the error the join is refused with (the client's `error` frame code), for
+    /// an authorizer that can tell "no" (Unauthorized, Forbidden) from "cannot decide now" (a
+    /// backend that is down: BadGateway, busy: NotConnected 503, slow: AuthorizationTimeout).
+    Error refusal = Error::Unauthorized;
+    std::string reason; ///< not allowed: the error frame's message; empty: the code's usual one
 };
 
 /// Called for private and presence channels only (public channels are open). With no

@@ -24,6 +24,7 @@ enum class Error : int {
     ChannelLimit = 431,      ///< more channels than allowed per session
     Closed = 410,            ///< the server is shutting down (Hub::close): no new sessions or joins
     Internal = 500,          ///< a server handler failed
+    BadGateway = 502,        ///< a backend the server asked (subscribe proxy) is down or answered garbage
     AuthorizationTimeout = 504, ///< the authorizer did not answer a subscribe in time (HubOptions::authorizationTimeout)
     NotConnected = 503,      ///< client side: operation needs a connected session
     Cancelled = 499,         ///< client side: the session was closed while waiting

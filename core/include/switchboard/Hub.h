@@ -52,6 +52,7 @@ struct JoinResult {
     /// progress, or already subscribed with another filter), AuthorizationTimeout, Cancelled (the
     /// session left or unsubscribed while the join was in progress), Internal (the authorizer threw).
     std::error_code error;
+    std::string message; ///< refused by the authorizer: its reason (AuthDecision::reason), may be empty
     ChannelType type = ChannelType::Public;
     /// Stream top at join: the client's recovery start. Carries the epoch whenever the channel
     /// keeps history (a join creates the stream when there is none); {0, ""} when it keeps none.
@@ -211,8 +212,9 @@ public:
 
     /// Registers a connection. Returns its session id (unique, unguessable); empty when the Hub
     /// is closed (nothing registered, Session::attached not called). `clientName` is reported to
-    /// the connected hook only. `proposedId`: the id to use when it is not taken (the id a
-    /// connect authenticator was told, ServerProtocol); empty or taken: a fresh random one.
+    /// the connected hook and to the authorizer (AuthRequest::clientName). `proposedId`: the id
+    /// to use when it is not taken (the id a connect authenticator was told, ServerProtocol);
+    /// empty or taken: a fresh random one.
     std::string attach(std::shared_ptr<Session> session, Principal principal = {},
                        std::string_view clientName = {}, std::string_view proposedId = {});
     /// Removes the session from every channel (presence leaves fire), then forgets it. `code` and

@@ -25,6 +25,7 @@ HubOptions hubOptions(const GatewayConfig &c)
     o.outbox.maxBytes = c.outboxBytes;
     o.slowConsumer = c.disconnectSlowClients ? SlowConsumerPolicy::DisconnectClient : SlowConsumerPolicy::DropMessage;
     o.maxChannelsPerSession = c.maxChannelsPerSession;
+    o.authorizationTimeout = c.authorizationTimeout;
     return o;
 }
 

@@ -8,6 +8,7 @@
 #include "ServerContext.h"
 #include "SseSession.h"
 #include "RpcProxy.h"
+#include "SubscribeProxy.h"
 #include "WebhookEvents.h"
 #include "WebhookSender.h"
 
@@ -110,6 +111,17 @@ std::unique_ptr<ConnectProxy> makeConnectProxy(const GatewayConfig &c, Metrics &
     return std::make_unique<ConnectProxy>(std::move(o), metrics);
 }
 
+std::unique_ptr<SubscribeProxy> makeSubscribeProxy(const GatewayConfig &c, Metrics &metrics)
+{
+    if (c.subscribeProxy.empty())
+        return nullptr;
+    SubscribeProxyOptions o;
+    o.url = c.subscribeProxy;
+    o.timeout = c.subscribeProxyTimeout;
+    o.concurrency = c.subscribeProxyConcurrency;
+    return std::make_unique<SubscribeProxy>(std::move(o), metrics);
+}
+
 } // namespace
 
 struct Gateway::Impl {
@@ -124,6 +136,7 @@ struct Gateway::Impl {
         , core(ioc, config, tokens, metrics)
         , rpc(makeRpcProxy(config, metrics))
         , connectProxy(makeConnectProxy(config, metrics))
+        , subscribeProxy(makeSubscribeProxy(config, metrics))
         , context(config, ioc, core, metrics, tokens, generatedKey ? randomHex(16) : config.apiKey, findStaticDir(config), tcp)
         , signals(ioc, SIGINT, SIGTERM)
         , drainTimer(ioc)
@@ -151,6 +164,10 @@ struct Gateway::Impl {
             core.locked([&] { core.protocol().setAsyncConnectAuthenticator([this](const ConnectRequest &r, ConnectAnswer a) {
                 authenticateConnect(r, std::move(a));
             }); });
+        if (subscribeProxy) // replaces the token's channel patterns for private and presence joins
+            core.locked([&] { core.hub().setAsyncAuthorizer([this](const AuthRequest &r, AuthAnswer answer) {
+                proxySubscribe(r, std::move(answer));
+            }); });
     }
 
     /// Inside core.locked() (the connect authenticator). A token the gateway accepts wins (and
@@ -177,6 +194,35 @@ struct Gateway::Impl {
         });
         if (!accepted)
             answer(ConnectProxy::busyDecision());
+    }
+
+    /// Inside core.locked() (the Hub's authorizer): hands the join to the subscribe proxy; its
+    /// decision comes back on the proxy's thread and is delivered under the core lock.
+    void proxySubscribe(const AuthRequest &request, AuthAnswer answer)
+    {
+        SubscribeCall call;
+        call.channel = std::string(request.channel);
+        call.type = request.type;
+        call.user = request.principal.userId;
+        call.userInfo = request.principal.userInfo;
+        call.session = std::string(request.sessionId);
+        call.client = std::string(request.clientName);
+        call.auth = std::string(request.auth);
+        call.data = std::string(request.channelData);
+        std::string session = call.session;
+        const bool accepted = subscribeProxy->authorize(
+            std::move(call), [this, answer, session = std::move(session)](AuthDecision decision) mutable {
+                core.locked([&] {
+                    // The Hub ignores an answer for a join it cancelled; count the ones whose
+                    // session left meanwhile. The answer (and the join it holds) goes under the lock.
+                    if (!core.hub().principal(session))
+                        metrics.subscribeProxyAbandoned.fetch_add(1, std::memory_order_relaxed);
+                    AuthAnswer deliver = std::move(answer);
+                    deliver(std::move(decision));
+                });
+            });
+        if (!accepted)
+            answer(SubscribeProxy::busyDecision());
     }
 
     /// Inside core.locked() (the default request handler): hands the request to the RPC proxy;
@@ -315,6 +361,7 @@ struct Gateway::Impl {
     CoreHost core;
     std::unique_ptr<RpcProxy> rpc; // destroyed before the core its answers lock
     std::unique_ptr<ConnectProxy> connectProxy; // destroyed before the core its answers lock
+    std::unique_ptr<SubscribeProxy> subscribeProxy; // destroyed before the core its answers lock
     std::optional<boost::asio::ssl::context> tls;
     ServerContext context;
     std::shared_ptr<Listener> listener;
@@ -366,6 +413,10 @@ int Gateway::run()
     if (d->connectProxy)
         log::info("connect proxy: ", d->config.connectProxy, ", timeout ", d->config.connectProxyTimeout.count(), " ms, ",
                   d->config.connectProxyConcurrency, " in flight at most");
+    if (d->subscribeProxy)
+        log::info("subscribe proxy: ", d->config.subscribeProxy, " authorizes private and presence joins, timeout ",
+                  d->config.subscribeProxyTimeout.count(), " ms, ", d->config.subscribeProxyConcurrency,
+                  " in flight at most, authorization deadline ", d->config.authorizationTimeout.count(), " ms");
     std::vector<std::thread> threads;
     threads.reserve(n - 1);
     for (unsigned i = 1; i < n; ++i)
@@ -379,6 +430,8 @@ int Gateway::run()
         d->rpc->stop(); // answers still pending have no client left to reach
     if (d->connectProxy)
         d->connectProxy->stop();
+    if (d->subscribeProxy)
+        d->subscribeProxy->stop();
     if (d->webhooks)
         d->webhooks->stop(d->config.drainTimeout);
     d->saveHistory();

@@ -179,6 +179,10 @@ void applyJsonConfig(GatewayConfig &c, std::string_view jsonText)
         else if (key == "connectProxy") c.connectProxy = text(v, k);
         else if (key == "connectProxyTimeoutMs") c.connectProxyTimeout = std::chrono::milliseconds(number<std::uint32_t>(v, k));
         else if (key == "connectProxyConcurrency") c.connectProxyConcurrency = number<std::size_t>(v, k);
+        else if (key == "subscribeProxy") c.subscribeProxy = text(v, k);
+        else if (key == "subscribeProxyTimeoutMs") c.subscribeProxyTimeout = std::chrono::milliseconds(number<std::uint32_t>(v, k));
+        else if (key == "subscribeProxyConcurrency") c.subscribeProxyConcurrency = number<std::size_t>(v, k);
+        else if (key == "authorizationTimeoutMs") c.authorizationTimeout = std::chrono::milliseconds(number<std::uint32_t>(v, k));
         else if (key == "webhookQueue") c.webhookQueue = number<std::size_t>(v, k);
         else if (key == "webhookBatch") c.webhookBatch = number<std::size_t>(v, k);
         else if (key == "webhookFlushIntervalMs") c.webhookFlushInterval = std::chrono::milliseconds(number<std::uint32_t>(v, k));
@@ -252,7 +256,11 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         ("rpc-concurrency", po::value<std::size_t>()->value_name("N"), "RPC proxy requests in flight at most; more are answered 503 at once (default 64)")
         ("connect-proxy", po::value<std::string>()->value_name("URL"), "authenticate WebSocket connects without a valid gateway token by POSTing {session, client, token, data, headers, transport, remote} to URL (http:// or https://); default: tokens only")
         ("connect-proxy-timeout", po::value<unsigned>()->value_name("MS"), "per connect proxy request: connect, send and answer within MS, else close 3008 (default 5000)")
-        ("connect-proxy-concurrency", po::value<std::size_t>()->value_name("N"), "connect proxy requests in flight at most; more connects are closed 3008 at once (default 64)");
+        ("connect-proxy-concurrency", po::value<std::size_t>()->value_name("N"), "connect proxy requests in flight at most; more connects are closed 3008 at once (default 64)")
+        ("subscribe-proxy", po::value<std::string>()->value_name("URL"), "authorize private- and presence- joins by POSTing {channel, user, info, session, client, auth, data} to URL (http:// only) instead of by token channel patterns; the answer {\"allow\":true,\"info\":...} sets the presence info")
+        ("subscribe-proxy-timeout", po::value<unsigned>()->value_name("MS"), "per subscribe proxy request: connect, send and answer within MS, else error 504 (default 5000)")
+        ("subscribe-proxy-concurrency", po::value<std::size_t>()->value_name("N"), "subscribe proxy requests in flight at most; more are refused 503 at once (default 64)")
+        ("authorization-timeout", po::value<unsigned>()->value_name("MS"), "a private/presence join not authorized within MS is refused with error 504; 0: no deadline (default 10000)");
     // clang-format on
     (void)d;
     ConfigParse result;
@@ -375,6 +383,12 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         sz("connect-proxy-concurrency", c.connectProxyConcurrency);
         if (c.connectProxyTimeout.count() <= 0 || c.connectProxyConcurrency == 0)
             throw std::invalid_argument("--connect-proxy-timeout and --connect-proxy-concurrency must be positive");
+        str("subscribe-proxy", c.subscribeProxy);
+        if (vm.count("subscribe-proxy-timeout")) c.subscribeProxyTimeout = std::chrono::milliseconds(vm["subscribe-proxy-timeout"].as<unsigned>());
+        sz("subscribe-proxy-concurrency", c.subscribeProxyConcurrency);
+        if (c.subscribeProxyTimeout.count() <= 0 || c.subscribeProxyConcurrency == 0)
+            throw std::invalid_argument("--subscribe-proxy-timeout and --subscribe-proxy-concurrency must be positive");
+        if (vm.count("authorization-timeout")) c.authorizationTimeout = std::chrono::milliseconds(vm["authorization-timeout"].as<unsigned>());
         if (vm.count("header-timeout")) c.headerTimeout = std::chrono::milliseconds(vm["header-timeout"].as<unsigned>());
         if (c.tlsCertificate.empty() != c.tlsKey.empty())
             throw std::invalid_argument("TLS needs both a certificate and a key");

@@ -157,6 +157,18 @@ std::string Metrics::render(const HubCounters &hub, const ProtocolCounters &prot
     metric(out, "switchboard_connect_proxy_busy_total", "counter", "Connects refused over --connect-proxy-concurrency (close 3008).", v(connectProxyBusy));
     metric(out, "switchboard_connect_proxy_in_flight", "gauge", "Connect proxy requests waiting for the backend.", v(connectProxyInFlight));
     connectProxySeconds.render(out, "switchboard_connect_proxy_seconds", "Connect proxy round trip to the backend (busy refusals excluded).");
+    metric(out, "switchboard_subscribe_proxy_requests_total", "counter", "Private/presence joins handed to the subscribe proxy (--subscribe-proxy), busy refusals included.", v(subscribeProxyRequests));
+    metric(out, "switchboard_subscribe_proxy_allowed_total", "counter", "Subscribe proxy joins the backend allowed.", v(subscribeProxyAllowed));
+    metric(out, "switchboard_subscribe_proxy_denied_total", "counter", "Subscribe proxy joins the backend refused (allow false, 401, 403).", v(subscribeProxyDenied));
+    header(out, "switchboard_subscribe_proxy_failed_total", "counter", "Subscribe proxy joins refused 502 because the backend failed, by reason (timeouts and busy refusals are counted apart).");
+    line(out, "switchboard_subscribe_proxy_failed_total", "reason=\"unreachable\"", v(subscribeProxyFailedUnreachable));
+    line(out, "switchboard_subscribe_proxy_failed_total", "reason=\"invalid_answer\"", v(subscribeProxyFailedInvalid));
+    line(out, "switchboard_subscribe_proxy_failed_total", "reason=\"status\"", v(subscribeProxyFailedStatus));
+    metric(out, "switchboard_subscribe_proxy_timeouts_total", "counter", "Subscribe proxy requests without a whole answer within --subscribe-proxy-timeout (504).", v(subscribeProxyTimeouts));
+    metric(out, "switchboard_subscribe_proxy_busy_total", "counter", "Subscribe proxy joins refused over --subscribe-proxy-concurrency (503).", v(subscribeProxyBusy));
+    metric(out, "switchboard_subscribe_proxy_abandoned_total", "counter", "Subscribe proxy answers that came after the session had left (its join was cancelled).", v(subscribeProxyAbandoned));
+    metric(out, "switchboard_subscribe_proxy_in_flight", "gauge", "Subscribe proxy requests waiting for the backend.", v(subscribeProxyInFlight));
+    subscribeProxySeconds.render(out, "switchboard_subscribe_proxy_seconds", "Subscribe proxy round trip to the backend (busy refusals excluded).");
     fanoutSeconds.render(out, "switchboard_fanout_seconds", "Core time per HTTP publish: encode once and queue to every subscriber.");
     batchFrames.render(out, "switchboard_write_batch_frames", "Frames per socket write.");
     return out;

@@ -93,6 +93,16 @@ struct Metrics {
     Counter connectProxyTimeouts{0};          ///< connect proxy: no whole answer within --connect-proxy-timeout (3008)
     Counter connectProxyBusy{0};              ///< connect proxy: refused over --connect-proxy-concurrency (3008)
     std::atomic<std::int64_t> connectProxyInFlight{0}; ///< connect proxy requests waiting for the backend
+    Counter subscribeProxyRequests{0};          ///< joins handed to the subscribe proxy (busy ones included)
+    Counter subscribeProxyAllowed{0};           ///< subscribe proxy: backend allowed the join
+    Counter subscribeProxyDenied{0};            ///< subscribe proxy: backend refused ({"allow":false}, 401, 403)
+    Counter subscribeProxyFailedUnreachable{0}; ///< subscribe proxy: backend refused the connection / unresolvable (502)
+    Counter subscribeProxyFailedInvalid{0};     ///< subscribe proxy: answer not HTTP, too large, or 2xx without a valid decision (502)
+    Counter subscribeProxyFailedStatus{0};      ///< subscribe proxy: backend answered another status (502)
+    Counter subscribeProxyTimeouts{0};          ///< subscribe proxy: no whole answer within --subscribe-proxy-timeout (504)
+    Counter subscribeProxyBusy{0};              ///< subscribe proxy: refused over --subscribe-proxy-concurrency (503)
+    Counter subscribeProxyAbandoned{0};         ///< subscribe proxy: answers that came after the session had left
+    std::atomic<std::int64_t> subscribeProxyInFlight{0}; ///< subscribe proxy requests waiting for the backend
     /// Time spent in the core per HTTP publish: encoding once plus queueing to every subscriber.
     Histogram fanoutSeconds{{1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 5e-2, 0.25}};
     /// Round trip of every Redis command (engine redis): publish scripts, history reads, pings.
@@ -101,6 +111,8 @@ struct Metrics {
     Histogram rpcSeconds{{1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1, 2.5, 5}};
     /// Connect proxy round trip to the backend (busy refusals excluded).
     Histogram connectProxySeconds{{1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1, 2.5, 5}};
+    /// Subscribe proxy round trip to the backend (answered, failed or timed out; busy refusals excluded).
+    Histogram subscribeProxySeconds{{1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1, 2.5, 5}};
     /// Frames per socket write (the batching factor).
     Histogram batchFrames{{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096}};
 

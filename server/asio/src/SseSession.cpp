@@ -23,6 +23,9 @@ http::status statusFor(std::error_code error)
     case Error::Unauthorized: return http::status::unauthorized;
     case Error::Forbidden: return http::status::forbidden;
     case Error::InvalidName: return http::status::unprocessable_entity;
+    case Error::BadGateway: return http::status::bad_gateway;                  // subscribe proxy
+    case Error::NotConnected: return http::status::service_unavailable;        // busy, engine down
+    case Error::AuthorizationTimeout: return http::status::gateway_timeout;
     default: return http::status::bad_request;
     }
 }

@@ -82,6 +82,7 @@ class Gateway : public QObject, public QQmlParserStatus
     Q_PROPERTY(int maxConnections READ maxConnections WRITE setMaxConnections NOTIFY configChanged)
     Q_PROPERTY(int pingInterval READ pingInterval WRITE setPingInterval NOTIFY configChanged)
     Q_PROPERTY(int idleTimeout READ idleTimeout WRITE setIdleTimeout NOTIFY configChanged)
+    Q_PROPERTY(int authorizationTimeout READ authorizationTimeout WRITE setAuthorizationTimeout NOTIFY configChanged)
     Q_PROPERTY(int statsInterval READ statsInterval WRITE setStatsInterval NOTIFY configChanged)
     Q_PROPERTY(QString engine READ engine WRITE setEngine NOTIFY configChanged)
     Q_PROPERTY(QString enginePrefix READ enginePrefix WRITE setEnginePrefix NOTIFY configChanged)
@@ -135,6 +136,10 @@ public:
     void setPingInterval(int ms);
     int idleTimeout() const;
     void setIdleTimeout(int ms);
+    /// ms a private/presence join may wait for the (async) authorizer before it is refused 504;
+    /// 0: no deadline. Default 10000 (HubOptions::authorizationTimeout); applied at the first start.
+    int authorizationTimeout() const;
+    void setAuthorizationTimeout(int ms);
     int statsInterval() const;
     void setStatsInterval(int ms);
     QString engine() const;         ///< "memory" (default) or redis://HOST:PORT[/DB]

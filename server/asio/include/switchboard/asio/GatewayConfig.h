@@ -98,6 +98,15 @@ struct GatewayConfig {
     /// Not empty: proxy requests carry X-Switchboard-Timestamp and X-Switchboard-Signature
     /// (HMAC-SHA256 over timestamp "." body). See docs/security.md.
     std::string proxySecret;
+    /// Subscribe proxy: private and presence joins are authorized by POSTing them to this URL
+    /// (http:// only) instead of by the token's channel patterns; empty: tokens decide. See
+    /// docs/gateway.md.
+    std::string subscribeProxy;
+    std::chrono::milliseconds subscribeProxyTimeout{5000}; ///< per join: connect, send, answer; else 504
+    std::size_t subscribeProxyConcurrency = 64;            ///< in flight at most; more are refused 503 at once
+    /// A private/presence join whose authorization (subscribe proxy) has not answered within
+    /// this is refused 504 (HubOptions::authorizationTimeout); 0: no deadline.
+    std::chrono::milliseconds authorizationTimeout{10'000};
 
     bool tlsEnabled() const { return !tlsCertificate.empty() && !tlsKey.empty(); }
 };

@@ -1,0 +1,213 @@
+#include "SubscribeProxy.h"
+
+#include "Log.h"
+
+#include <switchboard/JsonParse.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/json.hpp>
+
+#include <atomic>
+#include <thread>
+
+namespace switchboard::asio {
+
+namespace net = boost::asio;
+namespace json = boost::json;
+
+namespace {
+
+/// For logs: channel and user quoted and escaped (they may hold any character).
+std::string describe(const SubscribeCall &call)
+{
+    return "channel " + json::serialize(json::string_view(call.channel)) + " of user "
+        + json::serialize(json::string_view(call.user)) + " session " + call.session;
+}
+
+std::string jsonStringOrNull(const std::string &text)
+{
+    return text.empty() ? std::string("null") : json::serialize(json::string_view(text));
+}
+
+AuthDecision refused(Error code, std::string reason)
+{
+    AuthDecision decision;
+    decision.refusal = code;
+    decision.reason = std::move(reason);
+    return decision;
+}
+
+} // namespace
+
+struct SubscribeProxy::Impl {
+    Impl(SubscribeProxyOptions &o, Metrics &m) : options(o), metrics(m), url(HttpUrl::parse(o.url, "--subscribe-proxy")) {}
+
+    SubscribeProxyOptions &options;
+    Metrics &metrics;
+    HttpUrl url;
+    net::io_context ioc{1};
+    net::executor_work_guard<net::io_context::executor_type> work{net::make_work_guard(ioc)};
+    std::atomic<std::size_t> inFlight{0};
+    std::thread thread;
+};
+
+SubscribeProxy::SubscribeProxy(SubscribeProxyOptions options, Metrics &metrics) : m_options(std::move(options))
+{
+    m_options.concurrency = std::max<std::size_t>(1, m_options.concurrency);
+    d = std::make_unique<Impl>(m_options, metrics);
+    d->thread = std::thread([this] { d->ioc.run(); });
+}
+
+SubscribeProxy::~SubscribeProxy()
+{
+    stop();
+}
+
+void SubscribeProxy::stop()
+{
+    if (!d->thread.joinable())
+        return;
+    d->work.reset();
+    d->ioc.stop();
+    d->thread.join();
+}
+
+std::string SubscribeProxy::requestBody(const SubscribeCall &call)
+{
+    // User info and channel data are JSON text already checked by the token verifier / protocol;
+    // spliced in as they are, the rest is escaped by Boost.JSON.
+    std::string body = R"({"channel":)";
+    body += json::serialize(json::string_view(call.channel));
+    body += R"(,"type":)";
+    body += call.type == ChannelType::Presence ? R"("presence")" : R"("private")";
+    body += R"(,"user":)";
+    body += jsonStringOrNull(call.user);
+    body += R"(,"info":)";
+    body += call.userInfo.empty() ? std::string("null") : call.userInfo;
+    body += R"(,"session":)";
+    body += json::serialize(json::string_view(call.session));
+    body += R"(,"client":)";
+    body += jsonStringOrNull(call.client);
+    body += R"(,"auth":)";
+    body += jsonStringOrNull(call.auth);
+    body += R"(,"data":)";
+    body += call.data.empty() ? std::string("null") : call.data;
+    body += '}';
+    return body;
+}
+
+AuthDecision SubscribeProxy::decisionOf(const HttpPostResult &result, const SubscribeCall &call)
+{
+    switch (result.outcome) {
+    case HttpPostResult::Outcome::Unreachable: return refused(Error::BadGateway, "backend unreachable");
+    case HttpPostResult::Outcome::BadAnswer: return refused(Error::BadGateway, "backend answered invalid HTTP");
+    case HttpPostResult::Outcome::Timeout: return refused(Error::AuthorizationTimeout, "backend timed out");
+    case HttpPostResult::Outcome::Answered: break;
+    }
+    const bool success = result.status >= 200 && result.status < 300;
+    const bool denial = result.status == 401 || result.status == 403;
+    if (!success && !denial)
+        return refused(Error::BadGateway, "backend answered HTTP " + std::to_string(result.status));
+
+    boost::system::error_code ec;
+    // The same JSON rules as client frames (depth, numbers), so the info is valid in frames.
+    const json::value body = success && isAcceptedJson(result.body) ? json::parse(result.body, ec) : json::value();
+    const json::object *object = body.if_object();
+    std::string message = "subscribe proxy denied the join";
+    if (object) {
+        if (const auto *m = object->if_contains("message"); m && m->is_string() && !m->get_string().empty())
+            message = std::string(m->get_string());
+    }
+    if (denial) {
+        // A 401/403 body may be anything; its message is used when it is a JSON object.
+        json::value denialBody = json::parse(result.body, ec);
+        if (!ec && denialBody.is_object()) {
+            if (const auto *m = denialBody.get_object().if_contains("message"); m && m->is_string() && !m->get_string().empty())
+                message = std::string(m->get_string());
+        }
+        return refused(result.status == 401 ? Error::Unauthorized : Error::Forbidden, std::move(message));
+    }
+    const json::value *allow = object ? object->if_contains("allow") : nullptr;
+    if (!allow || !allow->is_bool())
+        return refused(Error::BadGateway, "backend answered invalid JSON");
+    if (!allow->get_bool())
+        return refused(Error::Forbidden, std::move(message));
+
+    AuthDecision decision;
+    decision.allowed = true;
+    if (call.type == ChannelType::Presence) {
+        const json::value *user = object->if_contains("user");
+        if (user && user->is_string() && !user->get_string().empty())
+            decision.memberUserId = std::string(user->get_string());
+        else
+            decision.memberUserId = call.user.empty() ? call.session : call.user;
+        if (const json::value *info = object->if_contains("info"))
+            decision.memberInfo = json::serialize(*info);
+        else
+            decision.memberInfo = call.userInfo.empty() ? std::string("null") : call.userInfo;
+    }
+    return decision;
+}
+
+AuthDecision SubscribeProxy::busyDecision()
+{
+    return refused(Error::NotConnected, "subscribe proxy busy");
+}
+
+bool SubscribeProxy::authorize(SubscribeCall call, std::function<void(AuthDecision)> done)
+{
+    Metrics &metrics = d->metrics;
+    metrics.subscribeProxyRequests.fetch_add(1, std::memory_order_relaxed);
+    // Reserve a slot; over the limit the join is refused without touching the backend.
+    if (d->inFlight.fetch_add(1) >= m_options.concurrency) {
+        d->inFlight.fetch_sub(1);
+        metrics.subscribeProxyBusy.fetch_add(1, std::memory_order_relaxed);
+        log::limited(LogLevel::Info, "subscribe proxy busy",
+                     "subscribe proxy: busy (" + std::to_string(m_options.concurrency) + " in flight), refused "
+                         + describe(call));
+        return false;
+    }
+    metrics.subscribeProxyInFlight.fetch_add(1, std::memory_order_relaxed);
+    HttpPostRequest request;
+    request.body = requestBody(call);
+    request.timeout = m_options.timeout;
+    request.maxAnswerBytes = m_options.maxAnswerBytes;
+    const auto started = std::chrono::steady_clock::now();
+    Impl *impl = d.get();
+    net::post(d->ioc, [impl, request = std::move(request), call = std::move(call), done = std::move(done), started]() mutable {
+        httpPost(impl->ioc, impl->url, std::move(request),
+                 [impl, call = std::move(call), done = std::move(done), started](HttpPostResult result) {
+                     impl->inFlight.fetch_sub(1);
+                     Metrics &m = impl->metrics;
+                     m.subscribeProxyInFlight.fetch_sub(1, std::memory_order_relaxed);
+                     m.subscribeProxySeconds.observe(
+                         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+                     AuthDecision decision = decisionOf(result, call);
+                     const Error refusal = decision.refusal;
+                     if (decision.allowed) {
+                         m.subscribeProxyAllowed.fetch_add(1, std::memory_order_relaxed);
+                     } else if (refusal == Error::Forbidden || refusal == Error::Unauthorized) {
+                         m.subscribeProxyDenied.fetch_add(1, std::memory_order_relaxed);
+                     } else {
+                         switch (result.outcome) {
+                         case HttpPostResult::Outcome::Timeout: m.subscribeProxyTimeouts.fetch_add(1, std::memory_order_relaxed); break;
+                         case HttpPostResult::Outcome::Unreachable: m.subscribeProxyFailedUnreachable.fetch_add(1, std::memory_order_relaxed); break;
+                         case HttpPostResult::Outcome::BadAnswer: m.subscribeProxyFailedInvalid.fetch_add(1, std::memory_order_relaxed); break;
+                         case HttpPostResult::Outcome::Answered:
+                             (result.status >= 200 && result.status < 300 ? m.subscribeProxyFailedInvalid : m.subscribeProxyFailedStatus)
+                                 .fetch_add(1, std::memory_order_relaxed);
+                             break;
+                         }
+                         log::limited(LogLevel::Info, "subscribe proxy failed",
+                                      "subscribe proxy: " + describe(call) + ": " + std::to_string(static_cast<int>(refusal))
+                                          + " " + decision.reason
+                                          + (result.error.empty() ? std::string() : " (" + result.error + ")"));
+                     }
+                     done(std::move(decision));
+                 });
+    });
+    return true;
+}
+
+} // namespace switchboard::asio
