@@ -25,9 +25,12 @@ import sys
 import threading
 import time
 
+import backend_security
+
 parser = argparse.ArgumentParser()
 parser.add_argument("--port", type=int, default=0)
 parser.add_argument("--delay", type=float, default=1.0)
+backend_security.add_arguments(parser)  # --tls CERT KEY, --client-ca, --secret S (401 on a bad signature)
 args = parser.parse_args()
 
 lock = threading.Lock()
@@ -56,6 +59,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             sys.stdout.write(json.dumps(record) + "\n")
             sys.stdout.flush()
         self.close_connection = True
+        if args.secret is not None:
+            problem = backend_security.signature_problem(args.secret, self.headers, body)
+            if problem:
+                self.answer(401, {"message": problem})
+                return
         try:
             request = json.loads(body)
             channel = request["channel"]
@@ -92,5 +100,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
 server.daemon_threads = True
+backend_security.serve_tls(server, args)
 print("port", server.server_address[1], flush=True)
 server.serve_forever()

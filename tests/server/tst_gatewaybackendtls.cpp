@@ -87,6 +87,7 @@ private slots:
     void badTlsFilesFailTheStart();
     void jsonConfiguration();
     void connectProxyOverHttpsSigned();
+    void subscribeProxyOverHttpsSigned();
 };
 
 void tst_GatewayBackendTls::initTestCase()
@@ -382,6 +383,36 @@ void tst_GatewayBackendTls::connectProxyOverHttpsSigned()
     QCOMPARE(mallory.waitClosed(8000), 3501);
     QNetworkAccessManager nam;
     QCOMPARE(metrics(nam, gateway).value("switchboard_connect_proxy_refused_total"), 1.0);
+}
+
+void tst_GatewayBackendTls::subscribeProxyOverHttpsSigned()
+{
+    const QString secret = "subscribe-secret";
+    WebhookBackend backend(QStringLiteral(SWITCHBOARD_SUBSCRIBE_BACKEND));
+    QVERIFY(backend.start(tlsArgs("backend") + QStringList{"--secret", secret}));
+    auto join = [](const GatewayProcess &gateway, const QString &frame) -> std::optional<QJsonObject> {
+        WsClient alice;
+        if (!alice.open(gateway))
+            return std::nullopt;
+        alice.send(QJsonObject{{"op", "connect"}, {"version", 1}, {"token", tokenFor("alice")}});
+        if (!alice.waitFor("welcome"))
+            return std::nullopt;
+        alice.send(QJsonObject{{"op", "subscribe"}, {"channel", "private-team"}, {"ackId", 2}});
+        return alice.waitFor(frame, 2, 8000);
+    };
+    {
+        GatewayProcess gateway;
+        QVERIFY(gateway.start({"--subscribe-proxy", backend.url("/join"), "--backend-ca", certs.file("ca.pem"), "--proxy-secret", secret}));
+        QVERIFY(join(gateway, "subscribed"));
+        QVERIFY(backend.waitForRequests(1));
+        QVERIFY(backend.requests().first().headers.value("x-switchboard-signature").toString().startsWith("sha256="));
+    }
+    // A wrong secret: the backend answers 401, the join is refused with it.
+    GatewayProcess gateway;
+    QVERIFY(gateway.start({"--subscribe-proxy", backend.url("/join"), "--backend-ca", certs.file("ca.pem"), "--proxy-secret", "wrong"}));
+    const auto refused = join(gateway, "error");
+    QVERIFY(refused);
+    QCOMPARE(refused->value("code").toInt(), 401);
 }
 
 QTEST_MAIN(tst_GatewayBackendTls)

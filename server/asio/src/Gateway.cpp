@@ -119,6 +119,8 @@ std::unique_ptr<SubscribeProxy> makeSubscribeProxy(const GatewayConfig &c, Metri
     o.url = c.subscribeProxy;
     o.timeout = c.subscribeProxyTimeout;
     o.concurrency = c.subscribeProxyConcurrency;
+    o.tls = {c.backendCa, c.backendCert, c.backendKey};
+    o.signingSecret = c.proxySecret;
     return std::make_unique<SubscribeProxy>(std::move(o), metrics);
 }
 

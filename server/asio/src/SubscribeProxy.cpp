@@ -41,11 +41,15 @@ AuthDecision refused(Error code, std::string reason)
 } // namespace
 
 struct SubscribeProxy::Impl {
-    Impl(SubscribeProxyOptions &o, Metrics &m) : options(o), metrics(m), url(HttpUrl::parse(o.url, "--subscribe-proxy")) {}
+    Impl(SubscribeProxyOptions &o, Metrics &m)
+        : options(o), metrics(m), url(HttpUrl::parse(o.url, "--subscribe-proxy")), tls(backendTlsContextFor(url.tls, o.tls))
+    {
+    }
 
     SubscribeProxyOptions &options;
     Metrics &metrics;
     HttpUrl url;
+    std::shared_ptr<boost::asio::ssl::context> tls; ///< https:// only, built once
     net::io_context ioc{1};
     net::executor_work_guard<net::io_context::executor_type> work{net::make_work_guard(ioc)};
     std::atomic<std::size_t> inFlight{0};
@@ -173,6 +177,8 @@ bool SubscribeProxy::authorize(SubscribeCall call, std::function<void(AuthDecisi
     request.body = requestBody(call);
     request.timeout = m_options.timeout;
     request.maxAnswerBytes = m_options.maxAnswerBytes;
+    request.tls = d->tls;
+    request.signingSecret = m_options.signingSecret;
     const auto started = std::chrono::steady_clock::now();
     Impl *impl = d.get();
     net::post(d->ioc, [impl, request = std::move(request), call = std::move(call), done = std::move(done), started]() mutable {

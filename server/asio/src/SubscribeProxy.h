@@ -4,6 +4,7 @@
 // on its own thread and io_context, so a slow, down or misbehaving backend never holds up the io
 // threads or the core: the Hub's asynchronous authorizer waits for the answer.
 
+#include "BackendTls.h"
 #include "HttpPost.h"
 #include "Metrics.h"
 
@@ -18,10 +19,12 @@
 namespace switchboard::asio {
 
 struct SubscribeProxyOptions {
-    std::string url;                         ///< http://HOST[:PORT]/PATH
+    std::string url;                         ///< http(s)://HOST[:PORT]/PATH
     std::chrono::milliseconds timeout{5000}; ///< per join: connect, send, answer
     std::size_t concurrency = 64;            ///< requests in flight at most; more: 503 at once
     std::size_t maxAnswerBytes = 64 * 1024;  ///< larger answers: 502
+    BackendTlsOptions tls;                   ///< https://: extra CA, client certificate
+    std::string signingSecret;               ///< not empty: requests signed (RequestSigner.h)
 };
 
 /// One join as the backend receives it (copied out of the AuthRequest, which lives only during
