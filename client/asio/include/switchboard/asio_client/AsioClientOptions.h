@@ -30,8 +30,8 @@ struct AsioClientOptions {
     /// Extra headers of the WebSocket upgrade request, e.g. {"Authorization", "Bearer ..."} or
     /// {"Origin", "https://app.example"} (the gateway's --allowed-origins checks Origin).
     std::vector<std::pair<std::string, std::string>> headers;
-    /// Largest message accepted from the gateway; a larger one closes the connection (1009) and
-    /// the session reconnects.
+    /// Largest message accepted from the gateway; a larger one closes the connection with 1009,
+    /// which the session does not reconnect from (the same message would come again).
     std::size_t maxMessageBytes = 16 * 1024 * 1024;
     /// Bytes queued for sending before the connection is taken as stuck: it is closed (1006,
     /// "write queue full") and the session reconnects and recovers.
