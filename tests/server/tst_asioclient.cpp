@@ -92,6 +92,7 @@ private slots:
     void listenerResetFromAnotherThreadStopsAtOnce();
     void oversizeMessageClosesWith1009ForGood();
     void destroyedWhileBusy();
+    void upgradeHeadersReachTheGateway();
 };
 
 void tst_AsioClient::connectSubscribePublishAck()
@@ -366,6 +367,35 @@ void tst_AsioClient::destroyedWhileBusy()
     QCOMPARE(acks->load(), atDestruction);
     if (atDestruction == 500)
         QSKIP("every ack arrived before the destruction: nothing was pending");
+}
+
+void tst_AsioClient::upgradeHeadersReachTheGateway()
+{
+    GatewayProcess g;
+    QVERIFY(g.start({"--allowed-origin", "https://panel.example"}));
+    // Another Origin is refused (403): the attempt fails, the client keeps trying.
+    std::mutex mutex;
+    std::string refusal;
+    AsioClientOptions other = optionsFor(g);
+    other.headers = {{"Origin", "https://elsewhere.example"}};
+    AsioClient anonymous(other);
+    auto errors = anonymous.on("error", [&](const switchboard::ClientEvent &e) {
+        std::lock_guard lock(mutex);
+        refusal = boost::json::serialize(e.data);
+    });
+    anonymous.open();
+    QTRY_VERIFY_WITH_TIMEOUT([&] { std::lock_guard lock(mutex); return !refusal.empty(); }(), 5000);
+    QVERIFY(anonymous.state() != ClientState::Connected);
+    {
+        std::lock_guard lock(mutex);
+        QVERIFY2(refusal.find("upgrade") != std::string::npos, refusal.c_str());
+    }
+
+    AsioClientOptions options = optionsFor(g);
+    options.headers = {{"Origin", "https://panel.example"}};
+    AsioClient allowed(options);
+    allowed.open();
+    QTRY_COMPARE_WITH_TIMEOUT(int(allowed.state()), int(ClientState::Connected), 5000);
 }
 
 QTEST_GUILESS_MAIN(tst_AsioClient)
