@@ -58,7 +58,7 @@ public:
     bool start(const QStringList &extra = {})
     {
         m_process.setProgram(QStringLiteral(SWITCHBOARD_GATEWAY_BIN));
-        QStringList args{"--port", "0", "--api-key", kApiKey, "--token-secret", kSecret,
+        QStringList args{"--port", QString::number(m_fixedPort), "--api-key", kApiKey, "--token-secret", kSecret,
                          "--io-threads", "2", "--log-level", m_captureLog ? "info" : "warn"};
         m_process.setArguments(args + extra);
         m_process.setProcessChannelMode(m_captureLog ? QProcess::SeparateChannels : QProcess::ForwardedErrorChannel);
@@ -103,6 +103,9 @@ public:
         }
     }
 
+    /// The next start() listens on `port` instead of an OS-chosen one (a restart on the same
+    /// port, for clients that reconnect to the same URL).
+    void setFixedPort(quint16 port) { m_fixedPort = port; }
     quint16 port() const { return m_port; }
     qint64 pid() const { return m_process.processId(); }
     QProcess &process() { return m_process; }
@@ -121,6 +124,7 @@ public:
 private:
     QProcess m_process;
     quint16 m_port = 0;
+    quint16 m_fixedPort = 0;
     bool m_captureLog = false;
     QStringList m_logLines;   ///< captured log lines not yet returned by waitForLog()
     QByteArray m_partialLine; ///< captured stderr after the last whole line
