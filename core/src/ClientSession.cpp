@@ -106,6 +106,8 @@ struct ClientSession::Impl {
     std::shared_ptr<client::ListenerRegistry> listeners = std::make_shared<client::ListenerRegistry>();
     std::shared_ptr<client::ObserverList<ClientState>> stateObservers = std::make_shared<client::ObserverList<ClientState>>();
     std::shared_ptr<client::ObserverList<const std::string &>> urlObservers = std::make_shared<client::ObserverList<const std::string &>>();
+    std::shared_ptr<client::ObserverList<ClientChannel &, bool>> serverSubscriptionObservers =
+        std::make_shared<client::ObserverList<ClientChannel &, bool>>();
     std::map<std::string, std::unique_ptr<ChannelState>, std::less<>> channels;
     std::uint64_t lastChannelSerial = 0;
 
@@ -478,6 +480,8 @@ struct ClientSession::Impl {
             onPublication(stringField(frame, "channel"), frame, false);
         else if (op == "subscribed")
             onSubscribed(frame);
+        else if (op == "unsubscribed")
+            onUnsubscribed(frame);
         else if (op == "presence")
             onPresence(frame);
         else if (op == "ack")
@@ -592,8 +596,17 @@ struct ClientSession::Impl {
     {
         const std::string_view name = stringField(frame, "channel");
         ChannelState *ch = findChannel(name);
-        if (!ch)
-            return; // unsubscribed meanwhile
+        bool byServer = false;
+        if (!ch) {
+            if (!boolField(frame, "server") || name.empty() || !detail::isValidUtf8(name))
+                return; // unsubscribed meanwhile
+            // The server subscribed this session: the channel becomes the client's own.
+            auto owned = std::make_unique<ChannelState>(std::string(name), SubscribeOptions{}, ++lastChannelSerial);
+            ch = owned.get();
+            channels.emplace(std::string(name), std::move(owned));
+            byServer = true;
+            log(LogLevel::Info, [&] { return "the server subscribed this session to " + std::string(name); });
+        }
         const std::uint64_t ackId = ackIdOf(frame);
         if (ackId != 0 && ackId != ch->pendingAckId)
             return; // answer to an earlier subscribe of the same name
@@ -628,6 +641,11 @@ struct ClientSession::Impl {
                     + (ch->recoverySent ? ", recovered " + std::to_string(missed) : std::string());
             });
         }
+        if (byServer) {
+            serverSubscriptionObservers->notify(*ch, true);
+            if (!connectionAlive(id) || !(ch = findChannel(name, serial)))
+                return;
+        }
         ch->stateObservers->notify();
         if (!publications || !publications->is_array())
             return;
@@ -638,6 +656,25 @@ struct ClientSession::Impl {
             if (p.is_object())
                 onPublication(name, p.get_object(), true);
         }
+    }
+
+    /// `unsubscribed` answers the client's own unsubscribe (nothing to do: the channel is gone)
+    /// or, with `server: true`, tells that the server ended a subscription.
+    void onUnsubscribed(const json::object &frame)
+    {
+        if (!boolField(frame, "server"))
+            return;
+        auto it = channels.find(stringField(frame, "channel"));
+        if (it == channels.end())
+            return;
+        std::unique_ptr<ChannelState> ch = std::move(it->second);
+        channels.erase(it);
+        log(LogLevel::Info, [&] { return "the server unsubscribed this session from " + ch->name(); });
+        if (ch->pendingAckId != 0)
+            pending.complete(std::exchange(ch->pendingAckId, 0), make_error_code(Error::Cancelled), nullptr);
+        ch->isSubscribed = false;
+        ch->stateObservers->notify();
+        serverSubscriptionObservers->notify(*ch, false);
     }
 
     void onPublication(std::string_view channel, const json::object &message, bool recovered)
@@ -1002,6 +1039,11 @@ const std::string &ClientSession::currentUrl() const { return d->endpoints.curre
 ListenerHandle ClientSession::onUrlChanged(std::function<void(const std::string &)> fn)
 {
     return d->urlObservers->add(std::move(fn));
+}
+
+ListenerHandle ClientSession::onServerSubscription(std::function<void(ClientChannel &, bool)> fn)
+{
+    return d->serverSubscriptionObservers->add(std::move(fn));
 }
 void ClientSession::connect() { d->connect(); }
 void ClientSession::close() { d->close(); }

@@ -94,6 +94,7 @@ struct Client::Private {
     ListenerHandle closeListener;
     ListenerHandle stateListener;
     ListenerHandle urlListener;
+    ListenerHandle serverSubscriptionListener;
     QJSValue promiseFactory;
     bool completing = false; // QML: between classBegin and componentComplete
 };
@@ -152,6 +153,26 @@ Client::Client(QObject *parent) : QObject(parent), d(std::make_unique<Private>()
     });
 
     d->urlListener = d->session->onUrlChanged([this](const std::string &) { Q_EMIT currentUrlChanged(); });
+    d->serverSubscriptionListener = d->session->onServerSubscription([this](ClientChannel &core, bool subscribed) {
+        const std::string key = core.name();
+        if (subscribed) {
+            if (d->channels.count(key))
+                return;
+            auto *channel = new Channel(core, this);
+            QQmlEngine::setObjectOwnership(channel, QQmlEngine::CppOwnership);
+            d->channels.emplace(key, channel);
+            Q_EMIT serverSubscribed(channel);
+            return;
+        }
+        const auto it = d->channels.find(key);
+        if (it == d->channels.end())
+            return;
+        Channel *channel = it->second;
+        d->channels.erase(it);
+        channel->detachCore(); // the core channel is destroyed when this call returns
+        channel->deleteLater();
+        Q_EMIT serverUnsubscribed(detail::toQString(key));
+    });
 
     // One listener for every channel message, dispatched by channel name (names may contain
     // dots, so per-channel "name.*" patterns would be ambiguous).

@@ -11,6 +11,7 @@
 #include <QTest>
 
 #include <QElapsedTimer>
+#include <QPointer>
 #include <QScopeGuard>
 
 #include <algorithm>
@@ -317,6 +318,30 @@ private Q_SLOTS:
         QVERIFY2(has(QtWarningMsg, QStringLiteral("on private-elsewhere")), qPrintable(lines.join(QLatin1Char('\n'))));
         m_gateway->stop();
         QTRY_VERIFY_WITH_TIMEOUT(has(QtInfoMsg, QStringLiteral("connection to ") + url + QStringLiteral(" closed: code ")), 10000);
+    }
+
+    // The server subscribes the client (Gateway::subscribeUser): a Channel appears, receives the
+    // channel's messages, and goes when the server ends the subscription.
+    void serverSubscriptionsBecomeChannels()
+    {
+        auto c = client(QStringLiteral("token-alice"));
+        CONNECTED(c);
+        QSignalSpy subscribed(c.get(), &Client::serverSubscribed);
+        QSignalSpy unsubscribed(c.get(), &Client::serverUnsubscribed);
+        QCOMPARE(m_gateway->subscribeUser(QStringLiteral("alice"), QStringLiteral("alerts")), 1);
+        QTRY_COMPARE_WITH_TIMEOUT(subscribed.count(), 1, 10000);
+        auto *alerts = subscribed.first().first().value<Channel *>();
+        QVERIFY(alerts);
+        QCOMPARE(c->channel(QStringLiteral("alerts")), alerts);
+        QVERIFY(alerts->subscribed());
+        m_gateway->publish(QStringLiteral("alerts"), QStringLiteral("fire"), QVariantMap{{QStringLiteral("room"), 1}});
+        QTRY_COMPARE_WITH_TIMEOUT(alerts->messages()->rowCount(), 1, 10000);
+        QPointer<Channel> guard(alerts);
+        QCOMPARE(m_gateway->unsubscribeUser(QStringLiteral("alice"), QStringLiteral("alerts")), 1);
+        QTRY_COMPARE_WITH_TIMEOUT(unsubscribed.count(), 1, 10000);
+        QCOMPARE(unsubscribed.first().first().toString(), QStringLiteral("alerts"));
+        QVERIFY(!c->channel(QStringLiteral("alerts")));
+        QTRY_VERIFY(guard.isNull()); // deleted later
     }
 
     void reconnectResubscribeRecover()

@@ -106,8 +106,8 @@ struct SubscribeOptions {
     bool recover = true;
 };
 
-/// Client-side state of one channel. Owned by ClientSession; valid until unsubscribe() or the
-/// session's destruction. Observers are notified through the ClientSession's listener for
+/// Client-side state of one channel. Owned by ClientSession; valid until unsubscribe(), the
+/// server's unsubscribe (onServerSubscription) or the session's destruction. Observers are notified through the ClientSession's listener for
 /// "channel.**" and through onStateChanged / onPresenceChanged.
 class ClientChannel {
 public:
@@ -161,6 +161,13 @@ public:
     /// Called with currentUrl() whenever it changes: on failover (before the attempt on the new
     /// endpoint opens) and on setUrls(). May call back into the session.
     [[nodiscard]] ListenerHandle onUrlChanged(std::function<void(const std::string &url)> fn);
+    /// Subscriptions the server made or ended (Hub::subscribeSession / subscribeUser, the
+    /// gateway's /api/subscribe): `subscribed` true once the session holds a channel it did not
+    /// ask for (created like one from subscribe(), already subscribed, owned by the session and
+    /// from then on the client's own: resubscribed with recovery after reconnects until either
+    /// side unsubscribes); false when the server ended one: the channel is no longer in the
+    /// session and `channel` is destroyed when the call returns.
+    [[nodiscard]] ListenerHandle onServerSubscription(std::function<void(ClientChannel &channel, bool subscribed)> fn);
     void connect();
     /// Closes for good (no reconnect); pending acks/replies fail with Error::Cancelled, from the
     /// Executor (never inside close()). Channels are kept for a later connect().

@@ -146,6 +146,12 @@ Q_SIGNALS:
     void roundTripTimeChanged();
     void pingIntervalChanged();
     void failFastChanged();
+    /// The server subscribed this client to `channel` (it did not ask): the Channel is the
+    /// client's own from now on, like one from subscribe(), and resubscribed after reconnects.
+    void serverSubscribed(switchboard::qt::Channel *channel);
+    /// The server ended the subscription to `name`: its Channel is deleted later, like after
+    /// unsubscribe().
+    void serverUnsubscribed(const QString &name);
 
 private:
     void sendProbe();
