@@ -429,6 +429,31 @@ async function run() {
         && early[2].some((l) => l.startsWith('debug subscribing to early-check')),
         "the session's log lines reach options.logger (" + JSON.stringify(early[2].slice(0, 4)) + ')');
 
+  // The server subscribes alice's page (POST /api/subscribe): the client surfaces the channel,
+  // which receives its messages, and drops it on /api/unsubscribe.
+  await alice.page.evaluate(() => {
+    window.serverLog = [];
+    window.switchboardClient.on('server-subscribed', (ch) => {
+      window.serverLog.push('+' + ch.name);
+      ch.on('alarm', (data) => window.serverLog.push('alarm ' + data.level));
+    });
+    window.switchboardClient.on('server-unsubscribed', (name) => window.serverLog.push('-' + name));
+  });
+  const apiSubscription = async (path, body) => {
+    const res = await fetch(`http://127.0.0.1:${gateway.port}/api/${path}`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json', 'X-API-Key': API_KEY }, body: JSON.stringify(body) });
+    return res.status + ' ' + await res.text();
+  };
+  const subscribedByServer = await apiSubscription('subscribe', { channel: 'server-made', user: 'alice' });
+  check(/^200 /.test(subscribedByServer), 'POST /api/subscribe for alice: ' + subscribedByServer);
+  await waitFor(alice.page, () => window.serverLog.includes('+server-made'), undefined, 'server-subscribed event');
+  await httpPublish(gateway.port, { channel: 'server-made', event: 'alarm', data: { level: 3 } });
+  await waitFor(alice.page, () => window.serverLog.includes('alarm 3'), undefined, 'message on the server-made channel');
+  await apiSubscription('unsubscribe', { channel: 'server-made', user: 'alice' });
+  await waitFor(alice.page, () => window.serverLog.includes('-server-made') && !window.switchboardClient.channel('server-made'),
+                undefined, 'server-unsubscribed event');
+  check(true, 'a subscription the server made appears as a channel, gets its messages, and goes when the server ends it');
+
   // A second client in alice's page, with an asynchronous tokenProvider, joins as carol; a
   // publish still waiting for its ack when close() is called rejects with 499.
   await alice.page.evaluate((tok) => new Promise((resolve, reject) => {

@@ -213,6 +213,19 @@
     case 'log':
       this._log(a, b);
       break;
+    case 'server-subscription':
+      // The server subscribed this client to `a` (b true; the channel is then the client's own)
+      // or ended a subscription (b false).
+      if (b) {
+        ch = this.channels[a] || (this.channels[a] = new Channel(this, a, {}));
+        this.emit('server-subscribed', ch);
+      } else if ((ch = this.channels[a])) {
+        delete this.channels[a];
+        ch.subscribed = false;
+        this.emit('server-unsubscribed', a);
+        ch.off();
+      }
+      break;
     case 'message':
       ch = this.channels[a];
       if (!ch) return;

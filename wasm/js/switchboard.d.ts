@@ -148,6 +148,10 @@ export interface Client {
   on(event: 'state', listener: (state: ConnectionState, error: SwitchboardError | null) => void): this;
   /** Failover moved to another endpoint (the new `url`). */
   on(event: 'url', listener: (url: string) => void): this;
+  /** The server subscribed this client to a channel (the Channel is then the client's own). */
+  on(event: 'server-subscribed', listener: (channel: Channel) => void): this;
+  /** The server ended the subscription to `name`; its Channel is no longer in `channels`. */
+  on(event: 'server-unsubscribed', listener: (name: string) => void): this;
   on(event: ConnectionState, listener: (error: SwitchboardError | null) => void): this;
   on(event: 'message', listener: (message: Message) => void): this;
   on(event: 'error', listener: (error: unknown) => void): this;

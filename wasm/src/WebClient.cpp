@@ -72,6 +72,18 @@ WebClient::WebClient(val sink, val options)
 {
     m_stateHook = m_session.onStateChanged([this](ClientState state) { emitState(state); });
     m_urlHook = m_session.onUrlChanged([this](const std::string &url) { m_sink(std::string("url"), url); });
+    // The server subscribed (or unsubscribed) this client: the JavaScript side creates (or drops)
+    // the Channel object first, then the channel's hooks report its state as for subscribe().
+    m_serverSubscriptionHook = m_session.onServerSubscription([this](ClientChannel &ch, bool subscribed) {
+        const std::string name = ch.name();
+        if (subscribed) {
+            m_sink(std::string("server-subscription"), name, true);
+            attachHooks(ch);
+        } else {
+            m_channels.erase(name);
+            m_sink(std::string("server-subscription"), name, false);
+        }
+    });
     // The JavaScript side filters by level (ConnectOptions.logLevel) or hands lines to its logger.
     m_session.setLogger([this](LogLevel level, std::string_view message) {
         m_sink(std::string("log"), std::string(logLevelName(level)), std::string(message));
@@ -167,6 +179,12 @@ void WebClient::subscribe(std::string channel, std::string auth, std::string cha
     options.channelData = std::move(channelData);
     options.recover = recover;
     ClientChannel &ch = m_session.subscribe(channel, std::move(options));
+    attachHooks(ch);
+}
+
+void WebClient::attachHooks(ClientChannel &ch)
+{
+    const std::string channel = ch.name();
     if (m_channels.find(channel) != m_channels.end())
         return;
     ChannelHooks hooks;

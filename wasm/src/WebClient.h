@@ -72,6 +72,8 @@ private:
         ListenerHandle presence;
     };
     void emitState(ClientState state);
+    /// Forwards the channel's messages, state and presence to the JavaScript side (once).
+    void attachHooks(ClientChannel &channel);
 
     emscripten::val m_sink;
     BrowserExecutor m_executor;
@@ -80,6 +82,7 @@ private:
     ClientSession m_session;
     ListenerHandle m_stateHook;
     ListenerHandle m_urlHook;
+    ListenerHandle m_serverSubscriptionHook;
     std::map<std::string, ChannelHooks, std::less<>> m_channels; // destroyed before m_session
     std::string m_token;
     int m_tokenMode = 0;
