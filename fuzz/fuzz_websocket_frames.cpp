@@ -1,6 +1,7 @@
 // The WebSocket receive side both gateways share (server/websocket FrameReader). The first byte
-// picks how the rest, the client's byte stream, is cut into reads (1 to 64 bytes each, or all at
-// once). Invariants: the events reported do not depend on how the stream was cut (the stream is
+// picks how the rest, the client's byte stream, is cut into reads (its low 7 bits: 1 to 64 bytes
+// each, or all at once) and whether permessage-deflate was negotiated (its high bit: RSV1
+// messages are inflated, within the same limit). Invariants: the events reported do not depend on how the stream was cut (the stream is
 // also fed whole to a second reader and compared); messages respect the limit; control payloads
 // are at most 125 bytes; a peer's close code is NoStatus or one a peer may send; nothing is
 // reported after the reader stopped; buffered bytes stay within the limit plus one frame header.
@@ -70,9 +71,11 @@ private:
     const FrameReader &m_reader;
 };
 
-std::vector<std::string> run(std::string_view stream, std::size_t chunk)
+std::vector<std::string> run(std::string_view stream, std::size_t chunk, bool deflate)
 {
     FrameReader reader(kMaxMessage);
+    if (deflate)
+        reader.enableDeflate();
     Recorder recorder(reader);
     std::string bytes(stream); // feed() unmasks in place
     for (std::size_t pos = 0; pos < bytes.size() && !reader.stopped(); pos += chunk) {
@@ -91,8 +94,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
     if (size == 0)
         return 0;
     const std::string_view stream = fuzzsupport::text(data + 1, size - 1);
-    const std::size_t chunk = data[0] % 65 == 0 ? stream.size() + 1 : data[0] % 65;
-    const auto whole = run(stream, stream.size() + 1);
-    FUZZ_CHECK(run(stream, chunk) == whole);
+    const bool deflate = (data[0] & 0x80) != 0;
+    const std::size_t cut = (data[0] & 0x7F) % 65;
+    const std::size_t chunk = cut == 0 ? stream.size() + 1 : cut;
+    const auto whole = run(stream, stream.size() + 1, deflate);
+    FUZZ_CHECK(run(stream, chunk, deflate) == whole);
     return 0;
 }

@@ -251,6 +251,12 @@ std::optional<FrameProblem> parseClientFrame(std::string_view text, std::size_t 
                 return mistyped("skipSelf", "a boolean");
             frame.skipSelf = skipSelf->get_bool();
         }
+        const json::value *compress = object.if_contains("compress");
+        if (compress && !compress->is_null()) {
+            if (!compress->is_bool())
+                return mistyped("compress", "a boolean");
+            frame.compress = compress->get_bool();
+        }
         return {};
     }
     case ClientOp::Request:

@@ -38,6 +38,7 @@ struct ClientFrame {
     // publish
     std::string_view event;
     bool skipSelf = false;
+    bool compress = false; ///< publish: deliver compressed where permessage-deflate was negotiated
 
     // request
     std::string_view topic;

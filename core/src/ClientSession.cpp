@@ -798,7 +798,7 @@ struct ClientSession::Impl {
     // ---- operations ----
 
     void publish(std::string_view channel, std::string_view event, std::string_view jsonData,
-                 std::function<void(std::error_code, AckInfo)> ack, bool skipSelf)
+                 std::function<void(std::error_code, AckInfo)> ack, bool skipSelf, bool compress)
     {
         auto failLater = [this, &ack](Error e) {
             if (ack)
@@ -818,6 +818,8 @@ struct ClientSession::Impl {
         frame["data"] = std::move(data);
         if (skipSelf)
             frame["skipSelf"] = true;
+        if (compress)
+            frame["compress"] = true;
         if (state == ClientState::Connected)
             return sendPublish(std::move(frame), std::move(ack), options.ackTimeout);
         if (waiting.size() >= options.waitQueueLimit)
@@ -1067,9 +1069,9 @@ void ClientSession::unsubscribe(const std::string &channel) { d->unsubscribe(cha
 ClientChannel *ClientSession::channel(std::string_view name) const { return d->findChannel(name); }
 
 void ClientSession::publish(std::string_view channel, std::string_view event, std::string_view jsonData,
-                            std::function<void(std::error_code, AckInfo)> ack, bool skipSelf)
+                            std::function<void(std::error_code, AckInfo)> ack, bool skipSelf, bool compress)
 {
-    d->publish(channel, event, jsonData, std::move(ack), skipSelf);
+    d->publish(channel, event, jsonData, std::move(ack), skipSelf, compress);
 }
 
 void ClientSession::request(std::string_view topic, std::string_view jsonPayload,

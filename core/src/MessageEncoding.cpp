@@ -110,7 +110,7 @@ SharedFrame encodeMessageFrame(const Publication &publication)
     bytes += "{\"op\":\"message\",";
     appendPublicationFields(bytes, publication);
     bytes += '}';
-    return makeTextFrame(std::move(bytes));
+    return publication.compress ? makeCompressibleTextFrame(std::move(bytes)) : makeTextFrame(std::move(bytes));
 }
 
 SharedFrame encodeBinaryFrame(std::string_view channel, std::string_view event, std::string_view payload)

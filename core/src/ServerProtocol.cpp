@@ -615,6 +615,7 @@ struct ServerProtocol::Impl {
         publication.sender = connection.sessionId;
         if (frame.skipSelf)
             publication.exceptSession = connection.sessionId;
+        publication.compress = frame.compress;
 
         std::function<void(std::error_code, StreamPosition)> done;
         if (frame.ackId.present()) {

@@ -437,9 +437,10 @@ Channel *Client::channel(const QString &name) const
     return it == d->channels.end() ? nullptr : it->second;
 }
 
-void Client::publish(const QString &channel, const QString &event, const QVariant &payload, bool skipSelf)
+void Client::publish(const QString &channel, const QString &event, const QVariant &payload, bool skipSelf,
+                     bool compress)
 {
-    d->session->publish(utf8(channel), utf8(event), detail::variantToJsonText(payload), {}, skipSelf);
+    d->session->publish(utf8(channel), utf8(event), detail::variantToJsonText(payload), {}, skipSelf, compress);
 }
 
 void Client::request(const QString &topic, const QVariant &payload, ReplyCallback callback, int timeoutMs)

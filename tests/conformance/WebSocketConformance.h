@@ -135,6 +135,7 @@ inline bool sendableCloseCode(quint16 code)
 struct ServerFrame {
     quint8 opcode = 0;
     bool fin = true;
+    bool rsv1 = false; ///< compressed (only once permessage-deflate was negotiated)
     QByteArray payload;
     quint16 closeCode() const { return payload.size() >= 2 ? qFromBigEndian<quint16>(payload.constData()) : 1005; }
     QJsonObject json() const { return QJsonDocument::fromJson(payload).object(); }
@@ -175,8 +176,10 @@ public:
     /// The opening handshake request; `headers` replaces the default WebSocket headers.
     QByteArray request(const QByteArray &method = "GET", std::optional<QByteArray> headers = std::nullopt) const
     {
-        const QByteArray defaults = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + kSampleKey
-                                  + "\r\nSec-WebSocket-Version: 13\r\n";
+        QByteArray defaults = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + kSampleKey
+                            + "\r\nSec-WebSocket-Version: 13\r\n";
+        if (!m_extensionOffer.isEmpty())
+            defaults += "Sec-WebSocket-Extensions: " + m_extensionOffer + "\r\n";
         return method + ' ' + m_endpoint.path + " HTTP/1.1\r\nHost: " + m_endpoint.host.toLatin1() + ':'
              + QByteArray::number(m_endpoint.port) + "\r\n" + headers.value_or(defaults) + "\r\n";
     }
@@ -225,8 +228,16 @@ public:
             m_error = QStringLiteral("101 without 'Upgrade: websocket' and 'Connection: Upgrade'");
             return false;
         }
+        m_extensions = response.header("Sec-WebSocket-Extensions");
+        // RSV1 is allowed on data frames once permessage-deflate is agreed (RFC 7692 6).
+        m_deflate = m_extensions.startsWith("permessage-deflate");
         return true;
     }
+
+    /// Offers `value` in Sec-WebSocket-Extensions with the next open().
+    void offerExtensions(const QByteArray &value) { m_extensionOffer = value; }
+    /// The Sec-WebSocket-Extensions of the 101 response (empty: none agreed).
+    QByteArray extensions() const { return m_extensions; }
 
     void write(const QByteArray &bytes)
     {
@@ -354,8 +365,11 @@ private:
         }
         if (b1 & 0x80)
             return framing("a server frame is masked (5.1: a server MUST NOT mask)");
-        if (b0 & 0x70)
+        f.rsv1 = (b0 & 0x40) != 0;
+        if (b0 & (m_deflate ? 0x30 : 0x70))
             return framing("a server frame has RSV bits set without a negotiated extension (5.2)");
+        if (f.rsv1 && f.opcode != Text && f.opcode != Binary)
+            return framing("RSV1 on a frame that does not start a message (RFC 7692 6)");
         if ((f.opcode > Binary && f.opcode < Close) || f.opcode > Pong)
             return framing(QStringLiteral("a server frame has the reserved opcode %1 (5.2)").arg(f.opcode));
         if ((f.opcode & 0x8) && (!f.fin || length > 125))
@@ -389,6 +403,9 @@ private:
     QByteArray m_buffer;
     QString m_error;
     bool m_framingError = false;
+    QByteArray m_extensionOffer;
+    QByteArray m_extensions;
+    bool m_deflate = false;
     bool m_closeReceived = false;
     bool m_sentClose = false;
     int m_closeFrameSeen = 0;

@@ -23,6 +23,7 @@ private slots:
     void tokenExpiredOnConnectFetchesFreshToken();
     void sessionStartedAndClose();
     void publishAck();
+    void publishCompress();
     void ackTimeoutFreesState();
     void replyAndReplyTimeout();
     void errorReply();
@@ -348,6 +349,17 @@ void TestClientSession::sessionStartedAndClose()
     QCOMPARE(data.at("reconnect").as_bool(), true);
 }
 
+void TestClientSession::publishCompress()
+{
+    Scripted s;
+    s.establish();
+    s.session.publish("board", "rows", R"({"n":1})", {}, false, true);
+    const json::object frame = s.transport.takeOne();
+    QCOMPARE(str(frame, "op"), std::string("publish"));
+    QCOMPARE(frame.at("compress").as_bool(), true);
+    QVERIFY(!frame.contains("skipSelf"));
+}
+
 void TestClientSession::publishAck()
 {
     Scripted s;
@@ -361,6 +373,7 @@ void TestClientSession::publishAck()
     QCOMPARE(str(frame, "event"), std::string("msg"));
     QCOMPARE(json::serialize(frame.at("data")), std::string(R"({"text":"hi"})"));
     QCOMPARE(frame.at("skipSelf").as_bool(), true);
+    QVERIFY(!frame.contains("compress")); // only when asked for
     QCOMPARE(s.session.pendingOperations(), std::size_t(1));
 
     s.transport.feed(R"({"op":"ack","ackId":)" + ackIdText(frame) + R"(,"offset":42})");

@@ -127,6 +127,7 @@ void TestMalformedFrames::answered_data()
     row("publish without data", R"({"op":"publish","channel":"news","event":"e","ackId":"d"})", 400, "d");
     row("publish bad event name", R"({"op":"publish","channel":"news","event":"a..b","data":1})", 422);
     row("publish skipSelf not bool", R"({"op":"publish","channel":"news","event":"e","data":1,"skipSelf":"yes"})", 400);
+    row("publish compress not bool", R"({"op":"publish","channel":"news","event":"e","data":1,"compress":1})", 400);
     row("publish to unsubscribed channel", R"({"op":"publish","channel":"news","event":"e","data":1,"ackId":"p"})", 403, "p");
 
     // request.

@@ -31,6 +31,7 @@ private slots:
     void subscribeAndMessage();
     void publishAckAndSkipSelf();
     void publishDataPassesThrough();
+    void publishCompressMarksTheSharedFrame();
     void publishPolicy_data();
     void publishPolicy();
     void unsubscribe();
@@ -309,6 +310,27 @@ void TestServerProtocol::publishAckAndSkipSelf()
     h.send(b, R"({"op":"publish","channel":"chat","event":"say","data":null,"skipSelf":true})");
     QVERIFY(b.session->take().empty());
     QCOMPARE(a.session->take().size(), std::size_t(1));
+}
+
+/// `compress` reaches the one frame every subscriber shares; the transport decides what to do
+/// with it (permessage-deflate). Unmarked publications give unmarked frames.
+void TestServerProtocol::publishCompressMarksTheSharedFrame()
+{
+    Harness h;
+    Client a = h.connect();
+    Client b = h.connect();
+    QVERIFY(h.subscribe(a, "board"));
+    QVERIFY(h.subscribe(b, "board"));
+    h.send(a, R"({"op":"publish","channel":"board","event":"rows","data":{"n":1},"compress":true})");
+    const auto toA = a.session->frames;
+    const auto toB = b.session->frames;
+    QVERIFY(!toA.empty() && !toB.empty());
+    QVERIFY(toB.back()->compress);
+    QCOMPARE(toA.back().get(), toB.back().get()); // one frame, shared
+    h.send(a, R"({"op":"publish","channel":"board","event":"rows","data":{"n":2},"compress":false})");
+    QVERIFY(!b.session->frames.back()->compress);
+    h.send(a, R"({"op":"publish","channel":"board","event":"rows","data":{"n":3}})");
+    QVERIFY(!b.session->frames.back()->compress);
 }
 
 void TestServerProtocol::publishDataPassesThrough()

@@ -20,7 +20,7 @@ room.on('subscription:state', ({ subscribed, recovered }) => console.log(subscri
 room.off('chat');
 
 async function use(c: Client): Promise<number> {
-  const { offset } = await c.publish('news', 'headline', { title: 'x' }, { skipSelf: true });
+  const { offset } = await c.publish('news', 'headline', { title: 'x' }, { skipSelf: true, compress: true });
   const quote = await c.request<{ price: number }>('orders/quote', { sku: 42 }, { timeout: 3000 });
   const rtt: number = await c.ping({ timeout: 1000 });
   const last: number | null = c.roundTripTime;

@@ -340,7 +340,7 @@
     var json = JSON.stringify(data === undefined ? null : data);
     var w = this._wait();
     if (this._closed) return Promise.reject(SwitchboardError(499, 'client closed'));
-    this._do(function (native) { native.publish(channel, event, json, !!options.skipSelf, w.id); });
+    this._do(function (native) { native.publish(channel, event, json, !!options.skipSelf, !!options.compress, w.id); });
     return w.promise;
   };
 

@@ -90,6 +90,9 @@ export interface SubscriptionState {
 export interface PublishOptions {
   /** Do not deliver this publication back to the publishing session. */
   skipSelf?: boolean;
+  /** Subscribers whose connection negotiated permessage-deflate (browsers offer it) get it
+   *  compressed: worth it for large messages or many subscribers (docs/benchmarks.md). */
+  compress?: boolean;
 }
 
 export interface RequestOptions {

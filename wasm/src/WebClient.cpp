@@ -238,7 +238,8 @@ std::string WebClient::members(std::string channel) const
     return out;
 }
 
-void WebClient::publish(std::string channel, std::string event, std::string json, bool skipSelf, int requestId)
+void WebClient::publish(std::string channel, std::string event, std::string json, bool skipSelf, bool compress,
+                        int requestId)
 {
     std::function<void(std::error_code, AckInfo)> ack;
     if (requestId >= 0) {
@@ -247,7 +248,7 @@ void WebClient::publish(std::string channel, std::string event, std::string json
                    static_cast<double>(info.offset));
         };
     }
-    m_session.publish(channel, event, json, std::move(ack), skipSelf);
+    m_session.publish(channel, event, json, std::move(ack), skipSelf, compress);
 }
 
 void WebClient::request(std::string topic, std::string json, int timeoutMs, int requestId)

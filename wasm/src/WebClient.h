@@ -55,7 +55,7 @@ public:
     /// Roster as JSON text: [{"id":..,"info":..}].
     std::string members(std::string channel) const;
     /// requestId < 0: no ack wanted.
-    void publish(std::string channel, std::string event, std::string json, bool skipSelf, int requestId);
+    void publish(std::string channel, std::string event, std::string json, bool skipSelf, bool compress, int requestId);
     /// timeoutMs <= 0: the session's replyTimeout.
     void request(std::string topic, std::string json, int timeoutMs, int requestId);
     double pendingOperations() const;

@@ -190,8 +190,11 @@ public:
     /// or Reconnecting it waits for the connection (ClientOptions::failFast, waitQueueLimit);
     /// when it expires unsent without an `ack` callback, an `error` event names the channel.
     /// Every failure is reported from the Executor or a timer, never inside the call.
+    /// `compress`: subscribers whose connection negotiated permessage-deflate get it compressed
+    /// (docs/protocol.md, publish).
     void publish(std::string_view channel, std::string_view event, std::string_view jsonData,
-                 std::function<void(std::error_code, AckInfo)> ack = {}, bool skipSelf = false);
+                 std::function<void(std::error_code, AckInfo)> ack = {}, bool skipSelf = false,
+                 bool compress = false);
     /// Server-handler request (WaitForReply). `reply` is called once with the reply payload, or
     /// an error: Timeout, an error reply (code = its status; `reply` is its payload
     /// {message, status, trace}), NotConnected (not connected, or the connection was lost), Cancelled.

@@ -1,6 +1,8 @@
 #pragma once
 // Frame: one encoded wire message, immutable and shared by every recipient.
 
+#include "switchboard/DerivedBytes.h"
+
 #include <memory>
 #include <string>
 
@@ -12,17 +14,28 @@ struct Frame {
     enum class Kind : unsigned char { Text, Binary };
     std::string bytes;
     Kind kind = Kind::Text;
+    /// The publication asked for per-message compression: a transport that negotiated it
+    /// (permessage-deflate) sends `deflated` instead of `bytes`. Other frames are never compressed.
+    bool compress = false;
+    /// The compressed payload, built once on first need by a transport and shared by every
+    /// recipient that negotiated compression (see DerivedBytes for thread safety).
+    DerivedBytes deflated;
 };
 
 using SharedFrame = std::shared_ptr<const Frame>;
 
 inline SharedFrame makeTextFrame(std::string bytes)
 {
-    return std::make_shared<const Frame>(Frame{std::move(bytes), Frame::Kind::Text});
+    return std::make_shared<const Frame>(Frame{std::move(bytes), Frame::Kind::Text, false, {}});
+}
+/// A text frame of a publication marked `compress` (Publication::compress).
+inline SharedFrame makeCompressibleTextFrame(std::string bytes)
+{
+    return std::make_shared<const Frame>(Frame{std::move(bytes), Frame::Kind::Text, true, {}});
 }
 inline SharedFrame makeBinaryFrame(std::string bytes)
 {
-    return std::make_shared<const Frame>(Frame{std::move(bytes), Frame::Kind::Binary});
+    return std::make_shared<const Frame>(Frame{std::move(bytes), Frame::Kind::Binary, false, {}});
 }
 
 } // namespace switchboard

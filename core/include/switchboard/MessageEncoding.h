@@ -14,7 +14,8 @@
 namespace switchboard {
 
 /// `{"op":"message","channel":..,"event":..,"data":<data verbatim>,"offset":..,"ts":..,"sender":..}`
-/// `data` must already be valid JSON text; it is copied in, never re-parsed.
+/// `data` must already be valid JSON text; it is copied in, never re-parsed. A publication marked
+/// `compress` gives a frame marked Frame::compress.
 SharedFrame encodeMessageFrame(const Publication &publication);
 /// Appends the message object *without* `op` (used inside `subscribed.publications`).
 void appendPublicationObject(std::string &out, const Publication &publication);

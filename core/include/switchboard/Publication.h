@@ -23,6 +23,7 @@ struct Publication {
     std::string sender;            ///< publishing session id; empty for server publishes
     std::string exceptSession;     ///< session id that must not receive it (broadcast-except)
     bool binary = false;           ///< `data` holds raw bytes sent in a binary frame
+    bool compress = false;         ///< deliver compressed to connections that negotiated it (docs/protocol.md)
 };
 
 } // namespace switchboard

@@ -46,7 +46,9 @@ std::string encodePublicationBody(const Publication &p, std::string_view node)
     putField(out, std::to_string(p.timestampMs));
     putField(out, p.sender);
     putField(out, p.exceptSession);
-    putField(out, p.binary ? "1" : "0");
+    // Flags: bit 0 binary, bit 1 compress ("0" and "1" as before when not compressed).
+    const char flags[2] = {static_cast<char>('0' + (p.binary ? 1 : 0) + (p.compress ? 2 : 0)), '\0'};
+    putField(out, flags);
     putField(out, p.data);
     return out;
 }
@@ -61,13 +63,14 @@ bool decodePublicationBody(std::string_view body, Publication &p, std::string &n
         if (!takeField(body, field))
             return false;
     }
-    if (!body.empty() || !toNumber(f[2], p.timestampMs) || (f[5] != "0" && f[5] != "1"))
+    if (!body.empty() || !toNumber(f[2], p.timestampMs) || f[5].size() != 1 || f[5][0] < '0' || f[5][0] > '3')
         return false;
     node = std::string(f[0]);
     p.event = std::string(f[1]);
     p.sender = std::string(f[3]);
     p.exceptSession = std::string(f[4]);
-    p.binary = f[5] == "1";
+    p.binary = ((f[5][0] - '0') & 1) != 0;
+    p.compress = ((f[5][0] - '0') & 2) != 0;
     p.data = std::string(f[6]);
     return true;
 }

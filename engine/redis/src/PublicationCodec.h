@@ -3,7 +3,7 @@
 //
 // Stream entry / script argument ("body"): length-prefixed fields, binary-safe:
 //     "1" <field>* where field = <decimal length> ':' <bytes>
-// in the order: origin node, event, timestampMs, sender, exceptSession, binary (0/1), data.
+// in the order: origin node, event, timestampMs, sender, exceptSession, flags (a digit: 1 binary + 2 compress), data.
 // Pub/sub message: "<offset>:<epoch>:" <body>  (the publish script adds the prefix; epoch is
 // hex, empty for publications outside history).
 

@@ -103,6 +103,12 @@ void applyJsonConfig(GatewayConfig &c, std::string_view jsonText)
         else if (key == "maxConnections") c.maxConnections = number<std::size_t>(v, k);
         else if (key == "maxTcpConnections") c.maxTcpConnections = number<std::size_t>(v, k);
         else if (key == "maxFrameSize") c.maxFrameBytes = number<std::size_t>(v, k);
+        else if (key == "permessageDeflate") {
+            if (!v.is_bool())
+                throw std::runtime_error("config key 'permessageDeflate' must be true or false");
+            c.permessageDeflate = v.get_bool();
+        }
+        else if (key == "deflateWindowBits") c.deflateWindowBits = number<int>(v, k);
         else if (key == "maxBodySize") c.maxBodyBytes = number<std::size_t>(v, k);
         else if (key == "channelsPerSession") c.maxChannelsPerSession = number<std::size_t>(v, k);
         else if (key == "messagesPerSecond") c.messagesPerSecond = number<double>(v, k);
@@ -214,6 +220,8 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         ("max-connections", po::value<std::size_t>()->value_name("N"), "WebSocket + SSE connections (default 10000); above: close 3003 / HTTP 503")
         ("max-tcp-connections", po::value<std::size_t>()->value_name("N"), "every accepted TCP connection, before and after upgrades (default: max-connections + max(64, max-connections/10), capped by the open-file limit); above: HTTP 503 and close")
         ("max-frame-size", po::value<std::size_t>()->value_name("BYTES"), "largest WebSocket message (default 65536); above: close 1009")
+        ("permessage-deflate", po::value<std::string>()->value_name("on|off"), "accept the permessage-deflate WebSocket extension (RFC 7692) and send publications marked compress compressed (default on)")
+        ("deflate-window-bits", po::value<int>()->value_name("9-15"), "window of the shared permessage-deflate compressor (default 15)")
         ("max-body-size", po::value<std::size_t>()->value_name("BYTES"), "largest HTTP request body (default 1048576); above: 413")
         ("channels-per-session", po::value<std::size_t>()->value_name("N"), "channels one connection may join (default 128); above: error 431")
         ("rate", po::value<double>()->value_name("PER_SEC"), "messages per second per connection (default 100); above: error 429, repeated: close 3005")
@@ -310,6 +318,13 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         sz("max-tcp-connections", c.maxTcpConnections);
         sz("max-frame-size", c.maxFrameBytes);
         sz("max-body-size", c.maxBodyBytes);
+        if (vm.count("permessage-deflate")) {
+            const std::string v = vm["permessage-deflate"].as<std::string>();
+            if (v != "on" && v != "off")
+                throw std::invalid_argument("--permessage-deflate must be on or off");
+            c.permessageDeflate = v == "on";
+        }
+        if (vm.count("deflate-window-bits")) c.deflateWindowBits = vm["deflate-window-bits"].as<int>();
         sz("channels-per-session", c.maxChannelsPerSession);
         if (vm.count("rate")) c.messagesPerSecond = vm["rate"].as<double>();
         if (vm.count("rate-burst")) c.messagesBurst = vm["rate-burst"].as<double>();
@@ -398,6 +413,8 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
             throw std::invalid_argument("max frame size, outbox limits and rate must be positive");
         if (c.headerTimeout.count() <= 0)
             throw std::invalid_argument("the header timeout must be positive");
+        if (c.deflateWindowBits < 9 || c.deflateWindowBits > 15)
+            throw std::invalid_argument("--deflate-window-bits must be 9..15");
     } catch (const std::exception &e) {
         err << "switchboard-gateway: " << e.what() << '\n';
         result.exitCode = 2;

@@ -38,6 +38,7 @@ struct PublishItem {
     std::string channel;
     std::string event;
     std::string data; ///< compact JSON text
+    bool compress = false; ///< deliver compressed where permessage-deflate was negotiated
 };
 
 /// Appends the publications one JSON object describes ({channel | channels, event, data}).
@@ -69,10 +70,16 @@ std::string collectItems(const json::value &v, std::vector<PublishItem> &items)
             return "'event' must be a string";
         event = std::string(e->get_string());
     }
+    bool compress = false;
+    if (const auto *c = o.if_contains("compress"); c && !c->is_null()) {
+        if (!c->is_bool())
+            return "'compress' must be a boolean";
+        compress = c->get_bool();
+    }
     const auto *data = o.if_contains("data");
     const std::string dataText = data ? json::serialize(*data) : "null";
     for (auto &channel : channels)
-        items.push_back({std::move(channel), event, dataText});
+        items.push_back({std::move(channel), event, dataText, compress});
     return {};
 }
 
@@ -141,6 +148,7 @@ void publish(ServerContext &ctx, const Request &req, Respond respond)
             publication.channel = items[i].channel;
             publication.event = items[i].event;
             publication.data = std::move(items[i].data);
+            publication.compress = items[i].compress;
             publication.timestampMs = ctx.core.timer().wallClockMs();
             const auto started = std::chrono::steady_clock::now();
             ctx.core.hub().publish(std::move(publication), [pending, i, channel = items[i].channel](std::error_code error, StreamPosition position) {

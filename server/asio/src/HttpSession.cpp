@@ -209,6 +209,21 @@ void HttpSession::upgrade(Request &req)
     res->set(http::field::upgrade, "websocket");
     res->set(http::field::connection, "Upgrade");
     res->set(http::field::sec_websocket_accept, ws::acceptKey(key->value()));
+    // permessage-deflate (RFC 7692): every Sec-WebSocket-Extensions header, in order.
+    std::string offers;
+    for (auto range = req.equal_range(http::field::sec_websocket_extensions); range.first != range.second; ++range.first) {
+        if (!offers.empty())
+            offers += ", ";
+        offers.append(range.first->value());
+    }
+    int deflateWindowBits = 0;
+    if (!offers.empty()) {
+        if (const auto agreement = ws::negotiateDeflate(
+                offers, ws::DeflateOptions{m_ctx.config.permessageDeflate, m_ctx.config.deflateWindowBits})) {
+            res->set(http::field::sec_websocket_extensions, agreement->response);
+            deflateWindowBits = agreement->serverWindowBits;
+        }
+    }
     std::string leftover = boost::beast::buffers_to_string(m_buffer.data());
     m_buffer.consume(m_buffer.size());
     ConnectionInfo info;
@@ -224,7 +239,7 @@ void HttpSession::upgrade(Request &req)
         }
     }
     http::async_write(*m_stream, *res,
-                      [self = shared_from_this(), res, admitted, leftover = std::move(leftover), info = std::move(info)](
+                      [self = shared_from_this(), res, admitted, deflateWindowBits, leftover = std::move(leftover), info = std::move(info)](
                           const boost::system::error_code &ec, std::size_t) mutable {
                           if (ec) {
                               if (admitted)
@@ -253,7 +268,8 @@ void HttpSession::upgrade(Request &req)
                           // (with its socket): the deleter releases it.
                           auto slot = std::make_shared<TcpSlot>(std::move(self->m_slot));
                           std::shared_ptr<WebSocketSession> session(
-                              new WebSocketSession(self->m_ctx, std::move(*self->m_stream), std::move(leftover), std::move(info)),
+                              new WebSocketSession(self->m_ctx, std::move(*self->m_stream), std::move(leftover), std::move(info),
+                                                   deflateWindowBits),
                               [slot](WebSocketSession *s) { delete s; });
                           self->m_stream.reset();
                           session->start();

@@ -97,6 +97,12 @@ std::string Metrics::render(const HubCounters &hub, const ProtocolCounters &prot
     metric(out, "switchboard_control_frames_in_total", "counter", "WebSocket pings and pongs received from clients.", double(protocol.controlFramesIn));
     metric(out, "switchboard_control_rate_limited_total", "counter", "Client pings and pongs refused by the per-connection rate limit (no pong sent).", double(protocol.controlRateLimited));
     metric(out, "switchboard_oversize_frames_total", "counter", "WebSocket messages over the size limit (close 1009).", v(wsOversize) + double(protocol.oversizeFrames));
+    metric(out, "switchboard_websocket_deflate_sessions_total", "counter", "WebSocket upgrades that negotiated permessage-deflate.", v(wsDeflateSessions));
+    metric(out, "switchboard_websocket_deflate_compressions_total", "counter", "Publications marked compress compressed (once each; every deflate subscriber gets the same bytes).", v(wsDeflateCompressions));
+    metric(out, "switchboard_websocket_deflate_frames_out_total", "counter", "Compressed (RSV1) frames written.", v(wsDeflateFramesOut));
+    metric(out, "switchboard_websocket_deflate_bytes_saved_total", "counter", "Payload bytes compressed frames saved over sending them uncompressed.", v(wsDeflateBytesSaved));
+    metric(out, "switchboard_websocket_deflate_messages_in_total", "counter", "Compressed client messages decompressed.", v(wsDeflateMessagesIn));
+    metric(out, "switchboard_websocket_inflate_refused_total", "counter", "Compressed client messages that inflated past the frame size limit (close 1009).", v(wsInflateRefused));
     metric(out, "switchboard_invalid_utf8_total", "counter", "Text messages with invalid UTF-8 (close 1007).", v(wsInvalidUtf8) + double(protocol.invalidUtf8));
     metric(out, "switchboard_websocket_protocol_violations_total", "counter", "WebSocket framing violations (close 1002).", v(wsProtocolViolations));
     metric(out, "switchboard_websocket_pongs_coalesced_total", "counter", "Pongs replaced by a later ping's pong before they were written (RFC 6455 5.5.3).", v(wsPongsCoalesced));

@@ -54,6 +54,12 @@ struct Metrics {
     Counter wsProtocolViolations{0}; ///< WebSocket framing errors (close 1002)
     Counter wsOversize{0};           ///< messages over the frame limit (close 1009)
     Counter wsInvalidUtf8{0};        ///< text messages with invalid UTF-8 (close 1007)
+    Counter wsDeflateSessions{0};    ///< WebSocket upgrades that negotiated permessage-deflate
+    Counter wsDeflateCompressions{0};///< publications compressed (once each, shared by recipients)
+    Counter wsDeflateFramesOut{0};   ///< compressed frames written
+    Counter wsDeflateBytesSaved{0};  ///< payload bytes those frames saved over sending them plain
+    Counter wsDeflateMessagesIn{0};  ///< compressed client messages decompressed
+    Counter wsInflateRefused{0};     ///< compressed client messages inflating past the frame limit (close 1009)
     Counter wsPongsCoalesced{0};     ///< pongs replaced by a later ping's before they were written
     Counter wsPongsDropped{0};       ///< pongs not queued: the outbox byte limit was reached
     Counter wsPingsSent{0};          ///< pings the server sent to silent connections

@@ -3,6 +3,7 @@
 #include "Log.h"
 
 #include <switchboard/ControlFrames.h>
+#include <switchboard/websocket/MessageDeflate.h>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
@@ -19,13 +20,15 @@ constexpr std::size_t kKeepCapacity = 64 * 1024;
 constexpr std::size_t kReadChunk = 64 * 1024;
 } // namespace
 
-WebSocketSession::WebSocketSession(ServerContext &context, AnyStream stream, std::string leftover, ConnectionInfo info)
+WebSocketSession::WebSocketSession(ServerContext &context, AnyStream stream, std::string leftover, ConnectionInfo info,
+                                   int deflateWindowBits)
     : m_ctx(context)
     , m_stream(std::move(stream))
     , m_outbox(OutboxLimits{context.config.outboxFrames, context.config.outboxBytes})
     , m_leftover(std::move(leftover))
     , m_info(std::move(info))
     , m_reader(context.config.maxFrameBytes)
+    , m_deflateWindowBits(deflateWindowBits)
     , m_closeTimer(m_stream.get_executor())
     , m_livenessTimer(m_stream.get_executor())
 {
@@ -34,6 +37,10 @@ WebSocketSession::WebSocketSession(ServerContext &context, AnyStream stream, std
     if (!ec) {
         m_peer = remote.address().to_string() + ':' + std::to_string(remote.port());
         m_info.remoteAddress = remote.address().to_string();
+    }
+    if (m_deflateWindowBits) {
+        m_reader.enableDeflate();
+        m_ctx.metrics.wsDeflateSessions.fetch_add(1, std::memory_order_relaxed);
     }
 }
 
@@ -203,9 +210,24 @@ void WebSocketSession::flush()
     };
     m_cork.clear();
     std::size_t corkStart = 0;
+    auto &metrics = m_ctx.metrics;
     for (const SharedFrame &frame : m_batch) {
-        const std::string &bytes = frame->bytes;
-        ws::appendHeader(m_cork, frame->kind == Frame::Kind::Binary ? ws::Binary : ws::Text, bytes.size());
+        const std::string *payload = &frame->bytes;
+        bool compressed = false;
+        if (m_deflateWindowBits && frame->compress) {
+            const std::string &deflated = frame->deflated.getOrBuild([&] {
+                metrics.wsDeflateCompressions.fetch_add(1, std::memory_order_relaxed);
+                return ws::deflateMessage(frame->bytes, m_deflateWindowBits);
+            });
+            if (!deflated.empty()) { // empty: compression did not help, the frame goes out plain
+                metrics.wsDeflateFramesOut.fetch_add(1, std::memory_order_relaxed);
+                metrics.wsDeflateBytesSaved.fetch_add(frame->bytes.size() - deflated.size(), std::memory_order_relaxed);
+                payload = &deflated;
+                compressed = true;
+            }
+        }
+        const std::string &bytes = *payload;
+        ws::appendHeader(m_cork, frame->kind == Frame::Kind::Binary ? ws::Binary : ws::Text, bytes.size(), compressed);
         if (bytes.size() <= kCopyLimit) {
             m_cork.append(bytes);
         } else {
@@ -380,6 +402,10 @@ void WebSocketSession::onData(std::uint8_t *data, std::size_t size)
     m_ctx.metrics.wsBytesIn.fetch_add(size, std::memory_order_relaxed);
     m_lastReceived = std::chrono::steady_clock::now();
     m_reader.feed(data, size, *this);
+    if (const std::uint64_t inflated = m_reader.inflatedMessages(); inflated != m_inflatedCounted) {
+        m_ctx.metrics.wsDeflateMessagesIn.fetch_add(inflated - m_inflatedCounted, std::memory_order_relaxed);
+        m_inflatedCounted = inflated;
+    }
 }
 
 bool WebSocketSession::onMessage(std::string_view message, bool binary)
@@ -442,7 +468,9 @@ void WebSocketSession::onViolation(ws::CloseCode code, std::string_view reason)
 {
     auto &metrics = m_ctx.metrics;
     switch (code) {
-    case ws::CloseCode::MessageTooBig: metrics.wsOversize.fetch_add(1, std::memory_order_relaxed); break;
+    case ws::CloseCode::MessageTooBig:
+        (m_reader.inflateRefused() ? metrics.wsInflateRefused : metrics.wsOversize).fetch_add(1, std::memory_order_relaxed);
+        break;
     case ws::CloseCode::InvalidPayload: metrics.wsInvalidUtf8.fetch_add(1, std::memory_order_relaxed); break;
     default: metrics.wsProtocolViolations.fetch_add(1, std::memory_order_relaxed); break;
     }

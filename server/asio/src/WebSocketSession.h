@@ -14,6 +14,11 @@
 // Liveness (one timer per session): a connection silent for the ping interval gets a ping; one
 // that sent nothing (no frame, no pong) within the idle timeout is closed 3002; one with bytes
 // pending that made no write progress within the write timeout is aborted.
+//
+// permessage-deflate (when negotiated): a frame marked Frame::compress goes out with RSV1 and the
+// frame's shared compressed bytes (built once, by the first deflate session that writes it, on
+// its strand); compressed client messages are inflated by the FrameReader. No zlib state is kept
+// per session (websocket/PerMessageDeflate.h).
 
 #include "AnyStream.h"
 #include "ServerContext.h"
@@ -23,6 +28,7 @@
 #include <switchboard/Session.h>
 #include <switchboard/websocket/Codec.h>
 #include <switchboard/websocket/FrameReader.h>
+#include <switchboard/websocket/PerMessageDeflate.h>
 
 #include <boost/asio/steady_timer.hpp>
 
@@ -45,8 +51,10 @@ public:
     /// `stream` has completed the HTTP upgrade; `leftover` holds bytes read past the request.
     /// The connection has been counted by ServerContext::tryAddConnection(). `info` (the
     /// upgrade request's headers for the connect authenticator) goes to ServerProtocol::open,
-    /// with the peer's address filled in.
-    WebSocketSession(ServerContext &context, AnyStream stream, std::string leftover, ConnectionInfo info = {});
+    /// with the peer's address filled in. `deflateWindowBits`: 0 without permessage-deflate, else
+    /// the negotiated compressor window.
+    WebSocketSession(ServerContext &context, AnyStream stream, std::string leftover, ConnectionInfo info = {},
+                     int deflateWindowBits = 0);
     ~WebSocketSession() override;
 
     /// Registers with the ServerProtocol and starts reading. Call once, on the strand.
@@ -121,6 +129,8 @@ private:
     std::string m_leftover;               ///< bytes read past the upgrade request, until start()
     ConnectionInfo m_info;                ///< for ServerProtocol::open, until start()
     ws::FrameReader m_reader;
+    int m_deflateWindowBits = 0;          ///< 0: permessage-deflate not negotiated
+    std::uint64_t m_inflatedCounted = 0;  ///< m_reader.inflatedMessages() already in the metrics
     std::unique_ptr<char[]> m_tlsBuffer;  ///< TLS reads only; plain TCP reads use a per-thread buffer
     boost::asio::steady_timer m_closeTimer;
     boost::asio::steady_timer m_livenessTimer;

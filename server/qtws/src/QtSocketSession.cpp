@@ -4,15 +4,20 @@
 #include "SocketWrite.h"
 
 #include <switchboard/websocket/Codec.h>
+#include <switchboard/websocket/MessageDeflate.h>
 
 namespace switchboard::qtws {
 
 namespace ws = switchboard::websocket;
 
 QtSocketSession::QtSocketSession(SessionHost &host, QTcpSocket *socket, OutboxLimits limits,
-                                 std::size_t maxMessageBytes, bool directWrites)
-    : m_host(host), m_socket(socket), m_outbox(limits), m_reader(maxMessageBytes)
+                                 std::size_t maxMessageBytes, bool directWrites, int deflateWindowBits)
+    : m_host(host), m_socket(socket), m_outbox(limits), m_reader(maxMessageBytes), m_deflateWindowBits(deflateWindowBits)
 {
+    if (m_deflateWindowBits) {
+        m_reader.enableDeflate();
+        ++host.counters().deflateSessions;
+    }
     m_fd = directWriteDescriptor(*socket, directWrites);
     m_lastActivityMs = host.nowMs();
 }
@@ -128,10 +133,26 @@ void QtSocketSession::flush(std::string &scratch)
     // kernel sees one large write per socket per loop turn. Control frames go after the data.
     scratch.clear();
     std::size_t bytes = 0;
+    QtGatewayCounters &counters = m_host.counters();
     for (const SharedFrame &frame : m_writing) {
-        ws::appendHeader(scratch, frame->kind == Frame::Kind::Binary ? ws::Binary : ws::Text, frame->bytes.size());
-        scratch.append(frame->bytes);
-        bytes += frame->bytes.size();
+        const std::string *payload = &frame->bytes;
+        bool compressed = false;
+        if (m_deflateWindowBits && frame->compress) {
+            // Built by the first deflate session that writes the frame, shared by the others.
+            const std::string &deflated = frame->deflated.getOrBuild([&] {
+                ++counters.deflateCompressions;
+                return ws::deflateMessage(frame->bytes, m_deflateWindowBits);
+            });
+            if (!deflated.empty()) { // empty: not smaller, the frame goes out plain
+                ++counters.deflateFramesOut;
+                counters.deflateBytesSaved += frame->bytes.size() - deflated.size();
+                payload = &deflated;
+                compressed = true;
+            }
+        }
+        ws::appendHeader(scratch, frame->kind == Frame::Kind::Binary ? ws::Binary : ws::Text, payload->size(), compressed);
+        scratch.append(*payload);
+        bytes += payload->size();
     }
     if (m_pingPending) {
         ws::appendHeader(scratch, ws::Ping, 0);
@@ -198,6 +219,10 @@ void QtSocketSession::feed(std::uint8_t *data, std::size_t size)
     m_lastActivityMs = m_host.nowMs();
     if (!m_reader.stopped()) // after the peer's close or a violation, input is discarded
         m_reader.feed(data, size, *this);
+    if (const std::uint64_t inflated = m_reader.inflatedMessages(); inflated != m_inflatedCounted) {
+        m_host.counters().deflateMessagesIn += inflated - m_inflatedCounted;
+        m_inflatedCounted = inflated;
+    }
 }
 
 bool QtSocketSession::onMessage(std::string_view payload, bool binary)
@@ -266,7 +291,7 @@ void QtSocketSession::onViolation(ws::CloseCode code, std::string_view reason)
 {
     QtGatewayCounters &counters = m_host.counters();
     switch (code) {
-    case ws::CloseCode::MessageTooBig: ++counters.oversizeMessages; break;
+    case ws::CloseCode::MessageTooBig: ++(m_reader.inflateRefused() ? counters.inflateRefused : counters.oversizeMessages); break;
     case ws::CloseCode::InvalidPayload: ++counters.invalidUtf8; break;
     default: ++counters.protocolErrors; break;
     }

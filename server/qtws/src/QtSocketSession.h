@@ -46,8 +46,9 @@ class QtSocketSession final : public Session,
                               private websocket::FrameHandler,
                               public std::enable_shared_from_this<QtSocketSession> {
 public:
+    /// `deflateWindowBits`: 0 without permessage-deflate, else the agreed compressor window.
     QtSocketSession(SessionHost &host, QTcpSocket *socket, OutboxLimits limits, std::size_t maxMessageBytes,
-                    bool directWrites);
+                    bool directWrites, int deflateWindowBits = 0);
     ~QtSocketSession() override;
 
     SendResult send(const SharedFrame &frame) override;
@@ -106,6 +107,8 @@ private:
     QPointer<QTcpSocket> m_socket;
     Outbox m_outbox;
     websocket::FrameReader m_reader;
+    int m_deflateWindowBits = 0;          ///< 0: permessage-deflate not negotiated
+    std::uint64_t m_inflatedCounted = 0;  ///< m_reader.inflatedMessages() already counted
     std::vector<SharedFrame> m_writing;
     std::string m_pong;          ///< payload of the pending pong (latest ping wins)
     std::string m_closeFrame;    ///< encoded close frame waiting for the next flush

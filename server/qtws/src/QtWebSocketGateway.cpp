@@ -9,6 +9,7 @@
 #include <switchboard/Hub.h>
 #include <switchboard/ServerProtocol.h>
 #include <switchboard/websocket/Codec.h>
+#include <switchboard/websocket/PerMessageDeflate.h>
 
 #include <QElapsedTimer>
 #include <QPointer>
@@ -221,7 +222,11 @@ struct QtWebSocketGateway::Private final : SessionHost {
         }
         ++stats.accepted;
         const int fd = directWriteDescriptor(*socket, options.directFrameWrites);
-        const std::string response = switchingProtocolsResponse(request.key);
+        const auto deflate = request.extensions.empty()
+            ? std::nullopt
+            : websocket::negotiateDeflate(request.extensions,
+                                          websocket::DeflateOptions{options.permessageDeflate, options.deflateWindowBits});
+        const std::string response = switchingProtocolsResponse(request.key, deflate ? deflate->response : std::string());
         writeToSocket(*socket, fd, response.data(), response.size());
         if (static_cast<int>(sessions.size()) >= options.maxConnections) {
             // Over the connection limit: the client learns why through the close code (3003
@@ -239,7 +244,7 @@ struct QtWebSocketGateway::Private final : SessionHost {
 
         auto session = std::make_shared<QtSocketSession>(*this, socket, hub.options().outbox,
                                                          static_cast<std::size_t>(std::max<qint64>(options.maxFrameBytes, 0)),
-                                                         options.directFrameWrites);
+                                                         options.directFrameWrites, deflate ? deflate->serverWindowBits : 0);
         sessions.emplace(socket, session);
         session->handle = serverProtocol.open(session);
         Q_EMIT q->connectionCountChanged(static_cast<int>(sessions.size()));

@@ -88,6 +88,11 @@ UpgradeRequestReader::Status UpgradeRequestReader::feed(const char *data, std::s
         m_request.origin = std::string(origin->value());
         m_request.hasOrigin = true;
     }
+    for (auto range = req.equal_range(http::field::sec_websocket_extensions); range.first != range.second; ++range.first) {
+        if (!m_request.extensions.empty())
+            m_request.extensions += ", ";
+        m_request.extensions.append(range.first->value());
+    }
     return Status::Complete;
 }
 
@@ -98,13 +103,15 @@ std::string UpgradeRequestReader::takeLeftover()
     return leftover;
 }
 
-std::string switchingProtocolsResponse(std::string_view key)
+std::string switchingProtocolsResponse(std::string_view key, std::string_view extensions)
 {
     http::response<http::empty_body> res(http::status::switching_protocols, 11);
     res.set(http::field::server, "Switchboard");
     res.set(http::field::upgrade, "websocket");
     res.set(http::field::connection, "Upgrade");
     res.set(http::field::sec_websocket_accept, websocket::acceptKey(key));
+    if (!extensions.empty())
+        res.set(http::field::sec_websocket_extensions, extensions);
     std::ostringstream out;
     out << res.base();
     return std::move(out).str();

@@ -16,6 +16,7 @@ struct UpgradeRequest {
     std::string key;        ///< Sec-WebSocket-Key (checked: base64 of 16 bytes)
     std::string origin;     ///< Origin, empty when absent
     bool hasOrigin = false;
+    std::string extensions; ///< every Sec-WebSocket-Extensions header, joined with ", "
 };
 
 /// One per connection, until the request is complete or refused. Not thread-safe.
@@ -57,8 +58,9 @@ private:
     std::string m_reason;
 };
 
-/// "HTTP/1.1 101 Switching Protocols" with Sec-WebSocket-Accept for `key`.
-std::string switchingProtocolsResponse(std::string_view key);
+/// "HTTP/1.1 101 Switching Protocols" with Sec-WebSocket-Accept for `key`, and
+/// Sec-WebSocket-Extensions when `extensions` is not empty (the agreed permessage-deflate).
+std::string switchingProtocolsResponse(std::string_view key, std::string_view extensions = {});
 /// A refusal with a short text body and `Connection: close`. 426 also names what the server
 /// speaks (`Upgrade: websocket`, `Sec-WebSocket-Version: 13`).
 std::string refusalResponse(int status, std::string_view reason);

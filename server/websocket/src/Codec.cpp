@@ -7,9 +7,9 @@
 
 namespace switchboard::websocket {
 
-void appendHeader(std::string &out, Opcode opcode, std::uint64_t length)
+void appendHeader(std::string &out, Opcode opcode, std::uint64_t length, bool compressed)
 {
-    out.push_back(static_cast<char>(0x80 | opcode));
+    out.push_back(static_cast<char>(0x80 | (compressed ? 0x40 : 0) | opcode));
     if (length < 126) {
         out.push_back(static_cast<char>(length));
     } else if (length <= 0xFFFF) {
@@ -36,14 +36,19 @@ void appendCloseFrame(std::string &out, std::uint16_t code, std::string_view rea
     out.append(reason);
 }
 
-ParseStatus parseClientHeader(const std::uint8_t *p, std::size_t n, FrameHeader &h)
+ParseStatus parseClientHeader(const std::uint8_t *p, std::size_t n, FrameHeader &h, bool deflate)
 {
     if (n < 2)
         return ParseStatus::NeedMore;
     h.fin = (p[0] & 0x80) != 0;
+    h.rsv1 = (p[0] & 0x40) != 0;
     h.opcode = p[0] & 0x0F;
-    if ((p[0] & 0x70) != 0)
-        return ParseStatus::ProtocolError; // RSV1-3 without a negotiated extension
+    if ((p[0] & 0x30) != 0)
+        return ParseStatus::ProtocolError; // RSV2-3: no extension defines them
+    // RSV1 marks the first frame of a compressed message (RFC 7692 6): never a continuation or
+    // control frame, never without the extension.
+    if (h.rsv1 && (!deflate || (h.opcode != Text && h.opcode != Binary)))
+        return ParseStatus::ProtocolError;
     const bool masked = (p[1] & 0x80) != 0;
     if (!masked)
         return ParseStatus::ProtocolError; // clients must mask (RFC 6455 5.1)

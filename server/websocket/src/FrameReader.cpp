@@ -1,6 +1,7 @@
 #include "switchboard/websocket/FrameReader.h"
 
 #include "switchboard/websocket/Codec.h"
+#include "switchboard/websocket/MessageDeflate.h"
 
 namespace switchboard::websocket {
 
@@ -41,7 +42,7 @@ std::size_t FrameReader::parse(std::uint8_t *data, std::size_t size, FrameHandle
     std::size_t pos = 0;
     while (!m_stopped && pos < size) {
         FrameHeader header;
-        const ParseStatus status = parseClientHeader(data + pos, size - pos, header);
+        const ParseStatus status = parseClientHeader(data + pos, size - pos, header, m_deflate);
         if (status == ParseStatus::NeedMore)
             break;
         if (status == ParseStatus::ProtocolError) {
@@ -71,21 +72,22 @@ std::size_t FrameReader::parse(std::uint8_t *data, std::size_t size, FrameHandle
             closeFrame(payload, handler);
             break;
         default:
-            m_stopped = !dataFrame(header.fin, header.opcode, payload, handler);
+            m_stopped = !dataFrame(header.fin, header.rsv1, header.opcode, payload, handler);
             break;
         }
     }
     return pos;
 }
 
-bool FrameReader::dataFrame(bool fin, std::uint8_t opcode, std::string_view payload, FrameHandler &handler)
+bool FrameReader::dataFrame(bool fin, bool rsv1, std::uint8_t opcode, std::string_view payload, FrameHandler &handler)
 {
     if (opcode == Continuation) {
         if (!m_inMessage) {
             violation(CloseCode::ProtocolError, "continuation frame without a message", handler);
             return false;
         }
-        if (!m_messageBinary && !m_utf8.feed(payload)) {
+        // A compressed message is checked once inflated; a plain one as it arrives.
+        if (!m_messageBinary && !m_messageCompressed && !m_utf8.feed(payload)) {
             violation(CloseCode::InvalidPayload, "text message is not valid UTF-8", handler);
             return false;
         }
@@ -93,13 +95,13 @@ bool FrameReader::dataFrame(bool fin, std::uint8_t opcode, std::string_view payl
         if (!fin)
             return true;
         m_inMessage = false;
-        if (!m_messageBinary && !m_utf8.complete()) {
+        if (!m_messageBinary && !m_messageCompressed && !m_utf8.complete()) {
             violation(CloseCode::InvalidPayload, "text message is not valid UTF-8", handler);
             return false;
         }
         std::string message;
         message.swap(m_message);
-        const bool keepReading = handler.onMessage(message, m_messageBinary);
+        const bool keepReading = deliver(message, m_messageBinary, m_messageCompressed, handler);
         if (message.capacity() <= kKeepCapacity) { // reuse the buffer for the next message
             message.clear();
             m_message.swap(message);
@@ -113,21 +115,58 @@ bool FrameReader::dataFrame(bool fin, std::uint8_t opcode, std::string_view payl
     }
     const bool binary = opcode == Binary;
     if (fin) {
-        if (!binary && !isValidUtf8(payload)) {
+        if (!binary && !rsv1 && !isValidUtf8(payload)) {
             violation(CloseCode::InvalidPayload, "text message is not valid UTF-8", handler);
             return false;
         }
-        return handler.onMessage(payload, binary);
+        return deliver(payload, binary, rsv1, handler);
     }
     m_inMessage = true;
     m_messageBinary = binary;
+    m_messageCompressed = rsv1;
     m_utf8.reset();
-    if (!binary && !m_utf8.feed(payload)) {
+    if (!binary && !rsv1 && !m_utf8.feed(payload)) {
         violation(CloseCode::InvalidPayload, "text message is not valid UTF-8", handler);
         return false;
     }
     m_message.assign(payload);
     return true;
+}
+
+bool FrameReader::deliver(std::string_view payload, bool binary, bool compressed, FrameHandler &handler)
+{
+    if (!compressed)
+        return handler.onMessage(payload, binary);
+    // One buffer per thread: a connection holds no inflated bytes between messages.
+    thread_local std::string inflated;
+    switch (inflateMessage(payload, m_maxMessage, inflated)) {
+    case InflateResult::Ok:
+        break;
+    case InflateResult::TooBig:
+        m_inflateRefused = true;
+        inflated.clear();
+        trim(inflated);
+        violation(CloseCode::MessageTooBig, "decompressed message too big", handler);
+        return false;
+    case InflateResult::Corrupt:
+        inflated.clear();
+        trim(inflated);
+        violation(CloseCode::InvalidPayload, "invalid compressed message", handler);
+        return false;
+    }
+    ++m_inflatedMessages;
+    if (!binary && !isValidUtf8(inflated)) {
+        inflated.clear();
+        trim(inflated);
+        violation(CloseCode::InvalidPayload, "text message is not valid UTF-8", handler);
+        return false;
+    }
+    // The handler may feed nothing back into this reader (FrameHandler's contract), so the
+    // per-thread buffer cannot be reused while it still reads the view.
+    const bool keepReading = handler.onMessage(inflated, binary);
+    inflated.clear();
+    trim(inflated);
+    return keepReading;
 }
 
 void FrameReader::closeFrame(std::string_view payload, FrameHandler &handler)

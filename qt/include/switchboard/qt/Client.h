@@ -117,8 +117,9 @@ public:
     Q_INVOKABLE switchboard::qt::Channel *channel(const QString &name) const;
 
     /// Publishes `payload` (any JSON value) on `channel`. skipSelf: this client does not get it back.
+    /// compress: subscribers whose connection negotiated permessage-deflate get it compressed.
     Q_INVOKABLE void publish(const QString &channel, const QString &event, const QVariant &payload,
-                             bool skipSelf = false);
+                             bool skipSelf = false, bool compress = false);
     /// Server-handler request. With a `callback` it is called as callback(error, reply), error
     /// being null or {status, message}; the function also returns a Promise resolved with the
     /// reply or rejected with the error object.

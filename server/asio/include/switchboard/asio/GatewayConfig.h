@@ -27,6 +27,10 @@ struct GatewayConfig {
     /// max(64, maxConnections / 10), capped to fit the process's file descriptor limit.
     std::size_t maxTcpConnections = 0;
     std::size_t maxFrameBytes = 64 * 1024; ///< larger WebSocket messages: close 1009
+    /// permessage-deflate (RFC 7692) offered by clients is accepted; publications marked
+    /// `compress` go out compressed to them. Client messages inflating past maxFrameBytes: 1009.
+    bool permessageDeflate = true;
+    int deflateWindowBits = 15;            ///< window of the shared compressor, 9-15
     std::size_t maxBodyBytes = 1 << 20;    ///< larger HTTP bodies: 413
     std::size_t maxChannelsPerSession = 128;
     double messagesPerSecond = 100;        ///< per connection, token bucket rate

@@ -33,6 +33,12 @@ struct QtGatewayOptions {
     int maxTcpConnections = 0;
     int listenBacklog = 1024;                ///< kernel accept queue (QTcpServer's default is 50)
     qint64 maxFrameBytes = 64 * 1024;        ///< larger incoming messages: close 1009 before buffering
+    /// permessage-deflate (RFC 7692) offered by clients is accepted (always without context
+    /// takeover: no zlib state per connection); publications marked `compress` go out
+    /// compressed, built once and shared. Compressed client messages inflating past
+    /// maxFrameBytes: close 1009 (inflateRefused).
+    bool permessageDeflate = true;
+    int deflateWindowBits = 15;              ///< window of the shared compressor, 9-15
     std::chrono::milliseconds pingInterval{25'000}; ///< WebSocket ping after this much silence
     std::chrono::milliseconds idleTimeout{60'000};  ///< no frame or pong for this long: close 3002
     /// From accept to a complete upgrade request (the TLS handshake included): a connection
@@ -72,6 +78,12 @@ struct QtGatewayCounters {
     std::uint64_t pingsReceived = 0;    ///< client pings (answered or not: see ProtocolCounters)
     std::uint64_t pongsCoalesced = 0;   ///< pings whose pong was replaced by a later ping's
     std::uint64_t controlOverflows = 0; ///< closed 3001: a pong did not fit under the outbox byte limit
+    std::uint64_t deflateSessions = 0;  ///< upgrades that negotiated permessage-deflate
+    std::uint64_t deflateCompressions = 0; ///< publications compressed (once each, shared)
+    std::uint64_t deflateFramesOut = 0; ///< compressed (RSV1) frames written
+    std::uint64_t deflateBytesSaved = 0; ///< payload bytes those frames saved
+    std::uint64_t deflateMessagesIn = 0; ///< compressed client messages inflated
+    std::uint64_t inflateRefused = 0;   ///< closed 1009: a compressed message inflated past maxFrameBytes
 };
 
 /// Accepts WebSocket connections and maps each to a core Session driven by a ServerProtocol.

@@ -13,12 +13,14 @@ namespace switchboard::websocket {
 enum Opcode : std::uint8_t { Continuation = 0x0, Text = 0x1, Binary = 0x2, Close = 0x8, Ping = 0x9, Pong = 0xA };
 
 /// Appends the header of an unmasked, final server frame carrying `length` payload bytes.
-void appendHeader(std::string &out, Opcode opcode, std::uint64_t length);
+/// `compressed` sets RSV1: the payload is a permessage-deflate message (MessageDeflate.h).
+void appendHeader(std::string &out, Opcode opcode, std::uint64_t length, bool compressed = false);
 /// Appends a whole close frame: status code plus reason (cut to fit 125 bytes).
 void appendCloseFrame(std::string &out, std::uint16_t code, std::string_view reason);
 
 struct FrameHeader {
     bool fin = false;
+    bool rsv1 = false; ///< "compressed" (only accepted when permessage-deflate was negotiated)
     std::uint8_t opcode = 0;
     std::uint64_t length = 0;
     std::uint8_t mask[4] = {};
@@ -27,10 +29,11 @@ struct FrameHeader {
 
 enum class ParseStatus { Ok, NeedMore, ProtocolError };
 
-/// Parses a client frame header from `data`. Rejects what a server must reject: RSV bits (no
-/// extensions are negotiated), unknown opcodes, unmasked frames, fragmented or long control
-/// frames and lengths of 2^63 or more.
-ParseStatus parseClientHeader(const std::uint8_t *data, std::size_t size, FrameHeader &header);
+/// Parses a client frame header from `data`. Rejects what a server must reject: RSV bits (RSV1
+/// is accepted on text and binary frames when `deflate`, i.e. permessage-deflate was negotiated;
+/// RSV2, RSV3 never), unknown opcodes, unmasked frames, fragmented or long control frames and
+/// lengths of 2^63 or more.
+ParseStatus parseClientHeader(const std::uint8_t *data, std::size_t size, FrameHeader &header, bool deflate = false);
 
 /// XORs `size` bytes with the mask, starting at mask position `phase`.
 void unmask(std::uint8_t *data, std::size_t size, const std::uint8_t mask[4], std::size_t phase = 0);

@@ -32,7 +32,8 @@ public:
     /// The reader stops; the transport answers with a close frame and ends the connection.
     virtual void onClose(std::uint16_t code, std::string_view reason) = 0;
     /// The peer broke the protocol: the transport closes with `code` (ProtocolError,
-    /// InvalidPayload or MessageTooBig) and `reason`. The reader stops.
+    /// InvalidPayload or MessageTooBig) and `reason`. The reader stops. FrameReader::inflateRefused()
+    /// tells a compressed message that inflated past the limit (MessageTooBig) from the rest.
     virtual void onViolation(CloseCode code, std::string_view reason) = 0;
 };
 
@@ -45,6 +46,12 @@ class FrameReader {
 public:
     explicit FrameReader(std::size_t maxMessageBytes) : m_maxMessage(maxMessageBytes) {}
 
+    /// permessage-deflate was negotiated: messages with RSV1 are decompressed (MessageDeflate.h)
+    /// before they are checked and reported; the limit applies to the compressed bytes on the
+    /// wire and again to the decompressed message (over it: MessageTooBig, 1009). Call before
+    /// the first feed().
+    void enableDeflate() noexcept { m_deflate = true; }
+
     /// Reads `size` bytes. Unmasks payloads in place, so `data` is modified.
     void feed(std::uint8_t *data, std::size_t size, FrameHandler &handler);
 
@@ -54,12 +61,18 @@ public:
     std::size_t bufferedBytes() const noexcept { return m_partial.size() + m_message.size(); }
     /// True while a fragmented message is being assembled.
     bool inMessage() const noexcept { return m_inMessage; }
+    /// True when the reader stopped because a compressed message inflated past the limit.
+    bool inflateRefused() const noexcept { return m_inflateRefused; }
+    /// Compressed messages decompressed so far.
+    std::uint64_t inflatedMessages() const noexcept { return m_inflatedMessages; }
 
 private:
     std::size_t parse(std::uint8_t *data, std::size_t size, FrameHandler &handler);
-    bool dataFrame(bool fin, std::uint8_t opcode, std::string_view payload, FrameHandler &handler);
+    bool dataFrame(bool fin, bool rsv1, std::uint8_t opcode, std::string_view payload, FrameHandler &handler);
     void closeFrame(std::string_view payload, FrameHandler &handler);
     void violation(CloseCode code, std::string_view reason, FrameHandler &handler);
+    /// A complete message: inflated when compressed, UTF-8 checked, reported.
+    bool deliver(std::string_view payload, bool binary, bool compressed, FrameHandler &handler);
 
     std::size_t m_maxMessage;
     std::string m_partial;   ///< an incomplete frame, header included
@@ -68,6 +81,10 @@ private:
     bool m_inMessage = false;
     bool m_messageBinary = false;
     bool m_stopped = false;
+    bool m_deflate = false;
+    bool m_messageCompressed = false; ///< the fragmented message being assembled had RSV1
+    bool m_inflateRefused = false;
+    std::uint64_t m_inflatedMessages = 0;
 };
 
 } // namespace switchboard::websocket
