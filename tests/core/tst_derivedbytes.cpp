@@ -6,6 +6,7 @@
 #include <QtTest>
 
 #include <atomic>
+#include <latch>
 #include <thread>
 #include <vector>
 
@@ -57,6 +58,36 @@ private slots:
                 QCOMPARE(s, seen.front());
             QCOMPARE(frame->deflated.get(), seen.front());
         }
+    }
+
+    void onlyTheKeptBuildIsReported()
+    {
+        // Every builder is held until all of them have started, so all build at once; exactly
+        // one result is kept and exactly one caller is told so (the gateways count compressed
+        // publications there, once each however many io threads raced).
+        constexpr int kThreads = 6;
+        const SharedFrame frame = makeCompressibleTextFrame("payload");
+        std::latch allBuilding(kThreads);
+        std::atomic<int> builds{0};
+        std::atomic<int> kept{0};
+        std::vector<std::thread> threads;
+        for (int t = 0; t < kThreads; ++t)
+            threads.emplace_back([&, t] {
+                frame->deflated.getOrBuild(
+                    [&] {
+                        ++builds;
+                        allBuilding.arrive_and_wait();
+                        return std::string("built by ") + std::to_string(t);
+                    },
+                    [&] { ++kept; });
+            });
+        for (auto &thread : threads)
+            thread.join();
+        QCOMPARE(builds.load(), kThreads);
+        QCOMPARE(kept.load(), 1);
+        // Later callers find the bytes and are not told they built them.
+        frame->deflated.getOrBuild([] { return std::string("late"); }, [&] { ++kept; });
+        QCOMPARE(kept.load(), 1);
     }
 };
 

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <string>
+#include <utility>
 
 namespace switchboard {
 
@@ -30,12 +31,23 @@ public:
     template <class Build>
     const std::string &getOrBuild(Build &&build) const
     {
+        return getOrBuild(std::forward<Build>(build), [] {});
+    }
+
+    /// As above; `onKept()` runs in the one caller whose built bytes were kept, never in a caller
+    /// that found them or whose result was discarded. Count work done once per Frame there:
+    /// `build` may run in several threads that race on an empty slot.
+    template <class Build, class OnKept>
+    const std::string &getOrBuild(Build &&build, OnKept &&onKept) const
+    {
         if (const std::string *existing = get())
             return *existing;
         auto *built = new std::string(build());
         const std::string *expected = nullptr;
-        if (m_bytes.compare_exchange_strong(expected, built, std::memory_order_acq_rel, std::memory_order_acquire))
+        if (m_bytes.compare_exchange_strong(expected, built, std::memory_order_acq_rel, std::memory_order_acquire)) {
+            onKept();
             return *built;
+        }
         delete built; // another recipient was first
         return *expected;
     }

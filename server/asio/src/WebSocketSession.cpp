@@ -215,10 +215,11 @@ void WebSocketSession::flush()
         const std::string *payload = &frame->bytes;
         bool compressed = false;
         if (m_deflateWindowBits && frame->compress) {
-            const std::string &deflated = frame->deflated.getOrBuild([&] {
-                metrics.wsDeflateCompressions.fetch_add(1, std::memory_order_relaxed);
-                return ws::deflateMessage(frame->bytes, m_deflateWindowBits);
-            });
+            // Sessions on other io threads may compress the same frame at this moment: one
+            // result is kept and counted.
+            const std::string &deflated = frame->deflated.getOrBuild(
+                [&] { return ws::deflateMessage(frame->bytes, m_deflateWindowBits); },
+                [&] { metrics.wsDeflateCompressions.fetch_add(1, std::memory_order_relaxed); });
             if (!deflated.empty()) { // empty: compression did not help, the frame goes out plain
                 metrics.wsDeflateFramesOut.fetch_add(1, std::memory_order_relaxed);
                 metrics.wsDeflateBytesSaved.fetch_add(frame->bytes.size() - deflated.size(), std::memory_order_relaxed);

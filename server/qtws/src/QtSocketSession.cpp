@@ -139,10 +139,9 @@ void QtSocketSession::flush(std::string &scratch)
         bool compressed = false;
         if (m_deflateWindowBits && frame->compress) {
             // Built by the first deflate session that writes the frame, shared by the others.
-            const std::string &deflated = frame->deflated.getOrBuild([&] {
-                ++counters.deflateCompressions;
-                return ws::deflateMessage(frame->bytes, m_deflateWindowBits);
-            });
+            const std::string &deflated = frame->deflated.getOrBuild(
+                [&] { return ws::deflateMessage(frame->bytes, m_deflateWindowBits); },
+                [&] { ++counters.deflateCompressions; });
             if (!deflated.empty()) { // empty: not smaller, the frame goes out plain
                 ++counters.deflateFramesOut;
                 counters.deflateBytesSaved += frame->bytes.size() - deflated.size();
