@@ -3,6 +3,7 @@
 
 #include "client/EndpointRotation.h"
 #include "client/ChannelState.h"
+#include "client/CloseErrors.h"
 #include "client/FrameFields.h"
 #include "client/Heartbeat.h"
 #include "client/ListenerRegistry.h"
@@ -40,44 +41,6 @@ std::string_view clientStateName(ClientState state) noexcept
 namespace {
 
 constexpr int kWireVersion = 1; // docs/protocol.md
-constexpr std::uint16_t kCloseNormal = static_cast<std::uint16_t>(DisconnectCode::Normal);
-
-/// The error reported for a connection that ended with `code` without being asked to.
-std::error_code errorForClose(std::uint16_t code)
-{
-    switch (code) {
-    case static_cast<std::uint16_t>(DisconnectCode::InvalidToken):
-    case static_cast<std::uint16_t>(DisconnectCode::TokenExpired):
-        return make_error_code(Error::Unauthorized);
-    case static_cast<std::uint16_t>(DisconnectCode::Forbidden):
-        return make_error_code(Error::Forbidden);
-    case static_cast<std::uint16_t>(DisconnectCode::BadProtocol):
-    case static_cast<std::uint16_t>(DisconnectCode::UnsupportedVersion):
-    case static_cast<std::uint16_t>(DisconnectCode::ProtocolError):
-    case static_cast<std::uint16_t>(DisconnectCode::InvalidPayload):
-        return make_error_code(Error::BadRequest);
-    case static_cast<std::uint16_t>(DisconnectCode::MessageTooBig):
-        return make_error_code(Error::TooLarge);
-    case static_cast<std::uint16_t>(DisconnectCode::Flood):
-        return make_error_code(Error::RateLimited);
-    case static_cast<std::uint16_t>(DisconnectCode::ConnectTimeout):
-        return make_error_code(Error::Timeout);
-    default:
-        return make_error_code(Error::NotConnected);
-    }
-}
-
-/// Closes worth an `error` event once a session was established: lost connections and closes
-/// after which the client must not reconnect. Graceful server closes in the reconnect range
-/// (shutdown, token expiry...) only produce `close`.
-bool closeIsError(std::uint16_t code)
-{
-    if (code == kCloseNormal || code == static_cast<std::uint16_t>(DisconnectCode::GoingAway))
-        return false;
-    if (code >= 3000 && code < 3500)
-        return false;
-    return true;
-}
 
 } // namespace
 
