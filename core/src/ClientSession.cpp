@@ -1,15 +1,9 @@
 #include "switchboard/ClientSession.h"
 #include "switchboard/MessageEncoding.h"
 
-#include "client/EndpointRotation.h"
-#include "client/ChannelState.h"
 #include "client/CloseErrors.h"
 #include "client/FrameFields.h"
-#include "client/Heartbeat.h"
-#include "client/ListenerRegistry.h"
-#include "client/ObserverList.h"
-#include "client/PendingOperations.h"
-#include "client/WaitingCalls.h"
+#include "client/SessionContext.h"
 #include "Utf8.h"
 
 #include <boost/json/object.hpp>
@@ -46,141 +40,20 @@ constexpr int kWireVersion = 1; // docs/protocol.md
 
 // ---- ClientSession::Impl ----
 
-struct ClientSession::Impl {
+/// The session: its shared state (client/SessionContext.h) and the connection's lifecycle
+/// (connect, token, open, timeouts, retry and failover, close).
+struct ClientSession::Impl : SessionContext {
     Impl(ClientTransport &t, Executor &e, Timer &clock, ClientOptions o)
-        : transport(t), executor(e), timer(clock), options(std::move(o)), endpoints(options.urls.empty() ? std::vector<std::string>{options.url} : options.urls, options.backoff), pending(clock), waiting(clock)
+        : SessionContext(t, e, clock, std::move(o))
     {
     }
 
-    ClientTransport &transport;
-    Executor &executor;
-    Timer &timer;
-    ClientOptions options;
     TokenProvider tokenProvider;
-
-    ClientState state = ClientState::Disconnected;
-    std::string sessionId;
-    std::string userId;
-    std::error_code lastError;
-
-    client::EndpointRotation endpoints; ///< failover: the URL in use and the backoff
-    PendingOperations pending;
-    client::WaitingCalls waiting;
-    std::shared_ptr<client::ListenerRegistry> listeners = std::make_shared<client::ListenerRegistry>();
-    std::shared_ptr<client::ObserverList<ClientState>> stateObservers = std::make_shared<client::ObserverList<ClientState>>();
-    std::shared_ptr<client::ObserverList<const std::string &>> urlObservers = std::make_shared<client::ObserverList<const std::string &>>();
-    std::shared_ptr<client::ObserverList<ClientChannel &, bool>> serverSubscriptionObservers =
-        std::make_shared<client::ObserverList<ClientChannel &, bool>>();
-    std::map<std::string, std::unique_ptr<ChannelState>, std::less<>> channels;
-    std::uint64_t lastChannelSerial = 0;
-
-    // Connection bookkeeping. A "connection" runs from transport.open() to onTransportClosed().
-    bool transportActive = false;
-    bool transportOpen = false;    ///< onTransportOpen seen: the `connect` frame went out
-    bool welcomed = false;
     bool tokenPending = false;     ///< waiting for the token provider
-    bool retryOnClose = false;     ///< we closed it ourselves (connect timeout): reconnect
     bool connectAfterClose = false; ///< connect() while the previous connection was closing
     std::uint64_t attempt = 0;
-    std::uint64_t connection = 0;
-    TimerId connectTimer = 0;
     TimerId retryTimer = 0;
     std::chrono::milliseconds retryDelay{0}; ///< of the last scheduleRetry(), for the log
-    client::Heartbeat heartbeat{timer, {[this] { return pending.reserveId(); },
-                                        [this](std::uint64_t id) { send(json::object{{"op", "ping"}, {"ackId", id}}); },
-                                        [this] {
-                                            retryOnClose = true;
-                                            transport.close(static_cast<std::uint16_t>(DisconnectCode::IdleTimeout), "no pong");
-                                        }}};
-    std::optional<std::chrono::microseconds> lastRoundTrip;
-    std::string serverReason;      ///< reason of the server's `disconnect` frame, if any
-    /// Expires with the session: callbacks handed to others (token provider, posted tasks) check it.
-    std::shared_ptr<bool> life = std::make_shared<bool>(true);
-
-    // ---- helpers ----
-
-    bool connectionAlive(std::uint64_t id) const
-    {
-        return transportActive && connection == id && state != ClientState::Closed;
-    }
-
-    ChannelState *findChannel(std::string_view name) const
-    {
-        auto it = channels.find(name);
-        return it == channels.end() ? nullptr : it->second.get();
-    }
-    ChannelState *findChannel(std::string_view name, std::uint64_t serial) const
-    {
-        ChannelState *ch = findChannel(name);
-        return ch && ch->serial == serial ? ch : nullptr;
-    }
-
-    void setState(ClientState next)
-    {
-        if (state == next)
-            return;
-        state = next;
-        stateObservers->notify(next);
-    }
-
-    void send(const json::object &frame)
-    {
-        heartbeat.sent();
-        transport.sendText(json::serialize(frame));
-    }
-
-    void cancelTimer(TimerId &id)
-    {
-        if (id != 0)
-            timer.cancel(std::exchange(id, 0));
-    }
-
-    /// Formats and logs a line only when a logger is set: `text` is a callable returning it.
-    template <typename Text>
-    void log(LogLevel level, Text &&text) const
-    {
-        if (options.logger)
-            options.logger(level, text());
-    }
-
-    /// A call made now may wait for the connection (ClientOptions::failFast).
-    bool canWait() const
-    {
-        return !options.failFast && (state == ClientState::Connecting || state == ClientState::Reconnecting);
-    }
-
-    /// Runs `fn` later on the executor, unless the session is gone by then.
-    void post(std::function<void()> fn) { executor.post(std::move(fn)); }
-
-    void emitLifecycle(std::string_view key, std::string_view channel, const json::value &data)
-    {
-        const ClientEvent event{.key = key, .channel = channel, .event = key, .data = data};
-        listeners->dispatchLifecycle(event);
-    }
-
-    void emitError(std::error_code error, std::string_view message, std::string_view channel = {},
-                   const json::value *frame = nullptr)
-    {
-        lastError = error;
-        log(LogLevel::Warning, [&] {
-            std::string line = "error " + std::to_string(error.value()) + " (" + error.message() + ")";
-            if (!channel.empty())
-                line += " on " + std::string(channel);
-            if (!message.empty())
-                line += ": " + std::string(message);
-            return line;
-        });
-        if (frame) {
-            emitLifecycle("error", channel, *frame);
-            return;
-        }
-        json::object data;
-        data["code"] = error.value();
-        data["message"] = message;
-        if (!channel.empty())
-            data["channel"] = channel;
-        emitLifecycle("error", channel, json::value(std::move(data)));
-    }
 
     // ---- connecting ----
 
