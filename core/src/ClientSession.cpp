@@ -3,6 +3,7 @@
 
 #include "client/CloseErrors.h"
 #include "client/FrameFields.h"
+#include "client/OutgoingOperations.h"
 #include "client/SessionContext.h"
 #include "Utf8.h"
 
@@ -54,6 +55,8 @@ struct ClientSession::Impl : SessionContext {
     std::uint64_t attempt = 0;
     TimerId retryTimer = 0;
     std::chrono::milliseconds retryDelay{0}; ///< of the last scheduleRetry(), for the log
+
+    OutgoingOperations outgoing{*this};
 
     // ---- connecting ----
 
@@ -631,160 +634,7 @@ struct ClientSession::Impl : SessionContext {
         emitError(error, stringField(frame, "message"), stringField(frame, "channel"), &root);
     }
 
-    // ---- operations ----
-
-    void publish(std::string_view channel, std::string_view event, std::string_view jsonData,
-                 std::function<void(std::error_code, AckInfo)> ack, bool skipSelf, bool compress)
-    {
-        auto failLater = [this, &ack](Error e) {
-            if (ack)
-                post([ack = std::move(ack), e] { ack(make_error_code(e), AckInfo{}); });
-        };
-        if (state != ClientState::Connected && !canWait())
-            return failLater(Error::NotConnected);
-        if (!detail::isValidUtf8(channel) || !detail::isValidUtf8(event))
-            return failLater(Error::InvalidName); // the frame would be closed with 1007
-        json::value data;
-        if (!parsePayload(jsonData, data))
-            return failLater(Error::BadRequest);
-        json::object frame;
-        frame["op"] = "publish";
-        frame["channel"] = channel;
-        frame["event"] = event;
-        frame["data"] = std::move(data);
-        if (skipSelf)
-            frame["skipSelf"] = true;
-        if (compress)
-            frame["compress"] = true;
-        if (state == ClientState::Connected)
-            return sendPublish(std::move(frame), std::move(ack), options.ackTimeout);
-        if (waiting.size() >= options.waitQueueLimit)
-            return failLater(Error::NotConnected);
-        auto shared = std::make_shared<std::function<void(std::error_code, AckInfo)>>(std::move(ack));
-        waiting.add(
-            options.ackTimeout,
-            [this, frame = std::move(frame), shared](std::chrono::milliseconds remaining) mutable {
-                sendPublish(std::move(frame), std::move(*shared), remaining);
-            },
-            [this, alive = std::weak_ptr<bool>(life), shared, channel = std::string(channel)](std::error_code error) {
-                if (*shared)
-                    return (*shared)(error, AckInfo{});
-                // Nobody waits for an ack: say it, rather than lose the publication silently.
-                if (!alive.expired() && error != Error::Cancelled)
-                    emitError(error, "publish not sent: not connected in time", channel);
-            });
-    }
-
-    void sendPublish(json::object frame, std::function<void(std::error_code, AckInfo)> ack,
-                     std::chrono::milliseconds timeout)
-    {
-        if (ack) {
-            frame["ackId"] = pending.add(PendingOperations::Kind::Ack, timeout,
-                                         [ack = std::move(ack)](std::error_code error, const json::object *answer) {
-                                             AckInfo info;
-                                             if (answer && !error)
-                                                 info.offset = uintField(*answer, "offset");
-                                             ack(error, info);
-                                         });
-        }
-        send(frame);
-    }
-
-    void request(std::string_view topic, std::string_view jsonPayload,
-                 std::function<void(std::error_code, const json::value &)> reply,
-                 std::optional<std::chrono::milliseconds> timeout)
-    {
-        if (!reply)
-            reply = [](std::error_code, const json::value &) {};
-        auto failLater = [this, &reply](Error e) {
-            post([reply = std::move(reply), e] { reply(make_error_code(e), nullValue()); });
-        };
-        if (state != ClientState::Connected && !canWait())
-            return failLater(Error::NotConnected);
-        if (!detail::isValidUtf8(topic))
-            return failLater(Error::InvalidName); // the frame would be closed with 1007
-        json::value payload;
-        if (!parsePayload(jsonPayload, payload))
-            return failLater(Error::BadRequest);
-        json::object frame;
-        frame["op"] = "request";
-        frame["topic"] = topic;
-        frame["payload"] = std::move(payload);
-        const std::chrono::milliseconds limit = timeout.value_or(options.replyTimeout);
-        if (state == ClientState::Connected)
-            return sendRequest(std::move(frame), std::move(reply), limit);
-        if (waiting.size() >= options.waitQueueLimit)
-            return failLater(Error::NotConnected);
-        auto shared = std::make_shared<std::function<void(std::error_code, const json::value &)>>(std::move(reply));
-        waiting.add(
-            limit,
-            [this, frame = std::move(frame), shared](std::chrono::milliseconds remaining) mutable {
-                sendRequest(std::move(frame), std::move(*shared), remaining);
-            },
-            [shared](std::error_code error) { (*shared)(error, nullValue()); });
-    }
-
-    void sendRequest(json::object frame, std::function<void(std::error_code, const json::value &)> reply,
-                     std::chrono::milliseconds timeout)
-    {
-        const std::uint64_t id = pending.add(
-            PendingOperations::Kind::Reply, timeout,
-            [reply = std::move(reply)](std::error_code error, const json::object *answer) {
-                if (!answer) {
-                    reply(error, nullValue());
-                } else if (stringField(*answer, "op") == "error") {
-                    // An error frame instead of a reply: shaped like an error reply's payload.
-                    const json::value failure = json::object{{"message", stringField(*answer, "message")},
-                                                             {"status", error.value()}};
-                    reply(error, failure);
-                } else {
-                    const json::value *value = answer->if_contains("payload");
-                    reply(error, value ? *value : nullValue());
-                }
-            });
-        frame["ackId"] = id;
-        send(frame);
-    }
-
-    void ping(std::function<void(std::error_code, std::chrono::microseconds)> done,
-              std::optional<std::chrono::milliseconds> timeout)
-    {
-        const std::chrono::milliseconds limit = timeout.value_or(options.pongTimeout);
-        if (state != ClientState::Connected) {
-            if (!done)
-                return;
-            if (canWait() && waiting.size() < options.waitQueueLimit) {
-                auto shared = std::make_shared<std::function<void(std::error_code, std::chrono::microseconds)>>(std::move(done));
-                waiting.add(
-                    limit, [this, shared](std::chrono::milliseconds remaining) { sendPing(std::move(*shared), remaining); },
-                    [shared](std::error_code error) { (*shared)(error, std::chrono::microseconds(0)); });
-                return;
-            }
-            post([done = std::move(done)] { done(make_error_code(Error::NotConnected), std::chrono::microseconds(0)); });
-            return;
-        }
-        sendPing(std::move(done), limit);
-    }
-
-    void sendPing(std::function<void(std::error_code, std::chrono::microseconds)> done, std::chrono::milliseconds timeout)
-    {
-        const auto sentAt = timer.nowPrecise();
-        std::weak_ptr<bool> alive = life;
-        // Failures (close(), lost connection) may run from the executor after the session is
-        // gone: only an answer, which arrives inside onMessage, touches the session.
-        const std::uint64_t id = pending.add(
-            PendingOperations::Kind::Ping, timeout,
-            [this, alive, sentAt, done = std::move(done)](std::error_code error, const json::object *answer) {
-                std::chrono::microseconds rtt(0);
-                if (answer && !error && !alive.expired()) {
-                    rtt = std::max(timer.nowPrecise() - sentAt, std::chrono::microseconds(0));
-                    lastRoundTrip = rtt;
-                }
-                if (done)
-                    done(error, rtt);
-            });
-        send(json::object{{"op", "ping"}, {"ackId", id}});
-    }
+    // ---- subscribe, unsubscribe, close ----
 
     ClientChannel &subscribe(const std::string &name, SubscribeOptions subscribeOptions)
     {
@@ -907,20 +757,20 @@ ClientChannel *ClientSession::channel(std::string_view name) const { return d->f
 void ClientSession::publish(std::string_view channel, std::string_view event, std::string_view jsonData,
                             std::function<void(std::error_code, AckInfo)> ack, bool skipSelf, bool compress)
 {
-    d->publish(channel, event, jsonData, std::move(ack), skipSelf, compress);
+    d->outgoing.publish(channel, event, jsonData, std::move(ack), skipSelf, compress);
 }
 
 void ClientSession::request(std::string_view topic, std::string_view jsonPayload,
                             std::function<void(std::error_code, const boost::json::value &)> reply,
                             std::optional<std::chrono::milliseconds> timeout)
 {
-    d->request(topic, jsonPayload, std::move(reply), timeout);
+    d->outgoing.request(topic, jsonPayload, std::move(reply), timeout);
 }
 
 void ClientSession::ping(std::function<void(std::error_code, std::chrono::microseconds)> done,
                          std::optional<std::chrono::milliseconds> timeout)
 {
-    d->ping(std::move(done), timeout);
+    d->outgoing.ping(std::move(done), timeout);
 }
 
 std::optional<std::chrono::microseconds> ClientSession::lastRoundTrip() const { return d->lastRoundTrip; }

@@ -1,0 +1,166 @@
+#include "OutgoingOperations.h"
+
+#include "FrameFields.h"
+#include "../Utf8.h"
+
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <utility>
+
+namespace switchboard::client {
+
+void OutgoingOperations::publish(std::string_view channel, std::string_view event, std::string_view jsonData,
+                                 std::function<void(std::error_code, AckInfo)> ack, bool skipSelf, bool compress)
+{
+    auto failLater = [this, &ack](Error e) {
+        if (ack)
+            m_session.post([ack = std::move(ack), e] { ack(make_error_code(e), AckInfo{}); });
+    };
+    if (m_session.state != ClientState::Connected && !m_session.canWait())
+        return failLater(Error::NotConnected);
+    if (!detail::isValidUtf8(channel) || !detail::isValidUtf8(event))
+        return failLater(Error::InvalidName); // the frame would be closed with 1007
+    json::value data;
+    if (!parsePayload(jsonData, data))
+        return failLater(Error::BadRequest);
+    json::object frame;
+    frame["op"] = "publish";
+    frame["channel"] = channel;
+    frame["event"] = event;
+    frame["data"] = std::move(data);
+    if (skipSelf)
+        frame["skipSelf"] = true;
+    if (compress)
+        frame["compress"] = true;
+    if (m_session.state == ClientState::Connected)
+        return sendPublish(std::move(frame), std::move(ack), m_session.options.ackTimeout);
+    if (m_session.waiting.size() >= m_session.options.waitQueueLimit)
+        return failLater(Error::NotConnected);
+    auto shared = std::make_shared<std::function<void(std::error_code, AckInfo)>>(std::move(ack));
+    m_session.waiting.add(
+        m_session.options.ackTimeout,
+        [this, frame = std::move(frame), shared](std::chrono::milliseconds remaining) mutable {
+            sendPublish(std::move(frame), std::move(*shared), remaining);
+        },
+        [this, alive = std::weak_ptr<bool>(m_session.life), shared, channel = std::string(channel)](std::error_code error) {
+            if (*shared)
+                return (*shared)(error, AckInfo{});
+            // Nobody waits for an ack: say it, rather than lose the publication silently.
+            if (!alive.expired() && error != Error::Cancelled)
+                m_session.emitError(error, "publish not sent: not connected in time", channel);
+        });
+}
+
+void OutgoingOperations::sendPublish(json::object frame, std::function<void(std::error_code, AckInfo)> ack,
+                                     std::chrono::milliseconds timeout)
+{
+    if (ack) {
+        frame["ackId"] = m_session.pending.add(PendingOperations::Kind::Ack, timeout,
+                                           [ack = std::move(ack)](std::error_code error, const json::object *answer) {
+                                               AckInfo info;
+                                               if (answer && !error)
+                                                   info.offset = uintField(*answer, "offset");
+                                               ack(error, info);
+                                           });
+    }
+    m_session.send(frame);
+}
+
+void OutgoingOperations::request(std::string_view topic, std::string_view jsonPayload,
+                                 std::function<void(std::error_code, const json::value &)> reply,
+                                 std::optional<std::chrono::milliseconds> timeout)
+{
+    if (!reply)
+        reply = [](std::error_code, const json::value &) {};
+    auto failLater = [this, &reply](Error e) {
+        m_session.post([reply = std::move(reply), e] { reply(make_error_code(e), nullValue()); });
+    };
+    if (m_session.state != ClientState::Connected && !m_session.canWait())
+        return failLater(Error::NotConnected);
+    if (!detail::isValidUtf8(topic))
+        return failLater(Error::InvalidName); // the frame would be closed with 1007
+    json::value payload;
+    if (!parsePayload(jsonPayload, payload))
+        return failLater(Error::BadRequest);
+    json::object frame;
+    frame["op"] = "request";
+    frame["topic"] = topic;
+    frame["payload"] = std::move(payload);
+    const std::chrono::milliseconds limit = timeout.value_or(m_session.options.replyTimeout);
+    if (m_session.state == ClientState::Connected)
+        return sendRequest(std::move(frame), std::move(reply), limit);
+    if (m_session.waiting.size() >= m_session.options.waitQueueLimit)
+        return failLater(Error::NotConnected);
+    auto shared = std::make_shared<std::function<void(std::error_code, const json::value &)>>(std::move(reply));
+    m_session.waiting.add(
+        limit,
+        [this, frame = std::move(frame), shared](std::chrono::milliseconds remaining) mutable {
+            sendRequest(std::move(frame), std::move(*shared), remaining);
+        },
+        [shared](std::error_code error) { (*shared)(error, nullValue()); });
+}
+
+void OutgoingOperations::sendRequest(json::object frame, std::function<void(std::error_code, const json::value &)> reply,
+                                     std::chrono::milliseconds timeout)
+{
+    const std::uint64_t id = m_session.pending.add(
+        PendingOperations::Kind::Reply, timeout,
+        [reply = std::move(reply)](std::error_code error, const json::object *answer) {
+            if (!answer) {
+                reply(error, nullValue());
+            } else if (stringField(*answer, "op") == "error") {
+                // An error frame instead of a reply: shaped like an error reply's payload.
+                const json::value failure = json::object{{"message", stringField(*answer, "message")},
+                                                         {"status", error.value()}};
+                reply(error, failure);
+            } else {
+                const json::value *value = answer->if_contains("payload");
+                reply(error, value ? *value : nullValue());
+            }
+        });
+    frame["ackId"] = id;
+    m_session.send(frame);
+}
+
+void OutgoingOperations::ping(std::function<void(std::error_code, std::chrono::microseconds)> done,
+                              std::optional<std::chrono::milliseconds> timeout)
+{
+    const std::chrono::milliseconds limit = timeout.value_or(m_session.options.pongTimeout);
+    if (m_session.state != ClientState::Connected) {
+        if (!done)
+            return;
+        if (m_session.canWait() && m_session.waiting.size() < m_session.options.waitQueueLimit) {
+            auto shared = std::make_shared<std::function<void(std::error_code, std::chrono::microseconds)>>(std::move(done));
+            m_session.waiting.add(
+                limit, [this, shared](std::chrono::milliseconds remaining) { sendPing(std::move(*shared), remaining); },
+                [shared](std::error_code error) { (*shared)(error, std::chrono::microseconds(0)); });
+            return;
+        }
+        m_session.post([done = std::move(done)] { done(make_error_code(Error::NotConnected), std::chrono::microseconds(0)); });
+        return;
+    }
+    sendPing(std::move(done), limit);
+}
+
+void OutgoingOperations::sendPing(std::function<void(std::error_code, std::chrono::microseconds)> done, std::chrono::milliseconds timeout)
+{
+    const auto sentAt = m_session.timer.nowPrecise();
+    std::weak_ptr<bool> alive = m_session.life;
+    // Failures (close(), lost connection) may run from the executor after the session is
+    // gone: only an answer, which arrives inside onMessage, touches the session.
+    const std::uint64_t id = m_session.pending.add(
+        PendingOperations::Kind::Ping, timeout,
+        [this, alive, sentAt, done = std::move(done)](std::error_code error, const json::object *answer) {
+            std::chrono::microseconds rtt(0);
+            if (answer && !error && !alive.expired()) {
+                rtt = std::max(m_session.timer.nowPrecise() - sentAt, std::chrono::microseconds(0));
+                m_session.lastRoundTrip = rtt;
+            }
+            if (done)
+                done(error, rtt);
+        });
+    m_session.send(json::object{{"op", "ping"}, {"ackId", id}});
+}
+
+} // namespace switchboard::client

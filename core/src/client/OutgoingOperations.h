@@ -1,0 +1,56 @@
+#pragma once
+// OutgoingOperations: the calls that send a frame and wait for its answer (publish, request,
+// ping). Private to the client.
+//
+// Contract: each call checks its arguments, builds its frame and either sends it now (Connected)
+// or, while Connecting/Reconnecting and unless ClientOptions::failFast, queues it in the
+// session's WaitingCalls (bounded by waitQueueLimit) to be sent on welcome with what is left of
+// its timeout. A sent frame carries an ackId registered in PendingOperations; its completion
+// runs the caller's callback once: with the answer (matched by IncomingFrames), Timeout,
+// NotConnected (connection lost) or Cancelled (close()). A call refused up front (not connected
+// and cannot wait, invalid UTF-8, unreadable JSON, queue full) fails from the Executor, never
+// inside the caller's call. Callbacks may call back into the session; completions that may run
+// after the session is gone touch it only while SessionContext::life is alive. Not thread-safe.
+
+#include "SessionContext.h"
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string_view>
+#include <system_error>
+
+namespace switchboard::client {
+
+class OutgoingOperations {
+public:
+    explicit OutgoingOperations(SessionContext &session) : m_session(session) {}
+    OutgoingOperations(const OutgoingOperations &) = delete;
+    OutgoingOperations &operator=(const OutgoingOperations &) = delete;
+
+    /// `publish` to `channel`; `ack` (optional) gets the offset the server gave it.
+    void publish(std::string_view channel, std::string_view event, std::string_view jsonData,
+                 std::function<void(std::error_code, AckInfo)> ack, bool skipSelf, bool compress);
+    /// `request` to a server handler; `reply` gets its payload (or the error's).
+    void request(std::string_view topic, std::string_view jsonPayload,
+                 std::function<void(std::error_code, const boost::json::value &)> reply,
+                 std::optional<std::chrono::milliseconds> timeout);
+    /// A ping with an ackId; `done` gets the round trip, also kept as lastRoundTrip.
+    void ping(std::function<void(std::error_code, std::chrono::microseconds)> done,
+              std::optional<std::chrono::milliseconds> timeout);
+
+private:
+    // Send now, on a connection: register the pending operation and send its frame.
+    void sendPublish(boost::json::object frame, std::function<void(std::error_code, AckInfo)> ack,
+                     std::chrono::milliseconds timeout);
+    void sendRequest(boost::json::object frame, std::function<void(std::error_code, const boost::json::value &)> reply,
+                     std::chrono::milliseconds timeout);
+    void sendPing(std::function<void(std::error_code, std::chrono::microseconds)> done, std::chrono::milliseconds timeout);
+
+    SessionContext &m_session;
+};
+
+} // namespace switchboard::client
