@@ -1,6 +1,7 @@
 #include "switchboard/ClientSession.h"
 #include "switchboard/MessageEncoding.h"
 
+#include "client/ChannelSubscriptions.h"
 #include "client/CloseErrors.h"
 #include "client/FrameFields.h"
 #include "client/OutgoingOperations.h"
@@ -56,6 +57,7 @@ struct ClientSession::Impl : SessionContext {
     TimerId retryTimer = 0;
     std::chrono::milliseconds retryDelay{0}; ///< of the last scheduleRetry(), for the log
 
+    ChannelSubscriptions subscriptions{*this};
     OutgoingOperations outgoing{*this};
 
     // ---- connecting ----
@@ -187,33 +189,6 @@ struct ClientSession::Impl : SessionContext {
         send(frame);
     }
 
-    /// Channels whose subscribed state changed, by name and serial (a channel recreated under
-    /// the same name meanwhile has another serial and is not notified).
-    using ChannelRefs = std::vector<std::pair<std::string, std::uint64_t>>;
-
-    /// The connection is gone: no channel is subscribed or waiting for its answer any more.
-    ChannelRefs markChannelsUnsubscribed()
-    {
-        ChannelRefs changed;
-        for (auto &[name, ch] : channels) {
-            if (ch->isSubscribed || ch->pendingAckId != 0) {
-                ch->isSubscribed = false;
-                ch->pendingAckId = 0;
-                changed.emplace_back(name, ch->serial);
-            }
-        }
-        return changed;
-    }
-
-    /// User callbacks: run after the bookkeeping, since they may call back into the session.
-    void notifyChannelStates(const ChannelRefs &changed)
-    {
-        for (const auto &[name, serial] : changed) {
-            if (ChannelState *ch = findChannel(name, serial))
-                ch->stateObservers->notify();
-        }
-    }
-
     void onClosed(std::uint16_t code, std::string_view reason)
     {
         if (!transportActive)
@@ -232,7 +207,7 @@ struct ClientSession::Impl : SessionContext {
 
         // Bookkeeping first, user callbacks after: they may call back into the session.
         std::vector<PendingOperations::Completion> failed = pending.takeAll();
-        const ChannelRefs changed = markChannelsUnsubscribed();
+        const ChannelSubscriptions::ChannelRefs changed = subscriptions.markChannelsUnsubscribed();
 
         bool reconnect = false;
         std::error_code error;
@@ -269,7 +244,7 @@ struct ClientSession::Impl : SessionContext {
             for (auto &fail : waiting.takeAll())
                 fail(make_error_code(Error::NotConnected));
         }
-        notifyChannelStates(changed);
+        subscriptions.notifyChannelStates(changed);
         if (error) {
             std::string message = wasWelcomed ? "connection lost" : "connection failed";
             message += " (close code " + std::to_string(code) + (why.empty() ? "" : ": " + why) + ")";
@@ -353,82 +328,11 @@ struct ClientSession::Impl : SessionContext {
                 + (userId.empty() ? std::string(", anonymous") : ", user " + userId);
         });
         heartbeat.start(pingInterval, options.pongTimeout);
-        for (auto &[name, ch] : channels)
-            sendSubscribe(*ch);
+        subscriptions.resubscribeAll();
         waiting.startAll(); // before anything a state observer sends
         setState(ClientState::Connected);
         if (connectionAlive(id))
             emitLifecycle("session.started", {}, root);
-    }
-
-    // ---- channels ----
-
-    void sendSubscribe(ChannelState &ch)
-    {
-        if (ch.pendingAckId != 0)
-            return;
-        if (!detail::isValidUtf8(ch.name()) || !detail::isValidUtf8(ch.options.auth)
-            || !detail::isValidUtf8(ch.options.channelData)) {
-            // The frame would be closed with 1007: refuse this channel alone, from the Executor.
-            std::weak_ptr<bool> alive = life;
-            post([this, alive, name = ch.name(), serial = ch.serial] {
-                if (!alive.expired())
-                    onSubscribeDone(name, serial, make_error_code(Error::InvalidName), nullptr);
-            });
-            return;
-        }
-        json::object frame;
-        frame["op"] = "subscribe";
-        frame["channel"] = ch.name();
-        if (!ch.options.auth.empty())
-            frame["auth"] = ch.options.auth;
-        if (!ch.options.channelData.empty()) {
-            json::value data;
-            if (parsePayload(ch.options.channelData, data) && data.is_object())
-                frame["channelData"] = std::move(data);
-            else
-                frame["channelData"] = ch.options.channelData;
-        }
-        // Recovery needs the epoch the server gave; an empty one means the channel keeps no
-        // history, so there is nothing to ask for and the resubscribe reports recovered() false.
-        ch.recoverySent = ch.options.recover && ch.hasPosition && !ch.streamPosition.epoch.empty();
-        if (ch.recoverySent)
-            frame["recover"] = json::object{{"offset", ch.streamPosition.offset}, {"epoch", ch.streamPosition.epoch}};
-        log(LogLevel::Debug, [&] {
-            return "subscribing to " + ch.name()
-                + (ch.recoverySent ? " (recover after offset " + std::to_string(ch.streamPosition.offset) + ")" : std::string());
-        });
-        std::weak_ptr<bool> alive = life;
-        const std::string name = ch.name();
-        const std::uint64_t serial = ch.serial;
-        ch.pendingAckId = pending.add(PendingOperations::Kind::Subscribe, options.ackTimeout,
-                                      [this, alive, name, serial](std::error_code error, const json::object *answer) {
-                                          if (!alive.expired())
-                                              onSubscribeDone(name, serial, error, answer);
-                                      });
-        frame["ackId"] = ch.pendingAckId;
-        send(frame);
-    }
-
-    /// Completion of a subscribe: success is handled by onSubscribed; here only refusals and
-    /// timeouts. Disconnects and close() need nothing (resubscribe covers them).
-    void onSubscribeDone(const std::string &name, std::uint64_t serial, std::error_code error, const json::object *answer)
-    {
-        ChannelState *ch = findChannel(name, serial);
-        if (!ch)
-            return;
-        ch->pendingAckId = 0;
-        if (!error || error == Error::NotConnected || error == Error::Cancelled)
-            return;
-        ch->error = error;
-        ch->isSubscribed = false;
-        ch->stateObservers->notify();
-        if (answer) {
-            const json::value copy(*answer);
-            emitError(error, stringField(*answer, "message"), name, &copy);
-        } else {
-            emitError(error, error == Error::InvalidName ? "channel name, auth or channel data is not UTF-8" : "no answer to subscribe", name);
-        }
     }
 
     void onSubscribed(const json::object &frame)
@@ -634,37 +538,7 @@ struct ClientSession::Impl : SessionContext {
         emitError(error, stringField(frame, "message"), stringField(frame, "channel"), &root);
     }
 
-    // ---- subscribe, unsubscribe, close ----
-
-    ClientChannel &subscribe(const std::string &name, SubscribeOptions subscribeOptions)
-    {
-        if (ChannelState *existing = findChannel(name))
-            return *existing;
-        auto owned = std::make_unique<ChannelState>(name, std::move(subscribeOptions), ++lastChannelSerial);
-        ChannelState &ch = *owned;
-        channels.emplace(name, std::move(owned));
-        if (state == ClientState::Connected)
-            sendSubscribe(ch);
-        return ch;
-    }
-
-    void unsubscribe(std::string_view name)
-    {
-        auto it = channels.find(name);
-        if (it == channels.end())
-            return;
-        std::unique_ptr<ChannelState> ch = std::move(it->second);
-        channels.erase(it);
-        if (state == ClientState::Connected && (ch->isSubscribed || ch->pendingAckId != 0)) {
-            json::object frame;
-            frame["op"] = "unsubscribe";
-            frame["channel"] = ch->name();
-            frame["ackId"] = pending.reserveId(); // its answer (or error) is recognised and ignored
-            send(frame);
-        }
-        if (ch->pendingAckId != 0)
-            pending.complete(ch->pendingAckId, make_error_code(Error::Cancelled), nullptr);
-    }
+    // ---- close ----
 
     void close()
     {
@@ -678,7 +552,7 @@ struct ClientSession::Impl : SessionContext {
         retryOnClose = false;
         std::vector<PendingOperations::Completion> cancelled = pending.takeAll();
         std::vector<client::WaitingCalls::Fail> unsent = waiting.takeAll();
-        const ChannelRefs changed = markChannelsUnsubscribed();
+        const ChannelSubscriptions::ChannelRefs changed = subscriptions.markChannelsUnsubscribed();
         if (transportActive && state != ClientState::Closed)
             transport.close(kCloseNormal, "closed by client");
         // Never inside the caller's close(): acks and replies fail from the executor. The
@@ -690,7 +564,7 @@ struct ClientSession::Impl : SessionContext {
         for (auto &fail : unsent)
             post([fail = std::move(fail)] { fail(make_error_code(Error::Cancelled)); });
         setState(ClientState::Closed);
-        notifyChannelStates(changed);
+        subscriptions.notifyChannelStates(changed);
     }
 };
 
@@ -748,10 +622,10 @@ ListenerHandle ClientSession::onStateChanged(std::function<void(ClientState)> fn
 
 ClientChannel &ClientSession::subscribe(const std::string &channel, SubscribeOptions options)
 {
-    return d->subscribe(channel, std::move(options));
+    return d->subscriptions.subscribe(channel, std::move(options));
 }
 
-void ClientSession::unsubscribe(const std::string &channel) { d->unsubscribe(channel); }
+void ClientSession::unsubscribe(const std::string &channel) { d->subscriptions.unsubscribe(channel); }
 ClientChannel *ClientSession::channel(std::string_view name) const { return d->findChannel(name); }
 
 void ClientSession::publish(std::string_view channel, std::string_view event, std::string_view jsonData,
