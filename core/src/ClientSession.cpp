@@ -1,21 +1,17 @@
 #include "switchboard/ClientSession.h"
-#include "switchboard/MessageEncoding.h"
 
 #include "client/ChannelSubscriptions.h"
 #include "client/CloseErrors.h"
-#include "client/FrameFields.h"
+#include "client/IncomingFrames.h"
 #include "client/OutgoingOperations.h"
 #include "client/SessionContext.h"
-#include "Utf8.h"
 
 #include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
-#include <algorithm>
-#include <charconv>
-#include <map>
+#include <string>
 #include <utility>
+#include <vector>
 
 namespace switchboard {
 
@@ -56,9 +52,12 @@ struct ClientSession::Impl : SessionContext {
     std::uint64_t attempt = 0;
     TimerId retryTimer = 0;
     std::chrono::milliseconds retryDelay{0}; ///< of the last scheduleRetry(), for the log
+    std::string pendingToken;      ///< for the `connect` frame, sent once the transport is open
 
+    // The session's other jobs, each in its own file; they refer to the state above.
     ChannelSubscriptions subscriptions{*this};
     OutgoingOperations outgoing{*this};
+    IncomingFrames incoming{*this, subscriptions};
 
     // ---- connecting ----
 
@@ -121,7 +120,6 @@ struct ClientSession::Impl : SessionContext {
         log(LogLevel::Info, [&] { return "connecting to " + endpoints.current(); });
         transport.open(endpoints.current());
     }
-    std::string pendingToken;
 
     void onConnectTimeout(std::uint64_t id)
     {
@@ -262,282 +260,6 @@ struct ClientSession::Impl : SessionContext {
             notifyUrl();
     }
 
-    void onMessage(std::string_view bytes, bool binary)
-    {
-        if (!transportActive || !transportOpen || state == ClientState::Closed)
-            return;
-        heartbeat.received();
-        if (binary) {
-            onBinary(bytes);
-            return;
-        }
-        // Server frames nest a publication's data deeper than the publish frame did (subscribed
-        // -> publications -> data), so allow more than a client frame's 32 levels.
-        json::value root;
-        if (parseJson(bytes, root, JsonParseOptions{128}) || !root.is_object()) {
-            emitError(make_error_code(Error::BadRequest), "unreadable frame from the server");
-            return;
-        }
-        const json::object &frame = root.get_object();
-        const std::string_view op = stringField(frame, "op");
-        if (!welcomed) {
-            // Before welcome only welcome, error and disconnect mean something.
-            if (op == "welcome")
-                onWelcome(root);
-            else if (op == "error")
-                onError(root);
-            else if (op == "disconnect")
-                serverReason = std::string(stringField(frame, "reason"));
-            return;
-        }
-        if (op == "message")
-            onPublication(stringField(frame, "channel"), frame, false);
-        else if (op == "subscribed")
-            onSubscribed(frame);
-        else if (op == "unsubscribed")
-            onUnsubscribed(frame);
-        else if (op == "presence")
-            onPresence(frame);
-        else if (op == "ack")
-            onAck(frame);
-        else if (op == "reply")
-            onReply(frame);
-        else if (op == "error")
-            onError(root);
-        else if (op == "pong")
-            onPong(frame);
-        else if (op == "ping")
-            send(json::object{{"op", "pong"}});
-        else if (op == "disconnect")
-            serverReason = std::string(stringField(frame, "reason"));
-        // unsubscribed and ops of later protocol versions need nothing.
-    }
-
-    void onWelcome(const json::value &root)
-    {
-        const json::object &frame = root.get_object();
-        const std::uint64_t id = connection;
-        welcomed = true;
-        cancelTimer(connectTimer);
-        endpoints.welcomed();
-        sessionId = std::string(stringField(frame, "session"));
-        userId = std::string(stringField(frame, "user"));
-        const std::chrono::milliseconds pingInterval(std::max<std::int64_t>(intField(frame, "ping", 0), 0));
-        log(LogLevel::Info, [&] {
-            return "connected to " + endpoints.current() + ": session " + sessionId
-                + (userId.empty() ? std::string(", anonymous") : ", user " + userId);
-        });
-        heartbeat.start(pingInterval, options.pongTimeout);
-        subscriptions.resubscribeAll();
-        waiting.startAll(); // before anything a state observer sends
-        setState(ClientState::Connected);
-        if (connectionAlive(id))
-            emitLifecycle("session.started", {}, root);
-    }
-
-    void onSubscribed(const json::object &frame)
-    {
-        const std::string_view name = stringField(frame, "channel");
-        ChannelState *ch = findChannel(name);
-        bool byServer = false;
-        if (!ch) {
-            if (!boolField(frame, "server") || name.empty() || !detail::isValidUtf8(name))
-                return; // unsubscribed meanwhile
-            // The server subscribed this session: the channel becomes the client's own.
-            auto owned = std::make_unique<ChannelState>(std::string(name), SubscribeOptions{}, ++lastChannelSerial);
-            ch = owned.get();
-            channels.emplace(std::string(name), std::move(owned));
-            byServer = true;
-            log(LogLevel::Info, [&] { return "the server subscribed this session to " + std::string(name); });
-        }
-        const std::uint64_t ackId = ackIdOf(frame);
-        if (ackId != 0 && ackId != ch->pendingAckId)
-            return; // answer to an earlier subscribe of the same name
-        const std::uint64_t id = connection;
-        const std::uint64_t serial = ch->serial;
-        pending.complete(ch->pendingAckId, {}, &frame);
-        ch->pendingAckId = 0;
-        ch->isSubscribed = true;
-        ch->error = {};
-        ch->wasRecovered = ch->recoverySent && boolField(frame, "recovered");
-        // Recovered or not, the stream continues from the top the server reports.
-        ch->streamPosition = StreamPosition{uintField(frame, "offset"), std::string(stringField(frame, "epoch"))};
-        ch->hasPosition = true;
-        ch->recoveryHigh = 0;
-        const json::value *publications = frame.if_contains("publications");
-        std::size_t missed = 0;
-        if (publications && publications->is_array()) {
-            for (const json::value &p : publications->get_array()) {
-                if (p.is_object())
-                    ch->recoveryHigh = std::max(ch->recoveryHigh, uintField(p.get_object(), "offset"));
-            }
-            missed = publications->get_array().size();
-        }
-        if (ch->recoverySent && !ch->wasRecovered) {
-            log(LogLevel::Warning, [&] {
-                return "subscribed to " + std::string(name) + " without full recovery: publications may be missing ("
-                    + std::to_string(missed) + " replayed, continuing from offset " + std::to_string(ch->streamPosition.offset) + ")";
-            });
-        } else {
-            log(LogLevel::Debug, [&] {
-                return "subscribed to " + std::string(name) + " at offset " + std::to_string(ch->streamPosition.offset)
-                    + (ch->recoverySent ? ", recovered " + std::to_string(missed) : std::string());
-            });
-        }
-        if (byServer) {
-            serverSubscriptionObservers->notify(*ch, true);
-            if (!connectionAlive(id) || !(ch = findChannel(name, serial)))
-                return;
-        }
-        ch->stateObservers->notify();
-        if (!publications || !publications->is_array())
-            return;
-        // Missed publications, oldest first, before any live message of this channel.
-        for (const json::value &p : publications->get_array()) {
-            if (!connectionAlive(id) || !(ch = findChannel(name, serial)))
-                return;
-            if (p.is_object())
-                onPublication(name, p.get_object(), true);
-        }
-    }
-
-    /// `unsubscribed` answers the client's own unsubscribe (nothing to do: the channel is gone)
-    /// or, with `server: true`, tells that the server ended a subscription.
-    void onUnsubscribed(const json::object &frame)
-    {
-        if (!boolField(frame, "server"))
-            return;
-        auto it = channels.find(stringField(frame, "channel"));
-        if (it == channels.end())
-            return;
-        std::unique_ptr<ChannelState> ch = std::move(it->second);
-        channels.erase(it);
-        log(LogLevel::Info, [&] { return "the server unsubscribed this session from " + ch->name(); });
-        if (ch->pendingAckId != 0)
-            pending.complete(std::exchange(ch->pendingAckId, 0), make_error_code(Error::Cancelled), nullptr);
-        ch->isSubscribed = false;
-        ch->stateObservers->notify();
-        serverSubscriptionObservers->notify(*ch, false);
-    }
-
-    void onPublication(std::string_view channel, const json::object &message, bool recovered)
-    {
-        ChannelState *ch = findChannel(channel);
-        if (!ch)
-            return;
-        const std::uint64_t offset = uintField(message, "offset");
-        if (!recovered && offset != 0 && offset <= ch->recoveryHigh)
-            return; // already delivered from the recovery list
-        if (offset > ch->streamPosition.offset)
-            ch->streamPosition.offset = offset;
-        const std::string_view event = stringField(message, "event");
-        const json::value *data = message.if_contains("data");
-        std::string key;
-        key.reserve(channel.size() + 1 + event.size());
-        key.append(channel).append(1, '.').append(event);
-        const ClientEvent ev{.key = key, .channel = channel, .event = event, .data = data ? *data : nullValue(),
-                             .offset = offset, .timestampMs = intField(message, "ts", 0),
-                             .sender = stringField(message, "sender")};
-        listeners->dispatchMessage(ev);
-    }
-
-    void onBinary(std::string_view bytes)
-    {
-        const std::optional<BinaryFrameView> frame = decodeBinaryFrame(bytes);
-        if (!frame) {
-            emitError(make_error_code(Error::BadRequest), "unreadable binary frame from the server");
-            return;
-        }
-        if (!findChannel(frame->channel))
-            return;
-        std::string key;
-        key.append(frame->channel).append(1, '.').append(frame->event);
-        const ClientEvent ev{.key = key, .channel = frame->channel, .event = frame->event, .data = nullValue(),
-                             .binary = true, .binaryData = frame->bytes};
-        listeners->dispatchMessage(ev);
-    }
-
-    void onPresence(const json::object &frame)
-    {
-        const std::string_view channel = stringField(frame, "channel");
-        const std::string_view event = stringField(frame, "event");
-        ChannelState *ch = findChannel(channel);
-        if (!ch || event.substr(0, 9) != "presence:")
-            return;
-        const std::string_view kind = event.substr(9);
-        const std::uint64_t serial = ch->serial;
-        const json::value *payload = nullptr;
-        Member member;
-        if (!ch->applyPresence(kind, frame, payload, member))
-            return;
-        ch->presenceObservers->notify(kind, member);
-        if (!findChannel(channel, serial))
-            return;
-        std::string key;
-        key.append(channel).append(1, '.').append(event);
-        const ClientEvent ev{.key = key, .channel = channel, .event = event, .data = payload ? *payload : nullValue()};
-        listeners->dispatchMessage(ev);
-    }
-
-    // ---- acks, replies, errors ----
-
-    void onAck(const json::object &frame)
-    {
-        const std::uint64_t id = ackIdOf(frame);
-        const PendingOperations::Kind *kind = pending.kindOf(id);
-        if (!kind)
-            return; // late (timed out) or not ours
-        if (*kind == PendingOperations::Kind::Reply)
-            pending.markAcked(id);
-        else if (*kind == PendingOperations::Kind::Ack)
-            pending.complete(id, {}, &frame);
-    }
-
-    void onReply(const json::object &frame)
-    {
-        const std::uint64_t id = ackIdOf(frame);
-        const PendingOperations::Kind *kind = pending.kindOf(id);
-        if (!kind || *kind != PendingOperations::Kind::Reply)
-            return;
-        std::error_code error;
-        if (stringField(frame, "topic") == "error") {
-            std::int64_t status = 500;
-            if (const json::value *payload = frame.if_contains("payload"); payload && payload->is_object())
-                status = intField(payload->get_object(), "status", 500);
-            error = std::error_code(static_cast<int>(status), errorCategory());
-        }
-        pending.complete(id, error, &frame);
-    }
-
-    /// A pong times the ping whose ackId it echoes; one without ackId, or with one nobody waits
-    /// for (timed out, cancelled, not ours), only counted as liveness in onMessage.
-    void onPong(const json::object &frame)
-    {
-        const std::uint64_t id = ackIdOf(frame);
-        if (id == 0)
-            return;
-        if (const auto rtt = heartbeat.answered(id)) {
-            lastRoundTrip = rtt;
-            return;
-        }
-        const PendingOperations::Kind *kind = pending.kindOf(id);
-        if (kind && *kind == PendingOperations::Kind::Ping)
-            pending.complete(id, {}, &frame);
-    }
-
-    void onError(const json::value &root)
-    {
-        const json::object &frame = root.get_object();
-        const std::int64_t code = intField(frame, "code", static_cast<int>(Error::BadRequest));
-        const std::error_code error(static_cast<int>(code), errorCategory());
-        const std::uint64_t id = ackIdOf(frame);
-        if (id != 0 && pending.complete(id, error, &frame))
-            return;
-        if (id != 0 && pending.issued(id))
-            return; // answer to an operation that already timed out, or nobody waits for
-        emitError(error, stringField(frame, "message"), stringField(frame, "channel"), &root);
-    }
-
     // ---- close ----
 
     void close()
@@ -666,7 +388,7 @@ void ClientSession::setLogger(Logger logger) { d->options.logger = std::move(log
 void ClientSession::setWaitQueueLimit(std::size_t limit) { d->options.waitQueueLimit = limit; }
 
 void ClientSession::onTransportOpen() { d->onOpen(); }
-void ClientSession::onTransportMessage(std::string_view bytes, bool binary) { d->onMessage(bytes, binary); }
+void ClientSession::onTransportMessage(std::string_view bytes, bool binary) { d->incoming.onMessage(bytes, binary); }
 void ClientSession::onTransportClosed(std::uint16_t code, std::string_view reason) { d->onClosed(code, reason); }
 
 } // namespace switchboard
