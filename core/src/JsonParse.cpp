@@ -7,6 +7,10 @@
 
 #include <cmath>
 
+#ifdef __EMSCRIPTEN__
+#include "../wasm/BrowserNumbers.h"
+#endif
+
 namespace switchboard {
 
 namespace json = boost::json;
@@ -85,6 +89,11 @@ public:
     bool on_double(double d, json::string_view s, json::error_code &ec)
     {
         m_numberText.append(s.data(), s.size());
+#ifdef __EMSCRIPTEN__
+        // The browser converts the literal (correctly rounded). Boost.JSON's `d` is then unused,
+        // so its table of powers of ten stays out of the browser client (core/wasm/BrowserNumbers.h).
+        d = wasm::parseNumberLiteral(m_numberText);
+#endif
         if (representable(d, m_numberText)) {
             m_stack.push_double(d);
         } else {

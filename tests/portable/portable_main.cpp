@@ -5,10 +5,16 @@
 
 #include "switchboard/ChannelName.h"
 #include "switchboard/Error.h"
+#include "switchboard/JsonParse.h"
 #include "switchboard/Topic.h"
 #include "switchboard/TopicFilter.h"
 
+#include <boost/json/serialize.hpp>
+
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <string>
 #include <system_error>
 
@@ -128,6 +134,48 @@ void channelNames()
     SB_CHECK(sb::validateEventName(std::string(129, 'e')) == sb::make_error_code(sb::Error::InvalidName));
 }
 
+void jsonNumbers()
+{
+    // The wasm build converts doubles with the JavaScript engine (core/wasm/BrowserNumbers.h) and
+    // formats integers with its own code; the native build uses Boost.JSON's. Both must agree.
+    boost::json::value v;
+    SB_CHECK(!sb::parseJson("[1.5, -0.0, 1e300, 2.5e-7, 0.1, 123456789.125, 1E2, -7.25e-3, 1.0]", v));
+    SB_CHECK(v.is_array());
+    if (v.is_array() && v.as_array().size() == 9) {
+        const boost::json::array &a = v.as_array();
+        const double expected[] = {1.5, -0.0, 1e300, 2.5e-7, 0.1, 123456789.125, 100.0, -7.25e-3, 1.0};
+        for (std::size_t i = 0; i < 9; ++i) {
+            SB_CHECK(a[i].is_double());
+            SB_CHECK(a[i].is_double() && a[i].get_double() == expected[i]);
+        }
+        SB_CHECK(a[1].is_double() && std::signbit(a[1].get_double()));
+    } else {
+        SB_CHECK_MSG(false, "expected an array of 9 numbers");
+    }
+    // Serialized and read back: the same doubles (doubles stay doubles, -0 keeps its sign).
+    const std::string text = boost::json::serialize(v);
+    boost::json::value back;
+    SB_CHECK_MSG(!sb::parseJson(text, back), text);
+    SB_CHECK_MSG(back == v, text);
+    if (back.is_array() && back.as_array().size() == 9)
+        SB_CHECK_MSG(std::signbit(back.as_array()[1].as_double()), text);
+    SB_CHECK_EQ(boost::json::serialize(boost::json::value(1.0)), std::string("1E0"));
+    SB_CHECK_EQ(boost::json::serialize(boost::json::value(-0.0)), std::string("-0E0"));
+    // Integers exactly, at both ends of their ranges.
+    SB_CHECK_EQ(boost::json::serialize(boost::json::value(std::numeric_limits<std::int64_t>::min())),
+                std::string("-9223372036854775808"));
+    SB_CHECK_EQ(boost::json::serialize(boost::json::value(std::numeric_limits<std::uint64_t>::max())),
+                std::string("18446744073709551615"));
+    SB_CHECK_EQ(boost::json::serialize(boost::json::value(std::int64_t(0))), std::string("0"));
+    SB_CHECK_EQ(boost::json::serialize(boost::json::value(std::int64_t(-42))), std::string("-42"));
+    // Out of range: refused as before.
+    const auto overflow = sb::parseJson("[1e400]", back);
+    SB_CHECK(overflow && overflow->kind == sb::JsonProblem::Kind::NumberOutOfRange);
+    const auto underflow = sb::parseJson("{\"x\":-1e-400}", back);
+    SB_CHECK(underflow && underflow->kind == sb::JsonProblem::Kind::NumberOutOfRange);
+    SB_CHECK(!sb::parseJson("[0e-400, 0.0, 5e-324]", back));
+}
+
 } // namespace
 
 int main()
@@ -136,6 +184,7 @@ int main()
     SB_RUN(topics);
     SB_RUN(filters);
     SB_RUN(channelNames);
+    SB_RUN(jsonNumbers);
     runRuntimeChecks();
     return sb_portable::summary();
 }
