@@ -93,6 +93,8 @@ private slots:
     void oversizeMessageClosesWith1009ForGood();
     void destroyedWhileBusy();
     void upgradeHeadersReachTheGateway();
+    void permessageDeflate_data();
+    void permessageDeflate();
 };
 
 void tst_AsioClient::connectSubscribePublishAck()
@@ -396,6 +398,63 @@ void tst_AsioClient::upgradeHeadersReachTheGateway()
     AsioClient allowed(options);
     allowed.open();
     QTRY_COMPARE_WITH_TIMEOUT(int(allowed.state()), int(ClientState::Connected), 5000);
+}
+
+void tst_AsioClient::permessageDeflate_data()
+{
+    QTest::addColumn<bool>("deflate");
+    QTest::addColumn<int>("maxWindowBits");
+    QTest::addColumn<bool>("compressed");
+    QTest::newRow("on (default)") << true << 15 << true;
+    QTest::newRow("off") << false << 15 << false;
+    // The gateway compresses with a 15-bit window: a client bounded to 12 bits is declined and
+    // runs uncompressed.
+    QTest::newRow("window below the gateway's") << true << 12 << false;
+}
+
+void tst_AsioClient::permessageDeflate()
+{
+    QFETCH(bool, deflate);
+    QFETCH(int, maxWindowBits);
+    QFETCH(bool, compressed);
+    GatewayProcess g;
+    QVERIFY(g.start());
+    AsioClientOptions options = optionsFor(g);
+    QVERIFY(options.deflate.enabled); // on unless turned off
+    options.deflate.enabled = deflate;
+    options.deflate.maxWindowBits = maxWindowBits;
+    AsioClient client(options);
+    Received received;
+    auto listener = client.on("zip.*", [&](const switchboard::ClientEvent &e) { received.add(e); });
+    std::atomic<int> subscribed{-1};
+    client.subscribe("zip", {}, [&](std::error_code ec) { subscribed = ec.value(); });
+    client.open();
+    QTRY_COMPARE_WITH_TIMEOUT(subscribed.load(), 0, 5000);
+
+    // A publication marked compress: sent compressed when the extension was negotiated, and
+    // the listener sees the same data either way.
+    std::string fromApi;
+    for (int i = 0; fromApi.size() < 4096; ++i)
+        fromApi += "sensor " + std::to_string(i % 16) + " reads nominal; ";
+    QNetworkAccessManager nam;
+    QCOMPARE(publish(nam, g, {{"channel", "zip"}, {"event", "big"}, {"data", QString::fromStdString(fromApi)}, {"compress", true}}).status,
+             200);
+    QTRY_COMPARE_WITH_TIMEOUT(received.count(fromApi), 1, 5000);
+
+    // The client's own large message goes out compressed (above minCompressBytes), its small
+    // protocol frames (connect, subscribe) do not.
+    const std::string fromClient(2048, 'z');
+    auto ack = client.publishAsync("zip", "own", "\"" + fromClient + "\"");
+    QCOMPARE(ack.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+    QVERIFY(ack.get().offset > 0);
+    QTRY_COMPARE_WITH_TIMEOUT(received.count(fromClient), 1, 5000);
+
+    const auto m = metrics(nam, g);
+    QCOMPARE(m.value("switchboard_websocket_deflate_sessions_total"), compressed ? 1.0 : 0.0);
+    QCOMPARE(m.value("switchboard_websocket_deflate_frames_out_total"), compressed ? 1.0 : 0.0);
+    QCOMPARE(m.value("switchboard_websocket_deflate_messages_in_total"), compressed ? 1.0 : 0.0);
+    if (compressed)
+        QVERIFY(m.value("switchboard_websocket_deflate_bytes_saved_total") > 2000);
 }
 
 QTEST_GUILESS_MAIN(tst_AsioClient)

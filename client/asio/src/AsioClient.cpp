@@ -56,7 +56,8 @@ struct AsioClient::Core : std::enable_shared_from_this<Core> {
           executor(strand), timer(std::make_unique<asioclient::StrandTimer>(strand)),
           transport(std::make_unique<asioclient::BeastClientTransport>(
               strand, asioclient::TransportSettings{std::move(options.tls), std::move(options.headers),
-                                                    options.maxMessageBytes, options.maxWriteQueueBytes})),
+                                                    options.maxMessageBytes, options.maxWriteQueueBytes,
+                                                    options.deflate})),
           session(std::make_unique<ClientSession>(*transport, executor, *timer, std::move(options.client)))
     {
         // Mirrors for state(), sessionId() and lastError(); registered first, so they are up to

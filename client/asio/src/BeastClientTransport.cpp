@@ -10,6 +10,7 @@
 #include <boost/beast/websocket/ssl.hpp>
 #include <boost/url/parse.hpp>
 
+#include <algorithm>
 #include <deque>
 #include <optional>
 #include <stdexcept>
@@ -200,7 +201,20 @@ private:
             for (const auto &[name, value] : headers)
                 req.set(name, value);
         }));
-        m_ws.read_message_max(m_settings.maxMessageBytes);
+        m_ws.read_message_max(m_settings.maxMessageBytes); // counts inflated bytes too
+        if (m_settings.deflate.enabled) {
+            // Offered as: permessage-deflate; server_max_window_bits=N; client_max_window_bits=15;
+            // server_no_context_takeover; client_no_context_takeover. The gateway answers without
+            // client_max_window_bits, which lets this side compress with up to 15 bits.
+            websocket::permessage_deflate deflate;
+            deflate.client_enable = true;
+            deflate.server_max_window_bits = std::clamp(m_settings.deflate.maxWindowBits, 9, 15);
+            deflate.client_max_window_bits = 15;
+            deflate.server_no_context_takeover = true;
+            deflate.client_no_context_takeover = true;
+            deflate.msg_size_threshold = m_settings.deflate.minCompressBytes;
+            m_ws.set_option(deflate);
+        }
         m_ws.async_handshake(m_endpoint.hostHeader, m_endpoint.target, [self = this->shared_from_this()](const beast::error_code &ec) {
             if (self->m_done)
                 return;

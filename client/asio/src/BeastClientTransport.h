@@ -20,6 +20,7 @@ struct TransportSettings {
     std::vector<std::pair<std::string, std::string>> headers;
     std::size_t maxMessageBytes = 16 * 1024 * 1024;
     std::size_t maxWriteQueueBytes = 16 * 1024 * 1024;
+    DeflateClientOptions deflate;
 };
 
 /// One connection at a time; every method and every listener call runs on the strand (not
