@@ -5,17 +5,13 @@
 #include <switchboard/JsonParse.h>
 #include <switchboard/TopicFilter.h>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/json.hpp>
 
 #include <algorithm>
 #include <array>
-#include <thread>
 
 namespace switchboard::asio {
 
-namespace net = boost::asio;
 namespace json = boost::json;
 
 namespace {
@@ -63,27 +59,18 @@ std::string jsonString(std::string_view text)
 
 } // namespace
 
-struct ConnectProxy::Impl {
-    Impl(ConnectProxyOptions &o, Metrics &m)
-        : options(o), metrics(m), url(HttpUrl::parse(o.url, "--connect-proxy")), tls(backendTlsContextFor(url.tls, o.tls))
-    {
-    }
+namespace {
 
-    ConnectProxyOptions &options;
-    Metrics &metrics;
-    HttpUrl url;
-    std::shared_ptr<boost::asio::ssl::context> tls; // one for every request; null for http://
-    net::io_context ioc{1};
-    net::executor_work_guard<net::io_context::executor_type> work{net::make_work_guard(ioc)};
-    std::atomic<std::size_t> inFlight{0};
-    std::thread thread;
-};
-
-ConnectProxy::ConnectProxy(ConnectProxyOptions options, Metrics &metrics) : m_options(std::move(options))
+BackendClientOptions clientOptions(const ConnectProxyOptions &o)
 {
-    m_options.concurrency = std::max<std::size_t>(1, m_options.concurrency);
-    d = std::make_unique<Impl>(m_options, metrics);
-    d->thread = std::thread([this] { d->ioc.run(); });
+    return BackendClientOptions{o.url, "--connect-proxy", o.timeout, o.concurrency, o.maxAnswerBytes, o.tls, o.signingSecret};
+}
+
+} // namespace
+
+ConnectProxy::ConnectProxy(ConnectProxyOptions options, Metrics &metrics)
+    : m_options(std::move(options)), m_metrics(metrics), m_client(clientOptions(m_options), metrics.connectProxy)
+{
 }
 
 ConnectProxy::~ConnectProxy()
@@ -93,11 +80,7 @@ ConnectProxy::~ConnectProxy()
 
 void ConnectProxy::stop()
 {
-    if (!d->thread.joinable())
-        return;
-    d->work.reset();
-    d->ioc.stop();
-    d->thread.join();
+    m_client.stop();
 }
 
 bool ConnectProxy::forwardsHeader(std::string_view name)
@@ -192,60 +175,27 @@ ConnectDecision ConnectProxy::busyDecision()
 
 bool ConnectProxy::call(ConnectCall call, std::function<void(ConnectDecision)> done)
 {
-    Metrics &metrics = d->metrics;
-    metrics.connectProxyRequests.fetch_add(1, std::memory_order_relaxed);
-    // Reserve a slot; over the limit the connect is refused without touching the backend.
-    if (d->inFlight.fetch_add(1) >= m_options.concurrency) {
-        d->inFlight.fetch_sub(1);
-        metrics.connectProxyBusy.fetch_add(1, std::memory_order_relaxed);
-        log::limited(LogLevel::Info, "connect proxy busy",
-                     "connect proxy: busy (" + std::to_string(m_options.concurrency) + " in flight), refused "
-                         + describe(call));
-        return false;
-    }
-    metrics.connectProxyInFlight.fetch_add(1, std::memory_order_relaxed);
-    HttpPostRequest request;
-    request.body = requestBody(call);
-    request.timeout = m_options.timeout;
-    request.maxAnswerBytes = m_options.maxAnswerBytes;
-    request.tls = d->tls;
-    request.signingSecret = m_options.signingSecret;
-    const auto started = std::chrono::steady_clock::now();
-    Impl *impl = d.get();
-    net::post(d->ioc, [impl, request = std::move(request), call = std::move(call), done = std::move(done), started]() mutable {
-        httpPost(impl->ioc, impl->url, std::move(request),
-                 [impl, call = std::move(call), done = std::move(done), started](HttpPostResult result) {
-                     impl->inFlight.fetch_sub(1);
-                     Metrics &m = impl->metrics;
-                     m.connectProxyInFlight.fetch_sub(1, std::memory_order_relaxed);
-                     m.connectProxySeconds.observe(
-                         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-                     ConnectDecision decision = decisionOf(result);
-                     if (decision.accepted) {
-                         m.connectProxyAccepted.fetch_add(1, std::memory_order_relaxed);
-                     } else if (!decision.unavailable) {
-                         m.connectProxyRefused.fetch_add(1, std::memory_order_relaxed);
-                     } else {
-                         switch (result.outcome) {
-                         case HttpPostResult::Outcome::Timeout: m.connectProxyTimeouts.fetch_add(1, std::memory_order_relaxed); break;
-                         case HttpPostResult::Outcome::Unreachable: m.connectProxyFailedUnreachable.fetch_add(1, std::memory_order_relaxed); break;
-                         case HttpPostResult::Outcome::BadAnswer: m.connectProxyFailedInvalid.fetch_add(1, std::memory_order_relaxed); break;
-                         case HttpPostResult::Outcome::Answered:
-                             (result.status >= 200 && result.status < 300 ? m.connectProxyFailedInvalid : m.connectProxyFailedStatus)
-                                 .fetch_add(1, std::memory_order_relaxed);
-                             break;
-                         }
-                         // The close itself is logged by the session; this line says what the backend did.
-                         log::limited(LogLevel::Info, "connect proxy failed",
-                                      "connect proxy: " + describe(call) + ": " + decision.reason
-                                          + (result.outcome == HttpPostResult::Outcome::Answered
-                                                 ? " (HTTP " + std::to_string(result.status) + ")"
-                                                 : " (" + result.error + ")"));
-                     }
-                     done(std::move(decision));
-                 });
+    std::string body = requestBody(call);
+    const bool accepted = m_client.post(std::move(body), [this, call, done = std::move(done)](const HttpPostResult &result) {
+        ConnectDecision decision = decisionOf(result);
+        if (decision.accepted) {
+            m_metrics.connectProxyAccepted.fetch_add(1, std::memory_order_relaxed);
+        } else if (!decision.unavailable) {
+            m_metrics.connectProxyRefused.fetch_add(1, std::memory_order_relaxed);
+        } else {
+            m_client.countFailure(result);
+            // The close itself is logged by the session; this line says what the backend did.
+            log::limited(LogLevel::Info, "connect proxy failed",
+                         "connect proxy: " + describe(call) + ": " + decision.reason
+                             + (result.outcome == HttpPostResult::Outcome::Answered ? " (HTTP " + std::to_string(result.status) + ")"
+                                                                                    : " (" + result.error + ")"));
+        }
+        done(std::move(decision));
     });
-    return true;
+    if (!accepted) // over the limit: refused without touching the backend
+        log::limited(LogLevel::Info, "connect proxy busy",
+                     "connect proxy: busy (" + std::to_string(m_client.options().concurrency) + " in flight), refused " + describe(call));
+    return accepted;
 }
 
 } // namespace switchboard::asio

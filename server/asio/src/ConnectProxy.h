@@ -5,7 +5,7 @@
 // and io_context (like RpcProxy), so a slow, down or misbehaving backend never holds up the io
 // threads or the core.
 
-#include "BackendTls.h"
+#include "BackendClient.h"
 #include "HttpPost.h"
 #include "Metrics.h"
 
@@ -87,9 +87,9 @@ public:
     static bool forwardsHeader(std::string_view lowerCaseName);
 
 private:
-    struct Impl;
     ConnectProxyOptions m_options;
-    std::unique_ptr<Impl> d;
+    Metrics &m_metrics;
+    BackendClient m_client; // its thread runs the exchanges; stopped first
 };
 
 } // namespace switchboard::asio

@@ -62,6 +62,33 @@ void Histogram::render(std::string &out, std::string_view name, std::string_view
     line(out, std::string(name) + "_count", {}, static_cast<double>(m_count.load(std::memory_order_relaxed)));
 }
 
+namespace {
+
+/// The HELP text of each metric renderBackend() writes: each proxy names its own flags and what a
+/// failure does to the client.
+struct BackendHelp {
+    std::string_view requests, failed, timeouts, busy, inFlight, seconds;
+};
+
+/// The metrics every proxy has, named PREFIX_requests_total, PREFIX_failed_total{reason},
+/// PREFIX_timeouts_total, PREFIX_busy_total, PREFIX_in_flight and PREFIX_seconds.
+void renderBackend(std::string &out, std::string_view prefix, const BackendHelp &help, const BackendMetrics &m)
+{
+    const std::string p(prefix);
+    auto v = [](const auto &atomic) { return static_cast<double>(atomic.load(std::memory_order_relaxed)); };
+    metric(out, p + "_requests_total", "counter", help.requests, v(m.requests));
+    header(out, p + "_failed_total", "counter", help.failed);
+    line(out, p + "_failed_total", "reason=\"unreachable\"", v(m.failedUnreachable));
+    line(out, p + "_failed_total", "reason=\"invalid_answer\"", v(m.failedInvalid));
+    line(out, p + "_failed_total", "reason=\"status\"", v(m.failedStatus));
+    metric(out, p + "_timeouts_total", "counter", help.timeouts, v(m.timeouts));
+    metric(out, p + "_busy_total", "counter", help.busy, v(m.busy));
+    metric(out, p + "_in_flight", "gauge", help.inFlight, v(m.inFlight));
+    m.seconds.render(out, p + "_seconds", help.seconds);
+}
+
+} // namespace
+
 std::string Metrics::render(const HubCounters &hub, const ProtocolCounters &protocol) const
 {
     auto v = [](const auto &atomic) { return static_cast<double>(atomic.load(std::memory_order_relaxed)); };
@@ -143,38 +170,35 @@ std::string Metrics::render(const HubCounters &hub, const ProtocolCounters &prot
     metric(out, "switchboard_webhook_retried_total", "counter", "Webhook requests retried after a connection error, timeout, unparseable answer or 5xx.", v(webhookRetried));
     metric(out, "switchboard_webhook_dropped_total", "counter", "Webhook events dropped from a full queue (the oldest waiting event).", v(webhookDropped));
     metric(out, "switchboard_webhook_queue_depth", "gauge", "Webhook events waiting to be sent (every URL).", v(webhookQueued));
-    metric(out, "switchboard_rpc_requests_total", "counter", "Client requests handed to the RPC proxy (--rpc-proxy), busy refusals included.", v(rpcRequests));
-    header(out, "switchboard_rpc_failed_total", "counter", "RPC proxy requests answered with an error reply, by reason (timeouts and busy refusals are counted apart).");
-    line(out, "switchboard_rpc_failed_total", "reason=\"unreachable\"", v(rpcFailedUnreachable));
-    line(out, "switchboard_rpc_failed_total", "reason=\"invalid_answer\"", v(rpcFailedInvalid));
-    line(out, "switchboard_rpc_failed_total", "reason=\"status\"", v(rpcFailedStatus));
-    metric(out, "switchboard_rpc_timeouts_total", "counter", "RPC proxy requests without a whole answer within --rpc-timeout (504).", v(rpcTimeouts));
-    metric(out, "switchboard_rpc_busy_total", "counter", "RPC proxy requests refused over --rpc-concurrency (503).", v(rpcBusy));
-    metric(out, "switchboard_rpc_in_flight", "gauge", "RPC proxy requests waiting for the backend.", v(rpcInFlight));
-    rpcSeconds.render(out, "switchboard_rpc_seconds", "RPC proxy round trip to the backend (busy refusals excluded).");
-    metric(out, "switchboard_connect_proxy_requests_total", "counter", "Connects handed to the connect proxy (--connect-proxy), busy refusals included.", v(connectProxyRequests));
+    renderBackend(out, "switchboard_rpc",
+                  {"Client requests handed to the RPC proxy (--rpc-proxy), busy refusals included.",
+                   "RPC proxy requests answered with an error reply, by reason (timeouts and busy refusals are counted apart).",
+                   "RPC proxy requests without a whole answer within --rpc-timeout (504).",
+                   "RPC proxy requests refused over --rpc-concurrency (503).",
+                   "RPC proxy requests waiting for the backend.",
+                   "RPC proxy round trip to the backend (busy refusals excluded)."},
+                  rpc);
     metric(out, "switchboard_connect_proxy_accepted_total", "counter", "Connects the connect proxy accepted (as a user or anonymous).", v(connectProxyAccepted));
     metric(out, "switchboard_connect_proxy_refused_total", "counter", "Connects the connect proxy refused: 401/403 or {\"allow\": false} (close 3501).", v(connectProxyRefused));
-    header(out, "switchboard_connect_proxy_failed_total", "counter", "Connects closed 3008 because the connect proxy failed, by reason (timeouts and busy refusals are counted apart).");
-    line(out, "switchboard_connect_proxy_failed_total", "reason=\"unreachable\"", v(connectProxyFailedUnreachable));
-    line(out, "switchboard_connect_proxy_failed_total", "reason=\"invalid_answer\"", v(connectProxyFailedInvalid));
-    line(out, "switchboard_connect_proxy_failed_total", "reason=\"status\"", v(connectProxyFailedStatus));
-    metric(out, "switchboard_connect_proxy_timeouts_total", "counter", "Connect proxy requests without a whole answer within --connect-proxy-timeout (close 3008).", v(connectProxyTimeouts));
-    metric(out, "switchboard_connect_proxy_busy_total", "counter", "Connects refused over --connect-proxy-concurrency (close 3008).", v(connectProxyBusy));
-    metric(out, "switchboard_connect_proxy_in_flight", "gauge", "Connect proxy requests waiting for the backend.", v(connectProxyInFlight));
-    connectProxySeconds.render(out, "switchboard_connect_proxy_seconds", "Connect proxy round trip to the backend (busy refusals excluded).");
-    metric(out, "switchboard_subscribe_proxy_requests_total", "counter", "Private/presence joins handed to the subscribe proxy (--subscribe-proxy), busy refusals included.", v(subscribeProxyRequests));
+    renderBackend(out, "switchboard_connect_proxy",
+                  {"Connects handed to the connect proxy (--connect-proxy), busy refusals included.",
+                   "Connects closed 3008 because the connect proxy failed, by reason (timeouts and busy refusals are counted apart).",
+                   "Connect proxy requests without a whole answer within --connect-proxy-timeout (close 3008).",
+                   "Connects refused over --connect-proxy-concurrency (close 3008).",
+                   "Connect proxy requests waiting for the backend.",
+                   "Connect proxy round trip to the backend (busy refusals excluded)."},
+                  connectProxy);
     metric(out, "switchboard_subscribe_proxy_allowed_total", "counter", "Subscribe proxy joins the backend allowed.", v(subscribeProxyAllowed));
     metric(out, "switchboard_subscribe_proxy_denied_total", "counter", "Subscribe proxy joins the backend refused (allow false, 401, 403).", v(subscribeProxyDenied));
-    header(out, "switchboard_subscribe_proxy_failed_total", "counter", "Subscribe proxy joins refused 502 because the backend failed, by reason (timeouts and busy refusals are counted apart).");
-    line(out, "switchboard_subscribe_proxy_failed_total", "reason=\"unreachable\"", v(subscribeProxyFailedUnreachable));
-    line(out, "switchboard_subscribe_proxy_failed_total", "reason=\"invalid_answer\"", v(subscribeProxyFailedInvalid));
-    line(out, "switchboard_subscribe_proxy_failed_total", "reason=\"status\"", v(subscribeProxyFailedStatus));
-    metric(out, "switchboard_subscribe_proxy_timeouts_total", "counter", "Subscribe proxy requests without a whole answer within --subscribe-proxy-timeout (504).", v(subscribeProxyTimeouts));
-    metric(out, "switchboard_subscribe_proxy_busy_total", "counter", "Subscribe proxy joins refused over --subscribe-proxy-concurrency (503).", v(subscribeProxyBusy));
     metric(out, "switchboard_subscribe_proxy_abandoned_total", "counter", "Subscribe proxy answers that came after the session had left (its join was cancelled).", v(subscribeProxyAbandoned));
-    metric(out, "switchboard_subscribe_proxy_in_flight", "gauge", "Subscribe proxy requests waiting for the backend.", v(subscribeProxyInFlight));
-    subscribeProxySeconds.render(out, "switchboard_subscribe_proxy_seconds", "Subscribe proxy round trip to the backend (busy refusals excluded).");
+    renderBackend(out, "switchboard_subscribe_proxy",
+                  {"Private/presence joins handed to the subscribe proxy (--subscribe-proxy), busy refusals included.",
+                   "Subscribe proxy joins refused 502 because the backend failed, by reason (timeouts and busy refusals are counted apart).",
+                   "Subscribe proxy requests without a whole answer within --subscribe-proxy-timeout (504).",
+                   "Subscribe proxy joins refused over --subscribe-proxy-concurrency (503).",
+                   "Subscribe proxy requests waiting for the backend.",
+                   "Subscribe proxy round trip to the backend (busy refusals excluded)."},
+                  subscribeProxy);
     fanoutSeconds.render(out, "switchboard_fanout_seconds", "Core time per HTTP publish: encode once and queue to every subscriber.");
     batchFrames.render(out, "switchboard_write_batch_frames", "Frames per socket write.");
     return out;

@@ -27,6 +27,21 @@ private:
     std::atomic<std::uint64_t> m_count{0};
 };
 
+/// What one backend client of the gateway counts (BackendClient.h): the RPC, connect and
+/// subscribe proxies each have one, rendered under their own metric prefix.
+struct BackendMetrics {
+    using Counter = std::atomic<std::uint64_t>;
+    Counter requests{0};          ///< handed to the proxy (busy refusals included)
+    Counter failedUnreachable{0}; ///< backend refused the connection / unresolvable / TLS failed
+    Counter failedInvalid{0};     ///< answer not HTTP, too large, or a 2xx the proxy cannot use
+    Counter failedStatus{0};      ///< another status than the proxy understands
+    Counter timeouts{0};          ///< no whole answer within the proxy's timeout
+    Counter busy{0};              ///< refused over the proxy's concurrency limit
+    std::atomic<std::int64_t> inFlight{0}; ///< requests waiting for the backend
+    /// Round trip to the backend (answered, failed or timed out; busy refusals excluded).
+    Histogram seconds{{1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1, 2.5, 5}};
+};
+
 struct Metrics {
     using Counter = std::atomic<std::uint64_t>;
     Counter connectionsAccepted{0};
@@ -83,42 +98,18 @@ struct Metrics {
     Counter webhookRetried{0};       ///< webhook requests retried (connection error, timeout, bad answer, 5xx)
     Counter webhookDropped{0};       ///< webhook events dropped from a full queue (the oldest)
     std::atomic<std::int64_t> webhookQueued{0}; ///< webhook events waiting to be sent
-    Counter rpcRequests{0};          ///< client requests handed to the RPC proxy (busy ones included)
-    Counter rpcFailedUnreachable{0}; ///< RPC proxy: backend refused the connection / unresolvable (502)
-    Counter rpcFailedInvalid{0};     ///< RPC proxy: answer not HTTP, too large, or 2xx without valid JSON (502)
-    Counter rpcFailedStatus{0};      ///< RPC proxy: backend answered a non-2xx status (passed on)
-    Counter rpcTimeouts{0};          ///< RPC proxy: no whole answer within --rpc-timeout (504)
-    Counter rpcBusy{0};              ///< RPC proxy: refused over --rpc-concurrency (503)
-    std::atomic<std::int64_t> rpcInFlight{0}; ///< RPC proxy requests waiting for the backend
-    Counter connectProxyRequests{0};          ///< connects handed to the connect proxy (busy ones included)
+    BackendMetrics rpc;             ///< RPC proxy (--rpc-proxy): 502 / 504 / 503 error replies
+    BackendMetrics connectProxy;    ///< connect proxy (--connect-proxy): failures close 3008
+    BackendMetrics subscribeProxy;  ///< subscribe proxy (--subscribe-proxy): 502 / 504 / 503 refusals
     Counter connectProxyAccepted{0};          ///< connect proxy: accepted as a user or anonymous
     Counter connectProxyRefused{0};           ///< connect proxy: 401/403 or {"allow": false} (close 3501)
-    Counter connectProxyFailedUnreachable{0}; ///< connect proxy: backend refused the connection / unresolvable (3008)
-    Counter connectProxyFailedInvalid{0};     ///< connect proxy: answer not HTTP, too large, or 2xx not the expected JSON (3008)
-    Counter connectProxyFailedStatus{0};      ///< connect proxy: another non-2xx status (3008)
-    Counter connectProxyTimeouts{0};          ///< connect proxy: no whole answer within --connect-proxy-timeout (3008)
-    Counter connectProxyBusy{0};              ///< connect proxy: refused over --connect-proxy-concurrency (3008)
-    std::atomic<std::int64_t> connectProxyInFlight{0}; ///< connect proxy requests waiting for the backend
-    Counter subscribeProxyRequests{0};          ///< joins handed to the subscribe proxy (busy ones included)
     Counter subscribeProxyAllowed{0};           ///< subscribe proxy: backend allowed the join
     Counter subscribeProxyDenied{0};            ///< subscribe proxy: backend refused ({"allow":false}, 401, 403)
-    Counter subscribeProxyFailedUnreachable{0}; ///< subscribe proxy: backend refused the connection / unresolvable (502)
-    Counter subscribeProxyFailedInvalid{0};     ///< subscribe proxy: answer not HTTP, too large, or 2xx without a valid decision (502)
-    Counter subscribeProxyFailedStatus{0};      ///< subscribe proxy: backend answered another status (502)
-    Counter subscribeProxyTimeouts{0};          ///< subscribe proxy: no whole answer within --subscribe-proxy-timeout (504)
-    Counter subscribeProxyBusy{0};              ///< subscribe proxy: refused over --subscribe-proxy-concurrency (503)
     Counter subscribeProxyAbandoned{0};         ///< subscribe proxy: answers that came after the session had left
-    std::atomic<std::int64_t> subscribeProxyInFlight{0}; ///< subscribe proxy requests waiting for the backend
     /// Time spent in the core per HTTP publish: encoding once plus queueing to every subscriber.
     Histogram fanoutSeconds{{1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 5e-2, 0.25}};
     /// Round trip of every Redis command (engine redis): publish scripts, history reads, pings.
     Histogram engineRoundTripSeconds{{1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.5, 2}};
-    /// RPC proxy round trip to the backend (answered, failed or timed out; busy refusals excluded).
-    Histogram rpcSeconds{{1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1, 2.5, 5}};
-    /// Connect proxy round trip to the backend (busy refusals excluded).
-    Histogram connectProxySeconds{{1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1, 2.5, 5}};
-    /// Subscribe proxy round trip to the backend (answered, failed or timed out; busy refusals excluded).
-    Histogram subscribeProxySeconds{{1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1, 2.5, 5}};
     /// Frames per socket write (the batching factor).
     Histogram batchFrames{{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096}};
 

@@ -4,15 +4,10 @@
 
 #include <switchboard/JsonParse.h>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/json.hpp>
-
-#include <thread>
 
 namespace switchboard::asio {
 
-namespace net = boost::asio;
 namespace json = boost::json;
 
 namespace {
@@ -27,28 +22,18 @@ std::string describe(const RpcCall &call)
 
 } // namespace
 
-struct RpcProxy::Impl {
-    Impl(RpcProxyOptions &o, Metrics &m)
-        : options(o), metrics(m), url(HttpUrl::parse(o.url, "--rpc-proxy")),
-          tls(backendTlsContextFor(url.tls, o.tls))
-    {
-    }
+namespace {
 
-    RpcProxyOptions &options;
-    Metrics &metrics;
-    HttpUrl url;
-    std::shared_ptr<boost::asio::ssl::context> tls; // one for every request; null for http://
-    net::io_context ioc{1};
-    net::executor_work_guard<net::io_context::executor_type> work{net::make_work_guard(ioc)};
-    std::atomic<std::size_t> inFlight{0};
-    std::thread thread;
-};
-
-RpcProxy::RpcProxy(RpcProxyOptions options, Metrics &metrics) : m_options(std::move(options))
+BackendClientOptions clientOptions(const RpcProxyOptions &o)
 {
-    m_options.concurrency = std::max<std::size_t>(1, m_options.concurrency);
-    d = std::make_unique<Impl>(m_options, metrics);
-    d->thread = std::thread([this] { d->ioc.run(); });
+    return BackendClientOptions{o.url, "--rpc-proxy", o.timeout, o.concurrency, o.maxAnswerBytes, o.tls, o.signingSecret};
+}
+
+} // namespace
+
+RpcProxy::RpcProxy(RpcProxyOptions options, Metrics &metrics)
+    : m_options(std::move(options)), m_client(clientOptions(m_options), metrics.rpc)
+{
 }
 
 RpcProxy::~RpcProxy()
@@ -58,11 +43,7 @@ RpcProxy::~RpcProxy()
 
 void RpcProxy::stop()
 {
-    if (!d->thread.joinable())
-        return;
-    d->work.reset();
-    d->ioc.stop();
-    d->thread.join();
+    m_client.stop();
 }
 
 std::string RpcProxy::requestBody(const RpcCall &call)
@@ -141,53 +122,21 @@ RpcOutcome RpcProxy::busyOutcome()
 
 bool RpcProxy::call(RpcCall call, std::function<void(RpcOutcome)> done)
 {
-    Metrics &metrics = d->metrics;
-    metrics.rpcRequests.fetch_add(1, std::memory_order_relaxed);
-    // Reserve a slot; over the limit the request is refused without touching the backend.
-    if (d->inFlight.fetch_add(1) >= m_options.concurrency) {
-        d->inFlight.fetch_sub(1);
-        metrics.rpcBusy.fetch_add(1, std::memory_order_relaxed);
-        log::limited(LogLevel::Info, "rpc busy",
-                     "rpc proxy: busy (" + std::to_string(m_options.concurrency) + " in flight), refused "
-                         + describe(call));
-        return false;
-    }
-    metrics.rpcInFlight.fetch_add(1, std::memory_order_relaxed);
-    HttpPostRequest request;
-    request.body = requestBody(call);
-    request.timeout = m_options.timeout;
-    request.maxAnswerBytes = m_options.maxAnswerBytes;
-    request.tls = d->tls;
-    request.signingSecret = m_options.signingSecret;
-    const auto started = std::chrono::steady_clock::now();
-    Impl *impl = d.get();
-    net::post(d->ioc, [impl, request = std::move(request), call = std::move(call), done = std::move(done), started]() mutable {
-        httpPost(impl->ioc, impl->url, std::move(request),
-                 [impl, call = std::move(call), done = std::move(done), started](HttpPostResult result) {
-                     impl->inFlight.fetch_sub(1);
-                     Metrics &m = impl->metrics;
-                     m.rpcInFlight.fetch_sub(1, std::memory_order_relaxed);
-                     m.rpcSeconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-                     RpcOutcome outcome = outcomeOf(result);
-                     if (!outcome.ok) {
-                         switch (result.outcome) {
-                         case HttpPostResult::Outcome::Timeout: m.rpcTimeouts.fetch_add(1, std::memory_order_relaxed); break;
-                         case HttpPostResult::Outcome::Unreachable: m.rpcFailedUnreachable.fetch_add(1, std::memory_order_relaxed); break;
-                         case HttpPostResult::Outcome::BadAnswer: m.rpcFailedInvalid.fetch_add(1, std::memory_order_relaxed); break;
-                         case HttpPostResult::Outcome::Answered:
-                             (result.status >= 200 && result.status < 300 ? m.rpcFailedInvalid : m.rpcFailedStatus)
-                                 .fetch_add(1, std::memory_order_relaxed);
-                             break;
-                         }
-                         log::limited(LogLevel::Info, "rpc failed",
-                                      "rpc proxy: " + describe(call) + ": " + std::to_string(outcome.status) + " "
-                                          + outcome.message
-                                          + (result.error.empty() ? std::string() : " (" + result.error + ")"));
-                     }
-                     done(std::move(outcome));
-                 });
+    std::string body = requestBody(call);
+    const bool accepted = m_client.post(std::move(body), [this, call, done = std::move(done)](const HttpPostResult &result) {
+        RpcOutcome outcome = outcomeOf(result);
+        if (!outcome.ok) {
+            m_client.countFailure(result);
+            log::limited(LogLevel::Info, "rpc failed",
+                         "rpc proxy: " + describe(call) + ": " + std::to_string(outcome.status) + " " + outcome.message
+                             + (result.error.empty() ? std::string() : " (" + result.error + ")"));
+        }
+        done(std::move(outcome));
     });
-    return true;
+    if (!accepted) // over the limit: refused without touching the backend
+        log::limited(LogLevel::Info, "rpc busy",
+                     "rpc proxy: busy (" + std::to_string(m_client.options().concurrency) + " in flight), refused " + describe(call));
+    return accepted;
 }
 
 } // namespace switchboard::asio

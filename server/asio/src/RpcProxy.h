@@ -3,7 +3,7 @@
 // the application backend (--rpc-proxy URL). Runs its HTTP exchanges on its own thread and
 // io_context, so a slow, down or misbehaving backend never holds up the io threads or the core.
 
-#include "BackendTls.h"
+#include "BackendClient.h"
 #include "HttpPost.h"
 #include "Metrics.h"
 
@@ -54,7 +54,8 @@ struct RpcOutcome {
 ///  - cannot connect, TLS handshake failed (certificate not trusted, wrong host) or not HTTP:
 ///    502; no whole answer within the timeout: 504;
 ///  - over the concurrency limit: 503 "rpc proxy busy", without contacting the backend.
-/// Counted in Metrics rpc*: requests, failed (by reason), timeouts, busy, in flight, latency.
+/// Counted in Metrics::rpc (BackendMetrics): requests, failed (by reason), timeouts, busy, in
+/// flight, latency.
 ///
 /// Thread safety: call() from any thread (never blocks: it posts to the proxy's thread); `done`
 /// runs on the proxy's thread. Construction and stop() from one thread; after stop() pending
@@ -83,9 +84,8 @@ public:
     static RpcOutcome outcomeOf(const HttpPostResult &result);
 
 private:
-    struct Impl;
     RpcProxyOptions m_options;
-    std::unique_ptr<Impl> d;
+    BackendClient m_client; // its thread runs the exchanges; stopped first
 };
 
 } // namespace switchboard::asio

@@ -4,16 +4,12 @@
 
 #include <switchboard/JsonParse.h>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/json.hpp>
 
 #include <atomic>
-#include <thread>
 
 namespace switchboard::asio {
 
-namespace net = boost::asio;
 namespace json = boost::json;
 
 namespace {
@@ -40,27 +36,18 @@ AuthDecision refused(Error code, std::string reason)
 
 } // namespace
 
-struct SubscribeProxy::Impl {
-    Impl(SubscribeProxyOptions &o, Metrics &m)
-        : options(o), metrics(m), url(HttpUrl::parse(o.url, "--subscribe-proxy")), tls(backendTlsContextFor(url.tls, o.tls))
-    {
-    }
+namespace {
 
-    SubscribeProxyOptions &options;
-    Metrics &metrics;
-    HttpUrl url;
-    std::shared_ptr<boost::asio::ssl::context> tls; ///< https:// only, built once
-    net::io_context ioc{1};
-    net::executor_work_guard<net::io_context::executor_type> work{net::make_work_guard(ioc)};
-    std::atomic<std::size_t> inFlight{0};
-    std::thread thread;
-};
-
-SubscribeProxy::SubscribeProxy(SubscribeProxyOptions options, Metrics &metrics) : m_options(std::move(options))
+BackendClientOptions clientOptions(const SubscribeProxyOptions &o)
 {
-    m_options.concurrency = std::max<std::size_t>(1, m_options.concurrency);
-    d = std::make_unique<Impl>(m_options, metrics);
-    d->thread = std::thread([this] { d->ioc.run(); });
+    return BackendClientOptions{o.url, "--subscribe-proxy", o.timeout, o.concurrency, o.maxAnswerBytes, o.tls, o.signingSecret};
+}
+
+} // namespace
+
+SubscribeProxy::SubscribeProxy(SubscribeProxyOptions options, Metrics &metrics)
+    : m_options(std::move(options)), m_metrics(metrics), m_client(clientOptions(m_options), metrics.subscribeProxy)
+{
 }
 
 SubscribeProxy::~SubscribeProxy()
@@ -70,11 +57,7 @@ SubscribeProxy::~SubscribeProxy()
 
 void SubscribeProxy::stop()
 {
-    if (!d->thread.joinable())
-        return;
-    d->work.reset();
-    d->ioc.stop();
-    d->thread.join();
+    m_client.stop();
 }
 
 std::string SubscribeProxy::requestBody(const SubscribeCall &call)
@@ -161,59 +144,26 @@ AuthDecision SubscribeProxy::busyDecision()
 
 bool SubscribeProxy::authorize(SubscribeCall call, std::function<void(AuthDecision)> done)
 {
-    Metrics &metrics = d->metrics;
-    metrics.subscribeProxyRequests.fetch_add(1, std::memory_order_relaxed);
-    // Reserve a slot; over the limit the join is refused without touching the backend.
-    if (d->inFlight.fetch_add(1) >= m_options.concurrency) {
-        d->inFlight.fetch_sub(1);
-        metrics.subscribeProxyBusy.fetch_add(1, std::memory_order_relaxed);
-        log::limited(LogLevel::Info, "subscribe proxy busy",
-                     "subscribe proxy: busy (" + std::to_string(m_options.concurrency) + " in flight), refused "
-                         + describe(call));
-        return false;
-    }
-    metrics.subscribeProxyInFlight.fetch_add(1, std::memory_order_relaxed);
-    HttpPostRequest request;
-    request.body = requestBody(call);
-    request.timeout = m_options.timeout;
-    request.maxAnswerBytes = m_options.maxAnswerBytes;
-    request.tls = d->tls;
-    request.signingSecret = m_options.signingSecret;
-    const auto started = std::chrono::steady_clock::now();
-    Impl *impl = d.get();
-    net::post(d->ioc, [impl, request = std::move(request), call = std::move(call), done = std::move(done), started]() mutable {
-        httpPost(impl->ioc, impl->url, std::move(request),
-                 [impl, call = std::move(call), done = std::move(done), started](HttpPostResult result) {
-                     impl->inFlight.fetch_sub(1);
-                     Metrics &m = impl->metrics;
-                     m.subscribeProxyInFlight.fetch_sub(1, std::memory_order_relaxed);
-                     m.subscribeProxySeconds.observe(
-                         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-                     AuthDecision decision = decisionOf(result, call);
-                     const Error refusal = decision.refusal;
-                     if (decision.allowed) {
-                         m.subscribeProxyAllowed.fetch_add(1, std::memory_order_relaxed);
-                     } else if (refusal == Error::Forbidden || refusal == Error::Unauthorized) {
-                         m.subscribeProxyDenied.fetch_add(1, std::memory_order_relaxed);
-                     } else {
-                         switch (result.outcome) {
-                         case HttpPostResult::Outcome::Timeout: m.subscribeProxyTimeouts.fetch_add(1, std::memory_order_relaxed); break;
-                         case HttpPostResult::Outcome::Unreachable: m.subscribeProxyFailedUnreachable.fetch_add(1, std::memory_order_relaxed); break;
-                         case HttpPostResult::Outcome::BadAnswer: m.subscribeProxyFailedInvalid.fetch_add(1, std::memory_order_relaxed); break;
-                         case HttpPostResult::Outcome::Answered:
-                             (result.status >= 200 && result.status < 300 ? m.subscribeProxyFailedInvalid : m.subscribeProxyFailedStatus)
-                                 .fetch_add(1, std::memory_order_relaxed);
-                             break;
-                         }
-                         log::limited(LogLevel::Info, "subscribe proxy failed",
-                                      "subscribe proxy: " + describe(call) + ": " + std::to_string(static_cast<int>(refusal))
-                                          + " " + decision.reason
-                                          + (result.error.empty() ? std::string() : " (" + result.error + ")"));
-                     }
-                     done(std::move(decision));
-                 });
+    std::string body = requestBody(call);
+    const bool accepted = m_client.post(std::move(body), [this, call, done = std::move(done)](const HttpPostResult &result) {
+        AuthDecision decision = decisionOf(result, call);
+        const Error refusal = decision.refusal;
+        if (decision.allowed) {
+            m_metrics.subscribeProxyAllowed.fetch_add(1, std::memory_order_relaxed);
+        } else if (refusal == Error::Forbidden || refusal == Error::Unauthorized) {
+            m_metrics.subscribeProxyDenied.fetch_add(1, std::memory_order_relaxed);
+        } else {
+            m_client.countFailure(result);
+            log::limited(LogLevel::Info, "subscribe proxy failed",
+                         "subscribe proxy: " + describe(call) + ": " + std::to_string(static_cast<int>(refusal)) + " "
+                             + decision.reason + (result.error.empty() ? std::string() : " (" + result.error + ")"));
+        }
+        done(std::move(decision));
     });
-    return true;
+    if (!accepted) // over the limit: refused without touching the backend
+        log::limited(LogLevel::Info, "subscribe proxy busy",
+                     "subscribe proxy: busy (" + std::to_string(m_client.options().concurrency) + " in flight), refused " + describe(call));
+    return accepted;
 }
 
 } // namespace switchboard::asio

@@ -4,7 +4,7 @@
 // on its own thread and io_context, so a slow, down or misbehaving backend never holds up the io
 // threads or the core: the Hub's asynchronous authorizer waits for the answer.
 
-#include "BackendTls.h"
+#include "BackendClient.h"
 #include "HttpPost.h"
 #include "Metrics.h"
 
@@ -81,9 +81,9 @@ public:
     static AuthDecision decisionOf(const HttpPostResult &result, const SubscribeCall &call);
 
 private:
-    struct Impl;
     SubscribeProxyOptions m_options;
-    std::unique_ptr<Impl> d;
+    Metrics &m_metrics;
+    BackendClient m_client; // its thread runs the exchanges; stopped first
 };
 
 } // namespace switchboard::asio
