@@ -1,7 +1,7 @@
 #pragma once
-// Test helper: tests/server/webhook_backend.py (or another backend script printing the same
-// lines, e.g. rpc_backend.py) as a child process (dies with the test) on port 0 or a given port;
-// every request it received, parsed from its stdout. Waits are bounded.
+// Test helper: tests/server/webhook_backend.py (or another backend served by backend_server.py,
+// e.g. rpc_backend.py) as a child process (dies with the test) on port 0 or a given port; every
+// request it received, parsed from its stdout. Waits are bounded.
 
 #include "../support/ChildProcessGuard.h"
 

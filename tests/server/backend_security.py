@@ -1,5 +1,5 @@
-"""TLS and request signatures for the Python test backends (rpc_backend.py, connect_backend.py,
-webhook_backend.py), standard library only.
+"""TLS and request signatures for the Python test backends (backend_server.py serves them),
+standard library only.
 
 add_arguments() adds --tls CERT KEY (serve https), --client-ca FILE (and require a client
 certificate it signed) and --secret S (check the gateway's proxy request signature);
