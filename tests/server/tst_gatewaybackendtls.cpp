@@ -7,8 +7,7 @@
 // signed proxy requests (--proxy-secret) that the backend verifies, and refuses (401) when wrong,
 // for the RPC proxy and the connect proxy.
 
-#include "GatewayProcess.h"
-#include "WebhookBackend.h"
+#include "BackendTestSupport.h"
 
 #include "../support/TestCertificates.h"
 
@@ -27,7 +26,7 @@ namespace {
 
 QString tokenFor(const QString &user)
 {
-    return makeToken(QJsonObject{{"sub", user}, {"channels", QJsonArray{"**"}}, {"exp", QDateTime::currentSecsSinceEpoch() + 3600}});
+    return userToken(user);
 }
 
 WebhookBackend rpcBackend() { return WebhookBackend(QStringLiteral(SWITCHBOARD_RPC_BACKEND)); }
@@ -44,18 +43,6 @@ QJsonObject requestAs(const GatewayProcess &gateway, const QString &topic, const
         return {};
     alice.send(QJsonObject{{"op", "request"}, {"topic", topic}, {"payload", payload}, {"ackId", 1}});
     return alice.waitFor("reply", 1, 10000).value_or(QJsonObject{});
-}
-
-/// Runs the gateway with `args` expecting it to refuse to start; its output.
-QByteArray refusedStart(const QStringList &args)
-{
-    QProcess process;
-    testsupport::dieWithTest(process);
-    process.setProcessChannelMode(QProcess::MergedChannels);
-    process.start(QStringLiteral(SWITCHBOARD_GATEWAY_BIN), QStringList{"--port", "0"} + args);
-    if (!process.waitForFinished(10000) || process.exitCode() == 0)
-        return "(started)";
-    return process.readAll();
 }
 
 } // namespace

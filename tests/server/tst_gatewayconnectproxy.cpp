@@ -6,13 +6,10 @@
 // receiving), the concurrency limit, a client leaving while its connect waits; every outcome
 // counted.
 
-#include "GatewayProcess.h"
-#include "WebhookBackend.h"
+#include "BackendTestSupport.h"
 
-#include <QDateTime>
 #include <QElapsedTimer>
 #include <QNetworkRequest>
-#include <QTcpServer>
 
 #include <algorithm>
 
@@ -73,17 +70,7 @@ QJsonObject connectVia(WsClient &client, const GatewayProcess &gateway, const QS
 
 QString tokenFor(const QString &user)
 {
-    return makeToken(QJsonObject{{"sub", user},
-                                 {"channels", QJsonArray{"**"}},
-                                 {"exp", QDateTime::currentSecsSinceEpoch() + 3600}});
-}
-
-quint16 unusedPort()
-{
-    QTcpServer reserve;
-    if (!reserve.listen(QHostAddress::LocalHost, 0))
-        return 0;
-    return reserve.serverPort(); // released when `reserve` goes: nobody listens there
+    return userToken(user);
 }
 
 /// The `disconnect` frame's reason (empty when none came).
@@ -398,15 +385,7 @@ void tst_GatewayConnectProxy::refusesBadUrlsAndOptions()
                                    {"--connect-proxy", "not a url"},
                                    {"--connect-proxy", "http://127.0.0.1:1/auth", "--connect-proxy-concurrency", "0"},
                                    {"--connect-proxy", "http://127.0.0.1:1/auth", "--connect-proxy-timeout", "0"}};
-    for (const QStringList &args : cases) {
-        QProcess process;
-        testsupport::dieWithTest(process);
-        process.setProcessChannelMode(QProcess::MergedChannels);
-        process.start(QStringLiteral(SWITCHBOARD_GATEWAY_BIN), QStringList{"--port", "0"} + args);
-        QVERIFY(process.waitForFinished(10000));
-        QVERIFY(process.exitCode() != 0);
-        QVERIFY2(process.readAll().contains("--connect-proxy"), qPrintable(args.join(' ')));
-    }
+    QVERIFY(everyRefusesToStart(cases, "--connect-proxy"));
 }
 
 QTEST_MAIN(tst_GatewayConnectProxy)

@@ -3,12 +3,9 @@
 // answers garbage, non-JSON, 4xx/5xx with or without a JSON error, is down, is slow (504, other
 // clients unaffected), the concurrency limit (503), fire-and-forget requests; every failure counted.
 
-#include "GatewayProcess.h"
-#include "WebhookBackend.h"
+#include "BackendTestSupport.h"
 
-#include <QDateTime>
 #include <QElapsedTimer>
-#include <QTcpServer>
 
 #include <algorithm>
 
@@ -18,10 +15,7 @@ namespace {
 
 QString tokenFor(const QString &user)
 {
-    return makeToken(QJsonObject{{"sub", user},
-                                 {"info", QJsonObject{{"name", user.toUpper()}}},
-                                 {"channels", QJsonArray{"**"}},
-                                 {"exp", QDateTime::currentSecsSinceEpoch() + 3600}});
+    return userToken(user, {"**"}, {{"name", user.toUpper()}});
 }
 
 WebhookBackend rpcBackend() { return WebhookBackend(QStringLiteral(SWITCHBOARD_RPC_BACKEND)); }
@@ -29,13 +23,7 @@ WebhookBackend rpcBackend() { return WebhookBackend(QStringLiteral(SWITCHBOARD_R
 /// Connects with a token and a client name; the welcome frame (empty object on failure).
 QJsonObject connectAs(WsClient &client, const GatewayProcess &gateway, const QString &user, const QString &name = {})
 {
-    if (!client.open(gateway))
-        return {};
-    QJsonObject connect{{"op", "connect"}, {"version", 1}, {"token", tokenFor(user)}};
-    if (!name.isEmpty())
-        connect.insert("name", name);
-    client.send(connect);
-    return client.waitFor("welcome").value_or(QJsonObject{});
+    return connectWithToken(client, gateway, tokenFor(user), name);
 }
 
 void request(WsClient &client, const QString &topic, const QJsonValue &payload, int ackId)
@@ -49,25 +37,6 @@ QJsonObject replyTo(WsClient &client, int ackId, int timeoutMs = 5000)
     if (!client.waitFor("ack", ackId, timeoutMs))
         return {};
     return client.waitFor("reply", ackId, timeoutMs).value_or(QJsonObject{});
-}
-
-double waitForMetric(QNetworkAccessManager &nam, const GatewayProcess &g, const QString &name, double atLeast,
-                     int timeoutMs = 10000)
-{
-    double value = -1;
-    (void)QTest::qWaitFor([&] {
-        value = metrics(nam, g).value(name, -1);
-        return value >= atLeast;
-    }, timeoutMs);
-    return value;
-}
-
-quint16 unusedPort()
-{
-    QTcpServer reserve;
-    if (!reserve.listen(QHostAddress::LocalHost, 0))
-        return 0;
-    return reserve.serverPort(); // released when `reserve` goes: nobody listens there
 }
 
 } // namespace
@@ -324,15 +293,7 @@ void tst_GatewayRpcProxy::refusesBadUrlsAndOptions()
                                    {"--rpc-proxy", "not a url"},
                                    {"--rpc-proxy", "http://127.0.0.1:1/rpc", "--rpc-concurrency", "0"},
                                    {"--rpc-proxy", "http://127.0.0.1:1/rpc", "--rpc-timeout", "0"}};
-    for (const QStringList &args : cases) {
-        QProcess process;
-        testsupport::dieWithTest(process);
-        process.setProcessChannelMode(QProcess::MergedChannels);
-        process.start(QStringLiteral(SWITCHBOARD_GATEWAY_BIN), QStringList{"--port", "0"} + args);
-        QVERIFY(process.waitForFinished(10000));
-        QVERIFY(process.exitCode() != 0);
-        QVERIFY2(process.readAll().contains("--rpc-"), qPrintable(args.join(' ')));
-    }
+    QVERIFY(everyRefusesToStart(cases, "--rpc-"));
 }
 
 QTEST_MAIN(tst_GatewayRpcProxy)

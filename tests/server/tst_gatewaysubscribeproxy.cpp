@@ -6,13 +6,10 @@
 // concurrency limit (503), a session that leaves while its join waits, the
 // --authorization-timeout deadline; every outcome counted.
 
-#include "GatewayProcess.h"
-#include "WebhookBackend.h"
+#include "BackendTestSupport.h"
 
-#include <QDateTime>
 #include <QElapsedTimer>
 #include <QTemporaryDir>
-#include <QTcpServer>
 
 #include <algorithm>
 
@@ -24,10 +21,7 @@ namespace {
 /// because the subscribe proxy allows them.
 QString tokenFor(const QString &user)
 {
-    return makeToken(QJsonObject{{"sub", user},
-                                 {"info", QJsonObject{{"name", user.toUpper()}}},
-                                 {"channels", QJsonArray{"news"}},
-                                 {"exp", QDateTime::currentSecsSinceEpoch() + 3600}});
+    return userToken(user, {"news"}, {{"name", user.toUpper()}});
 }
 
 WebhookBackend subscribeBackend() { return WebhookBackend(QStringLiteral(SWITCHBOARD_SUBSCRIBE_BACKEND)); }
@@ -35,13 +29,7 @@ WebhookBackend subscribeBackend() { return WebhookBackend(QStringLiteral(SWITCHB
 /// Connects with a token and a client name; the welcome frame (empty object on failure).
 QJsonObject connectAs(WsClient &client, const GatewayProcess &gateway, const QString &user, const QString &name = {})
 {
-    if (!client.open(gateway))
-        return {};
-    QJsonObject connect{{"op", "connect"}, {"version", 1}, {"token", tokenFor(user)}};
-    if (!name.isEmpty())
-        connect.insert("name", name);
-    client.send(connect);
-    return client.waitFor("welcome").value_or(QJsonObject{});
+    return connectWithToken(client, gateway, tokenFor(user), name);
 }
 
 void subscribe(WsClient &client, const QString &channel, int ackId, const QJsonObject &extra = {})
@@ -93,14 +81,6 @@ QJsonObject memberOf(const QJsonObject &roster, const QString &id)
         if (m.toObject().value("id").toString() == id)
             return m.toObject();
     return {};
-}
-
-quint16 unusedPort()
-{
-    QTcpServer reserve;
-    if (!reserve.listen(QHostAddress::LocalHost, 0))
-        return 0;
-    return reserve.serverPort(); // released when `reserve` goes: nobody listens there
 }
 
 double metricValue(QNetworkAccessManager &nam, const GatewayProcess &g, const QString &name)
@@ -520,15 +500,7 @@ void tst_GatewaySubscribeProxy::refusesBadUrlsAndOptions()
                                    {"--subscribe-proxy", "not a url"},
                                    {"--subscribe-proxy", "http://127.0.0.1:1/s", "--subscribe-proxy-concurrency", "0"},
                                    {"--subscribe-proxy", "http://127.0.0.1:1/s", "--subscribe-proxy-timeout", "0"}};
-    for (const QStringList &args : cases) {
-        QProcess process;
-        testsupport::dieWithTest(process);
-        process.setProcessChannelMode(QProcess::MergedChannels);
-        process.start(QStringLiteral(SWITCHBOARD_GATEWAY_BIN), QStringList{"--port", "0"} + args);
-        QVERIFY(process.waitForFinished(10000));
-        QVERIFY(process.exitCode() != 0);
-        QVERIFY2(process.readAll().contains("--subscribe-proxy"), qPrintable(args.join(' ')));
-    }
+    QVERIFY(everyRefusesToStart(cases, "--subscribe-proxy"));
 }
 
 QTEST_MAIN(tst_GatewaySubscribeProxy)

@@ -2,10 +2,8 @@
 // (tests/server/webhook_backend.py): lifecycle events in order, signed and batched; a backend
 // that is down then up, slow, answering garbage, 500 or 400; a full queue drops and counts.
 
-#include "GatewayProcess.h"
-#include "WebhookBackend.h"
+#include "BackendTestSupport.h"
 
-#include <QDateTime>
 #include <QElapsedTimer>
 #include <QMessageAuthenticationCode>
 #include <QTcpServer>
@@ -18,10 +16,7 @@ const QByteArray kWebhookSecret = "webhook-secret";
 
 QString tokenFor(const QString &user)
 {
-    return makeToken(QJsonObject{{"sub", user},
-                                 {"info", QJsonObject{{"name", user.toUpper()}}},
-                                 {"channels", QJsonArray{"**"}},
-                                 {"exp", QDateTime::currentSecsSinceEpoch() + 3600}});
+    return userToken(user, {"**"}, {{"name", user.toUpper()}});
 }
 
 QStringList names(const QList<QJsonObject> &events)
@@ -34,18 +29,6 @@ QStringList names(const QList<QJsonObject> &events)
         out << line;
     }
     return out;
-}
-
-/// Waits until /metrics shows `name` >= `atLeast`; returns the last value read.
-double waitForMetric(QNetworkAccessManager &nam, const GatewayProcess &g, const QString &name, double atLeast,
-                     int timeoutMs = 10000)
-{
-    double value = -1;
-    (void)QTest::qWaitFor([&] {
-        value = metrics(nam, g).value(name, -1);
-        return value >= atLeast;
-    }, timeoutMs);
-    return value;
 }
 
 } // namespace
@@ -239,15 +222,7 @@ void tst_GatewayWebhooks::fullQueueDropsOldest()
 
 void tst_GatewayWebhooks::refusesBadUrls()
 {
-    for (const QString &url : {QStringLiteral("ftp://127.0.0.1:1/hook"), QStringLiteral("not a url")}) {
-        QProcess process;
-        testsupport::dieWithTest(process);
-        process.setProcessChannelMode(QProcess::MergedChannels);
-        process.start(QStringLiteral(SWITCHBOARD_GATEWAY_BIN), {"--port", "0", "--webhook", url});
-        QVERIFY(process.waitForFinished(10000));
-        QVERIFY(process.exitCode() != 0);
-        QVERIFY2(process.readAll().contains("--webhook"), qPrintable(url));
-    }
+    QVERIFY(everyRefusesToStart({{"--webhook", "ftp://127.0.0.1:1/hook"}, {"--webhook", "not a url"}}, "--webhook"));
 }
 
 void tst_GatewayWebhooks::shutdownSendsTheDisconnects()
