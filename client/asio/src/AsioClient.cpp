@@ -2,7 +2,8 @@
 
 #include "BeastClientTransport.h"
 #include "StrandExecutor.h"
-#include "StrandTimer.h"
+
+#include <switchboard/asio_support/AsioTimer.h>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -53,7 +54,7 @@ struct AsioClient::OwnLoop {
 struct AsioClient::Core : std::enable_shared_from_this<Core> {
     Core(boost::asio::any_io_executor ioExecutor, AsioClientOptions options)
         : strand(boost::asio::make_strand(std::move(ioExecutor))), callbackExecutor(std::move(options.callbackExecutor)),
-          executor(strand), timer(std::make_unique<asioclient::StrandTimer>(strand)),
+          executor(strand), timer(std::make_unique<asiosupport::AsioTimer>(strand)),
           transport(std::make_unique<asioclient::BeastClientTransport>(
               strand, asioclient::TransportSettings{std::move(options.tls), std::move(options.headers),
                                                     options.maxMessageBytes, options.maxWriteQueueBytes,
@@ -125,7 +126,7 @@ struct AsioClient::Core : std::enable_shared_from_this<Core> {
     boost::asio::any_io_executor strand;
     std::function<void(std::function<void()>)> callbackExecutor;
     asioclient::StrandExecutor executor;
-    std::unique_ptr<asioclient::StrandTimer> timer;
+    std::unique_ptr<asiosupport::AsioTimer> timer; // callbacks on the strand
     std::unique_ptr<asioclient::BeastClientTransport> transport;
     std::unique_ptr<ClientSession> session;
     // Strand only.

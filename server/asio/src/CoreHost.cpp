@@ -69,7 +69,7 @@ ConnectDecision tokenDecision(const TokenVerifier &tokens, std::string_view toke
 }
 
 CoreHost::CoreHost(boost::asio::io_context &ioc, const GatewayConfig &config, const TokenVerifier &tokens, Metrics &metrics)
-    : m_timer(ioc, m_mutex), m_metrics(metrics)
+    : m_timer(ioc.get_executor(), &m_mutex), m_metrics(metrics)
 {
     Broker *broker = nullptr;
     PresenceStore *presence = &m_presence;

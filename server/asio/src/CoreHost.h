@@ -3,7 +3,6 @@
 // call into them. Sessions on any io thread call in through locked(); nothing in here writes to
 // a socket (Session::send only queues), so the lock is never held across I/O.
 
-#include "AsioTimer.h"
 #include "Metrics.h"
 
 #include "switchboard/asio/GatewayConfig.h"
@@ -13,6 +12,7 @@
 #include <switchboard/MemoryBroker.h>
 #include <switchboard/MemoryPresenceStore.h>
 #include <switchboard/ServerProtocol.h>
+#include <switchboard/asio_support/AsioTimer.h>
 
 #include <functional>
 #include <memory>
@@ -75,7 +75,7 @@ public:
 
 private:
     std::mutex m_mutex;
-    AsioTimer m_timer;
+    asiosupport::AsioTimer m_timer; // callbacks under m_mutex
     Metrics &m_metrics;
     std::unique_ptr<MemoryBroker> m_memoryBroker; ///< the engine's broker; outlives the Hub
 #ifdef SWITCHBOARD_HAVE_REDIS

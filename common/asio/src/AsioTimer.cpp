@@ -1,23 +1,30 @@
-#include "StrandTimer.h"
+#include <switchboard/asio_support/AsioTimer.h>
 
-namespace switchboard::asioclient {
+namespace switchboard::asiosupport {
 
-StrandTimer::StrandTimer(boost::asio::any_io_executor strand) : m_strand(std::move(strand)) {}
+AsioTimer::AsioTimer(boost::asio::any_io_executor executor, std::mutex *guard)
+    : m_executor(std::move(executor)), m_guard(guard)
+{
+}
 
-StrandTimer::~StrandTimer()
+AsioTimer::~AsioTimer()
 {
     *m_self = nullptr;
     for (auto &[id, pending] : m_pending)
         pending.timer->cancel();
 }
 
-TimerId StrandTimer::start(std::chrono::milliseconds delay, std::function<void()> callback)
+TimerId AsioTimer::start(std::chrono::milliseconds delay, std::function<void()> callback)
 {
     const TimerId id = ++m_lastId;
-    auto timer = std::make_unique<boost::asio::steady_timer>(m_strand, delay);
-    timer->async_wait([self = std::weak_ptr<StrandTimer *>(m_self), id](const boost::system::error_code &ec) {
+    auto timer = std::make_shared<boost::asio::steady_timer>(m_executor, delay);
+    timer->async_wait([self = std::weak_ptr<AsioTimer *>(m_self), id, guard = m_guard, timer](const boost::system::error_code &ec) {
         if (ec)
             return; // cancelled
+        // Under the guard before looking at `self`: the destructor clears it with the guard held.
+        std::unique_lock<std::mutex> lock;
+        if (guard)
+            lock = std::unique_lock(*guard);
         const auto alive = self.lock();
         if (alive && *alive)
             (*alive)->fire(id);
@@ -26,7 +33,7 @@ TimerId StrandTimer::start(std::chrono::milliseconds delay, std::function<void()
     return id;
 }
 
-void StrandTimer::fire(TimerId id)
+void AsioTimer::fire(TimerId id)
 {
     auto it = m_pending.find(id);
     if (it == m_pending.end())
@@ -36,7 +43,7 @@ void StrandTimer::fire(TimerId id)
     callback();
 }
 
-void StrandTimer::cancel(TimerId id)
+void AsioTimer::cancel(TimerId id)
 {
     auto it = m_pending.find(id);
     if (it == m_pending.end())
@@ -45,20 +52,20 @@ void StrandTimer::cancel(TimerId id)
     m_pending.erase(it);
 }
 
-std::chrono::milliseconds StrandTimer::now() const
+std::chrono::milliseconds AsioTimer::now() const
 {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - m_epoch);
 }
 
-std::chrono::microseconds StrandTimer::nowPrecise() const
+std::chrono::microseconds AsioTimer::nowPrecise() const
 {
     return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - m_epoch);
 }
 
-std::int64_t StrandTimer::wallClockMs() const
+std::int64_t AsioTimer::wallClockMs() const
 {
     using namespace std::chrono;
     return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-} // namespace switchboard::asioclient
+} // namespace switchboard::asiosupport
