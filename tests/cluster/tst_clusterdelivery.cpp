@@ -1,7 +1,8 @@
 // Three switchboard-gateway nodes on one Redis behave as one service: an HTTP publish on A
 // reaches WebSocket and SSE subscribers on B and C, in offset order, and history published on A
 // is recovered on B (`recover` on subscribe, /api/history) and C (SSE Last-Event-ID); scripts
-// flushed from Redis are sent again.
+// flushed from Redis are sent again; a stored publication with flags a node does not know (as an
+// older node sees `compress`) is refused, counted and left out of history.
 #include "ClusterHelpers.h"
 
 using namespace clustertest;
@@ -112,6 +113,55 @@ private slots:
         QVERIFY(sse.waitFor("id: feed:3:" + epoch.toUtf8()));
         QVERIFY(sse.received.contains("id: feed:2:" + epoch.toUtf8()));
         QVERIFY(!sse.received.contains("id: feed:1:"));
+    }
+
+    /// What a node does with a stored publication whose flags it does not know: here the digit 4,
+    /// as a node older than `compress` sees the 2 and 3 newer nodes write (docs/scaling.md,
+    /// "Mixing versions"). The entry is written as the publish script writes it.
+    void publicationWithUnknownFlagsIsRefusedAndCounted()
+    {
+        GatewayProcess d;
+        d.captureLog();
+        QVERIFY(d.start(nodeArgs(redis, "delivery:")));
+        QVERIFY(waitHealth(nam, d, 200));
+        WsClient ws;
+        QVERIFY(ws.connectSession(d));
+        QVERIFY(subscribe(ws, "mixed"));
+        QVERIFY(waitMetric(nam, d, "switchboard_engine_listening_channels", [](double v) { return v == 1; }));
+        const HttpResult first = publishText(nam, a, "mixed", "one");
+        QCOMPARE(first.status, 200);
+        const QByteArray epoch = firstStored(first)["epoch"].toString().toUtf8();
+        QVERIFY(ws.waitFor("message"));
+        const double errorsBefore = metrics(nam, d).value("switchboard_engine_errors_total");
+
+        // Offset 2: origin, event, timestamp, sender, exceptSession, flags "4", data 2.
+        const QByteArray body = "16:node-x4:tick13:17000000000000:0:1:41:2";
+        QCOMPARE(redis.command("HINCRBY delivery:{mixed}:meta t 1"), QByteArray(":2\r\n"));
+        const QByteArray storedAt = QByteArray::number(QDateTime::currentMSecsSinceEpoch()); // within the history TTL
+        QVERIFY(redis.command("XADD delivery:{mixed}:stream 2-0 b " + body + " m " + storedAt).startsWith("$"));
+        QVERIFY(redis.command("PUBLISH delivery:pub:mixed 2:" + epoch + ":" + body).startsWith(":"));
+
+        // Live: refused, counted and logged; the subscriber is neither sent it nor closed.
+        QVERIFY(waitMetric(nam, d, "switchboard_engine_errors_total", [&](double v) { return v >= errorsBefore + 1; }));
+        QVERIFY(!d.waitForLog(QRegularExpression("malformed publication on mixed")).isEmpty());
+        QCOMPARE(publishText(nam, a, "mixed", "three").status, 200);
+        const auto next = ws.waitFor("message");
+        QVERIFY(next);
+        QCOMPARE((*next)["offset"].toInt(), 3); // 2 was skipped, without a word to the client
+        QVERIFY(!ws.disconnected());
+
+        // From history: left out, and the read is not complete.
+        const QJsonObject history = http(nam, "GET", d.url("/api/history?channel=mixed&since=1&epoch=" + epoch)).json();
+        QCOMPARE(history["complete"].toBool(), false);
+        QCOMPARE(history["publications"].toArray().size(), 1);
+        QCOMPARE(history["publications"].toArray()[0].toObject()["offset"].toInt(), 3);
+        QVERIFY(!d.waitForLog(QRegularExpression("malformed history entry in mixed")).isEmpty());
+        WsClient late;
+        QVERIFY(late.connectSession(d));
+        const auto recovered = subscribe(late, "mixed", {{"offset", 1}, {"epoch", QString::fromUtf8(epoch)}});
+        QVERIFY(recovered);
+        QCOMPARE((*recovered)["recovered"].toBool(), false);
+        QCOMPARE((*recovered)["publications"].toArray().size(), 1);
     }
 
     void scriptsFlushedFromRedisAreSentAgain()

@@ -44,6 +44,31 @@ private slots:
         QCOMPARE(back.event, p.event);
     }
 
+    /// The flags digit as stored: 0 and 1 as before compress existed (every version reads them),
+    /// 2 and 3 with compress (a node older than compress refuses them: docs/scaling.md).
+    void storedFlagsDigit_data()
+    {
+        QTest::addColumn<bool>("binary");
+        QTest::addColumn<bool>("compress");
+        QTest::addColumn<QByteArray>("field");
+        QTest::newRow("plain") << false << false << QByteArray("1:0");
+        QTest::newRow("binary") << true << false << QByteArray("1:1");
+        QTest::newRow("compress") << false << true << QByteArray("1:2");
+        QTest::newRow("binary compress") << true << true << QByteArray("1:3");
+    }
+    void storedFlagsDigit()
+    {
+        QFETCH(bool, binary);
+        QFETCH(bool, compress);
+        QFETCH(QByteArray, field);
+        Publication p;
+        p.data = "7";
+        p.binary = binary;
+        p.compress = compress;
+        const std::string body = encodePublicationBody(p, "n");
+        QCOMPARE(QByteArray::fromStdString(body.substr(body.size() - 6)), field + "1:7"); // flags, then data
+    }
+
     void oldFlagsDecodeAndBadOnesAreRefused()
     {
         Publication p;
