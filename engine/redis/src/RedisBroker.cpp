@@ -343,8 +343,11 @@ struct RedisBroker::Impl {
             std::string epoch;
             std::string origin;
             if (!detail::decodePubSubMessage(text(r.element[2]), p, epoch, origin)) {
+                // Unreadable (a newer node's format, or corrupt): the subscribers must not skip
+                // it without a word. They recover; their history read reports it incomplete.
                 ++counters.errors;
                 log("redis: malformed publication on " + channel);
+                gap(channel);
                 return;
             }
             p.channel = channel;

@@ -92,7 +92,9 @@ CoreHost::CoreHost(boost::asio::io_context &ioc, const GatewayConfig &config, co
             o.connector = redisTlsConnector(ioc, m_mutex, {config.engineTlsCa, config.engineTlsCert, config.engineTlsKey});
         o.backoffMax = config.engineReconnectMax;
         o.nodeTtl = config.nodeTtl;
-        o.log = [](std::string_view message) { log::warn(message); };
+        // Rate-limited: a peer writing entries this node cannot read (a newer version in a mixed
+    // cluster) costs one line per publication otherwise.
+    o.log = [](std::string_view message) { log::limited(LogLevel::Warn, "engine", message); };
         o.onRoundTrip = [&metrics](std::chrono::microseconds rtt) {
             metrics.engineRoundTripSeconds.observe(std::chrono::duration<double>(rtt).count());
         };
