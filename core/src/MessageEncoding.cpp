@@ -1,5 +1,6 @@
 #include "switchboard/MessageEncoding.h"
 
+#include <boost/json/parse.hpp>
 #include <boost/json/serializer.hpp>
 
 #include <charconv>
@@ -111,6 +112,43 @@ SharedFrame encodeMessageFrame(const Publication &publication)
     appendPublicationFields(bytes, publication);
     bytes += '}';
     return publication.compress ? makeCompressibleTextFrame(std::move(bytes)) : makeTextFrame(std::move(bytes));
+}
+
+std::optional<MessageFrameView> decodeMessageFrame(std::string_view frame)
+{
+    constexpr std::string_view head = "{\"op\":\"message\",\"channel\":";
+    if (!frame.starts_with(head))
+        return std::nullopt;
+    boost::system::error_code ec;
+    const boost::json::value parsed = boost::json::parse(boost::json::string_view(frame.data(), frame.size()), ec);
+    const boost::json::object *object = ec ? nullptr : parsed.if_object();
+    if (!object)
+        return std::nullopt;
+    auto text = [&](std::string_view key) -> const boost::json::string * {
+        const boost::json::value *v = object->if_contains(key);
+        return v ? v->if_string() : nullptr;
+    };
+    const auto *channel = text("channel");
+    const auto *event = text("event");
+    if (!channel || !event || !object->contains("data"))
+        return std::nullopt;
+    MessageFrameView view;
+    view.channel.assign(channel->data(), channel->size());
+    view.event.assign(event->data(), event->size());
+    if (const auto *sender = text("sender"))
+        view.sender.assign(sender->data(), sender->size());
+    // The layout is encodeMessageFrame()'s: the payload follows `"data":` and ends where the
+    // last `,"offset":` begins (nothing after it can contain that text: numbers and a session id).
+    std::string prefix(head);
+    appendJsonString(prefix, view.channel);
+    prefix += ",\"event\":";
+    appendJsonString(prefix, view.event);
+    prefix += ",\"data\":";
+    const std::size_t end = frame.rfind(",\"offset\":");
+    if (!frame.starts_with(prefix) || end == std::string_view::npos || end < prefix.size())
+        return std::nullopt;
+    view.data = frame.substr(prefix.size(), end - prefix.size());
+    return view;
 }
 
 SharedFrame encodeBinaryFrame(std::string_view channel, std::string_view event, std::string_view payload)
