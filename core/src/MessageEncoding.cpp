@@ -1,6 +1,5 @@
 #include "switchboard/MessageEncoding.h"
 
-#include <boost/json/parse.hpp>
 #include <boost/json/serializer.hpp>
 
 #include <charconv>
@@ -116,38 +115,41 @@ SharedFrame encodeMessageFrame(const Publication &publication)
 
 std::optional<MessageFrameView> decodeMessageFrame(std::string_view frame)
 {
-    constexpr std::string_view head = "{\"op\":\"message\",\"channel\":";
-    if (!frame.starts_with(head))
-        return std::nullopt;
-    boost::system::error_code ec;
-    const boost::json::value parsed = boost::json::parse(boost::json::string_view(frame.data(), frame.size()), ec);
-    const boost::json::object *object = ec ? nullptr : parsed.if_object();
-    if (!object)
-        return std::nullopt;
-    auto text = [&](std::string_view key) -> const boost::json::string * {
-        const boost::json::value *v = object->if_contains(key);
-        return v ? v->if_string() : nullptr;
+    // Reads encodeMessageFrame()'s own layout instead of parsing JSON (a parse of the payload
+    // cost ~30 us per 1 KiB publication): channel and event names never need escapes (Topic and
+    // validateEventName refuse `"`, `\` and control characters), nor do session ids, so each is
+    // the text between two quotes; the payload runs from `"data":` to the last `,"offset":`
+    // (only numbers and the sender follow it).
+    auto take = [&frame](std::string_view expected) {
+        if (!frame.starts_with(expected))
+            return false;
+        frame.remove_prefix(expected.size());
+        return true;
     };
-    const auto *channel = text("channel");
-    const auto *event = text("event");
-    if (!channel || !event || !object->contains("data"))
-        return std::nullopt;
+    auto quoted = [&frame](std::string &out) {
+        const auto end = frame.find('"');
+        if (end == std::string_view::npos || frame.substr(0, end).find('\\') != std::string_view::npos)
+            return false;
+        out.assign(frame.substr(0, end));
+        frame.remove_prefix(end + 1);
+        return true;
+    };
     MessageFrameView view;
-    view.channel.assign(channel->data(), channel->size());
-    view.event.assign(event->data(), event->size());
-    if (const auto *sender = text("sender"))
-        view.sender.assign(sender->data(), sender->size());
-    // The layout is encodeMessageFrame()'s: the payload follows `"data":` and ends where the
-    // last `,"offset":` begins (nothing after it can contain that text: numbers and a session id).
-    std::string prefix(head);
-    appendJsonString(prefix, view.channel);
-    prefix += ",\"event\":";
-    appendJsonString(prefix, view.event);
-    prefix += ",\"data\":";
-    const std::size_t end = frame.rfind(",\"offset\":");
-    if (!frame.starts_with(prefix) || end == std::string_view::npos || end < prefix.size())
+    if (!take("{\"op\":\"message\",\"channel\":\"") || !quoted(view.channel) || !take(",\"event\":\"")
+        || !quoted(view.event) || !take(",\"data\":"))
         return std::nullopt;
-    view.data = frame.substr(prefix.size(), end - prefix.size());
+    const std::size_t end = frame.rfind(",\"offset\":");
+    if (end == std::string_view::npos || end == 0 || !frame.ends_with('}'))
+        return std::nullopt;
+    view.data = frame.substr(0, end);
+    std::string_view tail = frame.substr(end);
+    if (const auto sender = tail.find(",\"sender\":\""); sender != std::string_view::npos) {
+        tail.remove_prefix(sender + 11);
+        const auto close = tail.find('"');
+        if (close == std::string_view::npos)
+            return std::nullopt;
+        view.sender.assign(tail.substr(0, close));
+    }
     return view;
 }
 

@@ -183,6 +183,28 @@ private slots:
         QCOMPARE(QString::fromStdString(out), backToPusher);
     }
 
+    void messageFrameDecoding()
+    {
+        Publication publication;
+        publication.channel = "pusher/42/a_b-c=d@e,f.g;h";
+        publication.event = "App%5CEvents%5CX";
+        publication.data = "{\"a\":1,\"offset\":2,\"s\":\"x,\\\"sender\\\":\\\"y\"}"; // the frame's own keys inside the payload
+        publication.offset = 9;
+        publication.sender = "123.456";
+        const auto frame = encodeMessageFrame(publication);
+        const auto view = decodeMessageFrame(frame->bytes);
+        QVERIFY(view);
+        QCOMPARE(view->channel, publication.channel);
+        QCOMPARE(view->event, publication.event);
+        QCOMPARE(std::string(view->data), publication.data);
+        QCOMPARE(view->sender, publication.sender);
+        publication.sender.clear();
+        const auto serverFrame = encodeMessageFrame(publication);
+        QVERIFY(decodeMessageFrame(serverFrame->bytes)->sender.empty());
+        QVERIFY(!decodeMessageFrame(R"({"op":"presence","channel":"a"})"));
+        QVERIFY(!decodeMessageFrame(R"({"op":"message","channel":"a","event":"e","data":1})"));
+    }
+
     void signatureMatchesPusherDocumentation()
     {
         // The examples of Pusher's authentication signature documentation.

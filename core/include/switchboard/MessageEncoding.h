@@ -26,7 +26,8 @@ struct MessageFrameView {
     std::string sender;    ///< empty for server publishes
     std::string_view data; ///< into the frame's bytes
 };
-/// Reads a frame made by encodeMessageFrame(); nullopt when it is not one. Parses the frame.
+/// Reads a frame made by encodeMessageFrame() (its layout, without parsing the payload);
+/// nullopt when it is not one.
 std::optional<MessageFrameView> decodeMessageFrame(std::string_view frame);
 /// Appends the message object *without* `op` (used inside `subscribed.publications`).
 void appendPublicationObject(std::string &out, const Publication &publication);
