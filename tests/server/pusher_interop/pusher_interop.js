@@ -158,7 +158,27 @@ async function metric(port, name) {
   return Number((new RegExp(`^${name} (\\S+)$`, 'm').exec(text) || [])[1] || 0);
 }
 
+/// Runs the gateway with `flags`; resolves with its exit code and stderr (it must refuse them).
+function refusedFlags(flags) {
+  return new Promise((resolve, reject) => {
+    const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', args.gateway, '--port', '0', ...flags],
+      { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (chunk) => { err += chunk; });
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error('gateway accepted ' + flags.join(' '))); }, STEP_MS);
+    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, err }); });
+  });
+}
+
 (async () => {
+  // 0. configuration refusals: exit 2 with a message naming the flag.
+  for (const flags of [['--pusher-app', 'only-two:parts'], ['--pusher-app', 'a/b:key:secret'],
+    ['--pusher-app', 'a:k:s1', '--pusher-app', 'a:k2:s2']]) {
+    const r = await refusedFlags(flags);
+    check(r.code === 2 && r.err.includes('--pusher-app'), `flags ${flags.join(' ')}: exit ${r.code}, ${r.err}`);
+  }
+  console.log('ok 0 --pusher-app refusals');
+
   const gw = await startGateway();
   const port = gw.port;
   const clients = [];
@@ -174,6 +194,8 @@ async function metric(port, name) {
   const old = await rawPusher(port, `/app/${APP.key}?protocol=6`);
   check(old.first && old.first.data.code === 4007 && old.code === 4007, 'protocol 6: 4007, got ' + JSON.stringify(old));
   check(await metric(port, 'switchboard_pusher_refused_connections_total') === 2, 'refused connections counted');
+  const plain = await fetch(`http://127.0.0.1:${port}/app/${APP.key}?protocol=7`);
+  check(plain.status === 426, '/app/KEY without an upgrade: 426, got ' + plain.status);
   console.log('ok 1 connect, 4001, 4007');
 
   // 2. public channel, event from the native HTTP API.
