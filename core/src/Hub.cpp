@@ -113,6 +113,7 @@ struct Hub::Impl {
         std::shared_ptr<Session> session;
         Principal principal;
         std::string clientName; // for the authorizer
+        AsyncAuthorizer authorizer; // set: decides this session's joins instead of the Hub's
         std::vector<Membership> memberships;
         std::vector<std::shared_ptr<JoinState>> pending;
         std::uint64_t framesOut = 0;
@@ -546,7 +547,7 @@ struct Hub::Impl {
             if (auto self = weak.lock())
                 (*self)->authorizationAnswered(state, std::move(decision));
         };
-        const AsyncAuthorizer ask = authorizer; // it may replace itself
+        const AsyncAuthorizer ask = entry.authorizer ? entry.authorizer : authorizer; // it may replace itself
         try {
             ask(AuthRequest{state->channel, state->result.type, entry.id, entry.principal, auth, state->channelData,
                             entry.clientName},
@@ -757,7 +758,7 @@ struct Hub::Impl {
             return fail(Error::ChannelLimit);
 
         const bool needsAuthorization = result.type != ChannelType::Public;
-        if (needsAuthorization && !authorizer) {
+        if (needsAuthorization && !authorizer && !entry->authorizer) {
             ++counters.authFailures;
             return fail(Error::Unauthorized);
         }
@@ -1008,6 +1009,15 @@ std::string Hub::attach(std::shared_ptr<Session> session, Principal principal, s
         invokeQuietly(d->lifecycle.connected, SessionConnected{id, principal.userId, clientName});
     }
     return id;
+}
+
+bool Hub::setSessionAuthorizer(std::string_view sessionId, AsyncAuthorizer authorizer)
+{
+    auto it = d->sessions.find(sessionId);
+    if (it == d->sessions.end())
+        return false;
+    it->second->authorizer = std::move(authorizer);
+    return true;
 }
 
 void Hub::detach(std::string_view sessionId, std::uint16_t code, std::string_view reason)

@@ -41,3 +41,17 @@ std::string randomHex(std::size_t bytes)
 }
 
 } // namespace switchboard::detail
+
+namespace switchboard::detail {
+
+std::string randomDigits(std::size_t digits)
+{
+    std::string out;
+    out.reserve(digits);
+    auto &engine = generator();
+    for (std::size_t i = 0; i < digits; ++i)
+        out += static_cast<char>((i == 0 ? '1' + engine() % 9 : '0' + engine() % 10));
+    return out;
+}
+
+} // namespace switchboard::detail

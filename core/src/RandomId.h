@@ -11,3 +11,10 @@ namespace switchboard::detail {
 std::string randomHex(std::size_t bytes);
 
 } // namespace switchboard::detail
+
+namespace switchboard::detail {
+
+/// A random number of exactly `digits` decimal digits (no leading zero), from the same generator.
+std::string randomDigits(std::size_t digits);
+
+} // namespace switchboard::detail

@@ -2,6 +2,7 @@
 // Frame: one encoded wire message, immutable and shared by every recipient.
 
 #include "switchboard/DerivedBytes.h"
+#include "switchboard/DerivedFrame.h"
 
 #include <memory>
 #include <string>
@@ -20,22 +21,25 @@ struct Frame {
     /// The compressed payload, built once on first need by a transport and shared by every
     /// recipient that negotiated compression (see DerivedBytes for thread safety).
     DerivedBytes deflated;
+    /// The same message as a Pusher protocol frame (publications and presence changes), built
+    /// once by the first Pusher recipient and shared by the others (PusherProtocol).
+    DerivedFrame pusher;
 };
 
 using SharedFrame = std::shared_ptr<const Frame>;
 
 inline SharedFrame makeTextFrame(std::string bytes)
 {
-    return std::make_shared<const Frame>(Frame{std::move(bytes), Frame::Kind::Text, false, {}});
+    return std::make_shared<const Frame>(Frame{std::move(bytes), Frame::Kind::Text, false, {}, {}});
 }
 /// A text frame of a publication marked `compress` (Publication::compress).
 inline SharedFrame makeCompressibleTextFrame(std::string bytes)
 {
-    return std::make_shared<const Frame>(Frame{std::move(bytes), Frame::Kind::Text, true, {}});
+    return std::make_shared<const Frame>(Frame{std::move(bytes), Frame::Kind::Text, true, {}, {}});
 }
 inline SharedFrame makeBinaryFrame(std::string bytes)
 {
-    return std::make_shared<const Frame>(Frame{std::move(bytes), Frame::Kind::Binary, false, {}});
+    return std::make_shared<const Frame>(Frame{std::move(bytes), Frame::Kind::Binary, false, {}, {}});
 }
 
 } // namespace switchboard

@@ -217,6 +217,11 @@ public:
     /// empty or taken: a fresh random one.
     std::string attach(std::shared_ptr<Session> session, Principal principal = {},
                        std::string_view clientName = {}, std::string_view proposedId = {});
+    /// Decides the private and presence joins of one attached session instead of the Hub's
+    /// authorizer (a Pusher connection's subscriptions, signed with its app's secret:
+    /// PusherProtocol). Same contract as setAsyncAuthorizer(); dropped with the session.
+    /// Returns false when no such session is attached.
+    bool setSessionAuthorizer(std::string_view sessionId, AsyncAuthorizer authorizer);
     /// Removes the session from every channel (presence leaves fire), then forgets it. `code` and
     /// `reason` (the close that ended it) are reported to the disconnected hook only.
     void detach(std::string_view sessionId, std::uint16_t code = 1006, std::string_view reason = {});

@@ -17,6 +17,18 @@ namespace switchboard {
 /// `data` must already be valid JSON text; it is copied in, never re-parsed. A publication marked
 /// `compress` gives a frame marked Frame::compress.
 SharedFrame encodeMessageFrame(const Publication &publication);
+/// The parts of a frame made by encodeMessageFrame(); `data` views the frame's JSON text of the
+/// payload verbatim (not re-serialized), so another encoding of the publication carries it
+/// byte for byte.
+struct MessageFrameView {
+    std::string channel;
+    std::string event;
+    std::string sender;    ///< empty for server publishes
+    std::string_view data; ///< into the frame's bytes
+};
+/// Reads a frame made by encodeMessageFrame() (its layout, without parsing the payload);
+/// nullopt when it is not one.
+std::optional<MessageFrameView> decodeMessageFrame(std::string_view frame);
 /// Appends the message object *without* `op` (used inside `subscribed.publications`).
 void appendPublicationObject(std::string &out, const Publication &publication);
 /// Binary frame: 0x01 | u16 channel len | channel | u16 event len | event | bytes.

@@ -1,5 +1,7 @@
 #include "CoreHost.h"
 
+#include "RequestSigner.h"
+
 #include "Log.h"
 
 #include <switchboard/TokenAuthorizer.h>
@@ -115,6 +117,17 @@ CoreHost::CoreHost(boost::asio::io_context &ioc, const GatewayConfig &config, co
     }
     m_hub = std::make_unique<Hub>(m_timer, hubOptions(config), *broker, *presence);
     m_protocol = std::make_unique<ServerProtocol>(*m_hub, m_timer, protocolOptions(config));
+    if (!config.pusherApps.empty()) {
+        PusherOptions pusher;
+        pusher.activityTimeout = config.pusherActivityTimeout;
+        pusher.clientEventsPerSecond = config.pusherClientEventsPerSecond;
+        pusher.clientEventBurst = config.pusherClientEventsPerSecond;
+        pusher.opsPerSecond = config.messagesPerSecond;
+        pusher.opsBurst = config.messagesBurst;
+        m_pusher = std::make_unique<PusherProtocol>(*m_hub, m_timer, config.pusherApps, hmacSha256, pusher);
+        for (const PusherApp &app : config.pusherApps)
+            log::info("pusher: app ", app.id, " on /app/", app.key, " (channels pusher/", app.id, "/...)");
+    }
 #ifdef SWITCHBOARD_HAVE_REDIS
     if (m_redis)
         locked([&] { m_redis->start(); });
@@ -130,6 +143,7 @@ CoreHost::~CoreHost()
     // The Hub lets go of the broker first; the Redis connections are freed under the lock, since
     // their event-loop handlers take it.
     std::lock_guard lock(m_mutex);
+    m_pusher.reset();
     m_protocol.reset();
     m_hub.reset();
 #ifdef SWITCHBOARD_HAVE_REDIS

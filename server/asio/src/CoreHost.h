@@ -11,6 +11,7 @@
 #include <switchboard/Hub.h>
 #include <switchboard/MemoryBroker.h>
 #include <switchboard/MemoryPresenceStore.h>
+#include <switchboard/PusherProtocol.h>
 #include <switchboard/ServerProtocol.h>
 #include <switchboard/asio_support/AsioTimer.h>
 
@@ -58,6 +59,8 @@ public:
     /// Only inside locked().
     Hub &hub() { return *m_hub; }
     ServerProtocol &protocol() { return *m_protocol; }
+    /// The Pusher protocol 7 adapter; null when no --pusher-app is configured.
+    PusherProtocol *pusher() { return m_pusher.get(); }
     Timer &timer() { return m_timer; }
     /// The memory engine's broker; null with another engine.
     MemoryBroker *memoryBroker() { return m_memoryBroker.get(); }
@@ -84,6 +87,7 @@ private:
     MemoryPresenceStore m_presence;
     std::unique_ptr<Hub> m_hub;
     std::unique_ptr<ServerProtocol> m_protocol;
+    std::unique_ptr<PusherProtocol> m_pusher;
 };
 
 } // namespace switchboard::asio

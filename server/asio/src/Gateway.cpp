@@ -334,7 +334,11 @@ struct Gateway::Impl {
                 listener->stop();
             context.setOnDrained([this] { ioc.stop(); });
             context.shuttingDown.store(true);
-            core.locked([&] { core.protocol().closeAll(DisconnectCode::Shutdown, "server shutting down"); });
+            core.locked([&] {
+                core.protocol().closeAll(DisconnectCode::Shutdown, "server shutting down");
+                if (PusherProtocol *pusher = core.pusher())
+                    pusher->closeAll("server shutting down");
+            });
             for (const auto &sse : context.sseSessions())
                 sse->close(DisconnectCode::Shutdown, "server shutting down");
             if (context.connections() == 0) {

@@ -27,6 +27,23 @@ LogLevel parseLogLevel(std::string_view name)
     throw std::invalid_argument("unknown log level '" + std::string(name) + "' (trace, debug, info, warn, error, off)");
 }
 
+PusherApp parsePusherApp(std::string_view text)
+{
+    const auto first = text.find(':');
+    const auto second = first == std::string_view::npos ? first : text.find(':', first + 1);
+    if (second == std::string_view::npos)
+        throw std::invalid_argument("--pusher-app must be ID:KEY:SECRET, got '" + std::string(text) + "'");
+    PusherApp app{std::string(text.substr(0, first)), std::string(text.substr(first + 1, second - first - 1)),
+                  std::string(text.substr(second + 1))};
+    // The id is a channel-name segment, the key a URL path segment: keep both to a safe alphabet.
+    auto safe = [](std::string_view part) {
+        return !part.empty() && part.size() <= 64 && part.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") == std::string_view::npos;
+    };
+    if (!safe(app.id) || !safe(app.key) || app.secret.empty())
+        throw std::invalid_argument("--pusher-app ID:KEY:SECRET: ID and KEY are 1-64 of A-Z a-z 0-9 _ - . and SECRET is not empty");
+    return app;
+}
+
 namespace {
 
 bool parsePolicy(std::string_view policy)
@@ -175,6 +192,20 @@ void applyJsonConfig(GatewayConfig &c, std::string_view jsonText)
                 c.webhooks.push_back(text(item, k));
         }
         else if (key == "webhookSecret") c.webhookSecret = text(v, k);
+        else if (key == "pusherApps") {
+            if (!v.is_array())
+                throw std::runtime_error("config key 'pusherApps' must be an array of {id, key, secret}");
+            c.pusherApps.clear();
+            for (const auto &item : v.get_array()) {
+                const auto *o = item.if_object();
+                if (!o || !o->contains("id") || !o->contains("key") || !o->contains("secret"))
+                    throw std::runtime_error("config key 'pusherApps' must be an array of {id, key, secret}");
+                c.pusherApps.push_back(parsePusherApp(text(o->at("id"), "pusherApps.id") + ':' + text(o->at("key"), "pusherApps.key")
+                                                      + ':' + text(o->at("secret"), "pusherApps.secret")));
+            }
+        }
+        else if (key == "pusherActivityTimeout") c.pusherActivityTimeout = std::chrono::seconds(number<std::uint32_t>(v, k));
+        else if (key == "pusherClientEventsPerSecond") c.pusherClientEventsPerSecond = number<double>(v, k);
         else if (key == "rpcProxy") c.rpcProxy = text(v, k);
         else if (key == "backendCa") c.backendCa = text(v, k);
         else if (key == "backendCert") c.backendCert = text(v, k);
@@ -268,6 +299,9 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         ("subscribe-proxy", po::value<std::string>()->value_name("URL"), "authorize private- and presence- joins by POSTing {channel, user, info, session, client, auth, data} to URL (http:// only) instead of by token channel patterns; the answer {\"allow\":true,\"info\":...} sets the presence info")
         ("subscribe-proxy-timeout", po::value<unsigned>()->value_name("MS"), "per subscribe proxy request: connect, send and answer within MS, else error 504 (default 5000)")
         ("subscribe-proxy-concurrency", po::value<std::size_t>()->value_name("N"), "subscribe proxy requests in flight at most; more are refused 503 at once (default 64)")
+        ("pusher-app", po::value<std::vector<std::string>>()->composing()->value_name("ID:KEY:SECRET"), "serve Pusher Channels protocol 7 clients (pusher-js) of this app on /app/KEY; repeatable (docs/pusher.md)")
+        ("pusher-activity-timeout", po::value<unsigned>()->value_name("S"), "Pusher activity_timeout advertised; a connection silent S seconds gets pusher:ping and is closed 4201 without an answer in 30 s (default 120)")
+        ("pusher-client-events-per-second", po::value<double>()->value_name("N"), "client-* events per Pusher connection (burst the same); more: pusher:error 4301 (default 10)")
         ("authorization-timeout", po::value<unsigned>()->value_name("MS"), "a private/presence join not authorized within MS is refused with error 504; 0: no deadline (default 10000)");
     // clang-format on
     (void)d;
@@ -404,6 +438,21 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         if (c.subscribeProxyTimeout.count() <= 0 || c.subscribeProxyConcurrency == 0)
             throw std::invalid_argument("--subscribe-proxy-timeout and --subscribe-proxy-concurrency must be positive");
         if (vm.count("authorization-timeout")) c.authorizationTimeout = std::chrono::milliseconds(vm["authorization-timeout"].as<unsigned>());
+        if (vm.count("pusher-app")) {
+            c.pusherApps.clear();
+            for (const auto &a : vm["pusher-app"].as<std::vector<std::string>>())
+                c.pusherApps.push_back(parsePusherApp(a));
+        }
+        if (vm.count("pusher-activity-timeout")) c.pusherActivityTimeout = std::chrono::seconds(vm["pusher-activity-timeout"].as<unsigned>());
+        if (vm.count("pusher-client-events-per-second")) c.pusherClientEventsPerSecond = vm["pusher-client-events-per-second"].as<double>();
+        for (std::size_t i = 0; i < c.pusherApps.size(); ++i) {
+            for (std::size_t j = 0; j < i; ++j) {
+                if (c.pusherApps[i].id == c.pusherApps[j].id || c.pusherApps[i].key == c.pusherApps[j].key)
+                    throw std::invalid_argument("--pusher-app: app ids and keys must be unique");
+            }
+        }
+        if (c.pusherActivityTimeout.count() <= 0 || c.pusherClientEventsPerSecond <= 0)
+            throw std::invalid_argument("--pusher-activity-timeout and --pusher-client-events-per-second must be positive");
         if (vm.count("header-timeout")) c.headerTimeout = std::chrono::milliseconds(vm["header-timeout"].as<unsigned>());
         if (c.tlsCertificate.empty() != c.tlsKey.empty())
             throw std::invalid_argument("TLS needs both a certificate and a key");

@@ -407,11 +407,14 @@ void handleApi(ServerContext &ctx, const Request &req, const boost::urls::url_vi
 Response metricsResponse(ServerContext &ctx)
 {
     std::string engine;
+    std::string pusher;
     const auto [hub, protocol] = ctx.core.locked([&] {
         ctx.core.renderEngineMetrics(engine);
+        if (const PusherProtocol *p = ctx.core.pusher())
+            Metrics::renderPusherMetrics(pusher, p->counters(), p->connectionCount());
         return std::pair(ctx.core.hub().counters(), ctx.core.protocol().counters());
     });
-    return makeResponse(http::status::ok, ctx.metrics.render(hub, protocol) + engine, "text/plain; version=0.0.4; charset=utf-8");
+    return makeResponse(http::status::ok, ctx.metrics.render(hub, protocol) + engine + pusher, "text/plain; version=0.0.4; charset=utf-8");
 }
 
 Response healthResponse(ServerContext &ctx)

@@ -138,7 +138,9 @@ void HttpSession::route(Request &req)
     const std::string path(url.path());
     const bool keepAlive = req.keep_alive() && !m_ctx.shuttingDown.load();
 
-    const bool browserStream = path == "/ws" || path == "/sse";
+    // Pusher Channels protocol 7 (docs/pusher.md): /app/{key}, served when an app is configured.
+    const bool pusherPath = path.rfind("/app/", 0) == 0 && !m_ctx.config.pusherApps.empty();
+    const bool browserStream = path == "/ws" || path == "/sse" || pusherPath;
     if (browserStream && !m_ctx.config.allowedOrigins.empty()) {
         const auto origin = req.find(http::field::origin);
         const auto &allowed = m_ctx.config.allowedOrigins;
@@ -146,6 +148,17 @@ void HttpSession::route(Request &req)
             m_ctx.metrics.rejectedOrigin.fetch_add(1, std::memory_order_relaxed);
             return write(errorResponse(http::status::forbidden, 3502, "origin not allowed"), false);
         }
+    }
+    if (pusherPath) {
+        if (!boost::beast::websocket::is_upgrade(req))
+            return write(errorResponse(http::status::upgrade_required, "WebSocket upgrade required"), false);
+        // The key and version are checked by PusherProtocol after the upgrade: pusher-js learns
+        // why from pusher:error and the close code (4001, 4007, 4008), not from an HTTP status.
+        PusherTarget target;
+        target.appKey = path.substr(5);
+        if (const auto it = url.params().find("protocol"); it != url.params().end())
+            target.protocol = (*it).value;
+        return upgrade(req, std::move(target));
     }
     if (boost::beast::websocket::is_upgrade(req)) {
         if (path != "/ws")
@@ -187,7 +200,7 @@ void HttpSession::route(Request &req)
     write(std::move(answer.response), keepAlive);
 }
 
-void HttpSession::upgrade(Request &req)
+void HttpSession::upgrade(Request &req, std::optional<PusherTarget> pusher)
 {
     const auto key = req.find(http::field::sec_websocket_key);
     const auto version = req.find(http::field::sec_websocket_version);
@@ -239,7 +252,8 @@ void HttpSession::upgrade(Request &req)
         }
     }
     http::async_write(*m_stream, *res,
-                      [self = shared_from_this(), res, admitted, deflateWindowBits, leftover = std::move(leftover), info = std::move(info)](
+                      [self = shared_from_this(), res, admitted, deflateWindowBits, leftover = std::move(leftover), info = std::move(info),
+                       pusher = std::move(pusher)](
                           const boost::system::error_code &ec, std::size_t) mutable {
                           if (ec) {
                               if (admitted)
@@ -269,7 +283,7 @@ void HttpSession::upgrade(Request &req)
                           auto slot = std::make_shared<TcpSlot>(std::move(self->m_slot));
                           std::shared_ptr<WebSocketSession> session(
                               new WebSocketSession(self->m_ctx, std::move(*self->m_stream), std::move(leftover), std::move(info),
-                                                   deflateWindowBits),
+                                                   deflateWindowBits, std::move(pusher)),
                               [slot](WebSocketSession *s) { delete s; });
                           self->m_stream.reset();
                           session->start();

@@ -14,6 +14,7 @@
 #include "AnyStream.h"
 #include "HttpTypes.h"
 #include "ServerContext.h"
+#include "WebSocketSession.h"
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -40,7 +41,7 @@ private:
     void onRequestDeadline();
     void watchWriteProgress();
     void route(Request &request);
-    void upgrade(Request &request);
+    void upgrade(Request &request, std::optional<PusherTarget> pusher = std::nullopt);
     void write(Response response, bool keepAlive);
     /// Writes `response` with a serializer, one write_some at a time (a file body is read in
     /// small chunks as the socket takes them), then reads the next request or closes.

@@ -204,4 +204,22 @@ std::string Metrics::render(const HubCounters &hub, const ProtocolCounters &prot
     return out;
 }
 
+void Metrics::renderPusherMetrics(std::string &out, const PusherCounters &p, std::size_t connections)
+{
+    metric(out, "switchboard_pusher_connections", "gauge", "Pusher protocol connections open.", double(connections));
+    metric(out, "switchboard_pusher_connections_total", "counter", "Pusher protocol connections accepted (connection_established).", double(p.connections));
+    metric(out, "switchboard_pusher_refused_connections_total", "counter", "Pusher connections refused: unknown app key (4001), missing or unsupported protocol (4008, 4007).", double(p.unknownApps + p.unsupportedProtocol));
+    metric(out, "switchboard_pusher_frames_in_total", "counter", "Messages received from Pusher clients.", double(p.framesIn));
+    metric(out, "switchboard_pusher_errors_total", "counter", "pusher:error frames sent for bad input or refusals.", double(p.errors));
+    metric(out, "switchboard_pusher_malformed_total", "counter", "Pusher client messages that are not a Pusher event (pusher:error).", double(p.malformed));
+    metric(out, "switchboard_pusher_subscription_errors_total", "counter", "Pusher subscribes refused with pusher:subscription_error (signature, channel name, limits).", double(p.subscriptionErrors));
+    metric(out, "switchboard_pusher_client_events_total", "counter", "client-* events published by Pusher clients.", double(p.clientEvents));
+    metric(out, "switchboard_pusher_client_events_refused_total", "counter", "client-* events refused: public channel or not subscribed (pusher:error).", double(p.clientEventsRefused));
+    metric(out, "switchboard_pusher_client_events_rate_limited_total", "counter", "client-* events over the per-connection rate (pusher:error 4301).", double(p.clientEventsRateLimited));
+    metric(out, "switchboard_pusher_rate_limited_total", "counter", "Pusher client messages over the per-connection rate (pusher:error).", double(p.rateLimited));
+    metric(out, "switchboard_pusher_flood_disconnects_total", "counter", "Pusher connections closed 4100 after repeated refusals.", double(p.floodDisconnects));
+    metric(out, "switchboard_pusher_pings_sent_total", "counter", "pusher:ping sent to connections silent for the activity timeout.", double(p.pingsSent));
+    metric(out, "switchboard_pusher_pong_timeouts_total", "counter", "Pusher connections closed 4201: no answer to pusher:ping.", double(p.pongTimeouts));
+}
+
 } // namespace switchboard::asio

@@ -4,6 +4,7 @@
 
 #include <switchboard/Hub.h>
 #include <switchboard/ServerProtocol.h>
+#include <switchboard/PusherProtocol.h>
 
 #include <array>
 #include <atomic>
@@ -115,6 +116,8 @@ struct Metrics {
 
     /// Prometheus text exposition format 0.0.4.
     std::string render(const HubCounters &hub, const ProtocolCounters &protocol) const;
+    /// Prometheus lines of the Pusher protocol endpoint (switchboard_pusher_*).
+    static void renderPusherMetrics(std::string &out, const PusherCounters &pusher, std::size_t connections);
 };
 
 } // namespace switchboard::asio

@@ -5,6 +5,15 @@
 
 namespace switchboard::asio {
 
+std::string hmacSha256(std::string_view key, std::string_view data)
+{
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char *>(data.data()),
+         data.size(), mac, &length);
+    return std::string(reinterpret_cast<const char *>(mac), length);
+}
+
 std::string hmacSha256Hex(std::string_view key, std::string_view data)
 {
     unsigned char mac[EVP_MAX_MD_SIZE];

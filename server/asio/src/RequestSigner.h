@@ -9,6 +9,8 @@
 
 namespace switchboard::asio {
 
+/// HMAC-SHA256(key, data), the 32 raw bytes (OpenSSL; core's HmacSha256 for Pusher signatures).
+std::string hmacSha256(std::string_view key, std::string_view data);
 /// Lowercase hex of HMAC-SHA256(key, data) (OpenSSL).
 std::string hmacSha256Hex(std::string_view key, std::string_view data);
 

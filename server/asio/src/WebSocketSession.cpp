@@ -21,7 +21,7 @@ constexpr std::size_t kReadChunk = 64 * 1024;
 } // namespace
 
 WebSocketSession::WebSocketSession(ServerContext &context, AnyStream stream, std::string leftover, ConnectionInfo info,
-                                   int deflateWindowBits)
+                                   int deflateWindowBits, std::optional<PusherTarget> pusher)
     : m_ctx(context)
     , m_stream(std::move(stream))
     , m_outbox(OutboxLimits{context.config.outboxFrames, context.config.outboxBytes})
@@ -29,6 +29,7 @@ WebSocketSession::WebSocketSession(ServerContext &context, AnyStream stream, std
     , m_info(std::move(info))
     , m_reader(context.config.maxFrameBytes)
     , m_deflateWindowBits(deflateWindowBits)
+    , m_pusher(std::move(pusher))
     , m_closeTimer(m_stream.get_executor())
     , m_livenessTimer(m_stream.get_executor())
 {
@@ -54,7 +55,12 @@ void WebSocketSession::start()
     m_ctx.metrics.wsSessions.fetch_add(1);
     m_ctx.metrics.wsHandshakes.fetch_add(1);
     auto self = shared_from_this();
-    m_handle = m_ctx.core.locked([&] { return m_ctx.core.protocol().open(self, std::move(m_info)); });
+    m_handle = m_ctx.core.locked([&] {
+        if (m_pusher)
+            return m_ctx.core.pusher()->open(self, m_pusher->appKey,
+                                             m_pusher->protocol ? std::optional<std::string_view>(*m_pusher->protocol) : std::nullopt);
+        return m_ctx.core.protocol().open(self, std::move(m_info));
+    });
     m_lastReceived = m_lastPingSent = std::chrono::steady_clock::now();
     armLiveness();
     if (!m_leftover.empty()) { // frames sent right behind the upgrade request
@@ -414,7 +420,12 @@ bool WebSocketSession::onMessage(std::string_view message, bool binary)
     if (closing())
         return true; // ignored; reading goes on for the peer's close frame
     m_ctx.metrics.wsFramesIn.fetch_add(1, std::memory_order_relaxed);
-    m_ctx.core.locked([&] { m_ctx.core.protocol().receive(m_handle, message, binary); });
+    m_ctx.core.locked([&] {
+        if (m_pusher)
+            m_ctx.core.pusher()->receive(m_handle, message, binary);
+        else
+            m_ctx.core.protocol().receive(m_handle, message, binary);
+    });
     return !m_finished;
 }
 
@@ -424,14 +435,15 @@ bool WebSocketSession::onPing(std::string_view payload)
         return true;
     // Pings count against the connection's rate like messages; over it, no pong (and 3005 when
     // it keeps happening).
-    if (m_ctx.core.locked([&] { return m_ctx.core.protocol().receiveControl(m_handle); }))
+    // A Pusher connection's pings are answered as they come (one pong waits at most).
+    if (m_pusher || m_ctx.core.locked([&] { return m_ctx.core.protocol().receiveControl(m_handle); }))
         queuePong(payload);
     return !m_finished;
 }
 
 bool WebSocketSession::onPong(std::string_view)
 {
-    if (!closing())
+    if (!closing() && !m_pusher)
         m_ctx.core.locked([&] { m_ctx.core.protocol().receiveControl(m_handle); });
     return !m_finished;
 }
@@ -506,7 +518,12 @@ void WebSocketSession::finish()
     m_livenessTimer.cancel();
     m_stream.close();
     m_ctx.metrics.wsSessions.fetch_sub(1);
-    m_ctx.core.locked([&] { m_ctx.core.protocol().closed(m_handle, endCode, endReason); });
+    m_ctx.core.locked([&] {
+        if (m_pusher)
+            m_ctx.core.pusher()->closed(m_handle, endCode, endReason);
+        else
+            m_ctx.core.protocol().closed(m_handle, endCode, endReason);
+    });
     m_ctx.removeConnection();
 }
 

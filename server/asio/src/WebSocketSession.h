@@ -33,6 +33,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -40,6 +41,13 @@
 namespace switchboard::asio {
 
 namespace ws = switchboard::websocket;
+
+/// A WebSocket on the Pusher endpoint `/app/{key}?protocol=N` (docs/pusher.md): its messages go
+/// to PusherProtocol instead of ServerProtocol.
+struct PusherTarget {
+    std::string appKey;
+    std::optional<std::string> protocol; ///< the `protocol` query parameter; absent: nullopt
+};
 
 /// Thread safety: send() and close() may be called from any thread (the core mutex holder);
 /// they only queue under the session's own mutex and post a flush to the connection's strand.
@@ -53,8 +61,10 @@ public:
     /// upgrade request's headers for the connect authenticator) goes to ServerProtocol::open,
     /// with the peer's address filled in. `deflateWindowBits`: 0 without permessage-deflate, else
     /// the negotiated compressor window.
+    /// With `pusher`, the connection speaks the Pusher protocol (PusherProtocol::open decides
+    /// on its key and version).
     WebSocketSession(ServerContext &context, AnyStream stream, std::string leftover, ConnectionInfo info = {},
-                     int deflateWindowBits = 0);
+                     int deflateWindowBits = 0, std::optional<PusherTarget> pusher = std::nullopt);
     ~WebSocketSession() override;
 
     /// Registers with the ServerProtocol and starts reading. Call once, on the strand.
@@ -130,6 +140,7 @@ private:
     ConnectionInfo m_info;                ///< for ServerProtocol::open, until start()
     ws::FrameReader m_reader;
     int m_deflateWindowBits = 0;          ///< 0: permessage-deflate not negotiated
+    std::optional<PusherTarget> m_pusher; ///< set: a Pusher protocol connection
     std::uint64_t m_inflatedCounted = 0;  ///< m_reader.inflatedMessages() already in the metrics
     std::unique_ptr<char[]> m_tlsBuffer;  ///< TLS reads only; plain TCP reads use a per-thread buffer
     boost::asio::steady_timer m_closeTimer;

@@ -2,6 +2,7 @@
 // GatewayConfig: every setting of switchboard-gateway, from flags and an optional JSON file.
 
 #include <switchboard/HistoryOptions.h>
+#include <switchboard/PusherProtocol.h>
 
 #include <chrono>
 #include <cstdint>
@@ -111,6 +112,10 @@ struct GatewayConfig {
     /// A private/presence join whose authorization (subscribe proxy) has not answered within
     /// this is refused 504 (HubOptions::authorizationTimeout); 0: no deadline.
     std::chrono::milliseconds authorizationTimeout{10'000};
+    /// Pusher Channels protocol 7 apps served on /app/{key} (docs/pusher.md); empty: none.
+    std::vector<PusherApp> pusherApps;
+    std::chrono::seconds pusherActivityTimeout{120}; ///< advertised; silent this long: pusher:ping
+    double pusherClientEventsPerSecond = 10;         ///< client-* events per connection (burst the same)
 
     bool tlsEnabled() const { return !tlsCertificate.empty() && !tlsKey.empty(); }
 };
@@ -128,6 +133,10 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
 /// Applies a JSON configuration document over `config`. Throws std::runtime_error with a message
 /// naming the offending key.
 void applyJsonConfig(GatewayConfig &config, std::string_view jsonText);
+
+/// "ID:KEY:SECRET" (the secret may contain ':') -> PusherApp; throws std::invalid_argument when
+/// a part is empty or the id or key has characters a channel name or URL path cannot carry.
+PusherApp parsePusherApp(std::string_view text);
 
 /// "debug" -> LogLevel::Debug; throws std::invalid_argument.
 LogLevel parseLogLevel(std::string_view name);
