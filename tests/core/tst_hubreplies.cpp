@@ -2,12 +2,16 @@
 // Hub with its MemoryBroker, recording sessions and virtual time.
 #include "ProtocolHarness.h"
 
+#include "switchboard/MemoryPresenceStore.h"
 #include "switchboard/MessageEncoding.h"
 
 #include <QtTest>
 
+#include <algorithm>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 using namespace switchboard;
 using namespace switchboard::testing;
@@ -54,6 +58,60 @@ struct Room {
     Client publisher, replier, other;
 };
 
+/// The nodes of a cluster in one process: each node's Broker delivers a publication to every
+/// node that subscribed to its channel (as Redis pub/sub does), at once; no history. `refuse`
+/// makes every publish fail as an unreachable engine does.
+struct Cluster {
+    struct NodeBroker final : Broker {
+        Cluster *cluster = nullptr;
+        BrokerHandler *handler = nullptr;
+        std::vector<std::string> channels;
+        void setHandler(BrokerHandler *h) override { handler = h; }
+        void subscribe(std::string_view channel) override { channels.emplace_back(channel); }
+        void unsubscribe(std::string_view channel) override { std::erase(channels, std::string(channel)); }
+        void publish(Publication publication, std::function<void(std::error_code, StreamPosition)> done) override
+        {
+            if (cluster->refuse) {
+                done(Error::NotConnected, {});
+                return;
+            }
+            ++cluster->published;
+            for (NodeBroker *node : cluster->nodes) {
+                if (node->handler && std::find(node->channels.begin(), node->channels.end(), publication.channel) != node->channels.end())
+                    node->handler->onPublication(publication);
+            }
+            done({}, {});
+        }
+        void history(std::string_view, const HistoryQuery &, std::function<void(HistoryResult)> done) override { done({}); }
+    };
+    std::vector<NodeBroker *> nodes;
+    bool refuse = false;
+    int published = 0;
+};
+
+struct Node {
+    explicit Node(Cluster &cluster, std::string id) : hub(timer, options(std::move(id)), broker, presence)
+    {
+        broker.cluster = &cluster;
+        cluster.nodes.push_back(&broker);
+    }
+    static HubOptions options(std::string id)
+    {
+        HubOptions o;
+        o.nodeId = std::move(id);
+        return o;
+    }
+    std::pair<std::string, std::shared_ptr<RecordingSession>> attach()
+    {
+        auto session = std::make_shared<RecordingSession>();
+        return {hub.attach(session), session};
+    }
+    ManualTimer timer;
+    Cluster::NodeBroker broker;
+    MemoryPresenceStore presence;
+    Hub hub;
+};
+
 } // namespace
 
 class TestHubReplies : public QObject
@@ -72,6 +130,7 @@ private slots:
     void publisherGone();
     void historyKeepsTheToken();
     void nodeIdNamesTheNode();
+    void replyRoutedToThePublishersNode();
 };
 
 void TestHubReplies::replyReachesThePublisher()
@@ -309,6 +368,47 @@ void TestHubReplies::nodeIdNamesTheNode()
     QVERIFY(random.nodeId() != Hub(timer).nodeId());
     options.nodeId = "bad.node";
     QVERIFY_THROWS_EXCEPTION(std::invalid_argument, Hub(timer, options));
+}
+
+void TestHubReplies::replyRoutedToThePublishersNode()
+{
+    Cluster cluster;
+    Node a(cluster, "node-a"), b(cluster, "node-b");
+    const auto [publisherId, publisher] = a.attach();
+    const auto [replierId, replier] = b.attach();
+    AckId ackId;
+    ackId.value = "p1";
+    std::string token;
+    QVERIFY(!a.hub.openReplySlot(publisherId, "room", ackId, token));
+    QVERIFY(token.starts_with("node-a."));
+
+    std::optional<std::error_code> answer;
+    b.hub.reply(replierId, token, R"({"ok":1})", [&](std::error_code error) { answer = error; });
+    QVERIFY(answer && !*answer);
+    QCOMPARE(cluster.published, 1); // through the broker, on A's reply channel only
+    QCOMPARE(b.hub.counters().repliesRouted, std::uint64_t(1));
+    QCOMPARE(a.hub.counters().repliesDelivered, std::uint64_t(1));
+    const auto frames = publisher->objects();
+    QCOMPARE(frames.size(), std::size_t(1));
+    QCOMPARE(op(frames[0]), std::string("reply"));
+    QCOMPARE(str(frames[0], "topic"), std::string("room"));
+    QCOMPARE(str(frames[0], "ackId"), std::string("p1"));
+    QCOMPARE(str(frames[0], "from"), replierId);
+    QCOMPARE(json::serialize(frames[0].at("payload")), std::string(R"({"ok":1})"));
+
+    // Routed again (first reply wins on A); then the engine refuses: 503 to the replier.
+    b.hub.reply(replierId, token, "2");
+    QCOMPARE(a.hub.counters().repliesDroppedAnswered, std::uint64_t(1));
+    cluster.refuse = true;
+    answer.reset();
+    b.hub.reply(replierId, token, "3", [&](std::error_code error) { answer = error; });
+    QVERIFY(answer && *answer == make_error_code(Error::NotConnected));
+    QCOMPARE(b.hub.counters().repliesDroppedUnroutable, std::uint64_t(1));
+    QCOMPARE(publisher->objects().size(), std::size_t(1));
+    // A token for a node nobody runs is published and heard by no one.
+    cluster.refuse = false;
+    b.hub.reply(replierId, "node-z.0123456789abcdef0123456789abcdef." + publisherId, "4");
+    QCOMPARE(publisher->objects().size(), std::size_t(1));
 }
 
 QTEST_APPLESS_MAIN(TestHubReplies)
