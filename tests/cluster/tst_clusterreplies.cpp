@@ -4,6 +4,10 @@
 // on A and counted there.
 #include "ClusterHelpers.h"
 
+#include <QElapsedTimer>
+
+#include <algorithm>
+
 using namespace clustertest;
 
 namespace {
@@ -87,6 +91,33 @@ private slots:
         QVERIFY(waitMetric(nam, a, "switchboard_replies_dropped_total{reason=\"unknown\"}", [](double v) { return v == 1; }));
         QVERIFY(!publisher.waitFor("reply", -1, 200));
         QCOMPARE(metrics(nam, a).value("switchboard_replies_delivered_total"), 1.0);
+    }
+
+    void roundTripsAcrossNodes()
+    {
+        // 50 asks in a row, each answered from the other node: every reply comes back, to its
+        // own ackId. The median round trip (publish sent -> reply received) is reported.
+        WsClient publisher, replier;
+        QVERIFY(!connectWithId(publisher, a).isEmpty());
+        QVERIFY(!connectWithId(replier, b).isEmpty());
+        QVERIFY(subscribe(publisher, "rtt"));
+        QVERIFY(subscribe(replier, "rtt"));
+        QList<qint64> micros;
+        QElapsedTimer clock;
+        for (int i = 100; i < 150; ++i) {
+            clock.start();
+            publisher.send({{"op", "publish"}, {"channel", "rtt"}, {"event", "ask"}, {"data", i}, {"wantReply", true}, {"ackId", i}});
+            const auto message = replier.waitFor("message");
+            QVERIFY(message);
+            replier.send({{"op", "reply"}, {"replyTo", (*message)["replyTo"].toString()}, {"payload", i}});
+            const auto reply = publisher.waitFor("reply", i);
+            QVERIFY(reply);
+            QCOMPARE((*reply)["payload"].toInt(), i);
+            micros.append(clock.nsecsElapsed() / 1000);
+        }
+        std::sort(micros.begin(), micros.end());
+        qInfo("cross-node publish -> reply round trip over 50 asks: median %lld us, max %lld us",
+              micros[micros.size() / 2], micros.back());
     }
 
     void replyToAPublisherThatLeft()
