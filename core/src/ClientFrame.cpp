@@ -86,12 +86,13 @@ struct OpName {
     std::string_view name;
     ClientOp op;
 };
-constexpr std::array<OpName, 7> kOps{{
+constexpr std::array<OpName, 8> kOps{{
     {"connect", ClientOp::Connect},
     {"subscribe", ClientOp::Subscribe},
     {"unsubscribe", ClientOp::Unsubscribe},
     {"publish", ClientOp::Publish},
     {"request", ClientOp::Request},
+    {"reply", ClientOp::Reply},
     {"ping", ClientOp::Ping},
     {"pong", ClientOp::Pong},
 }};
@@ -257,12 +258,24 @@ std::optional<FrameProblem> parseClientFrame(std::string_view text, std::size_t 
                 return mistyped("compress", "a boolean");
             frame.compress = compress->get_bool();
         }
+        const json::value *wantReply = object.if_contains("wantReply");
+        if (wantReply && !wantReply->is_null()) {
+            if (!wantReply->is_bool())
+                return mistyped("wantReply", "a boolean");
+            frame.wantReply = wantReply->get_bool();
+        }
+        if (frame.wantReply && !frame.ackId.present())
+            return problem(Error::BadRequest, "'wantReply' needs an 'ackId': the reply is matched to it");
         return {};
     }
     case ClientOp::Request:
         if (auto p = requiredString(object, "topic", frame.topic))
             return p;
         // ackId is optional: without one the request is fire-and-forget.
+        return readBody(object, "payload", false, frame);
+    case ClientOp::Reply:
+        if (auto p = requiredString(object, "replyTo", frame.replyTo))
+            return p;
         return readBody(object, "payload", false, frame);
     case ClientOp::Ping:
     case ClientOp::Pong:

@@ -15,7 +15,7 @@
 
 namespace switchboard::detail {
 
-enum class ClientOp { Connect, Subscribe, Unsubscribe, Publish, Request, Ping, Pong };
+enum class ClientOp { Connect, Subscribe, Unsubscribe, Publish, Request, Reply, Ping, Pong };
 
 /// Fields of every op; which are set depends on `op`. String views point into the parsed
 /// boost::json::value the frame was read from and live as long as it does.
@@ -39,11 +39,15 @@ struct ClientFrame {
     std::string_view event;
     bool skipSelf = false;
     bool compress = false; ///< publish: deliver compressed where permessage-deflate was negotiated
+    bool wantReply = false; ///< publish: subscribers may reply (needs an ackId)
+
+    // reply (to a publication)
+    std::string_view replyTo;
 
     // request
     std::string_view topic;
 
-    /// publish `data` / request `payload` / connect `data` (null when absent or null); null for other ops.
+    /// publish `data` / request and reply `payload` / connect `data` (null when absent or null); null for other ops.
     const boost::json::value *body = nullptr;
 };
 

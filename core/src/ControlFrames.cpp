@@ -133,16 +133,19 @@ SharedFrame encodeAckFrame(const AckId &ackId, std::optional<std::uint64_t> offs
     return makeTextFrame(std::move(out));
 }
 
-SharedFrame encodeReplyFrame(std::string_view topic, std::string_view jsonPayload, const AckId &ackId)
+SharedFrame encodeReplyFrame(std::string_view topic, std::string_view jsonPayload, const AckId &ackId,
+                             std::string_view from)
 {
     std::string out;
-    out.reserve(48 + topic.size() + jsonPayload.size() + ackId.value.size());
+    out.reserve(56 + topic.size() + jsonPayload.size() + ackId.value.size() + from.size());
     out.append("{\"op\":\"reply\",");
     appendStringMember(out, "topic", topic);
     out.append("\"payload\":");
     out.append(jsonPayload.empty() ? std::string_view("null") : jsonPayload);
     out.push_back(',');
     appendAckIdMember(out, ackId);
+    if (!from.empty())
+        appendStringMember(out, "from", from);
     closeObject(out);
     return makeTextFrame(std::move(out));
 }

@@ -7,12 +7,15 @@
 #include "switchboard/MemoryPresenceStore.h"
 #include "switchboard/MessageEncoding.h"
 #include "RandomId.h"
+#include "ReplyRoute.h"
+#include "ReplySlots.h"
 
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
 #include <algorithm>
+#include <stdexcept>
 #include <unordered_map>
 
 namespace switchboard {
@@ -119,6 +122,7 @@ struct Hub::Impl {
         std::uint64_t framesOut = 0;
         std::uint64_t dropped = 0;
         bool closing = false; // closed as a slow consumer: no more sends
+        detail::ReplySlots replySlots; // its publications waiting for a reply
     };
 
     /// A join in progress; shared by the engine callbacks so that a detach or leave in between
@@ -160,7 +164,15 @@ struct Hub::Impl {
         }
     };
 
-    Impl(Timer &t, HubOptions o) : timer(t), options(o) { remotePresence.hub = this; }
+    Impl(Timer &t, HubOptions o) : timer(t), options(std::move(o))
+    {
+        remotePresence.hub = this;
+        if (options.nodeId.empty())
+            options.nodeId = detail::randomHex(8);
+        else if (!detail::isValidNodeId(options.nodeId))
+            throw std::invalid_argument("switchboard: HubOptions::nodeId must be 1 to 64 of [A-Za-z0-9_-]");
+        replyChannel = detail::replyChannelOf(options.nodeId);
+    }
 
     Timer &timer;
     HubOptions options;
@@ -179,6 +191,7 @@ struct Hub::Impl {
     std::vector<std::shared_ptr<Session>> toClose; // slow consumers found during a fan-out
     std::shared_ptr<Impl *> alive = std::make_shared<Impl *>(this);
     bool closed = false; // close(): no attach, no join
+    std::string replyChannel; // the Broker channel other nodes route this node's replies through
 
     SessionEntry *findSession(std::string_view id) const
     {
@@ -306,8 +319,50 @@ struct Hub::Impl {
         finishFanOut(accepted, frame);
     }
 
+    // ---- replies between clients -----------------------------------------------------------
+
+    /// A reply for a session of this node: delivered when its slot is open, else dropped and counted.
+    void deliverReply(std::string_view sessionId, std::string_view nonce, std::string_view from,
+                      std::string_view payload)
+    {
+        SessionEntry *entry = findSession(sessionId);
+        if (!entry) {
+            ++counters.repliesDroppedGone;
+            return;
+        }
+        detail::ReplySlots::Slot slot;
+        switch (entry->replySlots.take(nonce, timer.now(), slot)) {
+        case detail::ReplySlots::Take::Unknown:
+            ++counters.repliesDroppedUnknown;
+            return;
+        case detail::ReplySlots::Take::Expired:
+            ++counters.repliesDroppedExpired;
+            return;
+        case detail::ReplySlots::Take::Answered:
+            ++counters.repliesDroppedAnswered;
+            return;
+        case detail::ReplySlots::Take::Taken:
+            break;
+        }
+        ++counters.repliesDelivered;
+        sendToSession(sessionId, encodeReplyFrame(slot.channel, payload, slot.ackId, from));
+    }
+
+    /// A reply another node routed here through the Broker.
+    void onRoutedReply(const Publication &publication)
+    {
+        detail::RoutedReply routed;
+        if (!publication.binary || !detail::decodeRoutedReply(publication.data, routed)) {
+            ++counters.repliesDroppedUnroutable;
+            return;
+        }
+        deliverReply(routed.session, routed.nonce, routed.from, routed.payload);
+    }
+
     void onPublication(const Publication &publication)
     {
+        if (publication.channel == replyChannel)
+            return onRoutedReply(publication);
         ++counters.publications;
         Channel *channel = findChannel(publication.channel);
         if (!channel)
@@ -912,6 +967,7 @@ Hub::Hub(Timer &timer, HubOptions options) : d(std::make_unique<Impl>(timer, opt
     d->broker = d->ownBroker.get();
     d->presence = d->ownPresence.get();
     d->broker->setHandler(this);
+    d->broker->subscribe(d->replyChannel);
 }
 
 Hub::Hub(Timer &timer, HubOptions options, Broker &broker, PresenceStore &presence)
@@ -921,6 +977,7 @@ Hub::Hub(Timer &timer, HubOptions options, Broker &broker, PresenceStore &presen
     d->presence = &presence;
     d->broker->setHandler(this);
     d->presence->setHandler(&d->remotePresence);
+    d->broker->subscribe(d->replyChannel); // replies other nodes route to this node's sessions
 }
 
 Hub::~Hub()
@@ -935,6 +992,7 @@ Hub::~Hub()
     // An external broker outlives the Hub: leave it as if every channel had emptied.
     for (const auto &[name, channel] : d->channels)
         d->broker->unsubscribe(name);
+    d->broker->unsubscribe(d->replyChannel);
     d->broker->setHandler(nullptr);
     d->presence->setHandler(nullptr);
 }
@@ -1181,6 +1239,74 @@ ServerSubscriptionResult Hub::unsubscribeUser(std::string_view userId, std::stri
             ++result.sessions;
     }
     return result;
+}
+
+std::error_code Hub::openReplySlot(std::string_view sessionId, std::string_view channel, const AckId &ackId,
+                                   std::string &token)
+{
+    Impl::SessionEntry *entry = d->findSession(sessionId);
+    if (!entry)
+        return Error::NotFound;
+    detail::ReplySlots::Slot slot;
+    slot.nonce = detail::randomHex(detail::kReplyNonceBytes);
+    slot.ackId = ackId;
+    slot.channel = std::string(channel);
+    slot.deadline = d->timer.now() + d->options.replySlotLifetime;
+    token = detail::formatReplyToken(d->options.nodeId, slot.nonce, entry->id);
+    if (!entry->replySlots.open(std::move(slot), d->options.maxReplySlotsPerSession, d->timer.now())) {
+        token.clear();
+        ++d->counters.replySlotsRefused;
+        return Error::RateLimited;
+    }
+    ++d->counters.replySlotsOpened;
+    return {};
+}
+
+void Hub::cancelReplySlot(std::string_view token)
+{
+    const auto parts = detail::parseReplyToken(token);
+    if (!parts || parts->node != d->options.nodeId)
+        return;
+    if (Impl::SessionEntry *entry = d->findSession(parts->session))
+        entry->replySlots.remove(parts->nonce);
+}
+
+void Hub::reply(std::string_view fromSessionId, std::string_view token, std::string jsonPayload,
+                std::function<void(std::error_code)> done)
+{
+    const auto parts = detail::parseReplyToken(token);
+    if (!parts) {
+        invokeQuietly(done, make_error_code(Error::BadRequest));
+        return;
+    }
+    if (parts->node == d->options.nodeId) {
+        // One process (or the publisher is here): no Broker round trip.
+        d->deliverReply(parts->session, parts->nonce, fromSessionId, jsonPayload);
+        invokeQuietly(done, std::error_code{});
+        return;
+    }
+    Publication routed;
+    routed.channel = detail::replyChannelOf(parts->node);
+    routed.event = "reply";
+    // Binary: no Broker keeps it in history, whatever its history rules say.
+    routed.binary = true;
+    routed.data = detail::encodeRoutedReply(parts->session, parts->nonce, fromSessionId, jsonPayload);
+    routed.timestampMs = d->timer.wallClockMs();
+    d->broker->publish(std::move(routed), [weak = std::weak_ptr<Impl *>(d->alive), done = std::move(done)](
+                                              std::error_code error, StreamPosition) {
+        if (const auto self = weak.lock()) {
+            if (error)
+                ++(*self)->counters.repliesDroppedUnroutable;
+            else
+                ++(*self)->counters.repliesRouted;
+        }
+        invokeQuietly(done, error);
+    });
+}
+
+const std::string &Hub::nodeId() const
+{
+    return d->options.nodeId;
 }
 
 SendResult Hub::sendTo(std::string_view sessionId, const SharedFrame &frame)

@@ -49,6 +49,10 @@ void appendPublicationFields(std::string &out, const Publication &publication)
         out += ",\"sender\":";
         appendJsonString(out, publication.sender);
     }
+    if (!publication.replyTo.empty()) {
+        out += ",\"replyTo\":";
+        appendJsonString(out, publication.replyTo);
+    }
 }
 
 void appendMember(std::string &out, const Member &member)
@@ -106,7 +110,8 @@ SharedFrame encodeMessageFrame(const Publication &publication)
 {
     std::string bytes;
     bytes.reserve(96 + escapedBound(publication.channel) + escapedBound(publication.event)
-                  + publication.data.size() + escapedBound(publication.sender));
+                  + publication.data.size() + escapedBound(publication.sender)
+                  + (publication.replyTo.empty() ? 0 : 12 + escapedBound(publication.replyTo)));
     bytes += "{\"op\":\"message\",";
     appendPublicationFields(bytes, publication);
     bytes += '}';

@@ -365,6 +365,9 @@ struct ServerProtocol::Impl {
         case ClientOp::Request:
             onRequest(connection, frame);
             return;
+        case ClientOp::Reply:
+            onReply(connection, frame);
+            return;
         case ClientOp::Ping:
             send(connection, encodePongFrame(frame.ackId));
             return;
@@ -616,13 +619,28 @@ struct ServerProtocol::Impl {
         if (frame.skipSelf)
             publication.exceptSession = connection.sessionId;
         publication.compress = frame.compress;
+        if (frame.wantReply) {
+            // One token per publication: the one encoded frame goes to every subscriber.
+            if (const std::error_code error =
+                    hub.openReplySlot(connection.sessionId, publication.channel, frame.ackId, publication.replyTo)) {
+                const Error code = frameErrorOf(error);
+                sendError(connection, code,
+                          code == Error::RateLimited ? "too many publications waiting for a reply" : errorName(code),
+                          frame.ackId, frame.channel);
+                return;
+            }
+        }
 
         std::function<void(std::error_code, StreamPosition)> done;
         if (frame.ackId.present()) {
-            done = [anchor = std::weak_ptr<Impl *>(anchor), handle = connection.handle,
-                    ackId = frame.ackId, channel = publication.channel](std::error_code error, StreamPosition position) {
-                if (const auto self = anchor.lock())
+            done = [anchor = std::weak_ptr<Impl *>(anchor), handle = connection.handle, ackId = frame.ackId,
+                    channel = publication.channel, replyTo = publication.replyTo](std::error_code error,
+                                                                                  StreamPosition position) {
+                if (const auto self = anchor.lock()) {
+                    if (error && !replyTo.empty())
+                        (*self)->hub.cancelReplySlot(replyTo); // nobody will see the token
                     (*self)->onPublished(handle, ackId, channel, error, position);
+                }
             };
         } else {
             // Without an ackId only failures are reported.
@@ -683,6 +701,35 @@ struct ServerProtocol::Impl {
         } catch (...) {
             responder->fail("handler failed", static_cast<int>(Error::Internal), {});
         }
+    }
+
+    /// A reply to a publication (docs/protocol.md, "Replies between clients").
+    void onReply(Connection &connection, const ClientFrame &frame)
+    {
+        std::string payload = frame.body ? json::serialize(*frame.body) : std::string("null");
+        auto done = [anchor = std::weak_ptr<Impl *>(anchor), handle = connection.handle,
+                     ackId = frame.ackId](std::error_code error) {
+            if (const auto self = anchor.lock())
+                (*self)->onReplied(handle, ackId, error);
+        };
+        hub.reply(connection.sessionId, frame.replyTo, std::move(payload), std::move(done));
+    }
+
+    void onReplied(ConnectionHandle handle, const AckId &ackId, std::error_code error)
+    {
+        Connection *connection = find(handle);
+        if (!connection || connection->state != State::Connected)
+            return;
+        if (error) {
+            const Error code = frameErrorOf(error);
+            if (code == Error::BadRequest)
+                malformed(*connection, code, "field 'replyTo' is not a reply token", ackId);
+            else
+                sendError(*connection, code, std::string("reply failed: ") + error.message(), ackId);
+            return;
+        }
+        if (ackId.present())
+            send(*connection, encodeAckFrame(ackId));
     }
 
     void deliverReply(ConnectionHandle handle, const std::string &topic, const AckId &ackId,

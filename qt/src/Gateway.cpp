@@ -372,6 +372,15 @@ qint64 Gateway::framesIn() const { return d->hub ? qint64(d->hub->counters().fra
 qint64 Gateway::framesOut() const { return d->hub ? qint64(d->hub->counters().framesOut) : 0; }
 qint64 Gateway::drops() const { return d->hub ? qint64(d->hub->counters().drops) : 0; }
 qint64 Gateway::slowDisconnects() const { return d->hub ? qint64(d->hub->counters().slowDisconnects) : 0; }
+qint64 Gateway::repliesDelivered() const { return d->hub ? qint64(d->hub->counters().repliesDelivered) : 0; }
+qint64 Gateway::repliesDropped() const
+{
+    if (!d->hub)
+        return 0;
+    const HubCounters c = d->hub->counters();
+    return qint64(c.repliesDroppedUnknown + c.repliesDroppedExpired + c.repliesDroppedAnswered + c.repliesDroppedGone
+                  + c.repliesDroppedUnroutable);
+}
 
 QVariantMap Gateway::tokens() const { return d->tokens; }
 void Gateway::setTokens(const QVariantMap &tokens)

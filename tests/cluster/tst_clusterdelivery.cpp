@@ -34,9 +34,10 @@ private slots:
         QVERIFY(subscribe(ws, "news"));
         RawSse sse;
         QVERIFY(sse.open(c.port(), "/sse?channels=news"));
-        // Both nodes listen in Redis before anything is published.
-        QVERIFY(waitMetric(nam, b, "switchboard_engine_listening_channels", [](double v) { return v == 1; }));
-        QVERIFY(waitMetric(nam, c, "switchboard_engine_listening_channels", [](double v) { return v == 1; }));
+        // Both nodes listen in Redis before anything is published (2: the channel and the node's
+        // reply channel, which every node listens to).
+        QVERIFY(waitMetric(nam, b, "switchboard_engine_listening_channels", [](double v) { return v == 2; }));
+        QVERIFY(waitMetric(nam, c, "switchboard_engine_listening_channels", [](double v) { return v == 2; }));
 
         const HttpResult result = publishText(nam, a, "news", "hello");
         QCOMPARE(result.status, 200);
@@ -210,8 +211,9 @@ private slots:
 
     void nodesStopListeningWhenTheLastSubscriberLeaves()
     {
-        QVERIFY(waitMetric(nam, b, "switchboard_engine_listening_channels", [](double v) { return v == 0; }));
-        QVERIFY(waitMetric(nam, c, "switchboard_engine_listening_channels", [](double v) { return v == 0; }));
+        // Only the node's own reply channel is left.
+        QVERIFY(waitMetric(nam, b, "switchboard_engine_listening_channels", [](double v) { return v == 1; }));
+        QVERIFY(waitMetric(nam, c, "switchboard_engine_listening_channels", [](double v) { return v == 1; }));
     }
 };
 

@@ -127,8 +127,9 @@ private slots:
             QVERIFY(subscribe(onB, channel));
         RawSse onC;
         QVERIFY(onC.open(c.port(), ("/sse?channels=" + channels[0] + "," + channels[1]).toUtf8()));
-        QVERIFY(waitMetric(nam, b, "switchboard_engine_listening_channels", [](double v) { return v == 2; }));
-        QVERIFY(waitMetric(nam, c, "switchboard_engine_listening_channels", [](double v) { return v == 2; }));
+        // The two channels and the node's reply channel (on whichever shard its name falls).
+        QVERIFY(waitMetric(nam, b, "switchboard_engine_listening_channels", [](double v) { return v == 3; }));
+        QVERIFY(waitMetric(nam, c, "switchboard_engine_listening_channels", [](double v) { return v == 3; }));
         // Each channel's pub/sub lives on its own shard: B and C listen there, nobody on the other.
         const auto listeners = [this](std::size_t shard, const QString &channel) {
             // *2 $len name :count

@@ -64,7 +64,8 @@ private slots:
         WsClient ws;
         QVERIFY(ws.connectSession(b));
         QVERIFY(subscribe(ws, "news"));
-        QVERIFY(waitMetric(nam, b, "switchboard_engine_listening_channels", [](double v) { return v == 1; }));
+        // The channel and the node's reply channel.
+        QVERIFY(waitMetric(nam, b, "switchboard_engine_listening_channels", [](double v) { return v == 2; }));
         const HttpResult result = publishText(nam, a, "news", "over tls");
         QCOMPARE(result.status, 200);
         QCOMPARE(firstStored(result)["offset"].toInt(), 1);

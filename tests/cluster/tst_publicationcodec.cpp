@@ -86,6 +86,35 @@ private slots:
         body[flag + 2] = 'x';
         QVERIFY(!decodePublicationBody(body, back, node));
     }
+
+    void replyTokenRoundTrip()
+    {
+        Publication p;
+        p.event = "ask";
+        p.data = R"({"q":1})";
+        p.sender = "s1";
+        p.replyTo = "node-a.0123456789abcdef0123456789abcdef.s1";
+        const std::string body = encodePublicationBody(p, "node-a");
+        QCOMPARE(body.front(), '2');
+        Publication back;
+        std::string node;
+        QVERIFY(decodePublicationBody(body, back, node));
+        QCOMPARE(back.replyTo, p.replyTo);
+        QCOMPARE(back.data, p.data);
+        // In a pub/sub message too (live delivery on another node).
+        Publication live;
+        std::string epoch;
+        QVERIFY(decodePubSubMessage("3:ab:" + body, live, epoch, node));
+        QCOMPARE(live.replyTo, p.replyTo);
+        QCOMPARE(live.offset, std::uint64_t(3));
+        // Without a token the body stays version 1; a version 2 body without its token is refused.
+        p.replyTo.clear();
+        const std::string plain = encodePublicationBody(p, "node-a");
+        QCOMPARE(plain.front(), '1');
+        QVERIFY(decodePublicationBody(plain, back, node));
+        QVERIFY(back.replyTo.empty());
+        QVERIFY(!decodePublicationBody("2" + plain.substr(1), back, node));
+    }
 };
 
 QTEST_APPLESS_MAIN(tst_PublicationCodec)

@@ -55,8 +55,10 @@ SharedFrame encodeSubscribedFrame(const SubscribedInfo &info, const AckId &ackId
 SharedFrame encodeUnsubscribedFrame(std::string_view channel, const AckId &ackId, bool server = false);
 /// `{"op":"ack","ackId":..,"offset":..}`; offset only for publishes.
 SharedFrame encodeAckFrame(const AckId &ackId, std::optional<std::uint64_t> offset = {});
-/// `{"op":"reply","topic":..,"payload":<jsonPayload verbatim>,"ackId":..}`
-SharedFrame encodeReplyFrame(std::string_view topic, std::string_view jsonPayload, const AckId &ackId);
+/// `{"op":"reply","topic":..,"payload":<jsonPayload verbatim>,"ackId":..,"from":..}`; `from` (the
+/// replying session of a reply between clients) only when given.
+SharedFrame encodeReplyFrame(std::string_view topic, std::string_view jsonPayload, const AckId &ackId,
+                             std::string_view from = {});
 /// `{"op":"reply","topic":"error","payload":{"message":..,"status":..,"trace":..},"ackId":..}`
 SharedFrame encodeErrorReplyFrame(std::string_view message, int status, std::string_view trace,
                                   const AckId &ackId);

@@ -4,6 +4,7 @@
 #include "switchboard/Authorizer.h"
 #include "switchboard/Broker.h"
 #include "switchboard/ContentFilter.h"
+#include "switchboard/ControlFrames.h"
 #include "switchboard/Outbox.h"
 #include "switchboard/PresenceStore.h"
 #include "switchboard/Publication.h"
@@ -36,6 +37,17 @@ struct HubOptions {
     /// joins waiting then are answered and closed with 3007 (InsufficientState: recover), and
     /// counted in HubCounters::joinHoldOverflows.
     std::size_t joinHoldBytes = 8 * 1024 * 1024;
+    /// Replies between clients (publish with `wantReply`, then `reply`; docs/protocol.md).
+    /// This node's id, named by the reply tokens it issues: 1 to 64 of [A-Za-z0-9_-] (the Hub
+    /// constructor throws std::invalid_argument otherwise). Empty: a random one per Hub. Nodes
+    /// of a cluster need distinct ids.
+    std::string nodeId;
+    /// Publications of one session waiting for their reply at once; past it a `wantReply`
+    /// publish is refused with error 429 (HubCounters::replySlotsRefused). 0: none allowed.
+    std::size_t maxReplySlotsPerSession = 64;
+    /// How long a publication waits for its reply; later replies are dropped
+    /// (HubCounters::repliesDroppedExpired).
+    std::chrono::milliseconds replySlotLifetime{30'000};
 };
 
 struct JoinRequest {
@@ -159,6 +171,17 @@ struct HubCounters {
     std::uint64_t filterEvaluations = 0; ///< content filter checks: one per distinct filter per publication
     std::uint64_t filteredOut = 0;       ///< deliveries withheld by content filters (per subscriber)
     std::uint64_t joinHoldOverflows = 0; ///< joins told to recover (3007): HubOptions::joinHoldBytes exceeded
+    // Replies between clients. A reply is routed (to another node, through the Broker) on the
+    // replier's node, then delivered or dropped on the publisher's node.
+    std::uint64_t replySlotsOpened = 0;     ///< `wantReply` publishes given a reply token
+    std::uint64_t replySlotsRefused = 0;    ///< `wantReply` publishes refused 429: maxReplySlotsPerSession
+    std::uint64_t repliesRouted = 0;        ///< replies handed to the Broker for the publisher's node
+    std::uint64_t repliesDelivered = 0;     ///< replies sent to their publishing session
+    std::uint64_t repliesDroppedUnknown = 0;  ///< no such slot: a forged nonce, or a slot long gone
+    std::uint64_t repliesDroppedExpired = 0;  ///< the slot's lifetime was over
+    std::uint64_t repliesDroppedAnswered = 0; ///< the slot already had its (first) reply
+    std::uint64_t repliesDroppedGone = 0;     ///< the publishing session is not on its node (any more)
+    std::uint64_t repliesDroppedUnroutable = 0; ///< the Broker refused to carry it, or carried bytes that are not a reply
 };
 
 /// The Hub routes publications from a Broker to local sessions and tracks presence.
@@ -285,6 +308,25 @@ public:
                          std::string_view exceptSessionId);
     /// Binary payload in a binary frame (see docs/protocol.md); not kept in history.
     void broadcastBinary(std::string_view channel, std::string_view event, std::string_view bytes);
+    /// Replies between clients (docs/protocol.md). Opens a reply slot for a publication of
+    /// `sessionId` on `channel` whose publish carries `ackId`, and returns its token (for
+    /// Publication::replyTo). Errors: NotFound (no such session), RateLimited (the session has
+    /// HubOptions::maxReplySlotsPerSession outstanding).
+    std::error_code openReplySlot(std::string_view sessionId, std::string_view channel, const AckId &ackId,
+                                  std::string &token);
+    /// Forgets a slot whose publication failed.
+    void cancelReplySlot(std::string_view token);
+    /// A reply of session `fromSessionId` to `token`. Delivered to the publishing session
+    /// (`{"op":"reply","topic":<channel>,"payload":..,"ackId":<its publish's>,"from":..}`) when
+    /// it is on this node, else handed to the Broker for the publisher's node. `done` gets
+    /// BadRequest (a token that cannot be parsed), the Broker's error when it refused, or
+    /// nothing: handed on. A reply that finds no open slot is dropped and counted, not reported
+    /// to the replier (HubCounters::repliesDropped*). `jsonPayload` must be JSON text.
+    void reply(std::string_view fromSessionId, std::string_view token, std::string jsonPayload,
+               std::function<void(std::error_code)> done = {});
+    /// This node's id (HubOptions::nodeId, or the random one).
+    const std::string &nodeId() const;
+
     /// Sends one frame to one session, applying the slow-consumer policy.
     SendResult sendTo(std::string_view sessionId, const SharedFrame &frame);
 

@@ -24,6 +24,9 @@ struct Publication {
     std::string exceptSession;     ///< session id that must not receive it (broadcast-except)
     bool binary = false;           ///< `data` holds raw bytes sent in a binary frame
     bool compress = false;         ///< deliver compressed to connections that negotiated it (docs/protocol.md)
+    /// Reply token (publish with `wantReply`, docs/protocol.md): subscribers may answer it with a
+    /// `reply` frame, routed to the publishing session. Empty: no reply wanted.
+    std::string replyTo;
 };
 
 } // namespace switchboard

@@ -39,8 +39,10 @@ bool toNumber(std::string_view text, Number &out)
 std::string encodePublicationBody(const Publication &p, std::string_view node)
 {
     std::string out;
-    out.reserve(p.data.size() + p.event.size() + p.sender.size() + node.size() + 64);
-    out += '1';
+    out.reserve(p.data.size() + p.event.size() + p.sender.size() + node.size() + p.replyTo.size() + 64);
+    // Version 2 adds the reply token; without one the body stays version 1, which nodes that do
+    // not know replies read too.
+    out += p.replyTo.empty() ? '1' : '2';
     putField(out, node);
     putField(out, p.event);
     putField(out, std::to_string(p.timestampMs));
@@ -50,19 +52,24 @@ std::string encodePublicationBody(const Publication &p, std::string_view node)
     const char flags[2] = {static_cast<char>('0' + (p.binary ? 1 : 0) + (p.compress ? 2 : 0)), '\0'};
     putField(out, flags);
     putField(out, p.data);
+    if (!p.replyTo.empty())
+        putField(out, p.replyTo);
     return out;
 }
 
 bool decodePublicationBody(std::string_view body, Publication &p, std::string &node)
 {
-    if (body.empty() || body.front() != '1')
+    if (body.empty() || (body.front() != '1' && body.front() != '2'))
         return false;
+    const bool withReplyTo = body.front() == '2';
     body.remove_prefix(1);
-    std::string_view f[7];
-    for (auto &field : f) {
-        if (!takeField(body, field))
+    std::string_view f[8];
+    for (std::size_t i = 0; i < (withReplyTo ? 8u : 7u); ++i) {
+        if (!takeField(body, f[i]))
             return false;
     }
+    if (withReplyTo && f[7].empty())
+        return false;
     if (!body.empty() || !toNumber(f[2], p.timestampMs) || f[5].size() != 1 || f[5][0] < '0' || f[5][0] > '3')
         return false;
     node = std::string(f[0]);
@@ -72,6 +79,7 @@ bool decodePublicationBody(std::string_view body, Publication &p, std::string &n
     p.binary = ((f[5][0] - '0') & 1) != 0;
     p.compress = ((f[5][0] - '0') & 2) != 0;
     p.data = std::string(f[6]);
+    p.replyTo = std::string(f[7]);
     return true;
 }
 

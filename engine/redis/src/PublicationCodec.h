@@ -4,6 +4,8 @@
 // Stream entry / script argument ("body"): length-prefixed fields, binary-safe:
 //     "1" <field>* where field = <decimal length> ':' <bytes>
 // in the order: origin node, event, timestampMs, sender, exceptSession, flags (a digit: 1 binary + 2 compress), data.
+// Version "2" (a publication with a reply token, Publication::replyTo) adds the token as an
+// eighth field; without a token the body is written as version "1".
 // Pub/sub message: "<offset>:<epoch>:" <body>  (the publish script adds the prefix; epoch is
 // hex, empty for publications outside history).
 

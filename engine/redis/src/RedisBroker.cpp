@@ -5,6 +5,7 @@
 #include "RedisScripts.h"
 #include "ScriptRunner.h"
 
+#include <switchboard/ChannelName.h>
 #include <switchboard/Error.h>
 
 #include <hiredis/hiredis.h>
@@ -412,6 +413,11 @@ struct RedisBroker::Impl {
     {
         Listen &l = listens.at(channel);
         l.needsCatchUp = false;
+        // A name no client can use is a node-to-node channel (the Hub's reply routing): live
+        // messages only, no history to read back and no subscriber to tell about a gap. What
+        // it carried during the loss is lost (a publisher's wait for a reply times out).
+        if (validateChannelName(channel))
+            return;
         if (!l.last || options.history.ruleFor(channel).size == 0 || !commands->ready())
             return gap(channel);
         l.catchingUp = true;

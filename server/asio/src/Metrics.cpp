@@ -154,6 +154,16 @@ std::string Metrics::render(const HubCounters &hub, const ProtocolCounters &prot
     metric(out, "switchboard_filter_evaluations_total", "counter", "Content filter checks: one per distinct filter of a channel per publication.", double(hub.filterEvaluations));
     metric(out, "switchboard_join_hold_overflows_total", "counter", "Joins closed with 3007: more live publications arrived while they waited for their history read than the hold keeps.", double(hub.joinHoldOverflows));
     metric(out, "switchboard_filtered_total", "counter", "Deliveries withheld by content filters (WebSocket and SSE subscribers).", double(hub.filteredOut));
+    metric(out, "switchboard_reply_slots_opened_total", "counter", "Publishes with wantReply given a reply token.", double(hub.replySlotsOpened));
+    metric(out, "switchboard_reply_slots_refused_total", "counter", "Publishes with wantReply refused 429: the session had the most publications waiting for a reply.", double(hub.replySlotsRefused));
+    metric(out, "switchboard_replies_routed_total", "counter", "Client replies handed to the engine for the publisher's node.", double(hub.repliesRouted));
+    metric(out, "switchboard_replies_delivered_total", "counter", "Client replies delivered to their publishing session (on this node).", double(hub.repliesDelivered));
+    header(out, "switchboard_replies_dropped_total", "counter", "Client replies dropped, by reason: unknown slot (forged or long gone), expired, already answered, publisher gone, unroutable.");
+    line(out, "switchboard_replies_dropped_total", "reason=\"unknown\"", double(hub.repliesDroppedUnknown));
+    line(out, "switchboard_replies_dropped_total", "reason=\"expired\"", double(hub.repliesDroppedExpired));
+    line(out, "switchboard_replies_dropped_total", "reason=\"answered\"", double(hub.repliesDroppedAnswered));
+    line(out, "switchboard_replies_dropped_total", "reason=\"gone\"", double(hub.repliesDroppedGone));
+    line(out, "switchboard_replies_dropped_total", "reason=\"unroutable\"", double(hub.repliesDroppedUnroutable));
     metric(out, "switchboard_invalid_filters_total", "counter", "Subscribes (400 error frame) and SSE streams (400) refused for an invalid filter.", double(protocol.invalidFilters) + v(sseInvalidFilters));
     metric(out, "switchboard_token_expirations_total", "counter", "Sessions closed 3004 when their token expired (WebSocket and SSE).", double(protocol.tokenExpirations) + v(sseTokenExpirations));
     metric(out, "switchboard_http_header_timeouts_total", "counter", "Connections closed without a complete HTTP request within the header timeout.", v(httpHeaderTimeouts));

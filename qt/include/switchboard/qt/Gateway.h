@@ -72,6 +72,10 @@ class Gateway : public QObject, public QQmlParserStatus
     Q_PROPERTY(qint64 framesOut READ framesOut NOTIFY countersChanged)
     Q_PROPERTY(qint64 drops READ drops NOTIFY countersChanged)
     Q_PROPERTY(qint64 slowDisconnects READ slowDisconnects NOTIFY countersChanged)
+    /// Replies between clients delivered to their publisher on this node, and dropped here
+    /// (every reason: HubCounters::repliesDropped*).
+    Q_PROPERTY(qint64 repliesDelivered READ repliesDelivered NOTIFY countersChanged)
+    Q_PROPERTY(qint64 repliesDropped READ repliesDropped NOTIFY countersChanged)
     Q_PROPERTY(QVariantMap tokens READ tokens WRITE setTokens NOTIFY tokensChanged)
     Q_PROPERTY(bool allowAnonymous READ allowAnonymous WRITE setAllowAnonymous NOTIFY tokensChanged)
     Q_PROPERTY(QStringList allowedOrigins READ allowedOrigins WRITE setAllowedOrigins NOTIFY configChanged)
@@ -116,6 +120,8 @@ public:
     qint64 framesOut() const;
     qint64 drops() const;
     qint64 slowDisconnects() const;
+    qint64 repliesDelivered() const;
+    qint64 repliesDropped() const;
     QVariantMap tokens() const;
     void setTokens(const QVariantMap &tokens);
     bool allowAnonymous() const;
