@@ -128,7 +128,7 @@ private slots:
         WsClient ws;
         QVERIFY(ws.connectSession(d));
         QVERIFY(subscribe(ws, "mixed"));
-        QVERIFY(waitMetric(nam, d, "switchboard_engine_listening_channels", [](double v) { return v == 1; }));
+        QVERIFY(waitMetric(nam, d, "switchboard_engine_listening_channels", [](double v) { return v == 2; })); // its reply channel and mixed
         const HttpResult first = publishText(nam, a, "mixed", "one");
         QCOMPARE(first.status, 200);
         const QByteArray epoch = firstStored(first)["epoch"].toString().toUtf8();
