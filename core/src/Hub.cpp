@@ -1248,7 +1248,7 @@ std::error_code Hub::openReplySlot(std::string_view sessionId, std::string_view 
     if (!entry)
         return Error::NotFound;
     detail::ReplySlots::Slot slot;
-    slot.nonce = detail::randomHex(detail::kReplyNonceBytes);
+    slot.nonce = detail::unguessableHex(detail::kReplyNonceBytes);
     slot.ackId = ackId;
     slot.channel = std::string(channel);
     slot.deadline = d->timer.now() + d->options.replySlotLifetime;

@@ -40,6 +40,24 @@ std::string randomHex(std::size_t bytes)
     return out;
 }
 
+std::string unguessableHex(std::size_t bytes)
+{
+    static constexpr char kDigits[] = "0123456789abcdef";
+    thread_local std::random_device device;
+    std::string out;
+    out.reserve(bytes * 2);
+    std::random_device::result_type word = 0;
+    for (std::size_t i = 0; i < bytes; ++i) {
+        if (i % sizeof(word) == 0)
+            word = device();
+        const auto byte = static_cast<unsigned>(word & 0xFF);
+        word >>= 8;
+        out += kDigits[byte >> 4];
+        out += kDigits[byte & 0x0F];
+    }
+    return out;
+}
+
 } // namespace switchboard::detail
 
 namespace switchboard::detail {

@@ -10,6 +10,12 @@ namespace switchboard::detail {
 /// thread from std::random_device, so ids cannot be predicted from earlier ones without the seed.
 std::string randomHex(std::size_t bytes);
 
+/// `bytes` bytes from std::random_device (the operating system's generator: getrandom or the
+/// CPU's RDRAND on Linux, crypto.getRandomValues in the browser) as lowercase hex, for secrets
+/// a client must not predict from ids it has seen (reply nonces). One device call per 4 bytes:
+/// slower than randomHex, so not for ids made per message.
+std::string unguessableHex(std::size_t bytes);
+
 } // namespace switchboard::detail
 
 namespace switchboard::detail {
