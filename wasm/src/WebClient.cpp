@@ -2,6 +2,7 @@
 
 #include "switchboard/MessageEncoding.h"
 
+#include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <emscripten/val.h>
@@ -198,7 +199,7 @@ void WebClient::attachHooks(ClientChannel &ch)
         m_sink(std::string("message"), std::string(e.channel), std::string(e.event),
                e.binary ? std::string("null") : boost::json::serialize(e.data),
                static_cast<double>(e.offset), static_cast<double>(e.timestampMs),
-               std::string(e.sender), bytes);
+               std::string(e.sender), bytes, std::string(e.replyTo));
     });
     ClientChannel *channelPtr = &ch;
     hooks.state = ch.onStateChanged([this, channelPtr] {
@@ -249,6 +250,48 @@ void WebClient::publish(std::string channel, std::string event, std::string json
         };
     }
     m_session.publish(channel, event, json, std::move(ack), skipSelf, compress);
+}
+
+void WebClient::publishForReply(std::string channel, std::string event, std::string json, bool skipSelf,
+                                bool compress, int timeoutMs, int requestId)
+{
+    PublishOptions options;
+    options.skipSelf = skipSelf;
+    options.compress = compress;
+    if (timeoutMs > 0)
+        options.timeout = std::chrono::milliseconds(timeoutMs);
+    m_session.publishForReply(channel, event, json,
+        [this, requestId](std::error_code error, const PublishReply &reply) {
+            m_sink(std::string("answer"), requestId, error.value(), error ? error.message() : std::string(),
+                   boost::json::serialize(reply.payload), std::string(reply.from), static_cast<double>(reply.offset));
+        },
+        options);
+}
+
+void WebClient::reply(std::string replyTo, std::string json, int requestId)
+{
+    std::function<void(std::error_code)> done;
+    if (requestId >= 0) {
+        done = [this, requestId](std::error_code error) {
+            m_sink(std::string("ack"), requestId, error.value(), error ? error.message() : std::string(), 0.0);
+        };
+    }
+    m_session.reply(replyTo, json, std::move(done));
+}
+
+void WebClient::waitFor(std::string pattern, int timeoutMs, int requestId)
+{
+    m_session.waitFor(pattern, std::chrono::milliseconds(std::max(timeoutMs, 0)),
+        [this, requestId](std::error_code error, const ClientEvent *e) {
+            std::string json = "null";
+            if (e) {
+                boost::json::object o{{"key", e->key}, {"channel", e->channel}, {"event", e->event},
+                                      {"data", e->data}, {"offset", e->offset}, {"ts", e->timestampMs},
+                                      {"sender", e->sender}, {"replyTo", e->replyTo}};
+                json = boost::json::serialize(o);
+            }
+            m_sink(std::string("event"), requestId, error.value(), error ? error.message() : std::string(), json);
+        });
 }
 
 void WebClient::request(std::string topic, std::string json, int timeoutMs, int requestId)
