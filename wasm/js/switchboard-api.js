@@ -274,9 +274,8 @@
       if (!w) return;
       delete this._waiting[a];
       if (b) return w.reject(SwitchboardError(b, c));
-      if (kind === 'answer') return w.resolve({ payload: parseJson(d), from: e, offset: f });
       var ev = parseJson(d) || {};
-      this._replyable(ev, ev.replyTo);
+      if (kind === 'event') this._replyable(ev, ev.replyTo);
       w.resolve(ev);
       break;
     case 'url':

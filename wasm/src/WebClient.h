@@ -25,8 +25,8 @@ namespace switchboard::web {
 ///   ("ack", requestId:number, errorCode:number, errorMessage, offset:number)
 ///   ("reply", requestId:number, errorCode:number, errorMessage, payloadJson)
 ///   ("pong", requestId:number, errorCode:number, errorMessage, roundTripMs:number)
-///   ("answer", requestId:number, errorCode:number, errorMessage, payloadJson, from, offset:number)
-///                                                      a subscriber's reply to publishForReply
+///   ("answer", requestId:number, errorCode:number, errorMessage, replyJson)
+///                                                      a subscriber's reply to publishForReply: {payload, from, offset}
 ///   ("event", requestId:number, errorCode:number, errorMessage, eventJson)   waitFor's event:
 ///                                                      {key, channel, event, data, offset, ts, sender, replyTo}
 ///   ("url", currentUrl)                                 failover moved to another endpoint
