@@ -75,6 +75,7 @@ private slots:
     void closeCancelsWaits();
     void finalServerCloseCancelsWaitsAfterItsEvents();
     void destroyingTheSessionDropsWaits();
+    void e2eReplyThroughTheHub();
 };
 
 void TestClientReplies::publishForReplyGetsAckThenReply()
@@ -505,6 +506,58 @@ void TestClientReplies::destroyingTheSessionDropsWaits()
         s.session.waitFor("session.started", 5s, w.callback());
     }
     QCOMPARE(w.calls, 0);
+}
+
+// End to end with the real ServerProtocol, Hub and MemoryBroker over LoopbackTransport: the
+// replier answers from its listener; the publisher gets the first reply only, with the replier's
+// session id; a reply to a forged token is refused 400.
+void TestClientReplies::e2eReplyThroughTheHub()
+{
+    Server server;
+    Peer asker(server), first(server), second(server);
+    QVERIFY(asker.connect());
+    QVERIFY(first.connect());
+    QVERIFY(second.connect());
+    std::vector<std::error_code> replyAcks;
+    auto answerWith = [&](Peer &peer, std::string answer) {
+        return peer.session.on("jobs.offer", [&peer, &replyAcks, answer](const ClientEvent &e) {
+            QVERIFY(e.canReply());
+            peer.session.reply(e, answer, [&replyAcks](std::error_code ec) { replyAcks.push_back(ec); });
+        });
+    };
+    auto h1 = answerWith(first, R"({"by":"first"})");
+    auto h2 = answerWith(second, R"({"by":"second"})");
+    asker.session.subscribe("jobs");
+    first.session.subscribe("jobs");
+    second.session.subscribe("jobs");
+    server.settle();
+
+    ReplyRecord r;
+    PublishOptions options;
+    options.skipSelf = true;
+    asker.session.publishForReply("jobs", "offer", R"({"job":7})", r.callback(), options);
+    server.settle();
+    QCOMPARE(r.calls, 1);
+    QVERIFY2(!r.error, r.error.message().c_str());
+    QCOMPARE(r.payload, std::string(R"({"by":"first"})"));
+    QCOMPARE(r.from, first.session.sessionId());
+    QCOMPARE(r.offset, std::uint64_t(1));
+    QCOMPARE(replyAcks, (std::vector<std::error_code>(2, std::error_code{}))); // both handed on; one delivered
+    QCOMPARE(asker.session.pendingOperations(), std::size_t(0));
+
+    std::error_code forged;
+    first.session.reply("not-a-token", "1", [&](std::error_code ec) { forged = ec; });
+    server.settle();
+    QCOMPARE(forged, make_error_code(Error::BadRequest));
+
+    // Nobody answers event "quiet": 408 after the publish's own timeout.
+    ReplyRecord quiet;
+    options.timeout = 2s;
+    asker.session.publishForReply("jobs", "quiet", "1", quiet.callback(), options);
+    server.settle();
+    server.timer.advance(2s);
+    server.settle();
+    QCOMPARE(quiet.error, make_error_code(Error::Timeout));
 }
 
 QTEST_APPLESS_MAIN(TestClientReplies)
