@@ -67,13 +67,18 @@ void OutgoingOperations::sendPublish(json::object frame, std::function<void(std:
     m_session.send(frame);
 }
 
+void OutgoingOperations::postFailure(std::function<void(std::error_code)> fail, Error error)
+{
+    m_session.post([fail = std::move(fail), error] { fail(make_error_code(error)); });
+}
+
 void OutgoingOperations::sendOrWait(json::object frame, std::chrono::milliseconds timeout, Send send,
                                     std::function<void(std::error_code)> fail)
 {
     if (m_session.state == ClientState::Connected)
         return send(std::move(frame), timeout);
     if (!m_session.canWait() || m_session.waiting.size() >= m_session.options.waitQueueLimit)
-        return m_session.post([fail = std::move(fail)] { fail(make_error_code(Error::NotConnected)); });
+        return postFailure(std::move(fail), Error::NotConnected);
     auto shared = std::make_shared<Send>(std::move(send));
     m_session.waiting.add(
         timeout,
@@ -90,12 +95,14 @@ void OutgoingOperations::publishForReply(std::string_view channel, std::string_v
     if (!reply)
         reply = [](std::error_code, const PublishReply &) {};
     auto shared = std::make_shared<std::function<void(std::error_code, const PublishReply &)>>(std::move(reply));
-    auto fail = [shared](std::error_code error) { (*shared)(error, PublishReply{0, nullValue(), {}}); };
+    std::function<void(std::error_code)> fail = [shared](std::error_code error) {
+        (*shared)(error, PublishReply{0, nullValue(), {}});
+    };
     if (!detail::isValidUtf8(channel) || !detail::isValidUtf8(event))
-        return m_session.post([fail] { fail(make_error_code(Error::InvalidName)); });
+        return postFailure(std::move(fail), Error::InvalidName);
     json::value data;
     if (!parsePayload(jsonData, data))
-        return m_session.post([fail] { fail(make_error_code(Error::BadRequest)); });
+        return postFailure(std::move(fail), Error::BadRequest);
     json::object frame;
     frame["op"] = "publish";
     frame["channel"] = channel;
@@ -125,7 +132,7 @@ void OutgoingOperations::publishForReply(std::string_view channel, std::string_v
 
 void OutgoingOperations::reply(std::string_view replyTo, std::string_view jsonPayload, std::function<void(std::error_code)> done)
 {
-    auto fail = [this, alive = std::weak_ptr<bool>(m_session.life), done](std::error_code error) {
+    std::function<void(std::error_code)> fail = [this, alive = std::weak_ptr<bool>(m_session.life), done](std::error_code error) {
         if (done)
             return done(error);
         // Nobody waits for the ack: say it, rather than lose the reply silently.
@@ -133,10 +140,10 @@ void OutgoingOperations::reply(std::string_view replyTo, std::string_view jsonPa
             m_session.emitError(error, "reply not sent");
     };
     if (replyTo.empty() || !detail::isValidUtf8(replyTo))
-        return m_session.post([fail] { fail(make_error_code(Error::BadRequest)); });
+        return postFailure(std::move(fail), Error::BadRequest);
     json::value payload;
     if (!parsePayload(jsonPayload, payload))
-        return m_session.post([fail] { fail(make_error_code(Error::BadRequest)); });
+        return postFailure(std::move(fail), Error::BadRequest);
     json::object frame;
     frame["op"] = "reply";
     frame["replyTo"] = replyTo;

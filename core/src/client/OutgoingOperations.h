@@ -60,6 +60,8 @@ private:
     using Send = std::function<void(boost::json::object frame, std::chrono::milliseconds timeout)>;
     void sendOrWait(boost::json::object frame, std::chrono::milliseconds timeout, Send send,
                     std::function<void(std::error_code)> fail);
+    /// `fail(error)` from the Executor: a call refused up front, never inside the caller's call.
+    void postFailure(std::function<void(std::error_code)> fail, Error error);
     void sendPing(std::function<void(std::error_code, std::chrono::microseconds)> done, std::chrono::milliseconds timeout);
 
     SessionContext &m_session;
