@@ -18,29 +18,12 @@ namespace switchboard {
 namespace json = boost::json;
 using namespace client;
 
-std::string_view clientStateName(ClientState state) noexcept
-{
-    switch (state) {
-    case ClientState::Disconnected: return "disconnected";
-    case ClientState::Connecting: return "connecting";
-    case ClientState::Connected: return "connected";
-    case ClientState::Reconnecting: return "reconnecting";
-    case ClientState::Closed: return "closed";
-    }
-    return "unknown";
-}
-
-namespace {
-
-constexpr int kWireVersion = 1; // docs/protocol.md
-
-} // namespace
-
 // ---- ClientSession::Impl ----
 
 /// The session: its shared state (client/SessionContext.h) and the connection's lifecycle
 /// (connect, token, open, timeouts, retry and failover, close).
 struct ClientSession::Impl : SessionContext {
+    static constexpr int kWireVersion = 1; // docs/protocol.md
     Impl(ClientTransport &t, Executor &e, Timer &clock, ClientOptions o)
         : SessionContext(t, e, clock, std::move(o))
     {
@@ -258,6 +241,8 @@ struct ClientSession::Impl : SessionContext {
         }
         if (moved)
             notifyUrl();
+        if (state == ClientState::Closed) // after the close's own events, which a waitFor may want
+            cancelEventWaits(false);
     }
 
     // ---- close ----
@@ -285,6 +270,7 @@ struct ClientSession::Impl : SessionContext {
         }
         for (auto &fail : unsent)
             post([fail = std::move(fail)] { fail(make_error_code(Error::Cancelled)); });
+        cancelEventWaits(true);
         setState(ClientState::Closed);
         subscriptions.notifyChannelStates(changed);
     }
@@ -320,11 +306,7 @@ void ClientSession::setUrls(std::vector<std::string> urls) { d->setUrls(std::mov
 const std::vector<std::string> &ClientSession::urls() const { return d->endpoints.urls(); }
 const std::string &ClientSession::currentUrl() const { return d->endpoints.current(); }
 
-ListenerHandle ClientSession::onUrlChanged(std::function<void(const std::string &)> fn)
-{
-    return d->urlObservers->add(std::move(fn));
-}
-
+ListenerHandle ClientSession::onUrlChanged(std::function<void(const std::string &)> fn) { return d->urlObservers->add(std::move(fn)); }
 ListenerHandle ClientSession::onServerSubscription(std::function<void(ClientChannel &, bool)> fn)
 {
     return d->serverSubscriptionObservers->add(std::move(fn));
@@ -337,11 +319,7 @@ const std::string &ClientSession::sessionId() const { return d->sessionId; }
 const std::string &ClientSession::userId() const { return d->userId; }
 std::error_code ClientSession::lastError() const { return d->lastError; }
 
-ListenerHandle ClientSession::onStateChanged(std::function<void(ClientState)> fn)
-{
-    return d->stateObservers->add(std::move(fn));
-}
-
+ListenerHandle ClientSession::onStateChanged(std::function<void(ClientState)> fn) { return d->stateObservers->add(std::move(fn)); }
 ClientChannel &ClientSession::subscribe(const std::string &channel, SubscribeOptions options)
 {
     return d->subscriptions.subscribe(channel, std::move(options));
@@ -354,6 +332,22 @@ void ClientSession::publish(std::string_view channel, std::string_view event, st
                             std::function<void(std::error_code, AckInfo)> ack, bool skipSelf, bool compress)
 {
     d->outgoing.publish(channel, event, jsonData, std::move(ack), skipSelf, compress);
+}
+
+void ClientSession::publishForReply(std::string_view channel, std::string_view event, std::string_view jsonData,
+                                    std::function<void(std::error_code, const PublishReply &)> reply, PublishOptions options)
+{
+    d->outgoing.publishForReply(channel, event, jsonData, std::move(reply), options);
+}
+
+void ClientSession::reply(std::string_view replyTo, std::string_view jsonPayload, std::function<void(std::error_code)> done)
+{
+    d->outgoing.reply(replyTo, jsonPayload, std::move(done));
+}
+
+void ClientSession::waitFor(std::string_view pattern, std::chrono::milliseconds timeout, EventWaits::Done done)
+{
+    d->waitFor(pattern, timeout, std::move(done));
 }
 
 void ClientSession::request(std::string_view topic, std::string_view jsonPayload,

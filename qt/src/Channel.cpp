@@ -86,12 +86,13 @@ void Channel::deliver(const ClientEvent &event)
         ? QVariant(QByteArray(event.binaryData.data(), static_cast<qsizetype>(event.binaryData.size())))
         : detail::toVariant(event.data);
     const QString eventName = detail::toQString(event.event);
+    const QString replyTo = detail::toQString(event.replyTo);
     d->messages->append(MessageModel::Message{eventName, payload, event.offset, event.timestampMs,
-                                              detail::toQString(event.sender)});
+                                              detail::toQString(event.sender), replyTo});
     d->latest = payload;
     ++d->received;
     Q_EMIT latestChanged();
-    Q_EMIT messageReceived(eventName, payload);
+    Q_EMIT messageReceived(eventName, payload, replyTo);
 }
 
 QString Channel::name() const { return d->name; }

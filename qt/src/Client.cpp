@@ -465,36 +465,153 @@ void Client::request(const QString &topic, const QVariant &payload, ReplyCallbac
         timeout);
 }
 
-QJSValue Client::request(const QString &topic, const QVariant &payload, const QJSValue &callback)
+QJSValue Client::makeDeferred()
 {
     QJSEngine *engine = qjsEngine(this);
-    QJSValue deferred;
-    if (engine) {
-        if (d->promiseFactory.isUndefined())
-            d->promiseFactory = engine->evaluate(QStringLiteral(
-                "(function() { var d = {}; d.promise = new Promise(function(resolve, reject) {"
-                " d.resolve = resolve; d.reject = reject; }); return d; })"));
-        deferred = d->promiseFactory.call();
-    }
-    QPointer<Client> self(this);
-    request(topic, payload, [self, engine, callback, deferred](int status, const QString &message, const QVariant &reply) mutable {
-        if (!self || !engine)
-            return;
-        if (status != 0) {
-            QJSValue error = engine->newObject();
-            error.setProperty(QStringLiteral("status"), status);
-            error.setProperty(QStringLiteral("message"), message);
-            if (callback.isCallable())
-                callback.call({error, QJSValue()});
-            if (deferred.isObject())
-                deferred.property(QStringLiteral("reject")).call({error});
-            return;
-        }
-        const QJSValue value = engine->toScriptValue(reply);
+    if (!engine)
+        return {};
+    if (d->promiseFactory.isUndefined())
+        d->promiseFactory = engine->evaluate(QStringLiteral(
+            "(function() { var d = {}; d.promise = new Promise(function(resolve, reject) {"
+            " d.resolve = resolve; d.reject = reject; }); return d; })"));
+    return d->promiseFactory.call();
+}
+
+void Client::settle(const QJSValue &callback, const QJSValue &deferred, int status, const QString &message,
+                    const QJSValue &value)
+{
+    QJSEngine *engine = qjsEngine(this);
+    if (!engine)
+        return;
+    if (status != 0) {
+        QJSValue error = engine->newObject();
+        error.setProperty(QStringLiteral("status"), status);
+        error.setProperty(QStringLiteral("message"), message);
         if (callback.isCallable())
-            callback.call({QJSValue(QJSValue::NullValue), value});
+            callback.call({error, QJSValue()});
         if (deferred.isObject())
-            deferred.property(QStringLiteral("resolve")).call({value});
+            deferred.property(QStringLiteral("reject")).call({error});
+        return;
+    }
+    if (callback.isCallable())
+        callback.call({QJSValue(QJSValue::NullValue), value});
+    if (deferred.isObject())
+        deferred.property(QStringLiteral("resolve")).call({value});
+}
+
+QJSValue Client::request(const QString &topic, const QVariant &payload, const QJSValue &callback)
+{
+    const QJSValue deferred = makeDeferred();
+    QPointer<Client> self(this);
+    request(topic, payload, [self, callback, deferred](int status, const QString &message, const QVariant &reply) {
+        if (QJSEngine *engine = self ? qjsEngine(self) : nullptr)
+            self->settle(callback, deferred, status, message, status ? QJSValue() : engine->toScriptValue(reply));
+    });
+    return deferred.isObject() ? deferred.property(QStringLiteral("promise")) : QJSValue();
+}
+
+namespace {
+
+QString errorText(std::error_code error, const QString &message = {})
+{
+    return message.isEmpty() ? QString::fromStdString(error.message()) : message;
+}
+
+} // namespace
+
+void Client::publishForReply(const QString &channel, const QString &event, const QVariant &payload,
+                             PublishReplyCallback callback, const QVariantMap &options)
+{
+    PublishOptions core;
+    core.skipSelf = options.value(QStringLiteral("skipSelf")).toBool();
+    core.compress = options.value(QStringLiteral("compress")).toBool();
+    if (const int ms = options.value(QStringLiteral("timeout")).toInt(); ms > 0)
+        core.timeout = std::chrono::milliseconds(ms);
+    d->session->publishForReply(
+        utf8(channel), utf8(event), detail::variantToJsonText(payload),
+        [callback = std::move(callback)](std::error_code error, const PublishReply &reply) {
+            if (!callback)
+                return;
+            if (error)
+                return callback(error.value(), errorText(error), QVariant(), QString());
+            callback(0, QString(), detail::toVariant(reply.payload), detail::toQString(reply.from));
+        },
+        core);
+}
+
+QJSValue Client::publishForReply(const QString &channel, const QString &event, const QVariant &payload,
+                                 const QJSValue &callback, const QVariantMap &options)
+{
+    const QJSValue deferred = makeDeferred();
+    QPointer<Client> self(this);
+    publishForReply(channel, event, payload,
+                    [self, callback, deferred](int status, const QString &message, const QVariant &reply, const QString &from) {
+                        QJSEngine *engine = self ? qjsEngine(self) : nullptr;
+                        if (!engine)
+                            return;
+                        QJSValue value;
+                        if (status == 0) {
+                            value = engine->newObject();
+                            value.setProperty(QStringLiteral("payload"), engine->toScriptValue(reply));
+                            value.setProperty(QStringLiteral("from"), from);
+                        }
+                        self->settle(callback, deferred, status, message, value);
+                    },
+                    options);
+    return deferred.isObject() ? deferred.property(QStringLiteral("promise")) : QJSValue();
+}
+
+void Client::reply(const QString &replyTo, const QVariant &payload, DoneCallback callback)
+{
+    std::function<void(std::error_code)> done;
+    if (callback)
+        done = [callback = std::move(callback)](std::error_code error) { callback(error.value(), error ? errorText(error) : QString()); };
+    d->session->reply(utf8(replyTo), detail::variantToJsonText(payload), std::move(done));
+}
+
+QJSValue Client::reply(const QVariant &message, const QVariant &payload, const QJSValue &callback)
+{
+    // A token, or a message carrying one (a Channel.messages row, a waitFor() event).
+    QVariant value = message;
+    if (value.canConvert<QJSValue>() && value.value<QJSValue>().isObject())
+        value = value.value<QJSValue>().toVariant();
+    const QString token = value.typeId() == QMetaType::QString ? value.toString()
+                                                               : value.toMap().value(QStringLiteral("replyTo")).toString();
+    const QJSValue deferred = makeDeferred();
+    QPointer<Client> self(this);
+    reply(token, payload, [self, callback, deferred](int status, const QString &error) {
+        if (self)
+            self->settle(callback, deferred, status, error, QJSValue(true));
+    });
+    return deferred.isObject() ? deferred.property(QStringLiteral("promise")) : QJSValue();
+}
+
+void Client::waitFor(const QString &pattern, int timeoutMs, EventCallback callback)
+{
+    d->session->waitFor(utf8(pattern), std::chrono::milliseconds(std::max(timeoutMs, 0)),
+                        [callback = std::move(callback)](std::error_code error, const ClientEvent *event) {
+                            if (!callback)
+                                return;
+                            if (error || !event)
+                                return callback(error.value(), QVariantMap{{QStringLiteral("message"), errorText(error)}});
+                            callback(0, QVariantMap{{QStringLiteral("key"), detail::toQString(event->key)},
+                                                    {QStringLiteral("channel"), detail::toQString(event->channel)},
+                                                    {QStringLiteral("event"), detail::toQString(event->event)},
+                                                    {QStringLiteral("data"), detail::toVariant(event->data)},
+                                                    {QStringLiteral("offset"), static_cast<qulonglong>(event->offset)},
+                                                    {QStringLiteral("sender"), detail::toQString(event->sender)},
+                                                    {QStringLiteral("replyTo"), detail::toQString(event->replyTo)}});
+                        });
+}
+
+QJSValue Client::waitFor(const QString &pattern, int timeoutMs, const QJSValue &callback)
+{
+    const QJSValue deferred = makeDeferred();
+    QPointer<Client> self(this);
+    waitFor(pattern, timeoutMs, [self, callback, deferred](int status, const QVariantMap &event) {
+        if (QJSEngine *engine = self ? qjsEngine(self) : nullptr)
+            self->settle(callback, deferred, status, event.value(QStringLiteral("message")).toString(),
+                         status ? QJSValue() : engine->toScriptValue(event));
     });
     return deferred.isObject() ? deferred.property(QStringLiteral("promise")) : QJSValue();
 }

@@ -22,6 +22,7 @@ QVariant MessageModel::data(const QModelIndex &index, int role) const
     case Role::Offset: return static_cast<qulonglong>(m.offset);
     case Role::Timestamp: return static_cast<qlonglong>(m.timestampMs);
     case Role::Sender: return m.sender;
+    case Role::ReplyTo: return m.replyTo;
     }
     if (role == Qt::DisplayRole)
         return m.event;
@@ -36,6 +37,7 @@ QHash<int, QByteArray> MessageModel::defaultRoleNames()
         {int(Role::Offset), "offset"},
         {int(Role::Timestamp), "timestamp"},
         {int(Role::Sender), "sender"},
+        {int(Role::ReplyTo), "replyTo"},
     };
 }
 

@@ -95,6 +95,7 @@ private slots:
     void upgradeHeadersReachTheGateway();
     void permessageDeflate_data();
     void permessageDeflate();
+    void repliesBetweenClientsAndWaitFor();
 };
 
 void tst_AsioClient::connectSubscribePublishAck()
@@ -455,6 +456,86 @@ void tst_AsioClient::permessageDeflate()
     QCOMPARE(m.value("switchboard_websocket_deflate_messages_in_total"), compressed ? 1.0 : 0.0);
     if (compressed)
         QVERIFY(m.value("switchboard_websocket_deflate_bytes_saved_total") > 2000);
+}
+
+void tst_AsioClient::repliesBetweenClientsAndWaitFor()
+{
+    GatewayProcess g;
+    QVERIFY(g.start());
+    AsioClient answerer(optionsFor(g));
+    // The asker's callbacks go through a user executor: the reply and the event reach it as copies.
+    auto mutex = std::make_shared<std::mutex>();
+    auto tasks = std::make_shared<std::deque<std::function<void()>>>();
+    AsioClientOptions askerOptions = optionsFor(g);
+    askerOptions.callbackExecutor = [mutex, tasks](std::function<void()> task) {
+        std::lock_guard lock(*mutex);
+        tasks->push_back(std::move(task));
+    };
+    auto runTasks = [&] {
+        std::deque<std::function<void()>> now;
+        {
+            std::lock_guard lock(*mutex);
+            now.swap(*tasks);
+        }
+        for (auto &task : now)
+            task();
+    };
+    AsioClient asker(askerOptions);
+
+    // The answerer replies from its listener, on its strand.
+    std::atomic<int> replyAcks{0};
+    auto listener = answerer.on("chat.q", [&](const switchboard::ClientEvent &e) {
+        if (!e.canReply())
+            return;
+        const std::string answer = R"({"double":)" + std::to_string(e.data.as_object().at("n").to_number<int>() * 2) + "}";
+        answerer.reply(e.replyTo, answer, [&](std::error_code ec) { if (!ec) ++replyAcks; });
+    });
+    std::atomic<int> subscribed{0};
+    answerer.subscribe("chat", {}, [&](std::error_code ec) { if (!ec) ++subscribed; });
+    asker.subscribe("chat", {}, [&](std::error_code ec) { if (!ec) ++subscribed; });
+    answerer.open();
+    asker.open();
+    QTRY_COMPARE_WITH_TIMEOUT((runTasks(), subscribed.load()), 2, 5000);
+
+    std::string waitedKey;
+    bool waitedCanReply = false;
+    int waitCalls = 0;
+    asker.waitFor("chat.*", std::chrono::milliseconds(5000), [&](std::error_code ec, const switchboard::ClientEvent *e) {
+        ++waitCalls;
+        if (!ec && e) {
+            waitedKey = std::string(e->key);
+            waitedCanReply = e->canReply();
+        }
+    });
+    switchboard::PublishOptions publishOptions;
+    publishOptions.timeout = std::chrono::milliseconds(5000);
+    auto answer = asker.publishForReplyAsync("chat", "q", R"({"n":21})", publishOptions);
+    QCOMPARE(answer.wait_for(std::chrono::seconds(6)), std::future_status::ready);
+    const switchboard::ReceivedReply reply = answer.get();
+    QCOMPARE(boost::json::serialize(reply.payload), std::string(R"({"double":42})"));
+    QCOMPARE(reply.from, answerer.sessionId());
+    QTRY_COMPARE_WITH_TIMEOUT((runTasks(), waitCalls), 1, 5000);
+    QCOMPARE(waitedKey, std::string("chat.q"));
+    QVERIFY(waitedCanReply);
+    QTRY_COMPARE_WITH_TIMEOUT(replyAcks.load(), 1, 5000);
+
+    // The callback form; nobody answers event "silent": 408 after its own timeout.
+    std::error_code silentError;
+    int silentCalls = 0;
+    publishOptions.timeout = std::chrono::milliseconds(300);
+    asker.publishForReply("chat", "silent", "1", [&](std::error_code ec, const switchboard::PublishReply &r) {
+        ++silentCalls;
+        silentError = ec;
+        QVERIFY(r.payload.is_null());
+    }, publishOptions);
+    QTRY_COMPARE_WITH_TIMEOUT((runTasks(), silentCalls), 1, 5000);
+    QCOMPARE(silentError, make_error_code(switchboard::Error::Timeout));
+
+    // close() cancels a waitFor with 499.
+    std::error_code waitError;
+    asker.waitFor("chat.never", std::chrono::milliseconds(10000), [&](std::error_code ec, const switchboard::ClientEvent *) { waitError = ec; });
+    asker.close();
+    QTRY_COMPARE_WITH_TIMEOUT((runTasks(), waitError), make_error_code(switchboard::Error::Cancelled), 5000);
 }
 
 QTEST_GUILESS_MAIN(tst_AsioClient)

@@ -305,6 +305,42 @@ async function run() {
   await waitFor(alice.page, () => window.newsLog.includes('extra'), undefined, 'news headline');
   check(true, 'a channel subscribed through the JavaScript API receives its events');
 
+  // Replies between clients: bob answers with message.reply(); alice's publish with wantReply
+  // resolves with bob's reply, her waitFor() sees the question go by, and what nobody answers
+  // rejects with 408.
+  const subscribeQuestions = (page, answer) => page.evaluate((answer) => new Promise((resolve) => {
+    const ch = window.switchboardClient.subscribe('questions');
+    if (answer) {
+      ch.on('ask', (data, message) => {
+        if (message.reply) message.reply({ answer: data.n * 2 }).then(() => { window.replyAcked = true; });
+      });
+    }
+    let done = false;
+    ch.on('subscription:state', (st) => { if (st.subscribed && !done) { done = true; resolve(); } });
+  }), answer);
+  await subscribeQuestions(bob.page, true);
+  await subscribeQuestions(alice.page, false);
+  const bobSession = await bob.page.evaluate(() => window.switchboardClient.sessionId);
+  const replyOutcome = await alice.page.evaluate(async () => {
+    const c = window.switchboardClient;
+    const seen = c.waitFor('questions.*', 5000);
+    const r = await c.publish('questions', 'ask', { n: 21 }, { wantReply: true, timeout: 5000 });
+    const e = await seen;
+    const silent = await c.publish('questions', 'unanswered', 1, { wantReply: true, timeout: 300 })
+      .then(() => 'resolved', (err) => err.code);
+    const nothing = await c.waitFor('questions.never', 200).then(() => 'resolved', (err) => err.code);
+    const noToken = await c.reply({}, 1).then(() => 'resolved', (err) => err.code);
+    return { payload: r.payload, from: r.from, key: e.key, replyTo: !!e.replyTo, silent, nothing, noToken };
+  });
+  check(replyOutcome.payload && replyOutcome.payload.answer === 42 && replyOutcome.from === bobSession,
+        "publish({wantReply}) resolves with bob's reply: " + JSON.stringify(replyOutcome));
+  check(replyOutcome.key === 'questions.ask' && replyOutcome.replyTo, 'waitFor() resolves with the next event, which carries replyTo');
+  check(replyOutcome.silent === 408 && replyOutcome.nothing === 408,
+        'an unanswered publish and a waitFor() with no event reject with 408');
+  check(replyOutcome.noToken === 400, 'reply() to a message without replyTo rejects with 400');
+  await waitFor(bob.page, () => window.replyAcked === true, undefined, "bob's reply acknowledged");
+  check(true, "bob's message.reply() resolves once the gateway handed it on");
+
   // 5. The gateway restarts with --history-snapshot, and what was published meanwhile is
   // recovered. The gap must be certain, not a race with the pages' reconnect backoff: the relay
   // first refuses new connections and cuts the open ones, so from then on no page can be

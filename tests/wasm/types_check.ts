@@ -27,6 +27,21 @@ async function use(c: Client): Promise<number> {
   return offset + quote.price + rtt + (last ?? 0);
 }
 void use(client);
+
+// Replies between clients, and waitFor.
+async function ask(c: Client): Promise<string> {
+  const answer = await c.publish<{ time: string }>('chat', 'question', { q: 'time?' }, { wantReply: true, timeout: 3000 });
+  const from: string = answer.from;
+  const started = await c.waitFor('session.started', 5000);
+  const next = await c.waitFor<{ text: string }>('chat.*', 5000);
+  if (next.replyTo) await c.reply(next, { ok: true });
+  return answer.payload.time + from + started.key + next.data.text;
+}
+room.on('question', (_data, message: Message) => {
+  if (message.reply) void message.reply({ answer: 42 });
+  else if (message.replyTo === null) console.log('no reply wanted');
+});
+void ask(client);
 void Switchboard.load();
 client.close();
 
@@ -38,5 +53,7 @@ client.subscribe();
 Switchboard.connect(undefined, { token: 42 });
 // @ts-expect-error: roundTripTime may be null before the first measurement
 const rttNow: number = client.roundTripTime;
+// @ts-expect-error: a plain publish resolves with {offset}, not a reply
+void client.publish('a', 'b', 1).then((r) => r.payload);
 void bad;
 void rttNow;

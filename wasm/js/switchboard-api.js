@@ -186,7 +186,7 @@
     else if (!this._closed) this._queue.push(function () { op(this._native); }.bind(this));
   };
 
-  Client.prototype._sink = function (kind, a, b, c, d, e, f, g) {
+  Client.prototype._sink = function (kind, a, b, c, d, e, f, g, h) {
     var ch, w;
     switch (kind) {
     case 'state':
@@ -232,6 +232,7 @@
       if (d > ch.lastOffset) ch.lastOffset = d;
       var data = g ? g : parseJson(c);
       var message = { channel: a, event: b, data: data, offset: d, ts: e, sender: f || null, binary: !!g };
+      this._replyable(message, h);
       ch.emit(b, data, message);
       if (b.lastIndexOf('presence:', 0) === 0) return; // roster frames: see the 'presence' sink
       ch.emit('*', data, message);
@@ -266,6 +267,16 @@
         var msg = details && typeof details === 'object' && details.message ? details.message : c;
         w.reject(SwitchboardError(b, msg, details));
       }
+      break;
+    case 'answer':
+    case 'event':
+      w = this._waiting[a];
+      if (!w) return;
+      delete this._waiting[a];
+      if (b) return w.reject(SwitchboardError(b, c));
+      var ev = parseJson(d) || {};
+      if (kind === 'event') this._replyable(ev, ev.replyTo);
+      w.resolve(ev);
       break;
     case 'url':
       if (a === this.url) break; // the list given to connect(): no move
@@ -334,13 +345,50 @@
 
   Client.prototype.channel = function (name) { return this.channels[name] || null; };
 
-  /** Publishes `data` (any JSON value); resolves with {offset} when the gateway acknowledges. */
+  /** Publishes `data` (any JSON value); resolves with {offset} when the gateway acknowledges.
+   *  With {wantReply: true}: resolves with the first subscriber's reply {payload, from, offset}
+   *  instead, or rejects with 408 when none comes within options.timeout (default replyTimeout). */
   Client.prototype.publish = function (channel, event, data, options) {
     options = options || {};
     var json = JSON.stringify(data === undefined ? null : data);
     var w = this._wait();
     if (this._closed) return Promise.reject(SwitchboardError(499, 'client closed'));
-    this._do(function (native) { native.publish(channel, event, json, !!options.skipSelf, !!options.compress, w.id); });
+    this._do(function (native) {
+      if (options.wantReply)
+        native.publishForReply(channel, event, json, !!options.skipSelf, !!options.compress, options.timeout || 0, w.id);
+      else
+        native.publish(channel, event, json, !!options.skipSelf, !!options.compress, w.id);
+    });
+    return w.promise;
+  };
+
+  /** A message (or waitFor event) whose publisher wants a reply gets replyTo and reply(payload). */
+  Client.prototype._replyable = function (message, replyTo) {
+    var self = this;
+    message.replyTo = replyTo || null;
+    if (replyTo) message.reply = function (payload) { return self.reply(message, payload); };
+  };
+
+  /** Answers a message that carried replyTo (or the token itself); resolves when the gateway
+   *  has handed the reply on; rejects with 400 (no token), 408, 503 or 499. */
+  Client.prototype.reply = function (message, payload) {
+    var token = typeof message === 'string' ? message : (message && message.replyTo) || '';
+    var json = JSON.stringify(payload === undefined ? null : payload);
+    var w = this._wait();
+    if (this._closed) return Promise.reject(SwitchboardError(499, 'client closed'));
+    this._do(function (native) { native.reply(token, json, w.id); });
+    return w.promise.then(function () {});
+  };
+
+  /** Resolves with the next event matching `pattern` ('channel.event', '*' and '**' wildcards,
+   *  or 'session.started' / 'error' / 'close') as {key, channel, event, data, offset, ts,
+   *  sender, replyTo}; rejects with 408 after timeoutMs (default: the replyTimeout option, else
+   *  10000), 400 (bad pattern) or 499 (closed). */
+  Client.prototype.waitFor = function (pattern, timeoutMs) {
+    var w = this._wait();
+    if (this._closed) return Promise.reject(SwitchboardError(499, 'client closed'));
+    var ms = timeoutMs > 0 ? timeoutMs : (this._options.replyTimeout || 10000);
+    this._do(function (native) { native.waitFor(String(pattern), ms, w.id); });
     return w.promise;
   };
 

@@ -73,6 +73,33 @@ export interface Message<T = unknown> {
   /** Publishing session id; null for server publishes. */
   sender: string | null;
   binary: boolean;
+  /** Set when the publisher asked for a reply (publish with wantReply); null otherwise. */
+  replyTo: string | null;
+  /** Present when replyTo is set: answers the publisher, like client.reply(this, payload). */
+  reply?: (payload: unknown) => Promise<void>;
+}
+
+/** What publish(..., {wantReply: true}) resolves with: the first subscriber's reply. */
+export interface PublishReply<T = unknown> {
+  payload: T;
+  /** The replying session's id. */
+  from: string;
+  /** The publication's offset (0 when the reply overtook the ack or the channel keeps no history). */
+  offset: number;
+}
+
+/** What waitFor() resolves with. `data` is null for lifecycle keys without one. */
+export interface WaitedEvent<T = unknown> {
+  /** 'channel.event', or the lifecycle key ('session.started', 'error', 'close'). */
+  key: string;
+  channel: string;
+  event: string;
+  data: T;
+  offset: number;
+  ts: number;
+  sender: string;
+  replyTo: string | null;
+  reply?: (payload: unknown) => Promise<void>;
 }
 
 export interface Member {
@@ -93,6 +120,10 @@ export interface PublishOptions {
   /** Subscribers whose connection negotiated permessage-deflate (browsers offer it) get it
    *  compressed: worth it for large messages or many subscribers (docs/benchmarks.md). */
   compress?: boolean;
+  /** Ask subscribers for a reply: the Promise resolves with the first one (PublishReply). */
+  wantReply?: boolean;
+  /** With wantReply: ms to wait for ack and reply together (default ConnectOptions.replyTimeout). */
+  timeout?: number;
 }
 
 export interface RequestOptions {
@@ -124,6 +155,7 @@ export interface Channel {
   on(event: 'subscription:state', listener: (state: SubscriptionState) => void): this;
   /** Removes one listener, every listener of `event`, or every listener. */
   off(event?: string, listener?: (...args: any[]) => void): this;
+  publish<T = unknown>(event: string, data: unknown, options: PublishOptions & { wantReply: true }): Promise<PublishReply<T>>;
   publish(event: string, data: unknown, options?: PublishOptions): Promise<{ offset: number }>;
   unsubscribe(): void;
   member(id: string): Member | null;
@@ -165,8 +197,19 @@ export interface Client {
   subscribe(channel: string, options?: SubscribeOptions): Channel;
   unsubscribe(channel: string): void;
   channel(name: string): Channel | null;
+  /** With wantReply: resolves with the first subscriber's reply; rejects with 408 when none
+   *  comes in time, 429 when too many publications wait for a reply, 499 when closed. */
+  publish<T = unknown>(channel: string, event: string, data: unknown,
+                       options: PublishOptions & { wantReply: true }): Promise<PublishReply<T>>;
   /** Resolves with the stored offset once the gateway acknowledges; rejects on error or timeout. */
   publish(channel: string, event: string, data: unknown, options?: PublishOptions): Promise<{ offset: number }>;
+  /** Answers a message that carried replyTo (or the token itself); resolves once the gateway
+   *  handed it on; rejects with 400 (no token), 408, 503 or 499. */
+  reply(message: Message | WaitedEvent | string, payload: unknown): Promise<void>;
+  /** The next event matching `pattern` ('channel.event' with '*' / '**', or 'session.started',
+   *  'error', 'close'); rejects with 408 after timeoutMs (default replyTimeout), 400 for an
+   *  invalid pattern, 499 when closed. */
+  waitFor<T = unknown>(pattern: string, timeoutMs?: number): Promise<WaitedEvent<T>>;
   /** Calls a server request handler; resolves with its reply payload, rejects on timeout or an
    *  error reply. */
   request<T = unknown>(topic: string, payload: unknown, options?: RequestOptions): Promise<T>;

@@ -198,7 +198,7 @@ void WebClient::attachHooks(ClientChannel &ch)
         m_sink(std::string("message"), std::string(e.channel), std::string(e.event),
                e.binary ? std::string("null") : boost::json::serialize(e.data),
                static_cast<double>(e.offset), static_cast<double>(e.timestampMs),
-               std::string(e.sender), bytes);
+               std::string(e.sender), bytes, std::string(e.replyTo));
     });
     ClientChannel *channelPtr = &ch;
     hooks.state = ch.onStateChanged([this, channelPtr] {
@@ -249,6 +249,61 @@ void WebClient::publish(std::string channel, std::string event, std::string json
         };
     }
     m_session.publish(channel, event, json, std::move(ack), skipSelf, compress);
+}
+
+void WebClient::publishForReply(std::string channel, std::string event, std::string json, bool skipSelf,
+                                bool compress, int timeoutMs, int requestId)
+{
+    PublishOptions options;
+    options.skipSelf = skipSelf;
+    options.compress = compress;
+    if (timeoutMs > 0)
+        options.timeout = std::chrono::milliseconds(timeoutMs);
+    m_session.publishForReply(channel, event, json,
+        [this, requestId](std::error_code error, const PublishReply &reply) {
+            // One JSON text, so the sink call has the signature of "reply" (each new one costs
+            // bundle bytes).
+            std::string json = "{\"payload\":" + boost::json::serialize(reply.payload) + ",\"from\":";
+            appendJsonString(json, reply.from);
+            json += ",\"offset\":" + std::to_string(reply.offset) + "}";
+            m_sink(std::string("answer"), requestId, error.value(), error ? error.message() : std::string(), json);
+        },
+        options);
+}
+
+void WebClient::reply(std::string replyTo, std::string json, int requestId)
+{
+    std::function<void(std::error_code)> done;
+    if (requestId >= 0) {
+        done = [this, requestId](std::error_code error) {
+            m_sink(std::string("ack"), requestId, error.value(), error ? error.message() : std::string(), 0.0);
+        };
+    }
+    m_session.reply(replyTo, json, std::move(done));
+}
+
+void WebClient::waitFor(std::string pattern, int timeoutMs, int requestId)
+{
+    m_session.waitFor(pattern, std::chrono::milliseconds(std::max(timeoutMs, 0)),
+        [this, requestId](std::error_code error, const ClientEvent *e) {
+            std::string json = "null";
+            if (e) { // built by hand: cheaper in the bundle than a boost::json::object
+                const auto field = [&json](const char *name, std::string_view text) {
+                    json += json.size() > 1 ? ",\"" : "\"";
+                    json.append(name).append("\":");
+                    appendJsonString(json, text);
+                };
+                json = "{";
+                field("key", e->key);
+                field("channel", e->channel);
+                field("event", e->event);
+                field("sender", e->sender);
+                field("replyTo", e->replyTo);
+                json += ",\"data\":" + boost::json::serialize(e->data) + ",\"offset\":" + std::to_string(e->offset)
+                    + ",\"ts\":" + std::to_string(e->timestampMs) + "}";
+            }
+            m_sink(std::string("event"), requestId, error.value(), error ? error.message() : std::string(), json);
+        });
 }
 
 void WebClient::request(std::string topic, std::string json, int timeoutMs, int requestId)

@@ -19,12 +19,16 @@ namespace switchboard::web {
 /// Sink calls, `sink(kind, ...)` (strings unless noted; JSON travels as text):
 ///   ("state", state, errorCode:number, errorMessage)
 ///   ("token", generation:number)                       ask the token provider, answer deliverToken
-///   ("message", channel, event, dataJson, offset:number, ts:number, sender, bytes:Uint8Array|null)
+///   ("message", channel, event, dataJson, offset:number, ts:number, sender, bytes:Uint8Array|null, replyTo)
 ///   ("channel", channel, subscribed:bool, recovered:bool, errorCode:number, errorMessage)
 ///   ("presence", channel, kind, userId, infoJson)      kind: subscription_succeeded, member_added, member_removed
 ///   ("ack", requestId:number, errorCode:number, errorMessage, offset:number)
 ///   ("reply", requestId:number, errorCode:number, errorMessage, payloadJson)
 ///   ("pong", requestId:number, errorCode:number, errorMessage, roundTripMs:number)
+///   ("answer", requestId:number, errorCode:number, errorMessage, replyJson)
+///                                                      a subscriber's reply to publishForReply: {payload, from, offset}
+///   ("event", requestId:number, errorCode:number, errorMessage, eventJson)   waitFor's event:
+///                                                      {key, channel, event, data, offset, ts, sender, replyTo}
 ///   ("url", currentUrl)                                 failover moved to another endpoint
 /// The sink runs on the browser event loop (never inside a WebClient call except `close`, which
 /// fails pending acks and replies at once) and may call back into the WebClient.
@@ -56,6 +60,14 @@ public:
     std::string members(std::string channel) const;
     /// requestId < 0: no ack wanted.
     void publish(std::string channel, std::string event, std::string json, bool skipSelf, bool compress, int requestId);
+    /// Publish with wantReply (ClientSession::publishForReply); answers with an "answer" sink
+    /// call. timeoutMs <= 0: the session's replyTimeout.
+    void publishForReply(std::string channel, std::string event, std::string json, bool skipSelf, bool compress,
+                         int timeoutMs, int requestId);
+    /// Answers a message's replyTo token; requestId >= 0: an "ack" sink call when handed on.
+    void reply(std::string replyTo, std::string json, int requestId);
+    /// The next event matching `pattern` (ClientSession::waitFor); answers with an "event" sink call.
+    void waitFor(std::string pattern, int timeoutMs, int requestId);
     /// timeoutMs <= 0: the session's replyTimeout.
     void request(std::string topic, std::string json, int timeoutMs, int requestId);
     double pendingOperations() const;

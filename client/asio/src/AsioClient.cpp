@@ -29,18 +29,18 @@ struct CallbackGate {
 
 /// A ClientEvent that owns its bytes, for callbacks handed to the user's executor.
 struct OwnedEvent {
-    std::string key, channel, event, sender, binaryData;
+    std::string key, channel, event, sender, binaryData, replyTo;
     boost::json::value data;
     std::uint64_t offset = 0;
     std::int64_t timestampMs = 0;
     bool binary = false;
 
     explicit OwnedEvent(const ClientEvent &e)
-        : key(e.key), channel(e.channel), event(e.event), sender(e.sender), binaryData(e.binaryData), data(e.data),
-          offset(e.offset), timestampMs(e.timestampMs), binary(e.binary)
+        : key(e.key), channel(e.channel), event(e.event), sender(e.sender), binaryData(e.binaryData), replyTo(e.replyTo),
+          data(e.data), offset(e.offset), timestampMs(e.timestampMs), binary(e.binary)
     {
     }
-    ClientEvent view() const { return ClientEvent{key, channel, event, data, offset, timestampMs, sender, binary, binaryData}; }
+    ClientEvent view() const { return ClientEvent{key, channel, event, data, offset, timestampMs, sender, binary, binaryData, replyTo}; }
 };
 
 } // namespace
@@ -366,6 +366,70 @@ void AsioClient::ping(std::function<void(std::error_code, std::chrono::microseco
                 c.deliver([done, ec, rtt] { done(ec, rtt); });
             };
         c.session->ping(std::move(wrapped), timeout);
+    });
+}
+
+void AsioClient::publishForReply(std::string_view channel, std::string_view event, std::string_view jsonData,
+                                 std::function<void(std::error_code, const PublishReply &)> reply, PublishOptions options)
+{
+    m_core->run([channel = std::string(channel), event = std::string(event), data = std::string(jsonData),
+                 reply = std::move(reply), options](Core &c) mutable {
+        c.session->publishForReply(channel, event, data, [&c, reply = std::move(reply)](std::error_code ec, const PublishReply &r) {
+            if (!reply)
+                return;
+            if (!c.callbackExecutor)
+                return reply(ec, r);
+            c.callbackExecutor([reply, ec, owned = ReceivedReply{r.offset, r.payload, std::string(r.from)}] {
+                reply(ec, PublishReply{owned.offset, owned.payload, owned.from});
+            });
+        }, options);
+    });
+}
+
+std::future<ReceivedReply> AsioClient::publishForReplyAsync(std::string_view channel, std::string_view event,
+                                                           std::string_view jsonData, PublishOptions options)
+{
+    auto promise = std::make_shared<std::promise<ReceivedReply>>();
+    auto future = promise->get_future();
+    m_core->run([channel = std::string(channel), event = std::string(event), data = std::string(jsonData), promise,
+                 options](Core &c) {
+        c.session->publishForReply(channel, event, data, [promise](std::error_code ec, const PublishReply &r) {
+            if (ec)
+                promise->set_exception(std::make_exception_ptr(std::system_error(ec)));
+            else
+                promise->set_value(ReceivedReply{r.offset, r.payload, std::string(r.from)});
+        }, options);
+    });
+    return future;
+}
+
+void AsioClient::reply(std::string_view replyTo, std::string_view jsonPayload, std::function<void(std::error_code)> done)
+{
+    m_core->run([replyTo = std::string(replyTo), payload = std::string(jsonPayload), done = std::move(done)](Core &c) mutable {
+        std::function<void(std::error_code)> wrapped;
+        if (done)
+            wrapped = [&c, done = std::move(done)](std::error_code ec) { c.deliver([done, ec] { done(ec); }); };
+        c.session->reply(replyTo, payload, std::move(wrapped));
+    });
+}
+
+void AsioClient::waitFor(std::string_view pattern, std::chrono::milliseconds timeout,
+                         std::function<void(std::error_code, const ClientEvent *)> done)
+{
+    m_core->run([pattern = std::string(pattern), timeout, done = std::move(done)](Core &c) mutable {
+        c.session->waitFor(pattern, timeout, [&c, done = std::move(done)](std::error_code ec, const ClientEvent *event) {
+            if (!done)
+                return;
+            if (!c.callbackExecutor)
+                return done(ec, event);
+            auto owned = event ? std::make_shared<OwnedEvent>(*event) : nullptr;
+            c.callbackExecutor([done, ec, owned] {
+                if (!owned)
+                    return done(ec, nullptr);
+                const ClientEvent view = owned->view();
+                done(ec, &view);
+            });
+        });
     });
 }
 

@@ -74,6 +74,10 @@ struct ClientEvent {
     std::string_view sender{};
     bool binary = false;
     std::string_view binaryData{};
+    /// Set on a message whose publisher asked for a reply (ClientSession::publishForReply): the
+    /// opaque token to answer it with ClientSession::reply(). Empty otherwise.
+    std::string_view replyTo{};
+    bool canReply() const { return !replyTo.empty(); }
 };
 using ClientListener = std::function<void(const ClientEvent &)>;
 
@@ -127,6 +131,25 @@ public:
 
 struct AckInfo {
     std::uint64_t offset = 0;
+};
+
+/// What publishForReply() completes with: the first subscriber's reply to the publication.
+/// Valid only during the callback (copy what you keep).
+struct PublishReply {
+    /// The publication's offset from its ack; 0 on a channel without history, on an error, or
+    /// when the reply overtook the ack (they travel different paths).
+    std::uint64_t offset = 0;
+    const boost::json::value &payload; ///< the reply's payload; null on an error
+    std::string_view from;             ///< the replying session's id; empty on an error
+};
+
+/// Options of publishForReply().
+struct PublishOptions {
+    bool skipSelf = false; ///< the publisher does not receive its own message
+    bool compress = false; ///< see publish()
+    /// Bounds the whole wait, ack and reply together, counted from the call (also while
+    /// waiting for the connection). Default: ClientOptions::replyTimeout.
+    std::optional<std::chrono::milliseconds> timeout;
 };
 
 /// Async token source called before every (re)connect; call `deliver` with the token (possibly
@@ -195,6 +218,38 @@ public:
     void publish(std::string_view channel, std::string_view event, std::string_view jsonData,
                  std::function<void(std::error_code, AckInfo)> ack = {}, bool skipSelf = false,
                  bool compress = false);
+    /// Publishes with `wantReply` (publish + WaitForReply): subscribers see the message with a
+    /// replyTo token and may answer it with reply(); `reply` is called once, with the first
+    /// answer to reach the gateway (PublishReply), or an error: Timeout (no reply within
+    /// options.timeout), the server's refusal of the publish (Forbidden, RateLimited: too many
+    /// publications waiting for a reply, ...), NotConnected (not connected, or the connection
+    /// was lost: a reply cannot follow the session to a new connection), Cancelled (close()).
+    /// Waits for the connection like publish(). Failures are reported from the Executor or a
+    /// timer, never inside the call. Counted by pendingOperations() until it completes.
+    void publishForReply(std::string_view channel, std::string_view event, std::string_view jsonData,
+                         std::function<void(std::error_code, const PublishReply &)> reply,
+                         PublishOptions options = {});
+    /// Answers a message that carried a replyTo token (ClientEvent::canReply()) with
+    /// `jsonPayload` (JSON text). `done` (optional) is called once: success when the gateway
+    /// handed the reply on (not a sign the publisher got it: a reply to an answered or expired
+    /// publication is dropped silently), or an error: Timeout after ackTimeout, BadRequest (an
+    /// empty or unreadable token, unreadable JSON; the gateway refuses a forged token the same
+    /// way), NotConnected, Cancelled. Waits for the connection like publish(); the token stays
+    /// valid across the replier's reconnects.
+    void reply(std::string_view replyTo, std::string_view jsonPayload, std::function<void(std::error_code)> done = {});
+    void reply(const ClientEvent &message, std::string_view jsonPayload, std::function<void(std::error_code)> done = {})
+    {
+        reply(message.replyTo, jsonPayload, std::move(done));
+    }
+    /// Waits for the next event matching `pattern` (as once() matches it: a channel.event
+    /// pattern, or a lifecycle key such as "session.started"). `done` is called once: with the
+    /// event (valid during the call), or with a null event and an error: Timeout when none came
+    /// within `timeout`, BadRequest for an invalid pattern (from the Executor), Cancelled when
+    /// the session is closed (close(), from the Executor; or a close it does not reconnect
+    /// from, after that close's `error` and `close` events). Waits survive reconnects. On the
+    /// session's destruction they are dropped without a call.
+    void waitFor(std::string_view pattern, std::chrono::milliseconds timeout,
+                 std::function<void(std::error_code, const ClientEvent *event)> done);
     /// Server-handler request (WaitForReply). `reply` is called once with the reply payload, or
     /// an error: Timeout, an error reply (code = its status; `reply` is its payload
     /// {message, status, trace}), NotConnected (not connected, or the connection was lost), Cancelled.
@@ -227,7 +282,7 @@ public:
     [[nodiscard]] ListenerHandle on(std::string_view pattern, ClientListener listener);
     [[nodiscard]] ListenerHandle once(std::string_view pattern, ClientListener listener);
 
-    std::size_t pendingOperations() const; ///< acks and replies still waited for (not subscribes)
+    std::size_t pendingOperations() const; ///< acks and replies still waited for (not subscribes, not waitFor)
     std::size_t waitingCalls() const;      ///< publish, request and ping calls waiting for the connection
 
 private:

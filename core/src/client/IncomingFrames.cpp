@@ -190,7 +190,7 @@ void IncomingFrames::onPublication(std::string_view channel, const json::object 
     key.append(channel).append(1, '.').append(event);
     const ClientEvent ev{.key = key, .channel = channel, .event = event, .data = data ? *data : nullValue(),
                          .offset = offset, .timestampMs = intField(message, "ts", 0),
-                         .sender = stringField(message, "sender")};
+                         .sender = stringField(message, "sender"), .replyTo = stringField(message, "replyTo")};
     m_session.listeners->dispatchMessage(ev);
 }
 
@@ -240,8 +240,8 @@ void IncomingFrames::onAck(const json::object &frame)
     const PendingOperations::Kind *kind = m_session.pending.kindOf(id);
     if (!kind)
         return; // late (timed out) or not ours
-    if (*kind == PendingOperations::Kind::Reply)
-        m_session.pending.markAcked(id);
+    if (*kind == PendingOperations::Kind::Reply || *kind == PendingOperations::Kind::PublishReply)
+        m_session.pending.markAcked(id, frame);
     else if (*kind == PendingOperations::Kind::Ack)
         m_session.pending.complete(id, {}, &frame);
 }
@@ -250,6 +250,11 @@ void IncomingFrames::onReply(const json::object &frame)
 {
     const std::uint64_t id = ackIdOf(frame);
     const PendingOperations::Kind *kind = m_session.pending.kindOf(id);
+    if (kind && *kind == PendingOperations::Kind::PublishReply) {
+        // A subscriber's reply to our publish: `topic` is the channel, never an error.
+        m_session.pending.complete(id, {}, &frame);
+        return;
+    }
     if (!kind || *kind != PendingOperations::Kind::Reply)
         return;
     std::error_code error;

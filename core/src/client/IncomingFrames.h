@@ -9,7 +9,8 @@
 //   unsubscribed   -> with server: true, the server ended the subscription: channel removed
 //   message/binary -> listeners of `channel.event`, unless already delivered by recovery
 //   presence       -> the channel's roster, presence observers, listeners
-//   ack/reply/pong -> the pending operation of its ackId (OutgoingOperations), or the heartbeat
+//   ack/reply/pong -> the pending operation of its ackId (OutgoingOperations), or the heartbeat;
+//                     a `reply` to a publish with wantReply completes it, whatever its topic
 //   error          -> fails the pending operation of its ackId, else emits `error`
 //   ping           -> answered with pong;  disconnect -> its reason kept for the close event
 // Unreadable frames emit `error` (BadRequest); unknown ops are ignored (later protocol versions).

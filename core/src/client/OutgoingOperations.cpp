@@ -67,6 +67,97 @@ void OutgoingOperations::sendPublish(json::object frame, std::function<void(std:
     m_session.send(frame);
 }
 
+void OutgoingOperations::postFailure(std::function<void(std::error_code)> fail, Error error)
+{
+    m_session.post([fail = std::move(fail), error] { fail(make_error_code(error)); });
+}
+
+void OutgoingOperations::sendOrWait(json::object frame, std::chrono::milliseconds timeout, Send send,
+                                    std::function<void(std::error_code)> fail)
+{
+    if (m_session.state == ClientState::Connected)
+        return send(std::move(frame), timeout);
+    if (!m_session.canWait() || m_session.waiting.size() >= m_session.options.waitQueueLimit)
+        return postFailure(std::move(fail), Error::NotConnected);
+    auto shared = std::make_shared<Send>(std::move(send));
+    m_session.waiting.add(
+        timeout,
+        [frame = std::move(frame), shared](std::chrono::milliseconds remaining) mutable {
+            (*shared)(std::move(frame), remaining);
+        },
+        std::move(fail));
+}
+
+void OutgoingOperations::publishForReply(std::string_view channel, std::string_view event, std::string_view jsonData,
+                                         std::function<void(std::error_code, const PublishReply &)> reply,
+                                         const PublishOptions &options)
+{
+    if (!reply)
+        reply = [](std::error_code, const PublishReply &) {};
+    auto shared = std::make_shared<std::function<void(std::error_code, const PublishReply &)>>(std::move(reply));
+    std::function<void(std::error_code)> fail = [shared](std::error_code error) {
+        (*shared)(error, PublishReply{0, nullValue(), {}});
+    };
+    if (!detail::isValidUtf8(channel) || !detail::isValidUtf8(event))
+        return postFailure(std::move(fail), Error::InvalidName);
+    json::value data;
+    if (!parsePayload(jsonData, data))
+        return postFailure(std::move(fail), Error::BadRequest);
+    json::object frame;
+    frame["op"] = "publish";
+    frame["channel"] = channel;
+    frame["event"] = event;
+    frame["data"] = std::move(data);
+    if (options.skipSelf)
+        frame["skipSelf"] = true;
+    if (options.compress)
+        frame["compress"] = true;
+    frame["wantReply"] = true;
+    auto send = [this, shared](json::object frame, std::chrono::milliseconds timeout) {
+        // The ack (its offset) and the reply may come in either order; the reply completes.
+        auto offset = std::make_shared<std::uint64_t>(0);
+        frame["ackId"] = m_session.pending.add(
+            PendingOperations::Kind::PublishReply, timeout,
+            [shared, offset](std::error_code error, const json::object *answer) {
+                if (error || !answer || stringField(*answer, "op") != "reply")
+                    return (*shared)(error, PublishReply{*offset, nullValue(), {}});
+                const json::value *payload = answer->if_contains("payload");
+                (*shared)(error, PublishReply{*offset, payload ? *payload : nullValue(), stringField(*answer, "from")});
+            },
+            [offset](const json::object &ack) { *offset = uintField(ack, "offset"); });
+        m_session.send(frame);
+    };
+    sendOrWait(std::move(frame), options.timeout.value_or(m_session.options.replyTimeout), std::move(send), std::move(fail));
+}
+
+void OutgoingOperations::reply(std::string_view replyTo, std::string_view jsonPayload, std::function<void(std::error_code)> done)
+{
+    std::function<void(std::error_code)> fail = [this, alive = std::weak_ptr<bool>(m_session.life), done](std::error_code error) {
+        if (done)
+            return done(error);
+        // Nobody waits for the ack: say it, rather than lose the reply silently.
+        if (!alive.expired() && error != Error::Cancelled)
+            m_session.emitError(error, "reply not sent");
+    };
+    if (replyTo.empty() || !detail::isValidUtf8(replyTo))
+        return postFailure(std::move(fail), Error::BadRequest);
+    json::value payload;
+    if (!parsePayload(jsonPayload, payload))
+        return postFailure(std::move(fail), Error::BadRequest);
+    json::object frame;
+    frame["op"] = "reply";
+    frame["replyTo"] = replyTo;
+    frame["payload"] = std::move(payload);
+    auto send = [this, done = std::move(done)](json::object frame, std::chrono::milliseconds timeout) {
+        if (done) {
+            frame["ackId"] = m_session.pending.add(PendingOperations::Kind::Ack, timeout,
+                                                   [done](std::error_code error, const json::object *) { done(error); });
+        }
+        m_session.send(frame);
+    };
+    sendOrWait(std::move(frame), m_session.options.ackTimeout, std::move(send), std::move(fail));
+}
+
 void OutgoingOperations::request(std::string_view topic, std::string_view jsonPayload,
                                  std::function<void(std::error_code, const json::value &)> reply,
                                  std::optional<std::chrono::milliseconds> timeout)

@@ -34,6 +34,12 @@ public:
     /// `publish` to `channel`; `ack` (optional) gets the offset the server gave it.
     void publish(std::string_view channel, std::string_view event, std::string_view jsonData,
                  std::function<void(std::error_code, AckInfo)> ack, bool skipSelf, bool compress);
+    /// `publish` with wantReply; `reply` gets the first subscriber's reply, bounded by
+    /// options.timeout (default replyTimeout) for ack and reply together.
+    void publishForReply(std::string_view channel, std::string_view event, std::string_view jsonData,
+                         std::function<void(std::error_code, const PublishReply &)> reply, const PublishOptions &options);
+    /// `reply` to a message's replyTo token; `done` (optional) gets the gateway's ack.
+    void reply(std::string_view replyTo, std::string_view jsonPayload, std::function<void(std::error_code)> done);
     /// `request` to a server handler; `reply` gets its payload (or the error's).
     void request(std::string_view topic, std::string_view jsonPayload,
                  std::function<void(std::error_code, const boost::json::value &)> reply,
@@ -48,6 +54,14 @@ private:
                      std::chrono::milliseconds timeout);
     void sendRequest(boost::json::object frame, std::function<void(std::error_code, const boost::json::value &)> reply,
                      std::chrono::milliseconds timeout);
+    /// A frame answered by one pending operation: sent now when connected, else held as a
+    /// waiting call. `send(frame, remaining)` sends it; `fail(error)` runs when it cannot
+    /// be sent (from the Executor for a refusal now, from the Timer when it expires unsent).
+    using Send = std::function<void(boost::json::object frame, std::chrono::milliseconds timeout)>;
+    void sendOrWait(boost::json::object frame, std::chrono::milliseconds timeout, Send send,
+                    std::function<void(std::error_code)> fail);
+    /// `fail(error)` from the Executor: a call refused up front, never inside the caller's call.
+    void postFailure(std::function<void(std::error_code)> fail, Error error);
     void sendPing(std::function<void(std::error_code, std::chrono::microseconds)> done, std::chrono::milliseconds timeout);
 
     SessionContext &m_session;

@@ -28,9 +28,13 @@ public:
         Reply,     ///< request waiting for `reply` (its `ack` only notes that the gateway took it)
         Subscribe, ///< subscribe waiting for `subscribed`
         Ping,      ///< round-trip ping waiting for the `pong` echoing its ackId
+        PublishReply, ///< publish with wantReply waiting for a subscriber's `reply` (its `ack` is progress)
     };
     /// `frame` is the answering frame, or null on timeout / failure.
     using Completion = std::function<void(std::error_code, const boost::json::object *frame)>;
+    /// An intermediate answer (the `ack` of a publish waiting for its reply); may not touch
+    /// the operations.
+    using Progress = std::function<void(const boost::json::object &frame)>;
 
     explicit PendingOperations(Timer &timer) : m_timer(timer) {}
     PendingOperations(const PendingOperations &) = delete;
@@ -42,10 +46,10 @@ public:
     }
 
     /// Registers an operation and returns its ackId (never 0).
-    std::uint64_t add(Kind kind, std::chrono::milliseconds timeout, Completion done)
+    std::uint64_t add(Kind kind, std::chrono::milliseconds timeout, Completion done, Progress progress = {})
     {
         const std::uint64_t id = ++m_lastId;
-        Operation op{kind, 0, false, std::move(done)};
+        Operation op{kind, 0, false, std::move(done), std::move(progress)};
         op.timer = m_timer.start(timeout, [this, id] { complete(id, make_error_code(Error::Timeout), nullptr); });
         m_ops.emplace(id, std::move(op));
         return id;
@@ -62,11 +66,16 @@ public:
         return it == m_ops.end() ? nullptr : &it->second.kind;
     }
 
-    /// A request's gateway ack: the request stays pending for its reply.
-    void markAcked(std::uint64_t id)
+    /// A gateway ack of an operation that stays pending for its reply (request, publish
+    /// waiting for a reply): noted, and handed to the operation's Progress if it has one.
+    void markAcked(std::uint64_t id, const boost::json::object &frame)
     {
-        if (auto it = m_ops.find(id); it != m_ops.end())
-            it->second.acked = true;
+        auto it = m_ops.find(id);
+        if (it == m_ops.end() || it->second.acked)
+            return;
+        it->second.acked = true;
+        if (it->second.progress)
+            it->second.progress(frame);
     }
 
     /// Removes the operation and runs its completion. False when the id is unknown (answered,
@@ -111,12 +120,12 @@ public:
         return out;
     }
 
-    /// Publish acks and request replies waited for (subscribe answers and pongs are not counted).
+    /// Publish acks and replies waited for (subscribe answers and pongs are not counted).
     std::size_t waitingCount() const
     {
         std::size_t n = 0;
         for (const auto &[id, op] : m_ops)
-            n += op.kind == Kind::Ack || op.kind == Kind::Reply ? 1 : 0;
+            n += op.kind == Kind::Ack || op.kind == Kind::Reply || op.kind == Kind::PublishReply ? 1 : 0;
         return n;
     }
     std::size_t size() const { return m_ops.size(); }
@@ -127,6 +136,7 @@ private:
         TimerId timer;
         bool acked;
         Completion done;
+        Progress progress;
     };
 
     Timer &m_timer;

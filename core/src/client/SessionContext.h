@@ -16,6 +16,7 @@
 
 #include "ChannelState.h"
 #include "EndpointRotation.h"
+#include "EventWaits.h"
 #include "Heartbeat.h"
 #include "ListenerRegistry.h"
 #include "ObserverList.h"
@@ -64,6 +65,7 @@ struct SessionContext {
     PendingOperations pending;
     WaitingCalls waiting;
     std::shared_ptr<ListenerRegistry> listeners = std::make_shared<ListenerRegistry>();
+    EventWaits eventWaits{timer, listeners}; ///< waitFor(); after `listeners`, destroyed before them
     std::shared_ptr<ObserverList<ClientState>> stateObservers = std::make_shared<ObserverList<ClientState>>();
     std::shared_ptr<ObserverList<const std::string &>> urlObservers = std::make_shared<ObserverList<const std::string &>>();
     std::shared_ptr<ObserverList<ClientChannel &, bool>> serverSubscriptionObservers =
@@ -143,6 +145,25 @@ struct SessionContext {
 
     /// Runs `fn` later on the executor; `fn` checks `life` if it touches the session.
     void post(std::function<void()> fn) { executor.post(std::move(fn)); }
+
+    /// The session closed for good: every waitFor() fails with Cancelled, now or (`later`) from
+    /// the executor.
+    void cancelEventWaits(bool later)
+    {
+        for (auto &done : eventWaits.takeAll()) {
+            if (later)
+                post([done = std::move(done)] { done(make_error_code(Error::Cancelled), nullptr); });
+            else
+                done(make_error_code(Error::Cancelled), nullptr);
+        }
+    }
+
+    /// ClientSession::waitFor(); an invalid pattern fails from the executor.
+    void waitFor(std::string_view pattern, std::chrono::milliseconds timeout, EventWaits::Done done)
+    {
+        if (!eventWaits.add(pattern, timeout, done))
+            post([done = std::move(done)] { done(make_error_code(Error::BadRequest), nullptr); });
+    }
 
     void emitLifecycle(std::string_view key, std::string_view channel, const boost::json::value &data)
     {

@@ -61,7 +61,9 @@ Q_SIGNALS:
     void recoveredChanged();
     void lastErrorChanged();
     void latestChanged();
-    void messageReceived(const QString &event, const QVariant &payload);
+    /// `replyTo`: the token to answer it with (Client::reply()), empty unless the publisher
+    /// asked for a reply (Client::publishForReply()).
+    void messageReceived(const QString &event, const QVariant &payload, const QString &replyTo);
 
 private:
     void syncState();

@@ -57,6 +57,15 @@ public:
     /// Result of request() for C++: `status` 0 on success, else the error status (an error reply's
     /// status, 408 timeout, 499 cancelled, 503 not connected) with `errorMessage`.
     using ReplyCallback = std::function<void(int status, const QString &errorMessage, const QVariant &reply)>;
+    /// Result of publishForReply() for C++: `status` 0 with the first subscriber's reply
+    /// (`payload`, the replier's session id `from`), else the error status (408 no reply in time,
+    /// the server's refusal such as 429, 499 cancelled, 503 not connected) with `errorMessage`.
+    using PublishReplyCallback = std::function<void(int status, const QString &errorMessage, const QVariant &payload, const QString &from)>;
+    /// Result of reply() for C++: `status` 0 once the gateway handed the reply on.
+    using DoneCallback = std::function<void(int status, const QString &errorMessage)>;
+    /// Result of waitFor() for C++: `status` 0 with the event as {key, channel, event, data,
+    /// offset, sender, replyTo}, else 408 (none in time), 400 (invalid pattern), 499 (closed).
+    using EventCallback = std::function<void(int status, const QVariantMap &event)>;
     /// Called before every (re)connect; call `deliver` with the token, now or later.
     using TokenProvider = std::function<void(std::function<void(const QString &token)> deliver)>;
 
@@ -127,6 +136,32 @@ public:
     /// C++ form of request(); `timeoutMs` 0: the client's default.
     void request(const QString &topic, const QVariant &payload, ReplyCallback callback, int timeoutMs = 0);
 
+    /// Publishes with wantReply (publish + WaitForReply): subscribers get the message with a
+    /// `replyTo` token (Channel::messageReceived, the messages model's `replyTo` role) and may
+    /// answer with reply(). `options`: skipSelf, compress (bool), timeout (ms, for ack and reply
+    /// together; default 10000). With a `callback` it is called as callback(error, reply),
+    /// error being null or {status, message}, reply {payload, from}; the function also
+    /// returns a Promise resolved with the reply or rejected with the error object.
+    Q_INVOKABLE QJSValue publishForReply(const QString &channel, const QString &event, const QVariant &payload,
+                                         const QJSValue &callback = QJSValue(), const QVariantMap &options = {});
+    /// C++ form of publishForReply().
+    void publishForReply(const QString &channel, const QString &event, const QVariant &payload,
+                         PublishReplyCallback callback, const QVariantMap &options = {});
+    /// Answers a message whose publisher asked for a reply. `message`: the token (a string) or
+    /// anything with a `replyTo` member (a row of Channel.messages, a waitFor() event).
+    /// Callback and Promise as publishForReply(), resolved with true once the gateway handed the
+    /// reply on (400: no token; 408: no ack in time).
+    Q_INVOKABLE QJSValue reply(const QVariant &message, const QVariant &payload, const QJSValue &callback = QJSValue());
+    /// C++ form of reply().
+    void reply(const QString &replyTo, const QVariant &payload, DoneCallback callback = {});
+    /// Waits for the next event matching `pattern` ("channel.event" with `*` / `**` wildcards,
+    /// or "session.started", "error", "close"), for at most `timeoutMs`. Callback and Promise as
+    /// publishForReply(), resolved with {key, channel, event, data, offset, sender, replyTo};
+    /// rejected with 408 (none in time), 400 (invalid pattern) or 499 (the client was closed).
+    Q_INVOKABLE QJSValue waitFor(const QString &pattern, int timeoutMs, const QJSValue &callback = QJSValue());
+    /// C++ form of waitFor().
+    void waitFor(const QString &pattern, int timeoutMs, EventCallback callback);
+
     /// The core session (for C++ users that need the full core API). Valid for the Client's life.
     ClientSession &session();
 
@@ -158,6 +193,10 @@ private:
     void sendProbe();
     void applyUrls();
     void setRoundTripTime(double milliseconds);
+    /// For the QML forms: a {promise, resolve, reject} object (undefined without an engine), and
+    /// the end of a call: the callback with (error, value), then the promise.
+    QJSValue makeDeferred();
+    void settle(const QJSValue &callback, const QJSValue &deferred, int status, const QString &message, const QJSValue &value);
     struct Private;
     std::unique_ptr<Private> d;
 };

@@ -26,7 +26,7 @@ class MessageModel : public QAbstractListModel
     Q_PROPERTY(qint64 dropped READ dropped NOTIFY droppedChanged)
 
 public:
-    enum class Role { Event = Qt::UserRole + 1, Payload, Offset, Timestamp, Sender };
+    enum class Role { Event = Qt::UserRole + 1, Payload, Offset, Timestamp, Sender, ReplyTo };
     Q_ENUM(Role)
 
     struct Message {
@@ -35,6 +35,7 @@ public:
         quint64 offset = 0;
         qint64 timestampMs = 0;
         QString sender;
+        QString replyTo; ///< token for Client::reply(); empty unless the publisher asked for a reply
     };
 
     explicit MessageModel(QObject *parent = nullptr);

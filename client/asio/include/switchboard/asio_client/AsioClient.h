@@ -20,6 +20,13 @@
 
 namespace switchboard {
 
+/// A subscriber's reply, owned (AsioClient::publishForReplyAsync).
+struct ReceivedReply {
+    std::uint64_t offset = 0;    ///< the publication's offset, 0 when the reply overtook the ack
+    boost::json::value payload;
+    std::string from;            ///< the replying session's id
+};
+
 /// A realtime client on Boost.Asio: the same reconnect, recovery, acks, replies and listeners as
 /// the Qt and browser clients (it wraps ClientSession).
 ///
@@ -86,6 +93,20 @@ public:
     /// request() with a future: the reply, or std::system_error with the error.
     std::future<boost::json::value> requestAsync(std::string_view topic, std::string_view jsonPayload,
                                                  std::optional<std::chrono::milliseconds> timeout = {});
+    /// ClientSession::publishForReply: `reply` is called once with the first subscriber's reply
+    /// (valid during the call) or an error (Timeout, the server's refusal, NotConnected, Cancelled).
+    void publishForReply(std::string_view channel, std::string_view event, std::string_view jsonData,
+                         std::function<void(std::error_code, const PublishReply &)> reply, PublishOptions options = {});
+    /// publishForReply() with a future: the reply, or std::system_error with the error.
+    std::future<ReceivedReply> publishForReplyAsync(std::string_view channel, std::string_view event,
+                                                    std::string_view jsonData, PublishOptions options = {});
+    /// ClientSession::reply: answers a message's replyTo token (copy ClientEvent::replyTo inside
+    /// the listener: the view dies with the call). `done` (optional) gets the gateway's ack.
+    void reply(std::string_view replyTo, std::string_view jsonPayload, std::function<void(std::error_code)> done = {});
+    /// ClientSession::waitFor: `done` is called once with the next event matching `pattern`
+    /// (valid during the call) or an error (Timeout, BadRequest, Cancelled on close()).
+    void waitFor(std::string_view pattern, std::chrono::milliseconds timeout,
+                 std::function<void(std::error_code, const ClientEvent *event)> done);
     /// ClientSession::ping: `done` gets the round trip or an error.
     void ping(std::function<void(std::error_code, std::chrono::microseconds rtt)> done,
               std::optional<std::chrono::milliseconds> timeout = {});
