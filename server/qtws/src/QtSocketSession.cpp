@@ -41,7 +41,7 @@ qint64 QtSocketSession::bufferedBytes() const
 
 std::string QtSocketSession::sessionId() const
 {
-    return m_host.protocol().sessionId(handle);
+    return pusher ? pusher->socketId(handle) : m_host.protocol().sessionId(handle);
 }
 
 void QtSocketSession::schedule()
@@ -228,7 +228,10 @@ bool QtSocketSession::onMessage(std::string_view payload, bool binary)
 {
     if (m_closeQueued)
         return true; // closing: ignored, but keep reading for the peer's close frame
-    m_host.protocol().receive(handle, payload, binary);
+    if (pusher)
+        pusher->receive(handle, payload, binary);
+    else
+        m_host.protocol().receive(handle, payload, binary);
     return !m_detached;
 }
 
@@ -239,7 +242,8 @@ bool QtSocketSession::onPing(std::string_view payload)
         return true;
     // Pings count against the connection's operation rate; over it they are not answered and
     // repeated violations close the connection (3005).
-    if (!m_host.protocol().receiveControl(handle))
+    // A Pusher connection's pings are answered as they come (PusherProtocol rates its messages).
+    if (!pusher && !m_host.protocol().receiveControl(handle))
         return !m_detached;
     if (m_pongPending) {
         ++m_host.counters().pongsCoalesced; // RFC 6455 5.5.3: answering the latest is enough
@@ -261,7 +265,8 @@ bool QtSocketSession::onPing(std::string_view payload)
 bool QtSocketSession::onPong(std::string_view)
 {
     m_pingOutstanding = false;
-    m_host.protocol().receiveControl(handle); // counted against the rate like a ping
+    if (!pusher)
+        m_host.protocol().receiveControl(handle); // counted against the rate like a ping
     return !m_detached;
 }
 

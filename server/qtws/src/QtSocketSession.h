@@ -1,10 +1,12 @@
 #pragma once
 // QtSocketSession: one upgraded WebSocket connection over a QTcpSocket / QSslSocket as a core
 // Session (internal to the Qt gateway). Client bytes go through the shared websocket::FrameReader;
-// messages go to ServerProtocol::receive, pings and pongs to ServerProtocol::receiveControl.
+// messages go to ServerProtocol::receive, pings and pongs to ServerProtocol::receiveControl; on
+// the Pusher endpoint (`pusher` set) messages go to PusherProtocol::receive and pings are answered.
 // Outgoing frames wait in a bounded Outbox and are written once per event-loop turn.
 
 #include <switchboard/Outbox.h>
+#include <switchboard/PusherProtocol.h>
 #include <switchboard/ServerProtocol.h>
 #include <switchboard/Session.h>
 #include <switchboard/qtws/QtWebSocketGateway.h>
@@ -74,6 +76,10 @@ public:
 
     QTcpSocket *socket() const { return m_socket.data(); }
     ServerProtocol::ConnectionHandle handle = 0;
+    /// Set (before start()) for a connection on `/app/{key}`: `handle` is then PusherProtocol's.
+    PusherProtocol *pusher = nullptr;
+    /// The connection's id in its protocol (session id, or Pusher socket_id); empty before it has one.
+    std::string sessionId() const;
 
     qint64 lastActivityMs() const { return m_lastActivityMs; }
     bool pingOutstanding() const { return m_pingOutstanding; }
@@ -101,7 +107,6 @@ private:
     void feed(std::uint8_t *data, std::size_t size);
     void queueClose(std::uint16_t code, std::string_view reason);
     void schedule();
-    std::string sessionId() const;
 
     SessionHost &m_host;
     QPointer<QTcpSocket> m_socket;

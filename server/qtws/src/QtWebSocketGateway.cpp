@@ -7,6 +7,7 @@
 #include "UpgradeRequest.h"
 
 #include <switchboard/Hub.h>
+#include <switchboard/PusherProtocol.h>
 #include <switchboard/ServerProtocol.h>
 #include <switchboard/websocket/Codec.h>
 #include <switchboard/websocket/PerMessageDeflate.h>
@@ -15,6 +16,7 @@
 #include <QPointer>
 #include <QSslSocket>
 #include <QTimer>
+#include <QUrlQuery>
 
 #include <algorithm>
 #include <unordered_map>
@@ -24,6 +26,28 @@ namespace switchboard::qtws {
 namespace {
 /// Bytes read from a socket per call (and Qt's read buffer per socket): one shared buffer.
 constexpr std::size_t kReadChunk = 64 * 1024;
+
+/// The Pusher endpoint's parts of a request-target "/app/KEY?protocol=7&client=js&version=8.4.0".
+struct PusherTarget {
+    std::string appKey;
+    std::optional<std::string> protocol; ///< the `protocol` query parameter; absent: nullopt
+};
+
+std::optional<PusherTarget> pusherTarget(const std::string &target)
+{
+    constexpr std::string_view prefix = "/app/";
+    if (target.rfind(prefix, 0) != 0)
+        return std::nullopt;
+    const std::size_t queryAt = target.find('?');
+    PusherTarget parsed;
+    parsed.appKey = target.substr(prefix.size(), queryAt == std::string::npos ? std::string::npos : queryAt - prefix.size());
+    if (queryAt != std::string::npos) {
+        const QUrlQuery query(QString::fromStdString(target.substr(queryAt + 1)));
+        if (query.hasQueryItem(QStringLiteral("protocol")))
+            parsed.protocol = query.queryItemValue(QStringLiteral("protocol"), QUrl::FullyDecoded).toStdString();
+    }
+    return parsed;
+}
 } // namespace
 
 struct QtWebSocketGateway::Private final : SessionHost {
@@ -38,6 +62,8 @@ struct QtWebSocketGateway::Private final : SessionHost {
     QtWebSocketGateway *q;
     Hub &hub;
     ServerProtocol &serverProtocol;
+    PusherProtocol *pusher = nullptr; ///< set: `/app/{key}` is the Pusher endpoint
+    int pusherSessions = 0;
     QtGatewayOptions options;
     QtGatewayCounters stats;
 
@@ -220,7 +246,10 @@ struct QtWebSocketGateway::Private final : SessionHost {
             refuse(socket, handshake, 403, "origin not allowed");
             return;
         }
+        const std::optional<PusherTarget> pusherEndpoint = pusher ? pusherTarget(request.target) : std::nullopt;
         ++stats.accepted;
+        if (pusherEndpoint)
+            ++stats.pusherAccepted;
         const int fd = directWriteDescriptor(*socket, options.directFrameWrites);
         const auto deflate = request.extensions.empty()
             ? std::nullopt
@@ -246,7 +275,16 @@ struct QtWebSocketGateway::Private final : SessionHost {
                                                          static_cast<std::size_t>(std::max<qint64>(options.maxFrameBytes, 0)),
                                                          options.directFrameWrites, deflate ? deflate->serverWindowBits : 0);
         sessions.emplace(socket, session);
-        session->handle = serverProtocol.open(session);
+        if (pusherEndpoint) {
+            // An unknown key or protocol: pusher:error and a close 4001/4007/4008 are queued, handle 0.
+            session->pusher = pusher;
+            ++pusherSessions;
+            session->handle = pusher->open(session, pusherEndpoint->appKey,
+                                           pusherEndpoint->protocol ? std::optional<std::string_view>(*pusherEndpoint->protocol)
+                                                                    : std::nullopt);
+        } else {
+            session->handle = serverProtocol.open(session);
+        }
         Q_EMIT q->connectionCountChanged(static_cast<int>(sessions.size()));
         session->start(std::move(leftover), readBuffer.get(), kReadChunk);
     }
@@ -267,9 +305,20 @@ struct QtWebSocketGateway::Private final : SessionHost {
         std::shared_ptr<QtSocketSession> session = std::move(it->second);
         sessions.erase(it);
         session->detach();
-        serverProtocol.closed(session->handle, session->endCode(), session->endReason());
+        protocolClosed(*session, session->endCode(), session->endReason());
         socket->deleteLater();
         Q_EMIT q->connectionCountChanged(static_cast<int>(sessions.size()));
+    }
+
+    /// Tells the connection's protocol (native or Pusher) that it ended.
+    void protocolClosed(QtSocketSession &session, std::uint16_t code, std::string_view reason)
+    {
+        if (session.pusher) {
+            --pusherSessions;
+            session.pusher->closed(session.handle, code, reason);
+        } else {
+            serverProtocol.closed(session.handle, code, reason);
+        }
     }
 
     void abortSocket(QTcpSocket *socket)
@@ -318,7 +367,7 @@ struct QtWebSocketGateway::Private final : SessionHost {
             }
             if (writeLimit > 0 && session->pendingSocketBytes() > 0 && now - session->writeWaitSinceMs() >= writeLimit) {
                 ++stats.writeTimeouts;
-                logRefusal("write timeout", socket, serverProtocol.sessionId(session->handle),
+                logRefusal("write timeout", socket, session->sessionId(),
                            "pending bytes made no progress within the write deadline");
                 aborted.push_back(session);
                 continue;
@@ -369,7 +418,7 @@ QtWebSocketGateway::~QtWebSocketGateway()
         QObject::disconnect(socket, nullptr, this, nullptr);
         session->detach();
         socket->abort();
-        d->protocol().closed(session->handle, static_cast<std::uint16_t>(DisconnectCode::GoingAway), "gateway stopped");
+        d->protocolClosed(*session, static_cast<std::uint16_t>(DisconnectCode::GoingAway), "gateway stopped");
         delete socket;
     }
     auto handshakes = std::move(d->handshakes);
@@ -411,11 +460,15 @@ void QtWebSocketGateway::close(DisconnectCode code, const QString &reason)
         d->listener->close();
     const QByteArray utf8 = reason.toUtf8();
     const std::string_view text(utf8.constData(), static_cast<std::size_t>(utf8.size()));
+    if (d->pusher)
+        d->pusher->closeAll(text); // pusher:error and close 4100: pusher-js reconnects with backoff
     d->protocol().closeAll(code, text);
     // Connections that never sent `connect` are not known to the Hub yet: close them too.
     std::vector<std::shared_ptr<QtSocketSession>> open;
-    for (const auto &entry : d->sessions)
-        open.push_back(entry.second);
+    for (const auto &entry : d->sessions) {
+        if (!entry.second->pusher)
+            open.push_back(entry.second);
+    }
     for (const auto &session : open)
         session->close(code, text);
     // Connections still in their handshake will not be served.
@@ -466,6 +519,21 @@ qint64 QtWebSocketGateway::bufferedBytes() const
     for (const auto &[socket, handshake] : d->handshakes)
         bytes += static_cast<qint64>(handshake->reader.bufferedBytes()) + socket->bytesToWrite() + socket->bytesAvailable();
     return bytes;
+}
+
+void QtWebSocketGateway::setPusherProtocol(PusherProtocol *pusher)
+{
+    d->pusher = pusher;
+}
+
+PusherProtocol *QtWebSocketGateway::pusherProtocol() const
+{
+    return d->pusher;
+}
+
+int QtWebSocketGateway::pusherConnectionCount() const
+{
+    return d->pusherSessions;
 }
 
 QtGatewayCounters QtWebSocketGateway::counters() const

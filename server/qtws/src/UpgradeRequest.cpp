@@ -84,6 +84,7 @@ UpgradeRequestReader::Status UpgradeRequestReader::feed(const char *data, std::s
     if (key == req.end() || !isValidKey(key->value()))
         return refuse(400, "Sec-WebSocket-Key missing or not 16 bytes of base64");
     m_request.key = std::string(key->value());
+    m_request.target = std::string(req.target());
     if (const auto origin = req.find(http::field::origin); origin != req.end()) {
         m_request.origin = std::string(origin->value());
         m_request.hasOrigin = true;

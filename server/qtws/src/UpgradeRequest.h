@@ -17,6 +17,7 @@ struct UpgradeRequest {
     std::string origin;     ///< Origin, empty when absent
     bool hasOrigin = false;
     std::string extensions; ///< every Sec-WebSocket-Extensions header, joined with ", "
+    std::string target;     ///< the request-target as sent (path and query: "/ws", "/app/KEY?protocol=7")
 };
 
 /// One per connection, until the request is complete or refused. Not thread-safe.

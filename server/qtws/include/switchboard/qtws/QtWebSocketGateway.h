@@ -17,6 +17,7 @@
 
 namespace switchboard {
 class Hub;
+class PusherProtocol;
 class ServerProtocol;
 }
 
@@ -84,6 +85,9 @@ struct QtGatewayCounters {
     std::uint64_t deflateBytesSaved = 0; ///< payload bytes those frames saved
     std::uint64_t deflateMessagesIn = 0; ///< compressed client messages inflated
     std::uint64_t inflateRefused = 0;   ///< closed 1009: a compressed message inflated past maxFrameBytes
+    /// Upgrades on the Pusher endpoint `/app/{key}` (also counted in `accepted`), whatever
+    /// PusherProtocol then decided (an unknown key is closed 4001: see PusherProtocol::counters()).
+    std::uint64_t pusherAccepted = 0;
 };
 
 /// Accepts WebSocket connections and maps each to a core Session driven by a ServerProtocol.
@@ -129,6 +133,17 @@ public:
     const QtGatewayOptions &options() const;
     /// Applies to the next listen() (and to connections accepted after it).
     void setOptions(const QtGatewayOptions &options);
+
+    /// Serves the Pusher Channels protocol 7 (docs/pusher.md) on `/app/{key}?protocol=7` through
+    /// `pusher`: upgrades whose path starts with `/app/` become PusherProtocol connections (the
+    /// key and protocol are checked by it, answered with pusher:error and close 4001/4007/4008),
+    /// every other path stays the native endpoint. Null (the default): every path is native.
+    /// Ownership: `pusher` must run on the same Hub and outlive the gateway. Set it before
+    /// listen(); connections already open keep the protocol they were accepted with.
+    void setPusherProtocol(PusherProtocol *pusher);
+    PusherProtocol *pusherProtocol() const;
+    /// Open connections on the Pusher endpoint (included in connectionCount()).
+    int pusherConnectionCount() const;
 
 Q_SIGNALS:
     void connectionCountChanged(int count);
