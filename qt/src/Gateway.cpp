@@ -3,9 +3,11 @@
 #include "JsonVariant.h"
 
 #include <switchboard/Hub.h>
+#include <switchboard/PusherProtocol.h>
 #include <switchboard/ServerProtocol.h>
 #include <switchboard/TokenAuthorizer.h>
 #include <switchboard/qtws/QtEngine.h>
+#include <switchboard/qtws/QtPusherAuth.h>
 #include <switchboard/qtws/QtTimer.h>
 #include <switchboard/qtws/QtWebSocketGateway.h>
 
@@ -23,6 +25,7 @@ struct Gateway::Private {
     std::unique_ptr<qtws::QtEngine> engine;
     std::unique_ptr<Hub> hub;
     std::unique_ptr<ServerProtocol> protocol;
+    std::unique_ptr<PusherProtocol> pusher;
     std::unique_ptr<qtws::QtWebSocketGateway> transport;
 
     ChannelListModel *channels = nullptr;
@@ -47,6 +50,8 @@ struct Gateway::Private {
     int idleTimeout = int(qtws::QtGatewayOptions{}.idleTimeout.count());
     int authorizationTimeout = int(HubOptions{}.authorizationTimeout.count());
     int statsInterval = 1000;
+    QVariantList pusherApps;
+    int pusherActivityTimeout = int(PusherOptions{}.activityTimeout.count());
     qtws::QtEngineOptions engineOptions;
     bool completing = false;   // QML: between classBegin and componentComplete
     bool startOnComplete = false;
@@ -71,6 +76,40 @@ struct Gateway::Private {
         if (protocol)
             o.maxFrameBytes = static_cast<qint64>(protocol->options().limits.maxFrameBytes);
         return o;
+    }
+
+    /// `pusherApps` as core apps; false with `problem` when an entry is invalid.
+    bool parsePusherApps(std::vector<PusherApp> &apps, QString &problem) const
+    {
+        const auto validName = [](const QString &name) {
+            if (name.isEmpty() || name.size() > 64)
+                return false;
+            for (const QChar c : name) {
+                const bool ok = (c >= u'a' && c <= u'z') || (c >= u'A' && c <= u'Z') || (c >= u'0' && c <= u'9')
+                    || c == u'_' || c == u'-' || c == u'.';
+                if (!ok)
+                    return false;
+            }
+            return true;
+        };
+        for (const QVariant &entry : pusherApps) {
+            const QVariantMap app = entry.toMap();
+            const QString id = app.value(QStringLiteral("id")).toString();
+            const QString key = app.value(QStringLiteral("key")).toString();
+            const QString secret = app.value(QStringLiteral("secret")).toString();
+            if (!validName(id) || !validName(key) || secret.isEmpty()) {
+                problem = QStringLiteral("pusherApps: every entry needs an id and a key of 1-64 A-Z a-z 0-9 _ - . and a non-empty secret");
+                return false;
+            }
+            for (const PusherApp &other : apps) {
+                if (other.id == id.toStdString() || other.key == key.toStdString()) {
+                    problem = QStringLiteral("pusherApps: ids and keys must be unique (%1 / %2)").arg(id, key);
+                    return false;
+                }
+            }
+            apps.push_back(PusherApp{id.toStdString(), key.toStdString(), secret.toStdString()});
+        }
+        return true;
     }
 
     ConnectDecision authenticate(std::string_view token) const
@@ -126,6 +165,12 @@ bool Gateway::ensureCore()
     if (d->hub)
         return true;
     QString problem;
+    std::vector<PusherApp> pusherApps;
+    if (!d->parsePusherApps(pusherApps, problem)) {
+        d->error = problem;
+        Q_EMIT errorOccurred(d->error);
+        return false;
+    }
     d->engine = qtws::QtEngine::create(d->timer, d->engineOptions, &problem);
     if (!d->engine) {
         d->error = problem;
@@ -150,6 +195,12 @@ bool Gateway::ensureCore()
     d->protocol->setConnectAuthenticator([this](std::string_view token) { return d->authenticate(token); });
 
     d->transport = std::make_unique<qtws::QtWebSocketGateway>(*d->hub, *d->protocol, d->transportOptions());
+    if (!pusherApps.empty()) {
+        PusherOptions pusherOptions;
+        pusherOptions.activityTimeout = std::chrono::seconds(std::max(1, d->pusherActivityTimeout));
+        d->pusher = std::make_unique<PusherProtocol>(*d->hub, d->timer, std::move(pusherApps), qtws::qtHmacSha256(), pusherOptions);
+        d->transport->setPusherProtocol(d->pusher.get());
+    }
     connect(d->transport.get(), &qtws::QtWebSocketGateway::connectionCountChanged, this,
             [this] { Q_EMIT clientCountChanged(); });
     d->engine->start();
@@ -498,6 +549,29 @@ void Gateway::setConnectAuthenticator(ConnectAuthenticator authenticator)
 Hub *Gateway::hub() const { return d->hub.get(); }
 ServerProtocol *Gateway::protocol() const { return d->protocol.get(); }
 qtws::QtWebSocketGateway *Gateway::transport() const { return d->transport.get(); }
+PusherProtocol *Gateway::pusher() const { return d->pusher.get(); }
+
+QVariantList Gateway::pusherApps() const { return d->pusherApps; }
+
+void Gateway::setPusherApps(const QVariantList &apps)
+{
+    if (d->pusherApps == apps)
+        return;
+    d->pusherApps = apps;
+    Q_EMIT configChanged();
+}
+
+int Gateway::pusherActivityTimeout() const { return d->pusherActivityTimeout; }
+
+void Gateway::setPusherActivityTimeout(int seconds)
+{
+    if (d->pusherActivityTimeout == seconds)
+        return;
+    d->pusherActivityTimeout = seconds;
+    Q_EMIT configChanged();
+}
+
+int Gateway::pusherClientCount() const { return d->transport ? d->transport->pusherConnectionCount() : 0; }
 qtws::QtEngine *Gateway::qtEngine() const { return d->engine.get(); }
 
 } // namespace switchboard::qt

@@ -14,6 +14,7 @@
 
 namespace switchboard {
 class Hub;
+class PusherProtocol;
 class ServerProtocol;
 struct AuthDecision;
 struct AuthRequest;
@@ -48,6 +49,14 @@ namespace switchboard::qt {
 /// the token table decides: a connect token listed in `tokens` gives the user id, presence info
 /// and the channel filters (Topic filters, `*` and `**` allowed) the connection may join; unknown
 /// tokens are refused (close 3501); no token connects anonymously when allowAnonymous is true.
+///
+/// Pusher Channels: with `pusherApps` (a list of {id, key, secret}, as in a Pusher dashboard) the
+/// Gateway also serves pusher-js and laravel-echo on `ws://host:port/app/KEY?protocol=7`, on the
+/// same Hub (docs/pusher.md: channel `C` of app `ID` is native channel `pusher/ID/C`). Private
+/// and presence subscriptions are checked against the app's secret, which the application's
+/// auth endpoint signs with (switchboard/qtws/QtPusherAuth.h); the authorizer and tokens above are
+/// not asked for Pusher connections. Applied at the first start like the other configuration;
+/// an invalid entry makes start() fail with errorString set.
 ///
 /// Lifecycle signals: clientConnected / clientDisconnected (a connection's `connect` was accepted /
 /// it ended, with the WebSocket close code that ended it: the server's, the client's, 1006 when
@@ -92,6 +101,12 @@ class Gateway : public QObject, public QQmlParserStatus
     Q_PROPERTY(QString enginePrefix READ enginePrefix WRITE setEnginePrefix NOTIFY configChanged)
     Q_PROPERTY(bool engineAvailable READ engineAvailable NOTIFY countersChanged)
     Q_PROPERTY(QString errorString READ errorString NOTIFY runningChanged)
+    /// [{id, key, secret}, ...]: ids and keys 1-64 of `A-Z a-z 0-9 _ - .`, unique; secret not empty.
+    Q_PROPERTY(QVariantList pusherApps READ pusherApps WRITE setPusherApps NOTIFY configChanged)
+    /// Seconds advertised to Pusher clients as activity_timeout (default 120); first start.
+    Q_PROPERTY(int pusherActivityTimeout READ pusherActivityTimeout WRITE setPusherActivityTimeout NOTIFY configChanged)
+    /// Open connections on the Pusher endpoint (included in clientCount).
+    Q_PROPERTY(int pusherClientCount READ pusherClientCount NOTIFY clientCountChanged)
 
 public:
     enum SlowConsumerPolicy { DropMessage, DisconnectClient };
@@ -154,6 +169,11 @@ public:
     void setEnginePrefix(const QString &prefix);
     bool engineAvailable() const;   ///< false before the first start and while Redis is unreachable
     QString errorString() const;
+    QVariantList pusherApps() const;
+    void setPusherApps(const QVariantList &apps);
+    int pusherActivityTimeout() const;
+    void setPusherActivityTimeout(int seconds);
+    int pusherClientCount() const;
 
     /// C++ hooks; set before start() to be sure they see every connection.
     void setAuthorizer(Authorizer authorizer);
@@ -166,6 +186,8 @@ public:
     Hub *hub() const;
     ServerProtocol *protocol() const;
     qtws::QtWebSocketGateway *transport() const;
+    /// The Pusher protocol (created by the first start() when pusherApps is not empty; else null).
+    PusherProtocol *pusher() const;
     /// The Broker and PresenceStore the Hub runs on (engine figures, availability).
     qtws::QtEngine *qtEngine() const;
 
