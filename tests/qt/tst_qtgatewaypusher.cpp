@@ -20,6 +20,7 @@
 #include <QProcess>
 #include <QSignalSpy>
 #include <QTest>
+#include <QWebSocket>
 
 using namespace switchboard;
 using namespace switchboard::qt;
@@ -61,6 +62,31 @@ private Q_SLOTS:
                                  QVariantMap{{"id", "2"}, {"key", "k"}, {"secret", "t"}}});
         QVERIFY(!duplicate.start());
         QVERIFY(duplicate.errorString().contains("unique"));
+    }
+
+    void stopClosesPusherConnections4100()
+    {
+        Gateway gateway;
+        gateway.setStatsInterval(0);
+        gateway.setPusherApps({QVariantMap{{"id", "1"}, {"key", "k"}, {"secret", "s"}}});
+        QVERIFY2(gateway.start(), qPrintable(gateway.errorString()));
+        QWebSocket socket;
+        QStringList events;
+        connect(&socket, &QWebSocket::textMessageReceived, this, [&](const QString &text) {
+            const QJsonObject frame = QJsonDocument::fromJson(text.toUtf8()).object();
+            const QJsonValue data = frame.value("data");
+            const QJsonObject body = data.isString() ? QJsonDocument::fromJson(data.toString().toUtf8()).object() : data.toObject();
+            events << frame.value("event").toString() + (body.contains("code") ? " " + QString::number(body.value("code").toInt()) : QString());
+        });
+        socket.open(QUrl(QStringLiteral("ws://127.0.0.1:%1/app/k?protocol=7&client=js&version=8.4.0").arg(gateway.port())));
+        QTRY_COMPARE_WITH_TIMEOUT(events, QStringList{"pusher:connection_established"}, 5000);
+        QCOMPARE(gateway.pusherClientCount(), 1);
+        QCOMPARE(gateway.transport()->counters().pusherAccepted, std::uint64_t(1));
+        gateway.stop();
+        QTRY_COMPARE_WITH_TIMEOUT(socket.state(), QAbstractSocket::UnconnectedState, 5000);
+        QCOMPARE(events, (QStringList{"pusher:connection_established", "pusher:error 4100"}));
+        QCOMPARE(int(socket.closeCode()), 4100); // pusher-js reconnects with backoff
+        QTRY_COMPARE(gateway.pusherClientCount(), 0);
     }
 
     void pusherJsAndNativeClientShareChannels()
