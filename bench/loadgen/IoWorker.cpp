@@ -96,7 +96,7 @@ void IoWorker::openPublisher()
     asio::post(m_io, [this] {
         Client &client = addClient(ProtocolSession::Role::Publisher);
         m_publisherClient = &client;
-        client.connection->open(m_publisherEndpoint, m_publisherHostHeader, m_options.path,
+        client.connection->open(m_publisherEndpoint, m_publisherHostHeader, m_options.publisherPath,
                                 [this, &client](bool ok, std::string_view why) {
             if (!ok) {
                 m_state.noteProblem("publisher: " + std::string(why));

@@ -39,6 +39,7 @@ const char *protocolName(Protocol protocol)
     case Protocol::Switchboard: return "switchboard";
     case Protocol::WsBroadcast: return "ws";
     case Protocol::Nats: return "nats";
+    case Protocol::Pusher: return "pusher";
     }
     return "?";
 }
@@ -63,7 +64,9 @@ int runLoad(const Options &o)
 
     std::cout << "switchboard-loadgen: " << o.label << " (" << protocolName(o.session.protocol) << ") ws://"
               << o.host << ":" << o.port << o.path
-              << (o.publisherPort != o.port ? " (publisher on port " + std::to_string(o.publisherPort) + ")" : "") << ", " << o.connections << " subscribers, " << o.payload
+              << (o.publisherPort != o.port || o.publisherPath != o.path
+                      ? " (publisher on ws://" + o.host + ":" + std::to_string(o.publisherPort) + o.publisherPath + ")"
+                      : "") << ", " << o.connections << " subscribers, " << o.payload
               << " B payload, "
               << (o.rate > 0 ? "rate " + fixed(o.rate, 1) + " msg/s" : "flat out, window " + std::to_string(o.window))
               << ", " << o.ioThreads << " io thread(s)\n";

@@ -23,12 +23,21 @@ std::optional<Options> parseOptions(int argc, char **argv, int &exitCode)
     desc.add_options()
         ("help,h", "print this help")
         ("protocol", po::value(&protocol)->required(),
-         "switchboard (protocol v1), ws (plain broadcast server) or nats (NATS over WebSocket)")
+         "switchboard (protocol v1), ws (plain broadcast server), nats (NATS over WebSocket) or pusher (Pusher "
+         "protocol 7 subscribers on /app/KEY, a native switchboard publisher on pusher/APP_ID/CHANNEL)")
         ("host", po::value(&o.host)->default_value(o.host), "server address (IPv4 or IPv6 literal)")
         ("port", po::value(&o.port)->required(), "server WebSocket port")
         ("publisher-port", po::value(&o.publisherPort),
          "WebSocket port of the publisher's connection (default: --port); e.g. another node of a cluster")
-        ("path", po::value(&o.path), "WebSocket path (default /ws for switchboard, / otherwise)")
+        ("path", po::value(&o.path),
+         "WebSocket path of the subscribers (default /ws for switchboard, "
+         "/app/KEY?protocol=7&client=js&version=8.4.0 for pusher, / otherwise)")
+        ("publisher-path", po::value(&o.publisherPath),
+         "WebSocket path of the publisher (default /ws for pusher, --path otherwise)")
+        ("pusher-key", po::value(&o.session.pusherKey)->default_value(o.session.pusherKey),
+         "pusher: the app key (gateway --pusher-app ID:KEY:SECRET)")
+        ("pusher-app-id", po::value(&o.session.pusherAppId)->default_value(o.session.pusherAppId),
+         "pusher: the app id; the publisher publishes on the native channel pusher/ID/CHANNEL")
         ("channel", po::value(&o.session.channel)->default_value(o.session.channel), "channel / subject")
         ("token", po::value(&o.session.token), "switchboard connection token (default: none)")
         ("connections,n", po::value(&o.connections)->default_value(o.connections), "subscriber connections")
@@ -83,10 +92,14 @@ std::optional<Options> parseOptions(int argc, char **argv, int &exitCode)
         o.session.protocol = Protocol::WsBroadcast;
     else if (protocol == "nats")
         o.session.protocol = Protocol::Nats;
+    else if (protocol == "pusher")
+        o.session.protocol = Protocol::Pusher;
     else
         return reject("unknown --protocol " + protocol);
     if (o.path.empty())
-        o.path = std::string(defaultPath(o.session.protocol));
+        o.path = defaultPath(o.session);
+    if (o.publisherPath.empty())
+        o.publisherPath = o.session.protocol == Protocol::Pusher ? defaultPublisherPath(o.session) : o.path;
     if (o.payload < Payload::minimumSize())
         return reject("--payload must be at least " + std::to_string(Payload::minimumSize()));
     if (o.connections == 0 || o.ioThreads == 0 || o.connectConcurrency == 0 || o.window == 0)

@@ -17,7 +17,8 @@ struct Options
     std::string host = "127.0.0.1";
     unsigned short port = 0;
     unsigned short publisherPort = 0;   // port the publisher connects to; 0: `port` (same server)
-    std::string path;                   // WebSocket path; empty: defaultPath(protocol)
+    std::string path;                   // WebSocket path; empty: defaultPath(session)
+    std::string publisherPath;          // publisher's WebSocket path; empty: defaultPublisherPath(session)
     std::size_t connections = 1000;     // subscribers (the publisher is one more connection)
     std::size_t payload = 64;           // application payload bytes per message
     double rate = 0;                    // messages published per second; 0: flat out

@@ -9,18 +9,34 @@ std::unique_ptr<ProtocolSession> makeSession(const SessionSettings &settings, Ws
 {
     switch (settings.protocol) {
     case Protocol::Switchboard:
-        return makeSwitchboardSession(settings, connection, sink, role);
+        return makeSwitchboardSession(settings, settings.channel, connection, sink, role);
     case Protocol::WsBroadcast:
         return makeBroadcastSession(settings, connection, sink, role);
     case Protocol::Nats:
         return makeNatsSession(settings, connection, sink, role);
+    case Protocol::Pusher:
+        return makePusherSession(settings, connection, sink, role);
     }
     return nullptr;
 }
 
-std::string_view defaultPath(Protocol protocol)
+std::string defaultPath(const SessionSettings &settings)
 {
-    return protocol == Protocol::Switchboard ? "/ws" : "/";
+    switch (settings.protocol) {
+    case Protocol::Switchboard:
+        return "/ws";
+    case Protocol::Pusher:
+        return "/app/" + settings.pusherKey + "?protocol=7&client=js&version=8.4.0";
+    case Protocol::WsBroadcast:
+    case Protocol::Nats:
+        break;
+    }
+    return "/";
+}
+
+std::string defaultPublisherPath(const SessionSettings &settings)
+{
+    return settings.protocol == Protocol::Pusher ? "/ws" : defaultPath(settings);
 }
 
 } // namespace switchboard::bench

@@ -5,6 +5,8 @@
 //   switchboard  Switchboard protocol v1 (docs/protocol.md): connect, welcome, subscribe, publish op
 //   ws           a plain broadcast server: every message a client sends goes to all other clients
 //   nats         the NATS text protocol over WebSocket: CONNECT, SUB, PUB, MSG, PING/PONG
+//   pusher       Pusher protocol 7 subscribers (docs/pusher.md) with a native Switchboard
+//                publisher on the channel's native name, pusher/APP_ID/CHANNEL
 //
 // Thread safety: a session lives on its connection's io thread, like the connection it owns.
 
@@ -34,13 +36,15 @@ public:
     virtual void serverError(std::string_view what) = 0;
 };
 
-enum class Protocol { Switchboard, WsBroadcast, Nats };
+enum class Protocol { Switchboard, WsBroadcast, Nats, Pusher };
 
 struct SessionSettings
 {
     Protocol protocol = Protocol::Switchboard;
     std::string channel = "bench";
     std::string token;   // Switchboard connection token (empty: anonymous)
+    std::string pusherKey = "bench-key"; // Pusher: the app key in the subscribers' URL
+    std::string pusherAppId = "1";       // Pusher: the app id in the publisher's native channel name
 };
 
 class ProtocolSession : public WsConnection::Handler
@@ -94,7 +98,11 @@ protected:
 std::unique_ptr<ProtocolSession> makeSession(const SessionSettings &settings, WsConnection &connection,
                                              RunSink &sink, ProtocolSession::Role role);
 
-/// The default WebSocket path for a protocol ("/ws" for Switchboard, "/" otherwise).
-std::string_view defaultPath(Protocol protocol);
+/// The default WebSocket path of the subscribers: "/ws" for Switchboard,
+/// "/app/KEY?protocol=7&client=js&version=8.4.0" for Pusher, "/" otherwise.
+std::string defaultPath(const SessionSettings &settings);
+/// The default WebSocket path of the publisher: "/ws" for Pusher (it publishes natively),
+/// defaultPath() otherwise.
+std::string defaultPublisherPath(const SessionSettings &settings);
 
 } // namespace switchboard::bench

@@ -19,14 +19,16 @@ namespace json = boost::json;
 class SwitchboardSession final : public ProtocolSession
 {
 public:
-    SwitchboardSession(const SessionSettings &settings, WsConnection &connection, RunSink &sink, Role role)
+    SwitchboardSession(const SessionSettings &settings, std::string channel, WsConnection &connection,
+                       RunSink &sink, Role role)
         : ProtocolSession(connection, sink, role)
         , m_settings(settings)
+        , m_channel(std::move(channel))
     {
         // The publish frame is serialized once around a placeholder; each message only splices
         // its payload (plain ASCII, see Payload.h) between the two halves.
         const std::string frame = json::serialize(json::object{{"op", "publish"},
-                                                               {"channel", settings.channel},
+                                                               {"channel", m_channel},
                                                                {"event", "bench"},
                                                                {"data", "\x01"},
                                                                {"skipSelf", true}});
@@ -65,7 +67,7 @@ public:
         }
         if (*op == "welcome") {
             m_connection.sendText(
-                json::serialize(json::object{{"op", "subscribe"}, {"channel", m_settings.channel}}));
+                json::serialize(json::object{{"op", "subscribe"}, {"channel", m_channel}}));
         } else if (*op == "subscribed") {
             becomeReady();
         } else if (*op == "ping") {
@@ -77,6 +79,7 @@ public:
 
 private:
     const SessionSettings &m_settings;
+    std::string m_channel;
     std::string m_publishPrefix;
     std::string m_publishSuffix;
     std::string m_frame;
@@ -84,10 +87,11 @@ private:
 
 } // namespace
 
-std::unique_ptr<ProtocolSession> makeSwitchboardSession(const SessionSettings &settings, WsConnection &connection,
-                                                        RunSink &sink, ProtocolSession::Role role)
+std::unique_ptr<ProtocolSession> makeSwitchboardSession(const SessionSettings &settings, std::string channel,
+                                                        WsConnection &connection, RunSink &sink,
+                                                        ProtocolSession::Role role)
 {
-    return std::make_unique<SwitchboardSession>(settings, connection, sink, role);
+    return std::make_unique<SwitchboardSession>(settings, std::move(channel), connection, sink, role);
 }
 
 } // namespace switchboard::bench
