@@ -151,7 +151,10 @@ std::string nativeData(const boost::json::value &pusherData)
 {
     if (const boost::json::string *text = pusherData.if_string()) {
         const std::string_view content(text->data(), text->size());
-        if (isAcceptedJson(content))
+        // Not when the content is itself a JSON string: appendPusherData would send that string
+        // decoded, and the Pusher subscriber would get the text without its quotes.
+        const auto first = content.find_first_not_of(" \t\r\n");
+        if (first != std::string_view::npos && content[first] != '"' && isAcceptedJson(content))
             return std::string(content);
         std::string out;
         appendJsonString(out, content);

@@ -170,6 +170,10 @@ private slots:
         QTest::newRow("plain string") << R"("hello")" << R"("hello")" << R"("hello")";
         QTest::newRow("number in a string") << R"("5")" << "5" << R"("5")";
         QTest::newRow("null") << "null" << "null" << R"("null")";
+        // A string whose content is itself a JSON string stays a string holding that text, so
+        // the quotes reach Pusher clients (the HTTP API's data arrives byte for byte).
+        QTest::newRow("json string in a string") << "\"\\\"x\\\"\"" << "\"\\\"x\\\"\"" << "\"\\\"x\\\"\"";
+        QTest::newRow("spaced json string in a string") << "\" \\\"x\\\" \"" << "\" \\\"x\\\" \"" << "\" \\\"x\\\" \"";
     }
     void dataMapping()
     {

@@ -15,8 +15,8 @@
 // non-ASCII; dots only when they would make an empty segment); the way back decodes `%XX`.
 //
 // Data: Pusher carries `data` as a string (often JSON text); the Hub carries JSON text.
-//   Pusher -> native: a string whose content is JSON becomes that JSON text verbatim; any
-//   other string becomes a JSON string; an object or other value (pusher-js client events)
+//   Pusher -> native: a string whose content is JSON (other than a JSON string) becomes that
+//   JSON text verbatim; any other string becomes a JSON string; an object or other value (pusher-js client events)
 //   stays that value.
 //   native -> Pusher: a JSON string is sent as that string; any other JSON text is sent as a
 //   string holding that text verbatim, which pusher-js parses back into the value.
