@@ -206,6 +206,7 @@ void applyJsonConfig(GatewayConfig &c, std::string_view jsonText)
         }
         else if (key == "pusherActivityTimeout") c.pusherActivityTimeout = std::chrono::seconds(number<std::uint32_t>(v, k));
         else if (key == "pusherClientEventsPerSecond") c.pusherClientEventsPerSecond = number<double>(v, k);
+        else if (key == "pusherMaxEventBytes") c.pusherMaxEventBytes = number<std::size_t>(v, k);
         else if (key == "rpcProxy") c.rpcProxy = text(v, k);
         else if (key == "backendCa") c.backendCa = text(v, k);
         else if (key == "backendCert") c.backendCert = text(v, k);
@@ -302,6 +303,7 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         ("pusher-app", po::value<std::vector<std::string>>()->composing()->value_name("ID:KEY:SECRET"), "serve Pusher Channels protocol 7 clients (pusher-js) of this app on /app/KEY; repeatable (docs/pusher.md)")
         ("pusher-activity-timeout", po::value<unsigned>()->value_name("S"), "Pusher activity_timeout advertised; a connection silent S seconds gets pusher:ping and is closed 4201 without an answer in 30 s (default 120)")
         ("pusher-client-events-per-second", po::value<double>()->value_name("N"), "client-* events per Pusher connection (burst the same); more: pusher:error 4301 (default 10)")
+        ("pusher-max-event-bytes", po::value<std::size_t>()->value_name("N"), "Pusher HTTP API (/apps/ID/events, batch_events): an event's data over N bytes is refused 413 (default 10240)")
         ("authorization-timeout", po::value<unsigned>()->value_name("MS"), "a private/presence join not authorized within MS is refused with error 504; 0: no deadline (default 10000)");
     // clang-format on
     (void)d;
@@ -445,6 +447,7 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         }
         if (vm.count("pusher-activity-timeout")) c.pusherActivityTimeout = std::chrono::seconds(vm["pusher-activity-timeout"].as<unsigned>());
         if (vm.count("pusher-client-events-per-second")) c.pusherClientEventsPerSecond = vm["pusher-client-events-per-second"].as<double>();
+        if (vm.count("pusher-max-event-bytes")) c.pusherMaxEventBytes = vm["pusher-max-event-bytes"].as<std::size_t>();
         for (std::size_t i = 0; i < c.pusherApps.size(); ++i) {
             for (std::size_t j = 0; j < i; ++j) {
                 if (c.pusherApps[i].id == c.pusherApps[j].id || c.pusherApps[i].key == c.pusherApps[j].key)
@@ -453,6 +456,8 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         }
         if (c.pusherActivityTimeout.count() <= 0 || c.pusherClientEventsPerSecond <= 0)
             throw std::invalid_argument("--pusher-activity-timeout and --pusher-client-events-per-second must be positive");
+        if (c.pusherMaxEventBytes == 0)
+            throw std::invalid_argument("--pusher-max-event-bytes must be positive");
         if (vm.count("header-timeout")) c.headerTimeout = std::chrono::milliseconds(vm["header-timeout"].as<unsigned>());
         if (c.tlsCertificate.empty() != c.tlsKey.empty())
             throw std::invalid_argument("TLS needs both a certificate and a key");

@@ -412,6 +412,8 @@ Response metricsResponse(ServerContext &ctx)
         ctx.core.renderEngineMetrics(engine);
         if (const PusherProtocol *p = ctx.core.pusher())
             Metrics::renderPusherMetrics(pusher, p->counters(), p->connectionCount());
+        if (ctx.core.pusher())
+            ctx.metrics.renderPusherApiMetrics(pusher);
         return std::pair(ctx.core.hub().counters(), ctx.core.protocol().counters());
     });
     return makeResponse(http::status::ok, ctx.metrics.render(hub, protocol) + engine + pusher, "text/plain; version=0.0.4; charset=utf-8");

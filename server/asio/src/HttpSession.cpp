@@ -1,6 +1,7 @@
 #include "HttpSession.h"
 
 #include "HttpApi.h"
+#include "PusherHttpApi.h"
 #include "Log.h"
 #include "SseSession.h"
 #include "StaticFiles.h"
@@ -178,6 +179,16 @@ void HttpSession::route(Request &req)
         return write(metricsResponse(m_ctx), keepAlive);
     if (path == "/healthz")
         return write(healthResponse(m_ctx), keepAlive);
+    if (isPusherApiPath(m_ctx, path)) {
+        auto self = shared_from_this();
+        return handlePusherApi(m_ctx, req, url, m_peer, [self, keepAlive](Response res) {
+            // May run under the core lock: post, never write here.
+            auto shared = std::make_shared<Response>(std::move(res));
+            boost::asio::post(self->m_deadline.get_executor(), [self, shared, keepAlive] {
+                self->write(std::move(*shared), keepAlive);
+            });
+        });
+    }
     if (path.rfind("/api/", 0) == 0) {
         auto self = shared_from_this();
         return handleApi(m_ctx, req, url, [self, keepAlive](Response res) {

@@ -232,4 +232,15 @@ void Metrics::renderPusherMetrics(std::string &out, const PusherCounters &p, std
     metric(out, "switchboard_pusher_pong_timeouts_total", "counter", "Pusher connections closed 4201: no answer to pusher:ping.", double(p.pongTimeouts));
 }
 
+void Metrics::renderPusherApiMetrics(std::string &out) const
+{
+    const auto v = [](const Counter &c) { return double(c.load(std::memory_order_relaxed)); };
+    metric(out, "switchboard_pusher_api_requests_total", "counter", "Pusher HTTP API requests answered (any status).", v(pusherApiRequests));
+    metric(out, "switchboard_pusher_api_events_total", "counter", "Events published through the Pusher HTTP API (one per channel).", v(pusherApiEvents));
+    metric(out, "switchboard_pusher_api_auth_failures_total", "counter", "Pusher HTTP API requests refused 401: signature, auth_key, auth_timestamp, auth_version or body_md5.", v(pusherApiAuthFailures));
+    metric(out, "switchboard_pusher_api_unknown_apps_total", "counter", "Pusher HTTP API requests refused 404: unknown app id.", v(pusherApiUnknownApps));
+    metric(out, "switchboard_pusher_api_too_large_total", "counter", "Pusher HTTP API requests refused 413: an event's data over the limit.", v(pusherApiTooLarge));
+    metric(out, "switchboard_pusher_api_bad_requests_total", "counter", "Pusher HTTP API requests refused 400: malformed body, bad names, a batch over 10 events.", v(pusherApiBadRequests));
+}
+
 } // namespace switchboard::asio

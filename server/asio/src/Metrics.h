@@ -107,6 +107,12 @@ struct Metrics {
     Counter subscribeProxyAllowed{0};           ///< subscribe proxy: backend allowed the join
     Counter subscribeProxyDenied{0};            ///< subscribe proxy: backend refused ({"allow":false}, 401, 403)
     Counter subscribeProxyAbandoned{0};         ///< subscribe proxy: answers that came after the session had left
+    Counter pusherApiRequests{0};      ///< Pusher HTTP API requests (/apps/ID/...) answered
+    Counter pusherApiEvents{0};        ///< events published through it (one per channel)
+    Counter pusherApiAuthFailures{0};  ///< refused 401: signature, key, timestamp, version or body_md5
+    Counter pusherApiUnknownApps{0};   ///< refused 404: no such app id
+    Counter pusherApiTooLarge{0};      ///< refused 413: an event's data over --pusher-max-event-bytes
+    Counter pusherApiBadRequests{0};   ///< refused 400: malformed body, bad names, a batch over 10
     /// Time spent in the core per HTTP publish: encoding once plus queueing to every subscriber.
     Histogram fanoutSeconds{{1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 5e-2, 0.25}};
     /// Round trip of every Redis command (engine redis): publish scripts, history reads, pings.
@@ -118,6 +124,8 @@ struct Metrics {
     std::string render(const HubCounters &hub, const ProtocolCounters &protocol) const;
     /// Prometheus lines of the Pusher protocol endpoint (switchboard_pusher_*).
     static void renderPusherMetrics(std::string &out, const PusherCounters &pusher, std::size_t connections);
+    /// Prometheus lines of the Pusher HTTP API (switchboard_pusher_api_*).
+    void renderPusherApiMetrics(std::string &out) const;
 };
 
 } // namespace switchboard::asio

@@ -116,6 +116,7 @@ struct GatewayConfig {
     std::vector<PusherApp> pusherApps;
     std::chrono::seconds pusherActivityTimeout{120}; ///< advertised; silent this long: pusher:ping
     double pusherClientEventsPerSecond = 10;         ///< client-* events per connection (burst the same)
+    std::size_t pusherMaxEventBytes = 10240;         ///< Pusher HTTP API: an event's `data` larger than this is 413
 
     bool tlsEnabled() const { return !tlsCertificate.empty() && !tlsKey.empty(); }
 };
