@@ -10,6 +10,7 @@
 
 #include <boost/json/serialize.hpp>
 
+#include <map>
 #include <set>
 #include <unordered_map>
 
@@ -82,6 +83,8 @@ struct Connection {
     bool awaitingPong = false;
     bool closing = false;
     TimerId timer = 0;
+    /// Presence channel (Pusher name) -> the user_id its signed channel_data names (client_event webhooks).
+    std::map<std::string, std::string, std::less<>> presenceUsers;
 };
 
 std::string_view stringMember(const boost::json::object &object, std::string_view key)
@@ -101,6 +104,7 @@ struct PusherProtocol::Impl : std::enable_shared_from_this<PusherProtocol::Impl>
     HmacSha256 hmac;
     PusherOptions options;
     PusherCounters counters;
+    PusherClientEventHook clientEventHook;
     std::unordered_map<ConnectionHandle, std::unique_ptr<Connection>> connections;
     ConnectionHandle nextHandle = 0;
 
@@ -230,9 +234,17 @@ struct PusherProtocol::Impl : std::enable_shared_from_this<PusherProtocol::Impl>
         std::weak_ptr<Impl> weak = weak_from_this();
         const PusherApp appCopy = *app;
         const std::string socketId = c->socketId;
-        hub.setSessionAuthorizer(socketId, [weak, appCopy, socketId](const AuthRequest &request, AuthAnswer answer) {
+        const ConnectionHandle newHandle = c->handle;
+        hub.setSessionAuthorizer(socketId, [weak, appCopy, socketId, newHandle](const AuthRequest &request, AuthAnswer answer) {
             auto self = weak.lock();
-            answer(self ? self->authorize(appCopy, socketId, request) : AuthDecision{});
+            AuthDecision decision = self ? self->authorize(appCopy, socketId, request) : AuthDecision{};
+            if (decision.allowed && !decision.memberUserId.empty()) {
+                Connection *connection = self->find(newHandle);
+                const auto channel = pusherChannelName(appCopy.id, request.channel);
+                if (connection && channel)
+                    connection->presenceUsers[*channel] = decision.memberUserId;
+            }
+            answer(std::move(decision));
         });
         ++counters.connections;
         c->lastActivity = timer.now();
@@ -434,6 +446,19 @@ struct PusherProtocol::Impl : std::enable_shared_from_this<PusherProtocol::Impl>
         publication.sender = c.socketId;
         publication.exceptSession = c.socketId; // never echoed to the sender
         ++counters.clientEvents;
+        if (clientEventHook) {
+            PusherClientEvent seen;
+            seen.appId = c.app->id;
+            seen.channel = channel;
+            seen.event = event;
+            const std::string text = !data ? std::string("null") : data->is_string() ? std::string(data->get_string())
+                                                                                      : boost::json::serialize(*data);
+            seen.data = text;
+            seen.socketId = c.socketId;
+            if (const auto user = c.presenceUsers.find(channel); user != c.presenceUsers.end())
+                seen.userId = user->second;
+            clientEventHook(seen);
+        }
         std::weak_ptr<Impl> weak = weak_from_this();
         const ConnectionHandle handle = c.handle;
         hub.publish(std::move(publication), [weak, handle](std::error_code error, StreamPosition) {
@@ -531,6 +556,11 @@ const PusherCounters &PusherProtocol::counters() const
 const PusherOptions &PusherProtocol::options() const
 {
     return d->options;
+}
+
+void PusherProtocol::setClientEventHook(PusherClientEventHook hook)
+{
+    d->clientEventHook = std::move(hook);
 }
 
 std::size_t PusherProtocol::connectionCount() const

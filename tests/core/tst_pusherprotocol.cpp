@@ -415,6 +415,38 @@ private slots:
         QCOMPARE(eventsOf(b, "client-typing").size(), std::size_t(3));
     }
 
+    void clientEventHookSeesWhatWasSent()
+    {
+        Fixture f;
+        struct Seen {
+            std::string app, channel, event, data, socketId, userId;
+        };
+        std::vector<Seen> seen;
+        f.pusher.setClientEventHook([&](const PusherClientEvent &e) {
+            seen.push_back({std::string(e.appId), std::string(e.channel), std::string(e.event), std::string(e.data),
+                            std::string(e.socketId), std::string(e.userId)});
+        });
+        const auto a = f.open();
+        const auto b = f.open();
+        const std::string alice = R"({"user_id":"alice","user_info":{}})";
+        f.subscribe(a, "presence-room", f.sign(a, "presence-room", alice), alice);
+        f.subscribe(b, "presence-room", f.sign(b, "presence-room", alice), alice);
+        f.subscribe(a, "private-chat", f.sign(a, "private-chat"));
+        f.send(a, R"({"event":"client-typing","channel":"presence-room","data":{"who":"a"}})");
+        f.send(a, "{\"event\":\"client-x\",\"channel\":\"private-chat\",\"data\":\"as \\\"sent\\\"\"}");
+        f.send(a, R"({"event":"client-x","channel":"news","data":{}})"); // refused: no hook
+        QCOMPARE(seen.size(), std::size_t(2));
+        QCOMPARE(seen[0].app, kApp.id);
+        QCOMPARE(seen[0].channel, "presence-room");
+        QCOMPARE(seen[0].event, "client-typing");
+        QCOMPARE(seen[0].data, R"({"who":"a"})");
+        QCOMPARE(seen[0].socketId, a.socketId);
+        QCOMPARE(seen[0].userId, "alice");
+        QCOMPARE(seen[1].channel, "private-chat");
+        QCOMPARE(seen[1].data, "as \"sent\"");
+        QCOMPARE(seen[1].userId, "");
+    }
+
     void nativeAndPusherSeeEachOther()
     {
         Fixture f;

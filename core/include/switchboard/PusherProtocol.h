@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -76,6 +77,19 @@ struct PusherCounters {
     std::uint64_t pongTimeouts = 0;         ///< closes 4201
 };
 
+/// A client event a Pusher connection published (what Pusher's `client_event` webhook reports).
+/// The views are valid during the hook call only.
+struct PusherClientEvent {
+    std::string_view appId;
+    std::string_view channel;  ///< Pusher name
+    std::string_view event;
+    std::string_view data;     ///< the `data` string as sent, or the JSON text of a non-string value
+    std::string_view socketId; ///< the sender
+    std::string_view userId;   ///< presence channels: the sender's user_id; empty otherwise
+};
+/// Called on the protocol's thread as the event is published; must not call into the protocol.
+using PusherClientEventHook = std::function<void(const PusherClientEvent &)>;
+
 /// Thread safety: as Hub (one thread, or serialized by the host). `hmac` may be called on that
 /// thread during any call.
 class PusherProtocol {
@@ -105,6 +119,8 @@ public:
     const PusherCounters &counters() const;
     const PusherOptions &options() const;
     std::size_t connectionCount() const;
+    /// Replaces the client event hook (empty: none). Thread safety: as the rest of the class.
+    void setClientEventHook(PusherClientEventHook hook);
 
 private:
     struct Impl;
