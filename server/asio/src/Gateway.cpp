@@ -9,6 +9,7 @@
 #include "SseSession.h"
 #include "RpcProxy.h"
 #include "SubscribeProxy.h"
+#include "PusherWebhooks.h"
 #include "WebhookEvents.h"
 #include "WebhookSender.h"
 
@@ -135,6 +136,7 @@ struct Gateway::Impl {
         , generatedSecret(config.tokenSecret.empty())
         , tokens(generatedSecret ? randomHex(32) : config.tokenSecret)
         , webhooks(makeWebhookSender(config, metrics))
+        , pusherWebhooks(config.pusherWebhooks.empty() ? nullptr : std::make_unique<PusherWebhooks>(config, metrics))
         , core(ioc, config, tokens, metrics)
         , rpc(makeRpcProxy(config, metrics))
         , connectProxy(makeConnectProxy(config, metrics))
@@ -156,8 +158,12 @@ struct Gateway::Impl {
             }
             context.tls = &*tls;
         }
-        if (webhooks)
-            core.locked([&] { installWebhookHooks(core.hub(), *webhooks); });
+        if (webhooks || pusherWebhooks)
+            core.locked([&] { installWebhookHooks(core.hub(), webhooks.get(), pusherWebhooks.get()); });
+        if (pusherWebhooks && core.pusher())
+            core.locked([&] {
+                core.pusher()->setClientEventHook([hooks = pusherWebhooks.get()](const PusherClientEvent &e) { hooks->clientEvent(e); });
+            });
         if (rpc)
             core.locked([&] { core.protocol().setDefaultRequestHandler([this](const RequestContext &c, std::shared_ptr<Responder> r) {
                 proxyRequest(c, std::move(r));
@@ -364,6 +370,7 @@ struct Gateway::Impl {
     bool generatedSecret;
     TokenVerifier tokens;
     std::unique_ptr<WebhookSender> webhooks; // outlives the Hub, whose hooks queue on it
+    std::unique_ptr<PusherWebhooks> pusherWebhooks; // the same, for the Pusher apps' webhooks
     CoreHost core;
     std::unique_ptr<RpcProxy> rpc; // destroyed before the core its answers lock
     std::unique_ptr<ConnectProxy> connectProxy; // destroyed before the core its answers lock
@@ -412,6 +419,8 @@ int Gateway::run()
     if (d->webhooks)
         log::info("webhooks: ", d->config.webhooks.size(), " URL(s), ", d->config.webhookSecret.empty() ? "unsigned" : "signed",
                   ", queue ", d->config.webhookQueue, " events per URL");
+    if (d->pusherWebhooks)
+        log::info("pusher webhooks: ", d->config.pusherWebhooks.size(), " URL(s), signed with their app's secret");
     if (d->rpc)
         log::info("rpc proxy: ", d->config.rpcProxy, ", timeout ", d->config.rpcTimeout.count(), " ms, ",
                   d->config.rpcConcurrency, " in flight at most, ", d->config.proxySecret.empty() ? "unsigned" : "signed",
@@ -440,6 +449,8 @@ int Gateway::run()
         d->subscribeProxy->stop();
     if (d->webhooks)
         d->webhooks->stop(d->config.drainTimeout);
+    if (d->pusherWebhooks)
+        d->pusherWebhooks->stop(d->config.drainTimeout);
     d->saveHistory();
     log::info("stopped");
     return 0;

@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 #include <boost/program_options.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <ostream>
 #include <sstream>
@@ -196,12 +197,19 @@ void applyJsonConfig(GatewayConfig &c, std::string_view jsonText)
             if (!v.is_array())
                 throw std::runtime_error("config key 'pusherApps' must be an array of {id, key, secret}");
             c.pusherApps.clear();
+            c.pusherWebhooks.clear();
             for (const auto &item : v.get_array()) {
                 const auto *o = item.if_object();
                 if (!o || !o->contains("id") || !o->contains("key") || !o->contains("secret"))
                     throw std::runtime_error("config key 'pusherApps' must be an array of {id, key, secret}");
                 c.pusherApps.push_back(parsePusherApp(text(o->at("id"), "pusherApps.id") + ':' + text(o->at("key"), "pusherApps.key")
                                                       + ':' + text(o->at("secret"), "pusherApps.secret")));
+                if (const auto *hooks = o->if_contains("webhooks")) {
+                    if (!hooks->is_array())
+                        throw std::runtime_error("config key 'pusherApps.webhooks' must be an array of URLs");
+                    for (const auto &url : hooks->get_array())
+                        c.pusherWebhooks.emplace_back(c.pusherApps.back().id, text(url, "pusherApps.webhooks"));
+                }
             }
         }
         else if (key == "pusherActivityTimeout") c.pusherActivityTimeout = std::chrono::seconds(number<std::uint32_t>(v, k));
@@ -303,6 +311,7 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         ("pusher-app", po::value<std::vector<std::string>>()->composing()->value_name("ID:KEY:SECRET"), "serve Pusher Channels protocol 7 clients (pusher-js) of this app on /app/KEY; repeatable (docs/pusher.md)")
         ("pusher-activity-timeout", po::value<unsigned>()->value_name("S"), "Pusher activity_timeout advertised; a connection silent S seconds gets pusher:ping and is closed 4201 without an answer in 30 s (default 120)")
         ("pusher-client-events-per-second", po::value<double>()->value_name("N"), "client-* events per Pusher connection (burst the same); more: pusher:error 4301 (default 10)")
+        ("pusher-webhook", po::value<std::vector<std::string>>()->composing()->value_name("ID=URL"), "POST app ID's events in Pusher's webhook format (channel_occupied/vacated, member_added/removed, client_event), signed X-Pusher-Signature with its secret, to URL; repeatable (docs/pusher.md)")
         ("pusher-max-event-bytes", po::value<std::size_t>()->value_name("N"), "Pusher HTTP API (/apps/ID/events, batch_events): an event's data over N bytes is refused 413 (default 10240)")
         ("authorization-timeout", po::value<unsigned>()->value_name("MS"), "a private/presence join not authorized within MS is refused with error 504; 0: no deadline (default 10000)");
     // clang-format on
@@ -447,6 +456,21 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         }
         if (vm.count("pusher-activity-timeout")) c.pusherActivityTimeout = std::chrono::seconds(vm["pusher-activity-timeout"].as<unsigned>());
         if (vm.count("pusher-client-events-per-second")) c.pusherClientEventsPerSecond = vm["pusher-client-events-per-second"].as<double>();
+        if (vm.count("pusher-webhook")) {
+            c.pusherWebhooks.clear();
+            for (const auto &w : vm["pusher-webhook"].as<std::vector<std::string>>()) {
+                const auto eq = w.find('=');
+                if (eq == std::string::npos || eq == 0 || eq + 1 == w.size())
+                    throw std::invalid_argument("--pusher-webhook must be ID=URL, got '" + w + "'");
+                c.pusherWebhooks.emplace_back(w.substr(0, eq), w.substr(eq + 1));
+            }
+        }
+        for (const auto &[app, url] : c.pusherWebhooks) {
+            if (std::none_of(c.pusherApps.begin(), c.pusherApps.end(), [&](const PusherApp &a) { return a.id == app; }))
+                throw std::invalid_argument("--pusher-webhook " + app + "=...: no --pusher-app has that id");
+            if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
+                throw std::invalid_argument("--pusher-webhook " + app + "=" + url + ": only http:// and https:// URLs are supported");
+        }
         if (vm.count("pusher-max-event-bytes")) c.pusherMaxEventBytes = vm["pusher-max-event-bytes"].as<std::size_t>();
         for (std::size_t i = 0; i < c.pusherApps.size(); ++i) {
             for (std::size_t j = 0; j < i; ++j) {

@@ -1,5 +1,6 @@
 #include "WebhookEvents.h"
 
+#include "PusherWebhooks.h"
 #include "WebhookSender.h"
 
 #include <switchboard/Hub.h>
@@ -25,36 +26,50 @@ json::object event(std::string_view name)
 
 } // namespace
 
-void installWebhookHooks(Hub &hub, WebhookSender &sender)
+void installWebhookHooks(Hub &hub, WebhookSender *sender, PusherWebhooks *pusher)
 {
     LifecycleHooks hooks;
-    hooks.connected = [&sender](const SessionConnected &e) {
-        json::object o = event("client_connected");
-        o["session"] = e.sessionId;
-        o["user"] = e.userId;
-        o["client"] = e.clientName;
-        sender.enqueue(json::serialize(o));
+    if (sender) {
+        hooks.connected = [sender](const SessionConnected &e) {
+            json::object o = event("client_connected");
+            o["session"] = e.sessionId;
+            o["user"] = e.userId;
+            o["client"] = e.clientName;
+            sender->enqueue(json::serialize(o));
+        };
+        hooks.disconnected = [sender](const SessionDisconnected &e) {
+            json::object o = event("client_disconnected");
+            o["session"] = e.sessionId;
+            o["user"] = e.userId;
+            o["code"] = e.code;
+            o["reason"] = e.reason;
+            sender->enqueue(json::serialize(o));
+        };
+    }
+    hooks.channelOccupied = [sender, pusher](std::string_view channel) {
+        if (sender) {
+            json::object o = event("channel_occupied");
+            o["channel"] = channel;
+            sender->enqueue(json::serialize(o));
+        }
+        if (pusher)
+            pusher->channelOccupied(channel);
     };
-    hooks.disconnected = [&sender](const SessionDisconnected &e) {
-        json::object o = event("client_disconnected");
-        o["session"] = e.sessionId;
-        o["user"] = e.userId;
-        o["code"] = e.code;
-        o["reason"] = e.reason;
-        sender.enqueue(json::serialize(o));
-    };
-    hooks.channelOccupied = [&sender](std::string_view channel) {
-        json::object o = event("channel_occupied");
-        o["channel"] = channel;
-        sender.enqueue(json::serialize(o));
-    };
-    hooks.channelVacated = [&sender](std::string_view channel) {
-        json::object o = event("channel_vacated");
-        o["channel"] = channel;
-        sender.enqueue(json::serialize(o));
+    hooks.channelVacated = [sender, pusher](std::string_view channel) {
+        if (sender) {
+            json::object o = event("channel_vacated");
+            o["channel"] = channel;
+            sender->enqueue(json::serialize(o));
+        }
+        if (pusher)
+            pusher->channelVacated(channel);
     };
     hub.setLifecycleHooks(std::move(hooks));
-    hub.setPresenceHook([&sender](const PresenceEvent &e) {
+    hub.setPresenceHook([sender, pusher](const PresenceEvent &e) {
+        if (pusher)
+            pusher->presence(e);
+        if (!sender)
+            return;
         const bool added = e.kind == PresenceEvent::Kind::Joined;
         json::object o = event(added ? "member_added" : "member_removed");
         o["channel"] = e.channel;
@@ -65,7 +80,7 @@ void installWebhookHooks(Hub &hub, WebhookSender &sender)
             if (!ec)
                 o["info"] = std::move(info);
         }
-        sender.enqueue(json::serialize(o));
+        sender->enqueue(json::serialize(o));
     });
 }
 

@@ -8,12 +8,14 @@ class Hub;
 
 namespace switchboard::asio {
 
+class PusherWebhooks;
 class WebhookSender;
 
 /// Installs the Hub's lifecycle hooks and presence hook; each event is encoded once and queued
-/// on `sender` (never blocks). Call with the core lock held; `sender` must outlive the Hub or the
-/// hooks (clear them with removeWebhookHooks()).
-void installWebhookHooks(Hub &hub, WebhookSender &sender);
+/// on `sender` (never blocks), and the Pusher apps' channel and presence events on `pusher`
+/// (PusherWebhooks.h). Either may be null. Call with the core lock held; both must outlive the
+/// Hub or the hooks (clear them with removeWebhookHooks()).
+void installWebhookHooks(Hub &hub, WebhookSender *sender, PusherWebhooks *pusher = nullptr);
 void removeWebhookHooks(Hub &hub);
 
 } // namespace switchboard::asio

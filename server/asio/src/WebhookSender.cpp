@@ -138,7 +138,9 @@ struct WebhookSender::Impl {
             e.body.append(*batch[i]);
         }
         e.body.append("]}");
-        e.signature = options.secret.empty() ? std::string() : signature(options.secret, e.body);
+        e.signature = options.secret.empty()       ? std::string()
+                      : !options.pusherKey.empty() ? hmacSha256Hex(options.secret, e.body)
+                                                   : signature(options.secret, e.body);
         e.delivery = randomHex(8);
         e.attempt = 0;
         send(e);
@@ -151,8 +153,12 @@ struct WebhookSender::Impl {
         HttpPostRequest request;
         request.body = e.body;
         request.headers.emplace_back("X-Switchboard-Delivery", e.delivery);
-        if (!e.signature.empty())
+        if (!options.pusherKey.empty()) {
+            request.headers.emplace_back("X-Pusher-Key", options.pusherKey);
+            request.headers.emplace_back("X-Pusher-Signature", e.signature);
+        } else if (!e.signature.empty()) {
             request.headers.emplace_back("X-Switchboard-Signature", e.signature);
+        }
         request.timeout = options.timeout; // one deadline for connect, write and read together
         request.maxAnswerBytes = kMaxAnswerBytes;
         request.tls = tls;

@@ -27,6 +27,9 @@ struct WebhookOptions {
     std::chrono::milliseconds backoffInitial{100};
     std::chrono::milliseconds backoffMax{10'000};
     BackendTlsOptions tls; ///< https://: extra CA, client certificate
+    /// Set: Pusher's headers instead of the signature header below (Pusher webhooks,
+    /// docs/pusher.md): X-Pusher-Key: <pusherKey> and X-Pusher-Signature: <hex HMAC-SHA256(secret, body)>.
+    std::string pusherKey;
 };
 
 /// Request body: {"time_ms": <send time>, "events": [<event>, ...]} with the events in the order

@@ -9,6 +9,7 @@
 #include <iosfwd>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace switchboard::asio {
@@ -117,6 +118,9 @@ struct GatewayConfig {
     std::chrono::seconds pusherActivityTimeout{120}; ///< advertised; silent this long: pusher:ping
     double pusherClientEventsPerSecond = 10;         ///< client-* events per connection (burst the same)
     std::size_t pusherMaxEventBytes = 10240;         ///< Pusher HTTP API: an event's `data` larger than this is 413
+    /// Pusher webhooks (docs/pusher.md): (app id, URL) pairs; each URL receives that app's events
+    /// in Pusher's format, signed with the app's secret. Queue, batch, retries: the webhook* fields.
+    std::vector<std::pair<std::string, std::string>> pusherWebhooks;
 
     bool tlsEnabled() const { return !tlsCertificate.empty() && !tlsKey.empty(); }
 };
