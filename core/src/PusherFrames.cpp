@@ -156,21 +156,26 @@ SharedFrame encodePusherSubscriptionError(std::string_view channel, std::string_
     return makeTextFrame(std::move(bytes));
 }
 
-SharedFrame encodePusherEvent(std::string_view channel, std::string_view event, std::string_view nativeData)
+SharedFrame encodePusherEvent(std::string_view channel, std::string_view event, std::string_view nativeData,
+                              std::string_view userId)
 {
     std::string bytes;
-    bytes.reserve(40 + event.size() + channel.size() + nativeData.size() * 5 / 4);
+    bytes.reserve(40 + event.size() + channel.size() + nativeData.size() * 5 / 4 + (userId.empty() ? 0 : 16 + userId.size()));
     bytes += "{\"event\":";
     appendJsonString(bytes, event);
     bytes += ",\"channel\":";
     appendJsonString(bytes, channel);
     bytes += ",\"data\":";
     appendPusherData(bytes, nativeData);
+    if (!userId.empty()) {
+        bytes += ",\"user_id\":";
+        appendJsonString(bytes, userId);
+    }
     bytes += '}';
     return makeTextFrame(std::move(bytes));
 }
 
-SharedFrame translateToPusher(const Frame &native)
+SharedFrame translateToPusher(const Frame &native, const PusherSenderUser &senderUser)
 {
     if (native.kind != Frame::Kind::Text)
         return nullptr;
@@ -186,7 +191,10 @@ SharedFrame translateToPusher(const Frame &native)
     const auto channel = pusherChannelName(*app, message->channel);
     if (!channel)
         return nullptr;
-    return encodePusherEvent(*channel, pusherEventName(message->event), message->data);
+    std::string userId;
+    if (senderUser && !message->sender.empty() && channel->starts_with("presence-"))
+        userId = senderUser(message->sender, *channel);
+    return encodePusherEvent(*channel, pusherEventName(message->event), message->data, userId);
 }
 
 } // namespace switchboard

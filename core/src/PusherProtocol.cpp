@@ -47,7 +47,8 @@ public:
         // Publications and presence changes are translated once per frame and shared; other
         // native frames (none reach a Pusher session in normal operation: the protocol answers
         // its own subscribes) have no Pusher form and are dropped.
-        const SharedFrame &translated = frame->pusher.getOrBuild([&] { return translateToPusher(*frame); });
+        const SharedFrame &translated =
+            frame->pusher.getOrBuild([&] { return translateToPusher(*frame, m_senderUser); });
         if (!translated)
             return SendResult::Ok;
         return m_transport->send(translated);
@@ -63,9 +64,12 @@ public:
         m_transport->attached(sessionId, userId);
     }
     Session &transport() { return *m_transport; }
+    /// Names the user a sender is on a presence channel (set once, before the session is attached).
+    void setSenderUser(PusherSenderUser senderUser) { m_senderUser = std::move(senderUser); }
 
 private:
     std::shared_ptr<Session> m_transport;
+    PusherSenderUser m_senderUser;
 };
 
 struct Connection {
@@ -106,6 +110,7 @@ struct PusherProtocol::Impl : std::enable_shared_from_this<PusherProtocol::Impl>
     PusherCounters counters;
     PusherClientEventHook clientEventHook;
     std::unordered_map<ConnectionHandle, std::unique_ptr<Connection>> connections;
+    std::unordered_map<std::string, ConnectionHandle> handlesBySocketId; ///< for a sender's presence user_id
     ConnectionHandle nextHandle = 0;
 
     Impl(Hub &h, Timer &t, std::vector<PusherApp> a, HmacSha256 m, PusherOptions o)
@@ -212,6 +217,12 @@ struct PusherProtocol::Impl : std::enable_shared_from_this<PusherProtocol::Impl>
             ++nextHandle, app, std::make_shared<PusherSession>(std::move(transport)), {}, {}, {},
             detail::RateLimiter(options.opsPerSecond, options.opsBurst, timer.now()),
             detail::RateLimiter(options.clientEventsPerSecond, options.clientEventBurst, timer.now())});
+        // A client event on a presence channel carries its sender's user_id, as on Pusher. The
+        // sender is found among this protocol's connections (a native publisher has none).
+        c->session->setSenderUser([weak = weak_from_this()](std::string_view sender, std::string_view channel) {
+            auto self = weak.lock();
+            return self ? self->presenceUserOf(sender, channel) : std::string();
+        });
         // The socket id is the Hub session id, so that a server publish's `except` (Laravel's
         // toOthers) names the connection the way pusher-js reports it.
         for (int attempt = 0; attempt < 4 && c->socketId.empty(); ++attempt) {
@@ -251,6 +262,7 @@ struct PusherProtocol::Impl : std::enable_shared_from_this<PusherProtocol::Impl>
         send(*c, encodePusherConnectionEstablished(c->socketId, static_cast<int>(options.activityTimeout.count())));
         armActivity(*c, options.activityTimeout);
         const ConnectionHandle handle = c->handle;
+        handlesBySocketId.emplace(c->socketId, handle);
         connections.emplace(handle, std::move(c));
         return handle;
     }
@@ -471,6 +483,16 @@ struct PusherProtocol::Impl : std::enable_shared_from_this<PusherProtocol::Impl>
         });
     }
 
+    std::string presenceUserOf(std::string_view socketId, std::string_view channel)
+    {
+        const auto handle = handlesBySocketId.find(std::string(socketId));
+        Connection *c = handle == handlesBySocketId.end() ? nullptr : find(handle->second);
+        if (!c)
+            return {};
+        const auto user = c->presenceUsers.find(channel);
+        return user == c->presenceUsers.end() ? std::string() : user->second;
+    }
+
     void closed(ConnectionHandle handle, std::uint16_t code, std::string_view reason)
     {
         const auto it = connections.find(handle);
@@ -478,6 +500,7 @@ struct PusherProtocol::Impl : std::enable_shared_from_this<PusherProtocol::Impl>
             return;
         std::unique_ptr<Connection> c = std::move(it->second);
         connections.erase(it);
+        handlesBySocketId.erase(c->socketId);
         if (c->timer)
             timer.cancel(c->timer);
         hub.detach(c->socketId, code, reason);

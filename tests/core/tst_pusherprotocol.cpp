@@ -447,6 +447,42 @@ private slots:
         QCOMPARE(seen[1].userId, "");
     }
 
+    void presenceClientEventsCarryTheSendersUserId()
+    {
+        // Pusher adds the sender's user_id to a client event on a presence channel (pusher-js
+        // hands it to callbacks as metadata.user_id); private channels have no user.
+        Fixture f;
+        const auto a = f.open();
+        const auto b = f.open();
+        const std::string alice = R"({"user_id":"alice","user_info":{}})";
+        const std::string bob = R"({"user_id":"bob"})";
+        f.subscribe(a, "presence-room", f.sign(a, "presence-room", alice), alice);
+        f.subscribe(b, "presence-room", f.sign(b, "presence-room", bob), bob);
+        f.subscribe(a, "private-chat", f.sign(a, "private-chat"));
+        f.subscribe(b, "private-chat", f.sign(b, "private-chat"));
+        f.send(a, R"({"event":"client-typing","channel":"presence-room","data":{"who":"a"}})");
+        auto got = last(b);
+        QCOMPARE(got.at("event").as_string(), "client-typing");
+        QVERIFY(got.contains("user_id"));
+        QCOMPARE(got.at("user_id").as_string(), "alice");
+        QCOMPARE(dataOf(got).at("who").as_string(), "a");
+        f.send(b, R"({"event":"client-typing","channel":"presence-room","data":{}})");
+        QCOMPARE(last(a).at("user_id").as_string(), "bob");
+        f.send(a, R"({"event":"client-typing","channel":"private-chat","data":{}})");
+        got = last(b);
+        QCOMPARE(got.at("channel").as_string(), "private-chat");
+        QVERIFY(!got.contains("user_id"));
+        // A server publish on the presence channel has no sender, so no user_id.
+        Publication publication;
+        publication.channel = "presence-pusher/42/room";
+        publication.event = "news";
+        publication.data = "{}";
+        f.hub.publish(publication);
+        got = last(b);
+        QCOMPARE(got.at("event").as_string(), "news");
+        QVERIFY(!got.contains("user_id"));
+    }
+
     void nativeAndPusherSeeEachOther()
     {
         Fixture f;

@@ -7,7 +7,9 @@
 #include "switchboard/Frame.h"
 #include "switchboard/PresenceStore.h"
 
+#include <functional>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -26,13 +28,21 @@ SharedFrame encodePusherPresenceSucceeded(std::string_view channel, const std::v
 /// `{"event":"pusher:subscription_error","channel":..,"data":{"type":..,"error":..,"status":N}}`
 SharedFrame encodePusherSubscriptionError(std::string_view channel, std::string_view type, std::string_view error,
                                           int status);
-/// A channel event: `{"event":..,"channel":..,"data":<appendPusherData(nativeData)>}`.
-SharedFrame encodePusherEvent(std::string_view channel, std::string_view event, std::string_view nativeData);
+/// A channel event: `{"event":..,"channel":..,"data":<appendPusherData(nativeData)>}`, with
+/// `,"user_id":..` after the data when `userId` is not empty (a client event on a presence channel).
+SharedFrame encodePusherEvent(std::string_view channel, std::string_view event, std::string_view nativeData,
+                              std::string_view userId = {});
+
+/// The user id a publishing session is a member as, on a presence channel (its Pusher name);
+/// empty when unknown. Called at most once per publication, from translateToPusher().
+using PusherSenderUser = std::function<std::string(std::string_view senderSessionId, std::string_view pusherChannel)>;
 
 /// The Pusher frame of a frame the Hub fans out: a `message` (a channel event) or a presence
 /// change (`pusher_internal:member_added` / `member_removed`) on a channel of a Pusher app.
 /// Null for any other frame, for binary frames and for channels outside a Pusher namespace.
 /// Callers share the result through Frame::pusher, so it is built once per publication.
-SharedFrame translateToPusher(const Frame &native);
+/// A message with a sender on a presence channel carries the `user_id` `senderUser` names
+/// (Pusher's client events on presence channels); without `senderUser`, none.
+SharedFrame translateToPusher(const Frame &native, const PusherSenderUser &senderUser = {});
 
 } // namespace switchboard

@@ -7,7 +7,8 @@
 //      with a Laravel-style event name and JSON data
 //   3. a private channel: a correct signature subscribes, a wrong one gets subscription_error
 //   4. presence: two connections of one user are one member; member_added / member_removed once
-//   5. client events between two pusher-js clients, not echoed to the sender
+//   5. client events between two pusher-js clients, not echoed to the sender; on a presence
+//      channel the callback's metadata.user_id is the sender's user, on a private one it is absent
 //   6. unsubscribe stops delivery
 //   7. a native client and a pusher-js client on one private channel see each other's messages,
 //      and the native client's presence join reaches pusher-js as member_added
@@ -256,16 +257,28 @@ function refusedFlags(flags) {
   const bobChat = await subscribed(bob, 'private-chat');
   const atAlice = [];
   const atBob = [];
+  const bobMetadata = [];
   aliceChat.bind('client-typing', (d) => atAlice.push(d));
-  bobChat.bind('client-typing', (d) => atBob.push(d));
+  bobChat.bind('client-typing', (d, metadata) => { atBob.push(d); bobMetadata.push(metadata); });
   check(aliceChat.trigger('client-typing', { who: 'alice' }), 'alice triggers');
   await until(() => atBob.length === 1, 'bob receives alice\'s client event');
   check(atBob[0].who === 'alice', 'client event data: ' + JSON.stringify(atBob[0]));
+  check(!bobMetadata[0] || bobMetadata[0].user_id === undefined,
+        'no user_id on a private channel: ' + JSON.stringify(bobMetadata[0]));
   check(bobChat.trigger('client-typing', { who: 'bob' }), 'bob triggers');
   await until(() => atAlice.length === 1, 'alice receives bob\'s client event');
   check(atAlice.length === 1 && atAlice[0].who === 'bob', 'alice got only bob\'s event (no echo): ' + JSON.stringify(atAlice));
   check(atBob.length === 1, 'bob got only alice\'s event (no echo)');
-  console.log('ok 5 client events, not echoed');
+  // On a presence channel, pusher-js hands the sender's user_id to the callback as metadata.
+  const aliceRoomAgain = await subscribed(alice1, 'presence-room');
+  const roomTyping = [];
+  bobRoom.bind('client-typing', (d, metadata) => roomTyping.push({ d, metadata }));
+  check(aliceRoomAgain.trigger('client-typing', { where: 'room' }), 'alice triggers on presence-room');
+  await until(() => roomTyping.length === 1, 'bob receives alice\'s presence client event');
+  check(roomTyping[0].d.where === 'room' && roomTyping[0].metadata && roomTyping[0].metadata.user_id === 'alice',
+        'presence client event metadata.user_id: ' + JSON.stringify(roomTyping[0]));
+  alice1.unsubscribe('presence-room');
+  console.log('ok 5 client events, not echoed; metadata.user_id on presence channels');
 
   // 6. unsubscribe stops delivery.
   const bobNews = await subscribed(bob, 'news');
@@ -308,7 +321,7 @@ function refusedFlags(flags) {
   await until(() => removed.includes('nat'), 'pusher-js sees the native client leave');
   console.log('ok 7 native and pusher-js clients see each other');
 
-  check(await metric(port, 'switchboard_pusher_client_events_total') === 4, 'client events counted');
+  check(await metric(port, 'switchboard_pusher_client_events_total') === 5, 'client events counted');
   for (const c of clients) c.disconnect();
   gw.child.kill('SIGTERM');
   console.log('PASS');
