@@ -28,15 +28,7 @@ private:
     QNetworkAccessManager nam;
 
 private slots:
-    void initTestCase()
-    {
-        QVERIFY(redis.start());
-        const QStringList args = nodeArgs(redis, "replies:");
-        QVERIFY(a.start(args));
-        QVERIFY(b.start(args));
-        for (GatewayProcess *g : {&a, &b})
-            QVERIFY(waitHealth(nam, *g, 200));
-    }
+    void initTestCase() { QVERIFY(startCluster(redis, nam, "replies:", {&a, &b})); }
 
     void replyCrossesNodes()
     {
