@@ -20,17 +20,16 @@ std::mt19937_64 &generator()
     return engine;
 }
 
-} // namespace
-
-std::string randomHex(std::size_t bytes)
+// `bytes` bytes from `engine` as lowercase hex, using every byte of each word it returns.
+template <typename Engine>
+std::string hexFrom(Engine &engine, std::size_t bytes)
 {
     static constexpr char kDigits[] = "0123456789abcdef";
     std::string out;
     out.reserve(bytes * 2);
-    auto &engine = generator();
-    std::uint64_t word = 0;
+    typename Engine::result_type word = 0;
     for (std::size_t i = 0; i < bytes; ++i) {
-        if (i % 8 == 0)
+        if (i % sizeof(word) == 0)
             word = engine();
         const auto byte = static_cast<unsigned>(word & 0xFF);
         word >>= 8;
@@ -40,22 +39,17 @@ std::string randomHex(std::size_t bytes)
     return out;
 }
 
+} // namespace
+
+std::string randomHex(std::size_t bytes)
+{
+    return hexFrom(generator(), bytes);
+}
+
 std::string unguessableHex(std::size_t bytes)
 {
-    static constexpr char kDigits[] = "0123456789abcdef";
     thread_local std::random_device device;
-    std::string out;
-    out.reserve(bytes * 2);
-    std::random_device::result_type word = 0;
-    for (std::size_t i = 0; i < bytes; ++i) {
-        if (i % sizeof(word) == 0)
-            word = device();
-        const auto byte = static_cast<unsigned>(word & 0xFF);
-        word >>= 8;
-        out += kDigits[byte >> 4];
-        out += kDigits[byte & 0x0F];
-    }
-    return out;
+    return hexFrom(device, bytes);
 }
 
 } // namespace switchboard::detail

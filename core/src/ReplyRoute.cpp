@@ -1,6 +1,6 @@
 #include "ReplyRoute.h"
 
-#include <charconv>
+#include "switchboard/LengthPrefixedFields.h"
 
 namespace switchboard::detail {
 namespace {
@@ -8,24 +8,12 @@ namespace {
 constexpr std::string_view kReplyChannelPrefix = "node replies/";
 constexpr char kRoutedReplyVersion = 'r';
 
-void putField(std::string &out, std::string_view value)
-{
-    out += std::to_string(value.size());
-    out += ':';
-    out += value;
-}
-
 bool takeField(std::string_view &in, std::string &value)
 {
-    const auto colon = in.find(':');
-    if (colon == std::string_view::npos || colon == 0)
+    std::string_view field;
+    if (!takeLengthPrefixedField(in, field))
         return false;
-    std::size_t length = 0;
-    const auto [end, ec] = std::from_chars(in.data(), in.data() + colon, length);
-    if (ec != std::errc{} || end != in.data() + colon || length > in.size() - colon - 1)
-        return false;
-    value.assign(in.substr(colon + 1, length));
-    in.remove_prefix(colon + 1 + length);
+    value.assign(field);
     return true;
 }
 
@@ -89,10 +77,10 @@ std::string encodeRoutedReply(std::string_view session, std::string_view nonce, 
     std::string out;
     out.reserve(session.size() + nonce.size() + from.size() + payload.size() + 24);
     out += kRoutedReplyVersion;
-    putField(out, session);
-    putField(out, nonce);
-    putField(out, from);
-    putField(out, payload);
+    putLengthPrefixedField(out, session);
+    putLengthPrefixedField(out, nonce);
+    putLengthPrefixedField(out, from);
+    putLengthPrefixedField(out, payload);
     return out;
 }
 

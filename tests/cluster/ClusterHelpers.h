@@ -6,6 +6,8 @@
 
 #include <QTcpSocket>
 
+#include <initializer_list>
+
 namespace clustertest {
 
 using namespace gatewaytest;
@@ -65,6 +67,25 @@ inline bool waitHealth(QNetworkAccessManager &nam, const GatewayProcess &g, int 
         QTest::qWait(20);
     }
     return false;
+}
+
+/// Starts `redis`, then the `nodes` on it with engine prefix `prefix`; true once each answers
+/// /healthz with 200.
+inline bool startCluster(RedisProcess &redis, QNetworkAccessManager &nam, const QString &prefix,
+                         std::initializer_list<GatewayProcess *> nodes)
+{
+    if (!redis.start())
+        return false;
+    const QStringList args = nodeArgs(redis, prefix);
+    for (GatewayProcess *g : nodes) {
+        if (!g->start(args))
+            return false;
+    }
+    for (GatewayProcess *g : nodes) {
+        if (!waitHealth(nam, *g, 200))
+            return false;
+    }
+    return true;
 }
 
 /// Subscribes `client` to `channel` (with `recover` when given, ackId 1); the `subscribed` frame,

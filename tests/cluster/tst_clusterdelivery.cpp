@@ -16,16 +16,7 @@ private:
     QNetworkAccessManager nam;
 
 private slots:
-    void initTestCase()
-    {
-        QVERIFY(redis.start());
-        const QStringList args = nodeArgs(redis, "delivery:");
-        QVERIFY(a.start(args));
-        QVERIFY(b.start(args));
-        QVERIFY(c.start(args));
-        for (GatewayProcess *g : {&a, &b, &c})
-            QVERIFY(waitHealth(nam, *g, 200));
-    }
+    void initTestCase() { QVERIFY(startCluster(redis, nam, "delivery:", {&a, &b, &c})); }
 
     void publishOnOneNodeReachesSubscribersOnTheOthers()
     {

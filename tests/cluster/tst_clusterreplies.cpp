@@ -12,15 +12,6 @@ using namespace clustertest;
 
 namespace {
 
-QString connectWithId(WsClient &ws, const GatewayProcess &g)
-{
-    if (!ws.open(g))
-        return {};
-    ws.send({{"op", "connect"}, {"version", 1}});
-    const auto welcome = ws.waitFor("welcome");
-    return welcome ? (*welcome)["session"].toString() : QString();
-}
-
 double dropped(QNetworkAccessManager &nam, const GatewayProcess &g, const char *reason)
 {
     return metrics(nam, g).value(QStringLiteral("switchboard_replies_dropped_total{reason=\"%1\"}").arg(reason));
@@ -37,23 +28,15 @@ private:
     QNetworkAccessManager nam;
 
 private slots:
-    void initTestCase()
-    {
-        QVERIFY(redis.start());
-        const QStringList args = nodeArgs(redis, "replies:");
-        QVERIFY(a.start(args));
-        QVERIFY(b.start(args));
-        for (GatewayProcess *g : {&a, &b})
-            QVERIFY(waitHealth(nam, *g, 200));
-    }
+    void initTestCase() { QVERIFY(startCluster(redis, nam, "replies:", {&a, &b})); }
 
     void replyCrossesNodes()
     {
         WsClient publisher, replier, second;
-        QVERIFY(!connectWithId(publisher, a).isEmpty());
-        const QString replierId = connectWithId(replier, b);
+        QVERIFY(!publisher.connectWithId(a).isEmpty());
+        const QString replierId = replier.connectWithId(b);
         QVERIFY(!replierId.isEmpty());
-        QVERIFY(!connectWithId(second, b).isEmpty());
+        QVERIFY(!second.connectWithId(b).isEmpty());
         QVERIFY(subscribe(publisher, "ops"));
         QVERIFY(subscribe(replier, "ops"));
         QVERIFY(subscribe(second, "ops"));
@@ -98,8 +81,8 @@ private slots:
         // 50 asks in a row, each answered from the other node: every reply comes back, to its
         // own ackId. The median round trip (publish sent -> reply received) is reported.
         WsClient publisher, replier;
-        QVERIFY(!connectWithId(publisher, a).isEmpty());
-        QVERIFY(!connectWithId(replier, b).isEmpty());
+        QVERIFY(!publisher.connectWithId(a).isEmpty());
+        QVERIFY(!replier.connectWithId(b).isEmpty());
         QVERIFY(subscribe(publisher, "rtt"));
         QVERIFY(subscribe(replier, "rtt"));
         QList<qint64> micros;
@@ -123,8 +106,8 @@ private slots:
     void replyToAPublisherThatLeft()
     {
         WsClient publisher, replier;
-        QVERIFY(!connectWithId(publisher, a).isEmpty());
-        QVERIFY(!connectWithId(replier, b).isEmpty());
+        QVERIFY(!publisher.connectWithId(a).isEmpty());
+        QVERIFY(!replier.connectWithId(b).isEmpty());
         QVERIFY(subscribe(publisher, "ops2"));
         QVERIFY(subscribe(replier, "ops2"));
         publisher.send({{"op", "publish"}, {"channel", "ops2"}, {"event", "ask"}, {"data", 1}, {"wantReply", true}, {"ackId", 1}});

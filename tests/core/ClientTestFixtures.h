@@ -148,6 +148,25 @@ struct Recorder {
     std::vector<std::uint64_t> offsets;
 };
 
+/// A session with this ack timeout, connecting (not yet accepted by the transport),
+/// whose `error` events are recorded: for calls that wait for the connection and expire.
+struct ConnectingWithErrors {
+    explicit ConnectingWithErrors(std::chrono::milliseconds ackTimeout) : s(optionsWith(ackTimeout))
+    {
+        s.session.connect();
+    }
+    static ClientOptions optionsWith(std::chrono::milliseconds ackTimeout)
+    {
+        ClientOptions options;
+        options.ackTimeout = ackTimeout;
+        return options;
+    }
+
+    Scripted s;
+    Recorder errors;
+    ListenerHandle errorListener = s.session.on("error", errors.listener());
+};
+
 // ---- end to end fixture ----
 
 struct Server {

@@ -350,12 +350,9 @@ void TestClientReplies::replyRefusedUpFrontFromTheExecutor()
 
 void TestClientReplies::replyWithoutCallbackReportsExpiry()
 {
-    ClientOptions options;
-    options.ackTimeout = 1s;
-    Scripted s(options);
-    Recorder errors;
-    auto h = s.session.on("error", errors.listener());
-    s.session.connect();
+    ConnectingWithErrors c(1s);
+    auto &s = c.s;
+    auto &errors = c.errors;
     s.session.reply("tok", "1");
     s.timer.advance(1s);
     QCOMPARE(errors.keys, std::vector<std::string>{"error"});

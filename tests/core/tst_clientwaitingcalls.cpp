@@ -105,12 +105,9 @@ void TestClientWaitingCalls::waitingCountsAgainstTheCallsOwnTimeout()
 // session reports an `error` event naming the channel.
 void TestClientWaitingCalls::waitingPublishWithoutAckIsReportedWhenItExpires()
 {
-    ClientOptions options;
-    options.ackTimeout = 1s;
-    Scripted s(options);
-    Recorder errors;
-    auto h = s.session.on("error", errors.listener());
-    s.session.connect();
+    ConnectingWithErrors c(1s);
+    auto &s = c.s;
+    auto &errors = c.errors;
     s.session.publish("chat", "m", "1");
     s.timer.advance(1s);
     QCOMPARE(errors.keys, std::vector<std::string>{"error"});

@@ -171,6 +171,16 @@ public:
         send({{"op", "connect"}, {"version", 1}, {"token", token}});
         return waitFor("welcome").has_value();
     }
+    /// Opens a session on `gateway` with a connect frame carrying no token; its session id, empty
+    /// when the handshake failed.
+    QString connectWithId(const GatewayProcess &gateway)
+    {
+        if (!open(gateway))
+            return {};
+        send({{"op", "connect"}, {"version", 1}});
+        const auto welcome = waitFor("welcome");
+        return welcome ? (*welcome)["session"].toString() : QString();
+    }
     void send(const QJsonObject &frame) { m_socket.sendTextMessage(QString::fromUtf8(QJsonDocument(frame).toJson(QJsonDocument::Compact))); }
     /// Waits for a frame with this op (and optional ackId) not yet returned; consumes it.
     std::optional<QJsonObject> waitFor(const QString &op, int ackId = -1, int timeoutMs = 5000)

@@ -76,6 +76,31 @@ bool makeCertificate(QTemporaryDir &dir, QString &cert, QString &key)
     return make.waitForFinished(30000) && make.exitCode() == 0;
 }
 
+/// The user's loop for AsioClientOptions::callbackExecutor: tasks queued by the client's thread,
+/// run by run() on the test thread.
+struct UserLoop {
+    std::function<void(std::function<void()>)> executor() const
+    {
+        return [mutex = mutex, tasks = tasks](std::function<void()> task) {
+            std::lock_guard lock(*mutex);
+            tasks->push_back(std::move(task));
+        };
+    }
+    void run()
+    {
+        std::deque<std::function<void()>> now;
+        {
+            std::lock_guard lock(*mutex);
+            now.swap(*tasks);
+        }
+        for (auto &task : now)
+            task();
+    }
+
+    std::shared_ptr<std::mutex> mutex = std::make_shared<std::mutex>();
+    std::shared_ptr<std::deque<std::function<void()>>> tasks = std::make_shared<std::deque<std::function<void()>>>();
+};
+
 } // namespace
 
 class tst_AsioClient : public QObject
@@ -255,22 +280,10 @@ void tst_AsioClient::callbacksRunOnTheUserExecutor()
     GatewayProcess g;
     QVERIFY(g.start());
     // The user's loop: tasks queued by the client's thread, run here on the test thread.
-    auto mutex = std::make_shared<std::mutex>();
-    auto tasks = std::make_shared<std::deque<std::function<void()>>>();
+    UserLoop loop;
     AsioClientOptions options = optionsFor(g);
-    options.callbackExecutor = [mutex, tasks](std::function<void()> task) {
-        std::lock_guard lock(*mutex);
-        tasks->push_back(std::move(task));
-    };
-    auto runTasks = [&] {
-        std::deque<std::function<void()>> now;
-        {
-            std::lock_guard lock(*mutex);
-            now.swap(*tasks);
-        }
-        for (auto &task : now)
-            task();
-    };
+    options.callbackExecutor = loop.executor();
+    auto runTasks = [&] { loop.run(); };
     AsioClient client(options);
     const auto testThread = std::this_thread::get_id();
     bool ackOnTestThread = false, messageOnTestThread = false, acked = false;
@@ -464,22 +477,10 @@ void tst_AsioClient::repliesBetweenClientsAndWaitFor()
     QVERIFY(g.start());
     AsioClient answerer(optionsFor(g));
     // The asker's callbacks go through a user executor: the reply and the event reach it as copies.
-    auto mutex = std::make_shared<std::mutex>();
-    auto tasks = std::make_shared<std::deque<std::function<void()>>>();
+    UserLoop loop;
     AsioClientOptions askerOptions = optionsFor(g);
-    askerOptions.callbackExecutor = [mutex, tasks](std::function<void()> task) {
-        std::lock_guard lock(*mutex);
-        tasks->push_back(std::move(task));
-    };
-    auto runTasks = [&] {
-        std::deque<std::function<void()>> now;
-        {
-            std::lock_guard lock(*mutex);
-            now.swap(*tasks);
-        }
-        for (auto &task : now)
-            task();
-    };
+    askerOptions.callbackExecutor = loop.executor();
+    auto runTasks = [&] { loop.run(); };
     AsioClient asker(askerOptions);
 
     // The answerer replies from its listener, on its strand.

@@ -8,16 +8,6 @@ using namespace gatewaytest;
 
 namespace {
 
-/// Opens a session on `g`; its session id, empty when the handshake failed.
-QString connectWithId(WsClient &ws, const GatewayProcess &g)
-{
-    if (!ws.open(g))
-        return {};
-    ws.send({{"op", "connect"}, {"version", 1}});
-    const auto welcome = ws.waitFor("welcome");
-    return welcome ? (*welcome)["session"].toString() : QString();
-}
-
 bool subscribe(WsClient &ws, const QString &channel, int ackId)
 {
     ws.send({{"op", "subscribe"}, {"channel", channel}, {"ackId", ackId}});
@@ -39,10 +29,10 @@ private slots:
     void firstReplyReachesThePublisher()
     {
         WsClient publisher, replier, late;
-        QVERIFY(!connectWithId(publisher, gateway).isEmpty());
-        const QString replierId = connectWithId(replier, gateway);
+        QVERIFY(!publisher.connectWithId(gateway).isEmpty());
+        const QString replierId = replier.connectWithId(gateway);
         QVERIFY(!replierId.isEmpty());
-        QVERIFY(!connectWithId(late, gateway).isEmpty());
+        QVERIFY(!late.connectWithId(gateway).isEmpty());
         for (WsClient *ws : {&publisher, &replier, &late})
             QVERIFY(subscribe(*ws, "desk", 1));
 
@@ -79,8 +69,8 @@ private slots:
     void badRepliesAreRefusedOrCounted()
     {
         WsClient publisher, replier;
-        QVERIFY(!connectWithId(publisher, gateway).isEmpty());
-        QVERIFY(!connectWithId(replier, gateway).isEmpty());
+        QVERIFY(!publisher.connectWithId(gateway).isEmpty());
+        QVERIFY(!replier.connectWithId(gateway).isEmpty());
         QVERIFY(subscribe(publisher, "desk2", 1));
         QVERIFY(subscribe(replier, "desk2", 1));
 

@@ -46,18 +46,6 @@ ClientOptions makeOptions(const val &options)
     return o;
 }
 
-std::string_view stateName(ClientState state)
-{
-    switch (state) {
-    case ClientState::Disconnected: return "disconnected";
-    case ClientState::Connecting: return "connecting";
-    case ClientState::Connected: return "connected";
-    case ClientState::Reconnecting: return "reconnecting";
-    case ClientState::Closed: return "closed";
-    }
-    return "disconnected";
-}
-
 std::string memberInfo(const Member &member)
 {
     return member.info.empty() ? std::string("null") : member.info;
@@ -95,7 +83,7 @@ WebClient::~WebClient() = default;
 void WebClient::emitState(ClientState state)
 {
     const std::error_code error = m_session.lastError();
-    m_sink(std::string("state"), std::string(stateName(state)), error.value(),
+    m_sink(std::string("state"), std::string(clientStateName(state)), error.value(),
            error ? error.message() : std::string());
 }
 
@@ -159,7 +147,7 @@ void WebClient::close()
 
 std::string WebClient::state() const
 {
-    return std::string(stateName(m_session.state()));
+    return std::string(clientStateName(m_session.state()));
 }
 
 std::string WebClient::sessionId() const

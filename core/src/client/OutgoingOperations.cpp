@@ -164,32 +164,23 @@ void OutgoingOperations::request(std::string_view topic, std::string_view jsonPa
 {
     if (!reply)
         reply = [](std::error_code, const json::value &) {};
-    auto failLater = [this, &reply](Error e) {
-        m_session.post([reply = std::move(reply), e] { reply(make_error_code(e), nullValue()); });
-    };
+    auto shared = std::make_shared<std::function<void(std::error_code, const json::value &)>>(std::move(reply));
+    std::function<void(std::error_code)> fail = [shared](std::error_code error) { (*shared)(error, nullValue()); };
     if (m_session.state != ClientState::Connected && !m_session.canWait())
-        return failLater(Error::NotConnected);
+        return postFailure(std::move(fail), Error::NotConnected);
     if (!detail::isValidUtf8(topic))
-        return failLater(Error::InvalidName); // the frame would be closed with 1007
+        return postFailure(std::move(fail), Error::InvalidName); // the frame would be closed with 1007
     json::value payload;
     if (!parsePayload(jsonPayload, payload))
-        return failLater(Error::BadRequest);
+        return postFailure(std::move(fail), Error::BadRequest);
     json::object frame;
     frame["op"] = "request";
     frame["topic"] = topic;
     frame["payload"] = std::move(payload);
-    const std::chrono::milliseconds limit = timeout.value_or(m_session.options.replyTimeout);
-    if (m_session.state == ClientState::Connected)
-        return sendRequest(std::move(frame), std::move(reply), limit);
-    if (m_session.waiting.size() >= m_session.options.waitQueueLimit)
-        return failLater(Error::NotConnected);
-    auto shared = std::make_shared<std::function<void(std::error_code, const json::value &)>>(std::move(reply));
-    m_session.waiting.add(
-        limit,
-        [this, frame = std::move(frame), shared](std::chrono::milliseconds remaining) mutable {
-            sendRequest(std::move(frame), std::move(*shared), remaining);
-        },
-        [shared](std::error_code error) { (*shared)(error, nullValue()); });
+    auto send = [this, shared](json::object frame, std::chrono::milliseconds limit) {
+        sendRequest(std::move(frame), std::move(*shared), limit);
+    };
+    sendOrWait(std::move(frame), timeout.value_or(m_session.options.replyTimeout), std::move(send), std::move(fail));
 }
 
 void OutgoingOperations::sendRequest(json::object frame, std::function<void(std::error_code, const json::value &)> reply,

@@ -1,31 +1,15 @@
 #include "PublicationCodec.h"
 
+#include "switchboard/LengthPrefixedFields.h"
+
 #include <charconv>
 #include <cstdint>
 
 namespace switchboard::redis::detail {
 namespace {
 
-void putField(std::string &out, std::string_view value)
-{
-    out += std::to_string(value.size());
-    out += ':';
-    out += value;
-}
-
-bool takeField(std::string_view &in, std::string_view &value)
-{
-    const auto colon = in.find(':');
-    if (colon == std::string_view::npos || colon == 0)
-        return false;
-    std::size_t length = 0;
-    const auto [end, ec] = std::from_chars(in.data(), in.data() + colon, length);
-    if (ec != std::errc{} || end != in.data() + colon || length > in.size() - colon - 1)
-        return false;
-    value = in.substr(colon + 1, length);
-    in.remove_prefix(colon + 1 + length);
-    return true;
-}
+using switchboard::detail::putLengthPrefixedField;
+using switchboard::detail::takeLengthPrefixedField;
 
 template <typename Number>
 bool toNumber(std::string_view text, Number &out)
@@ -43,17 +27,17 @@ std::string encodePublicationBody(const Publication &p, std::string_view node)
     // Version 2 adds the reply token; without one the body stays version 1, which nodes that do
     // not know replies read too.
     out += p.replyTo.empty() ? '1' : '2';
-    putField(out, node);
-    putField(out, p.event);
-    putField(out, std::to_string(p.timestampMs));
-    putField(out, p.sender);
-    putField(out, p.exceptSession);
+    putLengthPrefixedField(out, node);
+    putLengthPrefixedField(out, p.event);
+    putLengthPrefixedField(out, std::to_string(p.timestampMs));
+    putLengthPrefixedField(out, p.sender);
+    putLengthPrefixedField(out, p.exceptSession);
     // Flags: bit 0 binary, bit 1 compress ("0" and "1" as before when not compressed).
     const char flags[2] = {static_cast<char>('0' + (p.binary ? 1 : 0) + (p.compress ? 2 : 0)), '\0'};
-    putField(out, flags);
-    putField(out, p.data);
+    putLengthPrefixedField(out, flags);
+    putLengthPrefixedField(out, p.data);
     if (!p.replyTo.empty())
-        putField(out, p.replyTo);
+        putLengthPrefixedField(out, p.replyTo);
     return out;
 }
 
@@ -65,7 +49,7 @@ bool decodePublicationBody(std::string_view body, Publication &p, std::string &n
     body.remove_prefix(1);
     std::string_view f[8];
     for (std::size_t i = 0; i < (withReplyTo ? 8u : 7u); ++i) {
-        if (!takeField(body, f[i]))
+        if (!takeLengthPrefixedField(body, f[i]))
             return false;
     }
     if (withReplyTo && f[7].empty())

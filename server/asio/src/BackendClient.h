@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 
 namespace switchboard::asio {
 
@@ -25,6 +26,14 @@ struct BackendClientOptions {
     BackendTlsOptions tls;                    ///< https://: extra CA, client certificate
     std::string signingSecret;                ///< not empty: requests signed (RequestSigner.h)
 };
+
+/// The BackendClientOptions of a proxy whose options carry the same fields (url, timeout,
+/// concurrency, maxAnswerBytes, tls, signingSecret); `flag` names its URL in errors.
+template <typename ProxyOptions>
+BackendClientOptions backendClientOptions(const ProxyOptions &o, std::string flag)
+{
+    return BackendClientOptions{o.url, std::move(flag), o.timeout, o.concurrency, o.maxAnswerBytes, o.tls, o.signingSecret};
+}
 
 /// Thread safety: post() and countFailure() from any thread; `done` runs on the client's thread.
 /// Construction and stop() from one thread; after stop() pending requests never complete.

@@ -59,17 +59,8 @@ std::string jsonString(std::string_view text)
 
 } // namespace
 
-namespace {
-
-BackendClientOptions clientOptions(const ConnectProxyOptions &o)
-{
-    return BackendClientOptions{o.url, "--connect-proxy", o.timeout, o.concurrency, o.maxAnswerBytes, o.tls, o.signingSecret};
-}
-
-} // namespace
-
 ConnectProxy::ConnectProxy(ConnectProxyOptions options, Metrics &metrics)
-    : m_options(std::move(options)), m_metrics(metrics), m_client(clientOptions(m_options), metrics.connectProxy)
+    : m_options(std::move(options)), m_metrics(metrics), m_client(backendClientOptions(m_options, "--connect-proxy"), metrics.connectProxy)
 {
 }
 

@@ -36,17 +36,8 @@ AuthDecision refused(Error code, std::string reason)
 
 } // namespace
 
-namespace {
-
-BackendClientOptions clientOptions(const SubscribeProxyOptions &o)
-{
-    return BackendClientOptions{o.url, "--subscribe-proxy", o.timeout, o.concurrency, o.maxAnswerBytes, o.tls, o.signingSecret};
-}
-
-} // namespace
-
 SubscribeProxy::SubscribeProxy(SubscribeProxyOptions options, Metrics &metrics)
-    : m_options(std::move(options)), m_metrics(metrics), m_client(clientOptions(m_options), metrics.subscribeProxy)
+    : m_options(std::move(options)), m_metrics(metrics), m_client(backendClientOptions(m_options, "--subscribe-proxy"), metrics.subscribeProxy)
 {
 }
 
