@@ -465,7 +465,9 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
                 c.pusherWebhooks.emplace_back(w.substr(0, eq), w.substr(eq + 1));
             }
         }
-        for (const auto &[app, url] : c.pusherWebhooks) {
+        for (const auto &webhook : c.pusherWebhooks) {
+            const std::string &app = webhook.first; // a plain reference: lambdas may capture it (clang 14)
+            const std::string &url = webhook.second;
             if (std::none_of(c.pusherApps.begin(), c.pusherApps.end(), [&](const PusherApp &a) { return a.id == app; }))
                 throw std::invalid_argument("--pusher-webhook " + app + "=...: no --pusher-app has that id");
             if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
