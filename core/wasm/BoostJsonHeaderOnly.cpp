@@ -2,7 +2,7 @@
 //
 // This is boost/json/src.hpp (Boost 1.81) without its number formatting: format.ipp and Ryu's
 // d2s.ipp carry about 10 KB of 128-bit power-of-five tables that no compressor can shrink, a
-// tenth of the browser bundle. BrowserNumbers.cpp defines the three detail::format_* functions
+// tenth of the browser bundle. BoostJsonNumbers.cpp defines the three detail::format_* functions
 // instead, doubles by the browser's own shortest round-trip conversion (docs/benchmarks.md,
 // "Browser client size").
 #include <boost/version.hpp>

@@ -1,11 +1,9 @@
+// The browser's number conversions behind core's BrowserNumbers.h: Number(text) and String(d)
+// through EM_JS. Kept out of core so that core includes no Emscripten header; every browser
+// program that links core links this (Switchboard::BrowserNumbers, linked by core's wasm build).
 #include "BrowserNumbers.h"
 
-#include <boost/json/detail/config.hpp>
-#include <boost/json/detail/format.hpp>
-
 #include <emscripten/emscripten.h>
-
-#include <cstdint>
 
 // Both read and write the module's memory byte by byte through HEAPU8, so they need nothing else
 // from Emscripten's runtime (the browser client and the node-run portable tests alike).
@@ -50,33 +48,3 @@ std::size_t formatDouble(char *out, double d)
 
 // The three number formatters Boost.JSON's serializer calls (boost/json/detail/format.hpp), in
 // place of format.ipp, which BoostJsonHeaderOnly.cpp leaves out.
-namespace boost::json::detail {
-
-unsigned format_uint64(char *dest, std::uint64_t value) noexcept
-{
-    char digits[20];
-    unsigned n = 0;
-    do {
-        digits[n++] = static_cast<char>('0' + value % 10);
-        value /= 10;
-    } while (value != 0);
-    for (unsigned i = 0; i < n; ++i)
-        dest[i] = digits[n - 1 - i];
-    return n;
-}
-
-unsigned format_int64(char *dest, std::int64_t value) noexcept
-{
-    if (value >= 0)
-        return format_uint64(dest, static_cast<std::uint64_t>(value));
-    *dest = '-';
-    // Negate in unsigned arithmetic: INT64_MIN has no positive int64 counterpart.
-    return 1 + format_uint64(dest + 1, ~static_cast<std::uint64_t>(value) + 1);
-}
-
-unsigned format_double(char *dest, double d) noexcept
-{
-    return static_cast<unsigned>(switchboard::wasm::formatDouble(dest, d));
-}
-
-} // namespace boost::json::detail
