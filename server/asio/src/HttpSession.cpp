@@ -78,6 +78,25 @@ void HttpSession::read()
         if (auto self = weak.lock(); self && !ec)
             self->onRequestDeadline();
     });
+    if (m_idleTicket && !m_stream->isTls()) {
+        // Idle: wait until the socket is readable before reading. The bytes stay in the kernel
+        // until this session takes itself off the idle list, so a look for room near the TCP
+        // limit (evictIfIdle, on another thread) never mistakes a request whose first bytes are
+        // between the socket and the session's buffer for an idle connection. (With TLS the
+        // stream may already hold decrypted bytes the socket no longer shows: read at once.)
+        m_stream->lowest().async_wait(tcp::socket::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
+            if (ec)
+                return self->onRead(ec);
+            self->stopWaiting();
+            self->readRequest();
+        });
+        return;
+    }
+    readRequest();
+}
+
+void HttpSession::readRequest()
+{
     http::async_read(*m_stream, m_buffer, *m_parser,
                      [self = shared_from_this()](boost::system::error_code ec, std::size_t) { self->onRead(ec); });
 }

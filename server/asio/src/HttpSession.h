@@ -37,6 +37,7 @@ public:
 
 private:
     void read();
+    void readRequest(); ///< the request itself, once bytes are there (or at once with TLS)
     void onRead(boost::system::error_code ec);
     void onRequestDeadline();
     void watchWriteProgress();
