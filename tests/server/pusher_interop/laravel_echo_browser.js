@@ -13,7 +13,10 @@
 //   4. whisper / listenForWhisper between two pages, never back to the whisperer
 //   5. the relay drops every connection: Echo reconnects, the private channel is authorized
 //      again for the new socket id and receives again
-// Usage: node laravel_echo_browser.js --gateway PATH --chromium PATH (NODE_PATH: node_modules)
+//   6. the native browser client (switchboard.js from the wasm-core build, served by the gateway)
+//      and Echo on one presence channel: each sees the other join, publish and leave
+// Usage: node laravel_echo_browser.js --gateway PATH --chromium PATH --web DIR
+//        (NODE_PATH: node_modules; DIR: the browser client's web folder)
 'use strict';
 
 const { spawn } = require('node:child_process');
@@ -22,15 +25,18 @@ const net = require('node:net');
 const path = require('node:path');
 const { parseArgs } = require('node:util');
 
-const { values: args } = parseArgs({ options: { gateway: { type: 'string' }, chromium: { type: 'string' } } });
-if (!args.gateway || !args.chromium) {
-  console.error('FAIL: usage: laravel_echo_browser.js --gateway PATH --chromium PATH');
+const { values: args } = parseArgs({
+  options: { gateway: { type: 'string' }, chromium: { type: 'string' }, web: { type: 'string' } },
+});
+if (!args.gateway || !args.chromium || !args.web) {
+  console.error('FAIL: usage: laravel_echo_browser.js --gateway PATH --chromium PATH --web DIR');
   process.exit(1);
 }
 const { chromium } = require('playwright-core');
 
 const APP = { id: 'app1', key: 'echo-key', secret: 'echo-secret' };
 const API_KEY = crypto.randomBytes(16).toString('hex');
+const TOKEN_SECRET = crypto.randomBytes(16).toString('hex');
 const STEP_MS = 20000;
 const modules = process.env.NODE_PATH.split(path.delimiter)[0];
 
@@ -57,7 +63,8 @@ function until(predicate, what) {
 function startGateway() {
   return new Promise((resolve, reject) => {
     const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', args.gateway, '--port', '0', '--api-key', API_KEY,
-      '--io-threads', '1', '--log-level', 'warn', '--pusher-app', `${APP.id}:${APP.key}:${APP.secret}`],
+      '--io-threads', '1', '--log-level', 'warn', '--pusher-app', `${APP.id}:${APP.key}:${APP.secret}`,
+      '--static', args.web, '--token-secret', TOKEN_SECRET],
     { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     const timer = setTimeout(() => reject(new Error('gateway did not start: ' + out)), STEP_MS);
@@ -137,6 +144,35 @@ async function openPage(browser, relayPort, user, { forge = false } = {}) {
     });
   }, { key: APP.key, port: relayPort });
   await until(() => page.evaluate(() => echo.connectionStatus() === 'connected'), `${user} connected`);
+  page.seenOf = (kind) => page.evaluate((k) => window.seen.filter((s) => s.kind === k).map((s) => s.value), kind);
+  return page;
+}
+
+/// A native connection token (HS256) for `sub`, allowed on the native names of `channels`.
+function nativeToken(sub, channels) {
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const body = b64({ alg: 'HS256', typ: 'JWT' }) + '.' +
+    b64({ sub, info: { name: sub }, channels, exp: Math.floor(Date.now() / 1000) + 3600 });
+  return body + '.' + crypto.createHmac('sha256', TOKEN_SECRET).update(body).digest('base64url');
+}
+
+/// A page at the gateway's origin with the native browser client (switchboard.js loads its
+/// .wasm from beside itself) connected as `user`.
+async function openNativePage(browser, port, user, channels) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.on('pageerror', (e) => console.error(`[${user}] page error: ${e.message}`));
+  page.on('console', (m) => console.error(`[${user} console] ${m.text()}`));
+  // A document served by the gateway itself (its health answer), so the page's origin is the
+  // gateway's, as for an application's page, and Chromium lets it open sockets to 127.0.0.1.
+  const origin = `http://127.0.0.1:${port}`;
+  await page.goto(`${origin}/healthz`);
+  await page.addScriptTag({ url: `${origin}/switchboard.js` });
+  await page.evaluate(({ url, token }) => {
+    window.seen = [];
+    window.note = (kind) => (value) => window.seen.push({ kind, value });
+    window.client = Switchboard.connect(url, { token });
+  }, { url: `ws://127.0.0.1:${port}/ws`, token: nativeToken(user, channels) });
   page.seenOf = (kind) => page.evaluate((k) => window.seen.filter((s) => s.kind === k).map((s) => s.value), kind);
   return page;
 }
@@ -224,6 +260,39 @@ async function main() {
     await publish(gateway.port, `private-pusher/${APP.id}/orders.7`, 'status', { state: 'shipped' });
     await until(() => alice.seenOf('status').then((s) => s.length === 2), 'status after the reconnect');
     check((await alice.seenOf('status'))[1].state === 'shipped', 'the private channel receives after the reconnect');
+
+    // 6. a native browser client and Echo on one presence channel
+    const room = `presence-pusher/${APP.id}/lounge`;
+    const carol = await openNativePage(browser, gateway.port, 'carol', [room]);
+    await carol.evaluate((name) => new Promise((resolve, reject) => {
+      const ch = client.subscribe(name);
+      ch.on('presence:join', (m) => note('join')(m.id));
+      ch.on('presence:leave', (m) => note('leave')(m.id));
+      ch.on('greeting', (data) => note('greeting')(data));
+      ch.on('client-typing', (data, message) => note('typing')({ data, sender: message.sender }));
+      ch.on('subscription:state', (s) => { if (s.subscribed) resolve(); else if (s.error) reject(new Error(JSON.stringify(s))); });
+    }), room);
+    await bob.evaluate(() => new Promise((resolve) => {
+      echo.join('lounge').here((users) => { note('lounge-here')(users.map((u) => u.name).sort()); resolve(); })
+        .joining(note('lounge-joining')).leaving(note('lounge-leaving'))
+        .listen('.greeting', note('lounge-greeting'));
+    }));
+    check(JSON.stringify((await bob.seenOf('lounge-here'))[0]) === '["bob","carol"]',
+          'Echo here() lists the native member carol with bob');
+    await until(() => carol.seenOf('join').then((j) => j.includes('bob')), 'bob joining at the native client');
+    check(true, 'the native client sees the Echo member bob join');
+    await carol.evaluate((name) => client.publish(name, 'greeting', { text: 'hi from carol' }), room);
+    await until(() => bob.seenOf('lounge-greeting').then((g) => g.length === 1), 'the native greeting at Echo');
+    check((await bob.seenOf('lounge-greeting'))[0].text === 'hi from carol', 'Echo .listen(.greeting) got the native publication');
+    await bob.evaluate(() => echo.join('lounge').whisper('typing', { who: 'bob' }));
+    await until(() => carol.seenOf('typing').then((t) => t.length === 1), 'bob\'s whisper at the native client');
+    const typing = (await carol.seenOf('typing'))[0];
+    check(typing.data.who === 'bob' && /^\d+\.\d+$/.test(typing.sender),
+          `the native client got Echo's whisper as client-typing from socket ${typing.sender}`);
+    await carol.evaluate(() => client.close());
+    await until(() => bob.seenOf('lounge-leaving').then((l) => l.length === 1), 'carol leaving at Echo');
+    check((await bob.seenOf('lounge-leaving'))[0].name === 'carol', 'Echo leaving() fires for the native member carol');
+    await bob.evaluate(() => echo.leave('lounge'));
   } finally {
     clearTimeout(watchdog);
     await browser.close().catch(() => {});
