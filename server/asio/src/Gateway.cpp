@@ -23,6 +23,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
+#include <cctype>
 #include <csignal>
 #include <fcntl.h>
 #include <filesystem>
@@ -55,6 +56,22 @@ std::filesystem::path findStaticDir(const GatewayConfig &c)
             return candidate;
     }
     return {};
+}
+
+/// Why a listening socket could not be opened, in words for the person who started the gateway
+/// (the system's message without the library's source location, and what to do about it).
+std::string describeListenError(const boost::system::error_code &ec)
+{
+    std::string text = ec.message();
+    if (!text.empty())
+        text[0] = char(std::tolower(static_cast<unsigned char>(text[0])));
+    if (ec == boost::asio::error::address_in_use)
+        text += " (another program holds this port: stop it, choose another --port, or --port 0 for any free one)";
+    else if (ec == boost::asio::error::access_denied)
+        text += " (ports below 1024 need CAP_NET_BIND_SERVICE, e.g. AmbientCapabilities= in a systemd unit)";
+    else if (ec == boost::system::errc::address_not_available)
+        text += " (no interface of this machine has that address)";
+    return text;
 }
 
 /// Flushes a written file to disk, so that the rename that follows never exposes a file whose
@@ -394,7 +411,12 @@ Gateway::~Gateway() = default;
 std::uint16_t Gateway::listen()
 {
     const auto address = boost::asio::ip::make_address(d->config.listen);
-    d->listener = std::make_shared<Listener>(d->context, tcp::endpoint(address, d->config.port));
+    try {
+        d->listener = std::make_shared<Listener>(d->context, tcp::endpoint(address, d->config.port));
+    } catch (const boost::system::system_error &e) {
+        throw std::runtime_error("cannot listen on " + d->config.listen + ':' + std::to_string(d->config.port) + ": "
+                                 + describeListenError(e.code()));
+    }
     return d->listener->localEndpoint().port();
 }
 

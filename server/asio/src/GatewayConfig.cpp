@@ -1,10 +1,14 @@
 // Flags via Boost.ProgramOptions, the file via Boost.JSON. See docs/gateway.md for every key.
 #include "switchboard/asio/GatewayConfig.h"
 
+#include <boost/asio/ip/address.hpp>
 #include <boost/json.hpp>
 #include <boost/program_options.hpp>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <ostream>
 #include <sstream>
@@ -250,6 +254,7 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
     // clang-format off
     opts.add_options()
         ("help,h", "print this help and exit")
+        ("version,V", "print the version and exit")
         ("config,c", po::value<std::string>()->value_name("FILE"), "JSON configuration file; flags override its keys (docs/gateway.md)")
         ("listen", po::value<std::string>()->value_name("ADDR"), "address to bind (default 127.0.0.1)")
         ("port,p", po::value<unsigned>()->value_name("N"), "port (default 8080; 0 picks a free port, printed as 'listening on ADDR:PORT')")
@@ -324,6 +329,10 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
     } catch (const po::error &e) {
         err << "switchboard-gateway: " << e.what() << "\n(see --help)\n";
         result.exitCode = 2;
+        return result;
+    }
+    if (vm.count("version")) {
+        out << "switchboard-gateway " << SWITCHBOARD_VERSION << '\n';
         return result;
     }
     if (vm.count("help")) {
@@ -495,6 +504,17 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
             throw std::invalid_argument("the header timeout must be positive");
         if (c.deflateWindowBits < 9 || c.deflateWindowBits > 15)
             throw std::invalid_argument("--deflate-window-bits must be 9..15");
+        boost::system::error_code notAnAddress;
+        boost::asio::ip::make_address(c.listen, notAnAddress);
+        if (notAnAddress)
+            throw std::invalid_argument("--listen '" + c.listen
+                                        + "' is not an IP address (an interface's address, 127.0.0.1 or ::1 for this machine only, "
+                                          "0.0.0.0 or :: for every interface)");
+        if (!c.staticDir.empty()) {
+            std::error_code ec;
+            if (!std::filesystem::is_directory(c.staticDir, ec) || ::access(c.staticDir.c_str(), R_OK | X_OK) != 0)
+                throw std::invalid_argument("--static '" + c.staticDir + "' is not a readable folder");
+        }
     } catch (const std::exception &e) {
         err << "switchboard-gateway: " << e.what() << '\n';
         result.exitCode = 2;
