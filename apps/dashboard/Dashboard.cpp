@@ -37,8 +37,16 @@ Dashboard::~Dashboard()
 bool Dashboard::start(const DashboardOptions &options, QString &error)
 {
     QVariantMap properties;
-    properties.insert(QStringLiteral("width"), options.size.width());
-    properties.insert(QStringLiteral("height"), options.size.height());
+    if (options.kiosk) {
+        // Full screen from the first frame: the window is never shown in a smaller size first.
+        // The platform gives it the screen's geometry (eglfs and linuxfb have one screen, the
+        // framebuffer or the KMS output); no frame, so nothing to drag or close.
+        properties.insert(QStringLiteral("flags"), QVariant::fromValue(Qt::Window | Qt::FramelessWindowHint));
+        properties.insert(QStringLiteral("visibility"), QVariant::fromValue(QWindow::FullScreen));
+    } else {
+        properties.insert(QStringLiteral("width"), options.size.width());
+        properties.insert(QStringLiteral("height"), options.size.height());
+    }
     properties.insert(QStringLiteral("initialChannels"), options.channels);
 
     if (options.embedded()) {
@@ -109,6 +117,8 @@ bool Dashboard::start(const DashboardOptions &options, QString &error)
         error = QStringLiteral("the dashboard QML did not load: %1").arg(warnings.join(QLatin1Char('\n')));
         return false;
     }
+    if (options.kiosk && !options.showCursor)
+        m_window->setCursor(Qt::BlankCursor); // a touch panel: no arrow left in the middle of the screen
     return true;
 }
 
