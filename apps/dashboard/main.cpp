@@ -62,9 +62,10 @@ int main(int argc, char *argv[])
                     qPrintable(dashboard.find(QStringLiteral("dashboard"))->property("serverUrl").toString()));
     if (options.kiosk) {
         QQuickWindow *window = dashboard.window();
-        std::printf("switchboard-dashboard: kiosk, full screen %dx%d on %s (%s)\n", window->width(), window->height(),
-                    window->screen() ? qPrintable(window->screen()->name()) : "no screen",
-                    qPrintable(QGuiApplication::platformName()));
+        const QScreen *screen = window->screen();
+        std::printf("switchboard-dashboard: kiosk, full screen %dx%d on %s %dx%d (%s)\n", window->width(), window->height(),
+                    screen ? qPrintable(screen->name()) : "no screen", screen ? screen->size().width() : 0,
+                    screen ? screen->size().height() : 0, qPrintable(QGuiApplication::platformName()));
     }
     std::fflush(stdout);
 

@@ -20,7 +20,7 @@ QtObject {
     readonly property int fontSize: 16
     readonly property int smallFont: 14
     readonly property int titleFont: 18
-    /// Smallest side of anything pressed on a touch panel: about 7 mm on a 7" 800x480 screen.
+    /// Smallest side of anything pressed on a touch panel: 7.6 mm on a 7" 800x480 screen (133 dpi).
     readonly property int touchTarget: 40
     readonly property int rowHeight: touchTarget
     readonly property int spacing: 8
