@@ -9,6 +9,9 @@ ListView {
     property color textColor: palette.windowText
     /// Font of the rows (default: the application font).
     property font font
+    /// Smallest height of a row, e.g. a touch target's size where rows are tapped; 0 (default):
+    /// the text's own height.
+    property int rowHeight: 0
 
     /// Shows the newest row now when following the tail and the user is not dragging the view.
     function followTailNow() {
@@ -24,6 +27,8 @@ ListView {
         required property var payload
         required property var timestamp
         width: ListView.view.width
+        height: Math.max(implicitHeight, root.rowHeight)
+        verticalAlignment: Text.AlignVCenter
         elide: Text.ElideRight
         color: root.textColor
         font: root.font

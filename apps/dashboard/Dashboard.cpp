@@ -5,12 +5,14 @@
 #include <QCoreApplication>
 #include <QDir>
 #include <QFile>
+#include <QGuiApplication>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QQmlApplicationEngine>
 #include <QQuickItem>
 #include <QQuickWindow>
 #include <QRandomGenerator>
+#include <QScreen>
 
 namespace switchboard::dashboard {
 
@@ -37,8 +39,23 @@ Dashboard::~Dashboard()
 bool Dashboard::start(const DashboardOptions &options, QString &error)
 {
     QVariantMap properties;
-    properties.insert(QStringLiteral("width"), options.size.width());
-    properties.insert(QStringLiteral("height"), options.size.height());
+    if (options.kiosk) {
+        // Full screen from the first frame, with no frame to drag or close. The window also gets
+        // the screen's geometry itself: the framebuffer platforms (linuxfb, vnc) record the
+        // full-screen state of a window but size it to the screen only in some cases.
+        properties.insert(QStringLiteral("flags"), QVariant::fromValue(Qt::Window | Qt::FramelessWindowHint));
+        properties.insert(QStringLiteral("visibility"), QVariant::fromValue(QWindow::FullScreen));
+        if (const QScreen *screen = QGuiApplication::primaryScreen()) {
+            const QRect area = screen->geometry();
+            properties.insert(QStringLiteral("x"), area.x());
+            properties.insert(QStringLiteral("y"), area.y());
+            properties.insert(QStringLiteral("width"), area.width());
+            properties.insert(QStringLiteral("height"), area.height());
+        }
+    } else {
+        properties.insert(QStringLiteral("width"), options.size.width());
+        properties.insert(QStringLiteral("height"), options.size.height());
+    }
     properties.insert(QStringLiteral("initialChannels"), options.channels);
 
     if (options.embedded()) {
@@ -109,6 +126,17 @@ bool Dashboard::start(const DashboardOptions &options, QString &error)
         error = QStringLiteral("the dashboard QML did not load: %1").arg(warnings.join(QLatin1Char('\n')));
         return false;
     }
+    if (options.kiosk && m_window->screen()) {
+        // Follows the screen (a mode set later, a rotated output).
+        const auto fill = [window = m_window.data()] {
+            if (window->screen())
+                window->setGeometry(window->screen()->geometry());
+        };
+        fill();
+        connect(m_window->screen(), &QScreen::geometryChanged, m_window, fill);
+    }
+    if (options.kiosk && !options.showCursor)
+        m_window->setCursor(Qt::BlankCursor); // a touch panel: no arrow left in the middle of the screen
     return true;
 }
 

@@ -23,9 +23,27 @@ void addDashboardOptions(QCommandLineParser &parser)
                                                   "{\"TOKEN\": {\"user\": ID, \"info\": {...}, \"channels\": [FILTER...]}}."),
          QStringLiteral("FILE")},
         {QStringLiteral("size"), QStringLiteral("Window size WxH (default 1280x800)."), QStringLiteral("WxH")},
+        {QStringLiteral("kiosk"), QStringLiteral("Panel mode: full screen on the primary screen, no window decorations, "
+                                                 "no mouse cursor (run with QT_QPA_PLATFORM=eglfs or linuxfb). "
+                                                 "Does not go with --size.")},
+        {QStringLiteral("show-cursor"), QStringLiteral("With --kiosk: keep the mouse cursor visible.")},
         {QStringLiteral("screenshot"), QStringLiteral("Save the window to this PNG after --screenshot-delay ms, then quit."), QStringLiteral("FILE")},
         {QStringLiteral("screenshot-delay"), QStringLiteral("Milliseconds to run before --screenshot (default 2000)."), QStringLiteral("MS")},
     });
+}
+
+bool asksForHelpOrVersion(int argc, const char *const *argv)
+{
+    static const QStringList asking{QStringLiteral("-h"), QStringLiteral("--help"), QStringLiteral("-?"),
+                                    QStringLiteral("--help-all"), QStringLiteral("-v"), QStringLiteral("--version")};
+    for (int i = 1; i < argc; ++i) {
+        const QString argument = QString::fromLocal8Bit(argv[i]);
+        if (argument == QLatin1String("--"))
+            return false;
+        if (asking.contains(argument))
+            return true;
+    }
+    return false;
 }
 
 bool readDashboardOptions(const QCommandLineParser &parser, DashboardOptions &options, QString &error)
@@ -61,6 +79,16 @@ bool readDashboardOptions(const QCommandLineParser &parser, DashboardOptions &op
             return false;
         }
         options.size = QSize(match.captured(1).toInt(), match.captured(2).toInt());
+    }
+    options.kiosk = parser.isSet(QStringLiteral("kiosk"));
+    options.showCursor = parser.isSet(QStringLiteral("show-cursor"));
+    if (options.kiosk && parser.isSet(QStringLiteral("size"))) {
+        error = QStringLiteral("--kiosk fills the screen; it does not go with --size");
+        return false;
+    }
+    if (options.showCursor && !options.kiosk) {
+        error = QStringLiteral("--show-cursor only applies to --kiosk");
+        return false;
     }
     options.screenshot = parser.value(QStringLiteral("screenshot"));
     if (parser.isSet(QStringLiteral("screenshot-delay"))) {

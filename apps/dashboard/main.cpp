@@ -7,6 +7,7 @@
 #include <QGuiApplication>
 #include <QQuickStyle>
 #include <QQuickWindow>
+#include <QScreen>
 #include <QTimer>
 #include <QtQml/qqmlextensionplugin.h>
 
@@ -14,11 +15,31 @@
 
 Q_IMPORT_QML_PLUGIN(SwitchboardDashboardPlugin)
 
+namespace {
+
+void setApplicationNames()
+{
+    QCoreApplication::setApplicationName(QStringLiteral("switchboard-dashboard"));
+    QCoreApplication::setApplicationVersion(QStringLiteral(SWITCHBOARD_VERSION));
+}
+
+} // namespace
+
 int main(int argc, char *argv[])
 {
+    // --help and --version need no display: answered before a QPA platform is loaded (which would
+    // abort on a headless machine without QT_QPA_PLATFORM), by the same parser.
+    if (switchboard::dashboard::asksForHelpOrVersion(argc, argv)) {
+        QCoreApplication app(argc, argv);
+        setApplicationNames();
+        QCommandLineParser parser;
+        switchboard::dashboard::addDashboardOptions(parser);
+        parser.process(app); // prints and exits
+        return 0;
+    }
+
     QGuiApplication app(argc, argv);
-    QGuiApplication::setApplicationName(QStringLiteral("switchboard-dashboard"));
-    QGuiApplication::setApplicationVersion(QStringLiteral(SWITCHBOARD_VERSION));
+    setApplicationNames();
     QQuickStyle::setStyle(QStringLiteral("Fusion"));
 
     QCommandLineParser parser;
@@ -39,6 +60,13 @@ int main(int argc, char *argv[])
     if (options.embedded())
         std::printf("switchboard-dashboard: embedded gateway at %s\n",
                     qPrintable(dashboard.find(QStringLiteral("dashboard"))->property("serverUrl").toString()));
+    if (options.kiosk) {
+        QQuickWindow *window = dashboard.window();
+        const QScreen *screen = window->screen();
+        std::printf("switchboard-dashboard: kiosk, full screen %dx%d on %s %dx%d (%s)\n", window->width(), window->height(),
+                    screen ? qPrintable(screen->name()) : "no screen", screen ? screen->size().width() : 0,
+                    screen ? screen->size().height() : 0, qPrintable(QGuiApplication::platformName()));
+    }
     std::fflush(stdout);
 
     if (!options.screenshot.isEmpty()) {

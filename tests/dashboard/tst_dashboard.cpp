@@ -1,10 +1,13 @@
 // The dashboard in-process against a Gateway started here (127.0.0.1, port 0): traffic, roster
 // and counters checked through the QML object tree, at 1280x800 and 800x480, in embedded mode and
 // at 10 000 messages/s. Each case saves a screenshot to $SWITCHBOARD_TEST_ARTIFACTS (default: the
-// test's build directory).
+// test's build directory). The panel mode (--kiosk) runs in-process and as the real
+// switchboard-dashboard on an offscreen screen of a given size; --help and --version run without
+// any display; every control of the 800x480 layout is measured against the touch-target size.
 
 #include "Dashboard.h"
 #include "DashboardOptions.h"
+#include "../support/ChildProcessGuard.h"
 
 #include <switchboard/qt/Client.h>
 #include <switchboard/qt/Gateway.h>
@@ -15,6 +18,10 @@
 #include <QElapsedTimer>
 #include <QFont>
 #include <QGuiApplication>
+#include <QProcess>
+#include <QRegularExpression>
+#include <QScreen>
+#include <QTemporaryDir>
 #include <QQuickItem>
 #include <QQuickStyle>
 #include <QQuickWindow>
@@ -40,6 +47,8 @@ using switchboard::qt::Gateway;
 namespace {
 
 constexpr int kWaitMs = 10000;
+/// The smallest side of anything a finger presses: 40 px, 7.6 mm on a 7" 800x480 panel (133 dpi).
+constexpr int kTouchTargetPx = 40;
 
 QString artifactPath(const QString &name)
 {
@@ -100,6 +109,12 @@ private Q_SLOTS:
     void keyboard_data();
     void keyboard();
     void tenThousandPerSecond();
+    void kiosk();
+    void kioskProcess_data();
+    void kioskProcess();
+    void withoutDisplay_data();
+    void withoutDisplay();
+    void touchTargets();
 };
 
 void TestDashboard::options_data()
@@ -117,6 +132,10 @@ void TestDashboard::options_data()
     QTest::newRow("bad size") << QStringList{"--size", "big"} << false << true << QSize();
     QTest::newRow("bad port") << QStringList{"--port", "70000"} << false << true << QSize();
     QTest::newRow("port with url") << QStringList{"--url", "ws://h/ws", "--port", "1"} << false << false << QSize();
+    QTest::newRow("kiosk") << QStringList{"--kiosk"} << true << true << QSize(1280, 800);
+    QTest::newRow("kiosk with cursor") << QStringList{"--kiosk", "--show-cursor"} << true << true << QSize(1280, 800);
+    QTest::newRow("kiosk with size") << QStringList{"--kiosk", "--size", "800x480"} << false << true << QSize();
+    QTest::newRow("cursor without kiosk") << QStringList{"--show-cursor"} << false << true << QSize();
 }
 
 void TestDashboard::options()
@@ -134,6 +153,8 @@ void TestDashboard::options()
         return;
     QTEST(options.embedded(), "embedded");
     QTEST(options.size, "size");
+    QCOMPARE(options.kiosk, arguments.contains(QStringLiteral("--kiosk")));
+    QCOMPARE(options.showCursor, arguments.contains(QStringLiteral("--show-cursor")));
     if (!options.embedded()) {
         QCOMPARE(options.channels, (QStringList{"a", "b"}));
         QCOMPARE(Dashboard::channelsApiUrl(options.url), QUrl("http://127.0.0.1:8080/api/channels"));
@@ -542,6 +563,225 @@ void TestDashboard::tenThousandPerSecond()
     QVERIFY2(worstGapMs < 1000, qPrintable(QStringLiteral("event loop stalled %1 ms").arg(worstGapMs)));
     QVERIFY2(elapsed < 15000, qPrintable(QStringLiteral("took %1 ms").arg(elapsed)));
     grabTo(dashboard.window(), QStringLiteral("dashboard-10k.png"));
+}
+
+namespace {
+
+/// Whether `item` is something a finger presses: a button, tab or field of Qt Quick Controls, or
+/// a MouseArea (the dashboard's own tappable rows).
+bool isTouchControl(const QQuickItem *item)
+{
+    for (const QMetaObject *m = item->metaObject(); m; m = m->superClass()) {
+        const QByteArray name = m->className();
+        if (name == "QQuickAbstractButton" || name == "QQuickTextField" || name == "QQuickComboBox"
+            || name == "QQuickSpinBox" || name == "QQuickMouseArea")
+            return true;
+    }
+    return false;
+}
+
+void collectTouchControls(QQuickItem *item, QList<QQuickItem *> &controls)
+{
+    if (!item->isVisible() || item->opacity() == 0)
+        return;
+    if (item->isEnabled() && isTouchControl(item))
+        controls << item;
+    const auto children = item->childItems();
+    for (QQuickItem *child : children)
+        collectTouchControls(child, controls);
+}
+
+QString describe(const QQuickItem *item)
+{
+    QString name = item->objectName();
+    for (const QQuickItem *up = item->parentItem(); name.isEmpty() && up; up = up->parentItem())
+        if (!up->objectName().isEmpty())
+            name = QStringLiteral("(in %1)").arg(up->objectName());
+    return QStringLiteral("%1 %2 %3x%4").arg(QString::fromLatin1(item->metaObject()->className()), name)
+        .arg(item->width()).arg(item->height());
+}
+
+/// Waits for the single line of `process`'s standard output that matches `pattern`; returns
+/// its first capture (empty when the process ended or the wait ran out).
+QString awaitLine(QProcess &process, const QRegularExpression &pattern, QByteArray &seen)
+{
+    QElapsedTimer clock;
+    clock.start();
+    while (clock.elapsed() < kWaitMs) {
+        seen += process.readAllStandardOutput();
+        const auto match = pattern.match(QString::fromUtf8(seen));
+        if (match.hasMatch())
+            return match.captured(1);
+        if (process.state() == QProcess::NotRunning)
+            break;
+        process.waitForReadyRead(200);
+    }
+    return {};
+}
+
+} // namespace
+
+void TestDashboard::kiosk()
+{
+    DashboardOptions options;
+    options.port = 0;
+    options.kiosk = true;
+    Dashboard dashboard;
+    QString error;
+    QVERIFY2(dashboard.start(options, error), qPrintable(error));
+    QQuickWindow *window = dashboard.window();
+    QVERIFY(QTest::qWaitForWindowExposed(window));
+    QVERIFY(window->screen());
+    QCOMPARE(window->visibility(), QWindow::FullScreen);
+    QVERIFY(window->windowStates().testFlag(Qt::WindowFullScreen));
+    QVERIFY(window->flags().testFlag(Qt::FramelessWindowHint));
+    QTRY_COMPARE_WITH_TIMEOUT(window->geometry(), window->screen()->geometry(), kWaitMs);
+    QCOMPARE(window->cursor().shape(), Qt::BlankCursor);
+    // The embedded gateway serves outside clients as in a window.
+    Gateway *gateway = dashboard.gateway();
+    QVERIFY(gateway && gateway->running());
+    Client sensor;
+    sensor.setUrl(QUrl(gateway->url()));
+    auto *sensors = sensor.subscribe(QStringLiteral("sensors"));
+    sensor.open();
+    QTRY_VERIFY_WITH_TIMEOUT(sensors->subscribed(), kWaitMs);
+    grabTo(window, QStringLiteral("dashboard-kiosk.png"));
+
+    // --show-cursor keeps the pointer (a panel with a mouse, or a kiosk on a desktop).
+    Dashboard withCursor;
+    options.showCursor = true;
+    QVERIFY2(withCursor.start(options, error), qPrintable(error));
+    QCOMPARE(withCursor.window()->visibility(), QWindow::FullScreen);
+    QCOMPARE(withCursor.window()->cursor().shape(), Qt::ArrowCursor);
+}
+
+void TestDashboard::kioskProcess_data()
+{
+    QTest::addColumn<QString>("platform");
+    // Qt's offscreen platform reads its screens from a JSON file named in the platform's options.
+    QTest::newRow("offscreen") << QStringLiteral("offscreen:configfile=%1");
+    // The VNC platform draws into a framebuffer in memory with the same window and screen code
+    // as linuxfb (Qt's fbconvenience), which needs a /dev/fb0. Its server listens on a port the
+    // OS chooses.
+    QTest::newRow("vnc (linuxfb's framebuffer windows)") << QStringLiteral("vnc:size=800x480:port=0");
+}
+
+void TestDashboard::kioskProcess()
+{
+    // The real program on a screen of a panel's size.
+    QFETCH(QString, platform);
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    QFile config(dir.filePath(QStringLiteral("panel-screen.json")));
+    QVERIFY(config.open(QIODevice::WriteOnly));
+    config.write(R"({"screens": [{"name": "panel", "x": 0, "y": 0, "width": 800, "height": 480,
+                                  "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}]})");
+    config.close();
+    QProcess dashboardProcess;
+    testsupport::dieWithTest(dashboardProcess);
+    QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+    environment.insert(QStringLiteral("QT_QPA_PLATFORM"), platform.contains(QLatin1String("%1")) ? platform.arg(config.fileName()) : platform);
+    dashboardProcess.setProcessEnvironment(environment);
+    dashboardProcess.setProcessChannelMode(QProcess::SeparateChannels);
+    const auto stop = qScopeGuard([&dashboardProcess] {
+        dashboardProcess.kill();
+        dashboardProcess.waitForFinished(kWaitMs);
+    });
+    dashboardProcess.start(QStringLiteral(SWITCHBOARD_DASHBOARD_BIN), {QStringLiteral("--kiosk"), QStringLiteral("--port"), QStringLiteral("0")});
+    QVERIFY2(dashboardProcess.waitForStarted(kWaitMs), qPrintable(dashboardProcess.errorString()));
+    QByteArray output;
+    const QString url = awaitLine(dashboardProcess, QRegularExpression(QStringLiteral("embedded gateway at (ws://\\S+)")), output);
+    QVERIFY2(!url.isEmpty(), output.constData() + dashboardProcess.readAllStandardError());
+    const QString screen = awaitLine(dashboardProcess, QRegularExpression(QStringLiteral("kiosk, full screen (\\d+x\\d+) on ")), output);
+    QVERIFY2(!screen.isEmpty(), output.constData() + dashboardProcess.readAllStandardError());
+    QCOMPARE(screen, QStringLiteral("800x480"));
+
+    Client peer;
+    peer.setUrl(QUrl(url));
+    auto *channel = peer.subscribe(QStringLiteral("sensors"));
+    peer.open();
+    QTRY_COMPARE_WITH_TIMEOUT(peer.state(), Client::Connected, kWaitMs);
+    QTRY_VERIFY_WITH_TIMEOUT(channel->subscribed(), kWaitMs);
+    QCOMPARE(dashboardProcess.state(), QProcess::Running);
+}
+
+void TestDashboard::withoutDisplay_data()
+{
+    QTest::addColumn<QStringList>("arguments");
+    QTest::addColumn<QString>("expected");
+    QTest::newRow("--help") << QStringList{"--help"} << QStringLiteral("--kiosk");
+    QTest::newRow("-h with kiosk") << QStringList{"--kiosk", "-h"} << QStringLiteral("Usage: ");
+    QTest::newRow("--version") << QStringList{"--version"} << QStringLiteral("switchboard-dashboard " SWITCHBOARD_VERSION);
+}
+
+void TestDashboard::withoutDisplay()
+{
+    // A headless machine: no platform chosen, no X11 or Wayland display. Loading the default
+    // platform there aborts; --help and --version must not need it.
+    QFETCH(QStringList, arguments);
+    QFETCH(QString, expected);
+    QProcess process;
+    testsupport::dieWithTest(process);
+    QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+    for (const char *name : {"QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORMTHEME"})
+        environment.remove(QString::fromLatin1(name));
+    process.setProcessEnvironment(environment);
+    process.start(QStringLiteral(SWITCHBOARD_DASHBOARD_BIN), arguments);
+    QVERIFY(process.waitForFinished(kWaitMs));
+    const QString out = QString::fromLocal8Bit(process.readAllStandardOutput());
+    const QString err = QString::fromLocal8Bit(process.readAllStandardError());
+    QVERIFY2(process.exitStatus() == QProcess::NormalExit && process.exitCode() == 0,
+             qPrintable(QStringLiteral("exit %1: %2").arg(process.exitCode()).arg(err)));
+    QVERIFY2(out.contains(expected), qPrintable(out));
+}
+
+void TestDashboard::touchTargets()
+{
+    // Every control of the 800x480 layout (each tab of the narrow layout in turn) is at least
+    // kTouchTargetPx high and wide.
+    DashboardOptions options;
+    options.port = 0;
+    options.size = QSize(800, 480);
+    options.channels = QStringList{QStringLiteral("alpha"), QStringLiteral("beta")};
+    Dashboard dashboard;
+    QString error;
+    QVERIFY2(dashboard.start(options, error), qPrintable(error));
+    QQuickWindow *window = dashboard.window();
+    QVERIFY(QTest::qWaitForWindowExposed(window));
+    QTRY_COMPARE_WITH_TIMEOUT(dashboard.find(QStringLiteral("channelList"))->property("count").toInt(), 2, kWaitMs);
+    auto *client = qobject_cast<Client *>(dashboard.find(QStringLiteral("client")));
+    QTRY_VERIFY_WITH_TIMEOUT(client->channel(QStringLiteral("alpha"))->subscribed(), kWaitMs);
+    dashboard.gateway()->publish(QStringLiteral("alpha"), QStringLiteral("reading"), QVariantMap{{"value", 1}});
+    QObject *stream = dashboard.find(QStringLiteral("streamModel"));
+    QTRY_COMPARE_WITH_TIMEOUT(stream->property("count").toInt(), 1, kWaitMs);
+    QObject *tabs = dashboard.find(QStringLiteral("tabs"));
+    QVERIFY(tabs);
+    QStringList tooSmall;
+    QSet<QString> measured;
+    for (int tab = 0; tab < 3; ++tab) {
+        tabs->setProperty("currentIndex", tab);
+        QTest::qWait(0);
+        QList<QQuickItem *> controls;
+        collectTouchControls(window->contentItem(), controls);
+        QVERIFY(controls.size() >= 5);
+        for (QQuickItem *control : std::as_const(controls)) {
+            const QString text = describe(control);
+            measured.insert(text);
+            if (control->width() < kTouchTargetPx || control->height() < kTouchTargetPx)
+                tooSmall << text;
+        }
+    }
+    QStringList all(measured.begin(), measured.end());
+    all.sort();
+    qInfo("800x480 touch targets:\n  %s", qPrintable(all.join(QStringLiteral("\n  "))));
+    tooSmall.removeDuplicates();
+    QVERIFY2(tooSmall.isEmpty(), qPrintable(QStringLiteral("below %1 px: ").arg(kTouchTargetPx) + tooSmall.join(QStringLiteral("; "))));
+    // The stream's rows are tapped to select a message: as tall as a touch target here too.
+    auto *view = qobject_cast<QQuickItem *>(dashboard.find(QStringLiteral("streamView")));
+    tabs->setProperty("currentIndex", 0);
+    QQuickItem *row = nullptr;
+    QTRY_VERIFY_WITH_TIMEOUT((row = view->property("contentItem").value<QQuickItem *>()->childItems().value(0)) != nullptr, kWaitMs);
+    QVERIFY2(row->height() >= kTouchTargetPx, qPrintable(describe(row)));
 }
 
 int main(int argc, char *argv[])

@@ -14,7 +14,7 @@ Panel {
 
     title: "Channels"
     header: Label {
-        height: 34
+        height: Theme.touchTarget
         verticalAlignment: Text.AlignVCenter
         text: list.count + (list.count === 1 ? " channel" : " channels")
         color: Theme.dim

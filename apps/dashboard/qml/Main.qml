@@ -282,11 +282,11 @@ ApplicationWindow {
                 objectName: "tabs"
                 visible: window.narrow
                 width: parent.width
-                height: visible ? implicitHeight : 0
+                height: visible ? Math.max(implicitHeight, Theme.touchTarget) : 0
                 font.pixelSize: Theme.fontSize
-                TabButton { text: "Stream (Ctrl+1)" }
-                TabButton { text: "Chart (Ctrl+2)" }
-                TabButton { text: "Publish (Ctrl+3)" }
+                TabButton { text: "Stream (Ctrl+1)"; height: tabs.height }
+                TabButton { text: "Chart (Ctrl+2)"; height: tabs.height }
+                TabButton { text: "Publish (Ctrl+3)"; height: tabs.height }
             }
 
             StreamPanel {
@@ -297,6 +297,7 @@ ApplicationWindow {
                 width: window.narrow ? work.width : work.width - content.rightWidth - content.gap
                 height: work.height - y
                 channel: window.openChannel
+                touchRows: window.narrow
             }
             RateChart {
                 id: chart

@@ -40,13 +40,13 @@ Rectangle {
         anchors.right: parent.right
         anchors.rightMargin: 10
         y: 4
-        height: 34
+        height: Theme.touchTarget
         spacing: Theme.spacing
     }
     Item {
         id: body
         anchors.fill: parent
-        anchors.topMargin: 42
+        anchors.topMargin: Theme.touchTarget + 8
         anchors.margins: 8
     }
 }

@@ -82,6 +82,7 @@ Panel {
                 id: channelField
                 objectName: "publishChannelField"
                 Layout.fillWidth: true
+                Layout.preferredHeight: Theme.touchTarget
                 font.pixelSize: Theme.fontSize
                 placeholderText: "e.g. news"
                 onTextChanged: root.error = ""
@@ -91,6 +92,7 @@ Panel {
                 id: eventField
                 objectName: "publishEventField"
                 Layout.fillWidth: true
+                Layout.preferredHeight: Theme.touchTarget
                 font.pixelSize: Theme.fontSize
                 placeholderText: "e.g. update"
                 onTextChanged: root.error = ""
@@ -126,6 +128,7 @@ Panel {
             Button {
                 id: sendButton
                 objectName: "publishButton"
+                Layout.preferredHeight: Theme.touchTarget
                 text: "Send (Ctrl+Enter)"
                 font.pixelSize: Theme.smallFont
                 onClicked: root.send()

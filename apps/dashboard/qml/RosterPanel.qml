@@ -12,7 +12,7 @@ Panel {
     title: "Presence"
     header: Label {
         objectName: "rosterCount"
-        height: 34
+        height: Theme.touchTarget
         verticalAlignment: Text.AlignVCenter
         text: root.channel ? root.channel.name + " · " + root.memberCount : ""
         color: Theme.dim

@@ -14,6 +14,8 @@ Panel {
     property alias stream: streamModel
     property alias view: messages
     property alias filterField: filter
+    /// Rows as tall as a touch target (the narrow, panel-sized layout), else as tall as the text.
+    property bool touchRows: false
     readonly property var selected: messages.currentIndex >= 0 ? streamModel.get(messages.currentIndex) : null
 
     title: channel ? channel.name : "Stream"
@@ -47,7 +49,7 @@ Panel {
             id: filter
             objectName: "eventFilterField"
             width: 180
-            height: 34
+            height: Theme.touchTarget
             placeholderText: "filter events (Ctrl+F)"
             font.pixelSize: Theme.smallFont
             Keys.onEscapePressed: text = ""
@@ -55,14 +57,14 @@ Panel {
         Button {
             id: pauseButton
             objectName: "pauseButton"
-            height: 34
+            height: Theme.touchTarget
             text: streamModel.paused ? "Resume" : "Pause"
             font.pixelSize: Theme.smallFont
             onClicked: root.togglePause()
         },
         Button {
             objectName: "clearButton"
-            height: 34
+            height: Theme.touchTarget
             text: "Clear"
             font.pixelSize: Theme.smallFont
             onClicked: {
@@ -98,6 +100,7 @@ Panel {
         followTail: !streamModel.paused
         textColor: Theme.text
         font.pixelSize: Theme.fontSize
+        rowHeight: root.touchRows ? Theme.touchTarget : 0
         currentIndex: -1
         activeFocusOnTab: true
         keyNavigationEnabled: true

@@ -20,7 +20,9 @@ QtObject {
     readonly property int fontSize: 16
     readonly property int smallFont: 14
     readonly property int titleFont: 18
-    readonly property int rowHeight: 34
+    /// Smallest side of anything pressed on a touch panel: 7.6 mm on a 7" 800x480 screen (133 dpi).
+    readonly property int touchTarget: 40
+    readonly property int rowHeight: touchTarget
     readonly property int spacing: 8
     readonly property string mono: "DejaVu Sans Mono"
 }

@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# Memory footprint on a panel: resident memory (VmRSS from /proc/PID/status) of
+#   - an idle switchboard-gateway, just started,
+#   - the same with N idle subscribed connections (per connection: the growth / N),
+#   - switchboard-dashboard hosting its gateway in-process (offscreen platform, idle window),
+#     alone and with N idle subscribed connections to its embedded gateway,
+# and the CPU time each idle process takes (user + system over --idle-cpu seconds, no client).
+# The connections come from switchboard-loadgen (one channel, one subscription each); it holds
+# them idle for --hold seconds before publishing anything, and the sample is taken while they are
+# held. Every measurement starts a fresh process and runs --runs times; the table shows the
+# median and the spread (min-max), with the date, the commit and the machine.
+#
+# Usage: bench/run-footprint.sh [options]
+#   --build DIR          build tree with the three binaries (default: build/default)
+#   --runs N             runs of each measurement (default 3)
+#   --connections LIST   subscriber counts for switchboard-gateway (default "1000 5000")
+#   --dashboard-connections LIST   subscriber counts for the dashboard (default "1000")
+#   --hold S             seconds the connections are held idle (default 3; sampled after 1)
+#   --idle-cpu S         seconds over which the CPU use of an idle process is measured (default 5)
+#   --log FILE           full output of every run (default: build/bench-footprint.log)
+#
+# Servers are pinned to core 0, the load generator to core 1 (as bench/run-comparison.sh does);
+# switchboard-gateway runs with one io thread. The run lives in its own session
+# (common/own-session.sh), so everything it started stops with it.
+set -euo pipefail
+
+. "$(dirname "$0")/common/own-session.sh"
+own_session "$0" "$@"
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build="$root/build/default"
+runs=3
+connections="1000 5000"
+dashboard_connections="1000"
+hold=3
+idle_cpu=5
+log=""
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --build) build=$2; shift 2 ;;
+    --runs) runs=$2; shift 2 ;;
+    --connections) connections=$2; shift 2 ;;
+    --dashboard-connections) dashboard_connections=$2; shift 2 ;;
+    --hold) hold=$2; shift 2 ;;
+    --idle-cpu) idle_cpu=$2; shift 2 ;;
+    --log) log=$2; shift 2 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+gateway=$build/server/gateway/switchboard-gateway
+dashboard=$build/apps/dashboard/switchboard-dashboard
+loadgen=$build/bench/loadgen/switchboard-loadgen
+log=${log:-$root/build/bench-footprint.log}
+for binary in "$gateway" "$dashboard" "$loadgen"; do
+  [ -x "$binary" ] || { echo "no $binary (cmake --build $build --target $(basename "$binary"))" >&2; exit 1; }
+done
+mkdir -p "$(dirname "$log")"
+: > "$log"
+ulimit -n "$(ulimit -Hn)"
+
+work=$(mktemp -d /tmp/switchboard-footprint.XXXXXX)
+server_pid=""
+stop_server() {
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+    kill -TERM "$server_pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  server_pid=""
+}
+trap 'stop_server; stop_session; rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM
+
+# VmRSS of process $1 in KiB.
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+# CPU use of process $1 over the next $2 seconds, in percent of one core.
+cpu_percent() {
+  local ticks=$(getconf CLK_TCK) before after
+  before=$(awk '{ print $14 + $15 }' "/proc/$1/stat")
+  sleep "$2"
+  after=$(awk '{ print $14 + $15 }' "/proc/$1/stat")
+  bc -l <<< "($after - $before) * 100 / $ticks / $2"
+}
+
+# Waits (at most $3 s) until file $1 has a line matching $2; prints that line's first match.
+await_line() {
+  local file=$1 pattern=$2 bound=$3 found=""
+  for _ in $(seq $((bound * 10))); do
+    found=$(grep -o -E "$pattern" "$file" 2>/dev/null | head -n1 || true)
+    [ -n "$found" ] && { echo "$found"; return 0; }
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "no \"$pattern\" within ${bound} s; output:" >&2
+  cat "$file" >&2
+  return 1
+}
+
+# Starts a fresh switchboard-gateway; sets server_pid and port.
+start_gateway() {
+  local out="$work/server.out"
+  taskset -c 0 "$gateway" --listen 127.0.0.1 --port 0 --io-threads 1 --max-connections 20000 \
+    --log-level warn > "$out" 2>&1 &
+  server_pid=$!
+  port=$(await_line "$out" 'listening on [^ ]*:[0-9]+' 10 | grep -o -E '[0-9]+$')
+  sleep 1 # settle: what a started gateway holds, not what it allocates while starting
+}
+
+# Starts a fresh switchboard-dashboard with its embedded gateway, offscreen; sets server_pid and
+# port once its own client is connected and the window has rendered.
+start_dashboard() {
+  local out="$work/server.out"
+  QT_QPA_PLATFORM=offscreen taskset -c 0 "$dashboard" --port 0 > "$out" 2>&1 &
+  server_pid=$!
+  port=$(await_line "$out" 'embedded gateway at ws://[^ ]*:[0-9]+' 30 | grep -o -E '[0-9]+$')
+  await_line "$out" 'connected to ws://' 30 > /dev/null
+  sleep 2 # a few frames and the first once-a-second refresh of the channel list and chart
+}
+
+# Opens $1 idle subscribers to the running server, samples its RSS while they are held; prints
+# the RSS in KiB.
+rss_with_connections() {
+  local n=$1 out="$work/loadgen.out"
+  : > "$out"
+  timeout $((hold + 90)) taskset -c 1 "$loadgen" --protocol switchboard --port "$port" \
+    --connections "$n" --publish-delay "$hold" --warmup 0 --duration 1 --rate 1 \
+    --server-pid "$server_pid" --label footprint > "$out" 2>&1 &
+  local loadgen_pid=$!
+  if ! await_line "$out" 'ready to publish' 90 > /dev/null || ! grep -q "subscribed: $n of $n" "$out"; then
+    echo "the load generator did not hold $n subscribers; its output:" >&2
+    cat "$out" >&2
+    wait "$loadgen_pid" || true
+    return 1
+  fi
+  sleep 1 # the connections idle (nothing published until --hold ends)
+  rss_kib "$server_pid"
+  wait "$loadgen_pid" || true
+  cat "$out" >> "$log"
+}
+
+# Statistics of a list of numbers: "median min max".
+stats() { tr ' ' '\n' <<< "$*" | grep -v '^$' | sort -n | awk '{ v[NR] = $1 } END {
+  m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; print m, v[1], v[NR] }'; }
+
+# Table rows: mib LABEL VALUES_KIB... / per_conn LABEL N BASE_KIB... -- WITH_KIB...
+row_mib() {
+  local label=$1; shift
+  read -r med lo hi <<< "$(stats "$@")"
+  printf '| %-58s | %9.1f MiB | %7.1f-%.1f MiB |\n' "$label" "$(bc -l <<< "$med / 1024")" \
+    "$(bc -l <<< "$lo / 1024")" "$(bc -l <<< "$hi / 1024")"
+}
+row_percent() {
+  local label=$1; shift
+  read -r med lo hi <<< "$(stats "$@")"
+  printf '| %-58s | %11.1f %% | %9.1f-%.1f %% |\n' "$label" "$med" "$lo" "$hi"
+}
+row_per_conn() {
+  local label=$1; shift
+  read -r med lo hi <<< "$(stats "$@")"
+  printf '| %-58s | %9.2f KiB | %7.2f-%.2f KiB |\n' "$label" "$med" "$lo" "$hi"
+}
+
+commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C "$root" diff --quiet HEAD -- 2>/dev/null || commit="$commit (with local changes)"
+cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+echo "Footprint, $(date -u '+%F %H:%M UTC'), commit $commit"
+build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt" 2>/dev/null || true)
+qt=$(dpkg-query -W -f '${Version}\n' libqt6gui6 2>/dev/null | head -n1 || true)
+echo "$(uname -m), $(nproc) cores ($cpu), $(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r)"
+echo "build: ${build_type:-unknown} ($build), Qt ${qt:-unknown}; $runs runs each; full log: $log"
+echo
+
+declare -A samples
+for run in $(seq "$runs"); do
+  for n in $connections; do
+    start_gateway
+    base=$(rss_kib "$server_pid")
+    samples[gateway_idle]+=" $base"
+    [ "$n" = "${connections%% *}" ] && samples[gateway_cpu]+=" $(cpu_percent "$server_pid" "$idle_cpu")"
+    with=$(rss_with_connections "$n")
+    samples[gateway_$n]+=" $with"
+    samples[gateway_per_$n]+=" $(bc -l <<< "($with - $base) / $n")"
+    stop_server
+    echo "run $run: switchboard-gateway idle $base KiB, with $n subscribers $with KiB" >> "$log"
+  done
+  start_dashboard
+  base=$(rss_kib "$server_pid")
+  samples[dashboard_idle]+=" $base"
+  samples[dashboard_cpu]+=" $(cpu_percent "$server_pid" "$idle_cpu")"
+  stop_server
+  for n in $dashboard_connections; do
+    start_dashboard
+    base=$(rss_kib "$server_pid")
+    samples[dashboard_idle]+=" $base"
+    with=$(rss_with_connections "$n")
+    samples[dashboard_$n]+=" $with"
+    samples[dashboard_per_$n]+=" $(bc -l <<< "($with - $base) / $n")"
+    stop_server
+    echo "run $run: switchboard-dashboard idle $base KiB, with $n subscribers $with KiB" >> "$log"
+  done
+done
+
+printf '| %-58s | %13s | %19s |\n' "resident memory (VmRSS)" "median" "spread (min-max)"
+printf '|%s|%s|%s|\n' ------------------------------------------------------------ ---------------: -------------------:
+row_mib "switchboard-gateway, idle after start" ${samples[gateway_idle]}
+for n in $connections; do
+  row_mib "switchboard-gateway with $n idle subscribers" ${samples[gateway_$n]}
+  row_per_conn "  per subscribed connection ($n)" ${samples[gateway_per_$n]}
+done
+row_mib "switchboard-dashboard + embedded gateway, idle (offscreen)" ${samples[dashboard_idle]}
+for n in $dashboard_connections; do
+  row_mib "switchboard-dashboard with $n idle subscribers" ${samples[dashboard_$n]}
+  row_per_conn "  per subscribed connection ($n)" ${samples[dashboard_per_$n]}
+done
+row_percent "switchboard-gateway, idle: CPU" ${samples[gateway_cpu]}
+row_percent "switchboard-dashboard, idle (offscreen): CPU" ${samples[dashboard_cpu]}
+echo
+echo "idle: every fresh process, sampled 1 s (gateway) / 2 s (dashboard) after start. Subscribers: switchboard-loadgen"
+echo "connections, one subscription each to one channel, held idle; sampled 1 s after the last one"
+echo "subscribed. Per connection: (RSS with them - RSS of the same process before) / N. CPU: user +"
+echo "system time over ${idle_cpu} s of an idle process (no client but the dashboard's own), % of one core."
