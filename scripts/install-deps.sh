@@ -4,7 +4,7 @@
 set -euo pipefail
 what=${1:-all}
 
-runtime=(cmake ninja-build g++ pkg-config libssl-dev zlib1g-dev
+runtime=(cmake ninja-build g++ pkg-config libssl-dev zlib1g-dev libsystemd-dev
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-program-options1.81-dev
   qt6-base-dev qt6-websockets-dev qt6-declarative-dev
   emscripten node-acorn

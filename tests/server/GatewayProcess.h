@@ -51,6 +51,16 @@ public:
         m_process.setProcessEnvironment(env);
     }
 
+    /// Removes an environment variable for the next start() (e.g. NOTIFY_SOCKET).
+    void removeEnvironmentVariable(const QString &name)
+    {
+        QProcessEnvironment env = m_process.processEnvironment();
+        if (env.isEmpty())
+            env = QProcessEnvironment::systemEnvironment();
+        env.remove(name);
+        m_process.setProcessEnvironment(env);
+    }
+
     /// The next start() keeps the gateway's log (stderr) for waitForLog() instead of forwarding
     /// it, at `--log-level info`.
     void captureLog() { m_captureLog = true; }

@@ -2,6 +2,8 @@
 
 #include "ConnectProxy.h"
 #include "CoreHost.h"
+#include "EventLoopWatchdog.h"
+#include "IoThreads.h"
 #include "Listener.h"
 #include "Log.h"
 #include "Metrics.h"
@@ -9,6 +11,7 @@
 #include "SseSession.h"
 #include "RpcProxy.h"
 #include "SubscribeProxy.h"
+#include "SystemdNotifier.h"
 #include "PusherWebhooks.h"
 #include "WebhookEvents.h"
 #include "WebhookSender.h"
@@ -31,6 +34,7 @@
 #include <optional>
 #include <thread>
 #include <unistd.h>
+#include <utility>
 
 namespace switchboard::asio {
 
@@ -347,12 +351,56 @@ struct Gateway::Impl {
                   " publications");
     }
 
+    /// The STATUS= line systemd shows: what the gateway serves right now. On an io thread.
+    std::string statusLine(std::string_view state)
+    {
+        const std::size_t pusher = core.locked([&] { return core.pusher() ? core.pusher()->connectionCount() : 0; });
+        std::string line(state);
+        line += ": " + std::to_string(metrics.wsSessions.load()) + " WebSocket";
+        if (core.pusher())
+            line += " (" + std::to_string(pusher) + " Pusher)";
+        line += ", " + std::to_string(metrics.sseSessions.load()) + " SSE connections";
+        return line;
+    }
+
+    /// Refreshes STATUS= every config.systemdStatusInterval until shutdown.
+    void scheduleStatus()
+    {
+        statusTimer.expires_after(std::max(config.systemdStatusInterval, std::chrono::milliseconds(1)));
+        statusTimer.async_wait([this](const boost::system::error_code &ec) {
+            if (ec || stopping.load())
+                return;
+            systemd.status(statusLine("serving"));
+            scheduleStatus();
+        });
+    }
+
+    /// An io thread did not answer the watchdog's probe: no WATCHDOG=1 this round. Logged once
+    /// per streak of missed rounds (and once when the threads answer again). Watchdog thread.
+    void watchdogMissed(std::size_t hung)
+    {
+        metrics.systemdWatchdogMissed.fetch_add(1, std::memory_order_relaxed);
+        if (watchdogMissStreak++ == 0)
+            log::warn("systemd watchdog: ", hung, " io thread(s) did not run their probe within ",
+                      std::chrono::duration_cast<std::chrono::milliseconds>(systemd.watchdogInterval()).count() / 2,
+                      " ms: WATCHDOG=1 withheld until every io thread answers (systemd restarts the gateway after WatchdogSec)");
+    }
+    void watchdogAlive()
+    {
+        if (const std::uint64_t missed = std::exchange(watchdogMissStreak, 0))
+            log::warn("systemd watchdog: every io thread answers again after ", missed, " missed round(s): WATCHDOG=1 resumes");
+        systemd.watchdog();
+    }
+
     void beginShutdown()
     {
         if (stopping.exchange(true))
             return;
         boost::asio::post(ioc, [this] {
             log::info("shutting down: closing sessions (3000), draining for up to ", config.drainTimeout.count(), " ms");
+            statusTimer.cancel();
+            if (systemd.enabled())
+                systemd.stopping(statusLine("stopping, draining"));
             if (listener)
                 listener->stop();
             context.setOnDrained([this] { ioc.stop(); });
@@ -398,6 +446,9 @@ struct Gateway::Impl {
     boost::asio::signal_set signals;
     boost::asio::steady_timer drainTimer;
     std::atomic<bool> stopping{false};
+    SystemdNotifier systemd; // NOTIFY_SOCKET unset: does nothing
+    boost::asio::steady_timer statusTimer{ioc};
+    std::uint64_t watchdogMissStreak = 0; ///< only on the watchdog's thread
 };
 
 Gateway::Gateway(GatewayConfig config) : d(std::make_unique<Impl>(std::move(config)))
@@ -454,13 +505,25 @@ int Gateway::run()
         log::info("subscribe proxy: ", d->config.subscribeProxy, " authorizes private and presence joins, timeout ",
                   d->config.subscribeProxyTimeout.count(), " ms, ", d->config.subscribeProxyConcurrency,
                   " in flight at most, authorization deadline ", d->config.authorizationTimeout.count(), " ms");
-    std::vector<std::thread> threads;
-    threads.reserve(n - 1);
-    for (unsigned i = 1; i < n; ++i)
-        threads.emplace_back([this] { d->ioc.run(); });
-    d->ioc.run();
-    for (auto &t : threads)
-        t.join();
+    IoThreads threads(d->ioc, n);
+    std::optional<EventLoopWatchdog> watchdog;
+    if (const auto interval = std::chrono::duration_cast<std::chrono::milliseconds>(d->systemd.watchdogInterval()); interval.count() > 0) {
+        // WATCHDOG=1 at half the interval, and only when each io thread ran its probe: a thread
+        // stuck in a handler answers none within the quarter interval it gets.
+        threads.enableProbes(interval / 4);
+        watchdog.emplace(threads.probes(), interval / 2, [this] { d->watchdogAlive(); },
+                         [this](std::size_t hung) { d->watchdogMissed(hung); });
+    }
+    if (d->systemd.enabled()) {
+        log::info("systemd notify: READY=1 now, STATUS= every ", d->config.systemdStatusInterval.count(), " ms",
+                  watchdog ? ", WATCHDOG=1 every " + std::to_string(d->systemd.watchdogInterval().count() / 2000) + " ms while every io thread answers" : std::string());
+        boost::asio::post(d->ioc, [this] {
+            d->systemd.ready(d->statusLine("serving"));
+            d->scheduleStatus();
+        });
+    }
+    threads.run();
+    watchdog.reset(); // the io threads are gone: no more WATCHDOG=1 (systemd is in the stop phase)
     // Every session is closed and drained (or the drain deadline passed): history is final, and
     // the disconnects are queued as webhook events.
     if (d->rpc)

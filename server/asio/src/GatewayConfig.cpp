@@ -172,6 +172,7 @@ void applyJsonConfig(GatewayConfig &c, std::string_view jsonText)
         else if (key == "logLevel") c.logLevel = parseLogLevel(text(v, k));
         else if (key == "static") c.staticDir = text(v, k);
         else if (key == "drainTimeoutMs") c.drainTimeout = std::chrono::milliseconds(number<std::int64_t>(v, k));
+        else if (key == "systemdStatusIntervalMs") c.systemdStatusInterval = std::chrono::milliseconds(number<std::int64_t>(v, k));
         else if (key == "historySnapshot") c.historySnapshot = text(v, k);
         else if (key == "headerTimeoutMs") c.headerTimeout = std::chrono::milliseconds(number<std::int64_t>(v, k));
         else if (key == "engine") {
@@ -283,6 +284,7 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         ("log-level", po::value<std::string>()->value_name("LEVEL"), "trace, debug, info (default), warn, error, off")
         ("static", po::value<std::string>()->value_name("DIR"), "static files served at / (default: web/ next to the binary, or ../share/switchboard/web)")
         ("drain-timeout", po::value<unsigned>()->value_name("MS"), "shutdown: time to flush outboxes before exit (default 5000)")
+        ("systemd-status-interval", po::value<unsigned>()->value_name("MS"), "under systemd (NOTIFY_SOCKET set): refresh the STATUS= line with the connection counts every MS (default 5000)")
         ("history-snapshot", po::value<std::string>()->value_name("FILE"), "keep history across restarts: load FILE at start if it exists, write it on SIGTERM/SIGINT after draining (default: none)")
         ("header-timeout", po::value<unsigned>()->value_name("MS"), "an HTTP request (headers and body) must arrive within MS, and an idle keep-alive connection is closed after MS (default 10000)")
         ("engine", po::value<std::string>()->value_name("memory|URL[,URL...]"), "memory (default: one process) or redis[s]://[:PASSWORD@]HOST:PORT[/DB] (rediss: TLS, certificate verified): gateways sharing a Redis act as one; several URLs separated by commas shard the channels over them, same list and order on every node (docs/scaling.md)")
@@ -399,6 +401,7 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         str("static", c.staticDir);
         str("history-snapshot", c.historySnapshot);
         if (vm.count("drain-timeout")) c.drainTimeout = std::chrono::milliseconds(vm["drain-timeout"].as<unsigned>());
+        if (vm.count("systemd-status-interval")) c.systemdStatusInterval = std::chrono::milliseconds(std::max(1u, vm["systemd-status-interval"].as<unsigned>()));
         str("engine", c.engine);
         str("engine-prefix", c.enginePrefix);
         if (vm.count("node-ttl")) c.nodeTtl = std::chrono::seconds(vm["node-ttl"].as<unsigned>());

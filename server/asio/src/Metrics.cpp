@@ -179,6 +179,7 @@ std::string Metrics::render(const HubCounters &hub, const ProtocolCounters &prot
     metric(out, "switchboard_webhook_failed_total", "counter", "Webhook events given up: refused with 4xx, or still failing after every retry.", v(webhookFailed));
     metric(out, "switchboard_webhook_retried_total", "counter", "Webhook requests retried after a connection error, timeout, unparseable answer or 5xx.", v(webhookRetried));
     metric(out, "switchboard_webhook_dropped_total", "counter", "Webhook events dropped from a full queue (the oldest waiting event).", v(webhookDropped));
+    metric(out, "switchboard_systemd_watchdog_missed_total", "counter", "systemd watchdog rounds without WATCHDOG=1 because an io thread did not answer its probe (a hung event loop).", v(systemdWatchdogMissed));
     metric(out, "switchboard_webhook_queue_depth", "gauge", "Webhook events waiting to be sent (every URL).", v(webhookQueued));
     renderBackend(out, "switchboard_rpc",
                   {"Client requests handed to the RPC proxy (--rpc-proxy), busy refusals included.",

@@ -99,6 +99,7 @@ struct Metrics {
     Counter webhookRetried{0};       ///< webhook requests retried (connection error, timeout, bad answer, 5xx)
     Counter webhookDropped{0};       ///< webhook events dropped from a full queue (the oldest)
     std::atomic<std::int64_t> webhookQueued{0}; ///< webhook events waiting to be sent
+    Counter systemdWatchdogMissed{0}; ///< systemd watchdog rounds without WATCHDOG=1: an io thread did not answer
     BackendMetrics rpc;             ///< RPC proxy (--rpc-proxy): 502 / 504 / 503 error replies
     BackendMetrics connectProxy;    ///< connect proxy (--connect-proxy): failures close 3008
     BackendMetrics subscribeProxy;  ///< subscribe proxy (--subscribe-proxy): 502 / 504 / 503 refusals

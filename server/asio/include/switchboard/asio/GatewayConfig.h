@@ -57,6 +57,8 @@ struct GatewayConfig {
     LogLevel logLevel = LogLevel::Info;
     std::string staticDir;                 ///< empty: <exe dir>/web or <exe dir>/../share/switchboard/web
     std::chrono::milliseconds drainTimeout{5000}; ///< shutdown: wait this long for outboxes
+    /// Under systemd (NOTIFY_SOCKET set): the STATUS= line is refreshed this often.
+    std::chrono::milliseconds systemdStatusInterval{5000};
     std::chrono::seconds sseHeartbeat{15};
     /// A request (headers and body) must arrive within this time of the gateway starting to
     /// wait for it; a keep-alive connection idle this long between requests is closed too.
