@@ -60,7 +60,7 @@ expect_files "$gateway" /usr/bin/switchboard-gateway /etc/switchboard/gateway.js
 dpkg-deb --info "$gateway" conffiles | grep -qx /etc/switchboard/gateway.json \
   || fail "switchboard-gateway: /etc/switchboard/gateway.json is not a conffile"
 expect_depends "$gateway" libc6 'libssl3|libssl3t64' 'libboost-json1\.81\.0' 'libboost-url1\.81\.0' \
-  'libboost-program-options1\.81\.0' 'libstdc\+\+6'
+  'libboost-program-options1\.81\.0' 'libstdc\+\+6' libsystemd0
 size=$(dpkg-deb --field "$gateway" Installed-Size)
 if [ "$size" -lt "$gatewayBudgetKiB" ]; then ok "switchboard-gateway installs ${size} KiB (budget ${gatewayBudgetKiB})"
 else fail "switchboard-gateway installs ${size} KiB, over its ${gatewayBudgetKiB} KiB budget"; fi
