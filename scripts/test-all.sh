@@ -2,18 +2,19 @@
 # Installs what is needed, builds every layer and runs every check, stage by stage:
 #   default   native build (RelWithDebInfo) and the whole native suite
 #   wasm      Emscripten build of core + browser client, its portable tests, then the browser tests
+#   package   release build of what is packaged, cpack's Debian packages, scripts/check-packages.sh
 #   asan      ASan + UBSan build and the whole native suite again (browser tests included)
 #   tsan      ThreadSanitizer build of the Asio gateway and its tests (label server)
 #   fuzz      libFuzzer targets (clang-14), each for SWITCHBOARD_FUZZ_SECONDS (default 30)
 # Each stage prints its wall time (`== stage <name> ... (<n>s)`). A failing stage makes the
 # script fail, but later stages still run and report. Select stages with
-# SWITCHBOARD_STAGES="default wasm asan tsan fuzz" (the default: all of them).
+# SWITCHBOARD_STAGES="default wasm package asan tsan fuzz" (the default: all of them).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 scripts/install-deps.sh all || exit 1
 jobs=$(nproc)
-stages=${SWITCHBOARD_STAGES:-default wasm asan tsan fuzz}
+stages=${SWITCHBOARD_STAGES:-default wasm package asan tsan fuzz}
 fuzzSeconds=${SWITCHBOARD_FUZZ_SECONDS:-30}
 export NODE_PATH=/usr/share/nodejs
 mkdir -p "$root/test-artifacts"
@@ -59,6 +60,18 @@ stage_wasm() {
   (cd build/default && ctest --output-on-failure --timeout 600 -L wasm)
 }
 
+stage_package() {
+  # The gateway package holds the browser client: the wasm-core build's web folder (a no-op
+  # after the wasm stage).
+  cmake --preset wasm-core >/dev/null
+  cmake --build --preset wasm-core -j "$jobs"
+  cmake --preset release
+  cmake --build --preset release -j "$jobs"
+  rm -f build/release/*.deb
+  (cd build/release && cpack)
+  scripts/check-packages.sh build/release
+}
+
 stage_asan() {
   # The browser tests of this tree serve the wasm-core build's web folder: make sure it is there
   # (a no-op after the wasm stage).
@@ -101,7 +114,7 @@ stage_fuzz() {
 }
 
 total=$(date +%s)
-for s in default wasm asan tsan fuzz; do
+for s in default wasm package asan tsan fuzz; do
   has_stage "$s" && stage "$s" "stage_$s"
 done
 echo "== summary (total $(( $(date +%s) - total ))s)"
