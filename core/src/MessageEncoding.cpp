@@ -115,7 +115,10 @@ SharedFrame encodeMessageFrame(const Publication &publication)
     bytes += "{\"op\":\"message\",";
     appendPublicationFields(bytes, publication);
     bytes += '}';
-    return publication.compress ? makeCompressibleTextFrame(std::move(bytes)) : makeTextFrame(std::move(bytes));
+    if (publication.senderUserId.empty())
+        return publication.compress ? makeCompressibleTextFrame(std::move(bytes)) : makeTextFrame(std::move(bytes));
+    return std::make_shared<const Frame>(
+        Frame{std::move(bytes), Frame::Kind::Text, publication.compress, {}, {}, publication.senderUserId});
 }
 
 std::optional<MessageFrameView> decodeMessageFrame(std::string_view frame)

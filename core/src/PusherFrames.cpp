@@ -175,7 +175,7 @@ SharedFrame encodePusherEvent(std::string_view channel, std::string_view event, 
     return makeTextFrame(std::move(bytes));
 }
 
-SharedFrame translateToPusher(const Frame &native, const PusherSenderUser &senderUser)
+SharedFrame translateToPusher(const Frame &native)
 {
     if (native.kind != Frame::Kind::Text)
         return nullptr;
@@ -191,9 +191,7 @@ SharedFrame translateToPusher(const Frame &native, const PusherSenderUser &sende
     const auto channel = pusherChannelName(*app, message->channel);
     if (!channel)
         return nullptr;
-    std::string userId;
-    if (senderUser && !message->sender.empty() && channel->starts_with("presence-"))
-        userId = senderUser(message->sender, *channel);
+    const std::string_view userId = channel->starts_with("presence-") ? std::string_view(native.senderUserId) : std::string_view();
     return encodePusherEvent(*channel, pusherEventName(message->event), message->data, userId);
 }
 

@@ -48,7 +48,7 @@ public:
         // native frames (none reach a Pusher session in normal operation: the protocol answers
         // its own subscribes) have no Pusher form and are dropped.
         const SharedFrame &translated =
-            frame->pusher.getOrBuild([&] { return translateToPusher(*frame, m_senderUser); });
+            frame->pusher.getOrBuild([&] { return translateToPusher(*frame); });
         if (!translated)
             return SendResult::Ok;
         return m_transport->send(translated);
@@ -64,12 +64,9 @@ public:
         m_transport->attached(sessionId, userId);
     }
     Session &transport() { return *m_transport; }
-    /// Names the user a sender is on a presence channel (set once, before the session is attached).
-    void setSenderUser(PusherSenderUser senderUser) { m_senderUser = std::move(senderUser); }
 
 private:
     std::shared_ptr<Session> m_transport;
-    PusherSenderUser m_senderUser;
 };
 
 struct Connection {
@@ -87,7 +84,8 @@ struct Connection {
     bool awaitingPong = false;
     bool closing = false;
     TimerId timer = 0;
-    /// Presence channel (Pusher name) -> the user_id its signed channel_data names (client_event webhooks).
+    /// Presence channel (Pusher name) -> the user_id its signed channel_data names (the user_id of
+    /// its client events there, in their publication and in client_event webhooks).
     std::map<std::string, std::string, std::less<>> presenceUsers;
 };
 
@@ -110,7 +108,6 @@ struct PusherProtocol::Impl : std::enable_shared_from_this<PusherProtocol::Impl>
     PusherCounters counters;
     PusherClientEventHook clientEventHook;
     std::unordered_map<ConnectionHandle, std::unique_ptr<Connection>> connections;
-    std::unordered_map<std::string, ConnectionHandle> handlesBySocketId; ///< for a sender's presence user_id
     ConnectionHandle nextHandle = 0;
 
     Impl(Hub &h, Timer &t, std::vector<PusherApp> a, HmacSha256 m, PusherOptions o)
@@ -217,12 +214,6 @@ struct PusherProtocol::Impl : std::enable_shared_from_this<PusherProtocol::Impl>
             ++nextHandle, app, std::make_shared<PusherSession>(std::move(transport)), {}, {}, {},
             detail::RateLimiter(options.opsPerSecond, options.opsBurst, timer.now()),
             detail::RateLimiter(options.clientEventsPerSecond, options.clientEventBurst, timer.now())});
-        // A client event on a presence channel carries its sender's user_id, as on Pusher. The
-        // sender is found among this protocol's connections (a native publisher has none).
-        c->session->setSenderUser([weak = weak_from_this()](std::string_view sender, std::string_view channel) {
-            auto self = weak.lock();
-            return self ? self->presenceUserOf(sender, channel) : std::string();
-        });
         // The socket id is the Hub session id, so that a server publish's `except` (Laravel's
         // toOthers) names the connection the way pusher-js reports it.
         for (int attempt = 0; attempt < 4 && c->socketId.empty(); ++attempt) {
@@ -262,7 +253,6 @@ struct PusherProtocol::Impl : std::enable_shared_from_this<PusherProtocol::Impl>
         send(*c, encodePusherConnectionEstablished(c->socketId, static_cast<int>(options.activityTimeout.count())));
         armActivity(*c, options.activityTimeout);
         const ConnectionHandle handle = c->handle;
-        handlesBySocketId.emplace(c->socketId, handle);
         connections.emplace(handle, std::move(c));
         return handle;
     }
@@ -457,6 +447,11 @@ struct PusherProtocol::Impl : std::enable_shared_from_this<PusherProtocol::Impl>
         publication.data = data ? nativeData(*data) : std::string("null");
         publication.sender = c.socketId;
         publication.exceptSession = c.socketId; // never echoed to the sender
+        // On a presence channel the event carries its sender's user_id, as on Pusher: in the
+        // publication, so that every node (Redis) and a replay from history show it.
+        const auto user = c.presenceUsers.find(channel);
+        if (user != c.presenceUsers.end())
+            publication.senderUserId = user->second;
         ++counters.clientEvents;
         if (clientEventHook) {
             PusherClientEvent seen;
@@ -467,8 +462,7 @@ struct PusherProtocol::Impl : std::enable_shared_from_this<PusherProtocol::Impl>
                                                                                       : boost::json::serialize(*data);
             seen.data = text;
             seen.socketId = c.socketId;
-            if (const auto user = c.presenceUsers.find(channel); user != c.presenceUsers.end())
-                seen.userId = user->second;
+            seen.userId = publication.senderUserId;
             clientEventHook(seen);
         }
         std::weak_ptr<Impl> weak = weak_from_this();
@@ -483,16 +477,6 @@ struct PusherProtocol::Impl : std::enable_shared_from_this<PusherProtocol::Impl>
         });
     }
 
-    std::string presenceUserOf(std::string_view socketId, std::string_view channel)
-    {
-        const auto handle = handlesBySocketId.find(std::string(socketId));
-        Connection *c = handle == handlesBySocketId.end() ? nullptr : find(handle->second);
-        if (!c)
-            return {};
-        const auto user = c->presenceUsers.find(channel);
-        return user == c->presenceUsers.end() ? std::string() : user->second;
-    }
-
     void closed(ConnectionHandle handle, std::uint16_t code, std::string_view reason)
     {
         const auto it = connections.find(handle);
@@ -500,7 +484,6 @@ struct PusherProtocol::Impl : std::enable_shared_from_this<PusherProtocol::Impl>
             return;
         std::unique_ptr<Connection> c = std::move(it->second);
         connections.erase(it);
-        handlesBySocketId.erase(c->socketId);
         if (c->timer)
             timer.cancel(c->timer);
         hub.detach(c->socketId, code, reason);

@@ -115,6 +115,41 @@ private slots:
         QVERIFY(back.replyTo.empty());
         QVERIFY(!decodePublicationBody("2" + plain.substr(1), back, node));
     }
+
+    /// A Pusher client event on a presence channel keeps its sender's user id (version 3), with
+    /// or without a reply token; bodies without one stay version 1 or 2.
+    void senderUserRoundTrip_data()
+    {
+        QTest::addColumn<QString>("replyTo");
+        QTest::newRow("no reply token") << QString();
+        QTest::newRow("reply token") << QStringLiteral("node-a.0123456789abcdef0123456789abcdef.s1");
+    }
+    void senderUserRoundTrip()
+    {
+        QFETCH(QString, replyTo);
+        Publication p;
+        p.event = "client-typing";
+        p.data = R"({"on":true})";
+        p.sender = "123.456";
+        p.exceptSession = "123.456";
+        p.replyTo = replyTo.toStdString();
+        p.senderUserId = "alice";
+        const std::string body = encodePublicationBody(p, "node-a");
+        QCOMPARE(body.front(), '3');
+        Publication back;
+        std::string node, epoch;
+        QVERIFY(decodePubSubMessage("4:ab:" + body, back, epoch, node));
+        QCOMPARE(back.senderUserId, p.senderUserId);
+        QCOMPARE(back.replyTo, p.replyTo);
+        QCOMPARE(back.data, p.data);
+        QCOMPARE(back.sender, p.sender);
+        QCOMPARE(node, std::string("node-a"));
+        // A version 3 body without its user is refused (it would have been written as 1 or 2).
+        p.senderUserId.clear();
+        const std::string without = encodePublicationBody(p, "node-a");
+        QCOMPARE(without.front(), replyTo.isEmpty() ? '1' : '2');
+        QVERIFY(!decodePublicationBody("3" + without.substr(1) + (replyTo.isEmpty() ? "0:0:" : "0:"), back, node));
+    }
 };
 
 QTEST_APPLESS_MAIN(tst_PublicationCodec)

@@ -24,22 +24,25 @@ struct Frame {
     /// The same message as a Pusher protocol frame (publications and presence changes), built
     /// once by the first Pusher recipient and shared by the others (PusherProtocol).
     DerivedFrame pusher;
+    /// Publication::senderUserId of the publication this frame carries: not part of `bytes`,
+    /// read by the Pusher translation (the `user_id` of a presence client event).
+    std::string senderUserId;
 };
 
 using SharedFrame = std::shared_ptr<const Frame>;
 
 inline SharedFrame makeTextFrame(std::string bytes)
 {
-    return std::make_shared<const Frame>(Frame{std::move(bytes), Frame::Kind::Text, false, {}, {}});
+    return std::make_shared<const Frame>(Frame{std::move(bytes), Frame::Kind::Text, false, {}, {}, {}});
 }
 /// A text frame of a publication marked `compress` (Publication::compress).
 inline SharedFrame makeCompressibleTextFrame(std::string bytes)
 {
-    return std::make_shared<const Frame>(Frame{std::move(bytes), Frame::Kind::Text, true, {}, {}});
+    return std::make_shared<const Frame>(Frame{std::move(bytes), Frame::Kind::Text, true, {}, {}, {}});
 }
 inline SharedFrame makeBinaryFrame(std::string bytes)
 {
-    return std::make_shared<const Frame>(Frame{std::move(bytes), Frame::Kind::Binary, false, {}, {}});
+    return std::make_shared<const Frame>(Frame{std::move(bytes), Frame::Kind::Binary, false, {}, {}, {}});
 }
 
 } // namespace switchboard

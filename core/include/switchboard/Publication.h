@@ -27,6 +27,11 @@ struct Publication {
     /// Reply token (publish with `wantReply`, docs/protocol.md): subscribers may answer it with a
     /// `reply` frame, routed to the publishing session. Empty: no reply wanted.
     std::string replyTo;
+    /// The user the publishing connection is a member as, on this presence channel, when its
+    /// protocol shows it to subscribers (a Pusher client event on a `presence-` channel: the
+    /// `user_id` of its signed channel_data, docs/pusher.md). Travels with the publication to
+    /// every node and into history; empty otherwise.
+    std::string senderUserId;
 };
 
 } // namespace switchboard

@@ -33,16 +33,12 @@ SharedFrame encodePusherSubscriptionError(std::string_view channel, std::string_
 SharedFrame encodePusherEvent(std::string_view channel, std::string_view event, std::string_view nativeData,
                               std::string_view userId = {});
 
-/// The user id a publishing session is a member as, on a presence channel (its Pusher name);
-/// empty when unknown. Called at most once per publication, from translateToPusher().
-using PusherSenderUser = std::function<std::string(std::string_view senderSessionId, std::string_view pusherChannel)>;
-
 /// The Pusher frame of a frame the Hub fans out: a `message` (a channel event) or a presence
 /// change (`pusher_internal:member_added` / `member_removed`) on a channel of a Pusher app.
 /// Null for any other frame, for binary frames and for channels outside a Pusher namespace.
 /// Callers share the result through Frame::pusher, so it is built once per publication.
-/// A message with a sender on a presence channel carries the `user_id` `senderUser` names
-/// (Pusher's client events on presence channels); without `senderUser`, none.
-SharedFrame translateToPusher(const Frame &native, const PusherSenderUser &senderUser = {});
+/// A message on a presence channel carries the `user_id` of its Frame::senderUserId (Pusher's
+/// client events on presence channels, Publication::senderUserId), wherever it was published.
+SharedFrame translateToPusher(const Frame &native);
 
 } // namespace switchboard

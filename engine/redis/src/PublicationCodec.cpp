@@ -23,10 +23,12 @@ bool toNumber(std::string_view text, Number &out)
 std::string encodePublicationBody(const Publication &p, std::string_view node)
 {
     std::string out;
-    out.reserve(p.data.size() + p.event.size() + p.sender.size() + node.size() + p.replyTo.size() + 64);
-    // Version 2 adds the reply token; without one the body stays version 1, which nodes that do
-    // not know replies read too.
-    out += p.replyTo.empty() ? '1' : '2';
+    out.reserve(p.data.size() + p.event.size() + p.sender.size() + node.size() + p.replyTo.size()
+                + p.senderUserId.size() + 64);
+    // Version 2 adds the reply token, version 3 the sender's user; without them the body stays
+    // version 1, which nodes that know neither read too.
+    const char version = !p.senderUserId.empty() ? '3' : !p.replyTo.empty() ? '2' : '1';
+    out += version;
     putLengthPrefixedField(out, node);
     putLengthPrefixedField(out, p.event);
     putLengthPrefixedField(out, std::to_string(p.timestampMs));
@@ -36,23 +38,27 @@ std::string encodePublicationBody(const Publication &p, std::string_view node)
     const char flags[2] = {static_cast<char>('0' + (p.binary ? 1 : 0) + (p.compress ? 2 : 0)), '\0'};
     putLengthPrefixedField(out, flags);
     putLengthPrefixedField(out, p.data);
-    if (!p.replyTo.empty())
+    if (version != '1')
         putLengthPrefixedField(out, p.replyTo);
+    if (version == '3')
+        putLengthPrefixedField(out, p.senderUserId);
     return out;
 }
 
 bool decodePublicationBody(std::string_view body, Publication &p, std::string &node)
 {
-    if (body.empty() || (body.front() != '1' && body.front() != '2'))
+    if (body.empty() || body.front() < '1' || body.front() > '3')
         return false;
-    const bool withReplyTo = body.front() == '2';
+    const char version = body.front();
     body.remove_prefix(1);
-    std::string_view f[8];
-    for (std::size_t i = 0; i < (withReplyTo ? 8u : 7u); ++i) {
+    std::string_view f[9];
+    const std::size_t fields = version == '1' ? 7u : version == '2' ? 8u : 9u;
+    for (std::size_t i = 0; i < fields; ++i) {
         if (!takeLengthPrefixedField(body, f[i]))
             return false;
     }
-    if (withReplyTo && f[7].empty())
+    // Each version's own field is never empty (an empty one is written with a lower version).
+    if ((version == '2' && f[7].empty()) || (version == '3' && f[8].empty()))
         return false;
     if (!body.empty() || !toNumber(f[2], p.timestampMs) || f[5].size() != 1 || f[5][0] < '0' || f[5][0] > '3')
         return false;
@@ -64,6 +70,7 @@ bool decodePublicationBody(std::string_view body, Publication &p, std::string &n
     p.compress = ((f[5][0] - '0') & 2) != 0;
     p.data = std::string(f[6]);
     p.replyTo = std::string(f[7]);
+    p.senderUserId = std::string(f[8]);
     return true;
 }
 

@@ -13,6 +13,8 @@
 //   Pnode:<node>:conns     hash: "<channel>\n<session>" -> user id (what to remove when the node dies)
 //   Pnode:<node>:channels  hash: channel -> "<subscribers> <published>" (cluster /api/channels)
 //   Pnodes                 sorted set: node id -> lease expiry (ms, Redis clock)
+//   P{<channel>}:occupancy hash: node id -> 1 while the node has local subscribers of the channel
+//   Pnode:<node>:occupied  set: the channels the node is in P{<channel>}:occupancy of (swept with it)
 // Pub/sub channel Ppresence, message: kind ('a' added, 'r' removed), then origin node, channel,
 // user id and info, each as "<length>:<bytes>". Origin "" (a sweep or a resync) is heard by
 // every node, the announcing one included.
@@ -141,12 +143,43 @@ for _, dead in ipairs(redis.call('ZRANGEBYSCORE', nodes, '-inf', now)) do
       local ch, session = splitConn(have[j])
       removeConn(dead, ch, session, have[j + 1], '')
     end
-    redis.call('DEL', conns, P .. 'node:' .. dead .. ':channels')
+    for _, ch in ipairs(redis.call('SMEMBERS', P .. 'node:' .. dead .. ':occupied')) do
+      redis.call('HDEL', base(ch) .. 'occupancy', dead)
+    end
+    redis.call('DEL', conns, P .. 'node:' .. dead .. ':channels', P .. 'node:' .. dead .. ':occupied')
     redis.call('ZREM', nodes, dead)
     out[2] = out[2] + 1
   end
 end
 return out
+)lua";
+
+/// A node's local subscriber count of a channel crossed zero: 0 -> 1 (ARGV[4] "1") or 1 -> 0 ("0").
+/// Records it in P{channel}:occupancy and tells whether the cluster's count crossed zero too:
+/// 1 when no other node with a live lease has subscribers (the caller then reports the channel
+/// occupied / vacated), 0 otherwise or when the node's record did not change. Entries of nodes
+/// whose lease expired are dropped on the way (their sweep removes the rest).
+/// ARGV: P, node, channel, "1" | "0".
+inline constexpr const char *kOccupancyScript = R"lua(
+local node, ch = ARGV[2], ARGV[3]
+local occ = base(ch) .. 'occupancy'
+local mine = P .. 'node:' .. node .. ':occupied'
+if ARGV[4] == '1' then
+  if redis.call('HSET', occ, node, 1) == 0 then return 0 end
+  redis.call('SADD', mine, ch)
+else
+  if redis.call('HDEL', occ, node) == 0 then return 0 end
+  redis.call('SREM', mine, ch)
+end
+local now = nowMs()
+for _, other in ipairs(redis.call('HKEYS', occ)) do
+  if other ~= node then
+    local lease = redis.call('ZSCORE', P .. 'nodes', other)
+    if lease and tonumber(lease) > now then return 0 end
+    redis.call('HDEL', occ, other)
+  end
+end
+return 1
 )lua";
 
 /// The channels of every node holding a live lease: subscribers summed, published the largest

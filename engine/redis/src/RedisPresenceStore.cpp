@@ -54,7 +54,7 @@ bool readField(std::string_view &in, std::string &out)
     return true;
 }
 
-enum Script : std::size_t { Add, Remove, Members, Sync, Beat, Channels, ScriptCount };
+enum Script : std::size_t { Add, Remove, Members, Sync, Beat, Channels, Occupancy, ScriptCount };
 
 } // namespace
 
@@ -70,7 +70,8 @@ struct RedisPresenceStore::Impl {
     {
         const std::array<const char *, ScriptCount> bodies{detail::kPresenceAddScript, detail::kPresenceRemoveScript,
                                                            detail::kPresenceMembersScript, detail::kPresenceSyncScript,
-                                                           detail::kPresenceBeatScript, detail::kPresenceChannelsScript};
+                                                           detail::kPresenceBeatScript, detail::kPresenceChannelsScript,
+                                                           detail::kOccupancyScript};
         for (std::size_t i = 0; i < ScriptCount; ++i) {
             scripts[i] = std::make_unique<detail::ScriptRunner>(std::string(detail::kPresencePrelude) + bodies[i]);
             scripts[i]->onNoScript = [this] { loadScripts(); }; // a flush lost them all
@@ -284,6 +285,18 @@ struct RedisPresenceStore::Impl {
         });
     }
 
+    void occupancy(const std::string &channel, bool occupied, std::function<void(bool)> done)
+    {
+        // Unreachable Redis: this node reports its own change rather than none.
+        if (!commands->ready())
+            return done(true);
+        run(Occupancy, {options.nodeId, channel, occupied ? "1" : "0"}, [this, channel, done](const redisReply *r) {
+            if (r && !isInteger(r))
+                scriptFailed("occupancy of " + channel, r);
+            done(!isInteger(r) || r->integer == 1);
+        });
+    }
+
     void channels(std::function<void(std::error_code, std::vector<ChannelStats>)> done)
     {
         if (!commands->ready())
@@ -421,6 +434,14 @@ void RedisPresenceStore::members(std::string_view channel, std::function<void(st
     d->members(std::string(channel), [done = std::move(done)](std::vector<Member> roster) {
         if (done)
             done(std::move(roster));
+    });
+}
+
+void RedisPresenceStore::occupancy(std::string_view channel, bool occupied, std::function<void(bool)> done)
+{
+    d->occupancy(std::string(channel), occupied, [done = std::move(done)](bool crossed) {
+        if (done)
+            done(crossed);
     });
 }
 

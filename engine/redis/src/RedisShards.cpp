@@ -137,6 +137,11 @@ RedisPresenceCounters RedisShards::presenceCounters() const
     return sum;
 }
 
+void RedisShards::occupancy(std::string_view channel, bool occupied, std::function<void(bool)> done)
+{
+    d->stores[shardOfChannel(channel, d->stores.size())]->occupancy(channel, occupied, std::move(done));
+}
+
 void RedisShards::clusterChannels(std::function<void(std::error_code, std::vector<ChannelStats>)> done)
 {
     struct Gather {

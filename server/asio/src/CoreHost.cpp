@@ -184,6 +184,15 @@ void CoreHost::channels(std::function<void(std::error_code, std::vector<ChannelS
     done({}, m_hub->channels());
 }
 
+void CoreHost::channelOccupancy(std::string_view channel, bool occupied, std::function<void(bool)> done)
+{
+#ifdef SWITCHBOARD_HAVE_REDIS
+    if (m_redis)
+        return m_redis->occupancy(channel, occupied, std::move(done));
+#endif
+    done(true);
+}
+
 void CoreHost::renderEngineMetrics(std::string &out) const
 {
 #ifdef SWITCHBOARD_HAVE_REDIS

@@ -75,6 +75,11 @@ public:
     /// every live node's from Redis. `done` runs once, inside locked() (now or later, on an io
     /// thread); an error (Redis unreachable) comes with an empty list.
     void channels(std::function<void(std::error_code, std::vector<ChannelStats>)> done);
+    /// Only inside locked(): this node's subscriber count of `channel` went 0 -> 1 (`occupied`)
+    /// or 1 -> 0 (the Hub's channelOccupied / channelVacated). `done(true)` when the deployment's
+    /// count crossed zero with it: at once with the memory engine, after Redis recorded it with
+    /// Redis (RedisPresenceStore::occupancy). `done` runs once, inside locked().
+    void channelOccupancy(std::string_view channel, bool occupied, std::function<void(bool crossed)> done);
 
 private:
     std::mutex m_mutex;

@@ -180,7 +180,12 @@ struct Gateway::Impl {
             context.tls = &*tls;
         }
         if (webhooks || pusherWebhooks)
-            core.locked([&] { installWebhookHooks(core.hub(), webhooks.get(), pusherWebhooks.get()); });
+            core.locked([&] {
+                installWebhookHooks(core.hub(), webhooks.get(), pusherWebhooks.get(),
+                                    [this](std::string_view channel, bool occupied, std::function<void(bool)> done) {
+                                        core.channelOccupancy(channel, occupied, std::move(done));
+                                    });
+            });
         if (pusherWebhooks && core.pusher())
             core.locked([&] {
                 core.pusher()->setClientEventHook([hooks = pusherWebhooks.get()](const PusherClientEvent &e) { hooks->clientEvent(e); });

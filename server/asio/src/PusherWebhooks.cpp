@@ -52,6 +52,12 @@ WebhookSender *PusherWebhooks::senderFor(std::string_view nativeChannel, std::st
     return it->second.get();
 }
 
+bool PusherWebhooks::reports(std::string_view nativeChannel)
+{
+    std::string name;
+    return senderFor(nativeChannel, name) != nullptr;
+}
+
 void PusherWebhooks::channelEvent(std::string_view name, std::string_view nativeChannel)
 {
     std::string channel;

@@ -34,6 +34,8 @@ public:
     ~PusherWebhooks();
 
     bool empty() const { return m_senders.empty(); }
+    /// The channel (native name) is a Pusher channel of an app with webhooks.
+    bool reports(std::string_view nativeChannel);
 
     /// The Hub's hooks, with native channel names: channels outside a Pusher namespace, deeper
     /// than a Pusher name or of an app without webhooks are ignored.

@@ -26,8 +26,25 @@ json::object event(std::string_view name)
 
 } // namespace
 
-void installWebhookHooks(Hub &hub, WebhookSender *sender, PusherWebhooks *pusher)
+void installWebhookHooks(Hub &hub, WebhookSender *sender, PusherWebhooks *pusher, ChannelOccupancy occupancy)
 {
+    // A Pusher channel's change is reported when the deployment's count crossed zero with it.
+    auto pusherChannel = [pusher, occupancy](std::string_view channel, bool occupied) {
+        if (!pusher || !pusher->reports(channel))
+            return;
+        auto report = [pusher, occupied](std::string_view name) {
+            if (occupied)
+                pusher->channelOccupied(name);
+            else
+                pusher->channelVacated(name);
+        };
+        if (!occupancy)
+            return report(channel);
+        occupancy(channel, occupied, [report, name = std::string(channel)](bool crossed) {
+            if (crossed)
+                report(name);
+        });
+    };
     LifecycleHooks hooks;
     if (sender) {
         hooks.connected = [sender](const SessionConnected &e) {
@@ -46,23 +63,21 @@ void installWebhookHooks(Hub &hub, WebhookSender *sender, PusherWebhooks *pusher
             sender->enqueue(json::serialize(o));
         };
     }
-    hooks.channelOccupied = [sender, pusher](std::string_view channel) {
+    hooks.channelOccupied = [sender, pusherChannel](std::string_view channel) {
         if (sender) {
             json::object o = event("channel_occupied");
             o["channel"] = channel;
             sender->enqueue(json::serialize(o));
         }
-        if (pusher)
-            pusher->channelOccupied(channel);
+        pusherChannel(channel, true);
     };
-    hooks.channelVacated = [sender, pusher](std::string_view channel) {
+    hooks.channelVacated = [sender, pusherChannel](std::string_view channel) {
         if (sender) {
             json::object o = event("channel_vacated");
             o["channel"] = channel;
             sender->enqueue(json::serialize(o));
         }
-        if (pusher)
-            pusher->channelVacated(channel);
+        pusherChannel(channel, false);
     };
     hub.setLifecycleHooks(std::move(hooks));
     hub.setPresenceHook([sender, pusher](const PresenceEvent &e) {

@@ -104,6 +104,15 @@ public:
     /// while Redis is unreachable.
     void clusterChannels(std::function<void(std::error_code, std::vector<ChannelStats>)> done);
 
+    /// This node's subscriber count of `channel` went 0 -> 1 (`occupied`) or 1 -> 0. Recorded in
+    /// Redis (P{channel}:occupancy, swept with the node's lease); `done(true)` when the channel's
+    /// count across every live node crossed zero with it, so that exactly one node reports the
+    /// change (Pusher's channel_occupied / channel_vacated). Calls for one channel must follow its
+    /// transitions in order. While Redis is unreachable, or when the script fails, `done(true)`:
+    /// the node reports its own change. `done` runs on the core's thread, possibly before this
+    /// returns.
+    void occupancy(std::string_view channel, bool occupied, std::function<void(bool crossed)> done);
+
 private:
     struct Impl;
     std::unique_ptr<Impl> d;

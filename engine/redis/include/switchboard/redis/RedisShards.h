@@ -88,6 +88,8 @@ public:
     /// a listing missing a shard's channels would look complete. `done` runs once, on the core's
     /// thread, possibly before this returns.
     void clusterChannels(std::function<void(std::error_code, std::vector<ChannelStats>)> done);
+    /// RedisPresenceStore::occupancy on the channel's shard.
+    void occupancy(std::string_view channel, bool occupied, std::function<void(bool crossed)> done);
 
 private:
     struct Impl;
