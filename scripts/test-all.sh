@@ -6,15 +6,16 @@
 #   asan      ASan + UBSan build and the whole native suite again (browser tests included)
 #   tsan      ThreadSanitizer build of the Asio gateway and its tests (label server)
 #   fuzz      libFuzzer targets (clang-14), each for SWITCHBOARD_FUZZ_SECONDS (default 30)
+#   arm64     ARM64 cross build (aarch64-linux-gnu) and its tests under qemu-user (docs/embedded.md)
 # Each stage prints its wall time (`== stage <name> ... (<n>s)`). A failing stage makes the
 # script fail, but later stages still run and report. Select stages with
-# SWITCHBOARD_STAGES="default wasm package asan tsan fuzz" (the default: all of them).
+# SWITCHBOARD_STAGES="default wasm package asan tsan fuzz arm64" (the default: all of them).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 scripts/install-deps.sh all || exit 1
 jobs=$(nproc)
-stages=${SWITCHBOARD_STAGES:-default wasm package asan tsan fuzz}
+stages=${SWITCHBOARD_STAGES:-default wasm package asan tsan fuzz arm64}
 fuzzSeconds=${SWITCHBOARD_FUZZ_SECONDS:-30}
 export NODE_PATH=/usr/share/nodejs
 mkdir -p "$root/test-artifacts"
@@ -113,8 +114,20 @@ stage_fuzz() {
   return $status
 }
 
+stage_arm64() {
+  scripts/install-deps.sh arm64
+  cmake --preset arm64
+  # Both programs and the tests that run under qemu-user, not every target: the CI budget, and
+  # tests that start a process cannot run there (label noemu; docs/embedded.md says what is left out).
+  cmake --build --preset arm64 -j "$jobs" --target switchboard-gateway switchboard-dashboard \
+    switchboard-core-tests switchboard-qt-tests server_tst_linebudget server_tst_asiotimer \
+    server_tst_eventloopwatchdog server_tst_iothreads
+  # Each test runs under qemu-aarch64-static; TIMEOUTs are 5x the native ones (tests/CMakeLists.txt).
+  (cd build/arm64 && ctest --output-on-failure -j "$jobs" -L '^(core|qt|server)$' -LE noemu)
+}
+
 total=$(date +%s)
-for s in default wasm package asan tsan fuzz; do
+for s in default wasm package asan tsan fuzz arm64; do
   has_stage "$s" && stage "$s" "stage_$s"
 done
 echo "== summary (total $(( $(date +%s) - total ))s)"

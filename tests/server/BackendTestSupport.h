@@ -66,7 +66,7 @@ inline QByteArray refusedStart(const QStringList &args)
     QProcess process;
     testsupport::dieWithTest(process);
     process.setProcessChannelMode(QProcess::MergedChannels);
-    process.start(QStringLiteral(SWITCHBOARD_GATEWAY_BIN), QStringList{"--port", "0"} + args);
+    testsupport::startBuildProgram(process, QStringLiteral(SWITCHBOARD_GATEWAY_BIN), QStringList{"--port", "0"} + args);
     if (!process.waitForFinished(10000) || process.exitStatus() != QProcess::NormalExit || process.exitCode() == 0)
         return "(not refused)";
     return process.readAll();

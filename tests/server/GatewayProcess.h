@@ -3,6 +3,7 @@
 // frames and its close code, HTTP calls and token signing. Every wait is bounded, and the gateway
 // dies with the test even when the test is killed (see tests/support/ChildProcessGuard.h).
 
+#include "../support/BuildProgram.h"
 #include "../support/ChildProcessGuard.h"
 
 #include <QByteArray>
@@ -67,10 +68,9 @@ public:
 
     bool start(const QStringList &extra = {})
     {
-        m_process.setProgram(QStringLiteral(SWITCHBOARD_GATEWAY_BIN));
         QStringList args{"--port", QString::number(m_fixedPort), "--api-key", kApiKey, "--token-secret", kSecret,
                          "--io-threads", "2", "--log-level", m_captureLog ? "info" : "warn"};
-        m_process.setArguments(args + extra);
+        testsupport::setBuildProgram(m_process, QStringLiteral(SWITCHBOARD_GATEWAY_BIN), args + extra);
         m_process.setProcessChannelMode(m_captureLog ? QProcess::SeparateChannels : QProcess::ForwardedErrorChannel);
         m_process.start();
         if (!m_process.waitForStarted(5000))

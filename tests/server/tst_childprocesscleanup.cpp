@@ -26,7 +26,7 @@ void tst_ChildProcessCleanup::gatewayDiesWithKilledParent()
     QProcess launcher;
     testsupport::dieWithTest(launcher);
     launcher.setProcessChannelMode(QProcess::ForwardedErrorChannel);
-    launcher.start(QStringLiteral(SWITCHBOARD_GATEWAY_LAUNCHER_BIN), {});
+    testsupport::startBuildProgram(launcher, QStringLiteral(SWITCHBOARD_GATEWAY_LAUNCHER_BIN));
     QVERIFY(launcher.waitForStarted(5000));
     QByteArray out;
     QDeadlineTimer started(15000);

@@ -107,7 +107,7 @@ void tst_GatewayWebSocketLiveness::badLivenessSettingsAreRefused()
 {
     QProcess gateway;
     testsupport::dieWithTest(gateway);
-    gateway.start(QStringLiteral(SWITCHBOARD_GATEWAY_BIN), {"--port", "0", "--ws-ping-interval", "5000", "--ws-idle-timeout", "5000"});
+    testsupport::startBuildProgram(gateway, QStringLiteral(SWITCHBOARD_GATEWAY_BIN), {"--port", "0", "--ws-ping-interval", "5000", "--ws-idle-timeout", "5000"});
     QVERIFY(gateway.waitForFinished(10000));
     QCOMPARE(gateway.exitCode(), 2);
     QVERIFY(gateway.readAllStandardError().contains("idle timeout must be longer than the ping interval"));
