@@ -9,7 +9,7 @@ what=${1:-all}
 runtime=(cmake ninja-build g++ pkg-config libssl-dev zlib1g-dev libsystemd-dev
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-program-options1.81-dev
   qt6-base-dev qt6-websockets-dev qt6-declarative-dev
-  emscripten node-acorn
+  emscripten node-acorn brotli
   qml6-module-qtquick qml6-module-qtquick-controls qml6-module-qtquick-layouts
   qml6-module-qtquick-templates qml6-module-qtquick-window qml6-module-qtqml-workerscript)
 testing=(qml6-module-qttest qml6-module-qtquick qml6-module-qtquick-controls
@@ -22,6 +22,8 @@ testing=(qml6-module-qttest qml6-module-qtquick qml6-module-qtquick-controls
 # to the test process. python3: the HTTP backends tests start (webhooks); openssl: the command
 # that makes the certificates of TLS tests. dpkg-dev (dpkg-shlibdeps), lintian, curl: the package
 # stage (scripts/check-packages.sh).
+# brotli: the .br variants of the web root (optional: without it the wasm-core build writes .gz
+# only).
 
 # The arm64 cross build: every library is the arm64 build of a Multi-Arch: same package, which
 # installs beside the amd64 one (both must have the same version, so apt may update the amd64

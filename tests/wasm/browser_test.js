@@ -18,7 +18,11 @@
 //   then a client with an asynchronous tokenProvider joins presence, and close() rejects what
 //   is pending with 499 and removes its member; ping() after close rejects with 499
 //   7. closing one browser removes its member from the other page's roster (leave event)
-// A screenshot is saved to $SWITCHBOARD_TEST_ARTIFACTS/browser-client.png.
+// The page itself: one identity (the token's user, whatever the Name field said), a round trip
+// that is measured again every 2 s with its age shown, a refused join that shows the error and
+// disables publishing, and a 390 px wide layout without horizontal scrolling.
+// Screenshots are saved to $SWITCHBOARD_TEST_ARTIFACTS/browser-client.png and
+// browser-client-390.png (390x844, a phone).
 //
 // Usage: node browser_test.js --gateway PATH --web DIR [--chromium PATH]
 'use strict';
@@ -178,9 +182,17 @@ async function openPage(relayPort, user, name) {
   const page = context.pages()[0] || await context.newPage();
   page.on('pageerror', (e) => console.error(`[${user} page error] ${e.message}`));
   page.on('console', (m) => { if (m.type() === 'error') console.error(`[${user} console] ${m.text()}`); });
-  const query = new URLSearchParams({ channel: CHANNEL, user, token: token(user, name) });
+  // What the page load fetched: name, status, encoding, cache policy.
+  const loads = [];
+  page.on('response', async (r) => {
+    const h = await r.allHeaders().catch(() => ({}));
+    loads.push({ name: new URL(r.url()).pathname.slice(1) || '/', status: r.status(), encoding: h['content-encoding'] || '',
+                 cache: h['cache-control'] || '' });
+  });
+  // The Name field is preset to something else than the token's user: the token must win.
+  const query = new URLSearchParams({ channel: CHANNEL, user: 'typed-' + user, token: token(user, name) });
   await page.goto(`http://127.0.0.1:${relayPort}/?${query}`, { timeout: STEP_TIMEOUT_MS });
-  return { page, context, user };
+  return { page, context, user, loads };
 }
 
 const waitFor = (page, fn, arg, what) =>
@@ -232,6 +244,14 @@ async function run() {
   await rosterIs(bob.page, ['alice', 'bob']);
   check(true, 'each page sees both members in the presence roster');
 
+  // The page loads content-hashed, precompressed files, cached for a year; index.html revalidates.
+  const hashed = (re) => alice.loads.find((l) => re.test(l.name)) || {};
+  const wasm = hashed(/^switchboard\.[0-9a-f]{8}\.wasm$/), js = hashed(/^switchboard\.[0-9a-f]{8}\.js$/);
+  const index = hashed(/^\/$/);
+  check(wasm.status === 200 && /^(gzip|br)$/.test(wasm.encoding) && /immutable/.test(wasm.cache) &&
+        js.status === 200 && /^(gzip|br)$/.test(js.encoding) && /immutable/.test(js.cache) && index.cache === 'no-cache',
+        'the page loads hashed, compressed, immutable assets (' + JSON.stringify(alice.loads.filter((l) => l.name !== 'ws')) + ')');
+
   // Round trip: ping() resolves with fractional milliseconds on performance.now(), and
   // roundTripTime keeps the figure; the page measures on connect and shows it in its header.
   const rtt = await alice.page.evaluate(() => window.switchboardClient.ping({ timeout: 5000 })
@@ -253,6 +273,23 @@ async function run() {
   const shownRtt = Number(await alice.page.evaluate(() => document.querySelector('#rtt').dataset.ms));
   check(Number.isFinite(shownRtt) && shownRtt > 0 && shownRtt < 1000,
         'the page header shows a round trip: ' + await alice.page.textContent('#rtt'));
+  // The round trip is measured again (every 2 s while visible), and its age is shown.
+  const firstAt = Number(await alice.page.evaluate(() => document.querySelector('#rtt').dataset.at));
+  check(firstAt > 0, 'the round trip shown has a measurement time');
+  await waitFor(alice.page, (t) => Number(document.querySelector('#rtt').dataset.at) > t, firstAt, 'a fresh round trip');
+  const rttAge = await alice.page.textContent('#rtt-age');
+  check(/^· (now|\d+ s ago)$/.test(rttAge.trim()), 'the header shows a refreshed round trip and its age: ' +
+        await alice.page.textContent('#rtt') + ' ' + rttAge.trim());
+
+  // One identity: the token's user, not what the Name field was preset to.
+  const shownIdentity = await alice.page.evaluate(() => ({
+    field: document.querySelector('#user').value, readOnly: document.querySelector('#user').readOnly,
+    self: [...document.querySelectorAll('#roster li.self')].map((li) => li.dataset.id + ':' + li.textContent),
+    note: document.querySelector('#identity').textContent }));
+  check(shownIdentity.field === 'Alice' && shownIdentity.readOnly && JSON.stringify(shownIdentity.self) === '["alice:Alice (you)"]'
+        && /Alice/.test(shownIdentity.note) && !/typed-/.test(shownIdentity.note),
+        "with a token the page shows one identity, the token's (" + JSON.stringify(shownIdentity) + ')');
+
   await alice.page.evaluate(() => {
     const ch = window.switchboardClient.channel('presence-lobby');
     window.presenceLog = [];
@@ -276,6 +313,9 @@ async function run() {
   await alice.page.click('#publish-form button');
   await messageShown(bob.page, 'hello from alice');
   check(true, "alice's publish arrives in bob's page");
+  const author = await bob.page.evaluate(() => [...document.querySelectorAll('#messages li')]
+    .filter((li) => li.querySelector('.text').textContent === 'hello from alice').map((li) => li.querySelector('.meta').textContent)[0]);
+  check(/· Alice$/.test(author), "the message carries the token's name as its author: " + author);
   await waitFor(alice.page, () => /stored at offset \d+/.test(document.querySelector('#publish-status').textContent),
                 undefined, 'publish acknowledgement');
   check(true, 'the publish promise resolved with the stored offset');
@@ -420,6 +460,26 @@ async function run() {
   await alice.page.screenshot({ path: shot, fullPage: true });
   check(fs.statSync(shot).size > 0, 'screenshot saved to ' + shot);
 
+  // A phone, 390x844: one column, no horizontal scrolling, every control on screen.
+  await alice.page.setViewportSize({ width: 390, height: 844 });
+  const narrow = await alice.page.evaluate(() => {
+    const out = { scrollWidth: document.documentElement.scrollWidth, outside: [] };
+    for (const sel of ['#state', '#channel', '#user', '#token', '#join-form button', '#channel-state', '#roster',
+                       '#messages', '#event', '#data', '#publish-form button']) {
+      const r = document.querySelector(sel).getBoundingClientRect();
+      if (!(r.width > 0 && r.height > 0 && r.left >= 0 && r.right <= 390)) out.outside.push(sel + ' ' + JSON.stringify(r));
+    }
+    const columns = getComputedStyle(document.querySelector('main')).gridTemplateColumns.split(' ').length;
+    out.columns = columns;
+    return out;
+  });
+  check(narrow.scrollWidth <= 390 && narrow.outside.length === 0 && narrow.columns === 1,
+        'at 390 px: one column, no horizontal scroll, every control visible (' + JSON.stringify(narrow) + ')');
+  const phoneShot = path.join(artifactsDir, 'browser-client-390.png');
+  await alice.page.screenshot({ path: phoneShot, fullPage: true });
+  check(fs.statSync(phoneShot).size > 0, 'screenshot saved to ' + phoneShot);
+  await alice.page.setViewportSize({ width: 1100, height: 720 });
+
   // Failover: a client given [a port nothing listens on, the gateway] moves to the second URL,
   // reports it (the 'url' event and client.url) and subscribes there.
   const deadPort = await new Promise((resolve) => {
@@ -520,6 +580,26 @@ async function run() {
   await rosterIs(alice.page, ['alice']);
   await waitFor(alice.page, () => window.presenceLog.includes('leave:bob'), undefined, 'leave event');
   check(true, "bob's leave reaches alice's roster and presence:leave listener");
+
+  // A join the gateway refuses (the token does not grant the channel): the page shows the error
+  // with its code and disables publishing; joining the granted channel again enables it.
+  await alice.page.fill('#channel', 'presence-elsewhere');
+  await alice.page.click('#join-form button');
+  await waitFor(alice.page, () => document.querySelector('#channel-state').dataset.state === 'refused', undefined, 'refused join');
+  const refused = await alice.page.evaluate(() => ({
+    text: document.querySelector('#channel-state').textContent, code: document.querySelector('#channel-state').dataset.code,
+    publishDisabled: document.querySelector('#publish-fields').disabled && document.querySelector('#publish-form button').matches(':disabled'),
+    roster: document.querySelectorAll('#roster li').length }));
+  check(/^\d{3,4}$/.test(refused.code) && refused.text.includes('(' + refused.code + ')') && refused.text.includes('presence-elsewhere')
+        && refused.publishDisabled && refused.roster === 0,
+        'a refused join shows its error and code and disables publishing (' + JSON.stringify(refused) + ')');
+  await alice.page.fill('#channel', CHANNEL);
+  await alice.page.click('#join-form button');
+  await waitFor(alice.page, () => document.querySelector('#channel-state').dataset.state === 'subscribed'
+                && !document.querySelector('#publish-fields').disabled, undefined, 'rejoined');
+  await rosterIs(alice.page, ['alice']);
+  check(true, 'joining a granted channel again enables publishing');
+
 
   relay.held = true;
   await relay.close();

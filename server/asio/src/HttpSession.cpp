@@ -220,11 +220,16 @@ void HttpSession::route(Request &req)
     }
     if (req.method() != http::verb::get && req.method() != http::verb::head)
         return write(errorResponse(http::status::method_not_allowed, "method not allowed"), keepAlive);
-    StaticAnswer answer = serveStatic(m_ctx.staticDir, path, req.method() == http::verb::head);
+    StaticAnswer answer = serveStatic(m_ctx.staticDir, path, req.method() == http::verb::head,
+                                      req[http::field::accept_encoding], req[http::field::if_none_match]);
     if (!answer.refusal.empty()) {
         m_ctx.metrics.staticRefused.fetch_add(1, std::memory_order_relaxed);
         log::refusal("static path", m_peer, {}, answer.refusal + ": " + path);
     }
+    if (answer.notModified)
+        m_ctx.metrics.staticNotModified.fetch_add(1, std::memory_order_relaxed);
+    else if (!answer.encoding.empty())
+        m_ctx.metrics.staticPrecompressed.fetch_add(1, std::memory_order_relaxed);
     if (answer.file)
         return writeMessage(std::move(*answer.file), keepAlive);
     write(std::move(answer.response), keepAlive);

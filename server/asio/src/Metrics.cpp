@@ -174,6 +174,8 @@ std::string Metrics::render(const HubCounters &hub, const ProtocolCounters &prot
     metric(out, "switchboard_http_write_timeouts_total", "counter", "HTTP responses dropped after no write progress for the write timeout.", v(httpWriteTimeouts));
     metric(out, "switchboard_sse_write_timeouts_total", "counter", "SSE streams dropped after no write progress for the write timeout.", v(sseWriteTimeouts));
     metric(out, "switchboard_static_refused_total", "counter", "Static file paths refused (dot names, outside the static root): 404.", v(staticRefused));
+    metric(out, "switchboard_static_precompressed_total", "counter", "Static files sent as a precompressed variant (FILE.br, FILE.gz) the request accepted.", v(staticPrecompressed));
+    metric(out, "switchboard_static_not_modified_total", "counter", "Static file requests answered 304 Not Modified (If-None-Match matched the ETag).", v(staticNotModified));
     metric(out, "switchboard_webhook_sent_total", "counter", "Webhook events delivered (2xx answers).", v(webhookSent));
     metric(out, "switchboard_webhook_requests_total", "counter", "Webhook batches delivered (2xx answers).", v(webhookRequests));
     metric(out, "switchboard_webhook_failed_total", "counter", "Webhook events given up: refused with 4xx, or still failing after every retry.", v(webhookFailed));

@@ -93,6 +93,8 @@ struct Metrics {
     Counter httpWriteTimeouts{0};     ///< HTTP responses dropped: no write progress for the write timeout
     Counter sseWriteTimeouts{0};      ///< SSE streams dropped: no write progress for the write timeout
     Counter staticRefused{0};        ///< static paths refused: dot names, outside the root (404)
+    Counter staticPrecompressed{0};  ///< static files sent as a precompressed variant (.br, .gz)
+    Counter staticNotModified{0};    ///< static requests answered 304 (If-None-Match matched)
     Counter webhookSent{0};          ///< webhook events delivered (2xx)
     Counter webhookRequests{0};      ///< webhook batches delivered (2xx)
     Counter webhookFailed{0};        ///< webhook events given up: 4xx, or retries exhausted
