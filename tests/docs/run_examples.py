@@ -278,20 +278,67 @@ def die_with_parent():
     os.setpgrp()  # own process group, so stopping it stops what it started (curl &, node)
 
 
-def stop(process):
-    if process.poll() is None:
+class Guard:
+    """Kills every process group an example started when this runner dies, even by SIGKILL.
+
+    PR_SET_PDEATHSIG reaches only the direct child (bash), not what it started (node, curl &):
+    a guard process is told every group and kills them all when its pipe from the runner
+    closes, which the kernel does however the runner ends."""
+
+    def __init__(self):
+        self.process = subprocess.Popen([sys.executable, __file__, "guard", "-"], stdin=subprocess.PIPE,
+                                        text=True, preexec_fn=os.setpgrp)
+
+    def tell(self, line):
+        self.process.stdin.write(f"{line}\n")
+        self.process.stdin.flush()
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait()
+
+
+GUARD = None
+
+
+def guard():
+    groups = set()
+    for line in sys.stdin:
+        group = int(line)
+        if group > 0:
+            groups.add(group)
+        else:
+            groups.discard(-group)
+    for group in groups:
         try:
-            os.killpg(process.pid, signal.SIGKILL)
+            os.killpg(group, signal.SIGKILL)
         except ProcessLookupError:
             pass
+    return 0
+
+
+def started(process):
+    if GUARD:
+        GUARD.tell(process.pid)  # its own process group (die_with_parent)
+    return process
+
+
+def stop(process):
+    """Kills the example's process group: the process and whatever it left in the background."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
     process.wait()
+    if GUARD:
+        GUARD.tell(-process.pid)
 
 
 class Gateway:
     def __init__(self, binary, workdir):
         self.log = open(workdir / "gateway.log", "w+")
-        self.process = subprocess.Popen([binary, "--port", "0"], stdout=subprocess.PIPE,
-                                        stderr=self.log, text=True, preexec_fn=die_with_parent)
+        self.process = started(subprocess.Popen([binary, "--port", "0"], stdout=subprocess.PIPE,
+                                                stderr=self.log, text=True, preexec_fn=die_with_parent))
         self.key = self.token = self.port = None
         deadline = time.monotonic() + 15
         for line in self.process.stdout:  # the three start lines, then it only logs to stderr
@@ -403,8 +450,8 @@ def start(block, gateway, args, workdir):
             env["SWITCHBOARD_DOCS_QUIT_ON"] = block.value("expect", "")
             env.setdefault("QT_QPA_PLATFORM", "offscreen")
     out, err = open(output, "w"), open(str(output) + ".err", "w")
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                               env=env, cwd=workdir, preexec_fn=die_with_parent)
+    process = started(subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                       env=env, cwd=workdir, preexec_fn=die_with_parent))
     out.close()
     err.close()
     return Run(block, process, output, time.monotonic() + float(block.value("timeout", "30")))
@@ -417,6 +464,8 @@ def run(args):
     if not blocks:
         print(f"{args.page}: no examples")
         return 0
+    global GUARD
+    GUARD = Guard()
     workdir = Path(tempfile.mkdtemp(prefix="switchboard-docs-"))
     gateway = Gateway(args.gateway, workdir) if any(b.value("needs") == "gateway" for b in blocks) else None
     failures, background = 0, []
@@ -435,28 +484,31 @@ def run(args):
     try:
         for block in blocks:
             try:
-                started = start(block, gateway if block.value("needs") == "gateway" else None, args, workdir)
+                example = start(block, gateway if block.value("needs") == "gateway" else None, args, workdir)
             except ExampleError as error:
                 failures += 1
                 print(f"FAIL {block.where()} {block.name}\n     {error}")
                 continue
             if "background" in block.options:
-                background.append(started)
+                background.append(example)
                 ready = block.value("ready")
-                while ready and ready not in started.text():
-                    if started.process.poll() is not None or time.monotonic() > started.deadline:
-                        report(started, [f"never printed {ready!r}"])
+                while ready and ready not in example.text():
+                    if example.process.poll() is not None or time.monotonic() > example.deadline:
+                        stop(example.process)
+                        background.remove(example)
+                        report(example, [f"never printed {ready!r}"])
                         break
                     time.sleep(0.05)
                 continue
-            report(started, started.finish(False))
-        for started in background:
-            report(started, started.finish(True))
+            report(example, example.finish(False))
+        for example in background:
+            report(example, example.finish(True))
     finally:
-        for started in background:
-            stop(started.process)
+        for example in background:
+            stop(example.process)
         if gateway:
             gateway.close()
+        GUARD.close()
     print(f"{args.page}: {len(blocks) - failures} of {len(blocks)} examples passed")
     if failures:
         print(f"files of the run: {workdir}")
@@ -467,7 +519,7 @@ def run(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=["check", "extract-cpp", "run"])
+    parser.add_argument("mode", choices=["check", "extract-cpp", "run", "guard"])
     parser.add_argument("root")
     parser.add_argument("target", nargs="?")
     parser.add_argument("--gateway")
@@ -476,9 +528,14 @@ def main():
     args = parser.parse_args()
     if args.mode == "check":
         return check(args.root)
+    if args.mode == "guard":
+        return guard()
     if args.mode == "extract-cpp":
         return extract_cpp(args.root, args.target)
     args.page = args.target
+    for name in ("gateway", "qml_host", "bin_dir"):
+        if getattr(args, name):
+            setattr(args, name, os.path.abspath(getattr(args, name)))
     return run(args)
 
 
