@@ -21,6 +21,9 @@ Options of an example (values with spaces in quotes):
                          rewritten as in the code, for variables an earlier block of the page set)
     timeout: SECONDS     bound for the example (default 30)
     check: EXPR          QML: a JavaScript expression over the file's ids that must become true
+    browser              JS: runs in headless Chromium (browser_example.js) on a page of the
+                         gateway, which serves the browser client (--web); without --web the
+                         example is skipped
     wrap: core|qt        C++: a snippet without main(), compiled inside one (examples/); qt:
                          the event loop runs until a logged line contains the first expect
                          (without expect: until it is idle), 10 s at most
@@ -56,7 +59,7 @@ DOCUMENTED_PORT = re.compile(r"\b(127\.0\.0\.1|localhost):8080\b")
 
 
 KNOWN_OPTIONS = {"needs", "expect", "exit", "background", "ready", "env", "timeout", "check", "wrap",
-                 "include", "args", "links"}
+                 "include", "args", "links", "browser"}
 
 
 class Block:
@@ -335,9 +338,10 @@ def stop(process):
 
 
 class Gateway:
-    def __init__(self, binary, workdir):
+    def __init__(self, binary, workdir, web=None):
         self.log = open(workdir / "gateway.log", "w+")
-        self.process = started(subprocess.Popen([binary, "--port", "0"], stdout=subprocess.PIPE,
+        static = ["--static", web] if web else []
+        self.process = started(subprocess.Popen([binary, "--port", "0"] + static, stdout=subprocess.PIPE,
                                                 stderr=self.log, text=True, preexec_fn=die_with_parent))
         self.key = self.token = self.port = None
         deadline = time.monotonic() + 15
@@ -428,6 +432,15 @@ def start(block, gateway, args, workdir):
         script = workdir / f"{block.name}.sh"
         script.write_text(code)
         command = ["bash", "-e", str(script)]
+    elif block.language == "js" and "browser" in block.options:
+        script = workdir / f"{block.name}.js"
+        script.write_text(code)
+        command = ["node", str(Path(__file__).with_name("browser_example.js")),
+                   "--base", f"http://127.0.0.1:{gateway.port}", "--script", str(script),
+                   "--chromium", args.chromium,
+                   "--timeout", str(int(float(block.value("timeout", "30")) * 1000) - 5000)]
+        for expected in block.values("expect"):
+            command += ["--expect", expected]
     elif block.language == "js":
         script = workdir / f"{block.name}.js"
         script.write_text(code)
@@ -467,7 +480,12 @@ def run(args):
     global GUARD
     GUARD = Guard()
     workdir = Path(tempfile.mkdtemp(prefix="switchboard-docs-"))
-    gateway = Gateway(args.gateway, workdir) if any(b.value("needs") == "gateway" for b in blocks) else None
+    if not args.web:
+        skipped = [b for b in blocks if "browser" in b.options]
+        for b in skipped:
+            print(f"skip {b.where()} {b.name}: no --web (the browser client's folder, wasm-core build)")
+        blocks = [b for b in blocks if b not in skipped]
+    gateway = Gateway(args.gateway, workdir, args.web) if any(b.value("needs") == "gateway" for b in blocks) else None
     failures, background = 0, []
 
     def report(run, problems):
@@ -525,6 +543,8 @@ def main():
     parser.add_argument("--gateway")
     parser.add_argument("--bin-dir", default=".")
     parser.add_argument("--qml-host")
+    parser.add_argument("--web", help="the browser client's folder (switchboard.js/.wasm)")
+    parser.add_argument("--chromium", default="/usr/bin/chromium")
     args = parser.parse_args()
     if args.mode == "check":
         return check(args.root)
@@ -533,7 +553,7 @@ def main():
     if args.mode == "extract-cpp":
         return extract_cpp(args.root, args.target)
     args.page = args.target
-    for name in ("gateway", "qml_host", "bin_dir"):
+    for name in ("gateway", "qml_host", "bin_dir", "web"):
         if getattr(args, name):
             setattr(args, name, os.path.abspath(getattr(args, name)))
     return run(args)
