@@ -2,7 +2,8 @@ import QtQuick
 import QtTest
 import Switchboard
 
-// The example of docs/qt.md (and the README), with `Window` replaced by `Item` and port 0.
+// The example of docs/qt.md (and the README), with `Window` replaced by `Item` (tests/docs runs
+// the blocks themselves).
 Item {
     width: 480; height: 360
 
