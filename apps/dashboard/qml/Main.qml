@@ -277,16 +277,13 @@ ApplicationWindow {
             width: content.width - x
             height: content.height
 
-            TabBar {
+            ViewTabs {
                 id: tabs
                 objectName: "tabs"
                 visible: window.narrow
                 width: parent.width
-                height: visible ? Math.max(implicitHeight, Theme.touchTarget) : 0
-                font.pixelSize: Theme.fontSize
-                TabButton { text: "Stream (Ctrl+1)"; height: tabs.height }
-                TabButton { text: "Chart (Ctrl+2)"; height: tabs.height }
-                TabButton { text: "Publish (Ctrl+3)"; height: tabs.height }
+                height: visible ? Theme.touchTarget : 0
+                titles: ["Stream (Ctrl+1)", "Chart (Ctrl+2)", "Publish (Ctrl+3)"]
             }
 
             StreamPanel {
