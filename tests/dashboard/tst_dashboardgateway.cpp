@@ -58,6 +58,7 @@ class TestDashboardGateway : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
+    void channelsWithHistoryAreListed();
     void refusedTokenIsShown();
     void refusedApiKeyIsShown();
 };
@@ -76,6 +77,31 @@ static bool startDashboard(Dashboard &dashboard, const GatewayProcess &gateway, 
         return false;
     }
     return QTest::qWaitForWindowExposed(dashboard.window());
+}
+
+void TestDashboardGateway::channelsWithHistoryAreListed()
+{
+    // `news` has history (the default rule keeps 100 per channel) and no subscriber; `live`
+    // has a subscriber. With the API key the dashboard lists both.
+    GatewayProcess gateway;
+    QVERIFY(gateway.start());
+    QNetworkAccessManager nam;
+    for (int i = 0; i < 3; ++i)
+        QCOMPARE(publish(nam, gateway, QJsonObject{{"channel", "news"}, {"event", "tick"}, {"data", i}}).status, 200);
+    Client subscriber;
+    subscriber.setUrl(gateway.url(QStringLiteral("/ws"), QStringLiteral("ws")));
+    subscriber.setToken(makeToken(QJsonObject{{"sub", "sub"}, {"channels", QJsonArray{"live"}}}));
+    subscriber.subscribe(QStringLiteral("live"));
+    subscriber.open();
+    QTRY_VERIFY_WITH_TIMEOUT(subscriber.channel(QStringLiteral("live"))->subscribed(), kWaitMs);
+
+    Dashboard dashboard;
+    QVERIFY(startDashboard(dashboard, gateway, dashboardToken(), QString::fromLatin1(kApiKey)));
+    QTRY_VERIFY_WITH_TIMEOUT(dashboard.find(QStringLiteral("channelRow_live")) != nullptr, kWaitMs);
+    QTRY_VERIFY_WITH_TIMEOUT(dashboard.find(QStringLiteral("channelRow_news")) != nullptr, kWaitMs);
+    QObject *news = dashboard.find(QStringLiteral("channelRow_news"));
+    QCOMPARE(textOf(news->findChild<QObject *>(QStringLiteral("subscribers"))), QStringLiteral("0"));
+    QCOMPARE(textOf(dashboard.find(QStringLiteral("apiError"))), QString());
 }
 
 void TestDashboardGateway::refusedTokenIsShown()
