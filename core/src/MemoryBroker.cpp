@@ -555,6 +555,23 @@ std::size_t MemoryBroker::streamCount() const
     return d->streams.size();
 }
 
+std::vector<std::string> MemoryBroker::channelsWithHistory() const
+{
+    std::vector<std::string> names;
+    const auto now = d->timer.now();
+    for (const auto &[name, stream] : d->streams) {
+        if (stream.buffer.empty())
+            continue;
+        // The newest publication decides: expire() drops old ones lazily, so look at its age.
+        const auto &newest = stream.buffer.at(stream.buffer.size() - 1);
+        if (stream.ttl.count() > 0 && newest.storedAt <= now - stream.ttl)
+            continue;
+        names.push_back(name);
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
 std::uint64_t MemoryBroker::historyEvictions() const
 {
     return d->historyEvictions;

@@ -81,6 +81,7 @@ private slots:
     void sinceCompleteness_data();
     void sinceCompleteness();
     void ttlExpiresGapThenStream();
+    void channelsWithHistory();
     void streamEvictionChangesEpoch();
     void deliveryOnlyToSubscribedChannels();
     void handlerErrorsAreContained();
@@ -288,6 +289,22 @@ void TestHistory::sinceCompleteness()
     QVERIFY(!since(fresh, "a", StreamPosition{0, ""}).complete);
     QVERIFY(!since(fresh, "gone", StreamPosition{3, "old"}).complete);
     QCOMPARE(fresh.streamCount(), std::size_t(0)); // reading does not create
+}
+
+void TestHistory::channelsWithHistory()
+{
+    // Channels whose stream holds a publication that has not expired, subscribed or not; not a
+    // stream created by a join only, nor a channel whose rule keeps no history.
+    ManualTimer timer;
+    MemoryBroker broker(timer, MemoryBrokerOptions{rules({{"", 10, 0ms}, {"brief/", 10, 5s}, {"live/", 0, 0ms}})});
+    publishTo(broker, "news");
+    publishTo(broker, "brief/a");
+    publishTo(broker, "live/x");
+    broker.subscribe("joined");
+    broker.history("joined", HistoryQuery{.createStream = true}, [](HistoryResult) {});
+    QCOMPARE(broker.channelsWithHistory(), (std::vector<std::string>{"brief/a", "news"}));
+    timer.advance(6s); // brief/a's only publication has expired
+    QCOMPARE(broker.channelsWithHistory(), (std::vector<std::string>{"news"}));
 }
 
 void TestHistory::ttlExpiresGapThenStream()

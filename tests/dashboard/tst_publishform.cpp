@@ -1,32 +1,6 @@
-// Qt Quick Test of the dashboard's publish form (qml/tst_*.qml).
+// Qt Quick Test of the dashboard's publish form (qml/tst_publishform.qml).
 
-#include <QQmlEngine>
-#include <QQuickStyle>
-#include <QtQml/qqmlextensionplugin.h>
-#include <QtQuickTest>
+#include "DashboardQuickTest.h"
 
-Q_IMPORT_QML_PLUGIN(SwitchboardDashboardPlugin)
+QUICK_TEST_MAIN_WITH_SETUP(publishform, DashboardQuickTestSetup)
 
-class Setup : public QObject
-{
-    Q_OBJECT
-
-public:
-    Setup()
-    {
-        if (!qEnvironmentVariableIsSet("QT_QPA_PLATFORM"))
-            qputenv("QT_QPA_PLATFORM", "offscreen");
-    }
-
-public Q_SLOTS:
-    void applicationAvailable() { QQuickStyle::setStyle(QStringLiteral("Fusion")); }
-    void qmlEngineAvailable(QQmlEngine *engine)
-    {
-        engine->addImportPath(QStringLiteral("qrc:/"));
-        engine->addImportPath(QStringLiteral(SWITCHBOARD_QML_IMPORT_DIR));
-    }
-};
-
-QUICK_TEST_MAIN_WITH_SETUP(publishform, Setup)
-
-#include "tst_publishform.moc"

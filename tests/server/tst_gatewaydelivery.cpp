@@ -92,6 +92,7 @@ private slots:
     void sseFilterAndResume();
     void subscribeAndUnsubscribeAreIdempotent();
     void historyAndChannels();
+    void channelsListsHistoryWithoutSubscribers();
     void apiRefusesBadRequests_data();
     void apiRefusesBadRequests();
     void malformedHttpIsAnswered400();
@@ -236,6 +237,36 @@ void tst_GatewayDelivery::historyAndChannels()
     QCOMPARE(list.size(), 1);
     QCOMPARE(list[0].toObject()["name"].toString(), "room/1");
     QCOMPARE(list[0].toObject()["subscribers"].toInt(), 1);
+}
+
+void tst_GatewayDelivery::channelsListsHistoryWithoutSubscribers()
+{
+    // /api/channels lists the channels with subscribers and those with history (0 subscribers):
+    // `news` was published to with nobody subscribed, `room/1`'s last subscriber left; both keep
+    // history. `brief/` keeps it for 1 s only: it drops out of the list when it expires.
+    GatewayProcess g;
+    QVERIFY(g.start({"--history", "=100:300", "--history", "brief/=10:1"}));
+    QNetworkAccessManager nam;
+    {
+        WsClient client;
+        QVERIFY(client.connectSession(g));
+        QVERIFY(subscribe(client, "room/1", 1));
+        QCOMPARE(publish(nam, g, {{"channel", "room/1"}, {"event", "e"}, {"data", 1}}).status, 200);
+    }
+    QCOMPARE(publish(nam, g, {{"channel", "news"}, {"event", "e"}, {"data", 1}}).status, 200);
+    QCOMPARE(publish(nam, g, {{"channel", "brief/x"}, {"event", "e"}, {"data", 1}}).status, 200);
+    const auto listed = [&] {
+        QMap<QString, int> subscribers;
+        const auto answer = http(nam, "GET", g.url("/api/channels"));
+        for (const QJsonValue &c : answer.json()["channels"].toArray())
+            subscribers.insert(c.toObject()["name"].toString(), c.toObject()["subscribers"].toInt());
+        return subscribers;
+    };
+    QTRY_COMPARE_WITH_TIMEOUT(listed(), (QMap<QString, int>{{"brief/x", 0}, {"news", 0}, {"room/1", 0}}), 5000);
+    const auto news = http(nam, "GET", g.url("/api/channels")).json()["channels"].toArray()[1].toObject();
+    QCOMPARE(news["type"].toString(), "public");
+    QCOMPARE(news["published"].toInt(), 0); // fanned out on this node: to nobody
+    QTRY_COMPARE_WITH_TIMEOUT(listed(), (QMap<QString, int>{{"news", 0}, {"room/1", 0}}), 5000);
 }
 
 void tst_GatewayDelivery::apiRefusesBadRequests_data()

@@ -24,6 +24,12 @@ ApplicationWindow {
     property Channel openChannel: null
     property Channel rosterChannel: null
     property alias stream: streamPanel.stream
+    /// Why the connection was refused or closed, as the gateway said it ("closed 3501: malformed
+    /// token"); empty while connected.
+    property string connectionError
+    /// Why the last channel-list request of the HTTP API failed ("API 401: missing or wrong API
+    /// key"); empty after a good answer.
+    property string apiError
 
     width: 1280
     height: 800
@@ -40,6 +46,18 @@ ApplicationWindow {
         url: window.serverUrl
         token: window.token
         active: window.serverUrl.length > 0
+
+        onConnected: window.connectionError = ""
+        // The close code and reason of the gateway's `disconnect` (or of the WebSocket close).
+        onDisconnected: (code, reason) => {
+            if (code !== 1000 && code !== 0)
+                window.connectionError = "closed " + code + (reason ? ": " + reason : "")
+        }
+        // A connection that failed without a close frame (refused, unreachable, TLS).
+        onErrorOccurred: (message, code) => {
+            if (state !== Client.Connected && !window.connectionError)
+                window.connectionError = "error " + code + ": " + message
+        }
     }
 
     /// Subscribes (once) and shows `name` in the stream view; presence channels also go to the
@@ -102,17 +120,21 @@ ApplicationWindow {
                 if (request.readyState !== XMLHttpRequest.DONE)
                     return
                 apiBusy = false
-                if (request.status !== 200) {
-                    apiRows = null
-                    return
-                }
                 var answer
                 try {
                     answer = JSON.parse(request.responseText)
                 } catch (e) {
+                    answer = null
+                }
+                if (request.status !== 200 || !answer) {
+                    // The gateway's error body is {"error": {"code", "message"}}.
+                    var message = answer && answer.error && answer.error.message ? answer.error.message
+                                : request.status === 0 ? "no answer" : String(request.responseText).trim().slice(0, 120)
+                    window.apiError = "API " + request.status + ": " + message
                     apiRows = null
                     return
                 }
+                window.apiError = ""
                 var now = Date.now()
                 var dt = apiTime > 0 ? (now - apiTime) / 1000 : 0
                 var rows = []
@@ -238,6 +260,8 @@ ApplicationWindow {
         gateway: window.gateway
         serverUrl: window.serverUrl
         narrow: window.narrow
+        connectionError: window.connectionError
+        apiError: window.apiError
     }
 
     Item {
@@ -277,16 +301,13 @@ ApplicationWindow {
             width: content.width - x
             height: content.height
 
-            TabBar {
+            ViewTabs {
                 id: tabs
                 objectName: "tabs"
                 visible: window.narrow
                 width: parent.width
-                height: visible ? Math.max(implicitHeight, Theme.touchTarget) : 0
-                font.pixelSize: Theme.fontSize
-                TabButton { text: "Stream (Ctrl+1)"; height: tabs.height }
-                TabButton { text: "Chart (Ctrl+2)"; height: tabs.height }
-                TabButton { text: "Publish (Ctrl+3)"; height: tabs.height }
+                height: visible ? Theme.touchTarget : 0
+                titles: ["Stream (Ctrl+1)", "Chart (Ctrl+2)", "Publish (Ctrl+3)"]
             }
 
             StreamPanel {

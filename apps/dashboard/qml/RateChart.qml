@@ -3,7 +3,9 @@ import QtQuick.Controls
 import QtQuick.Layouts
 
 // Messages per second of the busiest channels and drops per second over the last `samples`
-// seconds, drawn on a Canvas once per sample (no per-message work).
+// seconds, drawn on a Canvas once per sample (no per-message work). The time axis covers the
+// samples there are: a short history spans the whole width (axis "-2 s" .. "now" after 3 s)
+// and grows until the window of `samples` seconds is full, then scrolls.
 Panel {
     id: root
     property int samples: 60
@@ -13,8 +15,14 @@ Panel {
     property var drops: []
     property var dropsByChannel: ({})
     property var shown: []          // names drawn, busiest first
+    /// The legend's rows, [{name, rate}] in the order of `shown`: one value, replaced at once, so
+    /// no delegate ever reads a channel that has just left `history`.
+    property var legendRows: []
     property real peak: 1
     readonly property int sampleCount: drops.length
+    /// Seconds from the left edge of the time axis to "now": one less than the samples shown
+    /// (at least 1), at most samples - 1.
+    readonly property int axisSeconds: Math.max(1, Math.min(samples, sampleCount) - 1)
 
     title: "Messages/s and drops"
 
@@ -39,6 +47,7 @@ Panel {
             return rb - ra || (a < b ? -1 : 1)
         })
         shown = names.slice(0, maxSeries)
+        legendRows = shown.map(function(name) { return { name: name, rate: next[name][next[name].length - 1] } })
         var top = 4
         for (var n = 0; n < shown.length; ++n)
             top = Math.max(top, Math.max.apply(null, next[shown[n]]))
@@ -70,14 +79,14 @@ Panel {
         width: parent.width
         spacing: 14
         Repeater {
-            model: root.shown
+            model: root.legendRows
             delegate: Row {
-                required property string modelData
+                required property var modelData
                 required property int index
                 spacing: 5
                 Rectangle { width: 14; height: 4; y: 8; color: Theme.series[index % Theme.series.length] }
                 Label {
-                    text: modelData + " " + root.formatRate(root.history[modelData][root.history[modelData].length - 1])
+                    text: modelData.name + " " + root.formatRate(modelData.rate)
                     color: Theme.text
                     font.pixelSize: Theme.smallFont
                 }
@@ -123,7 +132,7 @@ Panel {
                 ctx.fillText(root.formatAxis(root.peak * (4 - g) / 4), left - 6, gy + 4)
             }
             ctx.textAlign = "left"
-            ctx.fillText("-" + root.samples + " s", left, height - 3)
+            ctx.fillText("-" + root.axisSeconds + " s", left, height - 3)
             ctx.textAlign = "right"
             ctx.fillText("now", right, height - 3)
 
@@ -134,9 +143,10 @@ Panel {
                 ctx.lineWidth = width
                 ctx.setLineDash(dashed ? [6, 4] : [])
                 ctx.beginPath()
-                var offset = root.samples - values.length
+                // The newest value is at "now"; older ones one second apart to the left.
+                var offset = root.axisSeconds - (values.length - 1)
                 for (var i = 0; i < values.length; ++i) {
-                    var x = left + w * (offset + i) / (root.samples - 1)
+                    var x = left + w * (offset + i) / root.axisSeconds
                     var y = bottom - h * Math.min(values[i], root.peak) / root.peak
                     if (i === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y)
                 }

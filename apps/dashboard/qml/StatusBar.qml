@@ -3,7 +3,8 @@ import QtQuick.Controls
 import QtQuick.Layouts
 import Switchboard
 
-// Connection state, round-trip time and the gateway's counters, in one line.
+// Connection state, round-trip time and the gateway's counters, in one line; the reason of a
+// refused or closed connection and of a failed HTTP API request in red beside them.
 Rectangle {
     id: root
     property Client client
@@ -12,6 +13,8 @@ Rectangle {
     /// Last measured round trip in ms (Client.roundTripTime, measured with ping/pong; -1: unknown).
     readonly property real roundTripMs: client ? client.roundTripTime : -1
     property bool narrow: false
+    property string connectionError
+    property string apiError
 
     implicitHeight: 52
     color: Theme.panel
@@ -60,7 +63,28 @@ Rectangle {
             value: root.roundTripMs < 0 ? "–"
                    : (root.roundTripMs < 10 ? root.roundTripMs.toFixed(1) : Math.round(root.roundTripMs)) + " ms"
         }
-        Item { Layout.fillWidth: true }
+        Column {
+            Layout.fillWidth: true
+            Layout.alignment: Qt.AlignVCenter
+            Label {
+                objectName: "connectionError"
+                visible: text.length > 0
+                width: parent.width
+                text: root.connectionError
+                color: Theme.bad
+                font.pixelSize: Theme.smallFont
+                elide: Text.ElideRight
+            }
+            Label {
+                objectName: "apiError"
+                visible: text.length > 0
+                width: parent.width
+                text: root.apiError
+                color: Theme.bad
+                font.pixelSize: Theme.smallFont
+                elide: Text.ElideRight
+            }
+        }
         Counter {
             visible: !!root.gateway
             label: "clients"

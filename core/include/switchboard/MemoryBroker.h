@@ -94,6 +94,10 @@ public:
     std::uint64_t handlerErrors() const;
     /// Streams currently held.
     std::size_t streamCount() const;
+    /// Channels whose stream holds at least one publication not yet expired, by name; subscribed
+    /// or not (a channel nobody subscribes to keeps its history until its TTL). For listings
+    /// such as the gateway's `/api/channels`.
+    std::vector<std::string> channelsWithHistory() const;
     std::uint64_t historyEvictions() const override;
 
     /// Writes every stream (channel, epoch, top offset, last activity) and its retained

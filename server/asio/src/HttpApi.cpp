@@ -262,11 +262,30 @@ void changeSubscription(ServerContext &ctx, const Request &req, bool subscribe, 
 
 void channels(ServerContext &ctx, Respond respond)
 {
-    // With Redis the list is the cluster's: it may answer later, from Redis.
+    // With Redis the list is the cluster's: it may answer later, from Redis. With the memory
+    // engine, channels that hold history and have no subscriber are listed too (0 subscribers,
+    // 0 published here); the Pusher API's channel list stays the occupied channels only.
     ctx.core.locked([&] {
-        ctx.core.channels([respond = std::move(respond)](std::error_code error, std::vector<ChannelStats> stats) {
+        std::vector<std::string> withHistory;
+        if (MemoryBroker *broker = ctx.core.memoryBroker())
+            withHistory = broker->channelsWithHistory();
+        ctx.core.channels([respond = std::move(respond), withHistory = std::move(withHistory)](
+                              std::error_code error, std::vector<ChannelStats> stats) mutable {
             if (error)
                 return respond(errorResponse(http::status::service_unavailable, 503, error.message()));
+            if (!withHistory.empty()) {
+                const std::size_t subscribed = stats.size(); // sorted by name
+                for (std::string &name : withHistory) {
+                    const auto end = stats.begin() + std::ptrdiff_t(subscribed);
+                    const auto at = std::lower_bound(stats.begin(), end, name,
+                                                     [](const ChannelStats &c, const std::string &n) { return c.name < n; });
+                    if (at != end && at->name == name)
+                        continue;
+                    const ChannelType type = channelTypeOf(name);
+                    stats.push_back(ChannelStats{std::move(name), type, 0, 0});
+                }
+                std::sort(stats.begin(), stats.end(), [](const ChannelStats &a, const ChannelStats &b) { return a.name < b.name; });
+            }
             std::string body = "{\"channels\":[";
             bool first = true;
             for (const auto &c : stats) {
