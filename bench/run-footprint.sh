@@ -62,15 +62,6 @@ ulimit -n "$(ulimit -Hn)"
 
 work=$(mktemp -d /tmp/switchboard-footprint.XXXXXX)
 server_pid=""
-stop_server() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  server_pid=""
-}
 trap 'stop_server; stop_session; rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
 

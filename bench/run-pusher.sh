@@ -73,15 +73,6 @@ app_id=1
 app_key=bench-key
 work=$(mktemp -d /tmp/switchboard-bench-pusher.XXXXXX)
 server_pid=""
-stop_server() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  server_pid=""
-}
 trap 'stop_server; stop_session; rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
 

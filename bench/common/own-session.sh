@@ -1,6 +1,7 @@
-# own-session.sh: sourced by the bench scripts (run-cluster.sh, run-comparison.sh) so that a run
-# lives in a session of its own: everything it starts can be found and stopped with it, and its
-# CPU weight can be raised without touching the rest of the machine. Bash.
+# own-session.sh: sourced by the bench scripts (run-cluster.sh, run-comparison.sh, run-pusher.sh,
+# run-footprint.sh) so that a run lives in a session of its own: everything it starts can be found
+# and stopped with it, and its CPU weight can be raised without touching the rest of the machine.
+# Bash.
 #
 #   own_session "$0" "$@"   First thing in the script. Outside the session: re-runs the script in
 #                           a new session (setsid), forwards Ctrl-C / TERM to that whole session
@@ -11,6 +12,8 @@
 #                           shared with other work; a note on stderr when it may not.
 #   stop_session            TERM to every other process of this session, e.g. from an EXIT trap
 #                           (what runs in its own process group, like `timeout`, is found too).
+#   stop_server             Stops the server the script started, whose pid is in $server_pid:
+#                           TERM, KILL after 5 s; clears server_pid. A no-op when none runs.
 
 own_session() {
   if [ -n "${SB_BENCH_SESSION:-}" ]; then
@@ -36,4 +39,14 @@ stop_session() {
   for p in $(pgrep -s $$ || true); do
     [ "$p" != $$ ] && kill -TERM "$p" 2>/dev/null || true
   done
+}
+
+stop_server() {
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+    kill -TERM "$server_pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  server_pid=""
 }
