@@ -6,7 +6,7 @@
 # installed size (under 10 MB), lintian (errors and warnings fail; overrides live in
 # packaging/debian/*.lintian-overrides, each with its reason). For the build machine's own
 # architecture also: the gateway starts with the packaged gateway.json, and a program outside the
-# tree (packaging/consumer) builds against libswitchboard-dev + libswitchboard-qt and runs.
+# tree (examples/qml-app) builds against libswitchboard-dev + libswitchboard-qt and runs.
 set -euo pipefail
 dir=${1:?usage: check-packages.sh <package-dir> [<debian-arch>]}
 arch=${2:-$(dpkg --print-architecture)}
@@ -72,7 +72,7 @@ expect_depends "$dashboard" libc6 'libqt6quick6' 'libqt6qml6' 'libqt6gui6' 'libs
   'qml6-module-qtquick-controls' 'libqt6opengl6'
 
 expect_files "$qtlib" "/usr/lib/$triplet/libswitchboard-qt\.so\.[0-9.]+" \
-  "/usr/lib/$triplet/qml/Switchboard/qmldir" "/usr/lib/$triplet/qml/Switchboard/libSwitchboardQtplugin\.so"
+  "/usr/lib/$triplet/qt6/qml/Switchboard/qmldir" "/usr/lib/$triplet/qt6/qml/Switchboard/libSwitchboardQtplugin\.so"
 expect_depends "$qtlib" libc6 'libqt6core6' 'libqt6websockets6' 'libqt6qml6'
 
 expect_files "$dev" /usr/include/switchboard/Hub.h /usr/include/switchboard/qt/Client.h \
@@ -113,15 +113,21 @@ if [ "$arch" = "$(dpkg --print-architecture)" ]; then
     fail "gateway did not start with the packaged gateway.json: $(cat "$tmp/gateway.err")"
   fi
 
-  # find_package(Switchboard) from the unpacked development and run-time packages.
+  # examples/qml-app, a Qt Quick application outside the tree, with
+  # find_package(Switchboard COMPONENTS Core Qt) from the unpacked development and run-time
+  # packages: it builds, and runs (offscreen) until its in-process gateway's client is connected,
+  # in the roster and receiving. The module's folder is Qt's QML directory inside the package.
   dpkg-deb -x "$dev" "$tmp/root"; dpkg-deb -x "$qtlib" "$tmp/root"
-  if cmake -S "$root/packaging/consumer" -B "$tmp/consumer" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-        -DCMAKE_PREFIX_PATH="$tmp/root/usr" > "$tmp/consumer.log" 2>&1 \
-     && cmake --build "$tmp/consumer" >> "$tmp/consumer.log" 2>&1 \
-     && LD_LIBRARY_PATH="$tmp/root/usr/lib/$triplet" QT_QPA_PLATFORM=offscreen "$tmp/consumer/consumer" | grep -q 'consumer ok'; then
-    ok "packaging/consumer builds with find_package(Switchboard) against the packages and runs"
+  if cmake -S "$root/examples/qml-app" -B "$tmp/qml-app" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+        -DCMAKE_PREFIX_PATH="$tmp/root/usr" > "$tmp/qml-app.log" 2>&1 \
+     && cmake --build "$tmp/qml-app" >> "$tmp/qml-app.log" 2>&1 \
+     && ! grep -qi 'program_options\|systemd' "$tmp/qml-app/CMakeCache.txt" \
+     && LD_LIBRARY_PATH="$tmp/root/usr/lib/$triplet" QT_QPA_PLATFORM=offscreen \
+        QML_IMPORT_PATH="$tmp/root/usr/lib/$triplet/qt6/qml" timeout 60 "$tmp/qml-app/switchboard-qml-app" --check \
+        >> "$tmp/qml-app.log" 2>&1; then
+    ok "examples/qml-app builds with find_package(Switchboard COMPONENTS Core Qt) against the packages (no program_options, no libsystemd looked up) and runs"
   else
-    cat "$tmp/consumer.log"; fail "packaging/consumer against the packages"
+    cat "$tmp/qml-app.log"; fail "examples/qml-app against the packages"
   fi
 fi
 
