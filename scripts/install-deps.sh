@@ -16,12 +16,13 @@ testing=(qml6-module-qttest qml6-module-qtquick qml6-module-qtquick-controls
   qml6-module-qtquick-layouts qml6-module-qtquick-templates qml6-module-qtquick-window
   qml6-module-qtqml-workerscript qml6-module-qtquick-shapes
   emscripten node-acorn esbuild nodejs npm chromium redis-server libhiredis-dev
-  clang-14 libclang-rt-14-dev llvm-14 util-linux python3 openssl dpkg-dev lintian curl node-ws)
+  clang-14 libclang-rt-14-dev llvm-14 util-linux python3 openssl dpkg-dev lintian curl node-ws ccache)
 # clang-14 + libclang-rt-14-dev: the fuzz preset (libFuzzer, ASan, UBSan); llvm-14: the
 # symbolizer for sanitizer reports; util-linux: setpriv, which ties the browser test's gateway
 # to the test process. python3: the HTTP backends tests start (webhooks); openssl: the command
 # that makes the certificates of TLS tests. dpkg-dev (dpkg-shlibdeps), lintian, curl: the package
 # stage (scripts/check-packages.sh). node-ws: the README's WebSocket example (label docs).
+# ccache: the compiler cache scripts/test-all.sh uses across runs.
 # brotli: the .br variants of the web root (optional: without it the wasm-core build writes .gz
 # only).
 

@@ -15,6 +15,19 @@ cd "$(dirname "$0")/.."
 root=$PWD
 scripts/install-deps.sh all || exit 1
 jobs=$(nproc)
+# A compiler cache (ccache, installed by scripts/install-deps.sh; SWITCHBOARD_NO_CCACHE=1 turns
+# it off): each stage builds the sources with its own flags, so a first run gains nothing and a
+# next run most of its build time (docs/testing.md). Paths count relative to the checkout, so
+# clones in other folders share the cache (default ~/.cache/ccache, at most 20 GB). The
+# Emscripten build does without (emcc is not a compiler ccache knows).
+if command -v ccache >/dev/null && [ -z "${SWITCHBOARD_NO_CCACHE:-}" ]; then
+  export CMAKE_CXX_COMPILER_LAUNCHER=${CMAKE_CXX_COMPILER_LAUNCHER:-ccache}
+  export CMAKE_C_COMPILER_LAUNCHER=${CMAKE_C_COMPILER_LAUNCHER:-ccache}
+  export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$root} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
+  export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-20G}
+fi
+# The wasm-core preset, configured without the compiler cache.
+configure_wasm_core() { env -u CMAKE_CXX_COMPILER_LAUNCHER -u CMAKE_C_COMPILER_LAUNCHER cmake --preset wasm-core "$@"; }
 stages=${SWITCHBOARD_STAGES:-default wasm package asan tsan fuzz arm64}
 fuzzSeconds=${SWITCHBOARD_FUZZ_SECONDS:-30}
 export NODE_PATH=/usr/share/nodejs
@@ -53,7 +66,7 @@ stage_default() {
 }
 
 stage_wasm() {
-  cmake --preset wasm-core
+  configure_wasm_core
   cmake --build --preset wasm-core -j "$jobs"
   (cd build/wasm-core && ctest --output-on-failure --timeout 300)
   # Browser tests: the native gateway (default build) serving the wasm-core web folder.
@@ -64,7 +77,7 @@ stage_wasm() {
 stage_package() {
   # The gateway package holds the browser client: the wasm-core build's web folder (a no-op
   # after the wasm stage).
-  cmake --preset wasm-core >/dev/null
+  configure_wasm_core >/dev/null
   cmake --build --preset wasm-core -j "$jobs"
   cmake --preset release
   cmake --build --preset release -j "$jobs"
@@ -76,7 +89,7 @@ stage_package() {
 stage_asan() {
   # The browser tests of this tree serve the wasm-core build's web folder: make sure it is there
   # (a no-op after the wasm stage).
-  cmake --preset wasm-core >/dev/null
+  configure_wasm_core >/dev/null
   cmake --build --preset wasm-core -j "$jobs"
   cmake --preset asan -DSWITCHBOARD_WASM_WEB_DIR="$root/build/wasm-core/web"
   cmake --build --preset asan -j "$jobs"
