@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side load test: the same switchboard-loadgen load against switchboard-gateway, the Node
 # `ws` broadcast server and nats-server (WebSocket listener), in one run, and a table of results.
+# uws is the same broadcast as ws on uWebSockets' pub/sub (C++, bench/peers/uws).
 #
 # Every server is started fresh for each configuration (so its memory per connection is measured
 # from an idle process), bound to 127.0.0.1 on a free port, pinned to core 0, with one io thread
@@ -14,7 +15,7 @@
 #   --build DIR          build tree with the two binaries (default: build/default)
 #   --gateway PATH       switchboard-gateway (default: DIR/server/gateway/switchboard-gateway)
 #   --loadgen PATH       switchboard-loadgen (default: DIR/bench/loadgen/switchboard-loadgen)
-#   --servers LIST       any of "switchboard ws nats" (default: all three)
+#   --servers LIST       any of "switchboard uws ws nats" (default: all four)
 #   --subscribers LIST   default "1000 10000"
 #   --payloads LIST      default "64 1024"
 #   --duration S         measured seconds per load (default 5), after 1 s of warm-up
@@ -39,7 +40,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build="$root/build/default"
 gateway=""
 loadgen=""
-servers="switchboard ws nats"
+servers="switchboard uws ws nats"
 subscribers="1000 10000"
 payloads="64 1024"
 duration=5
@@ -76,6 +77,7 @@ for s in $servers; do
   case "$s" in
     switchboard) [ -x "$gateway" ] || { echo "no gateway at $gateway" >&2; exit 1; } ;;
     ws) [ -d "$root/bench/peers/node-ws/node_modules/ws" ] || { echo "run bench/peers/install.sh first" >&2; exit 1; } ;;
+    uws) [ -d "$root/bench/peers/uws/node_modules/@trufflesuite/uws-js-unofficial" ] || { echo "run bench/peers/install.sh first" >&2; exit 1; } ;;
     nats) command -v nats-server >/dev/null || { echo "run bench/peers/install.sh first" >&2; exit 1; } ;;
     *) echo "unknown server $s" >&2; exit 2 ;;
   esac
@@ -122,6 +124,10 @@ start_server() {
       taskset -c 0 node "$root/bench/peers/node-ws/server.js" --host 127.0.0.1 --port 0 > "$out" 2>&1 &
       server_pid=$!
       port=$(wait_port "$out" 'listening on [^ ]*:[0-9]+') ;;
+    uws)
+      taskset -c 0 node "$root/bench/peers/uws/server.js" --host 127.0.0.1 --port 0 > "$out" 2>&1 &
+      server_pid=$!
+      port=$(wait_port "$out" 'listening on [^ ]*:[0-9]+') ;;
     nats)
       taskset -c 0 nats-server -c "$root/bench/peers/nats/nats-server.conf" > "$out" 2>&1 &
       server_pid=$!
@@ -134,7 +140,9 @@ run_load() {
   local server=$1 n=$2 payload=$3 rate=$4 bound w=$window
   [ "$w" = auto ] && w=$(( (64000 + n - 1) / n ))
   bound=$(( $(printf '%.0f' "$duration") + 90 ))
-  local args=(--protocol "$server" --port "$port" --connections "$n" --payload "$payload"
+  local protocol=$server
+  [ "$server" = uws ] && protocol=ws # the same broadcast as the ws peer
+  local args=(--protocol "$protocol" --port "$port" --connections "$n" --payload "$payload"
               --duration "$duration" --warmup 1 --window "$w" --rate "$rate"
               --io-threads 1 --server-pid "$server_pid" --label "$server")
   {
