@@ -49,6 +49,21 @@ Item {
         MessageList { id: tailList; width: 300; height: 60; model: root.capped ? root.capped.messages : null }
     }
 
+    // A consumer whose handler takes a few milliseconds per message: the event-loop pass that
+    // delivers a message then lasts as long as it does on a slow machine (qemu). TestCase's
+    // tryCompare/tryVerify first call wait(0), whose processEvents stops after a pass longer than
+    // 0 ms, so they can return after the delivery and before the model's queued insert (test_4).
+    Connections {
+        id: slowConsumer
+        target: root.capped
+        enabled: false
+        property int busyMs: 3
+        function onMessageReceived() {
+            var until = Date.now() + busyMs
+            while (Date.now() < until) {}
+        }
+    }
+
     // Components inherit the palette of the item they sit in.
     Item {
         id: darkScope
@@ -139,32 +154,47 @@ Item {
             tryCompare(alice, "state", Client.Connected, 10000)
         }
 
-        // Rows of the last item the list shows, and whether the newest one is in view.
-        function newestInView(view) {
+        // Whether the list's last row shows message `i` and lies inside the view.
+        function showsNewest(view, i) {
             view.forceLayout()
             var last = view.itemAtIndex(view.count - 1)
-            return last !== null && last.y >= view.contentY - 1
-                   && last.y + last.height <= view.contentY + view.height + 1
+            return last !== null && last.payload.i === i && inView(view, last)
+        }
+        function inView(view, item) {
+            return item.y >= view.contentY - 1 && item.y + item.height <= view.contentY + view.height + 1
+        }
+        function newestRow(model) {
+            return model.count > 0 ? model.get(model.count - 1).payload.i : -1
         }
 
+        // `received` counts a message when it arrives; its row is inserted one event-loop turn
+        // later (MessageModel batches inserts). At capacity the count stays the same, so the view
+        // showing the previous newest row proves nothing: await the new row in the model and in
+        // the view. The slow consumer makes the turn that delivers a message as long as it is
+        // under emulation, where awaiting `received` alone left row 20 still to come.
         function test_4_messageListFollowsTailAtCapacity() {
             tryCompare(alice, "state", Client.Connected, 10000)
             root.capped = alice.subscribe("capped")
             root.capped.messages.capacity = 8
+            slowConsumer.enabled = true
             tryCompare(root.capped, "subscribed", true)
             for (var i = 1; i <= 8; ++i)
                 gateway.publish("capped", "n", { i: i })
             tryCompare(root.capped, "received", 8)
-            tryCompare(tailList, "count", 8)
-            tryVerify(function() { return newestInView(tailList) })
+            tryVerify(function() { return newestRow(root.capped.messages) === 8 }, 5000, "row 8 inserted")
+            compare(tailList.count, 8)
+            tryVerify(function() { return showsNewest(tailList, 8) }, 5000, "row 8 in view")
             // At capacity every message removes the oldest row: the count no longer changes.
             for (var k = 9; k <= 20; ++k) {
                 gateway.publish("capped", "n", { i: k })
                 tryCompare(root.capped, "received", k)
-                tryVerify(function() { return newestInView(tailList) }, 2000, "newest row " + k + " in view")
+                tryVerify(function() { return newestRow(root.capped.messages) === k }, 5000,
+                          "row " + k + " inserted")
+                tryVerify(function() { return showsNewest(tailList, k) }, 5000, "row " + k + " in view")
             }
             compare(tailList.count, 8)
-            compare(root.capped.messages.get(7).payload.i, 20)
+            compare(root.capped.messages.get(0).payload.i, 13)
+            compare(root.capped.messages.dropped, 12)
 
             // Not following: the view stays where it is.
             tailList.followTail = false
@@ -172,9 +202,17 @@ Item {
             var top = tailList.contentY
             gateway.publish("capped", "n", { i: 21 })
             tryCompare(root.capped, "received", 21)
-            wait(0) // let a deferred follow, if any were wrongly queued, run
+            tryVerify(function() { return newestRow(root.capped.messages) === 21 }, 5000, "row 21 inserted")
+            // The list defers its follow with Qt.callLater at the insert; a call deferred after
+            // the insert runs after it, so once it has run a wrongly queued follow has too.
+            var settled = false
+            Qt.callLater(function() { settled = true })
+            tryVerify(function() { return settled }, 5000, "deferred calls ran")
             compare(tailList.contentY, top)
-            verify(!newestInView(tailList))
+            tailList.forceLayout()
+            var last = tailList.itemAtIndex(tailList.count - 1)
+            verify(last === null || !inView(tailList, last))
+            slowConsumer.enabled = false
         }
 
         function test_5_colorsAndFonts() {
