@@ -134,9 +134,9 @@ stage_arm64() {
   # tests that start a process cannot run there (label noemu; docs/embedded.md says what is left out).
   cmake --build --preset arm64 -j "$jobs" --target switchboard-gateway switchboard-dashboard \
     switchboard-core-tests switchboard-qt-tests server_tst_linebudget server_tst_asiotimer \
-    server_tst_eventloopwatchdog server_tst_iothreads
+    server_tst_eventloopwatchdog server_tst_iothreads qml_tst_switchboard
   # Each test runs under qemu-aarch64-static; TIMEOUTs are 5x the native ones (tests/CMakeLists.txt).
-  (cd build/arm64 && ctest --output-on-failure -j "$jobs" -L '^(core|qt|server)$' -LE noemu)
+  (cd build/arm64 && ctest --output-on-failure -j "$jobs" -L '^(core|qt|qml|server)$' -LE noemu)
 }
 
 total=$(date +%s)
