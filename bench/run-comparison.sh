@@ -3,13 +3,16 @@
 # `ws` broadcast server and nats-server (WebSocket listener), in one run, and a table of results.
 # uws is the same broadcast as ws on uWebSockets' pub/sub (C++, bench/peers/uws).
 #
-# Every server is started fresh for each configuration (so its memory per connection is measured
+# Every server is started fresh for each load (so its memory per connection is measured
 # from an idle process), bound to 127.0.0.1 on a free port, pinned to core 0, with one io thread
 # where it has the setting; the load generator is pinned to core 1. For each number of
 # subscribers and payload size two loads run:
 #   flat out   publish as fast as the window allows (--window messages not yet received by every
 #              subscriber): deliveries/s, handshakes/s, server memory per connection, CPU
 #   fixed rate 50 000 deliveries/s (50 000 / subscribers messages/s): latency percentiles
+# Each load runs --runs times (the servers take turns within a run); the table gives the median
+# and the spread (min-max) over the runs, and every single load is a row of a CSV file (--csv),
+# which bench/plot-charts.py turns into the charts of docs/benchmarks.md.
 #
 # Usage: bench/run-comparison.sh [options]
 #   --build DIR          build tree with the two binaries (default: build/default)
@@ -22,6 +25,9 @@
 #   --window N|auto      messages in flight when flat out (default auto: 64 000 deliveries in
 #                        flight, i.e. 64 messages for 1 000 subscribers, 7 for 10 000)
 #   --latency-rate N     deliveries/s of the fixed-rate load (default 50000)
+#   --runs N             runs of every load (default 3)
+#   --csv FILE           one row per server, subscribers, payload, load and run, with the date,
+#                        commit and machine in # comment lines (default: build/bench-comparison.csv)
 #   --log FILE           full output of every run (default: build/bench-comparison.log)
 #   --no-boost           do not raise the CPU weight of this run (see below)
 #
@@ -48,6 +54,8 @@ window=auto
 latency_rate=50000
 log=""
 boost=1
+runs=3
+csv=""
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -61,6 +69,8 @@ while [ $# -gt 0 ]; do
     --window) window=$2; shift 2 ;;
     --latency-rate) latency_rate=$2; shift 2 ;;
     --log) log=$2; shift 2 ;;
+    --runs) runs=$2; shift 2 ;;
+    --csv) csv=$2; shift 2 ;;
     --no-boost) boost=0; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -69,7 +79,8 @@ done
 gateway=${gateway:-$build/server/gateway/switchboard-gateway}
 loadgen=${loadgen:-$build/bench/loadgen/switchboard-loadgen}
 log=${log:-$root/build/bench-comparison.log}
-mkdir -p "$(dirname "$log")"
+csv=${csv:-$root/build/bench-comparison.csv}
+mkdir -p "$(dirname "$log")" "$(dirname "$csv")"
 : > "$log"
 
 [ -x "$loadgen" ] || { echo "no load generator at $loadgen (cmake --build ... --target switchboard-loadgen)" >&2; exit 1; }
@@ -155,41 +166,104 @@ field() { # field NAME LINE
   sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<< " $2"
 }
 
-echo "Side-by-side gateway load test, $(date -u '+%F %H:%M UTC'), $(nproc) cores, $(uname -r)"
-echo "servers pinned to core 0 (one io thread), switchboard-loadgen pinned to core 1; full log: $log"
+# The CSV: its columns, then one row per load (csv_row); the table is computed from these rows.
+csv_columns=server,subscribers,payload,load,run,rate_msg_per_s,window,deliveries_per_s,server_cpu_ns_per_delivery,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,handshakes_per_s,mem_per_conn_bytes,missed,disconnects
+commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C "$root" diff --quiet HEAD -- 2>/dev/null || commit="$commit (with local changes)"
+machine="$(uname -m), $(nproc) cores ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r)"
+started=$(date -u '+%F %H:%M UTC')
+{
+  echo "# switchboard bench/run-comparison.sh"
+  echo "# date: $started"
+  echo "# commit: $commit"
+  echo "# machine: $machine"
+  echo "# settings: servers pinned to core 0 (one io thread), switchboard-loadgen to core 1; ${duration} s measured after 1 s warm-up; window $window; fixed rate $latency_rate deliveries/s; $runs runs"
+  echo "$csv_columns"
+} > "$csv"
+
+# csv_row SERVER SUBSCRIBERS PAYLOAD LOAD RUN RESULT-LINE: appends one row (empty fields for
+# what the load generator did not report, or when the load failed).
+csv_row() {
+  local r=$6
+  [ -n "$(field failed "$r")" ] && r=""
+  awk -v OFS=, -v server="$1" -v n="$2" -v payload="$3" -v load="$4" -v run="$5" \
+      -v rate="$(field rate "$r")" -v window="$(field window "$r")" \
+      -v d="$(field deliveries_per_s "$r")" -v cpu="$(field server_cpu_pct "$r")" \
+      -v p50="$(field p50_us "$r")" -v p90="$(field p90_us "$r")" -v p99="$(field p99_us "$r")" \
+      -v p999="$(field p999_us "$r")" -v max="$(field max_us "$r")" -v hs="$(field handshakes_per_s "$r")" \
+      -v kb="$(field kb_per_conn_subscribed "$r")" -v missed="$(field missed "$r")" \
+      -v disc="$(field disconnects "$r")" '
+    function ms(us) { return us == "" ? "" : sprintf("%.3f", us / 1e3) }
+    BEGIN {
+      ns = (d > 0 && cpu != "" && cpu != "na") ? sprintf("%.0f", cpu * 1e7 / d) : ""
+      bytes = (kb != "" && kb != "na") ? sprintf("%.0f", kb * 1000) : ""
+      print server, n, payload, load, run, rate, window, d, ns, ms(p50), ms(p90), ms(p99), ms(p999),
+            ms(max), hs, bytes, missed, disc
+    }' >> "$csv"
+}
+
+# table_row SERVER SUBSCRIBERS PAYLOAD: the median and spread (min-max) over the runs, from the CSV.
+table_row() {
+  awk -F, -v server="$1" -v n="$2" -v payload="$3" '
+    function add(key, v) { if (v != "") { c[key]++; x[key, c[key]] = v } }
+    function sorted(key,   i, j, t) {
+      for (i = 2; i <= c[key]; i++)
+        for (j = i; j > 1 && x[key, j - 1] > x[key, j]; j--) { t = x[key, j]; x[key, j] = x[key, j - 1]; x[key, j - 1] = t }
+    }
+    # median (min-max), the values scaled by s and printed with format f
+    function cell(key, s, f,   m, lo, hi) {
+      if (!c[key]) return "-"
+      sorted(key)
+      m = c[key] % 2 ? x[key, (c[key] + 1) / 2] : (x[key, c[key] / 2] + x[key, c[key] / 2 + 1]) / 2
+      lo = sprintf(f, x[key, 1] * s); hi = sprintf(f, x[key, c[key]] * s)
+      return sprintf(f, m * s) (c[key] > 1 ? " (" lo (lo == hi ? "" : "-" hi) ")" : "")
+    }
+    /^#/ || /^server,/ { next }
+    $1 == server && $2 == n && $3 == payload {
+      if ($4 == "flat") { add("d", $8); add("ns", $9); add("hs", $15); add("mem", $16); runs++; if ($8 == "") failed++ }
+      else { add("p50", $10); add("p90", $11); add("p99", $12) }
+      missed += $17; disc += $18
+    }
+    END {
+      printf "| %-11s | %6s | %7s | %-19s | %-42s | %-19s | %-17s | %-15s | %s |\n", server, n, payload " B",
+        cell("d", 1e-6, "%.2f"), cell("p50", 1, "%.2f") " / " cell("p90", 1, "%.2f") " / " cell("p99", 1, "%.2f"),
+        cell("hs", 1e-3, "%.1f"), cell("mem", 1e-3, "%.2f"), cell("ns", 1, "%.0f"),
+        missed " / " disc (failed ? ", " failed " of " runs " runs failed (see the log)" : "")
+    }' "$csv"
+}
+
+echo "Side-by-side gateway load test, $started, commit $commit"
+echo "$machine; $runs runs of each load"
+echo "servers pinned to core 0 (one io thread), switchboard-loadgen pinned to core 1; full log: $log; CSV: $csv"
 echo
-printf '| %-11s | %11s | %7s | %14s | %29s | %12s | %11s | %9s | %s |\n' \
-  server subscribers payload "deliveries/s" "latency p50/p99/p99.9/max ms" "handshakes/s" "KB per conn" "ns/deliv" "missed / disconnects"
-printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' -------------  -------------: ---------: ----------------: \
-  -------------------------------: --------------: -------------: -----------: ----------------------
+printf '| %-11s | %6s | %7s | %-19s | %-42s | %-19s | %-17s | %-15s | %s |\n' \
+  server subscr. payload "deliveries/s (M)" "latency p50 / p90 / p99 (ms)" "handshakes/s (k)" "KB per conn" "ns/deliv" "missed / disconnects"
+printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' -------------  -------: ---------: --------------------- \
+  -------------------------------------------- --------------------- ------------------- ----------------- ----------------------
 for n in $subscribers; do
   for payload in $payloads; do
+    # The servers take turns within each run, so a busy spell of the machine is shared out.
+    for run in $(seq "$runs"); do
+      for server in $servers; do
+        start_server "$server" || { stop_server; csv_row "$server" "$n" "$payload" flat "$run" ""; continue; }
+        flat=$(run_load "$server" "$n" "$payload" 0)
+        stop_server
+        csv_row "$server" "$n" "$payload" flat "$run" "$flat"
+        start_server "$server" || { stop_server; csv_row "$server" "$n" "$payload" fixed "$run" ""; continue; }
+        rate=$(awk -v r="$latency_rate" -v n="$n" 'BEGIN { printf "%.3f", r / n }')
+        timed=$(run_load "$server" "$n" "$payload" "$rate")
+        stop_server
+        csv_row "$server" "$n" "$payload" fixed "$run" "$timed"
+      done
+    done
     for server in $servers; do
-      start_server "$server" || { stop_server; continue; }
-      flat=$(run_load "$server" "$n" "$payload" 0)
-      stop_server
-      start_server "$server" || { stop_server; continue; }
-      rate=$(awk -v r="$latency_rate" -v n="$n" 'BEGIN { printf "%.3f", r / n }')
-      timed=$(run_load "$server" "$n" "$payload" "$rate")
-      stop_server
-      if [ -n "$(field failed "$flat")" ] || [ -z "$flat" ]; then
-        printf '| %-11s | %11s | %7s | %s |\n' "$server" "$n" "$payload B" "failed (see $log)"
-        continue
-      fi
-      ns=$(awk -v c="$(field server_cpu_pct "$flat")" -v d="$(field deliveries_per_s "$flat")" \
-        'BEGIN { if (d > 0 && c != "na") printf "%.0f", c * 1e7 / d; else print "na" }')
-      lat=$(awk -v a="$(field p50_us "$timed")" -v b="$(field p99_us "$timed")" \
-                -v c="$(field p999_us "$timed")" -v d="$(field max_us "$timed")" \
-        'BEGIN { if (a == "") print "failed"; else printf "%.2f / %.2f / %.2f / %.2f", a/1e3, b/1e3, c/1e3, d/1e3 }')
-      printf '| %-11s | %11s | %7s | %14s | %29s | %12s | %11s | %9s | %s |\n' \
-        "$server" "$n" "$payload B" \
-        "$(awk -v d="$(field deliveries_per_s "$flat")" 'BEGIN { printf "%.0f", d }')" "$lat" \
-        "$(field handshakes_per_s "$flat")" "$(field kb_per_conn_subscribed "$flat")" "$ns" \
-        "$(field missed "$flat")+$(field missed "$timed") / $(field disconnects "$flat")+$(field disconnects "$timed")"
+      table_row "$server" "$n" "$payload"
     done
   done
 done
 echo
-echo "deliveries/s: flat out with $window messages in flight (auto: 64 000 deliveries), measured over ${duration} s after 1 s of warm-up."
-echo "latency: publish -> receive at a fixed $latency_rate deliveries/s. KB per conn: server RSS growth / subscribers."
-echo "ns/deliv: server CPU time per delivery when flat out. missed: deliveries lost (flat + fixed-rate runs)."
+echo "Each cell: the median over $runs runs (the spread min-max in brackets). deliveries/s: flat out with $window messages in flight"
+echo "(auto: 64 000 deliveries), measured over ${duration} s after 1 s of warm-up. latency: publish -> receive at a fixed"
+echo "$latency_rate deliveries/s. KB per conn: server RSS growth / subscribers. ns/deliv: server CPU time per delivery when"
+echo "flat out. missed: deliveries lost, disconnects: connections dropped (all loads of the row). Charts:"
+echo "python3 bench/plot-charts.py $csv --out DIR"

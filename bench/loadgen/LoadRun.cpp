@@ -213,6 +213,7 @@ int runLoad(const Options &o)
               << " subscribers=" << ready << " payload=" << o.payload << " rate=" << fixed(o.rate, 1)
               << " window=" << o.window << " io_threads=" << o.ioThreads
               << " deliveries_per_s=" << fixed(perSecond, 0) << " p50_us=" << micros(h.quantile(0.5))
+              << " p90_us=" << micros(h.quantile(0.9))
               << " p99_us=" << micros(h.quantile(0.99)) << " p999_us=" << micros(h.quantile(0.999))
               << " max_us=" << micros(h.max()) << " handshakes_per_s=" << fixed(handshakesPerSecond, 0)
               << " kb_per_conn_open=" << (kbOpen ? fixed(*kbOpen, 2) : "na")
