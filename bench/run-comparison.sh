@@ -28,6 +28,8 @@
 #   --runs N             runs of every load (default 3)
 #   --csv FILE           one row per server, subscribers, payload, load and run, with the date,
 #                        commit and machine in # comment lines (default: build/bench-comparison.csv)
+#   --note TEXT          a sentence on the conditions (e.g. "one 2-vCPU VM shared with other
+#                        work"), kept in the CSV and shown in the captions of the charts
 #   --log FILE           full output of every run (default: build/bench-comparison.log)
 #   --no-boost           do not raise the CPU weight of this run (see below)
 #
@@ -56,6 +58,7 @@ log=""
 boost=1
 runs=3
 csv=""
+note=""
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -71,6 +74,7 @@ while [ $# -gt 0 ]; do
     --log) log=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     --csv) csv=$2; shift 2 ;;
+    --note) note=$2; shift 2 ;;
     --no-boost) boost=0; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -177,6 +181,7 @@ started=$(date -u '+%F %H:%M UTC')
   echo "# date: $started"
   echo "# commit: $commit"
   echo "# machine: $machine"
+  [ -n "$note" ] && echo "# note: $note"
   echo "# settings: servers pinned to core 0 (one io thread), switchboard-loadgen to core 1; ${duration} s measured after 1 s warm-up; window $window; fixed rate $latency_rate deliveries/s; $runs runs"
   echo "$csv_columns"
 } > "$csv"
