@@ -110,12 +110,14 @@ def grouped_bars(title, subtitle, unit, groups, series, values, caption):
     groups: labels along the x axis; series: [(label, colour)], one bar of each per group;
     values[(group, series label)] = (median, min, max) or None (no bar, "failed" written there).
     """
-    caption_lines = [l for para in caption for l in textwrap.wrap(para, 118)]
-    bottom = 58 + CAPTION_LINE * len(caption_lines)
+    caption_lines = [l for para in caption for l in textwrap.wrap(para, 108)]
+    bottom = 72 + CAPTION_LINE * len(caption_lines)
     height = HEIGHT + CAPTION_LINE * len(caption_lines)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, height - TOP - bottom
-    top_value = max([v[2] for v in values.values() if v] + [0])
-    step, axis_end = nice_axis(top_value)
+    # The axis ends a little above the highest whisker, but a whisker far above every bar (one
+    # disturbed run) is cut at 1.5 times the highest median and ends in an arrow.
+    cap = 1.5 * max([v[0] for v in values.values() if v] + [0])
+    step, axis_end = nice_axis(max([min(v[2], cap) for v in values.values() if v] + [0]))
     y = lambda v: TOP + plot_h - v / axis_end * plot_h  # noqa: E731
 
     out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{WIDTH}' height='{height}' "
@@ -155,14 +157,18 @@ def grouped_bars(title, subtitle, unit, groups, series, values, caption):
                        f"height='{y(0) - y(median):.1f}' fill='{colour}'><title>{escape(label)}, "
                        f"{escape(group)}: {short(median)} ({short(low)}-{short(high)}) {escape(unit)}"
                        f"</title></rect>")
+            top = min(high, axis_end)
             if high > low:
-                out.append(f"<path class='whisker' d='M{cx:.1f},{y(low):.1f}V{y(high):.1f}"
-                           f"M{cx - 4:.1f},{y(low):.1f}h8M{cx - 4:.1f},{y(high):.1f}h8' "
+                end = f"M{cx - 4:.1f},{y(top) + 6:.1f}L{cx:.1f},{y(top):.1f}L{cx + 4:.1f},{y(top) + 6:.1f}" \
+                    if high > axis_end else f"M{cx - 4:.1f},{y(top):.1f}h8"
+                out.append(f"<path class='whisker' d='M{cx:.1f},{y(low):.1f}V{y(top):.1f}"
+                           f"M{cx - 4:.1f},{y(low):.1f}h8{end}' "
                            f"stroke='#222' stroke-width='1.2' fill='none'/>")
-            out.append(text(cx, y(high) - 5, short(median), size=10, fill="#333"))
-        out.append(text(LEFT + slot * (g + 0.5), TOP + plot_h + 20, group, size=12))
+            out.append(text(cx, y(top) - 5, short(median), size=10, fill="#333"))
+        for k, part in enumerate(group.split(", ")):  # "1 000 subscribers, 64 B" on two lines
+            out.append(text(LEFT + slot * (g + 0.5), TOP + plot_h + 20 + 15 * k, part, size=12))
     for i, line in enumerate(caption_lines):
-        out.append(text(LEFT, height - bottom + 46 + CAPTION_LINE * i, line, size=11,
+        out.append(text(LEFT, height - bottom + 60 + CAPTION_LINE * i, line, size=11,
                         anchor="start", fill="#555"))
     out.append("</svg>")
     return "\n".join(out) + "\n"
@@ -250,7 +256,8 @@ def main(argv=None):
     runs = len(in_order(r["run"] for r in rows))
     caption = [f"Measured {meta.get('date', '(date unknown)')}, commit {meta.get('commit', 'unknown')}, "
                f"{meta.get('machine', 'machine unknown')}.",
-               f"Bars: median of {runs} run{'s' if runs != 1 else ''}; whiskers: min-max. "
+               f"Bars: median of {runs} run{'s' if runs != 1 else ''}; whiskers: min-max (an arrow: beyond the "
+               f"axis, see the bar's tooltip or the CSV). "
                f"Source: {args.csv.name} (bench/run-comparison.sh). {meta.get('note', '')} {args.note}".strip()]
     charts = {"throughput.svg": throughput_chart(rows, caption), "memory.svg": memory_chart(rows, caption)}
     charts.update(latency_charts(rows, caption))

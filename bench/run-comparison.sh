@@ -225,8 +225,9 @@ table_row() {
     }
     /^#/ || /^server,/ { next }
     $1 == server && $2 == n && $3 == payload {
-      if ($4 == "flat") { add("d", $8); add("ns", $9); add("hs", $15); add("mem", $16); runs++; if ($8 == "") failed++ }
+      if ($4 == "flat") { add("d", $8); add("ns", $9); add("hs", $15); runs++; if ($8 == "") failed++ }
       else { add("p50", $10); add("p90", $11); add("p99", $12) }
+      add("mem", $16)
       missed += $17; disc += $18
     }
     END {
@@ -269,6 +270,6 @@ done
 echo
 echo "Each cell: the median over $runs runs (the spread min-max in brackets). deliveries/s: flat out with $window messages in flight"
 echo "(auto: 64 000 deliveries), measured over ${duration} s after 1 s of warm-up. latency: publish -> receive at a fixed"
-echo "$latency_rate deliveries/s. KB per conn: server RSS growth / subscribers. ns/deliv: server CPU time per delivery when"
+echo "$latency_rate deliveries/s. KB per conn: server RSS growth / subscribers (both loads). ns/deliv: server CPU time per delivery when"
 echo "flat out. missed: deliveries lost, disconnects: connections dropped (all loads of the row). Charts:"
 echo "python3 bench/plot-charts.py $csv --out DIR"
