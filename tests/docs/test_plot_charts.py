@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""The charts of docs/benchmarks.md (ctest docs_charts, label `docs`).
+
+    test_plot_charts.py ROOT
+
+Runs bench/plot-charts.py on the newest committed bench/results/comparison-*.csv into a temporary
+directory and checks that
+  - every SVG is well-formed XML with one bar per server (or percentile) and group of the CSV,
+    each bar's value the median the test computes from the CSV itself, and one legend entry per
+    series;
+  - the committed docs/charts/*.svg are exactly what the script makes of that CSV (so a changed
+    script or CSV without regenerated charts fails here), and docs/benchmarks.md shows them;
+  - the CSV header of bench/run-comparison.sh and of the committed CSV has every column the chart
+    script needs, and the script refuses (exit 2, naming the column) a CSV without one.
+"""
+
+import csv
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import unittest
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+ROOT = Path(sys.argv.pop(1) if len(sys.argv) > 1 else Path(__file__).resolve().parents[2])
+SCRIPT = ROOT / "bench" / "plot-charts.py"
+SVG = "{http://www.w3.org/2000/svg}"
+REQUIRED = ["server", "subscribers", "payload", "load", "run", "deliveries_per_s",
+            "p50_ms", "p90_ms", "p99_ms", "mem_per_conn_bytes"]
+
+
+def newest_csv():
+    found = sorted((ROOT / "bench" / "results").glob("comparison-*.csv"))
+    if not found:
+        raise AssertionError("no bench/results/comparison-*.csv")
+    return found[-1]
+
+
+def data_rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(line for line in f if not line.startswith("#") and line.strip()))
+
+
+def plot(csv_path, out):
+    return subprocess.run([sys.executable, str(SCRIPT), str(csv_path), "--out", str(out)],
+                          capture_output=True, text=True, timeout=60)
+
+
+def bars(svg_path):
+    """{(group, series): value from the bar's title}, legend labels, count of whiskers."""
+    root = ET.parse(svg_path).getroot()
+    assert root.tag == SVG + "svg", root.tag
+    values = {}
+    for rect in root.iter(SVG + "rect"):
+        if rect.get("class") == "bar":
+            title = rect.find(SVG + "title").text
+            median = float(re.search(r": ([0-9.]+) \(", title).group(1))
+            values[(rect.get("data-group"), rect.get("data-series"))] = median
+            assert float(rect.get("height")) >= 0, title
+    legend = [g.find(SVG + "text").text for g in root.iter(SVG + "g") if g.get("class") == "legend"]
+    whiskers = sum(1 for p in root.iter(SVG + "path") if p.get("class") == "whisker")
+    return values, legend, whiskers
+
+
+def median_of(rows, column, scale=1.0):
+    numbers = [float(r[column]) for r in rows if r[column] != ""]
+    return statistics.median(numbers) * scale if numbers else None
+
+
+def thousands(n):
+    return f"{int(n):,}".replace(",", " ")
+
+
+def close(a, b):
+    return abs(a - b) <= max(0.006 * abs(b), 0.006)  # the labels carry three significant digits
+
+
+class PlotCharts(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.csv = newest_csv()
+        cls.rows = data_rows(cls.csv)
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.out = Path(cls.tmp.name) / "charts"
+        cls.plotted = plot(cls.csv, cls.out)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def setUp(self):
+        self.assertEqual(self.plotted.returncode, 0, self.plotted.stderr)
+        self.servers = list(dict.fromkeys(r["server"] for r in self.rows))
+
+    def test_throughput_has_a_bar_per_server_and_configuration(self):
+        values, legend, whiskers = bars(self.out / "throughput.svg")
+        flat = [r for r in self.rows if r["load"] == "flat"]
+        configurations = list(dict.fromkeys((r["subscribers"], r["payload"]) for r in flat))
+        self.assertEqual(len(legend), len(self.servers))
+        expected = 0
+        for n, payload in configurations:
+            for server in self.servers:
+                m = median_of([r for r in flat if (r["subscribers"], r["payload"], r["server"]) == (n, payload, server)],
+                              "deliveries_per_s", 1e-6)
+                if m is None:
+                    continue
+                expected += 1
+                key = (f"{thousands(n)} subscribers, {thousands(payload)} B", legend[self.servers.index(server)])
+                self.assertIn(key, values)
+                self.assertTrue(close(values[key], m), (key, values[key], m))
+        self.assertEqual(len(values), expected)
+        self.assertGreater(whiskers, 0, "several runs, so there are spreads to draw")
+
+    def test_latency_has_three_percentiles_per_server(self):
+        fixed = [r for r in self.rows if r["load"] == "fixed"]
+        configurations = list(dict.fromkeys((r["subscribers"], r["payload"]) for r in fixed))
+        self.assertTrue(configurations)
+        for n, payload in configurations:
+            values, legend, _ = bars(self.out / f"latency-{n}-{payload}.svg")
+            self.assertEqual(legend, ["p50", "p90", "p99"])
+            picked = [r for r in fixed if (r["subscribers"], r["payload"]) == (n, payload)]
+            servers = list(dict.fromkeys(r["server"] for r in picked))
+            self.assertEqual(len(values), 3 * len(servers), values)
+            groups = list(dict.fromkeys(g for g, _ in values))
+            for server, group in zip(servers, groups):
+                for p in legend:
+                    m = median_of([r for r in picked if r["server"] == server], f"{p}_ms")
+                    self.assertTrue(close(values[(group, p)], m), (server, p, values[(group, p)], m))
+
+    def test_memory_has_a_bar_per_server_and_subscriber_count(self):
+        values, legend, _ = bars(self.out / "memory.svg")
+        counts = list(dict.fromkeys(r["subscribers"] for r in self.rows))
+        self.assertEqual(len(legend), len(self.servers))
+        self.assertEqual(len(values), len(counts) * len(self.servers))
+        for (group, series), v in values.items():
+            server = self.servers[legend.index(series)]
+            n = next(c for c in counts if group == f"{thousands(c)} subscribers")
+            m = median_of([r for r in self.rows if r["server"] == server and r["subscribers"] == n],
+                          "mem_per_conn_bytes", 1e-3)
+            self.assertTrue(close(v, m), (group, series, v, m))
+
+    def test_committed_charts_are_what_the_script_makes(self):
+        made = sorted(p.name for p in self.out.glob("*.svg"))
+        committed = sorted(p.name for p in (ROOT / "docs" / "charts").glob("*.svg"))
+        hint = f"regenerate: python3 bench/plot-charts.py {self.csv.relative_to(ROOT)} --out docs/charts"
+        self.assertEqual(made, committed, hint)
+        for name in made:
+            self.assertEqual((self.out / name).read_text(), (ROOT / "docs" / "charts" / name).read_text(),
+                             f"docs/charts/{name} is stale; {hint}")
+        page = (ROOT / "docs" / "benchmarks.md").read_text()
+        shown = set(re.findall(r"\(charts/([^)]+\.svg)\)", page))
+        self.assertTrue(shown, "docs/benchmarks.md shows no chart")
+        self.assertLessEqual(shown, set(made), "docs/benchmarks.md shows a chart the script does not make")
+
+    def test_every_required_column_is_written_and_read(self):
+        script = (ROOT / "bench" / "run-comparison.sh").read_text()
+        written = re.search(r"^csv_columns=(\S+)", script, re.M).group(1).split(",")
+        with open(self.csv, newline="") as f:
+            header = next(csv.reader(line for line in f if not line.startswith("#")))
+        for column in REQUIRED:
+            self.assertIn(column, written, "bench/run-comparison.sh no longer writes it")
+            self.assertIn(column, header, f"{self.csv.name} lacks it")
+
+    def test_a_csv_without_a_required_column_is_refused(self):
+        with open(self.csv, newline="") as f:
+            lines = [line for line in f if not line.startswith("#")]
+        table = list(csv.reader(lines))
+        for column in REQUIRED:
+            with self.subTest(column=column):
+                keep = [i for i, name in enumerate(table[0]) if name != column]
+                broken = Path(self.tmp.name) / f"without-{column}.csv"
+                with open(broken, "w", newline="") as f:
+                    csv.writer(f).writerows([[row[i] for i in keep] for row in table])
+                result = plot(broken, Path(self.tmp.name) / f"out-{column}")
+                self.assertEqual(result.returncode, 2, result.stderr)
+                self.assertIn(column, result.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
