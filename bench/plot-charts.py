@@ -28,9 +28,11 @@ REQUIRED_COLUMNS = ["server", "subscribers", "payload", "load", "run", "deliveri
 
 # Names in the charts for the server keys of run-comparison.sh; any other key is shown as is.
 SERVER_NAMES = {"switchboard": "switchboard-gateway", "ws": "Node ws", "nats": "nats-server",
-                "uws": "uWebSockets"}
-# Okabe-Ito colours (told apart with colour-blindness too), in the CSV's order of servers.
-SERVER_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442"]
+                "uws": "uWebSockets.js"}
+# Okabe-Ito colours (told apart with colour-blindness too): a fixed one per known server, so a
+# server keeps its colour from chart to chart; other servers take the rest in the CSV's order.
+SERVER_COLOURS = {"switchboard": "#0072B2", "ws": "#E69F00", "nats": "#009E73", "uws": "#CC79A7"}
+OTHER_COLOURS = ["#56B4E9", "#D55E00", "#F0E442", "#999999"]
 PERCENTILE_COLOURS = {"p50": "#9ecae1", "p90": "#4292c6", "p99": "#08519c"}
 
 WIDTH, HEIGHT = 760, 440
@@ -180,7 +182,9 @@ def configuration(row):
 
 def server_series(rows):
     servers = in_order(r["server"] for r in rows)
-    return [(SERVER_NAMES.get(s, s), SERVER_COLOURS[i % len(SERVER_COLOURS)]) for i, s in enumerate(servers)]
+    others = [s for s in servers if s not in SERVER_COLOURS]
+    return [(SERVER_NAMES.get(s, s), SERVER_COLOURS.get(s) or OTHER_COLOURS[others.index(s) % len(OTHER_COLOURS)])
+            for s in servers]
 
 
 def throughput_chart(rows, caption):

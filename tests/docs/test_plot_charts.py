@@ -10,6 +10,7 @@ directory and checks that
     series;
   - the committed docs/charts/*.svg are exactly what the script makes of that CSV (so a changed
     script or CSV without regenerated charts fails here), and docs/benchmarks.md shows them;
+  - a server the script does not know gets a bar per group and a legend entry;
   - the CSV header of bench/run-comparison.sh and of the committed CSV has every column the chart
     script needs, and the script refuses (exit 2, naming the column) a CSV without one.
 """
@@ -162,6 +163,27 @@ class PlotCharts(unittest.TestCase):
         for column in REQUIRED:
             self.assertIn(column, written, "bench/run-comparison.sh no longer writes it")
             self.assertIn(column, header, f"{self.csv.name} lacks it")
+
+    def test_a_new_server_adds_its_bars(self):
+        # A server the chart script does not know (as one added to run-comparison.sh would be):
+        # the rows of the first server again, under another name.
+        first = self.servers[0]
+        with open(self.csv, newline="") as f:
+            lines = f.readlines()
+        extended = Path(self.tmp.name) / "with-another-server.csv"
+        extended.write_text("".join(lines + [line.replace(first + ",", "another,", 1)
+                                             for line in lines if line.startswith(first + ",")]))
+        out = Path(self.tmp.name) / "out-another"
+        result = plot(extended, out)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        for name in ("throughput.svg", "memory.svg"):
+            before, legend_before, _ = bars(self.out / name)
+            after, legend_after, _ = bars(out / name)
+            self.assertEqual(legend_after, legend_before + ["another"], name)
+            groups = {g for g, _ in before}
+            self.assertEqual(len(after), len(before) + len(groups), name)
+            for group in groups:
+                self.assertEqual(after[(group, "another")], before[(group, legend_before[0])], (name, group))
 
     def test_a_csv_without_a_required_column_is_refused(self):
         with open(self.csv, newline="") as f:
