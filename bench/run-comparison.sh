@@ -3,7 +3,7 @@
 # `ws` broadcast server and nats-server (WebSocket listener), in one run, and a table of results.
 # uws is the same broadcast as ws on uWebSockets' pub/sub (C++, bench/peers/uws).
 #
-# Every server is started fresh for each load (so its memory per connection is measured
+# Every server is started fresh for each configuration (so its memory per connection is measured
 # from an idle process), bound to 127.0.0.1 on a free port, pinned to core 0, with one io thread
 # where it has the setting; the load generator is pinned to core 1. For each number of
 # subscribers and payload size two loads run:
@@ -84,6 +84,7 @@ gateway=${gateway:-$build/server/gateway/switchboard-gateway}
 loadgen=${loadgen:-$build/bench/loadgen/switchboard-loadgen}
 log=${log:-$root/build/bench-comparison.log}
 csv=${csv:-$root/build/bench-comparison.csv}
+[[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "--runs wants a number of runs, 1 or more" >&2; exit 2; }
 mkdir -p "$(dirname "$log")" "$(dirname "$csv")"
 : > "$log"
 
