@@ -2,6 +2,7 @@
 
 #include "JsonVariant.h"
 
+#include <switchboard/HistoryChannels.h>
 #include <switchboard/Hub.h>
 #include <switchboard/PusherProtocol.h>
 #include <switchboard/ServerProtocol.h>
@@ -362,7 +363,11 @@ void Gateway::refreshStats()
     if (!d->hub)
         return;
     const qint64 elapsed = d->sinceStats.isValid() ? d->sinceStats.restart() : 0;
-    d->channels->refresh(d->hub->channels(), elapsed);
+    // Channels with subscribers, and those that only hold history (0 subscribers; memory engine).
+    std::vector<ChannelStats> stats = d->hub->channels();
+    if (d->engine)
+        addHistoryOnlyChannels(stats, d->engine->channelsWithHistory());
+    d->channels->refresh(std::move(stats), elapsed);
     Q_EMIT countersChanged();
 }
 

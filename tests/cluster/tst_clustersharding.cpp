@@ -251,6 +251,26 @@ private slots:
         }
     }
 
+    void historyOnlyChannelsOfEveryShardAreListed()
+    {
+        // One channel with history and nobody subscribed on each shard: /api/channels on another
+        // node lists both (0 subscribers), from both Redis servers.
+        const QString onShard0 = channelOnShard(0, "archive/");
+        const QString onShard1 = channelOnShard(1, "archive/");
+        for (const QString &channel : {onShard0, onShard1})
+            QCOMPARE(publishText(nam, a, channel, "kept").status, 200);
+        QCOMPARE(whereIs("sharding:{" + onShard0.toUtf8() + "}:stream"), "1,0");
+        QCOMPARE(whereIs("sharding:{" + onShard1.toUtf8() + "}:stream"), "0,1");
+        const HttpResult r = http(nam, "GET", b.url("/api/channels"));
+        QCOMPARE(r.status, 200);
+        QHash<QString, int> subscribers;
+        for (const QJsonValue &ch : r.json()["channels"].toArray())
+            subscribers.insert(ch.toObject()["name"].toString(), ch.toObject()["subscribers"].toInt(-1));
+        QCOMPARE(subscribers.value(onShard0, -1), 0);
+        QCOMPARE(subscribers.value(onShard1, -1), 0);
+        QCOMPARE(r.json()["truncated"].toBool(true), false);
+    }
+
     void configFileTakesTheShardsAsAnArray()
     {
         QTemporaryFile config;

@@ -106,6 +106,7 @@ private Q_SLOTS:
     void remoteGateway_data();
     void remoteGateway();
     void embeddedGateway();
+    void embeddedGatewayListsChannelsWithHistory();
     void keyboard_data();
     void keyboard();
     void tenThousandPerSecond();
@@ -345,6 +346,42 @@ void TestDashboard::embeddedGateway()
     QTRY_COMPARE_WITH_TIMEOUT(row->property("subscribers").toInt(), 2, kWaitMs);
     QTRY_COMPARE_WITH_TIMEOUT(textOf(row->findChild<QObject *>(QStringLiteral("subscribers"))), QStringLiteral("2"), kWaitMs);
     grabTo(dashboard.window(), QStringLiteral("dashboard-embedded-800x480.png"));
+}
+
+void TestDashboard::embeddedGatewayListsChannelsWithHistory()
+{
+    // An outside client publishes to `news` and leaves: the channel keeps its history (the
+    // default rule keeps 100) with no subscriber, and the embedded gateway's channel list, so
+    // the dashboard's, still shows it with 0 subscribers.
+    DashboardOptions options;
+    options.port = 0;
+    options.size = QSize(1280, 800);
+    Dashboard dashboard;
+    QString error;
+    QVERIFY2(dashboard.start(options, error), qPrintable(error));
+    Gateway *gateway = dashboard.gateway();
+    QVERIFY(QTest::qWaitForWindowExposed(dashboard.window()));
+    {
+        Client reporter;
+        reporter.setUrl(QUrl(gateway->url()));
+        auto *news = reporter.subscribe(QStringLiteral("news"));
+        reporter.open();
+        QTRY_VERIFY_WITH_TIMEOUT(news->subscribed(), kWaitMs);
+        for (int i = 0; i < 3; ++i)
+            reporter.publish(QStringLiteral("news"), QStringLiteral("headline"), QVariantMap{{"n", i}});
+        QTRY_COMPARE_WITH_TIMEOUT(news->received(), 3, kWaitMs);
+        reporter.close();
+        QTRY_COMPARE_WITH_TIMEOUT(gateway->clientCount(), 1, kWaitMs); // the dashboard's own
+    }
+    gateway->refreshStats();
+    QAbstractItemModel *channels = gateway->channels();
+    QStringList names;
+    for (int row = 0; row < channels->rowCount(); ++row)
+        names << channels->index(row, 0).data(int(switchboard::qt::ChannelListModel::Role::Name)).toString();
+    QVERIFY2(names.contains(QStringLiteral("news")), qPrintable(names.join(u',')));
+    QTRY_VERIFY_WITH_TIMEOUT(dashboard.find(QStringLiteral("channelRow_news")) != nullptr, kWaitMs);
+    QObject *row = dashboard.find(QStringLiteral("channelRow_news"));
+    QCOMPARE(textOf(row->findChild<QObject *>(QStringLiteral("subscribers"))), QStringLiteral("0"));
 }
 
 void TestDashboard::keyboard_data()

@@ -10,11 +10,13 @@
 
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <exception>
 #include <optional>
 #include <random>
+#include <set>
 #include <unordered_map>
 #include <vector>
 
@@ -190,6 +192,82 @@ struct RedisBroker::Impl {
                       }
                       finish({}, StreamPosition{*number(r->element[0]), std::string(text(r->element[1]))});
                   });
+    }
+
+    // ---- listing the channels with history ---------------------------------------------------
+
+    /// `text` for a SCAN MATCH pattern: glob characters matched literally.
+    static std::string globEscaped(std::string_view text)
+    {
+        std::string out;
+        for (const char c : text) {
+            if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\')
+                out += '\\';
+            out += c;
+        }
+        return out;
+    }
+
+    struct HistoryScan {
+        HistoryChannelScan limits;
+        std::string pattern;
+        std::size_t calls = 0;
+        std::set<std::string> found;
+        std::function<void(std::error_code, HistoryChannelList)> done;
+    };
+
+    void channelsWithHistory(const HistoryChannelScan &limits, std::function<void(std::error_code, HistoryChannelList)> done)
+    {
+        if (!commands || !commands->ready())
+            return done(Error::NotConnected, {});
+        auto scan = std::make_shared<HistoryScan>();
+        scan->limits = limits;
+        scan->limits.maxCalls = std::max<std::size_t>(scan->limits.maxCalls, 1);
+        scan->limits.scanCount = std::max<std::size_t>(scan->limits.scanCount, 1);
+        scan->pattern = globEscaped(options.prefix) + "{*}:stream";
+        scan->done = std::move(done);
+        scanStep(std::move(scan), "0");
+    }
+
+    void scanStep(std::shared_ptr<HistoryScan> scan, const std::string &cursor)
+    {
+        const std::string count = std::to_string(scan->limits.scanCount);
+        ++scan->calls;
+        const bool sent = commands->command({"SCAN", cursor, "MATCH", scan->pattern, "COUNT", count, "TYPE", "stream"},
+                                            [this, scan](const redisReply *r) { scanReplied(scan, r); });
+        if (!sent)
+            scan->done(Error::NotConnected, {});
+    }
+
+    void scanReplied(const std::shared_ptr<HistoryScan> &scan, const redisReply *r)
+    {
+        if (!r)
+            return scan->done(Error::NotConnected, {});
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[1]->type != REDIS_REPLY_ARRAY) {
+            ++counters.errors;
+            log("redis: SCAN of the history streams failed: " + std::string(text(r)));
+            return scan->done(Error::Internal, {});
+        }
+        const std::string head = options.prefix + "{";
+        constexpr std::string_view tail = "}:stream";
+        const redisReply *keys = r->element[1];
+        for (std::size_t i = 0; i < keys->elements; ++i) {
+            const std::string_view key = text(keys->element[i]);
+            if (key.size() <= head.size() + tail.size() || key.substr(0, head.size()) != head
+                || key.substr(key.size() - tail.size()) != tail)
+                continue;
+            scan->found.emplace(key.substr(head.size(), key.size() - head.size() - tail.size()));
+        }
+        const std::string next(text(r->element[0]));
+        const bool finished = next == "0";
+        const bool bounded = scan->found.size() >= scan->limits.maxChannels || scan->calls >= scan->limits.maxCalls;
+        if (!finished && !bounded)
+            return scanStep(scan, next);
+        HistoryChannelList list;
+        list.truncated = !finished || scan->found.size() > scan->limits.maxChannels;
+        for (auto it = scan->found.begin(); it != scan->found.end() && list.channels.size() < scan->limits.maxChannels; ++it)
+            list.channels.push_back(*it);
+        scan->done({}, std::move(list));
     }
 
     // ---- history -----------------------------------------------------------------------------
@@ -524,6 +602,15 @@ RedisBrokerCounters RedisBroker::counters() const
 const std::string &RedisBroker::nodeId() const
 {
     return d->node;
+}
+
+void RedisBroker::channelsWithHistory(const HistoryChannelScan &limits,
+                                      std::function<void(std::error_code, HistoryChannelList)> done)
+{
+    d->channelsWithHistory(limits, [done = std::move(done)](std::error_code error, HistoryChannelList list) {
+        if (done)
+            done(error, std::move(list));
+    });
 }
 
 void RedisBroker::setHandler(BrokerHandler *handler)

@@ -5,6 +5,8 @@
 #include <switchboard/ShardedPresenceStore.h>
 
 #include <algorithm>
+#include <iterator>
+#include <memory>
 #include <stdexcept>
 #include <utility>
 
@@ -169,6 +171,45 @@ void RedisShards::clusterChannels(std::function<void(std::error_code, std::vecto
             }
             if (gather->done)
                 gather->done(gather->error, std::move(gather->channels));
+        });
+    }
+}
+
+void RedisShards::channelsWithHistory(const HistoryChannelScan &limits,
+                                      std::function<void(std::error_code, HistoryChannelList)> done)
+{
+    struct Gather {
+        std::size_t pending = 0;
+        std::error_code error;
+        HistoryChannelList list;
+        std::function<void(std::error_code, HistoryChannelList)> done;
+    };
+    auto gather = std::make_shared<Gather>();
+    gather->pending = d->brokers.size();
+    gather->done = std::move(done);
+    const std::size_t maxChannels = limits.maxChannels;
+    // Count every shard's answer before asking the next: a broker may answer synchronously.
+    for (const auto &broker : d->brokers) {
+        broker->channelsWithHistory(limits, [gather, maxChannels](std::error_code error, HistoryChannelList shard) {
+            if (error && !gather->error)
+                gather->error = error;
+            gather->list.truncated = gather->list.truncated || shard.truncated;
+            std::move(shard.channels.begin(), shard.channels.end(), std::back_inserter(gather->list.channels));
+            if (--gather->pending > 0)
+                return;
+            HistoryChannelList &list = gather->list;
+            if (gather->error) {
+                list = {};
+            } else {
+                std::sort(list.channels.begin(), list.channels.end());
+                list.channels.erase(std::unique(list.channels.begin(), list.channels.end()), list.channels.end());
+                if (list.channels.size() > maxChannels) {
+                    list.channels.resize(maxChannels);
+                    list.truncated = true;
+                }
+            }
+            if (gather->done)
+                gather->done(gather->error, std::move(list));
         });
     }
 }

@@ -184,6 +184,20 @@ void CoreHost::channels(std::function<void(std::error_code, std::vector<ChannelS
     done({}, m_hub->channels());
 }
 
+void CoreHost::channelsWithHistory(std::function<void(std::error_code, std::vector<std::string>, bool)> done)
+{
+#ifdef SWITCHBOARD_HAVE_REDIS
+    if (m_redis) {
+        // At most 10000 channels, 1000 keys examined per SCAN round trip, 1000 round trips.
+        return m_redis->channelsWithHistory(redis::HistoryChannelScan{},
+                                            [done = std::move(done)](std::error_code error, redis::HistoryChannelList list) {
+                                                done(error, std::move(list.channels), list.truncated);
+                                            });
+    }
+#endif
+    done({}, m_memoryBroker ? m_memoryBroker->channelsWithHistory() : std::vector<std::string>{}, false);
+}
+
 void CoreHost::channelOccupancy(std::string_view channel, bool occupied, std::function<void(bool)> done)
 {
 #ifdef SWITCHBOARD_HAVE_REDIS

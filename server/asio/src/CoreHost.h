@@ -75,6 +75,12 @@ public:
     /// every live node's from Redis. `done` runs once, inside locked() (now or later, on an io
     /// thread); an error (Redis unreachable) comes with an empty list.
     void channels(std::function<void(std::error_code, std::vector<ChannelStats>)> done);
+    /// Only inside locked(): the channels that hold history, subscribed or not: the memory
+    /// broker's (every one), or those whose stream is in Redis, found by a bounded SCAN
+    /// (RedisBroker::channelsWithHistory with the default HistoryChannelScan; `truncated` when it stopped at
+    /// a bound). `done` runs once, inside locked() (now or later, on an io thread); an error
+    /// (Redis unreachable) comes with an empty list.
+    void channelsWithHistory(std::function<void(std::error_code, std::vector<std::string> channels, bool truncated)> done);
     /// Only inside locked(): this node's subscriber count of `channel` went 0 -> 1 (`occupied`)
     /// or 1 -> 0 (the Hub's channelOccupied / channelVacated). `done(true)` when the deployment's
     /// count crossed zero with it: at once with the memory engine, after Redis recorded it with

@@ -3,6 +3,7 @@
 
 #include <switchboard/ChannelName.h>
 #include <switchboard/ContentFilter.h>
+#include <switchboard/HistoryChannels.h>
 #include <switchboard/JsonParse.h>
 #include <switchboard/MessageEncoding.h>
 
@@ -260,46 +261,45 @@ void changeSubscription(ServerContext &ctx, const Request &req, bool subscribe, 
     respond(jsonResponse("{\"sessions\":" + std::to_string(result.sessions) + "}"));
 }
 
+/// The JSON of /api/channels: `stats` in order, and whether the history listing was cut.
+std::string channelsBody(const std::vector<ChannelStats> &stats, bool truncated)
+{
+    std::string body = "{\"channels\":[";
+    bool first = true;
+    for (const auto &c : stats) {
+        if (!first)
+            body += ',';
+        first = false;
+        body += "{\"name\":";
+        appendJsonString(body, c.name);
+        body += ",\"type\":";
+        appendJsonString(body, channelTypeName(c.type));
+        body += ",\"subscribers\":" + std::to_string(c.subscribers) + ",\"published\":" + std::to_string(c.published) + "}";
+    }
+    body += "],\"truncated\":";
+    body += truncated ? "true" : "false";
+    body += "}";
+    return body;
+}
+
 void channels(ServerContext &ctx, Respond respond)
 {
-    // With Redis the list is the cluster's: it may answer later, from Redis. With the memory
-    // engine, channels that hold history and have no subscriber are listed too (0 subscribers,
-    // 0 published here); the Pusher API's channel list stays the occupied channels only.
+    // Channels with subscribers (with Redis: the cluster's, answered later from Redis) and the
+    // channels that hold history with no subscriber (0 subscribers, 0 published); with Redis
+    // those are found by a bounded SCAN of the history streams and "truncated" says when it
+    // stopped at its bound. The Pusher API's channel list stays the occupied channels only.
     ctx.core.locked([&] {
-        std::vector<std::string> withHistory;
-        if (MemoryBroker *broker = ctx.core.memoryBroker())
-            withHistory = broker->channelsWithHistory();
-        ctx.core.channels([respond = std::move(respond), withHistory = std::move(withHistory)](
-                              std::error_code error, std::vector<ChannelStats> stats) mutable {
+        ctx.core.channelsWithHistory([&ctx, respond = std::move(respond)](std::error_code error, std::vector<std::string> withHistory,
+                                                                          bool truncated) mutable {
             if (error)
                 return respond(errorResponse(http::status::service_unavailable, 503, error.message()));
-            if (!withHistory.empty()) {
-                const std::size_t subscribed = stats.size(); // sorted by name
-                for (std::string &name : withHistory) {
-                    const auto end = stats.begin() + std::ptrdiff_t(subscribed);
-                    const auto at = std::lower_bound(stats.begin(), end, name,
-                                                     [](const ChannelStats &c, const std::string &n) { return c.name < n; });
-                    if (at != end && at->name == name)
-                        continue;
-                    const ChannelType type = channelTypeOf(name);
-                    stats.push_back(ChannelStats{std::move(name), type, 0, 0});
-                }
-                std::sort(stats.begin(), stats.end(), [](const ChannelStats &a, const ChannelStats &b) { return a.name < b.name; });
-            }
-            std::string body = "{\"channels\":[";
-            bool first = true;
-            for (const auto &c : stats) {
-                if (!first)
-                    body += ',';
-                first = false;
-                body += "{\"name\":";
-                appendJsonString(body, c.name);
-                body += ",\"type\":";
-                appendJsonString(body, channelTypeName(c.type));
-                body += ",\"subscribers\":" + std::to_string(c.subscribers) + ",\"published\":" + std::to_string(c.published) + "}";
-            }
-            body += "]}";
-            respond(jsonResponse(std::move(body)));
+            ctx.core.channels([respond = std::move(respond), withHistory = std::move(withHistory), truncated](
+                                  std::error_code listError, std::vector<ChannelStats> stats) mutable {
+                if (listError)
+                    return respond(errorResponse(http::status::service_unavailable, 503, listError.message()));
+                addHistoryOnlyChannels(stats, std::move(withHistory));
+                respond(jsonResponse(channelsBody(stats, truncated)));
+            });
         });
     });
 }

@@ -120,6 +120,11 @@ bool QtEngine::available() const
 
 QString QtEngine::description() const { return d->description; }
 
+std::vector<std::string> QtEngine::channelsWithHistory() const
+{
+    return d->memoryBroker ? d->memoryBroker->channelsWithHistory() : std::vector<std::string>{};
+}
+
 QtEngineCounters QtEngine::counters() const
 {
     QtEngineCounters out;

@@ -130,6 +130,9 @@ public:
     void setRunning(bool running);
     QString url() const;        ///< ws://host:port/ws while running, else empty
     int clientCount() const;
+    /// Every channel with subscribers on this Gateway, and on the memory engine also every
+    /// channel that only holds history (0 subscribers) until its TTL; refreshed every
+    /// statsInterval ms. On Redis: this Gateway's channels with local subscribers only.
     ChannelListModel *channels() const;
     qint64 framesIn() const;
     qint64 framesOut() const;

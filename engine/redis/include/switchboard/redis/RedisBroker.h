@@ -9,11 +9,14 @@
 #include <switchboard/HistoryOptions.h>
 #include <switchboard/Timer.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <system_error>
+#include <vector>
 
 namespace switchboard::redis {
 
@@ -56,6 +59,23 @@ struct RedisBrokerCounters {
         listening += other.listening;
         return *this;
     }
+};
+
+/// Bounds of a listing of the channels whose history lives in Redis (RedisBroker::
+/// channelsWithHistory): SCAN walks the keyspace `scanCount` keys per call, one call per round
+/// trip, so Redis and the node's event loop are never held for long; the walk stops after
+/// `maxChannels` channels or `maxCalls` calls (then the listing is marked truncated).
+struct HistoryChannelScan {
+    std::size_t maxChannels = 10000; ///< channels listed at most (the rest: truncated)
+    std::size_t scanCount = 1000;    ///< SCAN ... COUNT: keys Redis examines per call
+    std::size_t maxCalls = 1000;     ///< SCAN calls at most (scanCount * maxCalls keys examined)
+};
+
+/// A listing of channels with history, sorted by name, without duplicates.
+struct HistoryChannelList {
+    std::vector<std::string> channels;
+    /// The walk stopped at a bound before it had seen every key: more channels may hold history.
+    bool truncated = false;
 };
 
 /// Broker on Redis 7 through two async hiredis connections: commands (pipelined publishes and
@@ -101,6 +121,15 @@ public:
                  std::function<void(std::error_code, StreamPosition)> done) override;
     void history(std::string_view channel, const HistoryQuery &query,
                  std::function<void(HistoryResult)> done) override;
+
+    /// The channels whose history stream exists in this Redis under this prefix (keys
+    /// `<prefix>{<channel>}:stream`: a stream's keys expire with its TTL), subscribed on any node
+    /// or not, found by `SCAN cursor MATCH <prefix>{*}:stream COUNT n TYPE stream` within
+    /// `limits`. `done` runs once, on the core's thread: at once with Error::NotConnected while
+    /// Redis is unreachable, otherwise after the last SCAN reply (NotConnected when the connection
+    /// was lost meanwhile, Internal when Redis answered with an error).
+    void channelsWithHistory(const HistoryChannelScan &limits,
+                             std::function<void(std::error_code, HistoryChannelList)> done);
 
 private:
     struct Impl;

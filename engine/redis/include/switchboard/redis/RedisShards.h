@@ -88,6 +88,13 @@ public:
     /// a listing missing a shard's channels would look complete. `done` runs once, on the core's
     /// thread, possibly before this returns.
     void clusterChannels(std::function<void(std::error_code, std::vector<ChannelStats>)> done);
+    /// The union of every shard's channels with history (RedisBroker::channelsWithHistory, each
+    /// shard walked within `limits`), sorted by name, at most limits.maxChannels of them;
+    /// truncated when a shard's walk was or the union was cut. Error::NotConnected (empty) when
+    /// any shard is unreachable. `done` runs once, on the core's thread, possibly before this
+    /// returns.
+    void channelsWithHistory(const HistoryChannelScan &limits,
+                             std::function<void(std::error_code, HistoryChannelList)> done);
     /// RedisPresenceStore::occupancy on the channel's shard.
     void occupancy(std::string_view channel, bool occupied, std::function<void(bool crossed)> done);
 

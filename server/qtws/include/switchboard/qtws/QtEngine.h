@@ -11,6 +11,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <vector>
 
 namespace switchboard {
 class Broker;
@@ -84,6 +86,11 @@ public:
     /// "memory", or the Redis URLs without credentials and the key prefix (for logs and UIs).
     QString description() const;
     QtEngineCounters counters() const;
+    /// Memory: the channels whose history holds a publication not yet expired, subscribed or not
+    /// (MemoryBroker::channelsWithHistory), for listings of every channel. Redis: empty (the
+    /// history lives in Redis; listing it takes a SCAN, which switchboard-gateway's /api/channels
+    /// does and the per-second refresh of a Qt Gateway's channel list does not).
+    std::vector<std::string> channelsWithHistory() const;
     /// Whether this build has the Redis engine.
     static bool redisSupported();
 
