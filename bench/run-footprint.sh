@@ -18,6 +18,13 @@
 #   --hold S             seconds the connections are held idle (default 3; sampled after 1)
 #   --idle-cpu S         seconds over which the CPU use of an idle process is measured (default 5)
 #   --log FILE           full output of every run (default: build/bench-footprint.log)
+#   --emulator CMD       run the gateway and the dashboard under CMD, e.g. qemu-aarch64-static
+#                        for an ARM64 build tree (--build build/arm64); the load generator stays
+#                        native (--loadgen). Under qemu-user the measured process is qemu itself,
+#                        so its RSS includes the emulator and its translated code: compare
+#                        differences (per connection), not absolute figures, with a device.
+#   --loadgen PATH       switchboard-loadgen (default: DIR/bench/loadgen/switchboard-loadgen; with
+#                        --emulator, build/default's)
 #
 # Servers are pinned to core 0, the load generator to core 1 (as bench/run-comparison.sh does);
 # switchboard-gateway runs with one io thread. The run lives in its own session
@@ -35,6 +42,8 @@ dashboard_connections="1000"
 hold=3
 idle_cpu=5
 log=""
+emulator=""
+loadgen=""
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -45,13 +54,22 @@ while [ $# -gt 0 ]; do
     --hold) hold=$2; shift 2 ;;
     --idle-cpu) idle_cpu=$2; shift 2 ;;
     --log) log=$2; shift 2 ;;
+    --emulator) emulator=$2; shift 2 ;;
+    --loadgen) loadgen=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 gateway=$build/server/gateway/switchboard-gateway
 dashboard=$build/apps/dashboard/switchboard-dashboard
-loadgen=$build/bench/loadgen/switchboard-loadgen
+if [ -z "$loadgen" ]; then
+  if [ -n "$emulator" ]; then loadgen=$root/build/default/bench/loadgen/switchboard-loadgen
+  else loadgen=$build/bench/loadgen/switchboard-loadgen; fi
+fi
+if [ -n "$emulator" ]; then
+  command -v "$emulator" > /dev/null || { echo "no emulator $emulator" >&2; exit 1; }
+  emulator=$(command -v "$emulator")
+fi
 log=${log:-$root/build/bench-footprint.log}
 for binary in "$gateway" "$dashboard" "$loadgen"; do
   [ -x "$binary" ] || { echo "no $binary (cmake --build $build --target $(basename "$binary"))" >&2; exit 1; }
@@ -94,7 +112,7 @@ await_line() {
 # Starts a fresh switchboard-gateway; sets server_pid and port.
 start_gateway() {
   local out="$work/server.out"
-  taskset -c 0 "$gateway" --listen 127.0.0.1 --port 0 --io-threads 1 --max-connections 20000 \
+  taskset -c 0 $emulator "$gateway" --listen 127.0.0.1 --port 0 --io-threads 1 --max-connections 20000 \
     --log-level warn > "$out" 2>&1 &
   server_pid=$!
   port=$(await_line "$out" 'listening on [^ ]*:[0-9]+' 10 | grep -o -E '[0-9]+$')
@@ -105,7 +123,7 @@ start_gateway() {
 # port once its own client is connected and the window has rendered.
 start_dashboard() {
   local out="$work/server.out"
-  QT_QPA_PLATFORM=offscreen taskset -c 0 "$dashboard" --port 0 > "$out" 2>&1 &
+  QT_QPA_PLATFORM=offscreen taskset -c 0 $emulator "$dashboard" --port 0 > "$out" 2>&1 &
   server_pid=$!
   port=$(await_line "$out" 'embedded gateway at ws://[^ ]*:[0-9]+' 30 | grep -o -E '[0-9]+$')
   await_line "$out" 'connected to ws://' 30 > /dev/null
@@ -163,6 +181,7 @@ build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt" 2>/
 qt=$(dpkg-query -W -f '${Version}\n' libqt6gui6 2>/dev/null | head -n1 || true)
 echo "$(uname -m), $(nproc) cores ($cpu), $(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r)"
 echo "build: ${build_type:-unknown} ($build), Qt ${qt:-unknown}; $runs runs each; full log: $log"
+[ -z "$emulator" ] || echo "servers run under $emulator ($(file -b "$gateway" | cut -d, -f1-2)): their RSS includes the emulator's"
 echo
 
 declare -A samples
