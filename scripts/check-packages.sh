@@ -131,7 +131,6 @@ if [ $native = yes ] || [ ${#emulator[@]} -gt 0 ]; then
 fi
 
 if [ $native = yes ]; then
-
   # examples/qml-app, a Qt Quick application outside the tree, with
   # find_package(Switchboard COMPONENTS Core Qt) from the unpacked development and run-time
   # packages: it builds, and runs (offscreen) until its in-process gateway's client is connected,
