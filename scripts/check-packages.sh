@@ -4,9 +4,11 @@
 # Each package's Architecture, its Depends (computed by dpkg-shlibdeps), its files (program,
 # units, conffile, web assets, library, QML module, headers, CMake package), the gateway's
 # installed size (under 10 MB), lintian (errors and warnings fail; overrides live in
-# packaging/debian/*.lintian-overrides, each with its reason). For the build machine's own
-# architecture also: the gateway starts with the packaged gateway.json, and a program outside the
-# tree (examples/qml-app) builds against libswitchboard-dev + libswitchboard-qt and runs.
+# packaging/debian/*.lintian-overrides, each with its reason). The gateway starts with the packaged
+# gateway.json and serves the packaged web client: natively, or for another architecture under
+# qemu-user (qemu-<cpu>-static, e.g. qemu-aarch64-static for arm64; skipped without it). For the
+# build machine's own architecture also: a program outside the tree (examples/qml-app) builds
+# against libswitchboard-dev + libswitchboard-qt and runs.
 set -euo pipefail
 dir=${1:?usage: check-packages.sh <package-dir> [<debian-arch>]}
 arch=${2:-$(dpkg --print-architecture)}
@@ -94,25 +96,41 @@ else
   fail "lintian is not installed (scripts/install-deps.sh all)"
 fi
 
-if [ "$arch" = "$(dpkg --print-architecture)" ]; then
-  tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+native=no; [ "$arch" = "$(dpkg --print-architecture)" ] && native=yes
+# A foreign architecture's gateway runs under qemu-user, which finds that architecture's loader
+# and libraries in / (the multiarch packages the cross build installs): no binfmt_misc needed.
+emulator=()
+if [ $native = no ]; then
+  qemu=qemu-$(dpkg-architecture -a"$arch" -qDEB_HOST_GNU_CPU 2>/dev/null)-static
+  if command -v "$qemu" >/dev/null; then emulator=("$qemu")
+  else echo "skipped: running the $arch gateway ($qemu is not installed)"; fi
+fi
+if [ $native = yes ] || [ ${#emulator[@]} -gt 0 ]; then
   # The gateway starts with the packaged configuration (port and paths moved into the sandbox).
   dpkg-deb -x "$gateway" "$tmp/gateway"
-  "$tmp/gateway/usr/bin/switchboard-gateway" --config "$tmp/gateway/etc/switchboard/gateway.json" --port 0 \
+  "${emulator[@]}" "$tmp/gateway/usr/bin/switchboard-gateway" --config "$tmp/gateway/etc/switchboard/gateway.json" --port 0 \
       --static "$tmp/gateway/usr/share/switchboard/web" --history-snapshot "$tmp/history.snapshot" \
       > "$tmp/gateway.out" 2> "$tmp/gateway.err" &
   pid=$!
-  for _ in $(seq 100); do grep -q '^listening on' "$tmp/gateway.out" && break; sleep 0.1; done
+  # Up to 10 s natively, 60 s under emulation (a loaded machine).
+  tries=100; [ $native = no ] && tries=600
+  for _ in $(seq $tries); do grep -q '^listening on' "$tmp/gateway.out" && break; sleep 0.1; done
+  what="gateway${emulator:+ ($arch, under ${emulator[0]})}"
   if grep -q '^listening on' "$tmp/gateway.out"; then
     port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$tmp/gateway.out")
-    if curl -sf "http://127.0.0.1:$port/" | grep -qi '<html'; then ok "gateway serves the packaged web client with the packaged gateway.json"
-    else fail "gateway with the packaged gateway.json does not serve index.html"; fi
-    kill -TERM $pid; wait $pid && ok "gateway stopped cleanly" || fail "gateway exit code $? after SIGTERM"
+    if curl -sf --max-time 30 "http://127.0.0.1:$port/" | grep -qi '<html'; then ok "$what serves the packaged web client with the packaged gateway.json"
+    else fail "$what with the packaged gateway.json does not serve index.html"; fi
+    if curl -sf --max-time 30 "http://127.0.0.1:$port/healthz" > /dev/null; then ok "$what answers /healthz"
+    else fail "$what: /healthz does not answer 200"; fi
+    kill -TERM $pid; wait $pid && ok "$what stopped cleanly" || fail "$what exit code $? after SIGTERM"
   else
     kill -KILL $pid 2>/dev/null || true
-    fail "gateway did not start with the packaged gateway.json: $(cat "$tmp/gateway.err")"
+    fail "$what did not start with the packaged gateway.json: $(cat "$tmp/gateway.err")"
   fi
+fi
 
+if [ $native = yes ]; then
   # examples/qml-app, a Qt Quick application outside the tree, with
   # find_package(Switchboard COMPONENTS Core Qt) from the unpacked development and run-time
   # packages: it builds, and runs (offscreen) until its in-process gateway's client is connected,

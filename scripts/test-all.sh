@@ -6,7 +6,8 @@
 #   asan      ASan + UBSan build and the whole native suite again (browser tests included)
 #   tsan      ThreadSanitizer build of the Asio gateway and its tests (label server)
 #   fuzz      libFuzzer targets (clang-14), each for SWITCHBOARD_FUZZ_SECONDS (default 30)
-#   arm64     ARM64 cross build (aarch64-linux-gnu) and its tests under qemu-user (docs/embedded.md)
+#   arm64     ARM64 cross build (aarch64-linux-gnu), its tests under qemu-user, the arm64 Debian
+#             packages and scripts/check-packages.sh on them (docs/embedded.md)
 # Each stage prints its wall time (`== stage <name> ... (<n>s)`). A failing stage makes the
 # script fail, but later stages still run and report. Select stages with
 # SWITCHBOARD_STAGES="default wasm package asan tsan fuzz arm64" (the default: all of them).
@@ -129,14 +130,24 @@ stage_fuzz() {
 
 stage_arm64() {
   scripts/install-deps.sh arm64
+  # The gateway package holds the browser client, the wasm-core build's web folder (a no-op
+  # after the wasm stage); it must exist when the arm64 tree is configured.
+  configure_wasm_core >/dev/null
+  cmake --build --preset wasm-core -j "$jobs" --target switchboard-web-dist
   cmake --preset arm64
-  # Both programs and the tests that run under qemu-user, not every target: the CI budget, and
-  # tests that start a process cannot run there (label noemu; docs/embedded.md says what is left out).
-  cmake --build --preset arm64 -j "$jobs" --target switchboard-gateway switchboard-dashboard \
+  # What the packages hold (switchboard-packaged) and the tests that run under qemu-user, not
+  # every target: the CI budget, and tests that start a process cannot run there (label noemu;
+  # docs/embedded.md says what is left out).
+  cmake --build --preset arm64 -j "$jobs" --target switchboard-packaged \
     switchboard-core-tests switchboard-qt-tests server_tst_linebudget server_tst_asiotimer \
     server_tst_eventloopwatchdog server_tst_iothreads qml_tst_switchboard
   # Each test runs under qemu-aarch64-static; TIMEOUTs are 5x the native ones (tests/CMakeLists.txt).
   (cd build/arm64 && ctest --output-on-failure -j "$jobs" -L '^(core|qt|qml|server)$' -LE noemu)
+  # The arm64 packages: the preset sets CMAKE_SKIP_INSTALL_ALL_DEPENDENCY, so cpack installs what
+  # was just built instead of building every target first.
+  rm -f build/arm64/*.deb
+  (cd build/arm64 && cpack)
+  scripts/check-packages.sh build/arm64 arm64
 }
 
 total=$(date +%s)
