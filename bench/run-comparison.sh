@@ -22,8 +22,10 @@
 #   --subscribers LIST   default "1000 10000"
 #   --payloads LIST      default "64 1024"
 #   --duration S         measured seconds per load (default 5), after 1 s of warm-up
-#   --window N|auto      messages in flight when flat out (default auto: 64 000 deliveries in
-#                        flight, i.e. 64 messages for 1 000 subscribers, 7 for 10 000)
+#   --window LIST        messages in flight when flat out, each a number or auto (default auto:
+#                        64 000 deliveries in flight, i.e. 64 messages for 1 000 subscribers, 7 for
+#                        10 000); with several ("1 24 512") the flat-out load runs at each window,
+#                        the fixed-rate load once, at the first
 #   --latency-rate N     deliveries/s of the fixed-rate load (default 50000)
 #   --runs N             runs of every load (default 3)
 #   --csv FILE           one row per server, subscribers, payload, load and run, with the date,
@@ -52,7 +54,7 @@ servers="switchboard uws ws nats"
 subscribers="1000 10000"
 payloads="64 1024"
 duration=5
-window=auto
+windows=auto
 latency_rate=50000
 log=""
 boost=1
@@ -69,7 +71,7 @@ while [ $# -gt 0 ]; do
     --subscribers) subscribers=$2; shift 2 ;;
     --payloads) payloads=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
-    --window) window=$2; shift 2 ;;
+    --window) windows=$2; shift 2 ;;
     --latency-rate) latency_rate=$2; shift 2 ;;
     --log) log=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
@@ -85,6 +87,10 @@ loadgen=${loadgen:-$build/bench/loadgen/switchboard-loadgen}
 log=${log:-$root/build/bench-comparison.log}
 csv=${csv:-$root/build/bench-comparison.csv}
 [[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "--runs wants a number of runs, 1 or more" >&2; exit 2; }
+[ -n "${windows// /}" ] || { echo "--window wants one or more windows (numbers or auto)" >&2; exit 2; }
+for w in $windows; do
+  [[ "$w" =~ ^[1-9][0-9]*$ || "$w" = auto ]] || { echo "--window wants numbers of 1 or more, or auto (got $w)" >&2; exit 2; }
+done
 mkdir -p "$(dirname "$log")" "$(dirname "$csv")"
 : > "$log"
 
@@ -151,10 +157,15 @@ start_server() {
   esac
 }
 
-# Runs one load; appends its output to the log and echoes the RESULT line (or a failure line).
+# resolve_window WINDOW SUBSCRIBERS: the number of messages in flight (auto: 64 000 deliveries).
+resolve_window() {
+  if [ "$1" = auto ]; then echo $(( (64000 + $2 - 1) / $2 )); else echo "$1"; fi
+}
+
+# Runs one load with window $5 (messages); appends its output to the log and echoes the RESULT
+# line (or a failure line).
 run_load() {
-  local server=$1 n=$2 payload=$3 rate=$4 bound w=$window
-  [ "$w" = auto ] && w=$(( (64000 + n - 1) / n ))
+  local server=$1 n=$2 payload=$3 rate=$4 w=$5 bound
   bound=$(( $(printf '%.0f' "$duration") + 90 ))
   local protocol=$server
   [ "$server" = uws ] && protocol=ws # the same broadcast as the ws peer
@@ -162,7 +173,7 @@ run_load() {
               --duration "$duration" --warmup 1 --window "$w" --rate "$rate"
               --io-threads 1 --server-pid "$server_pid" --label "$server")
   {
-    echo "=== $server subscribers=$n payload=$payload rate=$rate ($(date -u +%FT%TZ))"
+    echo "=== $server subscribers=$n payload=$payload rate=$rate window=$w ($(date -u +%FT%TZ))"
     timeout "$bound" taskset -c 1 "$loadgen" "${args[@]}" 2>&1 || echo "RESULT label=$server failed=1"
   } | tee -a "$log" | grep '^RESULT' | tail -n1
 }
@@ -183,17 +194,19 @@ started=$(date -u '+%F %H:%M UTC')
   echo "# commit: $commit"
   echo "# machine: $machine"
   [ -n "$note" ] && echo "# note: $note"
-  echo "# settings: servers pinned to core 0 (one io thread), switchboard-loadgen to core 1; ${duration} s measured after 1 s warm-up; window $window; fixed rate $latency_rate deliveries/s; $runs runs"
+  echo "# settings: servers pinned to core 0 (one io thread), switchboard-loadgen to core 1; ${duration} s measured after 1 s warm-up; window $windows; fixed rate $latency_rate deliveries/s; $runs runs"
   echo "$csv_columns"
 } > "$csv"
 
-# csv_row SERVER SUBSCRIBERS PAYLOAD LOAD RUN RESULT-LINE: appends one row (empty fields for
-# what the load generator did not report, or when the load failed).
+# csv_row SERVER SUBSCRIBERS PAYLOAD LOAD RUN WINDOW RESULT-LINE: appends one row (empty fields
+# for what the load generator did not report, or when the load failed; the window is the one
+# asked for when the load generator did not report it, so a failed load keeps its row's window).
 csv_row() {
-  local r=$6
+  local r=$7 w
   [ -n "$(field failed "$r")" ] && r=""
+  w=$(field window "$r"); w=${w:-$6}
   awk -v OFS=, -v server="$1" -v n="$2" -v payload="$3" -v load="$4" -v run="$5" \
-      -v rate="$(field rate "$r")" -v window="$(field window "$r")" \
+      -v rate="$(field rate "$r")" -v window="$w" \
       -v d="$(field deliveries_per_s "$r")" -v cpu="$(field server_cpu_pct "$r")" \
       -v p50="$(field p50_us "$r")" -v p90="$(field p90_us "$r")" -v p99="$(field p99_us "$r")" \
       -v p999="$(field p999_us "$r")" -v max="$(field max_us "$r")" -v hs="$(field handshakes_per_s "$r")" \
@@ -208,69 +221,111 @@ csv_row() {
     }' >> "$csv"
 }
 
-# table_row SERVER SUBSCRIBERS PAYLOAD: the median and spread (min-max) over the runs, from the CSV.
-table_row() {
-  awk -F, -v server="$1" -v n="$2" -v payload="$3" '
+# table_rows SUBSCRIBERS PAYLOAD WINDOW: a row per server, the median and spread (min-max) over
+# the runs of that window, from the CSV (latency: the fixed-rate load, which runs at the first
+# window only). On switchboard's row, the best peer: the other server with the lowest median
+# server CPU per delivery, and the one with the highest median deliveries/s, each with its figure
+# and whether switchboard's is at or below (at or above) it.
+table_rows() {
+  awk -F, -v servers="$servers" -v n="$1" -v payload="$2" -v w="$3" '
     function add(key, v) { if (v != "") { c[key]++; x[key, c[key]] = v } }
     function sorted(key,   i, j, t) {
       for (i = 2; i <= c[key]; i++)
         for (j = i; j > 1 && x[key, j - 1] > x[key, j]; j--) { t = x[key, j]; x[key, j] = x[key, j - 1]; x[key, j - 1] = t }
     }
+    function median(key) {
+      sorted(key)
+      return c[key] % 2 ? x[key, (c[key] + 1) / 2] : (x[key, c[key] / 2] + x[key, c[key] / 2 + 1]) / 2
+    }
     # median (min-max), the values scaled by s and printed with format f
     function cell(key, s, f,   m, lo, hi) {
       if (!c[key]) return "-"
-      sorted(key)
-      m = c[key] % 2 ? x[key, (c[key] + 1) / 2] : (x[key, c[key] / 2] + x[key, c[key] / 2 + 1]) / 2
+      m = median(key)
       lo = sprintf(f, x[key, 1] * s); hi = sprintf(f, x[key, c[key]] * s)
       return sprintf(f, m * s) (c[key] > 1 ? " (" lo (lo == hi ? "" : "-" hi) ")" : "")
     }
     /^#/ || /^server,/ { next }
-    $1 == server && $2 == n && $3 == payload {
-      if ($4 == "flat") { add("d", $8); add("ns", $9); add("hs", $15); runs++; if ($8 == "") failed++ }
-      else { add("p50", $10); add("p90", $11); add("p99", $12) }
-      add("mem", $16)
-      missed += $17; disc += $18
+    $2 == n && $3 == payload && $7 == w {
+      s = $1
+      if ($4 == "flat") { add(s SUBSEP "d", $8); add(s SUBSEP "ns", $9); add(s SUBSEP "hs", $15); runs[s]++; if ($8 == "") failed[s]++ }
+      else { add(s SUBSEP "p50", $10); add(s SUBSEP "p90", $11); add(s SUBSEP "p99", $12) }
+      add(s SUBSEP "mem", $16)
+      missed[s] += $17; disc[s] += $18
     }
     END {
-      printf "| %-11s | %6s | %7s | %-19s | %-42s | %-19s | %-17s | %-15s | %s |\n", server, n, payload " B",
-        cell("d", 1e-6, "%.2f"), cell("p50", 1, "%.2f") " / " cell("p90", 1, "%.2f") " / " cell("p99", 1, "%.2f"),
-        cell("hs", 1e-3, "%.1f"), cell("mem", 1e-3, "%.2f"), cell("ns", 1, "%.0f"),
-        missed " / " disc (failed ? ", " failed " of " runs " runs failed (see the log)" : "")
-    }' "$csv"
+      k = split(servers, list, " ")
+      best_ns = ""; best_d = ""
+      for (i = 1; i <= k; i++) {
+        s = list[i]
+        if (s == "switchboard") continue
+        if (c[s SUBSEP "ns"] && (best_ns == "" || median(s SUBSEP "ns") < median(best_ns SUBSEP "ns"))) best_ns = s
+        if (c[s SUBSEP "d"] && (best_d == "" || median(s SUBSEP "d") > median(best_d SUBSEP "d"))) best_d = s
+      }
+      for (i = 1; i <= k; i++) {
+        s = list[i]; peer = ""
+        if (s == "switchboard") {
+          if (best_ns != "") {
+            b = median(best_ns SUBSEP "ns")
+            peer = sprintf("%s %.0f ns", best_ns, b)
+            if (c[s SUBSEP "ns"]) peer = peer (median(s SUBSEP "ns") <= b ? " (at or below)" : " (above)")
+          }
+          if (best_d != "") {
+            b = median(best_d SUBSEP "d")
+            peer = peer (peer == "" ? "" : "; ") sprintf("%s %.2f M/s", best_d, b / 1e6)
+            if (c[s SUBSEP "d"]) peer = peer (median(s SUBSEP "d") >= b ? " (at or above)" : " (below)")
+          }
+        }
+        printf "| %-11s | %6s | %7s | %6s | %-19s | %-42s | %-19s | %-17s | %-15s | %-22s | %s |\n", s, n, payload " B", w,
+          cell(s SUBSEP "d", 1e-6, "%.2f"),
+          cell(s SUBSEP "p50", 1, "%.2f") " / " cell(s SUBSEP "p90", 1, "%.2f") " / " cell(s SUBSEP "p99", 1, "%.2f"),
+          cell(s SUBSEP "hs", 1e-3, "%.1f"), cell(s SUBSEP "mem", 1e-3, "%.2f"), cell(s SUBSEP "ns", 1, "%.0f"),
+          (missed[s] + 0) " / " (disc[s] + 0) (failed[s] ? ", " failed[s] " of " runs[s] " runs failed (see the log)" : ""),
+          peer
+    }
+  }' "$csv"
 }
 
 echo "Side-by-side gateway load test, $started, commit $commit"
 echo "$machine; $runs runs of each load"
 echo "servers pinned to core 0 (one io thread), switchboard-loadgen pinned to core 1; full log: $log; CSV: $csv"
 echo
-printf '| %-11s | %6s | %7s | %-19s | %-42s | %-19s | %-17s | %-15s | %s |\n' \
-  server subscr. payload "deliveries/s (M)" "latency p50 / p90 / p99 (ms)" "handshakes/s (k)" "KB per conn" "ns/deliv" "missed / disconnects"
-printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' -------------  -------: ---------: --------------------- \
-  -------------------------------------------- --------------------- ------------------- ----------------- ----------------------
+printf '| %-11s | %6s | %7s | %6s | %-19s | %-42s | %-19s | %-17s | %-15s | %-22s | %s |\n' \
+  server subscr. payload window "deliveries/s (M)" "latency p50 / p90 / p99 (ms)" "handshakes/s (k)" "KB per conn" "ns/deliv" \
+  "missed / disconnects" "best peer: ns/deliv; deliveries/s"
+printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' -------------  -------: ---------: -------: --------------------- \
+  -------------------------------------------- --------------------- ------------------- ----------------- \
+  ------------------------ -----------------------------------
 for n in $subscribers; do
+  # The windows of this subscriber count in messages, each once (auto may equal a number given).
+  ws=$(for w in $windows; do resolve_window "$w" "$n"; done | awk '!seen[$0]++' | tr '\n' ' ')
+  first_w=${ws%% *}
   for payload in $payloads; do
     # The servers take turns within each run, so a busy spell of the machine is shared out.
     for run in $(seq "$runs"); do
       for server in $servers; do
-        start_server "$server" || { stop_server; csv_row "$server" "$n" "$payload" flat "$run" ""; continue; }
-        flat=$(run_load "$server" "$n" "$payload" 0)
-        stop_server
-        csv_row "$server" "$n" "$payload" flat "$run" "$flat"
-        start_server "$server" || { stop_server; csv_row "$server" "$n" "$payload" fixed "$run" ""; continue; }
+        for w in $ws; do
+          start_server "$server" || { stop_server; csv_row "$server" "$n" "$payload" flat "$run" "$w" ""; continue; }
+          flat=$(run_load "$server" "$n" "$payload" 0 "$w")
+          stop_server
+          csv_row "$server" "$n" "$payload" flat "$run" "$w" "$flat"
+        done
+        start_server "$server" || { stop_server; csv_row "$server" "$n" "$payload" fixed "$run" "$first_w" ""; continue; }
         rate=$(awk -v r="$latency_rate" -v n="$n" 'BEGIN { printf "%.3f", r / n }')
-        timed=$(run_load "$server" "$n" "$payload" "$rate")
+        timed=$(run_load "$server" "$n" "$payload" "$rate" "$first_w")
         stop_server
-        csv_row "$server" "$n" "$payload" fixed "$run" "$timed"
+        csv_row "$server" "$n" "$payload" fixed "$run" "$first_w" "$timed"
       done
     done
-    for server in $servers; do
-      table_row "$server" "$n" "$payload"
+    for w in $ws; do
+      table_rows "$n" "$payload" "$w"
     done
   done
 done
 echo
-echo "Each cell: the median over $runs runs (the spread min-max in brackets). deliveries/s: flat out with $window messages in flight"
-echo "(auto: 64 000 deliveries), measured over ${duration} s after 1 s of warm-up. latency: publish -> receive at a fixed"
-echo "$latency_rate deliveries/s. KB per conn: server RSS growth / subscribers (both loads). ns/deliv: server CPU time per delivery when"
-echo "flat out. missed: deliveries lost, disconnects: connections dropped (all loads of the row). Charts:"
+echo "Each cell: the median over $runs runs (the spread min-max in brackets). deliveries/s: flat out with window messages in flight"
+echo "(--window $windows; auto: 64 000 deliveries), measured over ${duration} s after 1 s of warm-up. latency: publish -> receive at a"
+echo "fixed $latency_rate deliveries/s, at the first window only. KB per conn: server RSS growth / subscribers (the loads of the row)."
+echo "ns/deliv: server CPU time per delivery when flat out. missed: deliveries lost, disconnects: connections dropped (all loads of"
+echo "the row). best peer: the other server with the lowest ns/deliv and the one with the highest deliveries/s at that window, and"
+echo "whether switchboard is at or below (at or above) it. Charts:"
 echo "python3 bench/plot-charts.py $csv --out DIR"
