@@ -5,10 +5,15 @@
 
 Writes SVG files (standard library only, no plotting package):
     throughput.svg                 deliveries/s flat out, per configuration and server
+    cpu.svg                        server CPU time per delivery flat out, per configuration and
+                                   server (when the CSV has server_cpu_ns_per_delivery)
     latency-<subscribers>-<payload>.svg
                                    p50 / p90 / p99 at the fixed rate, per server
     memory.svg                     server memory per idle subscribed connection, per server
-Each bar is the median over the runs of the CSV, its whisker the spread (min-max). The caption
+Each bar is the median over the runs of the CSV, its whisker the spread (min-max). When the CSV
+holds flat-out loads at more than one window (messages in flight, run-comparison.sh --window LIST)
+for a configuration, the flat-out charts have a group per configuration and window, each bar over
+the runs of its window only. The caption
 gives the date, commit, machine and note from the CSV's `# key: value` comment lines, and --note.
 The output depends on the CSV and the note only, so the same input gives the same files
 (tests/docs/test_plot_charts.py relies on it). Exits 2 when the CSV lacks a required column.
@@ -113,8 +118,9 @@ def grouped_bars(title, subtitle, unit, groups, series, values, caption):
     values[(group, series label)] = (median, min, max) or None (no bar, "failed" written there).
     """
     caption_lines = [l for para in caption for l in textwrap.wrap(para, 108)]
-    bottom = 72 + CAPTION_LINE * len(caption_lines)
-    height = HEIGHT + CAPTION_LINE * len(caption_lines)
+    extra = 15 * max(0, max(len(group.split(", ")) for group in groups) - 2)  # room for a window line
+    bottom = 72 + CAPTION_LINE * len(caption_lines) + extra
+    height = HEIGHT + CAPTION_LINE * len(caption_lines) + extra
     plot_w, plot_h = WIDTH - LEFT - RIGHT, height - TOP - bottom
     # The axis ends a little above the highest whisker, but a whisker far above every bar (one
     # disturbed run) is cut at 1.5 times the highest median and ends in an arrow.
@@ -167,10 +173,10 @@ def grouped_bars(title, subtitle, unit, groups, series, values, caption):
                            f"M{cx - 4:.1f},{y(low):.1f}h8{end}' "
                            f"stroke='#222' stroke-width='1.2' fill='none'/>")
             out.append(text(cx, y(top) - 5, short(median), size=10, fill="#333"))
-        for k, part in enumerate(group.split(", ")):  # "1 000 subscribers, 64 B" on two lines
+        for k, part in enumerate(group.split(", ")):  # "1 000 subscribers, 64 B" on two lines (three with a window)
             out.append(text(LEFT + slot * (g + 0.5), TOP + plot_h + 20 + 15 * k, part, size=12))
     for i, line in enumerate(caption_lines):
-        out.append(text(LEFT, height - bottom + 60 + CAPTION_LINE * i, line, size=11,
+        out.append(text(LEFT, height - bottom + 60 + extra + CAPTION_LINE * i, line, size=11,
                         anchor="start", fill="#555"))
     out.append("</svg>")
     return "\n".join(out) + "\n"
@@ -187,20 +193,46 @@ def server_series(rows):
             for s in servers]
 
 
-def throughput_chart(rows, caption):
-    """Deliveries/s flat out: a group per subscribers x payload, a bar per server."""
+def flat_groups(rows):
+    """The flat-out rows and a function naming each one's group: its configuration, with its
+    window when some configuration of the CSV was run at more than one (never mixing windows)."""
     flat = [r for r in rows if r["load"] == "flat"]
-    groups = in_order(configuration(r) for r in flat)
+    windows = {}
+    for r in flat:
+        windows.setdefault(configuration(r), set()).add(r.get("window") or "")
+    if any(len(w) > 1 for w in windows.values()):
+        return flat, lambda r: f"{configuration(r)}, window {thousands(r['window'])}" if r.get("window") \
+            else f"{configuration(r)}, window ?"
+    return flat, configuration
+
+
+def flat_chart(rows, column, scale, title, subtitle, unit, caption):
+    """A flat-out figure: a group per configuration (and window), a bar per server."""
+    flat, group_of = flat_groups(rows)
+    groups = in_order(group_of(r) for r in flat)
     values = {}
     for group in groups:
         for label, _ in server_series(rows):
-            picked = [r["deliveries_per_s"] for r in flat
-                      if configuration(r) == group and SERVER_NAMES.get(r["server"], r["server"]) == label]
+            picked = [r[column] for r in flat
+                      if group_of(r) == group and SERVER_NAMES.get(r["server"], r["server"]) == label]
             m = spread(picked)
-            values[(group, label)] = m and tuple(v / 1e6 for v in m)
-    return grouped_bars("Deliveries per second, flat out",
-                        "higher is better; one publisher, N subscribers on one channel, server on one core",
-                        "million deliveries/s", groups, server_series(rows), values, caption)
+            values[(group, label)] = m and tuple(v * scale for v in m)
+    return grouped_bars(title, subtitle, unit, groups, server_series(rows), values, caption)
+
+
+def throughput_chart(rows, caption):
+    """Deliveries/s flat out: a group per subscribers x payload (x window), a bar per server."""
+    return flat_chart(rows, "deliveries_per_s", 1e-6, "Deliveries per second, flat out",
+                      "higher is better; one publisher, N subscribers on one channel, server on one core",
+                      "million deliveries/s", caption)
+
+
+def cpu_chart(rows, caption):
+    """Server CPU time per delivery flat out: a group per subscribers x payload (x window), a bar
+    per server."""
+    return flat_chart(rows, "server_cpu_ns_per_delivery", 1.0, "Server CPU time per delivery, flat out",
+                      "lower is better; server process CPU time / deliveries, server on one core",
+                      "ns per delivery", caption)
 
 
 def latency_charts(rows, caption):
@@ -264,6 +296,8 @@ def main(argv=None):
                f"axis, see the bar's tooltip or the CSV). "
                f"Source: {args.csv.name} (bench/run-comparison.sh). {meta.get('note', '')} {args.note}".strip()]
     charts = {"throughput.svg": throughput_chart(rows, caption), "memory.svg": memory_chart(rows, caption)}
+    if "server_cpu_ns_per_delivery" in rows[0]:
+        charts["cpu.svg"] = cpu_chart(rows, caption)
     charts.update(latency_charts(rows, caption))
     args.out.mkdir(parents=True, exist_ok=True)
     for name, svg in charts.items():

@@ -11,6 +11,8 @@ directory and checks that
   - the committed docs/charts/*.svg are exactly what the script makes of that CSV (so a changed
     script or CSV without regenerated charts fails here), and docs/benchmarks.md shows them;
   - a server the script does not know gets a bar per group and a legend entry;
+  - a CSV (written here) with two windows for one configuration gets a group per window in the
+    flat-out charts (throughput, CPU per delivery), each bar the median of its window's runs only;
   - the CSV header of bench/run-comparison.sh and of the committed CSV has every column the chart
     script needs, and the script refuses (exit 2, naming the column) a CSV without one.
 """
@@ -96,7 +98,13 @@ class PlotCharts(unittest.TestCase):
         self.servers = list(dict.fromkeys(r["server"] for r in self.rows))
 
     def test_throughput_has_a_bar_per_server_and_configuration(self):
-        values, legend, whiskers = bars(self.out / "throughput.svg")
+        self.check_flat_chart("throughput.svg", "deliveries_per_s", 1e-6)
+
+    def test_cpu_has_a_bar_per_server_and_configuration(self):
+        self.check_flat_chart("cpu.svg", "server_cpu_ns_per_delivery", 1.0)
+
+    def check_flat_chart(self, name, column, scale):
+        values, legend, whiskers = bars(self.out / name)
         flat = [r for r in self.rows if r["load"] == "flat"]
         configurations = list(dict.fromkeys((r["subscribers"], r["payload"]) for r in flat))
         self.assertEqual(len(legend), len(self.servers))
@@ -104,7 +112,7 @@ class PlotCharts(unittest.TestCase):
         for n, payload in configurations:
             for server in self.servers:
                 m = median_of([r for r in flat if (r["subscribers"], r["payload"], r["server"]) == (n, payload, server)],
-                              "deliveries_per_s", 1e-6)
+                              column, scale)
                 if m is None:
                     continue
                 expected += 1
@@ -176,7 +184,7 @@ class PlotCharts(unittest.TestCase):
         out = Path(self.tmp.name) / "out-another"
         result = plot(extended, out)
         self.assertEqual(result.returncode, 0, result.stderr)
-        for name in ("throughput.svg", "memory.svg"):
+        for name in ("throughput.svg", "cpu.svg", "memory.svg"):
             before, legend_before, _ = bars(self.out / name)
             after, legend_after, _ = bars(out / name)
             self.assertEqual(legend_after, legend_before + ["another"], name)
@@ -184,6 +192,46 @@ class PlotCharts(unittest.TestCase):
             self.assertEqual(len(after), len(before) + len(groups), name)
             for group in groups:
                 self.assertEqual(after[(group, "another")], before[(group, legend_before[0])], (name, group))
+
+    def test_two_windows_of_a_configuration_get_separate_bars(self):
+        # One configuration flat out at windows 32 and 64, three runs each, for two servers; the
+        # medians of each window differ from the median over both, so mixing them would show.
+        header = ("server,subscribers,payload,load,run,rate_msg_per_s,window,deliveries_per_s,"
+                  "server_cpu_ns_per_delivery,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,handshakes_per_s,"
+                  "mem_per_conn_bytes,missed,disconnects")
+        flat = {("switchboard", "32"): [(4.0e6, 200), (4.2e6, 190), (3.0e6, 260)],
+                ("switchboard", "64"): [(5.0e6, 180), (5.5e6, 170), (4.8e6, 185)],
+                ("uws", "32"): [(4.4e6, 170), (4.5e6, 160), (4.3e6, 175)],
+                ("uws", "64"): [(2.0e6, 400), (2.1e6, 390), (1.9e6, 410)]}
+        lines = ["# date: 2030-01-01 00:00 UTC", header]
+        for (server, window), runs in flat.items():
+            for run, (d, ns) in enumerate(runs, 1):
+                lines.append(f"{server},1000,64,flat,{run},0.0,{window},{d:.0f},{ns},1,2,3,4,5,10000,6000,0,0")
+        for server in ("switchboard", "uws"):
+            lines.append(f"{server},1000,64,fixed,1,50.0,32,50000,3000,1,2,3,4,5,10000,6000,0,0")
+        path = Path(self.tmp.name) / "two-windows.csv"
+        path.write_text("\n".join(lines) + "\n")
+        out = Path(self.tmp.name) / "out-two-windows"
+        result = plot(path, out)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        for name, pick, scale in (("throughput.svg", 0, 1e-6), ("cpu.svg", 1, 1.0)):
+            values, legend, _ = bars(out / name)
+            self.assertEqual(legend, ["switchboard-gateway", "uWebSockets.js"], name)
+            self.assertEqual(len(values), 4, (name, values))
+            for (server, window), runs in flat.items():
+                key = (f"1 000 subscribers, 64 B, window {window}", legend[0 if server == "switchboard" else 1])
+                self.assertIn(key, values, name)
+                expected = statistics.median(r[pick] for r in runs) * scale
+                self.assertTrue(close(values[key], expected), (name, key, values[key], expected))
+                mixed = statistics.median(r[pick] for w in ("32", "64") for r in flat[(server, w)]) * scale
+                self.assertFalse(close(values[key], mixed), (name, key, "the windows were mixed"))
+            labels = [t.text for t in ET.parse(out / name).getroot().iter(SVG + "text")]
+            self.assertIn("window 32", labels, name)
+            self.assertIn("window 64", labels, name)
+        # Charts of other loads keep their groups: memory per subscriber count, latency per server.
+        memory, _, _ = bars(out / "memory.svg")
+        self.assertEqual({g for g, _ in memory}, {"1 000 subscribers"})
+        self.assertTrue((out / "latency-1000-64.svg").exists())
 
     def test_a_csv_without_a_required_column_is_refused(self):
         with open(self.csv, newline="") as f:
