@@ -161,13 +161,7 @@ void tst_GatewayLifecycle::thousandConnectionsReturnToBaseline()
 {
     constexpr int kConnections = 1000;
     GatewayProcess g;
-    // Under AddressSanitizer (the asan preset) freed memory waits in a quarantine (256 MiB by
-    // default) before it is reused, so a second round would grow RSS by what the first freed.
-    // Without the quarantine, RSS measures what it means to: memory held per connection. The
-    // option is ignored by a build without ASan.
-    const QString asan = qEnvironmentVariable("ASAN_OPTIONS");
-    g.setEnvironmentVariable("ASAN_OPTIONS", (asan.isEmpty() ? QString() : asan + ':')
-                                                 + "quarantine_size_mb=0:thread_local_quarantine_size_kb=0");
+    g.disableAsanQuarantine(); // RSS then measures what is held per connection
     // glibc gives each io thread its own malloc arena: which thread served which connection then
     // decides which arena grows, and a second round served by the other thread grew RSS by up to
     // 1.6 MiB under CI load with nothing kept. One arena makes the check about what is held.

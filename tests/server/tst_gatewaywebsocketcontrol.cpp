@@ -48,6 +48,9 @@ void tst_GatewayWebSocketControl::pingFloodFromClientThatNeverReads()
     QFETCH(bool, connectFirst);
     QFETCH(bool, rateLimited);
     GatewayProcess g;
+    // Under ASan, 100 MB of pings read and freed would otherwise fill the quarantine and the
+    // growth would measure that: 15-22 MB under the asan preset, against the 20 MB bound.
+    g.disableAsanQuarantine();
     QStringList args;
     if (!rateLimited)
         args << "--rate" << "1000000000" << "--rate-burst" << "1000000000";
