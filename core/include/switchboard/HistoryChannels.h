@@ -11,10 +11,10 @@
 
 namespace switchboard {
 
-/// Adds to `listed` (channels with subscribers, sorted by name) every name of `withHistory` it
+/// Adds to `listed` (channels with subscribers, each name once, any order) every name of `withHistory` it
 /// does not hold yet, as a channel with 0 subscribers and 0 published (its type from its name),
 /// and leaves `listed` sorted by name. Names that are not valid channel names are skipped.
-/// `withHistory` may be in any order. O((n + m) log(n + m)).
+/// `withHistory` may be in any order and hold a name twice. O((n + m) log(n + m)).
 void addHistoryOnlyChannels(std::vector<ChannelStats> &listed, std::vector<std::string> withHistory);
 
 } // namespace switchboard
