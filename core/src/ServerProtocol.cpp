@@ -15,7 +15,6 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
-#include <deque>
 #include <exception>
 #include <map>
 #include <unordered_map>
@@ -75,6 +74,15 @@ struct ServerProtocol::Impl {
     /// AwaitingConnect -> (Authenticating ->) Connected -> Closing; any state -> Closing.
     enum class State { AwaitingConnect, Authenticating, Connected, Closing };
 
+    /// A connection's state from open() until its early frames are replayed after `welcome`.
+    struct Connecting {
+        ConnectionInfo info;           ///< for the authenticator
+        std::string plannedId;         ///< Authenticating: the session id the authenticator was told
+        TimerId authTimer = 0;         ///< Authenticating: the authenticator's deadline
+        std::vector<std::string> early; ///< Authenticating: frames to handle after welcome, in order
+        std::size_t earlyBytes = 0;
+    };
+
     struct Connection {
         Connection(ConnectionHandle h, std::shared_ptr<Session> s, detail::RateLimiter l)
             : handle(h), session(std::move(s)), limiter(l)
@@ -88,11 +96,9 @@ struct ServerProtocol::Impl {
         std::string clientName;
         TimerId connectTimer = 0;
         TimerId expiryTimer = 0;
-        TimerId authTimer = 0;     ///< Authenticating: the authenticator's deadline
-        ConnectionInfo info;       ///< for the authenticator; released once authenticated
-        std::string plannedId;     ///< Authenticating: the session id the authenticator was told
-        std::deque<std::string> early; ///< Authenticating: frames to handle after welcome
-        std::size_t earlyBytes = 0;
+        /// What only the way to `welcome` needs, released once the frames kept meanwhile are
+        /// handled: an idle connected session pays nothing for it.
+        std::unique_ptr<Connecting> connecting = std::make_unique<Connecting>();
         detail::RateLimiter limiter;
         int rateViolations = 0;
         std::chrono::milliseconds lastRateViolation{0};
@@ -187,9 +193,9 @@ struct ServerProtocol::Impl {
             timer.cancel(connection.expiryTimer);
             connection.expiryTimer = 0;
         }
-        if (connection.authTimer) {
-            timer.cancel(connection.authTimer);
-            connection.authTimer = 0;
+        if (connection.connecting && connection.connecting->authTimer) {
+            timer.cancel(connection.connecting->authTimer);
+            connection.connecting->authTimer = 0;
         }
     }
 
@@ -313,28 +319,31 @@ struct ServerProtocol::Impl {
             return;
         }
         const auto &limits = options.limits;
-        if (connection.early.size() >= limits.maxFramesWhileAuthenticating
-            || connection.earlyBytes + bytes.size() > limits.maxBytesWhileAuthenticating) {
+        Connecting &connecting = *connection.connecting; // Authenticating: still there
+        if (connecting.early.size() >= limits.maxFramesWhileAuthenticating
+            || connecting.earlyBytes + bytes.size() > limits.maxBytesWhileAuthenticating) {
             ++counters.earlyFramesRefused;
             sendError(connection, Error::RateLimited, "too many frames before welcome", frame.ackId);
             overRate(connection);
             return;
         }
-        connection.earlyBytes += bytes.size();
-        connection.early.emplace_back(bytes);
+        connecting.earlyBytes += bytes.size();
+        connecting.early.emplace_back(bytes);
     }
 
     /// Handles the frames kept while authenticating, in order, once welcome is sent. Each was
     /// counted and admitted when it arrived; the connection may close on any of them.
     void replayEarly(ConnectionHandle handle)
     {
-        for (;;) {
-            Connection *connection = find(handle);
-            if (!connection || connection->state != State::Connected || connection->early.empty())
+        Connection *connection = find(handle);
+        if (!connection || connection->state != State::Connected)
+            return;
+        // Connected: new frames are dispatched as they come, nothing joins the kept ones.
+        const std::unique_ptr<Connecting> connecting = std::move(connection->connecting);
+        for (const std::string &bytes : connecting->early) {
+            connection = find(handle);
+            if (!connection || connection->state != State::Connected)
                 return;
-            const std::string bytes = std::move(connection->early.front());
-            connection->early.pop_front();
-            connection->earlyBytes -= bytes.size();
             unsigned char buffer[4096];
             json::monotonic_resource arena(buffer, sizeof buffer);
             const json::storage_ptr storage(&arena);
@@ -405,7 +414,7 @@ struct ServerProtocol::Impl {
             return;
         }
         connection.state = State::Authenticating;
-        connection.plannedId = detail::randomHex(16);
+        connection.connecting->plannedId = detail::randomHex(16);
         const std::string data = frame.body ? json::serialize(*frame.body) : std::string();
         auto answered = std::make_shared<bool>(false);
         ConnectAnswer answer = [anchor = std::weak_ptr<Impl *>(anchor), handle, answered](ConnectDecision decision) {
@@ -416,8 +425,8 @@ struct ServerProtocol::Impl {
                 (*self)->onAuthenticated(handle, std::move(decision));
         };
         // The authenticator is user code: it may answer inside the call, or close the connection.
-        const ConnectionInfo info = connection.info;
-        const std::string plannedId = connection.plannedId;
+        const ConnectionInfo info = connection.connecting->info;
+        const std::string plannedId = connection.connecting->plannedId;
         const ConnectRequest request{frame.token, frame.name, data, plannedId, info};
         try {
             authenticator(request, answer);
@@ -428,9 +437,10 @@ struct ServerProtocol::Impl {
         }
         Connection *current = find(handle);
         if (current && current->state == State::Authenticating && options.limits.connectAuthTimeout.count() > 0) {
-            current->authTimer = timer.start(options.limits.connectAuthTimeout, [this, handle] {
-                if (Connection *c = find(handle)) {
-                    c->authTimer = 0;
+            current->connecting->authTimer = timer.start(options.limits.connectAuthTimeout, [this, handle] {
+                Connection *c = find(handle);
+                if (c && c->connecting) {
+                    c->connecting->authTimer = 0;
                     if (c->state == State::Authenticating) {
                         ++counters.connectAuthTimeouts;
                         disconnect(handle, DisconnectCode::AuthUnavailable, "authentication timed out");
@@ -447,9 +457,9 @@ struct ServerProtocol::Impl {
         Connection *current = find(handle);
         if (!current || current->state != State::Authenticating)
             return;
-        if (current->authTimer) {
-            timer.cancel(current->authTimer);
-            current->authTimer = 0;
+        if (current->connecting->authTimer) {
+            timer.cancel(current->connecting->authTimer);
+            current->connecting->authTimer = 0;
         }
         if (!decision.accepted && decision.unavailable) {
             ++counters.connectAuthUnavailable;
@@ -481,12 +491,11 @@ struct ServerProtocol::Impl {
         }
         current->principal = decision.principal;
         current->sessionId = hub.attach(current->session, std::move(decision.principal), current->clientName,
-                                        current->plannedId);
+                                        current->connecting->plannedId);
         if (current->sessionId.empty()) // closed meanwhile (the authenticator is user code)
             return refuseClosed(handle);
         current->state = State::Connected;
-        current->info = {};
-        current->plannedId.clear();
+        current->connecting->info = {};
         if (remainingMs > 0) {
             current->expiryTimer = timer.start(std::chrono::milliseconds(remainingMs), [this, handle] {
                 if (Connection *c = find(handle)) {
@@ -844,7 +853,7 @@ ServerProtocol::ConnectionHandle ServerProtocol::open(std::shared_ptr<Session> s
             }
         });
     }
-    connection->info = std::move(info);
+    connection->connecting->info = std::move(info);
     d->connections.emplace(handle, std::move(connection));
     // A connection the transport admitted before a shutdown but opens after closeAll (a race in
     // multi-threaded transports) would otherwise wait for its `connect`: tell it at once.
