@@ -18,6 +18,18 @@ constexpr std::size_t kCopyLimit = 1024;
 /// Write buffers above this capacity are released after the write, so idle sessions stay small.
 constexpr std::size_t kKeepCapacity = 64 * 1024;
 constexpr std::size_t kReadChunk = 64 * 1024;
+
+/// The write buffers of the io thread: a plain TCP session builds its batch here and owns a
+/// cork only while the kernel holds back part of a batch, so an idle session keeps none.
+struct ThreadWriteBuffers {
+    std::string cork;
+    std::vector<boost::asio::const_buffer> buffers;
+};
+ThreadWriteBuffers &threadWriteBuffers()
+{
+    thread_local ThreadWriteBuffers local;
+    return local;
+}
 } // namespace
 
 WebSocketSession::WebSocketSession(ServerContext &context, AnyStream stream, std::string leftover, ConnectionInfo info,
@@ -214,6 +226,16 @@ void WebSocketSession::flush()
             extraSegments.push_back(s);
         ++segmentCount;
     };
+    const bool plain = !m_stream.isTls();
+    if (plain) {
+        // Borrow the thread's buffers; heap-allocated, so a swap moves no bytes and the
+        // pointers into the cork stay valid.
+        ThreadWriteBuffers &local = threadWriteBuffers();
+        if (local.cork.capacity() < 4096)
+            local.cork.reserve(4096);
+        m_cork.swap(local.cork);
+        m_buffers.swap(local.buffers);
+    }
     m_cork.clear();
     std::size_t corkStart = 0;
     auto &metrics = m_ctx.metrics;
@@ -258,20 +280,23 @@ void WebSocketSession::flush()
     // the whole batch (the usual case: the socket buffer has room) the batch is done without an
     // asynchronous operation, its completion handler and a second strand hop; only what the
     // kernel refuses waits for writability.
-    if (!m_stream.isTls()) {
+    if (plain) {
         boost::system::error_code ec;
         const std::size_t n = m_stream.lowest().write_some(m_buffers, ec);
         if (ec && ec != boost::asio::error::would_block && ec != boost::asio::error::try_again) {
+            returnWriteBuffers();
             onWritten(ec, 0, true);
             return;
         }
         if (!ec) {
             m_batchWritten = n;
             if (consumeWritten(n)) {
+                returnWriteBuffers();
                 onWritten({}, 0, true);
                 return;
             }
         }
+        // The rest waits for writability: the session keeps the borrowed buffers meanwhile.
     }
     m_waitingForWrite = true;
     m_lastWriteProgress = std::chrono::steady_clock::now();
@@ -279,6 +304,15 @@ void WebSocketSession::flush()
         && m_livenessDeadline > m_lastWriteProgress + m_ctx.config.writeTimeout)
         armLiveness();
     writeSome();
+}
+
+void WebSocketSession::returnWriteBuffers()
+{
+    ThreadWriteBuffers &local = threadWriteBuffers();
+    m_cork.swap(local.cork);
+    m_buffers.swap(local.buffers);
+    if (local.cork.capacity() > kKeepCapacity) // one huge batch does not stay with the thread
+        std::string().swap(local.cork);
 }
 
 void WebSocketSession::writeSome()
@@ -318,8 +352,14 @@ void WebSocketSession::onWritten(const boost::system::error_code &ec, std::size_
     m_batchWritten = 0;
     m_waitingForWrite = false;
     m_batch.clear();
-    if (m_cork.capacity() > kKeepCapacity)
+    if (!m_stream.isTls() && !synchronous) {
+        // The borrowed buffers of a batch that waited for the kernel: the next batch borrows
+        // the thread's again.
         std::string().swap(m_cork);
+        std::vector<boost::asio::const_buffer>().swap(m_buffers);
+    } else if (m_cork.capacity() > kKeepCapacity) {
+        std::string().swap(m_cork);
+    }
     if (m_batch.capacity() > 4096)
         std::vector<SharedFrame>().swap(m_batch);
     auto &metrics = m_ctx.metrics;

@@ -106,6 +106,8 @@ private:
     void onLivenessTimer();
     /// Writes the rest of the batch in flight one write_some at a time, so progress is seen.
     void writeSome();
+    /// Plain TCP, batch written at once: gives the cork and buffers back to the io thread.
+    void returnWriteBuffers();
 
     ServerContext &m_ctx;
     AnyStream m_stream;
@@ -128,7 +130,10 @@ private:
 
     // Strand only.
     std::vector<SharedFrame> m_batch;     ///< frames of the write in flight (kept alive until done)
-    std::string m_cork;                   ///< headers, copied small frames and control frames
+    /// Headers, copied small frames and control frames, and the buffers of the write. Plain TCP
+    /// borrows both from the io thread for the batch and keeps them only while the kernel
+    /// holds back part of it; TLS sessions keep their own.
+    std::string m_cork;
     std::vector<boost::asio::const_buffer> m_buffers;
     std::size_t m_batchFrames = 0;
     std::size_t m_batchWritten = 0;       ///< bytes of the batch written synchronously
