@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -44,6 +45,30 @@ void startGateway()
     std::thread([gateway] { gateway->run(); }).detach();
 }
 
+/// Connects `fd` to the gateway. libFuzzer's timeout alarm (SIGALRM, every few seconds) can
+/// interrupt connect(): the connection then completes in the background, so wait for it
+/// instead of taking EINTR for a refusal.
+void connectOrAbort(int fd, const sockaddr_in &address)
+{
+    if (::connect(fd, reinterpret_cast<const sockaddr *>(&address), sizeof address) == 0)
+        return;
+    int error = errno;
+    if (error == EINTR || error == EINPROGRESS) {
+        pollfd p{fd, POLLOUT, 0};
+        int ready = 0;
+        do
+            ready = ::poll(&p, 1, 10'000);
+        while (ready < 0 && errno == EINTR);
+        socklen_t length = sizeof error;
+        if (ready == 1 && ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error == 0)
+            return;
+        if (ready != 1)
+            error = ready == 0 ? ETIMEDOUT : errno;
+    }
+    std::fprintf(stderr, "connect to the gateway failed: %s\n", std::strerror(error));
+    std::abort();
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerInitialize(int *, char ***)
@@ -60,10 +85,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
     address.sin_family = AF_INET;
     address.sin_port = htons(g_port);
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    FUZZ_CHECK(::connect(fd, reinterpret_cast<sockaddr *>(&address), sizeof address) == 0);
+    connectOrAbort(fd, address);
     std::size_t sent = 0;
     while (sent < size) {
         const ssize_t n = ::send(fd, data + sent, size - sent, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n <= 0)
             break; // the gateway closed early (a refused request): fine
         sent += std::size_t(n);
@@ -83,6 +110,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
         if (::poll(&p, 1, int(left.count())) <= 0)
             continue;
         const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n <= 0)
             break; // closed (or reset)
         if (answer.size() < 64)
