@@ -1,7 +1,8 @@
 // switchboard-gateway and WebSocket control frames from clients: a ping flood from a client that
 // never reads keeps the gateway's memory bounded (one pending pong per connection, control bytes
 // within the outbox limit) and is closed 3005 by the rate limit, before and after `connect`; a
-// client that pings now and then gets every pong.
+// client that pings now and then gets every pong; a client that never answers the server's close
+// frame is dropped once the close wait ends.
 #include "GatewayProcess.h"
 #include "PosixWebSocket.h"
 
@@ -31,6 +32,7 @@ private slots:
     void pingFloodFromClientThatNeverReads_data();
     void pingFloodFromClientThatNeverReads();
     void occasionalPingsGetPongs();
+    void unansweredCloseEndsTheConnection();
 };
 
 void tst_GatewayWebSocketControl::pingFloodFromClientThatNeverReads_data()
@@ -143,6 +145,32 @@ void tst_GatewayWebSocketControl::occasionalPingsGetPongs()
     const auto m = metrics(nam, g);
     QCOMPARE(m.value("switchboard_control_frames_in_total"), 6.0);
     QCOMPARE(m.value("switchboard_control_rate_limited_total"), 0.0);
+}
+
+void tst_GatewayWebSocketControl::unansweredCloseEndsTheConnection()
+{
+    // The server closes (a reserved opcode is a protocol violation), the client reads the close
+    // frame and never answers: the gateway ends TCP after its close wait (the smaller of 2 s and
+    // --drain-timeout), not before.
+    GatewayProcess g;
+    QVERIFY(g.start({"--drain-timeout", "1000"}));
+    PosixWebSocket client;
+    QVERIFY(client.open(g.port()));
+    QElapsedTimer clock;
+    clock.start();
+    QVERIFY(client.sendAll(PosixWebSocket::frame(0x3, "reserved opcode")));
+    std::optional<PosixWebSocket::ServerFrame> close;
+    while (auto f = client.next()) {
+        if (f->opcode == 0x8) {
+            close = f;
+            break;
+        }
+    }
+    QVERIFY(close);
+    QCOMPARE(qFromBigEndian<quint16>(close->payload.constData()), quint16(1002));
+    QVERIFY2(client.waitClosed(5000), "the gateway kept the connection after its close wait");
+    const qint64 elapsed = clock.elapsed();
+    QVERIFY2(elapsed >= 900, qPrintable(QString("closed after %1 ms: before the close wait").arg(elapsed)));
 }
 
 QTEST_MAIN(tst_GatewayWebSocketControl)

@@ -37,19 +37,17 @@ WebSocketSession::WebSocketSession(ServerContext &context, AnyStream stream, std
     : m_ctx(context)
     , m_stream(std::move(stream))
     , m_outbox(OutboxLimits{context.config.outboxFrames, context.config.outboxBytes})
-    , m_leftover(std::move(leftover))
-    , m_info(std::move(info))
+    , m_starting(std::make_unique<Starting>(Starting{std::move(leftover), std::move(info), std::move(pusher)}))
     , m_reader(context.config.maxFrameBytes)
     , m_deflateWindowBits(deflateWindowBits)
-    , m_pusher(std::move(pusher))
-    , m_closeTimer(m_stream.get_executor())
+    , m_isPusher(m_starting->pusher.has_value())
     , m_livenessTimer(m_stream.get_executor())
 {
     boost::system::error_code ec;
     const auto remote = m_stream.lowest().remote_endpoint(ec);
     if (!ec) {
         m_peer = remote.address().to_string() + ':' + std::to_string(remote.port());
-        m_info.remoteAddress = remote.address().to_string();
+        m_starting->info.remoteAddress = remote.address().to_string();
     }
     if (m_deflateWindowBits) {
         m_reader.enableDeflate();
@@ -67,16 +65,17 @@ void WebSocketSession::start()
     m_ctx.metrics.wsSessions.fetch_add(1);
     m_ctx.metrics.wsHandshakes.fetch_add(1);
     auto self = shared_from_this();
+    const std::unique_ptr<Starting> starting = std::move(m_starting);
     m_handle = m_ctx.core.locked([&] {
-        if (m_pusher)
-            return m_ctx.core.pusher()->open(self, m_pusher->appKey,
-                                             m_pusher->protocol ? std::optional<std::string_view>(*m_pusher->protocol) : std::nullopt);
-        return m_ctx.core.protocol().open(self, std::move(m_info));
+        if (const auto &pusher = starting->pusher)
+            return m_ctx.core.pusher()->open(self, pusher->appKey,
+                                             pusher->protocol ? std::optional<std::string_view>(*pusher->protocol) : std::nullopt);
+        return m_ctx.core.protocol().open(self, std::move(starting->info));
     });
     m_lastReceived = m_lastPingSent = std::chrono::steady_clock::now();
     armLiveness();
-    if (!m_leftover.empty()) { // frames sent right behind the upgrade request
-        std::string leftover = std::move(m_leftover);
+    if (!starting->leftover.empty()) { // frames sent right behind the upgrade request
+        std::string &leftover = starting->leftover;
         onData(reinterpret_cast<std::uint8_t *>(leftover.data()), leftover.size());
     }
     if (!m_finished)
@@ -380,11 +379,9 @@ void WebSocketSession::onWritten(const boost::system::error_code &ec, std::size_
             return;
         }
         // Wait a little for the client's close frame, then drop the connection anyway.
-        m_closeTimer.expires_after(std::min<std::chrono::milliseconds>(std::chrono::seconds(2), m_ctx.config.drainTimeout));
-        m_closeTimer.async_wait([self = shared_from_this()](const boost::system::error_code &e) {
-            if (!e)
-                self->finish();
-        });
+        m_closeDeadline = std::chrono::steady_clock::now()
+                          + std::min<std::chrono::milliseconds>(std::chrono::seconds(2), m_ctx.config.drainTimeout);
+        armLiveness();
     }
     if (synchronous) {
         // Still inside flush(): frames queued meanwhile go out in the next turn, not by recursion.
@@ -461,7 +458,7 @@ bool WebSocketSession::onMessage(std::string_view message, bool binary)
         return true; // ignored; reading goes on for the peer's close frame
     m_ctx.metrics.wsFramesIn.fetch_add(1, std::memory_order_relaxed);
     m_ctx.core.locked([&] {
-        if (m_pusher)
+        if (m_isPusher)
             m_ctx.core.pusher()->receive(m_handle, message, binary);
         else
             m_ctx.core.protocol().receive(m_handle, message, binary);
@@ -476,14 +473,14 @@ bool WebSocketSession::onPing(std::string_view payload)
     // Pings count against the connection's rate like messages; over it, no pong (and 3005 when
     // it keeps happening).
     // A Pusher connection's pings are answered as they come (one pong waits at most).
-    if (m_pusher || m_ctx.core.locked([&] { return m_ctx.core.protocol().receiveControl(m_handle); }))
+    if (m_isPusher || m_ctx.core.locked([&] { return m_ctx.core.protocol().receiveControl(m_handle); }))
         queuePong(payload);
     return !m_finished;
 }
 
 bool WebSocketSession::onPong(std::string_view)
 {
-    if (!closing() && !m_pusher)
+    if (!closing() && !m_isPusher)
         m_ctx.core.locked([&] { m_ctx.core.protocol().receiveControl(m_handle); });
     return !m_finished;
 }
@@ -554,12 +551,11 @@ void WebSocketSession::finish()
         m_pingPending = false;
         m_closeFrame.clear();
     }
-    m_closeTimer.cancel();
     m_livenessTimer.cancel();
     m_stream.close();
     m_ctx.metrics.wsSessions.fetch_sub(1);
     m_ctx.core.locked([&] {
-        if (m_pusher)
+        if (m_isPusher)
             m_ctx.core.pusher()->closed(m_handle, endCode, endReason);
         else
             m_ctx.core.protocol().closed(m_handle, endCode, endReason);
@@ -582,6 +578,7 @@ void WebSocketSession::armLiveness()
     }
     if (m_waitingForWrite && config.writeTimeout.count() > 0)
         next = std::min(next, m_lastWriteProgress + config.writeTimeout);
+    next = std::min(next, m_closeDeadline);
     if (next == m_livenessDeadline)
         return; // already waiting for it
     m_livenessDeadline = next;
@@ -602,6 +599,10 @@ void WebSocketSession::onLivenessTimer()
     if (m_finished)
         return;
     const auto now = std::chrono::steady_clock::now();
+    if (now >= m_closeDeadline) { // our close frame went out and the peer's did not come
+        finish();
+        return;
+    }
     const GatewayConfig &config = m_ctx.config;
     auto &metrics = m_ctx.metrics;
     if (m_waitingForWrite && config.writeTimeout.count() > 0 && now - m_lastWriteProgress >= config.writeTimeout) {

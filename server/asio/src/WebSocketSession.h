@@ -141,14 +141,19 @@ private:
     bool m_closeWritten = false;
     bool m_peerClosed = false;
     bool m_finished = false;
-    std::string m_leftover;               ///< bytes read past the upgrade request, until start()
-    ConnectionInfo m_info;                ///< for ServerProtocol::open, until start()
+    /// What only start() needs, released there.
+    struct Starting {
+        std::string leftover;               ///< bytes read past the upgrade request
+        ConnectionInfo info;                ///< for ServerProtocol::open
+        std::optional<PusherTarget> pusher; ///< set: a Pusher protocol connection
+    };
+    std::unique_ptr<Starting> m_starting;
     ws::FrameReader m_reader;
     int m_deflateWindowBits = 0;          ///< 0: permessage-deflate not negotiated
-    std::optional<PusherTarget> m_pusher; ///< set: a Pusher protocol connection
+    bool m_isPusher = false;              ///< a Pusher protocol connection (PusherProtocol, not ServerProtocol)
     std::uint64_t m_inflatedCounted = 0;  ///< m_reader.inflatedMessages() already in the metrics
     std::unique_ptr<char[]> m_tlsBuffer;  ///< TLS reads only; plain TCP reads use a per-thread buffer
-    boost::asio::steady_timer m_closeTimer;
+    /// The one timer of the session: the earliest of the idle, ping, write and close deadlines.
     boost::asio::steady_timer m_livenessTimer;
     std::chrono::steady_clock::time_point m_lastReceived;  ///< any byte from the client
     std::chrono::steady_clock::time_point m_lastPingSent;
@@ -156,6 +161,8 @@ private:
     /// When the liveness timer fires; max() while no wait is pending.
     std::chrono::steady_clock::time_point m_livenessDeadline = std::chrono::steady_clock::time_point::max();
     bool m_waitingForWrite = false;       ///< the kernel refused bytes: an async write is pending
+    /// Our close frame is written: the connection ends then if the peer's close has not come.
+    std::chrono::steady_clock::time_point m_closeDeadline = std::chrono::steady_clock::time_point::max();
 };
 
 } // namespace switchboard::asio
