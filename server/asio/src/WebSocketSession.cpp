@@ -5,6 +5,7 @@
 #include <switchboard/ControlFrames.h>
 #include <switchboard/websocket/MessageDeflate.h>
 
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 
@@ -419,7 +420,7 @@ void WebSocketSession::readMore()
     }
     // Plain TCP: wait for readability, then read into a per-thread buffer. An idle session owns
     // no read buffer at all; only an incomplete frame is kept (by the FrameReader).
-    m_stream.lowest().async_wait(tcp::socket::wait_read, [self = shared_from_this()](const boost::system::error_code &ec) {
+    m_stream.lowest().async_wait(tcp::socket::wait_read, boost::asio::bind_allocator(m_readWaitMemory.allocator(), [self = shared_from_this()](const boost::system::error_code &ec) {
         if (ec) {
             self->finish();
             return;
@@ -438,7 +439,7 @@ void WebSocketSession::readMore()
         self->onData(chunk.get(), n);
         if (!self->m_finished)
             self->readMore();
-    });
+    }));
 }
 
 void WebSocketSession::onData(std::uint8_t *data, std::size_t size)
@@ -587,10 +588,11 @@ void WebSocketSession::armLiveness()
         return;
     }
     m_livenessTimer.expires_at(next); // cancels a wait for another deadline
-    m_livenessTimer.async_wait([self = shared_from_this()](const boost::system::error_code &ec) {
-        if (!ec)
-            self->onLivenessTimer();
-    });
+    m_livenessTimer.async_wait(boost::asio::bind_allocator(m_timerWaitMemory.allocator(),
+                                                           [self = shared_from_this()](const boost::system::error_code &ec) {
+                                                               if (!ec)
+                                                                   self->onLivenessTimer();
+                                                           }));
 }
 
 void WebSocketSession::onLivenessTimer()
