@@ -166,6 +166,7 @@ struct Gateway::Impl {
         , signals(ioc, SIGINT, SIGTERM)
         , drainTimer(ioc)
     {
+        context.oneIoThread = threadCount(config) == 1;
         if (config.tlsEnabled()) {
             tls.emplace(boost::asio::ssl::context::tls_server);
             tls->set_options(boost::asio::ssl::context::default_workarounds | boost::asio::ssl::context::no_sslv2

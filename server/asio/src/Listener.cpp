@@ -56,8 +56,8 @@ void Listener::accept()
 {
     if (!m_acceptor.is_open())
         return;
-    // Every connection gets its own strand: its handlers never run concurrently.
-    m_acceptor.async_accept(boost::asio::make_strand(m_ctx.ioc),
+    // Every connection's handlers run one at a time (its own strand, or the one io thread).
+    m_acceptor.async_accept(m_ctx.connectionExecutor(),
                             [self = shared_from_this()](boost::system::error_code ec, tcp::socket socket) {
                                 self->onAccept(ec, std::move(socket));
                             });

@@ -10,6 +10,7 @@
 #include "switchboard/asio/TokenVerifier.h"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/ssl/context.hpp>
 
 #include <atomic>
@@ -44,6 +45,18 @@ struct ServerContext {
     TcpConnections &tcp;
 
     std::atomic<bool> shuttingDown{false};
+
+    /// One io thread runs the io_context: it is an implicit strand, so connections use its
+    /// executor directly and skip a strand's queue and lock on every post and completion.
+    bool oneIoThread = false;
+
+    /// The executor of a new connection: its handlers never run concurrently.
+    boost::asio::any_io_executor connectionExecutor() const
+    {
+        if (oneIoThread)
+            return ioc.get_executor();
+        return boost::asio::make_strand(ioc);
+    }
 
     /// Counts a WebSocket or SSE connection against maxConnections. False: refuse it.
     bool tryAddConnection()
