@@ -42,6 +42,7 @@ PERCENTILE_COLOURS = {"p50": "#9ecae1", "p90": "#4292c6", "p99": "#08519c"}
 
 WIDTH, HEIGHT = 760, 440
 LEFT, RIGHT, TOP = 78, 20, 92          # plot area margins, px
+MIN_SLOT = 130                          # px per group at least: its two-line label fits
 CAPTION_LINE = 15                      # px per caption line
 FONT = "font-family='DejaVu Sans, Helvetica, Arial, sans-serif'"
 
@@ -121,16 +122,17 @@ def grouped_bars(title, subtitle, unit, groups, series, values, caption):
     extra = 15 * max(0, max(len(group.split(", ")) for group in groups) - 2)  # room for a window line
     bottom = 72 + CAPTION_LINE * len(caption_lines) + extra
     height = HEIGHT + CAPTION_LINE * len(caption_lines) + extra
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, height - TOP - bottom
+    width = max(WIDTH, LEFT + RIGHT + MIN_SLOT * len(groups))  # wider with many groups
+    plot_w, plot_h = width - LEFT - RIGHT, height - TOP - bottom
     # The axis ends a little above the highest whisker, but a whisker far above every bar (one
     # disturbed run) is cut at 1.5 times the highest median and ends in an arrow.
     cap = 1.5 * max([v[0] for v in values.values() if v] + [0])
     step, axis_end = nice_axis(max([min(v[2], cap) for v in values.values() if v] + [0]))
     y = lambda v: TOP + plot_h - v / axis_end * plot_h  # noqa: E731
 
-    out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{WIDTH}' height='{height}' "
-           f"viewBox='0 0 {WIDTH} {height}'>",
-           f"<rect width='{WIDTH}' height='{height}' fill='#ffffff'/>",
+    out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
+           f"viewBox='0 0 {width} {height}'>",
+           f"<rect width='{width}' height='{height}' fill='#ffffff'/>",
            text(LEFT, 26, title, size=16, anchor="start", weight="bold"),
            text(LEFT, 46, subtitle, size=12, anchor="start", fill="#555")]
     # Legend, one entry per series, under the title.
@@ -142,7 +144,7 @@ def grouped_bars(title, subtitle, unit, groups, series, values, caption):
     # Grid and y axis.
     tick = 0.0
     while tick <= axis_end * 1.0001:
-        out.append(f"<line x1='{LEFT}' x2='{WIDTH - RIGHT}' y1='{y(tick):.1f}' y2='{y(tick):.1f}' "
+        out.append(f"<line x1='{LEFT}' x2='{width - RIGHT}' y1='{y(tick):.1f}' y2='{y(tick):.1f}' "
                    f"stroke='{'#888' if tick == 0 else '#e3e3e3'}'/>")
         out.append(text(LEFT - 6, y(tick) + 4, f"{round(tick, 9):g}", size=11, anchor="end", fill="#555"))
         tick += step

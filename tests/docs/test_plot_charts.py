@@ -35,7 +35,8 @@ REQUIRED = ["server", "subscribers", "payload", "load", "run", "deliveries_per_s
 
 
 def newest_csv():
-    found = sorted((ROOT / "bench" / "results").glob("comparison-*.csv"))
+    # By name without the extension: a second run of a day (comparison-DATE-LABEL.csv) is newer.
+    found = sorted((ROOT / "bench" / "results").glob("comparison-*.csv"), key=lambda p: p.stem)
     if not found:
         raise AssertionError("no bench/results/comparison-*.csv")
     return found[-1]
@@ -106,17 +107,26 @@ class PlotCharts(unittest.TestCase):
     def check_flat_chart(self, name, column, scale):
         values, legend, whiskers = bars(self.out / name)
         flat = [r for r in self.rows if r["load"] == "flat"]
-        configurations = list(dict.fromkeys((r["subscribers"], r["payload"]) for r in flat))
+        # A CSV run at several windows (--window LIST) has a group per configuration and window.
+        windows = {}
+        for r in flat:
+            windows.setdefault((r["subscribers"], r["payload"]), set()).add(r.get("window") or "")
+        by_window = any(len(w) > 1 for w in windows.values())
+        configurations = list(dict.fromkeys((r["subscribers"], r["payload"], r.get("window") if by_window else None)
+                                            for r in flat))
         self.assertEqual(len(legend), len(self.servers))
         expected = 0
-        for n, payload in configurations:
+        for n, payload, window in configurations:
             for server in self.servers:
-                m = median_of([r for r in flat if (r["subscribers"], r["payload"], r["server"]) == (n, payload, server)],
-                              column, scale)
+                m = median_of([r for r in flat if (r["subscribers"], r["payload"], r["server"]) == (n, payload, server)
+                               and (window is None or r.get("window") == window)], column, scale)
                 if m is None:
                     continue
                 expected += 1
-                key = (f"{thousands(n)} subscribers, {thousands(payload)} B", legend[self.servers.index(server)])
+                group = f"{thousands(n)} subscribers, {thousands(payload)} B"
+                if window is not None:
+                    group += f", window {thousands(window)}"
+                key = (group, legend[self.servers.index(server)])
                 self.assertIn(key, values)
                 self.assertTrue(close(values[key], m), (key, values[key], m))
         self.assertEqual(len(values), expected)
