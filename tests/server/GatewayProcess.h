@@ -80,8 +80,11 @@ public:
 
     bool start(const QStringList &extra = {})
     {
+        // Two io threads unless SWITCHBOARD_TEST_GATEWAY_IO_THREADS says otherwise (the suites
+        // run a second time with one: connections then share the io_context's executor).
+        const QString ioThreads = qEnvironmentVariable("SWITCHBOARD_TEST_GATEWAY_IO_THREADS", QStringLiteral("2"));
         QStringList args{"--port", QString::number(m_fixedPort), "--api-key", kApiKey, "--token-secret", kSecret,
-                         "--io-threads", "2", "--log-level", m_captureLog ? "info" : "warn"};
+                         "--io-threads", ioThreads, "--log-level", m_captureLog ? "info" : "warn"};
         testsupport::setBuildProgram(m_process, QStringLiteral(SWITCHBOARD_GATEWAY_BIN), args + extra);
         m_process.setProcessChannelMode(m_captureLog ? QProcess::SeparateChannels : QProcess::ForwardedErrorChannel);
         m_process.start();
