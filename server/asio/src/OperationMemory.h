@@ -11,8 +11,11 @@
 //
 // One operation at a time uses the room; a second one started before the first released it (a
 // timer re-armed while its cancelled wait is still queued) falls back to operator new, as does an
-// operation larger than the room. Not thread-safe: allocate and deallocate on the owner's strand.
+// operation larger than the room. Asio frees a completed operation's memory on whichever io
+// thread completes it, before the handler reaches the owner's strand, so the room is claimed and
+// released atomically: a release on one thread and a claim on another never overlap.
 
+#include <atomic>
 #include <cstddef>
 #include <new>
 
@@ -27,23 +30,22 @@ public:
 
     void *allocate(std::size_t size)
     {
-        if (!m_inUse && size <= Size) {
-            m_inUse = true;
+        bool free = false;
+        if (size <= Size && m_inUse.compare_exchange_strong(free, true, std::memory_order_acquire))
             return m_storage;
-        }
         return ::operator new(size);
     }
 
     void deallocate(void *pointer) noexcept
     {
         if (pointer == static_cast<void *>(m_storage))
-            m_inUse = false;
+            m_inUse.store(false, std::memory_order_release);
         else
             ::operator delete(pointer);
     }
 
     /// True while an operation occupies the room.
-    bool inUse() const noexcept { return m_inUse; }
+    bool inUse() const noexcept { return m_inUse.load(std::memory_order_acquire); }
 
     /// A standard allocator over this memory, for boost::asio::bind_allocator.
     template <typename T>
@@ -72,7 +74,7 @@ public:
 
 private:
     alignas(std::max_align_t) unsigned char m_storage[Size];
-    bool m_inUse = false;
+    std::atomic<bool> m_inUse{false};
 };
 
 } // namespace switchboard::asio
