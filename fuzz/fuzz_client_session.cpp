@@ -45,6 +45,11 @@ public:
             std::abort();
         }
     }
+    void sendBinary(std::string_view) override
+    {
+        std::fprintf(stderr, "client sent a binary frame without the binary encoding\n");
+        std::abort();
+    }
     void close(std::uint16_t code, std::string_view) override
     {
         if (opening || isOpen)

@@ -1,5 +1,6 @@
 #include "ClientFrame.h"
 
+#include "switchboard/BinaryEncoding.h"
 #include "switchboard/JsonParse.h"
 
 #include <boost/json/object.hpp>
@@ -182,10 +183,11 @@ std::optional<FrameProblem> readBody(const json::object &object, std::string_vie
 
 } // namespace
 
-std::optional<FrameProblem> parseClientFrame(std::string_view text, std::size_t maxDepth,
+std::optional<FrameProblem> parseClientFrame(std::string_view text, bool binary, std::size_t maxDepth,
                                              json::value &root, ClientFrame &frame)
 {
-    if (std::optional<JsonProblem> bad = parseJson(text, root, JsonParseOptions{maxDepth})) {
+    if (std::optional<JsonProblem> bad = binary ? decodeBinaryProtocolFrame(text, root, maxDepth)
+                                                : parseJson(text, root, JsonParseOptions{maxDepth})) {
         switch (bad->kind) {
         case JsonProblem::Kind::TooDeep:
             return problem(Error::TooLarge, "frame is " + bad->message);

@@ -60,10 +60,11 @@ struct FrameProblem {
     bool numberOutOfRange = false;
 };
 
-/// Parses `text` into `root` (allocating from `root`'s storage) and fills `frame`. On failure
-/// returns the problem; `frame.ackId` is still set when the frame had a readable one, so the
-/// error can be matched by the client. Never throws for bad input.
-std::optional<FrameProblem> parseClientFrame(std::string_view text, std::size_t maxDepth,
+/// Parses `text` into `root` (allocating from `root`'s storage) and fills `frame`. `binary`: the
+/// bytes are a protocol frame of the binary encoding (BinaryEncoding.h), not JSON text. On
+/// failure returns the problem; `frame.ackId` is still set when the frame had a readable one, so
+/// the error can be matched by the client. Never throws for bad input.
+std::optional<FrameProblem> parseClientFrame(std::string_view text, bool binary, std::size_t maxDepth,
                                              boost::json::value &root, ClientFrame &frame);
 
 } // namespace switchboard::detail

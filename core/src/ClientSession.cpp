@@ -101,6 +101,7 @@ struct ClientSession::Impl : SessionContext {
         serverReason.clear();
         ++connection;
         log(LogLevel::Info, [&] { return "connecting to " + endpoints.current(); });
+        transport.setSubprotocol(options.encoding == WireEncoding::Binary ? kBinarySubprotocol : std::string_view());
         transport.open(endpoints.current());
     }
 
@@ -160,6 +161,7 @@ struct ClientSession::Impl : SessionContext {
         if (!transportActive || transportOpen)
             return;
         transportOpen = true;
+        binaryWire = transport.negotiatedSubprotocol() == kBinarySubprotocol;
         json::object frame;
         frame["op"] = "connect";
         frame["version"] = kWireVersion;
@@ -177,7 +179,7 @@ struct ClientSession::Impl : SessionContext {
         transportActive = false;
         const bool wasOpen = transportOpen;
         const bool wasWelcomed = welcomed;
-        transportOpen = welcomed = false;
+        transportOpen = welcomed = binaryWire = false;
         sessionId.clear();
         cancelTimer(connectTimer);
         heartbeat.stop();
@@ -380,6 +382,8 @@ std::size_t ClientSession::waitingCalls() const { return d->waiting.size(); }
 void ClientSession::setFailFast(bool failFast) { d->options.failFast = failFast; }
 void ClientSession::setLogger(Logger logger) { d->options.logger = std::move(logger); }
 void ClientSession::setWaitQueueLimit(std::size_t limit) { d->options.waitQueueLimit = limit; }
+void ClientSession::setEncoding(WireEncoding encoding) { d->options.encoding = encoding; }
+WireEncoding ClientSession::wireEncoding() const { return d->binaryWire ? WireEncoding::Binary : WireEncoding::Json; }
 
 void ClientSession::onTransportOpen() { d->onOpen(); }
 void ClientSession::onTransportMessage(std::string_view bytes, bool binary) { d->incoming.onMessage(bytes, binary); }

@@ -64,9 +64,11 @@ public:
     Phase phase = Phase::Opening;
     ServerProtocol::ConnectionHandle handle = 0;
     bool serverOpened = false;
+    WireEncoding encoding = WireEncoding::Json;
     Outbox outbox;
     bool flushScheduled = false;
-    std::deque<std::string> heldForServer; ///< client frames waiting while the server is stalled
+    /// Client frames (bytes, binary) waiting while the server is stalled.
+    std::deque<std::pair<std::string, bool>> heldForServer;
     bool serverClosing = false;
     std::uint16_t closeCode = 0;
     std::string closeReason;
@@ -117,31 +119,47 @@ void LoopbackTransport::runOpen(const std::shared_ptr<Connection> &connection)
         return;
     }
     connection->phase = Connection::Phase::Open;
-    connection->handle = m_server.open(connection);
+    ConnectionInfo info;
+    info.transport = "loopback";
+    info.encoding = connection->encoding = negotiateWireEncoding(m_subprotocol);
+    connection->handle = m_server.open(connection, std::move(info));
     connection->serverOpened = true;
     if (m_listener && m_current == connection)
         m_listener->onTransportOpen();
 }
 
-void LoopbackTransport::sendText(std::string_view text)
+void LoopbackTransport::setSubprotocol(std::string_view subprotocol) { m_subprotocol = subprotocol; }
+
+std::string LoopbackTransport::negotiatedSubprotocol() const
+{
+    if (!m_current || m_current->phase != Connection::Phase::Open || m_current->encoding != WireEncoding::Binary)
+        return {};
+    return std::string(kBinarySubprotocol);
+}
+
+void LoopbackTransport::sendText(std::string_view text) { send(text, false); }
+
+void LoopbackTransport::sendBinary(std::string_view bytes) { send(bytes, true); }
+
+void LoopbackTransport::send(std::string_view bytes, bool binary)
 {
     const std::shared_ptr<Connection> &connection = m_current;
     if (!connection || connection->phase != Connection::Phase::Open || connection->serverClosing)
         return;
     if (m_stalled)
-        connection->heldForServer.emplace_back(text);
+        connection->heldForServer.emplace_back(std::string(bytes), binary);
     else
-        postToServer(connection, std::string(text));
+        postToServer(connection, std::string(bytes), binary);
 }
 
-void LoopbackTransport::postToServer(const std::shared_ptr<Connection> &connection, std::string text)
+void LoopbackTransport::postToServer(const std::shared_ptr<Connection> &connection, std::string bytes, bool binary)
 {
-    m_executor.post([connection, text = std::move(text)] {
+    m_executor.post([connection, bytes = std::move(bytes), binary] {
         LoopbackTransport *self = connection->owner();
         if (!self || connection->phase != Connection::Phase::Open)
             return;
         ++self->m_framesToServer;
-        self->m_server.receive(connection->handle, text, false);
+        self->m_server.receive(connection->handle, bytes, binary);
     });
 }
 
@@ -218,7 +236,8 @@ void LoopbackTransport::stallServer(bool stalled)
         return;
     std::shared_ptr<Connection> connection = m_current;
     while (!connection->heldForServer.empty()) {
-        postToServer(connection, std::move(connection->heldForServer.front()));
+        auto &[bytes, binary] = connection->heldForServer.front();
+        postToServer(connection, std::move(bytes), binary);
         connection->heldForServer.pop_front();
     }
     if (!connection->outbox.empty() || connection->serverClosing)

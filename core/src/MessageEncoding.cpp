@@ -127,7 +127,7 @@ std::optional<MessageFrameView> decodeMessageFrame(std::string_view frame)
     // cost ~30 us per 1 KiB publication): channel and event names never need escapes (Topic and
     // validateEventName refuse `"`, `\` and control characters), nor do session ids, so each is
     // the text between two quotes; the payload runs from `"data":` to the last `,"offset":`
-    // (only numbers and the sender follow it).
+    // (only numbers, the sender and the reply token follow it).
     auto take = [&frame](std::string_view expected) {
         if (!frame.starts_with(expected))
             return false;
@@ -150,14 +150,31 @@ std::optional<MessageFrameView> decodeMessageFrame(std::string_view frame)
     if (end == std::string_view::npos || end == 0 || !frame.ends_with('}'))
         return std::nullopt;
     view.data = frame.substr(0, end);
-    std::string_view tail = frame.substr(end);
-    if (const auto sender = tail.find(",\"sender\":\""); sender != std::string_view::npos) {
-        tail.remove_prefix(sender + 11);
+    std::string_view tail = frame.substr(end + 10, frame.size() - end - 11); // between `,"offset":` and `}`
+    auto number = [&tail](auto &out) {
+        const auto result = std::from_chars(tail.data(), tail.data() + tail.size(), out);
+        if (result.ec != std::errc())
+            return false;
+        tail.remove_prefix(static_cast<std::size_t>(result.ptr - tail.data()));
+        return true;
+    };
+    auto member = [&tail](std::string_view key, std::string &out) {
+        if (!tail.starts_with(key))
+            return true; // absent
+        tail.remove_prefix(key.size());
         const auto close = tail.find('"');
-        if (close == std::string_view::npos)
-            return std::nullopt;
-        view.sender.assign(tail.substr(0, close));
-    }
+        if (close == std::string_view::npos || tail.substr(0, close).find('\\') != std::string_view::npos)
+            return false; // an escape: not a text this reader takes verbatim
+        out.assign(tail.substr(0, close));
+        tail.remove_prefix(close + 1);
+        return true;
+    };
+    if (!number(view.offset) || !tail.starts_with(",\"ts\":"))
+        return std::nullopt;
+    tail.remove_prefix(6);
+    if (!number(view.timestampMs) || !member(",\"sender\":\"", view.sender) || !member(",\"replyTo\":\"", view.replyTo)
+        || !tail.empty())
+        return std::nullopt;
     return view;
 }
 

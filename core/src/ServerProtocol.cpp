@@ -1,5 +1,6 @@
 #include "switchboard/ServerProtocol.h"
 
+#include "BinaryEncodingSession.h"
 #include "ClientFrame.h"
 #include "RandomId.h"
 #include "RateLimiter.h"
@@ -91,6 +92,7 @@ struct ServerProtocol::Impl {
         ConnectionHandle handle = 0;
         std::shared_ptr<Session> session;
         State state = State::AwaitingConnect;
+        WireEncoding encoding = WireEncoding::Json;
         std::string sessionId;
         Principal principal;
         std::string clientName;
@@ -271,10 +273,15 @@ struct ServerProtocol::Impl {
             return;
         }
         if (binary) {
-            malformed(*connection, Error::BadRequest, "binary frames are not accepted from clients", {});
-            return;
-        }
-        if (!detail::isValidUtf8(bytes)) {
+            if (connection->encoding != WireEncoding::Binary) {
+                malformed(*connection, Error::BadRequest, "binary frames are not accepted from clients", {});
+                return;
+            }
+            if (!isBinaryProtocolFrame(bytes)) {
+                malformed(*connection, Error::BadRequest, "binary frame is not a protocol frame of switchboard.v1.binary", {});
+                return;
+            }
+        } else if (!detail::isValidUtf8(bytes)) {
             ++counters.invalidUtf8;
             disconnect(handle, DisconnectCode::InvalidPayload, "invalid UTF-8");
             return;
@@ -287,7 +294,7 @@ struct ServerProtocol::Impl {
         json::value root(storage);
         ClientFrame frame;
         if (std::optional<FrameProblem> problem =
-                detail::parseClientFrame(bytes, options.limits.maxNestingDepth, root, frame)) {
+                detail::parseClientFrame(bytes, binary, options.limits.maxNestingDepth, root, frame)) {
             if (problem->numberOutOfRange)
                 ++counters.numbersOutOfRange;
             malformed(*connection, problem->code, problem->message, frame.ackId);
@@ -349,7 +356,10 @@ struct ServerProtocol::Impl {
             const json::storage_ptr storage(&arena);
             json::value root(storage);
             ClientFrame frame;
-            if (detail::parseClientFrame(bytes, options.limits.maxNestingDepth, root, frame))
+            // A kept binary frame is a protocol frame (checked when it arrived), whose tag no JSON
+            // text can start with.
+            const bool binary = connection->encoding == WireEncoding::Binary && isBinaryProtocolFrame(bytes);
+            if (detail::parseClientFrame(bytes, binary, options.limits.maxNestingDepth, root, frame))
                 continue; // cannot happen: it parsed when it arrived
             dispatch(*connection, frame);
         }
@@ -839,8 +849,11 @@ ServerProtocol::ConnectionHandle ServerProtocol::open(std::shared_ptr<Session> s
 {
     const ConnectionHandle handle = ++d->lastHandle;
     const auto &limits = d->options.limits;
+    if (info.encoding == WireEncoding::Binary) // every frame to it, broadcasts too, in binary
+        session = std::make_shared<detail::BinaryEncodingSession>(std::move(session));
     auto connection = std::make_unique<Impl::Connection>(
         handle, std::move(session), detail::RateLimiter(limits.opsPerSecond, limits.opsBurst, d->timer.now()));
+    connection->encoding = info.encoding;
     if (limits.connectTimeout.count() > 0) {
         Impl *impl = d.get();
         connection->connectTimer = d->timer.start(limits.connectTimeout, [impl, handle] {

@@ -73,6 +73,7 @@ struct Client::Private {
     QTimer pingTimer;
     int pingInterval = 2000;
     bool failFast = false;
+    Encoding encoding = Json;
     double roundTripTime = -1;
     std::uint64_t probeSequence = 0;
     std::uint64_t probeInFlight = 0;
@@ -300,6 +301,22 @@ double Client::roundTripTime() const { return d->roundTripTime; }
 int Client::pingInterval() const { return d->pingInterval; }
 
 bool Client::failFast() const { return d->failFast; }
+
+Client::Encoding Client::encoding() const { return d->encoding; }
+
+void Client::setEncoding(Encoding encoding)
+{
+    if (encoding == d->encoding)
+        return;
+    d->encoding = encoding;
+    d->session->setEncoding(encoding == Binary ? WireEncoding::Binary : WireEncoding::Json);
+    Q_EMIT encodingChanged();
+}
+
+Client::Encoding Client::wireEncoding() const
+{
+    return d->session->wireEncoding() == WireEncoding::Binary ? Binary : Json;
+}
 
 void Client::setFailFast(bool failFast)
 {

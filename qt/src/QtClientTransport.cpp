@@ -3,6 +3,7 @@
 #include "JsonVariant.h"
 
 #include <QUrl>
+#include <QWebSocketHandshakeOptions>
 
 namespace switchboard::qt {
 
@@ -67,7 +68,22 @@ void QtClientTransport::open(const std::string &url)
         QMetaObject::invokeMethod(this, [this, generation, code, reason] { reportClosed(generation, code, reason); },
                                   Qt::QueuedConnection);
     });
-    socket->open(QUrl(detail::toQString(url)));
+    QWebSocketHandshakeOptions handshake;
+    if (!m_subprotocol.isEmpty())
+        handshake.setSubprotocols({m_subprotocol});
+    socket->open(QUrl(detail::toQString(url)), handshake);
+}
+
+void QtClientTransport::setSubprotocol(std::string_view subprotocol)
+{
+    m_subprotocol = detail::toQString(subprotocol);
+}
+
+std::string QtClientTransport::negotiatedSubprotocol() const
+{
+    if (!m_socket || m_socket->state() != QAbstractSocket::ConnectedState)
+        return {};
+    return m_socket->subprotocol().toStdString();
 }
 
 void QtClientTransport::reportClosed(quint64 generation, std::uint16_t code, const QString &reason)
@@ -84,6 +100,12 @@ void QtClientTransport::sendText(std::string_view text)
 {
     if (m_socket && m_socket->state() == QAbstractSocket::ConnectedState)
         m_socket->sendTextMessage(detail::toQString(text));
+}
+
+void QtClientTransport::sendBinary(std::string_view bytes)
+{
+    if (m_socket && m_socket->state() == QAbstractSocket::ConnectedState)
+        m_socket->sendBinaryMessage(QByteArray(bytes.data(), static_cast<qsizetype>(bytes.size())));
 }
 
 void QtClientTransport::close(std::uint16_t code, std::string_view reason)

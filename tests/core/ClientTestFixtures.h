@@ -36,6 +36,8 @@ public:
         opening = true;
     }
     void sendText(std::string_view text) override { sent.emplace_back(text); }
+    /// The client sent binary although the test server never agreed to the binary encoding.
+    void sendBinary(std::string_view) override { QFAIL("binary frame sent without the binary encoding"); }
     void close(std::uint16_t code, std::string_view) override { closeRequests.push_back(code); }
 
     void accept()
@@ -198,17 +200,28 @@ struct Server {
     ServerProtocol protocol;
 };
 
+/// The encoding every Peer offers (a test case sets it for all its peers, e.g. from global data
+/// in init(): the same test then runs over JSON and over the binary encoding).
+inline WireEncoding peerEncoding = WireEncoding::Json;
+
+inline ClientOptions withPeerEncoding(ClientOptions options)
+{
+    options.encoding = peerEncoding;
+    return options;
+}
+
 struct Peer {
     explicit Peer(Server &server, ClientOptions options = {})
-        : server(server), transport(server.protocol, server.executor), session(transport, server.executor, server.timer, std::move(options))
+        : server(server), transport(server.protocol, server.executor),
+          session(transport, server.executor, server.timer, withPeerEncoding(std::move(options)))
     {
     }
-    /// Connects and waits (in virtual time) for the welcome.
+    /// Connects and waits (in virtual time) for the welcome, over the encoding offered.
     bool connect()
     {
         session.connect();
         server.settle();
-        return session.state() == ClientState::Connected;
+        return session.state() == ClientState::Connected && session.wireEncoding() == peerEncoding;
     }
     /// Moves virtual time in steps until the session is connected again (bounded).
     bool awaitReconnect()

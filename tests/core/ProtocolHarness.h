@@ -1,6 +1,7 @@
 #pragma once
 // Test harness for ServerProtocol: recording sessions over a real Hub and a ManualTimer.
 
+#include "switchboard/BinaryEncoding.h"
 #include "switchboard/Hub.h"
 #include "switchboard/ServerProtocol.h"
 #include "switchboard/Session.h"
@@ -43,15 +44,23 @@ public:
         refusals.push_back({static_cast<int>(code), std::string(reason)});
     }
 
-    /// Text frames parsed as JSON objects (binary frames are skipped), oldest first.
+    /// Protocol frames as JSON objects, oldest first: text frames parsed, frames of the binary
+    /// encoding decoded (binary broadcast frames are skipped).
     std::vector<boost::json::object> objects() const
     {
         std::vector<boost::json::object> out;
         for (const SharedFrame &frame : frames) {
-            if (frame->kind != Frame::Kind::Text)
+            const bool binaryEncoded = frame->kind == Frame::Kind::Binary && isBinaryProtocolFrame(frame->bytes);
+            if (frame->kind != Frame::Kind::Text && !binaryEncoded)
                 continue;
             boost::json::error_code ec;
-            boost::json::value value = boost::json::parse(frame->bytes, ec);
+            boost::json::value value;
+            if (binaryEncoded) {
+                if (decodeBinaryProtocolFrame(frame->bytes, value, 128))
+                    ec = make_error_code(boost::json::error::syntax);
+            } else {
+                value = boost::json::parse(frame->bytes, ec);
+            }
             if (ec || !value.is_object()) {
                 qWarning("server sent a frame that is not a JSON object: %s", frame->bytes.c_str());
                 out.emplace_back(); // an empty object fails every expectation on it
@@ -119,11 +128,11 @@ struct Harness {
     {
     }
 
-    Client open()
+    Client open(ConnectionInfo info = {})
     {
         Client client;
         client.session = std::make_shared<RecordingSession>();
-        client.handle = protocol.open(client.session);
+        client.handle = protocol.open(client.session, std::move(info));
         return client;
     }
     void send(const Client &client, std::string_view text) { protocol.receive(client.handle, text, false); }

@@ -10,6 +10,9 @@ class TestClientEndToEnd : public QObject
     Q_OBJECT
 
 private slots:
+    // Every test runs twice: over JSON and over the binary encoding (switchboard.v1.binary).
+    void initTestCase_data();
+    void init();
     void e2eSubscribeAndReceive();
     void e2eRequestReply();
     void e2eReconnectRecovers_data();
@@ -22,6 +25,19 @@ private slots:
     void e2eStalledServerAckTimeout();
     void e2eHeartbeatKeepsConnection();
 };
+
+void TestClientEndToEnd::initTestCase_data()
+{
+    QTest::addColumn<bool>("binary");
+    QTest::newRow("json") << false;
+    QTest::newRow("binary") << true;
+}
+
+void TestClientEndToEnd::init()
+{
+    QFETCH_GLOBAL(bool, binary);
+    peerEncoding = binary ? WireEncoding::Binary : WireEncoding::Json;
+}
 
 void TestClientEndToEnd::e2eSubscribeAndReceive()
 {

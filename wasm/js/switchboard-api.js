@@ -129,7 +129,7 @@
       if (self._closed) return self;
       self._native = new Module.WebClient(function () { self._sink.apply(self, arguments); }, {
         ackTimeout: options.ackTimeout, replyTimeout: options.replyTimeout,
-        connectTimeout: options.connectTimeout, name: options.name,
+        connectTimeout: options.connectTimeout, name: options.name, encoding: options.encoding,
         failFast: options.failFast, waitQueueLimit: options.waitQueueLimit,
         backoffInitial: options.backoff && options.backoff.initial,
         backoffMax: options.backoff && options.backoff.max

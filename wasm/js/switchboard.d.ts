@@ -30,6 +30,12 @@ export interface ConnectOptions {
   tokenProvider?: () => string | Promise<string>;
   /** Client name sent in the connect frame. */
   name?: string;
+  /**
+   * 'binary' offers the binary encoding (subprotocol switchboard.v1.binary, docs/protocol.md):
+   * fewer bytes per frame, same API and events. The client stays on JSON when the server does
+   * not agree. Default 'json'.
+   */
+  encoding?: 'json' | 'binary';
   /** Publish acknowledgement deadline in ms (default 5000). */
   ackTimeout?: number;
   /** Request reply deadline in ms (default 10000). */

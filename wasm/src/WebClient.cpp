@@ -43,6 +43,9 @@ ClientOptions makeOptions(const val &options)
     const val name = options["name"];
     if (name.isString())
         o.clientName = name.as<std::string>();
+    const val encoding = options["encoding"];
+    if (encoding.isString() && encoding.as<std::string>() == "binary")
+        o.encoding = WireEncoding::Binary;
     return o;
 }
 

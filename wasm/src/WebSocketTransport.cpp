@@ -58,7 +58,8 @@ void WebSocketTransport::open(const std::string &url)
     EmscriptenWebSocketCreateAttributes attributes;
     emscripten_websocket_init_create_attributes(&attributes);
     attributes.url = url.c_str();
-    attributes.protocols = nullptr;
+    // A comma-separated list for the browser's WebSocket(url, protocols); none when empty.
+    attributes.protocols = m_subprotocol.empty() ? nullptr : m_subprotocol.c_str();
     attributes.createOnMainThread = EM_TRUE;
     const EMSCRIPTEN_WEBSOCKET_T socket = emscripten_websocket_new(&attributes);
     if (socket <= 0) {
@@ -82,6 +83,31 @@ void WebSocketTransport::sendText(std::string_view text)
     m_sendBuffer.assign(text);
     if (emscripten_websocket_send_utf8_text(m_socket, m_sendBuffer.c_str()) == EMSCRIPTEN_RESULT_SUCCESS)
         m_bytesSent += text.size();
+}
+
+void WebSocketTransport::setSubprotocol(std::string_view subprotocol) { m_subprotocol = subprotocol; }
+
+std::string WebSocketTransport::negotiatedSubprotocol() const
+{
+    if (m_socket <= 0 || !m_open)
+        return {};
+    int length = 0;
+    if (emscripten_websocket_get_protocol_length(m_socket, &length) != EMSCRIPTEN_RESULT_SUCCESS || length <= 0)
+        return {};
+    std::string protocol(static_cast<std::size_t>(length), '\0'); // length counts the terminator
+    if (emscripten_websocket_get_protocol(m_socket, protocol.data(), length) != EMSCRIPTEN_RESULT_SUCCESS)
+        return {};
+    protocol.resize(strnlen(protocol.c_str(), protocol.size()));
+    return protocol;
+}
+
+void WebSocketTransport::sendBinary(std::string_view bytes)
+{
+    if (m_socket <= 0 || !m_open)
+        return;
+    if (emscripten_websocket_send_binary(m_socket, const_cast<char *>(bytes.data()), static_cast<std::uint32_t>(bytes.size()))
+        == EMSCRIPTEN_RESULT_SUCCESS)
+        m_bytesSent += bytes.size();
 }
 
 void WebSocketTransport::close(std::uint16_t code, std::string_view reason)

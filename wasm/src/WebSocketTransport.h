@@ -28,7 +28,10 @@ public:
 
     void setListener(ClientTransportListener *listener) override;
     void open(const std::string &url) override;
+    void setSubprotocol(std::string_view subprotocol) override;
+    std::string negotiatedSubprotocol() const override;
     void sendText(std::string_view text) override;
+    void sendBinary(std::string_view bytes) override;
     void close(std::uint16_t code, std::string_view reason) override;
 
     std::uint64_t bytesSent() const { return m_bytesSent; }
@@ -44,6 +47,7 @@ private:
     ClientTransportListener *m_listener = nullptr;
     EMSCRIPTEN_WEBSOCKET_T m_socket = 0;
     bool m_open = false;
+    std::string m_subprotocol; // offered at open(); empty: none
     std::string m_sendBuffer; // NUL-terminated copy for emscripten_websocket_send_utf8_text
     std::uint64_t m_bytesSent = 0;
     std::uint64_t m_bytesReceived = 0;

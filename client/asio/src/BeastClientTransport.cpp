@@ -79,7 +79,9 @@ class BeastClientTransport::Connection {
 public:
     virtual ~Connection() = default;
     virtual void start() = 0;
-    virtual void send(std::string text) = 0;
+    virtual void send(std::string bytes, bool binary) = 0;
+    /// The subprotocol the server chose (its upgrade response), empty before or when none.
+    virtual std::string negotiated() const = 0;
     virtual void close(std::uint16_t code, std::string reason) = 0;
     virtual void abort() = 0;
 };
@@ -93,10 +95,11 @@ class WsConnection final : public BeastClientTransport::Connection,
 
 public:
     WsConnection(boost::asio::any_io_executor strand, ssl::context *tls, Endpoint endpoint,
-                 const TransportSettings &settings, std::weak_ptr<BeastClientTransport *> owner,
-                 std::uint64_t generation)
+                 const TransportSettings &settings, std::string subprotocol,
+                 std::weak_ptr<BeastClientTransport *> owner, std::uint64_t generation)
         : m_ws(makeStream(strand, tls)), m_resolver(strand), m_strand(strand), m_endpoint(std::move(endpoint)),
-          m_settings(settings), m_owner(std::move(owner)), m_generation(generation)
+          m_settings(settings), m_subprotocol(std::move(subprotocol)), m_owner(std::move(owner)),
+          m_generation(generation)
     {
     }
 
@@ -108,18 +111,26 @@ public:
                                  });
     }
 
-    void send(std::string text) override
+    void send(std::string bytes, bool binary) override
     {
         if (m_done || !m_open || m_closeRequest)
             return;
-        if (m_queuedBytes + text.size() > m_settings.maxWriteQueueBytes) {
+        if (m_queuedBytes + bytes.size() > m_settings.maxWriteQueueBytes) {
             finish(kAbnormalClosure, "write queue full");
             return;
         }
-        m_queuedBytes += text.size();
-        m_queue.push_back(std::move(text));
+        m_queuedBytes += bytes.size();
+        m_queue.emplace_back(std::move(bytes), binary);
         if (!m_writing)
             writeNext();
+    }
+
+    std::string negotiated() const override
+    {
+        if (!m_open || m_subprotocol.empty())
+            return {};
+        const auto chosen = m_response.find(beast::http::field::sec_websocket_protocol);
+        return chosen == m_response.end() ? std::string() : std::string(chosen->value());
     }
 
     void close(std::uint16_t code, std::string reason) override
@@ -196,11 +207,14 @@ private:
         websocket::stream_base::timeout timeouts = websocket::stream_base::timeout::suggested(beast::role_type::client);
         timeouts.handshake_timeout = std::chrono::seconds(10); // also bounds the close handshake
         m_ws.set_option(timeouts);
-        m_ws.set_option(websocket::stream_base::decorator([headers = m_settings.headers](websocket::request_type &req) {
-            req.set(beast::http::field::user_agent, "switchboard-asio-client");
-            for (const auto &[name, value] : headers)
-                req.set(name, value);
-        }));
+        m_ws.set_option(websocket::stream_base::decorator(
+            [headers = m_settings.headers, subprotocol = m_subprotocol](websocket::request_type &req) {
+                req.set(beast::http::field::user_agent, "switchboard-asio-client");
+                for (const auto &[name, value] : headers)
+                    req.set(name, value);
+                if (!subprotocol.empty())
+                    req.set(beast::http::field::sec_websocket_protocol, subprotocol);
+            }));
         m_ws.read_message_max(m_settings.maxMessageBytes); // counts inflated bytes too
         if (m_settings.deflate.enabled) {
             // Offered as: permessage-deflate; server_max_window_bits=N; client_max_window_bits=15;
@@ -215,7 +229,7 @@ private:
             deflate.msg_size_threshold = m_settings.deflate.minCompressBytes;
             m_ws.set_option(deflate);
         }
-        m_ws.async_handshake(m_endpoint.hostHeader, m_endpoint.target, [self = this->shared_from_this()](const beast::error_code &ec) {
+        m_ws.async_handshake(m_response, m_endpoint.hostHeader, m_endpoint.target, [self = this->shared_from_this()](const beast::error_code &ec) {
             if (self->m_done)
                 return;
             if (ec)
@@ -264,8 +278,8 @@ private:
     void writeNext()
     {
         m_writing = true;
-        m_ws.text(true);
-        m_ws.async_write(boost::asio::buffer(m_queue.front()),
+        m_ws.text(!m_queue.front().second);
+        m_ws.async_write(boost::asio::buffer(m_queue.front().first),
                          [self = this->shared_from_this()](const beast::error_code &ec, std::size_t) { self->onWritten(ec); });
     }
 
@@ -277,7 +291,7 @@ private:
         if (ec)
             return finish(m_closeRequest ? m_closeRequest->first : kAbnormalClosure, "write failed: " + ec.message());
         if (!m_queue.empty()) { // close() may have cleared it meanwhile
-            m_queuedBytes -= m_queue.front().size();
+            m_queuedBytes -= m_queue.front().first.size();
             m_queue.pop_front();
         }
         if (m_closeRequest)
@@ -322,10 +336,12 @@ private:
     boost::asio::any_io_executor m_strand;
     Endpoint m_endpoint;
     TransportSettings m_settings;
+    std::string m_subprotocol; ///< offered; empty: none
     std::weak_ptr<BeastClientTransport *> m_owner;
     std::uint64_t m_generation;
     beast::flat_buffer m_buffer;
-    std::deque<std::string> m_queue;
+    std::deque<std::pair<std::string, bool>> m_queue; ///< (bytes, binary)
+    websocket::response_type m_response; ///< the upgrade response: its Sec-WebSocket-Protocol
     std::size_t m_queuedBytes = 0;
     bool m_writing = false;
     bool m_open = false;
@@ -384,9 +400,11 @@ void BeastClientTransport::open(const std::string &url)
         return failLater(generation, std::move(error));
     try {
         if (endpoint->tls)
-            m_connection = std::make_shared<WsConnection<true>>(m_strand, &tlsContext(), *endpoint, m_settings, m_self, generation);
+            m_connection = std::make_shared<WsConnection<true>>(m_strand, &tlsContext(), *endpoint, m_settings,
+                                                                m_subprotocol, m_self, generation);
         else
-            m_connection = std::make_shared<WsConnection<false>>(m_strand, nullptr, *endpoint, m_settings, m_self, generation);
+            m_connection = std::make_shared<WsConnection<false>>(m_strand, nullptr, *endpoint, m_settings,
+                                                                 m_subprotocol, m_self, generation);
     } catch (const std::exception &e) { // the CA file could not be read
         return failLater(generation, std::string("TLS setup failed: ") + e.what());
     }
@@ -401,10 +419,23 @@ void BeastClientTransport::failLater(std::uint64_t generation, std::string reaso
     });
 }
 
+void BeastClientTransport::setSubprotocol(std::string_view subprotocol) { m_subprotocol = subprotocol; }
+
+std::string BeastClientTransport::negotiatedSubprotocol() const
+{
+    return m_connection ? m_connection->negotiated() : std::string();
+}
+
 void BeastClientTransport::sendText(std::string_view text)
 {
     if (m_connection)
-        m_connection->send(std::string(text));
+        m_connection->send(std::string(text), false);
+}
+
+void BeastClientTransport::sendBinary(std::string_view bytes)
+{
+    if (m_connection)
+        m_connection->send(std::string(bytes), true);
 }
 
 void BeastClientTransport::close(std::uint16_t code, std::string_view reason)

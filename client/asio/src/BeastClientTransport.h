@@ -33,7 +33,10 @@ public:
 
     void setListener(ClientTransportListener *listener) override;
     void open(const std::string &url) override;
+    void setSubprotocol(std::string_view subprotocol) override;
+    std::string negotiatedSubprotocol() const override;
     void sendText(std::string_view text) override;
+    void sendBinary(std::string_view bytes) override;
     void close(std::uint16_t code, std::string_view reason) override;
 
     /// What a connection reports back; checked against the current generation.
@@ -50,6 +53,7 @@ private:
     boost::asio::any_io_executor m_strand;
     TransportSettings m_settings;
     std::unique_ptr<boost::asio::ssl::context> m_tls; ///< made on the first wss:// URL
+    std::string m_subprotocol; ///< offered at open(); empty: none
     ClientTransportListener *m_listener = nullptr;
     std::shared_ptr<Connection> m_connection;
     std::uint64_t m_generation = 0;

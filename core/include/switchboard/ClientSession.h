@@ -8,6 +8,7 @@
 #include "switchboard/PresenceStore.h"
 #include "switchboard/Publication.h"
 #include "switchboard/Timer.h"
+#include "switchboard/WireEncoding.h"
 
 #include <boost/json/value.hpp>
 
@@ -44,6 +45,10 @@ struct ClientOptions {
     std::chrono::milliseconds replyTimeout{10'000};
     std::chrono::milliseconds connectTimeout{10'000}; ///< open + welcome
     std::string clientName;
+    /// Binary: offer the binary encoding (`switchboard.v1.binary`, docs/protocol.md) at each
+    /// upgrade; frames travel in it when the server agrees, in JSON when it does not (an older
+    /// server, or a transport that cannot offer a subprotocol). Same API and events either way.
+    WireEncoding encoding = WireEncoding::Json;
     /// Heartbeat: when the connection has been quiet for the `ping` interval of `welcome`, the
     /// client sends `ping`; with no frame back within pongTimeout the connection is taken as
     /// dead and closed with 3002 (idle_timeout), then reconnected. A `ping` of 0 disables it.
@@ -171,6 +176,11 @@ public:
     /// Replaces ClientOptions::logger.
     void setLogger(Logger logger);
     void setWaitQueueLimit(std::size_t limit);
+    /// ClientOptions::encoding, offered from the next connection attempt on.
+    void setEncoding(WireEncoding encoding);
+    /// The encoding of the open connection: Binary once the server agreed to it (from the
+    /// transport's open until its close), Json otherwise.
+    WireEncoding wireEncoding() const;
     /// Same as setUrls({url}).
     void setUrl(std::string url);
     /// Replaces the endpoint list (an empty list counts as {""}). A list equal to the current

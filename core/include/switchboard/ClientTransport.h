@@ -25,7 +25,16 @@ public:
     virtual ~ClientTransport() = default;
     virtual void setListener(ClientTransportListener *listener) = 0;
     virtual void open(const std::string &url) = 0;
+    /// Offers `subprotocol` (Sec-WebSocket-Protocol) at the following open()s; empty: none. A
+    /// transport that cannot offer one keeps the default, which leaves the session on JSON.
+    virtual void setSubprotocol(std::string_view subprotocol) { (void)subprotocol; }
+    /// The subprotocol the server chose: valid from onTransportOpen until the connection ends;
+    /// empty when it chose none.
+    virtual std::string negotiatedSubprotocol() const { return {}; }
     virtual void sendText(std::string_view text) = 0;
+    /// One binary message. The session sends them only on a connection that negotiated the
+    /// binary encoding.
+    virtual void sendBinary(std::string_view bytes) = 0;
     virtual void close(std::uint16_t code, std::string_view reason) = 0;
 };
 

@@ -27,6 +27,9 @@ struct Frame {
     /// Publication::senderUserId of the publication this frame carries: not part of `bytes`,
     /// read by the Pusher translation (the `user_id` of a presence client event).
     std::string senderUserId;
+    /// The same message in the binary encoding (BinaryEncoding.h), built once by the first
+    /// recipient that negotiated it and shared by the others.
+    DerivedFrame binary;
 };
 
 using SharedFrame = std::shared_ptr<const Frame>;

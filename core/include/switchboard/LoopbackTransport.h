@@ -44,7 +44,12 @@ public:
     void setListener(ClientTransportListener *listener) override;
     /// Ignored until the previous connection has ended (one connection at a time).
     void open(const std::string &url) override;
+    /// The loopback "negotiates" like a gateway: kBinarySubprotocol gives the server a
+    /// connection in the binary encoding.
+    void setSubprotocol(std::string_view subprotocol) override;
+    std::string negotiatedSubprotocol() const override;
     void sendText(std::string_view text) override;
+    void sendBinary(std::string_view bytes) override;
     void close(std::uint16_t code, std::string_view reason) override;
 
     /// Kills the connection as a network failure would: frames in flight are lost, the server
@@ -72,7 +77,8 @@ private:
     void runOpen(const std::shared_ptr<Connection> &connection);
     void flush(const std::shared_ptr<Connection> &connection);
     void scheduleFlush(const std::shared_ptr<Connection> &connection);
-    void postToServer(const std::shared_ptr<Connection> &connection, std::string text);
+    void send(std::string_view bytes, bool binary);
+    void postToServer(const std::shared_ptr<Connection> &connection, std::string bytes, bool binary);
     void finish(const std::shared_ptr<Connection> &connection, std::uint16_t code, std::string reason);
     void end(std::uint16_t code, std::string_view reason);
 
@@ -83,6 +89,7 @@ private:
     ClientTransportListener *m_listener = nullptr;
     std::shared_ptr<Connection> m_current;
     bool m_refused = false;
+    std::string m_subprotocol;
     bool m_stalled = false;
     std::uint64_t m_framesToClient = 0;
     std::uint64_t m_framesToServer = 0;

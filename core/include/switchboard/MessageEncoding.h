@@ -6,6 +6,7 @@
 #include "switchboard/PresenceStore.h"
 #include "switchboard/Publication.h"
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,7 +25,10 @@ struct MessageFrameView {
     std::string channel;
     std::string event;
     std::string sender;    ///< empty for server publishes
+    std::string replyTo;   ///< empty when no reply was asked for
     std::string_view data; ///< into the frame's bytes
+    std::uint64_t offset = 0;
+    std::int64_t timestampMs = 0;
 };
 /// Reads a frame made by encodeMessageFrame() (its layout, without parsing the payload);
 /// nullopt when it is not one.

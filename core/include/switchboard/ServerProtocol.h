@@ -6,6 +6,7 @@
 #include "switchboard/Hub.h"
 #include "switchboard/Session.h"
 #include "switchboard/Timer.h"
+#include "switchboard/WireEncoding.h"
 
 #include <chrono>
 #include <cstdint>
@@ -73,6 +74,10 @@ struct ConnectionInfo {
     /// Request headers the transport chose to pass on (lower-case names). Transports pass a
     /// fixed selection, never every header.
     std::vector<std::pair<std::string, std::string>> headers;
+    /// The encoding the transport negotiated at the upgrade (BinaryEncoding.h): with Binary,
+    /// every frame to the client goes in the binary encoding (translated once per shared frame)
+    /// and the client may send binary protocol frames as well as JSON text.
+    WireEncoding encoding = WireEncoding::Json;
 };
 
 /// One `connect` to authenticate. Valid only during the authenticator call: copy what the

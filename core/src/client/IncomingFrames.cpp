@@ -1,5 +1,6 @@
 #include "IncomingFrames.h"
 
+#include "switchboard/BinaryEncoding.h"
 #include "switchboard/JsonParse.h"
 #include "switchboard/MessageEncoding.h"
 
@@ -18,14 +19,16 @@ void IncomingFrames::onMessage(std::string_view bytes, bool binary)
     if (!m_session.transportActive || !m_session.transportOpen || m_session.state == ClientState::Closed)
         return;
     m_session.heartbeat.received();
-    if (binary) {
+    const bool protocolFrame = !binary || (m_session.binaryWire && isBinaryProtocolFrame(bytes));
+    if (!protocolFrame) {
         onBinary(bytes);
         return;
     }
     // Server frames nest a publication's data deeper than the publish frame did (subscribed
     // -> publications -> data), so allow more than a client frame's 32 levels.
     json::value root;
-    if (parseJson(bytes, root, JsonParseOptions{128}) || !root.is_object()) {
+    if ((binary ? decodeBinaryProtocolFrame(bytes, root, 128) : parseJson(bytes, root, JsonParseOptions{128}))
+        || !root.is_object()) {
         m_session.emitError(make_error_code(Error::BadRequest), "unreadable frame from the server");
         return;
     }

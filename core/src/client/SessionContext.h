@@ -12,6 +12,7 @@
 // the session's Executor. Bookkeeping first, user callbacks (observers, listeners) after: they
 // may call back into the session, even close() it.
 
+#include "switchboard/BinaryEncoding.h"
 #include "switchboard/ClientSession.h"
 
 #include "ChannelState.h"
@@ -76,6 +77,7 @@ struct SessionContext {
     // Connection bookkeeping. A "connection" runs from transport.open() to onTransportClosed().
     bool transportActive = false;
     bool transportOpen = false;    ///< onTransportOpen seen: the `connect` frame went out
+    bool binaryWire = false;       ///< this connection negotiated the binary encoding
     bool welcomed = false;
     bool retryOnClose = false;     ///< we closed it ourselves (connect timeout, no pong): reconnect
     std::uint64_t connection = 0;
@@ -120,7 +122,10 @@ struct SessionContext {
     void send(const boost::json::object &frame)
     {
         heartbeat.sent();
-        transport.sendText(boost::json::serialize(frame));
+        if (binaryWire)
+            transport.sendBinary(encodeBinaryObject(frame));
+        else
+            transport.sendText(boost::json::serialize(frame));
     }
 
     void cancelTimer(TimerId &id)

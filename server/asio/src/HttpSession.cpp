@@ -8,6 +8,8 @@
 #include "ConnectProxy.h"
 #include "WebSocketSession.h"
 
+#include <switchboard/WireEncoding.h>
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
@@ -276,6 +278,19 @@ void HttpSession::upgrade(Request &req, std::optional<PusherTarget> pusher)
     m_buffer.consume(m_buffer.size());
     ConnectionInfo info;
     info.transport = "websocket";
+    // The binary encoding (docs/protocol.md) when the client offers it; Pusher clients speak
+    // their own JSON protocol.
+    if (!pusher) {
+        std::string offered;
+        for (auto range = req.equal_range(http::field::sec_websocket_protocol); range.first != range.second; ++range.first) {
+            if (!offered.empty())
+                offered += ',';
+            offered.append(range.first->value());
+        }
+        info.encoding = negotiateWireEncoding(offered);
+        if (info.encoding == WireEncoding::Binary)
+            res->set(http::field::sec_websocket_protocol, kBinarySubprotocol);
+    }
     if (!m_ctx.config.connectProxy.empty()) { // only the connect proxy reads them
         for (const auto &field : req) {
             std::string name(field.name_string());

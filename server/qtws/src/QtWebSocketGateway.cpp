@@ -255,7 +255,11 @@ struct QtWebSocketGateway::Private final : SessionHost {
             ? std::nullopt
             : websocket::negotiateDeflate(request.extensions,
                                           websocket::DeflateOptions{options.permessageDeflate, options.deflateWindowBits});
-        const std::string response = switchingProtocolsResponse(request.key, deflate ? deflate->response : std::string());
+        // The binary encoding (docs/protocol.md) when offered; Pusher clients speak their own JSON.
+        const WireEncoding encoding = pusherEndpoint ? WireEncoding::Json : negotiateWireEncoding(request.subprotocols);
+        const std::string response =
+            switchingProtocolsResponse(request.key, deflate ? deflate->response : std::string(),
+                                       encoding == WireEncoding::Binary ? kBinarySubprotocol : std::string_view());
         writeToSocket(*socket, fd, response.data(), response.size());
         if (static_cast<int>(sessions.size()) >= options.maxConnections) {
             // Over the connection limit: the client learns why through the close code (3003
@@ -283,7 +287,10 @@ struct QtWebSocketGateway::Private final : SessionHost {
                                            pusherEndpoint->protocol ? std::optional<std::string_view>(*pusherEndpoint->protocol)
                                                                     : std::nullopt);
         } else {
-            session->handle = serverProtocol.open(session);
+            ConnectionInfo info;
+            info.transport = "websocket";
+            info.encoding = encoding;
+            session->handle = serverProtocol.open(session, std::move(info));
         }
         Q_EMIT q->connectionCountChanged(static_cast<int>(sessions.size()));
         session->start(std::move(leftover), readBuffer.get(), kReadChunk);

@@ -94,6 +94,11 @@ UpgradeRequestReader::Status UpgradeRequestReader::feed(const char *data, std::s
             m_request.extensions += ", ";
         m_request.extensions.append(range.first->value());
     }
+    for (auto range = req.equal_range(http::field::sec_websocket_protocol); range.first != range.second; ++range.first) {
+        if (!m_request.subprotocols.empty())
+            m_request.subprotocols += ',';
+        m_request.subprotocols.append(range.first->value());
+    }
     return Status::Complete;
 }
 
@@ -104,7 +109,7 @@ std::string UpgradeRequestReader::takeLeftover()
     return leftover;
 }
 
-std::string switchingProtocolsResponse(std::string_view key, std::string_view extensions)
+std::string switchingProtocolsResponse(std::string_view key, std::string_view extensions, std::string_view subprotocol)
 {
     http::response<http::empty_body> res(http::status::switching_protocols, 11);
     res.set(http::field::server, "Switchboard");
@@ -113,6 +118,8 @@ std::string switchingProtocolsResponse(std::string_view key, std::string_view ex
     res.set(http::field::sec_websocket_accept, websocket::acceptKey(key));
     if (!extensions.empty())
         res.set(http::field::sec_websocket_extensions, extensions);
+    if (!subprotocol.empty())
+        res.set(http::field::sec_websocket_protocol, subprotocol);
     std::ostringstream out;
     out << res.base();
     return std::move(out).str();

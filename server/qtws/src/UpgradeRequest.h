@@ -17,6 +17,7 @@ struct UpgradeRequest {
     std::string origin;     ///< Origin, empty when absent
     bool hasOrigin = false;
     std::string extensions; ///< every Sec-WebSocket-Extensions header, joined with ", "
+    std::string subprotocols; ///< every Sec-WebSocket-Protocol header, joined with ","
     std::string target;     ///< the request-target as sent (path and query: "/ws", "/app/KEY?protocol=7")
 };
 
@@ -59,9 +60,11 @@ private:
     std::string m_reason;
 };
 
-/// "HTTP/1.1 101 Switching Protocols" with Sec-WebSocket-Accept for `key`, and
-/// Sec-WebSocket-Extensions when `extensions` is not empty (the agreed permessage-deflate).
-std::string switchingProtocolsResponse(std::string_view key, std::string_view extensions = {});
+/// "HTTP/1.1 101 Switching Protocols" with Sec-WebSocket-Accept for `key`,
+/// Sec-WebSocket-Extensions when `extensions` is not empty (the agreed permessage-deflate) and
+/// Sec-WebSocket-Protocol when `subprotocol` is not empty (the chosen one).
+std::string switchingProtocolsResponse(std::string_view key, std::string_view extensions = {},
+                                       std::string_view subprotocol = {});
 /// A refusal with a short text body and `Connection: close`. 426 also names what the server
 /// speaks (`Upgrade: websocket`, `Sec-WebSocket-Version: 13`).
 std::string refusalResponse(int status, std::string_view reason);

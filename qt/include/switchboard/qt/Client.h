@@ -48,11 +48,16 @@ class Client : public QObject, public QQmlParserStatus
     Q_PROPERTY(double roundTripTime READ roundTripTime NOTIFY roundTripTimeChanged)
     Q_PROPERTY(int pingInterval READ pingInterval WRITE setPingInterval NOTIFY pingIntervalChanged)
     Q_PROPERTY(bool failFast READ failFast WRITE setFailFast NOTIFY failFastChanged)
+    Q_PROPERTY(Encoding encoding READ encoding WRITE setEncoding NOTIFY encodingChanged)
+    Q_PROPERTY(Encoding wireEncoding READ wireEncoding NOTIFY stateChanged)
     Q_PROPERTY(int waitingCalls READ waitingCalls)
 
 public:
     enum State { Disconnected, Connecting, Connected, Reconnecting, Closed };
     Q_ENUM(State)
+    /// How frames travel: JSON text, or the binary encoding (docs/protocol.md).
+    enum Encoding { Json, Binary };
+    Q_ENUM(Encoding)
 
     /// Result of request() for C++: `status` 0 on success, else the error status (an error reply's
     /// status, 408 timeout, 499 cancelled, 503 not connected) with `errorMessage`.
@@ -110,6 +115,12 @@ public:
     /// connecting"). true: they fail at once (a request with status 503) instead. Default false.
     bool failFast() const;
     void setFailFast(bool failFast);
+    /// The encoding offered from the next connection attempt on (default Json). Binary: the
+    /// subprotocol switchboard.v1.binary; the client stays on JSON when the server does not agree.
+    Encoding encoding() const;
+    void setEncoding(Encoding encoding);
+    /// The encoding of the open connection (Json while not connected).
+    Encoding wireEncoding() const;
     /// Calls waiting for the connection.
     int waitingCalls() const;
 
@@ -182,6 +193,7 @@ Q_SIGNALS:
     void roundTripTimeChanged();
     void pingIntervalChanged();
     void failFastChanged();
+    void encodingChanged();
     /// The server subscribed this client to `channel` (it did not ask): the Channel is the
     /// client's own from now on, like one from subscribe(), and resubscribed after reconnects.
     void serverSubscribed(switchboard::qt::Channel *channel);

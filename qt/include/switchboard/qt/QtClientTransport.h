@@ -26,7 +26,10 @@ public:
 
     void setListener(ClientTransportListener *listener) override;
     void open(const std::string &url) override;
+    void setSubprotocol(std::string_view subprotocol) override;
+    std::string negotiatedSubprotocol() const override;
     void sendText(std::string_view text) override;
+    void sendBinary(std::string_view bytes) override;
     void close(std::uint16_t code, std::string_view reason) override;
 
     /// The current socket (null before the first open()). For diagnostics and tests.
@@ -37,6 +40,7 @@ private:
 
     ClientTransportListener *m_listener = nullptr;
     std::unique_ptr<QWebSocket, void (*)(QWebSocket *)> m_socket{nullptr, nullptr};
+    QString m_subprotocol; ///< offered at open(); empty: none
     quint64 m_generation = 0;
     quint64 m_reportedGeneration = 0;
     bool m_opened = false;
