@@ -46,8 +46,9 @@ public:
     }
 
     /// TCP and the upgrade. `receiveBuffer` > 0 sets SO_RCVBUF first (a small window makes the
-    /// gateway's writes stall sooner when this client does not read).
-    bool open(quint16 port, int receiveBuffer = 0)
+    /// gateway's writes stall sooner when this client does not read). `extraHeaders`: more
+    /// request header lines, each ending with "\r\n". The response header is kept (response()).
+    bool open(quint16 port, int receiveBuffer = 0, const QByteArray &extraHeaders = {})
     {
         m_fd = ::socket(AF_INET, SOCK_STREAM, 0);
         if (m_fd >= 0 && receiveBuffer > 0)
@@ -60,7 +61,8 @@ public:
             return false;
         ::fcntl(m_fd, F_SETFL, ::fcntl(m_fd, F_GETFL) | O_NONBLOCK);
         if (!sendAll("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"))
+                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                     + extraHeaders + "\r\n"))
             return false;
         QDeadlineTimer deadline(5000);
         while (!m_in.contains("\r\n\r\n") && readSome(deadline)) {
@@ -68,9 +70,13 @@ public:
         const qsizetype end = m_in.indexOf("\r\n\r\n");
         if (end < 0 || !m_in.startsWith("HTTP/1.1 101"))
             return false;
+        m_response = m_in.left(end + 4);
         m_in.remove(0, end + 4);
         return true;
     }
+
+    /// The upgrade response's header (status line and fields), after open().
+    const QByteArray &response() const { return m_response; }
 
     /// A masked client frame (mask key 0: allowed, and the payload needs no XOR).
     static QByteArray frame(quint8 opcode, const QByteArray &payload)
@@ -179,6 +185,7 @@ public:
 
 private:
     int m_fd = -1;
+    QByteArray m_response;
     QByteArray m_in;
 };
 

@@ -108,6 +108,7 @@ class tst_AsioClient : public QObject
     Q_OBJECT
 
 private slots:
+    void connectSubscribePublishAck_data();
     void connectSubscribePublishAck();
     void requestWithoutHandlerGets404();
     void publishFromFourThreads();
@@ -123,11 +124,21 @@ private slots:
     void repliesBetweenClientsAndWaitFor();
 };
 
+void tst_AsioClient::connectSubscribePublishAck_data()
+{
+    QTest::addColumn<bool>("binary");
+    QTest::newRow("json") << false;
+    QTest::newRow("binary encoding") << true;
+}
+
 void tst_AsioClient::connectSubscribePublishAck()
 {
+    QFETCH(bool, binary);
     GatewayProcess g;
     QVERIFY(g.start());
-    AsioClient client(optionsFor(g));
+    AsioClientOptions options = optionsFor(g);
+    options.client.encoding = binary ? switchboard::WireEncoding::Binary : switchboard::WireEncoding::Json;
+    AsioClient client(options);
     Received received;
     auto listener = client.on("news.*", [&](const switchboard::ClientEvent &e) { received.add(e); });
     std::atomic<int> subscribed{-1};
@@ -135,6 +146,7 @@ void tst_AsioClient::connectSubscribePublishAck()
     client.open();
     QTRY_COMPARE_WITH_TIMEOUT(int(client.state()), int(ClientState::Connected), 5000);
     QVERIFY(!client.sessionId().empty());
+    QCOMPARE(client.wireEncoding() == switchboard::WireEncoding::Binary, binary);
     QTRY_COMPARE_WITH_TIMEOUT(subscribed.load(), 0, 5000);
 
     auto ack = client.publishAsync("news", "headline", R"("hello")");

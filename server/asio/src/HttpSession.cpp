@@ -288,8 +288,10 @@ void HttpSession::upgrade(Request &req, std::optional<PusherTarget> pusher)
             offered.append(range.first->value());
         }
         info.encoding = negotiateWireEncoding(offered);
-        if (info.encoding == WireEncoding::Binary)
+        if (info.encoding == WireEncoding::Binary) {
             res->set(http::field::sec_websocket_protocol, kBinarySubprotocol);
+            m_ctx.metrics.wsBinaryEncodingSessions.fetch_add(1, std::memory_order_relaxed);
+        }
     }
     if (!m_ctx.config.connectProxy.empty()) { // only the connect proxy reads them
         for (const auto &field : req) {

@@ -125,6 +125,7 @@ std::string Metrics::render(const HubCounters &hub, const ProtocolCounters &prot
     metric(out, "switchboard_control_rate_limited_total", "counter", "Client pings and pongs refused by the per-connection rate limit (no pong sent).", double(protocol.controlRateLimited));
     metric(out, "switchboard_oversize_frames_total", "counter", "WebSocket messages over the size limit (close 1009).", v(wsOversize) + double(protocol.oversizeFrames));
     metric(out, "switchboard_websocket_deflate_sessions_total", "counter", "WebSocket upgrades that negotiated permessage-deflate.", v(wsDeflateSessions));
+    metric(out, "switchboard_websocket_binary_encoding_sessions_total", "counter", "WebSocket upgrades that negotiated the binary encoding (switchboard.v1.binary).", v(wsBinaryEncodingSessions));
     metric(out, "switchboard_websocket_deflate_compressions_total", "counter", "Publications marked compress compressed (once each; every deflate subscriber gets the same bytes).", v(wsDeflateCompressions));
     metric(out, "switchboard_websocket_deflate_frames_out_total", "counter", "Compressed (RSV1) frames written.", v(wsDeflateFramesOut));
     metric(out, "switchboard_websocket_deflate_bytes_saved_total", "counter", "Payload bytes compressed frames saved over sending them uncompressed.", v(wsDeflateBytesSaved));

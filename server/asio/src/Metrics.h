@@ -71,6 +71,7 @@ struct Metrics {
     Counter wsOversize{0};           ///< messages over the frame limit (close 1009)
     Counter wsInvalidUtf8{0};        ///< text messages with invalid UTF-8 (close 1007)
     Counter wsDeflateSessions{0};    ///< WebSocket upgrades that negotiated permessage-deflate
+    Counter wsBinaryEncodingSessions{0}; ///< WebSocket upgrades that negotiated switchboard.v1.binary
     Counter wsDeflateCompressions{0};///< publications compressed (once each, shared by recipients)
     Counter wsDeflateFramesOut{0};   ///< compressed frames written
     Counter wsDeflateBytesSaved{0};  ///< payload bytes those frames saved over sending them plain
