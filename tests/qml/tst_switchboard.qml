@@ -21,7 +21,8 @@ Item {
         })
     }
     Client { id: alice; token: "token-alice" }
-    Client { id: bob; tokenProvider: function() { return "token-bob" } }
+    // Bob speaks the binary encoding (switchboard.v1.binary), Alice JSON: the same scene either way.
+    Client { id: bob; encoding: Client.Binary; tokenProvider: function() { return "token-bob" } }
 
     Column {
         ListView {
@@ -89,6 +90,8 @@ Item {
             tryCompare(bob, "state", Client.Connected, 10000)
             compare(alice.userId, "alice")
             compare(bob.userId, "bob")
+            compare(alice.wireEncoding, Client.Json)
+            compare(bob.wireEncoding, Client.Binary)
             compare(indicator.stateName, "connected")
             tryCompare(gateway, "clientCount", 2)
 
@@ -96,12 +99,15 @@ Item {
             root.lobby = alice.subscribe("presence-lobby")
             compare(root.lobby.type, "presence")
             var bobLobby = bob.subscribe("presence-lobby", { recover: false })
+            var bobNews = bob.subscribe("news")
             tryCompare(root.news, "subscribed", true)
             tryCompare(bobLobby, "subscribed", true)
+            tryCompare(bobNews, "subscribed", true)
             tryCompare(roster, "count", 2)
             var members = [roster.itemAt(0).text, roster.itemAt(1).text].sort()
             compare(members, ["alice/Alice", "bob/Bob"])
             compare(presenceList.count, 2)
+            tryCompare(bobLobby.presence, "count", 2)
 
             gateway.publish("news", "say", { text: "hello" })
             gateway.publish("news", "say", { text: "world" })
@@ -112,6 +118,8 @@ Item {
             compare(root.news.latest.text, "world")
             compare(root.news.messages.get(1).payload.text, "world")
             compare(messageList.count, 2)
+            tryCompare(bobNews.messages, "count", 2)
+            compare(bobNews.latest.text, "world")
 
             gateway.refreshStats()
             compare(gateway.channels.count, 2)

@@ -22,7 +22,12 @@
 using namespace switchboard;
 using namespace switchboard::qt;
 
-#define CONNECTED(client) QTRY_COMPARE_WITH_TIMEOUT((client)->state(), Client::Connected, 10000)
+// Connected, over the encoding the test case offers.
+#define CONNECTED(client)                                                                                    \
+    do {                                                                                                     \
+        QTRY_COMPARE_WITH_TIMEOUT((client)->state(), Client::Connected, 10000);                              \
+        QCOMPARE((client)->wireEncoding(), m_encoding);                                                      \
+    } while (false)
 
 class TestClient : public QObject
 {
@@ -30,10 +35,18 @@ class TestClient : public QObject
 
 private:
     std::unique_ptr<Gateway> m_gateway;
+    Client::Encoding m_encoding = Client::Json; ///< what every client of the test case offers
+
+    std::unique_ptr<Client> newClient()
+    {
+        auto c = std::make_unique<Client>();
+        c->setEncoding(m_encoding);
+        return c;
+    }
 
     std::unique_ptr<Client> client(const QString &token = {})
     {
-        auto c = std::make_unique<Client>();
+        auto c = newClient();
         c->setUrl(QUrl(m_gateway->url()));
         c->setToken(token);
         c->open();
@@ -46,8 +59,18 @@ private:
     }
 
 private Q_SLOTS:
+    // Every test runs over JSON and over the binary encoding (switchboard.v1.binary).
+    void initTestCase_data()
+    {
+        QTest::addColumn<bool>("binary");
+        QTest::newRow("json") << false;
+        QTest::newRow("binary") << true;
+    }
+
     void init()
     {
+        QFETCH_GLOBAL(bool, binary);
+        m_encoding = binary ? Client::Binary : Client::Json;
         m_gateway = std::make_unique<Gateway>();
         m_gateway->setStatsInterval(0);
         m_gateway->setTokens({
@@ -280,7 +303,7 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(news->messages()->rowCount(), 1, 10000);
         QCOMPARE(c->waitingCalls(), 0);
 
-        auto fast = std::make_unique<Client>();
+        auto fast = newClient();
         QSignalSpy failFastChanged(fast.get(), &Client::failFastChanged);
         fast->setFailFast(true);
         QCOMPARE(failFastChanged.count(), 1);
@@ -381,7 +404,7 @@ private Q_SLOTS:
         Gateway other;
         other.setStatsInterval(0);
         QVERIFY(other.start());
-        auto c = std::make_unique<Client>();
+        auto c = newClient();
         QCOMPARE(c->currentUrl(), QUrl());
         c->setUrl(QUrl(QStringLiteral("ws://127.0.0.1:1/ignored"))); // urls, when set, take precedence
         QSignalSpy currentUrls(c.get(), &Client::currentUrlChanged);
@@ -409,7 +432,7 @@ private Q_SLOTS:
 
     void roundTripTime()
     {
-        auto c = std::make_unique<Client>();
+        auto c = newClient();
         QCOMPARE(c->roundTripTime(), -1.0);
         QCOMPARE(c->pingInterval(), 2000);
         QSignalSpy changes(c.get(), &Client::roundTripTimeChanged);

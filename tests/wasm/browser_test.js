@@ -525,6 +525,48 @@ async function run() {
         && early[2].some((l) => l.startsWith('debug subscribing to early-check')),
         "the session's log lines reach options.logger (" + JSON.stringify(early[2].slice(0, 4)) + ')');
 
+  // The binary encoding (encoding: 'binary', subprotocol switchboard.v1.binary): the same API
+  // and events, fewer bytes. Two clients in alice's page, one per encoding, subscribe to one
+  // channel; the same HTTP publishes reach both, intact, and the binary one receives fewer bytes.
+  const encodings = await alice.page.evaluate(([live, tok]) => {
+    const open = (encoding) => new Promise((resolve, reject) => {
+      const c = Switchboard.connect(live, { token: tok, encoding });
+      const seen = [];
+      const ch = c.subscribe('encoding-check');
+      ch.on('reading', (data, message) => seen.push({ data, offset: message.offset }));
+      const timer = setTimeout(() => reject(new Error(encoding + ' client did not subscribe: ' + c.state)), 10000);
+      ch.on('subscription:state', (st) => { if (st.subscribed) { clearTimeout(timer); resolve({ c, seen }); } });
+    });
+    return Promise.all([open('json'), open('binary')]).then(([json, binary]) => {
+      window.encodingClients = { json, binary };
+      return { json: json.c.wireEncoding, binary: binary.c.wireEncoding,
+               bytes: [json.c.bytesReceived, binary.c.bytesReceived] };
+    });
+  }, [`ws://127.0.0.1:${gateway.port}/ws`, token('frank', 'Frank')]);
+  check(encodings.json === 'json' && encodings.binary === 'binary',
+        "a client with encoding 'binary' negotiates it, the default stays JSON (" + JSON.stringify(encodings) + ')');
+  const readings = [{ text: 'x'.repeat(64) }, { n: 42, big: 9007199254740993, t: -21.5, s: 'Grüße ☃ "quoted"' }, 'plain string', null];
+  for (const data of readings)
+    await httpPublish(gateway.port, { channel: 'encoding-check', event: 'reading', data });
+  const received = await alice.page.evaluate((n) => new Promise((resolve, reject) => {
+    const { json, binary } = window.encodingClients;
+    const timer = setTimeout(() => reject(new Error('readings missing: ' + json.seen.length + '/' + binary.seen.length)), 10000);
+    const poll = () => {
+      if (json.seen.length < n || binary.seen.length < n) return setTimeout(poll, 20);
+      clearTimeout(timer);
+      const out = { json: json.seen, binary: binary.seen, bytes: [json.c.bytesReceived, binary.c.bytesReceived] };
+      json.c.close();
+      binary.c.close();
+      resolve(out);
+    };
+    poll();
+  }), readings.length);
+  check(JSON.stringify(received.binary) === JSON.stringify(received.json) && received.json.length === readings.length,
+        'the binary client receives the same events, data and offsets as the JSON one: ' + JSON.stringify(received.binary));
+  const deliveryBytes = [received.bytes[0] - encodings.bytes[0], received.bytes[1] - encodings.bytes[1]];
+  console.log(`# ${readings.length} deliveries received in the browser: JSON ${deliveryBytes[0]} bytes, binary ${deliveryBytes[1]} bytes`);
+  check(deliveryBytes[1] < deliveryBytes[0], 'the binary encoding takes fewer bytes: ' + JSON.stringify(deliveryBytes));
+
   // The server subscribes alice's page (POST /api/subscribe): the client surfaces the channel,
   // which receives its messages, and drops it on /api/unsubscribe.
   await alice.page.evaluate(() => {

@@ -443,6 +443,18 @@
     enumerable: true
   });
 
+  /** 'binary' while the connection uses the binary encoding, else 'json'. */
+  Object.defineProperty(Client.prototype, 'wireEncoding', {
+    get: function () { return this._native ? this._native.wireEncoding() : 'json'; },
+    enumerable: true
+  });
+
+  /** Bytes of WebSocket messages received so far (payloads, without frame headers). */
+  Object.defineProperty(Client.prototype, 'bytesReceived', {
+    get: function () { return this._native ? this._native.bytesReceived() : 0; },
+    enumerable: true
+  });
+
   Client.prototype.pendingOperations = function () {
     return this._native ? this._native.pendingOperations() : this._queue.length;
   };

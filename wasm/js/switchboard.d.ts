@@ -185,6 +185,10 @@ export interface Client {
   /** The last round trip to the gateway in ms (fractional, performance.now() resolution), from
    *  ping() or the heartbeat; null before the first. Kept across reconnects. */
   readonly roundTripTime: number | null;
+  /** 'binary' while the connection uses the binary encoding (options.encoding), else 'json'. */
+  readonly wireEncoding: 'json' | 'binary';
+  /** Bytes of WebSocket messages received so far (payloads, without frame headers). */
+  readonly bytesReceived: number;
 
   on(event: 'state', listener: (state: ConnectionState, error: SwitchboardError | null) => void): this;
   /** Failover moved to another endpoint (the new `url`). */

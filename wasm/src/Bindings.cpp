@@ -27,6 +27,8 @@ EMSCRIPTEN_BINDINGS(switchboard_web)
         .function("reply", &WebClient::reply)
         .function("waitFor", &WebClient::waitFor)
         .function("pendingOperations", &WebClient::pendingOperations)
+        .function("wireEncoding", &WebClient::wireEncoding)
+        .function("bytesReceived", &WebClient::bytesReceived)
         .function("ping", &WebClient::ping)
         .function("lastRoundTripMs", &WebClient::lastRoundTripMs);
 }

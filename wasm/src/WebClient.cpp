@@ -329,6 +329,16 @@ double WebClient::lastRoundTripMs() const
     return rtt ? static_cast<double>(rtt->count()) / 1000.0 : -1.0;
 }
 
+std::string WebClient::wireEncoding() const
+{
+    return m_session.wireEncoding() == WireEncoding::Binary ? "binary" : "json";
+}
+
+double WebClient::bytesReceived() const
+{
+    return static_cast<double>(m_transport.bytesReceived());
+}
+
 double WebClient::pendingOperations() const
 {
     return static_cast<double>(m_session.pendingOperations());

@@ -71,6 +71,10 @@ public:
     /// timeoutMs <= 0: the session's replyTimeout.
     void request(std::string topic, std::string json, int timeoutMs, int requestId);
     double pendingOperations() const;
+    /// "binary" when the open connection negotiated the binary encoding, else "json".
+    std::string wireEncoding() const;
+    /// Bytes of WebSocket messages received since the client was made (payloads, no headers).
+    double bytesReceived() const;
     /// Measures a round trip (ClientSession::ping); answers with a "pong" sink call.
     /// timeoutMs <= 0: the session's pongTimeout.
     void ping(int timeoutMs, int requestId);

@@ -72,6 +72,7 @@ struct AsioClient::Core : std::enable_shared_from_this<Core> {
         std::lock_guard lock(mirrorMutex);
         mirroredState = next;
         mirroredSessionId = session->sessionId();
+        mirroredEncoding = session->wireEncoding();
         mirroredError = session->lastError();
     }
 
@@ -137,6 +138,7 @@ struct AsioClient::Core : std::enable_shared_from_this<Core> {
     mutable std::mutex mirrorMutex;
     ClientState mirroredState = ClientState::Disconnected;
     std::string mirroredSessionId;
+    WireEncoding mirroredEncoding = WireEncoding::Json;
     std::error_code mirroredError;
 };
 
@@ -212,6 +214,12 @@ std::string AsioClient::sessionId() const
 {
     std::lock_guard lock(m_core->mirrorMutex);
     return m_core->mirroredSessionId;
+}
+
+WireEncoding AsioClient::wireEncoding() const
+{
+    std::lock_guard lock(m_core->mirrorMutex);
+    return m_core->mirroredEncoding;
 }
 
 std::error_code AsioClient::lastError() const

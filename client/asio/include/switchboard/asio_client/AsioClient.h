@@ -67,6 +67,9 @@ public:
 
     ClientState state() const;
     std::string sessionId() const;         ///< empty until the first welcome
+    /// The encoding of the connection (ClientOptions::encoding offers the binary one): Binary
+    /// once the gateway agreed to it, as of the last state change.
+    WireEncoding wireEncoding() const;
     std::error_code lastError() const;
     /// `fn` runs on every state change (after state() has changed).
     [[nodiscard]] ListenerHandle onStateChanged(std::function<void(ClientState)> fn);
