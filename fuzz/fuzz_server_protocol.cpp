@@ -1,16 +1,20 @@
 // ServerProtocol frame sequences over a real Hub, MemoryBroker and MemoryPresenceStore in virtual
 // time. The input is a script, one command per line (the first byte picks the command):
 //   T<text>  the current connection sends a text frame     B<bytes>  ... a binary frame
+//   X<hex>   ... a binary frame given in hex (the binary encoding's bytes may hold a newline)
 //   O        a new connection opens and becomes current      S<n>      connection n%count is current
+//   Q        the same, for a connection that negotiated the binary encoding (switchboard.v1.binary)
 //   C        the transport reports the current connection closed
 //   A<ms>    virtual time advances (at most 60 s per line)   P<chan> <json>  a server broadcast
 // Connection 0 opens before the first line. Invariants, after every command:
-//   - every text frame a session is sent is a JSON object with a string `op`
+//   - every text frame a session is sent is a JSON object with a string `op`, and so is every
+//     frame of the binary encoding (once decoded)
 //   - nothing is sent to a connection after the transport reported it closed
 //   - close() is called at most once per connection, with a code in the documented ranges
 // and at the end, once every connection is closed: the Hub holds no session.
 #include "FuzzSupport.h"
 
+#include <switchboard/BinaryEncoding.h>
 #include <switchboard/Hub.h>
 #include <switchboard/MemoryBroker.h>
 #include <switchboard/MemoryPresenceStore.h>
@@ -45,6 +49,10 @@ public:
                 std::fprintf(stderr, "frame that is not a JSON object with an op: %s\n", frame->bytes.c_str());
                 std::abort();
             }
+        } else if (isBinaryProtocolFrame(frame->bytes)) {
+            json::value value;
+            FUZZ_CHECK(!decodeBinaryProtocolFrame(frame->bytes, value, 128));
+            FUZZ_CHECK(value.is_object() && value.as_object().contains("op") && value.as_object().at("op").is_string());
         }
         ++frames;
         return SendResult::Ok;
@@ -131,10 +139,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
     });
 
     std::vector<Connection> connections;
-    auto openConnection = [&] {
+    auto openConnection = [&](WireEncoding encoding) {
         Connection c;
         c.session = std::make_shared<CheckingSession>();
-        c.handle = protocol.open(c.session);
+        ConnectionInfo info;
+        info.encoding = encoding;
+        c.handle = protocol.open(c.session, std::move(info));
         connections.push_back(c);
     };
     auto closeConnection = [&](Connection &c) {
@@ -150,7 +160,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
                 closeConnection(c);
     };
 
-    openConnection();
+    openConnection(WireEncoding::Json);
     std::size_t current = 0;
     for (const std::string_view line : fuzzsupport::lines(fuzzsupport::text(data, size))) {
         if (line.empty())
@@ -163,9 +173,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
             if (!c.session->transportClosed)
                 protocol.receive(c.handle, arg, line[0] == 'B');
             break;
+        case 'X':
+            if (!c.session->transportClosed) {
+                std::string bytes;
+                for (std::size_t i = 0; i + 1 < arg.size(); i += 2) {
+                    unsigned byte = 0;
+                    if (std::from_chars(arg.data() + i, arg.data() + i + 2, byte, 16).ptr != arg.data() + i + 2)
+                        break;
+                    bytes.push_back(static_cast<char>(byte));
+                }
+                protocol.receive(c.handle, bytes, true);
+            }
+            break;
         case 'O':
+        case 'Q':
             if (connections.size() < kMaxConnections) {
-                openConnection();
+                openConnection(line[0] == 'Q' ? WireEncoding::Binary : WireEncoding::Json);
                 current = connections.size() - 1;
             }
             break;
