@@ -32,12 +32,13 @@ REQUIRED_COLUMNS = ["server", "subscribers", "payload", "load", "run", "deliveri
                     "p50_ms", "p90_ms", "p99_ms", "mem_per_conn_bytes"]
 
 # Names in the charts for the server keys of run-comparison.sh; any other key is shown as is.
-SERVER_NAMES = {"switchboard": "switchboard-gateway", "ws": "Node ws", "nats": "nats-server",
-                "uws": "uWebSockets.js"}
+SERVER_NAMES = {"switchboard": "switchboard-gateway", "switchboard-binary": "switchboard-gateway (binary)",
+                "ws": "Node ws", "nats": "nats-server", "uws": "uWebSockets.js"}
 # Okabe-Ito colours (told apart with colour-blindness too): a fixed one per known server, so a
 # server keeps its colour from chart to chart; other servers take the rest in the CSV's order.
-SERVER_COLOURS = {"switchboard": "#0072B2", "ws": "#E69F00", "nats": "#009E73", "uws": "#CC79A7"}
-OTHER_COLOURS = ["#56B4E9", "#D55E00", "#F0E442", "#999999"]
+SERVER_COLOURS = {"switchboard": "#0072B2", "switchboard-binary": "#56B4E9", "ws": "#E69F00", "nats": "#009E73",
+                  "uws": "#CC79A7"}
+OTHER_COLOURS = ["#D55E00", "#F0E442", "#999999"]
 PERCENTILE_COLOURS = {"p50": "#9ecae1", "p90": "#4292c6", "p99": "#08519c"}
 
 WIDTH, HEIGHT = 760, 440

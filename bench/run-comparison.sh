@@ -2,6 +2,8 @@
 # Side-by-side load test: the same switchboard-loadgen load against switchboard-gateway, the Node
 # `ws` broadcast server and nats-server (WebSocket listener), in one run, and a table of results.
 # uws is the same broadcast as ws on uWebSockets' pub/sub (C++, bench/peers/uws).
+# switchboard-binary is switchboard-gateway again, its clients speaking the binary encoding
+# (subprotocol switchboard.v1.binary, docs/protocol.md) instead of JSON.
 #
 # Every server is started fresh for each configuration (so its memory per connection is measured
 # from an idle process), bound to 127.0.0.1 on a free port, pinned to core 0, with one io thread
@@ -18,7 +20,8 @@
 #   --build DIR          build tree with the two binaries (default: build/default)
 #   --gateway PATH       switchboard-gateway (default: DIR/server/gateway/switchboard-gateway)
 #   --loadgen PATH       switchboard-loadgen (default: DIR/bench/loadgen/switchboard-loadgen)
-#   --servers LIST       any of "switchboard uws ws nats" (default: all four)
+#   --servers LIST       any of "switchboard switchboard-binary uws ws nats" (default:
+#                        "switchboard uws ws nats")
 #   --subscribers LIST   default "1000 10000"
 #   --payloads LIST      default "64 1024"
 #   --duration S         measured seconds per load (default 5), after 1 s of warm-up
@@ -97,7 +100,7 @@ mkdir -p "$(dirname "$log")" "$(dirname "$csv")"
 [ -x "$loadgen" ] || { echo "no load generator at $loadgen (cmake --build ... --target switchboard-loadgen)" >&2; exit 1; }
 for s in $servers; do
   case "$s" in
-    switchboard) [ -x "$gateway" ] || { echo "no gateway at $gateway" >&2; exit 1; } ;;
+    switchboard|switchboard-binary) [ -x "$gateway" ] || { echo "no gateway at $gateway" >&2; exit 1; } ;;
     ws) [ -d "$root/bench/peers/node-ws/node_modules/ws" ] || { echo "run bench/peers/install.sh first" >&2; exit 1; } ;;
     uws) [ -d "$root/bench/peers/uws/node_modules/@trufflesuite/uws-js-unofficial" ] || { echo "run bench/peers/install.sh first" >&2; exit 1; } ;;
     nats) command -v nats-server >/dev/null || { echo "run bench/peers/install.sh first" >&2; exit 1; } ;;
@@ -136,7 +139,7 @@ start_server() {
   local out="$work/server.out"
   : > "$out"
   case "$1" in
-    switchboard)
+    switchboard|switchboard-binary)
       taskset -c 0 "$gateway" --listen 127.0.0.1 --port 0 --io-threads 1 --api-key bench \
         --max-connections 20000 --rate 100000000 --rate-burst 100000000 --log-level warn \
         > "$out" 2>&1 &
@@ -167,11 +170,12 @@ resolve_window() {
 run_load() {
   local server=$1 n=$2 payload=$3 rate=$4 w=$5 bound
   bound=$(( $(printf '%.0f' "$duration") + 90 ))
-  local protocol=$server
+  local protocol=$server encoding=()
   [ "$server" = uws ] && protocol=ws # the same broadcast as the ws peer
+  [ "$server" = switchboard-binary ] && { protocol=switchboard; encoding=(--encoding binary); }
   local args=(--protocol "$protocol" --port "$port" --connections "$n" --payload "$payload"
               --duration "$duration" --warmup 1 --window "$w" --rate "$rate"
-              --io-threads 1 --server-pid "$server_pid" --label "$server")
+              --io-threads 1 --server-pid "$server_pid" --label "$server" "${encoding[@]}")
   {
     echo "=== $server subscribers=$n payload=$payload rate=$rate window=$w ($(date -u +%FT%TZ))"
     timeout "$bound" taskset -c 1 "$loadgen" "${args[@]}" 2>&1 || echo "RESULT label=$server failed=1"
@@ -183,7 +187,7 @@ field() { # field NAME LINE
 }
 
 # The CSV: its columns, then one row per load (csv_row); the table is computed from these rows.
-csv_columns=server,subscribers,payload,load,run,rate_msg_per_s,window,deliveries_per_s,server_cpu_ns_per_delivery,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,handshakes_per_s,mem_per_conn_bytes,missed,disconnects
+csv_columns=server,subscribers,payload,load,run,rate_msg_per_s,window,deliveries_per_s,server_cpu_ns_per_delivery,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,handshakes_per_s,mem_per_conn_bytes,missed,disconnects,wire_bytes_per_delivery
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git -C "$root" diff --quiet HEAD -- 2>/dev/null || commit="$commit (with local changes)"
 machine="$(uname -m), $(nproc) cores ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r)"
@@ -211,13 +215,13 @@ csv_row() {
       -v p50="$(field p50_us "$r")" -v p90="$(field p90_us "$r")" -v p99="$(field p99_us "$r")" \
       -v p999="$(field p999_us "$r")" -v max="$(field max_us "$r")" -v hs="$(field handshakes_per_s "$r")" \
       -v kb="$(field kb_per_conn_subscribed "$r")" -v missed="$(field missed "$r")" \
-      -v disc="$(field disconnects "$r")" '
+      -v disc="$(field disconnects "$r")" -v wire="$(field wire_bytes_per_delivery "$r")" '
     function ms(us) { return us == "" ? "" : sprintf("%.3f", us / 1e3) }
     BEGIN {
       ns = (d > 0 && cpu != "" && cpu != "na") ? sprintf("%.0f", cpu * 1e7 / d) : ""
       bytes = (kb != "" && kb != "na") ? sprintf("%.0f", kb * 1000) : ""
       print server, n, payload, load, run, rate, window, d, ns, ms(p50), ms(p90), ms(p99), ms(p999),
-            ms(max), hs, bytes, missed, disc
+            ms(max), hs, bytes, missed, disc, (wire == "na" ? "" : wire)
     }' >> "$csv"
 }
 
@@ -250,6 +254,7 @@ table_rows() {
       if ($4 == "flat") { add(s SUBSEP "d", $8); add(s SUBSEP "ns", $9); add(s SUBSEP "hs", $15); runs[s]++; if ($8 == "") failed[s]++ }
       else { add(s SUBSEP "p50", $10); add(s SUBSEP "p90", $11); add(s SUBSEP "p99", $12) }
       add(s SUBSEP "mem", $16)
+      if ($4 == "flat") add(s SUBSEP "wire", $19)
       missed[s] += $17; disc[s] += $18
     }
     END {
@@ -257,13 +262,13 @@ table_rows() {
       best_ns = ""; best_d = ""
       for (i = 1; i <= k; i++) {
         s = list[i]
-        if (s == "switchboard") continue
+        if (s ~ /^switchboard/) continue
         if (c[s SUBSEP "ns"] && (best_ns == "" || median(s SUBSEP "ns") < median(best_ns SUBSEP "ns"))) best_ns = s
         if (c[s SUBSEP "d"] && (best_d == "" || median(s SUBSEP "d") > median(best_d SUBSEP "d"))) best_d = s
       }
       for (i = 1; i <= k; i++) {
         s = list[i]; peer = ""
-        if (s == "switchboard") {
+        if (s ~ /^switchboard/) {
           if (best_ns != "") {
             b = median(best_ns SUBSEP "ns")
             peer = sprintf("%s %.0f ns", best_ns, b)
@@ -275,10 +280,11 @@ table_rows() {
             if (c[s SUBSEP "d"]) peer = peer (median(s SUBSEP "d") >= b ? " (at or above)" : " (below)")
           }
         }
-        printf "| %-11s | %6s | %7s | %6s | %-19s | %-42s | %-19s | %-17s | %-15s | %-22s | %s |\n", s, n, payload " B", w,
+        printf "| %-18s | %6s | %7s | %6s | %-19s | %-42s | %-19s | %-17s | %-15s | %-9s | %-22s | %s |\n", s, n, payload " B", w,
           cell(s SUBSEP "d", 1e-6, "%.2f"),
           cell(s SUBSEP "p50", 1, "%.2f") " / " cell(s SUBSEP "p90", 1, "%.2f") " / " cell(s SUBSEP "p99", 1, "%.2f"),
           cell(s SUBSEP "hs", 1e-3, "%.1f"), cell(s SUBSEP "mem", 1e-3, "%.2f"), cell(s SUBSEP "ns", 1, "%.0f"),
+          cell(s SUBSEP "wire", 1, "%.0f"),
           (missed[s] + 0) " / " (disc[s] + 0) (failed[s] ? ", " failed[s] " of " runs[s] " runs failed (see the log)" : ""),
           peer
     }
@@ -289,12 +295,12 @@ echo "Side-by-side gateway load test, $started, commit $commit"
 echo "$machine; $runs runs of each load"
 echo "servers pinned to core 0 (one io thread), switchboard-loadgen pinned to core 1; full log: $log; CSV: $csv"
 echo
-printf '| %-11s | %6s | %7s | %6s | %-19s | %-42s | %-19s | %-17s | %-15s | %-22s | %s |\n' \
+printf '| %-18s | %6s | %7s | %6s | %-19s | %-42s | %-19s | %-17s | %-15s | %-9s | %-22s | %s |\n' \
   server subscr. payload window "deliveries/s (M)" "latency p50 / p90 / p99 (ms)" "handshakes/s (k)" "KB per conn" "ns/deliv" \
-  "missed / disconnects" "best peer: ns/deliv; deliveries/s"
-printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' -------------  -------: ---------: -------: --------------------- \
+  "B/deliv" "missed / disconnects" "best peer: ns/deliv; deliveries/s"
+printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' --------------------  -------: ---------: -------: --------------------- \
   -------------------------------------------- --------------------- ------------------- ----------------- \
-  ------------------------ -----------------------------------
+  ----------: ------------------------ -----------------------------------
 for n in $subscribers; do
   # The windows of this subscriber count in messages, each once (auto may equal a number given).
   ws=$(for w in $windows; do resolve_window "$w" "$n"; done | awk '!seen[$0]++' | tr '\n' ' ')
@@ -325,7 +331,7 @@ echo
 echo "Each cell: the median over $runs runs (the spread min-max in brackets). deliveries/s: flat out with window messages in flight"
 echo "(--window $windows; auto: 64 000 deliveries), measured over ${duration} s after 1 s of warm-up. latency: publish -> receive at a"
 echo "fixed $latency_rate deliveries/s, at the first window only. KB per conn: server RSS growth / subscribers (the loads of the row)."
-echo "ns/deliv: server CPU time per delivery when flat out. missed: deliveries lost, disconnects: connections dropped (all loads of"
+echo "ns/deliv: server CPU time per delivery when flat out. B/deliv: bytes on the wire per delivery (WebSocket header included). missed: deliveries lost, disconnects: connections dropped (all loads of"
 echo "the row). best peer: the other server with the lowest ns/deliv and the one with the highest deliveries/s at that window, and"
 echo "whether switchboard is at or below (at or above) it. Charts:"
 echo "python3 bench/plot-charts.py $csv --out DIR"

@@ -123,6 +123,8 @@ void WsConnection::open(const tcp::endpoint &endpoint, std::string_view hostHead
     req.set(http::field::sec_websocket_key, key);
     req.set(http::field::sec_websocket_version, "13");
     req.set(http::field::user_agent, m_userAgent);
+    if (!m_subprotocol.empty())
+        req.set(http::field::sec_websocket_protocol, m_subprotocol);
 
     m_socket.async_connect(endpoint, [this](boost::system::error_code ec) {
         if (ec)
@@ -142,6 +144,9 @@ void WsConnection::open(const tcp::endpoint &endpoint, std::string_view hostHead
                                                                      + std::to_string(res.result_int()));
                                  if (res[http::field::sec_websocket_accept] != m_handshake->expectedAccept)
                                      return finishUpgrade(false, "upgrade: wrong Sec-WebSocket-Accept");
+                                 if (res[http::field::sec_websocket_protocol] != m_subprotocol)
+                                     return finishUpgrade(false, "upgrade: subprotocol '" + m_subprotocol
+                                                                     + "' not agreed");
                                  finishUpgrade(true, {});
                              });
         });

@@ -54,6 +54,9 @@ public:
     void setHandler(Handler *handler) { m_handler = handler; }
     /// User-Agent of the upgrade request (default "switchboard-loadgen").
     void setUserAgent(std::string userAgent) { m_userAgent = std::move(userAgent); }
+    /// A subprotocol to offer (Sec-WebSocket-Protocol); the upgrade fails unless the server
+    /// answers with it. Empty (default): none offered.
+    void setSubprotocol(std::string subprotocol) { m_subprotocol = std::move(subprotocol); }
 
     /// TCP connect plus HTTP upgrade to `target`. Frames that arrive with the 101 response are
     /// kept until startReading().
@@ -109,6 +112,7 @@ private:
     Handler *m_handler = nullptr;
     std::unique_ptr<Handshake> m_handshake;
     std::string m_userAgent = "switchboard-loadgen";
+    std::string m_subprotocol;
     State m_state = State::Idle;
     bool m_reading = false;
     bool m_writeInFlight = false;

@@ -179,6 +179,11 @@ void IoWorker::delivered(const Stamp &stamp, std::uint64_t receivedNs)
     m_tracker.delivered(stamp.sequence);
 }
 
+void IoWorker::deliveryMessage(std::size_t wireBytes)
+{
+    m_stats.deliveryWireBytes += wireBytes;
+}
+
 void IoWorker::sessionFailed(ProtocolSession &session, std::string_view why)
 {
     const bool publisher = session.role() == ProtocolSession::Role::Publisher;

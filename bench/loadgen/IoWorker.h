@@ -30,6 +30,7 @@ public:
     {
         LatencyHistogram latency;          // deliveries received inside the window
         std::uint64_t windowDeliveries = 0;
+        std::uint64_t deliveryWireBytes = 0; // messages that carried deliveries, headers included
         std::uint64_t totalDeliveries = 0;
     };
 
@@ -53,6 +54,7 @@ public:
     // RunSink
     void sessionReady(ProtocolSession &session) override;
     void delivered(const Stamp &stamp, std::uint64_t receivedNs) override;
+    void deliveryMessage(std::size_t wireBytes) override;
     void sessionFailed(ProtocolSession &session, std::string_view why) override;
     void serverError(std::string_view what) override;
 

@@ -177,6 +177,7 @@ int runLoad(const Options &o)
         total.latency.merge(s.latency);
         total.windowDeliveries += s.windowDeliveries;
         total.totalDeliveries += s.totalDeliveries;
+        total.deliveryWireBytes += s.deliveryWireBytes;
     }
     const std::uint64_t disconnects = state.failed - failedAtStart;
     shutdown();
@@ -221,7 +222,10 @@ int runLoad(const Options &o)
               << " server_cpu_pct=" << (serverCpu ? fixed(*serverCpu * 100, 0) : "na")
               << " loadgen_cpu_pct=" << fixed(selfCpu * 100, 0) << " missed=" << published.missedDeliveries
               << " disconnects=" << disconnects << " server_errors=" << state.serverErrors
-              << " busy_poll=" << (o.busyPoll ? 1 : 0) << " published=" << published.sent << othersCpu << "\n";
+              << " busy_poll=" << (o.busyPoll ? 1 : 0) << " published=" << published.sent
+              << " encoding=" << (o.session.binaryEncoding ? "binary" : "json") << " wire_bytes_per_delivery="
+              << (total.totalDeliveries ? fixed(double(total.deliveryWireBytes) / double(total.totalDeliveries), 1) : "na")
+              << othersCpu << "\n";
     return total.windowDeliveries > 0 ? 0 : 1;
 }
 

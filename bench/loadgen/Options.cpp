@@ -15,6 +15,7 @@ std::optional<Options> parseOptions(int argc, char **argv, int &exitCode)
 {
     Options o;
     std::string protocol;
+    std::string encoding;
     std::vector<std::string> samplePids;
     po::options_description desc(
         "switchboard-loadgen: opens N WebSocket subscribers on one channel, publishes stamped messages\n"
@@ -64,7 +65,9 @@ std::optional<Options> parseOptions(int argc, char **argv, int &exitCode)
          "seconds allowed to open and subscribe every connection")
         ("sample-pid", po::value(&samplePids)->composing(),
          "NAME=PID: also report the CPU of this process over the window (cpu_NAME_pct in RESULT); repeatable")
-        ("label", po::value(&o.label), "name of the server in the RESULT line");
+        ("label", po::value(&o.label), "name of the server in the RESULT line")
+        ("encoding", po::value(&encoding)->default_value("json"),
+         "switchboard: json, or binary (the subprotocol switchboard.v1.binary, required of the server)");
 
     po::variables_map vm;
     try {
@@ -96,6 +99,11 @@ std::optional<Options> parseOptions(int argc, char **argv, int &exitCode)
         o.session.protocol = Protocol::Pusher;
     else
         return reject("unknown --protocol " + protocol);
+    if (encoding != "json" && encoding != "binary")
+        return reject("--encoding must be json or binary");
+    o.session.binaryEncoding = encoding == "binary";
+    if (o.session.binaryEncoding && o.session.protocol != Protocol::Switchboard)
+        return reject("--encoding binary is for --protocol switchboard");
     if (o.path.empty())
         o.path = defaultPath(o.session);
     if (o.publisherPath.empty())

@@ -30,6 +30,8 @@ public:
     virtual void sessionReady(ProtocolSession &session) = 0;
     /// One delivery of a stamped payload, received at `receivedNs`.
     virtual void delivered(const Stamp &stamp, std::uint64_t receivedNs) = 0;
+    /// A WebSocket message that carried deliveries: its size on the wire (header included).
+    virtual void deliveryMessage(std::size_t wireBytes) = 0;
     /// The connection closed or the protocol failed; the session stays closed.
     virtual void sessionFailed(ProtocolSession &session, std::string_view why) = 0;
     /// An error answer from the server that does not close the connection.
@@ -45,6 +47,7 @@ struct SessionSettings
     std::string token;   // Switchboard connection token (empty: anonymous)
     std::string pusherKey = "bench-key"; // Pusher: the app key in the subscribers' URL
     std::string pusherAppId = "1";       // Pusher: the app id in the publisher's native channel name
+    bool binaryEncoding = false;         // Switchboard: offer and speak switchboard.v1.binary
 };
 
 class ProtocolSession : public WsConnection::Handler
@@ -85,7 +88,13 @@ protected:
     {
         if (m_role != Role::Subscriber)
             return;
-        Payload::scan(text, [&](const Stamp &s) { m_sink.delivered(s, receivedNs); });
+        bool any = false;
+        Payload::scan(text, [&](const Stamp &s) {
+            m_sink.delivered(s, receivedNs);
+            any = true;
+        });
+        if (any) // server frames are unmasked: 2, 4 or 10 bytes of header
+            m_sink.deliveryMessage(text.size() + (text.size() < 126 ? 2 : text.size() < 65536 ? 4 : 10));
     }
 
     WsConnection &m_connection;
