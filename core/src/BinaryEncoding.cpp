@@ -474,23 +474,16 @@ bool readMessage(Reader &in, unsigned char flags, json::object &frame)
     std::uint64_t ts = 0;
     if (!in.text(channel) || !in.text(event) || !in.varint(offset) || !in.varint(ts))
         return false;
-    std::string sender;
+    // The sender's bytes; with the hex flag its 16 bytes, written out as 32 digits below.
+    std::string_view sender;
     if (flags & kSenderHex) {
         if (!(flags & kSenderPresent))
             return in.fail("hex sender flag without a sender");
-        std::string_view raw;
-        if (!in.bytes(16, raw))
+        if (!in.bytes(16, sender))
             return false;
-        static constexpr char kDigits[] = "0123456789abcdef";
-        for (const char c : raw) {
-            sender.push_back(kDigits[(static_cast<unsigned char>(c) >> 4) & 0xF]);
-            sender.push_back(kDigits[static_cast<unsigned char>(c) & 0xF]);
-        }
     } else if (flags & kSenderPresent) {
-        std::string_view raw;
-        if (!in.text(raw))
+        if (!in.text(sender))
             return false;
-        sender.assign(raw);
     }
     std::string_view replyTo;
     if ((flags & kReplyToPresent) && !in.text(replyTo))
@@ -529,8 +522,18 @@ bool readMessage(Reader &in, unsigned char flags, json::object &frame)
     else
         frame["offset"] = offset;
     frame["ts"] = unzigzag(ts);
-    if (flags & kSenderPresent)
+    if (flags & kSenderHex) {
+        static constexpr char kDigits[] = "0123456789abcdef";
+        json::string &hex = frame["sender"].emplace_string();
+        hex.resize(32);
+        for (std::size_t i = 0; i < 16; ++i) {
+            const auto byte = static_cast<unsigned char>(sender[i]);
+            hex[2 * i] = kDigits[byte >> 4];
+            hex[2 * i + 1] = kDigits[byte & 0xF];
+        }
+    } else if (flags & kSenderPresent) {
         frame["sender"] = json::string_view(sender.data(), sender.size());
+    }
     if (flags & kReplyToPresent)
         frame["replyTo"] = json::string_view(replyTo.data(), replyTo.size());
     return true;

@@ -65,6 +65,7 @@ private slots:
     void clientFramesRoundTrip_data();
     void clientFramesRoundTrip();
     void deliverySize();
+    void documentedExample();
     void sharedOncePerFrame();
     void everyTruncationRefused();
     void malformedRefused_data();
@@ -171,6 +172,21 @@ void TestBinaryEncoding::deliverySize()
     qInfo("64-byte delivery: JSON %zu bytes, binary %zu bytes (session sender)", fromClient->bytes.size(),
           binaryFromClient->bytes.size());
     QCOMPARE(binaryFromClient->bytes.size(), binary->bytes.size() + 16);
+}
+
+void TestBinaryEncoding::documentedExample()
+{
+    // docs/protocol.md, "Binary encoding".
+    Publication p;
+    p.channel = "bench";
+    p.event = "bench";
+    p.data = R"("hi")";
+    p.offset = 7;
+    p.timestampMs = 1700000000123;
+    const SharedFrame frame = encodeMessageFrame(p);
+    QCOMPARE(frame->bytes.size(), std::size_t(92));
+    QCOMPARE(QByteArray::fromStdString(*translateToBinary(frame->bytes)).toHex(' ').toUpper(),
+             QByteArray("18 05 62 65 6E 63 68 05 62 65 6E 63 68 07 F6 A1 AB FE F9 62 68 69"));
 }
 
 void TestBinaryEncoding::sharedOncePerFrame()
