@@ -9,7 +9,6 @@
 #include <boost/json/string.hpp>
 
 #include <array>
-#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -166,7 +165,10 @@ void putValue(std::string &out, const json::value &value)
         break;
     case json::kind::double_: {
         out.push_back(static_cast<char>(TypeDouble));
-        const auto bits = std::bit_cast<std::uint64_t>(value.get_double());
+        // memcpy, not std::bit_cast: Emscripten 3.1.6's libc++ has no bit_cast.
+        const double number = value.get_double();
+        std::uint64_t bits = 0;
+        std::memcpy(&bits, &number, sizeof bits);
         for (int i = 0; i < 8; ++i)
             out.push_back(static_cast<char>((bits >> (8 * i)) & 0xFF));
         break;
@@ -329,7 +331,8 @@ public:
             std::uint64_t bits = 0;
             for (int i = 0; i < 8; ++i)
                 bits |= static_cast<std::uint64_t>(static_cast<unsigned char>(raw[i])) << (8 * i);
-            const double number = std::bit_cast<double>(bits);
+            double number = 0;
+            std::memcpy(&number, &bits, sizeof number);
             if (!std::isfinite(number)) {
                 // As parseJson() does: the rest stays readable (an ackId to answer), this is null.
                 noteNumberOutOfRange(JsonProblem{JsonProblem::Kind::NumberOutOfRange, "number out of range: not finite"});

@@ -35,6 +35,8 @@ public:
         lastUrl = url;
         opening = true;
     }
+    /// Recorded; the scripted server never agrees to one (negotiatedSubprotocol() stays empty).
+    void setSubprotocol(std::string_view subprotocol) override { offeredSubprotocol = subprotocol; }
     void sendText(std::string_view text) override { sent.emplace_back(text); }
     /// The client sent binary although the test server never agreed to the binary encoding.
     void sendBinary(std::string_view) override { QFAIL("binary frame sent without the binary encoding"); }
@@ -82,6 +84,7 @@ public:
     int opens = 0;
     bool opening = false;
     std::string lastUrl;
+    std::string offeredSubprotocol;
     std::vector<std::string> sent;
     std::vector<std::uint16_t> closeRequests;
 };

@@ -13,6 +13,7 @@ private slots:
     // scripted server
     void stateTransitions();
     void connectFrameAndUrl();
+    void binaryOfferedButNotAgreedStaysJson();
     void fatalCloseStopsReconnecting();
     void backoffDelays_data();
     void backoffDelays();
@@ -130,6 +131,32 @@ void TestClientSession::connectFrameAndUrl()
     s.transport.serverClose(1006);
     s.timer.advance(10'000ms);
     QCOMPARE(s.transport.lastUrl, std::string("ws://other.invalid/ws"));
+}
+
+void TestClientSession::binaryOfferedButNotAgreedStaysJson()
+{
+    // The client offers the binary encoding; a server that answers no subprotocol (an older
+    // one) gets JSON text (ScriptedTransport::sendBinary fails the test).
+    ClientOptions options;
+    options.url = "ws://example.invalid/ws";
+    options.encoding = WireEncoding::Binary;
+    Scripted s(options);
+    s.session.connect();
+    QCOMPARE(s.transport.offeredSubprotocol, std::string(kBinarySubprotocol));
+    s.transport.accept();
+    QCOMPARE(str(s.transport.takeOne(), "op"), std::string("connect"));
+    QCOMPARE(s.session.wireEncoding(), WireEncoding::Json);
+    s.transport.feed(R"({"op":"welcome","session":"s1","version":1,"ping":25000,"user":""})");
+    QCOMPARE(s.session.state(), ClientState::Connected);
+    s.session.subscribe("news");
+    QCOMPARE(str(s.transport.takeOne(), "op"), std::string("subscribe"));
+
+    // Offering nothing again takes effect at the next connection attempt.
+    s.session.setEncoding(WireEncoding::Json);
+    s.transport.serverClose(1006);
+    s.timer.advance(10'000ms);
+    QCOMPARE(s.transport.opens, 2);
+    QCOMPARE(s.transport.offeredSubprotocol, std::string());
 }
 
 void TestClientSession::fatalCloseStopsReconnecting()

@@ -48,7 +48,7 @@ public:
     /// TCP and the upgrade. `receiveBuffer` > 0 sets SO_RCVBUF first (a small window makes the
     /// gateway's writes stall sooner when this client does not read). `extraHeaders`: more
     /// request header lines, each ending with "\r\n". The response header is kept (response()).
-    bool open(quint16 port, int receiveBuffer = 0, const QByteArray &extraHeaders = {})
+    bool open(quint16 port, int receiveBuffer = 0, const QByteArray &extraHeaders = {}, const QByteArray &path = "/ws")
     {
         m_fd = ::socket(AF_INET, SOCK_STREAM, 0);
         if (m_fd >= 0 && receiveBuffer > 0)
@@ -60,7 +60,7 @@ public:
         if (m_fd < 0 || ::connect(m_fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0)
             return false;
         ::fcntl(m_fd, F_SETFL, ::fcntl(m_fd, F_GETFL) | O_NONBLOCK);
-        if (!sendAll("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        if (!sendAll("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
                      + extraHeaders + "\r\n"))
             return false;

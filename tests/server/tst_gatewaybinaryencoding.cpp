@@ -73,6 +73,7 @@ private slots:
     void otherSubprotocolsStayJson_data();
     void otherSubprotocolsStayJson();
     void malformedBinaryAnswered();
+    void pusherEndpointStaysJson();
 };
 
 void tst_GatewayBinaryEncoding::negotiatedAndUsedBothWays()
@@ -192,6 +193,19 @@ void tst_GatewayBinaryEncoding::malformedBinaryAnswered()
     auto pong = nextFrame(ws);
     QVERIFY(pong);
     QCOMPARE(op(*pong), std::string("pong"));
+}
+
+void tst_GatewayBinaryEncoding::pusherEndpointStaysJson()
+{
+    GatewayProcess g;
+    QVERIFY(g.start({"--pusher-app", "1:key:secret"}));
+    PosixWebSocket ws;
+    QVERIFY(ws.open(g.port(), 0, "Sec-WebSocket-Protocol: switchboard.v1.binary\r\n", "/app/key?protocol=7"));
+    QVERIFY2(!ws.response().toLower().contains("sec-websocket-protocol"), ws.response().constData());
+    const auto established = ws.next();
+    QVERIFY(established);
+    QCOMPARE(established->opcode, kText);
+    QVERIFY2(established->payload.contains("pusher:connection_established"), established->payload.constData());
 }
 
 QTEST_MAIN(tst_GatewayBinaryEncoding)
