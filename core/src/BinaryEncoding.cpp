@@ -383,19 +383,26 @@ public:
             std::uint64_t length = 0;
             if (!varint(length) || !bytes(length > m_bytes.size() ? m_bytes.size() + 1 : static_cast<std::size_t>(length), raw))
                 return false;
-            json::value parsed(m_storage);
-            if (std::optional<JsonProblem> bad = parseJson(raw, parsed, JsonParseOptions{m_maxDepth - depth})) {
-                if (bad->kind != JsonProblem::Kind::NumberOutOfRange) {
-                    problem = std::move(bad);
-                    return false;
-                }
-                noteNumberOutOfRange(std::move(*bad)); // `parsed` holds nulls in their place
-            }
-            out = std::move(parsed);
-            return true;
+            return embeddedJson(raw, depth, out);
         }
         default: return fail("unknown value type");
         }
+    }
+
+    /// JSON text at `depth` (the containers around it count against maxDepth) into `out`.
+    bool embeddedJson(std::string_view text, std::size_t depth, json::value &out)
+    {
+        json::value parsed(m_storage);
+        const std::size_t room = depth < m_maxDepth ? m_maxDepth - depth : 0;
+        if (std::optional<JsonProblem> bad = parseJson(text, parsed, JsonParseOptions{room})) {
+            if (bad->kind != JsonProblem::Kind::NumberOutOfRange) {
+                problem = std::move(bad);
+                return false;
+            }
+            noteNumberOutOfRange(std::move(*bad)); // `parsed` holds nulls in their place
+        }
+        out = std::move(parsed);
+        return true;
     }
 
     bool object(json::object &object, std::size_t depth)
@@ -449,8 +456,6 @@ public:
         return false;
     }
 
-    const json::storage_ptr &storage() const noexcept { return m_storage; }
-    std::size_t maxDepth() const noexcept { return m_maxDepth; }
 
 private:
     bool dictionaryWord(std::string_view &out)
@@ -506,18 +511,8 @@ bool readMessage(Reader &in, unsigned char flags, json::object &frame)
             if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20)
                 return in.fail("a string payload needing escapes");
         data = json::string_view(payload.data(), payload.size());
-    } else {
-        json::value parsed(in.storage());
-        // data sits at depth 1 of the frame object.
-        if (std::optional<JsonProblem> bad =
-                parseJson(payload, parsed, JsonParseOptions{in.maxDepth() > 1 ? in.maxDepth() - 1 : 0})) {
-            if (bad->kind != JsonProblem::Kind::NumberOutOfRange) {
-                in.problem = std::move(bad);
-                return false;
-            }
-            in.noteNumberOutOfRange(std::move(*bad));
-        }
-        data = std::move(parsed);
+    } else if (!in.embeddedJson(payload, 1, data)) { // data sits in the frame object
+        return false;
     }
     // As JSON text would parse: an integer that fits int64 is an int64.
     if (offset <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
