@@ -287,11 +287,21 @@ public:
         return true;
     }
 
+    /// varint length + that many bytes
+    bool sized(std::string_view &out)
+    {
+        std::uint64_t length = 0;
+        if (!varint(length))
+            return false;
+        if (length > m_bytes.size())
+            return fail("truncated");
+        return bytes(static_cast<std::size_t>(length), out);
+    }
+
     /// varint length + UTF-8 bytes
     bool text(std::string_view &out)
     {
-        std::uint64_t length = 0;
-        if (!varint(length) || !bytes(length > m_bytes.size() ? m_bytes.size() + 1 : static_cast<std::size_t>(length), out))
+        if (!sized(out))
             return false;
         if (!detail::isValidUtf8(out))
             return fail("invalid UTF-8");
@@ -380,10 +390,7 @@ public:
         }
         case TypeJsonText: {
             std::string_view raw;
-            std::uint64_t length = 0;
-            if (!varint(length) || !bytes(length > m_bytes.size() ? m_bytes.size() + 1 : static_cast<std::size_t>(length), raw))
-                return false;
-            return embeddedJson(raw, depth, out);
+            return sized(raw) && embeddedJson(raw, depth, out);
         }
         default: return fail("unknown value type");
         }

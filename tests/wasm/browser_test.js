@@ -533,7 +533,10 @@ async function run() {
       const c = Switchboard.connect(live, { token: tok, encoding });
       const seen = [];
       const ch = c.subscribe('encoding-check');
-      ch.on('reading', (data, message) => seen.push({ data, offset: message.offset }));
+      ch.on('reading', (data, message) => {
+        seen.push({ data, offset: message.offset });
+        if (window.onReading) window.onReading();
+      });
       const timer = setTimeout(() => reject(new Error(encoding + ' client did not subscribe: ' + c.state)), 10000);
       ch.on('subscription:state', (st) => { if (st.subscribed) { clearTimeout(timer); resolve({ c, seen }); } });
     });
@@ -551,15 +554,18 @@ async function run() {
   const received = await alice.page.evaluate((n) => new Promise((resolve, reject) => {
     const { json, binary } = window.encodingClients;
     const timer = setTimeout(() => reject(new Error('readings missing: ' + json.seen.length + '/' + binary.seen.length)), 10000);
-    const poll = () => {
-      if (json.seen.length < n || binary.seen.length < n) return setTimeout(poll, 20);
+    // Checked on every reading (and once now, for those already in): no polling.
+    const check = () => {
+      if (json.seen.length < n || binary.seen.length < n) return;
       clearTimeout(timer);
+      window.onReading = null;
       const out = { json: json.seen, binary: binary.seen, bytes: [json.c.bytesReceived, binary.c.bytesReceived] };
       json.c.close();
       binary.c.close();
       resolve(out);
     };
-    poll();
+    window.onReading = check;
+    check();
   }), readings.length);
   check(JSON.stringify(received.binary) === JSON.stringify(received.json) && received.json.length === readings.length,
         'the binary client receives the same events, data and offsets as the JSON one: ' + JSON.stringify(received.binary));
