@@ -97,6 +97,8 @@ private slots:
     void apiRefusesBadRequests();
     void malformedHttpIsAnswered400();
     void metricsReflectTraffic();
+    void fanOutIsWrittenInOneRound_data();
+    void fanOutIsWrittenInOneRound();
     void healthAndStaticFiles();
     void tlsServesWssAndHttps();
 };
@@ -358,6 +360,57 @@ void tst_GatewayDelivery::metricsReflectTraffic()
     QVERIFY(m.value("switchboard_bytes_in_total") > 0);
     QVERIFY(m.value("switchboard_socket_writes_total") >= 1);
     QCOMPARE(m.value(R"(switchboard_fanout_seconds_bucket{le="+Inf"})"), 5.0);
+}
+
+void tst_GatewayDelivery::fanOutIsWrittenInOneRound_data()
+{
+    QTest::addColumn<QString>("ioThreads");
+    QTest::addColumn<bool>("rounds");
+    QTest::newRow("one io thread") << "1" << true;
+    QTest::newRow("two io threads") << "2" << false;
+}
+
+// With one io thread, the sessions a publication reaches are written by one handler (a
+// FlushRounds round), not one posted handler each; with several, each session's strand writes it.
+void tst_GatewayDelivery::fanOutIsWrittenInOneRound()
+{
+    QFETCH(QString, ioThreads);
+    QFETCH(bool, rounds);
+    const QByteArray previous = qgetenv("SWITCHBOARD_TEST_GATEWAY_IO_THREADS");
+    qputenv("SWITCHBOARD_TEST_GATEWAY_IO_THREADS", ioThreads.toUtf8());
+    GatewayProcess g;
+    const bool started = g.start();
+    if (previous.isNull())
+        qunsetenv("SWITCHBOARD_TEST_GATEWAY_IO_THREADS");
+    else
+        qputenv("SWITCHBOARD_TEST_GATEWAY_IO_THREADS", previous);
+    QVERIFY(started);
+
+    constexpr int kSubscribers = 20;
+    constexpr int kPublications = 4;
+    std::vector<std::unique_ptr<WsClient>> clients;
+    for (int i = 0; i < kSubscribers; ++i) {
+        clients.push_back(std::make_unique<WsClient>());
+        QVERIFY(clients.back()->connectSession(g));
+        QVERIFY(subscribe(*clients.back(), "round", 1));
+    }
+    QNetworkAccessManager nam;
+    const auto before = metrics(nam, g);
+    for (int i = 0; i < kPublications; ++i)
+        QCOMPARE(publish(nam, g, {{"channel", "round"}, {"data", i}}).status, 200);
+    for (auto &c : clients)
+        for (int i = 0; i < kPublications; ++i)
+            QVERIFY(c->waitFor("message"));
+    QVERIFY(waitMetric(nam, g, "switchboard_frames_out_total",
+                       before.value("switchboard_frames_out_total") + kSubscribers * kPublications));
+    const auto after = metrics(nam, g);
+    const double roundsRun = after.value("switchboard_flush_rounds_total") - before.value("switchboard_flush_rounds_total");
+    if (rounds) {
+        // One round per publication (each HTTP publish is one handler); never one per session.
+        QVERIFY2(roundsRun >= 1 && roundsRun <= kPublications, qPrintable(QString::number(roundsRun)));
+    } else {
+        QCOMPARE(roundsRun, 0.0);
+    }
 }
 
 void tst_GatewayDelivery::healthAndStaticFiles()

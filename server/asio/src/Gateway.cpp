@@ -167,6 +167,8 @@ struct Gateway::Impl {
         , drainTimer(ioc)
     {
         context.oneIoThread = threadCount(config) == 1;
+        if (context.oneIoThread)
+            context.flushRounds = &flushRounds;
         if (config.tlsEnabled()) {
             tls.emplace(boost::asio::ssl::context::tls_server);
             tls->set_options(boost::asio::ssl::context::default_workarounds | boost::asio::ssl::context::no_sslv2
@@ -436,6 +438,7 @@ struct Gateway::Impl {
     // Before the io_context: the handlers it destroys last may still count and release slots.
     Metrics metrics;
     TcpConnections tcp;
+    FlushRounds flushRounds{metrics.flushRounds}; // rounds the io_context destroys unrun leave it
     boost::asio::io_context ioc; // destroyed after every socket and session
     bool generatedKey;
     bool generatedSecret;

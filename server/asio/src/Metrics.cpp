@@ -106,6 +106,7 @@ std::string Metrics::render(const HubCounters &hub, const ProtocolCounters &prot
     metric(out, "switchboard_frames_out_total", "counter", "Frames written to sockets (WebSocket messages, SSE events).", v(framesOut));
     metric(out, "switchboard_bytes_out_total", "counter", "Bytes written to sockets by WebSocket and SSE sessions.", v(bytesOut));
     metric(out, "switchboard_socket_writes_total", "counter", "Socket writes (each carries a batch of frames).", v(writeBatches));
+    metric(out, "switchboard_flush_rounds_total", "counter", "Handlers that wrote every WebSocket session given frames since the last one (one io thread).", v(flushRounds));
     metric(out, "switchboard_hub_frames_out_total", "counter", "Frames queued to sessions by the hub.", double(hub.framesOut));
     metric(out, "switchboard_hub_bytes_out_total", "counter", "Bytes queued to sessions by the hub.", double(hub.bytesOut));
     metric(out, "switchboard_publications_total", "counter", "Publications fanned out by the hub.", double(hub.publications));

@@ -55,6 +55,7 @@ struct Metrics {
     Counter framesOut{0};            ///< WebSocket messages and SSE events written to sockets
     Counter bytesOut{0};             ///< bytes written to sockets (WebSocket, SSE)
     Counter writeBatches{0};         ///< socket writes carrying those frames
+    Counter flushRounds{0};          ///< FlushRounds run (one io thread): each writes one or more sessions
     Counter httpRequests{0};
     Counter httpMalformed{0};        ///< unparseable HTTP requests (400)
     Counter httpTooLarge{0};         ///< bodies over the limit (413)

@@ -3,6 +3,7 @@
 // session (sessions stop before it is destroyed).
 
 #include "CoreHost.h"
+#include "FlushRounds.h"
 #include "Metrics.h"
 #include "TcpConnections.h"
 
@@ -49,6 +50,10 @@ struct ServerContext {
     /// One io thread runs the io_context: it is an implicit strand, so connections use its
     /// executor directly and skip a strand's queue and lock on every post and completion.
     bool oneIoThread = false;
+
+    /// With one io thread: the rounds that write the sessions given frames (FlushRounds.h).
+    /// Null with several io threads (each connection posts its flush to its strand).
+    FlushRounds *flushRounds = nullptr;
 
     /// The executor of a new connection: its handlers never run concurrently.
     boost::asio::any_io_executor connectionExecutor() const

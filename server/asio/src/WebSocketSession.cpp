@@ -38,10 +38,10 @@ WebSocketSession::WebSocketSession(ServerContext &context, AnyStream stream, std
     : m_ctx(context)
     , m_stream(std::move(stream))
     , m_outbox(OutboxLimits{context.config.outboxFrames, context.config.outboxBytes})
+    , m_isPusher(pusher.has_value()) // before m_starting takes `pusher`
+    , m_deflateWindowBits(deflateWindowBits)
     , m_starting(std::make_unique<Starting>(Starting{std::move(leftover), std::move(info), std::move(pusher)}))
     , m_reader(context.config.maxFrameBytes)
-    , m_deflateWindowBits(deflateWindowBits)
-    , m_isPusher(m_starting->pusher.has_value())
     , m_livenessTimer(m_stream.get_executor())
 {
     boost::system::error_code ec;
@@ -177,6 +177,15 @@ void WebSocketSession::scheduleFlushLocked()
     if (m_writing)
         return; // the running flush loop picks the new frames up when its write completes
     m_writing = true;
+    postFlush();
+}
+
+void WebSocketSession::postFlush()
+{
+    if (m_ctx.flushRounds && m_ctx.ioc.get_executor().running_in_this_thread()) {
+        m_ctx.flushRounds->add(m_ctx.ioc, shared_from_this());
+        return;
+    }
     boost::asio::post(m_stream.get_executor(), [self = shared_from_this()] { self->flush(); });
 }
 
@@ -393,7 +402,7 @@ void WebSocketSession::onWritten(const boost::system::error_code &ec, std::size_
                 return;
             }
         }
-        boost::asio::post(m_stream.get_executor(), [self = shared_from_this()] { self->flush(); });
+        postFlush();
         return;
     }
     flush();

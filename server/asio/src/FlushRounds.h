@@ -1,0 +1,47 @@
+#pragma once
+// FlushRounds: on a gateway with one io thread, the WebSocket sessions that get frames while a
+// handler runs (a publication fanned out to every subscriber of a channel) are written by one
+// handler, posted once, instead of one posted handler each. A fan-out to 1 000 subscribers then
+// costs one post and one dispatch, not 1 000: the scheduler's queue operations, a handler
+// allocation and a dispatch per delivery are saved (docs/benchmarks.md, "Where the time goes").
+// The sessions are written in the order they got their first frame, each with one write of
+// everything queued for it, as before.
+//
+// With several io threads every connection has its own strand, and its flush is posted to it.
+//
+// Lifetime: declared before the io_context that runs the rounds, so that a round the io_context
+// destroys without running (at shutdown) can still leave its slot.
+
+#include <boost/asio/io_context.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace switchboard::asio {
+
+class WebSocketSession;
+
+class FlushRounds {
+public:
+    /// `rounds` counts the rounds run (switchboard_flush_rounds_total); it outlives this object.
+    explicit FlushRounds(std::atomic<std::uint64_t> &rounds) : m_rounds(rounds) {}
+    FlushRounds(const FlushRounds &) = delete;
+    FlushRounds &operator=(const FlushRounds &) = delete;
+
+    /// Queues `session` for the open round, opening one (one post to `ioc`) if none is. Call only
+    /// on the one thread running `ioc`, for a session that is not already queued.
+    void add(boost::asio::io_context &ioc, std::shared_ptr<WebSocketSession> session);
+
+private:
+    struct Round;
+    void run(Round &round);
+
+    std::atomic<std::uint64_t> &m_rounds;
+    Round *m_open = nullptr; ///< the round that takes new sessions; null: the next add() posts one
+    /// The list of the last round run, emptied, for the next one: no allocation per round.
+    std::vector<std::shared_ptr<WebSocketSession>> m_spare;
+};
+
+} // namespace switchboard::asio
