@@ -1,6 +1,7 @@
-// IoThreads, the gateway's io threads sharing one io_context: with probes enabled, each thread
-// answers its own probe between slices, so the watchdog sees one thread stuck in a handler even
-// while the other threads keep the io_context serving.
+// IoThreads, the gateway's io threads, sharing one io_context or each running its own (IoShards):
+// with probes enabled, each thread answers its own probe between slices, so the watchdog sees one
+// thread stuck in a handler even while the other threads keep serving.
+#include "IoShards.h"
 #include "IoThreads.h"
 
 #include <QTest>
@@ -19,6 +20,7 @@
 #include <utility>
 
 using switchboard::asio::EventLoopWatchdog;
+using switchboard::asio::IoShards;
 using switchboard::asio::IoThreads;
 using namespace std::chrono_literals;
 
@@ -85,6 +87,54 @@ private slots:
         QVERIFY(all.try_wait() || (QTest::qWaitFor([&] { return all.try_wait(); }, 5000)));
         std::lock_guard lock(mutex);
         QCOMPARE(seen.size(), std::size_t(3));
+    }
+
+    void eachThreadRunsItsShard()
+    {
+        std::atomic<std::uint64_t> rounds{0};
+        IoShards shards(3, rounds);
+        QCOMPARE(shards.size(), std::size_t(3));
+        // New connections go round-robin; a connection's executor leads back to its shard.
+        std::vector<IoShards::Shard *> picked;
+        for (int i = 0; i < 6; ++i)
+            picked.push_back(&shards.next());
+        for (int i = 0; i < 3; ++i) {
+            QCOMPARE(picked[i], picked[i + 3]);
+            QCOMPARE(&shards.of(picked[i]->ioc.get_executor()), picked[i]);
+        }
+        QVERIFY(picked[0] != picked[1] && picked[1] != picked[2] && picked[0] != picked[2]);
+        QCOMPARE(&shards.main(), &shards.at(0).ioc);
+        boost::asio::io_context stranger;
+        QVERIFY_THROWS_EXCEPTION(std::logic_error, shards.of(stranger.get_executor()));
+
+        IoThreads threads(shards.contexts());
+        threads.enableProbes(5ms);
+        std::mutex mutex;
+        std::vector<std::set<std::thread::id>> seen(3);
+        std::latch all(6);
+        for (std::size_t s = 0; s < 3; ++s)
+            for (int i = 0; i < 2; ++i) // two handlers per shard: the same thread runs both
+                boost::asio::post(shards.at(s).ioc, [&, s] {
+                    {
+                        std::lock_guard lock(mutex);
+                        seen[s].insert(std::this_thread::get_id());
+                    }
+                    all.count_down();
+                });
+        // Shards without connections keep their thread (work guard) until stop().
+        std::thread runner([&] { threads.run(); });
+        Finally stop{[&] {
+            shards.stop();
+            runner.join();
+        }};
+        QVERIFY(all.try_wait() || (QTest::qWaitFor([&] { return all.try_wait(); }, 5000)));
+        std::lock_guard lock(mutex);
+        std::set<std::thread::id> threadsSeen;
+        for (const auto &ids : seen) {
+            QCOMPARE(ids.size(), std::size_t(1));
+            threadsSeen.insert(*ids.begin());
+        }
+        QCOMPARE(threadsSeen.size(), std::size_t(3));
     }
 
     void aStuckThreadStopsThePingsWhileTheOthersServe()

@@ -16,11 +16,15 @@ struct FlushRounds::Round {
     FlushRounds &owner;
     std::vector<std::shared_ptr<WebSocketSession>> sessions;
 
+    /// Call with the owner's lock held (when shared).
     explicit Round(FlushRounds &o) : owner(o) { sessions.swap(owner.m_spare); }
     Round(const Round &) = delete;
     Round &operator=(const Round &) = delete;
     ~Round()
     {
+        std::unique_lock lock(owner.m_mutex, std::defer_lock);
+        if (owner.m_shared)
+            lock.lock();
         if (owner.m_open == this)
             owner.m_open = nullptr;
     }
@@ -28,6 +32,9 @@ struct FlushRounds::Round {
 
 void FlushRounds::add(boost::asio::io_context &ioc, std::shared_ptr<WebSocketSession> session)
 {
+    std::unique_lock lock(m_mutex, std::defer_lock);
+    if (m_shared)
+        lock.lock();
     if (!m_open) {
         auto round = std::make_unique<Round>(*this);
         m_open = round.get();
@@ -38,11 +45,19 @@ void FlushRounds::add(boost::asio::io_context &ioc, std::shared_ptr<WebSocketSes
 
 void FlushRounds::run(Round &round)
 {
-    m_open = nullptr; // sessions given frames from here on go to the next round
+    std::unique_lock lock(m_mutex, std::defer_lock);
+    if (m_shared)
+        lock.lock();
+    if (m_open == &round)
+        m_open = nullptr; // sessions given frames from here on go to the next round
+    if (lock.owns_lock())
+        lock.unlock();
     m_rounds.fetch_add(1, std::memory_order_relaxed);
     for (const auto &session : round.sessions)
         session->flush();
     round.sessions.clear();
+    if (m_shared)
+        lock.lock();
     if (round.sessions.capacity() <= kKeepSessions && round.sessions.capacity() > m_spare.capacity())
         round.sessions.swap(m_spare);
 }

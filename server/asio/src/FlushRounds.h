@@ -7,7 +7,9 @@
 // The sessions are written in the order they got their first frame, each with one write of
 // everything queued for it, as before.
 //
-// With several io threads every connection has its own strand, and its flush is posted to it.
+// Each io thread has its own rounds (IoShards.h). With several io threads, the thread that holds
+// the core queues sessions of every shard: then a round is shared, under a mutex, and the shard's
+// thread runs it; with one, it is touched by the io thread only and takes no lock.
 //
 // Lifetime: declared before the io_context that runs the rounds, so that a round the io_context
 // destroys without running (at shutdown) can still leave its slot.
@@ -17,6 +19,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 namespace switchboard::asio {
@@ -26,19 +29,24 @@ class WebSocketSession;
 class FlushRounds {
 public:
     /// `rounds` counts the rounds run (switchboard_flush_rounds_total); it outlives this object.
-    explicit FlushRounds(std::atomic<std::uint64_t> &rounds) : m_rounds(rounds) {}
+    /// `shared`: add() may be called from threads other than the one running the rounds.
+    FlushRounds(std::atomic<std::uint64_t> &rounds, bool shared) : m_rounds(rounds), m_shared(shared) {}
     FlushRounds(const FlushRounds &) = delete;
     FlushRounds &operator=(const FlushRounds &) = delete;
 
-    /// Queues `session` for the open round, opening one (one post to `ioc`) if none is. Call only
-    /// on the one thread running `ioc`, for a session that is not already queued.
+    /// Queues `session` for the open round, opening one (one post to `ioc`, which runs it) if none
+    /// is. A session is queued at most once at a time (its own flag says so). Any thread when
+    /// shared; else only the thread running `ioc`.
     void add(boost::asio::io_context &ioc, std::shared_ptr<WebSocketSession> session);
+    bool shared() const { return m_shared; }
 
 private:
     struct Round;
     void run(Round &round);
 
     std::atomic<std::uint64_t> &m_rounds;
+    const bool m_shared;
+    std::mutex m_mutex; ///< when shared: guards m_open, its list and m_spare
     Round *m_open = nullptr; ///< the round that takes new sessions; null: the next add() posts one
     /// The list of the last round run, emptied, for the next one: no allocation per round.
     std::vector<std::shared_ptr<WebSocketSession>> m_spare;

@@ -152,7 +152,8 @@ struct Gateway::Impl {
     explicit Impl(GatewayConfig c)
         : config(std::move(c))
         , tcp(effectiveTcpLimit(config), metrics)
-        , ioc(static_cast<int>(threadCount(config)))
+        , shards(threadCount(config), metrics.flushRounds)
+        , ioc(shards.main())
         , generatedKey(config.apiKey.empty())
         , generatedSecret(config.tokenSecret.empty())
         , tokens(generatedSecret ? randomHex(32) : config.tokenSecret)
@@ -166,9 +167,7 @@ struct Gateway::Impl {
         , signals(ioc, SIGINT, SIGTERM)
         , drainTimer(ioc)
     {
-        context.oneIoThread = threadCount(config) == 1;
-        if (context.oneIoThread)
-            context.flushRounds = &flushRounds;
+        context.shards = &shards;
         if (config.tlsEnabled()) {
             tls.emplace(boost::asio::ssl::context::tls_server);
             tls->set_options(boost::asio::ssl::context::default_workarounds | boost::asio::ssl::context::no_sslv2
@@ -411,7 +410,7 @@ struct Gateway::Impl {
                 systemd.stopping(statusLine("stopping, draining"));
             if (listener)
                 listener->stop();
-            context.setOnDrained([this] { ioc.stop(); });
+            context.setOnDrained([this] { shards.stop(); });
             context.shuttingDown.store(true);
             core.locked([&] {
                 core.protocol().closeAll(DisconnectCode::Shutdown, "server shutting down");
@@ -421,7 +420,7 @@ struct Gateway::Impl {
             for (const auto &sse : context.sseSessions())
                 sse->close(DisconnectCode::Shutdown, "server shutting down");
             if (context.connections() == 0) {
-                ioc.stop();
+                shards.stop();
                 return;
             }
             drainTimer.expires_after(config.drainTimeout);
@@ -429,7 +428,7 @@ struct Gateway::Impl {
                 if (ec)
                     return;
                 log::warn("drain deadline reached with ", context.connections(), " connections open");
-                ioc.stop();
+                shards.stop();
             });
         });
     }
@@ -438,8 +437,8 @@ struct Gateway::Impl {
     // Before the io_context: the handlers it destroys last may still count and release slots.
     Metrics metrics;
     TcpConnections tcp;
-    FlushRounds flushRounds{metrics.flushRounds}; // rounds the io_context destroys unrun leave it
-    boost::asio::io_context ioc; // destroyed after every socket and session
+    IoShards shards;              // the io_contexts: destroyed after every socket and session
+    boost::asio::io_context &ioc; // the main one (shard 0): listener, signals, timers, engine
     bool generatedKey;
     bool generatedSecret;
     TokenVerifier tokens;
@@ -514,7 +513,7 @@ int Gateway::run()
         log::info("subscribe proxy: ", d->config.subscribeProxy, " authorizes private and presence joins, timeout ",
                   d->config.subscribeProxyTimeout.count(), " ms, ", d->config.subscribeProxyConcurrency,
                   " in flight at most, authorization deadline ", d->config.authorizationTimeout.count(), " ms");
-    IoThreads threads(d->ioc, n);
+    IoThreads threads(d->shards.contexts());
     std::optional<EventLoopWatchdog> watchdog;
     if (const auto interval = std::chrono::duration_cast<std::chrono::milliseconds>(d->systemd.watchdogInterval()); interval.count() > 0) {
         // WATCHDOG=1 at half the interval, and only when each io thread ran its probe: a thread

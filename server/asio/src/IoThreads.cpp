@@ -1,13 +1,21 @@
 #include "IoThreads.h"
 
 #include <algorithm>
+#include <stdexcept>
 #include <thread>
 
 namespace switchboard::asio {
 
-IoThreads::IoThreads(boost::asio::io_context &ioc, unsigned count) : m_ioc(ioc), m_count(std::max(1u, count))
+IoThreads::IoThreads(boost::asio::io_context &ioc, unsigned count)
+    : IoThreads(std::vector<boost::asio::io_context *>(std::max(1u, count), &ioc))
 {
-    for (unsigned i = 0; i < m_count; ++i)
+}
+
+IoThreads::IoThreads(std::vector<boost::asio::io_context *> perThread) : m_contexts(std::move(perThread))
+{
+    if (m_contexts.empty())
+        throw std::invalid_argument("IoThreads: no io_context");
+    for (std::size_t i = 0; i < m_contexts.size(); ++i)
         m_mailboxes.push_back(std::make_unique<Mailbox>());
 }
 
@@ -27,15 +35,15 @@ std::vector<EventLoopWatchdog::Probe> IoThreads::probes()
     return out;
 }
 
-void IoThreads::runThread(Mailbox &mailbox)
+void IoThreads::runThread(boost::asio::io_context &ioc, Mailbox &mailbox)
 {
     if (m_slice.count() == 0) {
-        m_ioc.run();
+        ioc.run();
         return;
     }
     std::vector<EventLoopWatchdog::Answer> answers;
     for (;;) {
-        m_ioc.run_for(m_slice);
+        ioc.run_for(m_slice);
         {
             std::lock_guard lock(mailbox.mutex);
             answers.swap(mailbox.answers);
@@ -43,7 +51,7 @@ void IoThreads::runThread(Mailbox &mailbox)
         for (auto &answer : answers)
             answer();
         answers.clear();
-        if (m_ioc.stopped())
+        if (ioc.stopped())
             return;
     }
 }
@@ -51,10 +59,10 @@ void IoThreads::runThread(Mailbox &mailbox)
 void IoThreads::run()
 {
     std::vector<std::thread> threads;
-    threads.reserve(m_count - 1);
-    for (unsigned i = 1; i < m_count; ++i)
-        threads.emplace_back([this, i] { runThread(*m_mailboxes[i]); });
-    runThread(*m_mailboxes[0]);
+    threads.reserve(m_contexts.size() - 1);
+    for (std::size_t i = 1; i < m_contexts.size(); ++i)
+        threads.emplace_back([this, i] { runThread(*m_contexts[i], *m_mailboxes[i]); });
+    runThread(*m_contexts[0], *m_mailboxes[0]);
     for (auto &t : threads)
         t.join();
 }

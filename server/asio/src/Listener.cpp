@@ -56,7 +56,7 @@ void Listener::accept()
 {
     if (!m_acceptor.is_open())
         return;
-    // Every connection's handlers run one at a time (its own strand, or the one io thread).
+    // Every connection lives on one io thread (IoShards): its handlers run one at a time.
     m_acceptor.async_accept(m_ctx.connectionExecutor(),
                             [self = shared_from_this()](boost::system::error_code ec, tcp::socket socket) {
                                 self->onAccept(ec, std::move(socket));

@@ -3,7 +3,7 @@
 // session (sessions stop before it is destroyed).
 
 #include "CoreHost.h"
-#include "FlushRounds.h"
+#include "IoShards.h"
 #include "Metrics.h"
 #include "TcpConnections.h"
 
@@ -11,7 +11,6 @@
 #include "switchboard/asio/TokenVerifier.h"
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/ssl/context.hpp>
 
 #include <atomic>
@@ -47,21 +46,13 @@ struct ServerContext {
 
     std::atomic<bool> shuttingDown{false};
 
-    /// One io thread runs the io_context: it is an implicit strand, so connections use its
-    /// executor directly and skip a strand's queue and lock on every post and completion.
-    bool oneIoThread = false;
+    /// The io threads' io_contexts; every connection lives on one (IoShards.h). `ioc` is the
+    /// first of them. Set by the gateway before it listens.
+    IoShards *shards = nullptr;
 
-    /// With one io thread: the rounds that write the sessions given frames (FlushRounds.h).
-    /// Null with several io threads (each connection posts its flush to its strand).
-    FlushRounds *flushRounds = nullptr;
-
-    /// The executor of a new connection: its handlers never run concurrently.
-    boost::asio::any_io_executor connectionExecutor() const
-    {
-        if (oneIoThread)
-            return ioc.get_executor();
-        return boost::asio::make_strand(ioc);
-    }
+    /// The executor of a new connection: its shard's io_context, run by one thread, so the
+    /// connection's handlers never run concurrently.
+    boost::asio::any_io_executor connectionExecutor() const { return shards->next().ioc.get_executor(); }
 
     /// Counts a WebSocket or SSE connection against maxConnections. False: refuse it.
     bool tryAddConnection()

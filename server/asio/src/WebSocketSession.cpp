@@ -37,6 +37,7 @@ WebSocketSession::WebSocketSession(ServerContext &context, AnyStream stream, std
                                    int deflateWindowBits, std::optional<PusherTarget> pusher)
     : m_ctx(context)
     , m_stream(std::move(stream))
+    , m_shard(context.shards->of(m_stream.get_executor()))
     , m_outbox(OutboxLimits{context.config.outboxFrames, context.config.outboxBytes})
     , m_isPusher(pusher.has_value()) // before m_starting takes `pusher`
     , m_deflateWindowBits(deflateWindowBits)
@@ -182,8 +183,9 @@ void WebSocketSession::scheduleFlushLocked()
 
 void WebSocketSession::postFlush()
 {
-    if (m_ctx.flushRounds && m_ctx.ioc.get_executor().running_in_this_thread()) {
-        m_ctx.flushRounds->add(m_ctx.ioc, shared_from_this());
+    FlushRounds &rounds = m_shard.flushRounds;
+    if (rounds.shared() || m_shard.ioc.get_executor().running_in_this_thread()) {
+        rounds.add(m_shard.ioc, shared_from_this());
         return;
     }
     boost::asio::post(m_stream.get_executor(), [self = shared_from_this()] { self->flush(); });

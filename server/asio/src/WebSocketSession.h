@@ -51,9 +51,8 @@ struct PusherTarget {
 };
 
 /// Thread safety: send() and close() may be called from any thread (the core mutex holder);
-/// they only queue under the session's own mutex and have a flush run on the connection's strand
-/// (posted, or on the one io thread in the open FlushRounds round).
-/// Everything else runs on that strand.
+/// they only queue under the session's own mutex and have a flush run on the connection's thread
+/// (its shard's io thread, IoShards.h), in a FlushRounds round. Everything else runs there.
 class WebSocketSession final : public Session,
                                private ws::FrameHandler,
                                public std::enable_shared_from_this<WebSocketSession> {
@@ -81,8 +80,8 @@ public:
 private:
     friend class FlushRounds; // runs flush() for the sessions of a round
     void scheduleFlushLocked();
-    /// Has flush() run soon on the strand: in the open FlushRounds round when called on the one
-    /// io thread, else posted.
+    /// Has flush() run soon on the session's thread: in its shard's open FlushRounds round, or
+    /// posted when the rounds are the io thread's alone and another thread calls.
     void postFlush();
     void flush();
     /// Ends the batch in flight; `synchronous` when flush() wrote it whole without waiting.
@@ -120,6 +119,7 @@ private:
     // (docs/benchmarks.md, "Where the time goes at 1 message in flight").
     ServerContext &m_ctx;
     AnyStream m_stream;
+    IoShards::Shard &m_shard;     ///< the io_context of m_stream, and its rounds
 
     // Guarded by m_mutex (touched by send/close from the core holder's thread).
     std::mutex m_mutex;

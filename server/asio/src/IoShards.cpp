@@ -1,0 +1,57 @@
+#include "IoShards.h"
+
+#include <boost/asio/execution/context.hpp>
+#include <boost/asio/query.hpp>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace switchboard::asio {
+
+IoShards::IoShards(unsigned count, std::atomic<std::uint64_t> &rounds)
+{
+    count = std::max(1u, count);
+    for (unsigned i = 0; i < count; ++i) {
+        m_shards.push_back(std::make_unique<Shard>(rounds, count > 1));
+        if (i > 0)
+            m_work.push_back(boost::asio::make_work_guard(m_shards.back()->ioc));
+    }
+}
+
+IoShards::~IoShards()
+{
+    m_work.clear();
+    // The other shards' pending handlers go first, the main io_context's (listener, timers) last.
+    while (m_shards.size() > 1)
+        m_shards.pop_back();
+}
+
+IoShards::Shard &IoShards::next()
+{
+    return *m_shards[m_next.fetch_add(1, std::memory_order_relaxed) % m_shards.size()];
+}
+
+IoShards::Shard &IoShards::of(const boost::asio::any_io_executor &executor)
+{
+    const auto &context = boost::asio::query(executor, boost::asio::execution::context);
+    for (auto &shard : m_shards)
+        if (&static_cast<const boost::asio::execution_context &>(shard->ioc) == &context)
+            return *shard;
+    throw std::logic_error("IoShards::of: an executor of no shard");
+}
+
+std::vector<boost::asio::io_context *> IoShards::contexts()
+{
+    std::vector<boost::asio::io_context *> out;
+    for (auto &shard : m_shards)
+        out.push_back(&shard->ioc);
+    return out;
+}
+
+void IoShards::stop()
+{
+    for (auto &shard : m_shards)
+        shard->ioc.stop();
+}
+
+} // namespace switchboard::asio
