@@ -1,6 +1,7 @@
 #include "QtSocketSession.h"
 
 #include "RefusalLog.h"
+#include "SocketRead.h"
 #include "SocketWrite.h"
 
 #include <switchboard/websocket/Codec.h>
@@ -196,20 +197,20 @@ void QtSocketSession::onBytesWritten()
 
 // ---- reading ---------------------------------------------------------------------------------
 
-void QtSocketSession::start(std::string leftover, std::uint8_t *buffer, std::size_t capacity)
+void QtSocketSession::start(std::string leftover)
 {
     if (!leftover.empty()) // frames sent right behind the upgrade request
         feed(reinterpret_cast<std::uint8_t *>(leftover.data()), leftover.size());
-    readAvailable(buffer, capacity);
+    readAvailable();
 }
 
-void QtSocketSession::readAvailable(std::uint8_t *buffer, std::size_t capacity)
+void QtSocketSession::readAvailable()
 {
     while (!m_detached && m_socket) {
-        const qint64 n = m_socket->read(reinterpret_cast<char *>(buffer), static_cast<qint64>(capacity));
-        if (n <= 0)
+        QByteArray block = takeBufferedBytes(*m_socket);
+        if (block.isEmpty())
             return;
-        feed(buffer, static_cast<std::size_t>(n));
+        feed(reinterpret_cast<std::uint8_t *>(block.data()), static_cast<std::size_t>(block.size()));
     }
 }
 

@@ -60,10 +60,10 @@ public:
     void refused(Error code, std::string_view reason) override;
 
     /// Reads the bytes that came with the upgrade request, then everything the socket has.
-    /// `buffer` is scratch space of `capacity` bytes (the gateway's, reused by every session).
-    void start(std::string leftover, std::uint8_t *buffer, std::size_t capacity);
-    /// Reads everything available from the socket into the frame reader.
-    void readAvailable(std::uint8_t *buffer, std::size_t capacity);
+    void start(std::string leftover);
+    /// Reads everything available from the socket into the frame reader; Qt keeps no read
+    /// buffer for the socket afterwards (SocketRead.h).
+    void readAvailable();
     /// Writes every queued frame, the pending ping / pong and the close frame (once per turn).
     void flush(std::string &scratch);
     /// Qt wrote bytes of its buffer to the kernel: progress for the write deadline; a pong held

@@ -2,6 +2,7 @@
 
 #include "QtSocketSession.h"
 #include "RefusalLog.h"
+#include "SocketRead.h"
 #include "SocketWrite.h"
 #include "TcpListener.h"
 #include "UpgradeRequest.h"
@@ -24,7 +25,7 @@
 namespace switchboard::qtws {
 
 namespace {
-/// Bytes read from a socket per call (and Qt's read buffer per socket): one shared buffer.
+/// Qt's read buffer limit per socket: it never reads further ahead of us.
 constexpr std::size_t kReadChunk = 64 * 1024;
 
 /// The Pusher endpoint's parts of a request-target "/app/KEY?protocol=7&client=js&version=8.4.0".
@@ -80,7 +81,6 @@ struct QtWebSocketGateway::Private final : SessionHost {
     std::vector<std::shared_ptr<QtSocketSession>> dirty;
     bool flushScheduled = false;
     std::string scratch;
-    std::unique_ptr<std::uint8_t[]> readBuffer = std::make_unique<std::uint8_t[]>(kReadChunk);
 
     Private(QtWebSocketGateway *owner, Hub &h, ServerProtocol &p, QtGatewayOptions o)
         : q(owner), hub(h), serverProtocol(p), options(std::move(o))
@@ -189,21 +189,20 @@ struct QtWebSocketGateway::Private final : SessionHost {
     {
         if (const auto it = sessions.find(socket); it != sessions.end()) {
             const std::shared_ptr<QtSocketSession> session = it->second; // reading may close it
-            session->readAvailable(readBuffer.get(), kReadChunk);
+            session->readAvailable();
             return;
         }
         const auto it = handshakes.find(socket);
         if (it == handshakes.end())
             return;
         Handshake &handshake = *it->second;
-        char *buffer = reinterpret_cast<char *>(readBuffer.get());
         for (;;) {
-            const qint64 n = socket->read(buffer, static_cast<qint64>(kReadChunk));
-            if (n <= 0)
+            const QByteArray block = takeBufferedBytes(*socket);
+            if (block.isEmpty())
                 return;
             if (handshake.refused)
                 continue; // answered already: the rest is discarded
-            switch (handshake.reader.feed(buffer, static_cast<std::size_t>(n))) {
+            switch (handshake.reader.feed(block.constData(), static_cast<std::size_t>(block.size()))) {
             case UpgradeRequestReader::Status::NeedMore:
                 continue;
             case UpgradeRequestReader::Status::Refused:
@@ -293,7 +292,7 @@ struct QtWebSocketGateway::Private final : SessionHost {
             session->handle = serverProtocol.open(session, std::move(info));
         }
         Q_EMIT q->connectionCountChanged(static_cast<int>(sessions.size()));
-        session->start(std::move(leftover), readBuffer.get(), kReadChunk);
+        session->start(std::move(leftover));
     }
 
     // ---- ending -----------------------------------------------------------------------------------
