@@ -21,9 +21,11 @@ IoShards::IoShards(unsigned count, std::atomic<std::uint64_t> &rounds)
 IoShards::~IoShards()
 {
     m_work.clear();
-    // The other shards' pending handlers go first, the main io_context's (listener, timers) last.
-    while (m_shards.size() > 1)
-        m_shards.pop_back();
+    // The main io_context goes first: its pending accept holds the socket it was accepting for
+    // another shard, which must close while that shard's io_context still exists. Nothing of
+    // another shard holds an object of the main one (a connection's objects all live on its own).
+    m_shards.erase(m_shards.begin());
+    m_shards.clear();
 }
 
 IoShards::Shard &IoShards::next()
