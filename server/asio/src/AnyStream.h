@@ -2,7 +2,8 @@
 // AnyStream: a connection's byte stream, plain TCP or TLS, behind one AsyncStream interface so
 // Beast's HTTP parser, asio::async_write and the WebSocket session need no templates.
 
-#include <boost/asio/ip/tcp.hpp>
+#include "IoTypes.h"
+
 #include <boost/asio/ssl/stream.hpp>
 
 #include <memory>
@@ -16,18 +17,18 @@ using tcp = net::ip::tcp;
 /// Owns the socket. Not thread-safe: used from the connection's strand only.
 class AnyStream {
 public:
-    using executor_type = tcp::socket::executor_type;
-    using TlsStream = net::ssl::stream<tcp::socket>;
+    using executor_type = IoExecutor;
+    using TlsStream = net::ssl::stream<TcpSocket>;
 
-    explicit AnyStream(tcp::socket socket) : m_tcp(std::move(socket)) {}
-    AnyStream(tcp::socket socket, net::ssl::context &tls)
+    explicit AnyStream(TcpSocket socket) : m_tcp(std::move(socket)) {}
+    AnyStream(TcpSocket socket, net::ssl::context &tls)
         : m_tcp(socket.get_executor()), m_tls(std::make_unique<TlsStream>(std::move(socket), tls)) {}
     AnyStream(AnyStream &&) = default;
 
     executor_type get_executor() noexcept { return lowest().get_executor(); }
     bool isTls() const noexcept { return m_tls != nullptr; }
     TlsStream *tls() noexcept { return m_tls.get(); }
-    tcp::socket &lowest() noexcept { return m_tls ? m_tls->next_layer() : m_tcp; }
+    TcpSocket &lowest() noexcept { return m_tls ? m_tls->next_layer() : m_tcp; }
 
     template <class Buffers, class Handler>
     void async_read_some(const Buffers &buffers, Handler &&handler)
@@ -51,12 +52,12 @@ public:
     void close() noexcept
     {
         boost::system::error_code ignored;
-        lowest().shutdown(tcp::socket::shutdown_both, ignored);
+        lowest().shutdown(TcpSocket::shutdown_both, ignored);
         lowest().close(ignored);
     }
 
 private:
-    tcp::socket m_tcp;
+    TcpSocket m_tcp;
     std::unique_ptr<TlsStream> m_tls; ///< when set, m_tcp is unused and the TLS stream owns the socket
 };
 

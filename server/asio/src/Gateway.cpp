@@ -15,6 +15,7 @@
 #include "PusherWebhooks.h"
 #include "WebhookEvents.h"
 #include "WebhookSender.h"
+#include "WebSocketSession.h"
 
 #include "switchboard/asio/TokenVerifier.h"
 
@@ -45,6 +46,17 @@ unsigned threadCount(const GatewayConfig &c)
     if (c.ioThreads)
         return c.ioThreads;
     return std::max(1u, std::thread::hardware_concurrency());
+}
+
+/// How late a WebSocket's deadline may fire (LivenessSweep.h): an eighth of the shortest of its
+/// timeouts (ping, idle, write progress, the closing handshake's wait), between 5 ms and 1 s.
+std::chrono::milliseconds livenessResolution(const GatewayConfig &c)
+{
+    std::chrono::milliseconds shortest = WebSocketSession::closeWait(c);
+    for (const auto timeout : {c.wsPingInterval, c.wsIdleTimeout, c.writeTimeout})
+        if (timeout.count() > 0)
+            shortest = std::min(shortest, timeout);
+    return std::clamp(shortest / 8, std::chrono::milliseconds(5), std::chrono::milliseconds(1000));
 }
 
 std::filesystem::path findStaticDir(const GatewayConfig &c)
@@ -152,7 +164,7 @@ struct Gateway::Impl {
     explicit Impl(GatewayConfig c)
         : config(std::move(c))
         , tcp(effectiveTcpLimit(config), metrics)
-        , shards(threadCount(config), metrics.flushRounds)
+        , shards(threadCount(config), metrics.flushRounds, livenessResolution(config))
         , ioc(shards.main())
         , generatedKey(config.apiKey.empty())
         , generatedSecret(config.tokenSecret.empty())

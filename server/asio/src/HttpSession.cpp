@@ -86,7 +86,7 @@ void HttpSession::read()
         // limit (evictIfIdle, on another thread) never mistakes a request whose first bytes are
         // between the socket and the session's buffer for an idle connection. (With TLS the
         // stream may already hold decrypted bytes the socket no longer shows: read at once.)
-        m_stream->lowest().async_wait(tcp::socket::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
+        m_stream->lowest().async_wait(TcpSocket::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
             if (ec)
                 return self->onRead(ec);
             self->stopWaiting();

@@ -56,7 +56,7 @@ private:
     std::optional<AnyStream> m_stream; ///< empty once handed to a WebSocket or SSE session
     boost::beast::flat_buffer m_buffer;
     std::optional<http::request_parser<http::string_body>> m_parser;
-    boost::asio::steady_timer m_deadline;
+    IoTimer m_deadline;
     std::uint64_t m_requests = 0; ///< requests read on this connection
     /// What m_deadline guards: reading a request, or writing a response (progress checked
     /// against m_lastProgress, stamped by every write_some).

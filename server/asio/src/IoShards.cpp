@@ -1,18 +1,15 @@
 #include "IoShards.h"
 
-#include <boost/asio/execution/context.hpp>
-#include <boost/asio/query.hpp>
-
 #include <algorithm>
 #include <stdexcept>
 
 namespace switchboard::asio {
 
-IoShards::IoShards(unsigned count, std::atomic<std::uint64_t> &rounds)
+IoShards::IoShards(unsigned count, std::atomic<std::uint64_t> &rounds, std::chrono::milliseconds livenessResolution)
 {
     count = std::max(1u, count);
     for (unsigned i = 0; i < count; ++i) {
-        m_shards.push_back(std::make_unique<Shard>(rounds, count > 1));
+        m_shards.push_back(std::make_unique<Shard>(rounds, count > 1, livenessResolution));
         if (i > 0)
             m_work.push_back(boost::asio::make_work_guard(m_shards.back()->ioc));
     }
@@ -33,11 +30,10 @@ IoShards::Shard &IoShards::next()
     return *m_shards[m_next.fetch_add(1, std::memory_order_relaxed) % m_shards.size()];
 }
 
-IoShards::Shard &IoShards::of(const boost::asio::any_io_executor &executor)
+IoShards::Shard &IoShards::of(const IoExecutor &executor)
 {
-    const auto &context = boost::asio::query(executor, boost::asio::execution::context);
     for (auto &shard : m_shards)
-        if (&static_cast<const boost::asio::execution_context &>(shard->ioc) == &context)
+        if (&shard->ioc == &executor.context())
             return *shard;
     throw std::logic_error("IoShards::of: an executor of no shard");
 }

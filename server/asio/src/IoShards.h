@@ -1,9 +1,10 @@
 #pragma once
 // IoShards: the gateway's connections, split between its io threads. Each io thread runs an
 // io_context of its own, and every connection lives on one of them for life (round-robin at
-// accept): its socket, timer and handlers use that io_context's executor. One thread runs each
-// io_context, so a connection's handlers never run concurrently without a strand, and a post
-// from the thread that runs it takes no lock (Asio's one-thread scheduler).
+// accept): its socket and handlers use that io_context, its deadlines that shard's
+// LivenessSweep. One thread runs each io_context, so a connection's handlers never run
+// concurrently without a strand, and a post from the thread that runs it takes no lock (Asio's
+// one-thread scheduler).
 //
 // Shard 0 is the main io_context: besides its connections it runs the listener, the signals,
 // the core's timer and the engine. Frames for a session, queued by whichever thread holds the
@@ -15,8 +16,9 @@
 // so that every socket, timer and session is gone before an io_context is destroyed.
 
 #include "FlushRounds.h"
+#include "IoTypes.h"
+#include "LivenessSweep.h"
 
-#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
@@ -30,13 +32,19 @@ namespace switchboard::asio {
 class IoShards {
 public:
     struct Shard {
-        Shard(std::atomic<std::uint64_t> &rounds, bool shared) : flushRounds(rounds, shared) {}
+        Shard(std::atomic<std::uint64_t> &rounds, bool shared, std::chrono::milliseconds livenessResolution)
+            : flushRounds(rounds, shared), liveness(ioc, livenessResolution)
+        {
+        }
         FlushRounds flushRounds;       ///< declared first: outlives the io_context's handlers
         boost::asio::io_context ioc{1}; ///< run by one thread
+        LivenessSweep liveness;        ///< the deadlines of the shard's connections
     };
 
     /// `count` shards (at least 1); `rounds` counts the rounds of every shard and outlives this.
-    IoShards(unsigned count, std::atomic<std::uint64_t> &rounds);
+    /// `livenessResolution`: how late a connection's deadline may fire (LivenessSweep.h).
+    IoShards(unsigned count, std::atomic<std::uint64_t> &rounds,
+             std::chrono::milliseconds livenessResolution = std::chrono::seconds(1));
     IoShards(const IoShards &) = delete;
     IoShards &operator=(const IoShards &) = delete;
     ~IoShards();
@@ -49,7 +57,7 @@ public:
     /// The shard of the next connection (round-robin); any thread.
     Shard &next();
     /// The shard whose io_context runs `executor` (one of theirs).
-    Shard &of(const boost::asio::any_io_executor &executor);
+    Shard &of(const IoExecutor &executor);
 
     /// The io_contexts, one per io thread (for IoThreads).
     std::vector<boost::asio::io_context *> contexts();

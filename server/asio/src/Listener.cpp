@@ -4,7 +4,6 @@
 #include "Log.h"
 
 #include <boost/asio/post.hpp>
-#include <boost/asio/strand.hpp>
 
 #include <algorithm>
 
@@ -13,7 +12,7 @@ namespace switchboard::asio {
 namespace {
 
 /// `address:port` of the remote end, for log lines ("?" once the socket is gone).
-std::string peerAddress(const tcp::socket &socket)
+std::string peerAddress(const TcpSocket &socket)
 {
     boost::system::error_code ec;
     const auto endpoint = socket.remote_endpoint(ec);
@@ -25,12 +24,12 @@ std::string peerAddress(const tcp::socket &socket)
 } // namespace
 
 Listener::Listener(ServerContext &context, const tcp::endpoint &endpoint)
-    : m_ctx(context), m_acceptor(boost::asio::make_strand(context.ioc)), m_retry(m_acceptor.get_executor())
+    : m_ctx(context), m_acceptor(context.ioc.get_executor()), m_retry(m_acceptor.get_executor())
 {
     m_acceptor.open(endpoint.protocol());
-    m_acceptor.set_option(tcp::acceptor::reuse_address(true));
+    m_acceptor.set_option(TcpSocket::reuse_address(true));
     m_acceptor.bind(endpoint);
-    m_acceptor.listen(tcp::socket::max_listen_connections);
+    m_acceptor.listen(TcpSocket::max_listen_connections);
 }
 
 tcp::endpoint Listener::localEndpoint() const
@@ -58,12 +57,12 @@ void Listener::accept()
         return;
     // Every connection lives on one io thread (IoShards): its handlers run one at a time.
     m_acceptor.async_accept(m_ctx.connectionExecutor(),
-                            [self = shared_from_this()](boost::system::error_code ec, tcp::socket socket) {
+                            [self = shared_from_this()](boost::system::error_code ec, TcpSocket socket) {
                                 self->onAccept(ec, std::move(socket));
                             });
 }
 
-void Listener::onAccept(boost::system::error_code ec, tcp::socket socket)
+void Listener::onAccept(boost::system::error_code ec, TcpSocket socket)
 {
     if (ec == boost::asio::error::operation_aborted || !m_acceptor.is_open())
         return;
@@ -100,7 +99,7 @@ void Listener::onAccept(boost::system::error_code ec, tcp::socket socket)
     } else {
         auto stream = std::make_shared<AnyStream>(std::move(socket), *m_ctx.tls);
         auto heldSlot = std::make_shared<TcpSlot>(std::move(slot)); // released if the handshake fails
-        auto deadline = std::make_shared<boost::asio::steady_timer>(stream->get_executor(), m_ctx.config.headerTimeout);
+        auto deadline = std::make_shared<IoTimer>(stream->get_executor(), m_ctx.config.headerTimeout);
         deadline->async_wait([stream](const boost::system::error_code &e) {
             if (!e)
                 stream->close();
@@ -121,7 +120,7 @@ void Listener::onAccept(boost::system::error_code ec, tcp::socket socket)
     accept();
 }
 
-void Listener::refuse(tcp::socket &socket, const std::string &peer)
+void Listener::refuse(TcpSocket &socket, const std::string &peer)
 {
     m_ctx.metrics.rejectedTcpLimit.fetch_add(1, std::memory_order_relaxed);
     log::refusal("tcp connection limit", peer, {}, std::to_string(m_ctx.tcp.limit()) + " connections open");
@@ -142,7 +141,7 @@ void Listener::refuse(tcp::socket &socket, const std::string &peer)
                                            + "\r\nRetry-After: 1\r\nConnection: close\r\n\r\n" + std::string(kBody);
         socket.write_some(boost::asio::buffer(kAnswer), ignored);
     }
-    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.shutdown(TcpSocket::shutdown_both, ignored);
     socket.close(ignored);
 }
 

@@ -1,13 +1,12 @@
 #pragma once
-// Listener: accepts TCP connections (each gets its own strand), counts each against the TCP
+// Listener: accepts TCP connections (each on the io thread IoShards picks), counts each against the TCP
 // connection limit (refusing what is over it with a 503 and closing idle connections near it),
 // runs the TLS handshake when TLS is configured and starts an HttpSession. A failed accept (out
 // of file descriptors) is retried after a back-off that grows from 50 ms to 1 s.
 
 #include "ServerContext.h"
 
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/basic_socket_acceptor.hpp>
 
 #include <chrono>
 #include <memory>
@@ -21,17 +20,18 @@ public:
     Listener(ServerContext &context, const boost::asio::ip::tcp::endpoint &endpoint);
     boost::asio::ip::tcp::endpoint localEndpoint() const;
     void start();
-    /// Stops accepting (thread-safe: posted to the acceptor's strand).
+    /// Stops accepting (thread-safe: posted to the main io_context, which runs the acceptor).
     void stop();
 
 private:
     void accept();
-    void onAccept(boost::system::error_code ec, boost::asio::ip::tcp::socket socket);
-    void refuse(boost::asio::ip::tcp::socket &socket, const std::string &peer);
+    void onAccept(boost::system::error_code ec, TcpSocket socket);
+    void refuse(TcpSocket &socket, const std::string &peer);
 
     ServerContext &m_ctx;
-    boost::asio::ip::tcp::acceptor m_acceptor;
-    boost::asio::steady_timer m_retry;
+    /// On the main io_context, which one thread runs: no strand.
+    boost::asio::basic_socket_acceptor<boost::asio::ip::tcp, IoExecutor> m_acceptor;
+    IoTimer m_retry;
     std::chrono::milliseconds m_backoff{0}; ///< after a failed accept; 0 after a success
 };
 

@@ -52,7 +52,7 @@ struct ServerContext {
 
     /// The executor of a new connection: its shard's io_context, run by one thread, so the
     /// connection's handlers never run concurrently.
-    boost::asio::any_io_executor connectionExecutor() const { return shards->next().ioc.get_executor(); }
+    IoExecutor connectionExecutor() const { return shards->next().ioc.get_executor(); }
 
     /// Counts a WebSocket or SSE connection against maxConnections. False: refuse it.
     bool tryAddConnection()

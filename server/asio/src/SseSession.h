@@ -83,10 +83,10 @@ private:
     bool m_counted = false;
     bool m_attached = false;
     char m_peerByte[64];
-    boost::asio::steady_timer m_heartbeat;
-    boost::asio::steady_timer m_expiry; ///< ends the stream (3004) when the token expires
+    IoTimer m_heartbeat;
+    IoTimer m_expiry; ///< ends the stream (3004) when the token expires
     TcpSlot m_slot;
-    boost::asio::steady_timer m_writeDeadline; ///< drops a client whose socket takes no byte for writeTimeout
+    IoTimer m_writeDeadline; ///< drops a client whose socket takes no byte for writeTimeout
     bool m_inFlight = false;                   ///< strand only: a write of m_out is under way
     std::chrono::steady_clock::time_point m_lastProgress;
 };

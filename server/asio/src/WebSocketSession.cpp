@@ -43,7 +43,6 @@ WebSocketSession::WebSocketSession(ServerContext &context, AnyStream stream, std
     , m_deflateWindowBits(deflateWindowBits)
     , m_starting(std::make_unique<Starting>(Starting{std::move(leftover), std::move(info), std::move(pusher)}))
     , m_reader(context.config.maxFrameBytes)
-    , m_livenessTimer(m_stream.get_executor())
 {
     boost::system::error_code ec;
     const auto remote = m_stream.lowest().remote_endpoint(ec);
@@ -58,6 +57,11 @@ WebSocketSession::WebSocketSession(ServerContext &context, AnyStream stream, std
 }
 
 WebSocketSession::~WebSocketSession() = default;
+
+std::chrono::milliseconds WebSocketSession::closeWait(const GatewayConfig &config)
+{
+    return std::min<std::chrono::milliseconds>(std::chrono::seconds(2), config.drainTimeout);
+}
 
 void WebSocketSession::start()
 {
@@ -75,6 +79,7 @@ void WebSocketSession::start()
         return m_ctx.core.protocol().open(self, std::move(starting->info));
     });
     m_lastReceived = m_lastPingSent = std::chrono::steady_clock::now();
+    m_shard.liveness.watch(self, std::chrono::steady_clock::time_point::max());
     armLiveness();
     if (!starting->leftover.empty()) { // frames sent right behind the upgrade request
         std::string &leftover = starting->leftover;
@@ -391,8 +396,7 @@ void WebSocketSession::onWritten(const boost::system::error_code &ec, std::size_
             return;
         }
         // Wait a little for the client's close frame, then drop the connection anyway.
-        m_closeDeadline = std::chrono::steady_clock::now()
-                          + std::min<std::chrono::milliseconds>(std::chrono::seconds(2), m_ctx.config.drainTimeout);
+        m_closeDeadline = std::chrono::steady_clock::now() + closeWait(m_ctx.config);
         armLiveness();
     }
     if (synchronous) {
@@ -431,7 +435,7 @@ void WebSocketSession::readMore()
     }
     // Plain TCP: wait for readability, then read into a per-thread buffer. An idle session owns
     // no read buffer at all; only an incomplete frame is kept (by the FrameReader).
-    m_stream.lowest().async_wait(tcp::socket::wait_read, boost::asio::bind_allocator(m_readWaitMemory.allocator(), [self = shared_from_this()](const boost::system::error_code &ec) {
+    m_stream.lowest().async_wait(TcpSocket::wait_read, boost::asio::bind_allocator(m_readWaitMemory.allocator(), [self = shared_from_this()](const boost::system::error_code &ec) {
         if (ec) {
             self->finish();
             return;
@@ -563,7 +567,7 @@ void WebSocketSession::finish()
         m_pingPending = false;
         m_closeFrame.clear();
     }
-    m_livenessTimer.cancel();
+    m_shard.liveness.unwatch(*this);
     m_stream.close();
     m_ctx.metrics.wsSessions.fetch_sub(1);
     m_ctx.core.locked([&] {
@@ -592,21 +596,12 @@ void WebSocketSession::armLiveness()
         next = std::min(next, m_lastWriteProgress + config.writeTimeout);
     next = std::min(next, m_closeDeadline);
     if (next == m_livenessDeadline)
-        return; // already waiting for it
-    m_livenessDeadline = next;
-    if (next == Clock::time_point::max()) {
-        m_livenessTimer.cancel(); // nothing to watch until a write waits (flush() arms it then)
         return;
-    }
-    m_livenessTimer.expires_at(next); // cancels a wait for another deadline
-    m_livenessTimer.async_wait(boost::asio::bind_allocator(m_timerWaitMemory.allocator(),
-                                                           [self = shared_from_this()](const boost::system::error_code &ec) {
-                                                               if (!ec)
-                                                                   self->onLivenessTimer();
-                                                           }));
+    m_livenessDeadline = next; // max(): nothing to watch until a write waits (flush() sets it then)
+    m_shard.liveness.setDeadline(*this, next);
 }
 
-void WebSocketSession::onLivenessTimer()
+void WebSocketSession::livenessDue()
 {
     m_livenessDeadline = std::chrono::steady_clock::time_point::max();
     if (m_finished)

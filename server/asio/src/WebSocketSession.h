@@ -11,9 +11,10 @@
 // an unsent one, RFC 6455 5.5.3) and waiting control bytes count against the outbox byte limit,
 // so a client that pings and never reads cannot grow the session's memory.
 //
-// Liveness (one timer per session): a connection silent for the ping interval gets a ping; one
-// that sent nothing (no frame, no pong) within the idle timeout is closed 3002; one with bytes
-// pending that made no write progress within the write timeout is aborted.
+// Liveness (one deadline per session, in its io thread's LivenessSweep): a connection silent for
+// the ping interval gets a ping; one that sent nothing (no frame, no pong) within the idle
+// timeout is closed 3002; one with bytes pending that made no write progress within the write
+// timeout is aborted. Each fires up to the sweep's resolution late.
 //
 // permessage-deflate (when negotiated): a frame marked Frame::compress goes out with RSV1 and the
 // frame's shared compressed bytes (built once, by the first deflate session that writes it, on
@@ -30,8 +31,6 @@
 #include <switchboard/websocket/Codec.h>
 #include <switchboard/websocket/FrameReader.h>
 #include <switchboard/websocket/PerMessageDeflate.h>
-
-#include <boost/asio/steady_timer.hpp>
 
 #include <memory>
 #include <optional>
@@ -55,6 +54,7 @@ struct PusherTarget {
 /// (its shard's io thread, IoShards.h), in a FlushRounds round. Everything else runs there.
 class WebSocketSession final : public Session,
                                private ws::FrameHandler,
+                               public LivenessSweep::Client,
                                public std::enable_shared_from_this<WebSocketSession> {
 public:
     /// `stream` has completed the HTTP upgrade; `leftover` holds bytes read past the request.
@@ -70,6 +70,9 @@ public:
 
     /// Registers with the ServerProtocol and starts reading. Call once, on the strand.
     void start();
+
+    /// How long the session waits for the peer's close frame after writing its own.
+    static std::chrono::milliseconds closeWait(const GatewayConfig &config);
 
     SendResult send(const SharedFrame &frame) override;
     void close(DisconnectCode code, std::string_view reason) override;
@@ -106,9 +109,10 @@ private:
     /// peer's close frame, which completes the closing handshake.
     bool closing();
     void finish();
-    /// Re-arms the liveness timer for the earliest of the idle, ping and write deadlines.
+    /// Sets the session's deadline in the sweep: the earliest of the idle, ping, write and close
+    /// deadlines.
     void armLiveness();
-    void onLivenessTimer();
+    void livenessDue() override; // LivenessSweep::Client
     /// Writes the rest of the batch in flight one write_some at a time, so progress is seen.
     void writeSome();
     /// Plain TCP, batch written at once: gives the cork and buffers back to the io thread.
@@ -167,18 +171,14 @@ private:
     ws::FrameReader m_reader;
     std::uint64_t m_inflatedCounted = 0;  ///< m_reader.inflatedMessages() already in the metrics
     std::unique_ptr<char[]> m_tlsBuffer;  ///< TLS reads only; plain TCP reads use a per-thread buffer
-    /// The one timer of the session: the earliest of the idle, ping, write and close deadlines.
-    boost::asio::steady_timer m_livenessTimer;
     std::chrono::steady_clock::time_point m_lastReceived;  ///< any byte from the client
     std::chrono::steady_clock::time_point m_lastPingSent;
     std::chrono::steady_clock::time_point m_lastWriteProgress;
-    /// When the liveness timer fires; max() while no wait is pending.
+    /// The deadline set in the sweep; max() while none is.
     std::chrono::steady_clock::time_point m_livenessDeadline = std::chrono::steady_clock::time_point::max();
-    /// The pending read wait (plain TCP) and liveness timer wait live here, not in Asio's
-    /// per-thread cache blocks (OperationMemory.h). Sized for Boost 1.81 on 64-bit targets
-    /// (208 and 192 B measured); a larger operation still works, allocated apart.
-    OperationMemory<208> m_readWaitMemory;
-    OperationMemory<192> m_timerWaitMemory;
+    /// The pending read wait (plain TCP) lives here, not in Asio's per-thread cache blocks
+    /// (OperationMemory.h); a larger operation still works, allocated apart.
+    OperationMemory<kTcpReadWaitBytes> m_readWaitMemory;
     /// Our close frame is written: the connection ends then if the peer's close has not come.
     std::chrono::steady_clock::time_point m_closeDeadline = std::chrono::steady_clock::time_point::max();
 };
