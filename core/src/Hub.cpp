@@ -103,12 +103,19 @@ struct Hub::Impl {
         bool holdOverflowed = false;
     };
 
+    /// Who the session is in a presence channel.
+    struct PresenceIdentity {
+        std::string userId;
+        std::string info;
+    };
+
     struct Membership {
         Channel *channel = nullptr;
         FilterGroup *group = nullptr; // null: in channel->subscribers
         std::size_t index = 0;        // position in the group's or the channel's subscribers
-        std::string userId;    // presence channels
-        std::string info;
+        /// Presence channels only: apart, so that a subscription to any other channel costs an
+        /// idle connection 32 bytes here, not 88.
+        std::unique_ptr<PresenceIdentity> presence;
     };
 
     struct SessionEntry {
@@ -465,10 +472,8 @@ struct Hub::Impl {
             list = &membership.group->subscribers;
         }
         membership.index = list->size();
-        if (member) {
-            membership.userId = member->userId;
-            membership.info = member->info;
-        }
+        if (member)
+            membership.presence = std::make_unique<PresenceIdentity>(PresenceIdentity{member->userId, member->info});
         list->push_back(&entry);
         ++channel.subscriberCount;
         entry.memberships.push_back(std::move(membership));
@@ -506,8 +511,8 @@ struct Hub::Impl {
         const bool isPresence = channel.type == ChannelType::Presence;
         const bool vacated = channel.subscriberCount == 0;
         releaseChannelIfUnused(channel);
-        if (isPresence)
-            removePresence(name, membership.userId, membership.info, entry.id);
+        if (isPresence && membership.presence)
+            removePresence(name, membership.presence->userId, membership.presence->info, entry.id);
         if (vacated)
             invokeQuietly(lifecycle.channelVacated, std::string_view(name));
     }

@@ -136,8 +136,9 @@ void WebSocketSession::closeLocked(DisconnectCode code, std::string_view reason)
     m_closeQueued = true;
     m_pongPending = false; // the close frame is the last word
     m_endCode = static_cast<std::uint16_t>(code);
-    m_endReason.assign(reason);
-    ws::appendCloseFrame(m_closeFrame, static_cast<std::uint16_t>(code), reason);
+    ControlFrames &control = controlLocked();
+    control.endReason.assign(reason);
+    ws::appendCloseFrame(control.closeFrame, static_cast<std::uint16_t>(code), reason);
     scheduleFlushLocked();
 }
 
@@ -150,7 +151,7 @@ void WebSocketSession::queuePong(std::string_view payload)
     if (m_pongPending) {
         // RFC 6455 5.5.3: answering only the latest ping is enough. The flush that will carry
         // the pending pong is already scheduled.
-        m_pongPayload.assign(payload);
+        controlLocked().pongPayload.assign(payload);
         metrics.wsPongsCoalesced.fetch_add(1, std::memory_order_relaxed);
         return;
     }
@@ -163,13 +164,22 @@ void WebSocketSession::queuePong(std::string_view payload)
         return;
     }
     m_pongPending = true;
-    m_pongPayload.assign(payload);
+    controlLocked().pongPayload.assign(payload);
     scheduleFlushLocked();
 }
 
 std::size_t WebSocketSession::controlBytesLocked() const
 {
-    return (m_pongPending ? 2 + m_pongPayload.size() : 0) + (m_pingPending ? 2 : 0) + m_closeFrame.size();
+    if (!m_control)
+        return m_pingPending ? 2 : 0;
+    return (m_pongPending ? 2 + m_control->pongPayload.size() : 0) + (m_pingPending ? 2 : 0) + m_control->closeFrame.size();
+}
+
+WebSocketSession::ControlFrames &WebSocketSession::controlLocked()
+{
+    if (!m_control)
+        m_control = std::make_unique<ControlFrames>();
+    return *m_control;
 }
 
 bool WebSocketSession::closing()
@@ -207,17 +217,20 @@ void WebSocketSession::flush()
         std::lock_guard lock(m_mutex);
         m_outbox.takeAll(m_batch);
         if (m_pongPending) {
-            ws::appendHeader(control, ws::Pong, m_pongPayload.size());
-            control.append(m_pongPayload);
+            const std::string &payload = m_control->pongPayload;
+            ws::appendHeader(control, ws::Pong, payload.size());
+            control.append(payload);
             m_pongPending = false;
         }
         if (m_pingPending) {
             ws::appendHeader(control, ws::Ping, 0);
             m_pingPending = false;
         }
-        m_closeInBatch = !m_closeFrame.empty();
-        control.append(m_closeFrame);
-        m_closeFrame.clear();
+        m_closeInBatch = m_control && !m_control->closeFrame.empty();
+        if (m_closeInBatch) {
+            control.append(m_control->closeFrame);
+            m_control->closeFrame.clear();
+        }
         if (m_batch.empty() && control.empty()) {
             m_writing = false;
             return;
@@ -403,7 +416,7 @@ void WebSocketSession::onWritten(const boost::system::error_code &ec, std::size_
         // Still inside flush(): frames queued meanwhile go out in the next turn, not by recursion.
         {
             std::lock_guard lock(m_mutex);
-            if (m_outbox.empty() && !m_pongPending && !m_pingPending && m_closeFrame.empty()) {
+            if (m_outbox.empty() && !m_pongPending && !m_pingPending && (!m_control || m_control->closeFrame.empty())) {
                 m_writing = false;
                 return;
             }
@@ -508,7 +521,7 @@ void WebSocketSession::onClose(std::uint16_t code, std::string_view reason)
         std::lock_guard lock(m_mutex);
         if (m_endCode == 0) {
             m_endCode = code;
-            m_endReason.assign(reason);
+            controlLocked().endReason.assign(reason);
         }
     }
     if (m_closeWritten) {
@@ -525,7 +538,7 @@ void WebSocketSession::onClose(std::uint16_t code, std::string_view reason)
         m_pongPending = false;
         std::vector<SharedFrame> discarded; // the peer is gone: undelivered frames are pointless
         m_outbox.takeAll(discarded);
-        ws::appendCloseFrame(m_closeFrame, code, {});
+        ws::appendCloseFrame(controlLocked().closeFrame, code, {});
         scheduleFlushLocked();
     }
 }
@@ -561,11 +574,12 @@ void WebSocketSession::finish()
         std::lock_guard lock(m_mutex);
         m_finishedFlag = true;
         endCode = m_endCode == 0 ? std::uint16_t(1006) : m_endCode; // 1006: no close frame either way
-        endReason = std::move(m_endReason);
+        if (m_control)
+            endReason = std::move(m_control->endReason);
         m_outbox.takeAll(discarded);
         m_pongPending = false;
         m_pingPending = false;
-        m_closeFrame.clear();
+        m_control.reset();
     }
     m_shard.liveness.unwatch(*this);
     m_stream.close();

@@ -105,6 +105,9 @@ private:
     void closeLocked(DisconnectCode code, std::string_view reason);
     /// Bytes of the pong and close frame waiting for a write. Call with m_mutex held.
     std::size_t controlBytesLocked() const;
+    struct ControlFrames;
+    /// m_control, allocated if it was not. Call with m_mutex held.
+    ControlFrames &controlLocked();
     /// The closing (strand): after our close frame was queued, input is ignored except the
     /// peer's close frame, which completes the closing handshake.
     bool closing();
@@ -152,11 +155,16 @@ private:
     std::size_t m_batchWritten = 0;       ///< bytes of the batch written synchronously
 
     // Guarded by m_mutex.
-    std::string m_closeFrame;     ///< the encoded close frame, until a flush takes it
-    std::string m_pongPayload;    ///< payload of the pong waiting for the next write
+    /// What a pong or the end of the connection needs: allocated on first use, not kept by every
+    /// idle connection.
+    struct ControlFrames {
+        std::string pongPayload; ///< payload of the pong waiting for the next write
+        std::string closeFrame;  ///< the encoded close frame, until a flush takes it
+        std::string endReason;   ///< with m_endCode
+    };
+    std::unique_ptr<ControlFrames> m_control;
     std::string m_user;           ///< set by attached(), for log lines
     std::uint16_t m_endCode = 0;  ///< the first close, ours or the peer's: reported to the protocol
-    std::string m_endReason;
 
     // Strand only, from here on.
     ServerProtocol::ConnectionHandle m_handle = 0;
