@@ -20,6 +20,7 @@
 set -euo pipefail
 
 . "$(dirname "$0")/common/own-session.sh"
+. "$(dirname "$0")/common/measure.sh"
 own_session "$0" "$@"
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -73,13 +74,7 @@ for run in $(seq "$runs"); do
     taskset -c "$server_cpus" "$g" --listen 127.0.0.1 --port 0 --io-threads "$io_threads" --api-key bench \
       --max-connections $(( subscribers + 1000 )) --rate 100000000 --rate-burst 100000000 --log-level warn > "$out" 2>&1 &
     server_pid=$!
-    port=""
-    for _ in $(seq 100); do
-      port=$(grep -o -E 'listening on [^ ]*:[0-9]+' "$out" | head -n1 | grep -o -E '[0-9]+$' || true)
-      [ -n "$port" ] && break
-      sleep 0.1
-    done
-    [ -n "$port" ] || { echo "gateway $g did not start:" >&2; cat "$out" >&2; exit 1; }
+    port=$(wait_port "$out" 'listening on [^ ]*:[0-9]+' "$server_pid") || exit 1
     line=$(timeout $(( duration + 90 )) taskset -c "$loadgen_cpus" "$loadgen" --protocol switchboard --port "$port" \
              --connections "$subscribers" --payload "$payload" --duration "$duration" --warmup 1 --window "$window" \
              --rate 0 --io-threads 1 --server-pid "$server_pid" --encoding "$encoding" 2>&1 | grep '^RESULT' | tail -n1 || true)
@@ -99,11 +94,7 @@ done
 echo
 echo "window $window, $subscribers subscribers, $payload B, $encoding, io threads $io_threads; ns per delivery, median (min-max) over $runs runs:"
 for i in "${!gateways[@]}"; do
-  awk -v i="$i" '$1 == i { print $2 }' "$results" | sort -n | awk -v g="${gateways[$i]}" '
-    { v[NR] = $1 }
-    END {
-      if (NR == 0) { print "  " g ": no result"; exit }
-      m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-      printf "  %s: %.0f (%d-%d)\n", g, m, v[1], v[NR]
-    }'
+  read -r med lo hi <<< "$(stats $(awk -v i="$i" '$1 == i { print $2 }' "$results"))" || true
+  if [ -z "${med:-}" ]; then echo "  ${gateways[$i]}: no result"; continue; fi
+  printf "  %s: %.0f (%d-%d)\n" "${gateways[$i]}" "$med" "$lo" "$hi"
 done

@@ -46,6 +46,7 @@ set -euo pipefail
 # The run in its own session (see above); Ctrl-C or TERM here stops it, and its traps stop
 # everything it started.
 . "$(dirname "$0")/common/own-session.sh"
+. "$(dirname "$0")/common/measure.sh"
 own_session "$0" "$@"
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -123,20 +124,6 @@ stop_all() {
 }
 trap 'stop_all; rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
-
-# Waits (at most 10 s) until log $1 matches $2 while process $3 lives; prints the port.
-wait_port() {
-  local file=$1 pattern=$2 pid=$3 port=""
-  for _ in $(seq 100); do
-    port=$(grep -o -E "$pattern" "$file" 2>/dev/null | head -n1 | grep -o -E '[0-9]+$' || true)
-    [ -n "$port" ] && { echo "$port"; return 0; }
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "process $pid did not report a port; its output:" >&2
-  cat "$file" >&2
-  return 1
-}
 
 redis_port=""
 redis_pid=""

@@ -47,6 +47,7 @@ set -euo pipefail
 # The run in its own session (see above); Ctrl-C or TERM here stops it, and its traps stop
 # everything it started.
 . "$(dirname "$0")/common/own-session.sh"
+. "$(dirname "$0")/common/measure.sh"
 own_session "$0" "$@"
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -120,20 +121,6 @@ server_pid=""
 trap 'stop_server; stop_session; rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
 
-# Waits (at most 10 s) until the server's log shows its port; prints the port.
-wait_port() {
-  local file=$1 pattern=$2 port=""
-  for _ in $(seq 100); do
-    port=$(grep -o -E "$pattern" "$file" 2>/dev/null | head -n1 | grep -o -E '[0-9]+$' || true)
-    [ -n "$port" ] && { echo "$port"; return 0; }
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "server did not report a port; its output:" >&2
-  cat "$file" >&2
-  return 1
-}
-
 # Starts server $1 pinned to core 0; sets server_pid and port.
 start_server() {
   local out="$work/server.out"
@@ -144,19 +131,19 @@ start_server() {
         --max-connections 20000 --rate 100000000 --rate-burst 100000000 --log-level warn \
         > "$out" 2>&1 &
       server_pid=$!
-      port=$(wait_port "$out" 'listening on [^ ]*:[0-9]+') ;;
+      port=$(wait_port "$out" 'listening on [^ ]*:[0-9]+' "$server_pid") ;;
     ws)
       taskset -c 0 node "$root/bench/peers/node-ws/server.js" --host 127.0.0.1 --port 0 > "$out" 2>&1 &
       server_pid=$!
-      port=$(wait_port "$out" 'listening on [^ ]*:[0-9]+') ;;
+      port=$(wait_port "$out" 'listening on [^ ]*:[0-9]+' "$server_pid") ;;
     uws)
       taskset -c 0 node "$root/bench/peers/uws/server.js" --host 127.0.0.1 --port 0 > "$out" 2>&1 &
       server_pid=$!
-      port=$(wait_port "$out" 'listening on [^ ]*:[0-9]+') ;;
+      port=$(wait_port "$out" 'listening on [^ ]*:[0-9]+' "$server_pid") ;;
     nats)
       taskset -c 0 nats-server -c "$root/bench/peers/nats/nats-server.conf" > "$out" 2>&1 &
       server_pid=$!
-      port=$(wait_port "$out" 'websocket clients on ws://[^ ]*:[0-9]+') ;;
+      port=$(wait_port "$out" 'websocket clients on ws://[^ ]*:[0-9]+' "$server_pid") ;;
   esac
 }
 

@@ -32,6 +32,7 @@
 set -euo pipefail
 
 . "$(dirname "$0")/common/own-session.sh"
+. "$(dirname "$0")/common/measure.sh"
 own_session "$0" "$@"
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -150,10 +151,6 @@ rss_with_connections() {
   wait "$loadgen_pid" || true
   cat "$out" >> "$log"
 }
-
-# Statistics of a list of numbers: "median min max".
-stats() { tr ' ' '\n' <<< "$*" | grep -v '^$' | sort -n | awk '{ v[NR] = $1 } END {
-  m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; print m, v[1], v[NR] }'; }
 
 # Table rows: mib LABEL VALUES_KIB... / per_conn LABEL N BASE_KIB... -- WITH_KIB...
 row_mib() {

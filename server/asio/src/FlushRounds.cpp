@@ -11,6 +11,11 @@ namespace {
 constexpr std::size_t kKeepSessions = 64 * 1024;
 } // namespace
 
+std::unique_lock<std::mutex> FlushRounds::lockIfShared()
+{
+    return m_shared ? std::unique_lock(m_mutex) : std::unique_lock(m_mutex, std::defer_lock);
+}
+
 /// The sessions of one round. Owned by its posted handler: destroyed with it, run or not.
 struct FlushRounds::Round {
     FlushRounds &owner;
@@ -22,9 +27,7 @@ struct FlushRounds::Round {
     Round &operator=(const Round &) = delete;
     ~Round()
     {
-        std::unique_lock lock(owner.m_mutex, std::defer_lock);
-        if (owner.m_shared)
-            lock.lock();
+        const auto lock = owner.lockIfShared();
         if (owner.m_open == this)
             owner.m_open = nullptr;
     }
@@ -32,9 +35,7 @@ struct FlushRounds::Round {
 
 void FlushRounds::add(boost::asio::io_context &ioc, std::shared_ptr<WebSocketSession> session)
 {
-    std::unique_lock lock(m_mutex, std::defer_lock);
-    if (m_shared)
-        lock.lock();
+    const auto lock = lockIfShared();
     if (!m_open) {
         auto round = std::make_unique<Round>(*this);
         m_open = round.get();
@@ -45,19 +46,16 @@ void FlushRounds::add(boost::asio::io_context &ioc, std::shared_ptr<WebSocketSes
 
 void FlushRounds::run(Round &round)
 {
-    std::unique_lock lock(m_mutex, std::defer_lock);
-    if (m_shared)
-        lock.lock();
-    if (m_open == &round)
-        m_open = nullptr; // sessions given frames from here on go to the next round
-    if (lock.owns_lock())
-        lock.unlock();
+    {
+        const auto lock = lockIfShared();
+        if (m_open == &round)
+            m_open = nullptr; // sessions given frames from here on go to the next round
+    }
     m_rounds.fetch_add(1, std::memory_order_relaxed);
     for (const auto &session : round.sessions)
         session->flush();
     round.sessions.clear();
-    if (m_shared)
-        lock.lock();
+    const auto lock = lockIfShared();
     if (round.sessions.capacity() <= kKeepSessions && round.sessions.capacity() > m_spare.capacity())
         round.sessions.swap(m_spare);
 }

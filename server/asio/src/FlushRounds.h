@@ -43,6 +43,8 @@ public:
 private:
     struct Round;
     void run(Round &round);
+    /// m_mutex locked when the rounds are shared, else an unlocked lock.
+    std::unique_lock<std::mutex> lockIfShared();
 
     std::atomic<std::uint64_t> &m_rounds;
     const bool m_shared;
