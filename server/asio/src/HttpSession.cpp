@@ -331,12 +331,10 @@ void HttpSession::upgrade(Request &req, std::optional<PusherTarget> pusher)
                               return;
                           }
                           // The session keeps the connection's TCP slot until it is destroyed
-                          // (with its socket): the deleter releases it.
-                          auto slot = std::make_shared<TcpSlot>(std::move(self->m_slot));
-                          std::shared_ptr<WebSocketSession> session(
-                              new WebSocketSession(self->m_ctx, std::move(*self->m_stream), std::move(leftover), std::move(info),
-                                                   deflateWindowBits, std::move(pusher)),
-                              [slot](WebSocketSession *s) { delete s; });
+                          // (with its socket); one allocation holds both and the control block.
+                          auto session = std::make_shared<WebSocketSession>(
+                              self->m_ctx, std::move(*self->m_stream), std::move(self->m_slot), std::move(leftover),
+                              std::move(info), deflateWindowBits, std::move(pusher));
                           self->m_stream.reset();
                           session->start();
                       });

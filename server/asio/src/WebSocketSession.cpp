@@ -33,9 +33,10 @@ ThreadWriteBuffers &threadWriteBuffers()
 }
 } // namespace
 
-WebSocketSession::WebSocketSession(ServerContext &context, AnyStream stream, std::string leftover, ConnectionInfo info,
-                                   int deflateWindowBits, std::optional<PusherTarget> pusher)
-    : m_ctx(context)
+WebSocketSession::WebSocketSession(ServerContext &context, AnyStream stream, TcpSlot slot, std::string leftover,
+                                   ConnectionInfo info, int deflateWindowBits, std::optional<PusherTarget> pusher)
+    : m_slot(std::move(slot))
+    , m_ctx(context)
     , m_stream(std::move(stream))
     , m_shard(context.shards->of(m_stream.get_executor()))
     , m_outbox(OutboxLimits{context.config.outboxFrames, context.config.outboxBytes})

@@ -64,8 +64,10 @@ public:
     /// the negotiated compressor window.
     /// With `pusher`, the connection speaks the Pusher protocol (PusherProtocol::open decides
     /// on its key and version).
-    WebSocketSession(ServerContext &context, AnyStream stream, std::string leftover, ConnectionInfo info = {},
-                     int deflateWindowBits = 0, std::optional<PusherTarget> pusher = std::nullopt);
+    /// `slot`: the connection's TCP slot, released when the session is destroyed (after its socket).
+    WebSocketSession(ServerContext &context, AnyStream stream, TcpSlot slot, std::string leftover,
+                     ConnectionInfo info = {}, int deflateWindowBits = 0,
+                     std::optional<PusherTarget> pusher = std::nullopt);
     ~WebSocketSession() override;
 
     /// Registers with the ServerProtocol and starts reading. Call once, on the strand.
@@ -124,6 +126,7 @@ private:
     // The members every delivery touches come first, together: a fan-out over thousands of
     // sessions reads about six cache lines of each, not a dozen spread over 1.2 KB
     // (docs/benchmarks.md, "Where the time goes at 1 message in flight").
+    TcpSlot m_slot;               ///< declared before m_stream: released after the socket closed
     ServerContext &m_ctx;
     AnyStream m_stream;
     IoShards::Shard &m_shard;     ///< the io_context of m_stream, and its rounds
