@@ -192,7 +192,9 @@ struct Hub::Impl {
     std::function<void(const PresenceEvent &)> presenceHook;
     LifecycleHooks lifecycle;
 
-    StringMap<std::unique_ptr<SessionEntry>> sessions;
+    /// Keyed by a view of the entry's own id (the entry is on the heap and outlives its key): the
+    /// id is kept once, not twice.
+    std::unordered_map<std::string_view, std::unique_ptr<SessionEntry>> sessions;
     StringMap<std::unique_ptr<Channel>> channels;
     HubCounters counters;
     std::vector<std::shared_ptr<Session>> toClose; // slow consumers found during a fan-out
@@ -957,7 +959,7 @@ struct Hub::Impl {
         std::vector<std::string> ids;
         for (const auto &[id, entry] : sessions) {
             if (entry->principal.userId == userId)
-                ids.push_back(id);
+                ids.emplace_back(id);
         }
         return ids;
     }
@@ -1065,7 +1067,8 @@ std::string Hub::attach(std::shared_ptr<Session> session, Principal principal, s
     entry->clientName = std::string(clientName);
     Session &attached = *entry->session;
     const std::string &userId = entry->principal.userId;
-    d->sessions.emplace(id, std::move(entry));
+    const std::string_view key = entry->id;
+    d->sessions.emplace(key, std::move(entry));
     attached.attached(id, userId);
     if (d->lifecycle.connected) {
         const Principal &principal = d->sessions.find(id)->second->principal;

@@ -94,8 +94,7 @@ struct ServerProtocol::Impl {
         State state = State::AwaitingConnect;
         WireEncoding encoding = WireEncoding::Json;
         std::string sessionId;
-        Principal principal;
-        std::string clientName;
+        std::string clientName; // its principal is the Hub's (Hub::principal), not copied here
         TimerId connectTimer = 0;
         TimerId expiryTimer = 0;
         /// What only the way to `welcome` needs, released once the frames kept meanwhile are
@@ -499,7 +498,6 @@ struct ServerProtocol::Impl {
                 return;
             }
         }
-        current->principal = decision.principal;
         current->sessionId = hub.attach(current->session, std::move(decision.principal), current->clientName,
                                         current->connecting->plannedId);
         if (current->sessionId.empty()) // closed meanwhile (the authenticator is user code)
@@ -517,8 +515,9 @@ struct ServerProtocol::Impl {
                 }
             });
         }
+        const Principal *attached = hub.principal(current->sessionId);
         send(*current, encodeWelcomeFrame(current->sessionId, options.limits.pingInterval,
-                                          current->principal.userId));
+                                          attached ? std::string_view(attached->userId) : std::string_view()));
         replayEarly(handle);
     }
 
@@ -709,7 +708,8 @@ struct ServerProtocol::Impl {
         const RequestHandler handler = it != handlers.end() ? it->second : defaultHandler;
         const std::string payload = frame.body ? json::serialize(*frame.body) : std::string("null");
         const std::string sessionId = connection.sessionId;
-        const Principal principal = connection.principal;
+        const Principal *attached = hub.principal(sessionId);
+        const Principal principal = attached ? *attached : Principal{};
         auto responder = std::make_shared<PendingResponder>(anchor, handle, std::string(frame.topic), frame.ackId);
         const std::string clientName = connection.clientName;
         const RequestContext context{sessionId, principal, frame.topic, payload, expectsReply, clientName};
