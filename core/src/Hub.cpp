@@ -123,13 +123,26 @@ struct Hub::Impl {
         std::shared_ptr<Session> session;
         Principal principal;
         std::string clientName; // for the authorizer
-        AsyncAuthorizer authorizer; // set: decides this session's joins instead of the Hub's
         std::vector<Membership> memberships;
         std::vector<std::shared_ptr<JoinState>> pending;
         std::uint64_t framesOut = 0;
         std::uint64_t dropped = 0;
         bool closing = false; // closed as a slow consumer: no more sends
-        detail::ReplySlots replySlots; // its publications waiting for a reply
+        /// What few sessions use: allocated on first use, not kept by every idle connection.
+        struct Extras {
+            AsyncAuthorizer authorizer;    // set: decides this session's joins instead of the Hub's
+            detail::ReplySlots replySlots; // its publications waiting for a reply
+        };
+        std::unique_ptr<Extras> extras;
+
+        Extras &extrasOrNew()
+        {
+            if (!extras)
+                extras = std::make_unique<Extras>();
+            return *extras;
+        }
+        /// Its own authorizer, or null.
+        const AsyncAuthorizer *ownAuthorizer() const { return extras && extras->authorizer ? &extras->authorizer : nullptr; }
     };
 
     /// A join in progress; shared by the engine callbacks so that a detach or leave in between
@@ -340,7 +353,9 @@ struct Hub::Impl {
             return;
         }
         detail::ReplySlots::Slot slot;
-        switch (entry->replySlots.take(nonce, timer.now(), slot)) {
+        const auto taken = entry->extras ? entry->extras->replySlots.take(nonce, timer.now(), slot)
+                                         : detail::ReplySlots::Take::Unknown;
+        switch (taken) {
         case detail::ReplySlots::Take::Unknown:
             ++counters.repliesDroppedUnknown;
             return;
@@ -609,7 +624,8 @@ struct Hub::Impl {
             if (auto self = weak.lock())
                 (*self)->authorizationAnswered(state, std::move(decision));
         };
-        const AsyncAuthorizer ask = entry.authorizer ? entry.authorizer : authorizer; // it may replace itself
+        const AsyncAuthorizer *own = entry.ownAuthorizer();
+        const AsyncAuthorizer ask = own ? *own : authorizer; // it may replace itself
         try {
             ask(AuthRequest{state->channel, state->result.type, entry.id, entry.principal, auth, state->channelData,
                             entry.clientName},
@@ -820,7 +836,7 @@ struct Hub::Impl {
             return fail(Error::ChannelLimit);
 
         const bool needsAuthorization = result.type != ChannelType::Public;
-        if (needsAuthorization && !authorizer && !entry->authorizer) {
+        if (needsAuthorization && !authorizer && !entry->ownAuthorizer()) {
             ++counters.authFailures;
             return fail(Error::Unauthorized);
         }
@@ -1082,7 +1098,7 @@ bool Hub::setSessionAuthorizer(std::string_view sessionId, AsyncAuthorizer autho
     auto it = d->sessions.find(sessionId);
     if (it == d->sessions.end())
         return false;
-    it->second->authorizer = std::move(authorizer);
+    it->second->extrasOrNew().authorizer = std::move(authorizer);
     return true;
 }
 
@@ -1261,7 +1277,7 @@ std::error_code Hub::openReplySlot(std::string_view sessionId, std::string_view 
     slot.channel = std::string(channel);
     slot.deadline = d->timer.now() + d->options.replySlotLifetime;
     token = detail::formatReplyToken(d->options.nodeId, slot.nonce, entry->id);
-    if (!entry->replySlots.open(std::move(slot), d->options.maxReplySlotsPerSession, d->timer.now())) {
+    if (!entry->extrasOrNew().replySlots.open(std::move(slot), d->options.maxReplySlotsPerSession, d->timer.now())) {
         token.clear();
         ++d->counters.replySlotsRefused;
         return Error::RateLimited;
@@ -1275,8 +1291,8 @@ void Hub::cancelReplySlot(std::string_view token)
     const auto parts = detail::parseReplyToken(token);
     if (!parts || parts->node != d->options.nodeId)
         return;
-    if (Impl::SessionEntry *entry = d->findSession(parts->session))
-        entry->replySlots.remove(parts->nonce);
+    if (Impl::SessionEntry *entry = d->findSession(parts->session); entry && entry->extras)
+        entry->extras->replySlots.remove(parts->nonce);
 }
 
 void Hub::reply(std::string_view fromSessionId, std::string_view token, std::string jsonPayload,
