@@ -503,7 +503,6 @@ struct ServerProtocol::Impl {
         if (current->sessionId.empty()) // closed meanwhile (the authenticator is user code)
             return refuseClosed(handle);
         current->state = State::Connected;
-        current->connecting->info = {};
         if (remainingMs > 0) {
             current->expiryTimer = timer.start(std::chrono::milliseconds(remainingMs), [this, handle] {
                 if (Connection *c = find(handle)) {
