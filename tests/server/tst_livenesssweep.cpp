@@ -145,12 +145,17 @@ void tst_LivenessSweep::destroyedClientIsDropped()
     LivenessSweep sweep(io, 5ms);
     auto kept = std::make_shared<Client>();
     auto gone = std::make_shared<Client>();
+    auto goneWithoutDeadline = std::make_shared<Client>();
     sweep.watch(gone, Clock::now() + 10ms);
+    sweep.watch(goneWithoutDeadline, Clock::time_point::max());
     sweep.watch(kept, Clock::now() + 10ms);
-    gone.reset(); // destroyed without unwatch(): the sweep holds it weakly
+    const std::weak_ptr<Client> watchedWeakly = goneWithoutDeadline;
+    gone.reset(); // destroyed without unwatch(): the sweep holds them weakly
+    goneWithoutDeadline.reset();
     runFor(io, 100ms);
     QCOMPARE(kept->fired.size(), std::size_t(1));
-    QCOMPARE(sweep.size(), std::size_t(1));
+    QCOMPARE(sweep.size(), std::size_t(1)); // both dropped at the first tick, due or not
+    QVERIFY(watchedWeakly.expired());
     sweep.unwatch(*kept); // its slot followed the removal of the other
     QCOMPARE(sweep.size(), std::size_t(0));
 }

@@ -64,13 +64,17 @@ void LivenessSweep::tick()
     bool anySet = false;
     for (std::size_t slot = 0; slot < m_entries.size();) {
         Entry &entry = m_entries[slot];
+        if (entry.client.expired()) { // destroyed without unwatch(): its entry goes, the last one moves here
+            removeAt(slot);
+            continue;
+        }
         if (entry.deadline > now) {
             anySet = anySet || entry.deadline != Clock::time_point::max();
             ++slot;
             continue;
         }
         auto client = entry.client.lock();
-        if (!client) { // destroyed without unwatch(): its entry goes, the last one moves here
+        if (!client) { // destroyed since the check above
             removeAt(slot);
             continue;
         }
