@@ -26,6 +26,7 @@
 set -euo pipefail
 
 . "$(dirname "$0")/common/own-session.sh"
+. "$(dirname "$0")/common/measure.sh"
 own_session "$0" "$@"
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -84,16 +85,7 @@ start_gateway() {
     --max-connections 20000 --rate 100000000 --rate-burst 100000000 --log-level warn \
     --pusher-app "$app_id:$app_key:bench-secret" > "$out" 2>&1 &
   server_pid=$!
-  port=""
-  for _ in $(seq 100); do
-    port=$(grep -o -E 'listening on [^ ]*:[0-9]+' "$out" 2>/dev/null | head -n1 | grep -o -E '[0-9]+$' || true)
-    [ -n "$port" ] && return 0
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "the gateway did not report a port; its output:" >&2
-  cat "$out" >&2
-  return 1
+  port=$(wait_port "$out" 'listening on [^ ]*:[0-9]+' "$server_pid")
 }
 
 # Runs one load of kind $1 (native or pusher) against a fresh gateway; prints its RESULT line.
