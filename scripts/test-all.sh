@@ -139,8 +139,7 @@ stage_arm64() {
   # every target: the CI budget, and tests that start a process cannot run there (label noemu;
   # docs/embedded.md says what is left out).
   cmake --build --preset arm64 -j "$jobs" --target switchboard-packaged \
-    switchboard-core-tests switchboard-qt-tests server_tst_linebudget server_tst_asiotimer \
-    server_tst_eventloopwatchdog server_tst_iothreads server_tst_operationmemory qml_tst_switchboard
+    switchboard-core-tests switchboard-qt-tests switchboard-server-emu-tests qml_tst_switchboard
   # Each test runs under qemu-aarch64-static; TIMEOUTs are 5x the native ones (tests/CMakeLists.txt).
   (cd build/arm64 && ctest --output-on-failure -j "$jobs" -L '^(core|qt|qml|server)$' -LE noemu)
   # The arm64 packages: the preset sets CMAKE_SKIP_INSTALL_ALL_DEPENDENCY, so cpack installs what
