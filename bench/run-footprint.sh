@@ -96,27 +96,13 @@ cpu_percent() {
   bc -l <<< "($after - $before) * 100 / $ticks / $2"
 }
 
-# Waits (at most $3 s) until file $1 has a line matching $2; prints that line's first match.
-await_line() {
-  local file=$1 pattern=$2 bound=$3 found=""
-  for _ in $(seq $((bound * 10))); do
-    found=$(grep -o -E "$pattern" "$file" 2>/dev/null | head -n1 || true)
-    [ -n "$found" ] && { echo "$found"; return 0; }
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "no \"$pattern\" within ${bound} s; output:" >&2
-  cat "$file" >&2
-  return 1
-}
-
 # Starts a fresh switchboard-gateway; sets server_pid and port.
 start_gateway() {
   local out="$work/server.out"
   taskset -c 0 $emulator "$gateway" --listen 127.0.0.1 --port 0 --io-threads 1 --max-connections 20000 \
     --log-level warn > "$out" 2>&1 &
   server_pid=$!
-  port=$(await_line "$out" 'listening on [^ ]*:[0-9]+' 10 | grep -o -E '[0-9]+$')
+  port=$(wait_port "$out" 'listening on [^ ]*:[0-9]+' "$server_pid")
   sleep 1 # settle: what a started gateway holds, not what it allocates while starting
 }
 
@@ -126,8 +112,8 @@ start_dashboard() {
   local out="$work/server.out"
   QT_QPA_PLATFORM=offscreen taskset -c 0 $emulator "$dashboard" --port 0 > "$out" 2>&1 &
   server_pid=$!
-  port=$(await_line "$out" 'embedded gateway at ws://[^ ]*:[0-9]+' 30 | grep -o -E '[0-9]+$')
-  await_line "$out" 'connected to ws://' 30 > /dev/null
+  port=$(await_line "$out" 'embedded gateway at ws://[^ ]*:[0-9]+' "$server_pid" 30 | grep -o -E '[0-9]+$')
+  await_line "$out" 'connected to ws://' "$server_pid" 30 > /dev/null
   sleep 2 # a few frames and the first once-a-second refresh of the channel list and chart
 }
 
@@ -140,7 +126,7 @@ rss_with_connections() {
     --connections "$n" --publish-delay "$hold" --warmup 0 --duration 1 --rate 1 \
     --server-pid "$server_pid" --label footprint > "$out" 2>&1 &
   local loadgen_pid=$!
-  if ! await_line "$out" 'ready to publish' 90 > /dev/null || ! grep -q "subscribed: $n of $n" "$out"; then
+  if ! await_line "$out" 'ready to publish' "$server_pid" 90 > /dev/null || ! grep -q "subscribed: $n of $n" "$out"; then
     echo "the load generator did not hold $n subscribers; its output:" >&2
     cat "$out" >&2
     wait "$loadgen_pid" || true

@@ -525,10 +525,9 @@ struct Hub::Impl {
         if (group && group->subscribers.empty())
             std::erase_if(channel.groups, [group](const auto &g) { return g.get() == group; });
         const std::string name = channel.name;
-        const bool isPresence = channel.type == ChannelType::Presence;
         const bool vacated = channel.subscriberCount == 0;
         releaseChannelIfUnused(channel);
-        if (isPresence && membership.presence)
+        if (membership.presence) // set exactly for memberships of presence channels
             removePresence(name, membership.presence->userId, membership.presence->info, entry.id);
         if (vacated)
             invokeQuietly(lifecycle.channelVacated, std::string_view(name));
