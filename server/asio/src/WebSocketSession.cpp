@@ -330,9 +330,8 @@ void WebSocketSession::flush()
     }
     m_waitingForWrite = true;
     m_lastWriteProgress = std::chrono::steady_clock::now();
-    if (m_ctx.config.writeTimeout.count() > 0
-        && m_livenessDeadline > m_lastWriteProgress + m_ctx.config.writeTimeout)
-        armLiveness();
+    if (m_ctx.config.writeTimeout.count() > 0)
+        armLiveness(); // the write deadline may be the earliest now
     writeSome();
 }
 
@@ -610,15 +609,11 @@ void WebSocketSession::armLiveness()
     if (m_waitingForWrite && config.writeTimeout.count() > 0)
         next = std::min(next, m_lastWriteProgress + config.writeTimeout);
     next = std::min(next, m_closeDeadline);
-    if (next == m_livenessDeadline)
-        return;
-    m_livenessDeadline = next; // max(): nothing to watch until a write waits (flush() sets it then)
-    m_shard.liveness.setDeadline(*this, next);
+    m_shard.liveness.setDeadline(*this, next); // max(): nothing to watch until a write waits (flush() sets it then)
 }
 
 void WebSocketSession::livenessDue()
 {
-    m_livenessDeadline = std::chrono::steady_clock::time_point::max();
     if (m_finished)
         return;
     const auto now = std::chrono::steady_clock::now();

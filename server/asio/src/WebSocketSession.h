@@ -185,8 +185,6 @@ private:
     std::chrono::steady_clock::time_point m_lastReceived;  ///< any byte from the client
     std::chrono::steady_clock::time_point m_lastPingSent;
     std::chrono::steady_clock::time_point m_lastWriteProgress;
-    /// The deadline set in the sweep; max() while none is.
-    std::chrono::steady_clock::time_point m_livenessDeadline = std::chrono::steady_clock::time_point::max();
     /// The pending read wait (plain TCP) lives here, not in Asio's per-thread cache blocks
     /// (OperationMemory.h); a larger operation still works, allocated apart.
     OperationMemory<kTcpReadWaitBytes> m_readWaitMemory;
