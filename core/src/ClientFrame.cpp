@@ -171,6 +171,18 @@ std::optional<FrameProblem> readRecover(const json::object &object, ClientFrame 
     return {};
 }
 
+/// An optional boolean member: absent or null leaves `out` false.
+std::optional<FrameProblem> optionalFlag(const json::object &object, std::string_view key, bool &out)
+{
+    const json::value *value = object.if_contains(key);
+    if (!value || value->is_null())
+        return {};
+    if (!value->is_bool())
+        return mistyped(key, "a boolean");
+    out = value->get_bool();
+    return {};
+}
+
 std::optional<FrameProblem> readBody(const json::object &object, std::string_view key,
                                      bool required, ClientFrame &frame)
 {
@@ -238,6 +250,8 @@ std::optional<FrameProblem> parseClientFrame(std::string_view text, bool binary,
             return p;
         if (const json::value *filter = object.if_contains("filter"); filter && !filter->is_null())
             frame.filter = filter; // checked by ContentFilter::fromJson, which names the problem
+        if (auto p = optionalFlag(object, "latest", frame.latest))
+            return p;
         return readRecover(object, frame);
     case ClientOp::Unsubscribe:
         return requiredString(object, "channel", frame.channel);

@@ -33,6 +33,7 @@ struct ClientFrame {
     std::string_view auth;
     std::string channelData;                ///< JSON text of an object, empty when absent
     std::optional<StreamPosition> recover;
+    bool latest = false;                    ///< subscribe: send the newest publication after `subscribed`
     const boost::json::value *filter = nullptr; ///< subscribe `filter`, unparsed; null when absent
 
     // publish

@@ -151,6 +151,7 @@ struct Hub::Impl {
         std::string sessionId;
         std::string channel;
         std::optional<StreamPosition> recover;
+        bool latest = false; // JoinRequest::latest, without recover
         std::shared_ptr<const ContentFilter> filter;
         std::function<void(JoinResult)> done;
         JoinResult result;
@@ -691,6 +692,8 @@ struct Hub::Impl {
         if (state->recover) {
             query.since = state->recover;
             state->result.recoveryRequested = true;
+        } else if (state->latest) {
+            query.limit = 1; // without `since`: the newest publication, read with the top
         } else {
             query.positionOnly = true;
         }
@@ -711,6 +714,12 @@ struct Hub::Impl {
                     if (state->filter)
                         std::erase_if(state->result.missed,
                                       [&](const Publication &p) { return !state->filter->matches(p); });
+                } else if (state->latest && !history.publications.empty()) {
+                    Publication &newest = history.publications.back();
+                    if (!state->filter || state->filter->matches(newest)) {
+                        state->result.latest = std::move(newest);
+                        ++(*self)->counters.latestDelivered;
+                    }
                 }
             }
             (*self)->completeJoin(state);
@@ -844,6 +853,7 @@ struct Hub::Impl {
         state->sessionId = entry->id;
         state->channel = std::string(channelName);
         state->recover = request.recover;
+        state->latest = request.latest && !request.recover;
         state->filter = request.filter;
         state->done = std::move(done);
         state->result = std::move(result);

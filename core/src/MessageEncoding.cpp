@@ -121,6 +121,21 @@ SharedFrame encodeMessageFrame(const Publication &publication)
         Frame{std::move(bytes), Frame::Kind::Text, publication.compress, {}, {}, publication.senderUserId});
 }
 
+SharedFrame encodeLatestMessageFrame(const Publication &publication, std::string_view epoch)
+{
+    std::string bytes;
+    bytes.reserve(128 + escapedBound(publication.channel) + escapedBound(publication.event)
+                  + publication.data.size() + escapedBound(publication.sender) + escapedBound(epoch)
+                  + (publication.replyTo.empty() ? 0 : 12 + escapedBound(publication.replyTo)));
+    bytes += "{\"op\":\"message\",";
+    appendPublicationFields(bytes, publication);
+    bytes += ",\"epoch\":";
+    appendJsonString(bytes, epoch);
+    bytes += ",\"latest\":true}";
+    return std::make_shared<const Frame>(
+        Frame{std::move(bytes), Frame::Kind::Text, publication.compress, {}, {}, publication.senderUserId});
+}
+
 std::optional<MessageFrameView> decodeMessageFrame(std::string_view frame)
 {
     // Reads encodeMessageFrame()'s own layout instead of parsing JSON (a parse of the payload

@@ -536,6 +536,7 @@ struct ServerProtocol::Impl {
         request.auth = frame.auth;
         request.channelData = frame.channelData;
         request.recover = frame.recover;
+        request.latest = frame.latest;
         const bool recoverAsked = frame.recover.has_value();
         hub.join(connection.sessionId, frame.channel, request,
                  [anchor = std::weak_ptr<Impl *>(anchor), handle = connection.handle,
@@ -567,6 +568,11 @@ struct ServerProtocol::Impl {
             info.recovered = result.recovered;
         info.publications = &result.missed;
         send(*connection, encodeSubscribedFrame(info, ackId));
+        // The newest publication (subscribe `latest`) right after `subscribed`, before anything
+        // live: the Hub adds the subscriber, then sends what arrived during the join.
+        if (result.latest && (connection = find(handle)) && connection->state == State::Connected) {
+            send(*connection, encodeLatestMessageFrame(*result.latest, result.position.epoch));
+        }
         if (result.type == ChannelType::Presence) {
             if ((connection = find(handle)) && connection->state == State::Connected)
                 send(*connection, encodePresenceRosterFrame(channel, result.roster));

@@ -15,6 +15,9 @@ struct Channel::Private {
     bool recovered = false;
     QString lastError;
     QVariant latest;
+    QString latestEvent;
+    qint64 latestOffset = 0;
+    qint64 latestTimeMs = -1;
     qint64 received = 0;
     MessageModel *messages = nullptr;
     PresenceModel *presence = nullptr;
@@ -90,6 +93,9 @@ void Channel::deliver(const ClientEvent &event)
     d->messages->append(MessageModel::Message{eventName, payload, event.offset, event.timestampMs,
                                               detail::toQString(event.sender), replyTo});
     d->latest = payload;
+    d->latestEvent = eventName;
+    d->latestOffset = static_cast<qint64>(event.offset);
+    d->latestTimeMs = event.binary ? -1 : event.timestampMs;
     ++d->received;
     Q_EMIT latestChanged();
     Q_EMIT messageReceived(eventName, payload, replyTo);
@@ -103,6 +109,12 @@ QString Channel::lastError() const { return d->lastError; }
 MessageModel *Channel::messages() const { return d->messages; }
 PresenceModel *Channel::presence() const { return d->presence; }
 QVariant Channel::latest() const { return d->latest; }
+QString Channel::latestEvent() const { return d->latestEvent; }
+qint64 Channel::latestOffset() const { return d->latestOffset; }
+QDateTime Channel::latestTime() const
+{
+    return d->latestTimeMs < 0 ? QDateTime() : QDateTime::fromMSecsSinceEpoch(d->latestTimeMs, Qt::UTC);
+}
 qint64 Channel::received() const { return d->received; }
 
 } // namespace switchboard::qt

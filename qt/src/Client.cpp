@@ -429,6 +429,7 @@ Channel *Client::subscribe(const QString &name, const QVariantMap &options)
     else if (channelData.isValid())
         subscribeOptions.channelData = detail::variantToJsonText(channelData);
     subscribeOptions.recover = options.value(QStringLiteral("recover"), true).toBool();
+    subscribeOptions.latest = options.value(QStringLiteral("latest"), false).toBool();
     ClientChannel &core = d->session->subscribe(key, std::move(subscribeOptions));
     auto *channel = new Channel(core, this);
     QQmlEngine::setObjectOwnership(channel, QQmlEngine::CppOwnership);

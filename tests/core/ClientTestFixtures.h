@@ -146,8 +146,10 @@ struct Recorder {
             keys.emplace_back(e.key);
             data.push_back(json::serialize(e.data));
             offsets.push_back(e.offset);
+            latest.push_back(e.latest);
         };
     }
+    std::vector<bool> latest; ///< ClientEvent::latest of each
     std::vector<std::string> keys;
     std::vector<std::string> data;
     std::vector<std::uint64_t> offsets;

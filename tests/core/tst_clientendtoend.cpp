@@ -20,6 +20,7 @@ private slots:
     void e2eRecoveryFailsWhenHistoryIsGone();
     void e2eStreamRecreatedWhileAway();
     void e2eChannelWithoutHistory();
+    void e2eLatestValueOnSubscribe();
     void e2ePresenceTwoClients();
     void e2eServerRefusedThenUp();
     void e2eStalledServerAckTimeout();
@@ -274,6 +275,41 @@ void TestClientEndToEnd::e2eChannelWithoutHistory()
     server.settle();
     QCOMPARE(rec.data, (std::vector<std::string>{"1", "3"}));
     QCOMPARE(server.broker.streamCount(), std::size_t(0));
+}
+
+void TestClientEndToEnd::e2eLatestValueOnSubscribe()
+{
+    Server server;
+    for (int i = 1; i <= 3; ++i)
+        server.hub.broadcast("gauge", "level", std::to_string(i * 10));
+    Peer peer(server);
+    QVERIFY(peer.connect());
+    Recorder rec;
+    auto h = peer.session.on("gauge.*", rec.listener());
+    SubscribeOptions options;
+    options.latest = true;
+    ClientChannel &gauge = peer.session.subscribe("gauge", options);
+    server.settle();
+    // The newest value at once, marked, at the stream's top.
+    QCOMPARE(rec.data, std::vector<std::string>{"30"});
+    QCOMPARE(rec.offsets, std::vector<std::uint64_t>{3});
+    QCOMPARE(rec.latest, std::vector<bool>{true});
+    QCOMPARE(gauge.position().offset, std::uint64_t(3));
+    server.hub.broadcast("gauge", "level", "40");
+    server.settle();
+    QCOMPARE(rec.data, (std::vector<std::string>{"30", "40"}));
+    QCOMPARE(rec.latest, (std::vector<bool>{true, false}));
+
+    // A reconnect recovers from the position (nothing twice, nothing missed), not `latest`.
+    peer.transport.drop();
+    server.settle();
+    server.hub.broadcast("gauge", "level", "50");
+    QVERIFY(peer.awaitReconnect());
+    server.settle();
+    QVERIFY(gauge.recovered());
+    QCOMPARE(rec.data, (std::vector<std::string>{"30", "40", "50"}));
+    QCOMPARE(rec.latest, (std::vector<bool>{true, false, false}));
+    QCOMPARE(server.hub.counters().latestDelivered, std::uint64_t(1));
 }
 
 void TestClientEndToEnd::e2ePresenceTwoClients()

@@ -40,6 +40,9 @@ private slots:
     void presenceFrames();
     void recoveryFrames();
     void recoveryWrongEpoch();
+    void latestOnSubscribe();
+    void latestWithFilterAndRecover();
+    void latestOnPresenceComesBeforeTheRoster();
     void requestReply();
     void requestAsyncReplyAfterClose();
     void requestUnknownTopic();
@@ -578,6 +581,105 @@ void TestServerProtocol::recoveryWrongEpoch()
     QCOMPARE(frames[0].at("recovered").as_bool(), false);
     QCOMPARE(num(frames[0], "offset"), std::int64_t(1));
     QVERIFY(!str(frames[0], "epoch").empty());
+}
+
+void TestServerProtocol::latestOnSubscribe()
+{
+    Harness h;
+    Client a = h.connect();
+    // Nothing published yet: `subscribed` alone.
+    h.send(a, R"({"op":"subscribe","channel":"gauge","latest":true,"ackId":"g0"})");
+    auto frames = a.session->take();
+    QCOMPARE(frames.size(), std::size_t(1));
+    QCOMPARE(op(frames[0]), std::string("subscribed"));
+    QCOMPARE(h.hub.counters().latestDelivered, std::uint64_t(0));
+
+    for (int i = 1; i <= 3; ++i)
+        h.hub.broadcast("gauge", "reading", R"({"v":)" + std::to_string(i) + "}");
+    a.session->take();
+
+    Client b = h.connect();
+    h.send(b, R"({"op":"subscribe","channel":"gauge","latest":true,"ackId":"g1"})");
+    frames = b.session->take();
+    QCOMPARE(frames.size(), std::size_t(2));
+    QCOMPARE(op(frames[0]), std::string("subscribed"));
+    QCOMPARE(num(frames[0], "offset"), std::int64_t(3));
+    QVERIFY(frames[0].at("publications").as_array().empty()); // not a recovery
+    const auto &latest = frames[1];
+    QCOMPARE(op(latest), std::string("message"));
+    QCOMPARE(str(latest, "channel"), std::string("gauge"));
+    QCOMPARE(str(latest, "event"), std::string("reading"));
+    QCOMPARE(num(latest.at("data").as_object(), "v"), std::int64_t(3));
+    QCOMPARE(num(latest, "offset"), std::int64_t(3));
+    QCOMPARE(str(latest, "epoch"), str(frames[0], "epoch"));
+    QCOMPARE(latest.at("latest").as_bool(), true);
+    QCOMPARE(h.hub.counters().latestDelivered, std::uint64_t(1));
+
+    // Live publications after it are ordinary messages.
+    h.hub.broadcast("gauge", "reading", R"({"v":4})");
+    frames = b.session->take();
+    QCOMPARE(frames.size(), std::size_t(1));
+    QCOMPARE(num(frames[0], "offset"), std::int64_t(4));
+    QVERIFY(!frames[0].contains("latest"));
+
+    // Without `latest`: no message after `subscribed`.
+    Client c = h.connect();
+    h.send(c, R"({"op":"subscribe","channel":"gauge"})");
+    QCOMPARE(c.session->take().size(), std::size_t(1));
+
+    // `latest` must be a boolean.
+    h.send(c, R"({"op":"subscribe","channel":"other","latest":"yes","ackId":"bad"})");
+    frames = c.session->take();
+    QCOMPARE(frames.size(), std::size_t(1));
+    QCOMPARE(op(frames[0]), std::string("error"));
+    QCOMPARE(num(frames[0], "code"), std::int64_t(400));
+    QVERIFY(str(frames[0], "message").find("latest") != std::string::npos);
+    QCOMPARE(h.hub.subscriberCount("other"), std::size_t(0));
+}
+
+void TestServerProtocol::latestWithFilterAndRecover()
+{
+    Harness h;
+    h.hub.broadcast("gauge", "reading", R"({"sensor":"a","v":1})");
+    h.hub.broadcast("gauge", "reading", R"({"sensor":"b","v":2})");
+
+    // The newest publication does not match the filter: nothing (the filter is not widened to
+    // older publications).
+    Client a = h.connect();
+    h.send(a, R"({"op":"subscribe","channel":"gauge","latest":true,"filter":{"sensor":"a"}})");
+    auto frames = a.session->take();
+    QCOMPARE(frames.size(), std::size_t(1));
+    QCOMPARE(op(frames[0]), std::string("subscribed"));
+    Client b = h.connect();
+    h.send(b, R"({"op":"subscribe","channel":"gauge","latest":true,"filter":{"sensor":"b"}})");
+    frames = b.session->take();
+    QCOMPARE(frames.size(), std::size_t(2));
+    QCOMPARE(num(frames[1], "offset"), std::int64_t(2));
+
+    // With `recover`, the recovery replays up to the newest publication: no extra message.
+    const std::string epoch = str(frames[0], "epoch");
+    Client c = h.connect();
+    h.send(c, R"({"op":"subscribe","channel":"gauge","latest":true,"recover":{"offset":1,"epoch":")" + epoch + R"("}})");
+    frames = c.session->take();
+    QCOMPARE(frames.size(), std::size_t(1));
+    QCOMPARE(frames[0].at("recovered").as_bool(), true);
+    QCOMPARE(frames[0].at("publications").as_array().size(), std::size_t(1));
+    QCOMPARE(h.hub.counters().latestDelivered, std::uint64_t(1));
+}
+
+void TestServerProtocol::latestOnPresenceComesBeforeTheRoster()
+{
+    Harness h;
+    h.hub.setAuthorizer([](const AuthRequest &) { return AuthDecision{true, {}, {}}; });
+    h.hub.broadcast("presence-room", "status", R"("open")");
+    Client a = h.connect();
+    h.send(a, R"({"op":"subscribe","channel":"presence-room","latest":true,"channelData":{"user_id":"ann"}})");
+    const auto frames = a.session->take();
+    QVERIFY(frames.size() >= 3);
+    QCOMPARE(op(frames[0]), std::string("subscribed"));
+    QCOMPARE(op(frames[1]), std::string("message"));
+    QCOMPARE(frames[1].at("data").as_string(), json::string("open"));
+    QCOMPARE(op(frames[2]), std::string("presence"));
 }
 
 void TestServerProtocol::requestReply()

@@ -1,6 +1,8 @@
 // switchboard-gateway recovery after an epoch change: a gateway restarted without a snapshot
 // starts every stream in a new epoch; a client resuming with its old position (WebSocket
 // `recover`, SSE `Last-Event-ID`) gets what history holds, flagged recovered false.
+// And the latest value on subscribe (WebSocket `latest`, SSE `latest=1`): the newest publication
+// right after `subscribed`, then live, counted in /metrics.
 #include "GatewayProcess.h"
 
 using namespace gatewaytest;
@@ -76,6 +78,8 @@ class tst_GatewayRecovery : public QObject
 private slots:
     void websocketRecoverAfterEpochChange();
     void sseLastEventIdAfterEpochChange();
+    void websocketLatestValue();
+    void sseLatestValue();
 };
 
 void tst_GatewayRecovery::websocketRecoverAfterEpochChange()
@@ -120,3 +124,72 @@ void tst_GatewayRecovery::sseLastEventIdAfterEpochChange()
 
 QTEST_GUILESS_MAIN(tst_GatewayRecovery)
 #include "tst_gatewayrecovery.moc"
+
+void tst_GatewayRecovery::websocketLatestValue()
+{
+    GatewayProcess g;
+    QVERIFY(g.start());
+    QNetworkAccessManager nam;
+    publishText(nam, g, "v1");
+    const Published newest = publishText(nam, g, "v2");
+
+    WsClient client;
+    QVERIFY(client.connectSession(g));
+    client.send({{"op", "subscribe"}, {"channel", "feed"}, {"ackId", 1}, {"latest", true}});
+    const auto subscribed = client.waitFor("subscribed", 1);
+    QVERIFY(subscribed);
+    QCOMPARE((*subscribed)["offset"].toInt(), 2);
+    QVERIFY((*subscribed)["publications"].toArray().isEmpty());
+    const auto latest = client.waitFor("message");
+    QVERIFY(latest);
+    QCOMPARE(client.frames().size(), 0); // nothing else came with it
+    QCOMPARE((*latest)["data"].toString(), QStringLiteral("v2"));
+    QCOMPARE((*latest)["offset"].toInt(), newest.offset);
+    QCOMPARE((*latest)["epoch"].toString(), newest.epoch);
+    QCOMPARE((*latest)["latest"].toBool(), true);
+    // The first `message` the socket received is the latest one (frames arrive in order).
+    publishText(nam, g, "v3");
+    const auto live = client.waitFor("message");
+    QVERIFY(live);
+    QCOMPARE((*live)["data"].toString(), QStringLiteral("v3"));
+    QVERIFY(!live->contains("latest"));
+
+    // A channel nobody published to: `subscribed` alone. A non-boolean `latest`: error 400.
+    client.send({{"op", "subscribe"}, {"channel", "empty"}, {"ackId", 2}, {"latest", true}});
+    QVERIFY(client.waitFor("subscribed", 2));
+    client.send({{"op", "subscribe"}, {"channel", "feed2"}, {"ackId", 3}, {"latest", 1}});
+    const auto refused = client.waitFor("error", 3);
+    QVERIFY(refused);
+    QCOMPARE((*refused)["code"].toInt(), 400);
+    QVERIFY(!client.waitFor("message", -1, 200));
+    QCOMPARE(metrics(nam, g).value("switchboard_latest_delivered_total"), 1.0);
+}
+
+void tst_GatewayRecovery::sseLatestValue()
+{
+    GatewayProcess g;
+    QVERIFY(g.start());
+    QNetworkAccessManager nam;
+    publishText(nam, g, "v1");
+    const Published newest = publishText(nam, g, "v2");
+
+    SseReader sse(nam, g.url("/sse?channels=feed&latest=1"), {});
+    QVERIFY2(sse.waitForEvents(1), "the newest publication is the first event");
+    QCOMPARE(sse.events[0]["data"].toString(), QStringLiteral("v2"));
+    QCOMPARE(sse.events[0]["offset"].toInt(), newest.offset);
+    QCOMPARE(sse.events[0]["epoch"].toString(), newest.epoch);
+    QCOMPARE(sse.events[0]["latest"].toBool(), true);
+    publishText(nam, g, "v3");
+    QVERIFY(sse.waitForEvents(2));
+    QCOMPARE(sse.events[1]["data"].toString(), QStringLiteral("v3"));
+    QCOMPARE(sse.events.size(), 2);
+
+    // Without it nothing is replayed; a bad value is refused.
+    SseReader plain(nam, g.url("/sse?channels=feed"), {});
+    publishText(nam, g, "v4");
+    QVERIFY(plain.waitForEvents(1));
+    QCOMPARE(plain.events[0]["data"].toString(), QStringLiteral("v4"));
+    const HttpResult bad = http(nam, "GET", g.url("/sse?channels=feed&latest=yes"), {}, false);
+    QCOMPARE(bad.status, 400);
+    QCOMPARE(metrics(nam, g).value("switchboard_latest_delivered_total"), 1.0);
+}

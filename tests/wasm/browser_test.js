@@ -17,6 +17,7 @@
 //      reconnect and recover what was published meanwhile, once each and in order
 //   then a client with an asynchronous tokenProvider joins presence, and close() rejects what
 //   is pending with 499 and removes its member; ping() after close rejects with 499
+//   then a subscribe with {latest: true} gets the channel's newest publication at once
 //   7. closing one browser removes its member from the other page's roster (leave event)
 // The page itself: one identity (the token's user, whatever the Name field said), a round trip
 // that is measured again every 2 s with its age shown, a refused join that shows the error and
@@ -455,6 +456,24 @@ async function run() {
     const flags = await resubscribesOf(page);
     check(JSON.stringify(flags) === '[true]', 'the resubscribe after the network drop reports recovered: ' + JSON.stringify(flags));
   }
+
+  // Latest value: a channel published to before anyone subscribes; subscribe(..., {latest: true})
+  // delivers its newest publication at once, marked latest, and channel.latest holds it.
+  for (const level of [40, 55])
+    await httpPublish(gateway.port, { channel: 'gauges/tank-1', event: 'level', data: { level } });
+  const latest = await alice.page.evaluate(() => new Promise((resolve, reject) => {
+    const ch = window.switchboardClient.subscribe('gauges/tank-1', { latest: true });
+    const seen = [];
+    const timer = setTimeout(() => reject(new Error('no latest value: ' + JSON.stringify(seen))), 10000);
+    ch.on('level', (data, message) => {
+      seen.push({ data, offset: message.offset, latest: message.latest });
+      clearTimeout(timer);
+      resolve({ seen, channelLatest: ch.latest, latestMessage: ch.latestMessage && ch.latestMessage.offset });
+    });
+  }));
+  check(JSON.stringify(latest.seen) === '[{"data":{"level":55},"offset":2,"latest":true}]' &&
+        latest.channelLatest.level === 55 && latest.latestMessage === 2,
+        "subscribe with {latest: true} delivers the channel's newest publication at once: " + JSON.stringify(latest));
 
   const shot = path.join(artifactsDir, 'browser-client.png');
   await alice.page.screenshot({ path: shot, fullPage: true });

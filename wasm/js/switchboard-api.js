@@ -88,6 +88,8 @@
     this.error = null;
     this.members = [];
     this.lastOffset = 0;
+    this.latest = undefined;    // data of the newest message (undefined before the first)
+    this.latestMessage = null;  // the newest message itself
   }
   Channel.prototype = Object.create(Emitter.prototype);
   Channel.prototype.constructor = Channel;
@@ -186,7 +188,7 @@
     else if (!this._closed) this._queue.push(function () { op(this._native); }.bind(this));
   };
 
-  Client.prototype._sink = function (kind, a, b, c, d, e, f, g, h) {
+  Client.prototype._sink = function (kind, a, b, c, d, e, f, g, h, i) {
     var ch, w;
     switch (kind) {
     case 'state':
@@ -231,8 +233,10 @@
       if (!ch) return;
       if (d > ch.lastOffset) ch.lastOffset = d;
       var data = g ? g : parseJson(c);
-      var message = { channel: a, event: b, data: data, offset: d, ts: e, sender: f || null, binary: !!g };
+      var message = { channel: a, event: b, data: data, offset: d, ts: e, sender: f || null, binary: !!g, latest: !!i };
       this._replyable(message, h);
+      ch.latest = data;
+      ch.latestMessage = message;
       ch.emit(b, data, message);
       if (b.lastIndexOf('presence:', 0) === 0) return; // roster frames: see the 'presence' sink
       ch.emit('*', data, message);
@@ -329,7 +333,7 @@
     var channelData = options.channelData;
     if (channelData !== undefined && typeof channelData !== 'string') channelData = JSON.stringify(channelData);
     this._do(function (native) {
-      native.subscribe(name, options.auth || '', channelData || '', options.recover !== false);
+      native.subscribe(name, options.auth || '', channelData || '', options.recover !== false, options.latest === true);
     });
     return ch;
   };

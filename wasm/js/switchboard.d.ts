@@ -65,6 +65,9 @@ export interface SubscribeOptions {
   channelData?: { user_id?: string; user_info?: unknown } | string;
   /** Resubscribe after a reconnect from the last offset seen (default true). */
   recover?: boolean;
+  /** Deliver the channel's newest publication right after the subscribe (message.latest true),
+   *  so a live value shows at once (default false; the channel must keep history). */
+  latest?: boolean;
 }
 
 export interface Message<T = unknown> {
@@ -78,6 +81,8 @@ export interface Message<T = unknown> {
   ts: number;
   /** Publishing session id; null for server publishes. */
   sender: string | null;
+  /** The channel's newest publication sent for subscribe(..., {latest: true}), not a live one. */
+  latest: boolean;
   binary: boolean;
   /** Set when the publisher asked for a reply (publish with wantReply); null otherwise. */
   replyTo: string | null;
@@ -152,6 +157,10 @@ export interface Channel {
   readonly members: Member[];
   /** Highest offset received. */
   readonly lastOffset: number;
+  /** Data of the newest message received (undefined before the first). */
+  readonly latest: unknown;
+  /** The newest message received, or null. */
+  readonly latestMessage: Message | null;
 
   /** Messages of one event, or of every published event with '*' (presence frames excluded;
    *  they also arrive under their wire names such as 'presence:member_added'). */

@@ -163,12 +163,13 @@ std::string WebClient::userId() const
     return m_session.userId();
 }
 
-void WebClient::subscribe(std::string channel, std::string auth, std::string channelData, bool recover)
+void WebClient::subscribe(std::string channel, std::string auth, std::string channelData, bool recover, bool latest)
 {
     SubscribeOptions options;
     options.auth = std::move(auth);
     options.channelData = std::move(channelData);
     options.recover = recover;
+    options.latest = latest;
     ClientChannel &ch = m_session.subscribe(channel, std::move(options));
     attachHooks(ch);
 }
@@ -189,7 +190,7 @@ void WebClient::attachHooks(ClientChannel &ch)
         m_sink(std::string("message"), std::string(e.channel), std::string(e.event),
                e.binary ? std::string("null") : boost::json::serialize(e.data),
                static_cast<double>(e.offset), static_cast<double>(e.timestampMs),
-               std::string(e.sender), bytes, std::string(e.replyTo));
+               std::string(e.sender), bytes, std::string(e.replyTo), e.latest);
     });
     ClientChannel *channelPtr = &ch;
     hooks.state = ch.onStateChanged([this, channelPtr] {

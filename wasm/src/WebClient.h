@@ -19,7 +19,8 @@ namespace switchboard::web {
 /// Sink calls, `sink(kind, ...)` (strings unless noted; JSON travels as text):
 ///   ("state", state, errorCode:number, errorMessage)
 ///   ("token", generation:number)                       ask the token provider, answer deliverToken
-///   ("message", channel, event, dataJson, offset:number, ts:number, sender, bytes:Uint8Array|null, replyTo)
+///   ("message", channel, event, dataJson, offset:number, ts:number, sender, bytes:Uint8Array|null, replyTo,
+///                                                      latest:bool)
 ///   ("channel", channel, subscribed:bool, recovered:bool, errorCode:number, errorMessage)
 ///   ("presence", channel, kind, userId, infoJson)      kind: subscription_succeeded, member_added, member_removed
 ///   ("ack", requestId:number, errorCode:number, errorMessage, offset:number)
@@ -54,7 +55,7 @@ public:
     std::string sessionId() const;
     std::string userId() const;
 
-    void subscribe(std::string channel, std::string auth, std::string channelData, bool recover);
+    void subscribe(std::string channel, std::string auth, std::string channelData, bool recover, bool latest);
     void unsubscribe(std::string channel);
     /// Roster as JSON text: [{"id":..,"info":..}].
     std::string members(std::string channel) const;

@@ -82,6 +82,9 @@ struct ClientEvent {
     /// Set on a message whose publisher asked for a reply (ClientSession::publishForReply): the
     /// opaque token to answer it with ClientSession::reply(). Empty otherwise.
     std::string_view replyTo{};
+    /// The channel's newest publication sent for a subscribe with SubscribeOptions::latest,
+    /// not a live one (it may be older than the subscribe).
+    bool latest = false;
     bool canReply() const { return !replyTo.empty(); }
 };
 using ClientListener = std::function<void(const ClientEvent &)>;
@@ -113,6 +116,12 @@ struct SubscribeOptions {
     /// Resubscribe with the last seen position after reconnect. Only a position with an epoch
     /// is sent: on a channel that keeps no history (empty epoch) nothing can be recovered.
     bool recover = true;
+    /// Ask for the channel's newest publication: it arrives as a message (ClientEvent::latest)
+    /// right after the subscribe is confirmed, so a live value shows at once instead of at the
+    /// next publication. Also on a resubscribe that does not recover (no position yet, or
+    /// `recover` off); a recovering one replays up to the newest publication anyway. Needs a
+    /// channel that keeps history (docs/protocol.md, "Latest value").
+    bool latest = false;
 };
 
 /// Client-side state of one channel. Owned by ClientSession; valid until unsubscribe(), the

@@ -54,6 +54,10 @@ struct JoinRequest {
     std::string_view auth;
     std::string_view channelData;          ///< presence: JSON text
     std::optional<StreamPosition> recover; ///< ask for the publications after this position
+    /// Ask for the channel's newest publication (JoinResult::latest), read from its history in
+    /// the same read that gives the position. Ignored with `recover`: a recovery replays up to
+    /// the newest publication already. With a filter, only when the newest one matches it.
+    bool latest = false;
     /// Deliver (and recover) only the publications it matches; null: all of them. Subscribers
     /// with equal filters (ContentFilter::key) share one evaluation per publication.
     std::shared_ptr<const ContentFilter> filter;
@@ -76,6 +80,10 @@ struct JoinResult {
     /// missed: the client should treat it as a gap and reload. With a filter (JoinRequest),
     /// only the publications it matches.
     std::vector<Publication> missed;
+    /// JoinRequest::latest: the newest publication history holds (its offset is `position`'s);
+    /// empty when the channel keeps no history, nothing was published yet, it was evicted, or
+    /// the filter refuses it.
+    std::optional<Publication> latest;
     std::vector<Member> roster;            ///< presence: snapshot including the newcomer
     /// Presence: this join added the member (its user's first connection), so the others were
     /// sent presence:member_added for `member`; the caller sends it to the newcomer as well.
@@ -171,6 +179,7 @@ struct HubCounters {
     std::uint64_t filterEvaluations = 0; ///< content filter checks: one per distinct filter per publication
     std::uint64_t filteredOut = 0;       ///< deliveries withheld by content filters (per subscriber)
     std::uint64_t joinHoldOverflows = 0; ///< joins told to recover (3007): HubOptions::joinHoldBytes exceeded
+    std::uint64_t latestDelivered = 0;   ///< joins answered with the channel's newest publication (JoinRequest::latest)
     // Replies between clients. A reply is routed (to another node, through the Broker) on the
     // replier's node, then delivered or dropped on the publisher's node.
     std::uint64_t replySlotsOpened = 0;     ///< `wantReply` publishes given a reply token

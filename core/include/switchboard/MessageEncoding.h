@@ -33,6 +33,11 @@ struct MessageFrameView {
 /// Reads a frame made by encodeMessageFrame() (its layout, without parsing the payload);
 /// nullopt when it is not one.
 std::optional<MessageFrameView> decodeMessageFrame(std::string_view frame);
+/// The `message` frame of a publication sent to one subscriber right after its `subscribed`
+/// because the subscribe asked for `latest` (docs/protocol.md): encodeMessageFrame()'s members,
+/// then `"epoch":<epoch>,"latest":true`. decodeMessageFrame() does not read it (it is not a
+/// broadcast: the binary encoding writes it member by member).
+SharedFrame encodeLatestMessageFrame(const Publication &publication, std::string_view epoch);
 /// Appends the message object *without* `op` (used inside `subscribed.publications`).
 void appendPublicationObject(std::string &out, const Publication &publication);
 /// Binary frame: 0x01 | u16 channel len | channel | u16 event len | event | bytes.

@@ -76,6 +76,8 @@ void ChannelSubscriptions::sendSubscribe(ChannelState &ch)
     ch.recoverySent = ch.options.recover && ch.hasPosition && !ch.streamPosition.epoch.empty();
     if (ch.recoverySent)
         frame["recover"] = json::object{{"offset", ch.streamPosition.offset}, {"epoch", ch.streamPosition.epoch}};
+    else if (ch.options.latest)
+        frame["latest"] = true;
     m_session.log(LogLevel::Debug, [&] {
         return "subscribing to " + ch.name()
             + (ch.recoverySent ? " (recover after offset " + std::to_string(ch.streamPosition.offset) + ")" : std::string());

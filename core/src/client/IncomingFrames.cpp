@@ -193,7 +193,8 @@ void IncomingFrames::onPublication(std::string_view channel, const json::object 
     key.append(channel).append(1, '.').append(event);
     const ClientEvent ev{.key = key, .channel = channel, .event = event, .data = data ? *data : nullValue(),
                          .offset = offset, .timestampMs = intField(message, "ts", 0),
-                         .sender = stringField(message, "sender"), .replyTo = stringField(message, "replyTo")};
+                         .sender = stringField(message, "sender"), .replyTo = stringField(message, "replyTo"),
+                         .latest = boolField(message, "latest")};
     m_session.listeners->dispatchMessage(ev);
 }
 

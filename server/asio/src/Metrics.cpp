@@ -154,6 +154,7 @@ std::string Metrics::render(const HubCounters &hub, const ProtocolCounters &prot
     metric(out, "switchboard_tls_handshake_failures_total", "counter", "Failed TLS handshakes.", v(tlsHandshakeFailures));
     metric(out, "switchboard_sse_events_total", "counter", "Server-Sent Events written.", v(sseEvents));
     metric(out, "switchboard_filter_evaluations_total", "counter", "Content filter checks: one per distinct filter of a channel per publication.", double(hub.filterEvaluations));
+    metric(out, "switchboard_latest_delivered_total", "counter", "Subscribes (WebSocket `latest`, SSE `latest=1`) answered with the channel's newest publication.", double(hub.latestDelivered));
     metric(out, "switchboard_join_hold_overflows_total", "counter", "Joins closed with 3007: more live publications arrived while they waited for their history read than the hold keeps.", double(hub.joinHoldOverflows));
     metric(out, "switchboard_filtered_total", "counter", "Deliveries withheld by content filters (WebSocket and SSE subscribers).", double(hub.filteredOut));
     metric(out, "switchboard_reply_slots_opened_total", "counter", "Publishes with wantReply given a reply token.", double(hub.replySlotsOpened));

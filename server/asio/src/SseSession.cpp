@@ -87,6 +87,7 @@ void SseSession::start(const Request &req, const boost::urls::url_view &url)
     std::vector<std::string> filters;
     std::string token;
     std::string lastEventId;
+    bool latest = false;
     if (const auto it = req.find("Last-Event-ID"); it != req.end())
         lastEventId = std::string(it->value());
     for (const auto &p : url.params()) {
@@ -99,6 +100,10 @@ void SseSession::start(const Request &req, const boost::urls::url_view &url)
             token = p.value;
         } else if (p.key == "lastEventId" && lastEventId.empty()) {
             lastEventId = p.value;
+        } else if (p.key == "latest") {
+            if (p.value != "1" && p.value != "true" && p.value != "0" && p.value != "false")
+                return refuse(http::status::bad_request, 400, "latest must be 1, true, 0 or false");
+            latest = p.value == "1" || p.value == "true";
         }
     }
     if (!filters.empty()) {
@@ -145,7 +150,7 @@ void SseSession::start(const Request &req, const boost::urls::url_view &url)
     struct Joining {
         std::size_t remaining = 0;
         std::vector<std::pair<std::string, StreamPosition>> positions;
-        std::vector<Publication> missed;
+        std::vector<std::string> replay; // message frames: the recovered publications, or the latest one
         std::error_code error;
         std::string errorChannel;
     };
@@ -160,6 +165,7 @@ void SseSession::start(const Request &req, const boost::urls::url_view &url)
             join.filter = m_filter;
             if (const auto it = resume.find(channel); it != resume.end())
                 join.recover = it->second;
+            join.latest = latest; // the Hub ignores it for a channel resumed from Last-Event-ID
             hub.join(m_sessionId, channel, join, [self, joining, channel](JoinResult result) {
                 // Under the core lock (the Hub's thread).
                 if (result.error && !joining->error) {
@@ -172,11 +178,13 @@ void SseSession::start(const Request &req, const boost::urls::url_view &url)
                 else if (result.recoveryRequested)
                     start.offset = result.position.offset;
                 joining->positions.emplace_back(channel, start);
-                for (auto &p : result.missed)
-                    joining->missed.push_back(std::move(p));
+                for (const auto &p : result.missed)
+                    joining->replay.push_back(encodeMessageFrame(p)->bytes);
+                if (result.latest)
+                    joining->replay.push_back(encodeLatestMessageFrame(*result.latest, result.position.epoch)->bytes);
                 if (--joining->remaining == 0)
                     boost::asio::post(self->m_stream.get_executor(), [self, joining] {
-                        self->joined(std::move(joining->positions), std::move(joining->missed), joining->error,
+                        self->joined(std::move(joining->positions), std::move(joining->replay), joining->error,
                                      joining->errorChannel);
                     });
             });
@@ -184,7 +192,7 @@ void SseSession::start(const Request &req, const boost::urls::url_view &url)
     });
 }
 
-void SseSession::joined(std::vector<std::pair<std::string, StreamPosition>> positions, std::vector<Publication> missed,
+void SseSession::joined(std::vector<std::pair<std::string, StreamPosition>> positions, std::vector<std::string> replay,
                         std::error_code error, std::string_view errorChannel)
 {
     if (m_finished)
@@ -207,8 +215,8 @@ void SseSession::joined(std::vector<std::pair<std::string, StreamPosition>> posi
     header << res.base();
     m_out = header.str();
     m_out += "retry: 3000\n\n";
-    for (const Publication &p : missed)
-        appendEvent(encodeMessageFrame(p)->bytes);
+    for (const std::string &frame : replay)
+        appendEvent(frame);
     {
         std::lock_guard lock(m_mutex);
         m_ready = true;

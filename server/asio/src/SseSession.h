@@ -48,7 +48,7 @@ public:
 
 private:
     void refuse(http::status status, int code, std::string_view message);
-    void joined(std::vector<std::pair<std::string, StreamPosition>> positions, std::vector<Publication> missed,
+    void joined(std::vector<std::pair<std::string, StreamPosition>> positions, std::vector<std::string> replay,
                 std::error_code error, std::string_view errorChannel);
     void scheduleFlushLocked();
     void flush();

@@ -4,6 +4,7 @@
 #include <switchboard/qt/MessageModel.h>
 #include <switchboard/qt/PresenceModel.h>
 
+#include <QDateTime>
 #include <QObject>
 #include <QVariant>
 #include <QtQml/qqmlregistration.h>
@@ -35,6 +36,9 @@ class Channel : public QObject
     Q_PROPERTY(switchboard::qt::MessageModel *messages READ messages CONSTANT)
     Q_PROPERTY(switchboard::qt::PresenceModel *presence READ presence CONSTANT)
     Q_PROPERTY(QVariant latest READ latest NOTIFY latestChanged)
+    Q_PROPERTY(QString latestEvent READ latestEvent NOTIFY latestChanged)
+    Q_PROPERTY(qint64 latestOffset READ latestOffset NOTIFY latestChanged)
+    Q_PROPERTY(QDateTime latestTime READ latestTime NOTIFY latestChanged)
     Q_PROPERTY(qint64 received READ received NOTIFY latestChanged)
 
 public:
@@ -48,7 +52,12 @@ public:
     QString lastError() const;
     MessageModel *messages() const;
     PresenceModel *presence() const;  ///< null unless this is a presence channel
-    QVariant latest() const;          ///< payload of the newest message
+    /// Payload of the newest message: live, or the channel's newest publication when the
+    /// subscribe asked for it (`subscribe(name, {latest: true})`), or a recovered one.
+    QVariant latest() const;
+    QString latestEvent() const;      ///< event name of that message
+    qint64 latestOffset() const;      ///< its offset in the channel's stream (0 without history)
+    QDateTime latestTime() const;     ///< when it was published (invalid before the first message)
     qint64 received() const;          ///< messages received since the subscribe
 
     /// Called by Client for every message of this channel.

@@ -131,7 +131,8 @@ public:
 
     /// Subscribes (now or once connected) and returns the channel; calling it again for the same
     /// name returns the same Channel. `options`: auth (string), channelData (object or JSON
-    /// text, presence), recover (bool, default true).
+    /// text, presence), recover (bool, default true), latest (bool, default false: the channel's
+    /// newest publication arrives right after the subscribe, Channel::latest shows it at once).
     Q_INVOKABLE switchboard::qt::Channel *subscribe(const QString &channel, const QVariantMap &options = {});
     Q_INVOKABLE void unsubscribe(const QString &channel);
     Q_INVOKABLE switchboard::qt::Channel *channel(const QString &name) const;
