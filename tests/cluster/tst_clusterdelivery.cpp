@@ -2,7 +2,8 @@
 // reaches WebSocket and SSE subscribers on B and C, in offset order, and history published on A
 // is recovered on B (`recover` on subscribe, /api/history) and C (SSE Last-Event-ID); scripts
 // flushed from Redis are sent again; a stored publication with flags a node does not know (as an
-// older node sees `compress`) is refused, counted and left out of history.
+// older node sees `compress`) is refused, counted and left out of history; the latest value on
+// subscribe is read from Redis on any node.
 #include "ClusterHelpers.h"
 
 using namespace clustertest;
@@ -105,6 +106,38 @@ private slots:
         QVERIFY(sse.waitFor("id: feed:3:" + epoch.toUtf8()));
         QVERIFY(sse.received.contains("id: feed:2:" + epoch.toUtf8()));
         QVERIFY(!sse.received.contains("id: feed:1:"));
+    }
+
+    /// The latest value on subscribe comes from the Redis stream: published on A, read on B
+    /// (WebSocket `latest`) and C (SSE `latest=1`).
+    void latestValueFromAnotherNode()
+    {
+        publishText(nam, a, "gauge", "low");
+        const HttpResult r = publishText(nam, a, "gauge", "high");
+        QCOMPARE(r.status, 200);
+        const QString epoch = firstStored(r)["epoch"].toString();
+        const int offset = firstStored(r)["offset"].toInt();
+        QCOMPARE(offset, 2);
+
+        WsClient ws;
+        QVERIFY(ws.connectSession(b));
+        ws.send({{"op", "subscribe"}, {"channel", "gauge"}, {"ackId", 7}, {"latest", true}});
+        const auto subscribed = ws.waitFor("subscribed", 7);
+        QVERIFY(subscribed);
+        QCOMPARE((*subscribed)["offset"].toInt(), offset);
+        QCOMPARE((*subscribed)["epoch"].toString(), epoch);
+        const auto latest = ws.waitFor("message");
+        QVERIFY(latest);
+        QCOMPARE((*latest)["data"].toObject()["text"].toString(), QStringLiteral("high"));
+        QCOMPARE((*latest)["offset"].toInt(), offset);
+        QCOMPARE((*latest)["epoch"].toString(), epoch);
+        QCOMPARE((*latest)["latest"].toBool(), true);
+
+        RawSse sse;
+        QVERIFY(sse.open(c.port(), "/sse?channels=gauge&latest=1"));
+        QVERIFY(sse.waitFor("\"latest\":true"));
+        QVERIFY(sse.received.contains("\"text\":\"high\""));
+        QVERIFY(!sse.received.contains("\"text\":\"low\""));
     }
 
     /// What a node does with a stored publication whose flags it does not know: here the digit 4,
