@@ -87,7 +87,7 @@ struct OpName {
     std::string_view name;
     ClientOp op;
 };
-constexpr std::array<OpName, 8> kOps{{
+constexpr std::array<OpName, 9> kOps{{
     {"connect", ClientOp::Connect},
     {"subscribe", ClientOp::Subscribe},
     {"unsubscribe", ClientOp::Unsubscribe},
@@ -96,6 +96,7 @@ constexpr std::array<OpName, 8> kOps{{
     {"reply", ClientOp::Reply},
     {"ping", ClientOp::Ping},
     {"pong", ClientOp::Pong},
+    {"refresh", ClientOp::Refresh},
 }};
 
 std::optional<FrameProblem> readConnect(const json::object &object, ClientFrame &frame)
@@ -293,6 +294,12 @@ std::optional<FrameProblem> parseClientFrame(std::string_view text, bool binary,
         if (auto p = requiredString(object, "replyTo", frame.replyTo))
             return p;
         return readBody(object, "payload", false, frame);
+    case ClientOp::Refresh:
+        if (auto p = requiredString(object, "token", frame.token))
+            return p;
+        if (frame.token.empty())
+            return problem(Error::BadRequest, "field 'token' must not be empty");
+        return {};
     case ClientOp::Ping:
     case ClientOp::Pong:
         return {};

@@ -15,7 +15,7 @@
 
 namespace switchboard::detail {
 
-enum class ClientOp { Connect, Subscribe, Unsubscribe, Publish, Request, Reply, Ping, Pong };
+enum class ClientOp { Connect, Subscribe, Unsubscribe, Publish, Request, Reply, Ping, Pong, Refresh };
 
 /// Fields of every op; which are set depends on `op`. String views point into the parsed
 /// boost::json::value the frame was read from and live as long as it does.
@@ -23,7 +23,7 @@ struct ClientFrame {
     ClientOp op = ClientOp::Ping;
     AckId ackId;
 
-    // connect
+    // connect (and refresh: token)
     std::int64_t version = 0;
     std::string_view token;
     std::string_view name;

@@ -2,6 +2,7 @@
 
 #include "client/ChannelSubscriptions.h"
 #include "client/CloseErrors.h"
+#include "client/FrameFields.h"
 #include "client/IncomingFrames.h"
 #include "client/OutgoingOperations.h"
 #include "client/SessionContext.h"
@@ -27,6 +28,47 @@ struct ClientSession::Impl : SessionContext {
     Impl(ClientTransport &t, Executor &e, Timer &clock, ClientOptions o)
         : SessionContext(t, e, clock, std::move(o))
     {
+        tokenExpiring = [this](std::int64_t inMs) {
+            log(LogLevel::Info, [&] { return "the token expires in " + std::to_string(inMs) + " ms: refreshing it"; });
+            refreshToken();
+        };
+    }
+
+    // ---- token refresh (docs/protocol.md, "Token refresh") ----
+
+    /// Asks the token provider and sends the token in `refresh` on this connection. Without a
+    /// provider there is no token to renew: the server closes 3004 at the expiry and the session
+    /// reconnects as after any close.
+    void refreshToken()
+    {
+        if (state != ClientState::Connected || !welcomed)
+            return;
+        if (!tokenProvider) {
+            log(LogLevel::Warning, [] { return std::string("cannot refresh the token: no token provider"); });
+            return;
+        }
+        std::weak_ptr<bool> alive = life;
+        const std::uint64_t id = connection;
+        TokenProvider provider = tokenProvider; // the provider may replace itself
+        provider([this, alive, id](std::string token) {
+            if (alive.expired() || !connectionAlive(id) || !welcomed || token.empty())
+                return;
+            const std::uint64_t ackId =
+                pending.add(PendingOperations::Kind::Ack, options.ackTimeout,
+                            [this, alive](std::error_code error, const json::object *answer) {
+                                if (alive.expired())
+                                    return;
+                                if (!error) {
+                                    log(LogLevel::Info, [] { return std::string("token refreshed"); });
+                                    return;
+                                }
+                                const std::string message =
+                                    answer ? std::string(stringField(*answer, "message")) : error.message();
+                                log(LogLevel::Warning, [&] { return "token refresh refused: " + message; });
+                                emitError(error, "token refresh refused: " + message);
+                            });
+            send(json::object{{"op", "refresh"}, {"token", std::move(token)}, {"ackId", ackId}});
+        });
     }
 
     TokenProvider tokenProvider;
@@ -303,6 +345,7 @@ ClientSession::~ClientSession()
 }
 
 void ClientSession::setTokenProvider(TokenProvider provider) { d->tokenProvider = std::move(provider); }
+void ClientSession::refreshToken() { d->refreshToken(); }
 void ClientSession::setUrl(std::string url) { d->setUrls({std::move(url)}); }
 void ClientSession::setUrls(std::vector<std::string> urls) { d->setUrls(std::move(urls)); }
 const std::vector<std::string> &ClientSession::urls() const { return d->endpoints.urls(); }

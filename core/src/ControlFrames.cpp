@@ -133,6 +133,14 @@ SharedFrame encodeAckFrame(const AckId &ackId, std::optional<std::uint64_t> offs
     return makeTextFrame(std::move(out));
 }
 
+SharedFrame encodeExpiringFrame(std::int64_t inMs)
+{
+    std::string out("{\"op\":\"expiring\",\"in\":");
+    appendNumber(out, static_cast<std::uint64_t>(inMs < 0 ? 0 : inMs));
+    out.push_back('}');
+    return makeTextFrame(std::move(out));
+}
+
 SharedFrame encodeReplyFrame(std::string_view topic, std::string_view jsonPayload, const AckId &ackId,
                              std::string_view from)
 {

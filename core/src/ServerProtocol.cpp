@@ -96,7 +96,8 @@ struct ServerProtocol::Impl {
         std::string sessionId;
         std::string clientName; // its principal is the Hub's (Hub::principal), not copied here
         TimerId connectTimer = 0;
-        TimerId expiryTimer = 0;
+        TimerId expiryTimer = 0;         // the token's `expiring` hint, then its expiry
+        std::int64_t expiresAtMs = 0;    // the token's expiry (wall clock); 0: none
         /// What only the way to `welcome` needs, released once the frames kept meanwhile are
         /// handled: an idle connected session pays nothing for it.
         std::unique_ptr<Connecting> connecting = std::make_unique<Connecting>();
@@ -391,6 +392,9 @@ struct ServerProtocol::Impl {
             return;
         case ClientOp::Pong:
             return;
+        case ClientOp::Refresh:
+            onRefresh(connection, frame);
+            return;
         }
     }
 
@@ -503,21 +507,118 @@ struct ServerProtocol::Impl {
         if (current->sessionId.empty()) // closed meanwhile (the authenticator is user code)
             return refuseClosed(handle);
         current->state = State::Connected;
-        if (remainingMs > 0) {
-            current->expiryTimer = timer.start(std::chrono::milliseconds(remainingMs), [this, handle] {
-                if (Connection *c = find(handle)) {
-                    c->expiryTimer = 0;
-                    if (c->state == State::Connected) {
-                        ++counters.tokenExpirations;
-                        disconnect(handle, DisconnectCode::TokenExpired, "token expired");
-                    }
-                }
-            });
-        }
+        armExpiry(*current, decision.expiresAtMs);
         const Principal *attached = hub.principal(current->sessionId);
         send(*current, encodeWelcomeFrame(current->sessionId, options.limits.pingInterval,
                                           attached ? std::string_view(attached->userId) : std::string_view()));
         replayEarly(handle);
+    }
+
+    /// Schedules the token's `expiring` hint and its expiry (close 3004), replacing what was
+    /// scheduled; 0: the session does not expire.
+    void armExpiry(Connection &connection, std::int64_t expiresAtMs)
+    {
+        if (connection.expiryTimer) {
+            timer.cancel(connection.expiryTimer);
+            connection.expiryTimer = 0;
+        }
+        connection.expiresAtMs = expiresAtMs;
+        if (expiresAtMs == 0)
+            return;
+        const std::int64_t remainingMs = expiresAtMs - timer.wallClockMs();
+        const std::int64_t hintLeadMs = std::min<std::int64_t>(options.limits.tokenRefreshHint.count(), remainingMs / 2);
+        const ConnectionHandle handle = connection.handle;
+        if (hintLeadMs <= 0) {
+            connection.expiryTimer = timer.start(std::chrono::milliseconds(std::max<std::int64_t>(remainingMs, 0)),
+                                                 [this, handle] { expire(handle); });
+            return;
+        }
+        connection.expiryTimer = timer.start(std::chrono::milliseconds(remainingMs - hintLeadMs), [this, handle] {
+            Connection *c = find(handle);
+            if (!c)
+                return;
+            c->expiryTimer = 0;
+            if (c->state != State::Connected)
+                return;
+            const std::int64_t leftMs = c->expiresAtMs - timer.wallClockMs();
+            ++counters.tokenRefreshHints;
+            send(*c, encodeExpiringFrame(leftMs));
+            if ((c = find(handle)) && c->state == State::Connected && !c->expiryTimer)
+                c->expiryTimer = timer.start(std::chrono::milliseconds(std::max<std::int64_t>(leftMs, 0)),
+                                             [this, handle] { expire(handle); });
+        });
+    }
+
+    void expire(ConnectionHandle handle)
+    {
+        Connection *c = find(handle);
+        if (!c)
+            return;
+        c->expiryTimer = 0;
+        if (c->state == State::Connected) {
+            ++counters.tokenExpirations;
+            disconnect(handle, DisconnectCode::TokenExpired, "token expired");
+        }
+    }
+
+    /// `refresh`: the authenticator decides the new token as it decided the connect's; accepted
+    /// for the same user, its expiry replaces the session's. A refusal leaves the session as it
+    /// was (it still closes 3004 at the old expiry).
+    void onRefresh(Connection &connection, const ClientFrame &frame)
+    {
+        const ConnectionHandle handle = connection.handle;
+        if (!authenticator) { // every connection is anonymous and none expires
+            ++counters.tokenRefreshes;
+            send(connection, encodeAckFrame(frame.ackId));
+            return;
+        }
+        auto answered = std::make_shared<bool>(false);
+        ConnectAnswer answer = [anchor = std::weak_ptr<Impl *>(anchor), handle, answered,
+                                ackId = frame.ackId](ConnectDecision decision) {
+            if (*answered)
+                return;
+            *answered = true;
+            if (const auto self = anchor.lock())
+                (*self)->onRefreshed(handle, ackId, std::move(decision));
+        };
+        static const ConnectionInfo kNoConnectionInfo{};
+        const std::string sessionId = connection.sessionId;
+        const std::string clientName = connection.clientName;
+        const ConnectRequest request{frame.token, clientName, {}, sessionId, kNoConnectionInfo, true};
+        try {
+            authenticator(request, answer);
+        } catch (const std::exception &e) {
+            answer(ConnectDecision{false, {}, std::string("authentication failed: ") + e.what(), 0});
+        } catch (...) {
+            answer(ConnectDecision{false, {}, "authentication failed", 0});
+        }
+    }
+
+    void onRefreshed(ConnectionHandle handle, const AckId &ackId, ConnectDecision decision)
+    {
+        Connection *connection = find(handle);
+        if (!connection || connection->state != State::Connected)
+            return;
+        auto refuse = [&](Error code, std::string_view reason) {
+            ++counters.tokenRefreshFailures;
+            sendError(*connection, code, reason, ackId);
+        };
+        if (!decision.accepted) {
+            if (decision.unavailable)
+                return refuse(Error::BadGateway, decision.reason.empty() ? std::string_view("authentication unavailable")
+                                                                            : std::string_view(decision.reason));
+            return refuse(Error::Unauthorized, decision.expired ? std::string_view("token expired")
+                                               : decision.reason.empty() ? std::string_view("invalid token")
+                                                                         : std::string_view(decision.reason));
+        }
+        const Principal *principal = hub.principal(connection->sessionId);
+        if (!principal || principal->userId != decision.principal.userId)
+            return refuse(Error::Forbidden, "the token is for another user");
+        if (decision.expiresAtMs != 0 && decision.expiresAtMs <= timer.wallClockMs())
+            return refuse(Error::Unauthorized, "token expired");
+        ++counters.tokenRefreshes;
+        armExpiry(*connection, decision.expiresAtMs);
+        send(*connection, encodeAckFrame(ackId));
     }
 
     void onSubscribe(Connection &connection, const ClientFrame &frame)

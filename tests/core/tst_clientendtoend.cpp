@@ -21,6 +21,7 @@ private slots:
     void e2eStreamRecreatedWhileAway();
     void e2eChannelWithoutHistory();
     void e2eLatestValueOnSubscribe();
+    void e2eTokenRefreshedInPlace();
     void e2ePresenceTwoClients();
     void e2eServerRefusedThenUp();
     void e2eStalledServerAckTimeout();
@@ -310,6 +311,57 @@ void TestClientEndToEnd::e2eLatestValueOnSubscribe()
     QCOMPARE(rec.data, (std::vector<std::string>{"30", "40", "50"}));
     QCOMPARE(rec.latest, (std::vector<bool>{true, false, false}));
     QCOMPARE(server.hub.counters().latestDelivered, std::uint64_t(1));
+}
+
+void TestClientEndToEnd::e2eTokenRefreshedInPlace()
+{
+    Server server;
+    server.protocol.setConnectAuthenticator([&](std::string_view token) {
+        ConnectDecision decision;
+        decision.principal.userId = token.starts_with("bob") ? "bob" : "mallory";
+        decision.expiresAtMs = server.timer.wallClockMs() + 60'000;
+        return decision;
+    });
+    Peer peer(server);
+    int issued = 0;
+    std::string user = "bob";
+    peer.session.setTokenProvider([&](std::function<void(std::string)> deliver) {
+        deliver(user + "-" + std::to_string(++issued));
+    });
+    Recorder errors;
+    auto he = peer.session.on("error", errors.listener());
+    QVERIFY(peer.connect());
+    ClientChannel &feed = peer.session.subscribe("feed");
+    server.settle();
+    const std::string firstSession = peer.session.sessionId();
+    QCOMPARE(issued, 1);
+
+    // The server's hint 30 s before the expiry: the session asks the provider and refreshes
+    // without reconnecting; it outlives the first token's expiry.
+    for (int second = 0; second < 100; ++second) {
+        server.timer.advance(1s);
+        server.settle();
+    }
+    QCOMPARE(peer.session.state(), ClientState::Connected);
+    QCOMPARE(peer.session.sessionId(), firstSession);
+    QVERIFY(feed.subscribed());
+    QCOMPARE(issued, 4); // at 30, 60 and 90 s: each fresh token lives 60 s, hinted 30 s before
+    QCOMPARE(server.protocol.counters().tokenRefreshes, std::uint64_t(3));
+    QCOMPARE(server.protocol.counters().tokenExpirations, std::uint64_t(0));
+    QVERIFY(errors.keys.empty());
+
+    // A refresh the server refuses (another user's token) is an error event; the session then
+    // ends at the expiry (3004) and reconnects with a token from the provider.
+    user = "mallory";
+    for (int second = 0; second < 80 && peer.session.sessionId() == firstSession; ++second) {
+        server.timer.advance(1s);
+        server.settle();
+    }
+    QCOMPARE(errors.keys.size(), std::size_t(1));
+    QCOMPARE(server.protocol.counters().tokenRefreshFailures, std::uint64_t(1));
+    QCOMPARE(server.protocol.counters().tokenExpirations, std::uint64_t(1));
+    QVERIFY(peer.awaitReconnect());
+    QVERIFY(peer.session.sessionId() != firstSession);
 }
 
 void TestClientEndToEnd::e2ePresenceTwoClients()

@@ -24,6 +24,7 @@ private slots:
     void tokenRejected();
     void authenticatorThrows();
     void tokenExpiry();
+    void tokenRefreshInPlace();
     void unsupportedVersion_data();
     void unsupportedVersion();
     void connectTimeout();
@@ -158,10 +159,13 @@ void TestServerProtocol::tokenExpiry()
     QVERIFY(!c.session->closeCode);
     h.timer.advance(std::chrono::milliseconds(1));
     const auto frames = c.session->take();
-    QCOMPARE(frames.size(), std::size_t(1));
-    QCOMPARE(op(frames[0]), std::string("disconnect"));
-    QCOMPARE(num(frames[0], "code"), std::int64_t(3004));
-    QCOMPARE(frames[0].at("reconnect").as_bool(), true);
+    // The hint at half the lifetime (shorter than ProtocolLimits::tokenRefreshHint), unanswered.
+    QCOMPARE(frames.size(), std::size_t(2));
+    QCOMPARE(op(frames[0]), std::string("expiring"));
+    QCOMPARE(num(frames[0], "in"), std::int64_t(2'500));
+    QCOMPARE(op(frames[1]), std::string("disconnect"));
+    QCOMPARE(num(frames[1], "code"), std::int64_t(3004));
+    QCOMPARE(frames[1].at("reconnect").as_bool(), true);
     QCOMPARE(c.session->closeCode, std::optional<std::uint16_t>(3004));
     QCOMPARE(h.protocol.counters().tokenExpirations, std::uint64_t(1));
     // Detached at once: no more deliveries, no subscriber left.
@@ -177,6 +181,79 @@ void TestServerProtocol::tokenExpiry()
     Client late = h.open();
     h.send(late, R"({"op":"connect","version":1,"token":"old"})");
     QCOMPARE(late.session->closeCode, std::optional<std::uint16_t>(3004));
+}
+
+void TestServerProtocol::tokenRefreshInPlace()
+{
+    ServerProtocolOptions options;
+    options.limits.tokenRefreshHint = std::chrono::seconds(3);
+    Harness h(options);
+    std::vector<std::string> refreshes; // tokens the authenticator saw in a refresh
+    h.protocol.setAsyncConnectAuthenticator([&](const ConnectRequest &request, ConnectAnswer answer) {
+        if (request.refresh)
+            refreshes.emplace_back(request.token);
+        ConnectDecision decision;
+        if (request.token == "bad")
+            decision = ConnectDecision{false, {}, "bad signature", 0};
+        else if (request.token == "old")
+            decision.accepted = false, decision.expired = true;
+        else
+            decision.principal.userId = request.token.starts_with("alice") ? "alice" : "bob";
+        decision.expiresAtMs = h.timer.wallClockMs() + 10'000;
+        answer(std::move(decision));
+    });
+    Client c = h.connect("bob-1"); // expires at t+10 s
+    QVERIFY(h.subscribe(c, "news"));
+    h.timer.advance(std::chrono::milliseconds(6'999));
+    QVERIFY(c.session->take().empty());
+    h.timer.advance(std::chrono::milliseconds(1)); // 3 s before the expiry
+    auto frames = c.session->take();
+    QCOMPARE(frames.size(), std::size_t(1));
+    QCOMPARE(op(frames[0]), std::string("expiring"));
+    QCOMPARE(num(frames[0], "in"), std::int64_t(3'000));
+    QCOMPARE(h.protocol.counters().tokenRefreshHints, std::uint64_t(1));
+
+    // The fresh token replaces the expiry (now t+17 s): no close at t+10 s, the session and its
+    // subscription stay.
+    h.send(c, R"({"op":"refresh","token":"bob-2","ackId":"r1"})");
+    frames = c.session->take();
+    QCOMPARE(frames.size(), std::size_t(1));
+    QCOMPARE(op(frames[0]), std::string("ack"));
+    QCOMPARE(str(frames[0], "ackId"), std::string("r1"));
+    QCOMPARE(refreshes, std::vector<std::string>{"bob-2"});
+    QCOMPARE(h.protocol.counters().tokenRefreshes, std::uint64_t(1));
+    h.timer.advance(std::chrono::milliseconds(4'000)); // t+11 s
+    QVERIFY(!c.session->closeCode);
+    QCOMPARE(h.hub.subscriberCount("news"), std::size_t(1));
+    h.timer.advance(std::chrono::milliseconds(3'000)); // t+14 s: the next hint
+    frames = c.session->take();
+    QCOMPARE(frames.size(), std::size_t(1));
+    QCOMPARE(op(frames[0]), std::string("expiring"));
+
+    // Refusals leave the session as it was: another user's token, a bad one, an expired one,
+    // no token at all.
+    h.send(c, R"({"op":"refresh","token":"alice-1","ackId":"r2"})");
+    h.send(c, R"({"op":"refresh","token":"bad","ackId":"r3"})");
+    h.send(c, R"({"op":"refresh","token":"old","ackId":"r4"})");
+    h.send(c, R"({"op":"refresh","ackId":"r5"})");
+    frames = c.session->take();
+    QCOMPARE(frames.size(), std::size_t(4));
+    for (const auto &f : frames)
+        QCOMPARE(op(f), std::string("error"));
+    QCOMPARE(num(frames[0], "code"), std::int64_t(403));
+    QCOMPARE(str(frames[0], "message"), std::string("the token is for another user"));
+    QCOMPARE(num(frames[1], "code"), std::int64_t(401));
+    QCOMPARE(str(frames[1], "message"), std::string("bad signature"));
+    QCOMPARE(num(frames[2], "code"), std::int64_t(401));
+    QCOMPARE(str(frames[2], "message"), std::string("token expired"));
+    QCOMPARE(num(frames[3], "code"), std::int64_t(400));
+    QCOMPARE(h.protocol.counters().tokenRefreshFailures, std::uint64_t(3)); // r5 never reached the authenticator
+    QVERIFY(!c.session->closeCode);
+
+    // Unrefreshed, it still ends at the (refreshed) expiry with 3004.
+    h.timer.advance(std::chrono::milliseconds(3'000)); // t+17 s
+    QCOMPARE(c.session->closeCode, std::optional<std::uint16_t>(3004));
+    QCOMPARE(h.protocol.counters().tokenExpirations, std::uint64_t(1));
 }
 
 void TestServerProtocol::unsupportedVersion_data()

@@ -10,6 +10,7 @@
 #include <QSignalSpy>
 #include <QTest>
 
+#include <QDateTime>
 #include <QElapsedTimer>
 #include <QPointer>
 #include <QScopeGuard>
@@ -397,6 +398,42 @@ private Q_SLOTS:
         QCOMPARE(feed->messages()->get(1).value(QStringLiteral("payload")).toInt(), 2);
         QCOMPARE(feed->messages()->get(2).value(QStringLiteral("payload")).toInt(), 3);
         QVERIFY(states.count() >= 2);
+    }
+
+    /// A session whose token expires is told so by the Qt gateway and refreshes it in place:
+    /// the Client asks its token provider and the connection (and its channel) lives on.
+    void tokenRefreshedInPlace()
+    {
+        ServerProtocol *protocol = m_gateway->protocol();
+        QElapsedTimer clock;
+        clock.start();
+        protocol->setConnectAuthenticator([](std::string_view token) {
+            ConnectDecision decision;
+            decision.principal.userId = token.starts_with("carol") ? "carol" : "mallory";
+            decision.expiresAtMs = QDateTime::currentMSecsSinceEpoch() + 2'000; // hint after 1 s
+            return decision;
+        });
+        auto c = newClient();
+        c->setUrl(QUrl(m_gateway->url()));
+        int issued = 0;
+        c->setTokenProvider([&issued](std::function<void(const QString &)> deliver) {
+            deliver(QStringLiteral("carol-%1").arg(++issued));
+        });
+        c->open();
+        CONNECTED(c);
+        Channel *feed = c->subscribe(QStringLiteral("feed"));
+        QTRY_VERIFY(feed->subscribed());
+        const QString session = c->sessionId();
+        QSignalSpy states(c.get(), &Client::stateChanged);
+        // Twice the token's lifetime: refreshed at least twice, never closed.
+        QTRY_VERIFY_WITH_TIMEOUT(protocol->counters().tokenRefreshes >= 2 && clock.elapsed() > 4'000, 10'000);
+        QCOMPARE(c->state(), Client::Connected);
+        QCOMPARE(c->sessionId(), session);
+        QCOMPARE(states.count(), 0);
+        QCOMPARE(protocol->counters().tokenExpirations, std::uint64_t(0));
+        QVERIFY(issued >= 3);
+        m_gateway->publish(QStringLiteral("feed"), QStringLiteral("tick"), 1);
+        QTRY_COMPARE(feed->messages()->count(), 1);
     }
 
     void failoverToAnotherGateway()

@@ -1,5 +1,6 @@
 // switchboard-gateway connection tokens: private and presence joins need a valid token whose
-// channel patterns match; invalid tokens close the connection with 3501.
+// channel patterns match; invalid tokens close the connection with 3501; a session told its token
+// expires (`expiring`) sends a fresh one (`refresh`) and stays.
 #include "GatewayProcess.h"
 
 #include <QDateTime>
@@ -27,6 +28,7 @@ private slots:
     void badTokenClosesWith3501_data();
     void badTokenClosesWith3501();
     void expiredTokenClosesWith3004();
+    void tokenRefreshedInPlace();
     void presenceRosterAndApi();
     void sseTokenForPrivateChannels();
 };
@@ -129,6 +131,49 @@ void tst_GatewayAuth::expiredTokenClosesWith3004()
     QVERIFY(forged.open(g));
     forged.send({{"op", "connect"}, {"version", 1}, {"token", makeToken(claims("bob", {"**"}, nowSeconds() - 10), "other")}});
     QCOMPARE(forged.waitClosed(), 3501);
+}
+
+void tst_GatewayAuth::tokenRefreshedInPlace()
+{
+    GatewayProcess g;
+    QVERIFY(g.start({"--token-refresh-hint", "1500"}));
+    WsClient client;
+    // JWT expiries are whole seconds: 3 s from now is 2-3 s of lifetime, the hint 1.5 s before.
+    QVERIFY(client.connectSession(g, makeToken(claims("bob", {"private-team/*"}, nowSeconds() + 3))));
+    client.send({{"op", "subscribe"}, {"channel", "private-team/dev"}, {"ackId", 1}});
+    QVERIFY(client.waitFor("subscribed", 1));
+    const auto hint = client.waitFor("expiring", -1, 5000);
+    QVERIFY(hint);
+    QVERIFY((*hint)["in"].toInt() > 0 && (*hint)["in"].toInt() <= 1500);
+
+    // Another user's token, a forged one: refused, the session stays (for now).
+    client.send({{"op", "refresh"}, {"token", makeToken(claims("mallory", {"**"}, nowSeconds() + 600))}, {"ackId", 2}});
+    client.send({{"op", "refresh"}, {"token", makeToken(claims("bob", {"**"}, nowSeconds() + 600), "other")}, {"ackId", 3}});
+    const auto otherUser = client.waitFor("error", 2);
+    const auto forged = client.waitFor("error", 3);
+    QVERIFY(otherUser && forged);
+    QCOMPARE((*otherUser)["code"].toInt(), 403);
+    QCOMPARE((*forged)["code"].toInt(), 401);
+
+    client.send({{"op", "refresh"}, {"token", makeToken(claims("bob", {"private-team/*"}, nowSeconds() + 600))}, {"ackId", 4}});
+    QVERIFY(client.waitFor("ack", 4));
+    // Past the first token's expiry: still connected, still subscribed.
+    QTest::qWait(3500);
+    QVERIFY(!client.disconnected());
+    QNetworkAccessManager nam;
+    QVERIFY(publish(nam, g, {{"channel", "private-team/dev"}, {"event", "e"}, {"data", 1}}).status == 200);
+    QVERIFY(client.waitFor("message"));
+    const auto m = metrics(nam, g);
+    QCOMPARE(m.value("switchboard_token_refresh_hints_total"), 1.0);
+    QCOMPARE(m.value("switchboard_token_refreshes_total"), 1.0);
+    QCOMPARE(m.value("switchboard_token_refresh_failures_total"), 2.0);
+    QCOMPARE(m.value("switchboard_token_expirations_total"), 0.0);
+
+    // A session that does not refresh still closes 3004 at its expiry.
+    WsClient idle;
+    QVERIFY(idle.connectSession(g, makeToken(claims("carol", {}, nowSeconds() + 2))));
+    QVERIFY(idle.waitFor("expiring", -1, 5000));
+    QCOMPARE(idle.waitClosed(5000), 3004);
 }
 
 void tst_GatewayAuth::presenceRosterAndApi()

@@ -179,6 +179,13 @@ public:
     ~ClientSession() override;
 
     void setTokenProvider(TokenProvider provider);
+    /// Asks the token provider for a fresh token and sends it (`refresh`) on the open
+    /// connection, which then lives until the new token's expiry without reconnecting. The
+    /// session does this by itself when the server says the token is about to expire
+    /// (`expiring`); a refused refresh raises an `error` event (the server closes 3004 at the old
+    /// expiry, and the session reconnects with a token from the provider). Nothing happens
+    /// when not connected or without a provider.
+    void refreshToken();
     /// ClientOptions::failFast and waitQueueLimit, for the calls made from now on (calls
     /// already waiting keep waiting).
     void setFailFast(bool failFast);

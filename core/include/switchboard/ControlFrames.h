@@ -68,6 +68,8 @@ SharedFrame encodeErrorFrame(Error code, std::string_view message, const AckId &
                              std::string_view channel = {});
 /// `{"op":"ping"}`
 SharedFrame encodePingFrame();
+/// `{"op":"expiring","in":<ms>}`: the session's token expires in `inMs`; send `refresh`.
+SharedFrame encodeExpiringFrame(std::int64_t inMs);
 /// `{"op":"pong","ackId":..}`
 SharedFrame encodePongFrame(const AckId &ackId = {});
 /// `{"op":"disconnect","code":..,"reason":..,"reconnect":<shouldReconnect(code)>}`

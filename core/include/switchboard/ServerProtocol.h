@@ -31,6 +31,10 @@ struct ProtocolLimits {
     /// A `connect` the (asynchronous) authenticator has not answered within this: close 3008
     /// (counted in connectAuthTimeouts). 0: no deadline.
     std::chrono::milliseconds connectAuthTimeout{10'000};
+    /// A session whose token expires is sent `{"op":"expiring","in":<ms>}` this long before the
+    /// expiry (at half its remaining lifetime when that is shorter), so that its client sends a
+    /// fresh token (`refresh`) instead of being closed 3004. 0: no hint.
+    std::chrono::milliseconds tokenRefreshHint{30'000};
     /// Frames that arrive while their `connect` is being authenticated are kept, then handled
     /// in order after `welcome` (dropped on refusal). Beyond these bounds each one is refused
     /// with error 429 (counted in earlyFramesRefused and rateLimited, close 3005 when it goes on).
@@ -86,8 +90,13 @@ struct ConnectRequest {
     std::string_view token;      ///< may be empty
     std::string_view clientName; ///< the connect frame's `name`, may be empty
     std::string_view data;       ///< JSON text of the connect frame's `data`; empty when absent
-    std::string_view sessionId;  ///< the id the session gets if it is accepted
+    std::string_view sessionId;  ///< the id the session gets if it is accepted (its id, for a refresh)
+    /// What the transport knew before `connect`; empty for a refresh (it is not kept after
+    /// `welcome`).
     const ConnectionInfo &connection;
+    /// A `refresh` of a connected session, not a `connect`: an accepted decision must name the
+    /// same user (Principal::userId), and only its expiry is applied; `data` is empty.
+    bool refresh = false;
 };
 
 /// Delivers the decision of an AsyncConnectAuthenticator. Call it on the Hub's thread, now
@@ -140,6 +149,9 @@ struct ProtocolCounters {
     std::uint64_t malformedDisconnects = 0; ///< closes 3500 after repeated malformed frames
     std::uint64_t connectTimeouts = 0;      ///< closes 3006
     std::uint64_t tokenExpirations = 0;     ///< closes 3004
+    std::uint64_t tokenRefreshHints = 0;    ///< `expiring` frames sent before a token's expiry
+    std::uint64_t tokenRefreshes = 0;       ///< `refresh` frames accepted: the session's expiry replaced
+    std::uint64_t tokenRefreshFailures = 0; ///< `refresh` frames refused (error 400/401/403/503; the session keeps its expiry)
     std::uint64_t controlFramesIn = 0;      ///< WebSocket pings and pongs from clients
     std::uint64_t controlRateLimited = 0;   ///< of those, refused by the rate limit (also in rateLimited)
     std::uint64_t numbersOutOfRange = 0;    ///< frames refused for a number JSON cannot carry (400)

@@ -73,6 +73,9 @@ struct SessionContext {
         std::make_shared<ObserverList<ClientChannel &, bool>>();
     std::map<std::string, std::unique_ptr<ChannelState>, std::less<>> channels;
     std::uint64_t lastChannelSerial = 0;
+    /// The server said the session's token expires in `inMs` (`expiring`): the session asks its
+    /// token provider and sends `refresh` (ClientSession.cpp).
+    std::function<void(std::int64_t inMs)> tokenExpiring;
 
     // Connection bookkeeping. A "connection" runs from transport.open() to onTransportClosed().
     bool transportActive = false;

@@ -108,6 +108,8 @@ std::string ConnectProxy::requestBody(const ConnectCall &call)
     body += jsonString(call.transport);
     body += R"(,"remote":)";
     body += call.remote.empty() ? std::string("null") : jsonString(call.remote);
+    if (call.refresh)
+        body += R"(,"refresh":true)";
     body += '}';
     return body;
 }

@@ -41,6 +41,9 @@ struct ConnectCall {
     std::vector<std::pair<std::string, std::string>> headers; ///< lower-case names
     std::string transport; ///< "websocket"
     std::string remote;    ///< the peer's address
+    /// A `refresh` of a connected session (sent as `"refresh":true`; headers, transport and
+    /// remote are then unknown): the answer's user must be the session's.
+    bool refresh = false;
 };
 
 /// Backend answer -> decision (ServerProtocol closes 3501 for `accepted == false`, 3008 for

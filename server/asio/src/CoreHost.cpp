@@ -38,6 +38,7 @@ ServerProtocolOptions protocolOptions(const GatewayConfig &c)
     o.limits.opsPerSecond = c.messagesPerSecond;
     o.limits.opsBurst = c.messagesBurst;
     o.limits.pingInterval = c.wsPingInterval; // the client's heartbeat matches the server's pings
+    o.limits.tokenRefreshHint = c.tokenRefreshHint;
     // The connect proxy answers 3008 at its own timeout; the core's deadline is only a backstop.
     if (!c.connectProxy.empty())
         o.limits.connectAuthTimeout = c.connectProxyTimeout + std::chrono::seconds(1);

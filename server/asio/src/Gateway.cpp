@@ -237,6 +237,7 @@ struct Gateway::Impl {
         call.headers = request.connection.headers;
         call.transport = request.connection.transport;
         call.remote = request.connection.remoteAddress;
+        call.refresh = request.refresh;
         const bool accepted = connectProxy->call(std::move(call), [this, answer](ConnectDecision decision) {
             core.locked([&] { answer(std::move(decision)); });
         });

@@ -234,6 +234,7 @@ void applyJsonConfig(GatewayConfig &c, std::string_view jsonText)
         else if (key == "subscribeProxyTimeoutMs") c.subscribeProxyTimeout = std::chrono::milliseconds(number<std::uint32_t>(v, k));
         else if (key == "subscribeProxyConcurrency") c.subscribeProxyConcurrency = number<std::size_t>(v, k);
         else if (key == "authorizationTimeoutMs") c.authorizationTimeout = std::chrono::milliseconds(number<std::uint32_t>(v, k));
+        else if (key == "tokenRefreshHintMs") c.tokenRefreshHint = std::chrono::milliseconds(number<std::uint32_t>(v, k));
         else if (key == "webhookQueue") c.webhookQueue = number<std::size_t>(v, k);
         else if (key == "webhookBatch") c.webhookBatch = number<std::size_t>(v, k);
         else if (key == "webhookFlushIntervalMs") c.webhookFlushInterval = std::chrono::milliseconds(number<std::uint32_t>(v, k));
@@ -320,7 +321,8 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         ("pusher-client-events-per-second", po::value<double>()->value_name("N"), "client-* events per Pusher connection (burst the same); more: pusher:error 4301 (default 10)")
         ("pusher-webhook", po::value<std::vector<std::string>>()->composing()->value_name("ID=URL"), "POST app ID's events in Pusher's webhook format (channel_occupied/vacated, member_added/removed, client_event), signed X-Pusher-Signature with its secret, to URL; repeatable (docs/pusher.md)")
         ("pusher-max-event-bytes", po::value<std::size_t>()->value_name("N"), "Pusher HTTP API (/apps/ID/events, batch_events): an event's data over N bytes is refused 413 (default 10240)")
-        ("authorization-timeout", po::value<unsigned>()->value_name("MS"), "a private/presence join not authorized within MS is refused with error 504; 0: no deadline (default 10000)");
+        ("authorization-timeout", po::value<unsigned>()->value_name("MS"), "a private/presence join not authorized within MS is refused with error 504; 0: no deadline (default 10000)")
+        ("token-refresh-hint", po::value<unsigned>()->value_name("MS"), "tell a WebSocket session MS before its token expires, so its client refreshes the token in place; 0: no hint (default 30000)");
     // clang-format on
     (void)d;
     ConfigParse result;
@@ -461,6 +463,7 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         if (c.subscribeProxyTimeout.count() <= 0 || c.subscribeProxyConcurrency == 0)
             throw std::invalid_argument("--subscribe-proxy-timeout and --subscribe-proxy-concurrency must be positive");
         if (vm.count("authorization-timeout")) c.authorizationTimeout = std::chrono::milliseconds(vm["authorization-timeout"].as<unsigned>());
+        if (vm.count("token-refresh-hint")) c.tokenRefreshHint = std::chrono::milliseconds(vm["token-refresh-hint"].as<unsigned>());
         if (vm.count("pusher-app")) {
             c.pusherApps.clear();
             for (const auto &a : vm["pusher-app"].as<std::vector<std::string>>())

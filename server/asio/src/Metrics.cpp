@@ -168,6 +168,9 @@ std::string Metrics::render(const HubCounters &hub, const ProtocolCounters &prot
     line(out, "switchboard_replies_dropped_total", "reason=\"gone\"", double(hub.repliesDroppedGone));
     line(out, "switchboard_replies_dropped_total", "reason=\"unroutable\"", double(hub.repliesDroppedUnroutable));
     metric(out, "switchboard_invalid_filters_total", "counter", "Subscribes (400 error frame) and SSE streams (400) refused for an invalid filter.", double(protocol.invalidFilters) + v(sseInvalidFilters));
+    metric(out, "switchboard_token_refresh_hints_total", "counter", "`expiring` frames sent to WebSocket sessions before their token's expiry.", double(protocol.tokenRefreshHints));
+    metric(out, "switchboard_token_refreshes_total", "counter", "`refresh` frames accepted: a WebSocket session's token expiry replaced without reconnecting.", double(protocol.tokenRefreshes));
+    metric(out, "switchboard_token_refresh_failures_total", "counter", "`refresh` frames refused (invalid, expired, another user's token, authenticator unavailable).", double(protocol.tokenRefreshFailures));
     metric(out, "switchboard_token_expirations_total", "counter", "Sessions closed 3004 when their token expired (WebSocket and SSE).", double(protocol.tokenExpirations) + v(sseTokenExpirations));
     metric(out, "switchboard_http_header_timeouts_total", "counter", "Connections closed without a complete HTTP request within the header timeout.", v(httpHeaderTimeouts));
     metric(out, "switchboard_http_idle_timeouts_total", "counter", "Keep-alive connections closed idle between requests.", v(httpIdleTimeouts));

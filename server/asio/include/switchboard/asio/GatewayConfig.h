@@ -115,6 +115,9 @@ struct GatewayConfig {
     /// A private/presence join whose authorization (subscribe proxy) has not answered within
     /// this is refused 504 (HubOptions::authorizationTimeout); 0: no deadline.
     std::chrono::milliseconds authorizationTimeout{10'000};
+    /// A WebSocket session whose token expires is told so (`expiring`) this long before, so its
+    /// client refreshes the token in place (ProtocolLimits::tokenRefreshHint); 0: no hint.
+    std::chrono::milliseconds tokenRefreshHint{30'000};
     /// Pusher Channels protocol 7 apps served on /app/{key} (docs/pusher.md); empty: none.
     std::vector<PusherApp> pusherApps;
     std::chrono::seconds pusherActivityTimeout{120}; ///< advertised; silent this long: pusher:ping
