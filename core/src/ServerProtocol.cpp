@@ -441,13 +441,7 @@ struct ServerProtocol::Impl {
         const ConnectionInfo info = connection.connecting->info;
         const std::string plannedId = connection.connecting->plannedId;
         const ConnectRequest request{frame.token, frame.name, data, plannedId, info};
-        try {
-            authenticator(request, answer);
-        } catch (const std::exception &e) {
-            answer(ConnectDecision{false, {}, std::string("authentication failed: ") + e.what(), 0});
-        } catch (...) {
-            answer(ConnectDecision{false, {}, "authentication failed", 0});
-        }
+        askAuthenticator(request, answer);
         Connection *current = find(handle);
         if (current && current->state == State::Authenticating && options.limits.connectAuthTimeout.count() > 0) {
             current->connecting->authTimer = timer.start(options.limits.connectAuthTimeout, [this, handle] {
@@ -460,6 +454,18 @@ struct ServerProtocol::Impl {
                     }
                 }
             });
+        }
+    }
+
+    /// Runs the authenticator (user code): one that throws before answering refuses.
+    void askAuthenticator(const ConnectRequest &request, const ConnectAnswer &answer)
+    {
+        try {
+            authenticator(request, answer);
+        } catch (const std::exception &e) {
+            answer(ConnectDecision{false, {}, std::string("authentication failed: ") + e.what(), 0});
+        } catch (...) {
+            answer(ConnectDecision{false, {}, "authentication failed", 0});
         }
     }
 
@@ -585,13 +591,7 @@ struct ServerProtocol::Impl {
         const std::string sessionId = connection.sessionId;
         const std::string clientName = connection.clientName;
         const ConnectRequest request{frame.token, clientName, {}, sessionId, kNoConnectionInfo, true};
-        try {
-            authenticator(request, answer);
-        } catch (const std::exception &e) {
-            answer(ConnectDecision{false, {}, std::string("authentication failed: ") + e.what(), 0});
-        } catch (...) {
-            answer(ConnectDecision{false, {}, "authentication failed", 0});
-        }
+        askAuthenticator(request, answer);
     }
 
     void onRefreshed(ConnectionHandle handle, const AckId &ackId, ConnectDecision decision)

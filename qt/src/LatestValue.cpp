@@ -41,9 +41,7 @@ void LatestValue::setField(const QString &field)
         return;
     m_field = field;
     Q_EMIT fieldChanged();
-    clear();
-    m_seen = -1;
-    take(); // the Channel's newest message, read through the new field
+    retake();
 }
 
 void LatestValue::setEvent(const QString &event)
@@ -52,9 +50,14 @@ void LatestValue::setEvent(const QString &event)
         return;
     m_event = event;
     Q_EMIT eventChanged();
+    retake();
+}
+
+void LatestValue::retake()
+{
     clear();
     m_seen = -1;
-    take();
+    take(); // the Channel's newest message, read through the new field or event
 }
 
 void LatestValue::classBegin()

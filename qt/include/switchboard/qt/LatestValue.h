@@ -81,6 +81,7 @@ Q_SIGNALS:
 
 private:
     void resubscribe();
+    void retake();
     void take();
     void clear();
 
