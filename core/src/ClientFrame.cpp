@@ -295,6 +295,11 @@ std::optional<FrameProblem> parseClientFrame(std::string_view text, bool binary,
             return p;
         return readBody(object, "payload", false, frame);
     case ClientOp::Refresh:
+        // With a channel: that subscription's authorization (`auth`); without: the session's token.
+        if (auto p = optionalString(object, "channel", frame.channel))
+            return p;
+        if (!frame.channel.empty())
+            return optionalString(object, "auth", frame.auth);
         if (auto p = requiredString(object, "token", frame.token))
             return p;
         if (frame.token.empty())

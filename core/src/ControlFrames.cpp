@@ -133,9 +133,15 @@ SharedFrame encodeAckFrame(const AckId &ackId, std::optional<std::uint64_t> offs
     return makeTextFrame(std::move(out));
 }
 
-SharedFrame encodeExpiringFrame(std::int64_t inMs)
+SharedFrame encodeExpiringFrame(std::int64_t inMs, std::string_view channel)
 {
-    std::string out("{\"op\":\"expiring\",\"in\":");
+    std::string out("{\"op\":\"expiring\",");
+    if (!channel.empty()) {
+        out += "\"channel\":";
+        appendJsonString(out, channel);
+        out += ',';
+    }
+    out += "\"in\":";
     appendNumber(out, static_cast<std::uint64_t>(inMs < 0 ? 0 : inMs));
     out.push_back('}');
     return makeTextFrame(std::move(out));

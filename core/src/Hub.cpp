@@ -6,6 +6,7 @@
 #include "switchboard/MemoryBroker.h"
 #include "switchboard/MemoryPresenceStore.h"
 #include "switchboard/MessageEncoding.h"
+#include "ChannelGrants.h"
 #include "RandomId.h"
 #include "ReplyRoute.h"
 #include "ReplySlots.h"
@@ -152,6 +153,7 @@ struct Hub::Impl {
         std::string channel;
         std::optional<StreamPosition> recover;
         bool latest = false; // JoinRequest::latest, without recover
+        std::int64_t authorizationExpiresAtMs = 0; // AuthDecision::expiresAtMs of the allowed join
         std::shared_ptr<const ContentFilter> filter;
         std::function<void(JoinResult)> done;
         JoinResult result;
@@ -214,12 +216,37 @@ struct Hub::Impl {
     std::vector<std::shared_ptr<Session>> toClose; // slow consumers found during a fan-out
     std::shared_ptr<Impl *> alive = std::make_shared<Impl *>(this);
     bool closed = false; // close(): no attach, no join
+    /// Channel authorizations with an expiry (AuthDecision::expiresAtMs): the hint, then the
+    /// end of the subscription.
+    detail::ChannelGrants grants{
+        timer, options.authorizationRefreshHint,
+        [this](const std::string &sessionId, const std::string &channel, std::int64_t leftMs) {
+            ++counters.channelAuthorizationHints;
+            sendToSession(sessionId, encodeExpiringFrame(leftMs, channel));
+        },
+        [this](const std::string &sessionId, const std::string &channel, std::int64_t) {
+            SessionEntry *entry = findSession(sessionId);
+            if (!entry || entry->closing)
+                return;
+            ++counters.channelAuthorizationExpirations;
+            sendToSession(sessionId, encodeErrorFrame(Error::Unauthorized, "channel authorization expired", {}, channel));
+            if ((entry = findSession(sessionId)))
+                serverLeave(*entry, channel);
+        }};
     std::string replyChannel; // the Broker channel other nodes route this node's replies through
 
     SessionEntry *findSession(std::string_view id) const
     {
         auto it = sessions.find(id);
         return it == sessions.end() ? nullptr : it->second.get();
+    }
+
+    /// The session holds a membership of the channel (a join in progress does not count).
+    bool isMember(std::string_view sessionId, std::string_view channel) const
+    {
+        const SessionEntry *entry = findSession(sessionId);
+        return entry && std::any_of(entry->memberships.begin(), entry->memberships.end(),
+                                    [&](const Membership &m) { return m.channel->name == channel; });
     }
 
     Channel *findChannel(std::string_view name) const
@@ -508,6 +535,7 @@ struct Hub::Impl {
         entry.memberships.pop_back();
 
         Channel &channel = *membership.channel;
+        grants.forget(entry.id, channel.name);
         FilterGroup *group = membership.group;
         auto &subscribers = group ? group->subscribers : channel.subscribers;
         const std::size_t index = membership.index;
@@ -603,6 +631,7 @@ struct Hub::Impl {
                 ++counters.authFailures;
             return refuseJoin(state, refusal, std::move(decision.reason));
         }
+        state->authorizationExpiresAtMs = decision.expiresAtMs;
         startJoin(*entry, state, decision);
     }
 
@@ -750,6 +779,8 @@ struct Hub::Impl {
         joinSettled(*channel);
         const bool isPresence = channel->type == ChannelType::Presence;
         addSubscriber(*entry, *channel, isPresence ? &state->member : nullptr, state->filter);
+        if (state->authorizationExpiresAtMs != 0)
+            grants.set(entry->id, channel->name, state->authorizationExpiresAtMs);
         if (isPresence) {
             state->result.announced = state->announced;
             state->result.member = state->member;
@@ -1158,13 +1189,51 @@ std::error_code Hub::leave(std::string_view sessionId, std::string_view channel)
     return Error::NotFound;
 }
 
+void Hub::refreshAuthorization(std::string_view sessionId, std::string_view channel, std::string_view auth,
+                               std::function<void(std::error_code, std::string)> done)
+{
+    Impl::SessionEntry *entry = d->findSession(sessionId);
+    if (!entry || !d->isMember(sessionId, channel))
+        return invokeQuietly(done, make_error_code(Error::NotFound), std::string());
+    const ChannelType type = channelTypeOf(channel);
+    if (type == ChannelType::Public)
+        return invokeQuietly(done, std::error_code(), std::string());
+    const AsyncAuthorizer *own = entry->ownAuthorizer();
+    const AsyncAuthorizer ask = own ? *own : d->authorizer; // it may replace itself
+    if (!ask) {
+        ++d->counters.channelAuthorizationRefreshFailures;
+        return invokeQuietly(done, make_error_code(Error::Unauthorized), std::string());
+    }
+    auto answered = std::make_shared<bool>(false);
+    AuthAnswer answer = [weak = std::weak_ptr<Impl *>(d->alive), answered, id = std::string(sessionId),
+                         name = std::string(channel), done](AuthDecision decision) {
+        const auto self = weak.lock();
+        if (!self || *answered)
+            return;
+        *answered = true;
+        Impl &impl = **self;
+        if (!impl.findSession(id) || !impl.isMember(id, name))
+            return invokeQuietly(done, make_error_code(Error::NotFound), std::string());
+        if (!decision.allowed) {
+            ++impl.counters.channelAuthorizationRefreshFailures;
+            const Error refusal = static_cast<int>(decision.refusal) == 0 ? Error::Unauthorized : decision.refusal;
+            return invokeQuietly(done, make_error_code(refusal), std::move(decision.reason));
+        }
+        ++impl.counters.channelAuthorizationRefreshes;
+        impl.grants.set(id, name, decision.expiresAtMs);
+        invokeQuietly(done, std::error_code(), std::string());
+    };
+    const std::string channelData; // the member is not chosen again
+    try {
+        ask(AuthRequest{channel, type, entry->id, entry->principal, auth, channelData, entry->clientName}, answer);
+    } catch (...) {
+        answer(AuthDecision{false, {}, {}, Error::Internal, "authorizer failed", 0});
+    }
+}
+
 bool Hub::isSubscribed(std::string_view sessionId, std::string_view channel) const
 {
-    const auto *entry = d->findSession(sessionId);
-    if (!entry)
-        return false;
-    return std::any_of(entry->memberships.begin(), entry->memberships.end(),
-                       [&](const Impl::Membership &m) { return m.channel->name == channel; });
+    return d->isMember(sessionId, channel);
 }
 
 void Hub::publish(Publication publication, std::function<void(std::error_code, StreamPosition)> done)

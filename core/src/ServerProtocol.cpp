@@ -572,6 +572,8 @@ struct ServerProtocol::Impl {
     /// was (it still closes 3004 at the old expiry).
     void onRefresh(Connection &connection, const ClientFrame &frame)
     {
+        if (!frame.channel.empty())
+            return onRefreshChannel(connection, frame);
         const ConnectionHandle handle = connection.handle;
         if (!authenticator) { // every connection is anonymous and none expires
             ++counters.tokenRefreshes;
@@ -592,6 +594,32 @@ struct ServerProtocol::Impl {
         const std::string clientName = connection.clientName;
         const ConnectRequest request{frame.token, clientName, {}, sessionId, kNoConnectionInfo, true};
         askAuthenticator(request, answer);
+    }
+
+    /// `refresh` with a channel: the Hub asks the authorizer again with the new `auth`.
+    void onRefreshChannel(Connection &connection, const ClientFrame &frame)
+    {
+        if (validateChannelName(frame.channel)) {
+            sendError(connection, Error::InvalidName, "invalid channel name", frame.ackId, frame.channel);
+            return;
+        }
+        hub.refreshAuthorization(
+            connection.sessionId, frame.channel, frame.auth,
+            [anchor = std::weak_ptr<Impl *>(anchor), handle = connection.handle, ackId = frame.ackId,
+             channel = std::string(frame.channel)](std::error_code error, std::string reason) {
+                const auto self = anchor.lock();
+                if (!self)
+                    return;
+                Connection *c = (*self)->find(handle);
+                if (!c || c->state != State::Connected)
+                    return;
+                if (!error)
+                    return (*self)->send(*c, encodeAckFrame(ackId));
+                const Error code = frameErrorOf(error);
+                (*self)->sendError(*c, code, reason.empty() ? (code == Error::NotFound ? "not subscribed" : errorName(code))
+                                                            : std::string_view(reason),
+                                   ackId, channel);
+            });
     }
 
     void onRefreshed(ConnectionHandle handle, const AckId &ackId, ConnectDecision decision)

@@ -22,6 +22,7 @@ private slots:
     void e2eChannelWithoutHistory();
     void e2eLatestValueOnSubscribe();
     void e2eTokenRefreshedInPlace();
+    void e2eChannelAuthorizationRefreshed();
     void e2ePresenceTwoClients();
     void e2eServerRefusedThenUp();
     void e2eStalledServerAckTimeout();
@@ -362,6 +363,48 @@ void TestClientEndToEnd::e2eTokenRefreshedInPlace()
     QCOMPARE(server.protocol.counters().tokenExpirations, std::uint64_t(1));
     QVERIFY(peer.awaitReconnect());
     QVERIFY(peer.session.sessionId() != firstSession);
+}
+
+void TestClientEndToEnd::e2eChannelAuthorizationRefreshed()
+{
+    Server server;
+    std::vector<std::string> asked;
+    server.hub.setAuthorizer([&](const AuthRequest &request) {
+        asked.emplace_back(request.auth);
+        AuthDecision decision;
+        decision.allowed = true;
+        decision.expiresAtMs = server.timer.wallClockMs() + 60'000;
+        return decision;
+    });
+    Peer peer(server);
+    QVERIFY(peer.connect());
+    int issued = 0;
+    SubscribeOptions options;
+    options.auth = "grant-0";
+    options.authProvider = [&](std::function<void(std::string)> deliver) { deliver("grant-" + std::to_string(++issued)); };
+    ClientChannel &ops = peer.session.subscribe("private-ops", options);
+    server.settle();
+    QVERIFY(ops.subscribed());
+    // Hinted 30 s before each expiry: the provider's auth goes in `refresh`; the subscription
+    // outlives every expiry.
+    for (int second = 0; second < 100; ++second) {
+        server.timer.advance(1s);
+        server.settle();
+    }
+    QVERIFY(ops.subscribed());
+    QCOMPARE(asked, (std::vector<std::string>{"grant-0", "grant-1", "grant-2", "grant-3"}));
+    QCOMPARE(server.hub.counters().channelAuthorizationRefreshes, std::uint64_t(3));
+    QCOMPARE(server.hub.counters().channelAuthorizationExpirations, std::uint64_t(0));
+
+    // A resubscribe after a reconnect uses the newest auth.
+    peer.transport.drop();
+    QVERIFY(peer.awaitReconnect());
+    for (int i = 0; i < 20 && !ops.subscribed(); ++i) {
+        server.timer.advance(100ms);
+        server.settle();
+    }
+    QVERIFY2(ops.subscribed(), ops.lastError().message().c_str());
+    QCOMPARE(asked.back(), std::string("grant-3"));
 }
 
 void TestClientEndToEnd::e2ePresenceTwoClients()

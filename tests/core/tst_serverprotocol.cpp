@@ -25,6 +25,7 @@ private slots:
     void authenticatorThrows();
     void tokenExpiry();
     void tokenRefreshInPlace();
+    void channelAuthorizationExpiresUnlessRefreshed();
     void unsupportedVersion_data();
     void unsupportedVersion();
     void connectTimeout();
@@ -254,6 +255,76 @@ void TestServerProtocol::tokenRefreshInPlace()
     h.timer.advance(std::chrono::milliseconds(3'000)); // t+17 s
     QCOMPARE(c.session->closeCode, std::optional<std::uint16_t>(3004));
     QCOMPARE(h.protocol.counters().tokenExpirations, std::uint64_t(1));
+}
+
+void TestServerProtocol::channelAuthorizationExpiresUnlessRefreshed()
+{
+    HubOptions hubOptions;
+    hubOptions.authorizationRefreshHint = std::chrono::seconds(2);
+    Harness h({}, hubOptions);
+    std::vector<std::string> asked; // the `auth` of every authorization
+    h.hub.setAuthorizer([&](const AuthRequest &request) {
+        asked.emplace_back(request.auth);
+        AuthDecision decision;
+        decision.allowed = request.auth != "revoked";
+        decision.refusal = Error::Forbidden;
+        decision.expiresAtMs = request.auth == "forever" ? 0 : h.timer.wallClockMs() + 10'000;
+        return decision;
+    });
+    Client c = h.connect();
+    h.send(c, R"({"op":"subscribe","channel":"private-ops","auth":"a1","ackId":"s"})");
+    QCOMPARE(op(c.session->take().at(0)), std::string("subscribed"));
+
+    h.timer.advance(std::chrono::milliseconds(8'000)); // 2 s before the expiry
+    auto frames = c.session->take();
+    QCOMPARE(frames.size(), std::size_t(1));
+    QCOMPARE(op(frames[0]), std::string("expiring"));
+    QCOMPARE(str(frames[0], "channel"), std::string("private-ops"));
+    QCOMPARE(num(frames[0], "in"), std::int64_t(2'000));
+    QCOMPARE(h.hub.counters().channelAuthorizationHints, std::uint64_t(1));
+
+    // A new auth, allowed: the subscription lives past the old expiry.
+    h.send(c, R"({"op":"refresh","channel":"private-ops","auth":"a2","ackId":"r1"})");
+    frames = c.session->take();
+    QCOMPARE(frames.size(), std::size_t(1));
+    QCOMPARE(op(frames[0]), std::string("ack"));
+    QCOMPARE(asked, (std::vector<std::string>{"a1", "a2"}));
+    h.timer.advance(std::chrono::milliseconds(3'000)); // t+11 s
+    QVERIFY(h.hub.isSubscribed(c.session->attachedSessionId, "private-ops"));
+
+    // Refused (and a channel the session is not in): the old expiry stays.
+    h.send(c, R"({"op":"refresh","channel":"private-ops","auth":"revoked","ackId":"r2"})");
+    h.send(c, R"({"op":"refresh","channel":"private-other","auth":"x","ackId":"r3"})");
+    frames = c.session->take();
+    QCOMPARE(frames.size(), std::size_t(2));
+    QCOMPARE(num(frames[0], "code"), std::int64_t(403));
+    QCOMPARE(str(frames[0], "channel"), std::string("private-ops"));
+    QCOMPARE(num(frames[1], "code"), std::int64_t(404));
+    QCOMPARE(h.hub.counters().channelAuthorizationRefreshes, std::uint64_t(1));
+    QCOMPARE(h.hub.counters().channelAuthorizationRefreshFailures, std::uint64_t(1));
+
+    // Unrefreshed, it ends at t+18 s: error 401 for the channel, then `unsubscribed` (server).
+    h.timer.advance(std::chrono::milliseconds(7'000));
+    frames = c.session->take();
+    QCOMPARE(frames.size(), std::size_t(3)); // the hint at t+16 s, the error, the unsubscribe
+    QCOMPARE(op(frames[0]), std::string("expiring"));
+    QCOMPARE(op(frames[1]), std::string("error"));
+    QCOMPARE(num(frames[1], "code"), std::int64_t(401));
+    QCOMPARE(str(frames[1], "message"), std::string("channel authorization expired"));
+    QCOMPARE(op(frames[2]), std::string("unsubscribed"));
+    QCOMPARE(frames[2].at("server").as_bool(), true);
+    QVERIFY(!h.hub.isSubscribed(c.session->attachedSessionId, "private-ops"));
+    QCOMPARE(h.hub.counters().channelAuthorizationExpirations, std::uint64_t(1));
+    QVERIFY(!c.session->closeCode); // the session itself goes on
+
+    // An authorization without expiry, and a leave, leave nothing scheduled behind.
+    h.send(c, R"({"op":"subscribe","channel":"private-ops","auth":"forever"})");
+    h.send(c, R"({"op":"subscribe","channel":"private-b","auth":"b"})");
+    h.send(c, R"({"op":"unsubscribe","channel":"private-b"})");
+    c.session->take();
+    h.timer.advance(std::chrono::seconds(60));
+    QVERIFY(c.session->take().empty());
+    QVERIFY(h.hub.isSubscribed(c.session->attachedSessionId, "private-ops"));
 }
 
 void TestServerProtocol::unsupportedVersion_data()

@@ -15,6 +15,7 @@ What it answers depends on a word in the channel name (private-WORD..., presence
   noallow    200 {"note": "no decision"}
   crash      500 {"message": "database down"}
   renamed    allow as member "backend-<user>" with info {"badge": "renamed"}
+  expiring   allow for 3 seconds ("expiresIn": 3), unless the auth is "revoked" (allow false)
 anything else: 200 {"allow": true, "info": {"role": "moderator", "user": <user>, "auth": <auth>,
   "data": <data>, "client": <client>, "type": <type>}}.
 """
@@ -50,6 +51,11 @@ def handle(request):
         request.answer(200, {"note": "no decision"})
     elif "crash" in channel:
         request.answer(500, {"message": "database down"})
+    elif "expiring" in channel:
+        if join.get("auth") == "revoked":
+            request.answer(200, {"allow": False, "message": "access revoked"})
+        else:
+            request.answer(200, {"allow": True, "expiresIn": 3})
     elif "renamed" in channel:
         request.answer(200, {"allow": True, "user": "backend-" + str(join.get("user")), "info": {"badge": "renamed"}})
     else:

@@ -97,6 +97,7 @@ class tst_GatewaySubscribeProxy : public QObject
 private slots:
     void allowedPresenceJoinCarriesBackendInfo();
     void backendMayNameTheMember();
+    void expiringAuthorizationIsRefreshedOrEnds();
     void refusals_data();
     void refusals();
     void backendDown();
@@ -196,6 +197,45 @@ void tst_GatewaySubscribeProxy::backendMayNameTheMember()
     const QJsonObject roster = presenceFrame(alice, "presence:subscription_succeeded", "presence-renamed");
     QCOMPARE(memberOf(roster, "backend-alice").value("info").toObject(), (QJsonObject{{"badge", "renamed"}}));
     QVERIFY(memberOf(roster, "alice").isEmpty());
+}
+
+void tst_GatewaySubscribeProxy::expiringAuthorizationIsRefreshedOrEnds()
+{
+    WebhookBackend backend = subscribeBackend();
+    QVERIFY(backend.start());
+    GatewayProcess gateway;
+    QVERIFY(gateway.start({"--subscribe-proxy", backend.url("/subscribe")}));
+    WsClient alice;
+    QVERIFY(!connectAs(alice, gateway, "alice").isEmpty());
+    alice.send({{"op", "subscribe"}, {"channel", "private-expiring"}, {"auth", "a1"}, {"ackId", 1}});
+    QCOMPARE(answerTo(alice, 1).value("op").toString(), QStringLiteral("subscribed"));
+    // 3 s granted: told 1.5 s before the end; a refresh asks the backend again.
+    const auto hint = alice.waitFor("expiring", -1, 5000);
+    QVERIFY(hint);
+    QCOMPARE((*hint)["channel"].toString(), QStringLiteral("private-expiring"));
+    alice.send({{"op", "refresh"}, {"channel", "private-expiring"}, {"auth", "a2"}, {"ackId", 2}});
+    QVERIFY(alice.waitFor("ack", 2));
+    QTest::qWait(2000); // past the first grant's end
+    QNetworkAccessManager nam;
+    QCOMPARE(publish(nam, gateway, {{"channel", "private-expiring"}, {"event", "e"}, {"data", 1}}).status, 200);
+    QVERIFY(alice.waitFor("message"));
+    // The backend refuses the next refresh: the subscription ends at the second grant's end.
+    QVERIFY(alice.waitFor("expiring", -1, 5000));
+    alice.send({{"op", "refresh"}, {"channel", "private-expiring"}, {"auth", "revoked"}, {"ackId", 3}});
+    const QJsonObject refused = answerTo(alice, 3);
+    QCOMPARE(refused.value("code").toInt(), 403);
+    QCOMPARE(refused.value("message").toString(), QStringLiteral("access revoked"));
+    const auto expired = alice.waitFor("error", -1, 5000);
+    QVERIFY(expired);
+    QCOMPARE((*expired)["code"].toInt(), 401);
+    QCOMPARE((*expired)["channel"].toString(), QStringLiteral("private-expiring"));
+    const auto unsubscribed = alice.waitFor("unsubscribed", -1, 5000);
+    QVERIFY(unsubscribed);
+    QCOMPARE((*unsubscribed)["server"].toBool(), true);
+    QVERIFY(!alice.disconnected());
+    QCOMPARE(metricValue(nam, gateway, "switchboard_channel_authorization_refreshes_total"), 1.0);
+    QCOMPARE(metricValue(nam, gateway, "switchboard_channel_authorization_refresh_failures_total"), 1.0);
+    QCOMPARE(metricValue(nam, gateway, "switchboard_channel_authorization_expirations_total"), 1.0);
 }
 
 void tst_GatewaySubscribeProxy::refusals_data()

@@ -39,6 +39,12 @@ struct AuthDecision {
     /// backend that is down: BadGateway, busy: NotConnected 503, slow: AuthorizationTimeout).
     Error refusal = Error::Unauthorized;
     std::string reason; ///< not allowed: the error frame's message; empty: the code's usual one
+    /// Allowed until this wall-clock time (ms since the Unix epoch); 0: for the subscription's
+    /// lifetime. Before it the client is sent `expiring` for the channel
+    /// (HubOptions::authorizationRefreshHint) and may send `refresh` with the channel and a new
+    /// `auth` (Hub::refreshAuthorization); at it, unrefreshed, the subscription ends: error 401
+    /// `channel authorization expired`, then `unsubscribed` marked `server`.
+    std::int64_t expiresAtMs = 0;
 };
 
 /// Called for private and presence channels only (public channels are open). With no

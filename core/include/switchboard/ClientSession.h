@@ -122,6 +122,12 @@ struct SubscribeOptions {
     /// `recover` off); a recovering one replays up to the newest publication anyway. Needs a
     /// channel that keeps history (docs/protocol.md, "Latest value").
     bool latest = false;
+    /// Asked for a fresh `auth` when the server says this subscription's authorization is about
+    /// to expire (`expiring` with the channel): the session sends it in `refresh` and keeps it for
+    /// later resubscribes. Without one the session sends `auth` again (an authorizer that decides
+    /// by the user's current rights, such as a subscribe proxy, needs nothing new). Call
+    /// `deliver` now or later.
+    std::function<void(std::function<void(std::string auth)> deliver)> authProvider;
 };
 
 /// Client-side state of one channel. Owned by ClientSession; valid until unsubscribe(), the

@@ -68,8 +68,9 @@ SharedFrame encodeErrorFrame(Error code, std::string_view message, const AckId &
                              std::string_view channel = {});
 /// `{"op":"ping"}`
 SharedFrame encodePingFrame();
-/// `{"op":"expiring","in":<ms>}`: the session's token expires in `inMs`; send `refresh`.
-SharedFrame encodeExpiringFrame(std::int64_t inMs);
+/// `{"op":"expiring","in":<ms>}`: the session's token expires in `inMs`; send `refresh`. With a
+/// `channel`, `{"op":"expiring","channel":..,"in":<ms>}`: the authorization of that subscription.
+SharedFrame encodeExpiringFrame(std::int64_t inMs, std::string_view channel = {});
 /// `{"op":"pong","ackId":..}`
 SharedFrame encodePongFrame(const AckId &ackId = {});
 /// `{"op":"disconnect","code":..,"reason":..,"reconnect":<shouldReconnect(code)>}`

@@ -30,6 +30,10 @@ struct HubOptions {
     /// A join the authorizer has not answered within this is refused with error 504
     /// (authorization_timeout) and counted in HubCounters::authTimeouts. 0: no deadline.
     std::chrono::milliseconds authorizationTimeout{10'000};
+    /// A subscription whose authorization expires (AuthDecision::expiresAtMs) is sent
+    /// `{"op":"expiring","channel":..,"in":<ms>}` this long before (at half the remaining time
+    /// when shorter). 0: no hint.
+    std::chrono::milliseconds authorizationRefreshHint{30'000};
     /// While a join waits for its history read (a network broker answers later, and delivers
     /// live publications on another connection), the channel's live publications are held, so
     /// that the newcomer gets those the read did not return right after its `subscribed`
@@ -180,6 +184,11 @@ struct HubCounters {
     std::uint64_t filteredOut = 0;       ///< deliveries withheld by content filters (per subscriber)
     std::uint64_t joinHoldOverflows = 0; ///< joins told to recover (3007): HubOptions::joinHoldBytes exceeded
     std::uint64_t latestDelivered = 0;   ///< joins answered with the channel's newest publication (JoinRequest::latest)
+    // Channel authorizations with an expiry (AuthDecision::expiresAtMs).
+    std::uint64_t channelAuthorizationHints = 0;       ///< `expiring` frames sent for a channel
+    std::uint64_t channelAuthorizationRefreshes = 0;   ///< refreshes allowed: the expiry replaced
+    std::uint64_t channelAuthorizationRefreshFailures = 0; ///< refreshes refused (the old expiry stays)
+    std::uint64_t channelAuthorizationExpirations = 0; ///< subscriptions ended at their authorization's expiry
     // Replies between clients. A reply is routed (to another node, through the Broker) on the
     // replier's node, then delivered or dropped on the publisher's node.
     std::uint64_t replySlotsOpened = 0;     ///< `wantReply` publishes given a reply token
@@ -271,6 +280,15 @@ public:
     /// Leaves a channel. Returns NotFound when not subscribed (ServerProtocol answers
     /// `unsubscribed` all the same).
     std::error_code leave(std::string_view sessionId, std::string_view channel);
+    /// Asks the authorizer again for a subscription of `sessionId` (a client `refresh` with a
+    /// channel and a new `auth`), as for its join: allowed, the decision's expiry replaces the
+    /// subscription's (0: it no longer expires); refused, the old expiry stays. `done` gets
+    /// nothing when allowed, the refusal (AuthDecision::refusal, with its reason) otherwise,
+    /// NotFound when the session is not subscribed to the channel (now or when the answer comes),
+    /// Unauthorized without an authorizer. A public channel needs no authorization: allowed at
+    /// once. Runs `done` once, now or when the (asynchronous) authorizer answers; no deadline.
+    void refreshAuthorization(std::string_view sessionId, std::string_view channel, std::string_view auth,
+                              std::function<void(std::error_code, std::string reason)> done);
     bool isSubscribed(std::string_view sessionId, std::string_view channel) const;
 
     /// Server-side subscriptions (issue 11, seed 001): the application, not the client, decides

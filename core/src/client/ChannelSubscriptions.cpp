@@ -94,6 +94,41 @@ void ChannelSubscriptions::sendSubscribe(ChannelState &ch)
     m_session.send(frame);
 }
 
+void ChannelSubscriptions::refreshAuthorization(std::string_view channelName)
+{
+    ChannelState *ch = m_session.findChannel(channelName);
+    if (!ch || !ch->isSubscribed)
+        return;
+    std::weak_ptr<bool> alive = m_session.life;
+    const std::string name = ch->name();
+    const std::uint64_t serial = ch->serial;
+    const std::uint64_t connection = m_session.connection;
+    auto send = [this, alive, name, serial, connection](std::string auth) {
+        ChannelState *state = nullptr;
+        if (alive.expired() || !m_session.connectionAlive(connection) || !(state = m_session.findChannel(name, serial)))
+            return;
+        state->options.auth = auth; // for the resubscribes after a reconnect too
+        const std::uint64_t ackId = m_session.pending.add(
+            PendingOperations::Kind::Ack, m_session.options.ackTimeout,
+            [this, alive, name](std::error_code error, const json::object *answer) {
+                if (alive.expired())
+                    return;
+                if (!error) {
+                    m_session.log(LogLevel::Debug, [&] { return "authorization of " + name + " refreshed"; });
+                    return;
+                }
+                const std::string message = answer ? std::string(stringField(*answer, "message")) : error.message();
+                m_session.log(LogLevel::Warning, [&] { return "authorization refresh of " + name + " refused: " + message; });
+                m_session.emitError(error, "authorization refresh refused: " + message, name);
+            });
+        m_session.send(json::object{{"op", "refresh"}, {"channel", name}, {"auth", std::move(auth)}, {"ackId", ackId}});
+    };
+    if (!ch->options.authProvider)
+        return send(ch->options.auth);
+    auto provider = ch->options.authProvider; // it may replace itself
+    provider(std::move(send));
+}
+
 // Success is handled by IncomingFrames (`subscribed`); here only refusals and timeouts.
 // Disconnects and close() need nothing (resubscribe covers them).
 void ChannelSubscriptions::onSubscribeDone(const std::string &name, std::uint64_t serial, std::error_code error,

@@ -40,6 +40,9 @@ public:
     void resubscribeAll();
     /// Sends `subscribe` for `ch` unless one is pending; asks for recovery from its last position.
     void sendSubscribe(ChannelState &ch);
+    /// The server said the authorization of channel `name` is about to expire: sends `refresh`
+    /// with a fresh `auth` (SubscribeOptions::authProvider) or the one it has.
+    void refreshAuthorization(std::string_view name);
 
     /// Channels whose subscribed state changed, by name and serial (a channel recreated under
     /// the same name meanwhile has another serial and is not notified).

@@ -62,6 +62,8 @@ void IncomingFrames::onMessage(std::string_view bytes, bool binary)
         onPong(frame);
     else if (op == "ping")
         m_session.send(json::object{{"op", "pong"}});
+    else if (op == "expiring" && frame.contains("channel"))
+        m_subscriptions.refreshAuthorization(stringField(frame, "channel"));
     else if (op == "expiring" && m_session.tokenExpiring)
         m_session.tokenExpiring(intField(frame, "in", 0));
     else if (op == "disconnect")

@@ -154,6 +154,10 @@ std::string Metrics::render(const HubCounters &hub, const ProtocolCounters &prot
     metric(out, "switchboard_tls_handshake_failures_total", "counter", "Failed TLS handshakes.", v(tlsHandshakeFailures));
     metric(out, "switchboard_sse_events_total", "counter", "Server-Sent Events written.", v(sseEvents));
     metric(out, "switchboard_filter_evaluations_total", "counter", "Content filter checks: one per distinct filter of a channel per publication.", double(hub.filterEvaluations));
+    metric(out, "switchboard_channel_authorization_hints_total", "counter", "`expiring` frames sent for subscriptions whose authorization ends (subscribe proxy `expiresIn`).", double(hub.channelAuthorizationHints));
+    metric(out, "switchboard_channel_authorization_refreshes_total", "counter", "Channel `refresh` frames allowed: the subscription's authorization extended.", double(hub.channelAuthorizationRefreshes));
+    metric(out, "switchboard_channel_authorization_refresh_failures_total", "counter", "Channel `refresh` frames refused (the old expiry stays).", double(hub.channelAuthorizationRefreshFailures));
+    metric(out, "switchboard_channel_authorization_expirations_total", "counter", "Subscriptions ended (error 401, unsubscribed) because their authorization expired.", double(hub.channelAuthorizationExpirations));
     metric(out, "switchboard_latest_delivered_total", "counter", "Subscribes (WebSocket `latest`, SSE `latest=1`) answered with the channel's newest publication.", double(hub.latestDelivered));
     metric(out, "switchboard_join_hold_overflows_total", "counter", "Joins closed with 3007: more live publications arrived while they waited for their history read than the hold keeps.", double(hub.joinHoldOverflows));
     metric(out, "switchboard_filtered_total", "counter", "Deliveries withheld by content filters (WebSocket and SSE subscribers).", double(hub.filteredOut));

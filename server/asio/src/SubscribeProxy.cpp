@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 
 #include <atomic>
+#include <chrono>
 
 namespace switchboard::asio {
 
@@ -114,6 +115,14 @@ AuthDecision SubscribeProxy::decisionOf(const HttpPostResult &result, const Subs
 
     AuthDecision decision;
     decision.allowed = true;
+    // `expiresIn` (seconds): the authorization ends then unless the client refreshes it.
+    if (const json::value *expiresIn = object->if_contains("expiresIn"); expiresIn && !expiresIn->is_null()) {
+        if (!expiresIn->is_number() || expiresIn->to_number<double>() <= 0 || expiresIn->to_number<double>() > 1e9)
+            return refused(Error::BadGateway, "backend answered an invalid expiresIn");
+        const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch()).count();
+        decision.expiresAtMs = now + static_cast<std::int64_t>(expiresIn->to_number<double>() * 1000);
+    }
     if (call.type == ChannelType::Presence) {
         const json::value *user = object->if_contains("user");
         if (user && user->is_string() && !user->get_string().empty())
