@@ -18,12 +18,16 @@ std::string IdempotencyTable::idOf(std::string_view channel, std::string_view ke
     return id;
 }
 
+void IdempotencyTable::dropOldest()
+{
+    m_index.erase(m_index.find(*m_order.front().id)); // by iterator: the key lives in the node
+    m_order.pop_front();
+}
+
 void IdempotencyTable::dropExpired(std::chrono::milliseconds now)
 {
-    while (!m_entries.empty() && m_entries.front().expires <= now) {
-        m_index.erase(m_entries.front().id);
-        m_entries.pop_front();
-    }
+    while (!m_order.empty() && m_order.front().expires <= now)
+        dropOldest();
 }
 
 const StreamPosition *IdempotencyTable::find(std::string_view channel, std::string_view key,
@@ -33,7 +37,7 @@ const StreamPosition *IdempotencyTable::find(std::string_view channel, std::stri
         return nullptr;
     dropExpired(now);
     const auto it = m_index.find(idOf(channel, key));
-    return it == m_index.end() ? nullptr : &it->second->position;
+    return it == m_index.end() ? nullptr : &it->second;
 }
 
 void IdempotencyTable::remember(std::string_view channel, std::string_view key, StreamPosition position,
@@ -42,18 +46,15 @@ void IdempotencyTable::remember(std::string_view channel, std::string_view key, 
     if (!enabled() || m_options.maxKeys == 0)
         return;
     dropExpired(now);
-    std::string id = idOf(channel, key);
-    if (const auto it = m_index.find(id); it != m_index.end()) {
-        m_entries.erase(it->second);
-        m_index.erase(it);
-    }
-    while (m_index.size() >= m_options.maxKeys) {
-        m_index.erase(m_entries.front().id);
-        m_entries.pop_front();
+    const auto [it, inserted] = m_index.try_emplace(idOf(channel, key));
+    it->second = std::move(position);
+    if (!inserted)
+        return;
+    m_order.push_back(Expiry{&it->first, now + m_options.window});
+    while (m_index.size() > m_options.maxKeys) { // the new key is the newest: never the one dropped
+        dropOldest();
         ++m_counters.evictions;
     }
-    m_entries.push_back(Entry{id, std::move(position), now + m_options.window});
-    m_index.emplace(std::move(id), std::prev(m_entries.end()));
 }
 
 } // namespace switchboard

@@ -107,6 +107,17 @@ private slots:
         QVERIFY(table.find("c", "c", 3ms));
     }
 
+    void rememberingAHeldKeyReplacesOnlyItsPosition()
+    {
+        IdempotencyTable table({10s, 10});
+        table.remember("c", "a", {1, "e"}, 0ms);
+        table.remember("c", "a", {2, "e"}, 5s);
+        QCOMPARE(table.size(), std::size_t(1));
+        QCOMPARE(*table.find("c", "a", 9s), (StreamPosition{2, "e"}));
+        QVERIFY(!table.find("c", "a", 10s)); // the first expiry stands
+        QCOMPARE(table.size(), std::size_t(0));
+    }
+
     void tableWithZeroWindowRemembersNothing()
     {
         IdempotencyTable table({0ms, 10});

@@ -7,7 +7,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <list>
+#include <deque>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -52,8 +52,9 @@ public:
     /// The position remembered for `key` on `channel` and not expired at `now`; null otherwise.
     /// Does not count a duplicate: the caller does (countDuplicate), when it answers with it.
     const StreamPosition *find(std::string_view channel, std::string_view key, std::chrono::milliseconds now);
-    /// Remembers `position` for `key` on `channel` until `now` + window (replacing an entry for
-    /// the same key). Evicts the oldest key when maxKeys are held. Nothing when disabled.
+    /// Remembers `position` for `key` on `channel` until `now` + window. Evicts the oldest key
+    /// when maxKeys are held. Nothing when disabled. Meant for a key find() did not hold; for
+    /// one it holds, only the position is replaced (the expiry stays).
     void remember(std::string_view channel, std::string_view key, StreamPosition position,
                   std::chrono::milliseconds now);
     void countDuplicate() { ++m_counters.duplicates; }
@@ -63,17 +64,19 @@ public:
     const IdempotencyCounters &counters() const { return m_counters; }
 
 private:
-    struct Entry {
-        std::string id; // channel, '\0', key
-        StreamPosition position;
-        std::chrono::milliseconds expires;
-    };
+    using Index = std::unordered_map<std::string, StreamPosition>; // by channel, '\0', key
+    void dropOldest();
     void dropExpired(std::chrono::milliseconds now);
     static std::string idOf(std::string_view channel, std::string_view key);
 
     IdempotencyOptions m_options;
-    std::list<Entry> m_entries; // oldest first: expiry order
-    std::unordered_map<std::string, std::list<Entry>::iterator> m_index;
+    Index m_index;
+    /// The keys of m_index (its nodes never move) with their expiry, oldest first.
+    struct Expiry {
+        const std::string *id;
+        std::chrono::milliseconds expires;
+    };
+    std::deque<Expiry> m_order;
     IdempotencyCounters m_counters;
 };
 
