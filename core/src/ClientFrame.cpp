@@ -283,6 +283,10 @@ std::optional<FrameProblem> parseClientFrame(std::string_view text, bool binary,
         }
         if (frame.wantReply && !frame.ackId.present())
             return problem(Error::BadRequest, "'wantReply' needs an 'ackId': the reply is matched to it");
+        if (auto p = optionalString(object, "idempotencyKey", frame.idempotencyKey))
+            return p;
+        if (const json::value *key = object.if_contains("idempotencyKey"); key && !key->is_null())
+            frame.hasIdempotencyKey = true;
         return {};
     }
     case ClientOp::Request:

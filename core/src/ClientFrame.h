@@ -41,6 +41,8 @@ struct ClientFrame {
     bool skipSelf = false;
     bool compress = false; ///< publish: deliver compressed where permessage-deflate was negotiated
     bool wantReply = false; ///< publish: subscribers may reply (needs an ackId)
+    std::string_view idempotencyKey; ///< publish: checked by ServerProtocol (isValidIdempotencyKey)
+    bool hasIdempotencyKey = false;  ///< publish: the member is present (and not null)
 
     // reply (to a publication)
     std::string_view replyTo;

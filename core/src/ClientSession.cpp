@@ -376,7 +376,16 @@ ClientChannel *ClientSession::channel(std::string_view name) const { return d->f
 void ClientSession::publish(std::string_view channel, std::string_view event, std::string_view jsonData,
                             std::function<void(std::error_code, AckInfo)> ack, bool skipSelf, bool compress)
 {
-    d->outgoing.publish(channel, event, jsonData, std::move(ack), skipSelf, compress);
+    PublishOptions options;
+    options.skipSelf = skipSelf;
+    options.compress = compress;
+    d->outgoing.publish(channel, event, jsonData, std::move(ack), options);
+}
+
+void ClientSession::publish(std::string_view channel, std::string_view event, std::string_view jsonData,
+                            std::function<void(std::error_code, AckInfo)> ack, const PublishOptions &options)
+{
+    d->outgoing.publish(channel, event, jsonData, std::move(ack), options);
 }
 
 void ClientSession::publishForReply(std::string_view channel, std::string_view event, std::string_view jsonData,
@@ -422,6 +431,7 @@ ListenerHandle ClientSession::once(std::string_view pattern, ClientListener list
 
 std::size_t ClientSession::pendingOperations() const { return d->pending.waitingCount(); }
 std::size_t ClientSession::waitingCalls() const { return d->waiting.size(); }
+std::uint64_t ClientSession::publishRetries() const { return d->publishRetries; }
 void ClientSession::setFailFast(bool failFast) { d->options.failFast = failFast; }
 void ClientSession::setLogger(Logger logger) { d->options.logger = std::move(logger); }
 void ClientSession::setWaitQueueLimit(std::size_t limit) { d->options.waitQueueLimit = limit; }

@@ -1464,6 +1464,9 @@ HubCounters Hub::counters() const
     counters.sessions = d->sessions.size();
     counters.channels = d->channels.size();
     counters.historyEvictions = d->broker->historyEvictions();
+    const IdempotencyCounters idempotency = d->broker->idempotency();
+    counters.idempotentDuplicates = idempotency.duplicates;
+    counters.idempotencyKeysEvicted = idempotency.evictions;
     return counters;
 }
 

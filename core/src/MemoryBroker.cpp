@@ -196,7 +196,7 @@ struct MemoryBroker::Impl {
         bool ready = false; // listed in `ready`
     };
 
-    Impl(Timer &t, MemoryBrokerOptions o) : timer(t), options(std::move(o)) {}
+    Impl(Timer &t, MemoryBrokerOptions o) : timer(t), options(std::move(o)), keys(options.idempotency) {}
 
     Timer &timer;
     MemoryBrokerOptions options;
@@ -216,6 +216,7 @@ struct MemoryBroker::Impl {
     std::uint64_t droppedTotal = 0;
     std::uint64_t handlerErrors = 0;
     std::uint64_t historyEvictions = 0;
+    IdempotencyTable keys; // idempotent publishes: key -> position, for the window
     std::shared_ptr<Impl *> alive = std::make_shared<Impl *>(this);
 
     void log(const std::string &message) const
@@ -456,6 +457,18 @@ void MemoryBroker::unsubscribe(std::string_view channel)
 
 void MemoryBroker::publish(Publication publication, std::function<void(std::error_code, StreamPosition)> done)
 {
+    const bool keyed = !publication.idempotencyKey.empty() && d->keys.enabled();
+    if (keyed) {
+        if (const StreamPosition *original = d->keys.find(publication.channel, publication.idempotencyKey, d->timer.now())) {
+            d->keys.countDuplicate();
+            if (done)
+                done({}, *original);
+            return;
+        }
+    }
+    std::string key = keyed ? std::move(publication.idempotencyKey) : std::string();
+    publication.idempotencyKey.clear(); // not delivered, not kept in history
+    const std::string channel = keyed ? publication.channel : std::string();
     StreamPosition position;
     PublicationPtr stored;
     const HistoryRule rule = publication.binary ? HistoryRule{} : d->options.history.ruleFor(publication.channel);
@@ -474,6 +487,8 @@ void MemoryBroker::publish(Publication publication, std::function<void(std::erro
         stored = std::make_shared<const Publication>(std::move(publication));
         stream.buffer.push(stored, d->timer.now());
     }
+    if (keyed)
+        d->keys.remember(channel, key, position, d->timer.now());
     d->enqueue(stored);
     d->scheduleDelivery();
     if (done)
@@ -575,6 +590,11 @@ std::vector<std::string> MemoryBroker::channelsWithHistory() const
 std::uint64_t MemoryBroker::historyEvictions() const
 {
     return d->historyEvictions;
+}
+
+IdempotencyCounters MemoryBroker::idempotency() const
+{
+    return d->keys.counters();
 }
 
 SnapshotStats MemoryBroker::saveSnapshot(std::ostream &out)

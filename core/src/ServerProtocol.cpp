@@ -8,6 +8,7 @@
 
 #include "switchboard/ContentFilter.h"
 #include "switchboard/ControlFrames.h"
+#include "switchboard/IdempotencyKey.h"
 #include "switchboard/JsonParse.h"
 #include "switchboard/MessageEncoding.h"
 #include "switchboard/Topic.h"
@@ -739,6 +740,13 @@ struct ServerProtocol::Impl {
             sendError(connection, Error::InvalidName, "invalid event name", frame.ackId, frame.channel);
             return;
         }
+        if (frame.hasIdempotencyKey && !isValidIdempotencyKey(frame.idempotencyKey)) {
+            ++counters.invalidIdempotencyKeys;
+            sendError(connection, Error::BadRequest,
+                      "invalid idempotencyKey: 1 to 64 printable ASCII characters, no space", frame.ackId,
+                      frame.channel);
+            return;
+        }
         const bool subscribed = hub.isSubscribed(connection.sessionId, frame.channel);
         switch (options.clientPublish) {
         case ClientPublishPolicy::Never:
@@ -771,6 +779,11 @@ struct ServerProtocol::Impl {
         if (frame.skipSelf)
             publication.exceptSession = connection.sessionId;
         publication.compress = frame.compress;
+        if (frame.hasIdempotencyKey) {
+            const Principal *principal = hub.principal(connection.sessionId);
+            publication.idempotencyKey =
+                userIdempotencyKey(principal ? std::string_view(principal->userId) : std::string_view(), frame.idempotencyKey);
+        }
         if (frame.wantReply) {
             // One token per publication: the one encoded frame goes to every subscriber.
             if (const std::error_code error =

@@ -53,4 +53,12 @@ std::uint64_t ShardedBroker::historyEvictions() const
     return sum;
 }
 
+IdempotencyCounters ShardedBroker::idempotency() const
+{
+    IdempotencyCounters sum;
+    for (const Broker *shard : m_shards)
+        sum += shard->idempotency();
+    return sum;
+}
+
 } // namespace switchboard

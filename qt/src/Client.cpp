@@ -537,6 +537,25 @@ QString errorText(std::error_code error, const QString &message = {})
 
 } // namespace
 
+void Client::publishWithAck(const QString &channel, const QString &event, const QVariant &payload,
+                            AckCallback callback, const QVariantMap &options)
+{
+    PublishOptions core;
+    core.skipSelf = options.value(QStringLiteral("skipSelf")).toBool();
+    core.compress = options.value(QStringLiteral("compress")).toBool();
+    core.idempotencyKey = utf8(options.value(QStringLiteral("idempotencyKey")).toString());
+    d->session->publish(
+        utf8(channel), utf8(event), detail::variantToJsonText(payload),
+        [callback = std::move(callback)](std::error_code error, AckInfo info) {
+            if (!callback)
+                return;
+            if (error)
+                return callback(error.value(), errorText(error), 0);
+            callback(0, QString(), info.offset);
+        },
+        core);
+}
+
 void Client::publishForReply(const QString &channel, const QString &event, const QVariant &payload,
                              PublishReplyCallback callback, const QVariantMap &options)
 {

@@ -487,6 +487,16 @@ SWITCHBOARD_GATEWAY_SETTER(int, maxConnections, setMaxConnections, maxConnection
 SWITCHBOARD_GATEWAY_SETTER(int, pingInterval, setPingInterval, pingInterval)
 SWITCHBOARD_GATEWAY_SETTER(int, idleTimeout, setIdleTimeout, idleTimeout)
 SWITCHBOARD_GATEWAY_SETTER(int, authorizationTimeout, setAuthorizationTimeout, authorizationTimeout)
+
+int Gateway::idempotencyWindow() const { return int(d->engineOptions.idempotency.window.count()); }
+void Gateway::setIdempotencyWindow(int ms)
+{
+    const std::chrono::milliseconds window(std::max(0, ms));
+    if (window == d->engineOptions.idempotency.window)
+        return;
+    d->engineOptions.idempotency.window = window;
+    Q_EMIT configChanged();
+}
 #undef SWITCHBOARD_GATEWAY_SETTER
 
 QStringList Gateway::allowedOrigins() const { return d->allowedOrigins; }

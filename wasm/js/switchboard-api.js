@@ -361,7 +361,7 @@
       if (options.wantReply)
         native.publishForReply(channel, event, json, !!options.skipSelf, !!options.compress, options.timeout || 0, w.id);
       else
-        native.publish(channel, event, json, !!options.skipSelf, !!options.compress, w.id);
+        native.publish(channel, event, json, !!options.skipSelf, !!options.compress, String(options.idempotencyKey || ''), w.id);
     });
     return w.promise;
   };

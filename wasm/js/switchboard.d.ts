@@ -135,6 +135,10 @@ export interface PublishOptions {
   wantReply?: boolean;
   /** With wantReply: ms to wait for ack and reply together (default ConnectOptions.replyTimeout). */
   timeout?: number;
+  /** Without wantReply: the publish's idempotency key (1 to 64 printable ASCII characters, no
+   *  space; default a random one). A publish whose ack was lost with the connection is sent
+   *  again once after the reconnect with it, and the gateway does not deliver it twice. */
+  idempotencyKey?: string;
 }
 
 export interface RequestOptions {

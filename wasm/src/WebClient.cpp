@@ -231,7 +231,7 @@ std::string WebClient::members(std::string channel) const
 }
 
 void WebClient::publish(std::string channel, std::string event, std::string json, bool skipSelf, bool compress,
-                        int requestId)
+                        std::string idempotencyKey, int requestId)
 {
     std::function<void(std::error_code, AckInfo)> ack;
     if (requestId >= 0) {
@@ -240,7 +240,11 @@ void WebClient::publish(std::string channel, std::string event, std::string json
                    static_cast<double>(info.offset));
         };
     }
-    m_session.publish(channel, event, json, std::move(ack), skipSelf, compress);
+    PublishOptions options;
+    options.skipSelf = skipSelf;
+    options.compress = compress;
+    options.idempotencyKey = std::move(idempotencyKey);
+    m_session.publish(channel, event, json, std::move(ack), options);
 }
 
 void WebClient::publishForReply(std::string channel, std::string event, std::string json, bool skipSelf,

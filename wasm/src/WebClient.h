@@ -59,8 +59,10 @@ public:
     void unsubscribe(std::string channel);
     /// Roster as JSON text: [{"id":..,"info":..}].
     std::string members(std::string channel) const;
-    /// requestId < 0: no ack wanted.
-    void publish(std::string channel, std::string event, std::string json, bool skipSelf, bool compress, int requestId);
+    /// requestId < 0: no ack wanted. `idempotencyKey` empty: with an ack, a random one
+    /// (ClientSession::publish: a publish whose ack was lost with the connection is sent again).
+    void publish(std::string channel, std::string event, std::string json, bool skipSelf, bool compress,
+                 std::string idempotencyKey, int requestId);
     /// Publish with wantReply (ClientSession::publishForReply); answers with an "answer" sink
     /// call. timeoutMs <= 0: the session's replyTimeout.
     void publishForReply(std::string channel, std::string event, std::string json, bool skipSelf, bool compress,

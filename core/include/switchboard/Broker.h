@@ -2,6 +2,7 @@
 // Broker: carries publications between nodes and keeps channel history.
 // MemoryBroker (one process) implements it; a Redis broker can replace it without touching Hub.
 
+#include "switchboard/IdempotencyTable.h"
 #include "switchboard/Publication.h"
 
 #include <cstddef>
@@ -62,6 +63,10 @@ public:
     virtual void unsubscribe(std::string_view channel) = 0;
     /// Assigns offset and epoch (non-binary), stores in history, delivers to every node's handler
     /// that subscribed to the channel. `done` gets the stored position.
+    /// With a `publication.idempotencyKey` another publish of the same channel made with the
+    /// same key within the broker's idempotency window (on any node sharing the broker's store)
+    /// is the original: nothing is stored or delivered, and `done` gets the original's position
+    /// (counted in idempotency().duplicates). Recording the key is atomic with the offset.
     virtual void publish(Publication publication,
                          std::function<void(std::error_code, StreamPosition)> done) = 0;
     /// Reads the stream of `channel` (and creates it when `query.createStream` asks so).
@@ -70,6 +75,9 @@ public:
     /// Streams holding published history that were evicted to respect a stream limit (their
     /// epoch and publications lost). Reported in HubCounters::historyEvictions; 0 by default.
     virtual std::uint64_t historyEvictions() const { return 0; }
+    /// What idempotent publishes did on this node (HubCounters::idempotentDuplicates and
+    /// idempotencyKeysEvicted); zeros by default.
+    virtual IdempotencyCounters idempotency() const { return {}; }
 };
 
 } // namespace switchboard

@@ -163,13 +163,19 @@ struct PublishReply {
     std::string_view from;             ///< the replying session's id; empty on an error
 };
 
-/// Options of publishForReply().
+/// Options of publish() and publishForReply().
 struct PublishOptions {
     bool skipSelf = false; ///< the publisher does not receive its own message
     bool compress = false; ///< see publish()
-    /// Bounds the whole wait, ack and reply together, counted from the call (also while
-    /// waiting for the connection). Default: ClientOptions::replyTimeout.
+    /// publishForReply(): bounds the whole wait, ack and reply together, counted from the call
+    /// (also while waiting for the connection). Default: ClientOptions::replyTimeout.
+    /// publish(): ignored (ClientOptions::ackTimeout bounds the ack).
     std::optional<std::chrono::milliseconds> timeout;
+    /// The publish's `idempotencyKey` (docs/protocol.md "Idempotent publish"): 1 to 64
+    /// printable ASCII characters without space, unique per publication of this user on this
+    /// channel (another refuses the call with BadRequest). Empty: publish() with an `ack` draws
+    /// a random one (128 bits); publishForReply() sends none.
+    std::string idempotencyKey;
 };
 
 /// Async token source called before every (re)connect; call `deliver` with the token (possibly
@@ -247,9 +253,20 @@ public:
     /// Every failure is reported from the Executor or a timer, never inside the call.
     /// `compress`: subscribers whose connection negotiated permessage-deflate get it compressed
     /// (docs/protocol.md, publish).
+    ///
+    /// With an `ack` the publish carries an idempotency key (options.idempotencyKey, or a random
+    /// one): when the connection is lost after the publish was sent and before its ack, the
+    /// session sends it again once, with the same key, after the reconnect (after the
+    /// resubscribes), and `ack` gets that answer, the original offset when the first one had
+    /// arrived (the gateway does not deliver it twice within its idempotency window). A second
+    /// loss, failFast, a full wait queue or a close() fail it as without a key (NotConnected).
+    /// The retry waits for the connection and its ack for at most ackTimeout from the loss.
     void publish(std::string_view channel, std::string_view event, std::string_view jsonData,
                  std::function<void(std::error_code, AckInfo)> ack = {}, bool skipSelf = false,
                  bool compress = false);
+    /// publish() with options (skipSelf, compress, idempotencyKey).
+    void publish(std::string_view channel, std::string_view event, std::string_view jsonData,
+                 std::function<void(std::error_code, AckInfo)> ack, const PublishOptions &options);
     /// Publishes with `wantReply` (publish + WaitForReply): subscribers see the message with a
     /// replyTo token and may answer it with reply(); `reply` is called once, with the first
     /// answer to reach the gateway (PublishReply), or an error: Timeout (no reply within
@@ -315,6 +332,8 @@ public:
     [[nodiscard]] ListenerHandle once(std::string_view pattern, ClientListener listener);
 
     std::size_t pendingOperations() const; ///< acks and replies still waited for (not subscribes, not waitFor)
+    /// Publishes sent again after a reconnect, their ack lost with the connection (publish()).
+    std::uint64_t publishRetries() const;
     std::size_t waitingCalls() const;      ///< publish, request and ping calls waiting for the connection
 
 private:

@@ -180,6 +180,10 @@ struct HubCounters {
     std::uint64_t authTimeouts = 0;      ///< joins refused because the authorizer did not answer in time (504)
     std::uint64_t publications = 0;
     std::uint64_t historyEvictions = 0; ///< Broker::historyEvictions(): published streams evicted
+    /// Broker::idempotency(): publishes answered with an earlier publication's position (a
+    /// repeated idempotency key), and keys forgotten before their window ended (the bound).
+    std::uint64_t idempotentDuplicates = 0;
+    std::uint64_t idempotencyKeysEvicted = 0;
     std::uint64_t filterEvaluations = 0; ///< content filter checks: one per distinct filter per publication
     std::uint64_t filteredOut = 0;       ///< deliveries withheld by content filters (per subscriber)
     std::uint64_t joinHoldOverflows = 0; ///< joins told to recover (3007): HubOptions::joinHoldBytes exceeded

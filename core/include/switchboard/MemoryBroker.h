@@ -51,6 +51,8 @@ struct MemoryBrokerOptions {
     std::function<void(std::string_view message)> log;
     /// How often streams are checked for expired publications when a TTL is configured.
     std::chrono::milliseconds sweepInterval{1000};
+    /// Idempotent publishes (Broker::publish): how long a key is remembered and how many at most.
+    IdempotencyOptions idempotency;
 };
 
 /// In-memory Broker. Keeps, per channel, a stream: an epoch (random, new whenever the stream is
@@ -99,6 +101,7 @@ public:
     /// such as the gateway's `/api/channels`.
     std::vector<std::string> channelsWithHistory() const;
     std::uint64_t historyEvictions() const override;
+    IdempotencyCounters idempotency() const override;
 
     /// Writes every stream (channel, epoch, top offset, last activity) and its retained
     /// publications with their storage times to `out` as one JSON document (format

@@ -32,6 +32,10 @@ struct Publication {
     /// `user_id` of its signed channel_data, docs/pusher.md). Travels with the publication to
     /// every node and into history; empty otherwise.
     std::string senderUserId;
+    /// Publications of one channel with the same non-empty key, within the broker's idempotency
+    /// window, are one publication (Broker::publish). Already scoped to its publisher
+    /// (switchboard/IdempotencyKey.h). Not delivered to subscribers nor kept in history.
+    std::string idempotencyKey;
 };
 
 } // namespace switchboard

@@ -159,6 +159,7 @@ struct ProtocolCounters {
     std::uint64_t shutdownRefusals = 0;     ///< connections and connects refused with 3000 because the Hub is closed (after closeAll)
     std::uint64_t connectAuthUnavailable = 0; ///< connects refused 3008 by the authenticator (unavailable)
     std::uint64_t connectAuthTimeouts = 0;    ///< connects refused 3008 because the authenticator did not answer in time
+    std::uint64_t invalidIdempotencyKeys = 0; ///< publishes refused (400) for an invalid `idempotencyKey`
     std::uint64_t earlyFramesRefused = 0;     ///< frames refused (429) while their connect was being authenticated
 };
 

@@ -33,6 +33,8 @@ public:
                  std::function<void(HistoryResult)> done) override;
     /// Summed over the shards.
     std::uint64_t historyEvictions() const override;
+    /// Summed over the shards.
+    IdempotencyCounters idempotency() const override;
 
 private:
     std::vector<Broker *> m_shards;

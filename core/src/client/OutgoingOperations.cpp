@@ -1,7 +1,10 @@
 #include "OutgoingOperations.h"
 
 #include "FrameFields.h"
+#include "../RandomId.h"
 #include "../Utf8.h"
+
+#include "switchboard/IdempotencyKey.h"
 
 #include <algorithm>
 #include <memory>
@@ -11,7 +14,7 @@
 namespace switchboard::client {
 
 void OutgoingOperations::publish(std::string_view channel, std::string_view event, std::string_view jsonData,
-                                 std::function<void(std::error_code, AckInfo)> ack, bool skipSelf, bool compress)
+                                 std::function<void(std::error_code, AckInfo)> ack, const PublishOptions &options)
 {
     auto failLater = [this, &ack](Error e) {
         if (ack)
@@ -21,6 +24,8 @@ void OutgoingOperations::publish(std::string_view channel, std::string_view even
         return failLater(Error::NotConnected);
     if (!detail::isValidUtf8(channel) || !detail::isValidUtf8(event))
         return failLater(Error::InvalidName); // the frame would be closed with 1007
+    if (!options.idempotencyKey.empty() && !isValidIdempotencyKey(options.idempotencyKey))
+        return failLater(Error::BadRequest);
     json::value data;
     if (!parsePayload(jsonData, data))
         return failLater(Error::BadRequest);
@@ -29,19 +34,24 @@ void OutgoingOperations::publish(std::string_view channel, std::string_view even
     frame["channel"] = channel;
     frame["event"] = event;
     frame["data"] = std::move(data);
-    if (skipSelf)
+    if (options.skipSelf)
         frame["skipSelf"] = true;
-    if (compress)
+    if (options.compress)
         frame["compress"] = true;
+    if (!options.idempotencyKey.empty())
+        frame["idempotencyKey"] = options.idempotencyKey;
+    else if (ack)
+        frame["idempotencyKey"] = detail::randomHex(16); // 128 bits: unique per publication
+    const bool retry = ack && frame.contains("idempotencyKey");
     if (m_session.state == ClientState::Connected)
-        return sendPublish(std::move(frame), std::move(ack), m_session.options.ackTimeout);
+        return sendPublish(std::move(frame), std::move(ack), m_session.options.ackTimeout, retry);
     if (m_session.waiting.size() >= m_session.options.waitQueueLimit)
         return failLater(Error::NotConnected);
     auto shared = std::make_shared<std::function<void(std::error_code, AckInfo)>>(std::move(ack));
     m_session.waiting.add(
         m_session.options.ackTimeout,
-        [this, frame = std::move(frame), shared](std::chrono::milliseconds remaining) mutable {
-            sendPublish(std::move(frame), std::move(*shared), remaining);
+        [this, frame = std::move(frame), shared, retry](std::chrono::milliseconds remaining) mutable {
+            sendPublish(std::move(frame), std::move(*shared), remaining, retry);
         },
         [this, alive = std::weak_ptr<bool>(m_session.life), shared, channel = std::string(channel)](std::error_code error) {
             if (*shared)
@@ -53,18 +63,42 @@ void OutgoingOperations::publish(std::string_view channel, std::string_view even
 }
 
 void OutgoingOperations::sendPublish(json::object frame, std::function<void(std::error_code, AckInfo)> ack,
-                                     std::chrono::milliseconds timeout)
+                                     std::chrono::milliseconds timeout, bool retry)
 {
     if (ack) {
-        frame["ackId"] = m_session.pending.add(PendingOperations::Kind::Ack, timeout,
-                                           [ack = std::move(ack)](std::error_code error, const json::object *answer) {
-                                               AckInfo info;
-                                               if (answer && !error)
-                                                   info.offset = uintField(*answer, "offset");
-                                               ack(error, info);
-                                           });
+        // Kept for the retry: the frame as sent, without its ackId (the retry gets a new one).
+        std::optional<json::object> resend;
+        if (retry)
+            resend = frame;
+        frame["ackId"] = m_session.pending.add(
+            PendingOperations::Kind::Ack, timeout,
+            [this, alive = std::weak_ptr<bool>(m_session.life), resend = std::move(resend),
+             ack = std::move(ack)](std::error_code error, const json::object *answer) mutable {
+                // Lost with the connection: sent again after the reconnect, same key.
+                if (error == Error::NotConnected && resend && !alive.expired() && retryPublish(std::move(*resend), ack))
+                    return;
+                AckInfo info;
+                if (answer && !error)
+                    info.offset = uintField(*answer, "offset");
+                ack(error, info);
+            });
     }
     m_session.send(frame);
+}
+
+bool OutgoingOperations::retryPublish(json::object frame, std::function<void(std::error_code, AckInfo)> &ack)
+{
+    if (!m_session.canWait() || m_session.waiting.size() >= m_session.options.waitQueueLimit)
+        return false;
+    ++m_session.publishRetries;
+    auto shared = std::make_shared<std::function<void(std::error_code, AckInfo)>>(std::move(ack));
+    m_session.waiting.add(
+        m_session.options.ackTimeout,
+        [this, frame = std::move(frame), shared](std::chrono::milliseconds remaining) mutable {
+            sendPublish(std::move(frame), std::move(*shared), remaining, false);
+        },
+        [shared](std::error_code error) { (*shared)(error, AckInfo{}); });
+    return true;
 }
 
 void OutgoingOperations::postFailure(std::function<void(std::error_code)> fail, Error error)

@@ -31,9 +31,11 @@ public:
     OutgoingOperations(const OutgoingOperations &) = delete;
     OutgoingOperations &operator=(const OutgoingOperations &) = delete;
 
-    /// `publish` to `channel`; `ack` (optional) gets the offset the server gave it.
+    /// `publish` to `channel`; `ack` (optional) gets the offset the server gave it. With an
+    /// `ack` the frame carries an idempotency key (options' or a random one) and is sent again
+    /// once after a reconnect when the connection was lost before its ack (ClientSession.h).
     void publish(std::string_view channel, std::string_view event, std::string_view jsonData,
-                 std::function<void(std::error_code, AckInfo)> ack, bool skipSelf, bool compress);
+                 std::function<void(std::error_code, AckInfo)> ack, const PublishOptions &options);
     /// `publish` with wantReply; `reply` gets the first subscriber's reply, bounded by
     /// options.timeout (default replyTimeout) for ack and reply together.
     void publishForReply(std::string_view channel, std::string_view event, std::string_view jsonData,
@@ -50,8 +52,14 @@ public:
 
 private:
     // Send now, on a connection: register the pending operation and send its frame.
+    /// `retry`: the frame carries an idempotency key and was not sent again yet: a loss of the
+    /// connection before its ack queues it (retryPublish) instead of failing it.
     void sendPublish(boost::json::object frame, std::function<void(std::error_code, AckInfo)> ack,
-                     std::chrono::milliseconds timeout);
+                     std::chrono::milliseconds timeout, bool retry);
+    /// The connection was lost before the ack of `frame` (which holds its idempotency key): it
+    /// waits for the reconnect as a waiting call and is sent once more. False when it cannot
+    /// wait (the session is closing, failFast, the wait queue is full).
+    bool retryPublish(boost::json::object frame, std::function<void(std::error_code, AckInfo)> &ack);
     void sendRequest(boost::json::object frame, std::function<void(std::error_code, const boost::json::value &)> reply,
                      std::chrono::milliseconds timeout);
     /// A frame answered by one pending operation: sent now when connected, else held as a

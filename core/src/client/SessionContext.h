@@ -92,6 +92,8 @@ struct SessionContext {
                                     transport.close(static_cast<std::uint16_t>(DisconnectCode::IdleTimeout), "no pong");
                                 }}};
     std::optional<std::chrono::microseconds> lastRoundTrip;
+    /// Publishes sent again after a reconnect because their ack was lost with the connection.
+    std::uint64_t publishRetries = 0;
     std::string serverReason;      ///< reason of the server's `disconnect` frame, if any
     /// Expires with the session: callbacks handed to others (token provider, posted tasks) check it.
     std::shared_ptr<bool> life = std::make_shared<bool>(true);

@@ -107,6 +107,7 @@ struct RedisBroker::Impl {
     StringMap<Listen> listens;
     detail::ScriptRunner publishScript{detail::kPublishScript};
     detail::ScriptRunner historyScript{detail::kHistoryScript};
+    detail::ScriptRunner idempotentPublishScript{detail::kIdempotentPublishScript};
     RedisBrokerCounters counters;
     std::shared_ptr<Impl *> alive = std::make_shared<Impl *>(this);
 
@@ -119,13 +120,17 @@ struct RedisBroker::Impl {
     std::string metaKey(std::string_view channel) const { return options.prefix + "{" + std::string(channel) + "}:meta"; }
     std::string streamKey(std::string_view channel) const { return options.prefix + "{" + std::string(channel) + "}:stream"; }
     std::string pubsubKey(std::string_view channel) const { return options.prefix + "pub:" + std::string(channel); }
+    std::string idempotencyKeyOf(std::string_view channel, std::string_view key) const
+    {
+        return options.prefix + "{" + std::string(channel) + "}:idem:" + std::string(key);
+    }
 
     // ---- scripts -----------------------------------------------------------------------------
 
     void loadScripts()
     {
         // Sent first on a new connection, so the EVALSHAs queued behind find them loaded.
-        for (detail::ScriptRunner *script : {&publishScript, &historyScript}) {
+        for (detail::ScriptRunner *script : {&publishScript, &historyScript, &idempotentPublishScript}) {
             script->load(*commands, [this](const redisReply *r) {
                 ++counters.errors;
                 log("redis: SCRIPT LOAD failed: " + std::string(text(r)));
@@ -156,6 +161,9 @@ struct RedisBroker::Impl {
         }
         const HistoryRule rule = publication.binary ? HistoryRule{} : options.history.ruleFor(publication.channel);
         std::string body = detail::encodePublicationBody(publication, node);
+        if (!publication.idempotencyKey.empty() && options.idempotencyWindow.count() > 0)
+            return publishIdempotent(publication.channel, publication.idempotencyKey, rule, std::move(body),
+                                     std::move(finish));
         if (rule.size == 0) {
             const std::string key = pubsubKey(publication.channel);
             const std::string message = "0::" + body;
@@ -192,6 +200,40 @@ struct RedisBroker::Impl {
                       }
                       finish({}, StreamPosition{*number(r->element[0]), std::string(text(r->element[1]))});
                   });
+    }
+
+    /// The publish of a keyed publication: one script records the key with the offset, or
+    /// answers the offset recorded for it (kIdempotentPublishScript).
+    void publishIdempotent(const std::string &channel, const std::string &key, const HistoryRule &rule,
+                           std::string body, std::function<void(std::error_code, StreamPosition)> finish)
+    {
+        runThreeKeyScript(idempotentPublishScript,
+                     {metaKey(channel), streamKey(channel), idempotencyKeyOf(channel, key), std::move(body),
+                      std::to_string(rule.size), std::to_string(rule.ttl.count()), randomHex(6), pubsubKey(channel),
+                      std::to_string(options.idempotencyWindow.count())},
+                     [this, finish, channel](const redisReply *r) {
+                         if (!r) {
+                             ++counters.refused;
+                             return finish(Error::NotConnected, {});
+                         }
+                         if (isError(r) || r->type != REDIS_REPLY_ARRAY || r->elements != 3 || !number(r->element[0])
+                             || !number(r->element[2])) {
+                             ++counters.errors;
+                             log("redis: publish to " + channel + " failed: " + std::string(text(r)));
+                             return finish(Error::Internal, {});
+                         }
+                         if (*number(r->element[2]) == 1)
+                             ++counters.duplicates;
+                         finish({}, StreamPosition{*number(r->element[0]), std::string(text(r->element[1]))});
+                     });
+    }
+
+    /// runScript for a script that takes three keys (the idempotent publish).
+    void runThreeKeyScript(detail::ScriptRunner &script, std::vector<std::string> keysAndArgs,
+                      std::function<void(const redisReply *)> done)
+    {
+        keysAndArgs.insert(keysAndArgs.begin(), "3");
+        script.run(*commands, std::move(keysAndArgs), std::move(done));
     }
 
     // ---- listing the channels with history ---------------------------------------------------
@@ -631,6 +673,11 @@ void RedisBroker::unsubscribe(std::string_view channel)
 void RedisBroker::publish(Publication publication, std::function<void(std::error_code, StreamPosition)> done)
 {
     d->publish(std::move(publication), std::move(done));
+}
+
+IdempotencyCounters RedisBroker::idempotency() const
+{
+    return IdempotencyCounters{d->counters.duplicates, 0};
 }
 
 void RedisBroker::history(std::string_view channel, const HistoryQuery &query, std::function<void(HistoryResult)> done)

@@ -5,6 +5,8 @@
 // Keys per channel (hash-tagged on the channel so both land in one Redis Cluster slot):
 //   <prefix>{<channel>}:meta    hash: e = epoch, t = top offset
 //   <prefix>{<channel>}:stream  stream: entry id <offset>-0, fields b = body, m = stored at (ms, Redis clock)
+//   <prefix>{<channel>}:idem:<scoped key>  string "<offset>:<epoch>" of the publication made
+//                                           with that idempotency key; expires after the window
 // Pub/sub channel: <prefix>pub:<channel>, message "<offset>:<epoch>:<body>" (PublicationCodec.h).
 
 namespace switchboard::redis::detail {
@@ -31,6 +33,45 @@ if ttl > 0 then
 end
 redis.call('PUBLISH', ARGV[5], id .. ':' .. epoch .. ':' .. ARGV[1])
 return {top, epoch}
+)lua";
+
+/// The publish of a publication with an idempotency key: kPublishScript (or, for a channel that
+/// keeps no history, the bare PUBLISH with offset 0) made atomic with recording the key, so that
+/// two nodes publishing the same key see one publication. KEYS: meta, stream, key record.
+/// ARGV: body, size (0: no history: only PUBLISH), ttl ms, epoch for a new stream, pub/sub
+/// channel, window ms. Returns {offset, epoch, 0} for a new publication and {offset, epoch, 1}
+/// for a repeat of a key still recorded (nothing stored or published again).
+inline constexpr const char *kIdempotentPublishScript = R"lua(
+local meta, stream, record = KEYS[1], KEYS[2], KEYS[3]
+local original = redis.call('GET', record)
+if original then
+  local sep = string.find(original, ':', 1, true)
+  return {tonumber(string.sub(original, 1, sep - 1)), string.sub(original, sep + 1), 1}
+end
+local size, ttl = tonumber(ARGV[2]), tonumber(ARGV[3])
+if size == 0 then
+  redis.call('PUBLISH', ARGV[5], '0::' .. ARGV[1])
+  redis.call('SET', record, '0:', 'PX', ARGV[6])
+  return {0, '', 0}
+end
+local epoch = redis.call('HGET', meta, 'e')
+if not epoch then
+  epoch = ARGV[4]
+  redis.call('HSET', meta, 'e', epoch)
+  redis.call('DEL', stream)
+end
+local top = redis.call('HINCRBY', meta, 't', 1)
+local now = redis.call('TIME')
+local id = string.format('%d', top)
+redis.call('XADD', stream, 'MAXLEN', '~', ARGV[2], id .. '-0', 'b', ARGV[1],
+           'm', string.format('%d', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)))
+if ttl > 0 then
+  redis.call('PEXPIRE', meta, ttl)
+  redis.call('PEXPIRE', stream, ttl)
+end
+redis.call('PUBLISH', ARGV[5], id .. ':' .. epoch .. ':' .. ARGV[1])
+redis.call('SET', record, id .. ':' .. epoch, 'PX', ARGV[6])
+return {top, epoch, 0}
 )lua";
 
 /// KEYS: meta, stream. ARGV: since offset ('' = none), since epoch, limit (0: all), size, ttl ms,

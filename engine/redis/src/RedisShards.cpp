@@ -52,6 +52,7 @@ RedisShards::RedisShards(Timer &timer, RedisShardsOptions options) : d(std::make
         static_cast<RedisConnectionOptions &>(b) = connection;
         b.prefix = o.prefix;
         b.history = o.history;
+        b.idempotencyWindow = o.idempotencyWindow;
         b.nodeId = d->node; // empty for the first shard: it draws the node's id
         d->brokers.push_back(std::make_unique<RedisBroker>(timer, std::move(b)));
         if (d->node.empty())

@@ -49,6 +49,8 @@ MemoryBrokerOptions brokerOptions(const GatewayConfig &c)
 {
     MemoryBrokerOptions o;
     o.history.rules = c.history;
+    o.idempotency.window = c.idempotencyWindow;
+    o.idempotency.maxKeys = c.idempotencyMaxKeys;
     o.log = [](std::string_view message) { log::warn("broker: ", message); };
     return o;
 }
@@ -87,6 +89,7 @@ CoreHost::CoreHost(boost::asio::io_context &ioc, const GatewayConfig &config, co
             throw std::runtime_error("--engine: " + problem);
         o.prefix = config.enginePrefix;
         o.history.rules = config.history;
+        o.idempotencyWindow = config.idempotencyWindow;
         o.eventLoop = asioRedisEventLoop(ioc, m_mutex);
         bool tls = false;
         for (const redis::RedisUrl &url : o.urls)

@@ -189,6 +189,8 @@ void applyJsonConfig(GatewayConfig &c, std::string_view jsonText)
         }
         else if (key == "enginePrefix") c.enginePrefix = text(v, k);
         else if (key == "nodeTtl") c.nodeTtl = std::chrono::seconds(number<std::int64_t>(v, k));
+        else if (key == "idempotencyWindow") c.idempotencyWindow = std::chrono::seconds(number<std::uint32_t>(v, k));
+        else if (key == "idempotencyMaxKeys") c.idempotencyMaxKeys = number<std::size_t>(v, k);
         else if (key == "engineReconnectMaxMs") c.engineReconnectMax = std::chrono::milliseconds(number<std::int64_t>(v, k));
         else if (key == "webhooks") {
             if (!v.is_array())
@@ -291,6 +293,8 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         ("engine", po::value<std::string>()->value_name("memory|URL[,URL...]"), "memory (default: one process) or redis[s]://[:PASSWORD@]HOST:PORT[/DB] (rediss: TLS, certificate verified): gateways sharing a Redis act as one; several URLs separated by commas shard the channels over them, same list and order on every node (docs/scaling.md)")
         ("engine-prefix", po::value<std::string>()->value_name("PREFIX"), "Redis key and pub/sub prefix (default switchboard:)")
         ("node-ttl", po::value<unsigned>()->value_name("S"), "node lease for cluster presence in seconds (default 15)")
+        ("idempotency-window", po::value<unsigned>()->value_name("S"), "a publish repeating an idempotencyKey within S seconds gets the original ack and is not delivered again (default 300; 0: keys ignored)")
+        ("idempotency-max-keys", po::value<std::size_t>()->value_name("N"), "memory engine: idempotency keys held at most, the oldest forgotten first and counted (default 100000)")
         ("engine-reconnect-max", po::value<unsigned>()->value_name("MS"), "longest wait between Redis reconnect attempts (default 5000)")
         ("webhook", po::value<std::vector<std::string>>()->composing()->value_name("URL"), "POST lifecycle events (connect, disconnect, channel occupied/vacated, member added/removed) in batches to URL (http:// or https://); repeatable")
         ("webhook-secret", po::value<std::string>()->value_name("SECRET"), "sign each webhook body: X-Switchboard-Signature: sha256=HEX(HMAC-SHA256(SECRET, body)) (default: unsigned)")
@@ -407,6 +411,8 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         str("engine", c.engine);
         str("engine-prefix", c.enginePrefix);
         if (vm.count("node-ttl")) c.nodeTtl = std::chrono::seconds(vm["node-ttl"].as<unsigned>());
+        if (vm.count("idempotency-window")) c.idempotencyWindow = std::chrono::seconds(vm["idempotency-window"].as<unsigned>());
+        if (vm.count("idempotency-max-keys")) c.idempotencyMaxKeys = vm["idempotency-max-keys"].as<std::size_t>();
         if (vm.count("engine-reconnect-max")) c.engineReconnectMax = std::chrono::milliseconds(vm["engine-reconnect-max"].as<unsigned>());
         if (c.engine != "memory") {
             // One redis:// URL, or several separated by commas (shards; RedisUrl::parseList checks each).

@@ -4,6 +4,7 @@
 #include <switchboard/ChannelName.h>
 #include <switchboard/ContentFilter.h>
 #include <switchboard/HistoryChannels.h>
+#include <switchboard/IdempotencyKey.h>
 #include <switchboard/JsonParse.h>
 #include <switchboard/MessageEncoding.h>
 
@@ -40,10 +41,12 @@ struct PublishItem {
     std::string event;
     std::string data; ///< compact JSON text
     bool compress = false; ///< deliver compressed where permessage-deflate was negotiated
+    std::string idempotencyKey; ///< as sent (unscoped); empty: none
 };
 
-/// Appends the publications one JSON object describes ({channel | channels, event, data}).
-std::string collectItems(const json::value &v, std::vector<PublishItem> &items)
+/// Appends the publications one JSON object describes ({channel | channels, event, data,
+/// idempotencyKey}). `defaultKey`: the key when the object has none (the Idempotency-Key header).
+std::string collectItems(const json::value &v, std::vector<PublishItem> &items, std::string_view defaultKey = {})
 {
     if (!v.is_object())
         return "a publication must be a JSON object";
@@ -77,10 +80,18 @@ std::string collectItems(const json::value &v, std::vector<PublishItem> &items)
             return "'compress' must be a boolean";
         compress = c->get_bool();
     }
+    std::string key(defaultKey);
+    if (const auto *k = o.if_contains("idempotencyKey"); k && !k->is_null()) {
+        if (!k->is_string())
+            return "'idempotencyKey' must be a string";
+        key = std::string(k->get_string());
+        if (!isValidIdempotencyKey(key))
+            return "invalid idempotencyKey: 1 to 64 printable ASCII characters, no space";
+    }
     const auto *data = o.if_contains("data");
     const std::string dataText = data ? json::serialize(*data) : "null";
     for (auto &channel : channels)
-        items.push_back({std::move(channel), event, dataText, compress});
+        items.push_back({std::move(channel), event, dataText, compress, key});
     return {};
 }
 
@@ -118,7 +129,14 @@ void publish(ServerContext &ctx, const Request &req, Respond respond)
                     problem = collectItems(p, items);
             }
     } else {
-        problem = collectItems(body, items);
+        // The Idempotency-Key header names the key of a single publication (a batch names one
+        // per publication, in its body).
+        const auto header = req.find("Idempotency-Key");
+        const std::string headerKey = header == req.end() ? std::string() : std::string(header->value());
+        if (header != req.end() && !isValidIdempotencyKey(headerKey))
+            problem = "invalid Idempotency-Key header: 1 to 64 printable ASCII characters, no space";
+        else
+            problem = collectItems(body, items, headerKey);
     }
     if (!problem.empty())
         return respond(errorResponse(http::status::bad_request, 400, problem));
@@ -150,6 +168,8 @@ void publish(ServerContext &ctx, const Request &req, Respond respond)
             publication.event = items[i].event;
             publication.data = std::move(items[i].data);
             publication.compress = items[i].compress;
+            if (!items[i].idempotencyKey.empty())
+                publication.idempotencyKey = serverIdempotencyKey(items[i].idempotencyKey);
             publication.timestampMs = ctx.core.timer().wallClockMs();
             const auto started = std::chrono::steady_clock::now();
             ctx.core.hub().publish(std::move(publication), [pending, i, channel = items[i].channel](std::error_code error, StreamPosition position) {

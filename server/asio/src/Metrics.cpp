@@ -118,6 +118,9 @@ std::string Metrics::render(const HubCounters &hub, const ProtocolCounters &prot
     metric(out, "switchboard_early_frames_refused_total", "counter", "Frames refused (429) while their connect was being authenticated, over the bound.", double(protocol.earlyFramesRefused));
     metric(out, "switchboard_auth_timeouts_total", "counter", "Joins refused because the authorizer did not answer in time (504).", double(hub.authTimeouts));
     metric(out, "switchboard_history_evictions_total", "counter", "Channels whose published history was evicted by the stream limit (epoch and history lost).", double(hub.historyEvictions));
+    metric(out, "switchboard_idempotent_duplicates_total", "counter", "Publishes answered with the offset of an earlier publication with the same idempotency key (not delivered again).", double(hub.idempotentDuplicates));
+    metric(out, "switchboard_idempotency_keys_evicted_total", "counter", "Idempotency keys forgotten before their window ended (the key bound was reached).", double(hub.idempotencyKeysEvicted));
+    metric(out, "switchboard_invalid_idempotency_keys_total", "counter", "Publishes refused (400) for an invalid idempotencyKey.", double(protocol.invalidIdempotencyKeys));
     metric(out, "switchboard_api_auth_failures_total", "counter", "HTTP API calls without a valid API key.", v(apiAuthFailures));
     metric(out, "switchboard_protocol_errors_total", "counter", "Error frames sent for bad client frames.", double(protocol.protocolErrors));
     metric(out, "switchboard_rate_limited_total", "counter", "Operations refused by the per-connection rate limit (429).", double(protocol.rateLimited));

@@ -41,6 +41,7 @@ std::unique_ptr<QtEngine> QtEngine::create(Timer &timer, const QtEngineOptions &
     if (options.engine.isEmpty() || options.engine == QLatin1String("memory")) {
         MemoryBrokerOptions o;
         o.history = options.history;
+        o.idempotency = options.idempotency;
         o.log = [](std::string_view message) { qCWarning(lcQtGateway, "broker: %.*s", int(message.size()), message.data()); };
         d.memoryBroker = std::make_unique<MemoryBroker>(timer, std::move(o));
         d.broker = d.memoryBroker.get();
@@ -60,6 +61,7 @@ std::unique_ptr<QtEngine> QtEngine::create(Timer &timer, const QtEngineOptions &
             return fail(QStringLiteral("enginePrefix: must not be empty"));
         o.prefix = options.enginePrefix.toStdString();
         o.history = options.history;
+        o.idempotencyWindow = options.idempotency.window;
         o.eventLoop = qtRedisEventLoop();
         o.backoffMax = options.reconnectMax;
         o.connectTimeout = options.connectTimeout;
@@ -141,6 +143,7 @@ QtEngineCounters QtEngine::counters() const
         out.recovered = c.recovered;
         out.gaps = c.gaps;
         out.listening = c.listening;
+        out.duplicates = c.duplicates;
     }
 #endif
     return out;

@@ -66,6 +66,10 @@ public:
     /// (`payload`, the replier's session id `from`), else the error status (408 no reply in time,
     /// the server's refusal such as 429, 499 cancelled, 503 not connected) with `errorMessage`.
     using PublishReplyCallback = std::function<void(int status, const QString &errorMessage, const QVariant &payload, const QString &from)>;
+    /// Result of publishWithAck() for C++: `status` 0 with the publication's `offset` (0 on a
+    /// channel without history), else the error status (the server's refusal, 408 no ack in
+    /// time, 499 cancelled, 503 not connected) with `errorMessage`.
+    using AckCallback = std::function<void(int status, const QString &errorMessage, quint64 offset)>;
     /// Result of reply() for C++: `status` 0 once the gateway handed the reply on.
     using DoneCallback = std::function<void(int status, const QString &errorMessage)>;
     /// Result of waitFor() for C++: `status` 0 with the event as {key, channel, event, data,
@@ -141,6 +145,12 @@ public:
     /// compress: subscribers whose connection negotiated permessage-deflate get it compressed.
     Q_INVOKABLE void publish(const QString &channel, const QString &event, const QVariant &payload,
                              bool skipSelf = false, bool compress = false);
+    /// publish() waiting for the gateway's ack (C++). It carries an idempotency key, `options`'
+    /// `idempotencyKey` or a random one: when the connection is lost before the ack it is sent
+    /// again once after the reconnect and the gateway does not deliver it twice
+    /// (docs/client.md). `options`: skipSelf, compress (bool), idempotencyKey (string).
+    void publishWithAck(const QString &channel, const QString &event, const QVariant &payload,
+                        AckCallback callback, const QVariantMap &options = {});
     /// Server-handler request. With a `callback` it is called as callback(error, reply), error
     /// being null or {status, message}; the function also returns a Promise resolved with the
     /// reply or rejected with the error object.

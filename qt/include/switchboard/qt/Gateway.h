@@ -96,6 +96,7 @@ class Gateway : public QObject, public QQmlParserStatus
     Q_PROPERTY(int pingInterval READ pingInterval WRITE setPingInterval NOTIFY configChanged)
     Q_PROPERTY(int idleTimeout READ idleTimeout WRITE setIdleTimeout NOTIFY configChanged)
     Q_PROPERTY(int authorizationTimeout READ authorizationTimeout WRITE setAuthorizationTimeout NOTIFY configChanged)
+    Q_PROPERTY(int idempotencyWindow READ idempotencyWindow WRITE setIdempotencyWindow NOTIFY configChanged)
     Q_PROPERTY(int statsInterval READ statsInterval WRITE setStatsInterval NOTIFY configChanged)
     Q_PROPERTY(QString engine READ engine WRITE setEngine NOTIFY configChanged)
     Q_PROPERTY(QString enginePrefix READ enginePrefix WRITE setEnginePrefix NOTIFY configChanged)
@@ -164,6 +165,11 @@ public:
     /// 0: no deadline. Default 10000 (HubOptions::authorizationTimeout); applied at the first start.
     int authorizationTimeout() const;
     void setAuthorizationTimeout(int ms);
+    /// ms a publish's idempotencyKey is remembered: a repeat within it gets the original ack
+    /// and is not delivered again (docs/protocol.md); 0: keys ignored. Default 300000; applied
+    /// at the first start.
+    int idempotencyWindow() const;
+    void setIdempotencyWindow(int ms);
     int statsInterval() const;
     void setStatsInterval(int ms);
     QString engine() const;         ///< "memory" (default) or redis://HOST:PORT[/DB]

@@ -32,6 +32,10 @@ struct RedisBrokerOptions : RedisConnectionOptions {
     HistoryOptions history;
     /// This node's id; empty: a random one. The brokers of one node's shards share one id.
     std::string nodeId;
+    /// How long an idempotency key is remembered in Redis (Broker::publish), for every node
+    /// sharing the prefix; 0: keys are ignored. Redis expires them (no bound of its own: size
+    /// Redis with a maxmemory policy).
+    std::chrono::milliseconds idempotencyWindow{std::chrono::minutes(5)};
 };
 
 struct RedisBrokerCounters {
@@ -44,6 +48,8 @@ struct RedisBrokerCounters {
     std::uint64_t recovered = 0;      ///< publications read back from streams after a pub/sub loss
     std::uint64_t gaps = 0;           ///< times a channel's subscribers were told to recover
     std::size_t listening = 0;        ///< channels this node is subscribed to in Redis
+    std::uint64_t duplicates = 0;     ///< publishes answered with the position of an earlier one
+                                      ///< with the same idempotency key (by any node)
 
     /// Adds `other` field by field (RedisShards sums its shards'). A field added above is added
     /// here too; tests/cluster/tst_redisenginecounters.cpp fails when one is not.
@@ -57,6 +63,7 @@ struct RedisBrokerCounters {
         recovered += other.recovered;
         gaps += other.gaps;
         listening += other.listening;
+        duplicates += other.duplicates;
         return *this;
     }
 };
@@ -121,6 +128,8 @@ public:
                  std::function<void(std::error_code, StreamPosition)> done) override;
     void history(std::string_view channel, const HistoryQuery &query,
                  std::function<void(HistoryResult)> done) override;
+    /// Duplicates this node's publishes met (counters().duplicates); keys are never evicted here.
+    IdempotencyCounters idempotency() const override;
 
     /// The channels whose history stream exists in this Redis under this prefix (keys
     /// `<prefix>{<channel>}:stream`: a stream's keys expire with its TTL), subscribed on any node

@@ -32,6 +32,8 @@ struct RedisShardsOptions {
     std::vector<RedisUrl> urls;
     std::string prefix = "switchboard:";
     HistoryOptions history;
+    /// RedisBrokerOptions::idempotencyWindow of every shard.
+    std::chrono::milliseconds idempotencyWindow{std::chrono::minutes(5)};
     RedisEventLoop eventLoop;
     /// Opens the transport of rediss:// shards (TLS); required for them, unused otherwise.
     RedisConnector connector;

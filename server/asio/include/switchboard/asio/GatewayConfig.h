@@ -71,6 +71,11 @@ struct GatewayConfig {
     std::string engine = "memory";
     std::string enginePrefix = "switchboard:"; ///< Redis key and pub/sub prefix
     std::chrono::seconds nodeTtl{15};          ///< node lease for cluster presence
+    /// Idempotent publish: a repeated `idempotencyKey` within this window gets the original ack
+    /// and is not delivered again (docs/protocol.md); 0: keys are ignored. In memory, at most
+    /// idempotencyMaxKeys keys are held (the oldest forgotten first); Redis expires its own.
+    std::chrono::seconds idempotencyWindow{300};
+    std::size_t idempotencyMaxKeys = 100'000;
     /// Longest wait between Redis reconnect attempts (they start at 100 ms and double).
     std::chrono::milliseconds engineReconnectMax{5000};
     /// Webhooks: lifecycle events (connect, disconnect, channel occupied/vacated, member

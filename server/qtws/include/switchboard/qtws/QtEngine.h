@@ -4,6 +4,7 @@
 // service; docs/scaling.md). The Redis connections are driven by the Qt event loop.
 
 #include <switchboard/HistoryOptions.h>
+#include <switchboard/IdempotencyTable.h>
 
 #include <QString>
 
@@ -32,6 +33,9 @@ struct QtEngineOptions {
     /// same one (switchboard-gateway's --engine-prefix, same default).
     QString enginePrefix = QStringLiteral("switchboard:");
     HistoryOptions history;                           ///< per channel-name prefix, both engines
+    /// Idempotent publish: the window (both engines) and the key bound (memory engine; Redis
+    /// expires its keys itself). Default 5 minutes, 100000 keys.
+    IdempotencyOptions idempotency;
     std::chrono::milliseconds reconnectMax{5000};     ///< Redis: longest delay between reconnects
     std::chrono::milliseconds connectTimeout{2000};   ///< Redis: connect + login deadline
     /// Redis: this node's presence lease (switchboard-gateway's --node-ttl): a node silent this
@@ -49,6 +53,7 @@ struct QtEngineCounters {
     std::uint64_t recovered = 0;      ///< publications read back from streams after a pub/sub loss
     std::uint64_t gaps = 0;           ///< times a channel's subscribers were told to recover (3007)
     std::size_t listening = 0;        ///< channels this node is subscribed to in Redis
+    std::uint64_t duplicates = 0;     ///< publishes answered with an earlier one's offset (idempotency key)
 };
 
 /// Owns the engines of one Hub. Build the Hub on broker() and presence(), then call start():
