@@ -36,7 +36,7 @@ double threadCpuSeconds()
 
 class BenchSession final : public Session {
 public:
-    SendResult send(const SharedFrame &frame) override { return m_outbox.push(frame); }
+    SendOutcome send(const SharedFrame &frame) override { return m_outbox.push(frame); }
     void close(DisconnectCode, std::string_view) override {}
     void drain()
     {

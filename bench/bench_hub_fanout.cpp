@@ -90,7 +90,7 @@ double threadCpuSeconds()
 /// A transport-like session: an Outbox plus a reused write batch.
 class BenchSession final : public Session {
 public:
-    SendResult send(const SharedFrame &frame) override { return m_outbox.push(frame); }
+    SendOutcome send(const SharedFrame &frame) override { return m_outbox.push(frame); }
     void close(DisconnectCode, std::string_view) override { ++closes; }
     /// What a transport does when its socket is writable: take everything queued in one go.
     std::size_t drain()

@@ -22,7 +22,7 @@ namespace {
 
 class CountingSession final : public Session {
 public:
-    SendResult send(const SharedFrame &frame) override
+    SendOutcome send(const SharedFrame &frame) override
     {
         ++frames;
         bytes += frame->bytes.size();

@@ -37,7 +37,7 @@ constexpr std::size_t kMaxConnections = 4;
 /// A transport stub: checks every frame it is given, records closes.
 class CheckingSession final : public Session {
 public:
-    SendResult send(const SharedFrame &frame) override
+    SendOutcome send(const SharedFrame &frame) override
     {
         FUZZ_CHECK(frame != nullptr);
         FUZZ_CHECK(!transportClosed);

@@ -571,7 +571,10 @@ const SharedFrame &binaryFormOf(const SharedFrame &frame)
         std::optional<std::string> bytes = translateToBinary(frame->bytes);
         if (!bytes)
             return nullptr;
-        return std::make_shared<const Frame>(Frame{std::move(*bytes), Frame::Kind::Binary, frame->compress, {}, {}, {}, {}});
+        Frame binary{std::move(*bytes), Frame::Kind::Binary, frame->compress, {}, {}, {}, {}};
+        binary.policy = frame->policy; // conflates as the frame it encodes
+        binary.conflationKey = frame->conflationKey;
+        return std::make_shared<const Frame>(std::move(binary));
     });
     return translated ? translated : frame;
 }

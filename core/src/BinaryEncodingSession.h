@@ -14,7 +14,7 @@ class BinaryEncodingSession final : public Session {
 public:
     explicit BinaryEncodingSession(std::shared_ptr<Session> transport) : m_transport(std::move(transport)) {}
 
-    SendResult send(const SharedFrame &frame) override { return m_transport->send(binaryFormOf(frame)); }
+    SendOutcome send(const SharedFrame &frame) override { return m_transport->send(binaryFormOf(frame)); }
     void close(DisconnectCode code, std::string_view reason) override { m_transport->close(code, reason); }
     void attached(std::string_view sessionId, std::string_view userId) override
     {

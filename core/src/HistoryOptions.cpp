@@ -1,14 +1,12 @@
 #include "switchboard/HistoryOptions.h"
 
+#include "switchboard/PrefixRules.h"
+
 namespace switchboard {
 
 HistoryRule HistoryOptions::ruleFor(std::string_view channel) const
 {
-    const HistoryRule *best = nullptr;
-    for (const HistoryRule &rule : rules) {
-        if (channel.starts_with(rule.prefix) && (!best || rule.prefix.size() > best->prefix.size()))
-            best = &rule;
-    }
+    const HistoryRule *best = longestPrefixRule(rules, channel);
     return best ? *best : HistoryRule{};
 }
 

@@ -96,6 +96,9 @@ struct Hub::Impl {
         std::size_t subscriberCount = 0;                  // everyone, filtered or not
         std::size_t pendingJoins = 0;
         std::uint64_t published = 0;
+        // Slow-consumer policy (HubOptions::channelPolicies), resolved when the record is made.
+        ChannelPolicy policy = ChannelPolicy::DropNewest;
+        const std::string *keyField = nullptr; // LatestOnly by a data field: the rule's (options outlive channels)
         // Live publications held while joins wait for their history read (HubOptions::
         // joinHoldBytes); emptied when no join is pending. After an overflow nothing more is held
         // and every join pending then is told to recover.
@@ -128,6 +131,7 @@ struct Hub::Impl {
         std::vector<std::shared_ptr<JoinState>> pending;
         std::uint64_t framesOut = 0;
         std::uint64_t dropped = 0;
+        std::uint64_t conflated = 0;
         bool closing = false; // closed as a slow consumer: no more sends
         /// What few sessions use: allocated on first use, not kept by every idle connection.
         struct Extras {
@@ -263,6 +267,13 @@ struct Hub::Impl {
         auto channel = std::make_unique<Channel>();
         channel->name = std::string(name);
         channel->type = channelTypeOf(name);
+        if (const ChannelPolicyRule *rule = channelPolicyRuleFor(options.channelPolicies, name)) {
+            channel->policy = rule->policy;
+            if (rule->policy == ChannelPolicy::LatestOnly && !rule->keyField.empty())
+                channel->keyField = &rule->keyField;
+        } else {
+            channel->policy = defaultPolicy();
+        }
         Channel &ref = *channel;
         channels.emplace(channel->name, std::move(channel));
         broker->subscribe(ref.name);
@@ -306,12 +317,65 @@ struct Hub::Impl {
 
     // ---- fan-out -------------------------------------------------------------------------
 
-    /// Applies the slow-consumer policy to a refused frame. Never closes inline: closes are
+    /// The policy of channels without a rule, and of frames that are not a channel's.
+    ChannelPolicy defaultPolicy() const
+    {
+        return options.slowConsumer == SlowConsumerPolicy::DisconnectClient ? ChannelPolicy::Disconnect
+                                                                            : ChannelPolicy::DropNewest;
+    }
+
+    /// The frame of a publication of `channel`, carrying the channel's policy and, for
+    /// LatestOnly, its conflation key: once per publication, whatever the subscribers.
+    SharedFrame publicationFrame(const Channel &channel, const Publication &publication) const
+    {
+        std::string key;
+        if (channel.policy == ChannelPolicy::LatestOnly)
+            key = conflationKeyOf(channel, publication);
+        if (publication.binary)
+            return encodeBinaryFrame(publication.channel, publication.event, publication.data, channel.policy, std::move(key));
+        return encodeMessageFrame(publication, channel.policy, std::move(key));
+    }
+
+    /// The channel's name; with a key field, followed by a NUL and the field's value as JSON
+    /// text. Publications without the field (binary, not an object, field absent) keep the
+    /// channel's name alone.
+    static std::string conflationKeyOf(const Channel &channel, const Publication &publication)
+    {
+        std::string key = channel.name;
+        if (!channel.keyField || publication.binary)
+            return key;
+        unsigned char buffer[2048];
+        boost::json::monotonic_resource arena(buffer, sizeof buffer);
+        const boost::json::storage_ptr storage(&arena);
+        boost::json::value parsed(storage);
+        if (parseJson(publication.data, parsed) || !parsed.is_object())
+            return key;
+        const boost::json::value *field = parsed.get_object().if_contains(*channel.keyField);
+        if (!field)
+            return key;
+        key += '\0';
+        if (field->is_string())
+            key += std::string_view(field->get_string());
+        else
+            key += boost::json::serialize(*field);
+        return key;
+    }
+
+    /// Counts what a send that queued did to the outbox's pending frames.
+    void countQueued(SessionEntry &entry, const SendOutcome &outcome)
+    {
+        entry.conflated += outcome.conflated;
+        counters.conflated += outcome.conflated;
+        entry.dropped += outcome.evicted;
+        counters.drops += outcome.evicted;
+    }
+
+    /// Applies the slow-consumer `policy` to a refused frame. Never closes inline: closes are
     /// collected and run by flushCloses() once no subscriber list is being walked.
-    void refused(SessionEntry &entry)
+    void refused(SessionEntry &entry, ChannelPolicy policy)
     {
         ++entry.dropped;
-        if (options.slowConsumer == SlowConsumerPolicy::DropMessage) {
+        if (policy != ChannelPolicy::Disconnect) {
             ++counters.drops;
             return;
         }
@@ -330,16 +394,19 @@ struct Hub::Impl {
             session->close(DisconnectCode::SlowConsumer, "outbox full");
     }
 
-    /// Sends the shared frame to every subscriber of `list`; returns how many accepted it.
-    std::uint64_t deliver(const std::vector<SessionEntry *> &list, const SharedFrame &frame, const SessionEntry *except)
+    /// Sends the shared frame of a channel with slow-consumer `policy` to every subscriber of
+    /// `list`; returns how many accepted it.
+    std::uint64_t deliver(const std::vector<SessionEntry *> &list, const SharedFrame &frame, const SessionEntry *except,
+                          ChannelPolicy policy)
     {
         std::uint64_t accepted = 0;
         for (SessionEntry *entry : list) {
             if (entry == except || entry->closing)
                 continue;
-            switch (entry->session->send(frame)) {
+            const SendOutcome outcome = entry->session->send(frame);
+            switch (outcome.result) {
             case SendResult::Dropped:
-                refused(*entry);
+                refused(*entry, policy);
                 break;
             case SendResult::Closed:
                 break; // leaving: its detach is on the way
@@ -347,6 +414,7 @@ struct Hub::Impl {
             case SendResult::Backpressure:
                 ++entry->framesOut;
                 ++accepted;
+                countQueued(*entry, outcome);
                 break;
             }
         }
@@ -363,9 +431,9 @@ struct Hub::Impl {
     /// Every subscriber, whatever its filter (presence changes).
     void fanOut(Channel &channel, const SharedFrame &frame, const SessionEntry *except)
     {
-        std::uint64_t accepted = deliver(channel.subscribers, frame, except);
+        std::uint64_t accepted = deliver(channel.subscribers, frame, except, channel.policy);
         for (const auto &group : channel.groups)
-            accepted += deliver(group->subscribers, frame, except);
+            accepted += deliver(group->subscribers, frame, except, channel.policy);
         finishFanOut(accepted, frame);
     }
 
@@ -425,10 +493,8 @@ struct Hub::Impl {
             return;
         ++channel->published;
         const SessionEntry *except = publication.exceptSession.empty() ? nullptr : findSession(publication.exceptSession);
-        const SharedFrame frame = publication.binary
-            ? encodeBinaryFrame(publication.channel, publication.event, publication.data)
-            : encodeMessageFrame(publication);
-        std::uint64_t accepted = deliver(channel->subscribers, frame, except);
+        const SharedFrame frame = publicationFrame(*channel, publication);
+        std::uint64_t accepted = deliver(channel->subscribers, frame, except, channel->policy);
         if (!channel->groups.empty()) {
             // The data is parsed at most once per publication, and only when a filter reads it.
             unsigned char buffer[2048];
@@ -442,7 +508,7 @@ struct Hub::Impl {
                     data = !publication.binary && !parseJson(publication.data, parsed) ? Data::Parsed : Data::None;
                 ++counters.filterEvaluations;
                 if (filter.matches(publication.event, data == Data::Parsed ? &parsed : nullptr))
-                    accepted += deliver(group->subscribers, frame, except);
+                    accepted += deliver(group->subscribers, frame, except, channel->policy);
                 else
                     counters.filteredOut += group->subscribers.size();
             }
@@ -800,8 +866,12 @@ struct Hub::Impl {
         }
         const std::vector<SessionEntry *> newcomer{entry};
         for (const Publication &p : late) {
-            const SharedFrame frame = p.binary ? encodeBinaryFrame(p.channel, p.event, p.data) : encodeMessageFrame(p);
-            finishFanOut(deliver(newcomer, frame, nullptr), frame);
+            // Looked up again each time: the answer, or a slow-consumer close, may have left it.
+            const Channel *current = findChannel(state->channel);
+            if (!current)
+                return;
+            const SharedFrame frame = publicationFrame(*current, p);
+            finishFanOut(deliver(newcomer, frame, nullptr, current->policy), frame);
             if (!(entry = findSession(state->sessionId)) || entry->closing)
                 return;
         }
@@ -974,14 +1044,15 @@ struct Hub::Impl {
         SessionEntry *entry = findSession(sessionId);
         if (!entry || entry->closing)
             return;
-        const SendResult result = entry->session->send(frame);
+        const SendOutcome result = entry->session->send(frame);
         if (result == SendResult::Dropped) {
-            refused(*entry);
+            refused(*entry, defaultPolicy());
             flushCloses();
         } else if (result != SendResult::Closed) {
             ++entry->framesOut;
             ++counters.framesOut;
             counters.bytesOut += frame->bytes.size();
+            countQueued(*entry, result);
         }
     }
 
@@ -1416,14 +1487,15 @@ SendResult Hub::sendTo(std::string_view sessionId, const SharedFrame &frame)
     auto *entry = d->findSession(sessionId);
     if (!entry || entry->closing || !frame)
         return SendResult::Dropped;
-    const SendResult result = entry->session->send(frame);
+    const SendOutcome result = entry->session->send(frame);
     if (result == SendResult::Dropped) {
-        d->refused(*entry);
+        d->refused(*entry, d->defaultPolicy());
         d->flushCloses();
     } else if (result != SendResult::Closed) {
         ++entry->framesOut;
         ++d->counters.framesOut;
         d->counters.bytesOut += frame->bytes.size();
+        d->countQueued(*entry, result);
     }
     return result;
 }
@@ -1485,7 +1557,7 @@ std::optional<SessionStats> Hub::sessionStats(std::string_view sessionId) const
     const auto *entry = d->findSession(sessionId);
     if (!entry)
         return std::nullopt;
-    return SessionStats{entry->memberships.size(), entry->framesOut, entry->dropped};
+    return SessionStats{entry->memberships.size(), entry->framesOut, entry->dropped, entry->conflated};
 }
 
 std::size_t Hub::subscriberCount(std::string_view channel) const

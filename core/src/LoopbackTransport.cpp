@@ -25,11 +25,11 @@ public:
 
     LoopbackTransport *owner() const { return *anchor; }
 
-    SendResult send(const SharedFrame &frame) override
+    SendOutcome send(const SharedFrame &frame) override
     {
         if (phase != Phase::Open || serverClosing || !owner())
             return SendResult::Closed; // the connection is going away: discarded, as by a socket
-        const SendResult result = outbox.push(frame);
+        const SendOutcome result = outbox.push(frame);
         if (result != SendResult::Dropped)
             owner()->scheduleFlush(self());
         return result;

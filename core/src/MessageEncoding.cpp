@@ -106,7 +106,7 @@ void appendPublicationObject(std::string &out, const Publication &publication)
     out += '}';
 }
 
-SharedFrame encodeMessageFrame(const Publication &publication)
+SharedFrame encodeMessageFrame(const Publication &publication, ChannelPolicy policy, std::string conflationKey)
 {
     std::string bytes;
     bytes.reserve(96 + escapedBound(publication.channel) + escapedBound(publication.event)
@@ -115,10 +115,10 @@ SharedFrame encodeMessageFrame(const Publication &publication)
     bytes += "{\"op\":\"message\",";
     appendPublicationFields(bytes, publication);
     bytes += '}';
-    if (publication.senderUserId.empty())
-        return publication.compress ? makeCompressibleTextFrame(std::move(bytes)) : makeTextFrame(std::move(bytes));
-    return std::make_shared<const Frame>(
-        Frame{std::move(bytes), Frame::Kind::Text, publication.compress, {}, {}, publication.senderUserId});
+    Frame frame{std::move(bytes), Frame::Kind::Text, publication.compress, {}, {}, publication.senderUserId};
+    frame.policy = policy;
+    frame.conflationKey = std::move(conflationKey);
+    return std::make_shared<const Frame>(std::move(frame));
 }
 
 SharedFrame encodeLatestMessageFrame(const Publication &publication, std::string_view epoch)
@@ -193,7 +193,8 @@ std::optional<MessageFrameView> decodeMessageFrame(std::string_view frame)
     return view;
 }
 
-SharedFrame encodeBinaryFrame(std::string_view channel, std::string_view event, std::string_view payload)
+SharedFrame encodeBinaryFrame(std::string_view channel, std::string_view event, std::string_view payload,
+                              ChannelPolicy policy, std::string conflationKey)
 {
     std::string bytes;
     bytes.reserve(5 + channel.size() + event.size() + payload.size());
@@ -203,7 +204,10 @@ SharedFrame encodeBinaryFrame(std::string_view channel, std::string_view event, 
     appendU16(bytes, event.size());
     bytes += event;
     bytes += payload;
-    return makeBinaryFrame(std::move(bytes));
+    Frame frame{std::move(bytes), Frame::Kind::Binary, false, {}, {}, {}};
+    frame.policy = policy;
+    frame.conflationKey = std::move(conflationKey);
+    return std::make_shared<const Frame>(std::move(frame));
 }
 
 std::optional<BinaryFrameView> decodeBinaryFrame(std::string_view frame)

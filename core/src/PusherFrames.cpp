@@ -192,7 +192,14 @@ SharedFrame translateToPusher(const Frame &native)
     if (!channel)
         return nullptr;
     const std::string_view userId = channel->starts_with("presence-") ? std::string_view(native.senderUserId) : std::string_view();
-    return encodePusherEvent(*channel, pusherEventName(message->event), message->data, userId);
+    SharedFrame event = encodePusherEvent(*channel, pusherEventName(message->event), message->data, userId);
+    if (native.policy == ChannelPolicy::DropNewest)
+        return event;
+    // Conflates as the native frame it translates.
+    Frame translated{event->bytes, event->kind, event->compress, {}, {}, {}};
+    translated.policy = native.policy;
+    translated.conflationKey = native.conflationKey;
+    return std::make_shared<const Frame>(std::move(translated));
 }
 
 } // namespace switchboard

@@ -42,7 +42,7 @@ class PusherSession final : public Session {
 public:
     explicit PusherSession(std::shared_ptr<Session> transport) : m_transport(std::move(transport)) {}
 
-    SendResult send(const SharedFrame &frame) override
+    SendOutcome send(const SharedFrame &frame) override
     {
         // Publications and presence changes are translated once per frame and shared; other
         // native frames (none reach a Pusher session in normal operation: the protocol answers

@@ -17,6 +17,8 @@
 #include <QJSValue>
 #include <QTimer>
 
+#include <stdexcept>
+
 namespace switchboard::qt {
 
 struct Gateway::Private {
@@ -43,6 +45,7 @@ struct Gateway::Private {
     bool allowAnonymous = true;
     QStringList allowedOrigins;
     SlowConsumerPolicy slowConsumer = DropMessage;
+    QStringList channelPolicies; // "PREFIX=POLICY"
     ClientPublish clientPublish = SubscribedOnly;
     int maxOutboxFrames = int(OutboxLimits{}.maxFrames);
     int maxOutboxBytes = int(OutboxLimits{}.maxBytes);
@@ -172,6 +175,15 @@ bool Gateway::ensureCore()
         Q_EMIT errorOccurred(d->error);
         return false;
     }
+    std::vector<ChannelPolicyRule> channelPolicies;
+    try {
+        for (const QString &rule : d->channelPolicies)
+            channelPolicies.push_back(parseChannelPolicyRule(rule.toStdString()));
+    } catch (const std::invalid_argument &e) {
+        d->error = QStringLiteral("channelPolicies: ") + QString::fromStdString(e.what());
+        Q_EMIT errorOccurred(d->error);
+        return false;
+    }
     d->engine = qtws::QtEngine::create(d->timer, d->engineOptions, &problem);
     if (!d->engine) {
         d->error = problem;
@@ -179,6 +191,7 @@ bool Gateway::ensureCore()
         return false;
     }
     HubOptions hubOptions;
+    hubOptions.channelPolicies = std::move(channelPolicies);
     hubOptions.outbox.maxFrames = static_cast<std::size_t>(std::max(1, d->maxOutboxFrames));
     hubOptions.outbox.maxBytes = static_cast<std::size_t>(std::max(1, d->maxOutboxBytes));
     hubOptions.slowConsumer = d->slowConsumer == DisconnectClient ? switchboard::SlowConsumerPolicy::DisconnectClient
@@ -427,6 +440,7 @@ ChannelListModel *Gateway::channels() const { return d->channels; }
 qint64 Gateway::framesIn() const { return d->hub ? qint64(d->hub->counters().framesIn) : 0; }
 qint64 Gateway::framesOut() const { return d->hub ? qint64(d->hub->counters().framesOut) : 0; }
 qint64 Gateway::drops() const { return d->hub ? qint64(d->hub->counters().drops) : 0; }
+qint64 Gateway::conflated() const { return d->hub ? qint64(d->hub->counters().conflated) : 0; }
 qint64 Gateway::slowDisconnects() const { return d->hub ? qint64(d->hub->counters().slowDisconnects) : 0; }
 qint64 Gateway::repliesDelivered() const { return d->hub ? qint64(d->hub->counters().repliesDelivered) : 0; }
 qint64 Gateway::repliesDropped() const
@@ -498,6 +512,15 @@ void Gateway::setIdempotencyWindow(int ms)
     Q_EMIT configChanged();
 }
 #undef SWITCHBOARD_GATEWAY_SETTER
+
+QStringList Gateway::channelPolicies() const { return d->channelPolicies; }
+void Gateway::setChannelPolicies(const QStringList &rules)
+{
+    if (rules == d->channelPolicies)
+        return;
+    d->channelPolicies = rules;
+    Q_EMIT configChanged();
+}
 
 QStringList Gateway::allowedOrigins() const { return d->allowedOrigins; }
 void Gateway::setAllowedOrigins(const QStringList &origins)

@@ -31,9 +31,9 @@ class RecordingSession final : public Session {
 public:
     RecordingSession() = default;
     explicit RecordingSession(OutboxLimits limits) : outbox(std::in_place, limits) {}
-    SendResult send(const SharedFrame &frame) override
+    SendOutcome send(const SharedFrame &frame) override
     {
-        const SendResult result = outbox ? outbox->push(frame) : SendResult::Ok;
+        const SendOutcome result = outbox ? outbox->push(frame) : SendOutcome(SendResult::Ok);
         if (result != SendResult::Dropped)
             frames.push_back(frame);
         return result;

@@ -23,7 +23,7 @@ namespace switchboard::testing {
 /// A Session that keeps every frame it is given and remembers how it was closed.
 class RecordingSession final : public Session {
 public:
-    SendResult send(const SharedFrame &frame) override
+    SendOutcome send(const SharedFrame &frame) override
     {
         frames.push_back(frame);
         return SendResult::Ok;

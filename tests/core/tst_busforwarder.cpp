@@ -23,7 +23,7 @@ namespace {
 /// Records the `message` frames the Hub sends it.
 class RecordingSession final : public Session {
 public:
-    SendResult send(const SharedFrame &frame) override
+    SendOutcome send(const SharedFrame &frame) override
     {
         frames.push_back(boost::json::parse(frame->bytes).as_object());
         return SendResult::Ok;

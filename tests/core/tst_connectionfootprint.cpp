@@ -51,7 +51,7 @@ namespace {
 /// A transport that keeps nothing: what is measured is the core's.
 class DiscardingSession final : public Session {
 public:
-    SendResult send(const SharedFrame &) override { return SendResult::Ok; }
+    SendOutcome send(const SharedFrame &) override { return SendResult::Ok; }
     void close(DisconnectCode, std::string_view) override {}
 };
 

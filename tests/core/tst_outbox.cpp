@@ -21,7 +21,7 @@ namespace {
 class StalledSession final : public Session {
 public:
     explicit StalledSession(OutboxLimits limits) : outbox(limits) {}
-    SendResult send(const SharedFrame &frame) override
+    SendOutcome send(const SharedFrame &frame) override
     {
         ++sends;
         return outbox.push(frame);
@@ -141,9 +141,9 @@ void TestOutbox::externalBytesCount()
 {
     Outbox outbox(OutboxLimits{100, 100});
     const auto frame = makeTextFrame(std::string(10, 'x'));
-    QCOMPARE(outbox.push(frame, 85), SendResult::Backpressure);
-    QCOMPARE(outbox.push(frame, 85), SendResult::Dropped); // 10 queued + 85 on the socket + 10 > 100
-    QCOMPARE(outbox.push(frame, 0), SendResult::Ok);
+    QCOMPARE(outbox.push(frame, 85).result, SendResult::Backpressure);
+    QCOMPARE(outbox.push(frame, 85).result, SendResult::Dropped); // 10 queued + 85 on the socket + 10 > 100
+    QCOMPARE(outbox.push(frame, 0).result, SendResult::Ok);
 }
 
 void TestOutbox::takeAllEmpties()
@@ -163,7 +163,7 @@ void TestOutbox::takeAllEmpties()
     // Room again after draining.
     for (int i = 0; i < 3; ++i)
         QVERIFY(outbox.push(a) != SendResult::Dropped);
-    QCOMPARE(outbox.push(a), SendResult::Dropped);
+    QCOMPARE(outbox.push(a).result, SendResult::Dropped);
 }
 
 void TestOutbox::dropMessagePolicy()
@@ -285,7 +285,7 @@ void TestOutbox::sendToAppliesPolicy()
 /// and no slow-consumer policy applies. Found by the soak: ordinary churn counted as drops.
 class ClosingSession final : public Session {
 public:
-    SendResult send(const SharedFrame &) override
+    SendOutcome send(const SharedFrame &) override
     {
         ++refusals;
         return SendResult::Closed;

@@ -30,7 +30,7 @@ namespace {
 /// A Session that records what the Hub / ServerProtocol sends it.
 class RecordingSession final : public sb::Session {
 public:
-    sb::SendResult send(const sb::SharedFrame &frame) override
+    sb::SendOutcome send(const sb::SharedFrame &frame) override
     {
         frames.push_back(frame);
         return sb::SendResult::Ok;

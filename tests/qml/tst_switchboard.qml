@@ -65,6 +65,18 @@ Item {
         }
     }
 
+    // Per-channel slow-consumer policies: a valid list starts, an invalid entry refuses to.
+    Gateway {
+        id: policyGateway
+        statsInterval: 0
+        channelPolicies: ["prices/=latest-only", "sensors/=latest-only:id", "=drop-oldest"]
+    }
+    Gateway {
+        id: badPolicyGateway
+        statsInterval: 0
+        channelPolicies: ["prices/=fastest"]
+    }
+
     // Components inherit the palette of the item they sit in.
     Item {
         id: darkScope
@@ -76,6 +88,15 @@ Item {
 
     TestCase {
         name: "Switchboard"
+
+        function test_0_channelPolicies() {
+            verify(policyGateway.start(), policyGateway.errorString)
+            compare(policyGateway.conflated, 0)
+            policyGateway.stop()
+            verify(!badPolicyGateway.start())
+            compare(badPolicyGateway.errorString.indexOf("channelPolicies: channel policy must be"), 0,
+                    badPolicyGateway.errorString)
+        }
 
         function test_1_liveMessagesAndPresence() {
             verify(gateway.start())

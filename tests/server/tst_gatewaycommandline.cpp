@@ -46,6 +46,7 @@ private slots:
     void refusedAtStart_data();
     void refusedAtStart();
     void portInUse();
+    void channelPolicyRefused();
 };
 
 void tst_GatewayCommandLine::version()
@@ -106,6 +107,29 @@ void tst_GatewayCommandLine::portInUse()
     QVERIFY2(err.startsWith(QStringLiteral("switchboard-gateway: cannot listen on 127.0.0.1:%1: address already in use").arg(port)),
              qPrintable(err));
     QVERIFY2(!err.contains(QStringLiteral(".hpp")) && !err.contains('\n'), qPrintable(err)); // no library source paths
+}
+
+
+void tst_GatewayCommandLine::channelPolicyRefused()
+{
+    const Run run = runGateway({"--channel-policy", "tick/=latest", "--port", "0"});
+    QCOMPARE(run.exitCode, 2);
+    const QString err = QString::fromUtf8(run.err).trimmed();
+    QVERIFY2(err.startsWith(QStringLiteral("switchboard-gateway: --channel-policy: channel policy must be drop-newest, "
+                                           "drop-oldest, latest-only, latest-only:FIELD or disconnect, not 'latest'")),
+             qPrintable(err));
+    QVERIFY2(!err.contains('\n'), qPrintable(err));
+
+    QTemporaryDir dir;
+    QFile config(dir.filePath(QStringLiteral("gateway.json")));
+    QVERIFY(config.open(QIODevice::WriteOnly));
+    config.write(R"({"channelPolicies":[{"prefix":"tick/","policy":"latest-only:"}]})");
+    config.close();
+    const Run fromFile = runGateway({"--config", config.fileName(), "--port", "0"});
+    QCOMPARE(fromFile.exitCode, 2);
+    const QString fileErr = QString::fromUtf8(fromFile.err).trimmed();
+    QVERIFY2(fileErr.contains(QStringLiteral("channelPolicies")) && fileErr.contains(QStringLiteral("'latest-only:'")),
+             qPrintable(fileErr));
 }
 
 QTEST_GUILESS_MAIN(tst_GatewayCommandLine)

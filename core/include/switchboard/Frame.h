@@ -1,6 +1,7 @@
 #pragma once
 // Frame: one encoded wire message, immutable and shared by every recipient.
 
+#include "switchboard/ChannelPolicy.h"
 #include "switchboard/DerivedBytes.h"
 #include "switchboard/DerivedFrame.h"
 
@@ -30,6 +31,15 @@ struct Frame {
     /// The same message in the binary encoding (BinaryEncoding.h), built once by the first
     /// recipient that negotiated it and shared by the others.
     DerivedFrame binary;
+    /// How a session's full or busy outbox treats this frame: the slow-consumer policy of the
+    /// publication's channel (HubOptions::channelPolicies), set by the Hub once per publication.
+    /// Frames that are not publications keep DropNewest; the Hub then applies
+    /// HubOptions::slowConsumer when one is refused.
+    ChannelPolicy policy = ChannelPolicy::DropNewest;
+    /// LatestOnly: frames with equal keys replace each other while pending in an outbox (the
+    /// channel name, or the channel and the value of the rule's key field). Derived frames
+    /// (`pusher`, `binary`) carry the policy and the key of their frame.
+    std::string conflationKey;
 };
 
 using SharedFrame = std::shared_ptr<const Frame>;

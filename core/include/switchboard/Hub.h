@@ -3,6 +3,7 @@
 
 #include "switchboard/Authorizer.h"
 #include "switchboard/Broker.h"
+#include "switchboard/ChannelPolicy.h"
 #include "switchboard/ContentFilter.h"
 #include "switchboard/ControlFrames.h"
 #include "switchboard/Outbox.h"
@@ -25,7 +26,16 @@ namespace switchboard {
 
 struct HubOptions {
     OutboxLimits outbox;  ///< transports size their Outbox from this
+    /// Channels matching no rule of channelPolicies, and frames that are not publications
+    /// (control frames, presence changes of channels without a Disconnect rule): DropMessage
+    /// acts as ChannelPolicy::DropNewest, DisconnectClient as ChannelPolicy::Disconnect.
     SlowConsumerPolicy slowConsumer = SlowConsumerPolicy::DropMessage;
+    /// Slow-consumer policy per channel-name prefix, the longest matching prefix winning (as
+    /// HistoryOptions::rules). Resolved once when the Hub creates a channel's record; each
+    /// publication's Frame carries the policy and its conflation key, computed once per
+    /// publication (see ChannelPolicy, Outbox). LatestOnly with a keyField parses the JSON data
+    /// of each publication once to read the field.
+    std::vector<ChannelPolicyRule> channelPolicies;
     std::size_t maxChannelsPerSession = 128;
     /// A join the authorizer has not answered within this is refused with error 504
     /// (authorization_timeout) and counted in HubCounters::authTimeouts. 0: no deadline.
@@ -165,7 +175,8 @@ struct ChannelStats {
 struct SessionStats {
     std::size_t channels = 0;
     std::uint64_t framesOut = 0;
-    std::uint64_t dropped = 0;
+    std::uint64_t dropped = 0;   ///< frames refused by its full outbox or evicted by DropOldest
+    std::uint64_t conflated = 0; ///< pending frames replaced by a newer one of their key (LatestOnly)
 };
 
 struct HubCounters {
@@ -174,7 +185,10 @@ struct HubCounters {
     std::uint64_t framesIn = 0;     ///< counted by the ServerProtocol via countFrameIn()
     std::uint64_t framesOut = 0;    ///< frames accepted by sessions
     std::uint64_t bytesOut = 0;
-    std::uint64_t drops = 0;        ///< frames refused by full outboxes (DropMessage)
+    std::uint64_t drops = 0;        ///< frames refused by full outboxes (DropNewest...) or evicted by DropOldest
+    /// Pending frames replaced in an outbox by a newer frame of their conflation key
+    /// (LatestOnly): never written, superseded rather than lost. framesOut counts both frames.
+    std::uint64_t conflated = 0;
     std::uint64_t slowDisconnects = 0;
     std::uint64_t authFailures = 0;
     std::uint64_t authTimeouts = 0;      ///< joins refused because the authorizer did not answer in time (504)

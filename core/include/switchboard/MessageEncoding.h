@@ -16,8 +16,10 @@ namespace switchboard {
 
 /// `{"op":"message","channel":..,"event":..,"data":<data verbatim>,"offset":..,"ts":..,"sender":..}`
 /// `data` must already be valid JSON text; it is copied in, never re-parsed. A publication marked
-/// `compress` gives a frame marked Frame::compress.
-SharedFrame encodeMessageFrame(const Publication &publication);
+/// `compress` gives a frame marked Frame::compress. `policy` and `conflationKey` go to the
+/// frame's Frame::policy and Frame::conflationKey (the Hub passes its channel's policy).
+SharedFrame encodeMessageFrame(const Publication &publication, ChannelPolicy policy = ChannelPolicy::DropNewest,
+                               std::string conflationKey = {});
 /// The parts of a frame made by encodeMessageFrame(); `data` views the frame's JSON text of the
 /// payload verbatim (not re-serialized), so another encoding of the publication carries it
 /// byte for byte.
@@ -41,7 +43,9 @@ SharedFrame encodeLatestMessageFrame(const Publication &publication, std::string
 /// Appends the message object *without* `op` (used inside `subscribed.publications`).
 void appendPublicationObject(std::string &out, const Publication &publication);
 /// Binary frame: 0x01 | u16 channel len | channel | u16 event len | event | bytes.
-SharedFrame encodeBinaryFrame(std::string_view channel, std::string_view event, std::string_view bytes);
+/// `policy` and `conflationKey` as for encodeMessageFrame().
+SharedFrame encodeBinaryFrame(std::string_view channel, std::string_view event, std::string_view bytes,
+                              ChannelPolicy policy = ChannelPolicy::DropNewest, std::string conflationKey = {});
 /// The parts of a binary frame, viewing into the frame's bytes.
 struct BinaryFrameView {
     std::string_view channel;

@@ -5,7 +5,9 @@
 #include "switchboard/Session.h"
 
 #include <cstddef>
-#include <deque>
+#include <memory>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace switchboard {
@@ -27,54 +29,53 @@ enum class SlowConsumerPolicy {
 /// everything queued in one go (takeAll) to write it as one gather write. `externalBytes` lets a
 /// transport count bytes already handed to its socket layer (QWebSocket::bytesToWrite) against
 /// the same byte limit. Not thread-safe: the owner serializes access.
+///
+/// Each frame's ChannelPolicy decides what a push does when the frame does not fit, or when a
+/// frame of its conflation key is already pending:
+/// - LatestOnly: a pending frame with the same Frame::conflationKey is replaced in place (same
+///   queue position, byte count adjusted; SendOutcome::conflated = 1). The key index behind it is
+///   allocated only while LatestOnly frames are pending and freed by takeAll(), so an idle
+///   outbox holds none. No room (no pending frame of the key, or the newer frame does not fit
+///   where the older one was): Dropped.
+/// - DropOldest: the oldest pending frames, whatever their policy, are dropped until the new
+///   one fits (SendOutcome::evicted, counted in droppedCount()); O(1) amortised (a head index,
+///   compacted when half the storage is dead). A frame that cannot fit even in an empty outbox
+///   (bytes above the limit with `externalBytes`): Dropped.
+/// - DropNewest and Disconnect: Dropped; the Hub applies the rest of the policy.
 class Outbox {
 public:
     explicit Outbox(OutboxLimits limits = {}) : m_limits(limits) {}
 
-    SendResult push(const SharedFrame &frame, std::size_t externalBytes = 0)
-    {
-        const std::size_t size = frame->bytes.size();
-        if (m_frames.size() + 1 > m_limits.maxFrames
-            || m_bytes + externalBytes + size > m_limits.maxBytes) {
-            ++m_dropped;
-            return SendResult::Dropped;
-        }
-        m_frames.push_back(frame);
-        m_bytes += size;
-        if (m_frames.size() * 2 > m_limits.maxFrames || (m_bytes + externalBytes) * 2 > m_limits.maxBytes)
-            return SendResult::Backpressure;
-        return SendResult::Ok;
-    }
+    SendOutcome push(const SharedFrame &frame, std::size_t externalBytes = 0);
 
-    /// Moves every queued frame to `out` (appending) and empties the outbox. With an empty
-    /// `out` the two vectors swap storage, so a transport that reuses its batch vector queues
-    /// and writes without allocating in the steady state.
-    void takeAll(std::vector<SharedFrame> &out)
-    {
-        if (out.empty()) {
-            out.swap(m_frames);
-            // Do not keep a burst-sized buffer for an idle session.
-            if (m_frames.capacity() > kRetainedCapacity)
-                std::vector<SharedFrame>().swap(m_frames);
-        } else {
-            out.insert(out.end(), std::make_move_iterator(m_frames.begin()), std::make_move_iterator(m_frames.end()));
-            m_frames.clear();
-        }
-        m_bytes = 0;
-    }
+    /// Moves every queued frame to `out` (appending), oldest first, and empties the outbox. With
+    /// an empty `out` the two vectors swap storage, so a transport that reuses its batch vector
+    /// queues and writes without allocating in the steady state.
+    void takeAll(std::vector<SharedFrame> &out);
 
-    bool empty() const { return m_frames.empty(); }
-    std::size_t frameCount() const { return m_frames.size(); }
+    bool empty() const { return m_frames.size() == m_head; }
+    std::size_t frameCount() const { return m_frames.size() - m_head; }
     std::size_t byteCount() const { return m_bytes; }
+    /// Frames refused (Dropped) and frames evicted by DropOldest, since construction.
     std::size_t droppedCount() const { return m_dropped; }
     const OutboxLimits &limits() const { return m_limits; }
 
 private:
+    /// Keys view the conflationKey of the frame held in the slot they name; a replacement
+    /// re-keys the node to the new frame's string before the old frame can go.
+    using LatestIndex = std::unordered_map<std::string_view, std::size_t>;
+    bool fits(std::size_t frameBytes, std::size_t externalBytes) const;
+    SendResult level(std::size_t externalBytes) const;
+    void evictOldest();
+    void compact();
+
     static constexpr std::size_t kRetainedCapacity = 256;
     OutboxLimits m_limits;
-    std::vector<SharedFrame> m_frames; // only appended to and taken whole: no deque needed
+    std::vector<SharedFrame> m_frames; // pending: [m_head, end); before m_head: evicted (null)
+    std::size_t m_head = 0;
     std::size_t m_bytes = 0;
     std::size_t m_dropped = 0;
+    std::unique_ptr<LatestIndex> m_latest; // LatestOnly frames pending: conflation key -> slot
 };
 
 } // namespace switchboard

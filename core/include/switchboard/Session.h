@@ -4,6 +4,7 @@
 #include "switchboard/Error.h"
 #include "switchboard/Frame.h"
 
+#include <cstdint>
 #include <string_view>
 
 namespace switchboard {
@@ -15,6 +16,20 @@ enum class SendResult {
     Dropped,      ///< not queued: the outbox is full. The Hub applies the slow-consumer policy.
     Closed,       ///< not queued: the connection is closing or gone, so nobody could read the
                   ///< frame. Neither a delivery nor a drop: the Hub counts nothing.
+};
+
+/// What one send did: its SendResult, and the pending frames of the session's outbox it took
+/// the place of (ChannelPolicy). Converts to and from SendResult, so a send that only queues
+/// returns `SendResult::Ok` and callers may compare or switch on the outcome as on the result.
+struct SendOutcome {
+    SendResult result = SendResult::Ok;
+    /// LatestOnly: a pending frame of the same conflation key was replaced by this one (0 or 1).
+    std::uint32_t conflated = 0;
+    /// DropOldest: the oldest pending frames dropped to make room for this one.
+    std::uint32_t evicted = 0;
+
+    SendOutcome(SendResult r = SendResult::Ok) : result(r) {}
+    operator SendResult() const { return result; }
 };
 
 /// A connection as seen by the Hub. Implemented by transports (Qt, Asio, in-memory for tests).
@@ -29,7 +44,8 @@ enum class SendResult {
 class Session {
 public:
     virtual ~Session() = default;
-    virtual SendResult send(const SharedFrame &frame) = 0;
+    /// Queues `frame` under the session's outbox limits and the frame's ChannelPolicy.
+    virtual SendOutcome send(const SharedFrame &frame) = 0;
     virtual void close(DisconnectCode code, std::string_view reason) = 0;
 
     /// Hub::attach() accepted this session as `sessionId` of user `userId` (empty: anonymous).

@@ -26,6 +26,7 @@ HubOptions hubOptions(const GatewayConfig &c)
     o.outbox.maxFrames = c.outboxFrames;
     o.outbox.maxBytes = c.outboxBytes;
     o.slowConsumer = c.disconnectSlowClients ? SlowConsumerPolicy::DisconnectClient : SlowConsumerPolicy::DropMessage;
+    o.channelPolicies = c.channelPolicies;
     o.maxChannelsPerSession = c.maxChannelsPerSession;
     o.authorizationTimeout = c.authorizationTimeout;
     return o;

@@ -124,6 +124,7 @@ void applyJsonConfig(GatewayConfig &c, std::string_view jsonText)
         else if (key == "tokenSecret") c.tokenSecret = text(v, k);
         else if (key == "maxConnections") c.maxConnections = number<std::size_t>(v, k);
         else if (key == "maxTcpConnections") c.maxTcpConnections = number<std::size_t>(v, k);
+        else if (key == "socketSendBufferBytes") c.socketSendBuffer = number<std::size_t>(v, k);
         else if (key == "maxFrameSize") c.maxFrameBytes = number<std::size_t>(v, k);
         else if (key == "permessageDeflate") {
             if (!v.is_bool())
@@ -159,6 +160,24 @@ void applyJsonConfig(GatewayConfig &c, std::string_view jsonText)
                 if (auto *p = o.if_contains("size")) rule.size = number<std::size_t>(*p, "history.size");
                 if (auto *p = o.if_contains("ttl")) rule.ttl = std::chrono::seconds(number<std::int64_t>(*p, "history.ttl"));
                 c.history.push_back(std::move(rule));
+            }
+        }
+        else if (key == "channelPolicies") {
+            if (!v.is_array())
+                throw std::runtime_error("config key 'channelPolicies' must be an array of {prefix, policy}");
+            c.channelPolicies.clear();
+            for (const auto &item : v.get_array()) {
+                if (!item.is_object() || !item.get_object().contains("policy"))
+                    throw std::runtime_error("config key 'channelPolicies' must be an array of {prefix, policy}");
+                const auto &o = item.get_object();
+                ChannelPolicyRule rule;
+                if (auto *p = o.if_contains("prefix")) rule.prefix = text(*p, "channelPolicies.prefix");
+                try {
+                    parseChannelPolicy(text(o.at("policy"), "channelPolicies.policy"), rule);
+                } catch (const std::invalid_argument &e) {
+                    throw std::runtime_error(std::string("config key 'channelPolicies': ") + e.what());
+                }
+                c.channelPolicies.push_back(std::move(rule));
             }
         }
         else if (key == "allowedOrigins") {
@@ -281,6 +300,8 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         ("outbox-frames", po::value<std::size_t>()->value_name("N"), "frames queued per connection (default 4096)")
         ("outbox-bytes", po::value<std::size_t>()->value_name("BYTES"), "bytes queued per connection (default 4194304)")
         ("outbox-policy", po::value<std::string>()->value_name("drop|disconnect"), "full outbox: drop the message (default) or close 3001")
+        ("socket-send-buffer", po::value<std::size_t>()->value_name("BYTES"), "SO_SNDBUF of accepted connections (default 0: the OS default)")
+        ("channel-policy", po::value<std::vector<std::string>>()->composing()->value_name("PREFIX=POLICY"), "slow-consumer policy per channel prefix, longest wins: drop-newest, drop-oldest, latest-only, latest-only:FIELD, disconnect; repeatable (default: the outbox policy)")
         ("history", po::value<std::vector<std::string>>()->composing()->value_name("PREFIX=SIZE[:TTL]"), "history per channel prefix, TTL in seconds; repeatable (default: =100:300)")
         ("allowed-origin", po::value<std::vector<std::string>>()->composing()->value_name("ORIGIN"), "accepted Origin header of WebSocket/SSE clients; repeatable (default: any)")
         ("io-threads", po::value<unsigned>()->value_name("N"), "I/O threads (default: hardware concurrency)")
@@ -378,6 +399,7 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         str("token-secret", c.tokenSecret);
         sz("max-connections", c.maxConnections);
         sz("max-tcp-connections", c.maxTcpConnections);
+        sz("socket-send-buffer", c.socketSendBuffer);
         sz("max-frame-size", c.maxFrameBytes);
         sz("max-body-size", c.maxBodyBytes);
         if (vm.count("permessage-deflate")) {
@@ -396,6 +418,16 @@ ConfigParse parseCommandLine(int argc, const char *const argv[], std::ostream &o
         sz("outbox-frames", c.outboxFrames);
         sz("outbox-bytes", c.outboxBytes);
         if (vm.count("outbox-policy")) c.disconnectSlowClients = parsePolicy(vm["outbox-policy"].as<std::string>());
+        if (vm.count("channel-policy")) {
+            c.channelPolicies.clear();
+            for (const auto &rule : vm["channel-policy"].as<std::vector<std::string>>()) {
+                try {
+                    c.channelPolicies.push_back(parseChannelPolicyRule(rule));
+                } catch (const std::invalid_argument &e) {
+                    throw std::invalid_argument(std::string("--channel-policy: ") + e.what());
+                }
+            }
+        }
         if (vm.count("history")) {
             c.history.clear();
             for (const auto &h : vm["history"].as<std::vector<std::string>>())

@@ -84,6 +84,8 @@ void Listener::onAccept(boost::system::error_code ec, TcpSocket socket)
     m_ctx.metrics.connectionsAccepted.fetch_add(1, std::memory_order_relaxed);
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
+    if (m_ctx.config.socketSendBuffer > 0)
+        socket.set_option(boost::asio::socket_base::send_buffer_size(int(m_ctx.config.socketSendBuffer)), ignored);
     std::string peer = peerAddress(socket);
     TcpSlot slot = m_ctx.tcp.tryAcquire();
     if (!slot) {

@@ -110,7 +110,8 @@ std::string Metrics::render(const HubCounters &hub, const ProtocolCounters &prot
     metric(out, "switchboard_hub_frames_out_total", "counter", "Frames queued to sessions by the hub.", double(hub.framesOut));
     metric(out, "switchboard_hub_bytes_out_total", "counter", "Bytes queued to sessions by the hub.", double(hub.bytesOut));
     metric(out, "switchboard_publications_total", "counter", "Publications fanned out by the hub.", double(hub.publications));
-    metric(out, "switchboard_drops_total", "counter", "Frames dropped by full outboxes.", double(hub.drops));
+    metric(out, "switchboard_drops_total", "counter", "Frames dropped by full outboxes, or evicted from them (drop-oldest).", double(hub.drops));
+    metric(out, "switchboard_conflated_total", "counter", "Pending frames replaced by a newer frame of their key (latest-only).", double(hub.conflated));
     metric(out, "switchboard_slow_disconnects_total", "counter", "Sessions closed 3001 for a full outbox.", double(hub.slowDisconnects));
     metric(out, "switchboard_auth_failures_total", "counter", "Refused tokens and joins (WebSocket and SSE).", double(hub.authFailures));
     metric(out, "switchboard_shutdown_refusals_total", "counter", "Connects refused with 3000 during shutdown (the Hub is closed).", double(protocol.shutdownRefusals));

@@ -242,12 +242,12 @@ void SseSession::refuse(http::status status, int code, std::string_view message)
     });
 }
 
-SendResult SseSession::send(const SharedFrame &frame)
+SendOutcome SseSession::send(const SharedFrame &frame)
 {
     std::lock_guard lock(m_mutex);
     if (m_closing || m_finishedFlag)
         return SendResult::Closed;
-    const SendResult result = m_outbox.push(frame);
+    const SendOutcome result = m_outbox.push(frame);
     if (result != SendResult::Dropped && m_ready)
         scheduleFlushLocked();
     return result;

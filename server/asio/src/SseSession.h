@@ -40,7 +40,7 @@ public:
     /// with an HTTP error and closes. The connection is not yet counted.
     void start(const Request &request, const boost::urls::url_view &url);
 
-    SendResult send(const SharedFrame &frame) override;
+    SendOutcome send(const SharedFrame &frame) override;
     void close(DisconnectCode code, std::string_view reason) override;
 
     /// Position text of Last-Event-ID: `<channel>:<offset>:<epoch>` entries separated by spaces.

@@ -92,12 +92,12 @@ void WebSocketSession::start()
 
 // ---- queueing (any thread) -------------------------------------------------------------------
 
-SendResult WebSocketSession::send(const SharedFrame &frame)
+SendOutcome WebSocketSession::send(const SharedFrame &frame)
 {
     std::lock_guard lock(m_mutex);
     if (m_closeQueued || m_finishedFlag)
         return SendResult::Closed;
-    const SendResult result = m_outbox.push(frame, controlBytesLocked());
+    const SendOutcome result = m_outbox.push(frame, controlBytesLocked());
     if (result != SendResult::Dropped)
         scheduleFlushLocked();
     return result;

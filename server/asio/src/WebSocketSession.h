@@ -76,7 +76,7 @@ public:
     /// How long the session waits for the peer's close frame after writing its own.
     static std::chrono::milliseconds closeWait(const GatewayConfig &config);
 
-    SendResult send(const SharedFrame &frame) override;
+    SendOutcome send(const SharedFrame &frame) override;
     void close(DisconnectCode code, std::string_view reason) override;
     void attached(std::string_view sessionId, std::string_view userId) override;
     /// Logs the refusal (log::refusal: peer, user, reason), rate-limited per error code.

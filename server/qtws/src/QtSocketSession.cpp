@@ -55,13 +55,13 @@ void QtSocketSession::schedule()
 
 // ---- queueing --------------------------------------------------------------------------------
 
-SendResult QtSocketSession::send(const SharedFrame &frame)
+SendOutcome QtSocketSession::send(const SharedFrame &frame)
 {
     if (m_detached || m_closeQueued)
         return SendResult::Closed;
     // Qt's socket buffer and a pending pong count against the same byte limit.
     const auto external = static_cast<std::size_t>(pendingSocketBytes()) + (m_pongPending ? m_pong.size() : 0);
-    const SendResult result = m_outbox.push(frame, external);
+    const SendOutcome result = m_outbox.push(frame, external);
     if (result != SendResult::Dropped)
         schedule();
     return result;

@@ -53,7 +53,7 @@ public:
                     bool directWrites, int deflateWindowBits = 0);
     ~QtSocketSession() override;
 
-    SendResult send(const SharedFrame &frame) override;
+    SendOutcome send(const SharedFrame &frame) override;
     void close(DisconnectCode code, std::string_view reason) override;
     void attached(std::string_view sessionId, std::string_view userId) override;
     /// Logs the refusal (logRefusal: peer, user, session, reason), rate-limited per error code.

@@ -80,6 +80,8 @@ class Gateway : public QObject, public QQmlParserStatus
     Q_PROPERTY(qint64 framesIn READ framesIn NOTIFY countersChanged)
     Q_PROPERTY(qint64 framesOut READ framesOut NOTIFY countersChanged)
     Q_PROPERTY(qint64 drops READ drops NOTIFY countersChanged)
+    /// Pending frames replaced by a newer frame of their key (latest-only channel policies).
+    Q_PROPERTY(qint64 conflated READ conflated NOTIFY countersChanged)
     Q_PROPERTY(qint64 slowDisconnects READ slowDisconnects NOTIFY countersChanged)
     /// Replies between clients delivered to their publisher on this node, and dropped here
     /// (every reason: HubCounters::repliesDropped*).
@@ -89,6 +91,11 @@ class Gateway : public QObject, public QQmlParserStatus
     Q_PROPERTY(bool allowAnonymous READ allowAnonymous WRITE setAllowAnonymous NOTIFY tokensChanged)
     Q_PROPERTY(QStringList allowedOrigins READ allowedOrigins WRITE setAllowedOrigins NOTIFY configChanged)
     Q_PROPERTY(SlowConsumerPolicy slowConsumerPolicy READ slowConsumerPolicy WRITE setSlowConsumerPolicy NOTIFY configChanged)
+    /// Slow-consumer policy per channel-name prefix, as switchboard-gateway's --channel-policy:
+    /// "PREFIX=POLICY" entries, the longest prefix winning, POLICY one of drop-newest,
+    /// drop-oldest, latest-only, latest-only:FIELD, disconnect (HubOptions::channelPolicies).
+    /// Applied at the first start; an invalid entry makes start() fail with errorString set.
+    Q_PROPERTY(QStringList channelPolicies READ channelPolicies WRITE setChannelPolicies NOTIFY configChanged)
     Q_PROPERTY(ClientPublish clientPublish READ clientPublish WRITE setClientPublish NOTIFY configChanged)
     Q_PROPERTY(int maxOutboxFrames READ maxOutboxFrames WRITE setMaxOutboxFrames NOTIFY configChanged)
     Q_PROPERTY(int maxOutboxBytes READ maxOutboxBytes WRITE setMaxOutboxBytes NOTIFY configChanged)
@@ -138,6 +145,7 @@ public:
     qint64 framesIn() const;
     qint64 framesOut() const;
     qint64 drops() const;
+    qint64 conflated() const;
     qint64 slowDisconnects() const;
     qint64 repliesDelivered() const;
     qint64 repliesDropped() const;
@@ -147,6 +155,8 @@ public:
     void setAllowAnonymous(bool allow);
     QStringList allowedOrigins() const;
     void setAllowedOrigins(const QStringList &origins);
+    QStringList channelPolicies() const;
+    void setChannelPolicies(const QStringList &rules);
     SlowConsumerPolicy slowConsumerPolicy() const;
     void setSlowConsumerPolicy(SlowConsumerPolicy policy);
     ClientPublish clientPublish() const;

@@ -1,6 +1,7 @@
 #pragma once
 // GatewayConfig: every setting of switchboard-gateway, from flags and an optional JSON file.
 
+#include <switchboard/ChannelPolicy.h>
 #include <switchboard/HistoryOptions.h>
 #include <switchboard/PusherProtocol.h>
 
@@ -40,6 +41,13 @@ struct GatewayConfig {
     std::size_t outboxFrames = 4096;
     std::size_t outboxBytes = 4u << 20;
     bool disconnectSlowClients = false;    ///< outbox policy: false drop message, true close 3001
+    /// Slow-consumer policy per channel-name prefix, longest prefix wins (`--channel-policy
+    /// PREFIX=POLICY`, JSON `channelPolicies`); channels matching none follow the outbox policy.
+    std::vector<ChannelPolicyRule> channelPolicies;
+    /// SO_SNDBUF of accepted connections; 0: the OS default (Linux tunes it, up to several MiB
+    /// per connection on loopback). What the kernel holds is out of reach of the channel
+    /// policies: a smaller buffer lets latest-only conflate sooner for a slow reader.
+    std::size_t socketSendBuffer = 0;
     /// WebSocket liveness. A connection silent this long gets a ping from the server; the same
     /// interval is advertised in `welcome` as the client's heartbeat. 0: no server pings.
     std::chrono::milliseconds wsPingInterval{25'000};

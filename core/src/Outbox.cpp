@@ -1,0 +1,117 @@
+#include "switchboard/Outbox.h"
+
+#include <iterator>
+
+namespace switchboard {
+
+bool Outbox::fits(std::size_t frameBytes, std::size_t externalBytes) const
+{
+    return frameCount() + 1 <= m_limits.maxFrames && m_bytes + externalBytes + frameBytes <= m_limits.maxBytes;
+}
+
+SendResult Outbox::level(std::size_t externalBytes) const
+{
+    if (frameCount() * 2 > m_limits.maxFrames || (m_bytes + externalBytes) * 2 > m_limits.maxBytes)
+        return SendResult::Backpressure;
+    return SendResult::Ok;
+}
+
+SendOutcome Outbox::push(const SharedFrame &frame, std::size_t externalBytes)
+{
+    const std::size_t size = frame->bytes.size();
+    if (frame->policy == ChannelPolicy::LatestOnly && m_latest) {
+        auto it = m_latest->find(frame->conflationKey);
+        if (it != m_latest->end()) {
+            SharedFrame &slot = m_frames[it->second];
+            const std::size_t bytes = m_bytes - slot->bytes.size() + size;
+            if (bytes + externalBytes > m_limits.maxBytes) {
+                ++m_dropped;
+                return SendResult::Dropped;
+            }
+            auto node = m_latest->extract(it);
+            slot = frame;
+            node.key() = slot->conflationKey;
+            m_latest->insert(std::move(node));
+            m_bytes = bytes;
+            SendOutcome outcome(level(externalBytes));
+            outcome.conflated = 1;
+            return outcome;
+        }
+    }
+    SendOutcome outcome;
+    if (!fits(size, externalBytes)) {
+        if (frame->policy != ChannelPolicy::DropOldest || m_limits.maxFrames == 0
+            || size + externalBytes > m_limits.maxBytes) {
+            ++m_dropped;
+            return SendResult::Dropped;
+        }
+        while (!empty() && !fits(size, externalBytes)) {
+            evictOldest();
+            ++outcome.evicted;
+        }
+        if (empty()) {
+            m_frames.clear();
+            m_head = 0;
+        } else {
+            compact();
+        }
+    }
+    m_frames.push_back(frame);
+    m_bytes += size;
+    if (frame->policy == ChannelPolicy::LatestOnly) {
+        if (!m_latest)
+            m_latest = std::make_unique<LatestIndex>();
+        m_latest->emplace(m_frames.back()->conflationKey, m_frames.size() - 1);
+    }
+    outcome.result = level(externalBytes);
+    return outcome;
+}
+
+void Outbox::evictOldest()
+{
+    SharedFrame &oldest = m_frames[m_head];
+    m_bytes -= oldest->bytes.size();
+    if (oldest->policy == ChannelPolicy::LatestOnly && m_latest) {
+        auto it = m_latest->find(oldest->conflationKey);
+        if (it != m_latest->end() && it->second == m_head)
+            m_latest->erase(it);
+    }
+    oldest.reset();
+    ++m_head;
+    ++m_dropped;
+}
+
+void Outbox::compact()
+{
+    // Amortised O(1) per eviction: the pending frames moved are at most as many as the evictions
+    // since the last compaction.
+    if (m_head == 0 || m_head * 2 < m_frames.size())
+        return;
+    m_frames.erase(m_frames.begin(), m_frames.begin() + static_cast<std::ptrdiff_t>(m_head));
+    if (m_latest) {
+        for (auto &entry : *m_latest)
+            entry.second -= m_head;
+    }
+    m_head = 0;
+}
+
+void Outbox::takeAll(std::vector<SharedFrame> &out)
+{
+    if (m_head > 0) {
+        m_frames.erase(m_frames.begin(), m_frames.begin() + static_cast<std::ptrdiff_t>(m_head));
+        m_head = 0;
+    }
+    if (out.empty()) {
+        out.swap(m_frames);
+        // Do not keep a burst-sized buffer for an idle session.
+        if (m_frames.capacity() > kRetainedCapacity)
+            std::vector<SharedFrame>().swap(m_frames);
+    } else {
+        out.insert(out.end(), std::make_move_iterator(m_frames.begin()), std::make_move_iterator(m_frames.end()));
+        m_frames.clear();
+    }
+    m_bytes = 0;
+    m_latest.reset();
+}
+
+} // namespace switchboard
