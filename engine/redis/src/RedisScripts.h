@@ -9,14 +9,15 @@
 //                                           with that idempotency key; expires after the window
 // Pub/sub channel: <prefix>pub:<channel>, message "<offset>:<epoch>:<body>" (PublicationCodec.h).
 
+#include <string>
+#include <string_view>
+
 namespace switchboard::redis::detail {
 
-/// KEYS: meta, stream. ARGV: body, size, ttl ms (0: none), epoch for a new stream, pub/sub channel.
-/// Returns {offset, epoch}.
-inline constexpr const char *kPublishScript = R"lua(
-local meta, stream = KEYS[1], KEYS[2]
-local ttl = tonumber(ARGV[3])
-local epoch = redis.call('HGET', meta, 'e')
+/// The part both publish scripts share: with `meta`, `stream` (KEYS) and `ttl` set, creates the
+/// stream's epoch when there is none, assigns the next offset (`top`, `id`), stores the body
+/// with its time, renews the TTL and publishes "<offset>:<epoch>:<body>" (ARGV as below).
+inline constexpr std::string_view kStoreAndPublishLua = R"lua(local epoch = redis.call('HGET', meta, 'e')
 if not epoch then
   epoch = ARGV[4]
   redis.call('HSET', meta, 'e', epoch)
@@ -32,8 +33,14 @@ if ttl > 0 then
   redis.call('PEXPIRE', stream, ttl)
 end
 redis.call('PUBLISH', ARGV[5], id .. ':' .. epoch .. ':' .. ARGV[1])
-return {top, epoch}
 )lua";
+
+/// KEYS: meta, stream. ARGV: body, size, ttl ms (0: none), epoch for a new stream, pub/sub channel.
+/// Returns {offset, epoch}.
+inline const std::string kPublishScript = std::string(R"lua(
+local meta, stream = KEYS[1], KEYS[2]
+local ttl = tonumber(ARGV[3])
+)lua") + std::string(kStoreAndPublishLua) + "return {top, epoch}\n";
 
 /// The publish of a publication with an idempotency key: kPublishScript (or, for a channel that
 /// keeps no history, the bare PUBLISH with offset 0) made atomic with recording the key, so that
@@ -41,7 +48,7 @@ return {top, epoch}
 /// ARGV: body, size (0: no history: only PUBLISH), ttl ms, epoch for a new stream, pub/sub
 /// channel, window ms. Returns {offset, epoch, 0} for a new publication and {offset, epoch, 1}
 /// for a repeat of a key still recorded (nothing stored or published again).
-inline constexpr const char *kIdempotentPublishScript = R"lua(
+inline const std::string kIdempotentPublishScript = std::string(R"lua(
 local meta, stream, record = KEYS[1], KEYS[2], KEYS[3]
 local original = redis.call('GET', record)
 if original then
@@ -54,23 +61,7 @@ if size == 0 then
   redis.call('SET', record, '0:', 'PX', ARGV[6])
   return {0, '', 0}
 end
-local epoch = redis.call('HGET', meta, 'e')
-if not epoch then
-  epoch = ARGV[4]
-  redis.call('HSET', meta, 'e', epoch)
-  redis.call('DEL', stream)
-end
-local top = redis.call('HINCRBY', meta, 't', 1)
-local now = redis.call('TIME')
-local id = string.format('%d', top)
-redis.call('XADD', stream, 'MAXLEN', '~', ARGV[2], id .. '-0', 'b', ARGV[1],
-           'm', string.format('%d', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)))
-if ttl > 0 then
-  redis.call('PEXPIRE', meta, ttl)
-  redis.call('PEXPIRE', stream, ttl)
-end
-redis.call('PUBLISH', ARGV[5], id .. ':' .. epoch .. ':' .. ARGV[1])
-redis.call('SET', record, id .. ':' .. epoch, 'PX', ARGV[6])
+)lua") + std::string(kStoreAndPublishLua) + R"lua(redis.call('SET', record, id .. ':' .. epoch, 'PX', ARGV[6])
 return {top, epoch, 0}
 )lua";
 
