@@ -16,7 +16,8 @@
 //   6. the network drops (relay cuts every connection) while the HTTP API publishes: the pages
 //      reconnect and recover what was published meanwhile, once each and in order
 //   then a client with an asynchronous tokenProvider joins presence, and close() rejects what
-//   is pending with 499 and removes its member; ping() after close rejects with 499
+//   is pending with 499 and removes its member; ping() after close rejects with 499; a client
+//   whose tokens live 3 s refreshes them in place (one connection, several tokens)
 //   then a subscribe with {latest: true} gets the channel's newest publication at once
 //   7. closing one browser removes its member from the other page's roster (leave event)
 // The page itself: one identity (the token's user, whatever the Name field said), a round trip
@@ -72,10 +73,10 @@ function check(cond, what) {
 }
 
 // A connection token for the gateway: HS256 JWT with the claims TokenVerifier reads.
-function token(sub, name) {
+function token(sub, name, lifetimeSeconds = 3600) {
   const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
   const body = b64({ alg: 'HS256', typ: 'JWT' }) + '.' +
-    b64({ sub, info: { name }, channels: [CHANNEL], exp: Math.floor(Date.now() / 1000) + 3600 });
+    b64({ sub, info: { name }, channels: [CHANNEL], exp: Math.floor(Date.now() / 1000) + lifetimeSeconds });
   return body + '.' + crypto.createHmac('sha256', TOKEN_SECRET).update(body).digest('base64url');
 }
 
@@ -640,6 +641,27 @@ async function run() {
   check(pingAfterClose === 'rejected:SwitchboardError:499', 'ping() after close() rejects with 499 (' + pingAfterClose + ')');
   await rosterIs(bob.page, ['alice', 'bob']);
   check(true, "the closed client's member leaves the roster");
+
+  // Token refresh in place: dave's tokens live 3 s; the gateway says so before each expiry and
+  // the client sends its provider's fresh token, so one connection outlives several tokens.
+  await alice.page.exposeFunction('shortLivedToken', () => token('dave', 'Dave', 3));
+  const refresh = await alice.page.evaluate(() => new Promise((resolve) => {
+    let asked = 0;
+    const states = [];
+    const dave = Switchboard.connect(undefined, { tokenProvider: () => { ++asked; return window.shortLivedToken(); } });
+    dave.on('state', (state) => states.push(state));
+    dave.on('connected', () => {
+      const session = dave.sessionId;
+      setTimeout(() => {
+        resolve({ asked, states: states.slice(), sameSession: dave.sessionId === session, state: dave.state });
+        dave.close();
+      }, 7000);
+    });
+  }));
+  check(refresh.sameSession && refresh.state === 'connected' && refresh.asked >= 3
+        && refresh.states.filter((st) => st === 'connected').length === 1
+        && !refresh.states.includes('reconnecting') && !refresh.states.includes('closed'),
+        'a client refreshes its expiring token in place, without reconnecting: ' + JSON.stringify(refresh));
 
   // 7. Bob's browser goes away: alice sees him leave.
   await bob.context.close();
