@@ -2,6 +2,7 @@
 // broadcast, private channel authorization, presence, client publish, request/reply, and
 // reconnect with recovery after a gateway restart.
 
+#include <switchboard/Hub.h>
 #include <switchboard/ServerProtocol.h>
 #include <switchboard/qt/Client.h>
 #include <switchboard/qt/Gateway.h>
@@ -434,6 +435,34 @@ private Q_SLOTS:
         QVERIFY(issued >= 3);
         m_gateway->publish(QStringLiteral("feed"), QStringLiteral("tick"), 1);
         QTRY_COMPARE(feed->messages()->count(), 1);
+    }
+
+    /// A private channel allowed for 2 s at a time: the Qt gateway hints before each end, the
+    /// Client sends the subscribe's auth again, the authorizer extends it; the channel stays.
+    void channelAuthorizationRefreshedInPlace()
+    {
+        int asked = 0;
+        m_gateway->setAuthorizer([&asked](const AuthRequest &request) {
+            ++asked;
+            AuthDecision decision;
+            decision.allowed = request.auth == "grant";
+            decision.expiresAtMs = QDateTime::currentMSecsSinceEpoch() + 2'000;
+            return decision;
+        });
+        auto c = client();
+        CONNECTED(c);
+        Channel *ops = c->subscribe(QStringLiteral("private-ops"), {{QStringLiteral("auth"), QStringLiteral("grant")}});
+        QTRY_VERIFY(ops->subscribed());
+        QElapsedTimer clock;
+        clock.start();
+        QTRY_VERIFY_WITH_TIMEOUT(clock.elapsed() > 4'500, 10'000);
+        QVERIFY(ops->subscribed());
+        QVERIFY2(asked >= 3, std::to_string(asked).c_str());
+        const HubCounters counters = m_gateway->hub()->counters();
+        QVERIFY(counters.channelAuthorizationRefreshes >= 2);
+        QCOMPARE(counters.channelAuthorizationExpirations, std::uint64_t(0));
+        m_gateway->publish(QStringLiteral("private-ops"), QStringLiteral("alert"), 1);
+        QTRY_COMPARE(ops->messages()->count(), 1);
     }
 
     void failoverToAnotherGateway()
