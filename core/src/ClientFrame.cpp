@@ -263,24 +263,12 @@ std::optional<FrameProblem> parseClientFrame(std::string_view text, bool binary,
             return p;
         if (auto p = readBody(object, "data", true, frame))
             return p;
-        const json::value *skipSelf = object.if_contains("skipSelf");
-        if (skipSelf && !skipSelf->is_null()) {
-            if (!skipSelf->is_bool())
-                return mistyped("skipSelf", "a boolean");
-            frame.skipSelf = skipSelf->get_bool();
-        }
-        const json::value *compress = object.if_contains("compress");
-        if (compress && !compress->is_null()) {
-            if (!compress->is_bool())
-                return mistyped("compress", "a boolean");
-            frame.compress = compress->get_bool();
-        }
-        const json::value *wantReply = object.if_contains("wantReply");
-        if (wantReply && !wantReply->is_null()) {
-            if (!wantReply->is_bool())
-                return mistyped("wantReply", "a boolean");
-            frame.wantReply = wantReply->get_bool();
-        }
+        if (auto p = optionalFlag(object, "skipSelf", frame.skipSelf))
+            return p;
+        if (auto p = optionalFlag(object, "compress", frame.compress))
+            return p;
+        if (auto p = optionalFlag(object, "wantReply", frame.wantReply))
+            return p;
         if (frame.wantReply && !frame.ackId.present())
             return problem(Error::BadRequest, "'wantReply' needs an 'ackId': the reply is matched to it");
         if (auto p = optionalString(object, "idempotencyKey", frame.idempotencyKey))
