@@ -1,6 +1,10 @@
 #include "switchboard/ChannelPolicy.h"
-
+#include "switchboard/JsonParse.h"
 #include "switchboard/PrefixRules.h"
+
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
 
 #include <stdexcept>
 
@@ -52,6 +56,28 @@ ChannelPolicyRule parseChannelPolicyRule(std::string_view text)
 const ChannelPolicyRule *channelPolicyRuleFor(const std::vector<ChannelPolicyRule> &rules, std::string_view channel)
 {
     return longestPrefixRule(rules, channel);
+}
+
+std::string conflationKeyOf(std::string_view channel, const std::string *keyField, const Publication &publication)
+{
+    std::string key(channel);
+    if (!keyField || publication.binary)
+        return key;
+    unsigned char buffer[2048];
+    boost::json::monotonic_resource arena(buffer, sizeof buffer);
+    const boost::json::storage_ptr storage(&arena);
+    boost::json::value parsed(storage);
+    if (parseJson(publication.data, parsed) || !parsed.is_object())
+        return key;
+    const boost::json::value *field = parsed.get_object().if_contains(*keyField);
+    if (!field)
+        return key;
+    key += '\0';
+    if (field->is_string())
+        key += std::string_view(field->get_string());
+    else
+        key += boost::json::serialize(*field);
+    return key;
 }
 
 } // namespace switchboard

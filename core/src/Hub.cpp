@@ -330,35 +330,10 @@ struct Hub::Impl {
     {
         std::string key;
         if (channel.policy == ChannelPolicy::LatestOnly)
-            key = conflationKeyOf(channel, publication);
+            key = conflationKeyOf(channel.name, channel.keyField, publication);
         if (publication.binary)
             return encodeBinaryFrame(publication.channel, publication.event, publication.data, channel.policy, std::move(key));
         return encodeMessageFrame(publication, channel.policy, std::move(key));
-    }
-
-    /// The channel's name; with a key field, followed by a NUL and the field's value as JSON
-    /// text. Publications without the field (binary, not an object, field absent) keep the
-    /// channel's name alone.
-    static std::string conflationKeyOf(const Channel &channel, const Publication &publication)
-    {
-        std::string key = channel.name;
-        if (!channel.keyField || publication.binary)
-            return key;
-        unsigned char buffer[2048];
-        boost::json::monotonic_resource arena(buffer, sizeof buffer);
-        const boost::json::storage_ptr storage(&arena);
-        boost::json::value parsed(storage);
-        if (parseJson(publication.data, parsed) || !parsed.is_object())
-            return key;
-        const boost::json::value *field = parsed.get_object().if_contains(*channel.keyField);
-        if (!field)
-            return key;
-        key += '\0';
-        if (field->is_string())
-            key += std::string_view(field->get_string());
-        else
-            key += boost::json::serialize(*field);
-        return key;
     }
 
     /// Counts what a send that queued did to the outbox's pending frames.
@@ -692,7 +667,7 @@ struct Hub::Impl {
             return;
         if (!decision.allowed) {
             // An authorizer that could not decide (its backend down, busy, slow) is not a denial.
-            const Error refusal = static_cast<int>(decision.refusal) == 0 ? Error::Unauthorized : decision.refusal;
+            const Error refusal = refusalOf(decision);
             if (refusal == Error::Unauthorized || refusal == Error::Forbidden)
                 ++counters.authFailures;
             return refuseJoin(state, refusal, std::move(decision.reason));
@@ -1287,7 +1262,7 @@ void Hub::refreshAuthorization(std::string_view sessionId, std::string_view chan
             return invokeQuietly(done, make_error_code(Error::NotFound), std::string());
         if (!decision.allowed) {
             ++impl.counters.channelAuthorizationRefreshFailures;
-            const Error refusal = static_cast<int>(decision.refusal) == 0 ? Error::Unauthorized : decision.refusal;
+            const Error refusal = refusalOf(decision);
             return invokeQuietly(done, make_error_code(refusal), std::move(decision.reason));
         }
         ++impl.counters.channelAuthorizationRefreshes;

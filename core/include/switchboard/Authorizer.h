@@ -47,6 +47,12 @@ struct AuthDecision {
     std::int64_t expiresAtMs = 0;
 };
 
+/// The error a refused decision answers with: its `refusal`, Unauthorized when it has none.
+inline Error refusalOf(const AuthDecision &decision)
+{
+    return static_cast<int>(decision.refusal) == 0 ? Error::Unauthorized : decision.refusal;
+}
+
 /// Called for private and presence channels only (public channels are open). With no
 /// authorizer installed, such joins are denied. Runs synchronously on the Hub's thread: a slow
 /// one stalls every connection of the Hub; use an AsyncAuthorizer for anything that waits.

@@ -1,6 +1,8 @@
 #pragma once
 // ChannelPolicy: what a full outbox does with the publications of a channel (slow consumers).
 
+#include "switchboard/Publication.h"
+
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,5 +55,11 @@ ChannelPolicyRule parseChannelPolicyRule(std::string_view text);
 
 /// The rule of `channel` among `rules`: the longest matching prefix (PrefixRules.h), or null.
 const ChannelPolicyRule *channelPolicyRuleFor(const std::vector<ChannelPolicyRule> &rules, std::string_view channel);
+/// The conflation key of a publication on a LatestOnly channel (Frame::conflationKey): the
+/// channel's name; with a key field (`latest-only:FIELD`, null: none), followed by a NUL and the
+/// field's value (a string's characters, other values as JSON text). Publications without the
+/// field (binary, not an object, field absent) keep the channel's name alone. Parses the data
+/// once: called once per publication, never per subscriber.
+std::string conflationKeyOf(std::string_view channel, const std::string *keyField, const Publication &publication);
 
 } // namespace switchboard
