@@ -6,8 +6,7 @@
 namespace switchboard::websocket {
 
 namespace {
-/// Buffers that grew past this for one large message are released once it is handled, so idle
-/// connections stay small.
+/// The per-thread inflate buffer is released when one large message made it grow past this.
 constexpr std::size_t kKeepCapacity = 64 * 1024;
 
 void trim(std::string &buffer)
@@ -17,24 +16,40 @@ void trim(std::string &buffer)
 }
 } // namespace
 
+FrameReader::Pending &FrameReader::pending()
+{
+    if (!m_pending)
+        m_pending = std::make_unique<Pending>();
+    return *m_pending;
+}
+
+void FrameReader::releaseIdlePending() noexcept
+{
+    if (m_pending && !m_inMessage && m_pending->partial.empty())
+        m_pending.reset();
+}
+
 void FrameReader::feed(std::uint8_t *data, std::size_t size, FrameHandler &handler)
 {
     if (m_stopped || size == 0)
         return;
-    if (m_partial.empty()) {
+    if (!m_pending || m_pending->partial.empty()) {
         const std::size_t used = parse(data, size, handler);
         if (!m_stopped && used < size)
-            m_partial.assign(reinterpret_cast<const char *>(data + used), size - used);
+            pending().partial.assign(reinterpret_cast<const char *>(data + used), size - used);
+        releaseIdlePending();
         return;
     }
-    m_partial.append(reinterpret_cast<const char *>(data), size);
-    const std::size_t used = parse(reinterpret_cast<std::uint8_t *>(m_partial.data()), m_partial.size(), handler);
-    if (m_stopped) {
-        m_partial.clear();
-    } else {
-        m_partial.erase(0, used);
-    }
-    trim(m_partial);
+    // parse() may append to the message being assembled, never to the incomplete frame, so the
+    // bytes it reads stay where they are until it returns.
+    std::string &partial = m_pending->partial;
+    partial.append(reinterpret_cast<const char *>(data), size);
+    const std::size_t used = parse(reinterpret_cast<std::uint8_t *>(partial.data()), partial.size(), handler);
+    if (m_stopped)
+        partial.clear();
+    else
+        partial.erase(0, used);
+    releaseIdlePending();
 }
 
 std::size_t FrameReader::parse(std::uint8_t *data, std::size_t size, FrameHandler &handler)
@@ -50,7 +65,7 @@ std::size_t FrameReader::parse(std::uint8_t *data, std::size_t size, FrameHandle
             break;
         }
         const bool control = (header.opcode & 0x8) != 0;
-        if (!control && m_message.size() + header.length > m_maxMessage) {
+        if (!control && messageBytes() + header.length > m_maxMessage) {
             // Refused from the header: the payload never enters memory.
             violation(CloseCode::MessageTooBig, "message too big", handler);
             break;
@@ -87,25 +102,23 @@ bool FrameReader::dataFrame(bool fin, bool rsv1, std::uint8_t opcode, std::strin
             return false;
         }
         // A compressed message is checked once inflated; a plain one as it arrives.
-        if (!m_messageBinary && !m_messageCompressed && !m_utf8.feed(payload)) {
+        Pending &state = pending(); // allocated by the message's first frame
+        if (!m_messageBinary && !m_messageCompressed && !state.utf8.feed(payload)) {
             violation(CloseCode::InvalidPayload, "text message is not valid UTF-8", handler);
             return false;
         }
-        m_message.append(payload);
+        state.message.append(payload);
         if (!fin)
             return true;
         m_inMessage = false;
-        if (!m_messageBinary && !m_messageCompressed && !m_utf8.complete()) {
+        if (!m_messageBinary && !m_messageCompressed && !state.utf8.complete()) {
             violation(CloseCode::InvalidPayload, "text message is not valid UTF-8", handler);
             return false;
         }
-        std::string message;
-        message.swap(m_message);
-        const bool keepReading = deliver(message, m_messageBinary, m_messageCompressed, handler);
-        if (message.capacity() <= kKeepCapacity) { // reuse the buffer for the next message
-            message.clear();
-            m_message.swap(message);
-        }
+        // Handlers cannot feed() this reader, so the message stays put while they read it; feed()
+        // releases it afterwards.
+        const bool keepReading = deliver(state.message, m_messageBinary, m_messageCompressed, handler);
+        state.message.clear();
         return keepReading;
     }
     // Text or binary: the first frame of a message.
@@ -124,12 +137,13 @@ bool FrameReader::dataFrame(bool fin, bool rsv1, std::uint8_t opcode, std::strin
     m_inMessage = true;
     m_messageBinary = binary;
     m_messageCompressed = rsv1;
-    m_utf8.reset();
-    if (!binary && !rsv1 && !m_utf8.feed(payload)) {
+    Pending &state = pending();
+    state.utf8.reset();
+    if (!binary && !rsv1 && !state.utf8.feed(payload)) {
         violation(CloseCode::InvalidPayload, "text message is not valid UTF-8", handler);
         return false;
     }
-    m_message.assign(payload);
+    state.message.assign(payload);
     return true;
 }
 
@@ -199,8 +213,8 @@ void FrameReader::violation(CloseCode code, std::string_view reason, FrameHandle
 {
     m_stopped = true;
     m_inMessage = false;
-    m_message.clear();
-    trim(m_message);
+    if (m_pending)
+        m_pending->message.clear();
     handler.onViolation(code, reason);
 }
 

@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -41,7 +42,9 @@ public:
 ///
 /// Memory: complete frames are handled where they lie in the caller's buffer; only an incomplete
 /// frame and a fragmented message are copied, and both are bounded by the message limit (a frame
-/// announcing more is refused from its header, before its payload is buffered).
+/// announcing more is refused from its header, before its payload is buffered). What they need
+/// is allocated when one starts and released when none is left, so a reader between messages
+/// holds nothing but its own 32 bytes.
 class FrameReader {
 public:
     explicit FrameReader(std::size_t maxMessageBytes) : m_maxMessage(maxMessageBytes) {}
@@ -58,7 +61,7 @@ public:
     /// True once the peer closed, broke the protocol, or a handler returned false.
     bool stopped() const noexcept { return m_stopped; }
     /// Bytes held for an incomplete frame or a fragmented message.
-    std::size_t bufferedBytes() const noexcept { return m_partial.size() + m_message.size(); }
+    std::size_t bufferedBytes() const noexcept { return m_pending ? m_pending->partial.size() + m_pending->message.size() : 0; }
     /// True while a fragmented message is being assembled.
     bool inMessage() const noexcept { return m_inMessage; }
     /// True when the reader stopped because a compressed message inflated past the limit.
@@ -74,10 +77,20 @@ private:
     /// A complete message: inflated when compressed, UTF-8 checked, reported.
     bool deliver(std::string_view payload, bool binary, bool compressed, FrameHandler &handler);
 
+    /// What an incomplete frame or a fragmented message needs, while there is one.
+    struct Pending {
+        std::string partial;   ///< an incomplete frame, header included
+        std::string message;   ///< a fragmented message being assembled
+        Utf8Validator utf8;    ///< of the fragmented text message
+    };
+    /// m_pending, allocated if it was not.
+    Pending &pending();
+    /// Releases m_pending when it holds neither an incomplete frame nor a message in progress.
+    void releaseIdlePending() noexcept;
+    std::size_t messageBytes() const noexcept { return m_pending ? m_pending->message.size() : 0; }
+
     std::size_t m_maxMessage;
-    std::string m_partial;   ///< an incomplete frame, header included
-    std::string m_message;   ///< a fragmented message being assembled
-    Utf8Validator m_utf8;    ///< of the fragmented text message
+    std::unique_ptr<Pending> m_pending;
     bool m_inMessage = false;
     bool m_messageBinary = false;
     bool m_stopped = false;
