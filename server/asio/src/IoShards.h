@@ -2,7 +2,7 @@
 // IoShards: the gateway's connections, split between its io threads. Each io thread runs an
 // io_context of its own, and every connection lives on one of them for life (round-robin at
 // accept): its socket and handlers use that io_context, its deadlines that shard's
-// LivenessSweep. One thread runs each io_context, so a connection's handlers never run
+// LivenessSweep, and a plain TCP WebSocket's readiness that shard's ReadinessPoller. One thread runs each io_context, so a connection's handlers never run
 // concurrently without a strand, and a post from the thread that runs it takes no lock (Asio's
 // one-thread scheduler).
 //
@@ -18,6 +18,7 @@
 #include "FlushRounds.h"
 #include "IoTypes.h"
 #include "LivenessSweep.h"
+#include "ReadinessPoller.h"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -33,12 +34,13 @@ class IoShards {
 public:
     struct Shard {
         Shard(std::atomic<std::uint64_t> &rounds, bool shared, std::chrono::milliseconds livenessResolution)
-            : flushRounds(rounds, shared), liveness(ioc, livenessResolution)
+            : flushRounds(rounds, shared), liveness(ioc, livenessResolution), poller(ioc)
         {
         }
         FlushRounds flushRounds;       ///< declared first: outlives the io_context's handlers
         boost::asio::io_context ioc{1}; ///< run by one thread
         LivenessSweep liveness;        ///< the deadlines of the shard's connections
+        ReadinessPoller poller;        ///< the readiness of its plain TCP WebSocket connections
     };
 
     /// `count` shards (at least 1); `rounds` counts the rounds of every shard and outlives this.

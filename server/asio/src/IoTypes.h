@@ -23,9 +23,4 @@ using TcpSocket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, IoExecu
 using IoTimer = boost::asio::basic_waitable_timer<std::chrono::steady_clock,
                                                   boost::asio::wait_traits<std::chrono::steady_clock>, IoExecutor>;
 
-/// The size of a pending TcpSocket::async_wait(wait_read) whose handler holds one shared_ptr:
-/// 104 B with Boost 1.81 on 64-bit targets (208 B on an any_io_executor socket). A session keeps
-/// this much room for its read wait (server_tst_operationmemory checks that it fits, snugly).
-inline constexpr std::size_t kTcpReadWaitBytes = 104;
-
 } // namespace switchboard::asio

@@ -5,11 +5,15 @@
 #include <switchboard/ControlFrames.h>
 #include <switchboard/websocket/MessageDeflate.h>
 
-#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 
 #include <array>
+#include <cerrno>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 namespace switchboard::asio {
 
@@ -20,18 +24,16 @@ constexpr std::size_t kCopyLimit = 1024;
 constexpr std::size_t kKeepCapacity = 64 * 1024;
 constexpr std::size_t kReadChunk = 64 * 1024;
 
-/// The write buffers of the io thread: a plain TCP session builds its batch here and owns a
-/// cork only while the kernel holds back part of a batch, so an idle session keeps none.
-struct ThreadWriteBuffers {
-    std::string cork;
-    std::vector<boost::asio::const_buffer> buffers;
-};
-ThreadWriteBuffers &threadWriteBuffers()
+} // namespace
+
+/// The write buffers of the io thread: a plain TCP session builds its batch here and owns
+/// buffers of its own only while the kernel holds back part of a batch, so an idle session
+/// keeps none.
+WebSocketSession::WriteBuffers &WebSocketSession::threadWriteBuffers()
 {
-    thread_local ThreadWriteBuffers local;
+    thread_local WriteBuffers local;
     return local;
 }
-} // namespace
 
 WebSocketSession::WebSocketSession(ServerContext &context, AnyStream stream, TcpSlot slot, std::string leftover,
                                    ConnectionInfo info, int deflateWindowBits, std::optional<PusherTarget> pusher)
@@ -57,7 +59,11 @@ WebSocketSession::WebSocketSession(ServerContext &context, AnyStream stream, Tcp
     }
 }
 
-WebSocketSession::~WebSocketSession() = default;
+WebSocketSession::~WebSocketSession()
+{
+    if (m_fd >= 0) // destroyed without finish() (the gateway stopping): closing ends its registration
+        ::close(m_fd);
+}
 
 std::chrono::milliseconds WebSocketSession::closeWait(const GatewayConfig &config)
 {
@@ -66,9 +72,17 @@ std::chrono::milliseconds WebSocketSession::closeWait(const GatewayConfig &confi
 
 void WebSocketSession::start()
 {
-    boost::system::error_code ignored;
-    if (!m_stream.isTls())
-        m_stream.lowest().non_blocking(true, ignored);
+    if (!m_stream.isTls()) {
+        // The session reads and writes the descriptor itself from now on (ReadinessPoller.h).
+        boost::system::error_code ec;
+        m_stream.lowest().non_blocking(true, ec);
+        if (!ec)
+            m_fd = m_stream.lowest().release(ec);
+        if (ec) {
+            log::debug("websocket: cannot take over the socket: ", ec.message());
+            m_fd = -1;
+        }
+    }
     m_ctx.metrics.wsSessions.fetch_add(1);
     m_ctx.metrics.wsHandshakes.fetch_add(1);
     auto self = shared_from_this();
@@ -86,8 +100,12 @@ void WebSocketSession::start()
         std::string &leftover = starting->leftover;
         onData(reinterpret_cast<std::uint8_t *>(leftover.data()), leftover.size());
     }
-    if (!m_finished)
+    if (m_finished)
+        return;
+    if (m_stream.isTls())
         readMore();
+    else
+        watchSocket();
 }
 
 // ---- queueing (any thread) -------------------------------------------------------------------
@@ -240,7 +258,7 @@ void WebSocketSession::flush()
     // One write per batch: headers and small frames go into the cork buffer, large frames are
     // referenced where they are. Buffers are built after the cork stops growing.
     struct Segment {
-        const char *external; ///< null: [offset, offset + length) of m_cork
+        const char *external; ///< null: [offset, offset + length) of the cork
         std::size_t offset;
         std::size_t length;
     };
@@ -257,16 +275,14 @@ void WebSocketSession::flush()
         ++segmentCount;
     };
     const bool plain = !m_stream.isTls();
-    if (plain) {
-        // Borrow the thread's buffers; heap-allocated, so a swap moves no bytes and the
-        // pointers into the cork stay valid.
-        ThreadWriteBuffers &local = threadWriteBuffers();
-        if (local.cork.capacity() < 4096)
-            local.cork.reserve(4096);
-        m_cork.swap(local.cork);
-        m_buffers.swap(local.buffers);
-    }
-    m_cork.clear();
+    // Plain TCP builds the batch in the thread's buffers; a TLS session in its own.
+    if (!plain && !m_write)
+        m_write = std::make_unique<WriteBuffers>();
+    WriteBuffers &out = plain ? threadWriteBuffers() : *m_write;
+    std::string &cork = out.cork;
+    if (plain && cork.capacity() < 4096)
+        cork.reserve(4096);
+    cork.clear();
     std::size_t corkStart = 0;
     auto &metrics = m_ctx.metrics;
     for (const SharedFrame &frame : m_batch) {
@@ -286,24 +302,23 @@ void WebSocketSession::flush()
             }
         }
         const std::string &bytes = *payload;
-        ws::appendHeader(m_cork, frame->kind == Frame::Kind::Binary ? ws::Binary : ws::Text, bytes.size(), compressed);
+        ws::appendHeader(cork, frame->kind == Frame::Kind::Binary ? ws::Binary : ws::Text, bytes.size(), compressed);
         if (bytes.size() <= kCopyLimit) {
-            m_cork.append(bytes);
+            cork.append(bytes);
         } else {
-            addSegment({nullptr, corkStart, m_cork.size() - corkStart});
+            addSegment({nullptr, corkStart, cork.size() - corkStart});
             addSegment({bytes.data(), 0, bytes.size()});
-            corkStart = m_cork.size();
+            corkStart = cork.size();
         }
     }
-    m_cork.append(control); // pongs and the close frame: after every data frame
-    addSegment({nullptr, corkStart, m_cork.size() - corkStart});
+    cork.append(control); // pongs and the close frame: after every data frame
+    addSegment({nullptr, corkStart, cork.size() - corkStart});
 
-    m_buffers.clear();
+    out.buffers.clear();
     for (std::size_t i = 0; i < segmentCount; ++i) {
         const Segment &s = i < inlineSegments.size() ? inlineSegments[i] : extraSegments[i - inlineSegments.size()];
-        m_buffers.emplace_back(s.external ? s.external : m_cork.data() + s.offset, s.length);
+        out.buffers.emplace_back(s.external ? s.external : cork.data() + s.offset, s.length);
     }
-    m_batchFrames = m_batch.size();
     m_batchWritten = 0;
 
     // Plain TCP: the socket is non-blocking, so try the write right here. When the kernel takes
@@ -312,41 +327,85 @@ void WebSocketSession::flush()
     // kernel refuses waits for writability.
     if (plain) {
         boost::system::error_code ec;
-        const std::size_t n = m_stream.lowest().write_some(m_buffers, ec);
-        if (ec && ec != boost::asio::error::would_block && ec != boost::asio::error::try_again) {
-            returnWriteBuffers();
-            onWritten(ec, 0, true);
+        m_batchWritten = writeSocket(out.buffers, ec);
+        if (out.buffers.empty() || ec != boost::asio::error::would_block) {
+            trimThreadWriteBuffers();
+            onWritten(out.buffers.empty() ? boost::system::error_code() : ec, 0, true);
             return;
         }
-        if (!ec) {
-            m_batchWritten = n;
-            if (consumeWritten(n)) {
-                returnWriteBuffers();
-                onWritten({}, 0, true);
-                return;
-            }
-        }
-        // The rest waits for writability: the session keeps the borrowed buffers meanwhile.
+        // The rest waits for room (the poller calls ready()): the session takes the thread's
+        // buffers meanwhile (heap blocks, so the swap moves no bytes and the buffers into the
+        // cork stay valid).
+        m_write = std::make_unique<WriteBuffers>();
+        m_write->cork.swap(out.cork);
+        m_write->buffers.swap(out.buffers);
     }
     m_waitingForWrite = true;
     m_lastWriteProgress = std::chrono::steady_clock::now();
     if (m_ctx.config.writeTimeout.count() > 0)
         armLiveness(); // the write deadline may be the earliest now
-    writeSome();
+    if (!plain)
+        writeSome();
 }
 
-void WebSocketSession::returnWriteBuffers()
+std::size_t WebSocketSession::writeSocket(std::vector<boost::asio::const_buffer> &buffers, boost::system::error_code &ec)
 {
-    ThreadWriteBuffers &local = threadWriteBuffers();
-    m_cork.swap(local.cork);
-    m_buffers.swap(local.buffers);
+    ec.clear();
+    if (m_fd < 0) {
+        ec = boost::asio::error::bad_descriptor;
+        return 0;
+    }
+    constexpr std::size_t kMaxIov = 64;
+    std::array<iovec, kMaxIov> iov;
+    std::size_t total = 0;
+    while (!buffers.empty()) {
+        const std::size_t count = std::min(buffers.size(), kMaxIov);
+        for (std::size_t i = 0; i < count; ++i) {
+            iov[i].iov_base = const_cast<void *>(buffers[i].data());
+            iov[i].iov_len = buffers[i].size();
+        }
+        msghdr message{};
+        message.msg_iov = iov.data();
+        message.msg_iovlen = count;
+        const ssize_t n = ::sendmsg(m_fd, &message, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            ec = errno == EAGAIN || errno == EWOULDBLOCK ? boost::asio::error::would_block
+                                                          : boost::system::error_code(errno, boost::system::system_category());
+            return total;
+        }
+        total += std::size_t(n);
+        consumeWritten(buffers, std::size_t(n));
+        // A part taken means the kernel's buffer is full: the next call says EAGAIN (or takes
+        // what fit meanwhile), after which the poller calls when there is room again.
+    }
+    return total;
+}
+
+void WebSocketSession::continueWrite()
+{
+    boost::system::error_code ec;
+    const std::size_t n = writeSocket(m_write->buffers, ec);
+    m_batchWritten += n;
+    if (n > 0)
+        m_lastWriteProgress = std::chrono::steady_clock::now();
+    if (m_write->buffers.empty())
+        onWritten({}, 0, false);
+    else if (ec != boost::asio::error::would_block)
+        onWritten(ec, 0, false);
+}
+
+void WebSocketSession::trimThreadWriteBuffers()
+{
+    WriteBuffers &local = threadWriteBuffers();
     if (local.cork.capacity() > kKeepCapacity) // one huge batch does not stay with the thread
         std::string().swap(local.cork);
 }
 
 void WebSocketSession::writeSome()
 {
-    m_stream.async_write_some(m_buffers, [self = shared_from_this()](const boost::system::error_code &ec, std::size_t n) {
+    m_stream.async_write_some(m_write->buffers, [self = shared_from_this()](const boost::system::error_code &ec, std::size_t n) {
         if (ec) {
             self->onWritten(ec, 0, false);
             return;
@@ -354,24 +413,24 @@ void WebSocketSession::writeSome()
         self->m_batchWritten += n;
         if (n > 0)
             self->m_lastWriteProgress = std::chrono::steady_clock::now();
-        if (self->consumeWritten(n))
+        if (self->consumeWritten(self->m_write->buffers, n))
             self->onWritten({}, 0, false);
         else
             self->writeSome();
     });
 }
 
-bool WebSocketSession::consumeWritten(std::size_t n)
+bool WebSocketSession::consumeWritten(std::vector<boost::asio::const_buffer> &buffers, std::size_t n)
 {
     std::size_t done = 0;
-    while (done < m_buffers.size() && n >= m_buffers[done].size()) {
-        n -= m_buffers[done].size();
+    while (done < buffers.size() && n >= buffers[done].size()) {
+        n -= buffers[done].size();
         ++done;
     }
-    m_buffers.erase(m_buffers.begin(), m_buffers.begin() + static_cast<std::ptrdiff_t>(done));
-    if (m_buffers.empty())
+    buffers.erase(buffers.begin(), buffers.begin() + static_cast<std::ptrdiff_t>(done));
+    if (buffers.empty())
         return true;
-    m_buffers.front() += n;
+    buffers.front() += n;
     return false;
 }
 
@@ -380,23 +439,23 @@ void WebSocketSession::onWritten(const boost::system::error_code &ec, std::size_
     bytes += m_batchWritten;
     m_batchWritten = 0;
     m_waitingForWrite = false;
+    const std::size_t frames = m_batch.size();
     m_batch.clear();
     if (!m_stream.isTls() && !synchronous) {
-        // The borrowed buffers of a batch that waited for the kernel: the next batch borrows
-        // the thread's again.
-        std::string().swap(m_cork);
-        std::vector<boost::asio::const_buffer>().swap(m_buffers);
-    } else if (m_cork.capacity() > kKeepCapacity) {
-        std::string().swap(m_cork);
+        // The buffers of a batch that waited for the kernel: the next batch is built in the
+        // thread's again.
+        m_write.reset();
+    } else if (m_write && m_write->cork.capacity() > kKeepCapacity) {
+        std::string().swap(m_write->cork);
     }
     if (m_batch.capacity() > 4096)
         std::vector<SharedFrame>().swap(m_batch);
     auto &metrics = m_ctx.metrics;
     metrics.bytesOut.fetch_add(bytes, std::memory_order_relaxed);
-    metrics.framesOut.fetch_add(m_batchFrames, std::memory_order_relaxed);
+    metrics.framesOut.fetch_add(frames, std::memory_order_relaxed);
     metrics.writeBatches.fetch_add(1, std::memory_order_relaxed);
-    if (m_batchFrames)
-        metrics.batchFrames.observe(static_cast<double>(m_batchFrames));
+    if (frames)
+        metrics.batchFrames.observe(static_cast<double>(frames));
     if (ec) {
         finish();
         return;
@@ -431,43 +490,81 @@ void WebSocketSession::onWritten(const boost::system::error_code &ec, std::size_
 
 void WebSocketSession::readMore()
 {
-    if (m_stream.isTls()) {
-        if (!m_tlsBuffer)
-            m_tlsBuffer = std::make_unique<char[]>(16 * 1024);
-        m_stream.async_read_some(boost::asio::buffer(m_tlsBuffer.get(), 16 * 1024),
-                                 [self = shared_from_this()](const boost::system::error_code &ec, std::size_t n) {
-                                     if (ec) {
-                                         self->finish();
-                                         return;
-                                     }
-                                     self->onData(reinterpret_cast<std::uint8_t *>(self->m_tlsBuffer.get()), n);
-                                     if (!self->m_finished)
-                                         self->readMore();
-                                 });
+    if (!m_tlsBuffer)
+        m_tlsBuffer = std::make_unique<char[]>(16 * 1024);
+    m_stream.async_read_some(boost::asio::buffer(m_tlsBuffer.get(), 16 * 1024),
+                             [self = shared_from_this()](const boost::system::error_code &ec, std::size_t n) {
+                                 if (ec) {
+                                     self->finish();
+                                     return;
+                                 }
+                                 self->onData(reinterpret_cast<std::uint8_t *>(self->m_tlsBuffer.get()), n);
+                                 if (!self->m_finished)
+                                     self->readMore();
+                             });
+}
+
+void WebSocketSession::watchSocket()
+{
+    boost::system::error_code ec;
+    if (m_fd >= 0)
+        m_shard.poller.add(m_fd, shared_from_this(), ec);
+    if (m_fd < 0 || ec) {
+        log::debug("websocket ", m_handle, ": cannot watch the socket: ", ec.message());
+        finish();
+    }
+}
+
+void WebSocketSession::ready(std::uint32_t events)
+{
+    if (m_finished)
+        return;
+    if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && m_waitingForWrite)
+        continueWrite();
+    if (!m_finished && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+        readSocket();
+}
+
+void WebSocketSession::readSocket()
+{
+    // Into a per-thread buffer: an idle session owns no read buffer at all; only an incomplete
+    // frame is kept (by the FrameReader).
+    thread_local std::unique_ptr<std::uint8_t[]> chunk(new std::uint8_t[kReadChunk]);
+    constexpr int kChunksPerTurn = 4; // then the io thread's other work runs first
+    for (int turn = 0; turn < kChunksPerTurn; ++turn) {
+        const ssize_t n = ::recv(m_fd, chunk.get(), kReadChunk, 0);
+        if (n > 0) {
+            onData(chunk.get(), std::size_t(n));
+            if (m_finished || std::size_t(n) < kReadChunk)
+                return; // a short read took everything: the poller calls when more comes
+            continue;
+        }
+        if (n < 0 && errno == EINTR) {
+            --turn;
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        finish(); // 0: the peer closed its side; or a socket error
         return;
     }
-    // Plain TCP: wait for readability, then read into a per-thread buffer. An idle session owns
-    // no read buffer at all; only an incomplete frame is kept (by the FrameReader).
-    m_stream.lowest().async_wait(TcpSocket::wait_read, boost::asio::bind_allocator(m_readWaitMemory.allocator(), [self = shared_from_this()](const boost::system::error_code &ec) {
-        if (ec) {
-            self->finish();
-            return;
-        }
-        thread_local std::unique_ptr<std::uint8_t[]> chunk(new std::uint8_t[kReadChunk]);
-        boost::system::error_code readError;
-        const std::size_t n = self->m_stream.lowest().read_some(boost::asio::buffer(chunk.get(), kReadChunk), readError);
-        if (readError == boost::asio::error::would_block || readError == boost::asio::error::try_again) {
-            self->readMore();
-            return;
-        }
-        if (readError) {
-            self->finish();
-            return;
-        }
-        self->onData(chunk.get(), n);
+    // More may be waiting, and edge-triggered readiness will not say so again: read on later.
+    boost::asio::post(m_shard.ioc, [self = shared_from_this()] {
         if (!self->m_finished)
-            self->readMore();
-    }));
+            self->readSocket();
+    });
+}
+
+void WebSocketSession::closeSocket()
+{
+    if (m_fd < 0) {
+        m_stream.close();
+        return;
+    }
+    m_shard.poller.remove(m_fd, *this);
+    ::shutdown(m_fd, SHUT_RDWR);
+    ::close(m_fd);
+    m_fd = -1;
 }
 
 void WebSocketSession::onData(std::uint8_t *data, std::size_t size)
@@ -582,7 +679,7 @@ void WebSocketSession::finish()
         m_control.reset();
     }
     m_shard.liveness.unwatch(*this);
-    m_stream.close();
+    closeSocket();
     m_ctx.metrics.wsSessions.fetch_sub(1);
     m_ctx.core.locked([&] {
         if (m_isPusher)

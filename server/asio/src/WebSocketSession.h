@@ -11,6 +11,11 @@
 // an unsent one, RFC 6455 5.5.3) and waiting control bytes count against the outbox byte limit,
 // so a client that pings and never reads cannot grow the session's memory.
 //
+// Plain TCP: after start() the session owns its socket's descriptor itself, registered once with
+// its io thread's ReadinessPoller (no Asio reactor state or pending wait per connection); it reads
+// until the kernel has nothing more and writes until the kernel refuses, and is called again when
+// that changes. TLS sessions read and write through Asio's SSL stream.
+//
 // Liveness (one deadline per session, in its io thread's LivenessSweep): a connection silent for
 // the ping interval gets a ping; one that sent nothing (no frame, no pong) within the idle
 // timeout is closed 3002; one with bytes pending that made no write progress within the write
@@ -22,7 +27,7 @@
 // per session (websocket/PerMessageDeflate.h).
 
 #include "AnyStream.h"
-#include "OperationMemory.h"
+#include "ReadinessPoller.h"
 #include "ServerContext.h"
 
 #include <switchboard/Outbox.h>
@@ -55,6 +60,7 @@ struct PusherTarget {
 class WebSocketSession final : public Session,
                                private ws::FrameHandler,
                                public LivenessSweep::Client,
+                               public ReadinessPoller::Client,
                                public std::enable_shared_from_this<WebSocketSession> {
 public:
     /// `stream` has completed the HTTP upgrade; `leftover` holds bytes read past the request.
@@ -91,9 +97,24 @@ private:
     void flush();
     /// Ends the batch in flight; `synchronous` when flush() wrote it whole without waiting.
     void onWritten(const boost::system::error_code &ec, std::size_t bytes, bool synchronous);
-    /// Drops the first `n` written bytes from m_buffers; true when nothing is left to write.
-    bool consumeWritten(std::size_t n);
+    /// Drops the first `n` written bytes from `buffers`; true when nothing is left to write.
+    static bool consumeWritten(std::vector<boost::asio::const_buffer> &buffers, std::size_t n);
+    /// TLS: the next read from the SSL stream.
     void readMore();
+    /// Plain TCP, after start(): registers the socket with the io thread's ReadinessPoller.
+    void watchSocket();
+    void ready(std::uint32_t events) override; // ReadinessPoller::Client
+    /// Plain TCP: reads until the kernel has nothing more (a few chunks at a time, then after
+    /// the io thread's other work), or the session ends.
+    void readSocket();
+    /// Plain TCP: writes `buffers` until done or the kernel refuses the rest, dropping what was
+    /// written from them; returns the bytes written. `ec`: would_block when the kernel refused,
+    /// or the error that ends the connection.
+    std::size_t writeSocket(std::vector<boost::asio::const_buffer> &buffers, boost::system::error_code &ec);
+    /// Plain TCP: the socket has room again for the batch in flight.
+    void continueWrite();
+    /// Closes the socket (shut down both ways); a plain socket leaves the ReadinessPoller first.
+    void closeSocket();
     void onData(std::uint8_t *data, std::size_t size);
     // ws::FrameHandler: what the FrameReader found in the client's bytes.
     bool onMessage(std::string_view payload, bool binary) override;
@@ -118,18 +139,27 @@ private:
     /// deadlines.
     void armLiveness();
     void livenessDue() override; // LivenessSweep::Client
-    /// Writes the rest of the batch in flight one write_some at a time, so progress is seen.
+    /// TLS: writes the rest of the batch in flight (m_write) one write_some at a time, so
+    /// progress is seen.
     void writeSome();
-    /// Plain TCP, batch written at once: gives the cork and buffers back to the io thread.
-    void returnWriteBuffers();
+    /// Headers, copied small frames and control frames (the cork), and the buffers of one write.
+    struct WriteBuffers {
+        std::string cork;
+        std::vector<boost::asio::const_buffer> buffers;
+    };
+    /// The io thread's, where plain TCP sessions build their batches.
+    static WriteBuffers &threadWriteBuffers();
+    /// Plain TCP, batch written at once: one huge batch does not stay with the io thread.
+    static void trimThreadWriteBuffers();
 
     // The members every delivery touches come first, together: a fan-out over thousands of
     // sessions reads about six cache lines of each, not a dozen spread over 1.2 KB
     // (docs/benchmarks.md, "Where the time goes at 1 message in flight").
     TcpSlot m_slot;               ///< declared before m_stream: released after the socket closed
     ServerContext &m_ctx;
-    AnyStream m_stream;
+    AnyStream m_stream;           ///< plain TCP: its socket's descriptor is m_fd's after start()
     IoShards::Shard &m_shard;     ///< the io_context of m_stream, and its rounds
+    int m_fd = -1;                ///< plain TCP after start(): the socket, owned here, until closed
 
     // Guarded by m_mutex (touched by send/close from the core holder's thread).
     std::mutex m_mutex;
@@ -149,12 +179,9 @@ private:
     bool m_isPusher = false;              ///< a Pusher protocol connection (PusherProtocol, not ServerProtocol)
     int m_deflateWindowBits = 0;          ///< 0: permessage-deflate not negotiated
     std::vector<SharedFrame> m_batch;     ///< frames of the write in flight (kept alive until done)
-    /// Headers, copied small frames and control frames, and the buffers of the write. Plain TCP
-    /// borrows both from the io thread for the batch and keeps them only while the kernel
-    /// holds back part of it; TLS sessions keep their own.
-    std::string m_cork;
-    std::vector<boost::asio::const_buffer> m_buffers;
-    std::size_t m_batchFrames = 0;
+    /// The buffers of the write in flight. Plain TCP builds each batch in the io thread's and
+    /// takes them here only while the kernel holds back part of it; TLS sessions keep their own.
+    std::unique_ptr<WriteBuffers> m_write;
     std::size_t m_batchWritten = 0;       ///< bytes of the batch written synchronously
 
     // Guarded by m_mutex.
@@ -185,9 +212,6 @@ private:
     std::chrono::steady_clock::time_point m_lastReceived;  ///< any byte from the client
     std::chrono::steady_clock::time_point m_lastPingSent;
     std::chrono::steady_clock::time_point m_lastWriteProgress;
-    /// The pending read wait (plain TCP) lives here, not in Asio's per-thread cache blocks
-    /// (OperationMemory.h); a larger operation still works, allocated apart.
-    OperationMemory<kTcpReadWaitBytes> m_readWaitMemory;
     /// Our close frame is written: the connection ends then if the peer's close has not come.
     std::chrono::steady_clock::time_point m_closeDeadline = std::chrono::steady_clock::time_point::max();
 };

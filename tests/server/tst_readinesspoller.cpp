@@ -1,0 +1,218 @@
+// ReadinessPoller (server/asio/src): an io thread's plain TCP sockets in one epoll set of its
+// own. A registered socket reports that it is writable, then each time bytes arrive (edge-
+// triggered: once per arrival, not again for bytes left unread); a client removed, or destroyed,
+// while a round runs gets no call for the events already collected for it; slots are reused.
+#include "ReadinessPoller.h"
+
+#include <boost/asio/io_context.hpp>
+
+#include <QtTest>
+
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+using namespace switchboard::asio;
+namespace net = boost::asio;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// A connected pair of non-blocking stream sockets; closed at the end.
+struct SocketPair {
+    int ours = -1;   ///< registered with the poller
+    int theirs = -1; ///< the peer that writes to it
+    SocketPair()
+    {
+        int fds[2];
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) == 0) {
+            ours = fds[0];
+            theirs = fds[1];
+        }
+    }
+    ~SocketPair()
+    {
+        if (ours >= 0)
+            ::close(ours);
+        if (theirs >= 0)
+            ::close(theirs);
+    }
+    void send(const char *text) const { QVERIFY(::write(theirs, text, std::strlen(text)) > 0); }
+};
+
+int g_destroyedCalls = 0;
+
+struct Client : ReadinessPoller::Client {
+    std::vector<std::uint32_t> events;
+    std::function<void(std::uint32_t)> onReady;
+    bool destroyed = false;
+    ~Client() { destroyed = true; }
+    void ready(std::uint32_t e) override
+    {
+        if (destroyed)
+            ++g_destroyedCalls;
+        events.push_back(e);
+        if (onReady)
+            onReady(e);
+    }
+    int count(std::uint32_t bit) const
+    {
+        int n = 0;
+        for (auto e : events)
+            n += (e & bit) ? 1 : 0;
+        return n;
+    }
+};
+
+/// Runs `io` until it has nothing ready (the poller's wait stays pending), at most `limit`.
+void runReady(net::io_context &io, std::chrono::milliseconds limit = 200ms)
+{
+    io.restart();
+    io.run_for(limit);
+}
+
+} // namespace
+
+class tst_ReadinessPoller : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void writableAtOnceThenOneEventPerArrival();
+    void removedDuringARoundGetsNoCall();
+    void destroyedClientGetsNoCall();
+    void slotsAreReused();
+};
+
+void tst_ReadinessPoller::writableAtOnceThenOneEventPerArrival()
+{
+    net::io_context io;
+    ReadinessPoller poller(io);
+    SocketPair pair;
+    QVERIFY(pair.ours >= 0);
+    auto client = std::make_shared<Client>();
+    boost::system::error_code ec;
+    poller.add(pair.ours, client, ec);
+    QVERIFY(!ec);
+    QCOMPARE(poller.size(), std::size_t(1));
+    runReady(io, 100ms);
+    QCOMPARE(client->events.size(), std::size_t(1)); // writable, nothing to read
+    QVERIFY(client->events[0] & EPOLLOUT);
+    QVERIFY(!(client->events[0] & EPOLLIN));
+
+    // Bytes arrive: one event. Left unread, they do not report again (edge-triggered) ...
+    pair.send("hello");
+    runReady(io, 100ms);
+    QCOMPARE(client->count(EPOLLIN), 1);
+    runReady(io, 100ms);
+    QCOMPARE(client->count(EPOLLIN), 1);
+    // ... until more arrive.
+    pair.send("again");
+    runReady(io, 100ms);
+    QCOMPARE(client->count(EPOLLIN), 2);
+
+    // The peer closing is reported as well.
+    ::close(pair.theirs);
+    pair.theirs = -1;
+    runReady(io, 100ms);
+    QVERIFY(client->count(EPOLLRDHUP | EPOLLHUP) >= 1);
+
+    poller.remove(pair.ours, *client);
+    QCOMPARE(poller.size(), std::size_t(0));
+    poller.remove(pair.ours, *client); // not registered: no effect
+}
+
+void tst_ReadinessPoller::removedDuringARoundGetsNoCall()
+{
+    net::io_context io;
+    ReadinessPoller poller(io);
+    SocketPair a, b;
+    auto first = std::make_shared<Client>();
+    auto second = std::make_shared<Client>();
+    boost::system::error_code ec;
+    poller.add(a.ours, first, ec);
+    poller.add(b.ours, second, ec);
+    runReady(io, 100ms); // the writable events
+    first->events.clear();
+    second->events.clear();
+    // Both become readable before the round runs; whichever is called first removes the other.
+    first->onReady = [&](std::uint32_t) { poller.remove(b.ours, *second); };
+    second->onReady = [&](std::uint32_t) { poller.remove(a.ours, *first); };
+    a.send("x");
+    b.send("y");
+    runReady(io, 100ms);
+    QCOMPARE(first->events.size() + second->events.size(), std::size_t(1));
+    QCOMPARE(poller.size(), std::size_t(1));
+}
+
+void tst_ReadinessPoller::destroyedClientGetsNoCall()
+{
+    net::io_context io;
+    ReadinessPoller poller(io);
+    SocketPair a, b;
+    auto keeper = std::make_shared<Client>();
+    auto doomed = std::make_shared<Client>();
+    boost::system::error_code ec;
+    poller.add(a.ours, keeper, ec);
+    poller.add(b.ours, doomed, ec);
+    runReady(io, 100ms);
+    g_destroyedCalls = 0;
+    // Destroyed during a round in which it has an event, without remove().
+    keeper->onReady = [&](std::uint32_t) { doomed.reset(); };
+    a.send("x");
+    b.send("y");
+    runReady(io, 100ms);
+    // And destroyed before a round: its socket still open, its events still come.
+    b.send("z");
+    runReady(io, 100ms);
+    QCOMPARE(g_destroyedCalls, 0);
+    QVERIFY(!doomed);
+    QCOMPARE(keeper->count(EPOLLIN), 1);
+}
+
+void tst_ReadinessPoller::slotsAreReused()
+{
+    net::io_context io;
+    ReadinessPoller poller(io);
+    std::vector<std::unique_ptr<SocketPair>> pairs;
+    std::vector<std::shared_ptr<Client>> clients;
+    boost::system::error_code ec;
+    for (int round = 0; round < 3; ++round) {
+        for (int i = 0; i < 50; ++i) {
+            pairs.push_back(std::make_unique<SocketPair>());
+            clients.push_back(std::make_shared<Client>());
+            poller.add(pairs.back()->ours, clients.back(), ec);
+            QVERIFY(!ec);
+        }
+        QCOMPARE(poller.size(), std::size_t(50));
+        runReady(io, 50ms);
+        for (std::size_t i = 0; i < pairs.size(); ++i)
+            poller.remove(pairs[i]->ours, *clients[i]);
+        QCOMPARE(poller.size(), std::size_t(0));
+        // A new client in a reused slot gets only its own events.
+        pairs.clear();
+        for (auto &c : clients)
+            c->events.clear();
+        clients.clear();
+    }
+    SocketPair last;
+    auto client = std::make_shared<Client>();
+    poller.add(last.ours, client, ec);
+    last.send("x");
+    runReady(io, 100ms);
+    QVERIFY(client->count(EPOLLIN) == 1);
+    // A socket that cannot be registered: an error, and nothing registered.
+    auto refused = std::make_shared<Client>();
+    poller.add(-1, refused, ec);
+    QVERIFY(ec);
+    QCOMPARE(poller.size(), std::size_t(1));
+}
+
+QTEST_GUILESS_MAIN(tst_ReadinessPoller)
+#include "tst_readinesspoller.moc"
