@@ -19,6 +19,7 @@ public:
         request.setRawHeader("Last-Event-ID", lastEventId);
         m_reply.reset(nam.get(request));
         QObject::connect(m_reply.get(), &QNetworkReply::readyRead, m_reply.get(), [this] {
+            m_open = true;
             m_buffer += m_reply->readAll();
             qsizetype end;
             while ((end = m_buffer.indexOf("\n\n")) >= 0) {
@@ -34,11 +35,18 @@ public:
     {
         return QTest::qWaitFor([&] { return events.size() >= count; }, timeoutMs);
     }
+    /// The stream has begun (its first bytes, the `retry:` line, come once every channel is
+    /// joined): what is published from now on reaches it.
+    bool waitForOpen(int timeoutMs = 5000)
+    {
+        return QTest::qWaitFor([&] { return m_open; }, timeoutMs);
+    }
     QList<QJsonObject> events;
 
 private:
     std::unique_ptr<QNetworkReply> m_reply;
     QByteArray m_buffer;
+    bool m_open = false;
 };
 
 struct Published {
@@ -186,6 +194,7 @@ void tst_GatewayRecovery::sseLatestValue()
 
     // Without it nothing is replayed; a bad value is refused.
     SseReader plain(nam, g.url("/sse?channels=feed"), {});
+    QVERIFY(plain.waitForOpen());
     publishText(nam, g, "v4");
     QVERIFY(plain.waitForEvents(1));
     QCOMPARE(plain.events[0]["data"].toString(), QStringLiteral("v4"));
