@@ -198,6 +198,18 @@ const Principal *Hub::principal(std::string_view sessionId) const
     return entry ? &entry->principal : nullptr;
 }
 
+std::string_view Hub::attachedId(std::string_view sessionId) const
+{
+    const auto *entry = d->findSession(sessionId);
+    return entry ? std::string_view(entry->id) : std::string_view();
+}
+
+std::string_view Hub::clientName(std::string_view sessionId) const
+{
+    const auto *entry = d->findSession(sessionId);
+    return entry ? std::string_view(entry->clientName) : std::string_view();
+}
+
 void Hub::join(std::string_view sessionId, std::string_view channel, const JoinRequest &request,
                std::function<void(JoinResult)> done)
 {

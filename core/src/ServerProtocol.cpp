@@ -79,6 +79,7 @@ struct ServerProtocol::Impl {
     /// A connection's state from open() until its early frames are replayed after `welcome`.
     struct Connecting {
         ConnectionInfo info;           ///< for the authenticator
+        std::string clientName;        ///< the connect frame's `name`, until the Hub has it
         std::string plannedId;         ///< Authenticating: the session id the authenticator was told
         TimerId authTimer = 0;         ///< Authenticating: the authenticator's deadline
         std::vector<std::string> early; ///< Authenticating: frames to handle after welcome, in order
@@ -94,8 +95,11 @@ struct ServerProtocol::Impl {
         std::shared_ptr<Session> session;
         State state = State::AwaitingConnect;
         WireEncoding encoding = WireEncoding::Json;
-        std::string sessionId;
-        std::string clientName; // its principal is the Hub's (Hub::principal), not copied here
+        /// While Connected: the Hub's copy of the session id (Hub::attachedId), which lives until
+        /// the protocol detaches the session; empty before, and cleared when it detaches.
+        std::string_view sessionId;
+        // Its principal and client name are the Hub's (Hub::principal, Hub::clientName), not
+        // copied here.
         TimerId connectTimer = 0;
         TimerId expiryTimer = 0;         // the token's `expiring` hint, then its expiry
         std::int64_t expiresAtMs = 0;    // the token's expiry (wall clock); 0: none
@@ -179,7 +183,8 @@ struct ServerProtocol::Impl {
         connection->state = State::Closing;
         cancelTimers(*connection);
         const std::shared_ptr<Session> session = connection->session;
-        const std::string sessionId = connection->sessionId;
+        const std::string sessionId(connection->sessionId); // detach() ends the Hub's copy
+        connection->sessionId = {};
         session->send(encodeDisconnectFrame(code, reason));
         session->close(code, closeReason(reason));
         if (wasAttached)
@@ -421,7 +426,7 @@ struct ServerProtocol::Impl {
             timer.cancel(connection.connectTimer);
             connection.connectTimer = 0;
         }
-        connection.clientName.assign(frame.name);
+        connection.connecting->clientName.assign(frame.name);
         if (!authenticator) {
             connection.state = State::Authenticating;
             onAuthenticated(handle, ConnectDecision{});
@@ -509,10 +514,11 @@ struct ServerProtocol::Impl {
                 return;
             }
         }
-        current->sessionId = hub.attach(current->session, std::move(decision.principal), current->clientName,
-                                        current->connecting->plannedId);
-        if (current->sessionId.empty()) // closed meanwhile (the authenticator is user code)
+        const std::string id = hub.attach(current->session, std::move(decision.principal), current->connecting->clientName,
+                                          current->connecting->plannedId);
+        if (id.empty()) // closed meanwhile (the authenticator is user code)
             return refuseClosed(handle);
+        current->sessionId = hub.attachedId(id);
         current->state = State::Connected;
         armExpiry(*current, decision.expiresAtMs);
         const Principal *attached = hub.principal(current->sessionId);
@@ -591,8 +597,8 @@ struct ServerProtocol::Impl {
                 (*self)->onRefreshed(handle, ackId, std::move(decision));
         };
         static const ConnectionInfo kNoConnectionInfo{};
-        const std::string sessionId = connection.sessionId;
-        const std::string clientName = connection.clientName;
+        const std::string sessionId(connection.sessionId);
+        const std::string clientName(hub.clientName(sessionId));
         const ConnectRequest request{frame.token, clientName, {}, sessionId, kNoConnectionInfo, true};
         askAuthenticator(request, answer);
     }
@@ -854,11 +860,11 @@ struct ServerProtocol::Impl {
         // Copied: the handler may replace itself.
         const RequestHandler handler = it != handlers.end() ? it->second : defaultHandler;
         const std::string payload = frame.body ? json::serialize(*frame.body) : std::string("null");
-        const std::string sessionId = connection.sessionId;
+        const std::string sessionId(connection.sessionId);
         const Principal *attached = hub.principal(sessionId);
         const Principal principal = attached ? *attached : Principal{};
         auto responder = std::make_shared<PendingResponder>(anchor, handle, std::string(frame.topic), frame.ackId);
-        const std::string clientName = connection.clientName;
+        const std::string clientName(hub.clientName(sessionId));
         const RequestContext context{sessionId, principal, frame.topic, payload, expectsReply, clientName};
         try {
             handler(context, responder);
@@ -956,7 +962,8 @@ ServerProtocol::~ServerProtocol()
     for (auto &[handle, connection] : d->connections) {
         d->cancelTimers(*connection);
         if (connection->state == Impl::State::Connected)
-            d->hub.detach(connection->sessionId, static_cast<std::uint16_t>(DisconnectCode::GoingAway), "server stopped");
+            d->hub.detach(std::string(connection->sessionId), static_cast<std::uint16_t>(DisconnectCode::GoingAway),
+                          "server stopped");
     }
 }
 
@@ -1053,13 +1060,13 @@ void ServerProtocol::closed(ConnectionHandle connection, std::uint16_t code, std
     d->connections.erase(it);
     d->cancelTimers(*gone);
     if (gone->state == Impl::State::Connected)
-        d->hub.detach(gone->sessionId, code, reason);
+        d->hub.detach(std::string(gone->sessionId), code, reason);
 }
 
 std::string ServerProtocol::sessionId(ConnectionHandle connection) const
 {
     const auto it = d->connections.find(connection);
-    return it == d->connections.end() ? std::string() : it->second->sessionId;
+    return it == d->connections.end() ? std::string() : std::string(it->second->sessionId);
 }
 
 void ServerProtocol::closeAll(DisconnectCode code, std::string_view reason)
