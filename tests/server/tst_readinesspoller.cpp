@@ -88,6 +88,7 @@ private slots:
     void removedDuringARoundGetsNoCall();
     void destroyedClientGetsNoCall();
     void slotsAreReused();
+    void moreReadyThanOneRoundTakes();
 };
 
 void tst_ReadinessPoller::writableAtOnceThenOneEventPerArrival()
@@ -212,6 +213,37 @@ void tst_ReadinessPoller::slotsAreReused()
     poller.add(-1, refused, ec);
     QVERIFY(ec);
     QCOMPARE(poller.size(), std::size_t(1));
+}
+
+void tst_ReadinessPoller::moreReadyThanOneRoundTakes()
+{
+    // A round takes one batch of events (256), so that what the calls queued runs in between;
+    // the rest come in the next rounds, none lost.
+    net::io_context io;
+    ReadinessPoller poller(io);
+    constexpr int kClients = 300;
+    std::vector<std::unique_ptr<SocketPair>> pairs;
+    std::vector<std::shared_ptr<Client>> clients;
+    boost::system::error_code ec;
+    for (int i = 0; i < kClients; ++i) {
+        pairs.push_back(std::make_unique<SocketPair>());
+        QVERIFY(pairs.back()->ours >= 0);
+        clients.push_back(std::make_shared<Client>());
+        poller.add(pairs.back()->ours, clients.back(), ec);
+        QVERIFY(!ec);
+    }
+    runReady(io, 200ms); // the writable events
+    const std::uint64_t roundsBefore = poller.rounds();
+    for (auto &pair : pairs)
+        pair->send("x");
+    runReady(io, 300ms);
+    int called = 0;
+    for (const auto &client : clients)
+        called += client->count(EPOLLIN);
+    QCOMPARE(called, kClients);
+    QVERIFY(poller.rounds() - roundsBefore >= 2);
+    for (std::size_t i = 0; i < pairs.size(); ++i)
+        poller.remove(pairs[i]->ours, *clients[i]);
 }
 
 QTEST_GUILESS_MAIN(tst_ReadinessPoller)

@@ -8,7 +8,7 @@
 namespace switchboard::asio {
 
 namespace {
-/// Events taken per epoll_wait; a round takes more while the set keeps them coming.
+/// Events taken per round (one epoll_wait).
 constexpr int kBatch = 256;
 
 std::uint64_t tokenOf(std::uint32_t slot, std::uint32_t generation)
@@ -90,25 +90,22 @@ void ReadinessPoller::arm()
 void ReadinessPoller::dispatch()
 {
     ++m_rounds;
+    // One batch per round: what the calls queued (the writes of a flush round, timers) runs
+    // before the next batch is taken, and the set reports the rest again at once.
     std::array<epoll_event, kBatch> events;
-    for (;;) {
-        const int n = ::epoll_wait(m_descriptor.native_handle(), events.data(), kBatch, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return;
-        for (int i = 0; i < n; ++i) {
-            const std::uint64_t token = events[i].data.u64;
-            const auto slot = static_cast<std::uint32_t>(token);
-            if (slot >= m_entries.size() || m_entries[slot].generation != static_cast<std::uint32_t>(token >> 32))
-                continue; // removed since the event was collected
-            // Held for the call: the client may end itself, and others, while it runs.
-            const std::shared_ptr<Client> client = m_entries[slot].client.lock();
-            if (client)
-                client->ready(events[i].events);
-        }
-        if (n < kBatch)
-            return;
+    int n;
+    do
+        n = ::epoll_wait(m_descriptor.native_handle(), events.data(), kBatch, 0);
+    while (n < 0 && errno == EINTR);
+    for (int i = 0; i < n; ++i) {
+        const std::uint64_t token = events[i].data.u64;
+        const auto slot = static_cast<std::uint32_t>(token);
+        if (slot >= m_entries.size() || m_entries[slot].generation != static_cast<std::uint32_t>(token >> 32))
+            continue; // removed since the event was collected
+        // Held for the call: the client may end itself, and others, while it runs.
+        const std::shared_ptr<Client> client = m_entries[slot].client.lock();
+        if (client)
+            client->ready(events[i].events);
     }
 }
 
