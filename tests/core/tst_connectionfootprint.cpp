@@ -1,47 +1,12 @@
 // What the core holds for an idle connected session subscribed to one channel: the heap bytes
 // ServerProtocol and the Hub keep per connection, counted by this program's own operator new
-// (malloc_usable_size of every live block, so allocator rounding counts too). Transports add
+// (tests/support/LiveHeapBytes.h: allocator rounding counts too). Transports add
 // their socket and buffers on top (docs/benchmarks.md, "Footprint"); this bound keeps the core's
 // share from growing unnoticed.
 #include "ProtocolHarness.h"
+#include "../support/LiveHeapBytes.h"
 
 #include <QtTest>
-
-#include <malloc.h>
-
-#include <atomic>
-#include <cstdlib>
-#include <new>
-
-namespace {
-
-std::atomic<long long> g_liveBytes{0};
-
-void *countedAllocate(std::size_t size)
-{
-    void *p = std::malloc(size ? size : 1);
-    if (!p)
-        throw std::bad_alloc();
-    g_liveBytes.fetch_add(static_cast<long long>(malloc_usable_size(p)), std::memory_order_relaxed);
-    return p;
-}
-
-void countedFree(void *p) noexcept
-{
-    if (!p)
-        return;
-    g_liveBytes.fetch_sub(static_cast<long long>(malloc_usable_size(p)), std::memory_order_relaxed);
-    std::free(p);
-}
-
-} // namespace
-
-void *operator new(std::size_t size) { return countedAllocate(size); }
-void *operator new[](std::size_t size) { return countedAllocate(size); }
-void operator delete(void *p) noexcept { countedFree(p); }
-void operator delete[](void *p) noexcept { countedFree(p); }
-void operator delete(void *p, std::size_t) noexcept { countedFree(p); }
-void operator delete[](void *p, std::size_t) noexcept { countedFree(p); }
 
 using namespace switchboard;
 using namespace switchboard::testing;
@@ -75,7 +40,7 @@ double bytesPerSubscribedConnection(bool withAuthenticator, int connections)
     h.protocol.receive(warmHandle, R"({"op":"connect","version":1})", false);
     h.protocol.receive(warmHandle, R"({"op":"subscribe","channel":"bench"})", false);
 
-    const long long before = g_liveBytes.load();
+    const long long before = liveHeapBytes();
     for (int i = 0; i < connections; ++i) {
         ConnectionInfo info;
         info.transport = "websocket";
@@ -86,7 +51,7 @@ double bytesPerSubscribedConnection(bool withAuthenticator, int connections)
         h.protocol.receive(handle, R"({"op":"connect","version":1})", false);
         h.protocol.receive(handle, R"({"op":"subscribe","channel":"bench"})", false);
     }
-    const long long after = g_liveBytes.load();
+    const long long after = liveHeapBytes();
     [&] { QCOMPARE(h.hub.subscriberCount("bench"), std::size_t(connections) + 1); }();
     return double(after - before) / connections;
 }

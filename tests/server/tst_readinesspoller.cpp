@@ -77,6 +77,24 @@ void runReady(net::io_context &io, std::chrono::milliseconds limit = 200ms)
     io.run_for(limit);
 }
 
+/// Two clients registered, their first (writable) events taken.
+struct TwoRegistered {
+    net::io_context io;
+    ReadinessPoller poller{io};
+    SocketPair a, b;
+    std::shared_ptr<Client> first = std::make_shared<Client>();
+    std::shared_ptr<Client> second = std::make_shared<Client>();
+    TwoRegistered()
+    {
+        boost::system::error_code ec;
+        poller.add(a.ours, first, ec);
+        poller.add(b.ours, second, ec);
+        runReady(io, 100ms);
+        first->events.clear();
+        second->events.clear();
+    }
+};
+
 } // namespace
 
 class tst_ReadinessPoller : public QObject
@@ -131,50 +149,32 @@ void tst_ReadinessPoller::writableAtOnceThenOneEventPerArrival()
 
 void tst_ReadinessPoller::removedDuringARoundGetsNoCall()
 {
-    net::io_context io;
-    ReadinessPoller poller(io);
-    SocketPair a, b;
-    auto first = std::make_shared<Client>();
-    auto second = std::make_shared<Client>();
-    boost::system::error_code ec;
-    poller.add(a.ours, first, ec);
-    poller.add(b.ours, second, ec);
-    runReady(io, 100ms); // the writable events
-    first->events.clear();
-    second->events.clear();
+    TwoRegistered t;
     // Both become readable before the round runs; whichever is called first removes the other.
-    first->onReady = [&](std::uint32_t) { poller.remove(b.ours, *second); };
-    second->onReady = [&](std::uint32_t) { poller.remove(a.ours, *first); };
-    a.send("x");
-    b.send("y");
-    runReady(io, 100ms);
-    QCOMPARE(first->events.size() + second->events.size(), std::size_t(1));
-    QCOMPARE(poller.size(), std::size_t(1));
+    t.first->onReady = [&](std::uint32_t) { t.poller.remove(t.b.ours, *t.second); };
+    t.second->onReady = [&](std::uint32_t) { t.poller.remove(t.a.ours, *t.first); };
+    t.a.send("x");
+    t.b.send("y");
+    runReady(t.io, 100ms);
+    QCOMPARE(t.first->events.size() + t.second->events.size(), std::size_t(1));
+    QCOMPARE(t.poller.size(), std::size_t(1));
 }
 
 void tst_ReadinessPoller::destroyedClientGetsNoCall()
 {
-    net::io_context io;
-    ReadinessPoller poller(io);
-    SocketPair a, b;
-    auto keeper = std::make_shared<Client>();
-    auto doomed = std::make_shared<Client>();
-    boost::system::error_code ec;
-    poller.add(a.ours, keeper, ec);
-    poller.add(b.ours, doomed, ec);
-    runReady(io, 100ms);
+    TwoRegistered t;
     g_destroyedCalls = 0;
-    // Destroyed during a round in which it has an event, without remove().
-    keeper->onReady = [&](std::uint32_t) { doomed.reset(); };
-    a.send("x");
-    b.send("y");
-    runReady(io, 100ms);
-    // And destroyed before a round: its socket still open, its events still come.
-    b.send("z");
-    runReady(io, 100ms);
+    // The second is destroyed, without remove(), during a round in which it has an event ...
+    t.first->onReady = [&](std::uint32_t) { t.second.reset(); };
+    t.a.send("x");
+    t.b.send("y");
+    runReady(t.io, 100ms);
+    // ... and its socket, still open, reports again in a later round.
+    t.b.send("z");
+    runReady(t.io, 100ms);
     QCOMPARE(g_destroyedCalls, 0);
-    QVERIFY(!doomed);
-    QCOMPARE(keeper->count(EPOLLIN), 1);
+    QVERIFY(!t.second);
+    QCOMPARE(t.first->count(EPOLLIN), 1);
 }
 
 void tst_ReadinessPoller::slotsAreReused()

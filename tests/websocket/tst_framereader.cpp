@@ -6,45 +6,16 @@
 #include <switchboard/websocket/FrameReader.h>
 #include <switchboard/websocket/Utf8Validator.h>
 
+#include "../support/LiveHeapBytes.h"
+
 #include <QTest>
 
-#include <atomic>
-#include <cstdlib>
-#include <malloc.h>
-#include <new>
 #include <string>
 #include <vector>
 
-// Live heap bytes of this program, counted by its own operator new: what a reader keeps between
-// messages is measured, not assumed.
-namespace {
-std::atomic<long long> g_liveBytes{0};
-
-void *countedAllocate(std::size_t size)
-{
-    void *p = std::malloc(size ? size : 1);
-    if (!p)
-        throw std::bad_alloc();
-    g_liveBytes.fetch_add(static_cast<long long>(malloc_usable_size(p)), std::memory_order_relaxed);
-    return p;
-}
-
-void countedFree(void *p) noexcept
-{
-    if (!p)
-        return;
-    g_liveBytes.fetch_sub(static_cast<long long>(malloc_usable_size(p)), std::memory_order_relaxed);
-    std::free(p);
-}
-} // namespace
-
-void *operator new(std::size_t size) { return countedAllocate(size); }
-void *operator new[](std::size_t size) { return countedAllocate(size); }
-void operator delete(void *p) noexcept { countedFree(p); }
-void operator delete[](void *p) noexcept { countedFree(p); }
-void operator delete(void *p, std::size_t) noexcept { countedFree(p); }
-void operator delete[](void *p, std::size_t) noexcept { countedFree(p); }
-
+// What a reader keeps between messages is measured by this program's own operator new
+// (LiveHeapBytes.h), not assumed.
+using switchboard::testing::liveHeapBytes;
 using namespace switchboard::websocket;
 
 namespace {
@@ -273,14 +244,14 @@ private slots:
         std::string whole = clientFrame(Binary, std::string(100, 'e'));
 
         FrameReader reader(1 << 20);
-        const long long before = g_liveBytes.load();
+        const long long before = liveHeapBytes();
         // A frame that arrives in two reads is held in between, and released once it is whole.
         reader.feed(reinterpret_cast<std::uint8_t *>(split.data()), 100, counter);
         QCOMPARE(reader.bufferedBytes(), std::size_t(100));
-        QVERIFY(g_liveBytes.load() > before);
+        QVERIFY(liveHeapBytes() > before);
         reader.feed(reinterpret_cast<std::uint8_t *>(split.data()) + 100, split.size() - 100, counter);
         QCOMPARE(counter.messages, 1);
-        QCOMPARE(g_liveBytes.load(), before);
+        QCOMPARE(liveHeapBytes(), before);
         // A fragmented message is assembled, and nothing of it stays once it is reported, also
         // when its last frame came in pieces.
         reader.feed(reinterpret_cast<std::uint8_t *>(fragmented.data()), fragmented.size() - 3, counter);
@@ -289,11 +260,11 @@ private slots:
         reader.feed(reinterpret_cast<std::uint8_t *>(fragmented.data()) + fragmented.size() - 3, 3, counter);
         QCOMPARE(counter.messages, 2);
         QCOMPARE(counter.bytes, std::size_t(300 + 401));
-        QCOMPARE(g_liveBytes.load(), before);
+        QCOMPARE(liveHeapBytes(), before);
         // Whole frames are read where they lie.
         reader.feed(reinterpret_cast<std::uint8_t *>(whole.data()), whole.size(), counter);
         QCOMPARE(counter.messages, 3);
-        QCOMPARE(g_liveBytes.load(), before);
+        QCOMPARE(liveHeapBytes(), before);
         QCOMPARE(reader.bufferedBytes(), std::size_t(0));
     }
 
