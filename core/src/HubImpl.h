@@ -291,6 +291,7 @@ struct Hub::Impl {
                                const ServerSubscribeOptions &options);
     void sendServerSubscribed(const std::string &sessionId, const std::string &channel, const JoinResult &result);
     bool serverLeave(SessionEntry &entry, std::string_view channelName);
+    std::error_code refuseServerJoin(std::string_view channelName) const;
     std::vector<std::string> sessionsOfUser(std::string_view userId) const;
 };
 

@@ -88,6 +88,15 @@ bool Hub::Impl::serverLeave(SessionEntry &entry, std::string_view channelName)
     return found;
 }
 
+/// Why no session can be joined to `channelName` by the server, whichever it is: the hub closed
+/// or the name invalid; none when it can.
+std::error_code Hub::Impl::refuseServerJoin(std::string_view channelName) const
+{
+    if (closed)
+        return Error::Closed;
+    return validateChannelName(channelName);
+}
+
 /// Ids of this node's sessions of `userId`: a snapshot, so that nothing walks `sessions`
 /// while joins and leaves run hooks.
 std::vector<std::string> Hub::Impl::sessionsOfUser(std::string_view userId) const
@@ -106,11 +115,9 @@ ServerSubscriptionResult Hub::subscribeSession(std::string_view sessionId, std::
                                                const ServerSubscribeOptions &options)
 {
     ServerSubscriptionResult result;
-    if (d->closed)
-        result.error = Error::Closed;
-    else if (auto error = validateChannelName(channel))
-        result.error = error;
-    else if (Impl::SessionEntry *entry = d->findSession(sessionId); !entry)
+    if ((result.error = d->refuseServerJoin(channel)))
+        return result;
+    if (Impl::SessionEntry *entry = d->findSession(sessionId); !entry)
         result.error = Error::NotFound;
     else if (!(result.error = d->serverJoin(*entry, channel, options)))
         result.sessions = 1;
@@ -121,12 +128,10 @@ ServerSubscriptionResult Hub::subscribeUser(std::string_view userId, std::string
                                             const ServerSubscribeOptions &options)
 {
     ServerSubscriptionResult result;
-    if (d->closed)
-        result.error = Error::Closed;
-    else if (userId.empty())
+    if (userId.empty())
         result.error = Error::BadRequest; // anonymous sessions are nobody's: name them by session
-    else if (auto error = validateChannelName(channel))
-        result.error = error;
+    else
+        result.error = d->refuseServerJoin(channel);
     if (result.error)
         return result;
     for (const std::string &id : d->sessionsOfUser(userId)) {

@@ -70,11 +70,26 @@ struct Client : ReadinessPoller::Client {
     }
 };
 
-/// Runs `io` until it has nothing ready (the poller's wait stays pending), at most `limit`.
-void runReady(net::io_context &io, std::chrono::milliseconds limit = 200ms)
+/// Runs every handler of `io` that is ready now, and those they make ready, until none is: the
+/// poller's wait stays pending. Bytes written to a socket pair are in the peer's buffer when the
+/// write returns, so their event is ready by then; this checks that nothing more comes.
+void drain(net::io_context &io)
 {
     io.restart();
-    io.run_for(limit);
+    while (io.poll() > 0)
+        io.restart();
+}
+
+/// Runs `io` until `done()` holds, at most 5 s; returns whether it held.
+bool runUntil(net::io_context &io, const std::function<bool()> &done)
+{
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    drain(io);
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+        io.restart();
+        io.run_for(10ms);
+    }
+    return done();
 }
 
 /// Two clients registered, their first (writable) events taken.
@@ -89,7 +104,7 @@ struct TwoRegistered {
         boost::system::error_code ec;
         poller.add(a.ours, first, ec);
         poller.add(b.ours, second, ec);
-        runReady(io, 100ms);
+        QVERIFY(runUntil(io, [&] { return !first->events.empty() && !second->events.empty(); }));
         first->events.clear();
         second->events.clear();
     }
@@ -120,27 +135,27 @@ void tst_ReadinessPoller::writableAtOnceThenOneEventPerArrival()
     poller.add(pair.ours, client, ec);
     QVERIFY(!ec);
     QCOMPARE(poller.size(), std::size_t(1));
-    runReady(io, 100ms);
+    QVERIFY(runUntil(io, [&] { return !client->events.empty(); }));
+    drain(io);
     QCOMPARE(client->events.size(), std::size_t(1)); // writable, nothing to read
     QVERIFY(client->events[0] & EPOLLOUT);
     QVERIFY(!(client->events[0] & EPOLLIN));
 
     // Bytes arrive: one event. Left unread, they do not report again (edge-triggered) ...
     pair.send("hello");
-    runReady(io, 100ms);
-    QCOMPARE(client->count(EPOLLIN), 1);
-    runReady(io, 100ms);
+    QVERIFY(runUntil(io, [&] { return client->count(EPOLLIN) == 1; }));
+    drain(io);
     QCOMPARE(client->count(EPOLLIN), 1);
     // ... until more arrive.
     pair.send("again");
-    runReady(io, 100ms);
+    QVERIFY(runUntil(io, [&] { return client->count(EPOLLIN) == 2; }));
+    drain(io);
     QCOMPARE(client->count(EPOLLIN), 2);
 
     // The peer closing is reported as well.
     ::close(pair.theirs);
     pair.theirs = -1;
-    runReady(io, 100ms);
-    QVERIFY(client->count(EPOLLRDHUP | EPOLLHUP) >= 1);
+    QVERIFY(runUntil(io, [&] { return client->count(EPOLLRDHUP | EPOLLHUP) >= 1; }));
 
     poller.remove(pair.ours, *client);
     QCOMPARE(poller.size(), std::size_t(0));
@@ -155,7 +170,8 @@ void tst_ReadinessPoller::removedDuringARoundGetsNoCall()
     t.second->onReady = [&](std::uint32_t) { t.poller.remove(t.a.ours, *t.first); };
     t.a.send("x");
     t.b.send("y");
-    runReady(t.io, 100ms);
+    QVERIFY(runUntil(t.io, [&] { return t.first->events.size() + t.second->events.size() >= 1; }));
+    drain(t.io);
     QCOMPARE(t.first->events.size() + t.second->events.size(), std::size_t(1));
     QCOMPARE(t.poller.size(), std::size_t(1));
 }
@@ -168,10 +184,11 @@ void tst_ReadinessPoller::destroyedClientGetsNoCall()
     t.first->onReady = [&](std::uint32_t) { t.second.reset(); };
     t.a.send("x");
     t.b.send("y");
-    runReady(t.io, 100ms);
+    QVERIFY(runUntil(t.io, [&] { return !t.second; }));
+    drain(t.io);
     // ... and its socket, still open, reports again in a later round.
     t.b.send("z");
-    runReady(t.io, 100ms);
+    drain(t.io);
     QCOMPARE(g_destroyedCalls, 0);
     QVERIFY(!t.second);
     QCOMPARE(t.first->count(EPOLLIN), 1);
@@ -192,7 +209,12 @@ void tst_ReadinessPoller::slotsAreReused()
             QVERIFY(!ec);
         }
         QCOMPARE(poller.size(), std::size_t(50));
-        runReady(io, 50ms);
+        QVERIFY(runUntil(io, [&] {
+            for (const auto &c : clients)
+                if (c->events.empty())
+                    return false;
+            return true;
+        }));
         for (std::size_t i = 0; i < pairs.size(); ++i)
             poller.remove(pairs[i]->ours, *clients[i]);
         QCOMPARE(poller.size(), std::size_t(0));
@@ -206,8 +228,9 @@ void tst_ReadinessPoller::slotsAreReused()
     auto client = std::make_shared<Client>();
     poller.add(last.ours, client, ec);
     last.send("x");
-    runReady(io, 100ms);
-    QVERIFY(client->count(EPOLLIN) == 1);
+    QVERIFY(runUntil(io, [&] { return client->count(EPOLLIN) >= 1; }));
+    drain(io);
+    QCOMPARE(client->count(EPOLLIN), 1);
     // A socket that cannot be registered: an error, and nothing registered.
     auto refused = std::make_shared<Client>();
     poller.add(-1, refused, ec);
@@ -232,15 +255,25 @@ void tst_ReadinessPoller::moreReadyThanOneRoundTakes()
         poller.add(pairs.back()->ours, clients.back(), ec);
         QVERIFY(!ec);
     }
-    runReady(io, 200ms); // the writable events
+    const auto calledIn = [&] {
+        int called = 0;
+        for (const auto &client : clients)
+            called += client->count(EPOLLIN);
+        return called;
+    };
+    const auto everyOneWritable = [&] {
+        for (const auto &client : clients)
+            if (client->count(EPOLLOUT) == 0)
+                return false;
+        return true;
+    };
+    QVERIFY(runUntil(io, everyOneWritable)); // the writable events
     const std::uint64_t roundsBefore = poller.rounds();
     for (auto &pair : pairs)
         pair->send("x");
-    runReady(io, 300ms);
-    int called = 0;
-    for (const auto &client : clients)
-        called += client->count(EPOLLIN);
-    QCOMPARE(called, kClients);
+    QVERIFY(runUntil(io, [&] { return calledIn() >= kClients; }));
+    drain(io);
+    QCOMPARE(calledIn(), kClients);
     QVERIFY(poller.rounds() - roundsBefore >= 2);
     for (std::size_t i = 0; i < pairs.size(); ++i)
         poller.remove(pairs[i]->ours, *clients[i]);

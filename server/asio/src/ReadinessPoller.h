@@ -51,7 +51,9 @@ public:
 
     /// Registers the non-blocking socket `fd` of `client`, held weakly: a client destroyed
     /// without remove() gets no call (its socket is closed by then, which ends the registration
-    /// in the kernel). A socket that is readable or writable already reports so at once.
+    /// in the kernel), but its slot (24 bytes) is not reused until the poller goes; sessions
+    /// remove themselves when they close, so that happens only while the gateway stops. A
+    /// socket that is readable or writable already reports so at once.
     void add(int fd, const std::shared_ptr<Client> &client, boost::system::error_code &ec);
     /// Unregisters `fd` of `client`: no more calls, even for events already collected. Call
     /// before closing the socket; no effect on a client not registered.
