@@ -23,6 +23,10 @@
 #                        native (--loadgen). Under qemu-user the measured process is qemu itself,
 #                        so its RSS includes the emulator and its translated code: compare
 #                        differences (per connection), not absolute figures, with a device.
+#   --heap               also the heap in use per connection of switchboard-gateway: glibc's
+#                        malloc_stats() called through gdb (Debian: gdb) before and while the
+#                        connections are held; what the allocator holds for live blocks, without
+#                        the free space RSS may include
 #   --loadgen PATH       switchboard-loadgen (default: DIR/bench/loadgen/switchboard-loadgen; with
 #                        --emulator, build/default's)
 #
@@ -45,6 +49,7 @@ idle_cpu=5
 log=""
 emulator=""
 loadgen=""
+heap=0
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -57,6 +62,7 @@ while [ $# -gt 0 ]; do
     --log) log=$2; shift 2 ;;
     --emulator) emulator=$2; shift 2 ;;
     --loadgen) loadgen=$2; shift 2 ;;
+    --heap) heap=1; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -72,6 +78,10 @@ if [ -n "$emulator" ]; then
   emulator=$(command -v "$emulator")
 fi
 log=${log:-$root/build/bench-footprint.log}
+if [ "$heap" = 1 ]; then
+  [ -z "$emulator" ] || { echo "--heap reads the native gateway's allocator: not with --emulator" >&2; exit 2; }
+  command -v gdb > /dev/null || { echo "--heap needs gdb (apt-get install gdb)" >&2; exit 1; }
+fi
 for binary in "$gateway" "$dashboard" "$loadgen"; do
   [ -x "$binary" ] || { echo "no $binary (cmake --build $build --target $(basename "$binary"))" >&2; exit 1; }
 done
@@ -86,6 +96,19 @@ trap 'exit 130' INT TERM
 
 # VmRSS of process $1 in KiB.
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+# Heap bytes in use of the gateway (process $1, its output in $2): glibc's malloc_stats(), called
+# through gdb, writes its figures to the process's standard error; the total's "in use" line.
+heap_in_use() {
+  local pid=$1 out=$2 before
+  before=$(wc -l < "$out")
+  timeout 60 gdb -p "$pid" -batch -nx -ex 'call (void) malloc_stats()' > /dev/null 2>&1 || true
+  for _ in $(seq 50); do
+    tail -n +"$((before + 1))" "$out" | grep -q '^max mmap bytes' && break
+    sleep 0.1
+  done
+  tail -n +"$((before + 1))" "$out" | awk '/^Total/ { total = 1 } total && /^in use bytes/ { print $NF; exit }'
+}
 
 # CPU use of process $1 over the next $2 seconds, in percent of one core.
 cpu_percent() {
@@ -118,7 +141,7 @@ start_dashboard() {
 }
 
 # Opens $1 idle subscribers to the running server, samples its RSS while they are held; prints
-# the RSS in KiB.
+# the RSS in KiB, and with $2 = heap the heap bytes in use after it.
 rss_with_connections() {
   local n=$1 out="$work/loadgen.out"
   : > "$out"
@@ -133,7 +156,11 @@ rss_with_connections() {
     return 1
   fi
   sleep 1 # the connections idle (nothing published until --hold ends)
-  rss_kib "$server_pid"
+  if [ "${2:-}" = heap ]; then
+    echo "$(rss_kib "$server_pid") $(heap_in_use "$server_pid" "$work/server.out")"
+  else
+    rss_kib "$server_pid"
+  fi
   wait "$loadgen_pid" || true
   cat "$out" >> "$log"
 }
@@ -174,7 +201,14 @@ for run in $(seq "$runs"); do
     base=$(rss_kib "$server_pid")
     samples[gateway_idle]+=" $base"
     [ "$n" = "${connections%% *}" ] && samples[gateway_cpu]+=" $(cpu_percent "$server_pid" "$idle_cpu")"
-    with=$(rss_with_connections "$n")
+    if [ "$heap" = 1 ]; then
+      heap_base=$(heap_in_use "$server_pid" "$work/server.out")
+      read -r with heap_with <<< "$(rss_with_connections "$n" heap)"
+      samples[heap_per_$n]+=" $(bc -l <<< "($heap_with - $heap_base) / $n")"
+      echo "run $run: switchboard-gateway heap in use idle $heap_base B, with $n subscribers $heap_with B" >> "$log"
+    else
+      with=$(rss_with_connections "$n")
+    fi
     samples[gateway_$n]+=" $with"
     samples[gateway_per_$n]+=" $(bc -l <<< "($with - $base) / $n")"
     stop_server
@@ -204,6 +238,12 @@ for n in $connections; do
   row_mib "switchboard-gateway with $n idle subscribers" ${samples[gateway_$n]}
   row_per_conn "  per subscribed connection ($n)" ${samples[gateway_per_$n]}
 done
+if [ "$heap" = 1 ]; then
+  for n in $connections; do
+    read -r med lo hi <<< "$(stats ${samples[heap_per_$n]})"
+    printf '| %-58s | %11.0f B | %9.0f-%.0f B |\n' "  heap in use per subscribed connection ($n)" "$med" "$lo" "$hi"
+  done
+fi
 row_mib "switchboard-dashboard + embedded gateway, idle (offscreen)" ${samples[dashboard_idle]}
 for n in $dashboard_connections; do
   row_mib "switchboard-dashboard with $n idle subscribers" ${samples[dashboard_$n]}
@@ -216,3 +256,4 @@ echo "idle: every fresh process, sampled 1 s (gateway) / 2 s (dashboard) after s
 echo "connections, one subscription each to one channel, held idle; sampled 1 s after the last one"
 echo "subscribed. Per connection: (RSS with them - RSS of the same process before) / N. CPU: user +"
 echo "system time over ${idle_cpu} s of an idle process (no client but the dashboard's own), % of one core."
+[ "$heap" = 0 ] || echo "Heap in use: glibc malloc_stats() of the gateway before and while they are held, / N."

@@ -101,7 +101,7 @@ void Outbox::takeAll(std::vector<SharedFrame> &out)
         m_frames.erase(m_frames.begin(), m_frames.begin() + static_cast<std::ptrdiff_t>(m_head));
         m_head = 0;
     }
-    if (out.empty()) {
+    if (out.empty() && out.capacity() < m_frames.size()) {
         out.swap(m_frames);
         // Do not keep a burst-sized buffer for an idle session.
         if (m_frames.capacity() > kRetainedCapacity)

@@ -139,7 +139,8 @@ struct ServerProtocol::Impl {
     AsyncConnectAuthenticator authenticator;
     std::map<std::string, RequestHandler, std::less<>> handlers;
     RequestHandler defaultHandler; ///< topics without a handler of their own; empty: 404
-    std::unordered_map<ConnectionHandle, std::unique_ptr<Connection>> connections;
+    /// Held in the map's nodes (stable addresses): one allocation per connection.
+    std::unordered_map<ConnectionHandle, Connection> connections;
     ConnectionHandle lastHandle = 0;
     ProtocolCounters counters;
     /// Callbacks that may outlive the protocol (Hub joins, responders) hold a weak reference.
@@ -148,7 +149,7 @@ struct ServerProtocol::Impl {
     Connection *find(ConnectionHandle handle)
     {
         const auto it = connections.find(handle);
-        return it == connections.end() ? nullptr : it->second.get();
+        return it == connections.end() ? nullptr : &it->second;
     }
 
     // ---- sending ------------------------------------------------------------------------------
@@ -960,9 +961,9 @@ ServerProtocol::~ServerProtocol()
 {
     d->anchor.reset();
     for (auto &[handle, connection] : d->connections) {
-        d->cancelTimers(*connection);
-        if (connection->state == Impl::State::Connected)
-            d->hub.detach(std::string(connection->sessionId), static_cast<std::uint16_t>(DisconnectCode::GoingAway),
+        d->cancelTimers(connection);
+        if (connection.state == Impl::State::Connected)
+            d->hub.detach(std::string(connection.sessionId), static_cast<std::uint16_t>(DisconnectCode::GoingAway),
                           "server stopped");
     }
 }
@@ -1005,12 +1006,15 @@ ServerProtocol::ConnectionHandle ServerProtocol::open(std::shared_ptr<Session> s
     const auto &limits = d->options.limits;
     if (info.encoding == WireEncoding::Binary) // every frame to it, broadcasts too, in binary
         session = std::make_shared<detail::BinaryEncodingSession>(std::move(session));
-    auto connection = std::make_unique<Impl::Connection>(
-        handle, std::move(session), detail::RateLimiter(limits.opsPerSecond, limits.opsBurst, d->timer.now()));
-    connection->encoding = info.encoding;
+    Impl::Connection &connection =
+        d->connections
+            .try_emplace(handle, handle, std::move(session),
+                         detail::RateLimiter(limits.opsPerSecond, limits.opsBurst, d->timer.now()))
+            .first->second;
+    connection.encoding = info.encoding;
     if (limits.connectTimeout.count() > 0) {
         Impl *impl = d.get();
-        connection->connectTimer = d->timer.start(limits.connectTimeout, [impl, handle] {
+        connection.connectTimer = d->timer.start(limits.connectTimeout, [impl, handle] {
             if (Impl::Connection *c = impl->find(handle)) {
                 c->connectTimer = 0;
                 if (c->state == Impl::State::AwaitingConnect) {
@@ -1020,8 +1024,7 @@ ServerProtocol::ConnectionHandle ServerProtocol::open(std::shared_ptr<Session> s
             }
         });
     }
-    connection->connecting->info = std::move(info);
-    d->connections.emplace(handle, std::move(connection));
+    connection.connecting->info = std::move(info);
     // A connection the transport admitted before a shutdown but opens after closeAll (a race in
     // multi-threaded transports) would otherwise wait for its `connect`: tell it at once.
     if (d->hub.isClosed())
@@ -1056,17 +1059,17 @@ void ServerProtocol::closed(ConnectionHandle connection, std::uint16_t code, std
     const auto it = d->connections.find(connection);
     if (it == d->connections.end())
         return;
-    std::unique_ptr<Impl::Connection> gone = std::move(it->second);
-    d->connections.erase(it);
-    d->cancelTimers(*gone);
-    if (gone->state == Impl::State::Connected)
-        d->hub.detach(std::string(gone->sessionId), code, reason);
+    auto node = d->connections.extract(it); // out of the map, alive until the Hub is told
+    Impl::Connection &gone = node.mapped();
+    d->cancelTimers(gone);
+    if (gone.state == Impl::State::Connected)
+        d->hub.detach(std::string(gone.sessionId), code, reason);
 }
 
 std::string ServerProtocol::sessionId(ConnectionHandle connection) const
 {
     const auto it = d->connections.find(connection);
-    return it == d->connections.end() ? std::string() : std::string(it->second->sessionId);
+    return it == d->connections.end() ? std::string() : std::string(it->second.sessionId);
 }
 
 void ServerProtocol::closeAll(DisconnectCode code, std::string_view reason)

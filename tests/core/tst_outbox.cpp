@@ -3,6 +3,7 @@
 #include "switchboard/Outbox.h"
 
 #include "HubTestSupport.h"
+#include "../support/LiveHeapBytes.h"
 
 #include <QtTest>
 
@@ -83,6 +84,7 @@ private slots:
     void limits();
     void externalBytesCount();
     void takeAllEmpties();
+    void takeAllIntoARoomyBatchKeepsBothBuffers();
     void dropMessagePolicy();
     void disconnectClientPolicy();
     void disconnectAppliedAfterFanOut();
@@ -164,6 +166,33 @@ void TestOutbox::takeAllEmpties()
     for (int i = 0; i < 3; ++i)
         QVERIFY(outbox.push(a) != SendResult::Dropped);
     QCOMPARE(outbox.push(a).result, SendResult::Dropped);
+}
+
+void TestOutbox::takeAllIntoARoomyBatchKeepsBothBuffers()
+{
+    // A transport builds every session's batch in one vector per thread: draining into it must
+    // not hand the outbox that vector's storage (nor take the outbox's), so each session keeps
+    // its own small buffer and the next push allocates nothing.
+    Outbox outbox(OutboxLimits{16, 100000});
+    const auto a = makeTextFrame("a");
+    outbox.push(a);
+    outbox.push(a);
+    std::vector<SharedFrame> batch;
+    batch.reserve(256);
+    const SharedFrame *storage = batch.data();
+    outbox.takeAll(batch);
+    QCOMPARE(batch.size(), std::size_t(2));
+    QCOMPARE(batch.data(), storage);
+    batch.clear();
+    const long long before = testing::liveHeapBytes();
+    outbox.push(a);
+    outbox.push(a);
+    QCOMPARE(testing::liveHeapBytes(), before);
+    // An empty vector without room takes the outbox's storage (no copy of a large burst).
+    std::vector<SharedFrame> small;
+    outbox.takeAll(small);
+    QCOMPARE(small.size(), std::size_t(2));
+    QVERIFY(outbox.empty());
 }
 
 void TestOutbox::dropMessagePolicy()

@@ -48,9 +48,11 @@ public:
 
     SendOutcome push(const SharedFrame &frame, std::size_t externalBytes = 0);
 
-    /// Moves every queued frame to `out` (appending), oldest first, and empties the outbox. With
-    /// an empty `out` the two vectors swap storage, so a transport that reuses its batch vector
-    /// queues and writes without allocating in the steady state.
+    /// Moves every queued frame to `out` (appending), oldest first, and empties the outbox. An
+    /// empty `out` with room for fewer frames than queued swaps storage with the outbox;
+    /// otherwise each keeps its own. A transport that builds its batches in one vector per
+    /// thread leaves each outbox its small buffer, and queues and writes without allocating in
+    /// the steady state.
     void takeAll(std::vector<SharedFrame> &out);
 
     bool empty() const { return m_frames.size() == m_head; }

@@ -29,6 +29,9 @@ public:
     bool isTls() const noexcept { return m_tls != nullptr; }
     TlsStream *tls() noexcept { return m_tls.get(); }
     TcpSocket &lowest() noexcept { return m_tls ? m_tls->next_layer() : m_tcp; }
+    /// The TLS stream, taken out (null for plain TCP): for an owner that keeps only what its
+    /// kind of connection needs.
+    std::unique_ptr<TlsStream> takeTls() noexcept { return std::move(m_tls); }
 
     template <class Buffers, class Handler>
     void async_read_some(const Buffers &buffers, Handler &&handler)

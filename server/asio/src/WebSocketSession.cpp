@@ -39,19 +39,31 @@ WebSocketSession::WebSocketSession(ServerContext &context, AnyStream stream, Tcp
                                    ConnectionInfo info, int deflateWindowBits, std::optional<PusherTarget> pusher)
     : m_slot(std::move(slot))
     , m_ctx(context)
-    , m_stream(std::move(stream))
-    , m_shard(context.shards->of(m_stream.get_executor()))
+    , m_shard(context.shards->of(stream.get_executor()))
+    , m_tls(stream.takeTls())
     , m_outbox(OutboxLimits{context.config.outboxFrames, context.config.outboxBytes})
     , m_isPusher(pusher.has_value()) // before m_starting takes `pusher`
     , m_deflateWindowBits(deflateWindowBits)
     , m_starting(std::make_unique<Starting>(Starting{std::move(leftover), std::move(info), std::move(pusher)}))
     , m_reader(context.config.maxFrameBytes)
 {
+    TcpSocket &socket = m_tls ? m_tls->next_layer() : stream.lowest();
     boost::system::error_code ec;
-    const auto remote = m_stream.lowest().remote_endpoint(ec);
+    const auto remote = socket.remote_endpoint(ec);
     if (!ec) {
         m_peer = remote.address().to_string() + ':' + std::to_string(remote.port());
         m_starting->info.remoteAddress = remote.address().to_string();
+    }
+    if (!m_tls) {
+        // The session reads and writes the descriptor itself (ReadinessPoller.h); Asio's state
+        // for the socket goes back to its pool for the next accept.
+        socket.non_blocking(true, ec);
+        if (!ec)
+            m_fd = socket.release(ec);
+        if (ec) {
+            log::debug("websocket: cannot take over the socket: ", ec.message());
+            m_fd = -1; // start() ends the session
+        }
     }
     if (m_deflateWindowBits) {
         m_reader.enableDeflate();
@@ -72,17 +84,6 @@ std::chrono::milliseconds WebSocketSession::closeWait(const GatewayConfig &confi
 
 void WebSocketSession::start()
 {
-    if (!m_stream.isTls()) {
-        // The session reads and writes the descriptor itself from now on (ReadinessPoller.h).
-        boost::system::error_code ec;
-        m_stream.lowest().non_blocking(true, ec);
-        if (!ec)
-            m_fd = m_stream.lowest().release(ec);
-        if (ec) {
-            log::debug("websocket: cannot take over the socket: ", ec.message());
-            m_fd = -1;
-        }
-    }
     m_ctx.metrics.wsSessions.fetch_add(1);
     m_ctx.metrics.wsHandshakes.fetch_add(1);
     auto self = shared_from_this();
@@ -102,7 +103,7 @@ void WebSocketSession::start()
     }
     if (m_finished)
         return;
-    if (m_stream.isTls())
+    if (m_tls)
         readMore();
     else
         watchSocket();
@@ -222,7 +223,7 @@ void WebSocketSession::postFlush()
         rounds.add(m_shard.ioc, shared_from_this());
         return;
     }
-    boost::asio::post(m_stream.get_executor(), [self = shared_from_this()] { self->flush(); });
+    boost::asio::post(m_shard.ioc, [self = shared_from_this()] { self->flush(); });
 }
 
 // ---- writing (strand) ------------------------------------------------------------------------
@@ -231,10 +232,15 @@ void WebSocketSession::flush()
 {
     if (m_finished)
         return;
+    // Plain TCP builds the batch in the thread's buffers; a TLS session in its own.
+    const bool plain = !m_tls;
+    if (!plain && !m_write)
+        m_write = std::make_unique<WriteBuffers>();
+    WriteBuffers &out = plain ? threadWriteBuffers() : *m_write;
     std::string control;
     {
         std::lock_guard lock(m_mutex);
-        m_outbox.takeAll(m_batch);
+        m_outbox.takeAll(out.frames);
         if (m_pongPending) {
             const std::string &payload = m_control->pongPayload;
             ws::appendHeader(control, ws::Pong, payload.size());
@@ -250,7 +256,7 @@ void WebSocketSession::flush()
             control.append(m_control->closeFrame);
             m_control->closeFrame.clear();
         }
-        if (m_batch.empty() && control.empty()) {
+        if (out.frames.empty() && control.empty()) {
             m_writing = false;
             return;
         }
@@ -274,18 +280,13 @@ void WebSocketSession::flush()
             extraSegments.push_back(s);
         ++segmentCount;
     };
-    const bool plain = !m_stream.isTls();
-    // Plain TCP builds the batch in the thread's buffers; a TLS session in its own.
-    if (!plain && !m_write)
-        m_write = std::make_unique<WriteBuffers>();
-    WriteBuffers &out = plain ? threadWriteBuffers() : *m_write;
     std::string &cork = out.cork;
     if (plain && cork.capacity() < 4096)
         cork.reserve(4096);
     cork.clear();
     std::size_t corkStart = 0;
     auto &metrics = m_ctx.metrics;
-    for (const SharedFrame &frame : m_batch) {
+    for (const SharedFrame &frame : out.frames) {
         const std::string *payload = &frame->bytes;
         bool compressed = false;
         if (m_deflateWindowBits && frame->compress) {
@@ -319,7 +320,7 @@ void WebSocketSession::flush()
         const Segment &s = i < inlineSegments.size() ? inlineSegments[i] : extraSegments[i - inlineSegments.size()];
         out.buffers.emplace_back(s.external ? s.external : cork.data() + s.offset, s.length);
     }
-    m_batchWritten = 0;
+    out.written = 0;
 
     // Plain TCP: the socket is non-blocking, so try the write right here. When the kernel takes
     // the whole batch (the usual case: the socket buffer has room) the batch is done without an
@@ -327,18 +328,20 @@ void WebSocketSession::flush()
     // kernel refuses waits for writability.
     if (plain) {
         boost::system::error_code ec;
-        m_batchWritten = writeSocket(out.buffers, ec);
+        out.written = writeSocket(out.buffers, ec);
         if (out.buffers.empty() || ec != boost::asio::error::would_block) {
             trimThreadWriteBuffers();
-            onWritten(out.buffers.empty() ? boost::system::error_code() : ec, 0, true);
+            onWritten(out.buffers.empty() ? boost::system::error_code() : ec, true);
             return;
         }
         // The rest waits for room (the poller calls ready()): the session takes the thread's
         // buffers meanwhile (heap blocks, so the swap moves no bytes and the buffers into the
         // cork stay valid).
         m_write = std::make_unique<WriteBuffers>();
+        m_write->frames.swap(out.frames);
         m_write->cork.swap(out.cork);
         m_write->buffers.swap(out.buffers);
+        m_write->written = out.written;
     }
     m_waitingForWrite = true;
     m_lastWriteProgress = std::chrono::steady_clock::now();
@@ -387,13 +390,13 @@ void WebSocketSession::continueWrite()
 {
     boost::system::error_code ec;
     const std::size_t n = writeSocket(m_write->buffers, ec);
-    m_batchWritten += n;
+    m_write->written += n;
     if (n > 0)
         m_lastWriteProgress = std::chrono::steady_clock::now();
     if (m_write->buffers.empty())
-        onWritten({}, 0, false);
+        onWritten({}, false);
     else if (ec != boost::asio::error::would_block)
-        onWritten(ec, 0, false);
+        onWritten(ec, false);
 }
 
 void WebSocketSession::trimThreadWriteBuffers()
@@ -405,16 +408,16 @@ void WebSocketSession::trimThreadWriteBuffers()
 
 void WebSocketSession::writeSome()
 {
-    m_stream.async_write_some(m_write->buffers, [self = shared_from_this()](const boost::system::error_code &ec, std::size_t n) {
+    m_tls->async_write_some(m_write->buffers, [self = shared_from_this()](const boost::system::error_code &ec, std::size_t n) {
         if (ec) {
-            self->onWritten(ec, 0, false);
+            self->onWritten(ec, false);
             return;
         }
-        self->m_batchWritten += n;
+        self->m_write->written += n;
         if (n > 0)
             self->m_lastWriteProgress = std::chrono::steady_clock::now();
         if (self->consumeWritten(self->m_write->buffers, n))
-            self->onWritten({}, 0, false);
+            self->onWritten({}, false);
         else
             self->writeSome();
     });
@@ -434,22 +437,23 @@ bool WebSocketSession::consumeWritten(std::vector<boost::asio::const_buffer> &bu
     return false;
 }
 
-void WebSocketSession::onWritten(const boost::system::error_code &ec, std::size_t bytes, bool synchronous)
+void WebSocketSession::onWritten(const boost::system::error_code &ec, bool synchronous)
 {
-    bytes += m_batchWritten;
-    m_batchWritten = 0;
     m_waitingForWrite = false;
-    const std::size_t frames = m_batch.size();
-    m_batch.clear();
-    if (!m_stream.isTls() && !synchronous) {
+    WriteBuffers &done = synchronous ? threadWriteBuffers() : *m_write;
+    const std::size_t bytes = done.written;
+    const std::size_t frames = done.frames.size();
+    done.frames.clear();
+    done.written = 0;
+    if (done.frames.capacity() > 4096)
+        std::vector<SharedFrame>().swap(done.frames);
+    if (!m_tls && !synchronous) {
         // The buffers of a batch that waited for the kernel: the next batch is built in the
         // thread's again.
         m_write.reset();
-    } else if (m_write && m_write->cork.capacity() > kKeepCapacity) {
+    } else if (m_tls && m_write->cork.capacity() > kKeepCapacity) {
         std::string().swap(m_write->cork);
     }
-    if (m_batch.capacity() > 4096)
-        std::vector<SharedFrame>().swap(m_batch);
     auto &metrics = m_ctx.metrics;
     metrics.bytesOut.fetch_add(bytes, std::memory_order_relaxed);
     metrics.framesOut.fetch_add(frames, std::memory_order_relaxed);
@@ -492,7 +496,7 @@ void WebSocketSession::readMore()
 {
     if (!m_tlsBuffer)
         m_tlsBuffer = std::make_unique<char[]>(16 * 1024);
-    m_stream.async_read_some(boost::asio::buffer(m_tlsBuffer.get(), 16 * 1024),
+    m_tls->async_read_some(boost::asio::buffer(m_tlsBuffer.get(), 16 * 1024),
                              [self = shared_from_this()](const boost::system::error_code &ec, std::size_t n) {
                                  if (ec) {
                                      self->finish();
@@ -558,7 +562,11 @@ void WebSocketSession::readSocket()
 void WebSocketSession::closeSocket()
 {
     if (m_fd < 0) {
-        m_stream.close();
+        if (m_tls) { // pending TLS operations complete with operation_aborted
+            boost::system::error_code ignored;
+            m_tls->next_layer().shutdown(TcpSocket::shutdown_both, ignored);
+            m_tls->next_layer().close(ignored);
+        }
         return;
     }
     m_shard.poller.remove(m_fd, *this);

@@ -95,8 +95,9 @@ private:
     /// posted when the rounds are the io thread's alone and another thread calls.
     void postFlush();
     void flush();
-    /// Ends the batch in flight; `synchronous` when flush() wrote it whole without waiting.
-    void onWritten(const boost::system::error_code &ec, std::size_t bytes, bool synchronous);
+    /// Ends the batch in flight; `synchronous` when flush() wrote it whole without waiting (it
+    /// is then in the io thread's buffers, else in m_write).
+    void onWritten(const boost::system::error_code &ec, bool synchronous);
     /// Drops the first `n` written bytes from `buffers`; true when nothing is left to write.
     static bool consumeWritten(std::vector<boost::asio::const_buffer> &buffers, std::size_t n);
     /// TLS: the next read from the SSL stream.
@@ -142,10 +143,13 @@ private:
     /// TLS: writes the rest of the batch in flight (m_write) one write_some at a time, so
     /// progress is seen.
     void writeSome();
-    /// Headers, copied small frames and control frames (the cork), and the buffers of one write.
+    /// One write: its frames (kept alive until written), the headers, copied small frames and
+    /// control frames (the cork), the buffers over them, and the bytes written so far.
     struct WriteBuffers {
+        std::vector<SharedFrame> frames;
         std::string cork;
         std::vector<boost::asio::const_buffer> buffers;
+        std::size_t written = 0;
     };
     /// The io thread's, where plain TCP sessions build their batches.
     static WriteBuffers &threadWriteBuffers();
@@ -155,11 +159,12 @@ private:
     // The members every delivery touches come first, together: a fan-out over thousands of
     // sessions reads about six cache lines of each, not a dozen spread over 1.2 KB
     // (docs/benchmarks.md, "Where the time goes at 1 message in flight").
-    TcpSlot m_slot;               ///< declared before m_stream: released after the socket closed
+    TcpSlot m_slot;               ///< declared before m_tls: released after the socket closed
     ServerContext &m_ctx;
-    AnyStream m_stream;           ///< plain TCP: its socket's descriptor is m_fd's after start()
-    IoShards::Shard &m_shard;     ///< the io_context of m_stream, and its rounds
-    int m_fd = -1;                ///< plain TCP after start(): the socket, owned here, until closed
+    IoShards::Shard &m_shard;     ///< the io_context of the connection, and its rounds
+    /// TLS only: the stream, which owns the socket. A plain TCP connection keeps no Asio socket.
+    std::unique_ptr<AnyStream::TlsStream> m_tls;
+    int m_fd = -1;                ///< plain TCP: the socket, owned here from construction until closed
 
     // Guarded by m_mutex (touched by send/close from the core holder's thread).
     std::mutex m_mutex;
@@ -178,11 +183,9 @@ private:
     bool m_waitingForWrite = false;       ///< the kernel refused bytes: an async write is pending
     bool m_isPusher = false;              ///< a Pusher protocol connection (PusherProtocol, not ServerProtocol)
     int m_deflateWindowBits = 0;          ///< 0: permessage-deflate not negotiated
-    std::vector<SharedFrame> m_batch;     ///< frames of the write in flight (kept alive until done)
-    /// The buffers of the write in flight. Plain TCP builds each batch in the io thread's and
-    /// takes them here only while the kernel holds back part of it; TLS sessions keep their own.
+    /// The write in flight. Plain TCP builds each batch in the io thread's buffers and takes
+    /// them here only while the kernel holds back part of it; TLS sessions keep their own.
     std::unique_ptr<WriteBuffers> m_write;
-    std::size_t m_batchWritten = 0;       ///< bytes of the batch written synchronously
 
     // Guarded by m_mutex.
     /// What a pong or the end of the connection needs: allocated on first use, not kept by every
