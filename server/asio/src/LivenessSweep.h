@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <vector>
 
@@ -73,7 +74,7 @@ private:
     void arm();
     void tick();
 
-    std::vector<Entry> m_entries;
+    std::deque<Entry> m_entries; ///< grows by blocks: no doubled capacity held for thousands of connections
     std::vector<std::shared_ptr<Client>> m_due; ///< scratch of tick(), kept for its capacity
     IoTimer m_timer;
     std::chrono::milliseconds m_resolution;

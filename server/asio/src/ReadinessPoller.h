@@ -21,6 +21,7 @@
 #include <boost/system/error_code.hpp>
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <vector>
 
@@ -73,7 +74,7 @@ private:
     void dispatch();
 
     boost::asio::posix::basic_stream_descriptor<IoExecutor> m_descriptor; ///< the epoll set, in the io_context
-    std::vector<Entry> m_entries;
+    std::deque<Entry> m_entries; ///< grows by blocks: no doubled capacity held for thousands of connections
     std::vector<std::uint32_t> m_free; ///< slots of m_entries to reuse
     std::uint64_t m_rounds = 0;
     bool m_armed = false;
