@@ -7,8 +7,12 @@
 # and the CPU time each idle process takes (user + system over --idle-cpu seconds, no client).
 # The connections come from switchboard-loadgen (one channel, one subscription each); it holds
 # them idle for --hold seconds before publishing anything, and the sample is taken while they are
-# held. Every measurement starts a fresh process and runs --runs times; the table shows the
-# median and the spread (min-max), with the date, the commit and the machine.
+# held. Per connection, the growth is counted from the process after a warm-up (--warm-up
+# connections opened, subscribed, sent a second of publications and closed): what a first
+# connection pays once (the pages of code it runs, the io thread's read and write buffers) is
+# not spread over the connections. Every measurement starts a fresh process and runs --runs
+# times; the table shows the median and the spread (min-max), with the date, the commit and the
+# machine.
 #
 # Usage: bench/run-footprint.sh [options]
 #   --build DIR          build tree with the three binaries (default: build/default)
@@ -16,6 +20,8 @@
 #   --connections LIST   subscriber counts for switchboard-gateway (default "1000 5000")
 #   --dashboard-connections LIST   subscriber counts for the dashboard (default "1000")
 #   --hold S             seconds the connections are held idle (default 3; sampled after 1)
+#   --warm-up N          connections of the warm-up before the per-connection baseline
+#                        (default 16; 0: none, the baseline is the process just started)
 #   --idle-cpu S         seconds over which the CPU use of an idle process is measured (default 5)
 #   --log FILE           full output of every run (default: build/bench-footprint.log)
 #   --emulator CMD       run the gateway and the dashboard under CMD, e.g. qemu-aarch64-static
@@ -45,6 +51,7 @@ runs=3
 connections="1000 5000"
 dashboard_connections="1000"
 hold=3
+warm_up=16
 idle_cpu=5
 log=""
 emulator=""
@@ -58,6 +65,7 @@ while [ $# -gt 0 ]; do
     --connections) connections=$2; shift 2 ;;
     --dashboard-connections) dashboard_connections=$2; shift 2 ;;
     --hold) hold=$2; shift 2 ;;
+    --warm-up) warm_up=$2; shift 2 ;;
     --idle-cpu) idle_cpu=$2; shift 2 ;;
     --log) log=$2; shift 2 ;;
     --emulator) emulator=$2; shift 2 ;;
@@ -140,6 +148,20 @@ start_dashboard() {
   sleep 2 # a few frames and the first once-a-second refresh of the channel list and chart
 }
 
+# Runs the warm-up against the running server: --warm-up connections, subscribed, a second of
+# publications, closed; returns once they are gone.
+warm_up_server() {
+  [ "$warm_up" -gt 0 ] || return 0
+  local out="$work/warmup.out"
+  if ! timeout 60 taskset -c 1 "$loadgen" --protocol switchboard --port "$port" --connections "$warm_up" \
+      --publish-delay 0 --warmup 0 --duration 1 --rate 100 --label warmup > "$out" 2>&1; then
+    echo "the warm-up failed; its output:" >&2
+    cat "$out" >&2
+    return 1
+  fi
+  sleep 1 # the closed connections are gone
+}
+
 # Opens $1 idle subscribers to the running server, samples its RSS while they are held; prints
 # the RSS in KiB, and with $2 = heap the heap bytes in use after it.
 rss_with_connections() {
@@ -198,9 +220,11 @@ declare -A samples
 for run in $(seq "$runs"); do
   for n in $connections; do
     start_gateway
-    base=$(rss_kib "$server_pid")
-    samples[gateway_idle]+=" $base"
+    idle=$(rss_kib "$server_pid")
+    samples[gateway_idle]+=" $idle"
     [ "$n" = "${connections%% *}" ] && samples[gateway_cpu]+=" $(cpu_percent "$server_pid" "$idle_cpu")"
+    warm_up_server
+    base=$(rss_kib "$server_pid")
     if [ "$heap" = 1 ]; then
       heap_base=$(heap_in_use "$server_pid" "$work/server.out")
       read -r with heap_with <<< "$(rss_with_connections "$n" heap)"
@@ -212,7 +236,7 @@ for run in $(seq "$runs"); do
     samples[gateway_$n]+=" $with"
     samples[gateway_per_$n]+=" $(bc -l <<< "($with - $base) / $n")"
     stop_server
-    echo "run $run: switchboard-gateway idle $base KiB, with $n subscribers $with KiB" >> "$log"
+    echo "run $run: switchboard-gateway idle $idle KiB, after the warm-up $base KiB, with $n subscribers $with KiB" >> "$log"
   done
   start_dashboard
   base=$(rss_kib "$server_pid")
@@ -221,13 +245,15 @@ for run in $(seq "$runs"); do
   stop_server
   for n in $dashboard_connections; do
     start_dashboard
+    idle=$(rss_kib "$server_pid")
+    samples[dashboard_idle]+=" $idle"
+    warm_up_server
     base=$(rss_kib "$server_pid")
-    samples[dashboard_idle]+=" $base"
     with=$(rss_with_connections "$n")
     samples[dashboard_$n]+=" $with"
     samples[dashboard_per_$n]+=" $(bc -l <<< "($with - $base) / $n")"
     stop_server
-    echo "run $run: switchboard-dashboard idle $base KiB, with $n subscribers $with KiB" >> "$log"
+    echo "run $run: switchboard-dashboard idle $idle KiB, after the warm-up $base KiB, with $n subscribers $with KiB" >> "$log"
   done
 done
 
@@ -254,6 +280,7 @@ row_percent "switchboard-dashboard, idle (offscreen): CPU" ${samples[dashboard_c
 echo
 echo "idle: every fresh process, sampled 1 s (gateway) / 2 s (dashboard) after start. Subscribers: switchboard-loadgen"
 echo "connections, one subscription each to one channel, held idle; sampled 1 s after the last one"
-echo "subscribed. Per connection: (RSS with them - RSS of the same process before) / N. CPU: user +"
+echo "subscribed. Per connection: (RSS with them - RSS of the same process after a warm-up of $warm_up"
+echo "connections) / N. CPU: user +"
 echo "system time over ${idle_cpu} s of an idle process (no client but the dashboard's own), % of one core."
 [ "$heap" = 0 ] || echo "Heap in use: glibc malloc_stats() of the gateway before and while they are held, / N."
