@@ -1,4 +1,5 @@
 #include "StaticNegotiation.h"
+#include "switchboard/websocket/HeaderValue.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -6,15 +7,6 @@
 namespace switchboard::asio {
 
 namespace {
-
-std::string_view trim(std::string_view s)
-{
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-        s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-        s.remove_suffix(1);
-    return s;
-}
 
 bool equalsNoCase(std::string_view a, std::string_view b)
 {
@@ -76,16 +68,16 @@ std::array<Coding, 3> preferredCodings(std::string_view acceptEncoding, std::siz
         std::string_view element = acceptEncoding.substr(pos, comma - pos);
         pos = comma + 1;
         const std::size_t semi = element.find(';');
-        const std::string_view name = trim(element.substr(0, semi));
+        const std::string_view name = websocket::trimOptionalWhitespace(element.substr(0, semi));
         if (name.empty())
             continue;
         int q = 1000;
         if (semi != std::string_view::npos) {
-            const std::string_view param = trim(element.substr(semi + 1));
+            const std::string_view param = websocket::trimOptionalWhitespace(element.substr(semi + 1));
             const std::size_t eq = param.find('=');
-            if (eq == std::string_view::npos || !equalsNoCase(trim(param.substr(0, eq)), "q"))
+            if (eq == std::string_view::npos || !equalsNoCase(websocket::trimOptionalWhitespace(param.substr(0, eq)), "q"))
                 continue;
-            q = parseQ(trim(param.substr(eq + 1)));
+            q = parseQ(websocket::trimOptionalWhitespace(param.substr(eq + 1)));
             if (q < 0)
                 continue;
         }
@@ -131,7 +123,7 @@ std::string strongEtag(std::uintmax_t size, std::int64_t mtimeNanoseconds, Codin
 
 bool ifNoneMatchMatches(std::string_view ifNoneMatch, std::string_view etag)
 {
-    const std::string_view value = trim(ifNoneMatch);
+    const std::string_view value = websocket::trimOptionalWhitespace(ifNoneMatch);
     if (value == "*")
         return true;
     const std::string_view opaque = etag.substr(0, 2) == "W/" ? etag.substr(2) : etag;

@@ -1,4 +1,5 @@
 #include "switchboard/websocket/PerMessageDeflate.h"
+#include "switchboard/websocket/HeaderValue.h"
 
 #include <charconv>
 #include <vector>
@@ -6,15 +7,6 @@
 namespace switchboard::websocket {
 
 namespace {
-
-std::string_view trim(std::string_view s)
-{
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-        s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-        s.remove_suffix(1);
-    return s;
-}
 
 /// Splits on `separator` outside double quotes.
 std::vector<std::string_view> split(std::string_view s, char separator)
@@ -26,11 +18,11 @@ std::vector<std::string_view> split(std::string_view s, char separator)
         if (s[i] == '"')
             quoted = !quoted;
         else if (s[i] == separator && !quoted) {
-            parts.push_back(trim(s.substr(start, i - start)));
+            parts.push_back(trimOptionalWhitespace(s.substr(start, i - start)));
             start = i + 1;
         }
     }
-    parts.push_back(trim(s.substr(start)));
+    parts.push_back(trimOptionalWhitespace(s.substr(start)));
     return parts;
 }
 
@@ -67,8 +59,8 @@ std::optional<DeflateAgreement> accept(const std::vector<std::string_view> &para
         std::string_view value;
         bool hasValue = false;
         if (const auto eq = name.find('='); eq != std::string_view::npos) {
-            value = trim(name.substr(eq + 1));
-            name = trim(name.substr(0, eq));
+            value = trimOptionalWhitespace(name.substr(eq + 1));
+            name = trimOptionalWhitespace(name.substr(0, eq));
             hasValue = true;
         }
         bool *seen = nullptr;
