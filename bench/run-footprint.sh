@@ -205,8 +205,11 @@ row_per_conn() {
   printf '| %-58s | %9.2f KiB | %7.2f-%.2f KiB |\n' "$label" "$med" "$lo" "$hi"
 }
 
-commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
-git -C "$root" diff --quiet HEAD -- 2>/dev/null || commit="$commit (with local changes)"
+# The commit of the sources the build tree was made from (another worktree's, for a baseline).
+source_dir=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$build/CMakeCache.txt" 2>/dev/null || true)
+source_dir=${source_dir:-$root}
+commit=$(git -C "$source_dir" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C "$source_dir" diff --quiet HEAD -- 2>/dev/null || commit="$commit (with local changes)"
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 echo "Footprint, $(date -u '+%F %H:%M UTC'), commit $commit"
 build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt" 2>/dev/null || true)
@@ -281,6 +284,6 @@ echo
 echo "idle: every fresh process, sampled 1 s (gateway) / 2 s (dashboard) after start. Subscribers: switchboard-loadgen"
 echo "connections, one subscription each to one channel, held idle; sampled 1 s after the last one"
 echo "subscribed. Per connection: (RSS with them - RSS of the same process after a warm-up of $warm_up"
-echo "connections) / N. CPU: user +"
-echo "system time over ${idle_cpu} s of an idle process (no client but the dashboard's own), % of one core."
+echo "connections) / N. CPU: user + system time over ${idle_cpu} s of an idle process (no client but the"
+echo "dashboard's own), % of one core."
 [ "$heap" = 0 ] || echo "Heap in use: glibc malloc_stats() of the gateway before and while they are held, / N."
