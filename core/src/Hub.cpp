@@ -152,13 +152,13 @@ std::string Hub::attach(std::shared_ptr<Session> session, Principal principal, s
     while (id.empty() || d->sessions.contains(id))
         id = detail::randomHex(16);
     auto entry = std::make_unique<Impl::SessionEntry>();
-    entry->id = id;
+    entry->id.assign(id);
     entry->session = std::move(session);
     entry->principal = std::move(principal);
     entry->clientName = std::string(clientName);
     Session &attached = *entry->session;
     const std::string &userId = entry->principal.userId;
-    const std::string_view key = entry->id;
+    const std::string_view key = entry->id.view();
     d->sessions.emplace(key, std::move(entry));
     attached.attached(id, userId);
     if (d->lifecycle.connected) {
@@ -189,7 +189,7 @@ void Hub::detach(std::string_view sessionId, std::uint16_t code, std::string_vie
         d->cancelJoin(*entry, entry->pending.size() - 1);
     while (!entry->memberships.empty())
         d->removeMembership(*entry, entry->memberships.size() - 1);
-    invokeQuietly(d->lifecycle.disconnected, SessionDisconnected{entry->id, entry->principal.userId, code, reason});
+    invokeQuietly(d->lifecycle.disconnected, SessionDisconnected{entry->id.view(), entry->principal.userId, code, reason});
 }
 
 const Principal *Hub::principal(std::string_view sessionId) const
@@ -201,7 +201,7 @@ const Principal *Hub::principal(std::string_view sessionId) const
 std::string_view Hub::attachedId(std::string_view sessionId) const
 {
     const auto *entry = d->findSession(sessionId);
-    return entry ? std::string_view(entry->id) : std::string_view();
+    return entry ? entry->id.view() : std::string_view();
 }
 
 std::string_view Hub::clientName(std::string_view sessionId) const
@@ -272,7 +272,7 @@ void Hub::refreshAuthorization(std::string_view sessionId, std::string_view chan
     };
     const std::string channelData; // the member is not chosen again
     try {
-        ask(AuthRequest{channel, type, entry->id, entry->principal, auth, channelData, entry->clientName}, answer);
+        ask(AuthRequest{channel, type, entry->id.view(), entry->principal, auth, channelData, entry->clientName}, answer);
     } catch (...) {
         answer(AuthDecision{false, {}, {}, Error::Internal, "authorizer failed", 0});
     }
@@ -338,7 +338,7 @@ std::error_code Hub::openReplySlot(std::string_view sessionId, std::string_view 
     slot.ackId = ackId;
     slot.channel = std::string(channel);
     slot.deadline = d->timer.now() + d->options.replySlotLifetime;
-    token = detail::formatReplyToken(d->options.nodeId, slot.nonce, entry->id);
+    token = detail::formatReplyToken(d->options.nodeId, slot.nonce, entry->id.view());
     if (!entry->extrasOrNew().replySlots.open(std::move(slot), d->options.maxReplySlotsPerSession, d->timer.now())) {
         token.clear();
         ++d->counters.replySlotsRefused;

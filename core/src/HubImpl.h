@@ -14,6 +14,7 @@
 #include "switchboard/MemoryPresenceStore.h"
 #include "ChannelGrants.h"
 #include "ReplySlots.h"
+#include "SessionIdText.h"
 
 #include <algorithm>
 #include <cstddef>
@@ -100,7 +101,7 @@ struct Hub::Impl {
     };
 
     struct SessionEntry {
-        std::string id;
+        detail::SessionIdText id;
         std::shared_ptr<Session> session;
         Principal principal;
         std::string clientName; // for the authorizer
@@ -263,7 +264,7 @@ struct Hub::Impl {
     void presenceChanged(PresenceEvent::Kind kind, std::string_view channelName, const Member &member,
                          bool local = true);
     void removePresence(const std::string &channel, const std::string &userId, const std::string &info,
-                        const std::string &sessionId, bool announce = true);
+                        std::string_view sessionId, bool announce = true);
     Member resolveMember(const SessionEntry &entry, const AuthDecision &decision, std::string_view channelData) const;
     void addSubscriber(SessionEntry &entry, Channel &channel, const Member *member,
                        const std::shared_ptr<const ContentFilter> &filter);

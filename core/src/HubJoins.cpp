@@ -102,7 +102,7 @@ void Hub::Impl::presenceChanged(PresenceEvent::Kind kind, std::string_view chann
 /// Removes one connection of `userId` from a presence channel; the last one tells the others
 /// unless `announce` is false (a join undone before its member_added went out).
 void Hub::Impl::removePresence(const std::string &channel, const std::string &userId, const std::string &info,
-                               const std::string &sessionId, bool announce)
+                               std::string_view sessionId, bool announce)
 {
     std::weak_ptr<Impl *> weak = alive;
     presence->remove(channel, userId, sessionId, [weak, channel, userId, info, announce](bool last) {
@@ -126,7 +126,7 @@ Member Hub::Impl::resolveMember(const SessionEntry &entry, const AuthDecision &d
         readChannelData(channelData, member.userId, member.info);
     }
     if (member.userId.empty())
-        member.userId = entry.id; // an anonymous connection is its own member
+        member.userId = entry.id.view(); // an anonymous connection is its own member
     member.info = normalizeInfo(member.info);
     member.connections = 1;
     return member;
@@ -167,7 +167,7 @@ void Hub::Impl::removeMembership(SessionEntry &entry, std::size_t position)
     entry.memberships.pop_back();
 
     Channel &channel = *membership.channel;
-    grants.forget(entry.id, channel.name);
+    grants.forget(entry.id.view(), channel.name);
     FilterGroup *group = membership.group;
     auto &subscribers = group ? group->subscribers : channel.subscribers;
     const std::size_t index = membership.index;
@@ -189,7 +189,7 @@ void Hub::Impl::removeMembership(SessionEntry &entry, std::size_t position)
     const bool vacated = channel.subscriberCount == 0;
     releaseChannelIfUnused(channel);
     if (membership.presence) // set exactly for memberships of presence channels
-        removePresence(name, membership.presence->userId, membership.presence->info, entry.id);
+        removePresence(name, membership.presence->userId, membership.presence->info, entry.id.view());
     if (vacated)
         invokeQuietly(lifecycle.channelVacated, std::string_view(name));
 }

@@ -33,12 +33,12 @@ std::error_code Hub::Impl::serverJoin(SessionEntry &entry, std::string_view chan
 
     auto state = std::make_shared<JoinState>();
     state->server = true;
-    state->sessionId = entry.id;
+    state->sessionId = entry.id.view();
     state->channel = std::string(channelName);
     state->filter = options.filter;
     state->result.type = channelTypeOf(channelName);
     std::weak_ptr<Impl *> weak = alive;
-    state->done = [weak, sessionId = entry.id, channel = state->channel](JoinResult result) {
+    state->done = [weak, sessionId = std::string(entry.id.view()), channel = state->channel](JoinResult result) {
         if (auto self = weak.lock(); self && !result.error)
             (*self)->sendServerSubscribed(sessionId, channel, result);
     };
@@ -69,7 +69,7 @@ void Hub::Impl::sendServerSubscribed(const std::string &sessionId, const std::st
 /// whether there was one.
 bool Hub::Impl::serverLeave(SessionEntry &entry, std::string_view channelName)
 {
-    const std::string sessionId = entry.id; // the leave may fan out; keep what we need
+    const std::string sessionId(entry.id.view()); // the leave may fan out; keep what we need
     bool found = false;
     for (std::size_t i = 0; i < entry.memberships.size() && !found; ++i) {
         if (entry.memberships[i].channel->name == channelName) {

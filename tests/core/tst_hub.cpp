@@ -108,6 +108,8 @@ class TestHub : public QObject
 
 private slots:
     void sessionIdsAreUniqueAndUnguessable();
+    void proposedIdsOfAnyLengthAreKept_data();
+    void proposedIdsOfAnyLengthAreKept();
     void channelLifecycle();
     void detachLeavesEveryChannel();
     void joinErrors_data();
@@ -148,6 +150,38 @@ void TestHub::sessionIdsAreUniqueAndUnguessable()
     }
     QCOMPARE(ids.size(), std::size_t(200));
     QCOMPARE(hub.counters().sessions, std::size_t(200));
+}
+
+void TestHub::proposedIdsOfAnyLengthAreKept_data()
+{
+    // The Hub keeps ids of up to 32 characters inside the session's entry, longer ones apart.
+    QTest::addColumn<QString>("proposed");
+    QTest::newRow("short") << "123.456";
+    QTest::newRow("32 characters") << QString(32, QLatin1Char('a'));
+    QTest::newRow("33 characters") << QString(33, QLatin1Char('b'));
+    QTest::newRow("200 characters") << QString(200, QLatin1Char('c'));
+}
+
+void TestHub::proposedIdsOfAnyLengthAreKept()
+{
+    QFETCH(QString, proposed);
+    const std::string wanted = proposed.toStdString();
+    ManualTimer timer;
+    Hub hub(timer);
+    auto session = std::make_shared<RecordingSession>(OutboxLimits{});
+    const std::string id = hub.attach(session, Principal{}, "", wanted);
+    QCOMPARE(id, wanted);
+    QCOMPARE(std::string(hub.attachedId(id)), wanted);
+    // Another session with the same proposal gets a fresh id; both are found and leave.
+    const std::string other = hub.attach(std::make_shared<RecordingSession>(OutboxLimits{}), Principal{}, "", wanted);
+    QVERIFY(other != wanted);
+    QVERIFY(!joinNow(hub, id, "room").error);
+    QVERIFY(hub.isSubscribed(id, "room"));
+    QCOMPARE(hub.sessionStats(id)->channels, std::size_t(1));
+    hub.detach(id);
+    hub.detach(other);
+    QCOMPARE(hub.counters().sessions, std::size_t(0));
+    QVERIFY(hub.attachedId(id).empty());
 }
 
 void TestHub::channelLifecycle()
