@@ -101,15 +101,15 @@ void Outbox::takeAll(std::vector<SharedFrame> &out)
         m_frames.erase(m_frames.begin(), m_frames.begin() + static_cast<std::ptrdiff_t>(m_head));
         m_head = 0;
     }
-    if (out.empty() && out.capacity() < m_frames.size()) {
-        out.swap(m_frames);
-        // Do not keep a burst-sized buffer for an idle session.
-        if (m_frames.capacity() > kRetainedCapacity)
-            std::vector<SharedFrame>().swap(m_frames);
+    if (out.empty()) {
+        out.swap(m_frames); // no per-frame work, and the frames' storage is not written
     } else {
         out.insert(out.end(), std::make_move_iterator(m_frames.begin()), std::make_move_iterator(m_frames.end()));
         m_frames.clear();
     }
+    // Do not keep a burst-sized buffer for an idle session.
+    if (m_frames.capacity() > kRetainedCapacity)
+        std::vector<SharedFrame>().swap(m_frames);
     m_bytes = 0;
     m_latest.reset();
 }

@@ -48,12 +48,16 @@ public:
 
     SendOutcome push(const SharedFrame &frame, std::size_t externalBytes = 0);
 
-    /// Moves every queued frame to `out` (appending), oldest first, and empties the outbox. An
-    /// empty `out` with room for fewer frames than queued swaps storage with the outbox;
-    /// otherwise each keeps its own. A transport that builds its batches in one vector per
-    /// thread leaves each outbox its small buffer, and queues and writes without allocating in
-    /// the steady state.
+    /// Moves every queued frame to `out` (appending), oldest first, and empties the outbox. With
+    /// an empty `out` the two vectors swap storage: no per-frame work, and a transport that
+    /// drains every session into one vector per thread leaves each outbox one buffer (the one
+    /// it got) and queues and writes without allocating in the steady state. The outbox keeps
+    /// at most kRetainedCapacity frames of storage.
     void takeAll(std::vector<SharedFrame> &out);
+
+    /// Frames of storage an outbox keeps once drained; a larger buffer (left by a burst) is
+    /// released, so an idle session holds no burst-sized one.
+    static constexpr std::size_t kRetainedCapacity = 256;
 
     bool empty() const { return m_frames.size() == m_head; }
     std::size_t frameCount() const { return m_frames.size() - m_head; }
@@ -71,7 +75,6 @@ private:
     void evictOldest();
     void compact();
 
-    static constexpr std::size_t kRetainedCapacity = 256;
     OutboxLimits m_limits;
     std::vector<SharedFrame> m_frames; // pending: [m_head, end); before m_head: evicted (null)
     std::size_t m_head = 0;
