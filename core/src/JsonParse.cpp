@@ -5,7 +5,9 @@
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/value_stack.hpp>
 
+#include <charconv>
 #include <cmath>
+#include <system_error>
 
 #ifdef __EMSCRIPTEN__
 #include "../wasm/BrowserNumbers.h"
@@ -93,6 +95,8 @@ public:
         // The browser converts the literal (correctly rounded). Boost.JSON's `d` is then unused,
         // so its table of powers of ten stays out of the browser client (core/wasm/BrowserNumbers.h).
         d = wasm::parseNumberLiteral(m_numberText);
+#else
+        d = nearestDouble(m_numberText, d);
 #endif
         if (representable(d, m_numberText)) {
             m_stack.push_double(d);
@@ -120,6 +124,24 @@ public:
     bool on_comment(json::string_view, json::error_code &) { return true; }
 
 private:
+#ifndef __EMSCRIPTEN__
+    /// The double nearest to the literal. Boost.JSON's own conversion (`approximate`) is off by one
+    /// unit in the last place for about one double in ten as another library prints it (shortest
+    /// round-trip text), so a value would reach subscribers changed; std::from_chars rounds
+    /// correctly. Out of range, the result is what representable() refuses: infinity for an
+    /// overflow, zero for an underflow.
+    static double nearestDouble(std::string_view text, double approximate)
+    {
+        double d = 0;
+        const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), d);
+        if (error == std::errc::result_out_of_range)
+            return std::fabs(approximate) >= 1.0 ? HUGE_VAL : 0.0;
+        if (error != std::errc() || end != text.data() + text.size())
+            return approximate; // not reached: Boost.JSON hands over only JSON number literals
+        return d;
+    }
+#endif
+
     /// False when the double does not stand for the literal: an integer literal too large for
     /// 64 bits, an overflow to infinity, or a non-zero literal that became zero.
     static bool representable(double d, std::string_view text)

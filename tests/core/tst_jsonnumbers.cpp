@@ -7,6 +7,10 @@
 
 #include <QtTest>
 
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <random>
 #include <sstream>
 #include <string>
 
@@ -42,6 +46,7 @@ class TestJsonNumbers : public QObject
 private slots:
     void parseJson_data();
     void parseJson();
+    void doublesRoundTrip();
     void refusedPublish_data();
     void refusedPublish();
     void exactPublish_data();
@@ -73,6 +78,15 @@ void TestJsonNumbers::parseJson_data()
     QTest::newRow("fraction") << QByteArray("1.5") << ok << QByteArray("1.5E0");
     QTest::newRow("big decimal with fraction") << QByteArray("123456789012345678901234567890.5") << ok
                                                << QByteArray("1.2345678901234568E29");
+    // Doubles whose shortest text Boost.JSON's own conversion misses by one unit in the last place;
+    // parseJson() gives the nearest double, so a value is relayed as its publisher wrote it.
+    QTest::newRow("17 digits") << QByteArray("474.59380568556355") << ok << QByteArray("4.7459380568556355E2");
+    QTest::newRow("small exponent") << QByteArray("1.3927926388013963E-143") << ok
+                                    << QByteArray("1.3927926388013963E-143");
+    QTest::newRow("large exponent") << QByteArray("5.409760742964738E124") << ok << QByteArray("5.409760742964738E124");
+    QTest::newRow("64 digits with fraction")
+        << QByteArray("4444444444444444444444444444444444444444444444444444444444444418.0") << ok
+        << QByteArray("4.444444444444445E63");
     QTest::newRow("syntax") << QByteArray("{") << int(JsonProblem::Kind::Syntax) << QByteArray();
     QTest::newRow("Infinity") << QByteArray("Infinity") << int(JsonProblem::Kind::Syntax) << QByteArray();
     QTest::newRow("trailing data") << QByteArray("1 2") << int(JsonProblem::Kind::Syntax) << QByteArray();
@@ -100,6 +114,28 @@ void TestJsonNumbers::parseJson()
         QVERIFY(!QByteArray::fromStdString(json::serialize(value)).contains("e"));
     } else {
         QVERIFY(value.is_null());
+    }
+}
+
+void TestJsonNumbers::doublesRoundTrip()
+{
+    // Any finite double, serialized (shortest text that stands for it) and parsed again, is the
+    // same double: what a publisher's JSON library writes is what every subscriber reads.
+    std::mt19937_64 random(20261206);
+    int checked = 0;
+    while (checked < 200'000) {
+        const std::uint64_t bits = random();
+        double d = 0;
+        std::memcpy(&d, &bits, sizeof d);
+        if (!std::isfinite(d))
+            continue;
+        ++checked;
+        const std::string text = json::serialize(json::value(d));
+        json::value back;
+        const std::optional<JsonProblem> problem = switchboard::parseJson(text, back);
+        QVERIFY2(!problem, text.c_str());
+        QVERIFY2(back.is_double(), text.c_str());
+        QVERIFY2(std::bit_cast<std::uint64_t>(back.get_double()) == bits, text.c_str());
     }
 }
 
@@ -146,6 +182,8 @@ void TestJsonNumbers::exactPublish_data()
     QTest::newRow("uint64 max") << QByteArray(R"({"v":18446744073709551615})")
                                 << QByteArray(R"({"v":18446744073709551615})");
     QTest::newRow("int64 min") << QByteArray("[-9223372036854775808]") << QByteArray("[-9223372036854775808]");
+    QTest::newRow("17 digits") << QByteArray(R"({"t":474.59380568556355})")
+                               << QByteArray(R"({"t":4.7459380568556355E2})");
     QTest::newRow("largest double") << QByteArray("1.7976931348623157e308") << QByteArray("1.7976931348623157E308");
 }
 

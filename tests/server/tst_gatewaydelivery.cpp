@@ -88,6 +88,7 @@ class tst_GatewayDelivery : public QObject
 
 private slots:
     void websocketReceivesHttpPublish();
+    void doublesArriveAsPublished();
     void batchPublishReachesEveryChannel();
     void sseFilterAndResume();
     void subscribeAndUnsubscribeAreIdempotent();
@@ -121,6 +122,39 @@ void tst_GatewayDelivery::websocketReceivesHttpPublish()
     QCOMPARE((*message)["event"].toString(), "update");
     QCOMPARE((*message)["data"].toObject()["n"].toInt(), 1);
     QCOMPARE((*message)["offset"].toInt(), 1);
+}
+
+void tst_GatewayDelivery::doublesArriveAsPublished()
+{
+    // Doubles whose text the JSON library of the gateway's build once read one unit in the last
+    // place off: a WebSocket and an SSE subscriber get the publisher's value, bit for bit.
+    const double values[] = {474.59380568556355, 1.3927926388013963E-143, 5.409760742964738E124, 0.1 + 0.2};
+    GatewayProcess g;
+    QVERIFY(g.start());
+    WsClient client;
+    QVERIFY(client.connectSession(g));
+    QVERIFY(subscribe(client, "readings", 1));
+    QNetworkAccessManager nam;
+    SseClient sse(nam, g.url("/sse?channels=readings"));
+    QTRY_COMPARE_WITH_TIMEOUT(sse.status(), 200, 5000);
+
+    QJsonArray published;
+    for (const double v : values)
+        published.append(v);
+    QCOMPARE(publish(nam, g, {{"channel", "readings"}, {"event", "e"}, {"data", QJsonObject{{"v", published}}}}).status,
+             200);
+    const auto message = client.waitFor("message");
+    QVERIFY(message);
+    QVERIFY(sse.waitForEvents(1));
+    const QJsonArray overWebSocket = (*message)["data"].toObject()["v"].toArray();
+    const QJsonArray overSse = sse.events[0].data["data"].toObject()["v"].toArray();
+    QCOMPARE(overWebSocket.size(), published.size());
+    QCOMPARE(overSse.size(), published.size());
+    for (qsizetype i = 0; i < published.size(); ++i) {
+        // Exact comparisons: QCOMPARE on doubles would accept a neighbour.
+        QVERIFY2(overWebSocket[i].toDouble() == values[i], qPrintable(QString::number(overWebSocket[i].toDouble(), 'g', 17)));
+        QVERIFY2(overSse[i].toDouble() == values[i], qPrintable(QString::number(overSse[i].toDouble(), 'g', 17)));
+    }
 }
 
 void tst_GatewayDelivery::batchPublishReachesEveryChannel()

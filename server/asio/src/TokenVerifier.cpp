@@ -149,8 +149,13 @@ std::string TokenVerifier::issue(const TokenClaims &claims) const
 {
     json::object payload;
     payload["sub"] = claims.subject;
-    if (!claims.infoJson.empty())
-        payload["info"] = json::parse(claims.infoJson);
+    if (!claims.infoJson.empty()) {
+        // parseJson() as verify() does, so that a principal's info survives issue() -> verify().
+        json::value info;
+        if (const auto problem = parseJson(claims.infoJson, info))
+            throw std::invalid_argument("token info: " + problem->message);
+        payload["info"] = std::move(info);
+    }
     json::array channels;
     for (const auto &c : claims.channels)
         channels.emplace_back(c);

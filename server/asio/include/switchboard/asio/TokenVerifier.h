@@ -37,7 +37,8 @@ public:
     /// Verifies header (alg HS256), signature (constant-time compare), expiry against `nowSeconds`
     /// and claim types. Invalid channel patterns make the token invalid.
     TokenCheck verify(std::string_view token, std::int64_t nowSeconds) const;
-    /// A signed HS256 JWT for the claims.
+    /// A signed HS256 JWT for the claims. Throws std::invalid_argument when `infoJson` is not
+    /// JSON that verify() would accept (core parseJson()).
     std::string issue(const TokenClaims &claims) const;
 
     /// True when `principal` holds a pattern matching `channel` (core principalAllows()).
