@@ -1,9 +1,9 @@
 #include "switchboard/PusherFrames.h"
 
+#include "switchboard/JsonParse.h"
 #include "switchboard/MessageEncoding.h"
 #include "switchboard/PusherNames.h"
 
-#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <charconv>
@@ -40,9 +40,8 @@ SharedFrame channelFrame(std::string_view event, std::string_view channel, std::
 
 SharedFrame translatePresence(std::string_view frame)
 {
-    boost::system::error_code ec;
-    const boost::json::value parsed = boost::json::parse(boost::json::string_view(frame.data(), frame.size()), ec);
-    const boost::json::object *object = ec ? nullptr : parsed.if_object();
+    boost::json::value parsed;
+    const boost::json::object *object = parseJson(frame, parsed, JsonParseOptions{128}) ? nullptr : parsed.if_object();
     if (!object)
         return nullptr;
     const auto *event = object->if_contains("event");

@@ -1,6 +1,8 @@
 #include "JsonVariant.h"
 
-#include <boost/json/parse.hpp>
+#include <switchboard/JsonParse.h>
+
+#include <boost/json/value.hpp>
 
 #include <QJSValue>
 #include <QJsonArray>
@@ -50,9 +52,10 @@ QVariant jsonTextToVariant(std::string_view text)
 {
     if (text.empty())
         return {};
-    boost::system::error_code error;
-    const boost::json::value value = boost::json::parse(boost::json::string_view(text.data(), text.size()), error);
-    if (error)
+    // parseJson(): each double as its sender wrote it (Boost.JSON's own conversion can be one unit
+    // in the last place off), and the client's limits on depth and numbers.
+    boost::json::value value;
+    if (switchboard::parseJson(text, value, switchboard::JsonParseOptions{128}))
         return {};
     return toVariant(value);
 }

@@ -7,7 +7,7 @@ signature does not verify is answered 401).
 
 What it answers depends on the connect frame's data.mode (data.user names the user):
   accept     200 {"user": data.user, "info": {"name": upper-case user, "cookie": the forwarded
-             cookie or null}, "channels": ["presence-lobby"]}
+             cookie or null, "score": SCORE}, "channels": ["presence-lobby"]}
   anonymous  200 {"user": ""}
   deny       200 {"allow": false, "reason": "banned"}
   unauth     401 {"message": "bad cookie"}
@@ -22,6 +22,9 @@ import json
 import time
 
 import backend_server
+
+# A double whose shortest text a JSON parser may read one unit in the last place off.
+SCORE = 474.59380568556355
 
 args = backend_server.argument_parser().parse_args()
 
@@ -42,7 +45,8 @@ def handle(request):
         time.sleep(args.delay)
     if mode in ("accept", "slow"):
         cookie = connect.get("headers", {}).get("cookie")
-        request.answer(200, {"user": user, "info": {"name": user.upper(), "cookie": cookie}, "channels": ["presence-lobby"]})
+        request.answer(200, {"user": user, "info": {"name": user.upper(), "cookie": cookie, "score": SCORE},
+                             "channels": ["presence-lobby"]})
     elif mode == "anonymous":
         request.answer(200, {"user": ""})
     elif mode == "deny":

@@ -125,6 +125,9 @@ void tst_GatewayConnectProxy::acceptsAsUserWithInfoInPresence()
     QCOMPARE(members[0].toObject().value("id").toString(), QStringLiteral("alice"));
     QCOMPARE(members[0].toObject().value("info").toObject().value("name").toString(), QStringLiteral("ALICE"));
     QCOMPARE(members[0].toObject().value("info").toObject().value("cookie").toString(), QStringLiteral("sid=abc123"));
+    // Bit for bit (QCOMPARE on doubles would accept a neighbour): the backend's double as it wrote it.
+    const double score = members[0].toObject().value("info").toObject().value("score").toDouble();
+    QVERIFY2(score == 474.59380568556355, qPrintable(QString::number(score, 'g', 17)));
 
     QVERIFY(backend.waitForRequests(1));
     const WebhookRequest &request = backend.requests().first();

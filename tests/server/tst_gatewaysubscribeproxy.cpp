@@ -120,7 +120,9 @@ void tst_GatewaySubscribeProxy::allowedPresenceJoinCarriesBackendInfo()
     WsClient alice;
     const QJsonObject welcome = connectAs(alice, gateway, "alice", "dashboard");
     QVERIFY(!welcome.isEmpty());
-    const QJsonObject channelData{{"user_id", "someone-else"}, {"user_info", QJsonObject{{"seat", 4}}}};
+    // score: a double whose shortest text a JSON parser may read one unit in the last place off.
+    const QJsonObject channelData{{"user_id", "someone-else"},
+                                  {"user_info", QJsonObject{{"seat", 4}, {"score", 474.59380568556355}}}};
     subscribe(alice, "presence-lobby", 1, {{"auth", "sig-1"}, {"channelData", channelData}});
     const QJsonObject subscribed = answerTo(alice, 1);
     QCOMPARE(subscribed.value("op").toString(), QStringLiteral("subscribed"));
@@ -133,6 +135,8 @@ void tst_GatewaySubscribeProxy::allowedPresenceJoinCarriesBackendInfo()
     QCOMPARE(info.value("user").toString(), QStringLiteral("alice"));
     QCOMPARE(info.value("auth").toString(), QStringLiteral("sig-1"));
     QCOMPARE(info.value("data").toObject(), channelData);
+    const double score = info.value("data").toObject().value("user_info").toObject().value("score").toDouble();
+    QVERIFY2(score == 474.59380568556355, qPrintable(QString::number(score, 'g', 17))); // bit for bit
     QCOMPARE(info.value("client").toString(), QStringLiteral("dashboard"));
     QCOMPARE(info.value("type").toString(), QStringLiteral("presence"));
     // And so does her own member_added (the newcomer is told about itself too).

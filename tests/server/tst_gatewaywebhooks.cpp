@@ -16,7 +16,8 @@ const QByteArray kWebhookSecret = "webhook-secret";
 
 QString tokenFor(const QString &user)
 {
-    return userToken(user, {"**"}, {{"name", user.toUpper()}});
+    // score: a double whose shortest text a JSON parser may read one unit in the last place off.
+    return userToken(user, {"**"}, {{"name", user.toUpper()}, {"score", 474.59380568556355}});
 }
 
 QStringList names(const QList<QJsonObject> &events)
@@ -77,6 +78,8 @@ void tst_GatewayWebhooks::eventsInOrderSignedAndBatched()
     QCOMPARE(events[0].value("client").toString(), QStringLiteral("dashboard"));
     QCOMPARE(events[1].value("user").toString(), QStringLiteral("alice"));
     QCOMPARE(events[1].value("info").toObject().value("name").toString(), QStringLiteral("ALICE"));
+    const double score = events[1].value("info").toObject().value("score").toDouble();
+    QVERIFY2(score == 474.59380568556355, qPrintable(QString::number(score, 'g', 17))); // bit for bit
     QCOMPARE(events[7].value("session").toString(), session);
     QCOMPARE(events[7].value("user").toString(), QStringLiteral("alice"));
     QCOMPARE(events[7].value("code").toInt(), 4001);

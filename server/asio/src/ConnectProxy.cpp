@@ -127,12 +127,7 @@ ConnectDecision ConnectProxy::decisionOf(const HttpPostResult &result)
     }
     // The same JSON rules as client frames (depth, numbers): the info reaches presence frames.
     json::value body;
-    const bool isObject = !result.body.empty() && isAcceptedJson(result.body)
-        && [&] {
-               boost::system::error_code ec;
-               body = json::parse(result.body, ec);
-               return !ec && body.is_object();
-           }();
+    const bool isObject = !result.body.empty() && !parseJson(result.body, body) && body.is_object();
     if (result.status == 401 || result.status == 403)
         return refused(isObject ? reasonOf(body.get_object()) : std::string());
     if (result.status < 200 || result.status >= 300)

@@ -89,9 +89,10 @@ AuthDecision SubscribeProxy::decisionOf(const HttpPostResult &result, const Subs
     if (!success && !denial)
         return refused(Error::BadGateway, "backend answered HTTP " + std::to_string(result.status));
 
-    boost::system::error_code ec;
     // The same JSON rules as client frames (depth, numbers), so the info is valid in frames.
-    const json::value body = success && isAcceptedJson(result.body) ? json::parse(result.body, ec) : json::value();
+    json::value body;
+    if (!success || parseJson(result.body, body))
+        body = nullptr;
     const json::object *object = body.if_object();
     std::string message = "subscribe proxy denied the join";
     if (object) {
@@ -100,8 +101,8 @@ AuthDecision SubscribeProxy::decisionOf(const HttpPostResult &result, const Subs
     }
     if (denial) {
         // A 401/403 body may be anything; its message is used when it is a JSON object.
-        json::value denialBody = json::parse(result.body, ec);
-        if (!ec && denialBody.is_object()) {
+        json::value denialBody;
+        if (!parseJson(result.body, denialBody) && denialBody.is_object()) {
             if (const auto *m = denialBody.get_object().if_contains("message"); m && m->is_string() && !m->get_string().empty())
                 message = std::string(m->get_string());
         }

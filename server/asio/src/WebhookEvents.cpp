@@ -4,6 +4,7 @@
 #include "WebhookSender.h"
 
 #include <switchboard/Hub.h>
+#include <switchboard/JsonParse.h>
 
 #include <boost/json.hpp>
 
@@ -90,9 +91,8 @@ void installWebhookHooks(Hub &hub, WebhookSender *sender, PusherWebhooks *pusher
         o["channel"] = e.channel;
         o["user"] = e.member.userId;
         if (added && !e.member.info.empty()) {
-            boost::system::error_code ec;
-            json::value info = json::parse(e.member.info, ec); // the Hub keeps info as valid JSON text
-            if (!ec)
+            json::value info; // the Hub keeps info as JSON text parseJson() accepts
+            if (!parseJson(e.member.info, info, JsonParseOptions{128}))
                 o["info"] = std::move(info);
         }
         sender->enqueue(json::serialize(o));
