@@ -2,6 +2,7 @@
 
 #include "HttpSession.h"
 #include "Log.h"
+#include "PeerText.h"
 
 #include <boost/asio/post.hpp>
 
@@ -16,9 +17,7 @@ std::string peerAddress(const TcpSocket &socket)
 {
     boost::system::error_code ec;
     const auto endpoint = socket.remote_endpoint(ec);
-    if (ec)
-        return "?";
-    return endpoint.address().to_string() + ':' + std::to_string(endpoint.port());
+    return ec ? std::string("?") : peerText(endpoint);
 }
 
 } // namespace

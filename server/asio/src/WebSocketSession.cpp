@@ -1,6 +1,7 @@
 #include "WebSocketSession.h"
 
 #include "Log.h"
+#include "PeerText.h"
 
 #include <switchboard/ControlFrames.h>
 #include <switchboard/websocket/MessageDeflate.h>
@@ -40,18 +41,18 @@ WebSocketSession::WebSocketSession(ServerContext &context, AnyStream stream, Tcp
     : m_slot(std::move(slot))
     , m_ctx(context)
     , m_shard(context.shards->of(stream.get_executor()))
-    , m_tls(stream.takeTls())
+    , m_tls(stream.isTls() ? std::make_unique<Tls>(stream.takeTls()) : nullptr)
     , m_outbox(OutboxLimits{context.config.outboxFrames, context.config.outboxBytes})
     , m_isPusher(pusher.has_value()) // before m_starting takes `pusher`
     , m_deflateWindowBits(deflateWindowBits)
     , m_starting(std::make_unique<Starting>(Starting{std::move(leftover), std::move(info), std::move(pusher)}))
     , m_reader(context.config.maxFrameBytes)
 {
-    TcpSocket &socket = m_tls ? m_tls->next_layer() : stream.lowest();
+    TcpSocket &socket = m_tls ? m_tls->stream->next_layer() : stream.lowest();
     boost::system::error_code ec;
     const auto remote = socket.remote_endpoint(ec);
     if (!ec) {
-        m_peer = remote.address().to_string() + ':' + std::to_string(remote.port());
+        m_peer = remote;
         m_starting->info.remoteAddress = remote.address().to_string();
     }
     if (!m_tls) {
@@ -142,7 +143,7 @@ void WebSocketSession::refused(Error code, std::string_view reason)
         std::lock_guard lock(m_mutex);
         user = m_user;
     }
-    log::refusal(std::string("websocket ").append(errorName(code)), m_peer, user,
+    log::refusal(std::string("websocket ").append(errorName(code)), peerText(m_peer), user,
                  "error " + std::to_string(static_cast<int>(code)) + " (" + std::string(reason) + ")");
 }
 
@@ -151,7 +152,7 @@ void WebSocketSession::closeLocked(DisconnectCode code, std::string_view reason)
     if (m_closeQueued || m_finishedFlag)
         return;
     if (code != DisconnectCode::Normal && code != DisconnectCode::Shutdown)
-        log::refusal(std::string("websocket ").append(disconnectName(code)), m_peer, m_user,
+        log::refusal(std::string("websocket ").append(disconnectName(code)), peerText(m_peer), m_user,
                      "close " + std::to_string(static_cast<int>(code)) + " (" + std::string(reason) + ")");
     m_closeQueued = true;
     m_pongPending = false; // the close frame is the last word
@@ -408,7 +409,7 @@ void WebSocketSession::trimThreadWriteBuffers()
 
 void WebSocketSession::writeSome()
 {
-    m_tls->async_write_some(m_write->buffers, [self = shared_from_this()](const boost::system::error_code &ec, std::size_t n) {
+    m_tls->stream->async_write_some(m_write->buffers, [self = shared_from_this()](const boost::system::error_code &ec, std::size_t n) {
         if (ec) {
             self->onWritten(ec, false);
             return;
@@ -494,18 +495,16 @@ void WebSocketSession::onWritten(const boost::system::error_code &ec, bool synch
 
 void WebSocketSession::readMore()
 {
-    if (!m_tlsBuffer)
-        m_tlsBuffer = std::make_unique<char[]>(16 * 1024);
-    m_tls->async_read_some(boost::asio::buffer(m_tlsBuffer.get(), 16 * 1024),
-                             [self = shared_from_this()](const boost::system::error_code &ec, std::size_t n) {
-                                 if (ec) {
-                                     self->finish();
-                                     return;
-                                 }
-                                 self->onData(reinterpret_cast<std::uint8_t *>(self->m_tlsBuffer.get()), n);
-                                 if (!self->m_finished)
-                                     self->readMore();
-                             });
+    m_tls->stream->async_read_some(boost::asio::buffer(m_tls->readBuffer),
+                                   [self = shared_from_this()](const boost::system::error_code &ec, std::size_t n) {
+                                       if (ec) {
+                                           self->finish();
+                                           return;
+                                       }
+                                       self->onData(reinterpret_cast<std::uint8_t *>(self->m_tls->readBuffer.data()), n);
+                                       if (!self->m_finished)
+                                           self->readMore();
+                                   });
 }
 
 void WebSocketSession::watchSocket()
@@ -564,8 +563,8 @@ void WebSocketSession::closeSocket()
     if (m_fd < 0) {
         if (m_tls) { // pending TLS operations complete with operation_aborted
             boost::system::error_code ignored;
-            m_tls->next_layer().shutdown(TcpSocket::shutdown_both, ignored);
-            m_tls->next_layer().close(ignored);
+            m_tls->stream->next_layer().shutdown(TcpSocket::shutdown_both, ignored);
+            m_tls->stream->next_layer().close(ignored);
         }
         return;
     }
@@ -580,10 +579,8 @@ void WebSocketSession::onData(std::uint8_t *data, std::size_t size)
     m_ctx.metrics.wsBytesIn.fetch_add(size, std::memory_order_relaxed);
     m_lastReceived = std::chrono::steady_clock::now();
     m_reader.feed(data, size, *this);
-    if (const std::uint64_t inflated = m_reader.inflatedMessages(); inflated != m_inflatedCounted) {
-        m_ctx.metrics.wsDeflateMessagesIn.fetch_add(inflated - m_inflatedCounted, std::memory_order_relaxed);
-        m_inflatedCounted = inflated;
-    }
+    if (const std::uint64_t inflated = m_reader.takeInflatedMessages())
+        m_ctx.metrics.wsDeflateMessagesIn.fetch_add(inflated, std::memory_order_relaxed);
 }
 
 bool WebSocketSession::onMessage(std::string_view message, bool binary)
@@ -737,7 +734,7 @@ void WebSocketSession::livenessDue()
             std::lock_guard lock(m_mutex);
             user = m_user;
         }
-        log::refusal("websocket write timeout", m_peer, user,
+        log::refusal("websocket write timeout", peerText(m_peer), user,
                      "no write progress for " + std::to_string(config.writeTimeout.count()) + " ms");
         finish();
         return;

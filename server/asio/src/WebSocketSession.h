@@ -37,6 +37,7 @@
 #include <switchboard/websocket/FrameReader.h>
 #include <switchboard/websocket/PerMessageDeflate.h>
 
+#include <array>
 #include <memory>
 #include <optional>
 #include <mutex>
@@ -162,8 +163,15 @@ private:
     TcpSlot m_slot;               ///< declared before m_tls: released after the socket closed
     ServerContext &m_ctx;
     IoShards::Shard &m_shard;     ///< the io_context of the connection, and its rounds
-    /// TLS only: the stream, which owns the socket. A plain TCP connection keeps no Asio socket.
-    std::unique_ptr<AnyStream::TlsStream> m_tls;
+    /// A TLS connection's stream, which owns the socket, and the buffer its reads fill.
+    struct Tls {
+        explicit Tls(std::unique_ptr<AnyStream::TlsStream> s) : stream(std::move(s)) {}
+        std::unique_ptr<AnyStream::TlsStream> stream;
+        std::array<char, 16 * 1024> readBuffer; ///< not initialized: a read fills what it hands over
+    };
+    /// TLS only. A plain TCP connection keeps no Asio socket (nor a read buffer: it reads into the
+    /// io thread's).
+    std::unique_ptr<Tls> m_tls;
     int m_fd = -1;                ///< plain TCP: the socket, owned here from construction until closed
 
     // Guarded by m_mutex (touched by send/close from the core holder's thread).
@@ -174,6 +182,7 @@ private:
     bool m_writing = false;       ///< a flush is posted or a write is in flight
     bool m_closeQueued = false;   ///< a close frame is in m_closeFrame or written: no more frames
     bool m_finishedFlag = false;
+    std::uint16_t m_endCode = 0;  ///< the first close, ours or the peer's: reported to the protocol
 
     // Strand only.
     bool m_closeInBatch = false;
@@ -182,7 +191,6 @@ private:
     bool m_finished = false;
     bool m_waitingForWrite = false;       ///< the kernel refused bytes: an async write is pending
     bool m_isPusher = false;              ///< a Pusher protocol connection (PusherProtocol, not ServerProtocol)
-    int m_deflateWindowBits = 0;          ///< 0: permessage-deflate not negotiated
     /// The write in flight. Plain TCP builds each batch in the io thread's buffers and takes
     /// them here only while the kernel holds back part of it; TLS sessions keep their own.
     std::unique_ptr<WriteBuffers> m_write;
@@ -197,11 +205,11 @@ private:
     };
     std::unique_ptr<ControlFrames> m_control;
     std::string m_user;           ///< set by attached(), for log lines
-    std::uint16_t m_endCode = 0;  ///< the first close, ours or the peer's: reported to the protocol
 
     // Strand only, from here on.
     ServerProtocol::ConnectionHandle m_handle = 0;
-    std::string m_peer;                   ///< "address:port", for log lines
+    boost::asio::ip::tcp::endpoint m_peer; ///< for log lines (PeerText.h)
+    int m_deflateWindowBits = 0;          ///< 0: permessage-deflate not negotiated
     /// What only start() needs, released there.
     struct Starting {
         std::string leftover;               ///< bytes read past the upgrade request
@@ -210,8 +218,6 @@ private:
     };
     std::unique_ptr<Starting> m_starting;
     ws::FrameReader m_reader;
-    std::uint64_t m_inflatedCounted = 0;  ///< m_reader.inflatedMessages() already in the metrics
-    std::unique_ptr<char[]> m_tlsBuffer;  ///< TLS reads only; plain TCP reads use a per-thread buffer
     std::chrono::steady_clock::time_point m_lastReceived;  ///< any byte from the client
     std::chrono::steady_clock::time_point m_lastPingSent;
     std::chrono::steady_clock::time_point m_lastWriteProgress;

@@ -219,10 +219,8 @@ void QtSocketSession::feed(std::uint8_t *data, std::size_t size)
     m_lastActivityMs = m_host.nowMs();
     if (!m_reader.stopped()) // after the peer's close or a violation, input is discarded
         m_reader.feed(data, size, *this);
-    if (const std::uint64_t inflated = m_reader.inflatedMessages(); inflated != m_inflatedCounted) {
-        m_host.counters().deflateMessagesIn += inflated - m_inflatedCounted;
-        m_inflatedCounted = inflated;
-    }
+    if (const std::uint64_t inflated = m_reader.takeInflatedMessages())
+        m_host.counters().deflateMessagesIn += inflated;
 }
 
 bool QtSocketSession::onMessage(std::string_view payload, bool binary)

@@ -113,7 +113,6 @@ private:
     Outbox m_outbox;
     websocket::FrameReader m_reader;
     int m_deflateWindowBits = 0;          ///< 0: permessage-deflate not negotiated
-    std::uint64_t m_inflatedCounted = 0;  ///< m_reader.inflatedMessages() already counted
     std::vector<SharedFrame> m_writing;
     std::string m_pong;          ///< payload of the pending pong (latest ping wins)
     std::string m_closeFrame;    ///< encoded close frame waiting for the next flush

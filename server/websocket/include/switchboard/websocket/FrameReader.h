@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace switchboard::websocket {
 
@@ -66,8 +67,9 @@ public:
     bool inMessage() const noexcept { return m_inMessage; }
     /// True when the reader stopped because a compressed message inflated past the limit.
     bool inflateRefused() const noexcept { return m_inflateRefused; }
-    /// Compressed messages decompressed so far.
-    std::uint64_t inflatedMessages() const noexcept { return m_inflatedMessages; }
+    /// Compressed messages decompressed since the last call (a transport adds them to its
+    /// counters after each feed(), so that it keeps no count of its own).
+    std::uint64_t takeInflatedMessages() noexcept { return std::exchange(m_inflatedMessages, 0); }
 
 private:
     std::size_t parse(std::uint8_t *data, std::size_t size, FrameHandler &handler);
