@@ -350,6 +350,10 @@ public:
 
     /// Publishes JSON text `data` (not re-parsed) to a channel through the Broker; stored in
     /// history. `sender` is the publishing session (empty for server), `exceptSession` is skipped.
+    /// `data` must be JSON that parseJson() accepts (JsonParse.h: no number out of range), as the
+    /// HTTP API and client frames check before they publish: the client libraries refuse a frame
+    /// holding such a number (docs/protocol.md "Numbers"). The same holds for the broadcast
+    /// shorthands below.
     void publish(Publication publication,
                  std::function<void(std::error_code, StreamPosition)> done = {});
     /// Server publishes: shorthands for publish() with no sender (stored in history, delivered
