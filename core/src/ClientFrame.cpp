@@ -1,5 +1,6 @@
 #include "ClientFrame.h"
 
+#include "Utf8.h"
 #include "switchboard/BinaryEncoding.h"
 #include "switchboard/JsonParse.h"
 
@@ -237,7 +238,7 @@ std::optional<FrameProblem> parseClientFrame(std::string_view text, bool binary,
         }
     }
     if (!known)
-        return problem(Error::UnknownOp, "unknown op '" + std::string(opName.substr(0, 64)) + "'");
+        return problem(Error::UnknownOp, "unknown op '" + std::string(validUtf8Prefix(opName.substr(0, 64))) + "'");
 
     switch (frame.op) {
     case ClientOp::Connect:

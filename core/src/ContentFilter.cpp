@@ -1,5 +1,6 @@
 #include "switchboard/ContentFilter.h"
 
+#include "Utf8.h"
 #include "switchboard/JsonParse.h"
 
 #include <boost/json/monotonic_resource.hpp>
@@ -21,7 +22,7 @@ std::string quoted(std::string_view text)
     // Problems quote the offending text, cut so that an error frame stays small.
     constexpr std::size_t kShown = 64;
     std::string out = "'";
-    out.append(text.substr(0, kShown));
+    out.append(detail::validUtf8Prefix(text.substr(0, kShown))); // never half a character
     if (text.size() > kShown)
         out += "...";
     out += '\'';

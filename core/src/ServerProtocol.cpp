@@ -36,12 +36,7 @@ namespace {
 std::string_view closeReason(std::string_view reason)
 {
     constexpr std::size_t kMax = 123;
-    if (reason.size() <= kMax)
-        return reason;
-    std::size_t cut = kMax;
-    while (cut > 0 && (static_cast<unsigned char>(reason[cut]) & 0xC0u) == 0x80u)
-        --cut;
-    return reason.substr(0, cut);
+    return reason.size() <= kMax ? reason : detail::validUtf8Prefix(reason.substr(0, kMax));
 }
 
 /// Maps an error from the Hub or a Broker to the code of an error frame.

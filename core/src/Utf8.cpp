@@ -5,7 +5,10 @@
 
 namespace switchboard::detail {
 
-bool isValidUtf8(std::string_view text) noexcept
+namespace {
+
+/// Bytes of `text` before its first ill-formed sequence (text.size(): none).
+std::size_t wellFormedLength(std::string_view text) noexcept
 {
     const auto *p = reinterpret_cast<const unsigned char *>(text.data());
     const auto *const end = p + text.size();
@@ -36,23 +39,40 @@ bool isValidUtf8(std::string_view text) noexcept
             trailing = 3;
             codePoint = lead & 0x07u;
         } else {
-            return false; // continuation byte without a lead, or 0xF5..0xFF
+            break; // continuation byte without a lead, or 0xF5..0xFF
         }
         if (end - p <= trailing)
-            return false; // truncated sequence
+            break; // truncated sequence
+        bool continued = true;
         for (std::ptrdiff_t i = 1; i <= trailing; ++i) {
             const unsigned byte = p[i];
-            if ((byte & 0xC0u) != 0x80u)
-                return false;
+            if ((byte & 0xC0u) != 0x80u) {
+                continued = false;
+                break;
+            }
             codePoint = (codePoint << 6) | (byte & 0x3Fu);
         }
+        if (!continued)
+            break;
         if (trailing == 2 && (codePoint < 0x800 || (codePoint >= 0xD800 && codePoint <= 0xDFFF)))
-            return false; // overlong, or a UTF-16 surrogate
+            break; // overlong, or a UTF-16 surrogate
         if (trailing == 3 && (codePoint < 0x10000 || codePoint > 0x10FFFF))
-            return false; // overlong, or beyond Unicode
+            break; // overlong, or beyond Unicode
         p += trailing + 1;
     }
-    return true;
+    return static_cast<std::size_t>(p - reinterpret_cast<const unsigned char *>(text.data()));
+}
+
+} // namespace
+
+bool isValidUtf8(std::string_view text) noexcept
+{
+    return wellFormedLength(text) == text.size();
+}
+
+std::string_view validUtf8Prefix(std::string_view text) noexcept
+{
+    return text.substr(0, wellFormedLength(text));
 }
 
 } // namespace switchboard::detail

@@ -1,6 +1,8 @@
 #pragma once
 // Strict UTF-8 validation for client text frames (RFC 3629): no overlong forms, no surrogates,
 // nothing above U+10FFFF, no truncated sequences. A text frame that fails is closed with 1007.
+// The server's own text frames must pass it too: a client closes a connection whose server sends
+// invalid UTF-8 (RFC 6455 8.1).
 
 #include <string_view>
 
@@ -8,5 +10,10 @@ namespace switchboard::detail {
 
 /// True when `text` is well-formed UTF-8. Pure function, thread-safe, never allocates.
 bool isValidUtf8(std::string_view text) noexcept;
+
+/// The longest well-formed UTF-8 prefix of `text`. Text quoted in a message the server sends is
+/// cut with it, so a cut never ends inside a character: `validUtf8Prefix(valid.substr(0, n))`
+/// is the first n bytes of `valid` less a partial character at the end.
+std::string_view validUtf8Prefix(std::string_view text) noexcept;
 
 } // namespace switchboard::detail

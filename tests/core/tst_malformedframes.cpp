@@ -87,6 +87,8 @@ void TestMalformedFrames::answered_data()
     row("op null", R"({"op":null})", 400);
     row("unknown op", R"({"op":"dance","ackId":"u"})", 405, "u");
     row("op wrong case", R"({"op":"PING"})", 405);
+    // The message quotes the op's first 64 bytes, never half a character (the frame stays UTF-8).
+    row("unknown op cut inside a character", "{\"op\":\"" + QByteArray(63, 'o') + "\xc3\xa9p\"}", 405);
     row("ackId object", R"({"op":"ping","ackId":{}})", 400);
     row("ackId negative", R"({"op":"ping","ackId":-1})", 400);
     row("ackId empty", R"({"op":"ping","ackId":""})", 400);
@@ -115,6 +117,8 @@ void TestMalformedFrames::answered_data()
     row("recover without epoch", R"({"op":"subscribe","channel":"news","recover":{"offset":1}})", 400);
     row("filter not a condition", R"({"op":"subscribe","channel":"news","filter":"severity","ackId":"f"})", 400, "f");
     row("filter empty field", R"({"op":"subscribe","channel":"news","filter":["=x"]})", 400);
+    row("filter quoted up to a character", "{\"op\":\"subscribe\",\"channel\":\"news\",\"filter\":[\""
+                                               + QByteArray(63, 'f') + "\xe2\x98\x83" "f\"]}", 400);
     row("filter wrong type", R"({"op":"subscribe","channel":"news","filter":7})", 400);
     row("filter empty object", R"({"op":"subscribe","channel":"news","filter":{}})", 400);
     row("filter empty segment", R"({"op":"subscribe","channel":"news","filter":{"a..b":"x"}})", 400);

@@ -10,6 +10,7 @@ What it answers depends on the connect frame's data.mode (data.user names the us
              cookie or null, "score": SCORE}, "channels": ["presence-lobby"]}
   anonymous  200 {"user": ""}
   deny       200 {"allow": false, "reason": "banned"}
+  denylong   200 {"allow": false, "reason": LONG_REASON} (the gateway keeps 200 bytes of it)
   unauth     401 {"message": "bad cookie"}
   slow       like accept, after --delay seconds
   garbage    bytes that are not HTTP, then close
@@ -25,6 +26,9 @@ import backend_server
 
 # A double whose shortest text a JSON parser may read one unit in the last place off.
 SCORE = 474.59380568556355
+
+# 199 ASCII characters, then a two-byte character across the gateway's 200-byte cut.
+LONG_REASON = "r" * 199 + "\u00e9 and more"
 
 args = backend_server.argument_parser().parse_args()
 
@@ -51,6 +55,8 @@ def handle(request):
         request.answer(200, {"user": ""})
     elif mode == "deny":
         request.answer(200, {"allow": False, "reason": "banned"})
+    elif mode == "denylong":
+        request.answer(200, {"allow": False, "reason": LONG_REASON})
     elif mode == "notjson":
         request.answer(200, b"hello, not json", "text/plain")
     elif mode == "nouser":

@@ -91,6 +91,7 @@ private slots:
     void anonymous();
     void refusals_data();
     void refusals();
+    void longRefusalReasonCutBeforeACharacter();
     void backendFailures_data();
     void backendFailures();
     void backendDown();
@@ -221,6 +222,20 @@ void tst_GatewayConnectProxy::refusals()
     const auto m = metrics(nam, gateway);
     QCOMPARE(m.value("switchboard_connect_proxy_refused_total"), 1.0);
     QCOMPARE(m.value("switchboard_auth_failures_total"), 1.0);
+}
+
+void tst_GatewayConnectProxy::longRefusalReasonCutBeforeACharacter()
+{
+    // The backend's reason is kept to 200 bytes; a cut inside a character would make the
+    // disconnect frame invalid UTF-8, which a client refuses (closing with 1007, reason unread).
+    WebhookBackend backend = connectBackend();
+    QVERIFY(backend.start());
+    GatewayProcess gateway;
+    QVERIFY(gateway.start({"--connect-proxy", backend.url("/auth")}));
+    WsClient client;
+    QVERIFY(connectVia(client, gateway, "denylong").isEmpty());
+    QCOMPARE(client.waitClosed(), 3501);
+    QCOMPARE(disconnectReason(client), QString(199, QLatin1Char('r')));
 }
 
 void tst_GatewayConnectProxy::backendFailures_data()

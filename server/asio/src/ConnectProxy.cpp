@@ -4,6 +4,7 @@
 
 #include <switchboard/JsonParse.h>
 #include <switchboard/TopicFilter.h>
+#include <switchboard/websocket/Utf8Validator.h>
 
 #include <boost/json.hpp>
 
@@ -47,7 +48,7 @@ std::string reasonOf(const json::object &object)
 {
     for (const char *key : {"reason", "message"}) {
         if (const auto *value = object.if_contains(key); value && value->is_string())
-            return std::string(value->get_string()).substr(0, 200);
+            return std::string(websocket::utf8Prefix(value->get_string(), 200)); // parsed: valid UTF-8
     }
     return {};
 }

@@ -25,11 +25,7 @@ void appendHeader(std::string &out, Opcode opcode, std::uint64_t length, bool co
 
 void appendCloseFrame(std::string &out, std::uint16_t code, std::string_view reason)
 {
-    if (reason.size() > 123) {
-        reason = reason.substr(0, 123);
-        while (!reason.empty() && !isValidUtf8(reason)) // never cut inside a code point
-            reason.remove_suffix(1);
-    }
+    reason = utf8Prefix(reason, 123); // RFC 6455 5.5: control frames carry at most 125 bytes
     appendHeader(out, Close, 2 + reason.size());
     out.push_back(static_cast<char>(code >> 8));
     out.push_back(static_cast<char>(code & 0xFF));

@@ -64,4 +64,14 @@ bool isValidUtf8(std::string_view text) noexcept
     return validator.feed(text) && validator.complete();
 }
 
+std::string_view utf8Prefix(std::string_view text, std::size_t maxBytes) noexcept
+{
+    if (text.size() <= maxBytes)
+        return text;
+    std::size_t cut = maxBytes;
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0u) == 0x80u)
+        --cut; // text[cut] continues the character before it: cut before that character
+    return text.substr(0, cut);
+}
+
 } // namespace switchboard::websocket

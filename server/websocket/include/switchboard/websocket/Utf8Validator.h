@@ -3,6 +3,7 @@
 // above U+10FFFF) that can be fed in pieces, so a text message fragmented anywhere, even inside a
 // code point, is checked as it arrives and refused at its first invalid byte (RFC 6455 8.1).
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -28,5 +29,10 @@ private:
 
 /// Whole-text convenience: true when `text` is complete, valid UTF-8.
 bool isValidUtf8(std::string_view text) noexcept;
+
+/// At most `maxBytes` of valid UTF-8 `text`, never ending inside a character: the first
+/// `maxBytes` bytes less a character they would cut. For text the server sends (a close reason,
+/// a backend's reason in a frame), which a client refuses when it is not valid UTF-8.
+std::string_view utf8Prefix(std::string_view text, std::size_t maxBytes) noexcept;
 
 } // namespace switchboard::websocket
