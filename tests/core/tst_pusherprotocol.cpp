@@ -246,17 +246,22 @@ private slots:
 
     void refusedConnections_data()
     {
-        QTest::addColumn<QString>("key");
-        QTest::addColumn<QString>("protocol"); // "-": absent
+        QTest::addColumn<QByteArray>("key");      // as the URL's bytes: any bytes
+        QTest::addColumn<QByteArray>("protocol"); // "-": absent
         QTest::addColumn<int>("code");
-        QTest::newRow("unknown key") << "nope" << "7" << 4001;
-        QTest::newRow("old protocol") << "app-key" << "6" << 4007;
-        QTest::newRow("no protocol") << "app-key" << "-" << 4008;
+        QTest::newRow("unknown key") << QByteArray("nope") << QByteArray("7") << 4001;
+        QTest::newRow("old protocol") << QByteArray("app-key") << QByteArray("6") << 4007;
+        QTest::newRow("no protocol") << QByteArray("app-key") << QByteArray("-") << 4008;
+        // The message quotes what the client sent: as valid UTF-8 (the frame is text), and short.
+        QTest::newRow("key not UTF-8") << QByteArray("no\xffpe") << QByteArray("7") << 4001;
+        QTest::newRow("key of 4 KiB") << QByteArray(4096, 'k') << QByteArray("7") << 4001;
+        QTest::newRow("protocol not UTF-8") << QByteArray("app-key") << QByteArray("7\xc3") << 4007;
+        QTest::newRow("protocol of 4 KiB") << QByteArray("app-key") << QByteArray(4096, '7') << 4007;
     }
     void refusedConnections()
     {
-        QFETCH(QString, key);
-        QFETCH(QString, protocol);
+        QFETCH(QByteArray, key);
+        QFETCH(QByteArray, protocol);
         QFETCH(int, code);
         Fixture f;
         auto transport = std::make_shared<RecordingSession>();
@@ -265,9 +270,13 @@ private slots:
                                           protocol == "-" ? std::nullopt : std::optional<std::string_view>(protocolText));
         QCOMPARE(handle, PusherProtocol::ConnectionHandle(0));
         QCOMPARE(transport->frames.size(), std::size_t(1));
-        const auto frame = boost::json::parse(transport->frames[0]->bytes).as_object();
+        boost::json::error_code ec;
+        const auto parsed = boost::json::parse(transport->frames[0]->bytes, ec);
+        QVERIFY2(!ec, transport->frames[0]->bytes.c_str());
+        const auto &frame = parsed.as_object();
         QCOMPARE(frame.at("event").as_string(), "pusher:error");
         QCOMPARE(frame.at("data").at("code").as_int64(), code);
+        QVERIFY(frame.at("data").at("message").as_string().size() <= 160);
         QCOMPARE(transport->closes, std::vector<DisconnectCode>{static_cast<DisconnectCode>(code)});
         QCOMPARE(f.hub.counters().sessions, std::size_t(0));
     }
