@@ -3,7 +3,10 @@
 # `ws` broadcast server and nats-server (WebSocket listener), in one run, and a table of results.
 # uws is the same broadcast as ws on uWebSockets' pub/sub (C++, bench/peers/uws).
 # switchboard-binary is switchboard-gateway again, its clients speaking the binary encoding
-# (subprotocol switchboard.v1.binary, docs/protocol.md) instead of JSON.
+# (subprotocol switchboard.v1.binary, docs/protocol.md) instead of JSON. switchboard-qt is the
+# Qt gateway (QtWebSocketGateway with a Hub and ServerProtocol on one thread: bench_qt_gateway
+# serve); the environment reaches it, so QT_NO_GLIB=1 before the script runs it on Qt's own
+# event dispatcher instead of GLib's.
 #
 # Every server is started fresh for each configuration (so its memory per connection is measured
 # from an idle process), bound to 127.0.0.1 on a free port, pinned to core 0, with one io thread
@@ -20,8 +23,9 @@
 #   --build DIR          build tree with the two binaries (default: build/default)
 #   --gateway PATH       switchboard-gateway (default: DIR/server/gateway/switchboard-gateway)
 #   --loadgen PATH       switchboard-loadgen (default: DIR/bench/loadgen/switchboard-loadgen)
-#   --servers LIST       any of "switchboard switchboard-binary uws ws nats" (default:
-#                        "switchboard uws ws nats")
+#   --qt-gateway PATH    bench_qt_gateway (default: DIR/bench/qt/bench_qt_gateway)
+#   --servers LIST       any of "switchboard switchboard-binary switchboard-qt uws ws nats"
+#                        (default: "switchboard uws ws nats")
 #   --subscribers LIST   default "1000 10000"
 #   --payloads LIST      default "64 1024"
 #   --duration S         measured seconds per load (default 5), after 1 s of warm-up
@@ -54,6 +58,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build="$root/build/default"
 gateway=""
 loadgen=""
+qt_gateway=""
 servers="switchboard uws ws nats"
 subscribers="1000 10000"
 payloads="64 1024"
@@ -71,6 +76,7 @@ while [ $# -gt 0 ]; do
     --build) build=$2; shift 2 ;;
     --gateway) gateway=$2; shift 2 ;;
     --loadgen) loadgen=$2; shift 2 ;;
+    --qt-gateway) qt_gateway=$2; shift 2 ;;
     --servers) servers=$2; shift 2 ;;
     --subscribers) subscribers=$2; shift 2 ;;
     --payloads) payloads=$2; shift 2 ;;
@@ -88,6 +94,7 @@ while [ $# -gt 0 ]; do
 done
 gateway=${gateway:-$build/server/gateway/switchboard-gateway}
 loadgen=${loadgen:-$build/bench/loadgen/switchboard-loadgen}
+qt_gateway=${qt_gateway:-$build/bench/qt/bench_qt_gateway}
 log=${log:-$root/build/bench-comparison.log}
 csv=${csv:-$root/build/bench-comparison.csv}
 [[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "--runs wants a number of runs, 1 or more" >&2; exit 2; }
@@ -102,6 +109,7 @@ mkdir -p "$(dirname "$log")" "$(dirname "$csv")"
 for s in $servers; do
   case "$s" in
     switchboard|switchboard-binary) [ -x "$gateway" ] || { echo "no gateway at $gateway" >&2; exit 1; } ;;
+    switchboard-qt) [ -x "$qt_gateway" ] || { echo "no Qt gateway at $qt_gateway (--target bench_qt_gateway)" >&2; exit 1; } ;;
     ws) [ -d "$root/bench/peers/node-ws/node_modules/ws" ] || { echo "run bench/peers/install.sh first" >&2; exit 1; } ;;
     uws) [ -d "$root/bench/peers/uws/node_modules/@trufflesuite/uws-js-unofficial" ] || { echo "run bench/peers/install.sh first" >&2; exit 1; } ;;
     nats) command -v nats-server >/dev/null || { echo "run bench/peers/install.sh first" >&2; exit 1; } ;;
@@ -132,6 +140,11 @@ start_server() {
         > "$out" 2>&1 &
       server_pid=$!
       port=$(wait_port "$out" 'listening on [^ ]*:[0-9]+' "$server_pid") ;;
+    switchboard-qt)
+      # no rate limit, 20 000 connections, outbox 65 536 frames / 64 MiB (bench/qt/bench_qt_gateway.cpp)
+      taskset -c 0 "$qt_gateway" serve 0 > "$out" 2>&1 &
+      server_pid=$!
+      port=$(wait_port "$out" 'on ws://[^ /]*:[0-9]+' "$server_pid") ;;
     ws)
       taskset -c 0 node "$root/bench/peers/node-ws/server.js" --host 127.0.0.1 --port 0 > "$out" 2>&1 &
       server_pid=$!
@@ -160,6 +173,7 @@ run_load() {
   local protocol=$server encoding=()
   [ "$server" = uws ] && protocol=ws # the same broadcast as the ws peer
   [ "$server" = switchboard-binary ] && { protocol=switchboard; encoding=(--encoding binary); }
+  [ "$server" = switchboard-qt ] && protocol=switchboard
   local args=(--protocol "$protocol" --port "$port" --connections "$n" --payload "$payload"
               --duration "$duration" --warmup 1 --window "$w" --rate "$rate"
               --io-threads 1 --server-pid "$server_pid" --label "$server" "${encoding[@]}")
@@ -174,7 +188,7 @@ field() { # field NAME LINE
 }
 
 # The CSV: its columns, then one row per load (csv_row); the table is computed from these rows.
-csv_columns=server,subscribers,payload,load,run,rate_msg_per_s,window,deliveries_per_s,server_cpu_ns_per_delivery,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,handshakes_per_s,mem_per_conn_bytes,missed,disconnects,wire_bytes_per_delivery
+csv_columns=server,subscribers,payload,load,run,rate_msg_per_s,window,deliveries_per_s,server_cpu_ns_per_delivery,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,handshakes_per_s,mem_per_conn_bytes,missed,disconnects,wire_bytes_per_delivery,setups_per_s
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git -C "$root" diff --quiet HEAD -- 2>/dev/null || commit="$commit (with local changes)"
 machine="$(uname -m), $(nproc) cores ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r)"
@@ -202,13 +216,14 @@ csv_row() {
       -v p50="$(field p50_us "$r")" -v p90="$(field p90_us "$r")" -v p99="$(field p99_us "$r")" \
       -v p999="$(field p999_us "$r")" -v max="$(field max_us "$r")" -v hs="$(field handshakes_per_s "$r")" \
       -v kb="$(field kb_per_conn_subscribed "$r")" -v missed="$(field missed "$r")" \
-      -v disc="$(field disconnects "$r")" -v wire="$(field wire_bytes_per_delivery "$r")" '
+      -v disc="$(field disconnects "$r")" -v wire="$(field wire_bytes_per_delivery "$r")" \
+      -v setups="$(field setups_per_s "$r")" '
     function ms(us) { return us == "" ? "" : sprintf("%.3f", us / 1e3) }
     BEGIN {
       ns = (d > 0 && cpu != "" && cpu != "na") ? sprintf("%.0f", cpu * 1e7 / d) : ""
       bytes = (kb != "" && kb != "na") ? sprintf("%.0f", kb * 1000) : ""
       print server, n, payload, load, run, rate, window, d, ns, ms(p50), ms(p90), ms(p99), ms(p999),
-            ms(max), hs, bytes, missed, disc, (wire == "na" ? "" : wire)
+            ms(max), hs, bytes, missed, disc, (wire == "na" ? "" : wire), setups
     }' >> "$csv"
 }
 
@@ -238,7 +253,7 @@ table_rows() {
     /^#/ || /^server,/ { next }
     $2 == n && $3 == payload && $7 == w {
       s = $1
-      if ($4 == "flat") { add(s SUBSEP "d", $8); add(s SUBSEP "ns", $9); add(s SUBSEP "hs", $15); runs[s]++; if ($8 == "") failed[s]++ }
+      if ($4 == "flat") { add(s SUBSEP "d", $8); add(s SUBSEP "ns", $9); add(s SUBSEP "hs", $15); add(s SUBSEP "setup", $20); runs[s]++; if ($8 == "") failed[s]++ }
       else { add(s SUBSEP "p50", $10); add(s SUBSEP "p90", $11); add(s SUBSEP "p99", $12) }
       add(s SUBSEP "mem", $16)
       if ($4 == "flat") add(s SUBSEP "wire", $19)
@@ -267,10 +282,11 @@ table_rows() {
             if (c[s SUBSEP "d"]) peer = peer (median(s SUBSEP "d") >= b ? " (at or above)" : " (below)")
           }
         }
-        printf "| %-18s | %6s | %7s | %6s | %-19s | %-42s | %-19s | %-17s | %-15s | %-9s | %-22s | %s |\n", s, n, payload " B", w,
+        printf "| %-18s | %6s | %7s | %6s | %-19s | %-42s | %-19s | %-19s | %-17s | %-15s | %-9s | %-22s | %s |\n", s, n, payload " B", w,
           cell(s SUBSEP "d", 1e-6, "%.2f"),
           cell(s SUBSEP "p50", 1, "%.2f") " / " cell(s SUBSEP "p90", 1, "%.2f") " / " cell(s SUBSEP "p99", 1, "%.2f"),
-          cell(s SUBSEP "hs", 1e-3, "%.1f"), cell(s SUBSEP "mem", 1e-3, "%.2f"), cell(s SUBSEP "ns", 1, "%.0f"),
+          cell(s SUBSEP "hs", 1e-3, "%.1f"), cell(s SUBSEP "setup", 1e-3, "%.1f"),
+          cell(s SUBSEP "mem", 1e-3, "%.2f"), cell(s SUBSEP "ns", 1, "%.0f"),
           cell(s SUBSEP "wire", 1, "%.0f"),
           (missed[s] + 0) " / " (disc[s] + 0) (failed[s] ? ", " failed[s] " of " runs[s] " runs failed (see the log)" : ""),
           peer
@@ -282,11 +298,11 @@ echo "Side-by-side gateway load test, $started, commit $commit"
 echo "$machine; $runs runs of each load"
 echo "servers pinned to core 0 (one io thread), switchboard-loadgen pinned to core 1; full log: $log; CSV: $csv"
 echo
-printf '| %-18s | %6s | %7s | %6s | %-19s | %-42s | %-19s | %-17s | %-15s | %-9s | %-22s | %s |\n' \
-  server subscr. payload window "deliveries/s (M)" "latency p50 / p90 / p99 (ms)" "handshakes/s (k)" "KB per conn" "ns/deliv" \
-  "B/deliv" "missed / disconnects" "best peer: ns/deliv; deliveries/s"
-printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' --------------------  -------: ---------: -------: --------------------- \
-  -------------------------------------------- --------------------- ------------------- ----------------- \
+printf '| %-18s | %6s | %7s | %6s | %-19s | %-42s | %-19s | %-19s | %-17s | %-15s | %-9s | %-22s | %s |\n' \
+  server subscr. payload window "deliveries/s (M)" "latency p50 / p90 / p99 (ms)" "handshakes/s (k)" "ready/s (k)" \
+  "KB per conn" "ns/deliv" "B/deliv" "missed / disconnects" "best peer: ns/deliv; deliveries/s"
+printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' --------------------  -------: ---------: -------: --------------------- \
+  -------------------------------------------- --------------------- --------------------- ------------------- ----------------- \
   ----------: ------------------------ -----------------------------------
 for n in $subscribers; do
   # The windows of this subscriber count in messages, each once (auto may equal a number given).
@@ -317,7 +333,9 @@ done
 echo
 echo "Each cell: the median over $runs runs (the spread min-max in brackets). deliveries/s: flat out with window messages in flight"
 echo "(--window $windows; auto: 64 000 deliveries), measured over ${duration} s after 1 s of warm-up. latency: publish -> receive at a"
-echo "fixed $latency_rate deliveries/s, at the first window only. KB per conn: server RSS growth / subscribers (the loads of the row)."
+echo "fixed $latency_rate deliveries/s, at the first window only. handshakes/s: TCP connect + upgrade completions, 256 at a time."
+echo "ready/s: connect + upgrade + subscribe completions (Switchboard: connect, welcome, subscribe, subscribed; nats: CONNECT,"
+echo "SUB, PONG; ws: the upgrade). KB per conn: server RSS growth / subscribers (the loads of the row)."
 echo "ns/deliv: server CPU time per delivery when flat out. B/deliv: bytes on the wire per delivery (WebSocket header included). missed: deliveries lost, disconnects: connections dropped (all loads of"
 echo "the row). best peer: the other server with the lowest ns/deliv and the one with the highest deliveries/s at that window, and"
 echo "whether switchboard is at or below (at or above) it. Charts:"

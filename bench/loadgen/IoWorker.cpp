@@ -163,8 +163,10 @@ void IoWorker::sessionReady(ProtocolSession &session)
 {
     if (session.role() == ProtocolSession::Role::Publisher)
         m_state.publisherReady.store(true);
-    else
+    else {
+        m_state.noteReady(nowNs());
         m_state.ready.fetch_add(1);
+    }
     m_state.notify();
 }
 

@@ -6,6 +6,7 @@
 #include "ProcessStats.h"
 #include "RunState.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -111,8 +112,15 @@ int runLoad(const Options &o)
         worker->startSessions();
     state.waitUntil([&] { return state.ready + state.failed >= upgraded; }, setupDeadline);
     const std::uint64_t ready = state.ready;
-    std::cout << "subscribed: " << ready << " of " << upgraded << " in "
-              << fixed(static_cast<double>(nowNs() - subscribeStart) / 1e9, 3) << " s\n";
+    const double subscribeSeconds =
+        ready ? static_cast<double>(state.lastReadyNs - std::min<std::uint64_t>(state.lastReadyNs, subscribeStart)) / 1e9
+              : 0.0;
+    // Connect + upgrade + subscribe completions/s: the two phases run back to back, so a
+    // connection's setup takes its share of both.
+    const double setupSeconds = handshakeSeconds + subscribeSeconds;
+    const double setupsPerSecond = ready && setupSeconds > 0 ? static_cast<double>(ready) / setupSeconds : 0.0;
+    std::cout << "subscribed: " << ready << " of " << upgraded << " in " << fixed(subscribeSeconds, 3)
+              << " s; connect + subscribe: " << fixed(setupsPerSecond, 0) << " /s\n";
     const auto subscribed = sampleServer();
     const auto kbOpen = perConnectionKb(idle, opened, upgraded);
     const auto kbSubscribed = perConnectionKb(idle, subscribed, ready);
@@ -217,6 +225,7 @@ int runLoad(const Options &o)
               << " p90_us=" << micros(h.quantile(0.9))
               << " p99_us=" << micros(h.quantile(0.99)) << " p999_us=" << micros(h.quantile(0.999))
               << " max_us=" << micros(h.max()) << " handshakes_per_s=" << fixed(handshakesPerSecond, 0)
+              << " setups_per_s=" << fixed(setupsPerSecond, 0)
               << " kb_per_conn_open=" << (kbOpen ? fixed(*kbOpen, 2) : "na")
               << " kb_per_conn_subscribed=" << (kbSubscribed ? fixed(*kbSubscribed, 2) : "na")
               << " server_cpu_pct=" << (serverCpu ? fixed(*serverCpu * 100, 0) : "na")

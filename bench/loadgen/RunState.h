@@ -18,6 +18,7 @@ public:
     std::atomic<std::uint64_t> upgradeFailed{0};
     std::atomic<std::uint64_t> lastUpgradeNs{0};
     std::atomic<std::uint64_t> ready{0};
+    std::atomic<std::uint64_t> lastReadyNs{0};  // when the latest subscriber became ready
     std::atomic<std::uint64_t> failed{0};       // sessions closed after the upgrade
     std::atomic<std::uint64_t> serverErrors{0};
     std::atomic<bool> publisherReady{false};
@@ -39,12 +40,8 @@ public:
         return m_changed.wait_until(lock, deadline, done);
     }
 
-    void noteUpgrade(std::uint64_t atNs)
-    {
-        std::uint64_t last = lastUpgradeNs.load(std::memory_order_relaxed);
-        while (atNs > last && !lastUpgradeNs.compare_exchange_weak(last, atNs))
-            ;
-    }
+    void noteUpgrade(std::uint64_t atNs) { raiseTo(lastUpgradeNs, atNs); }
+    void noteReady(std::uint64_t atNs) { raiseTo(lastReadyNs, atNs); }
 
     /// Keeps the first few distinct reasons for the report.
     void noteProblem(const std::string &what)
@@ -62,6 +59,13 @@ public:
     }
 
 private:
+    static void raiseTo(std::atomic<std::uint64_t> &latest, std::uint64_t atNs)
+    {
+        std::uint64_t last = latest.load(std::memory_order_relaxed);
+        while (atNs > last && !latest.compare_exchange_weak(last, atNs))
+            ;
+    }
+
     std::mutex m_mutex;
     std::condition_variable m_changed;
     std::string m_problems;
