@@ -268,6 +268,11 @@ private Q_SLOTS:
         QTest::newRow("header over the limit")
             << RawWebSocketPeer::upgradeRequest("13", "X-Padding: " + QByteArray(20'000, 'x') + "\r\n")
             << QByteArray("HTTP/1.1 431 ") << QByteArray();
+        // 9 KB of request line and 9 KB of header fields: each under the 16 KB limit, not both.
+        QTest::newRow("request line and fields over the limit together")
+            << RawWebSocketPeer::upgradeRequest("13", "X-Padding: " + QByteArray(9'000, 'x') + "\r\n")
+                   .replace("GET /ws ", "GET /ws?pad=" + QByteArray(9'000, 'p') + " ")
+            << QByteArray("HTTP/1.1 431 ") << QByteArray();
     }
 
     void badUpgradeGetsHttpAnswer()
@@ -293,16 +298,27 @@ private Q_SLOTS:
         QTRY_COMPARE(server.gateway.tcpConnectionCount(), 0);
     }
 
+    void upgradeRequestInPieces_data()
+    {
+        QTest::addColumn<int>("piece");
+        const int size = int(RawWebSocketPeer::upgradeRequest().size());
+        QTest::newRow("7 bytes") << 7;
+        QTest::newRow("64 bytes") << 64;  // the request line arrives whole with part of a header
+        QTest::newRow("100 bytes") << 100;
+        QTest::newRow("all but the last byte") << size - 1;
+    }
     void upgradeRequestInPieces()
     {
+        QFETCH(int, piece);
         Server server;
         QVERIFY(server.gateway.listen());
         RawWebSocketPeer peer;
         QVERIFY(peer.connectTo(server.port()));
         const QByteArray request = RawWebSocketPeer::upgradeRequest();
-        for (qsizetype at = 0; at < request.size(); at += 7) {
-            peer.socket.write(request.mid(at, 7));
-            QTest::qWait(1); // separate reads on the server
+        for (qsizetype at = 0; at < request.size(); at += piece) {
+            peer.socket.write(request.mid(at, piece));
+            peer.socket.flush();
+            QTest::qWait(5); // separate reads on the server
         }
         const QByteArray head = peer.httpResponseHead();
         QVERIFY2(head.startsWith("HTTP/1.1 101 "), head.constData());

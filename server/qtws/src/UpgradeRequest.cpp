@@ -55,22 +55,25 @@ UpgradeRequestReader::Status UpgradeRequestReader::refuse(int status, std::strin
 UpgradeRequestReader::Status UpgradeRequestReader::feed(const char *data, std::size_t size)
 {
     m_buffer.append(data, size);
-    // Beast parses a header only once all of it is in one buffer: it consumes nothing until then.
+    // Beast may consume the request line before the rest of the header has come (it returns how
+    // much it used, with need_more): the next call starts after what it used.
     boost::beast::error_code ec;
     auto &parser = m_parser->parser;
     const std::size_t used = parser.put(boost::asio::buffer(m_buffer), ec);
+    m_buffer.erase(0, used);
+    m_headerBytesUsed += used;
     if (ec == http::error::need_more) {
-        if (m_buffer.size() > m_maxHeaderBytes)
+        if (m_headerBytesUsed + m_buffer.size() > m_maxHeaderBytes)
             return refuse(431, "request header too large");
         return Status::NeedMore;
     }
-    if (ec == http::error::header_limit)
+    // Beast applies its limit to what it has not used yet: the whole header is held to it here.
+    if (ec == http::error::header_limit || m_headerBytesUsed > m_maxHeaderBytes)
         return refuse(431, "request header too large");
     if (ec)
         return refuse(400, "malformed HTTP request: " + ec.message());
     if (!parser.is_done())
         return refuse(400, "an upgrade request has no body");
-    m_buffer.erase(0, used);
 
     const auto &req = parser.get();
     if (!boost::beast::websocket::is_upgrade(req))

@@ -53,7 +53,8 @@ private:
 
     struct Parser;
     std::unique_ptr<Parser> m_parser;
-    std::string m_buffer;
+    std::string m_buffer;             ///< bytes read and not yet used by the parser
+    std::size_t m_headerBytesUsed = 0; ///< header bytes the parser has used (the request line...)
     std::size_t m_maxHeaderBytes;
     UpgradeRequest m_request;
     int m_status = 0;
