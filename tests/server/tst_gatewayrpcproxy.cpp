@@ -174,6 +174,10 @@ void tst_GatewayRpcProxy::backendDown()
     QVERIFY(!gateway.waitForLog(QRegularExpression("rpc proxy: topic \"orders.create\" of user \"bob\" session \\S+: 502 backend unreachable")).isEmpty());
     QNetworkAccessManager nam;
     QCOMPARE(metrics(nam, gateway).value("switchboard_rpc_failed_total{reason=\"unreachable\"}"), 1.0);
+    // The log line keeps 100 bytes of a topic, never half a character.
+    request(bob, QString(99, QLatin1Char('t')) + QStringLiteral("\u00e9 tail"), QJsonObject{}, 2);
+    QCOMPARE(replyTo(bob, 2).value("payload").toObject().value("status").toInt(), 502);
+    QVERIFY(!gateway.waitForLog(QRegularExpression("rpc proxy: topic \"t{99}\" of user \"bob\"")).isEmpty());
     bob.send(QJsonObject{{"op", "ping"}, {"ackId", 9}});
     QVERIFY(bob.waitFor("pong", 9));
 }

@@ -3,6 +3,7 @@
 #include "Log.h"
 
 #include <switchboard/JsonParse.h>
+#include <switchboard/websocket/Utf8Validator.h>
 
 #include <boost/json.hpp>
 
@@ -15,7 +16,7 @@ namespace {
 /// For logs: topic and user quoted and escaped (they may hold any character), at most 100 bytes of topic.
 std::string describe(const RpcCall &call)
 {
-    const std::string_view topic = std::string_view(call.topic).substr(0, 100);
+    const std::string_view topic = websocket::utf8Prefix(call.topic, 100); // never half a character
     return "topic " + json::serialize(json::string_view(topic.data(), topic.size())) + " of user "
         + json::serialize(json::string_view(call.user)) + " session " + call.session;
 }
