@@ -2,6 +2,7 @@
 // Helpers shared by the fuzz targets: an invariant check that aborts (libFuzzer then saves the
 // input as a crash), and the line splitting most targets use to turn one input into a script.
 
+#include <charconv>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -36,6 +37,16 @@ inline std::vector<std::string_view> lines(std::string_view input)
         input.remove_prefix(nl + 1);
     }
     return out;
+}
+
+/// The number a script line gives (decimal), or `fallback` when it does not start with one.
+template <typename Number>
+Number number(std::string_view text, Number fallback = 0)
+{
+    Number value = fallback;
+    if (std::from_chars(text.data(), text.data() + text.size(), value).ec != std::errc())
+        return fallback;
+    return value;
 }
 
 } // namespace fuzzsupport

@@ -135,18 +135,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
             case 'O':
                 transport.accept();
                 break;
-            case 'X': {
-                unsigned code = 1006;
-                std::from_chars(arg.data(), arg.data() + arg.size(), code);
-                transport.drop(static_cast<std::uint16_t>(code));
+            case 'X':
+                transport.drop(static_cast<std::uint16_t>(fuzzsupport::number<unsigned>(arg, 1006)));
                 break;
-            }
-            case 'A': {
-                unsigned ms = 0;
-                std::from_chars(arg.data(), arg.data() + arg.size(), ms);
-                timer.advance(std::chrono::milliseconds(std::min(ms, 60'000u)));
+            case 'A':
+                timer.advance(std::chrono::milliseconds(std::min(fuzzsupport::number<unsigned>(arg), 60'000u)));
                 break;
-            }
             case 'N': session.connect(); break;
             case 'Q': session.close(); break;
             case 'S': session.subscribe(std::string(arg)); break;

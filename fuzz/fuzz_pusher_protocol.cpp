@@ -16,7 +16,7 @@
 //   - close() is called at most once per connection, with a code in the documented ranges
 //   - the client event hook sees a channel and an event for every client event
 // and at the end, once every connection is closed: the Hub holds no session.
-#include "FuzzSupport.h"
+#include "CheckedTransport.h"
 
 #include <switchboard/ChannelName.h>
 #include <switchboard/Hub.h>
@@ -40,51 +40,26 @@ namespace {
 constexpr std::size_t kMaxConnections = 4;
 const PusherApp kApp{"1", "fuzz-key", "fuzz-secret"};
 
-/// A transport stub: checks every frame it is given, records closes.
-class CheckingSession final : public Session {
-public:
-    SendOutcome send(const SharedFrame &frame) override
+/// Every frame must be text holding a JSON object (so valid UTF-8) with a string `event`, and a
+/// string `channel` when it has one.
+class CheckingSession final : public fuzzsupport::CheckedTransport {
+protected:
+    void check(const Frame &frame) override
     {
-        FUZZ_CHECK(frame != nullptr);
-        FUZZ_CHECK(!transportClosed);
-        FUZZ_CHECK(frame->kind == Frame::Kind::Text);
+        FUZZ_CHECK(frame.kind == Frame::Kind::Text);
         json::error_code ec;
-        const json::value value = json::parse(frame->bytes, ec);
+        const json::value value = json::parse(frame.bytes, ec);
         const json::object *object = ec ? nullptr : value.if_object();
         const json::value *event = object ? object->if_contains("event") : nullptr;
         const json::value *channel = object ? object->if_contains("channel") : nullptr;
         if (!event || !event->is_string() || (channel && !channel->is_string())) {
-            std::fprintf(stderr, "frame that is not a Pusher event: %s\n", frame->bytes.c_str());
+            std::fprintf(stderr, "frame that is not a Pusher event: %s\n", frame.bytes.c_str());
             std::abort();
         }
-        ++frames;
-        return SendResult::Ok;
     }
-    void close(DisconnectCode code, std::string_view) override
-    {
-        const auto value = static_cast<unsigned>(code);
-        FUZZ_CHECK((value >= 1000 && value < 1016) || (value >= 3000 && value < 5000));
-        ++closeCalls;
-        FUZZ_CHECK(closeCalls == 1);
-    }
-
-    std::size_t frames = 0;
-    int closeCalls = 0;
-    bool transportClosed = false;
 };
 
-struct Connection {
-    PusherProtocol::ConnectionHandle handle = 0;
-    std::shared_ptr<CheckingSession> session;
-};
-
-HubOptions hubOptions()
-{
-    HubOptions options;
-    options.outbox = OutboxLimits{64, 64 * 1024};
-    options.maxChannelsPerSession = 8;
-    return options;
-}
+using Connection = fuzzsupport::ScriptedConnection<CheckingSession>;
 
 PusherOptions pusherOptions()
 {
@@ -107,7 +82,7 @@ std::string fixedHmac(std::string_view, std::string_view)
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size)
 {
     ManualTimer timer;
-    Hub hub(timer, hubOptions());
+    Hub hub(timer, fuzzsupport::smallHubOptions());
     PusherProtocol pusher(hub, timer, {kApp}, fixedHmac, pusherOptions());
     pusher.setClientEventHook([](const PusherClientEvent &event) {
         FUZZ_CHECK(!event.channel.empty());
@@ -161,21 +136,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
                 current = connections.size() - 1;
             }
             break;
-        case 'S': {
-            std::size_t n = 0;
-            std::from_chars(arg.data(), arg.data() + arg.size(), n);
-            current = n % connections.size();
+        case 'S':
+            current = fuzzsupport::number<std::size_t>(arg) % connections.size();
             break;
-        }
         case 'C':
             closeConnection(c);
             break;
-        case 'A': {
-            unsigned ms = 0;
-            std::from_chars(arg.data(), arg.data() + arg.size(), ms);
-            timer.advance(std::chrono::milliseconds(std::min(ms, 60'000u)));
+        case 'A':
+            timer.advance(std::chrono::milliseconds(std::min(fuzzsupport::number<unsigned>(arg), 60'000u)));
             break;
-        }
         case 'E':
             pusher.closeAll("shutting down");
             break;

@@ -12,7 +12,7 @@
 //   - nothing is sent to a connection after the transport reported it closed
 //   - close() is called at most once per connection, with a code in the documented ranges
 // and at the end, once every connection is closed: the Hub holds no session.
-#include "FuzzSupport.h"
+#include "CheckedTransport.h"
 
 #include <switchboard/BinaryEncoding.h>
 #include <switchboard/Hub.h>
@@ -35,54 +35,28 @@ namespace {
 
 constexpr std::size_t kMaxConnections = 4;
 
-/// A transport stub: checks every frame it is given, records closes.
-class CheckingSession final : public Session {
-public:
-    SendOutcome send(const SharedFrame &frame) override
+/// Every frame must be a JSON object with a string `op` (decoded first when binary-encoded).
+class CheckingSession final : public fuzzsupport::CheckedTransport {
+protected:
+    void check(const Frame &frame) override
     {
-        FUZZ_CHECK(frame != nullptr);
-        FUZZ_CHECK(!transportClosed);
-        if (frame->kind == Frame::Kind::Text) {
+        if (frame.kind == Frame::Kind::Text) {
             json::error_code ec;
-            const json::value value = json::parse(frame->bytes, ec);
+            const json::value value = json::parse(frame.bytes, ec);
             if (ec || !value.is_object() || !value.as_object().contains("op")
                 || !value.as_object().at("op").is_string()) {
-                std::fprintf(stderr, "frame that is not a JSON object with an op: %s\n", frame->bytes.c_str());
+                std::fprintf(stderr, "frame that is not a JSON object with an op: %s\n", frame.bytes.c_str());
                 std::abort();
             }
-        } else if (isBinaryProtocolFrame(frame->bytes)) {
+        } else if (isBinaryProtocolFrame(frame.bytes)) {
             json::value value;
-            FUZZ_CHECK(!decodeBinaryProtocolFrame(frame->bytes, value, 128));
+            FUZZ_CHECK(!decodeBinaryProtocolFrame(frame.bytes, value, 128));
             FUZZ_CHECK(value.is_object() && value.as_object().contains("op") && value.as_object().at("op").is_string());
         }
-        ++frames;
-        return SendResult::Ok;
     }
-    void close(DisconnectCode code, std::string_view) override
-    {
-        const auto value = static_cast<unsigned>(code);
-        FUZZ_CHECK((value >= 1000 && value < 1016) || (value >= 3000 && value < 5000));
-        ++closeCalls;
-        FUZZ_CHECK(closeCalls == 1);
-    }
-
-    std::size_t frames = 0;
-    int closeCalls = 0;
-    bool transportClosed = false;
 };
 
-struct Connection {
-    ServerProtocol::ConnectionHandle handle = 0;
-    std::shared_ptr<CheckingSession> session;
-};
-
-HubOptions hubOptions()
-{
-    HubOptions options;
-    options.outbox = OutboxLimits{64, 64 * 1024};
-    options.maxChannelsPerSession = 8;
-    return options;
-}
+using Connection = fuzzsupport::ScriptedConnection<CheckingSession>;
 
 MemoryBrokerOptions brokerOptions()
 {
@@ -108,7 +82,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
     ManualTimer timer;
     MemoryBroker broker(timer, brokerOptions());
     MemoryPresenceStore presence;
-    Hub hub(timer, hubOptions(), broker, presence);
+    Hub hub(timer, fuzzsupport::smallHubOptions(), broker, presence);
     // Private and presence channels: allowed unless the channel name holds "deny".
     hub.setAuthorizer([](const AuthRequest &request) {
         AuthDecision decision;
@@ -193,21 +167,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
                 current = connections.size() - 1;
             }
             break;
-        case 'S': {
-            std::size_t n = 0;
-            std::from_chars(arg.data(), arg.data() + arg.size(), n);
-            current = n % connections.size();
+        case 'S':
+            current = fuzzsupport::number<std::size_t>(arg) % connections.size();
             break;
-        }
         case 'C':
             closeConnection(c);
             break;
-        case 'A': {
-            unsigned ms = 0;
-            std::from_chars(arg.data(), arg.data() + arg.size(), ms);
-            timer.advance(std::chrono::milliseconds(std::min(ms, 60'000u)));
+        case 'A':
+            timer.advance(std::chrono::milliseconds(std::min(fuzzsupport::number<unsigned>(arg), 60'000u)));
             break;
-        }
         case 'P': {
             const auto space = arg.find(' ');
             const std::string_view channel = arg.substr(0, space);
