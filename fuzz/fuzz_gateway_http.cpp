@@ -1,5 +1,6 @@
 // The whole gateway behind one TCP connection: HTTP parsing and routing, the HTTP API, /sse,
-// /metrics, static files and WebSocket upgrades followed by client frames, all in the real
+// /metrics, static files and WebSocket upgrades followed by client frames (on /ws, and on the
+// Pusher endpoint of the app whose key is fuzz-app-key), all in the real
 // Gateway (its io threads, the core lock, the Hub). Each input is written raw to a new
 // connection to 127.0.0.1, the write side is shut, and the answer is read until the gateway
 // closes. Invariants: the gateway never crashes (ASan, UBSan), answers with an HTTP status line
@@ -40,6 +41,7 @@ void startGateway()
     config.sseHeartbeat = std::chrono::seconds(1);
     config.drainTimeout = std::chrono::milliseconds(100);
     config.staticDir = "/nonexistent-switchboard-fuzz-web";
+    config.pusherApps = {switchboard::PusherApp{"1", "fuzz-app-key", "fuzz-app-secret"}};
     auto *gateway = new Gateway(config); // reachable until exit: not a leak
     g_port = gateway->listen();
     std::thread([gateway] { gateway->run(); }).detach();

@@ -164,6 +164,10 @@ public:
         }
     }
 
+    /// Ends this side of the connection (TCP FIN, no close frame): what a client does that
+    /// writes its last frames and exits.
+    void shutdownWrite() { ::shutdown(m_fd, SHUT_WR); }
+
     /// True when the gateway has closed the connection (EOF or reset), reading and discarding
     /// what is still buffered; waits up to `timeoutMs`.
     bool waitClosed(int timeoutMs)

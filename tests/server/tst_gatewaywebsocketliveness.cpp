@@ -33,6 +33,7 @@ private slots:
     void pongsKeepAConnectionAlive();
     void badLivenessSettingsAreRefused();
     void stalledWriterIsAborted();
+    void endOfInputRightAfterFramesEndsTheConnection();
 };
 
 void tst_GatewayWebSocketLiveness::silentClientIsPingedThenClosed3002()
@@ -144,6 +145,26 @@ void tst_GatewayWebSocketLiveness::stalledWriterIsAborted()
     QTRY_COMPARE_WITH_TIMEOUT(qsizetype(reader.frames().size()), qsizetype(published), 10000);
     QVERIFY(!reader.disconnected());
     QCOMPARE(metrics(nam, g).value("switchboard_websocket_connections"), 1.0);
+}
+
+void tst_GatewayWebSocketLiveness::endOfInputRightAfterFramesEndsTheConnection()
+{
+    // A client writes its last frames and ends TCP at once (FIN, no close frame): the data and the
+    // end of input reach the gateway together. It must end the connection then (1006), not when
+    // the liveness checks notice, minutes later: a presence member would stay online meanwhile.
+    GatewayProcess g;
+    QVERIFY(g.start());
+    for (int i = 0; i < 5; ++i) {
+        PosixWebSocket client;
+        QVERIFY(client.open(g.port()));
+        QCOMPARE(connectRaw(client).value("op").toString(), "welcome");
+        QVERIFY(client.sendAll(PosixWebSocket::frame(0x1, R"({"op":"subscribe","channel":"feed","ackId":1})")
+                               + PosixWebSocket::frame(0x1, R"({"op":"ping","ackId":2})")));
+        client.shutdownWrite();
+        QVERIFY2(client.waitClosed(3000), qPrintable(QStringLiteral("connection %1 kept open").arg(i)));
+    }
+    QNetworkAccessManager nam;
+    QTRY_COMPARE_WITH_TIMEOUT(metrics(nam, g).value("switchboard_websocket_connections"), 0.0, 3000);
 }
 
 QTEST_MAIN(tst_GatewayWebSocketLiveness)

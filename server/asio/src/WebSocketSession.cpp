@@ -525,10 +525,10 @@ void WebSocketSession::ready(std::uint32_t events)
     if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && m_waitingForWrite)
         continueWrite();
     if (!m_finished && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
-        readSocket();
+        readSocket((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
 }
 
-void WebSocketSession::readSocket()
+void WebSocketSession::readSocket(bool peerEnded)
 {
     // Into a per-thread buffer: an idle session owns no read buffer at all; only an incomplete
     // frame is kept (by the FrameReader).
@@ -538,7 +538,9 @@ void WebSocketSession::readSocket()
         const ssize_t n = ::recv(m_fd, chunk.get(), kReadChunk, 0);
         if (n > 0) {
             onData(chunk.get(), std::size_t(n));
-            if (m_finished || std::size_t(n) < kReadChunk)
+            if (m_finished)
+                return;
+            if (std::size_t(n) < kReadChunk && !peerEnded)
                 return; // a short read took everything: the poller calls when more comes
             continue;
         }
@@ -552,9 +554,9 @@ void WebSocketSession::readSocket()
         return;
     }
     // More may be waiting, and edge-triggered readiness will not say so again: read on later.
-    boost::asio::post(m_shard.ioc, [self = shared_from_this()] {
+    boost::asio::post(m_shard.ioc, [self = shared_from_this(), peerEnded] {
         if (!self->m_finished)
-            self->readSocket();
+            self->readSocket(peerEnded);
     });
 }
 

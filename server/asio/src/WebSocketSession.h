@@ -107,8 +107,10 @@ private:
     void watchSocket();
     void ready(std::uint32_t events) override; // ReadinessPoller::Client
     /// Plain TCP: reads until the kernel has nothing more (a few chunks at a time, then after
-    /// the io thread's other work), or the session ends.
-    void readSocket();
+    /// the io thread's other work), or the session ends. `peerEnded`: the readiness said the
+    /// peer ended its side too, so a short read is not all: read on until recv() reports the end
+    /// (edge-triggered readiness will not announce it again).
+    void readSocket(bool peerEnded);
     /// Plain TCP: writes `buffers` until done or the kernel refuses the rest, dropping what was
     /// written from them; returns the bytes written. `ec`: would_block when the kernel refused,
     /// or the error that ends the connection.

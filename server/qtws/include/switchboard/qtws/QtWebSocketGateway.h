@@ -99,6 +99,12 @@ struct QtGatewayCounters {
 /// turn for every socket that has something queued. A broadcast frame is never copied per
 /// recipient before that write.
 ///
+/// Scale: Qt's event dispatcher polls every socket on each loop turn, so a turn costs more the
+/// more connections there are. On one core this gateway completes 13-16 k connect + subscribe a
+/// second at 1 000 connections and about 10 k at 10 000 (docs/benchmarks.md, "Measured 2026-12-06
+/// (night)"); `QT_NO_GLIB=1` (Qt's own dispatcher) polls more cheaply. For tens of thousands of
+/// connections, switchboard-gateway (epoll) is the better host.
+///
 /// Ownership: `hub` and `protocol` must outlive the gateway. Thread safety: none; create, use and
 /// destroy on the thread that drives the Hub (its event loop runs the sockets).
 class QtWebSocketGateway : public QObject
