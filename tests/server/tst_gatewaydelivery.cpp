@@ -436,6 +436,15 @@ void tst_GatewayDelivery::fanOutIsWrittenInOneRound()
     QVERIFY(waitMetric(nam, g, "switchboard_frames_out_total",
                        before.value("switchboard_frames_out_total") + kSubscribers * kPublications));
     const auto after = metrics(nam, g);
+    // Each io thread counts what its sessions wrote (ThreadWriteCounters); /metrics adds them up.
+    auto delta = [&](const char *name) { return after.value(name) - before.value(name); };
+    QCOMPARE(delta("switchboard_frames_out_total"), double(kSubscribers * kPublications));
+    QCOMPARE(delta("switchboard_write_batch_frames_sum"), double(kSubscribers * kPublications));
+    QCOMPARE(delta(R"(switchboard_write_batch_frames_bucket{le="+Inf"})"), delta("switchboard_write_batch_frames_count"));
+    const double writes = delta("switchboard_socket_writes_total");
+    QVERIFY2(delta("switchboard_write_batch_frames_count") >= kSubscribers && delta("switchboard_write_batch_frames_count") <= writes,
+             qPrintable(QString::number(writes)));
+    QVERIFY(delta("switchboard_bytes_out_total") > kSubscribers * kPublications * 20);
     const double roundsRun = after.value("switchboard_flush_rounds_total") - before.value("switchboard_flush_rounds_total");
     if (ioThreads == 1) {
         // Each HTTP publish is one handler: one round writes every subscriber.

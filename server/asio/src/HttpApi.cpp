@@ -1,4 +1,5 @@
 #include "HttpApi.h"
+#include "IoShards.h"
 #include "Log.h"
 
 #include <switchboard/ChannelName.h>
@@ -455,7 +456,7 @@ Response metricsResponse(ServerContext &ctx)
             ctx.metrics.renderPusherApiMetrics(pusher);
         return std::pair(ctx.core.hub().counters(), ctx.core.protocol().counters());
     });
-    return makeResponse(http::status::ok, ctx.metrics.render(hub, protocol) + engine + pusher, "text/plain; version=0.0.4; charset=utf-8");
+    return makeResponse(http::status::ok, ctx.metrics.render(hub, protocol, ctx.shards ? ctx.shards->writeTotals() : ThreadWriteCounters::Totals{}) + engine + pusher, "text/plain; version=0.0.4; charset=utf-8");
 }
 
 Response healthResponse(ServerContext &ctx)

@@ -30,6 +30,14 @@ IoShards::Shard &IoShards::next()
     return *m_shards[m_next.fetch_add(1, std::memory_order_relaxed) % m_shards.size()];
 }
 
+ThreadWriteCounters::Totals IoShards::writeTotals() const
+{
+    ThreadWriteCounters::Totals totals;
+    for (const auto &shard : m_shards)
+        shard->writes.addTo(totals);
+    return totals;
+}
+
 IoShards::Shard &IoShards::of(const IoExecutor &executor)
 {
     for (auto &shard : m_shards)

@@ -19,6 +19,7 @@
 #include "IoTypes.h"
 #include "LivenessSweep.h"
 #include "ReadinessPoller.h"
+#include "ThreadWriteCounters.h"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -41,6 +42,7 @@ public:
         boost::asio::io_context ioc{1}; ///< run by one thread
         LivenessSweep liveness;        ///< the deadlines of the shard's connections
         ReadinessPoller poller;        ///< the readiness of its plain TCP WebSocket connections
+        ThreadWriteCounters writes;    ///< what its WebSocket sessions wrote (its thread only)
     };
 
     /// `count` shards (at least 1); `rounds` counts the rounds of every shard and outlives this.
@@ -63,6 +65,8 @@ public:
 
     /// The io_contexts, one per io thread (for IoThreads).
     std::vector<boost::asio::io_context *> contexts();
+    /// What the WebSocket sessions of every shard wrote, summed. Any thread.
+    ThreadWriteCounters::Totals writeTotals() const;
     /// Stops every io_context: their threads return once their handler ends. Any thread.
     void stop();
 

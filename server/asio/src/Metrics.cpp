@@ -47,19 +47,28 @@ void metric(std::string &out, std::string_view name, std::string_view type, std:
 
 void Histogram::render(std::string &out, std::string_view name, std::string_view help) const
 {
+    render(out, name, help, {}, 0);
+}
+
+void Histogram::render(std::string &out, std::string_view name, std::string_view help,
+                       const std::array<std::uint64_t, 13> &extraCounts, double extraSum) const
+{
     header(out, name, "histogram", help);
     const std::string bucket = std::string(name) + "_bucket";
     std::uint64_t cumulative = 0;
     char le[48];
     for (std::size_t i = 0; i < m_bounds.size(); ++i) {
-        cumulative += m_counts[i].load(std::memory_order_relaxed);
+        cumulative += m_counts[i].load(std::memory_order_relaxed) + extraCounts[i];
         std::snprintf(le, sizeof le, "le=\"%g\"", m_bounds[i]);
         line(out, bucket, le, static_cast<double>(cumulative));
     }
-    cumulative += m_counts[m_bounds.size()].load(std::memory_order_relaxed);
+    cumulative += m_counts[m_bounds.size()].load(std::memory_order_relaxed) + extraCounts[m_bounds.size()];
     line(out, bucket, "le=\"+Inf\"", static_cast<double>(cumulative));
-    line(out, std::string(name) + "_sum", {}, static_cast<double>(m_sumMicros.load(std::memory_order_relaxed)) / 1e6);
-    line(out, std::string(name) + "_count", {}, static_cast<double>(m_count.load(std::memory_order_relaxed)));
+    std::uint64_t extraCount = 0;
+    for (std::uint64_t n : extraCounts)
+        extraCount += n;
+    line(out, std::string(name) + "_sum", {}, static_cast<double>(m_sumMicros.load(std::memory_order_relaxed)) / 1e6 + extraSum);
+    line(out, std::string(name) + "_count", {}, static_cast<double>(m_count.load(std::memory_order_relaxed) + extraCount));
 }
 
 namespace {
@@ -89,8 +98,10 @@ void renderBackend(std::string &out, std::string_view prefix, const BackendHelp 
 
 } // namespace
 
-std::string Metrics::render(const HubCounters &hub, const ProtocolCounters &protocol) const
+std::string Metrics::render(const HubCounters &hub, const ProtocolCounters &protocol,
+                            const ThreadWriteCounters::Totals &wsWrites) const
 {
+    static_assert(ThreadWriteCounters::kBatchBounds.size() + 1 == 13, "the bounds of Metrics::batchFrames");
     auto v = [](const auto &atomic) { return static_cast<double>(atomic.load(std::memory_order_relaxed)); };
     std::string out;
     out.reserve(8192);
@@ -103,9 +114,9 @@ std::string Metrics::render(const HubCounters &hub, const ProtocolCounters &prot
     metric(out, "switchboard_websocket_handshakes_total", "counter", "WebSocket upgrades completed.", v(wsHandshakes));
     metric(out, "switchboard_frames_in_total", "counter", "WebSocket messages received.", v(wsFramesIn));
     metric(out, "switchboard_bytes_in_total", "counter", "WebSocket message bytes received.", v(wsBytesIn));
-    metric(out, "switchboard_frames_out_total", "counter", "Frames written to sockets (WebSocket messages, SSE events).", v(framesOut));
-    metric(out, "switchboard_bytes_out_total", "counter", "Bytes written to sockets by WebSocket and SSE sessions.", v(bytesOut));
-    metric(out, "switchboard_socket_writes_total", "counter", "Socket writes (each carries a batch of frames).", v(writeBatches));
+    metric(out, "switchboard_frames_out_total", "counter", "Frames written to sockets (WebSocket messages, SSE events).", v(framesOut) + double(wsWrites.frames));
+    metric(out, "switchboard_bytes_out_total", "counter", "Bytes written to sockets by WebSocket and SSE sessions.", v(bytesOut) + double(wsWrites.bytes));
+    metric(out, "switchboard_socket_writes_total", "counter", "Socket writes (each carries a batch of frames).", v(writeBatches) + double(wsWrites.writes));
     metric(out, "switchboard_flush_rounds_total", "counter", "Handlers that wrote every WebSocket session given frames since the last one (one io thread).", v(flushRounds));
     metric(out, "switchboard_hub_frames_out_total", "counter", "Frames queued to sessions by the hub.", double(hub.framesOut));
     metric(out, "switchboard_hub_bytes_out_total", "counter", "Bytes queued to sessions by the hub.", double(hub.bytesOut));
@@ -227,7 +238,8 @@ std::string Metrics::render(const HubCounters &hub, const ProtocolCounters &prot
                    "Subscribe proxy round trip to the backend (busy refusals excluded)."},
                   subscribeProxy);
     fanoutSeconds.render(out, "switchboard_fanout_seconds", "Core time per HTTP publish: encode once and queue to every subscriber.");
-    batchFrames.render(out, "switchboard_write_batch_frames", "Frames per socket write.");
+    batchFrames.render(out, "switchboard_write_batch_frames", "Frames per socket write.", wsWrites.batchSizes,
+                       double(wsWrites.frames));
     return out;
 }
 

@@ -6,6 +6,8 @@
 #include <switchboard/ServerProtocol.h>
 #include <switchboard/PusherProtocol.h>
 
+#include "ThreadWriteCounters.h"
+
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -20,6 +22,10 @@ public:
     explicit Histogram(std::array<double, 12> bounds) : m_bounds(bounds) {}
     void observe(double value) noexcept;
     void render(std::string &out, std::string_view name, std::string_view help) const;
+    /// The same, with observations counted elsewhere added: `extraCounts` per bucket (the last
+    /// one above every bound) and `extraSum` the sum of their values.
+    void render(std::string &out, std::string_view name, std::string_view help,
+                const std::array<std::uint64_t, 13> &extraCounts, double extraSum) const;
 
 private:
     std::array<double, 12> m_bounds;
@@ -52,8 +58,10 @@ struct Metrics {
     Counter wsHandshakes{0};
     Counter wsFramesIn{0};
     Counter wsBytesIn{0};
-    Counter framesOut{0};            ///< WebSocket messages and SSE events written to sockets
-    Counter bytesOut{0};             ///< bytes written to sockets (WebSocket, SSE)
+    // Written to sockets by SSE sessions; WebSocket sessions count theirs per io thread
+    // (ThreadWriteCounters), and render() adds both.
+    Counter framesOut{0};            ///< SSE events written to sockets
+    Counter bytesOut{0};             ///< bytes written to sockets by SSE sessions
     Counter writeBatches{0};         ///< socket writes carrying those frames
     Counter flushRounds{0};          ///< FlushRounds run (one io thread): each writes one or more sessions
     Counter httpRequests{0};
@@ -122,11 +130,14 @@ struct Metrics {
     Histogram fanoutSeconds{{1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 5e-2, 0.25}};
     /// Round trip of every Redis command (engine redis): publish scripts, history reads, pings.
     Histogram engineRoundTripSeconds{{1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.5, 2}};
-    /// Frames per socket write (the batching factor).
+    /// Frames per socket write (the batching factor) of SSE sessions; WebSocket sessions count
+    /// theirs per io thread (ThreadWriteCounters, the same bounds).
     Histogram batchFrames{{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096}};
 
-    /// Prometheus text exposition format 0.0.4.
-    std::string render(const HubCounters &hub, const ProtocolCounters &protocol) const;
+    /// Prometheus text exposition format 0.0.4. `wsWrites`: the io threads' WebSocket writes
+    /// (ThreadWriteCounters::addTo over every io thread).
+    std::string render(const HubCounters &hub, const ProtocolCounters &protocol,
+                       const ThreadWriteCounters::Totals &wsWrites) const;
     /// Prometheus lines of the Pusher protocol endpoint (switchboard_pusher_*).
     static void renderPusherMetrics(std::string &out, const PusherCounters &pusher, std::size_t connections);
     /// Prometheus lines of the Pusher HTTP API (switchboard_pusher_api_*).

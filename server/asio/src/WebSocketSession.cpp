@@ -42,9 +42,9 @@ WebSocketSession::WebSocketSession(ServerContext &context, AnyStream stream, Tcp
     , m_ctx(context)
     , m_shard(context.shards->of(stream.get_executor()))
     , m_tls(stream.isTls() ? std::make_unique<Tls>(stream.takeTls()) : nullptr)
+    , m_deflateWindowBits(deflateWindowBits)
     , m_outbox(OutboxLimits{context.config.outboxFrames, context.config.outboxBytes})
     , m_isPusher(pusher.has_value()) // before m_starting takes `pusher`
-    , m_deflateWindowBits(deflateWindowBits)
     , m_starting(std::make_unique<Starting>(Starting{std::move(leftover), std::move(info), std::move(pusher)}))
     , m_reader(context.config.maxFrameBytes)
 {
@@ -426,6 +426,10 @@ void WebSocketSession::writeSome()
 
 bool WebSocketSession::consumeWritten(std::vector<boost::asio::const_buffer> &buffers, std::size_t n)
 {
+    if (buffers.size() == 1 && n == buffers.front().size()) { // the usual case: all of one buffer
+        buffers.clear();
+        return true;
+    }
     std::size_t done = 0;
     while (done < buffers.size() && n >= buffers[done].size()) {
         n -= buffers[done].size();
@@ -455,12 +459,7 @@ void WebSocketSession::onWritten(const boost::system::error_code &ec, bool synch
     } else if (m_tls && m_write->cork.capacity() > kKeepCapacity) {
         std::string().swap(m_write->cork);
     }
-    auto &metrics = m_ctx.metrics;
-    metrics.bytesOut.fetch_add(bytes, std::memory_order_relaxed);
-    metrics.framesOut.fetch_add(frames, std::memory_order_relaxed);
-    metrics.writeBatches.fetch_add(1, std::memory_order_relaxed);
-    if (frames)
-        metrics.batchFrames.observe(static_cast<double>(frames));
+    m_shard.writes.addWrite(frames, bytes); // this session's io thread: no locked instruction
     if (ec) {
         finish();
         return;

@@ -175,6 +175,7 @@ private:
     /// io thread's).
     std::unique_ptr<Tls> m_tls;
     int m_fd = -1;                ///< plain TCP: the socket, owned here from construction until closed
+    int m_deflateWindowBits = 0;  ///< 0: permessage-deflate not negotiated (read by every flush)
 
     // Guarded by m_mutex (touched by send/close from the core holder's thread).
     std::mutex m_mutex;
@@ -211,7 +212,6 @@ private:
     // Strand only, from here on.
     ServerProtocol::ConnectionHandle m_handle = 0;
     boost::asio::ip::tcp::endpoint m_peer; ///< for log lines (PeerText.h)
-    int m_deflateWindowBits = 0;          ///< 0: permessage-deflate not negotiated
     /// What only start() needs, released there.
     struct Starting {
         std::string leftover;               ///< bytes read past the upgrade request
