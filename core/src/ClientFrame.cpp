@@ -238,7 +238,7 @@ std::optional<FrameProblem> parseClientFrame(std::string_view text, bool binary,
         }
     }
     if (!known)
-        return problem(Error::UnknownOp, "unknown op '" + std::string(validUtf8Prefix(opName.substr(0, 64))) + "'");
+        return problem(Error::UnknownOp, "unknown op '" + shownText(opName) + "'");
 
     switch (frame.op) {
     case ClientOp::Connect:

@@ -20,13 +20,7 @@ constexpr std::string_view kDataPrefix = "data.";
 std::string quoted(std::string_view text)
 {
     // Problems quote the offending text, cut so that an error frame stays small.
-    constexpr std::size_t kShown = 64;
-    std::string out = "'";
-    out.append(detail::validUtf8Prefix(text.substr(0, kShown))); // never half a character
-    if (text.size() > kShown)
-        out += "...";
-    out += '\'';
-    return out;
+    return '\'' + detail::shownText(text) + '\'';
 }
 
 /// Reads `field` into `condition`; false with `problem` set when it names nothing.

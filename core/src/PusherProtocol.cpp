@@ -38,17 +38,6 @@ std::uint16_t pusherCloseCode(std::uint16_t nativeCode) noexcept
 
 namespace {
 
-/// A part of the client's URL (app key, protocol) as an error message quotes it: at most 64
-/// bytes, up to its first byte that is not UTF-8 (the message goes out in a text frame).
-std::string quotedFromUrl(std::string_view text)
-{
-    constexpr std::size_t kShown = 64;
-    std::string out(detail::validUtf8Prefix(text.substr(0, kShown)));
-    if (out.size() < text.size())
-        out += "...";
-    return out;
-}
-
 /// What the Hub sees of a Pusher connection: native frames in, Pusher frames to the transport.
 class PusherSession final : public Session {
 public:
@@ -211,7 +200,7 @@ struct PusherProtocol::Impl : std::enable_shared_from_this<PusherProtocol::Impl>
         const PusherApp *app = appByKey(appKey);
         if (!app) {
             ++counters.unknownApps;
-            return refuseOpen(pusher_code::AppNotFound, "App key " + quotedFromUrl(appKey) + " not in this cluster");
+            return refuseOpen(pusher_code::AppNotFound, "App key " + detail::shownText(appKey) + " not in this cluster");
         }
         if (!protocol || protocol->empty()) {
             ++counters.unsupportedProtocol;
@@ -220,7 +209,7 @@ struct PusherProtocol::Impl : std::enable_shared_from_this<PusherProtocol::Impl>
         if (*protocol != "7") {
             ++counters.unsupportedProtocol;
             return refuseOpen(pusher_code::UnsupportedProtocol,
-                              "Unsupported protocol version " + quotedFromUrl(*protocol) + " (7 is supported)");
+                              "Unsupported protocol version " + detail::shownText(*protocol) + " (7 is supported)");
         }
         auto c = std::make_unique<Connection>(Connection{
             ++nextHandle, app, std::make_shared<PusherSession>(std::move(transport)), {}, {}, {},

@@ -79,6 +79,9 @@ void TestContentFilter::parse_data()
     QTest::newRow("empty segment") << QStringList{"a..b=1"} << "empty segment";
     QTest::newRow("trailing dot") << QStringList{"a.=1"} << "empty segment";
     QTest::newRow("too deep") << QStringList{"a.b.c.d.e.f.g.h.i=1"} << "deeper";
+    // Problems quote at most 64 bytes of the text, with "..." when they leave some out.
+    QTest::newRow("long field quoted in part") << QStringList{QString(70, 'a') + "..b=1"} << "'" + QString(64, 'a') + "...'";
+    QTest::newRow("short field quoted whole") << QStringList{"a..b=1"} << "'a..b'";
     QTest::newRow("too long") << QStringList{"a=" + QString(kMaxFilterConditionLength, 'x')} << "longer";
     QStringList many;
     for (std::size_t i = 0; i <= kMaxFilterConditions; ++i)

@@ -45,6 +45,7 @@ private slots:
     void answered();
     void frameSizeBoundary();
     void validUtf8Accepted();
+    void quotedTextShownInPart();
     void flood();
     void rateViolationsAreForgotten();
     void malformedThenClose();
@@ -234,6 +235,21 @@ void TestMalformedFrames::validUtf8Accepted()
     QCOMPARE(frames.size(), std::size_t(1));
     QCOMPARE(op(frames[0]), std::string("ack"));
     QCOMPARE(h.protocol.counters().invalidUtf8, std::uint64_t(0));
+}
+
+// An error message quotes at most 64 bytes of what the client sent, never half a character, and
+// says with "..." that it left some out.
+void TestMalformedFrames::quotedTextShownInPart()
+{
+    Harness h;
+    Client c = h.connect();
+    const std::string ops(63, 'o');
+    h.send(c, "{\"op\":\"" + ops + "\xc3\xa9p\"}");
+    h.send(c, "{\"op\":\"" + ops + "\"}");
+    const auto frames = c.session->take();
+    QCOMPARE(frames.size(), std::size_t(2));
+    QCOMPARE(str(frames[0].at("message")), "unknown op '" + ops + "...'");
+    QCOMPARE(str(frames[1].at("message")), "unknown op '" + ops + "'");
 }
 
 void TestMalformedFrames::flood()
