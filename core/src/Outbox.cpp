@@ -38,6 +38,17 @@ SendOutcome Outbox::push(const SharedFrame &frame, std::size_t externalBytes)
             return outcome;
         }
     }
+    if (empty() && frame->policy != ChannelPolicy::LatestOnly && fits(size, externalBytes)) {
+        // The usual case at one message in flight: kept inside, no storage touched.
+        if (!m_frames.empty()) { // evicted slots before m_head
+            m_frames.clear();
+            m_head = 0;
+        }
+        m_lone = frame;
+        m_bytes += size;
+        return level(externalBytes);
+    }
+    spillLone();
     SendOutcome outcome;
     if (!fits(size, externalBytes)) {
         if (frame->policy != ChannelPolicy::DropOldest || m_limits.maxFrames == 0
@@ -65,6 +76,12 @@ SendOutcome Outbox::push(const SharedFrame &frame, std::size_t externalBytes)
     }
     outcome.result = level(externalBytes);
     return outcome;
+}
+
+void Outbox::spillLone()
+{
+    if (m_lone)
+        m_frames.push_back(std::move(m_lone)); // m_frames is empty: the lone frame stays first
 }
 
 void Outbox::evictOldest()
@@ -97,6 +114,12 @@ void Outbox::compact()
 
 void Outbox::takeAll(std::vector<SharedFrame> &out)
 {
+    if (m_lone) {
+        out.push_back(std::move(m_lone)); // m_frames holds nothing: its storage is not touched
+        m_bytes = 0;
+        m_latest.reset();
+        return;
+    }
     if (m_head > 0) {
         m_frames.erase(m_frames.begin(), m_frames.begin() + static_cast<std::ptrdiff_t>(m_head));
         m_head = 0;

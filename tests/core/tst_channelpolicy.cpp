@@ -75,6 +75,7 @@ private slots:
     void dropOldestByBytes();
     void dropOldestStaysBounded();
     void evictedLatestFrameLeavesTheIndex();
+    void firstFrameKeptInsideStaysFirst();
     void hubResolvesLongestPrefix();
     void hubConflatesPerKeyField();
     void hubDisconnectRule();
@@ -238,6 +239,67 @@ void TestChannelPolicy::evictedLatestFrameLeavesTheIndex()
     mixed.push(frameOf(ChannelPolicy::DropOldest, "", "z")); // evicts x, compacts: k moves
     QCOMPARE(mixed.push(frameOf(ChannelPolicy::LatestOnly, "k", "2")).conflated, 1u);
     QCOMPARE(drain(mixed), (std::vector<std::string>{"y", "2", "z"}));
+}
+
+// An outbox keeps a lone pending frame inside itself (no block of its own); the frames queued
+// after it, whatever their policy, queue behind it and policies see it as the oldest.
+void TestChannelPolicy::firstFrameKeptInsideStaysFirst()
+{
+    auto bytesOf = [](std::initializer_list<SharedFrame> frames) {
+        std::size_t n = 0;
+        for (const auto &f : frames)
+            n += f->bytes.size();
+        return n;
+    };
+    {
+        Outbox outbox(OutboxLimits{10, 1000});
+        const auto one = frameOf(ChannelPolicy::DropNewest, "", "1");
+        const auto two = frameOf(ChannelPolicy::DropNewest, "", "22");
+        const auto three = frameOf(ChannelPolicy::LatestOnly, "k", "333");
+        outbox.push(one);
+        outbox.push(two);
+        outbox.push(three);
+        QCOMPARE(outbox.frameCount(), std::size_t(3));
+        QCOMPARE(outbox.byteCount(), bytesOf({one, two, three}));
+        QCOMPARE(drain(outbox), (std::vector<std::string>{"1", "22", "333"}));
+    }
+    {
+        // DropOldest evicts the lone frame first.
+        Outbox outbox(OutboxLimits{2, 1000});
+        outbox.push(frameOf(ChannelPolicy::DropOldest, "", "a"));
+        outbox.push(frameOf(ChannelPolicy::DropOldest, "", "b"));
+        QCOMPARE(outbox.push(frameOf(ChannelPolicy::DropOldest, "", "c")).evicted, 1u);
+        QCOMPARE(outbox.droppedCount(), std::size_t(1));
+        QCOMPARE(drain(outbox), (std::vector<std::string>{"b", "c"}));
+        // With room for one frame only: the lone frame is replaced by the newer.
+        Outbox one(OutboxLimits{1, 1000});
+        one.push(frameOf(ChannelPolicy::DropOldest, "", "x"));
+        const auto y = frameOf(ChannelPolicy::DropOldest, "", "yy");
+        QCOMPARE(one.push(y).evicted, 1u);
+        QCOMPARE(one.frameCount(), std::size_t(1));
+        QCOMPARE(one.byteCount(), bytesOf({y}));
+        QCOMPARE(drain(one), (std::vector<std::string>{"yy"}));
+    }
+    {
+        // A lone latest-only frame is conflated by the next of its key.
+        Outbox outbox(OutboxLimits{10, 1000});
+        outbox.push(frameOf(ChannelPolicy::LatestOnly, "k", "1"));
+        const auto newer = frameOf(ChannelPolicy::LatestOnly, "k", "22");
+        QCOMPARE(outbox.push(newer).conflated, 1u);
+        QCOMPARE(outbox.frameCount(), std::size_t(1));
+        QCOMPARE(outbox.byteCount(), bytesOf({newer}));
+        QCOMPARE(drain(outbox), (std::vector<std::string>{"22"}));
+    }
+    {
+        // Refused for size: the lone frame stays, the refusal is counted.
+        const auto first = frameOf(ChannelPolicy::DropNewest, "", "abcd");
+        const auto second = frameOf(ChannelPolicy::DropNewest, "", "ef");
+        Outbox outbox(OutboxLimits{10, bytesOf({first, second}) - 1});
+        outbox.push(first);
+        QCOMPARE(outbox.push(second).result, SendResult::Dropped);
+        QCOMPARE(drain(outbox), (std::vector<std::string>{"abcd"}));
+        QCOMPARE(outbox.droppedCount(), std::size_t(1));
+    }
 }
 
 void TestChannelPolicy::hubResolvesLongestPrefix()

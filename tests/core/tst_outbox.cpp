@@ -85,6 +85,7 @@ private slots:
     void externalBytesCount();
     void takeAllEmpties();
     void drainedAfterABurstKeepsNoBurstSizedBuffer();
+    void onePendingFrameNeedsNoBlock();
     void dropMessagePolicy();
     void disconnectClientPolicy();
     void disconnectAppliedAfterFanOut();
@@ -194,6 +195,31 @@ void TestOutbox::drainedAfterABurstKeepsNoBurstSizedBuffer()
         outbox.takeAll(batch);
         QCOMPARE(batch.size(), std::size_t(1));
         QCOMPARE(batch.front().get(), a.get());
+    }
+}
+
+// At one message in flight a session holds one frame at a time: the outbox keeps it inside
+// itself. A block of its own would be one more cache miss per delivery (written by the fan-out,
+// read by the flush) and one more heap block per connection.
+void TestOutbox::onePendingFrameNeedsNoBlock()
+{
+    const auto a = makeTextFrame("a");
+    const auto b = makeTextFrame("b");
+    std::vector<SharedFrame> batch;
+    batch.reserve(64);
+    Outbox outbox(OutboxLimits{16, 1000});
+    const long long before = testing::liveHeapBytes();
+    for (int i = 0; i < 3; ++i) {
+        QVERIFY(outbox.push(i % 2 ? a : b) != SendResult::Dropped);
+        QCOMPARE(testing::liveHeapBytes() - before, 0LL);
+        QCOMPARE(outbox.frameCount(), std::size_t(1));
+        QCOMPARE(outbox.byteCount(), std::size_t(1));
+        outbox.takeAll(batch);
+        QVERIFY(outbox.empty());
+        QCOMPARE(batch.size(), std::size_t(1));
+        QCOMPARE(batch.front().get(), (i % 2 ? a : b).get());
+        batch.clear();
+        QCOMPARE(testing::liveHeapBytes() - before, 0LL);
     }
 }
 

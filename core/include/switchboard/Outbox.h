@@ -48,19 +48,22 @@ public:
 
     SendOutcome push(const SharedFrame &frame, std::size_t externalBytes = 0);
 
-    /// Moves every queued frame to `out` (appending), oldest first, and empties the outbox. With
-    /// an empty `out` the two vectors swap storage: no per-frame work, and a transport that
-    /// drains every session into one vector per thread leaves each outbox one buffer (the one
-    /// it got) and queues and writes without allocating in the steady state. The outbox keeps
-    /// at most kRetainedCapacity frames of storage.
+    /// Moves every queued frame to `out` (appending), oldest first, and empties the outbox. A
+    /// lone pending frame is kept inside the outbox (no storage of its own: at one message in
+    /// flight, the common case, a session needs no heap block for its queue, and the frame's
+    /// reference is on the outbox's own cache line when the transport drains it). With more,
+    /// and an empty `out`, the two vectors swap storage: no per-frame work, and a transport
+    /// that drains every session into one vector per thread queues and writes without
+    /// allocating in the steady state. The outbox keeps at most kRetainedCapacity frames of
+    /// storage.
     void takeAll(std::vector<SharedFrame> &out);
 
     /// Frames of storage an outbox keeps once drained; a larger buffer (left by a burst) is
     /// released, so an idle session holds no burst-sized one.
     static constexpr std::size_t kRetainedCapacity = 256;
 
-    bool empty() const { return m_frames.size() == m_head; }
-    std::size_t frameCount() const { return m_frames.size() - m_head; }
+    bool empty() const { return !m_lone && m_frames.size() == m_head; }
+    std::size_t frameCount() const { return (m_lone ? 1 : 0) + m_frames.size() - m_head; }
     std::size_t byteCount() const { return m_bytes; }
     /// Frames refused (Dropped) and frames evicted by DropOldest, since construction.
     std::size_t droppedCount() const { return m_dropped; }
@@ -74,6 +77,8 @@ private:
     SendResult level(std::size_t externalBytes) const;
     void evictOldest();
     void compact();
+    /// Moves the lone frame, if any, into m_frames: before anything that indexes m_frames.
+    void spillLone();
 
     OutboxLimits m_limits;
     std::vector<SharedFrame> m_frames; // pending: [m_head, end); before m_head: evicted (null)
@@ -81,6 +86,9 @@ private:
     std::size_t m_bytes = 0;
     std::size_t m_dropped = 0;
     std::unique_ptr<LatestIndex> m_latest; // LatestOnly frames pending: conflation key -> slot
+    /// The only pending frame, when it is not LatestOnly and m_frames holds none pending (and
+    /// nothing else: m_head is 0). Anything that queues a second frame moves it to m_frames first.
+    SharedFrame m_lone;
 };
 
 } // namespace switchboard
