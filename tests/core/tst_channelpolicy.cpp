@@ -271,25 +271,26 @@ void TestChannelPolicy::firstFrameKeptInsideStaysFirst()
         QCOMPARE(outbox.push(frameOf(ChannelPolicy::DropOldest, "", "c")).evicted, 1u);
         QCOMPARE(outbox.droppedCount(), std::size_t(1));
         QCOMPARE(drain(outbox), (std::vector<std::string>{"b", "c"}));
-        // With room for one frame only: the lone frame is replaced by the newer.
-        Outbox one(OutboxLimits{1, 1000});
-        one.push(frameOf(ChannelPolicy::DropOldest, "", "x"));
-        const auto y = frameOf(ChannelPolicy::DropOldest, "", "yy");
-        QCOMPARE(one.push(y).evicted, 1u);
-        QCOMPARE(one.frameCount(), std::size_t(1));
-        QCOMPARE(one.byteCount(), bytesOf({y}));
-        QCOMPARE(drain(one), (std::vector<std::string>{"yy"}));
     }
-    {
-        // A lone latest-only frame is conflated by the next of its key.
-        Outbox outbox(OutboxLimits{10, 1000});
-        outbox.push(frameOf(ChannelPolicy::LatestOnly, "k", "1"));
-        const auto newer = frameOf(ChannelPolicy::LatestOnly, "k", "22");
-        QCOMPARE(outbox.push(newer).conflated, 1u);
+    // A lone frame replaced by a newer one: evicted (room for one frame) or conflated (its key).
+    auto replacedByNewer = [&](std::size_t maxFrames, ChannelPolicy policy, std::string key, unsigned evicted,
+                               unsigned conflated) {
+        Outbox outbox(OutboxLimits{maxFrames, 1000});
+        outbox.push(frameOf(policy, key, "x"));
+        const auto newer = frameOf(policy, key, "yy");
+        const SendOutcome outcome = outbox.push(newer);
+        QCOMPARE(outcome.evicted, evicted);
+        QCOMPARE(outcome.conflated, conflated);
         QCOMPARE(outbox.frameCount(), std::size_t(1));
         QCOMPARE(outbox.byteCount(), bytesOf({newer}));
-        QCOMPARE(drain(outbox), (std::vector<std::string>{"22"}));
-    }
+        QCOMPARE(drain(outbox), (std::vector<std::string>{"yy"}));
+    };
+    replacedByNewer(1, ChannelPolicy::DropOldest, "", 1, 0);
+    if (QTest::currentTestFailed())
+        return;
+    replacedByNewer(10, ChannelPolicy::LatestOnly, "k", 0, 1);
+    if (QTest::currentTestFailed())
+        return;
     {
         // Refused for size: the lone frame stays, the refusal is counted.
         const auto first = frameOf(ChannelPolicy::DropNewest, "", "abcd");
