@@ -101,7 +101,6 @@ void renderBackend(std::string &out, std::string_view prefix, const BackendHelp 
 std::string Metrics::render(const HubCounters &hub, const ProtocolCounters &protocol,
                             const ThreadWriteCounters::Totals &wsWrites) const
 {
-    static_assert(ThreadWriteCounters::kBatchBounds.size() + 1 == 13, "the bounds of Metrics::batchFrames");
     auto v = [](const auto &atomic) { return static_cast<double>(atomic.load(std::memory_order_relaxed)); };
     std::string out;
     out.reserve(8192);

@@ -132,7 +132,7 @@ struct Metrics {
     Histogram engineRoundTripSeconds{{1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.5, 2}};
     /// Frames per socket write (the batching factor) of SSE sessions; WebSocket sessions count
     /// theirs per io thread (ThreadWriteCounters, the same bounds).
-    Histogram batchFrames{{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096}};
+    Histogram batchFrames{ThreadWriteCounters::kBatchBounds};
 
     /// Prometheus text exposition format 0.0.4. `wsWrites`: the io threads' WebSocket writes
     /// (ThreadWriteCounters::addTo over every io thread).

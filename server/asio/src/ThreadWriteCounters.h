@@ -19,8 +19,9 @@ namespace switchboard::asio {
 
 class ThreadWriteCounters {
 public:
-    /// The upper bounds of the batch-size buckets (frames per write), as Metrics::batchFrames'.
-    static constexpr std::array<std::uint64_t, 12> kBatchBounds{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096};
+    /// The upper bounds of the batch-size buckets (frames per write); Metrics::batchFrames, which
+    /// counts SSE writes and renders both, has the same.
+    static constexpr std::array<double, 12> kBatchBounds{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096};
 
     /// Sums over threads: what Metrics::render adds to its own counters.
     struct Totals {
@@ -40,7 +41,7 @@ public:
         if (frames == 0)
             return;
         std::size_t i = 0;
-        while (i < kBatchBounds.size() && frames > kBatchBounds[i])
+        while (i < kBatchBounds.size() && static_cast<double>(frames) > kBatchBounds[i])
             ++i;
         bump(m_batchSizes[i], 1);
     }
