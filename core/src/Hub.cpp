@@ -154,15 +154,16 @@ std::string Hub::attach(std::shared_ptr<Session> session, Principal principal, s
     auto entry = std::make_unique<Impl::SessionEntry>();
     entry->id.assign(id);
     entry->session = std::move(session);
-    entry->principal = std::move(principal);
-    entry->clientName = std::string(clientName);
+    if (!principal.userId.empty() || !principal.userInfo.empty() || !principal.channelPatterns.empty())
+        entry->ownPrincipal = std::make_unique<const Principal>(std::move(principal));
+    entry->clientName = d->clientNames.take(clientName);
     Session &attached = *entry->session;
-    const std::string &userId = entry->principal.userId;
+    const std::string &userId = entry->principal().userId;
     const std::string_view key = entry->id.view();
     d->sessions.emplace(key, std::move(entry));
     attached.attached(id, userId);
     if (d->lifecycle.connected) {
-        const Principal &principal = d->sessions.find(id)->second->principal;
+        const Principal &principal = d->sessions.find(id)->second->principal();
         invokeQuietly(d->lifecycle.connected, SessionConnected{id, principal.userId, clientName});
     }
     return id;
@@ -189,13 +190,13 @@ void Hub::detach(std::string_view sessionId, std::uint16_t code, std::string_vie
         d->cancelJoin(*entry, entry->pending.size() - 1);
     while (!entry->memberships.empty())
         d->removeMembership(*entry, entry->memberships.size() - 1);
-    invokeQuietly(d->lifecycle.disconnected, SessionDisconnected{entry->id.view(), entry->principal.userId, code, reason});
+    invokeQuietly(d->lifecycle.disconnected, SessionDisconnected{entry->id.view(), entry->principal().userId, code, reason});
 }
 
 const Principal *Hub::principal(std::string_view sessionId) const
 {
     const auto *entry = d->findSession(sessionId);
-    return entry ? &entry->principal : nullptr;
+    return entry ? &entry->principal() : nullptr;
 }
 
 std::string_view Hub::attachedId(std::string_view sessionId) const
@@ -207,7 +208,7 @@ std::string_view Hub::attachedId(std::string_view sessionId) const
 std::string_view Hub::clientName(std::string_view sessionId) const
 {
     const auto *entry = d->findSession(sessionId);
-    return entry ? std::string_view(entry->clientName) : std::string_view();
+    return entry ? entry->clientName.view() : std::string_view();
 }
 
 void Hub::join(std::string_view sessionId, std::string_view channel, const JoinRequest &request,
@@ -272,7 +273,7 @@ void Hub::refreshAuthorization(std::string_view sessionId, std::string_view chan
     };
     const std::string channelData; // the member is not chosen again
     try {
-        ask(AuthRequest{channel, type, entry->id.view(), entry->principal, auth, channelData, entry->clientName}, answer);
+        ask(AuthRequest{channel, type, entry->id.view(), entry->principal(), auth, channelData, entry->clientName}, answer);
     } catch (...) {
         answer(AuthDecision{false, {}, {}, Error::Internal, "authorizer failed", 0});
     }

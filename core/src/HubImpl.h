@@ -15,6 +15,7 @@
 #include "ChannelGrants.h"
 #include "ReplySlots.h"
 #include "SessionIdText.h"
+#include "SharedNames.h"
 
 #include <algorithm>
 #include <cstddef>
@@ -100,11 +101,20 @@ struct Hub::Impl {
         std::unique_ptr<PresenceIdentity> presence;
     };
 
+    /// The principal of every anonymous session.
+    static const Principal &anonymousPrincipal()
+    {
+        static const Principal anonymous;
+        return anonymous;
+    }
+
     struct SessionEntry {
         detail::SessionIdText id;
         std::shared_ptr<Session> session;
-        Principal principal;
-        std::string clientName; // for the authorizer
+        /// Null for an anonymous session (no user id, info or patterns): it keeps a pointer
+        /// here, not the 88 bytes of an empty Principal.
+        std::unique_ptr<const Principal> ownPrincipal;
+        detail::SharedName clientName; // for the authorizer; one copy per distinct name
         std::vector<Membership> memberships;
         std::vector<std::shared_ptr<JoinState>> pending;
         std::uint64_t framesOut = 0;
@@ -124,6 +134,7 @@ struct Hub::Impl {
                 extras = std::make_unique<Extras>();
             return *extras;
         }
+        const Principal &principal() const { return ownPrincipal ? *ownPrincipal : anonymousPrincipal(); }
         /// Its own authorizer, or null.
         const AsyncAuthorizer *ownAuthorizer() const { return extras && extras->authorizer ? &extras->authorizer : nullptr; }
     };
@@ -182,6 +193,8 @@ struct Hub::Impl {
     std::function<void(const PresenceEvent &)> presenceHook;
     LifecycleHooks lifecycle;
 
+    /// The client names of the sessions: declared before `sessions`, so that it outlives them.
+    detail::SharedNames clientNames;
     /// Keyed by a view of the entry's own id (the entry is on the heap and outlives its key): the
     /// id is kept once, not twice.
     std::unordered_map<std::string_view, std::unique_ptr<SessionEntry>> sessions;

@@ -119,9 +119,9 @@ Member Hub::Impl::resolveMember(const SessionEntry &entry, const AuthDecision &d
     if (!decision.memberUserId.empty()) {
         member.userId = decision.memberUserId;
         member.info = decision.memberInfo;
-    } else if (!entry.principal.userId.empty()) {
-        member.userId = entry.principal.userId;
-        member.info = entry.principal.userInfo;
+    } else if (!entry.principal().userId.empty()) {
+        member.userId = entry.principal().userId;
+        member.info = entry.principal().userInfo;
     } else {
         readChannelData(channelData, member.userId, member.info);
     }
@@ -288,7 +288,7 @@ void Hub::Impl::authorize(SessionEntry &entry, const std::shared_ptr<JoinState> 
     const AsyncAuthorizer *own = entry.ownAuthorizer();
     const AsyncAuthorizer ask = own ? *own : authorizer; // it may replace itself
     try {
-        ask(AuthRequest{state->channel, state->result.type, entry.id, entry.principal, auth, state->channelData,
+        ask(AuthRequest{state->channel, state->result.type, entry.id, entry.principal(), auth, state->channelData,
                         entry.clientName},
             std::move(answer));
     } catch (...) {

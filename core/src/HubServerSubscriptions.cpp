@@ -103,7 +103,7 @@ std::vector<std::string> Hub::Impl::sessionsOfUser(std::string_view userId) cons
 {
     std::vector<std::string> ids;
     for (const auto &[id, entry] : sessions) {
-        if (entry->principal.userId == userId)
+        if (entry->principal().userId == userId)
             ids.emplace_back(id);
     }
     return ids;

@@ -110,6 +110,7 @@ private slots:
     void sessionIdsAreUniqueAndUnguessable();
     void proposedIdsOfAnyLengthAreKept_data();
     void proposedIdsOfAnyLengthAreKept();
+    void principalsAndClientNamesStayEachSessions();
     void channelLifecycle();
     void detachLeavesEveryChannel();
     void joinErrors_data();
@@ -182,6 +183,55 @@ void TestHub::proposedIdsOfAnyLengthAreKept()
     hub.detach(other);
     QCOMPARE(hub.counters().sessions, std::size_t(0));
     QVERIFY(hub.attachedId(id).empty());
+}
+
+// The Hub keeps no principal for an anonymous session and one copy of each client name for all
+// the sessions that sent it (the footprint test counts the bytes); each session still answers
+// with its own, before and after others with the same name leave.
+void TestHub::principalsAndClientNamesStayEachSessions()
+{
+    ManualTimer timer;
+    Hub hub(timer);
+    const auto attach = [&](Principal principal, std::string_view name) {
+        return hub.attach(std::make_shared<RecordingSession>(OutboxLimits{}), std::move(principal), name);
+    };
+    Principal alice;
+    alice.userId = "alice";
+    Principal patternsOnly;
+    patternsOnly.channelPatterns = {"private-alice.*"};
+    const std::string a = attach(alice, "dash/1");
+    const std::string b = attach({}, "dash/1");
+    const std::string c = attach(patternsOnly, "panel/2");
+    const std::string d = attach({}, "");
+
+    QCOMPARE(hub.principal(a)->userId, std::string("alice"));
+    QVERIFY(hub.principal(b) && hub.principal(b)->userId.empty() && hub.principal(b)->channelPatterns.empty());
+    QCOMPARE(hub.principal(c)->channelPatterns, std::vector<std::string>{"private-alice.*"});
+    QCOMPARE(hub.principal(d)->userId, std::string());
+    QCOMPARE(hub.clientName(a), std::string_view("dash/1"));
+    QCOMPARE(hub.clientName(b), std::string_view("dash/1"));
+    QCOMPARE(hub.clientName(c), std::string_view("panel/2"));
+    QCOMPARE(hub.clientName(d), std::string_view());
+
+    // The authorizer sees each session's own.
+    std::vector<std::string> asked;
+    hub.setAsyncAuthorizer([&](const AuthRequest &request, AuthAnswer answer) {
+        asked.push_back(request.principal.userId + '|' + std::string(request.clientName));
+        answer(AuthDecision{true});
+    });
+    QVERIFY(!joinNow(hub, a, "private-room").error);
+    QVERIFY(!joinNow(hub, b, "private-room").error);
+    QCOMPARE(asked, (std::vector<std::string>{"alice|dash/1", "|dash/1"}));
+
+    // The first holder of a name leaves: the others keep it, and a newcomer gets it again.
+    hub.detach(a);
+    QVERIFY(!hub.principal(a));
+    QCOMPARE(hub.clientName(a), std::string_view());
+    QCOMPARE(hub.clientName(b), std::string_view("dash/1"));
+    hub.detach(b);
+    const std::string e = attach({}, "dash/1");
+    QCOMPARE(hub.clientName(e), std::string_view("dash/1"));
+    QCOMPARE(hub.clientName(c), std::string_view("panel/2"));
 }
 
 void TestHub::channelLifecycle()
