@@ -77,8 +77,8 @@ struct Connection {
     std::string socketId;
     std::set<std::string, std::less<>> subscribed; ///< Pusher names, subscription succeeded
     std::set<std::string, std::less<>> joining;    ///< Pusher names, join in progress
-    detail::RateLimiter ops;
-    detail::RateLimiter clientEvents;
+    detail::RateLimiter ops;          ///< against Impl::opsLimit
+    detail::RateLimiter clientEvents; ///< against Impl::clientEventsLimit
     int violations = 0;
     std::chrono::milliseconds lastActivity{0};
     std::chrono::milliseconds pingSentAt{0};
@@ -106,6 +106,8 @@ struct PusherProtocol::Impl : std::enable_shared_from_this<PusherProtocol::Impl>
     std::vector<PusherApp> apps;
     HmacSha256 hmac;
     PusherOptions options;
+    detail::RateLimit opsLimit{options.opsPerSecond, options.opsBurst};
+    detail::RateLimit clientEventsLimit{options.clientEventsPerSecond, options.clientEventBurst};
     PusherCounters counters;
     PusherClientEventHook clientEventHook;
     std::unordered_map<ConnectionHandle, std::unique_ptr<Connection>> connections;
@@ -213,8 +215,7 @@ struct PusherProtocol::Impl : std::enable_shared_from_this<PusherProtocol::Impl>
         }
         auto c = std::make_unique<Connection>(Connection{
             ++nextHandle, app, std::make_shared<PusherSession>(std::move(transport)), {}, {}, {},
-            detail::RateLimiter(options.opsPerSecond, options.opsBurst, timer.now()),
-            detail::RateLimiter(options.clientEventsPerSecond, options.clientEventBurst, timer.now())});
+            detail::RateLimiter(opsLimit, timer.now()), detail::RateLimiter(clientEventsLimit, timer.now())});
         // The socket id is the Hub session id, so that a server publish's `except` (Laravel's
         // toOthers) names the connection the way pusher-js reports it.
         for (int attempt = 0; attempt < 4 && c->socketId.empty(); ++attempt) {
@@ -314,7 +315,7 @@ struct PusherProtocol::Impl : std::enable_shared_from_this<PusherProtocol::Impl>
         const auto now = timer.now();
         c->lastActivity = now;
         c->awaitingPong = false;
-        if (!c->ops.tryConsume(now)) {
+        if (!c->ops.tryConsume(opsLimit, now)) {
             ++counters.rateLimited;
             refuse(*c, std::nullopt, "rate limit exceeded", Error::RateLimited);
             return violation(*c);
@@ -437,7 +438,7 @@ struct PusherProtocol::Impl : std::enable_shared_from_this<PusherProtocol::Impl>
             return refuse(c, std::nullopt, "Client event on a channel this connection is not subscribed to",
                           Error::Forbidden);
         }
-        if (!c.clientEvents.tryConsume(timer.now())) {
+        if (!c.clientEvents.tryConsume(clientEventsLimit, timer.now())) {
             ++counters.clientEventsRateLimited;
             refuse(c, pusher_code::ClientEventRateLimit, "Client event rejected due to rate limit", Error::RateLimited);
             return violation(c);

@@ -69,18 +69,21 @@ std::string_view joinErrorMessage(Error code)
 
 struct ServerProtocol::Impl {
     /// AwaitingConnect -> (Authenticating ->) Connected -> Closing; any state -> Closing.
-    enum class State { AwaitingConnect, Authenticating, Connected, Closing };
+    enum class State : std::uint8_t { AwaitingConnect, Authenticating, Connected, Closing };
 
     /// A connection's state from open() until its early frames are replayed after `welcome`.
     struct Connecting {
         ConnectionInfo info;           ///< for the authenticator
         std::string clientName;        ///< the connect frame's `name`, until the Hub has it
         std::string plannedId;         ///< Authenticating: the session id the authenticator was told
+        TimerId connectTimer = 0;      ///< the deadline of the connect frame (limits.connectTimeout)
         TimerId authTimer = 0;         ///< Authenticating: the authenticator's deadline
         std::vector<std::string> early; ///< Authenticating: frames to handle after welcome, in order
         std::size_t earlyBytes = 0;
     };
 
+    /// One per open connection, in its index's node. Ordered so that it has no holes: every idle
+    /// connection keeps one.
     struct Connection {
         Connection(ConnectionHandle h, std::shared_ptr<Session> s, detail::RateLimiter l)
             : handle(h), session(std::move(s)), limiter(l)
@@ -88,22 +91,21 @@ struct ServerProtocol::Impl {
         }
         ConnectionHandle handle = 0;
         std::shared_ptr<Session> session;
-        State state = State::AwaitingConnect;
-        WireEncoding encoding = WireEncoding::Json;
         /// While Connected: the Hub's copy of the session id (Hub::attachedId), which lives until
         /// the protocol detaches the session; empty before, and cleared when it detaches.
         std::string_view sessionId;
         // Its principal and client name are the Hub's (Hub::principal, Hub::clientName), not
         // copied here.
-        TimerId connectTimer = 0;
         TimerId expiryTimer = 0;         // the token's `expiring` hint, then its expiry
         std::int64_t expiresAtMs = 0;    // the token's expiry (wall clock); 0: none
         /// What only the way to `welcome` needs, released once the frames kept meanwhile are
         /// handled: an idle connected session pays nothing for it.
         std::unique_ptr<Connecting> connecting = std::make_unique<Connecting>();
-        detail::RateLimiter limiter;
-        int rateViolations = 0;
+        detail::RateLimiter limiter;     // against Impl::opsLimit
         std::chrono::milliseconds lastRateViolation{0};
+        State state = State::AwaitingConnect;
+        WireEncoding encoding = WireEncoding::Json;
+        int rateViolations = 0;
         int malformed = 0;
     };
 
@@ -126,11 +128,15 @@ struct ServerProtocol::Impl {
         bool m_answered = false;
     };
 
-    Impl(Hub &h, Timer &t, ServerProtocolOptions o) : hub(h), timer(t), options(std::move(o)) {}
+    Impl(Hub &h, Timer &t, ServerProtocolOptions o)
+        : hub(h), timer(t), options(std::move(o)), opsLimit(options.limits.opsPerSecond, options.limits.opsBurst)
+    {
+    }
 
     Hub &hub;
     Timer &timer;
     ServerProtocolOptions options;
+    detail::RateLimit opsLimit; ///< every connection's operations (limits.opsPerSecond, opsBurst)
     AsyncConnectAuthenticator authenticator;
     std::map<std::string, RequestHandler, std::less<>> handlers;
     RequestHandler defaultHandler; ///< topics without a handler of their own; empty: 404
@@ -189,9 +195,9 @@ struct ServerProtocol::Impl {
 
     void cancelTimers(Connection &connection)
     {
-        if (connection.connectTimer) {
-            timer.cancel(connection.connectTimer);
-            connection.connectTimer = 0;
+        if (connection.connecting && connection.connecting->connectTimer) {
+            timer.cancel(connection.connecting->connectTimer);
+            connection.connecting->connectTimer = 0;
         }
         if (connection.expiryTimer) {
             timer.cancel(connection.expiryTimer);
@@ -219,7 +225,7 @@ struct ServerProtocol::Impl {
     /// Returns false (after answering) when the connection is over its rate.
     bool admit(Connection &connection, const AckId &ackId)
     {
-        if (connection.limiter.tryConsume(timer.now()))
+        if (connection.limiter.tryConsume(opsLimit, timer.now()))
             return true;
         sendError(connection, Error::RateLimited, "too many operations per second", ackId);
         overRate(connection);
@@ -249,7 +255,7 @@ struct ServerProtocol::Impl {
         ++counters.controlFramesIn;
         if (connection->state == State::Closing)
             return false;
-        if (connection->limiter.tryConsume(timer.now()))
+        if (connection->limiter.tryConsume(opsLimit, timer.now()))
             return true;
         ++counters.controlRateLimited; // no error frame: answering would feed the flood
         overRate(*connection);
@@ -418,9 +424,9 @@ struct ServerProtocol::Impl {
             return;
         }
         // The connect frame arrived: its deadline is over; the authenticator's starts.
-        if (connection.connectTimer) {
-            timer.cancel(connection.connectTimer);
-            connection.connectTimer = 0;
+        if (connection.connecting && connection.connecting->connectTimer) {
+            timer.cancel(connection.connecting->connectTimer);
+            connection.connecting->connectTimer = 0;
         }
         connection.connecting->clientName.assign(frame.name);
         if (!authenticator) {
@@ -1004,14 +1010,15 @@ ServerProtocol::ConnectionHandle ServerProtocol::open(std::shared_ptr<Session> s
     Impl::Connection &connection =
         d->connections
             .try_emplace(handle, handle, std::move(session),
-                         detail::RateLimiter(limits.opsPerSecond, limits.opsBurst, d->timer.now()))
+                         detail::RateLimiter(d->opsLimit, d->timer.now()))
             .first->second;
     connection.encoding = info.encoding;
     if (limits.connectTimeout.count() > 0) {
         Impl *impl = d.get();
-        connection.connectTimer = d->timer.start(limits.connectTimeout, [impl, handle] {
+        connection.connecting->connectTimer = d->timer.start(limits.connectTimeout, [impl, handle] {
             if (Impl::Connection *c = impl->find(handle)) {
-                c->connectTimer = 0;
+                if (c->connecting)
+                    c->connecting->connectTimer = 0;
                 if (c->state == Impl::State::AwaitingConnect) {
                     ++impl->counters.connectTimeouts;
                     impl->disconnect(handle, DisconnectCode::ConnectTimeout, "no connect frame in time");
