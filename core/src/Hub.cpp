@@ -81,7 +81,7 @@ Hub::Hub(Timer &timer, HubOptions options, Broker &broker, PresenceStore &presen
 Hub::~Hub()
 {
     // Authorization deadlines would find no Hub; the Timer outlives it, so leave nothing behind.
-    for (const auto &[id, entry] : d->sessions) {
+    for (const auto &entry : d->sessions) {
         for (const auto &state : entry->pending) {
             if (state->deadline)
                 d->timer.cancel(state->deadline);
@@ -159,11 +159,10 @@ std::string Hub::attach(std::shared_ptr<Session> session, Principal principal, s
     entry->clientName = d->clientNames.take(clientName);
     Session &attached = *entry->session;
     const std::string &userId = entry->principal().userId;
-    const std::string_view key = entry->id.view();
-    d->sessions.emplace(key, std::move(entry));
+    d->sessions.insert(std::move(entry));
     attached.attached(id, userId);
     if (d->lifecycle.connected) {
-        const Principal &principal = d->sessions.find(id)->second->principal();
+        const Principal &principal = (*d->sessions.find(id))->principal();
         invokeQuietly(d->lifecycle.connected, SessionConnected{id, principal.userId, clientName});
     }
     return id;
@@ -174,7 +173,7 @@ bool Hub::setSessionAuthorizer(std::string_view sessionId, AsyncAuthorizer autho
     auto it = d->sessions.find(sessionId);
     if (it == d->sessions.end())
         return false;
-    it->second->extrasOrNew().authorizer = std::move(authorizer);
+    (*it)->extrasOrNew().authorizer = std::move(authorizer);
     return true;
 }
 
@@ -184,8 +183,7 @@ void Hub::detach(std::string_view sessionId, std::uint16_t code, std::string_vie
     if (it == d->sessions.end())
         return;
     // Keep the entry alive until every channel has let go of it; presence leaves may fan out.
-    std::unique_ptr<Impl::SessionEntry> entry = std::move(it->second);
-    d->sessions.erase(it);
+    std::unique_ptr<Impl::SessionEntry> entry = std::move(d->sessions.extract(it).value());
     while (!entry->pending.empty())
         d->cancelJoin(*entry, entry->pending.size() - 1);
     while (!entry->memberships.empty())

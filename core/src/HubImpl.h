@@ -26,6 +26,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -195,9 +196,17 @@ struct Hub::Impl {
 
     /// The client names of the sessions: declared before `sessions`, so that it outlives them.
     detail::SharedNames clientNames;
-    /// Keyed by a view of the entry's own id (the entry is on the heap and outlives its key): the
-    /// id is kept once, not twice.
-    std::unordered_map<std::string_view, std::unique_ptr<SessionEntry>> sessions;
+    /// The entries, found by their own id (SessionIdText): the id is kept once, and an index
+    /// node holds a pointer and the id's hash (32 bytes with the allocator's header, 48 for a
+    /// node that held a view of the id as its key).
+    struct EntryId {
+        using is_transparent = void;
+        static std::string_view of(std::string_view id) noexcept { return id; }
+        static std::string_view of(const std::unique_ptr<SessionEntry> &entry) noexcept { return entry->id.view(); }
+        std::size_t operator()(const auto &key) const noexcept { return std::hash<std::string_view>{}(of(key)); }
+        bool operator()(const auto &a, const auto &b) const noexcept { return of(a) == of(b); }
+    };
+    std::unordered_set<std::unique_ptr<SessionEntry>, EntryId, EntryId> sessions;
     detail::StringMap<std::unique_ptr<Channel>> channels;
     HubCounters counters;
     std::vector<std::shared_ptr<Session>> toClose; // slow consumers found during a fan-out
@@ -225,7 +234,7 @@ struct Hub::Impl {
     SessionEntry *findSession(std::string_view id) const
     {
         auto it = sessions.find(id);
-        return it == sessions.end() ? nullptr : it->second.get();
+        return it == sessions.end() ? nullptr : it->get();
     }
 
     /// The session holds a membership of the channel (a join in progress does not count).

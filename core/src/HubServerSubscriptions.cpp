@@ -102,9 +102,9 @@ std::error_code Hub::Impl::refuseServerJoin(std::string_view channelName) const
 std::vector<std::string> Hub::Impl::sessionsOfUser(std::string_view userId) const
 {
     std::vector<std::string> ids;
-    for (const auto &[id, entry] : sessions) {
+    for (const auto &entry : sessions) {
         if (entry->principal().userId == userId)
-            ids.emplace_back(id);
+            ids.emplace_back(entry->id.view());
     }
     return ids;
 }
