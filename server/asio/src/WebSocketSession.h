@@ -29,6 +29,7 @@
 #include "AnyStream.h"
 #include "ReadinessPoller.h"
 #include "ServerContext.h"
+#include "SessionMutex.h"
 
 #include <switchboard/Outbox.h>
 #include <switchboard/ServerProtocol.h>
@@ -178,8 +179,7 @@ private:
     int m_deflateWindowBits = 0;  ///< 0: permessage-deflate not negotiated (read by every flush)
 
     // Guarded by m_mutex (touched by send/close from the core holder's thread).
-    std::mutex m_mutex;
-    Outbox m_outbox;
+    SessionMutex m_mutex;
     bool m_pongPending = false;
     bool m_pingPending = false;   ///< a server ping waiting for the next write
     bool m_writing = false;       ///< a flush is posted or a write is in flight
@@ -194,6 +194,11 @@ private:
     bool m_finished = false;
     bool m_waitingForWrite = false;       ///< the kernel refused bytes: an async write is pending
     bool m_isPusher = false;              ///< a Pusher protocol connection (PusherProtocol, not ServerProtocol)
+
+    // Guarded by m_mutex.
+    Outbox m_outbox;
+
+    // Strand only.
     /// The write in flight. Plain TCP builds each batch in the io thread's buffers and takes
     /// them here only while the kernel holds back part of it; TLS sessions keep their own.
     std::unique_ptr<WriteBuffers> m_write;
