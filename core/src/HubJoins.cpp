@@ -198,8 +198,8 @@ void Hub::Impl::removeMembership(SessionEntry &entry, std::size_t position)
 
 void Hub::Impl::cancelJoin(SessionEntry &entry, std::size_t position)
 {
-    std::shared_ptr<JoinState> state = std::move(entry.pending[position]);
-    entry.pending.erase(entry.pending.begin() + static_cast<std::ptrdiff_t>(position));
+    std::shared_ptr<JoinState> state = entry.pending[position];
+    removePending(entry, state);
     state->cancelled = true;
     if (state->authorizing) {
         // No engine callback is on its way (the authorizer may never answer): report now,
@@ -234,6 +234,8 @@ void Hub::Impl::removePending(SessionEntry &entry, const std::shared_ptr<JoinSta
 {
     auto &pending = entry.pending;
     pending.erase(std::remove(pending.begin(), pending.end(), state), pending.end());
+    if (pending.empty()) // an idle session keeps no block for joins it no longer has
+        std::vector<std::shared_ptr<JoinState>>().swap(pending);
 }
 
 /// Ends a join that never got past authorization.
@@ -393,8 +395,7 @@ void Hub::Impl::completeJoin(const std::shared_ptr<JoinState> &state)
     Channel *channel = findChannel(state->channel);
     if (!entry || !channel) // cannot happen while not cancelled; be safe anyway
         return abandon(state);
-    auto &pending = entry->pending;
-    pending.erase(std::remove(pending.begin(), pending.end(), state), pending.end());
+    removePending(*entry, state);
     // Live publications that reached this node while the read was on the way and that the
     // read did not return: offsets after its top (or no offset: never in history).
     const bool overflowed = channel->holdOverflowed;
