@@ -284,12 +284,15 @@ public:
     /// Removes the session from every channel (presence leaves fire), then forgets it. `code` and
     /// `reason` (the close that ended it) are reported to the disconnected hook only.
     void detach(std::string_view sessionId, std::uint16_t code = 1006, std::string_view reason = {});
+    /// The principal the session was attached with: an empty one for an anonymous session (one
+    /// the Hub shares by all of them); null when not attached. Valid until detach().
     const Principal *principal(std::string_view sessionId) const;
     /// The Hub's own copy of an attached session's id, for a caller that keeps a view of it
     /// instead of a copy: valid until detach(), whose argument must not be this view (the copy
     /// goes with the session). Empty when no such session is attached.
     std::string_view attachedId(std::string_view sessionId) const;
-    /// The `clientName` the session was attached with; empty when not attached.
+    /// The `clientName` the session was attached with (one copy per distinct name, shared by the
+    /// sessions that sent it); empty when not attached. Valid until detach().
     std::string_view clientName(std::string_view sessionId) const;
 
     /// Joins a channel: validates, authorizes, adds to presence, fetches recovery. `done` runs
