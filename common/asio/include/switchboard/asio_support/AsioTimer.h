@@ -1,7 +1,17 @@
 #pragma once
-// AsioTimer: the core Timer on Boost.Asio steady_timers, shared by the Asio gateway (an
+// AsioTimer: the core Timer on one Boost.Asio steady_timer, shared by the Asio gateway (an
 // io_context run by several threads, the core behind one mutex) and the native client (one
 // strand). Internal: not an installed header.
+//
+// Every connection of the gateway starts a timer (the deadline of its connect frame) and cancels
+// it milliseconds later. A steady_timer per start() cost each of them three heap blocks (the
+// timer, its wait, its entry), of which the timer was freed only when the event loop ran the
+// cancelled wait: after the connection's long-lived blocks had been allocated beside it, so
+// each connection left a hole in the heap. Here the pending timers are slots in one array
+// (reused, with a generation in the id so that a stale id cancels nothing) and deadlines in a
+// binary heap, and one steady_timer waits for the earliest: start() and cancel() take no heap
+// block once the arrays have grown (a callback that fits std::function's own buffer), and
+// cancel() releases the callback at once.
 
 #include <switchboard/Timer.h>
 
@@ -9,9 +19,11 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
-#include <unordered_map>
+#include <vector>
 
 namespace switchboard::asiosupport {
 
@@ -22,8 +34,9 @@ namespace switchboard::asiosupport {
 ///  - `guard` is the mutex every core call holds (the gateway, whose io_context several threads
 ///    run): each callback runs with it locked; start(), cancel() and the destructor are called
 ///    with it held (core code calls them so).
-/// A cancelled callback never runs, nor one still pending when the timer is destroyed. `guard`,
-/// when given, must outlive every handler still queued on `executor`.
+/// A cancelled callback never runs, nor one still pending when the timer is destroyed. Timers due
+/// at the same time fire in the order they were started. `guard`, when given, must outlive every
+/// handler still queued on `executor`.
 class AsioTimer final : public Timer {
 public:
     explicit AsioTimer(boost::asio::any_io_executor executor, std::mutex *guard = nullptr);
@@ -38,16 +51,48 @@ public:
     std::int64_t wallClockMs() const override;
 
 private:
-    struct Pending {
-        std::shared_ptr<boost::asio::steady_timer> timer; // the handler holds it too
+    using Clock = std::chrono::steady_clock;
+    /// A pending timer, or a free slot (no callback).
+    struct Slot {
         std::function<void()> callback;
+        std::uint32_t generation = 0; ///< the high half of its id; changes with every start
     };
-    void fire(TimerId id);
+    /// A deadline in the heap. Cancelled ones stay until they reach the top or the heap is
+    /// compacted; a generation that no longer matches its slot's marks them.
+    struct Due {
+        Clock::time_point at;
+        std::uint64_t order; ///< start order, for timers due at the same time
+        std::uint32_t slot;
+        std::uint32_t generation;
+    };
+    struct LaterFirst {
+        bool operator()(const Due &a, const Due &b) const noexcept
+        {
+            return a.at != b.at ? a.at > b.at : a.order > b.order;
+        }
+    };
+
+    bool pending(const Due &due) const noexcept;
+    /// Frees the slot and hands its callback over.
+    std::function<void()> release(std::uint32_t slot);
+    /// Drops cancelled deadlines from the top, so that the wait is for a live one.
+    void dropCancelledTop();
+    /// Rebuilds the heap without cancelled deadlines when they outnumber the live ones.
+    void compactIfSparse();
+    /// The steady_timer waits for `at` (replacing the wait it had).
+    void arm(Clock::time_point at);
+    /// The wait ended: runs every callback due, then waits for the next deadline.
+    void expired();
 
     boost::asio::any_io_executor m_executor;
     std::mutex *m_guard;
-    std::unordered_map<TimerId, Pending> m_pending;
-    TimerId m_lastId = 0;
+    boost::asio::steady_timer m_wait;
+    Clock::time_point m_armedAt = Clock::time_point::max(); ///< max: no wait outstanding
+    std::vector<Slot> m_slots;
+    std::vector<std::uint32_t> m_freeSlots;
+    std::vector<Due> m_due; ///< a heap, earliest on top
+    std::size_t m_pendingCount = 0;
+    std::uint64_t m_started = 0;
     std::chrono::steady_clock::time_point m_epoch = std::chrono::steady_clock::now();
     /// Handlers check it before touching `this`: they may complete after the timer is gone.
     std::shared_ptr<AsioTimer *> m_self = std::make_shared<AsioTimer *>(this);
