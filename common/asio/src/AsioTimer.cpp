@@ -1,17 +1,9 @@
 #include <switchboard/asio_support/AsioTimer.h>
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace switchboard::asiosupport {
-
-namespace {
-constexpr std::uint32_t slotOf(TimerId id) { return static_cast<std::uint32_t>(id); }
-constexpr std::uint32_t generationOf(TimerId id) { return static_cast<std::uint32_t>(id >> 32); }
-constexpr TimerId idOf(std::uint32_t slot, std::uint32_t generation)
-{
-    return (static_cast<TimerId>(generation) << 32) | slot;
-}
-} // namespace
 
 AsioTimer::AsioTimer(boost::asio::any_io_executor executor, std::mutex *guard)
     : m_executor(std::move(executor)), m_guard(guard), m_wait(m_executor)
@@ -27,41 +19,52 @@ AsioTimer::~AsioTimer()
 TimerId AsioTimer::start(std::chrono::milliseconds delay, std::function<void()> callback)
 {
     compactIfSparse();
-    std::uint32_t slot;
-    if (!m_freeSlots.empty()) {
-        slot = m_freeSlots.back();
-        m_freeSlots.pop_back();
-    } else {
-        slot = static_cast<std::uint32_t>(m_slots.size());
-        m_slots.emplace_back();
-    }
+    const std::uint32_t slot = takeSlot();
     if (!callback) // a slot with no callback is a free one
         callback = [] {};
     Slot &s = m_slots[slot];
-    if (++s.generation == 0) // the id is never 0, and a wrapped generation skips it
-        s.generation = 1;
+    s.generation = ++m_started & kGenerationMask;
+    if (s.generation == 0) // after 2^40 starts: an id is never 0
+        s.generation = m_started = 1;
     s.callback = std::move(callback);
     ++m_pendingCount;
     const Clock::time_point at = Clock::now() + delay;
-    m_due.push_back(Due{at, ++m_started, slot, s.generation});
+    m_due.push_back(Due{at, s.generation, slot});
     std::push_heap(m_due.begin(), m_due.end(), LaterFirst{});
     if (at < m_armedAt)
         arm(at);
-    return idOf(slot, s.generation);
+    return (s.generation << kSlotBits) | slot;
 }
 
 void AsioTimer::cancel(TimerId id)
 {
-    const std::uint32_t slot = slotOf(id);
-    if (slot >= m_slots.size() || m_slots[slot].generation != generationOf(id) || !m_slots[slot].callback)
+    const auto slot = static_cast<std::size_t>(id & kSlotMask);
+    if (slot >= m_slots.size() || m_slots[slot].generation != (id >> kSlotBits) || !m_slots[slot].callback)
         return; // fired, cancelled, or never started
     // Its deadline stays in the heap, marked by the generation; the wait is left as it is (a
     // wait that finds nothing due only waits again).
-    const std::function<void()> callback = release(slot); // destroyed after the bookkeeping
+    const std::function<void()> callback = release(static_cast<std::uint32_t>(slot)); // destroyed after the bookkeeping
+}
+
+std::uint32_t AsioTimer::takeSlot()
+{
+    // Every index in m_freeSlots is a free slot below m_slots.size(): trim() drops the others.
+    if (!m_freeSlots.empty()) {
+        std::pop_heap(m_freeSlots.begin(), m_freeSlots.end(), std::greater<>{});
+        const std::uint32_t slot = m_freeSlots.back();
+        m_freeSlots.pop_back();
+        return slot;
+    }
+    if (m_slots.size() > kSlotMask)
+        throw std::length_error("AsioTimer: too many pending timers");
+    m_slots.emplace_back();
+    return static_cast<std::uint32_t>(m_slots.size() - 1);
 }
 
 bool AsioTimer::pending(const Due &due) const noexcept
 {
+    if (due.slot >= m_slots.size())
+        return false;
     const Slot &s = m_slots[due.slot];
     return s.generation == due.generation && s.callback;
 }
@@ -71,8 +74,33 @@ std::function<void()> AsioTimer::release(std::uint32_t slot)
     std::function<void()> callback = std::move(m_slots[slot].callback);
     m_slots[slot].callback = nullptr;
     m_freeSlots.push_back(slot);
+    std::push_heap(m_freeSlots.begin(), m_freeSlots.end(), std::greater<>{});
     --m_pendingCount;
+    if (slot + 1 == m_slots.size())
+        trim();
     return callback;
+}
+
+void AsioTimer::trim()
+{
+    while (!m_slots.empty() && !m_slots.back().callback)
+        m_slots.pop_back();
+    // Storage kept for a burst that is over: what an idle process does not need.
+    const auto oversized = [](const auto &v) { return v.capacity() > 256 && v.capacity() > 4 * v.size(); };
+    if (m_freeSlots.size() > m_slots.size() - m_pendingCount) { // it names slots given back
+        std::erase_if(m_freeSlots, [this](std::uint32_t free) { return free >= m_slots.size(); });
+        std::make_heap(m_freeSlots.begin(), m_freeSlots.end(), std::greater<>{});
+    }
+    if (m_pendingCount == 0)
+        m_due.clear(); // every deadline left is a cancelled one
+    else
+        compactIfSparse();
+    if (oversized(m_slots))
+        m_slots.shrink_to_fit();
+    if (oversized(m_freeSlots))
+        m_freeSlots.shrink_to_fit();
+    if (oversized(m_due))
+        m_due.shrink_to_fit();
 }
 
 void AsioTimer::dropCancelledTop()

@@ -7,11 +7,12 @@
 // it milliseconds later. A steady_timer per start() cost each of them three heap blocks (the
 // timer, its wait, its entry), of which the timer was freed only when the event loop ran the
 // cancelled wait: after the connection's long-lived blocks had been allocated beside it, so
-// each connection left a hole in the heap. Here the pending timers are slots in one array
-// (reused, with a generation in the id so that a stale id cancels nothing) and deadlines in a
-// binary heap, and one steady_timer waits for the earliest: start() and cancel() take no heap
-// block once the arrays have grown (a callback that fits std::function's own buffer), and
-// cancel() releases the callback at once.
+// each connection left a hole in the heap. Here the pending timers are slots in one array and
+// their deadlines in a binary heap, and one steady_timer waits for the earliest: start() and
+// cancel() take no heap block once the arrays have grown (for a callback that fits
+// std::function's own buffer), and cancel() releases the callback at once. A start takes the
+// lowest free slot, so that after a burst (thousands of connections waiting for their connect
+// frame at once) the free slots gather at the end, where they are given back.
 
 #include <switchboard/Timer.h>
 
@@ -52,29 +53,40 @@ public:
 
 private:
     using Clock = std::chrono::steady_clock;
+    /// An id is the start's number (its generation, counted over every start: ids never repeat
+    /// within 2^40 starts) above the slot's index: a stale id names its slot but not the timer
+    /// there now.
+    static constexpr int kSlotBits = 24;
+    static constexpr std::uint64_t kSlotMask = (std::uint64_t(1) << kSlotBits) - 1;
+    static constexpr std::uint64_t kGenerationMask = (std::uint64_t(1) << (64 - kSlotBits)) - 1;
+
     /// A pending timer, or a free slot (no callback).
     struct Slot {
         std::function<void()> callback;
-        std::uint32_t generation = 0; ///< the high half of its id; changes with every start
+        std::uint64_t generation = 0;
     };
     /// A deadline in the heap. Cancelled ones stay until they reach the top or the heap is
-    /// compacted; a generation that no longer matches its slot's marks them.
+    /// compacted; a generation that is no longer its slot's marks them. The generation also
+    /// orders timers due at the same time: first started, first run.
     struct Due {
         Clock::time_point at;
-        std::uint64_t order; ///< start order, for timers due at the same time
+        std::uint64_t generation;
         std::uint32_t slot;
-        std::uint32_t generation;
     };
     struct LaterFirst {
         bool operator()(const Due &a, const Due &b) const noexcept
         {
-            return a.at != b.at ? a.at > b.at : a.order > b.order;
+            return a.at != b.at ? a.at > b.at : a.generation > b.generation;
         }
     };
 
+    /// The lowest free slot, or a new one at the end.
+    std::uint32_t takeSlot();
     bool pending(const Due &due) const noexcept;
-    /// Frees the slot and hands its callback over.
+    /// Frees the slot and hands its callback over; free slots at the end are given back.
     std::function<void()> release(std::uint32_t slot);
+    /// Gives back the free slots at the end, and storage the arrays no longer need.
+    void trim();
     /// Drops cancelled deadlines from the top, so that the wait is for a live one.
     void dropCancelledTop();
     /// Rebuilds the heap without cancelled deadlines when they outnumber the live ones.
@@ -89,10 +101,10 @@ private:
     boost::asio::steady_timer m_wait;
     Clock::time_point m_armedAt = Clock::time_point::max(); ///< max: no wait outstanding
     std::vector<Slot> m_slots;
-    std::vector<std::uint32_t> m_freeSlots;
-    std::vector<Due> m_due; ///< a heap, earliest on top
+    std::vector<std::uint32_t> m_freeSlots; ///< a heap, lowest index on top
+    std::vector<Due> m_due;                 ///< a heap, earliest on top
     std::size_t m_pendingCount = 0;
-    std::uint64_t m_started = 0;
+    std::uint64_t m_started = 0;            ///< the generation of the last start
     std::chrono::steady_clock::time_point m_epoch = std::chrono::steady_clock::now();
     /// Handlers check it before touching `this`: they may complete after the timer is gone.
     std::shared_ptr<AsioTimer *> m_self = std::make_shared<AsioTimer *>(this);
