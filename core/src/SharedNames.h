@@ -75,9 +75,6 @@ public:
         return SharedName(it->second.get());
     }
 
-    /// Distinct texts held (tests, diagnostics).
-    std::size_t size() const noexcept { return m_entries.size(); }
-
 private:
     friend class SharedName;
     void drop(SharedName::Entry &entry) noexcept
