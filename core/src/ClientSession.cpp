@@ -212,6 +212,8 @@ struct ClientSession::Impl : SessionContext {
             frame["name"] = options.clientName;
         pendingToken.clear();
         send(frame);
+        // The first channels' subscribes go right behind: they are ready one round trip sooner.
+        subscriptions.pipelineSubscribes();
     }
 
     void onClosed(std::uint16_t code, std::string_view reason)

@@ -14,6 +14,7 @@ private slots:
     void initTestCase_data();
     void init();
     void e2eSubscribeAndReceive();
+    void e2eSubscribesSentBeforeWelcome();
     void e2eRequestReply();
     void e2eReconnectRecovers_data();
     void e2eReconnectRecovers();
@@ -85,6 +86,44 @@ void TestClientEndToEnd::e2eSubscribeAndReceive()
     alice.session.unsubscribe("news");
     server.settle();
     QCOMPARE(server.hub.subscriberCount("news"), std::size_t(1));
+}
+
+void TestClientEndToEnd::e2eSubscribesSentBeforeWelcome()
+{
+    // A server that authenticates later and keeps only 2 frames meanwhile.
+    ServerProtocolOptions options = Server::protocolOptions();
+    options.limits.maxFramesWhileAuthenticating = 2;
+    Server server(options);
+    std::vector<ConnectAnswer> held;
+    server.protocol.setAsyncConnectAuthenticator(
+        [&](const ConnectRequest &, ConnectAnswer answer) { held.push_back(std::move(answer)); });
+    Peer alice(server);
+    Recorder errors;
+    auto h = alice.session.on("error", errors.listener());
+    const std::vector<std::string> names{"a", "b", "c", "d", "e"};
+    for (const std::string &name : names)
+        alice.session.subscribe(name);
+    alice.session.connect();
+    server.settle();
+    QCOMPARE(held.size(), std::size_t(1));
+    QCOMPARE(alice.session.state(), ClientState::Connecting);
+    // The five subscribes went right behind connect: two kept, three refused (429).
+    QCOMPARE(server.protocol.counters().earlyFramesRefused, std::uint64_t(3));
+    QVERIFY(errors.keys.empty());
+
+    held[0](ConnectDecision{});
+    server.settle();
+    QCOMPARE(alice.session.state(), ClientState::Connected);
+    for (const std::string &name : names) {
+        QVERIFY2(alice.session.channel(name)->subscribed(), name.c_str());
+        QCOMPARE(server.hub.subscriberCount(name), std::size_t(1));
+    }
+    QVERIFY(errors.keys.empty());
+    Recorder sees;
+    auto h2 = alice.session.on("e.*", sees.listener());
+    server.hub.broadcast("e", "x", "1");
+    server.settle();
+    QCOMPARE(sees.data, std::vector<std::string>{"1"});
 }
 
 void TestClientEndToEnd::e2eRequestReply()

@@ -95,9 +95,7 @@ void TestClientFailover::roundRobinWithBackoffPerRound()
     QCOMPARE(changes.size(), std::size_t(8));
 
     // A welcome starts over: the next loss waits the initial delay and moves on.
-    s.transport.accept();
-    s.transport.take();
-    s.welcome("s1");
+    s.acceptAndWelcome("s1");
     QCOMPARE(s.session.currentUrl(), std::string("ws://c/ws"));
     s.transport.serverClose(1006);
     QCOMPARE(s.session.currentUrl(), std::string("ws://a/ws"));
@@ -129,9 +127,7 @@ void TestClientFailover::lostConnectionMovesOnAndRecovers()
     QCOMPARE(s.session.currentUrl(), std::string("ws://b/ws"));
     QCOMPARE(waitForOpen(s), 100);
     QCOMPARE(s.transport.lastUrl, std::string("ws://b/ws"));
-    s.transport.accept();
-    s.transport.take();
-    s.welcome("s2");
+    s.acceptAndWelcome("s2");
     QCOMPARE(s.session.state(), ClientState::Connected);
 
     // The resubscribe on b asks for exactly what was seen on a.
@@ -189,9 +185,7 @@ void TestClientFailover::setUrlsStartsAtTheFirst()
     s.transport.refuse();
     QCOMPARE(s.session.currentUrl(), std::string("ws://b/ws"));
     QCOMPARE(waitForOpen(s), 100);
-    s.transport.accept();
-    s.transport.take();
-    s.welcome("s1");
+    s.acceptAndWelcome("s1");
 
     // The same list: nothing changes. Another list: its first URL from the next attempt on,
     // the open connection is kept.

@@ -91,9 +91,7 @@ void TestClientLogger::errorsAndIncompleteRecovery()
     // Reconnect; the resubscribe asks to recover and the server cannot: said at Warning.
     s.transport.serverClose(1006, "");
     s.timer.advance(1s);
-    s.transport.accept();
-    s.transport.take();
-    s.welcome("s2");
+    s.acceptAndWelcome("s2");
     const json::object resubscribe = s.transport.takeOne();
     QVERIFY2(log.find(LogLevel::Debug, "subscribing to chat (recover after offset 5)") >= 0, log.dump().c_str());
     s.transport.feed(R"({"op":"subscribed","channel":"chat","offset":9,"epoch":"e2","recovered":false,"publications":[],"ackId":)"

@@ -38,9 +38,7 @@ std::vector<json::object> reconnect(Scripted &s, std::string_view sessionId)
     }
     if (!s.transport.opening)
         return {};
-    s.transport.accept();
-    s.transport.take(); // connect
-    s.welcome(sessionId);
+    s.acceptAndWelcome(sessionId);
     s.executor.runPending();
     return s.transport.take();
 }

@@ -206,9 +206,7 @@ void TestClientReplies::lostConnectionAndCloseFailTheWait()
 
     QVERIFY(s.session.state() == ClientState::Reconnecting);
     s.timer.advance(20s);
-    s.transport.accept();
-    s.transport.take();
-    s.welcome("s1b");
+    s.acceptAndWelcome("s1b");
     s.transport.take();
     ReplyRecord cancelled;
     s.session.publishForReply("chat", "q", "1", cancelled.callback());
@@ -237,9 +235,7 @@ void TestClientReplies::publishForReplyWaitsForTheConnection()
     s.session.publishForReply("chat", "q", R"({"a":1})", r.callback(), options);
     QCOMPARE(s.session.waitingCalls(), std::size_t(1));
     s.timer.advance(3s);
-    s.transport.accept();
-    s.transport.take();
-    s.welcome("s1");
+    s.acceptAndWelcome("s1");
     const json::object frame = s.transport.takeOne();
     QCOMPARE(str(frame, "op"), std::string("publish"));
     QVERIFY(frame.at("wantReply").as_bool());
@@ -340,9 +336,7 @@ void TestClientReplies::replyRefusedUpFrontFromTheExecutor()
     s.session.reply("tok", "1", record);
     QCOMPARE(s.session.waitingCalls(), std::size_t(1));
     s.timer.advance(1s);
-    s.transport.accept();
-    s.transport.take();
-    s.welcome("s1b");
+    s.acceptAndWelcome("s1b");
     const json::object frame = s.transport.takeOne();
     QCOMPARE(str(frame, "op"), std::string("reply"));
     QCOMPARE(str(frame, "replyTo"), std::string("tok"));
@@ -436,9 +430,7 @@ void TestClientReplies::waitForLifecycleAndAcrossReconnects()
     s.transport.serverClose(1006, "gone");
     QCOMPARE(chat.calls, 0); // a reconnect does not end a wait
     s.timer.advance(1s);
-    s.transport.accept();
-    s.transport.take();
-    s.welcome("s2");
+    s.acceptAndWelcome("s2");
     s.transport.take();
     s.transport.feed(message("chat", "after", "1", 1));
     QCOMPARE(chat.calls, 1);
@@ -467,9 +459,7 @@ void TestClientReplies::closeCancelsWaits()
     s.session.waitFor("session.started", 5s, c.callback());
     s.session.connect();
     s.transport.serverClose(1000, "closing handshake of the earlier close"); // then the new attempt
-    s.transport.accept();
-    s.transport.take();
-    s.welcome("s2");
+    s.acceptAndWelcome("s2");
     QCOMPARE(c.calls, 1);
     QVERIFY(!c.error);
 }

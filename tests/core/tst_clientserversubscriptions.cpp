@@ -41,9 +41,7 @@ void TestClientServerSubscriptions::serverSubscriptionBecomesAChannel()
     // A reconnect resubscribes it like the client's own, recovering after offset 5.
     s.transport.serverClose(1006, "reset");
     s.timer.advance(1s);
-    s.transport.accept();
-    s.transport.take();
-    s.welcome("s2");
+    s.acceptAndWelcome("s2");
     const json::object resubscribe = s.transport.takeOne();
     QCOMPARE(str(resubscribe, "op"), std::string("subscribe"));
     QCOMPARE(str(resubscribe, "channel"), std::string("alerts"));

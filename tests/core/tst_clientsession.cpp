@@ -2,6 +2,8 @@
 // virtual time. End-to-end tests over the real server are in tst_clientendtoend.cpp.
 #include "ClientTestFixtures.h"
 
+#include <set>
+
 using namespace switchboard;
 using namespace switchboard::clienttest;
 
@@ -36,6 +38,9 @@ private slots:
     void closeCancelsPending();
     void connectWhilePreviousConnectionCloses();
     void subscribeQueuedUntilConnected();
+    void subscribesFollowConnect();
+    void pipelinedSubscribeRefusedAsTooManyIsSentAgain();
+    void unsubscribeBeforeWelcome();
     void subscribeRefused();
     void resubscribeWithRecovery();
     void recoveryStrictlyFromGivenPosition();
@@ -696,12 +701,16 @@ void TestClientSession::subscribeQueuedUntilConnected()
     QVERIFY(!news.subscribed());
     s.session.connect();
     s.transport.accept();
-    QCOMPARE(str(s.transport.takeOne(), "op"), std::string("connect"));
-    s.welcome("s1");
-    const json::object sub = s.transport.takeOne();
+    // The subscribe goes right behind connect; welcome sends nothing more.
+    std::vector<json::object> opening = s.transport.take();
+    QCOMPARE(opening.size(), std::size_t(2));
+    QCOMPARE(str(opening[0], "op"), std::string("connect"));
+    const json::object sub = opening[1];
     QCOMPARE(str(sub, "op"), std::string("subscribe"));
     QCOMPARE(str(sub, "channel"), std::string("news"));
     QVERIFY(!sub.contains("recover")); // nothing to recover yet
+    s.welcome("s1");
+    QVERIFY(s.transport.take().empty());
     int changes = 0;
     auto h = news.onStateChanged([&] { ++changes; });
     s.transport.feed(R"({"op":"subscribed","channel":"news","ackId":)" + ackIdText(sub)
@@ -731,6 +740,126 @@ void TestClientSession::subscribeQueuedUntilConnected()
     s.transport.feed(R"({"op":"unsubscribed","channel":"news","ackId":)" + ackIdText(unsub) + "}");
     QVERIFY(rec.keys.empty());
     QVERIFY(errors.keys.empty());
+}
+
+void TestClientSession::subscribesFollowConnect()
+{
+    ClientOptions options;
+    options.ackTimeout = 2'000ms;
+    options.connectTimeout = 10'000ms;
+    Scripted s(options);
+    Recorder errors;
+    auto h = s.session.on("error", errors.listener());
+    // Ten channels, one of them with more channel data than the pipelined bytes allow.
+    std::vector<std::string> names;
+    for (int i = 0; i < 9; ++i)
+        names.push_back("ch" + std::to_string(i));
+    for (const std::string &name : names)
+        s.session.subscribe(name);
+    const std::string bulky(kPipelinedSubscribeBytes + 1, 'x');
+    s.session.subscribe("bulky", SubscribeOptions{"", "\"" + bulky + "\""});
+    s.session.connect();
+    s.transport.accept();
+    std::vector<json::object> opening = s.transport.take();
+    QCOMPARE(opening.size(), kPipelinedSubscribes + 1);
+    QCOMPARE(str(opening[0], "op"), std::string("connect"));
+    std::set<std::string> early;
+    for (std::size_t i = 1; i < opening.size(); ++i) {
+        QCOMPARE(str(opening[i], "op"), std::string("subscribe"));
+        early.insert(str(opening[i], "channel"));
+    }
+    QVERIFY(!early.contains("bulky"));
+
+    // The server takes longer than the ack timeout to welcome: the subscribes sent before it
+    // wait for the connection too, and do not time out meanwhile.
+    s.timer.advance(options.ackTimeout + 1'000ms);
+    QVERIFY(errors.keys.empty());
+    s.welcome("s1");
+    std::vector<json::object> late = s.transport.take();
+    QCOMPARE(late.size(), names.size() + 1 - kPipelinedSubscribes);
+    for (const json::object &frame : late) {
+        QCOMPARE(str(frame, "op"), std::string("subscribe"));
+        QVERIFY(!early.contains(str(frame, "channel")));
+    }
+    for (std::size_t i = 1; i < opening.size(); ++i)
+        s.transport.feed(R"({"op":"subscribed","channel":")" + str(opening[i], "channel") + R"(","ackId":)"
+                         + ackIdText(opening[i]) + R"(,"type":"public","epoch":"","offset":0})");
+    for (const json::object &frame : late)
+        s.transport.feed(R"({"op":"subscribed","channel":")" + str(frame, "channel") + R"(","ackId":)"
+                         + ackIdText(frame) + R"(,"type":"public","epoch":"","offset":0})");
+    for (const std::string &name : names)
+        QVERIFY2(s.session.channel(name)->subscribed(), name.c_str());
+    QVERIFY(s.session.channel("bulky")->subscribed());
+    QVERIFY(errors.keys.empty());
+
+    // A subscribe sent before welcome still times out when nothing answers it: after the ack
+    // timeout and the connect timeout.
+    ClientChannel *quiet = nullptr;
+    {
+        Scripted q(options);
+        quiet = &q.session.subscribe("quiet");
+        q.session.connect();
+        q.transport.accept();
+        QCOMPARE(q.transport.take().size(), std::size_t(2));
+        q.welcome("s2");
+        q.timer.advance(options.ackTimeout + options.connectTimeout - 1ms);
+        QCOMPARE(quiet->lastError(), std::error_code());
+        q.timer.advance(1ms);
+        QCOMPARE(quiet->lastError(), make_error_code(Error::Timeout));
+    }
+}
+
+void TestClientSession::pipelinedSubscribeRefusedAsTooManyIsSentAgain()
+{
+    Scripted s;
+    Recorder errors;
+    auto h = s.session.on("error", errors.listener());
+    ClientChannel &a = s.session.subscribe("a");
+    ClientChannel &b = s.session.subscribe("b");
+    s.session.connect();
+    s.transport.accept();
+    std::vector<json::object> opening = s.transport.take();
+    QCOMPARE(opening.size(), std::size_t(3));
+    // A server that keeps one frame while it authenticates refuses the second.
+    const json::object &refused = str(opening[1], "channel") == "b" ? opening[1] : opening[2];
+    const json::object &kept = str(opening[1], "channel") == "b" ? opening[2] : opening[1];
+    s.transport.feed(R"({"op":"error","code":429,"message":"too many frames before welcome","ackId":)"
+                     + ackIdText(refused) + "}");
+    QVERIFY(errors.keys.empty());
+    QCOMPARE(b.lastError(), std::error_code());
+    s.welcome("s1");
+    const json::object again = s.transport.takeOne();
+    QCOMPARE(str(again, "op"), std::string("subscribe"));
+    QCOMPARE(str(again, "channel"), std::string("b"));
+    s.transport.feed(R"({"op":"subscribed","channel":"a","ackId":)" + ackIdText(kept) + R"(,"type":"public","offset":0})");
+    s.transport.feed(R"({"op":"subscribed","channel":"b","ackId":)" + ackIdText(again) + R"(,"type":"public","offset":0})");
+    QVERIFY(a.subscribed());
+    QVERIFY(b.subscribed());
+    QVERIFY(errors.keys.empty());
+
+    // After welcome, 429 is the channel's error.
+    ClientChannel &c = s.session.subscribe("c");
+    const json::object sub = s.transport.takeOne();
+    s.transport.feed(R"({"op":"error","code":429,"message":"rate limited","ackId":)" + ackIdText(sub) + "}");
+    QCOMPARE(c.lastError(), make_error_code(Error::RateLimited));
+    QCOMPARE(errors.keys.size(), std::size_t(1));
+}
+
+void TestClientSession::unsubscribeBeforeWelcome()
+{
+    Scripted s;
+    s.session.subscribe("news");
+    s.session.connect();
+    s.transport.accept();
+    std::vector<json::object> opening = s.transport.take();
+    QCOMPARE(opening.size(), std::size_t(2));
+    // The server handles the subscribe after welcome: leaving before it must tell the server.
+    s.session.unsubscribe("news");
+    const json::object unsub = s.transport.takeOne();
+    QCOMPARE(str(unsub, "op"), std::string("unsubscribe"));
+    QCOMPARE(str(unsub, "channel"), std::string("news"));
+    s.welcome("s1");
+    QVERIFY(s.transport.take().empty());
 }
 
 void TestClientSession::subscribeRefused()
@@ -771,9 +900,7 @@ void TestClientSession::resubscribeWithRecovery()
     QVERIFY(!ch.subscribed());
     QCOMPARE(ch.position(), (StreamPosition{12, "E"})); // kept for recovery
     s.timer.advance(10'000ms);
-    s.transport.accept();
-    s.transport.take();
-    s.welcome("s2");
+    s.acceptAndWelcome("s2");
     const json::object sub = s.transport.takeOne();
     QCOMPARE(str(sub, "op"), std::string("subscribe"));
     const json::object recover = sub.at("recover").as_object();
@@ -799,9 +926,7 @@ void TestClientSession::resubscribeWithRecovery()
                      + R"(,"type":"public","epoch":"F","offset":3,"publications":[]})");
     s.transport.serverClose(1006);
     s.timer.advance(10'000ms);
-    s.transport.accept();
-    s.transport.take();
-    s.welcome("s3");
+    s.acceptAndWelcome("s3");
     for (const json::object &f : s.transport.take()) {
         if (str(f, "channel") == "fresh")
             QVERIFY(!f.contains("recover"));
@@ -827,9 +952,7 @@ void TestClientSession::recoveryStrictlyFromGivenPosition()
 
     s.transport.serverClose(1006);
     s.timer.advance(10'000ms);
-    s.transport.accept();
-    s.transport.take();
-    s.welcome("s2");
+    s.acceptAndWelcome("s2");
     const json::object sub = s.transport.takeOne();
     const json::object recover = sub.at("recover").as_object();
     QCOMPARE(num(recover, "offset"), std::int64_t(3)); // exactly what was seen, never {0, ""}
@@ -864,9 +987,7 @@ void TestClientSession::noEpochNoRecovery()
 
     s.transport.serverClose(1006);
     s.timer.advance(10'000ms);
-    s.transport.accept();
-    s.transport.take();
-    s.welcome("s2");
+    s.acceptAndWelcome("s2");
     const json::object sub = s.transport.takeOne();
     QCOMPARE(str(sub, "op"), std::string("subscribe"));
     QVERIFY(!sub.contains("recover"));
@@ -1365,9 +1486,7 @@ void TestClientSession::roundTripConnectionLost()
     QCOMPARE(s.timer.pendingCount(), timersBefore); // the ping's deadline and the heartbeat gone, the retry timer there
 
     s.timer.advance(10'000ms);
-    s.transport.accept();
-    s.transport.take();
-    s.welcome("s2");
+    s.acceptAndWelcome("s2");
     s.transport.feed(pongFor(ping)); // an answer meant for the old connection
     QCOMPARE(result.calls, 1);
     QVERIFY(!s.session.lastRoundTrip());

@@ -13,6 +13,7 @@
 #include <boost/json/value.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -25,6 +26,12 @@
 namespace switchboard {
 
 enum class ClientState { Disconnected, Connecting, Connected, Reconnecting, Closed };
+
+/// Most `subscribe` frames a session sends right behind `connect`, before `welcome`
+/// (ClientSession::subscribe), and most bytes of their channel names, auth and channel data:
+/// within what a server keeps while it authenticates (16 frames, 64 KiB by default).
+inline constexpr std::size_t kPipelinedSubscribes = 8;
+inline constexpr std::size_t kPipelinedSubscribeBytes = 16 * 1024;
 std::string_view clientStateName(ClientState state) noexcept;
 
 struct BackoffOptions {
@@ -240,7 +247,13 @@ public:
     std::error_code lastError() const;
     [[nodiscard]] ListenerHandle onStateChanged(std::function<void(ClientState)> fn);
 
-    /// Subscribes now if connected, else when connected; resubscribes after reconnect.
+    /// Subscribes now if connected, else when connected; resubscribes after reconnect. On each
+    /// connection the first channels' `subscribe` frames (up to kPipelinedSubscribes, with at
+    /// most kPipelinedSubscribeBytes of names, auth and channel data) go right behind `connect`,
+    /// without waiting for `welcome`: the server handles them right after it, so they are ready
+    /// one round trip sooner; the others go at welcome. Their answer may take ackTimeout plus
+    /// connectTimeout. One the server refuses for arriving before welcome (429, more than it
+    /// keeps while authenticating) is sent again at welcome, with no error.
     ClientChannel &subscribe(const std::string &channel, SubscribeOptions options = {});
     void unsubscribe(const std::string &channel);
     ClientChannel *channel(std::string_view name) const;

@@ -28,7 +28,8 @@ void ChannelSubscriptions::unsubscribe(std::string_view name)
         return;
     std::unique_ptr<ChannelState> ch = std::move(it->second);
     m_session.channels.erase(it);
-    if (m_session.state == ClientState::Connected && (ch->isSubscribed || ch->pendingAckId != 0)) {
+    // A subscribe sent before welcome is pending too: the server handles this after it.
+    if ((m_session.state == ClientState::Connected || m_session.transportOpen) && (ch->isSubscribed || ch->pendingAckId != 0)) {
         json::object frame;
         frame["op"] = "unsubscribe";
         frame["channel"] = ch->name();
@@ -39,16 +40,33 @@ void ChannelSubscriptions::unsubscribe(std::string_view name)
         m_session.pending.complete(ch->pendingAckId, make_error_code(Error::Cancelled), nullptr);
 }
 
+void ChannelSubscriptions::pipelineSubscribes()
+{
+    std::size_t frames = 0;
+    std::size_t bytes = 0;
+    for (auto &[name, ch] : m_session.channels) {
+        if (frames == kPipelinedSubscribes)
+            break;
+        const std::size_t size = name.size() + ch->options.auth.size() + ch->options.channelData.size();
+        if (bytes + size > kPipelinedSubscribeBytes)
+            continue; // a smaller one may still fit; this one goes at welcome
+        if (sendSubscribe(*ch) != 0) {
+            ++frames;
+            bytes += size;
+        }
+    }
+}
+
 void ChannelSubscriptions::resubscribeAll()
 {
     for (auto &[name, ch] : m_session.channels)
         sendSubscribe(*ch);
 }
 
-void ChannelSubscriptions::sendSubscribe(ChannelState &ch)
+std::size_t ChannelSubscriptions::sendSubscribe(ChannelState &ch)
 {
     if (ch.pendingAckId != 0)
-        return;
+        return 0;
     if (!detail::isValidUtf8(ch.name()) || !detail::isValidUtf8(ch.options.auth)
         || !detail::isValidUtf8(ch.options.channelData)) {
         // The frame would be closed with 1007: refuse this channel alone, from the Executor.
@@ -57,7 +75,7 @@ void ChannelSubscriptions::sendSubscribe(ChannelState &ch)
             if (!alive.expired())
                 onSubscribeDone(name, serial, make_error_code(Error::InvalidName), nullptr);
         });
-        return;
+        return 0;
     }
     json::object frame;
     frame["op"] = "subscribe";
@@ -85,13 +103,16 @@ void ChannelSubscriptions::sendSubscribe(ChannelState &ch)
     std::weak_ptr<bool> alive = m_session.life;
     const std::string name = ch.name();
     const std::uint64_t serial = ch.serial;
-    ch.pendingAckId = m_session.pending.add(PendingOperations::Kind::Subscribe, m_session.options.ackTimeout,
+    // Sent before welcome, its answer also waits for the server to accept the connection.
+    const auto timeout = m_session.options.ackTimeout + (m_session.welcomed ? std::chrono::milliseconds(0) : m_session.options.connectTimeout);
+    ch.pendingAckId = m_session.pending.add(PendingOperations::Kind::Subscribe, timeout,
                                             [this, alive, name, serial](std::error_code error, const json::object *answer) {
                                                 if (!alive.expired())
                                                     onSubscribeDone(name, serial, error, answer);
                                             });
     frame["ackId"] = ch.pendingAckId;
     m_session.send(frame);
+    return name.size() + ch.options.auth.size() + ch.options.channelData.size();
 }
 
 void ChannelSubscriptions::refreshAuthorization(std::string_view channelName)
@@ -140,6 +161,9 @@ void ChannelSubscriptions::onSubscribeDone(const std::string &name, std::uint64_
     ch->pendingAckId = 0;
     if (!error || error == Error::NotConnected || error == Error::Cancelled)
         return;
+    if (error == Error::RateLimited && !m_session.welcomed)
+        return; // sent before welcome, one more than the server keeps: resubscribeAll() sends it again
+
     ch->error = error;
     ch->isSubscribed = false;
     ch->stateObservers->notify();

@@ -5,8 +5,10 @@
 //
 // Contract: channels live in SessionContext::channels, created by subscribe() (or by the
 // server's `subscribed` with server: true, in IncomingFrames) and owned there until unsubscribe().
-// A subscribe frame is sent while Connected, else on the next welcome (resubscribeAll()); at
-// most one is pending per channel (ChannelState::pendingAckId), with ClientOptions::ackTimeout.
+// A subscribe frame is sent while Connected, else right after the next `connect` for the first
+// channels (pipelineSubscribes()) and on the next welcome for the rest (resubscribeAll()); at
+// most one is pending per channel (ChannelState::pendingAckId), with ClientOptions::ackTimeout
+// (ClientOptions::connectTimeout more for one sent before welcome).
 // Its success is handled by IncomingFrames; a refusal or timeout sets the channel's error, tells
 // its state observers and emits `error`. Callbacks that may run after the session is gone check
 // SessionContext::life. State observers may call back into the session: callers run
@@ -16,6 +18,7 @@
 
 #include <boost/json/object.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -36,10 +39,16 @@ public:
     /// Forgets the channel; tells the server when it was subscribed or being subscribed.
     void unsubscribe(std::string_view name);
 
-    /// Sends `subscribe` for every channel: the connection was just welcomed.
+    /// Sends `subscribe` for the first channels right after `connect` (kPipelinedSubscribes,
+    /// kPipelinedSubscribeBytes): the connection just opened. A server keeps what arrives while
+    /// it authenticates and handles it right after welcome; what it refuses for being too many
+    /// (429 before welcome) is sent again by resubscribeAll().
+    void pipelineSubscribes();
+    /// Sends `subscribe` for every channel not yet pending: the connection was just welcomed.
     void resubscribeAll();
     /// Sends `subscribe` for `ch` unless one is pending; asks for recovery from its last position.
-    void sendSubscribe(ChannelState &ch);
+    /// Returns the bytes of the channel's name, auth and channel data it sent (0 if none).
+    std::size_t sendSubscribe(ChannelState &ch);
     /// The server said the authorization of channel `name` is about to expire: sends `refresh`
     /// with a fresh `auth` (SubscribeOptions::authProvider) or the one it has.
     void refreshAuthorization(std::string_view name);
