@@ -67,7 +67,10 @@ std::optional<Options> parseOptions(int argc, char **argv, int &exitCode)
          "NAME=PID: also report the CPU of this process over the window (cpu_NAME_pct in RESULT); repeatable")
         ("label", po::value(&o.label), "name of the server in the RESULT line")
         ("encoding", po::value(&encoding)->default_value("json"),
-         "switchboard: json, or binary (the subprotocol switchboard.v1.binary, required of the server)");
+         "switchboard: json, or binary (the subprotocol switchboard.v1.binary, required of the server)")
+        ("subscribe-after-welcome", po::bool_switch(&o.session.subscribeAfterWelcome),
+         "switchboard: send subscribe once welcome arrives (one round trip more), as Switchboard's clients "
+         "did before 2026-12-07; by default it goes right behind connect, in the same write, as ClientSession sends it");
 
     po::variables_map vm;
     try {
@@ -104,6 +107,8 @@ std::optional<Options> parseOptions(int argc, char **argv, int &exitCode)
     o.session.binaryEncoding = encoding == "binary";
     if (o.session.binaryEncoding && o.session.protocol != Protocol::Switchboard)
         return reject("--encoding binary is for --protocol switchboard");
+    if (o.session.subscribeAfterWelcome && o.session.protocol != Protocol::Switchboard)
+        return reject("--subscribe-after-welcome is for --protocol switchboard");
     if (o.path.empty())
         o.path = defaultPath(o.session);
     if (o.publisherPath.empty())

@@ -48,6 +48,7 @@ struct SessionSettings
     std::string pusherKey = "bench-key"; // Pusher: the app key in the subscribers' URL
     std::string pusherAppId = "1";       // Pusher: the app id in the publisher's native channel name
     bool binaryEncoding = false;         // Switchboard: offer and speak switchboard.v1.binary
+    bool subscribeAfterWelcome = false;  // Switchboard: subscribe once welcomed, not right behind connect
 };
 
 class ProtocolSession : public WsConnection::Handler

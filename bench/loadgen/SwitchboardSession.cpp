@@ -1,5 +1,6 @@
 // Switchboard protocol v1 (docs/protocol.md).
-//   connect {version 1, token} -> welcome -> subscribe {channel} -> subscribed (ready).
+//   connect {version 1, token} + subscribe {channel} in one write -> welcome, subscribed (ready),
+// as ClientSession sends them; with --subscribe-after-welcome, subscribe once welcome arrives.
 // The publisher connects and subscribes the same way (a gateway policy may allow publishing only
 // to subscribed channels), then sends `publish` ops with skipSelf so it does not receive its own
 // messages back; anything that does come back to it is not counted as a delivery.
@@ -53,7 +54,10 @@ public:
 
     void start() override
     {
-        send(json::object{{"op", "connect"}, {"version", 1}, {"token", m_settings.token}, {"name", "switchboard-loadgen"}});
+        append(json::object{{"op", "connect"}, {"version", 1}, {"token", m_settings.token}, {"name", "switchboard-loadgen"}});
+        if (!m_settings.subscribeAfterWelcome)
+            append(subscribeFrame());
+        m_connection.flush();
     }
 
     void appendPublish(std::string_view payload) override
@@ -93,7 +97,8 @@ public:
             return;
         }
         if (*op == "welcome") {
-            send(json::object{{"op", "subscribe"}, {"channel", m_channel}});
+            if (m_settings.subscribeAfterWelcome)
+                send(subscribeFrame());
         } else if (*op == "subscribed") {
             becomeReady();
         } else if (*op == "ping") {
@@ -104,14 +109,19 @@ public:
     }
 
 private:
+    json::object subscribeFrame() const { return json::object{{"op", "subscribe"}, {"channel", m_channel}}; }
+
+    void append(const json::object &frame)
+    {
+        if (m_binary)
+            m_connection.appendFrame(encodeBinaryObject(frame), true);
+        else
+            m_connection.appendFrame(json::serialize(frame));
+    }
     void send(const json::object &frame)
     {
-        if (m_binary) {
-            m_connection.appendFrame(encodeBinaryObject(frame), true);
-            m_connection.flush();
-        } else {
-            m_connection.sendText(json::serialize(frame));
-        }
+        append(frame);
+        m_connection.flush();
     }
 
     const SessionSettings &m_settings;
