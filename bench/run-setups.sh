@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
-# Connection setup rate: N clients arriving at once at switchboard-gateway, each opening a TCP
-# connection, upgrading to WebSocket, then `connect` and `subscribe` until `subscribed`
-# (switchboard-loadgen's `setups_per_s`: the subscribers ready over the time from the first
-# TCP connect to the last `subscribed`; and `handshakes_per_s`: TCP connect + upgrade alone).
-# Load generator variants take turns within each run against a fresh gateway each time (the
-# settings of run-comparison.sh: the gateway pinned to core 0 with one io thread, the load
-# generator on core 1), so that they are compared under the same machine conditions.
+# Connection setup rate: N clients arriving at once at a server, each opening a TCP connection,
+# upgrading to WebSocket, then (Switchboard) `connect` and `subscribe` until `subscribed`
+# (switchboard-loadgen's `setups_per_s`: the subscribers ready over the time from the first TCP
+# connect to the last `subscribed`; and `handshakes_per_s`: TCP connect + upgrade alone). The
+# variants take turns within each run, each against a freshly started server (the settings of
+# run-comparison.sh: the server pinned to core 0 with one io thread, the load generator on
+# core 1), so that they are compared under the same machine conditions.
 #
 # Usage: bench/run-setups.sh [options]
-#   --gateway PATH       switchboard-gateway (default: build/default/server/gateway/switchboard-gateway)
-#   --loadgen PATH       switchboard-loadgen (default: build/default/bench/loadgen/switchboard-loadgen)
+#   --build DIR          build tree with the gateways and the load generator (default: build/default)
 #   --connections "N.."  default "1000 10000"
 #   --runs N             default 5
-#   --variant NAME=ARGS  a load generator variant: its extra arguments (repeatable). Default:
-#                        pipelined= (subscribe right behind connect, as ClientSession sends it)
-#                        and after-welcome=--subscribe-after-welcome (one round trip more)
+#   --variant "NAME=SERVER [LOADGEN ARGS]"
+#                        one variant (repeatable): SERVER is switchboard (switchboard-gateway),
+#                        switchboard-qt (the Qt gateway, bench_qt_gateway serve) or uws (the
+#                        uWebSockets peer, bench/peers/install.sh; no protocol, so its ready/s is
+#                        its upgrade rate). Default: pipelined=switchboard (subscribe right behind
+#                        connect, as ClientSession sends it) and after-welcome=switchboard
+#                        --subscribe-after-welcome (one round trip more)
 # Prints one line per load, then per connection count and variant the median and spread
 # (min-max) of setups/s and handshakes/s.
 set -euo pipefail
@@ -24,27 +27,56 @@ set -euo pipefail
 own_session "$0" "$@"
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-gateway="$root/build/default/server/gateway/switchboard-gateway"
-loadgen="$root/build/default/bench/loadgen/switchboard-loadgen"
+build="$root/build/default"
 connections="1000 10000"
 runs=5
 names=() variants=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --gateway) gateway=$2; shift 2 ;;
-    --loadgen) loadgen=$2; shift 2 ;;
+    --build) build=$2; shift 2 ;;
     --connections) connections=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     --variant) names+=("${2%%=*}"); variants+=("${2#*=}"); shift 2 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
 if [ ${#names[@]} -eq 0 ]; then
-  names=(pipelined after-welcome) variants=("" "--subscribe-after-welcome")
+  names=(pipelined after-welcome) variants=("switchboard" "switchboard --subscribe-after-welcome")
 fi
-[ -x "$gateway" ] || { echo "no gateway at $gateway" >&2; exit 1; }
+gateway="$build/server/gateway/switchboard-gateway"
+qt_gateway="$build/bench/qt/bench_qt_gateway"
+loadgen="$build/bench/loadgen/switchboard-loadgen"
 [ -x "$loadgen" ] || { echo "no load generator at $loadgen" >&2; exit 1; }
+for v in "${variants[@]}"; do
+  case "${v%% *}" in
+    switchboard) [ -x "$gateway" ] || { echo "no gateway at $gateway" >&2; exit 1; } ;;
+    switchboard-qt) [ -x "$qt_gateway" ] || { echo "no Qt gateway at $qt_gateway" >&2; exit 1; } ;;
+    uws) [ -d "$root/bench/peers/uws/node_modules" ] || { echo "the uws peer is not installed: bench/peers/install.sh" >&2; exit 1; } ;;
+    *) echo "unknown server in variant: $v" >&2; exit 2 ;;
+  esac
+done
+
+# Starts server $1 (connections $2) pinned to core 0; sets server_pid and port.
+start_server() {
+  local out="$work/server.out"
+  : > "$out"
+  case "$1" in
+    switchboard)
+      taskset -c 0 "$gateway" --listen 127.0.0.1 --port 0 --io-threads 1 --api-key bench \
+        --max-connections $(( $2 + 1000 )) --rate 100000000 --rate-burst 100000000 --log-level warn > "$out" 2>&1 &
+      server_pid=$!
+      port=$(wait_port "$out" 'listening on [^ ]*:[0-9]+' "$server_pid") ;;
+    switchboard-qt)
+      taskset -c 0 "$qt_gateway" serve 0 > "$out" 2>&1 &
+      server_pid=$!
+      port=$(wait_port "$out" 'on ws://[^ /]*:[0-9]+' "$server_pid") ;;
+    uws)
+      taskset -c 0 node "$root/bench/peers/uws/server.js" --host 127.0.0.1 --port 0 > "$out" 2>&1 &
+      server_pid=$!
+      port=$(wait_port "$out" 'listening on [^ ]*:[0-9]+' "$server_pid") ;;
+  esac
+}
 
 raise_session_weight
 ulimit -n "$(ulimit -Hn)"
@@ -59,15 +91,13 @@ echo "# bench/run-setups.sh, $(date -u '+%F %H:%M UTC'), commit $(git -C "$root"
 for run in $(seq "$runs"); do
   for n in $connections; do
     for i in "${!names[@]}"; do
-      out="$work/server.out"
-      : > "$out"
-      taskset -c 0 "$gateway" --listen 127.0.0.1 --port 0 --io-threads 1 --api-key bench \
-        --max-connections $(( n + 1000 )) --rate 100000000 --rate-burst 100000000 --log-level warn > "$out" 2>&1 &
-      server_pid=$!
-      port=$(wait_port "$out" 'listening on [^ ]*:[0-9]+' "$server_pid") || exit 1
+      read -r server args <<< "${variants[$i]}"
+      protocol=switchboard
+      [ "$server" = uws ] && protocol=ws
+      start_server "$server" "$n" || exit 1
       # shellcheck disable=SC2086 # a variant's arguments are words
-      line=$(timeout 120 taskset -c 1 "$loadgen" --protocol switchboard --port "$port" --connections "$n" \
-               --payload 64 --duration 0.5 --warmup 0 --window 1 --rate 0 --io-threads 1 ${variants[$i]} 2>&1 \
+      line=$(timeout 120 taskset -c 1 "$loadgen" --protocol "$protocol" --port "$port" --connections "$n" \
+               --payload 64 --duration 0.5 --warmup 0 --window 1 --rate 0 --io-threads 1 ${args:-} 2>&1 \
              | grep '^RESULT' | tail -n1 || true)
       stop_server
       setups=$(sed -n 's/.* setups_per_s=\([0-9.]*\).*/\1/p' <<< "$line")
