@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Connection setup rate: N clients arriving at once at a server, each opening a TCP connection,
+# Connection setup rate and memory: N clients arriving at once at a server, each opening a TCP connection,
 # upgrading to WebSocket, then (Switchboard) `connect` and `subscribe` until `subscribed`
 # (switchboard-loadgen's `setups_per_s`: the subscribers ready over the time from the first TCP
-# connect to the last `subscribed`; and `handshakes_per_s`: TCP connect + upgrade alone). The
+# connect to the last `subscribed`; and `handshakes_per_s`: TCP connect + upgrade alone), and
+# the server's RSS growth per subscribed connection (`kb_per_conn_subscribed`, after the load
+# generator's --memory-warmup clients; a variant may pass --memory-warmup 0). The
 # variants take turns within each run, each against a freshly started server (the settings of
 # run-comparison.sh: the server pinned to core 0 with one io thread, the load generator on
 # core 1), so that they are compared under the same machine conditions.
@@ -19,7 +21,7 @@
 #                        connect, as ClientSession sends it) and after-welcome=switchboard
 #                        --subscribe-after-welcome (one round trip more)
 # Prints one line per load, then per connection count and variant the median and spread
-# (min-max) of setups/s and handshakes/s.
+# (min-max) of setups/s, handshakes/s and KB per subscribed connection.
 set -euo pipefail
 
 . "$(dirname "$0")/common/own-session.sh"
@@ -97,17 +99,18 @@ for run in $(seq "$runs"); do
       start_server "$server" "$n" || exit 1
       # shellcheck disable=SC2086 # a variant's arguments are words
       line=$(timeout 120 taskset -c 1 "$loadgen" --protocol "$protocol" --port "$port" --connections "$n" \
-               --payload 64 --duration 0.5 --warmup 0 --window 1 --rate 0 --io-threads 1 ${args:-} 2>&1 \
+               --payload 64 --duration 0.5 --warmup 0 --window 1 --rate 0 --io-threads 1 --server-pid "$server_pid" ${args:-} 2>&1 \
              | grep '^RESULT' | tail -n1 || true)
       stop_server
       setups=$(sed -n 's/.* setups_per_s=\([0-9.]*\).*/\1/p' <<< "$line")
       handshakes=$(sed -n 's/.* handshakes_per_s=\([0-9.]*\).*/\1/p' <<< "$line")
-      if [ -z "$setups" ] || [ -z "$handshakes" ]; then
+      kb=$(sed -n 's/.* kb_per_conn_subscribed=\([0-9.]*\).*/\1/p' <<< "$line")
+      if [ -z "$setups" ] || [ -z "$handshakes" ] || [ -z "$kb" ]; then
         echo "run $run, $n connections, ${names[$i]}: the load failed: ${line:-no RESULT line}"
         continue
       fi
-      echo "run $run  $n connections  ${names[$i]}  setups/s $setups  handshakes/s $handshakes"
-      echo "$n $i $setups $handshakes" >> "$results"
+      echo "run $run  $n connections  ${names[$i]}  setups/s $setups  handshakes/s $handshakes  KB per connection $kb"
+      echo "$n $i $setups $handshakes $kb" >> "$results"
     done
   done
 done
@@ -118,8 +121,9 @@ for n in $connections; do
   for i in "${!names[@]}"; do
     read -r sm slo shi <<< "$(stats $(awk -v n="$n" -v i="$i" '$1 == n && $2 == i { print $3 }' "$results"))" || true
     read -r hm hlo hhi <<< "$(stats $(awk -v n="$n" -v i="$i" '$1 == n && $2 == i { print $4 }' "$results"))" || true
+    read -r km klo khi <<< "$(stats $(awk -v n="$n" -v i="$i" '$1 == n && $2 == i { print $5 }' "$results"))" || true
     [ -n "${sm:-}" ] || { echo "  $n connections, ${names[$i]}: no result"; continue; }
-    printf "  %s connections, %-14s setups/s %.0f (%.0f-%.0f)  handshakes/s %.0f (%.0f-%.0f)\n" \
-      "$n" "${names[$i]}" "$sm" "$slo" "$shi" "$hm" "$hlo" "$hhi"
+    printf "  %s connections, %-14s setups/s %.0f (%.0f-%.0f)  handshakes/s %.0f (%.0f-%.0f)  KB per connection %.2f (%.2f-%.2f)\n" \
+      "$n" "${names[$i]}" "$sm" "$slo" "$shi" "$hm" "$hlo" "$hhi" "$km" "$klo" "$khi"
   done
 done

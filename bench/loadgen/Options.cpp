@@ -61,6 +61,10 @@ std::optional<Options> parseOptions(int argc, char **argv, int &exitCode)
          "PID of the server: its RSS before and after opening the connections, and its CPU time")
         ("stall-timeout", po::value(&o.stallTimeout)->default_value(o.stallTimeout),
          "seconds after which a message not yet received by every subscriber counts as lost")
+        ("memory-warmup", po::value(&o.memoryWarmup)->default_value(o.memoryWarmup),
+         "with --server-pid: clients that connect, subscribe and leave before the server's memory is first "
+         "sampled, so that what it pays once (code paged in on first use, its tables' first allocations) is "
+         "not counted per connection; 0 samples the server as started")
         ("setup-timeout", po::value(&o.setupTimeout)->default_value(o.setupTimeout),
          "seconds allowed to open and subscribe every connection")
         ("sample-pid", po::value(&samplePids)->composing(),

@@ -30,6 +30,7 @@ struct Options
     bool busyPoll = false;              // io threads poll without sleeping (see IoWorker)
     std::size_t connectConcurrency = 256; // upgrades in progress at once
     int serverPid = 0;                  // server process to sample for memory and CPU (0: none)
+    std::size_t memoryWarmup = 16;      // clients that connect, subscribe and leave before the memory baseline
     std::vector<std::pair<std::string, int>> samplePids; // more processes whose CPU is reported (name, pid)
     double stallTimeout = 10;           // a message still incomplete after this is counted lost
     double setupTimeout = 60;           // bound on opening and subscribing all connections
