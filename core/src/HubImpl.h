@@ -109,6 +109,36 @@ struct Hub::Impl {
         return anonymous;
     }
 
+    /// A session's joins in progress, in the order they began: nothing but a pointer while there
+    /// are none (every idle connection), a vector while there are.
+    class PendingJoins {
+    public:
+        using List = std::vector<std::shared_ptr<JoinState>>;
+        bool empty() const { return !m_list; }
+        std::size_t size() const { return m_list ? m_list->size() : 0; }
+        const std::shared_ptr<JoinState> &operator[](std::size_t i) const { return (*m_list)[i]; }
+        List::const_iterator begin() const { return m_list ? m_list->cbegin() : List::const_iterator(); }
+        List::const_iterator end() const { return m_list ? m_list->cend() : List::const_iterator(); }
+        void push_back(std::shared_ptr<JoinState> state)
+        {
+            if (!m_list)
+                m_list = std::make_unique<List>();
+            m_list->push_back(std::move(state));
+        }
+        /// Removes `state`; the last one gone, the vector goes too.
+        void remove(const std::shared_ptr<JoinState> &state)
+        {
+            if (!m_list)
+                return;
+            std::erase(*m_list, state);
+            if (m_list->empty())
+                m_list.reset();
+        }
+
+    private:
+        std::unique_ptr<List> m_list;
+    };
+
     struct SessionEntry {
         detail::SessionIdText id;
         std::shared_ptr<Session> session;
@@ -117,7 +147,7 @@ struct Hub::Impl {
         std::unique_ptr<const Principal> ownPrincipal;
         detail::SharedName clientName; // for the authorizer; one copy per distinct name
         std::vector<Membership> memberships;
-        std::vector<std::shared_ptr<JoinState>> pending;
+        PendingJoins pending;
         std::uint64_t framesOut = 0;
         std::uint64_t dropped = 0;
         std::uint64_t conflated = 0;

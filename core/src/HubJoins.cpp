@@ -232,10 +232,7 @@ bool Hub::Impl::settleAuthorization(JoinState &state)
 
 void Hub::Impl::removePending(SessionEntry &entry, const std::shared_ptr<JoinState> &state)
 {
-    auto &pending = entry.pending;
-    pending.erase(std::remove(pending.begin(), pending.end(), state), pending.end());
-    if (pending.empty()) // an idle session keeps no block for joins it no longer has
-        std::vector<std::shared_ptr<JoinState>>().swap(pending);
+    entry.pending.remove(state); // the last one gone, an idle session keeps nothing for them
 }
 
 /// Ends a join that never got past authorization.

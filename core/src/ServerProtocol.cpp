@@ -17,7 +17,10 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include <cassert>
+#include <cstdint>
 #include <exception>
+#include <limits>
 #include <map>
 #include <unordered_map>
 #include <utility>
@@ -89,11 +92,20 @@ struct ServerProtocol::Impl {
             : handle(h), session(std::move(s)), limiter(l)
         {
         }
-        ConnectionHandle handle = 0;
-        std::shared_ptr<Session> session;
         /// While Connected: the Hub's copy of the session id (Hub::attachedId), which lives until
         /// the protocol detaches the session; empty before, and cleared when it detaches.
-        std::string_view sessionId;
+        std::string_view sessionId() const { return {sessionIdData, sessionIdSize}; }
+        void setSessionId(std::string_view id)
+        {
+            // The ids this protocol attaches are its own or the Hub's, 32 characters.
+            assert(id.size() <= std::numeric_limits<std::uint16_t>::max());
+            sessionIdData = id.data();
+            sessionIdSize = static_cast<std::uint16_t>(id.size());
+        }
+
+        ConnectionHandle handle = 0;
+        std::shared_ptr<Session> session;
+        const char *sessionIdData = nullptr; // with sessionIdSize: a view in 10 bytes, not 16
         // Its principal and client name are the Hub's (Hub::principal, Hub::clientName), not
         // copied here.
         TimerId expiryTimer = 0;         // the token's `expiring` hint, then its expiry
@@ -103,11 +115,21 @@ struct ServerProtocol::Impl {
         std::unique_ptr<Connecting> connecting = std::make_unique<Connecting>();
         detail::RateLimiter limiter;     // against Impl::opsLimit
         std::chrono::milliseconds lastRateViolation{0};
+        std::uint16_t sessionIdSize = 0;
         State state = State::AwaitingConnect;
         WireEncoding encoding = WireEncoding::Json;
-        int rateViolations = 0;
-        int malformed = 0;
+        // Counted up to their limits (ProtocolLimits), which a 16-bit count covers: a limit set
+        // higher acts as 65 535.
+        std::uint16_t rateViolations = 0;
+        std::uint16_t malformed = 0;
     };
+    static_assert(sizeof(Connection) <= 88, "every idle connection keeps one: see docs/benchmarks.md, Footprint");
+
+    /// One more of `count`, short of its type's limit.
+    static std::uint16_t countedUp(std::uint16_t count)
+    {
+        return count == std::numeric_limits<std::uint16_t>::max() ? count : static_cast<std::uint16_t>(count + 1);
+    }
 
     /// The Responder handed to request handlers. Holds no reference to the connection: the
     /// answer finds it by handle, or is dropped when it is gone.
@@ -160,7 +182,7 @@ struct ServerProtocol::Impl {
         // Once attached, frames go through the Hub so its counters and slow-consumer policy
         // cover control frames as well as broadcasts.
         if (connection.state == State::Connected)
-            hub.sendTo(connection.sessionId, frame);
+            hub.sendTo(connection.sessionId(), frame);
         else
             connection.session->send(frame);
     }
@@ -185,8 +207,8 @@ struct ServerProtocol::Impl {
         connection->state = State::Closing;
         cancelTimers(*connection);
         const std::shared_ptr<Session> session = connection->session;
-        const std::string sessionId(connection->sessionId); // detach() ends the Hub's copy
-        connection->sessionId = {};
+        const std::string sessionId(connection->sessionId()); // detach() ends the Hub's copy
+        connection->setSessionId({});
         session->send(encodeDisconnectFrame(code, reason));
         session->close(code, closeReason(reason));
         if (wasAttached)
@@ -216,7 +238,7 @@ struct ServerProtocol::Impl {
     {
         sendError(connection, code, message, ackId);
         if (options.limits.malformedBeforeClose > 0
-            && ++connection.malformed >= options.limits.malformedBeforeClose) {
+            && (connection.malformed = countedUp(connection.malformed)) >= options.limits.malformedBeforeClose) {
             ++counters.malformedDisconnects;
             disconnect(connection.handle, DisconnectCode::BadProtocol, "too many malformed frames");
         }
@@ -241,7 +263,7 @@ struct ServerProtocol::Impl {
             connection.rateViolations = 0;
         connection.lastRateViolation = now;
         if (options.limits.rateViolationsBeforeClose > 0
-            && ++connection.rateViolations >= options.limits.rateViolationsBeforeClose) {
+            && (connection.rateViolations = countedUp(connection.rateViolations)) >= options.limits.rateViolationsBeforeClose) {
             ++counters.floodDisconnects;
             disconnect(connection.handle, DisconnectCode::Flood, "flood");
         }
@@ -520,11 +542,11 @@ struct ServerProtocol::Impl {
                                           current->connecting->plannedId);
         if (id.empty()) // closed meanwhile (the authenticator is user code)
             return refuseClosed(handle);
-        current->sessionId = hub.attachedId(id);
+        current->setSessionId(hub.attachedId(id));
         current->state = State::Connected;
         armExpiry(*current, decision.expiresAtMs);
-        const Principal *attached = hub.principal(current->sessionId);
-        send(*current, encodeWelcomeFrame(current->sessionId, options.limits.pingInterval,
+        const Principal *attached = hub.principal(current->sessionId());
+        send(*current, encodeWelcomeFrame(current->sessionId(), options.limits.pingInterval,
                                           attached ? std::string_view(attached->userId) : std::string_view()));
         replayEarly(handle);
     }
@@ -599,7 +621,7 @@ struct ServerProtocol::Impl {
                 (*self)->onRefreshed(handle, ackId, std::move(decision));
         };
         static const ConnectionInfo kNoConnectionInfo{};
-        const std::string sessionId(connection.sessionId);
+        const std::string sessionId(connection.sessionId());
         const std::string clientName(hub.clientName(sessionId));
         const ConnectRequest request{frame.token, clientName, {}, sessionId, kNoConnectionInfo, true};
         askAuthenticator(request, answer);
@@ -613,7 +635,7 @@ struct ServerProtocol::Impl {
             return;
         }
         hub.refreshAuthorization(
-            connection.sessionId, frame.channel, frame.auth,
+            connection.sessionId(), frame.channel, frame.auth,
             [anchor = std::weak_ptr<Impl *>(anchor), handle = connection.handle, ackId = frame.ackId,
              channel = std::string(frame.channel)](std::error_code error, std::string reason) {
                 const auto self = anchor.lock();
@@ -648,7 +670,7 @@ struct ServerProtocol::Impl {
                                                : decision.reason.empty() ? std::string_view("invalid token")
                                                                          : std::string_view(decision.reason));
         }
-        const Principal *principal = hub.principal(connection->sessionId);
+        const Principal *principal = hub.principal(connection->sessionId());
         if (!principal || principal->userId != decision.principal.userId)
             return refuse(Error::Forbidden, "the token is for another user");
         if (decision.expiresAtMs != 0 && decision.expiresAtMs <= timer.wallClockMs())
@@ -676,7 +698,7 @@ struct ServerProtocol::Impl {
         request.recover = frame.recover;
         request.latest = frame.latest;
         const bool recoverAsked = frame.recover.has_value();
-        hub.join(connection.sessionId, frame.channel, request,
+        hub.join(connection.sessionId(), frame.channel, request,
                  [anchor = std::weak_ptr<Impl *>(anchor), handle = connection.handle,
                   channel = std::string(frame.channel), ackId = frame.ackId, recoverAsked](JoinResult result) {
                      if (const auto self = anchor.lock())
@@ -728,7 +750,7 @@ struct ServerProtocol::Impl {
             return;
         }
         // Unsubscribing from a channel the session is not in is not an error (idempotent).
-        if (const std::error_code error = hub.leave(connection.sessionId, frame.channel);
+        if (const std::error_code error = hub.leave(connection.sessionId(), frame.channel);
             error && error != make_error_code(Error::NotFound)) {
             const Error code = frameErrorOf(error);
             sendError(connection, code, code == Error::NotFound ? "not subscribed" : errorName(code),
@@ -755,7 +777,7 @@ struct ServerProtocol::Impl {
                       frame.channel);
             return;
         }
-        const bool subscribed = hub.isSubscribed(connection.sessionId, frame.channel);
+        const bool subscribed = hub.isSubscribed(connection.sessionId(), frame.channel);
         switch (options.clientPublish) {
         case ClientPublishPolicy::Never:
             sendError(connection, Error::Forbidden, "clients may not publish", frame.ackId, frame.channel);
@@ -783,19 +805,19 @@ struct ServerProtocol::Impl {
         publication.event.assign(frame.event);
         publication.data = json::serialize(*frame.body); // the one serialization of the payload
         publication.timestampMs = timer.wallClockMs();
-        publication.sender = connection.sessionId;
+        publication.sender = connection.sessionId();
         if (frame.skipSelf)
-            publication.exceptSession = connection.sessionId;
+            publication.exceptSession = connection.sessionId();
         publication.compress = frame.compress;
         if (frame.hasIdempotencyKey) {
-            const Principal *principal = hub.principal(connection.sessionId);
+            const Principal *principal = hub.principal(connection.sessionId());
             publication.idempotencyKey =
                 userIdempotencyKey(principal ? std::string_view(principal->userId) : std::string_view(), frame.idempotencyKey);
         }
         if (frame.wantReply) {
             // One token per publication: the one encoded frame goes to every subscriber.
             if (const std::error_code error =
-                    hub.openReplySlot(connection.sessionId, publication.channel, frame.ackId, publication.replyTo)) {
+                    hub.openReplySlot(connection.sessionId(), publication.channel, frame.ackId, publication.replyTo)) {
                 const Error code = frameErrorOf(error);
                 sendError(connection, code,
                           code == Error::RateLimited ? "too many publications waiting for a reply" : errorName(code),
@@ -862,7 +884,7 @@ struct ServerProtocol::Impl {
         // Copied: the handler may replace itself.
         const RequestHandler handler = it != handlers.end() ? it->second : defaultHandler;
         const std::string payload = frame.body ? json::serialize(*frame.body) : std::string("null");
-        const std::string sessionId(connection.sessionId);
+        const std::string sessionId(connection.sessionId());
         const Principal *attached = hub.principal(sessionId);
         const Principal principal = attached ? *attached : Principal{};
         auto responder = std::make_shared<PendingResponder>(anchor, handle, std::string(frame.topic), frame.ackId);
@@ -886,7 +908,7 @@ struct ServerProtocol::Impl {
             if (const auto self = anchor.lock())
                 (*self)->onReplied(handle, ackId, error);
         };
-        hub.reply(connection.sessionId, frame.replyTo, std::move(payload), std::move(done));
+        hub.reply(connection.sessionId(), frame.replyTo, std::move(payload), std::move(done));
     }
 
     void onReplied(ConnectionHandle handle, const AckId &ackId, std::error_code error)
@@ -964,7 +986,7 @@ ServerProtocol::~ServerProtocol()
     for (auto &[handle, connection] : d->connections) {
         d->cancelTimers(connection);
         if (connection.state == Impl::State::Connected)
-            d->hub.detach(std::string(connection.sessionId), static_cast<std::uint16_t>(DisconnectCode::GoingAway),
+            d->hub.detach(std::string(connection.sessionId()), static_cast<std::uint16_t>(DisconnectCode::GoingAway),
                           "server stopped");
     }
 }
@@ -1065,13 +1087,13 @@ void ServerProtocol::closed(ConnectionHandle connection, std::uint16_t code, std
     Impl::Connection &gone = node.mapped();
     d->cancelTimers(gone);
     if (gone.state == Impl::State::Connected)
-        d->hub.detach(std::string(gone.sessionId), code, reason);
+        d->hub.detach(std::string(gone.sessionId()), code, reason);
 }
 
 std::string ServerProtocol::sessionId(ConnectionHandle connection) const
 {
     const auto it = d->connections.find(connection);
-    return it == d->connections.end() ? std::string() : std::string(it->second.sessionId);
+    return it == d->connections.end() ? std::string() : std::string(it->second.sessionId());
 }
 
 void ServerProtocol::closeAll(DisconnectCode code, std::string_view reason)

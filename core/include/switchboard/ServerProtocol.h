@@ -24,8 +24,8 @@ struct ProtocolLimits {
     std::size_t maxNestingDepth = 32;        ///< deeper JSON: error 413
     double opsPerSecond = 100;               ///< token bucket rate per session
     double opsBurst = 200;                   ///< token bucket size
-    int rateViolationsBeforeClose = 20;      ///< error 429 each time, then close 3005 (flood)
-    int malformedBeforeClose = 10;           ///< error 400 each time, then close 3500
+    int rateViolationsBeforeClose = 20;      ///< error 429 each time, then close 3005 (flood); at most 65 535
+    int malformedBeforeClose = 10;           ///< error 400 each time, then close 3500; at most 65 535
     std::chrono::milliseconds connectTimeout{10'000}; ///< no connect frame: close 3006
     std::chrono::milliseconds pingInterval{25'000};   ///< advertised in welcome
     /// A `connect` the (asynchronous) authenticator has not answered within this: close 3008
