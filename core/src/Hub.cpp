@@ -82,7 +82,7 @@ Hub::~Hub()
 {
     // Authorization deadlines would find no Hub; the Timer outlives it, so leave nothing behind.
     for (const auto &entry : d->sessions) {
-        for (const auto &state : entry->pending) {
+        for (const auto &state : entry.pending) {
             if (state->deadline)
                 d->timer.cancel(state->deadline);
         }
@@ -151,18 +151,15 @@ std::string Hub::attach(std::shared_ptr<Session> session, Principal principal, s
     std::string id(proposedId);
     while (id.empty() || d->sessions.contains(id))
         id = detail::randomHex(16);
-    auto entry = std::make_unique<Impl::SessionEntry>();
-    entry->id.assign(id);
-    entry->session = std::move(session);
+    Impl::SessionEntry &entry = Impl::entryOf(*d->sessions.emplace(id).first);
+    entry.session = std::move(session);
     if (!principal.userId.empty() || !principal.userInfo.empty() || !principal.channelPatterns.empty())
-        entry->ownPrincipal = std::make_unique<const Principal>(std::move(principal));
-    entry->clientName = d->clientNames.take(clientName);
-    Session &attached = *entry->session;
-    const std::string &userId = entry->principal().userId;
-    d->sessions.insert(std::move(entry));
-    attached.attached(id, userId);
+        entry.ownPrincipal = std::make_unique<const Principal>(std::move(principal));
+    entry.clientName = d->clientNames.take(clientName);
+    entry.session->attached(id, entry.principal().userId);
     if (d->lifecycle.connected) {
-        const Principal &principal = (*d->sessions.find(id))->principal();
+        const Impl::SessionEntry *attached = d->findSession(id); // the hook above may have detached it
+        const Principal &principal = attached ? attached->principal() : Impl::anonymousPrincipal();
         invokeQuietly(d->lifecycle.connected, SessionConnected{id, principal.userId, clientName});
     }
     return id;
@@ -173,7 +170,7 @@ bool Hub::setSessionAuthorizer(std::string_view sessionId, AsyncAuthorizer autho
     auto it = d->sessions.find(sessionId);
     if (it == d->sessions.end())
         return false;
-    (*it)->extrasOrNew().authorizer = std::move(authorizer);
+    Impl::entryOf(*it).extrasOrNew().authorizer = std::move(authorizer);
     return true;
 }
 
@@ -183,7 +180,8 @@ void Hub::detach(std::string_view sessionId, std::uint16_t code, std::string_vie
     if (it == d->sessions.end())
         return;
     // Keep the entry alive until every channel has let go of it; presence leaves may fan out.
-    std::unique_ptr<Impl::SessionEntry> entry = std::move(d->sessions.extract(it).value());
+    auto node = d->sessions.extract(it); // the entry stays where it is, out of the index
+    Impl::SessionEntry *entry = &node.value();
     while (!entry->pending.empty())
         d->cancelJoin(*entry, entry->pending.size() - 1);
     while (!entry->memberships.empty())

@@ -139,8 +139,12 @@ struct Hub::Impl {
         std::unique_ptr<List> m_list;
     };
 
+    /// A session's record, in the node of the Hub's index (`sessions`): one heap block per
+    /// session. Its address is stable from attach to detach (channels hold pointers to it).
     struct SessionEntry {
-        detail::SessionIdText id;
+        explicit SessionEntry(std::string_view sessionId) { id.assign(sessionId); }
+
+        detail::SessionIdText id; ///< the index's key: never changes while the entry is in it
         std::shared_ptr<Session> session;
         /// Null for an anonymous session (no user id, info or patterns): it keeps a pointer
         /// here, not the 88 bytes of an empty Principal.
@@ -232,11 +236,14 @@ struct Hub::Impl {
     struct EntryId {
         using is_transparent = void;
         static std::string_view of(std::string_view id) noexcept { return id; }
-        static std::string_view of(const std::unique_ptr<SessionEntry> &entry) noexcept { return entry->id.view(); }
+        static std::string_view of(const SessionEntry &entry) noexcept { return entry.id.view(); }
         std::size_t operator()(const auto &key) const noexcept { return std::hash<std::string_view>{}(of(key)); }
         bool operator()(const auto &a, const auto &b) const noexcept { return of(a) == of(b); }
     };
-    std::unordered_set<std::unique_ptr<SessionEntry>, EntryId, EntryId> sessions;
+    /// The entries themselves, found by their id. A set hands out its elements as const, for
+    /// their key's sake; everything of an entry but its id is the Hub's to change (entryOf()).
+    std::unordered_set<SessionEntry, EntryId, EntryId> sessions;
+    static SessionEntry &entryOf(const SessionEntry &element) { return const_cast<SessionEntry &>(element); }
     detail::StringMap<std::unique_ptr<Channel>> channels;
     HubCounters counters;
     std::vector<std::shared_ptr<Session>> toClose; // slow consumers found during a fan-out
@@ -264,7 +271,7 @@ struct Hub::Impl {
     SessionEntry *findSession(std::string_view id) const
     {
         auto it = sessions.find(id);
-        return it == sessions.end() ? nullptr : it->get();
+        return it == sessions.end() ? nullptr : &entryOf(*it);
     }
 
     /// The session holds a membership of the channel (a join in progress does not count).

@@ -103,8 +103,8 @@ std::vector<std::string> Hub::Impl::sessionsOfUser(std::string_view userId) cons
 {
     std::vector<std::string> ids;
     for (const auto &entry : sessions) {
-        if (entry->principal().userId == userId)
-            ids.emplace_back(entry->id.view());
+        if (entry.principal().userId == userId)
+            ids.emplace_back(entry.id.view());
     }
     return ids;
 }
