@@ -137,4 +137,13 @@ void Outbox::takeAll(std::vector<SharedFrame> &out)
     m_latest.reset();
 }
 
+bool Outbox::releaseStorage()
+{
+    if (!empty() || m_frames.capacity() == 0)
+        return false;
+    std::vector<SharedFrame>().swap(m_frames);
+    m_head = 0;
+    return true;
+}
+
 } // namespace switchboard

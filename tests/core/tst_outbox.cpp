@@ -85,6 +85,7 @@ private slots:
     void externalBytesCount();
     void takeAllEmpties();
     void drainedAfterABurstKeepsNoBurstSizedBuffer();
+    void quietOutboxGivesBackItsStorage();
     void onePendingFrameNeedsNoBlock();
     void dropMessagePolicy();
     void disconnectClientPolicy();
@@ -196,6 +197,44 @@ void TestOutbox::drainedAfterABurstKeepsNoBurstSizedBuffer()
         QCOMPARE(batch.size(), std::size_t(1));
         QCOMPARE(batch.front().get(), a.get());
     }
+}
+
+// A transport drains a session's outbox into its thread's batch vector by swapping storage, so
+// that rounds of many frames allocate nothing: the outbox keeps the batch's former storage, up
+// to kRetainedCapacity frames. A session that goes quiet after a burst gives it back.
+void TestOutbox::quietOutboxGivesBackItsStorage()
+{
+    const auto a = makeTextFrame("a");
+    Outbox outbox;
+    std::vector<SharedFrame> batch;
+    batch.reserve(64);
+    for (int i = 0; i < 48; ++i)
+        QVERIFY(outbox.push(a) != SendResult::Dropped);
+    outbox.takeAll(batch); // swapped: the outbox now holds the batch's storage for 64 frames
+    QCOMPARE(batch.size(), std::size_t(48));
+    batch.clear();
+
+    // Something pending: nothing is given back, nothing is lost.
+    outbox.push(a);
+    outbox.push(a);
+    const long long pending = testing::liveHeapBytes();
+    QVERIFY(!outbox.releaseStorage());
+    QCOMPARE(testing::liveHeapBytes(), pending);
+    QCOMPARE(outbox.frameCount(), std::size_t(2));
+    outbox.takeAll(batch); // swapped again: the outbox holds storage for 64 frames
+    QCOMPARE(batch.size(), std::size_t(2));
+    batch.clear();
+
+    // Drained: the storage goes back to the allocator.
+    const long long held = testing::liveHeapBytes();
+    QVERIFY(outbox.releaseStorage());
+    QVERIFY2(held - testing::liveHeapBytes() >= static_cast<long long>(48 * sizeof(SharedFrame)),
+             qPrintable(QString("%1 bytes given back").arg(held - testing::liveHeapBytes())));
+    QVERIFY(!outbox.releaseStorage()); // nothing more
+    // Still an outbox: frames in order.
+    outbox.push(a);
+    outbox.takeAll(batch);
+    QCOMPARE(batch.size(), std::size_t(1));
 }
 
 // At one message in flight a session holds one frame at a time: the outbox keeps it inside

@@ -749,6 +749,10 @@ void WebSocketSession::livenessDue()
                    && now - std::max(m_lastReceived, m_lastPingSent) >= config.wsPingInterval) {
             m_lastPingSent = now;
             std::lock_guard lock(m_mutex);
+            // At most once per ping interval: the outbox gives back what it keeps for rounds of
+            // many frames (the io thread's batch storage it was swapped, up to 4 KiB), which a
+            // session that went quiet after a burst would otherwise hold for good.
+            m_outbox.releaseStorage();
             if (!m_closeQueued && !m_finishedFlag && !m_pingPending) {
                 m_pingPending = true;
                 metrics.wsPingsSent.fetch_add(1, std::memory_order_relaxed);

@@ -110,6 +110,11 @@ void QtSocketSession::ping()
 {
     if (m_detached || m_closeQueued)
         return;
+    // At most once per ping interval: give back the storage kept for rounds of many frames
+    // (the outbox's, and the batch's of the last flush with the references it still holds),
+    // which a session that went quiet after a burst would otherwise hold for good.
+    std::vector<SharedFrame>().swap(m_writing);
+    m_outbox.releaseStorage();
     m_pingPending = true;
     m_pingOutstanding = true;
     ++m_host.counters().pingsSent;
