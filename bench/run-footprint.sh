@@ -33,6 +33,11 @@
 #                        malloc_stats() called through gdb (Debian: gdb) before and while the
 #                        connections are held; what the allocator holds for live blocks, without
 #                        the free space RSS may include
+#   --after-burst        with --heap: also the heap in use per connection after a burst (one more
+#                        client publishes 2 s flat out, 64 messages in flight, to the subscribers'
+#                        channel) and again after a ping interval (the gateway runs with
+#                        --ws-ping-interval 2000 and no rate limit then): what sessions keep once
+#                        the traffic stops
 #   --loadgen PATH       switchboard-loadgen (default: DIR/bench/loadgen/switchboard-loadgen; with
 #                        --emulator, build/default's)
 #
@@ -57,6 +62,8 @@ log=""
 emulator=""
 loadgen=""
 heap=0
+after_burst=0
+burst_ping_ms=2000
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -71,6 +78,7 @@ while [ $# -gt 0 ]; do
     --emulator) emulator=$2; shift 2 ;;
     --loadgen) loadgen=$2; shift 2 ;;
     --heap) heap=1; shift ;;
+    --after-burst) after_burst=1; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -86,6 +94,7 @@ if [ -n "$emulator" ]; then
   emulator=$(command -v "$emulator")
 fi
 log=${log:-$root/build/bench-footprint.log}
+[ "$after_burst" = 0 ] || [ "$heap" = 1 ] || { echo "--after-burst needs --heap" >&2; exit 2; }
 if [ "$heap" = 1 ]; then
   [ -z "$emulator" ] || { echo "--heap reads the native gateway's allocator: not with --emulator" >&2; exit 2; }
   command -v gdb > /dev/null || { echo "--heap needs gdb (apt-get install gdb)" >&2; exit 1; }
@@ -130,8 +139,11 @@ cpu_percent() {
 # Starts a fresh switchboard-gateway; sets server_pid and port.
 start_gateway() {
   local out="$work/server.out"
+  local ping=()
+  # After a burst: the gateway pings soon, and lets the burst's publisher publish flat out.
+  [ "$after_burst" = 0 ] || ping=(--ws-ping-interval "$burst_ping_ms" --rate 100000000 --rate-burst 100000000)
   taskset -c 0 $emulator "$gateway" --listen 127.0.0.1 --port 0 --io-threads 1 --max-connections 20000 \
-    --log-level warn > "$out" 2>&1 &
+    --log-level warn "${ping[@]}" > "$out" 2>&1 &
   server_pid=$!
   port=$(wait_port "$out" 'listening on [^ ]*:[0-9]+' "$server_pid")
   sleep 1 # settle: what a started gateway holds, not what it allocates while starting
@@ -163,13 +175,16 @@ warm_up_server() {
 }
 
 # Opens $1 idle subscribers to the running server, samples its RSS while they are held; prints
-# the RSS in KiB, and with $2 = heap the heap bytes in use after it.
+# the RSS in KiB, and with $2 = heap the heap bytes in use after it (with --after-burst, then
+# the heap after a burst and after a ping interval more).
 rss_with_connections() {
-  local n=$1 out="$work/loadgen.out"
+  local n=$1 out="$work/loadgen.out" held=$hold
+  [ "$after_burst" = 0 ] || held=$((hold + 20))
   : > "$out"
-  timeout $((hold + 90)) taskset -c 1 "$loadgen" --protocol switchboard --port "$port" \
-    --connections "$n" --publish-delay "$hold" --warmup 0 --duration 1 --rate 1 \
-    --server-pid "$server_pid" --label footprint > "$out" 2>&1 &
+  # --memory-warmup 0: this script warms the server up itself (warm_up_server)
+  timeout $((held + 90)) taskset -c 1 "$loadgen" --protocol switchboard --port "$port" \
+    --connections "$n" --publish-delay "$held" --warmup 0 --duration 1 --rate 1 \
+    --server-pid "$server_pid" --memory-warmup 0 --label footprint > "$out" 2>&1 &
   local loadgen_pid=$!
   if ! await_line "$out" 'ready to publish' "$server_pid" 90 > /dev/null || ! grep -q "subscribed: $n of $n" "$out"; then
     echo "the load generator did not hold $n subscribers; its output:" >&2
@@ -178,7 +193,16 @@ rss_with_connections() {
     return 1
   fi
   sleep 1 # the connections idle (nothing published until --hold ends)
-  if [ "${2:-}" = heap ]; then
+  if [ "${2:-}" = heap ] && [ "$after_burst" = 1 ]; then
+    local rss heap_idle heap_burst
+    rss=$(rss_kib "$server_pid")
+    heap_idle=$(heap_in_use "$server_pid" "$work/server.out")
+    timeout 60 taskset -c 1 "$loadgen" --protocol switchboard --port "$port" --connections 1 \
+      --warmup 0 --duration 2 --window 64 --rate 0 --memory-warmup 0 --label burst >> "$log" 2>&1 || true
+    heap_burst=$(heap_in_use "$server_pid" "$work/server.out")
+    sleep "$(bc -l <<< "$burst_ping_ms / 1000 + 1.5")"
+    echo "$rss $heap_idle $heap_burst $(heap_in_use "$server_pid" "$work/server.out")"
+  elif [ "${2:-}" = heap ]; then
     echo "$(rss_kib "$server_pid") $(heap_in_use "$server_pid" "$work/server.out")"
   else
     rss_kib "$server_pid"
@@ -230,8 +254,13 @@ for run in $(seq "$runs"); do
     base=$(rss_kib "$server_pid")
     if [ "$heap" = 1 ]; then
       heap_base=$(heap_in_use "$server_pid" "$work/server.out")
-      read -r with heap_with <<< "$(rss_with_connections "$n" heap)"
+      read -r with heap_with heap_burst heap_quiet <<< "$(rss_with_connections "$n" heap)"
       samples[heap_per_$n]+=" $(bc -l <<< "($heap_with - $heap_base) / $n")"
+      if [ "$after_burst" = 1 ]; then
+        samples[heap_burst_$n]+=" $(bc -l <<< "($heap_burst - $heap_base) / $n")"
+        samples[heap_quiet_$n]+=" $(bc -l <<< "($heap_quiet - $heap_base) / $n")"
+        echo "run $run: switchboard-gateway heap in use after a burst $heap_burst B, a ping interval later $heap_quiet B" >> "$log"
+      fi
       echo "run $run: switchboard-gateway heap in use idle $heap_base B, with $n subscribers $heap_with B" >> "$log"
     else
       with=$(rss_with_connections "$n")
@@ -271,6 +300,12 @@ if [ "$heap" = 1 ]; then
   for n in $connections; do
     read -r med lo hi <<< "$(stats ${samples[heap_per_$n]})"
     printf '| %-58s | %11.0f B | %9.0f-%.0f B |\n' "  heap in use per subscribed connection ($n)" "$med" "$lo" "$hi"
+    if [ "$after_burst" = 1 ]; then
+      read -r med lo hi <<< "$(stats ${samples[heap_burst_$n]})"
+      printf '| %-58s | %11.0f B | %9.0f-%.0f B |\n' "    after a burst ($n)" "$med" "$lo" "$hi"
+      read -r med lo hi <<< "$(stats ${samples[heap_quiet_$n]})"
+      printf '| %-58s | %11.0f B | %9.0f-%.0f B |\n' "    after the burst and a ping interval ($n)" "$med" "$lo" "$hi"
+    fi
   done
 fi
 row_mib "switchboard-dashboard + embedded gateway, idle (offscreen)" ${samples[dashboard_idle]}
@@ -287,3 +322,4 @@ echo "subscribed. Per connection: (RSS with them - RSS of the same process after
 echo "connections) / N. CPU: user + system time over ${idle_cpu} s of an idle process (no client but the"
 echo "dashboard's own), % of one core."
 [ "$heap" = 0 ] || echo "Heap in use: glibc malloc_stats() of the gateway before and while they are held, / N."
+[ "$after_burst" = 0 ] || echo "After a burst: one more client published 2 s flat out (64 in flight) to their channel; the gateway pings every ${burst_ping_ms} ms."
