@@ -52,6 +52,7 @@ set -euo pipefail
 # everything it started.
 . "$(dirname "$0")/common/own-session.sh"
 . "$(dirname "$0")/common/measure.sh"
+. "$(dirname "$0")/common/peer-servers.sh"
 own_session "$0" "$@"
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -128,37 +129,6 @@ server_pid=""
 # process group of its own, inside a command substitution) is stopped too (stop_session).
 trap 'stop_server; stop_session; rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
-
-# Starts server $1 pinned to core 0; sets server_pid and port.
-start_server() {
-  local out="$work/server.out"
-  : > "$out"
-  case "$1" in
-    switchboard|switchboard-binary)
-      taskset -c 0 "$gateway" --listen 127.0.0.1 --port 0 --io-threads 1 --api-key bench \
-        --max-connections 20000 --rate 100000000 --rate-burst 100000000 --log-level warn \
-        > "$out" 2>&1 &
-      server_pid=$!
-      port=$(wait_port "$out" 'listening on [^ ]*:[0-9]+' "$server_pid") ;;
-    switchboard-qt)
-      # no rate limit, 20 000 connections, outbox 65 536 frames / 64 MiB (bench/qt/bench_qt_gateway.cpp)
-      taskset -c 0 "$qt_gateway" serve 0 > "$out" 2>&1 &
-      server_pid=$!
-      port=$(wait_port "$out" 'on ws://[^ /]*:[0-9]+' "$server_pid") ;;
-    ws)
-      taskset -c 0 node "$root/bench/peers/node-ws/server.js" --host 127.0.0.1 --port 0 > "$out" 2>&1 &
-      server_pid=$!
-      port=$(wait_port "$out" 'listening on [^ ]*:[0-9]+' "$server_pid") ;;
-    uws)
-      taskset -c 0 node "$root/bench/peers/uws/server.js" --host 127.0.0.1 --port 0 > "$out" 2>&1 &
-      server_pid=$!
-      port=$(wait_port "$out" 'listening on [^ ]*:[0-9]+' "$server_pid") ;;
-    nats)
-      taskset -c 0 nats-server -c "$root/bench/peers/nats/nats-server.conf" > "$out" 2>&1 &
-      server_pid=$!
-      port=$(wait_port "$out" 'websocket clients on ws://[^ ]*:[0-9]+' "$server_pid") ;;
-  esac
-}
 
 # resolve_window WINDOW SUBSCRIBERS: the number of messages in flight (auto: 64 000 deliveries).
 resolve_window() {
@@ -334,8 +304,9 @@ echo
 echo "Each cell: the median over $runs runs (the spread min-max in brackets). deliveries/s: flat out with window messages in flight"
 echo "(--window $windows; auto: 64 000 deliveries), measured over ${duration} s after 1 s of warm-up. latency: publish -> receive at a"
 echo "fixed $latency_rate deliveries/s, at the first window only. handshakes/s: TCP connect + upgrade completions, 256 at a time."
-echo "ready/s: connect + upgrade + subscribe completions (Switchboard: connect, welcome, subscribe, subscribed; nats: CONNECT,"
-echo "SUB, PONG; ws: the upgrade). KB per conn: server RSS growth / subscribers (the loads of the row)."
+echo "ready/s: connect + upgrade + subscribe completions (Switchboard: connect and subscribe in one write, welcome, subscribed;"
+echo "nats: CONNECT, SUB, PONG; ws: the upgrade). KB per conn: server RSS growth / subscribers after 16 clients came and"
+echo "went (the loads of the row)."
 echo "ns/deliv: server CPU time per delivery when flat out. B/deliv: bytes on the wire per delivery (WebSocket header included). missed: deliveries lost, disconnects: connections dropped (all loads of"
 echo "the row). best peer: the other server with the lowest ns/deliv and the one with the highest deliveries/s at that window, and"
 echo "whether switchboard is at or below (at or above) it. Charts:"

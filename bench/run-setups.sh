@@ -26,6 +26,7 @@ set -euo pipefail
 
 . "$(dirname "$0")/common/own-session.sh"
 . "$(dirname "$0")/common/measure.sh"
+. "$(dirname "$0")/common/peer-servers.sh"
 own_session "$0" "$@"
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -59,27 +60,6 @@ for v in "${variants[@]}"; do
   esac
 done
 
-# Starts server $1 (connections $2) pinned to core 0; sets server_pid and port.
-start_server() {
-  local out="$work/server.out"
-  : > "$out"
-  case "$1" in
-    switchboard)
-      taskset -c 0 "$gateway" --listen 127.0.0.1 --port 0 --io-threads 1 --api-key bench \
-        --max-connections $(( $2 + 1000 )) --rate 100000000 --rate-burst 100000000 --log-level warn > "$out" 2>&1 &
-      server_pid=$!
-      port=$(wait_port "$out" 'listening on [^ ]*:[0-9]+' "$server_pid") ;;
-    switchboard-qt)
-      taskset -c 0 "$qt_gateway" serve 0 > "$out" 2>&1 &
-      server_pid=$!
-      port=$(wait_port "$out" 'on ws://[^ /]*:[0-9]+' "$server_pid") ;;
-    uws)
-      taskset -c 0 node "$root/bench/peers/uws/server.js" --host 127.0.0.1 --port 0 > "$out" 2>&1 &
-      server_pid=$!
-      port=$(wait_port "$out" 'listening on [^ ]*:[0-9]+' "$server_pid") ;;
-  esac
-}
-
 raise_session_weight
 ulimit -n "$(ulimit -Hn)"
 work=$(mktemp -d /tmp/switchboard-setups.XXXXXX)
@@ -96,7 +76,7 @@ for run in $(seq "$runs"); do
       read -r server args <<< "${variants[$i]}"
       protocol=switchboard
       [ "$server" = uws ] && protocol=ws
-      start_server "$server" "$n" || exit 1
+      start_server "$server" || exit 1
       # shellcheck disable=SC2086 # a variant's arguments are words
       line=$(timeout 120 taskset -c 1 "$loadgen" --protocol "$protocol" --port "$port" --connections "$n" \
                --payload 64 --duration 0.5 --warmup 0 --window 1 --rate 0 --io-threads 1 --server-pid "$server_pid" ${args:-} 2>&1 \
