@@ -50,7 +50,7 @@ void ChannelSubscriptions::pipelineSubscribes()
         const std::size_t size = name.size() + ch->options.auth.size() + ch->options.channelData.size();
         if (bytes + size > kPipelinedSubscribeBytes)
             continue; // a smaller one may still fit; this one goes at welcome
-        if (sendSubscribe(*ch) != 0) {
+        if (sendSubscribe(*ch)) {
             ++frames;
             bytes += size;
         }
@@ -63,10 +63,10 @@ void ChannelSubscriptions::resubscribeAll()
         sendSubscribe(*ch);
 }
 
-std::size_t ChannelSubscriptions::sendSubscribe(ChannelState &ch)
+bool ChannelSubscriptions::sendSubscribe(ChannelState &ch)
 {
     if (ch.pendingAckId != 0)
-        return 0;
+        return false;
     if (!detail::isValidUtf8(ch.name()) || !detail::isValidUtf8(ch.options.auth)
         || !detail::isValidUtf8(ch.options.channelData)) {
         // The frame would be closed with 1007: refuse this channel alone, from the Executor.
@@ -75,7 +75,7 @@ std::size_t ChannelSubscriptions::sendSubscribe(ChannelState &ch)
             if (!alive.expired())
                 onSubscribeDone(name, serial, make_error_code(Error::InvalidName), nullptr);
         });
-        return 0;
+        return false;
     }
     json::object frame;
     frame["op"] = "subscribe";
@@ -112,7 +112,7 @@ std::size_t ChannelSubscriptions::sendSubscribe(ChannelState &ch)
                                             });
     frame["ackId"] = ch.pendingAckId;
     m_session.send(frame);
-    return name.size() + ch.options.auth.size() + ch.options.channelData.size();
+    return true;
 }
 
 void ChannelSubscriptions::refreshAuthorization(std::string_view channelName)

@@ -47,8 +47,8 @@ public:
     /// Sends `subscribe` for every channel not yet pending: the connection was just welcomed.
     void resubscribeAll();
     /// Sends `subscribe` for `ch` unless one is pending; asks for recovery from its last position.
-    /// Returns the bytes of the channel's name, auth and channel data it sent (0 if none).
-    std::size_t sendSubscribe(ChannelState &ch);
+    /// Returns whether it sent one.
+    bool sendSubscribe(ChannelState &ch);
     /// The server said the authorization of channel `name` is about to expire: sends `refresh`
     /// with a fresh `auth` (SubscribeOptions::authProvider) or the one it has.
     void refreshAuthorization(std::string_view name);
