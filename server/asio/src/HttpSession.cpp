@@ -1,5 +1,7 @@
 #include "HttpSession.h"
 
+#include "PeerText.h"
+
 #include "HttpApi.h"
 #include "PusherHttpApi.h"
 #include "Log.h"
@@ -9,6 +11,8 @@
 #include "WebSocketSession.h"
 
 #include <switchboard/WireEncoding.h>
+
+#include <sys/socket.h>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
@@ -23,11 +27,14 @@ namespace switchboard::asio {
 
 namespace {
 constexpr std::size_t kHeaderLimit = 16 * 1024;
+/// What a new connection's first read takes without waiting: a WebSocket upgrade request from a
+/// browser is 400-700 bytes; the rest of a larger one follows with the request's own reads.
+constexpr std::size_t kFirstRead = 1024;
 }
 
-HttpSession::HttpSession(ServerContext &context, AnyStream stream, std::string peer, TcpSlot slot)
+HttpSession::HttpSession(ServerContext &context, AnyStream stream, const boost::asio::ip::tcp::endpoint &peer, TcpSlot slot)
     : m_ctx(context)
-    , m_peer(std::move(peer))
+    , m_peer(peer)
     , m_stream(std::move(stream))
     , m_deadline(m_stream->get_executor())
     , m_slot(std::move(slot))
@@ -48,7 +55,7 @@ void HttpSession::evictIfIdle()
             return; // a request has begun (or its first bytes wait in the kernel)
         self->m_idleTicket = 0;
         self->m_ctx.metrics.httpIdleEvictions.fetch_add(1, std::memory_order_relaxed);
-        log::refusal("idle connection", self->m_peer, {}, "closed to make room near the TCP connection limit");
+        log::refusal("idle connection", peerText(self->m_peer), {}, "closed to make room near the TCP connection limit");
         self->close();
     });
 }
@@ -71,7 +78,10 @@ void HttpSession::read()
     m_parser.emplace();
     m_parser->header_limit(kHeaderLimit);
     m_parser->body_limit(m_ctx.config.maxBodyBytes);
-    if (m_buffer.size() == 0 && !m_idleTicket)
+    // A new connection's request is usually there by the time it is accepted: taken at once, it
+    // needs no readiness wait (nor the re-arm of the socket's registration that one costs), and
+    // the connection is never on the idle list.
+    if (m_buffer.size() == 0 && !m_idleTicket && (m_stream->isTls() || !takeWaitingBytes()))
         m_idleTicket = m_ctx.tcp.addIdle(weak_from_this());
     // A slow or silent client is dropped; an idle keep-alive connection too.
     m_phase = Phase::Reading;
@@ -95,6 +105,19 @@ void HttpSession::read()
         return;
     }
     readRequest();
+}
+
+bool HttpSession::takeWaitingBytes()
+{
+    // Into a buffer of the stack first: an idle connection keeps no buffer of its own.
+    char first[kFirstRead];
+    const ssize_t n = ::recv(m_stream->lowest().native_handle(), first, sizeof first, MSG_DONTWAIT);
+    if (n <= 0)
+        return false; // nothing yet, the end or an error: the readiness wait reports it
+    const std::size_t size = static_cast<std::size_t>(n);
+    boost::asio::buffer_copy(m_buffer.prepare(size), boost::asio::buffer(first, size));
+    m_buffer.commit(size);
+    return true;
 }
 
 void HttpSession::readRequest()
@@ -141,12 +164,12 @@ void HttpSession::onRequestDeadline()
     if (started || m_requests == 0) {
         // Half a request, or a connection that never sent one: holding a socket is all it does.
         m_ctx.metrics.httpHeaderTimeouts.fetch_add(1, std::memory_order_relaxed);
-        log::refusal("request deadline", m_peer, {},
+        log::refusal("request deadline", peerText(m_peer), {},
                      (started ? "incomplete request after " : "no request after ")
                          + std::to_string(m_ctx.config.headerTimeout.count()) + " ms");
     } else {
         m_ctx.metrics.httpIdleTimeouts.fetch_add(1, std::memory_order_relaxed);
-        log::debug("http: idle keep-alive connection from ", m_peer, " closed");
+        log::debug("http: idle keep-alive connection from ", peerText(m_peer), " closed");
     }
     close();
 }
@@ -192,7 +215,7 @@ void HttpSession::route(Request &req)
     if (path == "/sse") {
         if (req.method() != http::verb::get)
             return write(errorResponse(http::status::method_not_allowed, "GET only"), false);
-        auto sse = std::make_shared<SseSession>(m_ctx, std::move(*m_stream), m_peer, std::move(m_slot));
+        auto sse = std::make_shared<SseSession>(m_ctx, std::move(*m_stream), peerText(m_peer), std::move(m_slot));
         m_stream.reset();
         return sse->start(req, url);
     }
@@ -202,7 +225,7 @@ void HttpSession::route(Request &req)
         return write(healthResponse(m_ctx), keepAlive);
     if (isPusherApiPath(m_ctx, path)) {
         auto self = shared_from_this();
-        return handlePusherApi(m_ctx, req, url, m_peer, [self, keepAlive](Response res) {
+        return handlePusherApi(m_ctx, req, url, peerText(m_peer), [self, keepAlive](Response res) {
             // May run under the core lock: post, never write here.
             auto shared = std::make_shared<Response>(std::move(res));
             boost::asio::post(self->m_deadline.get_executor(), [self, shared, keepAlive] {
@@ -226,7 +249,7 @@ void HttpSession::route(Request &req)
                                       req[http::field::accept_encoding], req[http::field::if_none_match]);
     if (!answer.refusal.empty()) {
         m_ctx.metrics.staticRefused.fetch_add(1, std::memory_order_relaxed);
-        log::refusal("static path", m_peer, {}, answer.refusal + ": " + path);
+        log::refusal("static path", peerText(m_peer), {}, answer.refusal + ": " + path);
     }
     if (answer.notModified)
         m_ctx.metrics.staticNotModified.fetch_add(1, std::memory_order_relaxed);
@@ -243,12 +266,12 @@ void HttpSession::upgrade(Request &req, std::optional<PusherTarget> pusher)
     const auto version = req.find(http::field::sec_websocket_version);
     if (key == req.end() || !ws::isValidKey(key->value())) {
         m_ctx.metrics.wsHandshakeRefused.fetch_add(1, std::memory_order_relaxed);
-        log::refusal("websocket handshake", m_peer, {}, "Sec-WebSocket-Key missing or not 16 bytes (400)");
+        log::refusal("websocket handshake", peerText(m_peer), {}, "Sec-WebSocket-Key missing or not 16 bytes (400)");
         return write(errorResponse(http::status::bad_request, "Sec-WebSocket-Key must be 16 bytes in base64"), false);
     }
     if (version == req.end() || version->value() != "13") {
         m_ctx.metrics.wsHandshakeRefused.fetch_add(1, std::memory_order_relaxed);
-        log::refusal("websocket handshake", m_peer, {}, "Sec-WebSocket-Version is not 13 (426)");
+        log::refusal("websocket handshake", peerText(m_peer), {}, "Sec-WebSocket-Version is not 13 (426)");
         Response res = errorResponse(http::status::upgrade_required, "WebSocket version 13 is required");
         res.set(http::field::sec_websocket_version, "13");
         return write(std::move(res), false);
@@ -333,7 +356,7 @@ void HttpSession::upgrade(Request &req, std::optional<PusherTarget> pusher)
                           // The session keeps the connection's TCP slot until it is destroyed
                           // (with its socket); one allocation holds both and the control block.
                           auto session = std::make_shared<WebSocketSession>(
-                              self->m_ctx, std::move(*self->m_stream), std::move(self->m_slot), std::move(leftover),
+                              self->m_ctx, std::move(*self->m_stream), std::move(self->m_slot), self->m_peer, std::move(leftover),
                               std::move(info), deflateWindowBits, std::move(pusher));
                           self->m_stream.reset();
                           session->start();
@@ -387,7 +410,7 @@ void HttpSession::watchWriteProgress()
             return self->watchWriteProgress();
         }
         self->m_ctx.metrics.httpWriteTimeouts.fetch_add(1, std::memory_order_relaxed);
-        log::refusal("write deadline", self->m_peer, {},
+        log::refusal("write deadline", peerText(self->m_peer), {},
                      "HTTP response made no progress for " + std::to_string(self->m_ctx.config.writeTimeout.count())
                          + " ms");
         self->close();

@@ -29,14 +29,18 @@ namespace switchboard::asio {
 /// or is handed over, with its TcpSlot, to a WebSocket or SSE session.
 class HttpSession final : public IdleConnection, public std::enable_shared_from_this<HttpSession> {
 public:
-    /// `peer`: the client's address as text, for log lines; `slot`: its place in the TCP limit.
-    HttpSession(ServerContext &context, AnyStream stream, std::string peer, TcpSlot slot);
+    /// `peer`: the client's address (from the accept), for log lines and the WebSocket session;
+    /// `slot`: its place in the TCP limit.
+    HttpSession(ServerContext &context, AnyStream stream, const boost::asio::ip::tcp::endpoint &peer, TcpSlot slot);
     ~HttpSession() override;
     void start();
     void evictIfIdle() override;
 
 private:
     void read();
+    /// Plain TCP: moves what the kernel already holds for the socket into m_buffer, without
+    /// waiting; false when nothing was there.
+    bool takeWaitingBytes();
     void readRequest(); ///< the request itself, once bytes are there (or at once with TLS)
     void onRead(boost::system::error_code ec);
     void onRequestDeadline();
@@ -52,7 +56,7 @@ private:
     void stopWaiting();
 
     ServerContext &m_ctx;
-    std::string m_peer;
+    boost::asio::ip::tcp::endpoint m_peer; ///< formatted only for a log line (PeerText.h)
     std::optional<AnyStream> m_stream; ///< empty once handed to a WebSocket or SSE session
     boost::beast::flat_buffer m_buffer;
     std::optional<http::request_parser<http::string_body>> m_parser;

@@ -10,18 +10,6 @@
 
 namespace switchboard::asio {
 
-namespace {
-
-/// `address:port` of the remote end, for log lines ("?" once the socket is gone).
-std::string peerAddress(const TcpSocket &socket)
-{
-    boost::system::error_code ec;
-    const auto endpoint = socket.remote_endpoint(ec);
-    return ec ? std::string("?") : peerText(endpoint);
-}
-
-} // namespace
-
 Listener::Listener(ServerContext &context, const tcp::endpoint &endpoint)
     : m_ctx(context), m_acceptor(context.ioc.get_executor()), m_retry(m_acceptor.get_executor())
 {
@@ -55,7 +43,7 @@ void Listener::accept()
     if (!m_acceptor.is_open())
         return;
     // Every connection lives on one io thread (IoShards): its handlers run one at a time.
-    m_acceptor.async_accept(m_ctx.connectionExecutor(),
+    m_acceptor.async_accept(m_ctx.connectionExecutor(), m_acceptedPeer,
                             [self = shared_from_this()](boost::system::error_code ec, TcpSocket socket) {
                                 self->onAccept(ec, std::move(socket));
                             });
@@ -85,10 +73,10 @@ void Listener::onAccept(boost::system::error_code ec, TcpSocket socket)
     socket.set_option(tcp::no_delay(true), ignored);
     if (m_ctx.config.socketSendBuffer > 0)
         socket.set_option(boost::asio::socket_base::send_buffer_size(int(m_ctx.config.socketSendBuffer)), ignored);
-    std::string peer = peerAddress(socket);
+    const tcp::endpoint peer = m_acceptedPeer;
     TcpSlot slot = m_ctx.tcp.tryAcquire();
     if (!slot) {
-        refuse(socket, peer);
+        refuse(socket, peerText(peer));
         m_ctx.tcp.evictOldestIdle(); // room for the next one, if idle connections hold the slots
         return accept();
     }
@@ -96,7 +84,7 @@ void Listener::onAccept(boost::system::error_code ec, TcpSocket socket)
     if (m_ctx.tcp.nearLimit())
         m_ctx.tcp.evictOldestIdle();
     if (!m_ctx.tls) {
-        std::make_shared<HttpSession>(m_ctx, AnyStream(std::move(socket)), std::move(peer), std::move(slot))->start();
+        std::make_shared<HttpSession>(m_ctx, AnyStream(std::move(socket)), peer, std::move(slot))->start();
     } else {
         auto stream = std::make_shared<AnyStream>(std::move(socket), *m_ctx.tls);
         auto heldSlot = std::make_shared<TcpSlot>(std::move(slot)); // released if the handshake fails
@@ -106,7 +94,7 @@ void Listener::onAccept(boost::system::error_code ec, TcpSocket socket)
                 stream->close();
         });
         stream->tls()->async_handshake(boost::asio::ssl::stream_base::server,
-                                       [this, stream, deadline, heldSlot, peer = std::move(peer)](const boost::system::error_code &e) mutable {
+                                       [this, stream, deadline, heldSlot, peer](const boost::system::error_code &e) mutable {
                                            deadline->cancel();
                                            if (e) {
                                                m_ctx.metrics.tlsHandshakeFailures.fetch_add(1, std::memory_order_relaxed);
@@ -114,7 +102,7 @@ void Listener::onAccept(boost::system::error_code ec, TcpSocket socket)
                                                stream->close();
                                                return;
                                            }
-                                           std::make_shared<HttpSession>(m_ctx, std::move(*stream), std::move(peer),
+                                           std::make_shared<HttpSession>(m_ctx, std::move(*stream), peer,
                                                                          std::move(*heldSlot))->start();
                                        });
     }

@@ -31,6 +31,9 @@ private:
     ServerContext &m_ctx;
     /// On the main io_context, which one thread runs: no strand.
     boost::asio::basic_socket_acceptor<boost::asio::ip::tcp, IoExecutor> m_acceptor;
+    /// The peer of the accept in progress, filled by accept() itself: no getpeername() per
+    /// connection (one accept is in progress at a time).
+    boost::asio::ip::tcp::endpoint m_acceptedPeer;
     IoTimer m_retry;
     std::chrono::milliseconds m_backoff{0}; ///< after a failed accept; 0 after a success
 };

@@ -36,8 +36,8 @@ WebSocketSession::WriteBuffers &WebSocketSession::threadWriteBuffers()
     return local;
 }
 
-WebSocketSession::WebSocketSession(ServerContext &context, AnyStream stream, TcpSlot slot, std::string leftover,
-                                   ConnectionInfo info, int deflateWindowBits, std::optional<PusherTarget> pusher)
+WebSocketSession::WebSocketSession(ServerContext &context, AnyStream stream, TcpSlot slot,
+                                   const boost::asio::ip::tcp::endpoint &peer, std::string leftover, ConnectionInfo info, int deflateWindowBits, std::optional<PusherTarget> pusher)
     : m_slot(std::move(slot))
     , m_ctx(context)
     , m_shard(context.shards->of(stream.get_executor()))
@@ -49,16 +49,19 @@ WebSocketSession::WebSocketSession(ServerContext &context, AnyStream stream, Tcp
     , m_reader(context.config.maxFrameBytes)
 {
     TcpSocket &socket = m_tls ? m_tls->stream->next_layer() : stream.lowest();
+    boost::system::error_code peerError;
+    m_peer = peer.port() != 0 ? peer : socket.remote_endpoint(peerError);
+    if (!peerError)
+        m_starting->info.remoteAddress = m_peer.address().to_string();
+    else
+        m_peer = {};
     boost::system::error_code ec;
-    const auto remote = socket.remote_endpoint(ec);
-    if (!ec) {
-        m_peer = remote;
-        m_starting->info.remoteAddress = remote.address().to_string();
-    }
     if (!m_tls) {
         // The session reads and writes the descriptor itself (ReadinessPoller.h); Asio's state
-        // for the socket goes back to its pool for the next accept.
-        socket.non_blocking(true, ec);
+        // for the socket goes back to its pool for the next accept. The HTTP phase's reads made
+        // the descriptor non-blocking already, as a rule: no second ioctl then.
+        if (!socket.native_non_blocking())
+            socket.non_blocking(true, ec);
         if (!ec)
             m_fd = socket.release(ec);
         if (ec) {
@@ -569,7 +572,7 @@ void WebSocketSession::closeSocket()
         }
         return;
     }
-    m_shard.poller.remove(m_fd, *this);
+    m_shard.poller.removeClosing(*this); // the close below ends the registration
     ::shutdown(m_fd, SHUT_RDWR);
     ::close(m_fd);
     m_fd = -1;

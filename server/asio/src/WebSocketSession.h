@@ -73,7 +73,9 @@ public:
     /// With `pusher`, the connection speaks the Pusher protocol (PusherProtocol::open decides
     /// on its key and version).
     /// `slot`: the connection's TCP slot, released when the session is destroyed (after its socket).
-    WebSocketSession(ServerContext &context, AnyStream stream, TcpSlot slot, std::string leftover,
+    /// `peer`: the client's address as the accept gave it (port 0: unknown, asked of the socket).
+    WebSocketSession(ServerContext &context, AnyStream stream, TcpSlot slot,
+                     const boost::asio::ip::tcp::endpoint &peer, std::string leftover,
                      ConnectionInfo info = {}, int deflateWindowBits = 0,
                      std::optional<PusherTarget> pusher = std::nullopt);
     ~WebSocketSession() override;
