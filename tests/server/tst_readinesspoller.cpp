@@ -122,6 +122,7 @@ private slots:
     void destroyedClientGetsNoCall();
     void slotsAreReused();
     void moreReadyThanOneRoundTakes();
+    void closedAfterRemoveClosingLeavesNothingBehind();
 };
 
 void tst_ReadinessPoller::writableAtOnceThenOneEventPerArrival()
@@ -236,6 +237,46 @@ void tst_ReadinessPoller::slotsAreReused()
     poller.add(-1, refused, ec);
     QVERIFY(ec);
     QCOMPARE(poller.size(), std::size_t(1));
+}
+
+// A session that closes its socket takes it off with removeClosing(), no system call: the close
+// ends the kernel's registration. Its descriptor, reused by the next socket, registers again, and
+// only the new client hears of it; the old one hears nothing, not even of events collected
+// before it left.
+void tst_ReadinessPoller::closedAfterRemoveClosingLeavesNothingBehind()
+{
+    TwoRegistered t;
+    t.a.send("collected before the close");
+    t.b.send("x"); // a round with both
+    bool closedInRound = false;
+    t.second->onReady = [&](std::uint32_t) {
+        if (closedInRound)
+            return;
+        closedInRound = true;
+        t.poller.removeClosing(*t.first);
+        ::close(t.a.ours);
+    };
+    QVERIFY(runUntil(t.io, [&] { return closedInRound; }));
+    const int reused = t.a.ours;
+    t.a.ours = -1;
+    drain(t.io);
+    QCOMPARE(t.poller.size(), std::size_t(1));
+    const auto firstCalls = t.first->events.size();
+    QVERIFY(firstCalls <= 1); // called before the close in that round at most, never after it
+
+    // The next socket gets the same descriptor: adding it succeeds (no registration is left for
+    // that number), and its events go to its own client only.
+    SocketPair next;
+    QCOMPARE(next.ours, reused);
+    auto third = std::make_shared<Client>();
+    boost::system::error_code ec;
+    t.poller.add(next.ours, third, ec);
+    QVERIFY2(!ec, ec.message().c_str());
+    next.send("y");
+    QVERIFY(runUntil(t.io, [&] { return third->count(EPOLLIN) >= 1; }));
+    drain(t.io);
+    QCOMPARE(t.first->events.size(), firstCalls);
+    QCOMPARE(t.poller.size(), std::size_t(2));
 }
 
 void tst_ReadinessPoller::moreReadyThanOneRoundTakes()

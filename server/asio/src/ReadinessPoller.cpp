@@ -64,10 +64,17 @@ void ReadinessPoller::remove(int fd, Client &client)
 {
     if (client.m_pollSlot == Client::kNone)
         return;
-    const std::uint32_t slot = client.m_pollSlot;
-    client.m_pollSlot = Client::kNone;
     epoll_event ignored{}; // kernels before 2.6.9 wanted one for EPOLL_CTL_DEL
     ::epoll_ctl(m_descriptor.native_handle(), EPOLL_CTL_DEL, fd, &ignored);
+    removeClosing(client);
+}
+
+void ReadinessPoller::removeClosing(Client &client)
+{
+    if (client.m_pollSlot == Client::kNone)
+        return;
+    const std::uint32_t slot = client.m_pollSlot;
+    client.m_pollSlot = Client::kNone;
     Entry &entry = m_entries[slot];
     entry.client.reset();
     ++entry.generation; // events of this round already collected for it find another generation

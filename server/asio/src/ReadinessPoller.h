@@ -59,6 +59,11 @@ public:
     /// Unregisters `fd` of `client`: no more calls, even for events already collected. Call
     /// before closing the socket; no effect on a client not registered.
     void remove(int fd, Client &client);
+    /// As remove(), for a socket the caller closes right after: closing the descriptor ends its
+    /// registration in the kernel (its only reference: nothing duplicates a connection's
+    /// descriptor), so this makes no system call. The events already collected for it find
+    /// another generation, as after remove().
+    void removeClosing(Client &client);
 
     /// Clients registered.
     std::size_t size() const { return m_entries.size() - m_free.size(); }
