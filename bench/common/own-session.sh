@@ -1,6 +1,6 @@
 # own-session.sh: sourced by the bench scripts (run-ab.sh, run-cluster.sh, run-comparison.sh,
-# run-footprint.sh, run-pusher.sh, run-qt.sh, run-setups.sh, run-slow-reader.sh) so that a run
-# lives in a session of its own:
+# run-connection-cost.sh, run-footprint.sh, run-pusher.sh, run-qt.sh, run-setups.sh,
+# run-slow-reader.sh) so that a run lives in a session of its own:
 # everything it starts can be found and stopped with it, and its CPU weight can be raised without
 # touching the rest of the machine.
 # Bash.
