@@ -9,6 +9,10 @@
 # measured load, setup, the short load and the teardown together, divided by N.
 #
 # Usage: bench/run-connection-cost.sh [options] GATEWAY...
+#   GATEWAY            a switchboard-gateway binary, or `uws`: the uWebSockets peer (bench/peers,
+#                      after bench/peers/install.sh), which the load generator only upgrades (no
+#                      protocol: one read and one write less per connection than a gateway's
+#                      connect + subscribe and welcome + subscribed)
 #   --loadgen PATH     switchboard-loadgen (default: build/default/bench/loadgen/switchboard-loadgen)
 #   --connections N    default 10000
 #   --runs N           default 5
@@ -42,7 +46,7 @@ while [ $# -gt 0 ]; do
 done
 [ ${#gateways[@]} -ge 1 ] || { echo "give at least one gateway binary" >&2; exit 2; }
 [ -x "$loadgen" ] || { echo "no load generator at $loadgen" >&2; exit 1; }
-for g in "${gateways[@]}"; do [ -x "$g" ] || { echo "no gateway at $g" >&2; exit 1; }; done
+for g in "${gateways[@]}"; do [ "$g" = uws ] || [ -x "$g" ] || { echo "no gateway at $g" >&2; exit 1; }; done
 if [ "$use_strace" = 1 ]; then
   command -v strace > /dev/null || { echo "--strace needs strace (apt-get install strace)" >&2; exit 1; }
   runs=1
@@ -65,7 +69,7 @@ trap 'exit 130' INT TERM
 
 # load N: N connections set up, 0.1 s of publishing, closed; prints the RESULT line.
 load() {
-  timeout 120 taskset -c 1 "$loadgen" --protocol switchboard --port "$port" --connections "$1" --payload 64 \
+  timeout 120 taskset -c 1 "$loadgen" --protocol "$protocol" --port "$port" --connections "$1" --payload 64 \
     --duration 0.1 --warmup 0 --window 1 --rate 0 --io-threads 1 --memory-warmup 0 2>&1 | grep '^RESULT' | tail -n1 || true
 }
 # cpu_ticks PID: user + system time of the process, in clock ticks.
@@ -80,8 +84,14 @@ for run in $(seq "$runs"); do
     g=${gateways[$i]}
     out="$work/server.out"
     : > "$out"
-    taskset -c 0 "$g" --listen 127.0.0.1 --port 0 --io-threads 1 --api-key bench \
-      --max-connections $(( connections + 1000 )) --rate 100000000 --rate-burst 100000000 --log-level warn > "$out" 2>&1 &
+    if [ "$g" = uws ]; then
+      protocol=ws
+      taskset -c 0 node "$root/bench/peers/uws/server.js" --host 127.0.0.1 --port 0 > "$out" 2>&1 &
+    else
+      protocol=switchboard
+      taskset -c 0 "$g" --listen 127.0.0.1 --port 0 --io-threads 1 --api-key bench \
+        --max-connections $(( connections + 1000 )) --rate 100000000 --rate-burst 100000000 --log-level warn > "$out" 2>&1 &
+    fi
     server_pid=$!
     port=$(wait_port "$out" 'listening on [^ ]*:[0-9]+' "$server_pid") || exit 1
     load 500 > /dev/null
