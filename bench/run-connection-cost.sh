@@ -25,6 +25,7 @@ set -euo pipefail
 
 . "$(dirname "$0")/common/own-session.sh"
 . "$(dirname "$0")/common/measure.sh"
+. "$(dirname "$0")/common/peer-servers.sh"
 own_session "$0" "$@"
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -45,6 +46,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ ${#gateways[@]} -ge 1 ] || { echo "give at least one gateway binary" >&2; exit 2; }
+[ "$connections" -le 19000 ] || { echo "at most 19 000 connections (the gateway is started with 20 000)" >&2; exit 2; }
 [ -x "$loadgen" ] || { echo "no load generator at $loadgen" >&2; exit 1; }
 for g in "${gateways[@]}"; do [ "$g" = uws ] || [ -x "$g" ] || { echo "no gateway at $g" >&2; exit 1; }; done
 if [ "$use_strace" = 1 ]; then
@@ -82,18 +84,14 @@ echo "# bench/run-connection-cost.sh, $(date -u '+%F %H:%M UTC'), commit $(git -
 for run in $(seq "$runs"); do
   for i in "${!gateways[@]}"; do
     g=${gateways[$i]}
-    out="$work/server.out"
-    : > "$out"
     if [ "$g" = uws ]; then
       protocol=ws
-      taskset -c 0 node "$root/bench/peers/uws/server.js" --host 127.0.0.1 --port 0 > "$out" 2>&1 &
+      start_server uws || exit 1
     else
       protocol=switchboard
-      taskset -c 0 "$g" --listen 127.0.0.1 --port 0 --io-threads 1 --api-key bench \
-        --max-connections $(( connections + 1000 )) --rate 100000000 --rate-burst 100000000 --log-level warn > "$out" 2>&1 &
+      gateway=$g # what start_server runs
+      start_server switchboard || exit 1
     fi
-    server_pid=$!
-    port=$(wait_port "$out" 'listening on [^ ]*:[0-9]+' "$server_pid") || exit 1
     load 500 > /dev/null
     sleep 0.3 # the warm-up's closes handled
     if [ "$use_strace" = 1 ]; then

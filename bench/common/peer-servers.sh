@@ -1,5 +1,5 @@
 # peer-servers.sh: starts the servers the side-by-side benchmarks compare (sourced by
-# run-comparison.sh and run-setups.sh, after common/measure.sh). Bash.
+# run-comparison.sh, run-setups.sh and run-connection-cost.sh, after common/measure.sh). Bash.
 #
 #   start_server NAME   Starts server NAME pinned to core 0, its output in $work/server.out;
 #                       sets server_pid and port (returns 1 when it does not listen). NAME:
