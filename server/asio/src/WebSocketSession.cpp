@@ -37,7 +37,8 @@ WebSocketSession::WriteBuffers &WebSocketSession::threadWriteBuffers()
 }
 
 WebSocketSession::WebSocketSession(ServerContext &context, AnyStream stream, TcpSlot slot,
-                                   const boost::asio::ip::tcp::endpoint &peer, std::string leftover, ConnectionInfo info, int deflateWindowBits, std::optional<PusherTarget> pusher)
+                                   const boost::asio::ip::tcp::endpoint &peer, std::string leftover,
+                                   ConnectionInfo info, int deflateWindowBits, std::optional<PusherTarget> pusher)
     : m_slot(std::move(slot))
     , m_ctx(context)
     , m_shard(context.shards->of(stream.get_executor()))
@@ -49,12 +50,8 @@ WebSocketSession::WebSocketSession(ServerContext &context, AnyStream stream, Tcp
     , m_reader(context.config.maxFrameBytes)
 {
     TcpSocket &socket = m_tls ? m_tls->stream->next_layer() : stream.lowest();
-    boost::system::error_code peerError;
-    m_peer = peer.port() != 0 ? peer : socket.remote_endpoint(peerError);
-    if (!peerError)
-        m_starting->info.remoteAddress = m_peer.address().to_string();
-    else
-        m_peer = {};
+    m_peer = peer;
+    m_starting->info.remoteAddress = peer.address().to_string();
     boost::system::error_code ec;
     if (!m_tls) {
         // The session reads and writes the descriptor itself (ReadinessPoller.h); Asio's state

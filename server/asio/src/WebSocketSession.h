@@ -73,7 +73,7 @@ public:
     /// With `pusher`, the connection speaks the Pusher protocol (PusherProtocol::open decides
     /// on its key and version).
     /// `slot`: the connection's TCP slot, released when the session is destroyed (after its socket).
-    /// `peer`: the client's address as the accept gave it (port 0: unknown, asked of the socket).
+    /// `peer`: the client's address as the accept gave it (no `getpeername` per connection).
     WebSocketSession(ServerContext &context, AnyStream stream, TcpSlot slot,
                      const boost::asio::ip::tcp::endpoint &peer, std::string leftover,
                      ConnectionInfo info = {}, int deflateWindowBits = 0,
