@@ -74,6 +74,21 @@ load() {
   timeout 120 taskset -c 1 "$loadgen" --protocol "$protocol" --port "$port" --connections "$1" --payload 64 \
     --duration 0.1 --warmup 0 --window 1 --rate 0 --io-threads 1 --memory-warmup 0 2>&1 | grep '^RESULT' | tail -n1 || true
 }
+# settle: waits until the server has closed every WebSocket connection of the last load (the
+# gateway's /metrics, read over bash's /dev/tcp; at most 10 s). The uWebSockets peer counts
+# none: a fixed second there.
+settle() {
+  if [ "$protocol" = ws ]; then sleep 1; return 0; fi
+  local open=""
+  for _ in $(seq 100); do
+    open=$( (exec 3<> "/dev/tcp/127.0.0.1/$port" && printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3 && cat <&3) 2> /dev/null \
+              | awk '$1 == "switchboard_websocket_connections" { print $2 }')
+    [ "$open" = 0 ] && return 0
+    sleep 0.1
+  done
+  echo "the gateway still had ${open:-?} WebSocket connections open 10 s after the load" >&2
+  return 1
+}
 # cpu_ticks PID: user + system time of the process, in clock ticks.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
@@ -93,13 +108,13 @@ for run in $(seq "$runs"); do
       start_server switchboard || exit 1
     fi
     load 500 > /dev/null
-    sleep 0.3 # the warm-up's closes handled
+    settle || exit 1
     if [ "$use_strace" = 1 ]; then
-      strace -c -f -p "$server_pid" -o "$work/strace.out" 2> /dev/null &
+      strace -c -f -p "$server_pid" -o "$work/strace.out" 2> "$work/strace.err" &
       tracer_pid=$!
-      sleep 0.5 # attached
+      await_line "$work/strace.err" 'Process [0-9]+ attached' "$tracer_pid" > /dev/null || exit 1
       line=$(load "$connections")
-      sleep 1 # the closes handled
+      settle || exit 1
       stop_tracer
       stop_server
       echo "gateway $i ($g): system calls per connection ($connections connections, one delivery each):"
@@ -112,7 +127,7 @@ for run in $(seq "$runs"); do
     fi
     before=$(cpu_ticks "$server_pid")
     line=$(load "$connections")
-    sleep 0.5 # the closes handled
+    settle || exit 1
     after=$(cpu_ticks "$server_pid")
     stop_server
     setups=$(sed -n 's/.* setups_per_s=\([0-9.]*\).*/\1/p' <<< "$line")
