@@ -6,12 +6,12 @@ namespace switchboard {
 
 bool Outbox::fits(std::size_t frameBytes, std::size_t externalBytes) const
 {
-    return frameCount() + 1 <= m_limits.maxFrames && m_bytes + externalBytes + frameBytes <= m_limits.maxBytes;
+    return frameCount() + 1 <= m_maxFrames && m_bytes + externalBytes + frameBytes <= m_maxBytes;
 }
 
 SendResult Outbox::level(std::size_t externalBytes) const
 {
-    if (frameCount() * 2 > m_limits.maxFrames || (m_bytes + externalBytes) * 2 > m_limits.maxBytes)
+    if (frameCount() * 2 > m_maxFrames || (m_bytes + externalBytes) * 2 > m_maxBytes)
         return SendResult::Backpressure;
     return SendResult::Ok;
 }
@@ -24,7 +24,7 @@ SendOutcome Outbox::push(const SharedFrame &frame, std::size_t externalBytes)
         if (it != m_latest->end()) {
             SharedFrame &slot = m_frames[it->second];
             const std::size_t bytes = m_bytes - slot->bytes.size() + size;
-            if (bytes + externalBytes > m_limits.maxBytes) {
+            if (bytes + externalBytes > m_maxBytes) {
                 ++m_dropped;
                 return SendResult::Dropped;
             }
@@ -32,7 +32,7 @@ SendOutcome Outbox::push(const SharedFrame &frame, std::size_t externalBytes)
             slot = frame;
             node.key() = slot->conflationKey;
             m_latest->insert(std::move(node));
-            m_bytes = bytes;
+            m_bytes = static_cast<std::uint32_t>(bytes); // fits: at most m_maxBytes
             SendOutcome outcome(level(externalBytes));
             outcome.conflated = 1;
             return outcome;
@@ -45,14 +45,14 @@ SendOutcome Outbox::push(const SharedFrame &frame, std::size_t externalBytes)
             m_head = 0;
         }
         m_lone = frame;
-        m_bytes += size;
+        m_bytes += static_cast<std::uint32_t>(size); // fits() held
         return level(externalBytes);
     }
     spillLone();
     SendOutcome outcome;
     if (!fits(size, externalBytes)) {
-        if (frame->policy != ChannelPolicy::DropOldest || m_limits.maxFrames == 0
-            || size + externalBytes > m_limits.maxBytes) {
+        if (frame->policy != ChannelPolicy::DropOldest || m_maxFrames == 0
+            || size + externalBytes > m_maxBytes) {
             ++m_dropped;
             return SendResult::Dropped;
         }
@@ -68,7 +68,7 @@ SendOutcome Outbox::push(const SharedFrame &frame, std::size_t externalBytes)
         }
     }
     m_frames.push_back(frame);
-    m_bytes += size;
+    m_bytes += static_cast<std::uint32_t>(size); // fits() held
     if (frame->policy == ChannelPolicy::LatestOnly) {
         if (!m_latest)
             m_latest = std::make_unique<LatestIndex>();
@@ -87,7 +87,7 @@ void Outbox::spillLone()
 void Outbox::evictOldest()
 {
     SharedFrame &oldest = m_frames[m_head];
-    m_bytes -= oldest->bytes.size();
+    m_bytes -= static_cast<std::uint32_t>(oldest->bytes.size());
     if (oldest->policy == ChannelPolicy::LatestOnly && m_latest) {
         auto it = m_latest->find(oldest->conflationKey);
         if (it != m_latest->end() && it->second == m_head)
@@ -102,7 +102,7 @@ void Outbox::compact()
 {
     // Amortised O(1) per eviction: the pending frames moved are at most as many as the evictions
     // since the last compaction.
-    if (m_head == 0 || m_head * 2 < m_frames.size())
+    if (m_head == 0 || std::size_t(m_head) * 2 < m_frames.size())
         return;
     m_frames.erase(m_frames.begin(), m_frames.begin() + static_cast<std::ptrdiff_t>(m_head));
     if (m_latest) {

@@ -82,6 +82,8 @@ class TestOutbox : public QObject
 private slots:
     void limits_data();
     void limits();
+    void limitsPast32BitsAreClamped();
+    void outboxIsSmall();
     void externalBytesCount();
     void takeAllEmpties();
     void drainedAfterABurstKeepsNoBurstSizedBuffer();
@@ -139,6 +141,28 @@ void TestOutbox::limits()
     QCOMPARE(outbox.droppedCount(), std::size_t(pushes - accepted));
     if (accepted > 0)
         QCOMPARE(last, lastAccepted);
+}
+
+void TestOutbox::limitsPast32BitsAreClamped()
+{
+    // Limits are kept in 32 bits (every session embeds an outbox); larger ones mean "at most
+    // 2^32 - 1", never a wrapped small limit.
+    const std::size_t huge = std::size_t(1) << 40;
+    Outbox outbox(OutboxLimits{huge, huge});
+    QCOMPARE(outbox.limits().maxFrames, std::size_t(UINT32_MAX));
+    QCOMPARE(outbox.limits().maxBytes, std::size_t(UINT32_MAX));
+    const auto frame = makeTextFrame(std::string(1000, 'x'));
+    QCOMPARE(outbox.push(frame), SendResult::Ok);
+    QCOMPARE(outbox.push(frame), SendResult::Ok);
+    QCOMPARE(outbox.byteCount(), std::size_t(2000));
+}
+
+void TestOutbox::outboxIsSmall()
+{
+    // Every connection of both gateways embeds one (docs/benchmarks.md, "Where an idle
+    // connection's memory goes"): its vector, its lone frame, the conflation index pointer, the
+    // drop count, and four 32-bit fields (limits, head, bytes).
+    QCOMPARE_LE(sizeof(Outbox), std::size_t(72));
 }
 
 void TestOutbox::externalBytesCount()

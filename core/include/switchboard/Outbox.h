@@ -5,6 +5,7 @@
 #include "switchboard/Session.h"
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string_view>
 #include <unordered_map>
@@ -12,6 +13,7 @@
 
 namespace switchboard {
 
+/// A session's outbox bounds. An Outbox keeps them in 32 bits: larger values act as 2^32 - 1.
 struct OutboxLimits {
     std::size_t maxFrames = 4096;
     std::size_t maxBytes = 4u << 20; // 4 MiB
@@ -44,7 +46,10 @@ enum class SlowConsumerPolicy {
 /// - DropNewest and Disconnect: Dropped; the Hub applies the rest of the policy.
 class Outbox {
 public:
-    explicit Outbox(OutboxLimits limits = {}) : m_limits(limits) {}
+    explicit Outbox(OutboxLimits limits = {})
+        : m_maxFrames(clamped(limits.maxFrames)), m_maxBytes(clamped(limits.maxBytes))
+    {
+    }
 
     SendOutcome push(const SharedFrame &frame, std::size_t externalBytes = 0);
 
@@ -71,15 +76,17 @@ public:
 
     bool empty() const { return !m_lone && m_frames.size() == m_head; }
     std::size_t frameCount() const { return (m_lone ? 1 : 0) + m_frames.size() - m_head; }
+    /// Bytes of the pending frames (at most limits().maxBytes, so 32 bits hold them).
     std::size_t byteCount() const { return m_bytes; }
     /// Frames refused (Dropped) and frames evicted by DropOldest, since construction.
     std::size_t droppedCount() const { return m_dropped; }
-    const OutboxLimits &limits() const { return m_limits; }
+    OutboxLimits limits() const { return {m_maxFrames, m_maxBytes}; }
 
 private:
     /// Keys view the conflationKey of the frame held in the slot they name; a replacement
     /// re-keys the node to the new frame's string before the old frame can go.
     using LatestIndex = std::unordered_map<std::string_view, std::size_t>;
+    static std::uint32_t clamped(std::size_t limit) { return limit > UINT32_MAX ? UINT32_MAX : std::uint32_t(limit); }
     bool fits(std::size_t frameBytes, std::size_t externalBytes) const;
     SendResult level(std::size_t externalBytes) const;
     void evictOldest();
@@ -87,15 +94,17 @@ private:
     /// Moves the lone frame, if any, into m_frames: before anything that indexes m_frames.
     void spillLone();
 
-    OutboxLimits m_limits;
+    // 72 bytes in all: every connection of a gateway embeds one.
     std::vector<SharedFrame> m_frames; // pending: [m_head, end); before m_head: evicted (null)
-    std::size_t m_head = 0;
-    std::size_t m_bytes = 0;
-    std::size_t m_dropped = 0;
-    std::unique_ptr<LatestIndex> m_latest; // LatestOnly frames pending: conflation key -> slot
     /// The only pending frame, when it is not LatestOnly and m_frames holds none pending (and
     /// nothing else: m_head is 0). Anything that queues a second frame moves it to m_frames first.
     SharedFrame m_lone;
+    std::unique_ptr<LatestIndex> m_latest; // LatestOnly frames pending: conflation key -> slot
+    std::size_t m_dropped = 0;
+    std::uint32_t m_maxFrames;
+    std::uint32_t m_maxBytes;
+    std::uint32_t m_head = 0;  // at most the frames' count, itself at most m_maxFrames
+    std::uint32_t m_bytes = 0; // at most m_maxBytes
 };
 
 } // namespace switchboard
