@@ -44,13 +44,13 @@ WebSocketSession::WebSocketSession(ServerContext &context, AnyStream stream, Tcp
     , m_shard(context.shards->of(stream.get_executor()))
     , m_tls(stream.isTls() ? std::make_unique<Tls>(stream.takeTls()) : nullptr)
     , m_deflateWindowBits(deflateWindowBits)
-    , m_outbox(OutboxLimits{context.config.outboxFrames, context.config.outboxBytes})
     , m_isPusher(pusher.has_value()) // before m_starting takes `pusher`
+    , m_peer(peer)
+    , m_outbox(OutboxLimits{context.config.outboxFrames, context.config.outboxBytes})
     , m_starting(std::make_unique<Starting>(Starting{std::move(leftover), std::move(info), std::move(pusher)}))
     , m_reader(context.config.maxFrameBytes)
 {
     TcpSocket &socket = m_tls ? m_tls->stream->next_layer() : stream.lowest();
-    m_peer = peer;
     m_starting->info.remoteAddress = peer.address().to_string();
     boost::system::error_code ec;
     if (!m_tls) {
@@ -141,7 +141,7 @@ void WebSocketSession::refused(Error code, std::string_view reason)
     std::string user;
     {
         std::lock_guard lock(m_mutex);
-        user = m_user;
+        user = m_user.view();
     }
     log::refusal(std::string("websocket ").append(errorName(code)), peerText(m_peer), user,
                  "error " + std::to_string(static_cast<int>(code)) + " (" + std::string(reason) + ")");
@@ -152,7 +152,7 @@ void WebSocketSession::closeLocked(DisconnectCode code, std::string_view reason)
     if (m_closeQueued || m_finishedFlag)
         return;
     if (code != DisconnectCode::Normal && code != DisconnectCode::Shutdown)
-        log::refusal(std::string("websocket ").append(disconnectName(code)), peerText(m_peer), m_user,
+        log::refusal(std::string("websocket ").append(disconnectName(code)), peerText(m_peer), m_user.view(),
                      "close " + std::to_string(static_cast<int>(code)) + " (" + std::string(reason) + ")");
     m_closeQueued = true;
     m_pongPending = false; // the close frame is the last word
@@ -345,7 +345,7 @@ void WebSocketSession::flush()
         m_write->written = out.written;
     }
     m_waitingForWrite = true;
-    m_lastWriteProgress = std::chrono::steady_clock::now();
+    m_write->lastProgress = std::chrono::steady_clock::now();
     if (m_ctx.config.writeTimeout.count() > 0)
         armLiveness(); // the write deadline may be the earliest now
     if (!plain)
@@ -393,7 +393,7 @@ void WebSocketSession::continueWrite()
     const std::size_t n = writeSocket(m_write->buffers, ec);
     m_write->written += n;
     if (n > 0)
-        m_lastWriteProgress = std::chrono::steady_clock::now();
+        m_write->lastProgress = std::chrono::steady_clock::now();
     if (m_write->buffers.empty())
         onWritten({}, false);
     else if (ec != boost::asio::error::would_block)
@@ -416,7 +416,7 @@ void WebSocketSession::writeSome()
         }
         self->m_write->written += n;
         if (n > 0)
-            self->m_lastWriteProgress = std::chrono::steady_clock::now();
+            self->m_write->lastProgress = std::chrono::steady_clock::now();
         if (self->consumeWritten(self->m_write->buffers, n))
             self->onWritten({}, false);
         else
@@ -575,11 +575,22 @@ void WebSocketSession::closeSocket()
     m_fd = -1;
 }
 
+struct WebSocketSession::FrameEvents final : ws::FrameHandler {
+    explicit FrameEvents(WebSocketSession &s) : session(s) {}
+    bool onMessage(std::string_view payload, bool binary) override { return session.onMessage(payload, binary); }
+    bool onPing(std::string_view payload) override { return session.onPing(payload); }
+    bool onPong(std::string_view payload) override { return session.onPong(payload); }
+    void onClose(std::uint16_t code, std::string_view reason) override { session.onClose(code, reason); }
+    void onViolation(ws::CloseCode code, std::string_view reason) override { session.onViolation(code, reason); }
+    WebSocketSession &session;
+};
+
 void WebSocketSession::onData(std::uint8_t *data, std::size_t size)
 {
     m_ctx.metrics.wsBytesIn.fetch_add(size, std::memory_order_relaxed);
     m_lastReceived = std::chrono::steady_clock::now();
-    m_reader.feed(data, size, *this);
+    FrameEvents events(*this);
+    m_reader.feed(data, size, events);
     if (const std::uint64_t inflated = m_reader.takeInflatedMessages())
         m_ctx.metrics.wsDeflateMessagesIn.fetch_add(inflated, std::memory_order_relaxed);
 }
@@ -710,7 +721,7 @@ void WebSocketSession::armLiveness()
             next = std::min(next, std::max(m_lastReceived, m_lastPingSent) + config.wsPingInterval);
     }
     if (m_waitingForWrite && config.writeTimeout.count() > 0)
-        next = std::min(next, m_lastWriteProgress + config.writeTimeout);
+        next = std::min(next, m_write->lastProgress + config.writeTimeout);
     next = std::min(next, m_closeDeadline);
     m_shard.liveness.setDeadline(*this, next); // max(): nothing to watch until a write waits (flush() sets it then)
 }
@@ -726,14 +737,14 @@ void WebSocketSession::livenessDue()
     }
     const GatewayConfig &config = m_ctx.config;
     auto &metrics = m_ctx.metrics;
-    if (m_waitingForWrite && config.writeTimeout.count() > 0 && now - m_lastWriteProgress >= config.writeTimeout) {
+    if (m_waitingForWrite && config.writeTimeout.count() > 0 && now - m_write->lastProgress >= config.writeTimeout) {
         // The client does not read: a close frame would never arrive either. Drop the TCP
         // connection.
         metrics.wsWriteTimeouts.fetch_add(1, std::memory_order_relaxed);
         std::string user;
         {
             std::lock_guard lock(m_mutex);
-            user = m_user;
+            user = m_user.view();
         }
         log::refusal("websocket write timeout", peerText(m_peer), user,
                      "no write progress for " + std::to_string(config.writeTimeout.count()) + " ms");

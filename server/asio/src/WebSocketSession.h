@@ -27,6 +27,8 @@
 // per session (websocket/PerMessageDeflate.h).
 
 #include "AnyStream.h"
+#include "CompactText.h"
+#include "PeerText.h"
 #include "ReadinessPoller.h"
 #include "ServerContext.h"
 #include "SessionMutex.h"
@@ -59,11 +61,15 @@ struct PusherTarget {
 /// Thread safety: send() and close() may be called from any thread (the core mutex holder);
 /// they only queue under the session's own mutex and have a flush run on the connection's thread
 /// (its shard's io thread, IoShards.h), in a FlushRounds round. Everything else runs there.
+///
+/// Memory: every idle connection holds one of these (docs/benchmarks.md, "Where an idle
+/// connection's memory goes"), so what only some connections or some moments need is behind a
+/// pointer (TLS, a write the kernel holds back, control frames, the start), and the bases are
+/// ordered so that the first member fills the last base's tail padding.
 class WebSocketSession final : public Session,
-                               private ws::FrameHandler,
+                               public std::enable_shared_from_this<WebSocketSession>,
                                public LivenessSweep::Client,
-                               public ReadinessPoller::Client,
-                               public std::enable_shared_from_this<WebSocketSession> {
+                               public ReadinessPoller::Client {
 public:
     /// `stream` has completed the HTTP upgrade; `leftover` holds bytes read past the request.
     /// The connection has been counted by ServerContext::tryAddConnection(). `info` (the
@@ -123,12 +129,14 @@ private:
     /// Closes the socket (shut down both ways); a plain socket leaves the ReadinessPoller first.
     void closeSocket();
     void onData(std::uint8_t *data, std::size_t size);
-    // ws::FrameHandler: what the FrameReader found in the client's bytes.
-    bool onMessage(std::string_view payload, bool binary) override;
-    bool onPing(std::string_view payload) override;
-    bool onPong(std::string_view payload) override;
-    void onClose(std::uint16_t code, std::string_view reason) override;
-    void onViolation(ws::CloseCode code, std::string_view reason) override;
+    // What the FrameReader found in the client's bytes (ws::FrameHandler's calls, through a
+    // handler onData() makes on the stack: no fifth vtable pointer in every session).
+    struct FrameEvents;
+    bool onMessage(std::string_view payload, bool binary);
+    bool onPing(std::string_view payload);
+    bool onPong(std::string_view payload);
+    void onClose(std::uint16_t code, std::string_view reason);
+    void onViolation(ws::CloseCode code, std::string_view reason);
     void fail(DisconnectCode code, std::string_view reason);
     /// Queues the answer to a ping, replacing an unsent one.
     void queuePong(std::string_view payload);
@@ -150,12 +158,14 @@ private:
     /// progress is seen.
     void writeSome();
     /// One write: its frames (kept alive until written), the headers, copied small frames and
-    /// control frames (the cork), the buffers over them, and the bytes written so far.
+    /// control frames (the cork), the buffers over them, and the bytes written so far. A
+    /// session's own (m_write) also holds when the write last made progress: its write deadline.
     struct WriteBuffers {
         std::vector<SharedFrame> frames;
         std::string cork;
         std::vector<boost::asio::const_buffer> buffers;
         std::size_t written = 0;
+        std::chrono::steady_clock::time_point lastProgress; ///< while m_waitingForWrite
     };
     /// The io thread's, where plain TCP sessions build their batches.
     static WriteBuffers &threadWriteBuffers();
@@ -165,6 +175,7 @@ private:
     // The members every delivery touches come first, together: a fan-out over thousands of
     // sessions reads about six cache lines of each, not a dozen spread over 1.2 KB
     // (docs/benchmarks.md, "Where the time goes at 1 message in flight").
+    int m_fd = -1;                ///< plain TCP: the socket, owned here from construction until closed
     TcpSlot m_slot;               ///< declared before m_tls: released after the socket closed
     ServerContext &m_ctx;
     IoShards::Shard &m_shard;     ///< the io_context of the connection, and its rounds
@@ -177,7 +188,6 @@ private:
     /// TLS only. A plain TCP connection keeps no Asio socket (nor a read buffer: it reads into the
     /// io thread's).
     std::unique_ptr<Tls> m_tls;
-    int m_fd = -1;                ///< plain TCP: the socket, owned here from construction until closed
     int m_deflateWindowBits = 0;  ///< 0: permessage-deflate not negotiated (read by every flush)
 
     // Guarded by m_mutex (touched by send/close from the core holder's thread).
@@ -196,6 +206,7 @@ private:
     bool m_finished = false;
     bool m_waitingForWrite = false;       ///< the kernel refused bytes: an async write is pending
     bool m_isPusher = false;              ///< a Pusher protocol connection (PusherProtocol, not ServerProtocol)
+    PeerAddress m_peer;                   ///< for log lines (any thread, set at construction)
 
     // Guarded by m_mutex.
     Outbox m_outbox;
@@ -214,11 +225,10 @@ private:
         std::string endReason;   ///< with m_endCode
     };
     std::unique_ptr<ControlFrames> m_control;
-    std::string m_user;           ///< set by attached(), for log lines
+    CompactText m_user;           ///< set by attached(), for log lines
 
     // Strand only, from here on.
     ServerProtocol::ConnectionHandle m_handle = 0;
-    boost::asio::ip::tcp::endpoint m_peer; ///< for log lines (PeerText.h)
     /// What only start() needs, released there.
     struct Starting {
         std::string leftover;               ///< bytes read past the upgrade request
@@ -229,7 +239,6 @@ private:
     ws::FrameReader m_reader;
     std::chrono::steady_clock::time_point m_lastReceived;  ///< any byte from the client
     std::chrono::steady_clock::time_point m_lastPingSent;
-    std::chrono::steady_clock::time_point m_lastWriteProgress;
     /// Our close frame is written: the connection ends then if the peer's close has not come.
     std::chrono::steady_clock::time_point m_closeDeadline = std::chrono::steady_clock::time_point::max();
 };
