@@ -467,7 +467,7 @@ std::optional<SessionStats> Hub::sessionStats(std::string_view sessionId) const
     const auto *entry = d->findSession(sessionId);
     if (!entry)
         return std::nullopt;
-    return SessionStats{entry->memberships.size(), entry->framesOut, entry->dropped, entry->conflated};
+    return SessionStats{entry->memberships.size(), entry->framesOut, entry->dropped(), entry->conflated()};
 }
 
 std::size_t Hub::subscriberCount(std::string_view channel) const

@@ -32,9 +32,12 @@ SharedFrame Hub::Impl::publicationFrame(const Channel &channel, const Publicatio
 /// Counts what a send that queued did to the outbox's pending frames.
 void Hub::Impl::countQueued(SessionEntry &entry, const SendOutcome &outcome)
 {
-    entry.conflated += outcome.conflated;
+    if (outcome.conflated == 0 && outcome.evicted == 0)
+        return;
+    SessionEntry::Extras &extras = entry.extrasOrNew();
+    extras.conflated += outcome.conflated;
     counters.conflated += outcome.conflated;
-    entry.dropped += outcome.evicted;
+    extras.dropped += outcome.evicted;
     counters.drops += outcome.evicted;
 }
 
@@ -42,7 +45,7 @@ void Hub::Impl::countQueued(SessionEntry &entry, const SendOutcome &outcome)
 /// collected and run by flushCloses() once no subscriber list is being walked.
 void Hub::Impl::refused(SessionEntry &entry, ChannelPolicy policy)
 {
-    ++entry.dropped;
+    ++entry.extrasOrNew().dropped;
     if (policy != ChannelPolicy::Disconnect) {
         ++counters.drops;
         return;

@@ -13,6 +13,7 @@
 #include "switchboard/MemoryBroker.h"
 #include "switchboard/MemoryPresenceStore.h"
 #include "ChannelGrants.h"
+#include "OneOrMany.h"
 #include "ReplySlots.h"
 #include "SessionIdText.h"
 #include "SharedNames.h"
@@ -93,13 +94,29 @@ struct Hub::Impl {
         std::string info;
     };
 
+    /// A session's subscription to a channel: 24 bytes, kept in its entry (OneOrMany) when it is
+    /// the session's only one.
     struct Membership {
+        /// What only filtered subscriptions and presence channels need: apart, so that any other
+        /// subscription costs an idle connection 24 bytes here, not 88.
+        struct Detail {
+            FilterGroup *group = nullptr;               // set: in this group's subscribers
+            std::unique_ptr<PresenceIdentity> presence; // presence channels only
+        };
         Channel *channel = nullptr;
-        FilterGroup *group = nullptr; // null: in channel->subscribers
-        std::size_t index = 0;        // position in the group's or the channel's subscribers
-        /// Presence channels only: apart, so that a subscription to any other channel costs an
-        /// idle connection 32 bytes here, not 88.
-        std::unique_ptr<PresenceIdentity> presence;
+        std::unique_ptr<Detail> detail;
+        std::uint32_t index = 0; // position in the group's or the channel's subscribers
+
+        /// Null: in channel->subscribers.
+        FilterGroup *group() const { return detail ? detail->group : nullptr; }
+        /// Set exactly for memberships of presence channels.
+        const PresenceIdentity *presence() const { return detail ? detail->presence.get() : nullptr; }
+        Detail &detailOrNew()
+        {
+            if (!detail)
+                detail = std::make_unique<Detail>();
+            return *detail;
+        }
     };
 
     /// The principal of every anonymous session.
@@ -144,22 +161,27 @@ struct Hub::Impl {
     struct SessionEntry {
         explicit SessionEntry(std::string_view sessionId) { id.assign(sessionId); }
 
-        detail::SessionIdText id; ///< the index's key: never changes while the entry is in it
+        // 136 bytes, 144 with the index's link: one 160-byte chunk per session, its first
+        // subscription included (docs/benchmarks.md, "Where an idle connection's memory goes").
+        /// The index's key: never changes while the entry is in it. [[no_unique_address]] lets
+        /// `closing` take the id's tail padding.
+        [[no_unique_address]] detail::SessionIdText id;
+        bool closing = false; // closed as a slow consumer: no more sends
         std::shared_ptr<Session> session;
         /// Null for an anonymous session (no user id, info or patterns): it keeps a pointer
         /// here, not the 88 bytes of an empty Principal.
         std::unique_ptr<const Principal> ownPrincipal;
         detail::SharedName clientName; // for the authorizer; one copy per distinct name
-        std::vector<Membership> memberships;
+        /// Most sessions subscribe to one channel: that membership lives here, not in a block.
+        detail::OneOrMany<Membership> memberships;
         PendingJoins pending;
         std::uint64_t framesOut = 0;
-        std::uint64_t dropped = 0;
-        std::uint64_t conflated = 0;
-        bool closing = false; // closed as a slow consumer: no more sends
         /// What few sessions use: allocated on first use, not kept by every idle connection.
         struct Extras {
             AsyncAuthorizer authorizer;    // set: decides this session's joins instead of the Hub's
             detail::ReplySlots replySlots; // its publications waiting for a reply
+            std::uint64_t dropped = 0;     // frames refused or evicted for this session
+            std::uint64_t conflated = 0;   // frames replaced by a newer one of their key
         };
         std::unique_ptr<Extras> extras;
 
@@ -172,6 +194,8 @@ struct Hub::Impl {
         const Principal &principal() const { return ownPrincipal ? *ownPrincipal : anonymousPrincipal(); }
         /// Its own authorizer, or null.
         const AsyncAuthorizer *ownAuthorizer() const { return extras && extras->authorizer ? &extras->authorizer : nullptr; }
+        std::uint64_t dropped() const { return extras ? extras->dropped : 0; }
+        std::uint64_t conflated() const { return extras ? extras->conflated : 0; }
     };
 
     /// A join in progress; shared by the engine callbacks so that a detach or leave in between

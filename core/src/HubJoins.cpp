@@ -145,12 +145,12 @@ void Hub::Impl::addSubscriber(SessionEntry &entry, Channel &channel, const Membe
                                [&](const auto &group) { return group->filter->key() == filter->key(); });
         if (it == channel.groups.end())
             it = channel.groups.insert(channel.groups.end(), std::make_unique<FilterGroup>(FilterGroup{filter, {}}));
-        membership.group = it->get();
-        list = &membership.group->subscribers;
+        membership.detailOrNew().group = it->get();
+        list = &(*it)->subscribers;
     }
-    membership.index = list->size();
+    membership.index = static_cast<std::uint32_t>(list->size());
     if (member)
-        membership.presence = std::make_unique<PresenceIdentity>(PresenceIdentity{member->userId, member->info});
+        membership.detailOrNew().presence = std::make_unique<PresenceIdentity>(PresenceIdentity{member->userId, member->info});
     list->push_back(&entry);
     ++channel.subscriberCount;
     entry.memberships.push_back(std::move(membership));
@@ -168,9 +168,9 @@ void Hub::Impl::removeMembership(SessionEntry &entry, std::size_t position)
 
     Channel &channel = *membership.channel;
     grants.forget(entry.id.view(), channel.name);
-    FilterGroup *group = membership.group;
+    FilterGroup *group = membership.group();
     auto &subscribers = group ? group->subscribers : channel.subscribers;
-    const std::size_t index = membership.index;
+    const std::uint32_t index = membership.index;
     SessionEntry *moved = subscribers.back();
     subscribers[index] = moved;
     subscribers.pop_back();
@@ -188,8 +188,8 @@ void Hub::Impl::removeMembership(SessionEntry &entry, std::size_t position)
     const std::string name = channel.name;
     const bool vacated = channel.subscriberCount == 0;
     releaseChannelIfUnused(channel);
-    if (membership.presence) // set exactly for memberships of presence channels
-        removePresence(name, membership.presence->userId, membership.presence->info, entry.id.view());
+    if (const PresenceIdentity *presence = membership.presence())
+        removePresence(name, presence->userId, presence->info, entry.id.view());
     if (vacated)
         invokeQuietly(lifecycle.channelVacated, std::string_view(name));
 }
@@ -443,9 +443,10 @@ void Hub::Impl::completeJoin(const std::shared_ptr<JoinState> &state)
 
 bool Hub::Impl::sameFilter(const Membership &membership, const ContentFilter *filter)
 {
-    if (!membership.group || !filter)
-        return !membership.group && !filter;
-    return membership.group->filter->key() == filter->key();
+    const FilterGroup *group = membership.group();
+    if (!group || !filter)
+        return !group && !filter;
+    return group->filter->key() == filter->key();
 }
 
 /// A join of a channel the session is already in: success with the stream top (and the
