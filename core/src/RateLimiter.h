@@ -3,10 +3,11 @@
 // that every connection of a protocol shares.
 //
 // The rate and the burst are the protocol's options, the same for all its connections, so a
-// connection keeps only its bucket's state (16 bytes) and is handed the limit on each call.
+// connection keeps only its bucket's state (8 bytes) and is handed the limit on each call.
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 
 namespace switchboard::detail {
 
@@ -18,34 +19,48 @@ struct RateLimit {
     double burst;
 };
 
-/// One connection's bucket. Not thread-safe; the owner serializes calls. Time comes from the
-/// caller (Timer::now()), so tests drive it with a ManualTimer. Every call must pass the same
-/// limit as the constructor.
+/// One connection's bucket, 8 bytes. Not thread-safe; the owner serializes calls. Time comes from
+/// the caller (Timer::now()), so tests drive it with a ManualTimer. Every call must pass the same
+/// limit as the constructor, and a time no earlier than the last (Timer::now() is monotonic).
+///
+/// The last refill's time is kept as the low 32 bits of its milliseconds and the elapsed time
+/// taken modulo 2^32: right across the wrap (every 49.7 days), and a bucket left alone longer
+/// than that refills by the remainder (a few seconds at most fall short of a full bucket, which a
+/// connection silent that long is past anyway: its pings count). Tokens are a float: within
+/// kTolerance of a whole token counts as one, so that refills of a fraction add up to a token
+/// when they should (ten of 0.1 are 0.99999... in binary). A burst past 2^24 acts as no limit
+/// (a float no longer tells it from itself minus one).
 class RateLimiter {
 public:
-    RateLimiter(const RateLimit &limit, std::chrono::milliseconds now) noexcept : m_tokens(limit.burst), m_last(now) {}
+    RateLimiter(const RateLimit &limit, std::chrono::milliseconds now) noexcept
+        : m_tokens(static_cast<float>(limit.burst)), m_lastMs(low32(now))
+    {
+    }
 
     /// Takes one token if available.
     bool tryConsume(const RateLimit &limit, std::chrono::milliseconds now) noexcept
     {
         if (limit.rate <= 0)
             return true;
-        if (now > m_last) {
-            const double elapsedSeconds = std::chrono::duration<double>(now - m_last).count();
-            m_tokens = std::min(limit.burst, m_tokens + elapsedSeconds * limit.rate);
-            m_last = now;
+        const std::uint32_t nowMs = low32(now);
+        if (const std::uint32_t elapsedMs = nowMs - m_lastMs; elapsedMs > 0) {
+            m_tokens = static_cast<float>(std::min(limit.burst, m_tokens + elapsedMs * limit.rate / 1000.0));
+            m_lastMs = nowMs;
         }
-        if (m_tokens < 1.0)
+        if (m_tokens < 1.0f - kTolerance)
             return false;
-        m_tokens -= 1.0;
+        m_tokens = std::max(0.0f, m_tokens - 1.0f);
         return true;
     }
 
     double tokens() const noexcept { return m_tokens; }
 
 private:
-    double m_tokens;
-    std::chrono::milliseconds m_last;
+    static constexpr float kTolerance = 1e-4f;
+    static std::uint32_t low32(std::chrono::milliseconds now) noexcept { return static_cast<std::uint32_t>(now.count()); }
+
+    float m_tokens;
+    std::uint32_t m_lastMs;
 };
 
 } // namespace switchboard::detail

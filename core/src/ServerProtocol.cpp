@@ -109,12 +109,13 @@ struct ServerProtocol::Impl {
         // Its principal and client name are the Hub's (Hub::principal, Hub::clientName), not
         // copied here.
         TimerId expiryTimer = 0;         // the token's `expiring` hint, then its expiry
-        std::int64_t expiresAtMs = 0;    // the token's expiry (wall clock); 0: none
         /// What only the way to `welcome` needs, released once the frames kept meanwhile are
         /// handled: an idle connected session pays nothing for it.
         std::unique_ptr<Connecting> connecting = std::make_unique<Connecting>();
         detail::RateLimiter limiter;     // against Impl::opsLimit
-        std::chrono::milliseconds lastRateViolation{0};
+        /// Timer::now() of the last rate violation, its low 32 bits (compared modulo 2^32, as the
+        /// limiter does: right for the 10 s that matter).
+        std::uint32_t lastRateViolationMs = 0;
         std::uint16_t sessionIdSize = 0;
         State state = State::AwaitingConnect;
         WireEncoding encoding = WireEncoding::Json;
@@ -123,7 +124,8 @@ struct ServerProtocol::Impl {
         std::uint16_t rateViolations = 0;
         std::uint16_t malformed = 0;
     };
-    static_assert(sizeof(Connection) <= 88, "every idle connection keeps one: see docs/benchmarks.md, Footprint");
+    // 72 bytes: with the index's link and key, one 96-byte chunk per connection.
+    static_assert(sizeof(Connection) <= 72, "every idle connection keeps one: see docs/benchmarks.md, Footprint");
 
     /// One more of `count`, short of its type's limit.
     static std::uint16_t countedUp(std::uint16_t count)
@@ -259,9 +261,11 @@ struct ServerProtocol::Impl {
     {
         const auto now = timer.now();
         ++counters.rateLimited;
-        if (connection.rateViolations > 0 && now - connection.lastRateViolation > kRateViolationMemory)
+        const auto nowMs = static_cast<std::uint32_t>(now.count());
+        if (connection.rateViolations > 0
+            && std::chrono::milliseconds(std::uint32_t(nowMs - connection.lastRateViolationMs)) > kRateViolationMemory)
             connection.rateViolations = 0;
-        connection.lastRateViolation = now;
+        connection.lastRateViolationMs = nowMs;
         if (options.limits.rateViolationsBeforeClose > 0
             && (connection.rateViolations = countedUp(connection.rateViolations)) >= options.limits.rateViolationsBeforeClose) {
             ++counters.floodDisconnects;
@@ -559,7 +563,6 @@ struct ServerProtocol::Impl {
             timer.cancel(connection.expiryTimer);
             connection.expiryTimer = 0;
         }
-        connection.expiresAtMs = expiresAtMs;
         if (expiresAtMs == 0)
             return;
         const std::int64_t remainingMs = expiresAtMs - timer.wallClockMs();
@@ -570,14 +573,16 @@ struct ServerProtocol::Impl {
                                                  [this, handle] { expire(handle); });
             return;
         }
-        connection.expiryTimer = timer.start(std::chrono::milliseconds(remainingMs - hintLeadMs), [this, handle] {
+        // The expiry travels with the hint's timer: re-arming cancels it first, so a hint that
+        // fires is the current expiry's.
+        connection.expiryTimer = timer.start(std::chrono::milliseconds(remainingMs - hintLeadMs), [this, handle, expiresAtMs] {
             Connection *c = find(handle);
             if (!c)
                 return;
             c->expiryTimer = 0;
             if (c->state != State::Connected)
                 return;
-            const std::int64_t leftMs = c->expiresAtMs - timer.wallClockMs();
+            const std::int64_t leftMs = expiresAtMs - timer.wallClockMs();
             ++counters.tokenRefreshHints;
             send(*c, encodeExpiringFrame(leftMs));
             if ((c = find(handle)) && c->state == State::Connected && !c->expiryTimer)
