@@ -23,7 +23,7 @@ struct ProtocolLimits {
     std::size_t maxFrameBytes = 64 * 1024;   ///< larger text frames: close 1009
     std::size_t maxNestingDepth = 32;        ///< deeper JSON: error 413
     double opsPerSecond = 100;               ///< token bucket rate per session
-    double opsBurst = 200;                   ///< token bucket size
+    double opsBurst = 200;                   ///< token bucket size (above 2^24: no limit, a float bucket)
     int rateViolationsBeforeClose = 20;      ///< error 429 each time, then close 3005 (flood); at most 65 535
     int malformedBeforeClose = 10;           ///< error 400 each time, then close 3500; at most 65 535
     std::chrono::milliseconds connectTimeout{10'000}; ///< no connect frame: close 3006
