@@ -32,6 +32,7 @@ struct RateLimit {
 /// (a float no longer tells it from itself minus one).
 class RateLimiter {
 public:
+    RateLimiter() noexcept = default; ///< empty: refused until refilled; for a record not in use
     RateLimiter(const RateLimit &limit, std::chrono::milliseconds now) noexcept
         : m_tokens(static_cast<float>(limit.burst)), m_lastMs(low32(now))
     {
@@ -59,8 +60,8 @@ private:
     static constexpr float kTolerance = 1e-4f;
     static std::uint32_t low32(std::chrono::milliseconds now) noexcept { return static_cast<std::uint32_t>(now.count()); }
 
-    float m_tokens;
-    std::uint32_t m_lastMs;
+    float m_tokens = 0;
+    std::uint32_t m_lastMs = 0;
 };
 
 } // namespace switchboard::detail

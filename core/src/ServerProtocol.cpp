@@ -19,10 +19,10 @@
 
 #include <cassert>
 #include <cstdint>
+#include <deque>
 #include <exception>
 #include <limits>
 #include <map>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -72,7 +72,8 @@ std::string_view joinErrorMessage(Error code)
 
 struct ServerProtocol::Impl {
     /// AwaitingConnect -> (Authenticating ->) Connected -> Closing; any state -> Closing.
-    enum class State : std::uint8_t { AwaitingConnect, Authenticating, Connected, Closing };
+    /// Free: the slot of a closed connection, until a new one takes it.
+    enum class State : std::uint8_t { AwaitingConnect, Authenticating, Connected, Closing, Free };
 
     /// A connection's state from open() until its early frames are replayed after `welcome`.
     struct Connecting {
@@ -85,11 +86,12 @@ struct ServerProtocol::Impl {
         std::size_t earlyBytes = 0;
     };
 
-    /// One per open connection, in its index's node. Ordered so that it has no holes: every idle
-    /// connection keeps one.
+    /// One per open connection, in its slot (`connections`). Ordered so that it has no holes:
+    /// every idle connection keeps one.
     struct Connection {
+        Connection() = default; // a free slot's
         Connection(ConnectionHandle h, std::shared_ptr<Session> s, detail::RateLimiter l)
-            : handle(h), session(std::move(s)), limiter(l)
+            : handle(h), session(std::move(s)), connecting(std::make_unique<Connecting>()), limiter(l)
         {
         }
         /// While Connected: the Hub's copy of the session id (Hub::attachedId), which lives until
@@ -111,7 +113,7 @@ struct ServerProtocol::Impl {
         TimerId expiryTimer = 0;         // the token's `expiring` hint, then its expiry
         /// What only the way to `welcome` needs, released once the frames kept meanwhile are
         /// handled: an idle connected session pays nothing for it.
-        std::unique_ptr<Connecting> connecting = std::make_unique<Connecting>();
+        std::unique_ptr<Connecting> connecting;
         detail::RateLimiter limiter;     // against Impl::opsLimit
         /// Timer::now() of the last rate violation, its low 32 bits (compared modulo 2^32, as the
         /// limiter does: right for the 10 s that matter).
@@ -124,7 +126,7 @@ struct ServerProtocol::Impl {
         std::uint16_t rateViolations = 0;
         std::uint16_t malformed = 0;
     };
-    // 72 bytes: with the index's link and key, one 96-byte chunk per connection.
+    // 72 bytes, in a deque's block with six others: no heap block of its own.
     static_assert(sizeof(Connection) <= 72, "every idle connection keeps one: see docs/benchmarks.md, Footprint");
 
     /// One more of `count`, short of its type's limit.
@@ -164,17 +166,53 @@ struct ServerProtocol::Impl {
     AsyncConnectAuthenticator authenticator;
     std::map<std::string, RequestHandler, std::less<>> handlers;
     RequestHandler defaultHandler; ///< topics without a handler of their own; empty: 404
-    /// Held in the map's nodes (stable addresses): one allocation per connection.
-    std::unordered_map<ConnectionHandle, Connection> connections;
-    ConnectionHandle lastHandle = 0;
+    /// The connections in slots: a deque grows by blocks and never moves its elements, so a
+    /// connection has no heap block, map node, key or bucket of its own. A handle is its slot
+    /// (low 32 bits) and the slot's use count (high 32 bits, never 0): the handle of a closed
+    /// connection finds nothing, even once the slot holds another.
+    std::deque<Connection> connections;
+    std::vector<std::uint32_t> freeSlots; ///< of closed connections, taken again first
     ProtocolCounters counters;
     /// Callbacks that may outlive the protocol (Hub joins, responders) hold a weak reference.
     std::shared_ptr<Impl *> anchor = std::make_shared<Impl *>(this);
 
     Connection *find(ConnectionHandle handle)
     {
-        const auto it = connections.find(handle);
-        return it == connections.end() ? nullptr : &it->second;
+        const std::uint64_t slot = handle & 0xffff'ffffu;
+        if (slot >= connections.size())
+            return nullptr;
+        Connection &connection = connections[slot];
+        return connection.handle == handle && connection.state != State::Free ? &connection : nullptr;
+    }
+
+    /// A new connection in a free slot (or a new one), with its handle.
+    Connection &add(std::shared_ptr<Session> session)
+    {
+        if (freeSlots.empty()) {
+            const auto slot = static_cast<std::uint32_t>(connections.size());
+            const ConnectionHandle handle = (ConnectionHandle(1) << 32) | slot;
+            return connections.emplace_back(handle, std::move(session), detail::RateLimiter(opsLimit, timer.now()));
+        }
+        const std::uint32_t slot = freeSlots.back();
+        freeSlots.pop_back();
+        Connection &connection = connections[slot];
+        std::uint32_t uses = static_cast<std::uint32_t>(connection.handle >> 32) + 1;
+        if (uses == 0)
+            uses = 1; // never handle 0
+        connection = Connection((ConnectionHandle(uses) << 32) | slot, std::move(session),
+                                detail::RateLimiter(opsLimit, timer.now()));
+        return connection;
+    }
+
+    /// Takes a connection out of its slot, which is free from then on.
+    Connection remove(Connection &connection)
+    {
+        Connection gone = std::move(connection);
+        connection = Connection();
+        connection.handle = gone.handle; // its use count, for the slot's next handle
+        connection.state = State::Free;
+        freeSlots.push_back(static_cast<std::uint32_t>(gone.handle & 0xffff'ffffu));
+        return gone;
     }
 
     // ---- sending ------------------------------------------------------------------------------
@@ -988,7 +1026,9 @@ ServerProtocol::ServerProtocol(Hub &hub, Timer &timer, ServerProtocolOptions opt
 ServerProtocol::~ServerProtocol()
 {
     d->anchor.reset();
-    for (auto &[handle, connection] : d->connections) {
+    for (Impl::Connection &connection : d->connections) {
+        if (connection.state == Impl::State::Free)
+            continue;
         d->cancelTimers(connection);
         if (connection.state == Impl::State::Connected)
             d->hub.detach(std::string(connection.sessionId()), static_cast<std::uint16_t>(DisconnectCode::GoingAway),
@@ -1030,15 +1070,11 @@ void ServerProtocol::removeRequestHandler(std::string_view topic)
 
 ServerProtocol::ConnectionHandle ServerProtocol::open(std::shared_ptr<Session> session, ConnectionInfo info)
 {
-    const ConnectionHandle handle = ++d->lastHandle;
     const auto &limits = d->options.limits;
     if (info.encoding == WireEncoding::Binary) // every frame to it, broadcasts too, in binary
         session = std::make_shared<detail::BinaryEncodingSession>(std::move(session));
-    Impl::Connection &connection =
-        d->connections
-            .try_emplace(handle, handle, std::move(session),
-                         detail::RateLimiter(d->opsLimit, d->timer.now()))
-            .first->second;
+    Impl::Connection &connection = d->add(std::move(session));
+    const ConnectionHandle handle = connection.handle;
     connection.encoding = info.encoding;
     if (limits.connectTimeout.count() > 0) {
         Impl *impl = d.get();
@@ -1085,11 +1121,10 @@ bool ServerProtocol::receiveControl(ConnectionHandle connection)
 
 void ServerProtocol::closed(ConnectionHandle connection, std::uint16_t code, std::string_view reason)
 {
-    const auto it = d->connections.find(connection);
-    if (it == d->connections.end())
+    Impl::Connection *found = d->find(connection);
+    if (!found)
         return;
-    auto node = d->connections.extract(it); // out of the map, alive until the Hub is told
-    Impl::Connection &gone = node.mapped();
+    Impl::Connection gone = d->remove(*found); // out of its slot, alive until the Hub is told
     d->cancelTimers(gone);
     if (gone.state == Impl::State::Connected)
         d->hub.detach(std::string(gone.sessionId()), code, reason);
@@ -1097,8 +1132,8 @@ void ServerProtocol::closed(ConnectionHandle connection, std::uint16_t code, std
 
 std::string ServerProtocol::sessionId(ConnectionHandle connection) const
 {
-    const auto it = d->connections.find(connection);
-    return it == d->connections.end() ? std::string() : std::string(it->second.sessionId());
+    const Impl::Connection *found = d->find(connection);
+    return found ? std::string(found->sessionId()) : std::string();
 }
 
 void ServerProtocol::closeAll(DisconnectCode code, std::string_view reason)
@@ -1106,8 +1141,9 @@ void ServerProtocol::closeAll(DisconnectCode code, std::string_view reason)
     d->hub.close();
     std::vector<ConnectionHandle> handles;
     handles.reserve(d->connections.size());
-    for (const auto &entry : d->connections)
-        handles.push_back(entry.first);
+    for (const Impl::Connection &connection : d->connections)
+        if (connection.state != Impl::State::Free)
+            handles.push_back(connection.handle);
     for (const ConnectionHandle handle : handles)
         d->disconnect(handle, code, reason);
 }

@@ -5,6 +5,8 @@
 
 #include <QtTest>
 
+#include <set>
+
 #include <algorithm>
 #include <memory>
 #include <stdexcept>
@@ -20,6 +22,7 @@ class TestServerProtocol : public QObject
 
 private slots:
     void connectWelcome();
+    void closedHandleNeverFindsTheNextConnection();
     void connectWithToken();
     void tokenRejected();
     void authenticatorThrows();
@@ -81,6 +84,41 @@ void TestServerProtocol::connectWelcome()
     QCOMPARE(h.hub.counters().sessions, std::size_t(1));
     QCOMPARE(h.protocol.counters().framesIn, std::uint64_t(1));
     QVERIFY(!c.session->closeCode);
+}
+
+void TestServerProtocol::closedHandleNeverFindsTheNextConnection()
+{
+    // Connections live in reused slots: a late call with a closed connection's handle (a
+    // transport's stale reference) must find nothing, not the connection that took its slot.
+    Harness h;
+    Client first = h.connect();
+    const std::string firstId = h.protocol.sessionId(first.handle);
+    QVERIFY(!firstId.empty());
+    h.protocol.closed(first.handle);
+    QVERIFY(h.protocol.sessionId(first.handle).empty());
+
+    Client second = h.open();
+    QVERIFY(second.handle != first.handle);
+    QVERIFY(second.handle != 0);
+    h.send(first, R"({"op":"connect","version":1})"); // stale: nothing happens
+    QVERIFY(second.session->take().empty());
+    QVERIFY(first.session->take().empty());
+    QVERIFY(h.protocol.sessionId(second.handle).empty()); // still waiting for its own connect
+    h.send(second, R"({"op":"connect","version":1})");
+    const auto frames = second.session->take();
+    QCOMPARE(frames.size(), std::size_t(1));
+    QCOMPARE(op(frames[0]), std::string("welcome"));
+    QVERIFY(str(frames[0], "session") != firstId);
+    h.protocol.closed(first.handle); // twice, and stale: the open one stays
+    QCOMPARE(h.protocol.sessionId(second.handle), str(frames[0], "session"));
+
+    // Many connections opened and closed: every handle stays distinct.
+    std::set<ServerProtocol::ConnectionHandle> seen{first.handle, second.handle};
+    for (int i = 0; i < 100; ++i) {
+        Client c = h.open();
+        QVERIFY(seen.insert(c.handle).second);
+        h.protocol.closed(c.handle);
+    }
 }
 
 void TestServerProtocol::connectWithToken()
