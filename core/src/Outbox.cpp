@@ -116,6 +116,7 @@ void Outbox::takeAll(std::vector<SharedFrame> &out)
 {
     if (m_lone) {
         out.push_back(std::move(m_lone)); // m_frames holds nothing: its storage is not touched
+        m_firstRoundTaken = 1;
         m_bytes = 0;
         m_latest.reset();
         return;
@@ -130,9 +131,10 @@ void Outbox::takeAll(std::vector<SharedFrame> &out)
         out.insert(out.end(), std::make_move_iterator(m_frames.begin()), std::make_move_iterator(m_frames.end()));
         m_frames.clear();
     }
-    // Do not keep a burst-sized buffer for an idle session.
-    if (m_frames.capacity() > kRetainedCapacity)
+    // Do not keep a burst-sized buffer for an idle session, nor the first round's.
+    if (m_frames.capacity() > kRetainedCapacity || !m_firstRoundTaken)
         std::vector<SharedFrame>().swap(m_frames);
+    m_firstRoundTaken = 1;
     m_bytes = 0;
     m_latest.reset();
 }

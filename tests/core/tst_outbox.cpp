@@ -88,6 +88,7 @@ private slots:
     void takeAllEmpties();
     void drainedAfterABurstKeepsNoBurstSizedBuffer();
     void quietOutboxGivesBackItsStorage();
+    void firstRoundKeepsNoStorage();
     void onePendingFrameNeedsNoBlock();
     void dropMessagePolicy();
     void disconnectClientPolicy();
@@ -259,6 +260,33 @@ void TestOutbox::quietOutboxGivesBackItsStorage()
     outbox.push(a);
     outbox.takeAll(batch);
     QCOMPARE(batch.size(), std::size_t(1));
+}
+
+// A session's first round is its connect exchange (`welcome`, often `subscribed` behind it).
+// Every gateway drains it like any round, but an idle connection must not keep that round's
+// storage for its whole life (or until its first ping): only later rounds keep theirs.
+void TestOutbox::firstRoundKeepsNoStorage()
+{
+    const auto welcome = makeTextFrame("welcome");
+    const auto subscribed = makeTextFrame("subscribed");
+    Outbox outbox;
+    std::vector<SharedFrame> batch; // a gateway thread's batch, with room left by earlier rounds
+    batch.reserve(64);
+    outbox.push(welcome);
+    outbox.push(subscribed);
+    outbox.takeAll(batch);
+    QCOMPARE(batch.size(), std::size_t(2));
+    QCOMPARE(batch[0].get(), welcome.get());
+    batch.clear();
+    QVERIFY2(!outbox.releaseStorage(), "the connect exchange's storage was kept");
+
+    // A busy session's later rounds keep their storage (no allocation per round).
+    outbox.push(welcome);
+    outbox.push(subscribed);
+    outbox.takeAll(batch);
+    QCOMPARE(batch.size(), std::size_t(2));
+    batch.clear();
+    QVERIFY(outbox.releaseStorage());
 }
 
 // At one message in flight a session holds one frame at a time: the outbox keeps it inside

@@ -60,7 +60,9 @@ public:
     /// and an empty `out`, the two vectors swap storage: no per-frame work, and a transport
     /// that drains every session into one vector per thread queues and writes without
     /// allocating in the steady state. The outbox keeps at most kRetainedCapacity frames of
-    /// storage.
+    /// storage, and none after the first round: a session's first round is its connect
+    /// exchange (`welcome`, often `subscribed`), and an idle connection should not hold that
+    /// round's storage for its life; a busy session's later rounds keep theirs.
     void takeAll(std::vector<SharedFrame> &out);
 
     /// Frames of storage an outbox keeps once drained; a larger buffer (left by a burst) is
@@ -100,7 +102,8 @@ private:
     /// nothing else: m_head is 0). Anything that queues a second frame moves it to m_frames first.
     SharedFrame m_lone;
     std::unique_ptr<LatestIndex> m_latest; // LatestOnly frames pending: conflation key -> slot
-    std::size_t m_dropped = 0;
+    std::uint64_t m_dropped : 63 = 0;
+    std::uint64_t m_firstRoundTaken : 1 = 0; // takeAll() has run: later rounds keep their storage
     std::uint32_t m_maxFrames;
     std::uint32_t m_maxBytes;
     std::uint32_t m_head = 0;  // at most the frames' count, itself at most m_maxFrames

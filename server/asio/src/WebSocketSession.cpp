@@ -242,13 +242,6 @@ void WebSocketSession::flush()
     {
         std::lock_guard lock(m_mutex);
         m_outbox.takeAll(out.frames);
-        if (!m_flushedOnce) {
-            // The first round is the connect exchange (`welcome`, often with `subscribed` right
-            // behind it): the storage of those frames is not kept for an idle connection's life
-            // (or until its first ping), only a busy session's rounds keep theirs.
-            m_flushedOnce = true;
-            m_outbox.releaseStorage();
-        }
         if (m_pongPending) {
             const std::string &payload = m_control->pongPayload;
             ws::appendHeader(control, ws::Pong, payload.size());

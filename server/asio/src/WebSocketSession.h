@@ -197,7 +197,6 @@ private:
     bool m_writing = false;       ///< a flush is posted or a write is in flight
     bool m_closeQueued = false;   ///< a close frame is in m_closeFrame or written: no more frames
     bool m_finishedFlag = false;
-    bool m_flushedOnce = false;   ///< strand only (in the byte before m_endCode): the first round is taken
     std::uint16_t m_endCode = 0;  ///< the first close, ours or the peer's: reported to the protocol
 
     // Strand only.

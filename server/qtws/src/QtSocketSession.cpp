@@ -110,10 +110,8 @@ void QtSocketSession::ping()
 {
     if (m_detached || m_closeQueued)
         return;
-    // At most once per ping interval: give back the storage kept for rounds of many frames
-    // (the outbox's, and the batch's of the last flush with the references it still holds),
-    // which a session that went quiet after a burst would otherwise hold for good.
-    std::vector<SharedFrame>().swap(m_writing);
+    // At most once per ping interval: give back the storage the outbox keeps for rounds of many
+    // frames, which a session that went quiet after a burst would otherwise hold for good.
     m_outbox.releaseStorage();
     m_pingPending = true;
     m_pingOutstanding = true;
@@ -123,7 +121,7 @@ void QtSocketSession::ping()
 
 // ---- writing ---------------------------------------------------------------------------------
 
-void QtSocketSession::flush(std::string &scratch)
+void QtSocketSession::flush(std::vector<SharedFrame> &batch, std::string &scratch)
 {
     m_scheduled = false;
     if (m_detached || !m_socket || m_socket->state() != QAbstractSocket::ConnectedState) {
@@ -132,15 +130,14 @@ void QtSocketSession::flush(std::string &scratch)
         return;
     }
     const qint64 backlog = m_socket->bytesToWrite();
-    m_writing.clear();
-    m_outbox.takeAll(m_writing);
+    m_outbox.takeAll(batch);
 
     // One copy of each shared frame into a cork buffer, then one write (SocketWrite.h): the
     // kernel sees one large write per socket per loop turn. Control frames go after the data.
     scratch.clear();
     std::size_t bytes = 0;
     QtGatewayCounters &counters = m_host.counters();
-    for (const SharedFrame &frame : m_writing) {
+    for (const SharedFrame &frame : batch) {
         const std::string *payload = &frame->bytes;
         bool compressed = false;
         if (m_deflateWindowBits && frame->compress) {
@@ -175,14 +172,15 @@ void QtSocketSession::flush(std::string &scratch)
         scratch.append(m_closeFrame);
         std::string().swap(m_closeFrame);
     }
+    const std::size_t frames = batch.size();
+    batch.clear(); // the frames' bytes are in scratch
     if (scratch.empty())
         return;
 
     writeToSocket(*m_socket, m_fd, scratch.data(), scratch.size());
     if (backlog == 0 && m_socket && m_socket->bytesToWrite() > 0)
         m_writeWaitSinceMs = m_host.nowMs(); // the write deadline starts now
-    m_host.countWrite(m_writing.size(), bytes);
-    m_writing.clear();
+    m_host.countWrite(frames, bytes);
 
     if (closeInBatch) {
         m_closeWritten = true;

@@ -65,7 +65,9 @@ public:
     /// buffer for the socket afterwards (SocketRead.h).
     void readAvailable();
     /// Writes every queued frame, the pending ping / pong and the close frame (once per turn).
-    void flush(std::string &scratch);
+    /// `batch` and `scratch` are the gateway's, shared by every session's flush: the outbox is
+    /// drained into `batch` (empty on entry and on return), the bytes are built in `scratch`.
+    void flush(std::vector<SharedFrame> &batch, std::string &scratch);
     /// Qt wrote bytes of its buffer to the kernel: progress for the write deadline; a pong held
     /// back by the backlog may go now.
     void onBytesWritten();
@@ -113,7 +115,6 @@ private:
     Outbox m_outbox;
     websocket::FrameReader m_reader;
     int m_deflateWindowBits = 0;          ///< 0: permessage-deflate not negotiated
-    std::vector<SharedFrame> m_writing;
     std::string m_pong;          ///< payload of the pending pong (latest ping wins)
     std::string m_closeFrame;    ///< encoded close frame waiting for the next flush
     int m_fd = -1;               ///< descriptor of a plain TCP socket, for direct sends

@@ -80,6 +80,7 @@ struct QtWebSocketGateway::Private final : SessionHost {
 
     std::vector<std::shared_ptr<QtSocketSession>> dirty;
     bool flushScheduled = false;
+    std::vector<SharedFrame> frames; ///< every session's flush drains its outbox here
     std::string scratch;
 
     Private(QtWebSocketGateway *owner, Hub &h, ServerProtocol &p, QtGatewayOptions o)
@@ -117,9 +118,11 @@ struct QtWebSocketGateway::Private final : SessionHost {
         std::vector<std::shared_ptr<QtSocketSession>> batch;
         batch.swap(dirty);
         for (const auto &session : batch)
-            session->flush(scratch);
+            session->flush(frames, scratch);
         if (scratch.capacity() > (1u << 20))
             std::string().swap(scratch); // do not keep a burst's buffer forever
+        if (frames.capacity() > Outbox::kRetainedCapacity)
+            std::vector<SharedFrame>().swap(frames);
     }
 
     // ---- accepting --------------------------------------------------------------------------------
