@@ -11,6 +11,13 @@
 
 namespace switchboard::detail {
 
+/// A time kept in 32 bits: the low bits of Timer::now()'s milliseconds, for per-connection records
+/// that stay small. The time between two stamps (msBetween) is right across the wrap, for any gap
+/// under 2^32 ms (49.7 days); a longer gap reads as its remainder.
+using MsStamp = std::uint32_t;
+inline MsStamp msStamp(std::chrono::milliseconds now) noexcept { return static_cast<MsStamp>(now.count()); }
+inline std::uint32_t msBetween(MsStamp earlier, MsStamp later) noexcept { return later - earlier; }
+
 /// `rate` operations per second on average, bursts of up to `burst` (at least 1). A rate <= 0
 /// disables the limit.
 struct RateLimit {
@@ -23,8 +30,8 @@ struct RateLimit {
 /// the caller (Timer::now()), so tests drive it with a ManualTimer. Every call must pass the same
 /// limit as the constructor, and a time no earlier than the last (Timer::now() is monotonic).
 ///
-/// The last refill's time is kept as the low 32 bits of its milliseconds and the elapsed time
-/// taken modulo 2^32: right across the wrap (every 49.7 days), and a bucket left alone longer
+/// The last refill's time is kept as an MsStamp, the elapsed time taken with msBetween: right
+/// across the wrap (every 49.7 days), and a bucket left alone longer
 /// than that refills by the remainder (a few seconds at most fall short of a full bucket, which a
 /// connection silent that long is past anyway: its pings count). Tokens are a float: within
 /// kTolerance of a whole token counts as one, so that refills of a fraction add up to a token
@@ -34,7 +41,7 @@ class RateLimiter {
 public:
     RateLimiter() noexcept = default; ///< empty: refused until refilled; for a record not in use
     RateLimiter(const RateLimit &limit, std::chrono::milliseconds now) noexcept
-        : m_tokens(static_cast<float>(limit.burst)), m_lastMs(low32(now))
+        : m_tokens(static_cast<float>(limit.burst)), m_lastMs(msStamp(now))
     {
     }
 
@@ -43,8 +50,8 @@ public:
     {
         if (limit.rate <= 0)
             return true;
-        const std::uint32_t nowMs = low32(now);
-        if (const std::uint32_t elapsedMs = nowMs - m_lastMs; elapsedMs > 0) {
+        const MsStamp nowMs = msStamp(now);
+        if (const std::uint32_t elapsedMs = msBetween(m_lastMs, nowMs); elapsedMs > 0) {
             m_tokens = static_cast<float>(std::min(limit.burst, m_tokens + elapsedMs * limit.rate / 1000.0));
             m_lastMs = nowMs;
         }
@@ -58,10 +65,9 @@ public:
 
 private:
     static constexpr float kTolerance = 1e-4f;
-    static std::uint32_t low32(std::chrono::milliseconds now) noexcept { return static_cast<std::uint32_t>(now.count()); }
 
     float m_tokens = 0;
-    std::uint32_t m_lastMs = 0;
+    MsStamp m_lastMs = 0;
 };
 
 } // namespace switchboard::detail

@@ -115,9 +115,9 @@ struct ServerProtocol::Impl {
         /// handled: an idle connected session pays nothing for it.
         std::unique_ptr<Connecting> connecting;
         detail::RateLimiter limiter;     // against Impl::opsLimit
-        /// Timer::now() of the last rate violation, its low 32 bits (compared modulo 2^32, as the
-        /// limiter does: right for the 10 s that matter).
-        std::uint32_t lastRateViolationMs = 0;
+        /// When the last rate violation happened (32 bits, like the limiter's refill time: right
+        /// for the 10 s that matter).
+        detail::MsStamp lastRateViolationMs = 0;
         std::uint16_t sessionIdSize = 0;
         State state = State::AwaitingConnect;
         WireEncoding encoding = WireEncoding::Json;
@@ -300,9 +300,9 @@ struct ServerProtocol::Impl {
     {
         const auto now = timer.now();
         ++counters.rateLimited;
-        const auto nowMs = static_cast<std::uint32_t>(now.count());
+        const detail::MsStamp nowMs = detail::msStamp(now);
         if (connection.rateViolations > 0
-            && std::chrono::milliseconds(std::uint32_t(nowMs - connection.lastRateViolationMs)) > kRateViolationMemory)
+            && std::chrono::milliseconds(detail::msBetween(connection.lastRateViolationMs, nowMs)) > kRateViolationMemory)
             connection.rateViolations = 0;
         connection.lastRateViolationMs = nowMs;
         if (options.limits.rateViolationsBeforeClose > 0
