@@ -53,6 +53,7 @@ struct Client : ReadinessPoller::Client {
     std::function<void(std::uint32_t)> onReady;
     bool destroyed = false;
     ~Client() { destroyed = true; }
+    void livenessDue() override { QFAIL("the poller called the sweep's callback"); }
     void ready(std::uint32_t e) override
     {
         if (destroyed)

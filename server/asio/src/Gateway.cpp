@@ -180,6 +180,8 @@ struct Gateway::Impl {
         , drainTimer(ioc)
     {
         context.shards = &shards;
+        for (std::size_t i = 0; i < shards.size(); ++i)
+            shards.at(i).context = &context;
         if (config.tlsEnabled()) {
             tls.emplace(boost::asio::ssl::context::tls_server);
             tls->set_options(boost::asio::ssl::context::default_workarounds | boost::asio::ssl::context::no_sslv2

@@ -356,10 +356,9 @@ void HttpSession::upgrade(Request &req, std::optional<PusherTarget> pusher)
                           // The session keeps the connection's TCP slot until it is destroyed
                           // (with its socket); one allocation holds both and the control block.
                           auto session = std::make_shared<WebSocketSession>(
-                              self->m_ctx, std::move(*self->m_stream), std::move(self->m_slot), self->m_peer, std::move(leftover),
-                              std::move(info), deflateWindowBits, std::move(pusher));
+                              self->m_ctx, std::move(*self->m_stream), std::move(self->m_slot), self->m_peer, deflateWindowBits);
                           self->m_stream.reset();
-                          session->start();
+                          session->start(std::move(leftover), std::move(info), std::move(pusher));
                       });
 }
 

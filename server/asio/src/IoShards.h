@@ -31,6 +31,8 @@
 
 namespace switchboard::asio {
 
+struct ServerContext;
+
 class IoShards {
 public:
     struct Shard {
@@ -43,6 +45,9 @@ public:
         LivenessSweep liveness;        ///< the deadlines of the shard's connections
         ReadinessPoller poller;        ///< the readiness of its plain TCP WebSocket connections
         ThreadWriteCounters writes;    ///< what its WebSocket sessions wrote (its thread only)
+        /// What its connections share (the gateway's), set by the gateway before it listens: a
+        /// connection that knows its shard reaches it without a reference of its own.
+        ServerContext *context = nullptr;
     };
 
     /// `count` shards (at least 1); `rounds` counts the rounds of every shard and outlives this.

@@ -14,6 +14,7 @@
 // Thread safety: none; everything runs on the io thread of the sweep's io_context, like the
 // connections it watches (IoShards.h).
 
+#include "IoThreadClient.h"
 #include "IoTypes.h"
 
 #include <chrono>
@@ -28,21 +29,8 @@ class LivenessSweep {
 public:
     using Clock = std::chrono::steady_clock;
 
-    /// What the sweep watches: a connection on the sweep's io thread.
-    class Client {
-    public:
-        /// The deadline set last has passed (it is cleared before the call): check and set the next.
-        virtual void livenessDue() = 0;
-
-    protected:
-        Client() = default;
-        ~Client() = default;
-
-    private:
-        friend class LivenessSweep;
-        static constexpr std::uint32_t kNone = ~std::uint32_t(0);
-        std::uint32_t m_sweepSlot = kNone; ///< its entry in the sweep, kNone while not watched
-    };
+    /// What the sweep watches: a connection on the sweep's io thread (livenessDue()).
+    using Client = IoThreadClient;
 
     explicit LivenessSweep(boost::asio::io_context &ioc, std::chrono::milliseconds resolution = std::chrono::seconds(1));
     LivenessSweep(const LivenessSweep &) = delete;

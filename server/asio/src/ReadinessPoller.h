@@ -15,6 +15,7 @@
 // Thread safety: none; everything runs on the io thread of the poller's io_context, like the
 // connections it serves (IoShards.h).
 
+#include "IoThreadClient.h"
 #include "IoTypes.h"
 
 #include <boost/asio/posix/basic_stream_descriptor.hpp>
@@ -29,21 +30,8 @@ namespace switchboard::asio {
 
 class ReadinessPoller {
 public:
-    /// What the poller serves: a connection on the poller's io thread.
-    class Client {
-    public:
-        /// Its socket's readiness: EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLHUP, EPOLLERR bits.
-        virtual void ready(std::uint32_t events) = 0;
-
-    protected:
-        Client() = default;
-        ~Client() = default;
-
-    private:
-        friend class ReadinessPoller;
-        static constexpr std::uint32_t kNone = ~std::uint32_t(0);
-        std::uint32_t m_pollSlot = kNone; ///< its entry in the poller, kNone while not registered
-    };
+    /// What the poller serves: a connection on the poller's io thread (ready()).
+    using Client = IoThreadClient;
 
     explicit ReadinessPoller(boost::asio::io_context &ioc);
     ReadinessPoller(const ReadinessPoller &) = delete;

@@ -10,6 +10,7 @@
 #include <boost/asio/write.hpp>
 
 #include <array>
+#include <cassert>
 #include <cerrno>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -37,21 +38,17 @@ WebSocketSession::WriteBuffers &WebSocketSession::threadWriteBuffers()
 }
 
 WebSocketSession::WebSocketSession(ServerContext &context, AnyStream stream, TcpSlot slot,
-                                   const boost::asio::ip::tcp::endpoint &peer, std::string leftover,
-                                   ConnectionInfo info, int deflateWindowBits, std::optional<PusherTarget> pusher)
+                                   const boost::asio::ip::tcp::endpoint &peer, int deflateWindowBits)
     : m_slot(std::move(slot))
-    , m_ctx(context)
     , m_shard(context.shards->of(stream.get_executor()))
     , m_tls(stream.isTls() ? std::make_unique<Tls>(stream.takeTls()) : nullptr)
-    , m_deflateWindowBits(deflateWindowBits)
-    , m_isPusher(pusher.has_value()) // before m_starting takes `pusher`
+    , m_deflateWindowBits(static_cast<std::uint8_t>(deflateWindowBits))
     , m_peer(peer)
     , m_outbox(OutboxLimits{context.config.outboxFrames, context.config.outboxBytes})
-    , m_starting(std::make_unique<Starting>(Starting{std::move(leftover), std::move(info), std::move(pusher)}))
     , m_reader(context.config.maxFrameBytes)
 {
+    assert(m_shard.context == &context);
     TcpSocket &socket = m_tls ? m_tls->stream->next_layer() : stream.lowest();
-    m_starting->info.remoteAddress = peer.address().to_string();
     boost::system::error_code ec;
     if (!m_tls) {
         // The session reads and writes the descriptor itself (ReadinessPoller.h); Asio's state
@@ -68,7 +65,7 @@ WebSocketSession::WebSocketSession(ServerContext &context, AnyStream stream, Tcp
     }
     if (m_deflateWindowBits) {
         m_reader.enableDeflate();
-        m_ctx.metrics.wsDeflateSessions.fetch_add(1, std::memory_order_relaxed);
+        ctx().metrics.wsDeflateSessions.fetch_add(1, std::memory_order_relaxed);
     }
 }
 
@@ -83,25 +80,25 @@ std::chrono::milliseconds WebSocketSession::closeWait(const GatewayConfig &confi
     return std::min<std::chrono::milliseconds>(std::chrono::seconds(2), config.drainTimeout);
 }
 
-void WebSocketSession::start()
+void WebSocketSession::start(std::string leftover, ConnectionInfo info, std::optional<PusherTarget> pusher)
 {
-    m_ctx.metrics.wsSessions.fetch_add(1);
-    m_ctx.metrics.wsHandshakes.fetch_add(1);
+    ServerContext &context = ctx();
+    context.metrics.wsSessions.fetch_add(1);
+    context.metrics.wsHandshakes.fetch_add(1);
     auto self = shared_from_this();
-    const std::unique_ptr<Starting> starting = std::move(m_starting);
-    m_handle = m_ctx.core.locked([&] {
-        if (const auto &pusher = starting->pusher)
-            return m_ctx.core.pusher()->open(self, pusher->appKey,
-                                             pusher->protocol ? std::optional<std::string_view>(*pusher->protocol) : std::nullopt);
-        return m_ctx.core.protocol().open(self, std::move(starting->info));
+    m_isPusher = pusher.has_value();
+    info.remoteAddress = m_peer.endpoint().address().to_string();
+    m_handle = context.core.locked([&] {
+        if (pusher)
+            return context.core.pusher()->open(self, pusher->appKey,
+                                               pusher->protocol ? std::optional<std::string_view>(*pusher->protocol) : std::nullopt);
+        return context.core.protocol().open(self, std::move(info));
     });
     m_lastReceived = m_lastPingSent = std::chrono::steady_clock::now();
     m_shard.liveness.watch(self, std::chrono::steady_clock::time_point::max());
     armLiveness();
-    if (!starting->leftover.empty()) { // frames sent right behind the upgrade request
-        std::string &leftover = starting->leftover;
+    if (!leftover.empty()) // frames sent right behind the upgrade request
         onData(reinterpret_cast<std::uint8_t *>(leftover.data()), leftover.size());
-    }
     if (m_finished)
         return;
     if (m_tls)
@@ -168,7 +165,7 @@ void WebSocketSession::queuePong(std::string_view payload)
     std::lock_guard lock(m_mutex);
     if (m_closeQueued || m_finishedFlag)
         return;
-    auto &metrics = m_ctx.metrics;
+    auto &metrics = ctx().metrics;
     if (m_pongPending) {
         // RFC 6455 5.5.3: answering only the latest ping is enough. The flush that will carry
         // the pending pong is already scheduled.
@@ -180,7 +177,7 @@ void WebSocketSession::queuePong(std::string_view payload)
     if (m_outbox.byteCount() + controlBytesLocked() + frameBytes > m_outbox.limits().maxBytes) {
         // The client does not read what it has been sent: its outbox policy decides.
         metrics.wsPongsDropped.fetch_add(1, std::memory_order_relaxed);
-        if (m_ctx.config.disconnectSlowClients)
+        if (ctx().config.disconnectSlowClients)
             closeLocked(DisconnectCode::SlowConsumer, "outbox full");
         return;
     }
@@ -286,7 +283,7 @@ void WebSocketSession::flush()
         cork.reserve(4096);
     cork.clear();
     std::size_t corkStart = 0;
-    auto &metrics = m_ctx.metrics;
+    auto &metrics = ctx().metrics;
     for (const SharedFrame &frame : out.frames) {
         const std::string *payload = &frame->bytes;
         bool compressed = false;
@@ -346,7 +343,7 @@ void WebSocketSession::flush()
     }
     m_waitingForWrite = true;
     m_write->lastProgress = std::chrono::steady_clock::now();
-    if (m_ctx.config.writeTimeout.count() > 0)
+    if (ctx().config.writeTimeout.count() > 0)
         armLiveness(); // the write deadline may be the earliest now
     if (!plain)
         writeSome();
@@ -472,7 +469,7 @@ void WebSocketSession::onWritten(const boost::system::error_code &ec, bool synch
             return;
         }
         // Wait a little for the client's close frame, then drop the connection anyway.
-        m_closeDeadline = std::chrono::steady_clock::now() + closeWait(m_ctx.config);
+        m_closeDeadline = std::chrono::steady_clock::now() + closeWait(ctx().config);
         armLiveness();
     }
     if (synchronous) {
@@ -587,24 +584,25 @@ struct WebSocketSession::FrameEvents final : ws::FrameHandler {
 
 void WebSocketSession::onData(std::uint8_t *data, std::size_t size)
 {
-    m_ctx.metrics.wsBytesIn.fetch_add(size, std::memory_order_relaxed);
+    ctx().metrics.wsBytesIn.fetch_add(size, std::memory_order_relaxed);
     m_lastReceived = std::chrono::steady_clock::now();
     FrameEvents events(*this);
     m_reader.feed(data, size, events);
     if (const std::uint64_t inflated = m_reader.takeInflatedMessages())
-        m_ctx.metrics.wsDeflateMessagesIn.fetch_add(inflated, std::memory_order_relaxed);
+        ctx().metrics.wsDeflateMessagesIn.fetch_add(inflated, std::memory_order_relaxed);
 }
 
 bool WebSocketSession::onMessage(std::string_view message, bool binary)
 {
     if (closing())
         return true; // ignored; reading goes on for the peer's close frame
-    m_ctx.metrics.wsFramesIn.fetch_add(1, std::memory_order_relaxed);
-    m_ctx.core.locked([&] {
+    ServerContext &context = ctx();
+    context.metrics.wsFramesIn.fetch_add(1, std::memory_order_relaxed);
+    context.core.locked([&] {
         if (m_isPusher)
-            m_ctx.core.pusher()->receive(m_handle, message, binary);
+            context.core.pusher()->receive(m_handle, message, binary);
         else
-            m_ctx.core.protocol().receive(m_handle, message, binary);
+            context.core.protocol().receive(m_handle, message, binary);
     });
     return !m_finished;
 }
@@ -616,15 +614,18 @@ bool WebSocketSession::onPing(std::string_view payload)
     // Pings count against the connection's rate like messages; over it, no pong (and 3005 when
     // it keeps happening).
     // A Pusher connection's pings are answered as they come (one pong waits at most).
-    if (m_isPusher || m_ctx.core.locked([&] { return m_ctx.core.protocol().receiveControl(m_handle); }))
+    CoreHost &core = ctx().core;
+    if (m_isPusher || core.locked([&] { return core.protocol().receiveControl(m_handle); }))
         queuePong(payload);
     return !m_finished;
 }
 
 bool WebSocketSession::onPong(std::string_view)
 {
-    if (!closing() && !m_isPusher)
-        m_ctx.core.locked([&] { m_ctx.core.protocol().receiveControl(m_handle); });
+    if (!closing() && !m_isPusher) {
+        CoreHost &core = ctx().core;
+        core.locked([&] { core.protocol().receiveControl(m_handle); });
+    }
     return !m_finished;
 }
 
@@ -659,7 +660,7 @@ void WebSocketSession::onClose(std::uint16_t code, std::string_view reason)
 
 void WebSocketSession::onViolation(ws::CloseCode code, std::string_view reason)
 {
-    auto &metrics = m_ctx.metrics;
+    auto &metrics = ctx().metrics;
     switch (code) {
     case ws::CloseCode::MessageTooBig:
         (m_reader.inflateRefused() ? metrics.wsInflateRefused : metrics.wsOversize).fetch_add(1, std::memory_order_relaxed);
@@ -697,14 +698,15 @@ void WebSocketSession::finish()
     }
     m_shard.liveness.unwatch(*this);
     closeSocket();
-    m_ctx.metrics.wsSessions.fetch_sub(1);
-    m_ctx.core.locked([&] {
+    ServerContext &context = ctx();
+    context.metrics.wsSessions.fetch_sub(1);
+    context.core.locked([&] {
         if (m_isPusher)
-            m_ctx.core.pusher()->closed(m_handle, endCode, endReason);
+            context.core.pusher()->closed(m_handle, endCode, endReason);
         else
-            m_ctx.core.protocol().closed(m_handle, endCode, endReason);
+            context.core.protocol().closed(m_handle, endCode, endReason);
     });
-    m_ctx.removeConnection();
+    context.removeConnection();
 }
 
 // ---- liveness (strand) -----------------------------------------------------------------------
@@ -712,7 +714,7 @@ void WebSocketSession::finish()
 void WebSocketSession::armLiveness()
 {
     using Clock = std::chrono::steady_clock;
-    const GatewayConfig &config = m_ctx.config;
+    const GatewayConfig &config = ctx().config;
     Clock::time_point next = Clock::time_point::max();
     if (!closing()) {
         if (config.wsIdleTimeout.count() > 0)
@@ -735,8 +737,8 @@ void WebSocketSession::livenessDue()
         finish();
         return;
     }
-    const GatewayConfig &config = m_ctx.config;
-    auto &metrics = m_ctx.metrics;
+    const GatewayConfig &config = ctx().config;
+    auto &metrics = ctx().metrics;
     if (m_waitingForWrite && config.writeTimeout.count() > 0 && now - m_write->lastProgress >= config.writeTimeout) {
         // The client does not read: a close frame would never arrive either. Drop the TCP
         // connection.

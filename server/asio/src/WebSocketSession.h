@@ -68,26 +68,23 @@ struct PusherTarget {
 /// ordered so that the first member fills the last base's tail padding.
 class WebSocketSession final : public Session,
                                public std::enable_shared_from_this<WebSocketSession>,
-                               public LivenessSweep::Client,
-                               public ReadinessPoller::Client {
+                               public IoThreadClient {
 public:
-    /// `stream` has completed the HTTP upgrade; `leftover` holds bytes read past the request.
-    /// The connection has been counted by ServerContext::tryAddConnection(). `info` (the
-    /// upgrade request's headers for the connect authenticator) goes to ServerProtocol::open,
-    /// with the peer's address filled in. `deflateWindowBits`: 0 without permessage-deflate, else
-    /// the negotiated compressor window.
-    /// With `pusher`, the connection speaks the Pusher protocol (PusherProtocol::open decides
-    /// on its key and version).
+    /// `stream` has completed the HTTP upgrade, on an io_context of `context.shards`.
+    /// The connection has been counted by ServerContext::tryAddConnection(). `deflateWindowBits`:
+    /// 0 without permessage-deflate, else the negotiated compressor window.
     /// `slot`: the connection's TCP slot, released when the session is destroyed (after its socket).
     /// `peer`: the client's address as the accept gave it (no `getpeername` per connection).
     WebSocketSession(ServerContext &context, AnyStream stream, TcpSlot slot,
-                     const boost::asio::ip::tcp::endpoint &peer, std::string leftover,
-                     ConnectionInfo info = {}, int deflateWindowBits = 0,
-                     std::optional<PusherTarget> pusher = std::nullopt);
+                     const boost::asio::ip::tcp::endpoint &peer, int deflateWindowBits = 0);
     ~WebSocketSession() override;
 
-    /// Registers with the ServerProtocol and starts reading. Call once, on the strand.
-    void start();
+    /// Registers with the ServerProtocol and starts reading. Call once, on the strand, right after
+    /// construction. `leftover`: bytes read past the upgrade request. `info` (the upgrade request's
+    /// headers for the connect authenticator) goes to ServerProtocol::open, with the peer's
+    /// address filled in. With `pusher`, the connection speaks the Pusher protocol
+    /// (PusherProtocol::open decides on its key and version). None of them is kept.
+    void start(std::string leftover, ConnectionInfo info = {}, std::optional<PusherTarget> pusher = std::nullopt);
 
     /// How long the session waits for the peer's close frame after writing its own.
     static std::chrono::milliseconds closeWait(const GatewayConfig &config);
@@ -114,7 +111,7 @@ private:
     void readMore();
     /// Plain TCP, after start(): registers the socket with the io thread's ReadinessPoller.
     void watchSocket();
-    void ready(std::uint32_t events) override; // ReadinessPoller::Client
+    void ready(std::uint32_t events) override; // IoThreadClient, from the ReadinessPoller
     /// Plain TCP: reads until the kernel has nothing more (a few chunks at a time, then after
     /// the io thread's other work), or the session ends. `peerEnded`: the readiness said the
     /// peer ended its side too, so a short read is not all: read on until recv() reports the end
@@ -153,7 +150,7 @@ private:
     /// Sets the session's deadline in the sweep: the earliest of the idle, ping, write and close
     /// deadlines.
     void armLiveness();
-    void livenessDue() override; // LivenessSweep::Client
+    void livenessDue() override; // IoThreadClient, from the LivenessSweep
     /// TLS: writes the rest of the batch in flight (m_write) one write_some at a time, so
     /// progress is seen.
     void writeSome();
@@ -176,9 +173,10 @@ private:
     // sessions reads about six cache lines of each, not a dozen spread over 1.2 KB
     // (docs/benchmarks.md, "Where the time goes at 1 message in flight").
     int m_fd = -1;                ///< plain TCP: the socket, owned here from construction until closed
+    SessionMutex m_mutex;         ///< guards the members so marked below
     TcpSlot m_slot;               ///< declared before m_tls: released after the socket closed
-    ServerContext &m_ctx;
-    IoShards::Shard &m_shard;     ///< the io_context of the connection, and its rounds
+    IoShards::Shard &m_shard;     ///< the io_context of the connection, its rounds and its gateway's context
+    ServerContext &ctx() const { return *m_shard.context; }
     /// A TLS connection's stream, which owns the socket, and the buffer its reads fill.
     struct Tls {
         explicit Tls(std::unique_ptr<AnyStream::TlsStream> s) : stream(std::move(s)) {}
@@ -188,10 +186,9 @@ private:
     /// TLS only. A plain TCP connection keeps no Asio socket (nor a read buffer: it reads into the
     /// io thread's).
     std::unique_ptr<Tls> m_tls;
-    int m_deflateWindowBits = 0;  ///< 0: permessage-deflate not negotiated (read by every flush)
+    std::uint8_t m_deflateWindowBits = 0; ///< 0: permessage-deflate not negotiated, else 8-15 (read by every flush)
 
     // Guarded by m_mutex (touched by send/close from the core holder's thread).
-    SessionMutex m_mutex;
     bool m_pongPending = false;
     bool m_pingPending = false;   ///< a server ping waiting for the next write
     bool m_writing = false;       ///< a flush is posted or a write is in flight
@@ -229,13 +226,6 @@ private:
 
     // Strand only, from here on.
     ServerProtocol::ConnectionHandle m_handle = 0;
-    /// What only start() needs, released there.
-    struct Starting {
-        std::string leftover;               ///< bytes read past the upgrade request
-        ConnectionInfo info;                ///< for ServerProtocol::open
-        std::optional<PusherTarget> pusher; ///< set: a Pusher protocol connection
-    };
-    std::unique_ptr<Starting> m_starting;
     ws::FrameReader m_reader;
     std::chrono::steady_clock::time_point m_lastReceived;  ///< any byte from the client
     std::chrono::steady_clock::time_point m_lastPingSent;
