@@ -30,10 +30,8 @@ SharedFrame Hub::Impl::publicationFrame(const Channel &channel, const Publicatio
 }
 
 /// Counts what a send that queued did to the outbox's pending frames.
-void Hub::Impl::countQueued(SessionEntry &entry, const SendOutcome &outcome)
+void Hub::Impl::countConflatedOrEvicted(SessionEntry &entry, const SendOutcome &outcome)
 {
-    if (outcome.conflated == 0 && outcome.evicted == 0)
-        return;
     SessionEntry::Extras &extras = entry.extrasOrNew();
     extras.conflated += outcome.conflated;
     counters.conflated += outcome.conflated;

@@ -327,7 +327,15 @@ struct Hub::Impl {
     // ---- fan-out, sends and replies between clients (HubFanout.cpp) ----------------------
 
     SharedFrame publicationFrame(const Channel &channel, const Publication &publication) const;
-    void countQueued(SessionEntry &entry, const SendOutcome &outcome);
+    /// Counts what queueing a frame conflated or evicted. Runs once per delivery and almost
+    /// always finds nothing: the test is inline, the counting (which may allocate the entry's
+    /// Extras) out of line.
+    void countQueued(SessionEntry &entry, const SendOutcome &outcome)
+    {
+        if (outcome.conflated != 0 || outcome.evicted != 0) [[unlikely]]
+            countConflatedOrEvicted(entry, outcome);
+    }
+    void countConflatedOrEvicted(SessionEntry &entry, const SendOutcome &outcome);
     void refused(SessionEntry &entry, ChannelPolicy policy);
     void flushCloses();
     std::uint64_t deliver(const std::vector<SessionEntry *> &list, const SharedFrame &frame, const SessionEntry *except,
