@@ -64,8 +64,9 @@ struct PusherTarget {
 ///
 /// Memory: every idle connection holds one of these (docs/benchmarks.md, "Where an idle
 /// connection's memory goes"), so what only some connections or some moments need is behind a
-/// pointer (TLS, a write the kernel holds back, control frames, the start), and the bases are
-/// ordered so that the first member fills the last base's tail padding.
+/// pointer (TLS, a write the kernel holds back, control frames), what only start() needs is
+/// passed to it, the gateway's context is reached through the shard, and one base serves both
+/// the readiness poller and the liveness sweep (IoThreadClient.h).
 class WebSocketSession final : public Session,
                                public std::enable_shared_from_this<WebSocketSession>,
                                public IoThreadClient {
