@@ -204,6 +204,21 @@ private slots:
         QVERIFY(reader.stopped());
     }
 
+    void limitPast32BitsActsAsTheLargest()
+    {
+        // The reader keeps its limit in 32 bits: a larger one must not wrap to a small one.
+        const std::string bytes = clientFrame(Text, std::string(300, 'a'));
+        QCOMPARE(readAll(bytes, bytes.size(), (std::size_t(1) << 32) + 100), Events{"text:" + std::string(300, 'a')});
+        QCOMPARE(readAll(bytes, bytes.size(), std::size_t(1) << 40), Events{"text:" + std::string(300, 'a')});
+    }
+
+    void readerIsSmall()
+    {
+        // Every connection of both gateways embeds one: a pointer to what a message in
+        // progress needs, the limit, the inflate count and the flags.
+        QCOMPARE_LE(sizeof(FrameReader), std::size_t(24));
+    }
+
     void handlerCanStopTheReader()
     {
         struct StopAfterFirst final : FrameHandler {

@@ -94,7 +94,7 @@ void WebSocketSession::start(std::string leftover, ConnectionInfo info, std::opt
                                                pusher->protocol ? std::optional<std::string_view>(*pusher->protocol) : std::nullopt);
         return context.core.protocol().open(self, std::move(info));
     });
-    m_lastReceived = m_lastPingSent = std::chrono::steady_clock::now();
+    m_lastReceived = m_lastProbeSent = std::chrono::steady_clock::now();
     m_shard.liveness.watch(self, std::chrono::steady_clock::time_point::max());
     armLiveness();
     if (!leftover.empty()) // frames sent right behind the upgrade request
@@ -469,7 +469,7 @@ void WebSocketSession::onWritten(const boost::system::error_code &ec, bool synch
             return;
         }
         // Wait a little for the client's close frame, then drop the connection anyway.
-        m_closeDeadline = std::chrono::steady_clock::now() + closeWait(ctx().config);
+        m_lastProbeSent = std::chrono::steady_clock::now();
         armLiveness();
     }
     if (synchronous) {
@@ -720,12 +720,17 @@ void WebSocketSession::armLiveness()
         if (config.wsIdleTimeout.count() > 0)
             next = std::min(next, m_lastReceived + config.wsIdleTimeout);
         if (config.wsPingInterval.count() > 0)
-            next = std::min(next, std::max(m_lastReceived, m_lastPingSent) + config.wsPingInterval);
+            next = std::min(next, std::max(m_lastReceived, m_lastProbeSent) + config.wsPingInterval);
     }
     if (m_waitingForWrite && config.writeTimeout.count() > 0)
         next = std::min(next, m_write->lastProgress + config.writeTimeout);
-    next = std::min(next, m_closeDeadline);
+    next = std::min(next, closeDeadline(config));
     m_shard.liveness.setDeadline(*this, next); // max(): nothing to watch until a write waits (flush() sets it then)
+}
+
+std::chrono::steady_clock::time_point WebSocketSession::closeDeadline(const GatewayConfig &config) const
+{
+    return m_closeWritten ? m_lastProbeSent + closeWait(config) : std::chrono::steady_clock::time_point::max();
 }
 
 void WebSocketSession::livenessDue()
@@ -733,11 +738,11 @@ void WebSocketSession::livenessDue()
     if (m_finished)
         return;
     const auto now = std::chrono::steady_clock::now();
-    if (now >= m_closeDeadline) { // our close frame went out and the peer's did not come
+    const GatewayConfig &config = ctx().config;
+    if (now >= closeDeadline(config)) { // our close frame went out and the peer's did not come
         finish();
         return;
     }
-    const GatewayConfig &config = ctx().config;
     auto &metrics = ctx().metrics;
     if (m_waitingForWrite && config.writeTimeout.count() > 0 && now - m_write->lastProgress >= config.writeTimeout) {
         // The client does not read: a close frame would never arrive either. Drop the TCP
@@ -759,8 +764,8 @@ void WebSocketSession::livenessDue()
             send(encodeDisconnectFrame(DisconnectCode::IdleTimeout, "idle timeout"));
             close(DisconnectCode::IdleTimeout, "idle timeout");
         } else if (config.wsPingInterval.count() > 0
-                   && now - std::max(m_lastReceived, m_lastPingSent) >= config.wsPingInterval) {
-            m_lastPingSent = now;
+                   && now - std::max(m_lastReceived, m_lastProbeSent) >= config.wsPingInterval) {
+            m_lastProbeSent = now;
             std::lock_guard lock(m_mutex);
             // At most once per ping interval: the outbox gives back what it keeps for rounds of
             // many frames (the io thread's batch storage it was swapped, up to 4 KiB), which a

@@ -229,9 +229,13 @@ private:
     ServerProtocol::ConnectionHandle m_handle = 0;
     ws::FrameReader m_reader;
     std::chrono::steady_clock::time_point m_lastReceived;  ///< any byte from the client
-    std::chrono::steady_clock::time_point m_lastPingSent;
-    /// Our close frame is written: the connection ends then if the peer's close has not come.
-    std::chrono::steady_clock::time_point m_closeDeadline = std::chrono::steady_clock::time_point::max();
+    /// When the last liveness probe went out: a ping while the connection is open; once our
+    /// close frame is written (m_closeWritten; no pings after that), that write, from which the
+    /// close deadline runs (closeDeadline()).
+    std::chrono::steady_clock::time_point m_lastProbeSent;
+    /// Our close frame is written: the connection ends at this time if the peer's close has not
+    /// come. time_point::max() before.
+    std::chrono::steady_clock::time_point closeDeadline(const GatewayConfig &config) const;
 };
 
 } // namespace switchboard::asio

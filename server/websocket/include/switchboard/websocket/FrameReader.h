@@ -45,10 +45,14 @@ public:
 /// frame and a fragmented message are copied, and both are bounded by the message limit (a frame
 /// announcing more is refused from its header, before its payload is buffered). What they need
 /// is allocated when one starts and released when none is left, so a reader between messages
-/// holds nothing but its own 32 bytes.
+/// holds nothing but its own 24 bytes.
 class FrameReader {
 public:
-    explicit FrameReader(std::size_t maxMessageBytes) : m_maxMessage(maxMessageBytes) {}
+    /// `maxMessageBytes`: the message limit, kept in 32 bits (a larger value acts as 2^32 - 1).
+    explicit FrameReader(std::size_t maxMessageBytes)
+        : m_maxMessage(maxMessageBytes > UINT32_MAX ? UINT32_MAX : static_cast<std::uint32_t>(maxMessageBytes))
+    {
+    }
 
     /// permessage-deflate was negotiated: messages with RSV1 are decompressed (MessageDeflate.h)
     /// before they are checked and reported; the limit applies to the compressed bytes on the
@@ -69,7 +73,7 @@ public:
     bool inflateRefused() const noexcept { return m_inflateRefused; }
     /// Compressed messages decompressed since the last call (a transport adds them to its
     /// counters after each feed(), so that it keeps no count of its own).
-    std::uint64_t takeInflatedMessages() noexcept { return std::exchange(m_inflatedMessages, 0); }
+    std::uint32_t takeInflatedMessages() noexcept { return std::exchange(m_inflatedMessages, 0); }
 
 private:
     std::size_t parse(std::uint8_t *data, std::size_t size, FrameHandler &handler);
@@ -91,15 +95,16 @@ private:
     void releaseIdlePending() noexcept;
     std::size_t messageBytes() const noexcept { return m_pending ? m_pending->message.size() : 0; }
 
-    std::size_t m_maxMessage;
     std::unique_ptr<Pending> m_pending;
+    std::uint32_t m_maxMessage;
+    /// Since the last take: at most one per message of a feed(), whose bytes are far fewer than 2^32.
+    std::uint32_t m_inflatedMessages = 0;
     bool m_inMessage = false;
     bool m_messageBinary = false;
     bool m_stopped = false;
     bool m_deflate = false;
     bool m_messageCompressed = false; ///< the fragmented message being assembled had RSV1
     bool m_inflateRefused = false;
-    std::uint64_t m_inflatedMessages = 0;
 };
 
 } // namespace switchboard::websocket
