@@ -6,7 +6,10 @@
 #include "../support/ChildProcessGuard.h"
 
 #include <QDeadlineTimer>
+#include <QFile>
 #include <QProcess>
+#include <QRandomGenerator>
+#include <QRegularExpression>
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QTest>
@@ -25,12 +28,8 @@ public:
     /// empty). True once it answers PING.
     bool start()
     {
-        if (m_port == 0) {
-            QTcpServer probe;
-            if (!probe.listen(QHostAddress::LocalHost, 0))
-                return false;
-            m_port = probe.serverPort();
-        }
+        if (m_port == 0 && (m_port = freePortOutsideEphemeralRange()) == 0)
+            return false;
         m_process.setProgram(QStringLiteral("redis-server"));
         QStringList args{"--port", QString::number(m_port), "--bind", "127.0.0.1", "--save", "", "--loglevel", "warning"};
         if (!m_tlsCertificate.isEmpty()) // TLS only: the plaintext port is off (port 0)
@@ -57,6 +56,27 @@ public:
         }
         return false;
     }
+    /// A port no other process holds now and the kernel does not hand out by itself: below the
+    /// ephemeral range (ip_local_port_range), which every bind to port 0 and every outgoing
+    /// connection's local port come from. Tests stop and restart Redis on its port while gateways
+    /// and clients of tests running beside them open connections; a port from the ephemeral range
+    /// could be taken by one of those in between, and the restart would fail. 0: none found.
+    static quint16 freePortOutsideEphemeralRange()
+    {
+        int low = 32768;
+        if (QFile range(QStringLiteral("/proc/sys/net/ipv4/ip_local_port_range")); range.open(QIODevice::ReadOnly))
+            low = QString::fromLatin1(range.readAll()).split(QRegularExpression(QStringLiteral("\\s+")), Qt::SkipEmptyParts).value(0).toInt();
+        const int first = 10000;
+        for (int attempt = 0; low > first + 1 && attempt < 200; ++attempt) {
+            const auto port = static_cast<quint16>(QRandomGenerator::global()->bounded(first, low));
+            QTcpServer probe;
+            if (probe.listen(QHostAddress::LocalHost, port))
+                return port;
+        }
+        QTcpServer probe; // the ephemeral range starts low: take any free port
+        return probe.listen(QHostAddress::LocalHost, 0) ? probe.serverPort() : 0;
+    }
+
     /// The next start() keeps its data in `directory` (append-only file, fsync on every write), so
     /// a restart on the same port and directory finds every stream and epoch again.
     void persistTo(const QString &directory) { m_dataDir = directory; }
