@@ -4,18 +4,6 @@
 
 namespace switchboard {
 
-bool Outbox::fits(std::size_t frameBytes, std::size_t externalBytes) const
-{
-    return frameCount() + 1 <= m_maxFrames && m_bytes + externalBytes + frameBytes <= m_maxBytes;
-}
-
-SendResult Outbox::level(std::size_t externalBytes) const
-{
-    if (frameCount() * 2 > m_maxFrames || (m_bytes + externalBytes) * 2 > m_maxBytes)
-        return SendResult::Backpressure;
-    return SendResult::Ok;
-}
-
 SendOutcome Outbox::push(const SharedFrame &frame, std::size_t externalBytes)
 {
     const std::size_t size = frame->bytes.size();

@@ -283,6 +283,49 @@ private slots:
         QCOMPARE(reader.bufferedBytes(), std::size_t(0));
     }
 
+    /// The server's frame headers in their three length forms (RFC 6455 5.2), with the opcode
+    /// and RSV1 bits, appended after what the buffer already holds.
+    void serverHeaderLengths_data()
+    {
+        QTest::addColumn<int>("opcode");
+        QTest::addColumn<quint64>("length");
+        QTest::addColumn<bool>("compressed");
+        QTest::addColumn<QByteArray>("expected");
+        QTest::newRow("empty ping") << int(Ping) << quint64(0) << false << QByteArray::fromHex("8900");
+        QTest::newRow("text 125") << int(Text) << quint64(125) << false << QByteArray::fromHex("817d");
+        QTest::newRow("text 126") << int(Text) << quint64(126) << false << QByteArray::fromHex("817e007e");
+        QTest::newRow("binary 65535") << int(Binary) << quint64(65535) << false << QByteArray::fromHex("827effff");
+        QTest::newRow("text 65536, compressed") << int(Text) << quint64(65536) << true
+                                                << QByteArray::fromHex("c17f0000000000010000");
+        QTest::newRow("binary 2^32 + 258") << int(Binary) << quint64((1ull << 32) + 258) << false
+                                           << QByteArray::fromHex("827f0000000100000102");
+        QTest::newRow("text 2^63 - 1") << int(Text) << quint64(0x7fffffffffffffffull) << false
+                                       << QByteArray::fromHex("817f7fffffffffffffff");
+    }
+
+    void serverHeaderLengths()
+    {
+        QFETCH(int, opcode);
+        QFETCH(quint64, length);
+        QFETCH(bool, compressed);
+        QFETCH(QByteArray, expected);
+        std::string out = "before";
+        appendHeader(out, Opcode(opcode), length, compressed);
+        QCOMPARE(QByteArray::fromStdString(out), QByteArray("before") + expected);
+        // A header parses back (as a client's would, once masked) to what was encoded.
+        std::string masked = out.substr(6);
+        masked[1] = char(std::uint8_t(masked[1]) | 0x80);
+        masked.append("\1\2\3\4", 4);
+        FrameHeader header;
+        QCOMPARE(parseClientHeader(reinterpret_cast<const std::uint8_t *>(masked.data()), masked.size(), header,
+                                   compressed),
+                 ParseStatus::Ok);
+        QCOMPARE(header.length, length);
+        QCOMPARE(int(header.opcode), opcode);
+        QCOMPARE(header.rsv1, compressed);
+        QCOMPARE(header.size, masked.size());
+    }
+
     void utf8ValidatorPieces()
     {
         Utf8Validator v;

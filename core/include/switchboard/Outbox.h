@@ -89,8 +89,17 @@ private:
     /// re-keys the node to the new frame's string before the old frame can go.
     using LatestIndex = std::unordered_map<std::string_view, std::size_t>;
     static std::uint32_t clamped(std::size_t limit) { return limit > UINT32_MAX ? UINT32_MAX : std::uint32_t(limit); }
-    bool fits(std::size_t frameBytes, std::size_t externalBytes) const;
-    SendResult level(std::size_t externalBytes) const;
+    // Inline: push() asks both for every delivery.
+    bool fits(std::size_t frameBytes, std::size_t externalBytes) const
+    {
+        return frameCount() + 1 <= m_maxFrames && m_bytes + externalBytes + frameBytes <= m_maxBytes;
+    }
+    SendResult level(std::size_t externalBytes) const
+    {
+        if (frameCount() * 2 > m_maxFrames || (m_bytes + externalBytes) * 2 > m_maxBytes)
+            return SendResult::Backpressure;
+        return SendResult::Ok;
+    }
     void evictOldest();
     void compact();
     /// Moves the lone frame, if any, into m_frames: before anything that indexes m_frames.

@@ -12,6 +12,9 @@ namespace switchboard::websocket {
 
 enum Opcode : std::uint8_t { Continuation = 0x0, Text = 0x1, Binary = 0x2, Close = 0x8, Ping = 0x9, Pong = 0xA };
 
+/// The longest header appendHeader() writes: 2 bytes, then a 64-bit length.
+inline constexpr std::size_t kMaxServerHeader = 10;
+
 /// Appends the header of an unmasked, final server frame carrying `length` payload bytes.
 /// `compressed` sets RSV1: the payload is a permessage-deflate message (MessageDeflate.h).
 void appendHeader(std::string &out, Opcode opcode, std::uint64_t length, bool compressed = false);
