@@ -12,6 +12,7 @@
 #include <array>
 #include <cassert>
 #include <cerrno>
+#include <cstring>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -278,8 +279,8 @@ void WebSocketSession::flush()
             extraSegments.push_back(s);
         ++segmentCount;
     };
-    std::string &cork = out.cork;
-    if (plain && cork.capacity() < 4096)
+    CorkBuffer &cork = out.cork;
+    if (plain)
         cork.reserve(4096);
     cork.clear();
     std::size_t corkStart = 0;
@@ -301,10 +302,14 @@ void WebSocketSession::flush()
             }
         }
         const std::string &bytes = *payload;
-        ws::appendHeader(cork, frame->kind == Frame::Kind::Binary ? ws::Binary : ws::Text, bytes.size(), compressed);
+        const ws::Opcode opcode = frame->kind == Frame::Kind::Binary ? ws::Binary : ws::Text;
         if (bytes.size() <= kCopyLimit) {
-            cork.append(bytes);
+            char *at = cork.tail(ws::kMaxServerHeader + bytes.size());
+            const std::size_t header = ws::writeHeader(at, opcode, bytes.size(), compressed);
+            std::memcpy(at + header, bytes.data(), bytes.size());
+            cork.commit(header + bytes.size());
         } else {
+            cork.commit(ws::writeHeader(cork.tail(ws::kMaxServerHeader), opcode, bytes.size(), compressed));
             addSegment({nullptr, corkStart, cork.size() - corkStart});
             addSegment({bytes.data(), 0, bytes.size()});
             corkStart = cork.size();
@@ -401,7 +406,7 @@ void WebSocketSession::trimThreadWriteBuffers()
 {
     WriteBuffers &local = threadWriteBuffers();
     if (local.cork.capacity() > kKeepCapacity) // one huge batch does not stay with the thread
-        std::string().swap(local.cork);
+        local.cork.release();
 }
 
 void WebSocketSession::writeSome()
@@ -454,7 +459,7 @@ void WebSocketSession::onWritten(const boost::system::error_code &ec, bool synch
         // thread's again.
         m_write.reset();
     } else if (m_tls && m_write->cork.capacity() > kKeepCapacity) {
-        std::string().swap(m_write->cork);
+        m_write->cork.release();
     }
     m_shard.writes.addWrite(frames, bytes); // this session's io thread: no locked instruction
     if (ec) {

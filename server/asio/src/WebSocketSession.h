@@ -28,6 +28,7 @@
 
 #include "AnyStream.h"
 #include "CompactText.h"
+#include "CorkBuffer.h"
 #include "PeerText.h"
 #include "ReadinessPoller.h"
 #include "ServerContext.h"
@@ -160,7 +161,7 @@ private:
     /// session's own (m_write) also holds when the write last made progress: its write deadline.
     struct WriteBuffers {
         std::vector<SharedFrame> frames;
-        std::string cork;
+        CorkBuffer cork;
         std::vector<boost::asio::const_buffer> buffers;
         std::size_t written = 0;
         std::chrono::steady_clock::time_point lastProgress; ///< while m_waitingForWrite

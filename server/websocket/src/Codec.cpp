@@ -9,25 +9,8 @@ namespace switchboard::websocket {
 
 void appendHeader(std::string &out, Opcode opcode, std::uint64_t length, bool compressed)
 {
-    // Built on the stack and appended at once: one capacity check per header, not one per
-    // byte (a delivery's header is built for every subscriber).
     char header[kMaxServerHeader];
-    std::size_t size = 2;
-    header[0] = static_cast<char>(0x80 | (compressed ? 0x40 : 0) | opcode);
-    if (length < 126) {
-        header[1] = static_cast<char>(length);
-    } else if (length <= 0xFFFF) {
-        header[1] = static_cast<char>(126);
-        header[2] = static_cast<char>(length >> 8);
-        header[3] = static_cast<char>(length & 0xFF);
-        size = 4;
-    } else {
-        header[1] = static_cast<char>(127);
-        for (int i = 0; i < 8; ++i)
-            header[2 + i] = static_cast<char>((length >> (56 - 8 * i)) & 0xFF);
-        size = kMaxServerHeader;
-    }
-    out.append(header, size);
+    out.append(header, writeHeader(header, opcode, length, compressed));
 }
 
 void appendCloseFrame(std::string &out, std::uint16_t code, std::string_view reason)

@@ -12,11 +12,33 @@ namespace switchboard::websocket {
 
 enum Opcode : std::uint8_t { Continuation = 0x0, Text = 0x1, Binary = 0x2, Close = 0x8, Ping = 0x9, Pong = 0xA };
 
-/// The longest header appendHeader() writes: 2 bytes, then a 64-bit length.
+/// The longest server frame header: 2 bytes, then a 64-bit length.
 inline constexpr std::size_t kMaxServerHeader = 10;
 
-/// Appends the header of an unmasked, final server frame carrying `length` payload bytes.
-/// `compressed` sets RSV1: the payload is a permessage-deflate message (MessageDeflate.h).
+/// Writes the header of an unmasked, final server frame carrying `length` payload bytes to
+/// `out` (room for kMaxServerHeader bytes); returns its size. `compressed` sets RSV1: the payload
+/// is a permessage-deflate message (MessageDeflate.h). Inline: a delivery writes one per
+/// subscriber.
+inline std::size_t writeHeader(char *out, Opcode opcode, std::uint64_t length, bool compressed = false)
+{
+    out[0] = static_cast<char>(0x80 | (compressed ? 0x40 : 0) | opcode);
+    if (length < 126) {
+        out[1] = static_cast<char>(length);
+        return 2;
+    }
+    if (length <= 0xFFFF) {
+        out[1] = static_cast<char>(126);
+        out[2] = static_cast<char>(length >> 8);
+        out[3] = static_cast<char>(length & 0xFF);
+        return 4;
+    }
+    out[1] = static_cast<char>(127);
+    for (int i = 0; i < 8; ++i)
+        out[2 + i] = static_cast<char>((length >> (56 - 8 * i)) & 0xFF);
+    return kMaxServerHeader;
+}
+
+/// Appends the header writeHeader() writes.
 void appendHeader(std::string &out, Opcode opcode, std::uint64_t length, bool compressed = false);
 /// Appends a whole close frame: status code plus reason (cut to fit 125 bytes).
 void appendCloseFrame(std::string &out, std::uint16_t code, std::string_view reason);
