@@ -40,8 +40,8 @@ public:
     void send(const QJsonObject &frame) { socket.sendTextMessage(QString::fromUtf8(QJsonDocument(frame).toJson(QJsonDocument::Compact))); }
     std::optional<QJsonObject> waitFor(const QString &op, int timeoutMs = 5000)
     {
-        std::optional<QJsonObject> found;
-        QTest::qWaitFor([&] {
+        std::optional<QJsonObject> found; // what the wait found, or nothing when it timed out
+        (void)QTest::qWaitFor([&] {
             for (qsizetype i = 0; i < frames.size(); ++i) {
                 if (frames[i].value("op").toString() == op) {
                     found = frames.takeAt(i);
