@@ -333,8 +333,8 @@ void WebSocketSession::flush()
         boost::system::error_code ec;
         out.written = writeSocket(out.buffers, ec);
         if (out.buffers.empty() || ec != boost::asio::error::would_block) {
-            trimThreadWriteBuffers();
-            onWritten(out.buffers.empty() ? boost::system::error_code() : ec, true);
+            trimThreadWriteBuffers(out);
+            onWritten(out.buffers.empty() ? boost::system::error_code() : ec, &out);
             return;
         }
         // The rest waits for room (the poller calls ready()): the session takes the thread's
@@ -397,14 +397,13 @@ void WebSocketSession::continueWrite()
     if (n > 0)
         m_write->lastProgress = std::chrono::steady_clock::now();
     if (m_write->buffers.empty())
-        onWritten({}, false);
+        onWritten({});
     else if (ec != boost::asio::error::would_block)
-        onWritten(ec, false);
+        onWritten(ec);
 }
 
-void WebSocketSession::trimThreadWriteBuffers()
+void WebSocketSession::trimThreadWriteBuffers(WriteBuffers &local)
 {
-    WriteBuffers &local = threadWriteBuffers();
     if (local.cork.capacity() > kKeepCapacity) // one huge batch does not stay with the thread
         local.cork.release();
 }
@@ -413,14 +412,14 @@ void WebSocketSession::writeSome()
 {
     m_tls->stream->async_write_some(m_write->buffers, [self = shared_from_this()](const boost::system::error_code &ec, std::size_t n) {
         if (ec) {
-            self->onWritten(ec, false);
+            self->onWritten(ec);
             return;
         }
         self->m_write->written += n;
         if (n > 0)
             self->m_write->lastProgress = std::chrono::steady_clock::now();
         if (self->consumeWritten(self->m_write->buffers, n))
-            self->onWritten({}, false);
+            self->onWritten({});
         else
             self->writeSome();
     });
@@ -444,10 +443,11 @@ bool WebSocketSession::consumeWritten(std::vector<boost::asio::const_buffer> &bu
     return false;
 }
 
-void WebSocketSession::onWritten(const boost::system::error_code &ec, bool synchronous)
+void WebSocketSession::onWritten(const boost::system::error_code &ec, WriteBuffers *threadBatch)
 {
     m_waitingForWrite = false;
-    WriteBuffers &done = synchronous ? threadWriteBuffers() : *m_write;
+    const bool synchronous = threadBatch != nullptr;
+    WriteBuffers &done = synchronous ? *threadBatch : *m_write;
     const std::size_t bytes = done.written;
     const std::size_t frames = done.frames.size();
     done.frames.clear();

@@ -99,14 +99,15 @@ public:
 
 private:
     friend class FlushRounds; // runs flush() for the sessions of a round
+    struct WriteBuffers;
     void scheduleFlushLocked();
     /// Has flush() run soon on the session's thread: in its shard's open FlushRounds round, or
     /// posted when the rounds are the io thread's alone and another thread calls.
     void postFlush();
     void flush();
-    /// Ends the batch in flight; `synchronous` when flush() wrote it whole without waiting (it
-    /// is then in the io thread's buffers, else in m_write).
-    void onWritten(const boost::system::error_code &ec, bool synchronous);
+    /// Ends the batch in flight: `threadBatch` is the io thread's buffers when flush() wrote the
+    /// batch whole without waiting, null when it was m_write's.
+    void onWritten(const boost::system::error_code &ec, WriteBuffers *threadBatch = nullptr);
     /// Drops the first `n` written bytes from `buffers`; true when nothing is left to write.
     static bool consumeWritten(std::vector<boost::asio::const_buffer> &buffers, std::size_t n);
     /// TLS: the next read from the SSL stream.
@@ -169,7 +170,7 @@ private:
     /// The io thread's, where plain TCP sessions build their batches.
     static WriteBuffers &threadWriteBuffers();
     /// Plain TCP, batch written at once: one huge batch does not stay with the io thread.
-    static void trimThreadWriteBuffers();
+    static void trimThreadWriteBuffers(WriteBuffers &local);
 
     // The members every delivery touches come first, together: a fan-out over thousands of
     // sessions reads about six cache lines of each, not a dozen spread over 1.2 KB
